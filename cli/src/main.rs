@@ -1,0 +1,27 @@
+//! `sessionctl`: the command-line face of session-core.
+
+use clap::{Parser, Subcommand};
+
+/// session-core's command-line tool.
+#[derive(Debug, Parser)]
+#[command(name = "sessionctl", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// A complete call between two endpoints on loopback.
+    Demo,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo => {
+            eprintln!("sessionctl demo: not built yet");
+            std::process::exit(1);
+        }
+    }
+}

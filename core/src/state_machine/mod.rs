@@ -1,0 +1,1 @@
+//! The executor that runs session events through a compiled state table.

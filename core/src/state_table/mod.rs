@@ -1,0 +1,1 @@
+//! The YAML state-table format, its loader, validator and compiled form.
