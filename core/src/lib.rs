@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod dialog;
 pub mod media;
 pub mod rng;
 pub mod sdp;
