@@ -12,7 +12,7 @@
 
 mod route;
 
-pub use route::{RequestTarget, is_loose_route};
+pub use route::{is_loose_route, RequestTarget};
 
 use std::fmt;
 
@@ -30,7 +30,11 @@ pub struct DialogId {
 
 impl fmt::Display for DialogId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{};local={};remote={}", self.call_id, self.local_tag, self.remote_tag)
+        write!(
+            f,
+            "{};local={};remote={}",
+            self.call_id, self.local_tag, self.remote_tag
+        )
     }
 }
 
@@ -91,7 +95,10 @@ impl fmt::Display for RemoteSeqError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RemoteSeqError::OutOfOrder { last, got } => {
-                write!(f, "CSeq {got} is lower than the dialog's last remote CSeq {last}")
+                write!(
+                    f,
+                    "CSeq {got} is lower than the dialog's last remote CSeq {last}"
+                )
             }
         }
     }
@@ -274,7 +281,10 @@ mod tests {
     #[test]
     fn uac_reverses_the_record_route_and_continues_its_cseq() {
         let mut d = Dialog::uac(params(), DialogState::Early);
-        assert_eq!(d.route_set(), ["<sip:p2.example;lr>", "<sip:p1.example;lr>"]);
+        assert_eq!(
+            d.route_set(),
+            ["<sip:p2.example;lr>", "<sip:p1.example;lr>"]
+        );
         assert_eq!(d.remote_seq(), None);
         assert_eq!(d.next_local_seq(), 315);
         assert_eq!(d.state(), DialogState::Early);
@@ -285,7 +295,10 @@ mod tests {
     #[test]
     fn uas_keeps_the_record_route_order_and_the_invites_cseq() {
         let d = Dialog::uas(params(), DialogState::Confirmed, 1);
-        assert_eq!(d.route_set(), ["<sip:p1.example;lr>", "<sip:p2.example;lr>"]);
+        assert_eq!(
+            d.route_set(),
+            ["<sip:p1.example;lr>", "<sip:p2.example;lr>"]
+        );
         assert_eq!(d.remote_seq(), Some(314));
         assert_eq!(d.local_seq(), 1);
     }
@@ -295,7 +308,10 @@ mod tests {
         let mut d = Dialog::uas(params(), DialogState::Confirmed, 1);
         assert_eq!(
             d.accept_remote_seq(313, false),
-            Err(RemoteSeqError::OutOfOrder { last: 314, got: 313 })
+            Err(RemoteSeqError::OutOfOrder {
+                last: 314,
+                got: 313
+            })
         );
         assert_eq!(d.accept_remote_seq(314, true), Ok(()));
         assert_eq!(d.accept_remote_seq(315, false), Ok(()));
@@ -311,8 +327,15 @@ mod tests {
 
     #[test]
     fn forked_dialogs_are_ordered_by_remote_tag() {
-        let a = DialogId { call_id: "c".into(), local_tag: "l".into(), remote_tag: "a".into() };
-        let b = DialogId { remote_tag: "b".into(), ..a.clone() };
+        let a = DialogId {
+            call_id: "c".into(),
+            local_tag: "l".into(),
+            remote_tag: "a".into(),
+        };
+        let b = DialogId {
+            remote_tag: "b".into(),
+            ..a.clone()
+        };
         assert!(a < b);
     }
 }
