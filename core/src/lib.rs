@@ -19,5 +19,8 @@ pub mod state_table;
 pub mod time;
 pub mod transaction;
 
+pub use endpoint::{
+    CallOptions, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent, SessionId,
+};
 pub use rng::Rng;
 pub use time::Instant;
