@@ -10,6 +10,8 @@
 //!   text there); the body is bytes and passes through untouched.
 //! - Lines may end in CRLF or a bare LF (a bare LF is tolerated, never produced).
 //! - Leading CRLFs before the start line are skipped (RFC 3261 §7.5).
+//! - A datagram that ends right after a header line, without the empty line, is taken as
+//!   having an empty body (UDP delivers whole datagrams; the stream framer is stricter).
 //! - UDP framing (RFC 3261 §18.3): the body is Content-Length bytes, trailing bytes are
 //!   discarded, no Content-Length means "the rest of the datagram".
 //! - [`Message::parse`] is strict; [`Message::parse_lenient`] skips the checks whose failure
@@ -389,11 +391,19 @@ impl<'a, 'l> Parser<'a, 'l> {
         if start == input.len() {
             return Err(ParseError::new(ParseErrorKind::Empty, start, 0));
         }
-        let head_end = find_head_end(input, start).ok_or(ParseError::new(
-            ParseErrorKind::UnterminatedHeaders,
-            input.len(),
-            0,
-        ))?;
+        // A datagram whose last header line ends the datagram lacks the empty line; UDP
+        // delivers whole datagrams, so nothing can follow: accept it with an empty body.
+        let head_end = find_head_end(input, start)
+            .or_else(|| {
+                input
+                    .ends_with(b"\n")
+                    .then_some((input.len() - 1, input.len()))
+            })
+            .ok_or(ParseError::new(
+                ParseErrorKind::UnterminatedHeaders,
+                input.len(),
+                0,
+            ))?;
         let head = std::str::from_utf8(&input[start..head_end.0]).map_err(|e| {
             let off = start + e.valid_up_to();
             ParseError::new(ParseErrorKind::NotUtf8, off, line_of(input, off))
