@@ -1,0 +1,147 @@
+//! Writing a parsed message back out (RFC 3261 §7).
+//!
+//! The normalised form: the start line as received, known headers under their canonical
+//! names with folds unfolded and list headers split one value per line, unknown headers
+//! byte-exact (name and value, folds included), `Content-Length` recomputed from the body
+//! and written last, then the body byte-exact.
+
+use super::header::HeaderName;
+use super::message::{value_is_lws, Message, StartLine};
+use super::text::split_outside;
+
+impl Message<'_> {
+    /// Appends the normalised message to `out`.
+    pub fn write_normalized(&self, out: &mut Vec<u8>) {
+        match self.start_line() {
+            StartLine::Request(r) => {
+                out.extend_from_slice(r.method.as_str().as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(r.uri.raw.as_bytes());
+                out.push(b' ');
+                out.extend_from_slice(r.version.as_bytes());
+            }
+            StartLine::Response(s) => {
+                out.extend_from_slice(s.version.as_bytes());
+                out.push(b' ');
+                write_u16(out, s.status);
+                out.push(b' ');
+                out.extend_from_slice(s.reason.as_bytes());
+            }
+        }
+        out.extend_from_slice(b"\r\n");
+        for h in self.headers() {
+            match h.name {
+                HeaderName::ContentLength => {}
+                HeaderName::Other(_) => {
+                    out.extend_from_slice(h.raw_name.as_bytes());
+                    out.extend_from_slice(b": ");
+                    out.extend_from_slice(h.value.as_bytes());
+                    out.extend_from_slice(b"\r\n");
+                }
+                name if name.is_list() => {
+                    let mut wrote = false;
+                    for v in split_outside(h.value, b',') {
+                        let v = super::text::trim_lws(v);
+                        if v.is_empty() {
+                            continue;
+                        }
+                        write_header_line(out, name.as_str(), v);
+                        wrote = true;
+                    }
+                    if !wrote {
+                        write_header_line(out, name.as_str(), "");
+                    }
+                }
+                name => write_header_line(out, name.as_str(), h.value),
+            }
+        }
+        out.extend_from_slice(b"Content-Length: ");
+        write_usize(out, self.body().len());
+        out.extend_from_slice(b"\r\n\r\n");
+        out.extend_from_slice(self.body());
+    }
+}
+
+/// `Name: value CRLF`, with every fold (whitespace run containing CR or LF) written as one SP.
+pub(crate) fn write_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b": ");
+    write_unfolded(out, value);
+    out.extend_from_slice(b"\r\n");
+}
+
+/// Appends `value` with folds replaced by a single space.
+pub(crate) fn write_unfolded(out: &mut Vec<u8>, value: &str) {
+    let b = value.as_bytes();
+    if !b.contains(&b'\n') {
+        out.extend_from_slice(b);
+        return;
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if value_is_lws(b[i]) {
+            let start = i;
+            while i < b.len() && value_is_lws(b[i]) {
+                i += 1;
+            }
+            let run = &b[start..i];
+            if run.contains(&b'\n') || run.contains(&b'\r') {
+                out.push(b' ');
+            } else {
+                out.extend_from_slice(run);
+            }
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+}
+
+/// Appends the decimal form of `n` without allocating.
+pub(crate) fn write_usize(out: &mut Vec<u8>, mut n: usize) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends the decimal form of `n`.
+pub(crate) fn write_u16(out: &mut Vec<u8>, n: u16) {
+    write_usize(out, usize::from(n));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_values_are_unfolded_and_plain_runs_kept() {
+        let mut out = Vec::new();
+        write_unfolded(&mut out, "a  b\r\n   c\r\n\td");
+        assert_eq!(out, b"a  b c d");
+        let mut out = Vec::new();
+        write_usize(&mut out, 0);
+        write_usize(&mut out, 1234567);
+        assert_eq!(out, b"01234567");
+    }
+
+    #[test]
+    fn normalized_output_splits_lists_recomputes_length_and_keeps_unknown_headers() {
+        let input = b"INVITE sip:bob@example.com SIP/2.0\r\nv: SIP/2.0/UDP a;branch=z9hG4bK1, SIP/2.0/UDP b;branch=z9hG4bK2\r\nf: <sip:a@example.com>;tag=1\r\nt: sip:bob@example.com\r\ni: abc\r\nCSEQ: 1\r\n INVITE\r\nX-Odd:  keep\r\n  this\r\nl: 4\r\n\r\n\x00\x01\x02\xfftrailing";
+        let m = Message::parse(input).unwrap();
+        let mut out = Vec::new();
+        m.write_normalized(&mut out);
+        assert_eq!(
+            String::from_utf8_lossy(&out),
+            "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP b;branch=z9hG4bK2\r\nFrom: <sip:a@example.com>;tag=1\r\nTo: sip:bob@example.com\r\nCall-ID: abc\r\nCSeq: 1 INVITE\r\nX-Odd: keep\r\n  this\r\nContent-Length: 4\r\n\r\n\u{0}\u{1}\u{2}\u{fffd}"
+        );
+        assert!(out.ends_with(b"\x00\x01\x02\xff"));
+    }
+}

@@ -1,0 +1,155 @@
+//! Lexical helpers shared by the header views (RFC 3261 §25.1: LWS, token, quoted-string).
+//!
+//! Header values handed to the views are raw spans of the datagram. A folded header keeps
+//! its CRLF inside the span; the indexer guarantees every CR/LF there is followed by SP or
+//! HTAB, so treating CR and LF as whitespace is the same as unfolding (RFC 3261 §7.3.1).
+
+/// Whether `b` is linear whitespace inside a (possibly folded) header value.
+#[inline]
+pub(crate) fn is_lws(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
+}
+
+/// `s` without leading and trailing linear whitespace.
+#[inline]
+pub(crate) fn trim_lws(s: &str) -> &str {
+    s.trim_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+}
+
+/// Whether `b` is an RFC 3261 `token` character.
+#[inline]
+pub(crate) fn is_token_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+        )
+}
+
+/// Whether `s` is a non-empty RFC 3261 `token`.
+#[inline]
+pub(crate) fn is_token(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(is_token_char)
+}
+
+/// Splits `s` at every `sep` that is outside a quoted string and outside `<...>`.
+/// Backslash escapes inside quotes are honoured. An unterminated quote leaves the rest of
+/// the string in the last piece (the caller's parser reports it).
+pub(crate) fn split_outside(s: &str, sep: u8) -> SplitOutside<'_> {
+    SplitOutside { rest: Some(s), sep }
+}
+
+/// Iterator returned by [`split_outside`].
+#[derive(Debug, Clone)]
+pub(crate) struct SplitOutside<'a> {
+    rest: Option<&'a str>,
+    sep: u8,
+}
+
+impl<'a> Iterator for SplitOutside<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        match find_outside(s, self.sep) {
+            Some(i) => {
+                self.rest = Some(&s[i + 1..]);
+                Some(&s[..i])
+            }
+            None => {
+                self.rest = None;
+                Some(s)
+            }
+        }
+    }
+}
+
+/// Index of the first `sep` in `s` outside quotes and angle brackets.
+pub(crate) fn find_outside(s: &str, sep: u8) -> Option<usize> {
+    let b = s.as_bytes();
+    let mut in_quote = false;
+    let mut in_angle = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if in_quote {
+            if c == b'\\' {
+                i += 1;
+            } else if c == b'"' {
+                in_quote = false;
+            }
+        } else if c == b'"' {
+            in_quote = true;
+        } else if in_angle {
+            if c == b'>' {
+                in_angle = false;
+            }
+        } else if c == b'<' && sep != b'<' {
+            in_angle = true;
+        } else if c == sep {
+            return Some(i);
+        }
+        i += 1;
+    }
+    None
+}
+
+/// If `s` starts with a quoted string, returns the index just past its closing quote.
+/// `None` when the quote is not terminated.
+pub(crate) fn quoted_end(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    debug_assert_eq!(b.first(), Some(&b'"'));
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// Parses a decimal number of at most `max` (no sign, no spaces), `None` on overflow or junk.
+pub(crate) fn parse_decimal(s: &str, max: u64) -> Option<u64> {
+    if s.is_empty() || s.len() > 20 {
+        return None;
+    }
+    let mut v: u64 = 0;
+    for b in s.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    (v <= max).then_some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn split_outside_ignores_separators_in_quotes_and_angles() {
+        let parts: Vec<&str> = split_outside(r#""a, b" <sip:x;y,z>, c;d="e;f", g"#, b',').collect();
+        assert_eq!(parts, [r#""a, b" <sip:x;y,z>"#, r#" c;d="e;f""#, " g"]);
+    }
+
+    #[test]
+    fn quoted_end_skips_escaped_quotes_and_reports_unterminated() {
+        assert_eq!(quoted_end(r#""a\"b" rest"#), Some(6));
+        assert_eq!(quoted_end(r#""never closed"#), None);
+    }
+
+    #[test]
+    fn parse_decimal_rejects_overflow_and_junk() {
+        assert_eq!(parse_decimal("0068", 255), Some(68));
+        assert_eq!(parse_decimal("300", 255), None);
+        assert_eq!(
+            parse_decimal("36893488147419103232", u64::from(u32::MAX)),
+            None
+        );
+        assert_eq!(parse_decimal("-1", 10), None);
+        assert_eq!(parse_decimal("", 10), None);
+    }
+}
