@@ -1,0 +1,767 @@
+//! The transaction layer: owns every transaction, matches messages to them, runs their
+//! timers, and queues what must be sent (RFC 3261 §17).
+//!
+//! It is a sans-IO value. Each input carries `now`; after each input the caller drains
+//! [`TransactionLayer::poll_output`] until it returns `None`, and calls
+//! [`TransactionLayer::handle_timeout`] when [`TransactionLayer::poll_timeout`] says.
+//! Responses and requests that reach the TU are reported synchronously, as the return
+//! value of [`TransactionLayer::on_response`] and [`TransactionLayer::on_request`];
+//! everything the layer decides on its own (retransmissions, timeouts, terminations)
+//! comes out of the output queue.
+//!
+//! Transactions live in a `BTreeMap` keyed by [`TransactionId`]; timers in a
+//! `BTreeSet<(Instant, TransactionId)>`, so `poll_timeout` is a lookup of the first
+//! element and timers due at the same instant fire in id order. The number of
+//! transactions is bounded by [`LayerConfig::max_transactions`]: when full, a new
+//! request gets [`TransactionError::LayerFull`] and the caller answers 503 statelessly.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+
+use crate::sip::{Method, Transport};
+use crate::time::Instant;
+
+use super::client_invite::ClientInvite;
+use super::client_non_invite::ClientNonInvite;
+use super::key::{ClientKey, ServerKey, ServerMatch};
+use super::server_invite::{AckOutcome, ServerInvite};
+use super::server_non_invite::ServerNonInvite;
+use super::timers::{Timer, TimerConfig, Timers};
+use super::{is_valid_status, Effect, Effects, Message, TransactionId, TransactionState};
+
+/// The most timers one transaction may fire in a single `handle_timeout` call; a guard
+/// against a machine bug turning into a busy loop (each machine needs at most two).
+const MAX_FIRINGS_PER_CALL: usize = 8;
+
+/// Configuration of a [`TransactionLayer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerConfig {
+    /// T1, T2, T4 and Timer C, from which every timer is derived.
+    pub timers: TimerConfig,
+    /// The most transactions (client and server together) alive at once.
+    pub max_transactions: usize,
+}
+
+impl Default for LayerConfig {
+    fn default() -> Self {
+        LayerConfig {
+            timers: TimerConfig::default(),
+            max_transactions: 10_000,
+        }
+    }
+}
+
+/// Something the layer wants the caller to do or know, drained with
+/// [`TransactionLayer::poll_output`]. `owner` is the caller's tag given when the
+/// transaction was created (or later with [`TransactionLayer::set_owner`]), to route the
+/// output to a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionOutput {
+    /// Send `bytes` to `dest` over `transport`. If sending fails, report it with
+    /// [`TransactionLayer::on_transport_error`].
+    Transmit {
+        /// The transaction sending.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+        /// Where to send.
+        dest: SocketAddr,
+        /// Over what.
+        transport: Transport,
+        /// The message, exactly as the caller built it.
+        bytes: Vec<u8>,
+    },
+    /// A timer ran out. For Timers B, F and H the transaction has failed (a client
+    /// transaction's TU treats it as a 408) and a [`TransactionOutput::Terminated`]
+    /// follows; for Timer C the INVITE client transaction is still alive and the TU
+    /// should CANCEL it.
+    Timeout {
+        /// The transaction.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// The transport failed to deliver one of the transaction's messages (§17.1.4,
+    /// §17.2.4); a [`TransactionOutput::Terminated`] follows.
+    TransportError {
+        /// The transaction.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+    },
+    /// The transaction is over and forgotten; its id will match nothing any more.
+    Terminated {
+        /// The transaction.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+    },
+}
+
+/// What to do with a response handed to [`TransactionLayer::on_response`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum ResponseDisposition {
+    /// Pass it to the TU. With `needs_ack` (a non-2xx final response to an INVITE,
+    /// §17.1.1.3) the caller must build the ACK and hand it to
+    /// [`TransactionLayer::set_ack`], which sends it.
+    PassUp {
+        /// The client transaction it belongs to.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+        /// Whether the caller must supply an ACK.
+        needs_ack: bool,
+    },
+    /// A retransmission the transaction has dealt with (re-sending its ACK if needed).
+    Absorbed {
+        /// The client transaction it belongs to.
+        id: TransactionId,
+    },
+    /// No transaction matches: a stray response (§18.1.2). A 2xx to an INVITE whose
+    /// transaction has ended may still interest the dialog layer.
+    Unmatched,
+    /// The status code is outside 100–699; the response is dropped.
+    InvalidStatus,
+}
+
+/// What to do with a request handed to [`TransactionLayer::on_request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum RequestDisposition {
+    /// A new server transaction: pass the request to the TU, which answers with
+    /// [`TransactionLayer::send_response`].
+    New {
+        /// The new transaction.
+        id: TransactionId,
+    },
+    /// A retransmission (or the ACK for our non-2xx final): absorbed; any response
+    /// to re-send is in the output queue.
+    Absorbed {
+        /// The transaction it belongs to.
+        id: TransactionId,
+    },
+    /// An ACK that is not part of an INVITE server transaction — the ACK for a 2xx
+    /// (RFC 6026 §8.7): hand it to the dialog layer. `id` is the INVITE transaction in
+    /// Accepted it matched, if any (only RFC 2543 peers reuse the INVITE's key).
+    AckForDialog {
+        /// The matched transaction in Accepted, if any.
+        id: Option<TransactionId>,
+    },
+}
+
+/// Why a call into the layer was refused. Nothing is changed when one is returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionError {
+    /// [`LayerConfig::max_transactions`] are alive; answer a request with 503.
+    LayerFull {
+        /// The configured limit.
+        max: usize,
+    },
+    /// ACK never starts a transaction (the ACK for a non-2xx goes through
+    /// [`TransactionLayer::set_ack`]; the ACK for a 2xx is sent by the dialog layer).
+    AckIsNotATransaction,
+    /// A client transaction with this key is already alive.
+    DuplicateKey {
+        /// The transaction holding the key.
+        existing: TransactionId,
+    },
+    /// No transaction has this id (it may have terminated).
+    UnknownTransaction {
+        /// The id asked for.
+        id: TransactionId,
+    },
+    /// A status code outside 100–699.
+    InvalidStatus {
+        /// The status given.
+        status: u16,
+    },
+    /// The operation does not apply to this kind of transaction (a response on a
+    /// client transaction, an ACK on anything but an INVITE client transaction).
+    WrongKind {
+        /// The transaction.
+        id: TransactionId,
+    },
+    /// The transaction's state does not allow it (a second final response, an ACK
+    /// before a non-2xx final).
+    NotAllowedInState {
+        /// The transaction.
+        id: TransactionId,
+        /// Its state.
+        state: TransactionState,
+    },
+}
+
+impl std::fmt::Display for TransactionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransactionError::LayerFull { max } => {
+                write!(f, "transaction limit of {max} reached")
+            }
+            TransactionError::AckIsNotATransaction => {
+                f.write_str("ACK does not start a client transaction")
+            }
+            TransactionError::DuplicateKey { existing } => {
+                write!(f, "client transaction key already used by {existing}")
+            }
+            TransactionError::UnknownTransaction { id } => write!(f, "no transaction {id}"),
+            TransactionError::InvalidStatus { status } => {
+                write!(f, "status code {status} is outside 100-699")
+            }
+            TransactionError::WrongKind { id } => {
+                write!(f, "operation does not apply to the kind of {id}")
+            }
+            TransactionError::NotAllowedInState { id, state } => {
+                write!(f, "{id} does not allow this in state {state:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TransactionError {}
+
+/// All transactions of one endpoint. See the module docs for the driving contract.
+#[derive(Debug)]
+pub struct TransactionLayer {
+    config: LayerConfig,
+    next_id: u64,
+    entries: BTreeMap<TransactionId, Entry>,
+    clients: BTreeMap<ClientKey, TransactionId>,
+    servers: BTreeMap<ServerMatch, TransactionId>,
+    deadlines: BTreeSet<(Instant, TransactionId)>,
+    outputs: VecDeque<TransactionOutput>,
+}
+
+impl TransactionLayer {
+    /// An empty layer.
+    pub fn new(config: LayerConfig) -> Self {
+        TransactionLayer {
+            config,
+            next_id: 1,
+            entries: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            servers: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The configuration the layer runs with.
+    pub fn config(&self) -> &LayerConfig {
+        &self.config
+    }
+
+    /// Starts a client transaction for a request the caller has built, and queues its
+    /// first transmission. INVITE gets the INVITE machine (§17.1.1), every other method
+    /// but ACK the non-INVITE machine (§17.1.2). `owner` is echoed in every output.
+    pub fn start_client(
+        &mut self,
+        now: Instant,
+        key: ClientKey,
+        request: Vec<u8>,
+        dest: SocketAddr,
+        transport: Transport,
+        owner: u64,
+    ) -> Result<TransactionId, TransactionError> {
+        let reliable = transport.is_reliable();
+        let machine = match key.method() {
+            Method::Ack => return Err(TransactionError::AckIsNotATransaction),
+            Method::Invite => {
+                Machine::ClientInvite(ClientInvite::new(now, &self.config.timers, reliable))
+            }
+            _ => Machine::ClientNonInvite(ClientNonInvite::new(now, &self.config.timers, reliable)),
+        };
+        if let Some(&existing) = self.clients.get(&key) {
+            return Err(TransactionError::DuplicateKey { existing });
+        }
+        self.check_room()?;
+        let id = self.allocate_id();
+        self.clients.insert(key.clone(), id);
+        self.entries.insert(
+            id,
+            Entry {
+                owner,
+                dest,
+                transport,
+                machine,
+                index: Index::Client(key),
+                message: request,
+                ack: None,
+                scheduled: None,
+            },
+        );
+        let mut fx = Effects::new();
+        fx.push(Effect::Transmit(Message::Request));
+        self.apply(id, fx);
+        Ok(id)
+    }
+
+    /// A response arrived whose top Via branch and CSeq method give `key`. Says whether
+    /// the TU gets it; queues an ACK re-send for a retransmitted non-2xx final.
+    pub fn on_response(
+        &mut self,
+        now: Instant,
+        key: &ClientKey,
+        status: u16,
+    ) -> ResponseDisposition {
+        if !is_valid_status(status) {
+            return ResponseDisposition::InvalidStatus;
+        }
+        let Some(&id) = self.clients.get(key) else {
+            return ResponseDisposition::Unmatched;
+        };
+        let cfg = &self.config.timers;
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return ResponseDisposition::Unmatched;
+        };
+        let owner = entry.owner;
+        let mut fx = Effects::new();
+        match &mut entry.machine {
+            Machine::ClientInvite(m) => m.on_response(now, cfg, status, &mut fx),
+            Machine::ClientNonInvite(m) => m.on_response(now, cfg, status, &mut fx),
+            // The client index only ever points at client machines.
+            Machine::ServerInvite(_) | Machine::ServerNonInvite(_) => {}
+        }
+        let pass_up = fx.iter().find_map(|e| match e {
+            Effect::PassUp { needs_ack } => Some(*needs_ack),
+            _ => None,
+        });
+        self.apply(id, fx);
+        match pass_up {
+            Some(needs_ack) => ResponseDisposition::PassUp {
+                id,
+                owner,
+                needs_ack,
+            },
+            None => ResponseDisposition::Absorbed { id },
+        }
+    }
+
+    /// Hands the layer the ACK the caller built for a non-2xx final response to an
+    /// INVITE (after `PassUp { needs_ack: true }`). The layer sends it now and again
+    /// for every retransmission of that final response, until Timer D.
+    pub fn set_ack(
+        &mut self,
+        _now: Instant,
+        id: TransactionId,
+        ack: Vec<u8>,
+    ) -> Result<(), TransactionError> {
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        let Machine::ClientInvite(m) = &mut entry.machine else {
+            return Err(TransactionError::WrongKind { id });
+        };
+        let mut fx = Effects::new();
+        if !m.on_ack_set(&mut fx) {
+            let state = m.state();
+            return Err(TransactionError::NotAllowedInState { id, state });
+        }
+        entry.ack = Some(ack);
+        self.apply(id, fx);
+        Ok(())
+    }
+
+    /// A request arrived with server key `key`. `reply_to` and `transport` say where
+    /// this transaction's responses go (RFC 3261 §18.2.2: the caller applies `received`,
+    /// `rport` and `maddr`). `owner` tags a transaction created here.
+    pub fn on_request(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        reply_to: SocketAddr,
+        transport: Transport,
+        owner: u64,
+    ) -> Result<RequestDisposition, TransactionError> {
+        let is_ack = *key.method() == Method::Ack;
+        let mut found = self.servers.get(key.matching()).copied();
+        if found.is_none() && is_ack {
+            found = key
+                .without_to_tag()
+                .and_then(|bare| self.servers.get(&bare).copied());
+        }
+        if let Some(id) = found {
+            return Ok(self.on_matched_request(now, id, is_ack));
+        }
+        if is_ack {
+            return Ok(RequestDisposition::AckForDialog { id: None });
+        }
+        self.check_room()?;
+        let reliable = transport.is_reliable();
+        let machine = if *key.method() == Method::Invite {
+            Machine::ServerInvite(ServerInvite::new(reliable))
+        } else {
+            Machine::ServerNonInvite(ServerNonInvite::new(reliable))
+        };
+        let id = self.allocate_id();
+        let matching = key.matching().clone();
+        self.servers.insert(matching.clone(), id);
+        self.entries.insert(
+            id,
+            Entry {
+                owner,
+                dest: reply_to,
+                transport,
+                machine,
+                index: Index::Server(matching),
+                message: Vec::new(),
+                ack: None,
+                scheduled: None,
+            },
+        );
+        Ok(RequestDisposition::New { id })
+    }
+
+    /// The TU answers the request of server transaction `id` with a response of
+    /// `status` it has built. The layer sends it and keeps it to re-send for
+    /// retransmitted requests and, for a non-2xx final to an INVITE, on Timer G.
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        status: u16,
+        response: Vec<u8>,
+    ) -> Result<(), TransactionError> {
+        if !is_valid_status(status) {
+            return Err(TransactionError::InvalidStatus { status });
+        }
+        let cfg = &self.config.timers;
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        let mut fx = Effects::new();
+        let accepted = match &mut entry.machine {
+            Machine::ServerInvite(m) => m.send_response(now, cfg, status, &mut fx),
+            Machine::ServerNonInvite(m) => m.send_response(now, cfg, status, &mut fx),
+            Machine::ClientInvite(_) | Machine::ClientNonInvite(_) => {
+                return Err(TransactionError::WrongKind { id });
+            }
+        };
+        if !accepted {
+            let state = entry.machine.state();
+            return Err(TransactionError::NotAllowedInState { id, state });
+        }
+        entry.message = response;
+        self.apply(id, fx);
+        Ok(())
+    }
+
+    /// For a CANCEL's key, the INVITE server transaction it cancels (§9.2), so that the
+    /// TU can answer the CANCEL with 200 and the INVITE with 487. `None` when the key
+    /// is not a CANCEL's or no INVITE transaction matches (answer the CANCEL with 481).
+    pub fn find_invite_for_cancel(&self, cancel: &ServerKey) -> Option<TransactionId> {
+        let invite = cancel.cancelled_invite()?;
+        let id = *self.servers.get(invite.matching())?;
+        match self.entries.get(&id)?.machine {
+            Machine::ServerInvite(_) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The transport could not deliver a message of transaction `id` (ICMP error,
+    /// refused TCP connection, …). The transaction ends and the TU is told (§17.1.4,
+    /// §17.2.4).
+    pub fn on_transport_error(
+        &mut self,
+        _now: Instant,
+        id: TransactionId,
+    ) -> Result<(), TransactionError> {
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        let mut fx = Effects::new();
+        entry.machine.on_transport_error(&mut fx);
+        self.apply(id, fx);
+        Ok(())
+    }
+
+    /// Fires every timer due at or before `now`, in (deadline, id) order.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let cfg = &self.config.timers;
+            let Some(entry) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            entry.scheduled = None;
+            let mut fx = Effects::new();
+            for _ in 0..MAX_FIRINGS_PER_CALL {
+                let Some(timer) = entry.machine.timers_mut().take_due(now) else {
+                    break;
+                };
+                entry.machine.on_timer(now, cfg, timer, &mut fx);
+                if entry.machine.state() == TransactionState::Terminated {
+                    break;
+                }
+            }
+            self.apply(id, fx);
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called: the earliest
+    /// armed timer of any transaction, or `None` when no timer is armed. After
+    /// `handle_timeout(now)` it is always later than `now`.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.first().map(|&(at, _)| at)
+    }
+
+    /// The next output, oldest first; drain until `None` after every input.
+    pub fn poll_output(&mut self) -> Option<TransactionOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// The state of transaction `id`, or `None` once it has terminated.
+    pub fn state(&self, id: TransactionId) -> Option<TransactionState> {
+        self.entries.get(&id).map(|e| e.machine.state())
+    }
+
+    /// The owner tag of transaction `id`.
+    pub fn owner(&self, id: TransactionId) -> Option<u64> {
+        self.entries.get(&id).map(|e| e.owner)
+    }
+
+    /// Re-tags transaction `id` (a server transaction learns its session after the TU
+    /// has seen the request).
+    pub fn set_owner(&mut self, id: TransactionId, owner: u64) -> Result<(), TransactionError> {
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        entry.owner = owner;
+        Ok(())
+    }
+
+    /// How many transactions are alive.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no transaction is alive.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn check_room(&self) -> Result<(), TransactionError> {
+        let max = self.config.max_transactions;
+        if self.entries.len() >= max {
+            return Err(TransactionError::LayerFull { max });
+        }
+        Ok(())
+    }
+
+    fn allocate_id(&mut self) -> TransactionId {
+        let id = TransactionId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    fn on_matched_request(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        is_ack: bool,
+    ) -> RequestDisposition {
+        let cfg = &self.config.timers;
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return RequestDisposition::AckForDialog { id: None };
+        };
+        let mut fx = Effects::new();
+        let disposition = match (&mut entry.machine, is_ack) {
+            (Machine::ServerInvite(m), true) => match m.on_ack(now, cfg) {
+                AckOutcome::Absorbed => RequestDisposition::Absorbed { id },
+                AckOutcome::ToDialog => RequestDisposition::AckForDialog { id: Some(id) },
+            },
+            (Machine::ServerInvite(m), false) => {
+                m.on_retransmission(&mut fx);
+                RequestDisposition::Absorbed { id }
+            }
+            (Machine::ServerNonInvite(m), _) => {
+                m.on_retransmission(&mut fx);
+                RequestDisposition::Absorbed { id }
+            }
+            // The server index only ever points at server machines.
+            (Machine::ClientInvite(_) | Machine::ClientNonInvite(_), _) => {
+                RequestDisposition::Absorbed { id }
+            }
+        };
+        self.apply(id, fx);
+        disposition
+    }
+
+    /// Turns a machine's effects into outputs, removes a terminated transaction, and
+    /// re-files the transaction's next deadline.
+    fn apply(&mut self, id: TransactionId, fx: Effects) {
+        let Some(entry) = self.entries.get(&id) else {
+            return;
+        };
+        let owner = entry.owner;
+        let mut terminated = false;
+        for effect in fx {
+            match effect {
+                Effect::Transmit(which) => {
+                    let bytes = match which {
+                        Message::Request | Message::Response => &entry.message,
+                        Message::Ack => match &entry.ack {
+                            Some(ack) => ack,
+                            // Not built yet: the caller sends it through `set_ack`.
+                            None => continue,
+                        },
+                    };
+                    self.outputs.push_back(TransactionOutput::Transmit {
+                        id,
+                        owner,
+                        dest: entry.dest,
+                        transport: entry.transport.clone(),
+                        bytes: bytes.clone(),
+                    });
+                }
+                Effect::PassUp { .. } => {}
+                Effect::Timeout(timer) => {
+                    self.outputs
+                        .push_back(TransactionOutput::Timeout { id, owner, timer });
+                }
+                Effect::TransportError => {
+                    self.outputs
+                        .push_back(TransactionOutput::TransportError { id, owner });
+                }
+                Effect::Terminated => terminated = true,
+            }
+        }
+        if terminated {
+            self.remove(id);
+            self.outputs
+                .push_back(TransactionOutput::Terminated { id, owner });
+            return;
+        }
+        self.reschedule(id);
+    }
+
+    fn reschedule(&mut self, id: TransactionId) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        let next = entry.machine.timers().next_deadline();
+        if next == entry.scheduled {
+            return;
+        }
+        if let Some(old) = entry.scheduled.take() {
+            self.deadlines.remove(&(old, id));
+        }
+        if let Some(at) = next {
+            self.deadlines.insert((at, id));
+        }
+        entry.scheduled = next;
+    }
+
+    fn remove(&mut self, id: TransactionId) {
+        let Some(entry) = self.entries.remove(&id) else {
+            return;
+        };
+        if let Some(at) = entry.scheduled {
+            self.deadlines.remove(&(at, id));
+        }
+        match entry.index {
+            Index::Client(key) => {
+                self.clients.remove(&key);
+            }
+            Index::Server(key) => {
+                self.servers.remove(&key);
+            }
+        }
+    }
+}
+
+/// One transaction and what the layer keeps for it.
+#[derive(Debug)]
+struct Entry {
+    owner: u64,
+    /// Where this transaction's messages go: the request's destination (client) or
+    /// the response's (server).
+    dest: SocketAddr,
+    transport: Transport,
+    machine: Machine,
+    index: Index,
+    /// The request (client) or the most recent response (server; empty until the
+    /// first one).
+    message: Vec<u8>,
+    /// The ACK for a non-2xx final response (client INVITE).
+    ack: Option<Vec<u8>>,
+    /// The deadline filed in the layer's timer set for this transaction.
+    scheduled: Option<Instant>,
+}
+
+/// The key a transaction is filed under, to unfile it when it ends.
+#[derive(Debug)]
+enum Index {
+    Client(ClientKey),
+    Server(ServerMatch),
+}
+
+/// The four machines (named as in RFC 3261 §17, hence the shared suffix).
+#[derive(Debug)]
+#[allow(clippy::enum_variant_names)]
+enum Machine {
+    ClientInvite(ClientInvite),
+    ClientNonInvite(ClientNonInvite),
+    ServerInvite(ServerInvite),
+    ServerNonInvite(ServerNonInvite),
+}
+
+impl Machine {
+    fn state(&self) -> TransactionState {
+        match self {
+            Machine::ClientInvite(m) => m.state(),
+            Machine::ClientNonInvite(m) => m.state(),
+            Machine::ServerInvite(m) => m.state(),
+            Machine::ServerNonInvite(m) => m.state(),
+        }
+    }
+
+    fn timers(&self) -> &Timers {
+        match self {
+            Machine::ClientInvite(m) => m.timers(),
+            Machine::ClientNonInvite(m) => m.timers(),
+            Machine::ServerInvite(m) => m.timers(),
+            Machine::ServerNonInvite(m) => m.timers(),
+        }
+    }
+
+    fn timers_mut(&mut self) -> &mut Timers {
+        match self {
+            Machine::ClientInvite(m) => m.timers_mut(),
+            Machine::ClientNonInvite(m) => m.timers_mut(),
+            Machine::ServerInvite(m) => m.timers_mut(),
+            Machine::ServerNonInvite(m) => m.timers_mut(),
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, cfg: &TimerConfig, timer: Timer, fx: &mut Effects) {
+        match self {
+            Machine::ClientInvite(m) => m.on_timer(now, cfg, timer, fx),
+            Machine::ClientNonInvite(m) => m.on_timer(now, cfg, timer, fx),
+            Machine::ServerInvite(m) => m.on_timer(now, cfg, timer, fx),
+            Machine::ServerNonInvite(m) => m.on_timer(timer, fx),
+        }
+    }
+
+    fn on_transport_error(&mut self, fx: &mut Effects) {
+        match self {
+            Machine::ClientInvite(m) => m.on_transport_error(fx),
+            Machine::ClientNonInvite(m) => m.on_transport_error(fx),
+            Machine::ServerInvite(m) => m.on_transport_error(fx),
+            Machine::ServerNonInvite(m) => m.on_transport_error(fx),
+        }
+    }
+}
