@@ -155,3 +155,299 @@ impl ClientInvite {
         fx.push(Effect::Terminated);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sip::{Method, Transport};
+    use crate::transaction::test_support::{events, transmit_times, transmitted, Harness};
+    use crate::transaction::{
+        ClientKey, ResponseDisposition, Timer, TransactionError, TransactionOutput,
+        TransactionState,
+    };
+
+    fn key() -> ClientKey {
+        ClientKey::new("z9hG4bKinv", Method::Invite)
+    }
+
+    #[test]
+    fn invite_client_over_udp_retransmits_with_doubling_intervals_until_timer_b() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        assert_eq!(transmitted(&h.drain()), ["INVITE z9hG4bKinv"]);
+        let outs = h.run_until(40_000);
+        // Timer A: 0.5, 1, 2, 4, 8, 16 s apart (no T2 cap for INVITE).
+        assert_eq!(
+            transmit_times(&outs),
+            [500, 1_500, 3_500, 7_500, 15_500, 31_500]
+        );
+        assert_eq!(
+            events(&outs),
+            [
+                (
+                    32_000,
+                    TransactionOutput::Timeout {
+                        id,
+                        owner: 42,
+                        timer: Timer::B
+                    }
+                ),
+                (32_000, TransactionOutput::Terminated { id, owner: 42 }),
+            ]
+        );
+        assert!(h.layer.is_empty());
+        assert_eq!(h.layer.poll_timeout(), None);
+    }
+
+    #[test]
+    fn invite_client_over_tcp_never_retransmits_and_times_out_on_timer_b() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Tcp);
+        assert_eq!(h.drain().len(), 1);
+        let outs = h.run_until(40_000);
+        assert_eq!(transmit_times(&outs), Vec::<u64>::new());
+        assert_eq!(
+            outs[0],
+            (
+                32_000,
+                TransactionOutput::Timeout {
+                    id,
+                    owner: 42,
+                    timer: Timer::B
+                }
+            )
+        );
+        assert_eq!(h.layer.state(id), None);
+    }
+
+    #[test]
+    fn provisional_responses_stop_retransmission_and_each_is_passed_up() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        h.drain();
+        assert_eq!(transmit_times(&h.run_until(600)), [500]);
+        let now = h.at(700);
+        let d = h.layer.on_response(now, &key(), 100);
+        assert_eq!(
+            d,
+            ResponseDisposition::PassUp {
+                id,
+                owner: 42,
+                needs_ack: false
+            }
+        );
+        assert_eq!(h.layer.state(id), Some(TransactionState::Proceeding));
+        let d = h.layer.on_response(now, &key(), 180);
+        assert!(matches!(d, ResponseDisposition::PassUp { .. }));
+        // No more Timer A, and Timer B no longer runs in Proceeding: only Timer C.
+        let outs = h.run_until(170_000);
+        assert!(outs.is_empty(), "{outs:?}");
+        assert_eq!(h.layer.state(id), Some(TransactionState::Proceeding));
+    }
+
+    #[test]
+    fn non_2xx_final_asks_for_an_ack_resends_it_for_retransmissions_until_timer_d() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        h.drain();
+        let now = h.at(100);
+        assert!(matches!(
+            h.layer.on_response(now, &key(), 180),
+            ResponseDisposition::PassUp { .. }
+        ));
+        let now = h.at(200);
+        assert_eq!(
+            h.layer.on_response(now, &key(), 486),
+            ResponseDisposition::PassUp {
+                id,
+                owner: 42,
+                needs_ack: true
+            }
+        );
+        assert_eq!(h.layer.state(id), Some(TransactionState::Completed));
+        // A retransmitted 486 before the ACK is built: absorbed, nothing to resend.
+        assert_eq!(
+            h.layer.on_response(now, &key(), 486),
+            ResponseDisposition::Absorbed { id }
+        );
+        assert!(h.drain().is_empty());
+        h.layer.set_ack(now, id, b"ACK 486".to_vec()).unwrap();
+        assert_eq!(transmitted(&h.drain()), ["ACK 486"]);
+        let now = h.at(1_000);
+        assert_eq!(
+            h.layer.on_response(now, &key(), 486),
+            ResponseDisposition::Absorbed { id }
+        );
+        assert_eq!(transmitted(&h.drain()), ["ACK 486"]);
+        // A provisional in Completed is absorbed without an ACK.
+        assert_eq!(
+            h.layer.on_response(now, &key(), 180),
+            ResponseDisposition::Absorbed { id }
+        );
+        assert!(h.drain().is_empty());
+        // Timer D: 32 s after the final response, over UDP.
+        assert!(h.run_until(32_199).is_empty());
+        assert_eq!(
+            h.run_until(32_200),
+            [(32_200, TransactionOutput::Terminated { id, owner: 42 })]
+        );
+    }
+
+    #[test]
+    fn timer_d_is_zero_over_tcp() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Tcp);
+        h.drain();
+        let now = h.at(300);
+        assert!(matches!(
+            h.layer.on_response(now, &key(), 603),
+            ResponseDisposition::PassUp {
+                needs_ack: true,
+                ..
+            }
+        ));
+        h.layer.set_ack(now, id, b"ACK".to_vec()).unwrap();
+        assert_eq!(transmitted(&h.drain()), ["ACK"]);
+        assert_eq!(h.layer.poll_timeout(), Some(now));
+        assert_eq!(
+            h.run_until(300),
+            [(300, TransactionOutput::Terminated { id, owner: 42 })]
+        );
+    }
+
+    #[test]
+    fn accepted_state_passes_every_2xx_up_and_ends_on_timer_m() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        h.drain();
+        let now = h.at(250);
+        assert_eq!(
+            h.layer.on_response(now, &key(), 200),
+            ResponseDisposition::PassUp {
+                id,
+                owner: 42,
+                needs_ack: false
+            }
+        );
+        assert_eq!(h.layer.state(id), Some(TransactionState::Accepted));
+        // A retransmitted or forked 2xx is passed up too (RFC 6026 §8.4) ...
+        let now = h.at(5_000);
+        assert!(matches!(
+            h.layer.on_response(now, &key(), 200),
+            ResponseDisposition::PassUp {
+                needs_ack: false,
+                ..
+            }
+        ));
+        // ... but a late non-2xx or provisional is absorbed.
+        assert_eq!(
+            h.layer.on_response(now, &key(), 180),
+            ResponseDisposition::Absorbed { id }
+        );
+        assert_eq!(
+            h.layer.on_response(now, &key(), 500),
+            ResponseDisposition::Absorbed { id }
+        );
+        // The INVITE is not retransmitted in Accepted; Timer M = 64·T1 ends it.
+        let outs = h.run_until(60_000);
+        assert_eq!(
+            outs,
+            [(32_250, TransactionOutput::Terminated { id, owner: 42 })]
+        );
+        assert_eq!(
+            h.layer.on_response(h.now, &key(), 200),
+            ResponseDisposition::Unmatched
+        );
+    }
+
+    #[test]
+    fn timer_c_warns_the_tu_and_timer_b_then_ends_a_silent_proceeding_transaction() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        h.drain();
+        let now = h.at(400);
+        let _ = h.layer.on_response(now, &key(), 180);
+        // A further provisional resets Timer C (RFC 3261 §16.7).
+        let now = h.at(61_000);
+        let _ = h.layer.on_response(now, &key(), 183);
+        let outs = h.run_until(400_000);
+        assert_eq!(
+            outs,
+            [
+                (
+                    241_000,
+                    TransactionOutput::Timeout {
+                        id,
+                        owner: 42,
+                        timer: Timer::C
+                    }
+                ),
+                (
+                    273_000,
+                    TransactionOutput::Timeout {
+                        id,
+                        owner: 42,
+                        timer: Timer::B
+                    }
+                ),
+                (273_000, TransactionOutput::Terminated { id, owner: 42 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_487_after_timer_c_still_completes_the_transaction() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        h.drain();
+        let now = h.at(400);
+        let _ = h.layer.on_response(now, &key(), 180);
+        assert_eq!(h.run_until(181_000).len(), 1);
+        let now = h.at(182_000);
+        assert!(matches!(
+            h.layer.on_response(now, &key(), 487),
+            ResponseDisposition::PassUp {
+                needs_ack: true,
+                ..
+            }
+        ));
+        assert_eq!(h.layer.state(id), Some(TransactionState::Completed));
+    }
+
+    #[test]
+    fn transport_error_terminates_and_tells_the_tu() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        h.drain();
+        h.layer.on_transport_error(h.now, id).unwrap();
+        assert_eq!(
+            h.drain(),
+            [
+                TransactionOutput::TransportError { id, owner: 42 },
+                TransactionOutput::Terminated { id, owner: 42 }
+            ]
+        );
+        assert_eq!(h.layer.poll_timeout(), None);
+        assert_eq!(
+            h.layer.on_transport_error(h.now, id),
+            Err(TransactionError::UnknownTransaction { id })
+        );
+    }
+
+    #[test]
+    fn set_ack_is_refused_outside_completed() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        assert_eq!(
+            h.layer.set_ack(h.now, id, b"ACK".to_vec()),
+            Err(TransactionError::NotAllowedInState {
+                id,
+                state: TransactionState::Calling
+            })
+        );
+        let opt = h.start(Method::Options, "z9hG4bKopt", Transport::Udp);
+        assert_eq!(
+            h.layer.set_ack(h.now, opt, b"ACK".to_vec()),
+            Err(TransactionError::WrongKind { id: opt })
+        );
+    }
+}

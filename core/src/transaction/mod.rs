@@ -49,6 +49,8 @@ pub mod layer;
 mod server_invite;
 mod server_non_invite;
 pub mod timers;
+#[cfg(test)]
+mod test_support;
 
 use std::fmt;
 
