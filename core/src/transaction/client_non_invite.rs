@@ -124,3 +124,165 @@ impl ClientNonInvite {
         fx.push(Effect::Terminated);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sip::{Method, Transport};
+    use crate::transaction::test_support::{events, transmit_times, transmitted, Harness};
+    use crate::transaction::{
+        ClientKey, ResponseDisposition, Timer, TransactionOutput, TransactionState,
+    };
+
+    fn key() -> ClientKey {
+        ClientKey::new("z9hG4bKbye", Method::Bye)
+    }
+
+    #[test]
+    fn timer_e_doubles_and_caps_at_t2_until_timer_f() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Bye, "z9hG4bKbye", Transport::Udp);
+        assert_eq!(transmitted(&h.drain()), ["BYE z9hG4bKbye"]);
+        let outs = h.run_until(40_000);
+        // Intervals 0.5, 1, 2, 4, then T2 = 4 s for ever.
+        assert_eq!(
+            transmit_times(&outs),
+            [500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]
+        );
+        assert_eq!(
+            events(&outs),
+            [
+                (
+                    32_000,
+                    TransactionOutput::Timeout {
+                        id,
+                        owner: 42,
+                        timer: Timer::F
+                    }
+                ),
+                (32_000, TransactionOutput::Terminated { id, owner: 42 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn over_tcp_nothing_is_retransmitted_and_timer_f_still_runs() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Options, "z9hG4bKopt", Transport::Tcp);
+        h.drain();
+        let outs = h.run_until(40_000);
+        assert_eq!(
+            outs,
+            [
+                (
+                    32_000,
+                    TransactionOutput::Timeout {
+                        id,
+                        owner: 42,
+                        timer: Timer::F
+                    }
+                ),
+                (32_000, TransactionOutput::Terminated { id, owner: 42 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn in_proceeding_timer_e_fires_every_t2() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Bye, "z9hG4bKbye", Transport::Udp);
+        h.drain();
+        assert_eq!(transmit_times(&h.run_until(500)), [500]);
+        let now = h.at(600);
+        assert_eq!(
+            h.layer.on_response(now, &key(), 100),
+            ResponseDisposition::PassUp {
+                id,
+                owner: 42,
+                needs_ack: false
+            }
+        );
+        assert_eq!(h.layer.state(id), Some(TransactionState::Proceeding));
+        // The pending Timer E (armed at 500 for 1 s) fires at 1.5 s, then every T2.
+        assert_eq!(
+            transmit_times(&h.run_until(14_000)),
+            [1_500, 5_500, 9_500, 13_500]
+        );
+        // Further provisionals are passed up too.
+        let now = h.at(14_100);
+        assert!(matches!(
+            h.layer.on_response(now, &key(), 183),
+            ResponseDisposition::PassUp { .. }
+        ));
+    }
+
+    #[test]
+    fn final_response_completes_and_timer_k_absorbs_retransmissions_for_t4() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Bye, "z9hG4bKbye", Transport::Udp);
+        h.drain();
+        let now = h.at(100);
+        assert!(matches!(
+            h.layer.on_response(now, &key(), 200),
+            ResponseDisposition::PassUp {
+                needs_ack: false,
+                ..
+            }
+        ));
+        assert_eq!(h.layer.state(id), Some(TransactionState::Completed));
+        let now = h.at(2_000);
+        assert_eq!(
+            h.layer.on_response(now, &key(), 200),
+            ResponseDisposition::Absorbed { id }
+        );
+        assert!(h.drain().is_empty(), "no ACK for non-INVITE");
+        // Timer K = T4 = 5 s; no retransmission of the request meanwhile.
+        assert_eq!(
+            h.run_until(10_000),
+            [(5_100, TransactionOutput::Terminated { id, owner: 42 })]
+        );
+    }
+
+    #[test]
+    fn timer_k_is_zero_over_tcp() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Register, "z9hG4bKreg", Transport::Tcp);
+        h.drain();
+        let now = h.at(100);
+        let key = ClientKey::new("z9hG4bKreg", Method::Register);
+        assert!(matches!(
+            h.layer.on_response(now, &key, 401),
+            ResponseDisposition::PassUp { .. }
+        ));
+        assert_eq!(
+            h.run_until(100),
+            [(100, TransactionOutput::Terminated { id, owner: 42 })]
+        );
+    }
+
+    #[test]
+    fn a_response_with_another_cseq_method_does_not_match() {
+        let mut h = Harness::new();
+        let _ = h.start(Method::Bye, "z9hG4bKbye", Transport::Udp);
+        let cancel = ClientKey::new("z9hG4bKbye", Method::Cancel);
+        assert_eq!(
+            h.layer.on_response(h.now, &cancel, 200),
+            ResponseDisposition::Unmatched
+        );
+    }
+
+    #[test]
+    fn transport_error_in_trying_terminates_and_tells_the_tu() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Message, "z9hG4bKmsg", Transport::Udp);
+        h.drain();
+        h.layer.on_transport_error(h.now, id).unwrap();
+        assert_eq!(
+            h.drain(),
+            [
+                TransactionOutput::TransportError { id, owner: 42 },
+                TransactionOutput::Terminated { id, owner: 42 }
+            ]
+        );
+        assert!(h.layer.is_empty());
+    }
+}
