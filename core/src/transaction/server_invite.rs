@@ -168,3 +168,223 @@ impl ServerInvite {
         fx.push(Effect::Terminated);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sip::{Method, Transport};
+    use crate::transaction::test_support::{events, transmit_times, transmitted, Harness};
+    use crate::transaction::{
+        RequestDisposition, Timer, TransactionError, TransactionId, TransactionOutput,
+        TransactionState,
+    };
+
+    const BRANCH: &str = "z9hG4bKsrv";
+
+    fn new_invite(h: &mut Harness, transport: Transport) -> TransactionId {
+        match h.receive(Method::Invite, BRANCH, transport) {
+            RequestDisposition::New { id } => id,
+            other => panic!("expected a new transaction, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn retransmitted_invite_is_absorbed_and_the_last_provisional_resent() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Udp);
+        assert_eq!(h.layer.state(id), Some(TransactionState::Proceeding));
+        // Before any response there is nothing to resend.
+        assert_eq!(
+            h.receive(Method::Invite, BRANCH, Transport::Udp),
+            RequestDisposition::Absorbed { id }
+        );
+        assert!(h.drain().is_empty());
+        h.layer.send_response(h.now, id, 100, b"100".to_vec()).unwrap();
+        h.layer.send_response(h.now, id, 180, b"180".to_vec()).unwrap();
+        assert_eq!(transmitted(&h.drain()), ["100", "180"]);
+        h.at(300);
+        assert_eq!(
+            h.receive(Method::Invite, BRANCH, Transport::Udp),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(transmitted(&h.drain()), ["180"]);
+        // Provisional responses are not retransmitted by the transaction.
+        assert!(h.run_until(100_000).is_empty());
+    }
+
+    #[test]
+    fn non_2xx_final_is_retransmitted_on_timer_g_capped_at_t2_until_timer_h() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Udp);
+        h.layer.send_response(h.now, id, 486, b"486".to_vec()).unwrap();
+        assert_eq!(transmitted(&h.drain()), ["486"]);
+        assert_eq!(h.layer.state(id), Some(TransactionState::Completed));
+        let outs = h.run_until(40_000);
+        assert_eq!(
+            transmit_times(&outs),
+            [500, 1_500, 3_500, 7_500, 11_500, 15_500, 19_500, 23_500, 27_500, 31_500]
+        );
+        assert_eq!(
+            events(&outs),
+            [
+                (
+                    32_000,
+                    TransactionOutput::Timeout {
+                        id,
+                        owner: 9,
+                        timer: Timer::H
+                    }
+                ),
+                (32_000, TransactionOutput::Terminated { id, owner: 9 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn ack_moves_completed_to_confirmed_and_timer_i_ends_it() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Udp);
+        h.layer.send_response(h.now, id, 404, b"404".to_vec()).unwrap();
+        h.drain();
+        assert_eq!(transmit_times(&h.run_until(600)), [500]);
+        // A retransmitted INVITE in Completed gets the final response again.
+        h.at(700);
+        assert_eq!(
+            h.receive(Method::Invite, BRANCH, Transport::Udp),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(transmitted(&h.drain()), ["404"]);
+        h.at(800);
+        assert_eq!(
+            h.receive(Method::Ack, BRANCH, Transport::Udp),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(h.layer.state(id), Some(TransactionState::Confirmed));
+        // Confirmed absorbs ACK retransmissions, G and H are stopped, I = T4.
+        assert_eq!(
+            h.receive(Method::Ack, BRANCH, Transport::Udp),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(
+            h.run_until(60_000),
+            [(5_800, TransactionOutput::Terminated { id, owner: 9 })]
+        );
+    }
+
+    #[test]
+    fn over_tcp_the_final_is_not_retransmitted_and_timer_i_is_zero() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Tcp);
+        h.layer.send_response(h.now, id, 500, b"500".to_vec()).unwrap();
+        h.drain();
+        assert!(h.run_until(1_000).is_empty());
+        h.at(2_000);
+        let _ = h.receive(Method::Ack, BRANCH, Transport::Tcp);
+        assert_eq!(
+            h.run_until(2_000),
+            [(2_000, TransactionOutput::Terminated { id, owner: 9 })]
+        );
+    }
+
+    #[test]
+    fn over_tcp_timer_h_still_ends_a_transaction_that_never_gets_its_ack() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Tcp);
+        h.layer.send_response(h.now, id, 500, b"500".to_vec()).unwrap();
+        h.drain();
+        let outs = h.run_until(40_000);
+        assert_eq!(transmit_times(&outs), Vec::<u64>::new());
+        assert_eq!(
+            outs[0].1,
+            TransactionOutput::Timeout {
+                id,
+                owner: 9,
+                timer: Timer::H
+            }
+        );
+    }
+
+    #[test]
+    fn accepted_absorbs_invite_retransmissions_sends_further_2xx_and_ends_on_timer_l() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Udp);
+        h.layer.send_response(h.now, id, 200, b"200".to_vec()).unwrap();
+        assert_eq!(transmitted(&h.drain()), ["200"]);
+        assert_eq!(h.layer.state(id), Some(TransactionState::Accepted));
+        // RFC 6026: an INVITE retransmission is absorbed, the 2xx is not re-sent by us.
+        h.at(500);
+        assert_eq!(
+            h.receive(Method::Invite, BRANCH, Transport::Udp),
+            RequestDisposition::Absorbed { id }
+        );
+        assert!(h.drain().is_empty());
+        // The TU's own 2xx retransmissions go out through the transaction.
+        h.layer.send_response(h.now, id, 200, b"200 again".to_vec()).unwrap();
+        assert_eq!(transmitted(&h.drain()), ["200 again"]);
+        assert_eq!(
+            h.layer.send_response(h.now, id, 500, b"500".to_vec()),
+            Err(TransactionError::NotAllowedInState {
+                id,
+                state: TransactionState::Accepted
+            })
+        );
+        assert_eq!(
+            h.run_until(60_000),
+            [(32_000, TransactionOutput::Terminated { id, owner: 9 })]
+        );
+    }
+
+    #[test]
+    fn ack_for_a_2xx_is_not_matched_to_the_invite_transaction() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Udp);
+        h.layer.send_response(h.now, id, 200, b"200".to_vec()).unwrap();
+        h.drain();
+        // The ACK for a 2xx is a new transaction upstream: a fresh branch.
+        assert_eq!(
+            h.receive(Method::Ack, "z9hG4bKack2xx", Transport::Udp),
+            RequestDisposition::AckForDialog { id: None }
+        );
+        assert_eq!(h.layer.state(id), Some(TransactionState::Accepted));
+        // Even an ACK that reuses the INVITE's key goes to the dialog in Accepted.
+        assert_eq!(
+            h.receive(Method::Ack, BRANCH, Transport::Udp),
+            RequestDisposition::AckForDialog { id: Some(id) }
+        );
+        assert_eq!(h.layer.len(), 1, "an ACK never creates a transaction");
+    }
+
+    #[test]
+    fn a_second_final_response_is_refused_and_changes_nothing() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Udp);
+        h.layer.send_response(h.now, id, 486, b"486".to_vec()).unwrap();
+        h.drain();
+        assert_eq!(
+            h.layer.send_response(h.now, id, 200, b"200".to_vec()),
+            Err(TransactionError::NotAllowedInState {
+                id,
+                state: TransactionState::Completed
+            })
+        );
+        assert!(h.drain().is_empty());
+        h.at(100);
+        let _ = h.receive(Method::Invite, BRANCH, Transport::Udp);
+        assert_eq!(transmitted(&h.drain()), ["486"]);
+    }
+
+    #[test]
+    fn transport_error_on_a_response_terminates_and_tells_the_tu() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Tcp);
+        h.layer.send_response(h.now, id, 180, b"180".to_vec()).unwrap();
+        h.drain();
+        h.layer.on_transport_error(h.now, id).unwrap();
+        assert_eq!(
+            h.drain(),
+            [
+                TransactionOutput::TransportError { id, owner: 9 },
+                TransactionOutput::Terminated { id, owner: 9 }
+            ]
+        );
+    }
+}

@@ -109,3 +109,121 @@ impl ServerNonInvite {
         fx.push(Effect::Terminated);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::sip::{Method, Transport};
+    use crate::transaction::test_support::{transmitted, Harness};
+    use crate::transaction::{
+        RequestDisposition, TransactionError, TransactionId, TransactionOutput,
+        TransactionState,
+    };
+
+    const BRANCH: &str = "z9hG4bKbye";
+
+    fn new_bye(h: &mut Harness, transport: Transport) -> TransactionId {
+        match h.receive(Method::Bye, BRANCH, transport) {
+            RequestDisposition::New { id } => id,
+            other => panic!("expected a new transaction, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn trying_absorbs_retransmissions_without_answering() {
+        let mut h = Harness::new();
+        let id = new_bye(&mut h, Transport::Udp);
+        assert_eq!(h.layer.state(id), Some(TransactionState::Trying));
+        assert_eq!(
+            h.receive(Method::Bye, BRANCH, Transport::Udp),
+            RequestDisposition::Absorbed { id }
+        );
+        assert!(h.drain().is_empty());
+        assert_eq!(h.layer.poll_timeout(), None, "no timer runs in Trying");
+    }
+
+    #[test]
+    fn proceeding_resends_the_last_provisional() {
+        let mut h = Harness::new();
+        let id = new_bye(&mut h, Transport::Udp);
+        h.layer.send_response(h.now, id, 100, b"100".to_vec()).unwrap();
+        assert_eq!(transmitted(&h.drain()), ["100"]);
+        assert_eq!(h.layer.state(id), Some(TransactionState::Proceeding));
+        let _ = h.receive(Method::Bye, BRANCH, Transport::Udp);
+        assert_eq!(transmitted(&h.drain()), ["100"]);
+    }
+
+    #[test]
+    fn completed_resends_the_final_until_timer_j() {
+        let mut h = Harness::new();
+        let id = new_bye(&mut h, Transport::Udp);
+        h.at(1_000);
+        h.layer.send_response(h.now, id, 200, b"200".to_vec()).unwrap();
+        assert_eq!(transmitted(&h.drain()), ["200"]);
+        assert_eq!(h.layer.state(id), Some(TransactionState::Completed));
+        h.at(20_000);
+        assert_eq!(
+            h.receive(Method::Bye, BRANCH, Transport::Udp),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(transmitted(&h.drain()), ["200"]);
+        // The final is only re-sent on request: Timer J = 64·T1 just ends it.
+        assert_eq!(
+            h.run_until(60_000),
+            [(33_000, TransactionOutput::Terminated { id, owner: 9 })]
+        );
+        // A request after that is a new transaction.
+        assert!(matches!(
+            h.receive(Method::Bye, BRANCH, Transport::Udp),
+            RequestDisposition::New { .. }
+        ));
+    }
+
+    #[test]
+    fn timer_j_is_zero_over_tcp() {
+        let mut h = Harness::new();
+        let id = new_bye(&mut h, Transport::Tcp);
+        h.at(10);
+        h.layer.send_response(h.now, id, 481, b"481".to_vec()).unwrap();
+        h.drain();
+        assert_eq!(
+            h.run_until(10),
+            [(10, TransactionOutput::Terminated { id, owner: 9 })]
+        );
+    }
+
+    #[test]
+    fn responses_after_the_final_or_with_bad_status_are_refused() {
+        let mut h = Harness::new();
+        let id = new_bye(&mut h, Transport::Udp);
+        assert_eq!(
+            h.layer.send_response(h.now, id, 99, b"99".to_vec()),
+            Err(TransactionError::InvalidStatus { status: 99 })
+        );
+        h.layer.send_response(h.now, id, 200, b"200".to_vec()).unwrap();
+        assert_eq!(
+            h.layer.send_response(h.now, id, 180, b"180".to_vec()),
+            Err(TransactionError::NotAllowedInState {
+                id,
+                state: TransactionState::Completed
+            })
+        );
+        h.drain();
+        let _ = h.receive(Method::Bye, BRANCH, Transport::Udp);
+        assert_eq!(transmitted(&h.drain()), ["200"], "the stored final is unchanged");
+    }
+
+    #[test]
+    fn transport_error_terminates_and_tells_the_tu() {
+        let mut h = Harness::new();
+        let id = new_bye(&mut h, Transport::Udp);
+        h.layer.on_transport_error(h.now, id).unwrap();
+        assert_eq!(
+            h.drain(),
+            [
+                TransactionOutput::TransportError { id, owner: 9 },
+                TransactionOutput::Terminated { id, owner: 9 }
+            ]
+        );
+        assert!(h.layer.is_empty());
+    }
+}
