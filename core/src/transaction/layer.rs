@@ -765,3 +765,274 @@ impl Machine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transaction::key::{RequestFields, SentBy};
+    use crate::transaction::test_support::{peer, server_key, transmitted, Harness};
+
+    fn new_id(d: RequestDisposition) -> TransactionId {
+        match d {
+            RequestDisposition::New { id } => id,
+            other => panic!("expected a new transaction, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cancel_gets_its_own_transaction_and_is_matched_to_its_invite() {
+        let mut h = Harness::new();
+        let invite = new_id(h.receive(Method::Invite, "z9hG4bKx", Transport::Udp));
+        let cancel_key = server_key(Method::Cancel, "z9hG4bKx", &Transport::Udp);
+        assert_eq!(h.layer.find_invite_for_cancel(&cancel_key), Some(invite));
+        let cancel = new_id(h.receive(Method::Cancel, "z9hG4bKx", Transport::Udp));
+        assert_ne!(cancel, invite);
+        // The TU answers 200 to the CANCEL and 487 to the INVITE.
+        h.layer
+            .send_response(h.now, cancel, 200, b"200 CANCEL".to_vec())
+            .unwrap();
+        h.layer
+            .send_response(h.now, invite, 487, b"487".to_vec())
+            .unwrap();
+        assert_eq!(transmitted(&h.drain()), ["200 CANCEL", "487"]);
+        assert_eq!(h.layer.state(invite), Some(TransactionState::Completed));
+        assert_eq!(h.layer.state(cancel), Some(TransactionState::Completed));
+    }
+
+    #[test]
+    fn cancel_for_an_unknown_invite_or_a_non_cancel_key_finds_nothing() {
+        let mut h = Harness::new();
+        let _ = new_id(h.receive(Method::Invite, "z9hG4bKx", Transport::Udp));
+        let other_branch = server_key(Method::Cancel, "z9hG4bKy", &Transport::Udp);
+        assert_eq!(h.layer.find_invite_for_cancel(&other_branch), None);
+        let not_cancel = server_key(Method::Invite, "z9hG4bKx", &Transport::Udp);
+        assert_eq!(h.layer.find_invite_for_cancel(&not_cancel), None);
+        // A CANCEL whose branch matches a non-INVITE transaction finds nothing either.
+        let _ = new_id(h.receive(Method::Options, "z9hG4bKo", Transport::Udp));
+        let cancel_options = server_key(Method::Cancel, "z9hG4bKo", &Transport::Udp);
+        assert_eq!(h.layer.find_invite_for_cancel(&cancel_options), None);
+    }
+
+    fn legacy<'a>(method: &'a Method, to_tag: Option<&'a str>) -> ServerKey {
+        ServerKey::new(&RequestFields {
+            method,
+            branch: None,
+            sent_by_host: "old.example.com",
+            sent_by_port: None,
+            transport: &Transport::Udp,
+            request_uri: "sip:bob@example.com",
+            to_tag,
+            from_tag: Some("f1"),
+            call_id: "c1@old",
+            cseq: 7,
+            top_via: "SIP/2.0/UDP old.example.com",
+        })
+    }
+
+    #[test]
+    fn rfc_2543_requests_match_by_the_fallback_key() {
+        let mut h = Harness::new();
+        let invite = &Method::Invite;
+        let id = new_id(
+            h.layer
+                .on_request(h.now, legacy(invite, None), peer(), Transport::Udp, 1)
+                .unwrap(),
+        );
+        h.layer
+            .send_response(h.now, id, 180, b"180".to_vec())
+            .unwrap();
+        h.drain();
+        // Retransmission: same fields.
+        assert_eq!(
+            h.layer
+                .on_request(h.now, legacy(invite, None), peer(), Transport::Udp, 1)
+                .unwrap(),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(transmitted(&h.drain()), ["180"]);
+        h.layer
+            .send_response(h.now, id, 486, b"486".to_vec())
+            .unwrap();
+        h.drain();
+        // The ACK carries the To tag of our 486; it still matches the INVITE.
+        let ack = &Method::Ack;
+        assert_eq!(
+            h.layer
+                .on_request(h.now, legacy(ack, Some("t9")), peer(), Transport::Udp, 1)
+                .unwrap(),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(h.layer.state(id), Some(TransactionState::Confirmed));
+        // A CANCEL for it is matched too.
+        assert_eq!(
+            h.layer
+                .find_invite_for_cancel(&legacy(&Method::Cancel, None)),
+            Some(id)
+        );
+    }
+
+    #[test]
+    fn the_transaction_limit_refuses_new_transactions_until_one_ends() {
+        let config = LayerConfig {
+            max_transactions: 2,
+            ..LayerConfig::default()
+        };
+        let mut h = Harness::with_config(config);
+        let a = h.start(Method::Options, "z9hG4bKa", Transport::Tcp);
+        let _ = new_id(h.receive(Method::Invite, "z9hG4bKb", Transport::Udp));
+        let full = Err(TransactionError::LayerFull { max: 2 });
+        let key = server_key(Method::Invite, "z9hG4bKc", &Transport::Udp);
+        assert_eq!(
+            h.layer.on_request(h.now, key, peer(), Transport::Udp, 0),
+            full
+        );
+        let ckey = ClientKey::new("z9hG4bKd", Method::Bye);
+        assert_eq!(
+            h.layer
+                .start_client(h.now, ckey.clone(), vec![], peer(), Transport::Udp, 0)
+                .map(|_| ()),
+            Err(TransactionError::LayerFull { max: 2 })
+        );
+        // Retransmissions and ACKs still work when full.
+        assert!(matches!(
+            h.receive(Method::Invite, "z9hG4bKb", Transport::Udp),
+            RequestDisposition::Absorbed { .. }
+        ));
+        assert_eq!(
+            h.receive(Method::Ack, "z9hG4bKz", Transport::Udp),
+            RequestDisposition::AckForDialog { id: None }
+        );
+        let now = h.at(10);
+        let _ = h
+            .layer
+            .on_response(now, &ClientKey::new("z9hG4bKa", Method::Options), 200);
+        h.run_until(10);
+        assert_eq!(h.layer.state(a), None);
+        assert!(h
+            .layer
+            .start_client(h.now, ckey, vec![], peer(), Transport::Udp, 0)
+            .is_ok());
+    }
+
+    #[test]
+    fn ack_and_duplicate_keys_cannot_start_client_transactions() {
+        let mut h = Harness::new();
+        let ack = ClientKey::new("z9hG4bKa", Method::Ack);
+        assert_eq!(
+            h.layer
+                .start_client(h.now, ack, vec![], peer(), Transport::Udp, 0),
+            Err(TransactionError::AckIsNotATransaction)
+        );
+        let id = h.start(Method::Invite, "z9hG4bKi", Transport::Udp);
+        let again = ClientKey::new("z9hG4bKi", Method::Invite);
+        assert_eq!(
+            h.layer
+                .start_client(h.now, again, vec![], peer(), Transport::Udp, 0),
+            Err(TransactionError::DuplicateKey { existing: id })
+        );
+        // CANCEL shares the INVITE's branch but is its own client transaction.
+        let cancel = h.start(Method::Cancel, "z9hG4bKi", Transport::Udp);
+        assert_ne!(cancel, id);
+        assert_eq!(h.layer.len(), 2);
+    }
+
+    #[test]
+    fn stray_and_invalid_responses_are_reported_as_such() {
+        let mut h = Harness::new();
+        let key = ClientKey::new("z9hG4bKnone", Method::Invite);
+        assert_eq!(
+            h.layer.on_response(h.now, &key, 200),
+            ResponseDisposition::Unmatched
+        );
+        let _ = h.start(Method::Invite, "z9hG4bKnone", Transport::Udp);
+        assert_eq!(
+            h.layer.on_response(h.now, &key, 99),
+            ResponseDisposition::InvalidStatus
+        );
+        assert_eq!(
+            h.layer.on_response(h.now, &key, 700),
+            ResponseDisposition::InvalidStatus
+        );
+    }
+
+    #[test]
+    fn server_operations_on_client_transactions_are_refused() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Options, "z9hG4bKo", Transport::Udp);
+        assert_eq!(
+            h.layer.send_response(h.now, id, 200, vec![]),
+            Err(TransactionError::WrongKind { id })
+        );
+        let gone = TransactionId(999);
+        assert_eq!(
+            h.layer.send_response(h.now, gone, 200, vec![]),
+            Err(TransactionError::UnknownTransaction { id: gone })
+        );
+        assert_eq!(
+            h.layer.set_owner(gone, 1),
+            Err(TransactionError::UnknownTransaction { id: gone })
+        );
+    }
+
+    #[test]
+    fn owner_tags_are_echoed_and_can_be_changed() {
+        let mut h = Harness::new();
+        let id = new_id(h.receive(Method::Options, "z9hG4bKo", Transport::Udp));
+        assert_eq!(h.layer.owner(id), Some(9));
+        h.layer.set_owner(id, 77).unwrap();
+        h.layer
+            .send_response(h.now, id, 200, b"200".to_vec())
+            .unwrap();
+        let out = h.drain();
+        assert!(matches!(
+            &out[..],
+            [TransactionOutput::Transmit { owner: 77, dest, transport: Transport::Udp, .. }]
+                if *dest == peer()
+        ));
+    }
+
+    #[test]
+    fn timers_due_at_the_same_instant_fire_in_transaction_order() {
+        let mut h = Harness::new();
+        let ids: Vec<_> = ["z9hG4bK3", "z9hG4bK1", "z9hG4bK2"]
+            .iter()
+            .map(|b| h.start(Method::Options, b, Transport::Tcp))
+            .collect();
+        h.drain();
+        let outs = h.run_until(32_000);
+        let ended: Vec<_> = outs
+            .iter()
+            .filter_map(|(_, o)| match o {
+                TransactionOutput::Terminated { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ended, ids);
+    }
+
+    #[test]
+    fn sent_by_port_distinguishes_server_transactions() {
+        let mut h = Harness::new();
+        let a = ServerKey::rfc3261(
+            Method::Invite,
+            "z9hG4bKsame",
+            SentBy::new("h.example", Some(5060), &Transport::Udp),
+        );
+        let b = ServerKey::rfc3261(
+            Method::Invite,
+            "z9hG4bKsame",
+            SentBy::new("h.example", Some(5070), &Transport::Udp),
+        );
+        let ida = new_id(
+            h.layer
+                .on_request(h.now, a, peer(), Transport::Udp, 0)
+                .unwrap(),
+        );
+        let idb = new_id(
+            h.layer
+                .on_request(h.now, b, peer(), Transport::Udp, 0)
+                .unwrap(),
+        );
+        assert_ne!(ida, idb);
+    }
+}

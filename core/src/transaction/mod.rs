@@ -46,11 +46,13 @@ mod client_invite;
 mod client_non_invite;
 pub mod key;
 pub mod layer;
+#[cfg(test)]
+mod properties;
 mod server_invite;
 mod server_non_invite;
-pub mod timers;
 #[cfg(test)]
 mod test_support;
+pub mod timers;
 
 use std::fmt;
 

@@ -198,8 +198,12 @@ mod tests {
             RequestDisposition::Absorbed { id }
         );
         assert!(h.drain().is_empty());
-        h.layer.send_response(h.now, id, 100, b"100".to_vec()).unwrap();
-        h.layer.send_response(h.now, id, 180, b"180".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 100, b"100".to_vec())
+            .unwrap();
+        h.layer
+            .send_response(h.now, id, 180, b"180".to_vec())
+            .unwrap();
         assert_eq!(transmitted(&h.drain()), ["100", "180"]);
         h.at(300);
         assert_eq!(
@@ -215,7 +219,9 @@ mod tests {
     fn non_2xx_final_is_retransmitted_on_timer_g_capped_at_t2_until_timer_h() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Udp);
-        h.layer.send_response(h.now, id, 486, b"486".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 486, b"486".to_vec())
+            .unwrap();
         assert_eq!(transmitted(&h.drain()), ["486"]);
         assert_eq!(h.layer.state(id), Some(TransactionState::Completed));
         let outs = h.run_until(40_000);
@@ -243,7 +249,9 @@ mod tests {
     fn ack_moves_completed_to_confirmed_and_timer_i_ends_it() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Udp);
-        h.layer.send_response(h.now, id, 404, b"404".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 404, b"404".to_vec())
+            .unwrap();
         h.drain();
         assert_eq!(transmit_times(&h.run_until(600)), [500]);
         // A retransmitted INVITE in Completed gets the final response again.
@@ -274,7 +282,9 @@ mod tests {
     fn over_tcp_the_final_is_not_retransmitted_and_timer_i_is_zero() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Tcp);
-        h.layer.send_response(h.now, id, 500, b"500".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 500, b"500".to_vec())
+            .unwrap();
         h.drain();
         assert!(h.run_until(1_000).is_empty());
         h.at(2_000);
@@ -289,7 +299,9 @@ mod tests {
     fn over_tcp_timer_h_still_ends_a_transaction_that_never_gets_its_ack() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Tcp);
-        h.layer.send_response(h.now, id, 500, b"500".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 500, b"500".to_vec())
+            .unwrap();
         h.drain();
         let outs = h.run_until(40_000);
         assert_eq!(transmit_times(&outs), Vec::<u64>::new());
@@ -307,7 +319,9 @@ mod tests {
     fn accepted_absorbs_invite_retransmissions_sends_further_2xx_and_ends_on_timer_l() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Udp);
-        h.layer.send_response(h.now, id, 200, b"200".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 200, b"200".to_vec())
+            .unwrap();
         assert_eq!(transmitted(&h.drain()), ["200"]);
         assert_eq!(h.layer.state(id), Some(TransactionState::Accepted));
         // RFC 6026: an INVITE retransmission is absorbed, the 2xx is not re-sent by us.
@@ -318,7 +332,9 @@ mod tests {
         );
         assert!(h.drain().is_empty());
         // The TU's own 2xx retransmissions go out through the transaction.
-        h.layer.send_response(h.now, id, 200, b"200 again".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 200, b"200 again".to_vec())
+            .unwrap();
         assert_eq!(transmitted(&h.drain()), ["200 again"]);
         assert_eq!(
             h.layer.send_response(h.now, id, 500, b"500".to_vec()),
@@ -337,7 +353,9 @@ mod tests {
     fn ack_for_a_2xx_is_not_matched_to_the_invite_transaction() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Udp);
-        h.layer.send_response(h.now, id, 200, b"200".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 200, b"200".to_vec())
+            .unwrap();
         h.drain();
         // The ACK for a 2xx is a new transaction upstream: a fresh branch.
         assert_eq!(
@@ -357,7 +375,9 @@ mod tests {
     fn a_second_final_response_is_refused_and_changes_nothing() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Udp);
-        h.layer.send_response(h.now, id, 486, b"486".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 486, b"486".to_vec())
+            .unwrap();
         h.drain();
         assert_eq!(
             h.layer.send_response(h.now, id, 200, b"200".to_vec()),
@@ -376,7 +396,9 @@ mod tests {
     fn transport_error_on_a_response_terminates_and_tells_the_tu() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Tcp);
-        h.layer.send_response(h.now, id, 180, b"180".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 180, b"180".to_vec())
+            .unwrap();
         h.drain();
         h.layer.on_transport_error(h.now, id).unwrap();
         assert_eq!(

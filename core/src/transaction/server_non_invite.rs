@@ -115,8 +115,7 @@ mod tests {
     use crate::sip::{Method, Transport};
     use crate::transaction::test_support::{transmitted, Harness};
     use crate::transaction::{
-        RequestDisposition, TransactionError, TransactionId, TransactionOutput,
-        TransactionState,
+        RequestDisposition, TransactionError, TransactionId, TransactionOutput, TransactionState,
     };
 
     const BRANCH: &str = "z9hG4bKbye";
@@ -145,7 +144,9 @@ mod tests {
     fn proceeding_resends_the_last_provisional() {
         let mut h = Harness::new();
         let id = new_bye(&mut h, Transport::Udp);
-        h.layer.send_response(h.now, id, 100, b"100".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 100, b"100".to_vec())
+            .unwrap();
         assert_eq!(transmitted(&h.drain()), ["100"]);
         assert_eq!(h.layer.state(id), Some(TransactionState::Proceeding));
         let _ = h.receive(Method::Bye, BRANCH, Transport::Udp);
@@ -157,7 +158,9 @@ mod tests {
         let mut h = Harness::new();
         let id = new_bye(&mut h, Transport::Udp);
         h.at(1_000);
-        h.layer.send_response(h.now, id, 200, b"200".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 200, b"200".to_vec())
+            .unwrap();
         assert_eq!(transmitted(&h.drain()), ["200"]);
         assert_eq!(h.layer.state(id), Some(TransactionState::Completed));
         h.at(20_000);
@@ -183,7 +186,9 @@ mod tests {
         let mut h = Harness::new();
         let id = new_bye(&mut h, Transport::Tcp);
         h.at(10);
-        h.layer.send_response(h.now, id, 481, b"481".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 481, b"481".to_vec())
+            .unwrap();
         h.drain();
         assert_eq!(
             h.run_until(10),
@@ -199,7 +204,9 @@ mod tests {
             h.layer.send_response(h.now, id, 99, b"99".to_vec()),
             Err(TransactionError::InvalidStatus { status: 99 })
         );
-        h.layer.send_response(h.now, id, 200, b"200".to_vec()).unwrap();
+        h.layer
+            .send_response(h.now, id, 200, b"200".to_vec())
+            .unwrap();
         assert_eq!(
             h.layer.send_response(h.now, id, 180, b"180".to_vec()),
             Err(TransactionError::NotAllowedInState {
@@ -209,7 +216,11 @@ mod tests {
         );
         h.drain();
         let _ = h.receive(Method::Bye, BRANCH, Transport::Udp);
-        assert_eq!(transmitted(&h.drain()), ["200"], "the stored final is unchanged");
+        assert_eq!(
+            transmitted(&h.drain()),
+            ["200"],
+            "the stored final is unchanged"
+        );
     }
 
     #[test]

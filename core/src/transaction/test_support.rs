@@ -69,7 +69,12 @@ impl Harness {
         std::iter::from_fn(|| self.layer.poll_output()).collect()
     }
 
-    pub(crate) fn start(&mut self, method: Method, branch: &str, transport: Transport) -> TransactionId {
+    pub(crate) fn start(
+        &mut self,
+        method: Method,
+        branch: &str,
+        transport: Transport,
+    ) -> TransactionId {
         let key = ClientKey::new(branch, method.clone());
         let bytes = format!("{method} {branch}").into_bytes();
         self.layer
@@ -77,7 +82,12 @@ impl Harness {
             .expect("room for a client transaction")
     }
 
-    pub(crate) fn receive(&mut self, method: Method, branch: &str, transport: Transport) -> RequestDisposition {
+    pub(crate) fn receive(
+        &mut self,
+        method: Method,
+        branch: &str,
+        transport: Transport,
+    ) -> RequestDisposition {
         let key = server_key(method, branch, &transport);
         self.layer
             .on_request(self.now, key, peer(), transport, 9)
@@ -92,7 +102,11 @@ pub(crate) fn peer() -> SocketAddr {
 
 /// An RFC 3261 server key from `pc33.atlanta.com`.
 pub(crate) fn server_key(method: Method, branch: &str, transport: &Transport) -> ServerKey {
-    ServerKey::rfc3261(method, branch, SentBy::new("pc33.atlanta.com", None, transport))
+    ServerKey::rfc3261(
+        method,
+        branch,
+        SentBy::new("pc33.atlanta.com", None, transport),
+    )
 }
 
 /// The virtual milliseconds at which something was transmitted.
