@@ -8,8 +8,12 @@
 //!  Calling|Proceeding --300-699--> Completed (send ACK, Timer D)
 //!  Completed --300-699--> resend ACK        Completed --D--> Terminated
 //!  Accepted --2xx--> pass up (forking)      Accepted --M--> Terminated
-//!  any --transport error--> Terminated
+//!  Calling|Completed --transport error--> inform the TU, Terminated
 //! ```
+//!
+//! In Proceeding and Accepted the transaction has nothing in flight (the ACK for a 2xx
+//! is the TU's), so a late transport error report is ignored there: in Accepted the
+//! transaction must stay to pass up the 2xx of other forks.
 //!
 //! Proceeding runs Timer C (see the `timers` module docs): a provisional response
 //! resets it; when it fires the TU is told and Timer B starts as a last guard.
@@ -140,9 +144,12 @@ impl ClientInvite {
         }
     }
 
-    /// The transport could not deliver one of this transaction's messages (§17.1.4).
+    /// The transport could not deliver the INVITE or the ACK (§17.1.4).
     pub(crate) fn on_transport_error(&mut self, fx: &mut Effects) {
-        if self.state == TransactionState::Terminated {
+        if !matches!(
+            self.state,
+            TransactionState::Calling | TransactionState::Completed
+        ) {
             return;
         }
         fx.push(Effect::TransportError);
@@ -430,6 +437,37 @@ mod tests {
         assert_eq!(
             h.layer.on_transport_error(h.now, id),
             Err(TransactionError::UnknownTransaction { id })
+        );
+    }
+
+    #[test]
+    fn a_late_transport_error_in_accepted_is_ignored_so_forked_2xx_still_go_up() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        h.drain();
+        let _ = h.layer.on_response(h.now, &key(), 200);
+        h.layer.on_transport_error(h.now, id).unwrap();
+        assert!(h.drain().is_empty());
+        assert!(matches!(
+            h.layer.on_response(h.now, &key(), 200),
+            ResponseDisposition::PassUp { .. }
+        ));
+    }
+
+    #[test]
+    fn transport_error_sending_the_ack_terminates_and_tells_the_tu() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Tcp);
+        let _ = h.layer.on_response(h.now, &key(), 404);
+        h.layer.set_ack(h.now, id, b"ACK".to_vec()).unwrap();
+        h.drain();
+        h.layer.on_transport_error(h.now, id).unwrap();
+        assert_eq!(
+            h.drain(),
+            [
+                TransactionOutput::TransportError { id, owner: 42 },
+                TransactionOutput::Terminated { id, owner: 42 }
+            ]
         );
     }
 

@@ -7,7 +7,7 @@
 //!  Trying|Proceeding --200-699--> Completed (pass up, Timer K)
 //!  Trying|Proceeding --F--> timeout, Terminated
 //!  Completed --any response--> absorbed         Completed --K--> Terminated
-//!  any --transport error--> Terminated
+//!  Trying|Proceeding --transport error--> inform the TU, Terminated
 //! ```
 
 use crate::time::Instant;
@@ -109,9 +109,13 @@ impl ClientNonInvite {
         }
     }
 
-    /// The transport could not deliver the request (§17.1.4).
+    /// The transport could not deliver the request (§17.1.4). In Completed nothing of
+    /// ours is in flight, so a late report is ignored.
     pub(crate) fn on_transport_error(&mut self, fx: &mut Effects) {
-        if self.state == TransactionState::Terminated {
+        if !matches!(
+            self.state,
+            TransactionState::Trying | TransactionState::Proceeding
+        ) {
             return;
         }
         fx.push(Effect::TransportError);

@@ -85,7 +85,8 @@ pub enum TransactionOutput {
         timer: Timer,
     },
     /// The transport failed to deliver one of the transaction's messages (§17.1.4,
-    /// §17.2.4); a [`TransactionOutput::Terminated`] follows.
+    /// §17.2.4). A [`TransactionOutput::Terminated`] follows, except for an INVITE
+    /// server transaction, which stays to absorb retransmissions (RFC 6026 Figure 5).
     TransportError {
         /// The transaction.
         id: TransactionId,
@@ -467,8 +468,10 @@ impl TransactionLayer {
     }
 
     /// The transport could not deliver a message of transaction `id` (ICMP error,
-    /// refused TCP connection, …). The transaction ends and the TU is told (§17.1.4,
-    /// §17.2.4).
+    /// refused TCP connection, …). The TU is told (§17.1.4, §17.2.4) and the
+    /// transaction ends — except an INVITE server transaction, which stays (RFC 6026
+    /// Figure 5). A report for a state with nothing in flight (client Proceeding,
+    /// Accepted or non-INVITE Completed, server Trying or Confirmed) is ignored.
     pub fn on_transport_error(
         &mut self,
         _now: Instant,

@@ -11,8 +11,12 @@
 //!  Confirmed --ACK--> absorbed            Confirmed --I--> Terminated
 //!  Accepted --INVITE--> absorbed          Accepted --TU 2xx--> send
 //!  Accepted --ACK--> to the TU (dialog)   Accepted --L--> Terminated
-//!  any --transport error--> Terminated
+//!  Proceeding|Completed|Accepted --transport error--> inform the TU, stay
 //! ```
+//!
+//! Transport errors follow RFC 6026's Figure 5, not RFC 3261's Figure 7: the TU is
+//! told and the transaction stays where it is (Timers H and L still end it), so that a
+//! failed send of a 2xx does not turn the INVITE's retransmissions into new requests.
 //!
 //! RFC 3261 §17.2.1 also has the transaction send 100 Trying itself when the TU is slow.
 //! This layer cannot build messages, so that duty is the TU's: the endpoint answers an
@@ -153,13 +157,16 @@ impl ServerInvite {
         }
     }
 
-    /// The transport could not deliver a response (§17.2.4).
+    /// The transport could not deliver a response (§17.2.4): the TU is told, and the
+    /// transaction stays in its state (RFC 6026 Figure 5). In Confirmed nothing of ours
+    /// is in flight, so a late report is ignored.
     pub(crate) fn on_transport_error(&mut self, fx: &mut Effects) {
-        if self.state == TransactionState::Terminated {
-            return;
+        if matches!(
+            self.state,
+            TransactionState::Proceeding | TransactionState::Completed | TransactionState::Accepted
+        ) {
+            fx.push(Effect::TransportError);
         }
-        fx.push(Effect::TransportError);
-        self.terminate(fx);
     }
 
     fn terminate(&mut self, fx: &mut Effects) {
@@ -393,7 +400,7 @@ mod tests {
     }
 
     #[test]
-    fn transport_error_on_a_response_terminates_and_tells_the_tu() {
+    fn transport_error_tells_the_tu_but_the_transaction_stays_as_rfc_6026_says() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Tcp);
         h.layer
@@ -403,10 +410,40 @@ mod tests {
         h.layer.on_transport_error(h.now, id).unwrap();
         assert_eq!(
             h.drain(),
-            [
-                TransactionOutput::TransportError { id, owner: 9 },
-                TransactionOutput::Terminated { id, owner: 9 }
-            ]
+            [TransactionOutput::TransportError { id, owner: 9 }]
         );
+        assert_eq!(h.layer.state(id), Some(TransactionState::Proceeding));
+        h.layer
+            .send_response(h.now, id, 200, b"200".to_vec())
+            .unwrap();
+        h.drain();
+        h.layer.on_transport_error(h.now, id).unwrap();
+        assert_eq!(
+            h.drain(),
+            [TransactionOutput::TransportError { id, owner: 9 }]
+        );
+        // A retransmitted INVITE is still absorbed, not taken for a new request.
+        assert_eq!(
+            h.receive(Method::Invite, BRANCH, Transport::Tcp),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(
+            h.run_until(40_000),
+            [(32_000, TransactionOutput::Terminated { id, owner: 9 })]
+        );
+    }
+
+    #[test]
+    fn transport_error_in_confirmed_is_ignored() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Udp);
+        h.layer
+            .send_response(h.now, id, 486, b"486".to_vec())
+            .unwrap();
+        let _ = h.receive(Method::Ack, BRANCH, Transport::Udp);
+        h.drain();
+        h.layer.on_transport_error(h.now, id).unwrap();
+        assert!(h.drain().is_empty());
+        assert_eq!(h.layer.state(id), Some(TransactionState::Confirmed));
     }
 }

@@ -7,7 +7,7 @@
 //!  Trying|Proceeding --TU 200-699--> send, Completed (Timer J)
 //!  Proceeding|Completed --request--> resend the last response
 //!  Completed --J--> Terminated
-//!  any --transport error--> Terminated
+//!  Proceeding|Completed --transport error--> inform the TU, Terminated
 //! ```
 //!
 //! A CANCEL gets a transaction of this kind of its own (§9.2); the layer can map it to
@@ -94,9 +94,13 @@ impl ServerNonInvite {
         }
     }
 
-    /// The transport could not deliver a response (§17.2.4).
+    /// The transport could not deliver a response (§17.2.4). In Trying nothing has
+    /// been sent, so a report is ignored.
     pub(crate) fn on_transport_error(&mut self, fx: &mut Effects) {
-        if self.state == TransactionState::Terminated {
+        if !matches!(
+            self.state,
+            TransactionState::Proceeding | TransactionState::Completed
+        ) {
             return;
         }
         fx.push(Effect::TransportError);
@@ -227,6 +231,12 @@ mod tests {
     fn transport_error_terminates_and_tells_the_tu() {
         let mut h = Harness::new();
         let id = new_bye(&mut h, Transport::Udp);
+        h.layer.on_transport_error(h.now, id).unwrap();
+        assert!(h.drain().is_empty(), "nothing sent yet in Trying");
+        h.layer
+            .send_response(h.now, id, 200, b"200".to_vec())
+            .unwrap();
+        h.drain();
         h.layer.on_transport_error(h.now, id).unwrap();
         assert_eq!(
             h.drain(),
