@@ -230,6 +230,11 @@ impl ServerKey {
         &self.matching
     }
 
+    /// The matching part, by value.
+    pub(crate) fn into_matching(self) -> ServerMatch {
+        self.matching
+    }
+
     /// For an RFC 2543 key with a To tag, the same key without it (what the INVITE an
     /// ACK acknowledges carried before our response added the tag).
     pub(crate) fn without_to_tag(&self) -> Option<ServerMatch> {

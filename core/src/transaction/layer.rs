@@ -14,6 +14,17 @@
 //! element and timers due at the same instant fire in id order. The number of
 //! transactions is bounded by [`LayerConfig::max_transactions`]: when full, a new
 //! request gets [`TransactionError::LayerFull`] and the caller answers 503 statelessly.
+//! The output queue holds only what the inputs since the last drain produced.
+//!
+//! Who does what, where the RFC leaves it to "the transaction":
+//! - the caller builds every message: the request, each response, and the ACK for a
+//!   non-2xx final response ([`TransactionLayer::set_ack`]); the layer stores the bytes
+//!   and re-sends them;
+//! - the TU answers every request it is given: a server transaction has no timer in
+//!   Trying or Proceeding (RFC 3261 gives it none), so an unanswered request keeps its
+//!   transaction. An INVITE should get 100 Trying at once (§17.2.1's 200 ms rule);
+//! - an INVITE client transaction in Proceeding runs Timer C (see [`Timer::C`]) so that
+//!   it cannot outlive a silent peer.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
@@ -346,7 +357,8 @@ impl TransactionLayer {
 
     /// Hands the layer the ACK the caller built for a non-2xx final response to an
     /// INVITE (after `PassUp { needs_ack: true }`). The layer sends it now and again
-    /// for every retransmission of that final response, until Timer D.
+    /// for every retransmission of that final response, until Timer D. Call it before
+    /// the next `handle_timeout`: over a reliable transport Timer D is zero.
     pub fn set_ack(
         &mut self,
         _now: Instant,
@@ -402,7 +414,7 @@ impl TransactionLayer {
             Machine::ServerNonInvite(ServerNonInvite::new(reliable))
         };
         let id = self.allocate_id();
-        let matching = key.matching().clone();
+        let matching = key.into_matching();
         self.servers.insert(matching.clone(), id);
         self.entries.insert(
             id,
@@ -508,6 +520,19 @@ impl TransactionLayer {
                 if entry.machine.state() == TransactionState::Terminated {
                     break;
                 }
+            }
+            let stuck = entry.machine.state() != TransactionState::Terminated
+                && entry
+                    .machine
+                    .timers()
+                    .next_deadline()
+                    .is_some_and(|at| at <= now);
+            if stuck {
+                // Every machine moves a fired timer past `now` or stops it; one that
+                // does not is a bug, and looping on it would hang the driver. Fail
+                // safe: end the transaction.
+                debug_assert!(false, "{id} keeps a timer due at {now:?}");
+                fx.push(Effect::Terminated);
             }
             self.apply(id, fx);
         }
@@ -632,10 +657,12 @@ impl TransactionLayer {
                 }
                 Effect::PassUp { .. } => {}
                 Effect::Timeout(timer) => {
+                    tracing::debug!(%id, owner, ?timer, "transaction timer ran out");
                     self.outputs
                         .push_back(TransactionOutput::Timeout { id, owner, timer });
                 }
                 Effect::TransportError => {
+                    tracing::debug!(%id, owner, "transaction transport error");
                     self.outputs
                         .push_back(TransactionOutput::TransportError { id, owner });
                 }
