@@ -105,7 +105,7 @@ impl ClientNonInvite {
             }
             (TransactionState::Completed, Timer::K) => self.terminate(fx),
             // A timer left over from an earlier state: stop it so it cannot fire again.
-            _ => self.timers.cancel_retransmit(),
+            (_, stale) => self.timers.cancel(stale),
         }
     }
 

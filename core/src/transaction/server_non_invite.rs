@@ -90,7 +90,8 @@ impl ServerNonInvite {
     pub(crate) fn on_timer(&mut self, timer: Timer, fx: &mut Effects) {
         match (self.state, timer) {
             (TransactionState::Completed, Timer::J) => self.terminate(fx),
-            _ => self.timers.cancel_retransmit(),
+            // A timer left over from an earlier state: stop it so it cannot fire again.
+            (_, stale) => self.timers.cancel(stale),
         }
     }
 

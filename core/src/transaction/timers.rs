@@ -196,9 +196,14 @@ impl Timers {
         };
     }
 
-    /// Stops the retransmission timer.
-    pub(crate) fn cancel_retransmit(&mut self) {
-        self.retransmit = None;
+    /// Stops `timer`, whichever slot holds it.
+    pub(crate) fn cancel(&mut self, timer: Timer) {
+        if self.retransmit.is_some_and(|r| r.timer == timer) {
+            self.retransmit = None;
+        }
+        if self.other.is_some_and(|(t, _)| t == timer) {
+            self.other = None;
+        }
     }
 
     /// Arms the non-retransmission timer slot (replacing what was there).
@@ -324,7 +329,7 @@ mod tests {
         t.arm(Timer::F, ms(100));
         assert_eq!(t.take_due(ms(100)), Some(Timer::F));
         assert_eq!(t.take_due(ms(100)), Some(Timer::E));
-        t.cancel_retransmit();
+        t.cancel(Timer::E);
         assert_eq!(t.take_due(ms(100)), None);
         assert_eq!(t.next_deadline(), None);
     }
