@@ -45,6 +45,8 @@
 mod client_invite;
 mod client_non_invite;
 pub mod key;
+#[cfg(test)]
+mod ladders;
 pub mod layer;
 #[cfg(test)]
 mod properties;
