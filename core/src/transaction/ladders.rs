@@ -20,7 +20,6 @@ fn ladder(lines: &mut String, outs: &[Timed]) {
             TransactionOutput::Timeout { id, timer, .. } => format!("{id} timeout {timer:?}"),
             TransactionOutput::TransportError { id, .. } => format!("{id} transport error"),
             TransactionOutput::Terminated { id, .. } => format!("{id} terminated"),
-            other => format!("{other:?}"),
         };
         writeln!(lines, "{:>3}.{:03}  {line}", ms / 1000, ms % 1000).expect("writing to a String");
     }
