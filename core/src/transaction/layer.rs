@@ -1,0 +1,1068 @@
+//! The transaction layer: owns every transaction, matches messages to them, runs their
+//! timers, and queues what must be sent (RFC 3261 §17).
+//!
+//! It is a sans-IO value. Each input carries `now`; after each input the caller drains
+//! [`TransactionLayer::poll_output`] until it returns `None`, and calls
+//! [`TransactionLayer::handle_timeout`] when [`TransactionLayer::poll_timeout`] says.
+//! Responses and requests that reach the TU are reported synchronously, as the return
+//! value of [`TransactionLayer::on_response`] and [`TransactionLayer::on_request`];
+//! everything the layer decides on its own (retransmissions, timeouts, terminations)
+//! comes out of the output queue.
+//!
+//! Transactions live in a `BTreeMap` keyed by [`TransactionId`]; timers in a
+//! `BTreeSet<(Instant, TransactionId)>`, so `poll_timeout` is a lookup of the first
+//! element and timers due at the same instant fire in id order. The number of
+//! transactions is bounded by [`LayerConfig::max_transactions`]: when full, a new
+//! request gets [`TransactionError::LayerFull`] and the caller answers 503 statelessly.
+//! The output queue holds only what the inputs since the last drain produced.
+//!
+//! Who does what, where the RFC leaves it to "the transaction":
+//! - the caller builds every message: the request, each response, and the ACK for a
+//!   non-2xx final response ([`TransactionLayer::set_ack`]); the layer stores the bytes
+//!   and re-sends them;
+//! - the TU answers every request it is given: a server transaction has no timer in
+//!   Trying or Proceeding (RFC 3261 gives it none), so an unanswered request keeps its
+//!   transaction. An INVITE should get 100 Trying at once (§17.2.1's 200 ms rule);
+//! - an INVITE client transaction in Proceeding runs Timer C (see [`Timer::C`]) so that
+//!   it cannot outlive a silent peer.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::net::SocketAddr;
+
+use crate::sip::{Method, Transport};
+use crate::time::Instant;
+
+use super::client_invite::ClientInvite;
+use super::client_non_invite::ClientNonInvite;
+use super::key::{ClientKey, ServerKey, ServerMatch};
+use super::server_invite::{AckOutcome, ServerInvite};
+use super::server_non_invite::ServerNonInvite;
+use super::timers::{Timer, TimerConfig, Timers};
+use super::{is_valid_status, Effect, Effects, Message, TransactionId, TransactionState};
+
+/// The most timers one transaction may fire in a single `handle_timeout` call; a guard
+/// against a machine bug turning into a busy loop (each machine needs at most two).
+const MAX_FIRINGS_PER_CALL: usize = 8;
+
+/// Configuration of a [`TransactionLayer`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LayerConfig {
+    /// T1, T2, T4 and Timer C, from which every timer is derived.
+    pub timers: TimerConfig,
+    /// The most transactions (client and server together) alive at once.
+    pub max_transactions: usize,
+}
+
+impl Default for LayerConfig {
+    fn default() -> Self {
+        LayerConfig {
+            timers: TimerConfig::default(),
+            max_transactions: 10_000,
+        }
+    }
+}
+
+/// Something the layer wants the caller to do or know, drained with
+/// [`TransactionLayer::poll_output`]. `owner` is the caller's tag given when the
+/// transaction was created (or later with [`TransactionLayer::set_owner`]), to route the
+/// output to a session.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionOutput {
+    /// Send `bytes` to `dest` over `transport`. If sending fails, report it with
+    /// [`TransactionLayer::on_transport_error`].
+    Transmit {
+        /// The transaction sending.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+        /// Where to send.
+        dest: SocketAddr,
+        /// Over what.
+        transport: Transport,
+        /// The message, exactly as the caller built it.
+        bytes: Vec<u8>,
+    },
+    /// A timer ran out. For Timers B, F and H the transaction has failed (a client
+    /// transaction's TU treats it as a 408) and a [`TransactionOutput::Terminated`]
+    /// follows; for Timer C the INVITE client transaction is still alive and the TU
+    /// should CANCEL it.
+    Timeout {
+        /// The transaction.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+        /// Which timer.
+        timer: Timer,
+    },
+    /// The transport failed to deliver one of the transaction's messages (§17.1.4,
+    /// §17.2.4). A [`TransactionOutput::Terminated`] follows, except for an INVITE
+    /// server transaction, which stays to absorb retransmissions (RFC 6026 Figure 5).
+    TransportError {
+        /// The transaction.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+    },
+    /// The transaction is over and forgotten; its id will match nothing any more.
+    Terminated {
+        /// The transaction.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+    },
+}
+
+/// What to do with a response handed to [`TransactionLayer::on_response`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum ResponseDisposition {
+    /// Pass it to the TU. With `needs_ack` (a non-2xx final response to an INVITE,
+    /// §17.1.1.3) the caller must build the ACK and hand it to
+    /// [`TransactionLayer::set_ack`], which sends it.
+    PassUp {
+        /// The client transaction it belongs to.
+        id: TransactionId,
+        /// Its owner tag.
+        owner: u64,
+        /// Whether the caller must supply an ACK.
+        needs_ack: bool,
+    },
+    /// A retransmission the transaction has dealt with (re-sending its ACK if needed).
+    Absorbed {
+        /// The client transaction it belongs to.
+        id: TransactionId,
+    },
+    /// No transaction matches: a stray response (§18.1.2). A 2xx to an INVITE whose
+    /// transaction has ended may still interest the dialog layer.
+    Unmatched,
+    /// The status code is outside 100–699; the response is dropped.
+    InvalidStatus,
+}
+
+/// What to do with a request handed to [`TransactionLayer::on_request`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+#[non_exhaustive]
+pub enum RequestDisposition {
+    /// A new server transaction: pass the request to the TU, which answers with
+    /// [`TransactionLayer::send_response`].
+    New {
+        /// The new transaction.
+        id: TransactionId,
+    },
+    /// A retransmission (or the ACK for our non-2xx final): absorbed; any response
+    /// to re-send is in the output queue.
+    Absorbed {
+        /// The transaction it belongs to.
+        id: TransactionId,
+    },
+    /// An ACK that is not part of an INVITE server transaction — the ACK for a 2xx
+    /// (RFC 6026 §8.7): hand it to the dialog layer. `id` is the INVITE transaction in
+    /// Accepted it matched, if any (only RFC 2543 peers reuse the INVITE's key).
+    AckForDialog {
+        /// The matched transaction in Accepted, if any.
+        id: Option<TransactionId>,
+    },
+}
+
+/// Why a call into the layer was refused. Nothing is changed when one is returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TransactionError {
+    /// [`LayerConfig::max_transactions`] are alive; answer a request with 503.
+    LayerFull {
+        /// The configured limit.
+        max: usize,
+    },
+    /// ACK never starts a transaction (the ACK for a non-2xx goes through
+    /// [`TransactionLayer::set_ack`]; the ACK for a 2xx is sent by the dialog layer).
+    AckIsNotATransaction,
+    /// A client transaction with this key is already alive.
+    DuplicateKey {
+        /// The transaction holding the key.
+        existing: TransactionId,
+    },
+    /// No transaction has this id (it may have terminated).
+    UnknownTransaction {
+        /// The id asked for.
+        id: TransactionId,
+    },
+    /// A status code outside 100–699.
+    InvalidStatus {
+        /// The status given.
+        status: u16,
+    },
+    /// The operation does not apply to this kind of transaction (a response on a
+    /// client transaction, an ACK on anything but an INVITE client transaction).
+    WrongKind {
+        /// The transaction.
+        id: TransactionId,
+    },
+    /// The transaction's state does not allow it (a second final response, an ACK
+    /// before a non-2xx final).
+    NotAllowedInState {
+        /// The transaction.
+        id: TransactionId,
+        /// Its state.
+        state: TransactionState,
+    },
+}
+
+impl std::fmt::Display for TransactionError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TransactionError::LayerFull { max } => {
+                write!(f, "transaction limit of {max} reached")
+            }
+            TransactionError::AckIsNotATransaction => {
+                f.write_str("ACK does not start a client transaction")
+            }
+            TransactionError::DuplicateKey { existing } => {
+                write!(f, "client transaction key already used by {existing}")
+            }
+            TransactionError::UnknownTransaction { id } => write!(f, "no transaction {id}"),
+            TransactionError::InvalidStatus { status } => {
+                write!(f, "status code {status} is outside 100-699")
+            }
+            TransactionError::WrongKind { id } => {
+                write!(f, "operation does not apply to the kind of {id}")
+            }
+            TransactionError::NotAllowedInState { id, state } => {
+                write!(f, "{id} does not allow this in state {state:?}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TransactionError {}
+
+/// All transactions of one endpoint. See the module docs for the driving contract.
+#[derive(Debug)]
+pub struct TransactionLayer {
+    config: LayerConfig,
+    next_id: u64,
+    entries: BTreeMap<TransactionId, Entry>,
+    clients: BTreeMap<ClientKey, TransactionId>,
+    servers: BTreeMap<ServerMatch, TransactionId>,
+    deadlines: BTreeSet<(Instant, TransactionId)>,
+    outputs: VecDeque<TransactionOutput>,
+}
+
+impl TransactionLayer {
+    /// An empty layer.
+    pub fn new(config: LayerConfig) -> Self {
+        TransactionLayer {
+            config,
+            next_id: 1,
+            entries: BTreeMap::new(),
+            clients: BTreeMap::new(),
+            servers: BTreeMap::new(),
+            deadlines: BTreeSet::new(),
+            outputs: VecDeque::new(),
+        }
+    }
+
+    /// The configuration the layer runs with.
+    pub fn config(&self) -> &LayerConfig {
+        &self.config
+    }
+
+    /// Starts a client transaction for a request the caller has built, and queues its
+    /// first transmission. INVITE gets the INVITE machine (§17.1.1), every other method
+    /// but ACK the non-INVITE machine (§17.1.2). `owner` is echoed in every output.
+    pub fn start_client(
+        &mut self,
+        now: Instant,
+        key: ClientKey,
+        request: Vec<u8>,
+        dest: SocketAddr,
+        transport: Transport,
+        owner: u64,
+    ) -> Result<TransactionId, TransactionError> {
+        let reliable = transport.is_reliable();
+        let machine = match key.method() {
+            Method::Ack => return Err(TransactionError::AckIsNotATransaction),
+            Method::Invite => {
+                Machine::ClientInvite(ClientInvite::new(now, &self.config.timers, reliable))
+            }
+            _ => Machine::ClientNonInvite(ClientNonInvite::new(now, &self.config.timers, reliable)),
+        };
+        if let Some(&existing) = self.clients.get(&key) {
+            return Err(TransactionError::DuplicateKey { existing });
+        }
+        self.check_room()?;
+        let id = self.allocate_id();
+        self.clients.insert(key.clone(), id);
+        self.entries.insert(
+            id,
+            Entry {
+                owner,
+                dest,
+                transport,
+                machine,
+                index: Index::Client(key),
+                message: request,
+                ack: None,
+                scheduled: None,
+            },
+        );
+        let mut fx = Effects::new();
+        fx.push(Effect::Transmit(Message::Request));
+        self.apply(id, fx);
+        Ok(id)
+    }
+
+    /// A response arrived whose top Via branch and CSeq method give `key`. Says whether
+    /// the TU gets it; queues an ACK re-send for a retransmitted non-2xx final.
+    pub fn on_response(
+        &mut self,
+        now: Instant,
+        key: &ClientKey,
+        status: u16,
+    ) -> ResponseDisposition {
+        if !is_valid_status(status) {
+            return ResponseDisposition::InvalidStatus;
+        }
+        let Some(&id) = self.clients.get(key) else {
+            return ResponseDisposition::Unmatched;
+        };
+        let cfg = &self.config.timers;
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return ResponseDisposition::Unmatched;
+        };
+        let owner = entry.owner;
+        let mut fx = Effects::new();
+        match &mut entry.machine {
+            Machine::ClientInvite(m) => m.on_response(now, cfg, status, &mut fx),
+            Machine::ClientNonInvite(m) => m.on_response(now, cfg, status, &mut fx),
+            // The client index only ever points at client machines.
+            Machine::ServerInvite(_) | Machine::ServerNonInvite(_) => {}
+        }
+        let pass_up = fx.iter().find_map(|e| match e {
+            Effect::PassUp { needs_ack } => Some(*needs_ack),
+            _ => None,
+        });
+        self.apply(id, fx);
+        match pass_up {
+            Some(needs_ack) => ResponseDisposition::PassUp {
+                id,
+                owner,
+                needs_ack,
+            },
+            None => ResponseDisposition::Absorbed { id },
+        }
+    }
+
+    /// Hands the layer the ACK the caller built for a non-2xx final response to an
+    /// INVITE (after `PassUp { needs_ack: true }`). The layer sends it now and again
+    /// for every retransmission of that final response, until Timer D. Call it before
+    /// the next `handle_timeout`: over a reliable transport Timer D is zero.
+    pub fn set_ack(
+        &mut self,
+        _now: Instant,
+        id: TransactionId,
+        ack: Vec<u8>,
+    ) -> Result<(), TransactionError> {
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        let Machine::ClientInvite(m) = &mut entry.machine else {
+            return Err(TransactionError::WrongKind { id });
+        };
+        let mut fx = Effects::new();
+        if !m.on_ack_set(&mut fx) {
+            let state = m.state();
+            return Err(TransactionError::NotAllowedInState { id, state });
+        }
+        entry.ack = Some(ack);
+        self.apply(id, fx);
+        Ok(())
+    }
+
+    /// A request arrived with server key `key`. `reply_to` and `transport` say where
+    /// this transaction's responses go (RFC 3261 §18.2.2: the caller applies `received`,
+    /// `rport` and `maddr`). `owner` tags a transaction created here.
+    pub fn on_request(
+        &mut self,
+        now: Instant,
+        key: ServerKey,
+        reply_to: SocketAddr,
+        transport: Transport,
+        owner: u64,
+    ) -> Result<RequestDisposition, TransactionError> {
+        let is_ack = *key.method() == Method::Ack;
+        let mut found = self.servers.get(key.matching()).copied();
+        if found.is_none() && is_ack {
+            found = key
+                .without_to_tag()
+                .and_then(|bare| self.servers.get(&bare).copied());
+        }
+        if let Some(id) = found {
+            return Ok(self.on_matched_request(now, id, is_ack));
+        }
+        if is_ack {
+            return Ok(RequestDisposition::AckForDialog { id: None });
+        }
+        self.check_room()?;
+        let reliable = transport.is_reliable();
+        let machine = if *key.method() == Method::Invite {
+            Machine::ServerInvite(ServerInvite::new(reliable))
+        } else {
+            Machine::ServerNonInvite(ServerNonInvite::new(reliable))
+        };
+        let id = self.allocate_id();
+        let matching = key.into_matching();
+        self.servers.insert(matching.clone(), id);
+        self.entries.insert(
+            id,
+            Entry {
+                owner,
+                dest: reply_to,
+                transport,
+                machine,
+                index: Index::Server(matching),
+                message: Vec::new(),
+                ack: None,
+                scheduled: None,
+            },
+        );
+        Ok(RequestDisposition::New { id })
+    }
+
+    /// The TU answers the request of server transaction `id` with a response of
+    /// `status` it has built. The layer sends it and keeps it to re-send for
+    /// retransmitted requests and, for a non-2xx final to an INVITE, on Timer G.
+    pub fn send_response(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        status: u16,
+        response: Vec<u8>,
+    ) -> Result<(), TransactionError> {
+        if !is_valid_status(status) {
+            return Err(TransactionError::InvalidStatus { status });
+        }
+        let cfg = &self.config.timers;
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        let mut fx = Effects::new();
+        let accepted = match &mut entry.machine {
+            Machine::ServerInvite(m) => m.send_response(now, cfg, status, &mut fx),
+            Machine::ServerNonInvite(m) => m.send_response(now, cfg, status, &mut fx),
+            Machine::ClientInvite(_) | Machine::ClientNonInvite(_) => {
+                return Err(TransactionError::WrongKind { id });
+            }
+        };
+        if !accepted {
+            let state = entry.machine.state();
+            return Err(TransactionError::NotAllowedInState { id, state });
+        }
+        entry.message = response;
+        self.apply(id, fx);
+        Ok(())
+    }
+
+    /// For a CANCEL's key, the INVITE server transaction it cancels (§9.2), so that the
+    /// TU can answer the CANCEL with 200 and the INVITE with 487. `None` when the key
+    /// is not a CANCEL's or no INVITE transaction matches (answer the CANCEL with 481).
+    pub fn find_invite_for_cancel(&self, cancel: &ServerKey) -> Option<TransactionId> {
+        let invite = cancel.cancelled_invite()?;
+        let id = *self.servers.get(invite.matching())?;
+        match self.entries.get(&id)?.machine {
+            Machine::ServerInvite(_) => Some(id),
+            _ => None,
+        }
+    }
+
+    /// The transport could not deliver a message of transaction `id` (ICMP error,
+    /// refused TCP connection, …). The TU is told (§17.1.4, §17.2.4) and the
+    /// transaction ends — except an INVITE server transaction, which stays (RFC 6026
+    /// Figure 5). A report for a state with nothing in flight (client Proceeding,
+    /// Accepted or non-INVITE Completed, server Trying or Confirmed) is ignored.
+    pub fn on_transport_error(
+        &mut self,
+        _now: Instant,
+        id: TransactionId,
+    ) -> Result<(), TransactionError> {
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        let mut fx = Effects::new();
+        entry.machine.on_transport_error(&mut fx);
+        self.apply(id, fx);
+        Ok(())
+    }
+
+    /// Fires every timer due at or before `now`, in (deadline, id) order.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(&(at, id)) = self.deadlines.first() {
+            if at > now {
+                break;
+            }
+            self.deadlines.pop_first();
+            let cfg = &self.config.timers;
+            let Some(entry) = self.entries.get_mut(&id) else {
+                continue;
+            };
+            entry.scheduled = None;
+            let mut fx = Effects::new();
+            for _ in 0..MAX_FIRINGS_PER_CALL {
+                let Some(timer) = entry.machine.timers_mut().take_due(now) else {
+                    break;
+                };
+                entry.machine.on_timer(now, cfg, timer, &mut fx);
+                if entry.machine.state() == TransactionState::Terminated {
+                    break;
+                }
+            }
+            let stuck = entry.machine.state() != TransactionState::Terminated
+                && entry
+                    .machine
+                    .timers()
+                    .next_deadline()
+                    .is_some_and(|at| at <= now);
+            if stuck {
+                // Every machine moves a fired timer past `now` or stops it; one that
+                // does not is a bug, and looping on it would hang the driver. Fail
+                // safe: end the transaction.
+                debug_assert!(false, "{id} keeps a timer due at {now:?}");
+                fx.push(Effect::Terminated);
+            }
+            self.apply(id, fx);
+        }
+    }
+
+    /// When [`handle_timeout`](Self::handle_timeout) must next be called: the earliest
+    /// armed timer of any transaction, or `None` when no timer is armed. After
+    /// `handle_timeout(now)` it is always later than `now`.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadlines.first().map(|&(at, _)| at)
+    }
+
+    /// The next output, oldest first; drain until `None` after every input.
+    pub fn poll_output(&mut self) -> Option<TransactionOutput> {
+        self.outputs.pop_front()
+    }
+
+    /// The state of transaction `id`, or `None` once it has terminated.
+    pub fn state(&self, id: TransactionId) -> Option<TransactionState> {
+        self.entries.get(&id).map(|e| e.machine.state())
+    }
+
+    /// The owner tag of transaction `id`.
+    pub fn owner(&self, id: TransactionId) -> Option<u64> {
+        self.entries.get(&id).map(|e| e.owner)
+    }
+
+    /// Re-tags transaction `id` (a server transaction learns its session after the TU
+    /// has seen the request).
+    pub fn set_owner(&mut self, id: TransactionId, owner: u64) -> Result<(), TransactionError> {
+        let entry = self
+            .entries
+            .get_mut(&id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        entry.owner = owner;
+        Ok(())
+    }
+
+    /// How many transactions are alive.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no transaction is alive.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn check_room(&self) -> Result<(), TransactionError> {
+        let max = self.config.max_transactions;
+        if self.entries.len() >= max {
+            return Err(TransactionError::LayerFull { max });
+        }
+        Ok(())
+    }
+
+    fn allocate_id(&mut self) -> TransactionId {
+        let id = TransactionId(self.next_id);
+        self.next_id += 1;
+        id
+    }
+
+    fn on_matched_request(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        is_ack: bool,
+    ) -> RequestDisposition {
+        let cfg = &self.config.timers;
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return RequestDisposition::AckForDialog { id: None };
+        };
+        let mut fx = Effects::new();
+        let disposition = match (&mut entry.machine, is_ack) {
+            (Machine::ServerInvite(m), true) => match m.on_ack(now, cfg) {
+                AckOutcome::Absorbed => RequestDisposition::Absorbed { id },
+                AckOutcome::ToDialog => RequestDisposition::AckForDialog { id: Some(id) },
+            },
+            (Machine::ServerInvite(m), false) => {
+                m.on_retransmission(&mut fx);
+                RequestDisposition::Absorbed { id }
+            }
+            (Machine::ServerNonInvite(m), _) => {
+                m.on_retransmission(&mut fx);
+                RequestDisposition::Absorbed { id }
+            }
+            // The server index only ever points at server machines.
+            (Machine::ClientInvite(_) | Machine::ClientNonInvite(_), _) => {
+                RequestDisposition::Absorbed { id }
+            }
+        };
+        self.apply(id, fx);
+        disposition
+    }
+
+    /// Turns a machine's effects into outputs, removes a terminated transaction, and
+    /// re-files the transaction's next deadline.
+    fn apply(&mut self, id: TransactionId, fx: Effects) {
+        let Some(entry) = self.entries.get(&id) else {
+            return;
+        };
+        let owner = entry.owner;
+        let mut terminated = false;
+        for effect in fx {
+            match effect {
+                Effect::Transmit(which) => {
+                    let bytes = match which {
+                        Message::Request | Message::Response => &entry.message,
+                        Message::Ack => match &entry.ack {
+                            Some(ack) => ack,
+                            // Not built yet: the caller sends it through `set_ack`.
+                            None => continue,
+                        },
+                    };
+                    self.outputs.push_back(TransactionOutput::Transmit {
+                        id,
+                        owner,
+                        dest: entry.dest,
+                        transport: entry.transport.clone(),
+                        bytes: bytes.clone(),
+                    });
+                }
+                Effect::PassUp { .. } => {}
+                Effect::Timeout(timer) => {
+                    tracing::debug!(%id, owner, ?timer, "transaction timer ran out");
+                    self.outputs
+                        .push_back(TransactionOutput::Timeout { id, owner, timer });
+                }
+                Effect::TransportError => {
+                    tracing::debug!(%id, owner, "transaction transport error");
+                    self.outputs
+                        .push_back(TransactionOutput::TransportError { id, owner });
+                }
+                Effect::Terminated => terminated = true,
+            }
+        }
+        if terminated {
+            self.remove(id);
+            self.outputs
+                .push_back(TransactionOutput::Terminated { id, owner });
+            return;
+        }
+        self.reschedule(id);
+    }
+
+    fn reschedule(&mut self, id: TransactionId) {
+        let Some(entry) = self.entries.get_mut(&id) else {
+            return;
+        };
+        let next = entry.machine.timers().next_deadline();
+        if next == entry.scheduled {
+            return;
+        }
+        if let Some(old) = entry.scheduled.take() {
+            self.deadlines.remove(&(old, id));
+        }
+        if let Some(at) = next {
+            self.deadlines.insert((at, id));
+        }
+        entry.scheduled = next;
+    }
+
+    fn remove(&mut self, id: TransactionId) {
+        let Some(entry) = self.entries.remove(&id) else {
+            return;
+        };
+        if let Some(at) = entry.scheduled {
+            self.deadlines.remove(&(at, id));
+        }
+        match entry.index {
+            Index::Client(key) => {
+                self.clients.remove(&key);
+            }
+            Index::Server(key) => {
+                self.servers.remove(&key);
+            }
+        }
+    }
+}
+
+/// One transaction and what the layer keeps for it.
+#[derive(Debug)]
+struct Entry {
+    owner: u64,
+    /// Where this transaction's messages go: the request's destination (client) or
+    /// the response's (server).
+    dest: SocketAddr,
+    transport: Transport,
+    machine: Machine,
+    index: Index,
+    /// The request (client) or the most recent response (server; empty until the
+    /// first one).
+    message: Vec<u8>,
+    /// The ACK for a non-2xx final response (client INVITE).
+    ack: Option<Vec<u8>>,
+    /// The deadline filed in the layer's timer set for this transaction.
+    scheduled: Option<Instant>,
+}
+
+/// The key a transaction is filed under, to unfile it when it ends.
+#[derive(Debug)]
+enum Index {
+    Client(ClientKey),
+    Server(ServerMatch),
+}
+
+/// The four machines (named as in RFC 3261 §17, hence the shared suffix).
+#[derive(Debug)]
+#[allow(clippy::enum_variant_names)]
+enum Machine {
+    ClientInvite(ClientInvite),
+    ClientNonInvite(ClientNonInvite),
+    ServerInvite(ServerInvite),
+    ServerNonInvite(ServerNonInvite),
+}
+
+impl Machine {
+    fn state(&self) -> TransactionState {
+        match self {
+            Machine::ClientInvite(m) => m.state(),
+            Machine::ClientNonInvite(m) => m.state(),
+            Machine::ServerInvite(m) => m.state(),
+            Machine::ServerNonInvite(m) => m.state(),
+        }
+    }
+
+    fn timers(&self) -> &Timers {
+        match self {
+            Machine::ClientInvite(m) => m.timers(),
+            Machine::ClientNonInvite(m) => m.timers(),
+            Machine::ServerInvite(m) => m.timers(),
+            Machine::ServerNonInvite(m) => m.timers(),
+        }
+    }
+
+    fn timers_mut(&mut self) -> &mut Timers {
+        match self {
+            Machine::ClientInvite(m) => m.timers_mut(),
+            Machine::ClientNonInvite(m) => m.timers_mut(),
+            Machine::ServerInvite(m) => m.timers_mut(),
+            Machine::ServerNonInvite(m) => m.timers_mut(),
+        }
+    }
+
+    fn on_timer(&mut self, now: Instant, cfg: &TimerConfig, timer: Timer, fx: &mut Effects) {
+        match self {
+            Machine::ClientInvite(m) => m.on_timer(now, cfg, timer, fx),
+            Machine::ClientNonInvite(m) => m.on_timer(now, cfg, timer, fx),
+            Machine::ServerInvite(m) => m.on_timer(now, cfg, timer, fx),
+            Machine::ServerNonInvite(m) => m.on_timer(timer, fx),
+        }
+    }
+
+    fn on_transport_error(&mut self, fx: &mut Effects) {
+        match self {
+            Machine::ClientInvite(m) => m.on_transport_error(fx),
+            Machine::ClientNonInvite(m) => m.on_transport_error(fx),
+            Machine::ServerInvite(m) => m.on_transport_error(fx),
+            Machine::ServerNonInvite(m) => m.on_transport_error(fx),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::transaction::key::{RequestFields, SentBy};
+    use crate::transaction::test_support::{peer, server_key, transmitted, Harness};
+
+    fn new_id(d: RequestDisposition) -> TransactionId {
+        match d {
+            RequestDisposition::New { id } => id,
+            other => panic!("expected a new transaction, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cancel_gets_its_own_transaction_and_is_matched_to_its_invite() {
+        let mut h = Harness::new();
+        let invite = new_id(h.receive(Method::Invite, "z9hG4bKx", Transport::Udp));
+        let cancel_key = server_key(Method::Cancel, "z9hG4bKx", &Transport::Udp);
+        assert_eq!(h.layer.find_invite_for_cancel(&cancel_key), Some(invite));
+        let cancel = new_id(h.receive(Method::Cancel, "z9hG4bKx", Transport::Udp));
+        assert_ne!(cancel, invite);
+        // The TU answers 200 to the CANCEL and 487 to the INVITE.
+        h.layer
+            .send_response(h.now, cancel, 200, b"200 CANCEL".to_vec())
+            .unwrap();
+        h.layer
+            .send_response(h.now, invite, 487, b"487".to_vec())
+            .unwrap();
+        assert_eq!(transmitted(&h.drain()), ["200 CANCEL", "487"]);
+        assert_eq!(h.layer.state(invite), Some(TransactionState::Completed));
+        assert_eq!(h.layer.state(cancel), Some(TransactionState::Completed));
+    }
+
+    #[test]
+    fn cancel_for_an_unknown_invite_or_a_non_cancel_key_finds_nothing() {
+        let mut h = Harness::new();
+        let _ = new_id(h.receive(Method::Invite, "z9hG4bKx", Transport::Udp));
+        let other_branch = server_key(Method::Cancel, "z9hG4bKy", &Transport::Udp);
+        assert_eq!(h.layer.find_invite_for_cancel(&other_branch), None);
+        let not_cancel = server_key(Method::Invite, "z9hG4bKx", &Transport::Udp);
+        assert_eq!(h.layer.find_invite_for_cancel(&not_cancel), None);
+        // A CANCEL whose branch matches a non-INVITE transaction finds nothing either.
+        let _ = new_id(h.receive(Method::Options, "z9hG4bKo", Transport::Udp));
+        let cancel_options = server_key(Method::Cancel, "z9hG4bKo", &Transport::Udp);
+        assert_eq!(h.layer.find_invite_for_cancel(&cancel_options), None);
+    }
+
+    fn legacy<'a>(method: &'a Method, to_tag: Option<&'a str>) -> ServerKey {
+        ServerKey::new(&RequestFields {
+            method,
+            branch: None,
+            sent_by_host: "old.example.com",
+            sent_by_port: None,
+            transport: &Transport::Udp,
+            request_uri: "sip:bob@example.com",
+            to_tag,
+            from_tag: Some("f1"),
+            call_id: "c1@old",
+            cseq: 7,
+            top_via: "SIP/2.0/UDP old.example.com",
+        })
+    }
+
+    #[test]
+    fn rfc_2543_requests_match_by_the_fallback_key() {
+        let mut h = Harness::new();
+        let invite = &Method::Invite;
+        let id = new_id(
+            h.layer
+                .on_request(h.now, legacy(invite, None), peer(), Transport::Udp, 1)
+                .unwrap(),
+        );
+        h.layer
+            .send_response(h.now, id, 180, b"180".to_vec())
+            .unwrap();
+        h.drain();
+        // Retransmission: same fields.
+        assert_eq!(
+            h.layer
+                .on_request(h.now, legacy(invite, None), peer(), Transport::Udp, 1)
+                .unwrap(),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(transmitted(&h.drain()), ["180"]);
+        h.layer
+            .send_response(h.now, id, 486, b"486".to_vec())
+            .unwrap();
+        h.drain();
+        // The ACK carries the To tag of our 486; it still matches the INVITE.
+        let ack = &Method::Ack;
+        assert_eq!(
+            h.layer
+                .on_request(h.now, legacy(ack, Some("t9")), peer(), Transport::Udp, 1)
+                .unwrap(),
+            RequestDisposition::Absorbed { id }
+        );
+        assert_eq!(h.layer.state(id), Some(TransactionState::Confirmed));
+        // A CANCEL for it is matched too.
+        assert_eq!(
+            h.layer
+                .find_invite_for_cancel(&legacy(&Method::Cancel, None)),
+            Some(id)
+        );
+    }
+
+    #[test]
+    fn the_transaction_limit_refuses_new_transactions_until_one_ends() {
+        let config = LayerConfig {
+            max_transactions: 2,
+            ..LayerConfig::default()
+        };
+        let mut h = Harness::with_config(config);
+        let a = h.start(Method::Options, "z9hG4bKa", Transport::Tcp);
+        let _ = new_id(h.receive(Method::Invite, "z9hG4bKb", Transport::Udp));
+        let full = Err(TransactionError::LayerFull { max: 2 });
+        let key = server_key(Method::Invite, "z9hG4bKc", &Transport::Udp);
+        assert_eq!(
+            h.layer.on_request(h.now, key, peer(), Transport::Udp, 0),
+            full
+        );
+        let ckey = ClientKey::new("z9hG4bKd", Method::Bye);
+        assert_eq!(
+            h.layer
+                .start_client(h.now, ckey.clone(), vec![], peer(), Transport::Udp, 0)
+                .map(|_| ()),
+            Err(TransactionError::LayerFull { max: 2 })
+        );
+        // Retransmissions and ACKs still work when full.
+        assert!(matches!(
+            h.receive(Method::Invite, "z9hG4bKb", Transport::Udp),
+            RequestDisposition::Absorbed { .. }
+        ));
+        assert_eq!(
+            h.receive(Method::Ack, "z9hG4bKz", Transport::Udp),
+            RequestDisposition::AckForDialog { id: None }
+        );
+        let now = h.at(10);
+        let _ = h
+            .layer
+            .on_response(now, &ClientKey::new("z9hG4bKa", Method::Options), 200);
+        h.run_until(10);
+        assert_eq!(h.layer.state(a), None);
+        assert!(h
+            .layer
+            .start_client(h.now, ckey, vec![], peer(), Transport::Udp, 0)
+            .is_ok());
+    }
+
+    #[test]
+    fn ack_and_duplicate_keys_cannot_start_client_transactions() {
+        let mut h = Harness::new();
+        let ack = ClientKey::new("z9hG4bKa", Method::Ack);
+        assert_eq!(
+            h.layer
+                .start_client(h.now, ack, vec![], peer(), Transport::Udp, 0),
+            Err(TransactionError::AckIsNotATransaction)
+        );
+        let id = h.start(Method::Invite, "z9hG4bKi", Transport::Udp);
+        let again = ClientKey::new("z9hG4bKi", Method::Invite);
+        assert_eq!(
+            h.layer
+                .start_client(h.now, again, vec![], peer(), Transport::Udp, 0),
+            Err(TransactionError::DuplicateKey { existing: id })
+        );
+        // CANCEL shares the INVITE's branch but is its own client transaction.
+        let cancel = h.start(Method::Cancel, "z9hG4bKi", Transport::Udp);
+        assert_ne!(cancel, id);
+        assert_eq!(h.layer.len(), 2);
+    }
+
+    #[test]
+    fn stray_and_invalid_responses_are_reported_as_such() {
+        let mut h = Harness::new();
+        let key = ClientKey::new("z9hG4bKnone", Method::Invite);
+        assert_eq!(
+            h.layer.on_response(h.now, &key, 200),
+            ResponseDisposition::Unmatched
+        );
+        let _ = h.start(Method::Invite, "z9hG4bKnone", Transport::Udp);
+        assert_eq!(
+            h.layer.on_response(h.now, &key, 99),
+            ResponseDisposition::InvalidStatus
+        );
+        assert_eq!(
+            h.layer.on_response(h.now, &key, 700),
+            ResponseDisposition::InvalidStatus
+        );
+    }
+
+    #[test]
+    fn server_operations_on_client_transactions_are_refused() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Options, "z9hG4bKo", Transport::Udp);
+        assert_eq!(
+            h.layer.send_response(h.now, id, 200, vec![]),
+            Err(TransactionError::WrongKind { id })
+        );
+        let gone = TransactionId(999);
+        assert_eq!(
+            h.layer.send_response(h.now, gone, 200, vec![]),
+            Err(TransactionError::UnknownTransaction { id: gone })
+        );
+        assert_eq!(
+            h.layer.set_owner(gone, 1),
+            Err(TransactionError::UnknownTransaction { id: gone })
+        );
+    }
+
+    #[test]
+    fn owner_tags_are_echoed_and_can_be_changed() {
+        let mut h = Harness::new();
+        let id = new_id(h.receive(Method::Options, "z9hG4bKo", Transport::Udp));
+        assert_eq!(h.layer.owner(id), Some(9));
+        h.layer.set_owner(id, 77).unwrap();
+        h.layer
+            .send_response(h.now, id, 200, b"200".to_vec())
+            .unwrap();
+        let out = h.drain();
+        assert!(matches!(
+            &out[..],
+            [TransactionOutput::Transmit { owner: 77, dest, transport: Transport::Udp, .. }]
+                if *dest == peer()
+        ));
+    }
+
+    #[test]
+    fn timers_due_at_the_same_instant_fire_in_transaction_order() {
+        let mut h = Harness::new();
+        let ids: Vec<_> = ["z9hG4bK3", "z9hG4bK1", "z9hG4bK2"]
+            .iter()
+            .map(|b| h.start(Method::Options, b, Transport::Tcp))
+            .collect();
+        h.drain();
+        let outs = h.run_until(32_000);
+        let ended: Vec<_> = outs
+            .iter()
+            .filter_map(|(_, o)| match o {
+                TransactionOutput::Terminated { id, .. } => Some(*id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ended, ids);
+    }
+
+    #[test]
+    fn sent_by_port_distinguishes_server_transactions() {
+        let mut h = Harness::new();
+        let a = ServerKey::rfc3261(
+            Method::Invite,
+            "z9hG4bKsame",
+            SentBy::new("h.example", Some(5060), &Transport::Udp),
+        );
+        let b = ServerKey::rfc3261(
+            Method::Invite,
+            "z9hG4bKsame",
+            SentBy::new("h.example", Some(5070), &Transport::Udp),
+        );
+        let ida = new_id(
+            h.layer
+                .on_request(h.now, a, peer(), Transport::Udp, 0)
+                .unwrap(),
+        );
+        let idb = new_id(
+            h.layer
+                .on_request(h.now, b, peer(), Transport::Udp, 0)
+                .unwrap(),
+        );
+        assert_ne!(ida, idb);
+    }
+}
