@@ -2,6 +2,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod table;
+
 /// session-core's command-line tool.
 #[derive(Debug, Parser)]
 #[command(name = "sessionctl", version, about)]
@@ -14,6 +16,9 @@ struct Cli {
 enum Command {
     /// A complete call between two endpoints on loopback.
     Demo,
+    /// Validate or draw a YAML state table.
+    #[command(subcommand)]
+    Table(table::TableCommand),
 }
 
 fn main() {
@@ -23,5 +28,6 @@ fn main() {
             eprintln!("sessionctl demo: not built yet");
             std::process::exit(1);
         }
+        Command::Table(command) => std::process::exit(table::run(command)),
     }
 }

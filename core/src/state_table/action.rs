@@ -1,0 +1,341 @@
+//! Actions: what a transition does, in order, through the adapters.
+//!
+//! In YAML an action is either its bare name (`- SendACK`) or a map with its `type` and
+//! parameters (`- { type: SendProvisional, status: 180 }`). [`ActionKind`] is the closed
+//! list of names; [`Action`] is the compiled action with its parameters checked.
+
+use std::fmt;
+
+use super::vocabulary::TimerName;
+
+vocabulary! {
+    /// The name of an action, without parameters (the YAML `type:`).
+    pub enum ActionKind {
+        // --- dialog ---
+        /// Create the dialog state for this session (UAS: from the INVITE; UAC: prepare).
+        CreateDialog,
+        /// Send the initial INVITE with the local SDP offer.
+        SendINVITE,
+        /// Send a provisional response to the INVITE; parameter `status` (101–199).
+        SendProvisional,
+        /// Send 200 OK to the INVITE with the local SDP (answer, or offer if the INVITE
+        /// had none).
+        Send200OK,
+        /// Send a final error response to the INVITE; optional parameter `status`
+        /// (300–699), otherwise the event's status, otherwise 603.
+        SendReject,
+        /// ACK a 2xx response (the ACK for non-2xx is the transaction layer's).
+        SendACK,
+        /// CANCEL our pending INVITE (RFC 3261 §9.1).
+        SendCANCEL,
+        /// Send BYE.
+        SendBYE,
+        /// Answer a received BYE with 200.
+        AcceptBYE,
+        /// Answer a received CANCEL with 200 and the INVITE with 487.
+        AcceptCANCEL,
+        /// Send a re-INVITE; parameter `mode`: `hold`, `resume` or `refresh`.
+        SendReINVITE,
+        /// Answer a received re-INVITE with 200 and our SDP answer (or offer).
+        AcceptReINVITE,
+        /// Reject a received re-INVITE; parameter `status` (e.g. 491 on glare).
+        RejectReINVITE,
+        /// Send REFER to the transfer target (RFC 3515).
+        SendREFER,
+        /// Answer a received REFER with 202 Accepted.
+        AcceptREFER,
+        /// Answer a received NOTIFY with 200.
+        AcceptNOTIFY,
+        /// Pick the randomised glare back-off (RFC 3261 §14.1: 2.1–4 s for the Call-ID
+        /// owner, 0–2 s otherwise) and start the `GlareRetry` timer.
+        ScheduleGlareRetry,
+        /// Release the dialog state.
+        CleanupDialog,
+        // --- media ---
+        /// Allocate the media session (RTP port); `MediaSessionReady` follows.
+        CreateMediaSession,
+        /// Build the local SDP (offer, or answer to the remote offer).
+        GenerateLocalSDP,
+        /// Apply the remote SDP (offer or answer) to the media session.
+        NegotiateSDP,
+        /// Start sending and receiving RTP.
+        StartMediaFlow,
+        /// Stop RTP.
+        StopMediaFlow,
+        /// Put the media on hold (stop sending).
+        HoldMedia,
+        /// Resume media after hold.
+        ResumeMedia,
+        /// Send the DTMF digits the application gave (RFC 4733).
+        SendDTMF,
+        /// Connect this session's media to its bridge peer (B2BUA).
+        BridgeMedia,
+        /// Disconnect the bridge.
+        UnbridgeMedia,
+        /// Release the media session.
+        CleanupMedia,
+        // --- control ---
+        /// Start a named timer; parameters `timer` and `ms`.
+        StartTimer,
+        /// Cancel a named timer; parameter `timer`.
+        CancelTimer,
+        /// Add one to the `RetryCount` counter (done by the executor itself).
+        IncrementRetry,
+        /// Set the `RetryCount` counter to zero (done by the executor itself).
+        ResetRetry,
+        /// The session is finished: the store may drop it once this transition completes.
+        DestroySession,
+    }
+}
+
+/// Which re-INVITE to send.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReInviteMode {
+    /// Offer sendonly (or inactive, if the remote already holds us).
+    Hold,
+    /// Offer sendrecv again.
+    Resume,
+    /// The same session description (session refresh, RFC 4028).
+    Refresh,
+}
+
+impl ReInviteMode {
+    /// The YAML spelling.
+    pub const fn name(self) -> &'static str {
+        match self {
+            ReInviteMode::Hold => "hold",
+            ReInviteMode::Resume => "resume",
+            ReInviteMode::Refresh => "refresh",
+        }
+    }
+
+    /// Resolves the YAML spelling.
+    pub fn from_name(name: &str) -> Option<ReInviteMode> {
+        match name {
+            "hold" => Some(ReInviteMode::Hold),
+            "resume" => Some(ReInviteMode::Resume),
+            "refresh" => Some(ReInviteMode::Refresh),
+            _ => None,
+        }
+    }
+}
+
+/// A compiled action: its kind and checked parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Action {
+    /// See [`ActionKind::CreateDialog`].
+    CreateDialog,
+    /// See [`ActionKind::SendINVITE`].
+    SendINVITE,
+    /// See [`ActionKind::SendProvisional`].
+    SendProvisional {
+        /// 101–199.
+        status: u16,
+    },
+    /// See [`ActionKind::Send200OK`].
+    Send200OK,
+    /// See [`ActionKind::SendReject`].
+    SendReject {
+        /// 300–699; `None` = the event's status, else 603 Decline.
+        status: Option<u16>,
+    },
+    /// See [`ActionKind::SendACK`].
+    SendACK,
+    /// See [`ActionKind::SendCANCEL`].
+    SendCANCEL,
+    /// See [`ActionKind::SendBYE`].
+    SendBYE,
+    /// See [`ActionKind::AcceptBYE`].
+    AcceptBYE,
+    /// See [`ActionKind::AcceptCANCEL`].
+    AcceptCANCEL,
+    /// See [`ActionKind::SendReINVITE`].
+    SendReINVITE {
+        /// Hold, resume or refresh.
+        mode: ReInviteMode,
+    },
+    /// See [`ActionKind::AcceptReINVITE`].
+    AcceptReINVITE,
+    /// See [`ActionKind::RejectReINVITE`].
+    RejectReINVITE {
+        /// 300–699, typically 491 Request Pending.
+        status: u16,
+    },
+    /// See [`ActionKind::SendREFER`].
+    SendREFER,
+    /// See [`ActionKind::AcceptREFER`].
+    AcceptREFER,
+    /// See [`ActionKind::AcceptNOTIFY`].
+    AcceptNOTIFY,
+    /// See [`ActionKind::ScheduleGlareRetry`].
+    ScheduleGlareRetry,
+    /// See [`ActionKind::CleanupDialog`].
+    CleanupDialog,
+    /// See [`ActionKind::CreateMediaSession`].
+    CreateMediaSession,
+    /// See [`ActionKind::GenerateLocalSDP`].
+    GenerateLocalSDP,
+    /// See [`ActionKind::NegotiateSDP`].
+    NegotiateSDP,
+    /// See [`ActionKind::StartMediaFlow`].
+    StartMediaFlow,
+    /// See [`ActionKind::StopMediaFlow`].
+    StopMediaFlow,
+    /// See [`ActionKind::HoldMedia`].
+    HoldMedia,
+    /// See [`ActionKind::ResumeMedia`].
+    ResumeMedia,
+    /// See [`ActionKind::SendDTMF`].
+    SendDTMF,
+    /// See [`ActionKind::BridgeMedia`].
+    BridgeMedia,
+    /// See [`ActionKind::UnbridgeMedia`].
+    UnbridgeMedia,
+    /// See [`ActionKind::CleanupMedia`].
+    CleanupMedia,
+    /// See [`ActionKind::StartTimer`].
+    StartTimer {
+        /// Which timer.
+        timer: TimerName,
+        /// Its duration in milliseconds.
+        ms: u32,
+    },
+    /// See [`ActionKind::CancelTimer`].
+    CancelTimer {
+        /// Which timer.
+        timer: TimerName,
+    },
+    /// See [`ActionKind::IncrementRetry`].
+    IncrementRetry,
+    /// See [`ActionKind::ResetRetry`].
+    ResetRetry,
+    /// See [`ActionKind::DestroySession`].
+    DestroySession,
+}
+
+impl Action {
+    /// The action's name without parameters.
+    pub const fn kind(&self) -> ActionKind {
+        match self {
+            Action::CreateDialog => ActionKind::CreateDialog,
+            Action::SendINVITE => ActionKind::SendINVITE,
+            Action::SendProvisional { .. } => ActionKind::SendProvisional,
+            Action::Send200OK => ActionKind::Send200OK,
+            Action::SendReject { .. } => ActionKind::SendReject,
+            Action::SendACK => ActionKind::SendACK,
+            Action::SendCANCEL => ActionKind::SendCANCEL,
+            Action::SendBYE => ActionKind::SendBYE,
+            Action::AcceptBYE => ActionKind::AcceptBYE,
+            Action::AcceptCANCEL => ActionKind::AcceptCANCEL,
+            Action::SendReINVITE { .. } => ActionKind::SendReINVITE,
+            Action::AcceptReINVITE => ActionKind::AcceptReINVITE,
+            Action::RejectReINVITE { .. } => ActionKind::RejectReINVITE,
+            Action::SendREFER => ActionKind::SendREFER,
+            Action::AcceptREFER => ActionKind::AcceptREFER,
+            Action::AcceptNOTIFY => ActionKind::AcceptNOTIFY,
+            Action::ScheduleGlareRetry => ActionKind::ScheduleGlareRetry,
+            Action::CleanupDialog => ActionKind::CleanupDialog,
+            Action::CreateMediaSession => ActionKind::CreateMediaSession,
+            Action::GenerateLocalSDP => ActionKind::GenerateLocalSDP,
+            Action::NegotiateSDP => ActionKind::NegotiateSDP,
+            Action::StartMediaFlow => ActionKind::StartMediaFlow,
+            Action::StopMediaFlow => ActionKind::StopMediaFlow,
+            Action::HoldMedia => ActionKind::HoldMedia,
+            Action::ResumeMedia => ActionKind::ResumeMedia,
+            Action::SendDTMF => ActionKind::SendDTMF,
+            Action::BridgeMedia => ActionKind::BridgeMedia,
+            Action::UnbridgeMedia => ActionKind::UnbridgeMedia,
+            Action::CleanupMedia => ActionKind::CleanupMedia,
+            Action::StartTimer { .. } => ActionKind::StartTimer,
+            Action::CancelTimer { .. } => ActionKind::CancelTimer,
+            Action::IncrementRetry => ActionKind::IncrementRetry,
+            Action::ResetRetry => ActionKind::ResetRetry,
+            Action::DestroySession => ActionKind::DestroySession,
+        }
+    }
+
+    /// The parameterless action of this kind, or `None` when the kind needs parameters.
+    pub const fn simple(kind: ActionKind) -> Option<Action> {
+        Some(match kind {
+            ActionKind::CreateDialog => Action::CreateDialog,
+            ActionKind::SendINVITE => Action::SendINVITE,
+            ActionKind::Send200OK => Action::Send200OK,
+            ActionKind::SendReject => Action::SendReject { status: None },
+            ActionKind::SendACK => Action::SendACK,
+            ActionKind::SendCANCEL => Action::SendCANCEL,
+            ActionKind::SendBYE => Action::SendBYE,
+            ActionKind::AcceptBYE => Action::AcceptBYE,
+            ActionKind::AcceptCANCEL => Action::AcceptCANCEL,
+            ActionKind::AcceptReINVITE => Action::AcceptReINVITE,
+            ActionKind::SendREFER => Action::SendREFER,
+            ActionKind::AcceptREFER => Action::AcceptREFER,
+            ActionKind::AcceptNOTIFY => Action::AcceptNOTIFY,
+            ActionKind::ScheduleGlareRetry => Action::ScheduleGlareRetry,
+            ActionKind::CleanupDialog => Action::CleanupDialog,
+            ActionKind::CreateMediaSession => Action::CreateMediaSession,
+            ActionKind::GenerateLocalSDP => Action::GenerateLocalSDP,
+            ActionKind::NegotiateSDP => Action::NegotiateSDP,
+            ActionKind::StartMediaFlow => Action::StartMediaFlow,
+            ActionKind::StopMediaFlow => Action::StopMediaFlow,
+            ActionKind::HoldMedia => Action::HoldMedia,
+            ActionKind::ResumeMedia => Action::ResumeMedia,
+            ActionKind::SendDTMF => Action::SendDTMF,
+            ActionKind::BridgeMedia => Action::BridgeMedia,
+            ActionKind::UnbridgeMedia => Action::UnbridgeMedia,
+            ActionKind::CleanupMedia => Action::CleanupMedia,
+            ActionKind::IncrementRetry => Action::IncrementRetry,
+            ActionKind::ResetRetry => Action::ResetRetry,
+            ActionKind::DestroySession => Action::DestroySession,
+            ActionKind::SendProvisional
+            | ActionKind::SendReINVITE
+            | ActionKind::RejectReINVITE
+            | ActionKind::StartTimer
+            | ActionKind::CancelTimer => return None,
+        })
+    }
+
+    /// Whether the executor performs this action itself (condition bookkeeping) instead
+    /// of handing it to the adapters.
+    pub const fn is_internal(&self) -> bool {
+        matches!(self, Action::IncrementRetry | Action::ResetRetry)
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Action::SendProvisional { status } => write!(f, "SendProvisional({status})"),
+            Action::SendReject { status: Some(s) } => write!(f, "SendReject({s})"),
+            Action::SendReINVITE { mode } => write!(f, "SendReINVITE({})", mode.name()),
+            Action::RejectReINVITE { status } => write!(f, "RejectReINVITE({status})"),
+            Action::StartTimer { timer, ms } => write!(f, "StartTimer({timer}, {ms}ms)"),
+            Action::CancelTimer { timer } => write!(f, "CancelTimer({timer})"),
+            other => f.write_str(other.kind().name()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_simple_action_reports_its_own_kind() {
+        for kind in ActionKind::ALL {
+            if let Some(action) = Action::simple(*kind) {
+                assert_eq!(action.kind(), *kind);
+            }
+        }
+    }
+
+    #[test]
+    fn parameterised_actions_print_their_parameters() {
+        let a = Action::StartTimer {
+            timer: TimerName::Linger,
+            ms: 5000,
+        };
+        assert_eq!(a.to_string(), "StartTimer(Linger, 5000ms)");
+        assert_eq!(Action::SendACK.to_string(), "SendACK");
+    }
+}

@@ -1,0 +1,361 @@
+//! The closed vocabulary a state table may use: event types, named guards, timers,
+//! published application events and roles.
+//!
+//! Each enum's YAML spelling is exactly its Rust variant name (`Dialog200OK`,
+//! `IsRemoteHoldOffer`). A table naming anything outside this vocabulary is rejected at
+//! load time, so a typo never becomes a silently dead transition. Adding a word is one
+//! variant here (and, for an event, the adapter that produces it); see
+//! `docs/state-tables.md`.
+
+use std::fmt;
+
+/// Declares a closed, fieldless vocabulary enum with its YAML names, a dense index and a
+/// list of every variant. The YAML name of a variant is its identifier.
+macro_rules! vocabulary {
+    (
+        $(#[$meta:meta])*
+        pub enum $name:ident {
+            $( $(#[$vmeta:meta])* $variant:ident, )+
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum $name {
+            $( $(#[$vmeta])* $variant, )+
+        }
+
+        impl $name {
+            /// Every variant, in declaration order (`ALL[v.index()] == v`).
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+            /// How many variants there are.
+            pub const COUNT: usize = $name::ALL.len();
+
+            /// The name used in YAML tables (the variant's identifier).
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $( $name::$variant => stringify!($variant), )+
+                }
+            }
+
+            /// Resolves a YAML name, exactly as spelled (names are case-sensitive).
+            pub fn from_name(name: &str) -> Option<$name> {
+                match name {
+                    $( stringify!($variant) => Some($name::$variant), )+
+                    _ => None,
+                }
+            }
+
+            /// A dense index in `0..COUNT`, for table lookups.
+            pub const fn index(self) -> usize {
+                self as usize
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What happened to a session: the key (with role and state) that selects transitions.
+    ///
+    /// API events come from the application, dialog events from the SIP layer (the dialog
+    /// adapter), media events from the media layer, timer events from timers the table
+    /// started with `StartTimer`.
+    pub enum EventType {
+        // --- API (application commands) ---
+        /// Place an outgoing call (UAC).
+        MakeCall,
+        /// Answer an incoming call (UAS).
+        AcceptCall,
+        /// Decline an incoming call; the event's `status` is the final response to send.
+        RejectCall,
+        /// Ask an unanswered incoming call to ring (send 180) when the table does not ring
+        /// by itself (gateways relaying the far leg's ringing). Added beyond the seed.
+        RingCall,
+        /// End the call, whatever its phase (CANCEL, reject or BYE as the state requires).
+        HangupCall,
+        /// Put the call on hold (re-INVITE with a sendonly/inactive offer).
+        HoldCall,
+        /// Take the call off hold.
+        ResumeCall,
+        /// Send DTMF digits (RFC 4733) during the call.
+        SendDtmf,
+        /// Transfer the remote party elsewhere (REFER, RFC 3515).
+        BlindTransfer,
+        /// Connect this session's media to another session's (B2BUA).
+        BridgeSessions,
+        /// Undo [`EventType::BridgeSessions`].
+        UnbridgeSessions,
+        // --- Dialog (from SIP) ---
+        /// An initial INVITE arrived (UAS).
+        IncomingCall,
+        /// A 1xx response to our INVITE.
+        DialogProvisional,
+        /// A 2xx response to our INVITE (also a retransmitted one, which must be ACKed again).
+        Dialog200OK,
+        /// A 3xx–6xx final response to our INVITE.
+        DialogFailure,
+        /// The ACK for our 2xx to an INVITE.
+        DialogACK,
+        /// A CANCEL for the INVITE we are serving.
+        DialogCANCEL,
+        /// A BYE from the remote party.
+        DialogBYE,
+        /// A re-INVITE from the remote party (in-dialog INVITE).
+        DialogReINVITE,
+        /// A 2xx response to our re-INVITE.
+        DialogReInviteAccepted,
+        /// A non-2xx final response to our re-INVITE (491 = glare, RFC 3261 §14.1).
+        DialogReInviteFailed,
+        /// The final response to our BYE.
+        DialogByeResponse,
+        /// A REFER from the remote party (RFC 3515).
+        DialogREFER,
+        /// The final response to our REFER. Added beyond the seed.
+        DialogReferResponse,
+        /// A NOTIFY reporting transfer progress; `status` is the sipfrag's status code
+        /// (RFC 3515 §2.4.5). Added beyond the seed.
+        DialogNotify,
+        /// A client transaction of this session timed out (Timer B, F or H, RFC 3261 §17).
+        DialogTimeout,
+        /// The transport refused or failed to deliver a request (RFC 3261 §18.4).
+        TransportError,
+        // --- Media ---
+        /// The media session exists: local RTP address allocated.
+        MediaSessionReady,
+        /// The media session could not be created or failed.
+        MediaSessionFailed,
+        /// No RTP received for the configured inactivity time.
+        MediaTimeout,
+        /// An RFC 4733 DTMF event arrived from the remote party. Added beyond the seed.
+        MediaDtmfReceived,
+        // --- Timers (started by `StartTimer`) ---
+        /// The randomised retry delay after a 491 has passed (RFC 3261 §14.1).
+        GlareRetryTimer,
+        /// Nobody answered in time.
+        NoAnswerTimeout,
+        /// The session lingered long enough after ending; release its resources.
+        LingerExpired,
+        // --- Internal ---
+        /// An action failed and the driver reports it (see `Outcome::ActionFailed`).
+        /// Added beyond the seed.
+        InternalError,
+    }
+}
+
+impl EventType {
+    /// Whether an application command produces this event (rather than SIP, media or a timer).
+    pub const fn is_api(self) -> bool {
+        (self as usize) <= (EventType::UnbridgeSessions as usize)
+    }
+}
+
+vocabulary! {
+    /// A named guard: a yes/no question about the event or the session that the table can
+    /// put in front of a transition (`guards: [HasRemoteSdp]`).
+    ///
+    /// Guards marked *event* are answered by the executor from the [`Event`] alone; the
+    /// others are asked of the adapters through `ActionHandler::guard`.
+    ///
+    /// [`Event`]: super::Event
+    pub enum GuardName {
+        /// *event*: the event carries an SDP body.
+        HasRemoteSdp,
+        /// *event*: the event carries an SDP offer that puts us on hold (sendonly,
+        /// inactive, or a zero connection address, RFC 3264 §8.4).
+        IsRemoteHoldOffer,
+        /// *event*: the event carries an SDP offer that is not a hold offer.
+        IsRemoteResumeOffer,
+        /// *event*: the event's status is 491 Request Pending (re-INVITE glare).
+        IsGlare,
+        /// The call's target URI is usable (MakeCall).
+        HasValidTarget,
+        /// A local SDP (offer or answer) has been generated.
+        HasLocalSdp,
+        /// The dialog is confirmed (2xx sent or received).
+        DialogEstablished,
+        /// The media session exists (MediaSessionReady was seen).
+        MediaReady,
+        /// This session is bridged to another (B2BUA).
+        IsBridged,
+    }
+}
+
+vocabulary! {
+    /// A timer a table starts and cancels by name (`StartTimer { timer, ms }`). When it
+    /// fires, the driver feeds the event [`TimerName::event_type`].
+    pub enum TimerName {
+        /// Fires [`EventType::GlareRetryTimer`].
+        GlareRetry,
+        /// Fires [`EventType::NoAnswerTimeout`].
+        NoAnswer,
+        /// Fires [`EventType::LingerExpired`].
+        Linger,
+    }
+}
+
+impl TimerName {
+    /// The event fed to the session when this timer fires.
+    pub const fn event_type(self) -> EventType {
+        match self {
+            TimerName::GlareRetry => EventType::GlareRetryTimer,
+            TimerName::NoAnswer => EventType::NoAnswerTimeout,
+            TimerName::Linger => EventType::LingerExpired,
+        }
+    }
+}
+
+vocabulary! {
+    /// An event a transition publishes to the application (`publish: [Answered]`). The
+    /// endpoint turns it into a typed application event carrying the session's data.
+    pub enum PublishedEvent {
+        /// A new incoming call is waiting to be answered.
+        IncomingCall,
+        /// The remote party is ringing (180 without SDP).
+        Ringing,
+        /// Early media is flowing (183 or 180 with SDP).
+        EarlyMedia,
+        /// The call is answered and media flows.
+        Answered,
+        /// We put the call on hold.
+        Held,
+        /// We took the call off hold.
+        Resumed,
+        /// Our hold request failed; the call stays as it was.
+        HoldFailed,
+        /// Our resume request failed; the call stays on hold.
+        ResumeFailed,
+        /// The remote party put us on hold.
+        RemoteHeld,
+        /// The remote party took us off hold.
+        RemoteResumed,
+        /// The remote party asks us to call someone else (REFER received).
+        TransferRequested,
+        /// The transfer target answered (NOTIFY 2xx); we leave the call.
+        TransferSucceeded,
+        /// The transfer did not happen; the call continues.
+        TransferFailed,
+        /// A DTMF digit arrived.
+        DtmfReceived,
+        /// The session's media is bridged to another session.
+        Bridged,
+        /// The bridge is undone.
+        Unbridged,
+        /// The call ended normally (either side hung up, cancelled or declined).
+        Terminated,
+        /// The call failed (rejected by the remote side, timed out, transport failure).
+        Failed,
+    }
+}
+
+/// Which side of the INVITE a session is: the caller (UAC) or the callee (UAS).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    /// The session sent the initial INVITE.
+    Uac,
+    /// The session received the initial INVITE.
+    Uas,
+}
+
+impl Role {
+    /// Both roles, in index order.
+    pub const ALL: [Role; 2] = [Role::Uac, Role::Uas];
+
+    /// A dense index (0 or 1) for table lookups.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The YAML spelling: `UAC` or `UAS`.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Role::Uac => "UAC",
+            Role::Uas => "UAS",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The roles a transition applies to (`role: UAC | UAS | Both`, default `Both`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub enum RoleFilter {
+    /// Only sessions that sent the initial INVITE.
+    Uac,
+    /// Only sessions that received the initial INVITE.
+    Uas,
+    /// Either role.
+    #[default]
+    Both,
+}
+
+impl RoleFilter {
+    /// Whether a session in `role` is covered.
+    pub const fn covers(self, role: Role) -> bool {
+        matches!(
+            (self, role),
+            (RoleFilter::Both, _) | (RoleFilter::Uac, Role::Uac) | (RoleFilter::Uas, Role::Uas)
+        )
+    }
+
+    /// The YAML spelling.
+    pub const fn name(self) -> &'static str {
+        match self {
+            RoleFilter::Uac => "UAC",
+            RoleFilter::Uas => "UAS",
+            RoleFilter::Both => "Both",
+        }
+    }
+
+    /// Resolves the YAML spelling (`UAC`, `UAS`, `Both`).
+    pub fn from_name(name: &str) -> Option<RoleFilter> {
+        match name {
+            "UAC" => Some(RoleFilter::Uac),
+            "UAS" => Some(RoleFilter::Uas),
+            "Both" => Some(RoleFilter::Both),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_round_trips_and_indexes_densely() {
+        for (i, e) in EventType::ALL.iter().enumerate() {
+            assert_eq!(e.index(), i);
+            assert_eq!(EventType::from_name(e.name()), Some(*e));
+        }
+        for g in GuardName::ALL {
+            assert_eq!(GuardName::from_name(g.name()), Some(*g));
+        }
+        for p in PublishedEvent::ALL {
+            assert_eq!(PublishedEvent::from_name(p.name()), Some(*p));
+        }
+        assert_eq!(EventType::from_name("dialog200ok"), None);
+    }
+
+    #[test]
+    fn api_events_are_exactly_the_leading_block() {
+        let api: Vec<_> = EventType::ALL.iter().filter(|e| e.is_api()).collect();
+        assert_eq!(api.first(), Some(&&EventType::MakeCall));
+        assert_eq!(api.last(), Some(&&EventType::UnbridgeSessions));
+        assert!(!EventType::IncomingCall.is_api());
+    }
+
+    #[test]
+    fn timers_fire_their_own_events() {
+        assert_eq!(TimerName::Linger.event_type(), EventType::LingerExpired);
+        assert_eq!(TimerName::GlareRetry.event_type(), EventType::GlareRetryTimer);
+    }
+}
