@@ -586,3 +586,316 @@ fn saturate_u32(v: u64) -> u32 {
 fn saturate_u16(v: u32) -> u16 {
     u16::try_from(v).unwrap_or(u16::MAX)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::{Ipv4Addr, Ipv6Addr};
+
+    fn parse(text: &str) -> Result<SessionDescription, SdpError> {
+        SessionDescription::parse(text.replace('\n', "\r\n").as_bytes())
+    }
+
+    const BASIC: &str = "v=0
+o=alice 2890844526 2890844527 IN IP4 192.0.2.10
+s=-
+c=IN IP4 192.0.2.10
+t=0 0
+m=audio 49170 RTP/AVP 0 8 97 101
+a=rtpmap:97 opus/48000/2
+a=fmtp:97 useinbandfec=1; stereo=0
+a=rtpmap:101 telephone-event/8000
+a=fmtp:101 0-16
+a=ptime:20
+a=rtcp:49171
+a=label:1
+a=rtcp-fb:* nack
+a=sendonly
+";
+
+    #[test]
+    fn parses_origin_connection_and_codecs() {
+        let sdp = parse(BASIC).expect("valid");
+        assert_eq!(&*sdp.origin.username, "alice");
+        assert_eq!(sdp.origin.session_id, 2890844526);
+        assert_eq!(sdp.origin.session_version, 2890844527);
+        assert_eq!(
+            sdp.connection,
+            Some(Connection::ip(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10))))
+        );
+        let audio = &sdp.media[0];
+        assert_eq!(audio.kind, MediaKind::Audio);
+        assert_eq!(audio.port, 49170);
+        let names: Vec<(u8, &str, u32, u16)> = audio
+            .codecs
+            .iter()
+            .map(|c| (c.payload_type, &*c.name, c.clock_rate, c.channels))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (0, "PCMU", 8000, 1),
+                (8, "PCMA", 8000, 1),
+                (97, "opus", 48000, 2),
+                (101, "telephone-event", 8000, 1)
+            ]
+        );
+        assert_eq!(
+            audio.codecs[2].fmtp.as_deref(),
+            Some("useinbandfec=1; stereo=0")
+        );
+        assert_eq!(audio.codecs[3].fmtp.as_deref(), Some("0-16"));
+        assert_eq!(audio.ptime_ms, Some(20));
+        assert_eq!(audio.rtcp.as_ref().map(|r| r.port), Some(49171));
+        assert_eq!(audio.direction, Direction::SendOnly);
+        let kept: Vec<&str> = audio.attributes.iter().map(|a| &*a.name).collect();
+        assert_eq!(
+            kept,
+            ["label", "rtcp-fb"],
+            "unknown attributes kept in order"
+        );
+        assert_eq!(
+            audio.attribute("rtcp-fb").and_then(|a| a.value.as_deref()),
+            Some("* nack")
+        );
+    }
+
+    #[test]
+    fn strips_lines_webrtc_sdp_refuses() {
+        let text = "v=0
+o=- 1 1 IN IP4 10.0.0.1
+s=Polycom
+i=A call
+u=http://example.com/
+e=admin@example.com
+p=+1 555 0100
+c=IN IP4 10.0.0.1
+t=0 0
+r=7d 1h 0 25h
+k=clear:secret
+m=audio 16384 RTP/AVP 0
+i=voice
+k=prompt
+";
+        let raw = text.replace('\n', "\r\n");
+        assert!(
+            webrtc_sdp::parse_sdp(&raw, false).is_err(),
+            "webrtc-sdp alone refuses"
+        );
+        let sdp = parse(text).expect("refused lines are stripped");
+        assert_eq!(sdp.media.len(), 1);
+        assert_eq!(&*sdp.session_name, "Polycom");
+    }
+
+    #[test]
+    fn keeps_t38_image_line_webrtc_sdp_would_drop() {
+        let text = "v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+c=IN IP4 10.0.0.1
+t=0 0
+m=audio 0 RTP/AVP 0
+m=image 40000 udptl t38
+c=IN IP4 10.0.0.2
+a=T38FaxVersion:0
+a=T38FaxRateManagement:transferredTCF
+a=T38FaxUdpEC:t38UDPRedundancy
+";
+        let raw = text.replace('\n', "\r\n");
+        let alone = webrtc_sdp::parse_sdp(&raw, false).expect("webrtc-sdp parses it");
+        assert_eq!(
+            alone.media.len(),
+            1,
+            "webrtc-sdp alone drops the image line"
+        );
+        let sdp = parse(text).expect("valid");
+        assert_eq!(sdp.media.len(), 2);
+        let image = &sdp.media[1];
+        assert_eq!(image.kind, MediaKind::Image);
+        assert_eq!(image.proto, Proto::Udptl);
+        assert_eq!(image.port, 40000);
+        assert_eq!(image.formats, [Box::<str>::from("t38")]);
+        assert_eq!(
+            image.connection,
+            Some(Connection::ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))))
+        );
+        assert_eq!(image.attributes.len(), 3);
+        assert!(
+            sdp.media[0].attributes.is_empty(),
+            "T.38 attributes stay with their m-line"
+        );
+    }
+
+    #[test]
+    fn keeps_sections_on_profiles_webrtc_sdp_does_not_know_in_order() {
+        let text = "v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+c=IN IP4 10.0.0.1
+t=0 0
+m=message 9 TCP/MSRP *
+a=accept-types:text/plain
+m=audio 4000 RTP/AVP 0
+m=video 0 UDP/TLS/RTP/SAVPF 96
+";
+        let sdp = parse(text).expect("valid");
+        let kinds: Vec<&str> = sdp.media.iter().map(|m| m.kind.as_str()).collect();
+        assert_eq!(kinds, ["message", "audio", "video"]);
+        assert_eq!(sdp.media[2].formats, [Box::<str>::from("96")]);
+        assert_eq!(sdp.media[1].codecs.len(), 1);
+    }
+
+    #[test]
+    fn static_types_without_rtpmap_and_unmapped_dynamic_ones() {
+        let text = "v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+c=IN IP4 10.0.0.1
+t=0 0
+m=audio 4000 RTP/AVP 9 18 98
+";
+        let sdp = parse(text).expect("valid");
+        let codecs = &sdp.media[0].codecs;
+        assert!(codecs[0].is_encoding("G722", 8000, 1));
+        assert!(codecs[1].is_encoding("G729", 8000, 1));
+        assert_eq!(codecs[2], Codec::unmapped(98));
+    }
+
+    #[test]
+    fn missing_timing_line_is_tolerated() {
+        let text = "v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+c=IN IP4 10.0.0.1
+m=audio 4000 RTP/AVP 0
+";
+        assert_eq!(parse(text).expect("t= inserted").timing, Timing::default());
+    }
+
+    #[test]
+    fn session_level_direction_applies_to_streams_without_one() {
+        let text = "v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+c=IN IP4 10.0.0.1
+t=0 0
+a=recvonly
+m=audio 4000 RTP/AVP 0
+m=audio 4002 RTP/AVP 0
+a=inactive
+";
+        let sdp = parse(text).expect("valid");
+        assert_eq!(sdp.media[0].direction, Direction::RecvOnly);
+        assert_eq!(sdp.media[1].direction, Direction::Inactive);
+        assert!(sdp.attributes.is_empty());
+    }
+
+    #[test]
+    fn ipv6_addresses() {
+        let text = "v=0
+o=- 1 2 IN IP6 2001:db8::1
+s=-
+c=IN IP6 2001:db8::2
+t=0 0
+m=audio 4000 RTP/AVP 0
+";
+        let sdp = parse(text).expect("valid");
+        let ip: Ipv6Addr = "2001:db8::2".parse().expect("literal");
+        assert_eq!(sdp.rtp_destination(0), Some((IpAddr::V6(ip), 4000).into()));
+        assert_eq!(sdp.origin.address.address_type(), "IP6");
+    }
+
+    #[test]
+    fn lf_only_bodies_parse_like_crlf() {
+        let crlf = parse(BASIC).expect("valid");
+        let lf = SessionDescription::parse(BASIC.as_bytes()).expect("valid");
+        assert_eq!(crlf, lf);
+    }
+
+    #[test]
+    fn refuses_bodies_over_the_limits() {
+        let limits = SdpLimits {
+            max_bytes: 100,
+            ..SdpLimits::default()
+        };
+        assert_eq!(
+            SessionDescription::parse_with_limits(BASIC.as_bytes(), &limits),
+            Err(SdpError::TooLarge {
+                len: BASIC.len(),
+                max: 100
+            })
+        );
+        let limits = SdpLimits {
+            max_media: 1,
+            ..SdpLimits::default()
+        };
+        let two = format!("{BASIC}m=audio 4002 RTP/AVP 0\n");
+        assert_eq!(
+            SessionDescription::parse_with_limits(two.as_bytes(), &limits),
+            Err(SdpError::TooManyMedia { max: 1 })
+        );
+        let limits = SdpLimits {
+            max_lines: 5,
+            ..SdpLimits::default()
+        };
+        assert_eq!(
+            SessionDescription::parse_with_limits(BASIC.as_bytes(), &limits),
+            Err(SdpError::TooManyLines { max: 5 })
+        );
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        assert_eq!(
+            SessionDescription::parse(b"v=0\r\no=- 1 2 IN IP4 1.2.3.4\r\n\xff"),
+            Err(SdpError::NotUtf8 { offset: 29 })
+        );
+        assert_eq!(
+            parse("v=0\no=- 1 2 IN IP4 1.2.3.4\nnonsense\n"),
+            Err(SdpError::MalformedLine { line: 3 })
+        );
+        assert_eq!(
+            parse("o=- 1 2 IN IP4 1.2.3.4\nv=0\ns=-\n"),
+            Err(SdpError::BadHeader { line: 1 })
+        );
+        let bad_port = BASIC.replace("m=audio 49170", "m=audio 70000");
+        assert_eq!(parse(&bad_port), Err(SdpError::BadMediaLine { line: 6 }));
+        let bad_pt = BASIC.replace("RTP/AVP 0 8 97 101", "RTP/AVP 0 8 200");
+        assert_eq!(parse(&bad_pt), Err(SdpError::BadPayloadType { line: 6 }));
+        // A blank line and a stripped p= line before it: the number is still the body's.
+        let bad_rtpmap = BASIC
+            .replace("s=-\n", "s=-\n\np=+1 555\n")
+            .replace("a=rtpmap:97 opus/48000/2", "a=rtpmap:97 opus/fast");
+        assert_eq!(
+            parse(&bad_rtpmap),
+            Err(SdpError::Rejected {
+                line: 9,
+                kind: RejectKind::Syntax
+            })
+        );
+    }
+
+    #[test]
+    fn stream_without_any_connection_is_refused() {
+        let text = "v=0
+o=- 1 2 IN IP4 10.0.0.1
+s=-
+t=0 0
+m=audio 4000 RTP/AVP 0
+";
+        assert!(matches!(
+            parse(text),
+            Err(SdpError::Rejected {
+                kind: RejectKind::Sequence,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn writer_output_reparses_to_the_same_description() {
+        let sdp = parse(BASIC).expect("valid");
+        let again = SessionDescription::parse(&sdp.to_bytes()).expect("own output parses");
+        assert_eq!(again, sdp);
+    }
+}
