@@ -117,18 +117,19 @@ fn accept_stream(
     Some(answer)
 }
 
-/// A rejected answer line: port 0, same media and protocol, the offered formats.
+/// A rejected answer line: port 0, same media and protocol, the offered formats (for
+/// RTP the offered codecs without fmtp, so the line re-parses to the same value).
 fn rejected(offered: &MediaDescription) -> MediaDescription {
     let mut answer = MediaDescription::new(offered.kind.clone(), 0, offered.proto.clone());
-    answer.formats = if offered.codecs.is_empty() {
-        offered.formats.clone()
-    } else {
-        offered
-            .codecs
-            .iter()
-            .map(|c| c.payload_type.to_string().into_boxed_str())
-            .collect()
-    };
+    answer.formats = offered.formats.clone();
+    answer.codecs = offered
+        .codecs
+        .iter()
+        .map(|c| Codec {
+            fmtp: None,
+            ..c.clone()
+        })
+        .collect();
     answer.direction = Direction::Inactive;
     answer
 }
@@ -276,7 +277,8 @@ mod tests {
             [0, 0, 0, 0, 0, 30000, 0],
             "only the first usable audio stream"
         );
-        assert_eq!(media[0].formats, [Box::<str>::from("96")]);
+        assert_eq!(pts(&media[0]), [96]);
+        assert_eq!(media[0].codecs[0].fmtp, None);
         assert_eq!(media[3].formats, [Box::<str>::from("t38")]);
         assert_eq!(media[3].kind, MediaKind::Image);
         assert_eq!(media[2].proto, Proto::RtpSavp);
