@@ -308,7 +308,7 @@ fn build(
             session_version: origin.session_version,
             address: address(&origin.unicast_addr),
         },
-        session_name: parsed.get_session_text().into(),
+        session_name: session_name(parsed.get_session_text()),
         connection: parsed.connection.as_ref().map(connection),
         bandwidth: parsed.bandwidth.iter().map(bandwidth).collect(),
         timing: parsed
@@ -576,6 +576,14 @@ fn bandwidth(b: &SdpBandwidth) -> Bandwidth {
     Bandwidth {
         modifier: modifier.into(),
         value,
+    }
+}
+
+/// An empty `s=` (which webrtc-sdp reports as a space) becomes `-`, as we write it.
+fn session_name(text: &str) -> Box<str> {
+    match text.trim() {
+        "" => "-".into(),
+        name => name.into(),
     }
 }
 
