@@ -1,1 +1,62 @@
 //! SDP offer/answer (RFC 3264) over webrtc-sdp, behind our own types.
+//!
+//! - [`SessionDescription`] and friends ([`types`](self)) are ours: webrtc-sdp is only
+//!   the parser behind [`SessionDescription::parse`], wrapped by a normalisation step
+//!   that keeps every m-line and attribute it would refuse or drop (see `parse.rs`).
+//!   The writer ([`SessionDescription::write_to`]) is our own.
+//! - [`create_offer`] / [`create_answer`] build offers and answers (RFC 3264 §5, §6);
+//!   [`negotiate`] turns an exchange into the [`Negotiated`] parameters the media layer
+//!   needs, whichever side offered (so a late offer — INVITE without SDP, offer in our
+//!   2xx, answer in the ACK — is the same call as an early one).
+//! - [`hold_offer`], [`is_hold`], [`remote_direction`]: hold and resume (RFC 3264 §8.4,
+//!   RFC 6337), including the old `c=0.0.0.0` style.
+//! - [`LocalSession`] keeps one call's side of it: origin and version (RFC 3264 §8),
+//!   last description sent, hold state.
+//!
+//! ```
+//! use std::net::{IpAddr, Ipv4Addr};
+//! use session_core::sdp::{LocalMedia, LocalSession, MediaConfig, SessionDescription};
+//!
+//! let config = MediaConfig::default();
+//! let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+//! let mut alice = LocalSession::new(&config, 1, ip);
+//! let mut bob = LocalSession::new(&config, 2, ip);
+//!
+//! let offer = alice.offer(&config, &LocalMedia::new(ip, 4000)).to_bytes();
+//! let offer = SessionDescription::parse(&offer)?;
+//! let answer = bob.answer(&config, &LocalMedia::new(ip, 5000), &offer)?;
+//! let answer_body = answer.description.to_bytes();
+//!
+//! let negotiated = alice.negotiate(&SessionDescription::parse(&answer_body)?)?;
+//! assert_eq!(&*negotiated.codec.name, "PCMU");
+//! assert_eq!(negotiated.remote_rtp, Some("192.0.2.1:5000".parse()?));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod answer;
+mod codec;
+mod config;
+mod direction;
+mod error;
+mod hold;
+mod negotiate;
+mod offer;
+mod parse;
+mod session;
+mod types;
+mod write;
+
+pub use answer::{create_answer, Answer};
+pub use codec::{Codec, FIRST_DYNAMIC_PAYLOAD_TYPE, MAX_PAYLOAD_TYPE, TELEPHONE_EVENT};
+pub use config::{CodecConfig, LocalMedia, MediaConfig};
+pub use direction::Direction;
+pub use error::{AnswerError, NegotiateError, RejectKind, SdpError};
+pub use hold::{hold_offer, is_hold, remote_direction};
+pub use negotiate::{negotiate, Negotiated, DEFAULT_PTIME_MS};
+pub use offer::create_offer;
+pub use parse::SdpLimits;
+pub use session::LocalSession;
+pub use types::{
+    Address, Attribute, Bandwidth, Connection, MediaDescription, MediaKind, Origin, Proto, Rtcp,
+    SessionDescription, Timing,
+};

@@ -1,0 +1,184 @@
+//! One side's offer/answer state for a SIP session (RFC 3264 §8): our origin, the last
+//! description we sent, and whether we hold the call.
+//!
+//! Versioning: the first description we send carries version 1; every later one keeps
+//! the `o=` line and increments the version by one — unless it is identical to the
+//! previous one (a session refresh), which RFC 3264 §8 lets keep the version, so peers
+//! do not re-negotiate for nothing.
+
+use std::net::IpAddr;
+
+use super::answer::{create_answer, Answer};
+use super::config::{LocalMedia, MediaConfig};
+use super::error::{AnswerError, NegotiateError};
+use super::hold::hold_offer;
+use super::negotiate::{negotiate, Negotiated};
+use super::offer::create_offer;
+use super::types::{Address, Origin, SessionDescription};
+
+/// Our side of the offer/answer exchanges of one call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LocalSession {
+    origin: Origin,
+    current: Option<SessionDescription>,
+    on_hold: bool,
+}
+
+impl LocalSession {
+    /// A session with a session id from the endpoint's seeded generator, and the address
+    /// for the `o=` line.
+    pub fn new(config: &MediaConfig, session_id: u64, address: IpAddr) -> LocalSession {
+        LocalSession {
+            origin: Origin {
+                username: config.username.clone(),
+                session_id,
+                session_version: 1,
+                address: Address::Ip(address),
+            },
+            current: None,
+            on_hold: false,
+        }
+    }
+
+    /// Our `o=` line as last sent (or as the first description will carry it).
+    pub fn origin(&self) -> &Origin {
+        self.current.as_ref().map_or(&self.origin, |c| &c.origin)
+    }
+
+    /// The last description we sent, offer or answer.
+    pub fn local_description(&self) -> Option<&SessionDescription> {
+        self.current.as_ref()
+    }
+
+    /// Whether we have put the call on hold ([`hold_offer`](Self::hold_offer) without a
+    /// [`resume_offer`](Self::resume_offer) since).
+    pub fn is_on_hold(&self) -> bool {
+        self.on_hold
+    }
+
+    /// A new offer from the configuration: the initial offer, a late offer in our 2xx,
+    /// or a re-offer. While we hold the call it stays on hold.
+    pub fn offer(&mut self, config: &MediaConfig, local: &LocalMedia) -> SessionDescription {
+        let offer = create_offer(config, &self.origin, &self.effective(local));
+        self.stamp(offer)
+    }
+
+    /// Answers a peer's offer (RFC 3264 §6); while we hold the call the answer does not
+    /// receive. On error nothing changes.
+    pub fn answer(
+        &mut self,
+        config: &MediaConfig,
+        local: &LocalMedia,
+        offer: &SessionDescription,
+    ) -> Result<Answer, AnswerError> {
+        let mut answer = create_answer(offer, config, &self.origin, &self.effective(local))?;
+        answer.description = self.stamp(answer.description);
+        Ok(answer)
+    }
+
+    /// A hold re-offer from our current description (RFC 3264 §8.4): sendonly, or
+    /// inactive where we only received. `None` before any description was sent.
+    pub fn hold_offer(&mut self) -> Option<SessionDescription> {
+        let held = hold_offer(self.current.as_ref()?);
+        self.on_hold = true;
+        Some(self.stamp(held))
+    }
+
+    /// Ends our hold and re-offers with `local.direction` (normally sendrecv).
+    pub fn resume_offer(&mut self, config: &MediaConfig, local: &LocalMedia) -> SessionDescription {
+        self.on_hold = false;
+        self.offer(config, local)
+    }
+
+    /// Reads the peer's answer to our last offer (also the answer in an ACK to a late
+    /// offer).
+    pub fn negotiate(&self, answer: &SessionDescription) -> Result<Negotiated, NegotiateError> {
+        let offer = self.current.as_ref().ok_or(NegotiateError::NoLocalOffer)?;
+        negotiate(offer, answer)
+    }
+
+    fn effective(&self, local: &LocalMedia) -> LocalMedia {
+        let mut local = *local;
+        if self.on_hold {
+            local.direction = local.direction.held();
+        }
+        local
+    }
+
+    /// Gives a new description our `o=` line with the right version and records it.
+    fn stamp(&mut self, mut description: SessionDescription) -> SessionDescription {
+        if let Some(previous) = &self.current {
+            description.origin = previous.origin.clone();
+            if description != *previous {
+                description.origin.session_version =
+                    previous.origin.session_version.wrapping_add(1);
+            }
+        } else {
+            description.origin = self.origin.clone();
+        }
+        self.current = Some(description.clone());
+        description
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sdp::Direction;
+    use std::net::Ipv4Addr;
+
+    const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+
+    #[test]
+    fn version_increments_on_changed_offers_and_origin_stays() {
+        let config = MediaConfig::default();
+        let mut session = LocalSession::new(&config, 777, IP);
+        let first = session.offer(&config, &LocalMedia::new(IP, 4000));
+        assert_eq!(first.origin.session_version, 1);
+        let moved = session.offer(&config, &LocalMedia::new(IP, 4002));
+        assert_eq!(moved.origin.session_version, 2);
+        assert_eq!(moved.origin.session_id, 777);
+        let held = session.hold_offer().expect("an offer was sent");
+        assert_eq!(held.origin.session_version, 3);
+        assert_eq!(held.media[0].direction, Direction::SendOnly);
+        let resumed = session.resume_offer(&config, &LocalMedia::new(IP, 4002));
+        assert_eq!(resumed.origin.session_version, 4);
+        assert_eq!(resumed.media[0].direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn identical_refresh_offer_keeps_version() {
+        let config = MediaConfig::default();
+        let mut session = LocalSession::new(&config, 1, IP);
+        let local = LocalMedia::new(IP, 4000);
+        let first = session.offer(&config, &local);
+        let again = session.offer(&config, &local);
+        assert_eq!(first, again);
+    }
+
+    #[test]
+    fn answers_while_holding_do_not_receive() {
+        let config = MediaConfig::default();
+        let local = LocalMedia::new(IP, 4000);
+        let mut peer = LocalSession::new(&config, 2, IP);
+        let peer_offer = peer.offer(&config, &LocalMedia::new(IP, 5000));
+        let mut session = LocalSession::new(&config, 1, IP);
+        let _first = session
+            .answer(&config, &local, &peer_offer)
+            .expect("acceptable");
+        session.hold_offer().expect("answer was sent");
+        let answer = session
+            .answer(&config, &local, &peer_offer)
+            .expect("acceptable");
+        assert_eq!(answer.description.media[0].direction, Direction::SendOnly);
+        assert_eq!(answer.negotiated.direction, Direction::SendOnly);
+    }
+
+    #[test]
+    fn hold_offer_needs_a_previous_description() {
+        let config = MediaConfig::default();
+        let mut session = LocalSession::new(&config, 1, IP);
+        assert_eq!(session.hold_offer(), None);
+        assert!(!session.is_on_hold());
+    }
+}
