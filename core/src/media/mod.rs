@@ -1,1 +1,3 @@
 //! Sans-IO RTP media: header codec, G.711, RFC 4733 DTMF, sources and statistics.
+
+pub mod g711;
