@@ -171,7 +171,11 @@ mod tests {
     #[test]
     fn every_alaw_code_survives_decode_then_encode() {
         for code in 0..=255u8 {
-            assert_eq!(alaw_encode(alaw_decode(code)), code, "A-law code {code:#04x}");
+            assert_eq!(
+                alaw_encode(alaw_decode(code)),
+                code,
+                "A-law code {code:#04x}"
+            );
         }
     }
 

@@ -1,3 +1,4 @@
 //! Sans-IO RTP media: header codec, G.711, RFC 4733 DTMF, sources and statistics.
 
 pub mod g711;
+pub mod rtp;
