@@ -26,7 +26,13 @@
 //! - Every RTP packet from the peer is counted, whatever the direction: a session on hold
 //!   still counts what arrives. Only the inactivity timeout depends on whether we expect
 //!   to receive.
-//! - RTCP multiplexed on the RTP port (RFC 5761) is counted and otherwise ignored.
+//! - RTCP multiplexed on the RTP port (RFC 5761) is read: a sender report from the peer
+//!   is remembered for the LSR/DLSR fields of our reports, and a BYE becomes
+//!   [`MediaEvent::RemoteBye`]. The session does not schedule RTCP itself: the endpoint
+//!   calls [`write_rtcp_report`](RtpSession::write_rtcp_report) on its own RTCP timer
+//!   (RFC 3550 §6.2: about every 5 s, randomised) and sends the compound to the RTCP
+//!   port (RTP port + 1, or the RTP port with rtcp-mux). NTP timestamps are the core's
+//!   clock since the driver's epoch (RFC 3550 §4 allows a relative clock).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -35,6 +41,9 @@ use std::time::Duration;
 use super::dtmf::{event_to_digit, DtmfConfig, DtmfError, DtmfReceiver, DtmfSender};
 use super::frames::FrameQueue;
 use super::g711::G711Law;
+use super::rtcp::{
+    self, ReportBlock, RtcpCompound, RtcpError, RtcpPacket, RtcpWriteError, SenderInfo,
+};
 use super::rtp::{looks_like_rtcp, RtpError, RtpHeader, RtpPacket};
 use super::stats::{MediaStats, SequenceVerdict};
 use super::tone::ToneSource;
@@ -199,6 +208,11 @@ pub enum MediaEvent {
         /// The digit.
         digit: char,
     },
+    /// The peer's source said goodbye in RTCP (RFC 3550 §6.6).
+    RemoteBye {
+        /// The source leaving.
+        ssrc: u32,
+    },
     /// No packet for the configured time while we expect to receive.
     Timeout {
         /// Time since the last packet (or since receiving was expected).
@@ -214,8 +228,10 @@ pub enum PacketOutcome {
     Audio,
     /// A telephone-event packet.
     Dtmf,
-    /// RTCP on the RTP port; counted.
+    /// RTCP on the RTP port (RFC 5761); read and counted.
     Rtcp,
+    /// Something that looked like RTCP but was not valid; counted as invalid.
+    InvalidRtcp(RtcpError),
     /// RTP with a payload type we did not negotiate; counted.
     UnknownPayloadType,
     /// Not RTP; counted.
@@ -282,6 +298,9 @@ pub struct RtpSession {
     last_received: Option<Instant>,
     timeout_reported: bool,
 
+    /// The peer's last sender report: the middle of its NTP time and when it arrived.
+    last_sr: Option<(u32, Instant)>,
+
     events: VecDeque<MediaEvent>,
     event_capacity: usize,
     stats: MediaStats,
@@ -320,6 +339,7 @@ impl RtpSession {
             receiving_since: now,
             last_received: None,
             timeout_reported: false,
+            last_sr: None,
             events: VecDeque::with_capacity(config.event_capacity.min(256)),
             event_capacity: config.event_capacity,
             stats: MediaStats::default(),
@@ -332,8 +352,7 @@ impl RtpSession {
             return PacketOutcome::Ignored;
         }
         if looks_like_rtcp(datagram) {
-            self.stats.rtcp_received += 1;
-            return PacketOutcome::Rtcp;
+            return self.receive_rtcp(now, datagram);
         }
         let packet = match RtpPacket::parse(datagram) {
             Ok(p) => p,
@@ -583,6 +602,50 @@ impl RtpSession {
         })
     }
 
+    /// Appends an RTCP compound to `buf` — an SR (or an RR when we have sent nothing),
+    /// with one report block on the peer's source when it has sent, then an SDES CNAME —
+    /// and returns the compound's length. RFC 3550 §6.4; see the module docs for timing.
+    pub fn write_rtcp_report(
+        &mut self,
+        now: Instant,
+        cname: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<usize, RtcpWriteError> {
+        let start = buf.len();
+        let block = self.report_block(now);
+        let blocks = block.as_slice();
+        if self.stats.packets_sent > 0 {
+            let info = SenderInfo {
+                ntp_timestamp: ntp_from_instant(now),
+                rtp_timestamp: self.timestamp_at(now),
+                packet_count: self.stats.packets_sent as u32,
+                octet_count: self.stats.octets_sent as u32,
+            };
+            rtcp::write_sender_report(buf, self.ssrc, &info, blocks)?;
+        } else {
+            rtcp::write_receiver_report(buf, self.ssrc, blocks)?;
+        }
+        if let Err(e) = rtcp::write_sdes_cname(buf, self.ssrc, cname) {
+            buf.truncate(start);
+            return Err(e);
+        }
+        Ok(buf.len() - start)
+    }
+
+    /// Like [`write_rtcp_report`](Self::write_rtcp_report), with a BYE for our source at
+    /// the end: what to send when the call ends.
+    pub fn write_rtcp_bye(
+        &mut self,
+        now: Instant,
+        cname: &[u8],
+        buf: &mut Vec<u8>,
+    ) -> Result<usize, RtcpWriteError> {
+        let start = buf.len();
+        self.write_rtcp_report(now, cname, buf)?;
+        rtcp::write_bye(buf, &[self.ssrc], None)?;
+        Ok(buf.len() - start)
+    }
+
     /// The statistics so far.
     pub fn stats(&self) -> &MediaStats {
         &self.stats
@@ -611,6 +674,66 @@ impl RtpSession {
     /// True while DTMF digits are being sent or wait to be.
     pub fn dtmf_pending(&self) -> bool {
         !self.dtmf_tx.is_idle()
+    }
+
+    fn receive_rtcp(&mut self, now: Instant, datagram: &[u8]) -> PacketOutcome {
+        let compound = match RtcpCompound::parse(datagram) {
+            Ok(c) => c,
+            Err(e) => {
+                self.stats.invalid_received += 1;
+                return PacketOutcome::InvalidRtcp(e);
+            }
+        };
+        self.stats.rtcp_received += 1;
+        let remote = self.stats.reception.ssrc();
+        for packet in compound.packets() {
+            match packet {
+                RtcpPacket::SenderReport { ssrc, info, .. } if remote.is_none_or(|r| r == ssrc) => {
+                    self.last_sr = Some((rtcp::ntp_middle(info.ntp_timestamp), now));
+                }
+                RtcpPacket::Bye { sources, .. } => {
+                    for ssrc in sources.iter() {
+                        if remote.is_none_or(|r| r == ssrc) {
+                            self.push_event(MediaEvent::RemoteBye { ssrc });
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        PacketOutcome::Rtcp
+    }
+
+    /// The reception report on the peer's source, once it has sent something.
+    fn report_block(&mut self, now: Instant) -> Option<ReportBlock> {
+        let ssrc = self.stats.reception.ssrc()?;
+        let (last_sr, delay_since_last_sr) = match self.last_sr {
+            // DLSR is in 1/65536 s.
+            Some((lsr, at)) => (lsr, ((now - at).as_micros() * 65536 / 1_000_000) as u32),
+            None => (0, 0),
+        };
+        let r = &mut self.stats.reception;
+        Some(ReportBlock {
+            ssrc,
+            fraction_lost: r.take_fraction_lost(),
+            cumulative_lost: r.lost().clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
+            highest_sequence: r.extended_max_sequence(),
+            jitter: r.jitter(),
+            last_sr,
+            delay_since_last_sr,
+        })
+    }
+
+    /// The RTP timestamp of the sampling instant `now` on our packet clock.
+    fn timestamp_at(&self, now: Instant) -> u32 {
+        let samples = |d: Duration| (d.as_micros() * u128::from(CLOCK_RATE_HZ) / 1_000_000) as u32;
+        if now <= self.next_tick {
+            self.next_timestamp
+                .wrapping_sub(samples(self.next_tick - now))
+        } else {
+            self.next_timestamp
+                .wrapping_add(samples(now - self.next_tick))
+        }
     }
 
     fn inactivity_deadline(&self) -> Option<Instant> {
@@ -687,6 +810,14 @@ impl RtpSession {
             event,
         );
     }
+}
+
+/// The core's clock as a 64-bit NTP-format timestamp (seconds since the driver's epoch).
+fn ntp_from_instant(now: Instant) -> u64 {
+    let micros = now.as_micros();
+    let seconds = micros / 1_000_000;
+    let fraction = ((micros % 1_000_000) << 32) / 1_000_000;
+    (seconds << 32) | fraction
 }
 
 fn push_bounded(
@@ -1179,6 +1310,89 @@ mod tests {
         }
         let code = G711Law::ALaw.encode(1000);
         assert_eq!(firsts, vec![code, code, code, code, 0xD5, 0xD5]);
+    }
+
+    #[test]
+    fn rtcp_reports_carry_our_counts_and_the_peers_sr_for_round_trip_time() {
+        let mut p = Pair::new(
+            config(0xAAAA, B_ADDR, MediaMode::Tone { freq_hz: 1000 }),
+            config(0xBBBB, A_ADDR, MediaMode::Echo),
+        );
+        p.run_until(Instant::from_millis(1000));
+        let mut sr = Vec::new();
+        let n =
+            p.a.write_rtcp_report(p.now, b"a@example.com", &mut sr)
+                .unwrap();
+        assert_eq!(n, sr.len());
+        let c = RtcpCompound::parse(&sr).unwrap();
+        let Some(RtcpPacket::SenderReport {
+            ssrc,
+            info,
+            reports,
+        }) = c.packets().next()
+        else {
+            panic!("an SR first");
+        };
+        assert_eq!(ssrc, 0xAAAA);
+        assert_eq!(u64::from(info.packet_count), p.a.stats().packets_sent);
+        assert_eq!(info.ntp_timestamp, 1 << 32, "one second after the epoch");
+        assert_eq!(info.rtp_timestamp, 4_294_960_000u32.wrapping_add(8000));
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports.iter().next().unwrap().ssrc, 0xBBBB);
+
+        // B gets the SR 30 ms later and reports 50 ms after that.
+        assert_eq!(
+            p.b.handle_packet(Instant::from_millis(1030), &sr),
+            PacketOutcome::Rtcp
+        );
+        let mut rr = Vec::new();
+        p.b.write_rtcp_report(Instant::from_millis(1080), b"b", &mut rr)
+            .unwrap();
+        let c = RtcpCompound::parse(&rr).unwrap();
+        let Some(RtcpPacket::SenderReport { reports, .. }) = c.packets().next() else {
+            panic!("B has sent too, so an SR");
+        };
+        let block = reports.iter().next().unwrap();
+        assert_eq!(block.ssrc, 0xAAAA);
+        assert_eq!(block.last_sr, 0x0001_0000, "middle 32 bits of A's NTP time");
+        assert_eq!(block.delay_since_last_sr, 50 * 65536 / 1000);
+        assert_eq!(block.cumulative_lost, 0);
+        assert_eq!(block.fraction_lost, 0);
+
+        // A BYE from the peer becomes an event; garbage that looks like RTCP is counted.
+        let mut bye = Vec::new();
+        p.b.write_rtcp_bye(Instant::from_millis(1100), b"b", &mut bye)
+            .unwrap();
+        assert_eq!(
+            p.a.handle_packet(Instant::from_millis(1130), &bye),
+            PacketOutcome::Rtcp
+        );
+        let events: Vec<_> = std::iter::from_fn(|| p.a.poll_event()).collect();
+        assert!(
+            events.contains(&MediaEvent::RemoteBye { ssrc: 0xBBBB }),
+            "{events:?}"
+        );
+        let invalid = p.a.stats().invalid_received;
+        assert!(matches!(
+            p.a.handle_packet(Instant::from_millis(1131), &[0x80, 200, 0, 40]),
+            PacketOutcome::InvalidRtcp(RtcpError::LengthOverrun { .. })
+        ));
+        assert_eq!(p.a.stats().invalid_received, invalid + 1);
+    }
+
+    #[test]
+    fn a_session_that_has_not_sent_reports_with_an_rr() {
+        let mut c = config(1, B_ADDR, MediaMode::Silence);
+        c.direction = MediaDirection::RecvOnly;
+        let mut s = RtpSession::new(c, Instant::ZERO);
+        let mut buf = Vec::new();
+        s.write_rtcp_report(Instant::from_millis(10), b"x", &mut buf)
+            .unwrap();
+        let c = RtcpCompound::parse(&buf).unwrap();
+        assert!(matches!(
+            c.packets().next(),
+            Some(RtcpPacket::ReceiverReport { ssrc: 1, reports }) if reports.is_empty()
+        ));
     }
 
     #[test]
