@@ -1,1 +1,35 @@
 //! Sans-IO RTP media: header codec, G.711, RFC 4733 DTMF, sources and statistics.
+//!
+//! Nothing here touches a socket or a clock. The endpoint creates one [`RtpSession`] per
+//! call once the runtime reports the media socket ready, feeds it the datagrams that
+//! arrive there and the passage of time, and drains the packets it wants sent and the
+//! events it reports (see [`session`] for the driving loop).
+//!
+//! | file | what | RFC |
+//! | --- | --- | --- |
+//! | [`rtp`] | borrowed header reader, writer into a caller buffer | RFC 3550 §5.1, §5.3.1 |
+//! | [`rtcp`] | SR, RR and BYE, minimal compound reader and writer | RFC 3550 §6.4, §6.6 |
+//! | [`g711`] | µ-law and A-law | ITU-T G.711, RFC 3551 §4.5.14 |
+//! | [`dtmf`] | telephone-event sender and receiver | RFC 4733 |
+//! | [`tone`] | a deterministic sine source | — |
+//! | [`stats`] | counters, loss, jitter | RFC 3550 A.1, A.3, A.8 |
+//! | [`frames`] | bounded frame queues (sink, echo) | — |
+//! | [`session`] | [`RtpSession`], one per call | RFC 3550, RFC 3551 |
+
+pub mod dtmf;
+pub mod frames;
+pub mod g711;
+pub mod rtcp;
+pub mod rtp;
+pub mod session;
+pub mod stats;
+pub mod tone;
+
+pub use dtmf::{DtmfConfig, DtmfError};
+pub use g711::G711Law;
+pub use rtp::{RtpError, RtpHeader, RtpPacket};
+pub use session::{
+    AudioCodec, MediaDirection, MediaEvent, MediaMode, PacketOutcome, PushAudioError, RtpSession,
+    RtpSessionConfig, RtpTransmit,
+};
+pub use stats::{MediaStats, ReceptionStats};

@@ -1,0 +1,178 @@
+//! A deterministic sine source for test calls and ringback-style tones.
+//!
+//! The phase is a 32-bit fixed-point accumulator (one turn = 2^32), and the sine is a
+//! Taylor polynomial on a quarter wave using only additions and multiplications, so the
+//! samples are bit-identical on every platform (no libm call whose last bit may differ).
+
+use std::f64::consts::FRAC_PI_2;
+
+/// A sine wave at a fixed frequency and amplitude, sample by sample.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToneSource {
+    phase: u32,
+    step: u32,
+    amplitude: f64,
+}
+
+impl ToneSource {
+    /// A tone of `freq_hz` at `sample_rate_hz` with peak `amplitude` (linear 16-bit).
+    /// Frequencies at or above half the sample rate alias, as they would in any DSP.
+    pub fn new(freq_hz: u32, amplitude: i16, sample_rate_hz: u32) -> Self {
+        let rate = u64::from(sample_rate_hz.max(1));
+        // Turns per sample in 2^-32 units; the modulo keeps the accumulator's meaning.
+        let step = ((u64::from(freq_hz) << 32) / rate) as u32;
+        ToneSource {
+            phase: 0,
+            step,
+            amplitude: f64::from(amplitude),
+        }
+    }
+
+    /// Writes the next `out.len()` samples; the phase continues across calls.
+    pub fn fill(&mut self, out: &mut [i16]) {
+        for sample in out {
+            let v = self.amplitude * sin_turns(self.phase);
+            // |v| ≤ |amplitude| ≤ 32768 (plus a rounding ulp): the cast saturates anyway.
+            *sample = v.round() as i16;
+            self.phase = self.phase.wrapping_add(self.step);
+        }
+    }
+}
+
+/// sin(2π · phase / 2^32), to about 1e-7.
+fn sin_turns(phase: u32) -> f64 {
+    let quadrant = phase >> 30;
+    let within = f64::from(phase & 0x3FFF_FFFF) / f64::from(1u32 << 30) * FRAC_PI_2;
+    let (x, sign) = match quadrant {
+        0 => (within, 1.0),
+        1 => (FRAC_PI_2 - within, 1.0),
+        2 => (within, -1.0),
+        _ => (FRAC_PI_2 - within, -1.0),
+    };
+    sign * sin_quarter(x)
+}
+
+/// Taylor series of sin on [0, π/2] through x^13 (error < 6e-8), nested so that each
+/// step divides by the next two factorial factors: x(1 - x²/6(1 - x²/20(1 - …))).
+fn sin_quarter(x: f64) -> f64 {
+    let x2 = x * x;
+    let mut acc = 1.0;
+    for divisor in [156.0, 110.0, 72.0, 42.0, 20.0, 6.0] {
+        acc = 1.0 - x2 / divisor * acc;
+    }
+    x * acc
+}
+
+/// Signal analysis used by the media tests.
+#[cfg(test)]
+pub(crate) mod analysis {
+    /// Power of `samples` at `freq_hz` by the Goertzel algorithm, normalised so that a
+    /// full-length sine of amplitude A gives about A²/4 · N².
+    pub(crate) fn goertzel_power(samples: &[i16], freq_hz: f64, rate_hz: f64) -> f64 {
+        let w = 2.0 * std::f64::consts::PI * freq_hz / rate_hz;
+        let coeff = 2.0 * w.cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &x in samples {
+            let s0 = f64::from(x) + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        s1 * s1 + s2 * s2 - coeff * s1 * s2
+    }
+
+    /// The frequency (in `step_hz` steps up to `max_hz`) with the most Goertzel power.
+    pub(crate) fn dominant_frequency(
+        samples: &[i16],
+        rate_hz: f64,
+        step_hz: f64,
+        max_hz: f64,
+    ) -> f64 {
+        let mut best = (0.0, f64::MIN);
+        let mut f = step_hz;
+        while f <= max_hz {
+            let p = goertzel_power(samples, f, rate_hz);
+            if p > best.1 {
+                best = (f, p);
+            }
+            f += step_hz;
+        }
+        best.0
+    }
+
+    /// Root mean square of the samples.
+    pub(crate) fn rms(samples: &[i16]) -> f64 {
+        if samples.is_empty() {
+            return 0.0;
+        }
+        let sum: f64 = samples.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
+        (sum / samples.len() as f64).sqrt()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::analysis::*;
+    use super::*;
+    use crate::media::g711::G711Law;
+
+    #[test]
+    fn polynomial_sine_matches_the_library_sine() {
+        for i in 0..4096u32 {
+            let phase = i.wrapping_mul(1_048_576 + 7);
+            let expected = (f64::from(phase) / 4_294_967_296.0 * std::f64::consts::TAU).sin();
+            assert!((sin_turns(phase) - expected).abs() < 1e-6, "phase {phase}");
+        }
+    }
+
+    #[test]
+    fn a_1khz_tone_has_its_frequency_and_energy() {
+        let mut t = ToneSource::new(1000, 8000, 8000);
+        let mut buf = vec![0i16; 8000];
+        t.fill(&mut buf);
+        // 1 kHz at 8 kHz: 8 samples per period, starting at phase 0.
+        assert_eq!(&buf[..4], &[0, 5657, 8000, 5657]);
+        assert_eq!(dominant_frequency(&buf, 8000.0, 50.0, 3950.0), 1000.0);
+        let rms = rms(&buf);
+        assert!((rms - 8000.0 / 2f64.sqrt()).abs() < 2.0, "rms {rms}");
+    }
+
+    #[test]
+    fn phase_continues_across_fills() {
+        let mut whole = ToneSource::new(440, 10000, 8000);
+        let mut a = vec![0i16; 480];
+        whole.fill(&mut a);
+        let mut parts = ToneSource::new(440, 10000, 8000);
+        let mut b = vec![0i16; 480];
+        for chunk in b.chunks_mut(160) {
+            parts.fill(chunk);
+        }
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_1khz_tone_survives_g711_in_both_laws() {
+        let mut t = ToneSource::new(1000, 8000, 8000);
+        let mut pcm = vec![0i16; 1600];
+        t.fill(&mut pcm);
+        for law in [G711Law::MuLaw, G711Law::ALaw] {
+            let mut coded = vec![0u8; pcm.len()];
+            law.encode_into(&pcm, &mut coded);
+            let mut back = vec![0i16; pcm.len()];
+            law.decode_into(&coded, &mut back);
+            assert_eq!(
+                dominant_frequency(&back, 8000.0, 50.0, 3950.0),
+                1000.0,
+                "{law:?}"
+            );
+            let ratio = rms(&back) / rms(&pcm);
+            assert!(
+                (0.98..1.02).contains(&ratio),
+                "{law:?} energy ratio {ratio}"
+            );
+            // The quantisation noise is well below the tone (G.711 SNR is ~35-38 dB).
+            let noise: Vec<i16> = pcm.iter().zip(&back).map(|(a, b)| a - b).collect();
+            let snr_db = 20.0 * (rms(&pcm) / rms(&noise)).log10();
+            assert!(snr_db > 30.0, "{law:?} SNR {snr_db:.1} dB");
+        }
+    }
+}
