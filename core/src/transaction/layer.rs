@@ -9,7 +9,8 @@
 //! everything the layer decides on its own (retransmissions, timeouts, terminations)
 //! comes out of the output queue.
 //!
-//! Transactions live in a `BTreeMap` keyed by [`TransactionId`]; timers in a
+//! Transactions live in a slab addressed by [`TransactionId`] (slot and generation);
+//! their keys in two `BTreeMap`s (client, server); timers in a
 //! `BTreeSet<(Instant, TransactionId)>`, so `poll_timeout` is a lookup of the first
 //! element and timers due at the same instant fire in id order. The number of
 //! transactions is bounded by [`LayerConfig::max_transactions`]: when full, a new
@@ -37,6 +38,7 @@ use super::client_non_invite::ClientNonInvite;
 use super::key::{ClientKey, ServerKey, ServerMatch};
 use super::server_invite::{AckOutcome, ServerInvite};
 use super::server_non_invite::ServerNonInvite;
+use super::slab::Slab;
 use super::timers::{Timer, TimerConfig, Timers};
 use super::{is_valid_status, Effect, Effects, Message, TransactionId, TransactionState};
 
@@ -242,8 +244,7 @@ impl std::error::Error for TransactionError {}
 #[derive(Debug)]
 pub struct TransactionLayer {
     config: LayerConfig,
-    next_id: u64,
-    entries: BTreeMap<TransactionId, Entry>,
+    entries: Slab<Entry>,
     clients: BTreeMap<ClientKey, TransactionId>,
     servers: BTreeMap<ServerMatch, TransactionId>,
     deadlines: BTreeSet<(Instant, TransactionId)>,
@@ -255,8 +256,7 @@ impl TransactionLayer {
     pub fn new(config: LayerConfig) -> Self {
         TransactionLayer {
             config,
-            next_id: 1,
-            entries: BTreeMap::new(),
+            entries: Slab::new(),
             clients: BTreeMap::new(),
             servers: BTreeMap::new(),
             deadlines: BTreeSet::new(),
@@ -293,21 +293,17 @@ impl TransactionLayer {
             return Err(TransactionError::DuplicateKey { existing });
         }
         self.check_room()?;
-        let id = self.allocate_id();
-        self.clients.insert(key.clone(), id);
-        self.entries.insert(
-            id,
-            Entry {
-                owner,
-                dest,
-                transport,
-                machine,
-                index: Index::Client(key),
-                message: request,
-                ack: None,
-                scheduled: None,
-            },
-        );
+        let id = self.entries.insert(Entry {
+            owner,
+            dest,
+            transport,
+            machine,
+            index: Index::Client(key.clone()),
+            message: request,
+            ack: None,
+            scheduled: None,
+        });
+        self.clients.insert(key, id);
         let mut fx = Effects::new();
         fx.push(Effect::Transmit(Message::Request));
         self.apply(id, fx);
@@ -329,7 +325,7 @@ impl TransactionLayer {
             return ResponseDisposition::Unmatched;
         };
         let cfg = &self.config.timers;
-        let Some(entry) = self.entries.get_mut(&id) else {
+        let Some(entry) = self.entries.get_mut(id) else {
             return ResponseDisposition::Unmatched;
         };
         let owner = entry.owner;
@@ -367,7 +363,7 @@ impl TransactionLayer {
     ) -> Result<(), TransactionError> {
         let entry = self
             .entries
-            .get_mut(&id)
+            .get_mut(id)
             .ok_or(TransactionError::UnknownTransaction { id })?;
         let Machine::ClientInvite(m) = &mut entry.machine else {
             return Err(TransactionError::WrongKind { id });
@@ -413,22 +409,18 @@ impl TransactionLayer {
         } else {
             Machine::ServerNonInvite(ServerNonInvite::new(reliable))
         };
-        let id = self.allocate_id();
         let matching = key.into_matching();
-        self.servers.insert(matching.clone(), id);
-        self.entries.insert(
-            id,
-            Entry {
-                owner,
-                dest: reply_to,
-                transport,
-                machine,
-                index: Index::Server(matching),
-                message: Vec::new(),
-                ack: None,
-                scheduled: None,
-            },
-        );
+        let id = self.entries.insert(Entry {
+            owner,
+            dest: reply_to,
+            transport,
+            machine,
+            index: Index::Server(matching.clone()),
+            message: Vec::new(),
+            ack: None,
+            scheduled: None,
+        });
+        self.servers.insert(matching, id);
         Ok(RequestDisposition::New { id })
     }
 
@@ -448,7 +440,7 @@ impl TransactionLayer {
         let cfg = &self.config.timers;
         let entry = self
             .entries
-            .get_mut(&id)
+            .get_mut(id)
             .ok_or(TransactionError::UnknownTransaction { id })?;
         let mut fx = Effects::new();
         let accepted = match &mut entry.machine {
@@ -473,7 +465,7 @@ impl TransactionLayer {
     pub fn find_invite_for_cancel(&self, cancel: &ServerKey) -> Option<TransactionId> {
         let invite = cancel.cancelled_invite()?;
         let id = *self.servers.get(invite.matching())?;
-        match self.entries.get(&id)?.machine {
+        match self.entries.get(id)?.machine {
             Machine::ServerInvite(_) => Some(id),
             _ => None,
         }
@@ -491,7 +483,7 @@ impl TransactionLayer {
     ) -> Result<(), TransactionError> {
         let entry = self
             .entries
-            .get_mut(&id)
+            .get_mut(id)
             .ok_or(TransactionError::UnknownTransaction { id })?;
         let mut fx = Effects::new();
         entry.machine.on_transport_error(&mut fx);
@@ -507,7 +499,7 @@ impl TransactionLayer {
             }
             self.deadlines.pop_first();
             let cfg = &self.config.timers;
-            let Some(entry) = self.entries.get_mut(&id) else {
+            let Some(entry) = self.entries.get_mut(id) else {
                 continue;
             };
             entry.scheduled = None;
@@ -552,12 +544,12 @@ impl TransactionLayer {
 
     /// The state of transaction `id`, or `None` once it has terminated.
     pub fn state(&self, id: TransactionId) -> Option<TransactionState> {
-        self.entries.get(&id).map(|e| e.machine.state())
+        self.entries.get(id).map(|e| e.machine.state())
     }
 
     /// The owner tag of transaction `id`.
     pub fn owner(&self, id: TransactionId) -> Option<u64> {
-        self.entries.get(&id).map(|e| e.owner)
+        self.entries.get(id).map(|e| e.owner)
     }
 
     /// Re-tags transaction `id` (a server transaction learns its session after the TU
@@ -565,7 +557,7 @@ impl TransactionLayer {
     pub fn set_owner(&mut self, id: TransactionId, owner: u64) -> Result<(), TransactionError> {
         let entry = self
             .entries
-            .get_mut(&id)
+            .get_mut(id)
             .ok_or(TransactionError::UnknownTransaction { id })?;
         entry.owner = owner;
         Ok(())
@@ -578,7 +570,7 @@ impl TransactionLayer {
 
     /// Whether no transaction is alive.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len() == 0
     }
 
     fn check_room(&self) -> Result<(), TransactionError> {
@@ -589,12 +581,6 @@ impl TransactionLayer {
         Ok(())
     }
 
-    fn allocate_id(&mut self) -> TransactionId {
-        let id = TransactionId(self.next_id);
-        self.next_id += 1;
-        id
-    }
-
     fn on_matched_request(
         &mut self,
         now: Instant,
@@ -602,7 +588,7 @@ impl TransactionLayer {
         is_ack: bool,
     ) -> RequestDisposition {
         let cfg = &self.config.timers;
-        let Some(entry) = self.entries.get_mut(&id) else {
+        let Some(entry) = self.entries.get_mut(id) else {
             return RequestDisposition::AckForDialog { id: None };
         };
         let mut fx = Effects::new();
@@ -631,7 +617,7 @@ impl TransactionLayer {
     /// Turns a machine's effects into outputs, removes a terminated transaction, and
     /// re-files the transaction's next deadline.
     fn apply(&mut self, id: TransactionId, fx: Effects) {
-        let Some(entry) = self.entries.get(&id) else {
+        let Some(entry) = self.entries.get(id) else {
             return;
         };
         let owner = entry.owner;
@@ -679,7 +665,7 @@ impl TransactionLayer {
     }
 
     fn reschedule(&mut self, id: TransactionId) {
-        let Some(entry) = self.entries.get_mut(&id) else {
+        let Some(entry) = self.entries.get_mut(id) else {
             return;
         };
         let next = entry.machine.timers().next_deadline();
@@ -696,7 +682,7 @@ impl TransactionLayer {
     }
 
     fn remove(&mut self, id: TransactionId) {
-        let Some(entry) = self.entries.remove(&id) else {
+        let Some(entry) = self.entries.remove(id) else {
             return;
         };
         if let Some(at) = entry.scheduled {
@@ -993,7 +979,7 @@ mod tests {
             h.layer.send_response(h.now, id, 200, vec![]),
             Err(TransactionError::WrongKind { id })
         );
-        let gone = TransactionId(999);
+        let gone = TransactionId::from_parts(999, 0);
         assert_eq!(
             h.layer.send_response(h.now, gone, 200, vec![]),
             Err(TransactionError::UnknownTransaction { id: gone })

@@ -52,6 +52,7 @@ pub mod layer;
 mod properties;
 mod server_invite;
 mod server_non_invite;
+mod slab;
 #[cfg(test)]
 mod test_support;
 pub mod timers;
@@ -67,21 +68,35 @@ pub use layer::{
 };
 pub use timers::{Timer, TimerConfig};
 
-/// Identifies one transaction inside a [`TransactionLayer`]. Ids are handed out in
-/// increasing order and never reused by the same layer.
+/// Identifies one transaction inside a [`TransactionLayer`]: a slot number and the
+/// slot's generation, so an id kept after its transaction ended never names the
+/// transaction that reuses the slot.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TransactionId(u64);
 
 impl TransactionId {
-    /// The id's number (for logs and tables).
+    /// The id's number (for logs and tables): generation in the high 32 bits, slot in
+    /// the low ones.
     pub const fn as_u64(self) -> u64 {
         self.0
+    }
+
+    pub(crate) const fn from_parts(index: u32, generation: u32) -> Self {
+        TransactionId(((generation as u64) << 32) | index as u64)
+    }
+
+    pub(crate) const fn index(self) -> u32 {
+        self.0 as u32
+    }
+
+    pub(crate) const fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
     }
 }
 
 impl fmt::Debug for TransactionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "txn#{}", self.0)
+        write!(f, "txn#{}.{}", self.index(), self.generation())
     }
 }
 
