@@ -378,6 +378,27 @@ impl TransactionLayer {
         Ok(())
     }
 
+    /// The TU has sent a CANCEL for INVITE client transaction `id` (through a client
+    /// transaction of its own). If no final response to the INVITE arrives within
+    /// 64·T1, the INVITE transaction ends with a Timer B timeout (RFC 3261 §9.1).
+    pub fn on_cancel_sent(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+    ) -> Result<(), TransactionError> {
+        let cfg = &self.config.timers;
+        let entry = self
+            .entries
+            .get_mut(id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        let Machine::ClientInvite(m) = &mut entry.machine else {
+            return Err(TransactionError::WrongKind { id });
+        };
+        m.on_cancel_sent(now, cfg);
+        self.reschedule(id);
+        Ok(())
+    }
+
     /// A request arrived with server key `key`. `reply_to` and `transport` say where
     /// this transaction's responses go (RFC 3261 §18.2.2: the caller applies `received`,
     /// `rport` and `maddr`). `owner` tags a transaction created here.
