@@ -44,10 +44,12 @@
 
 mod client_invite;
 mod client_non_invite;
+mod error;
 pub mod key;
 #[cfg(test)]
 mod ladders;
 pub mod layer;
+mod output;
 #[cfg(test)]
 mod properties;
 mod server_invite;
@@ -61,11 +63,10 @@ use std::fmt;
 
 use smallvec::SmallVec;
 
+pub use error::TransactionError;
 pub use key::{ClientKey, RequestFields, SentBy, ServerKey, MAGIC_COOKIE};
-pub use layer::{
-    LayerConfig, RequestDisposition, ResponseDisposition, TransactionError, TransactionLayer,
-    TransactionOutput,
-};
+pub use layer::{LayerConfig, TransactionLayer};
+pub use output::{RequestDisposition, ResponseDisposition, TransactionOutput};
 pub use timers::{Timer, TimerConfig};
 
 /// Identifies one transaction inside a [`TransactionLayer`]: a slot number and the

@@ -9,8 +9,8 @@ use crate::sip::{Method, Transport};
 use crate::time::Instant;
 
 use super::key::ClientKey;
-use super::layer::{LayerConfig, TransactionLayer, TransactionOutput};
 use super::test_support::{peer, server_key};
+use super::{LayerConfig, TransactionLayer, TransactionOutput};
 use super::{RequestDisposition, ResponseDisposition, TransactionId, TransactionState};
 
 /// One thing that can happen to the layer.
