@@ -16,7 +16,9 @@
 //! transaction must stay to pass up the 2xx of other forks.
 //!
 //! Proceeding runs Timer C (see the `timers` module docs): a provisional response
-//! resets it; when it fires the TU is told and Timer B starts as a last guard.
+//! resets it; when it fires the TU is told and Timer B starts as a last guard. When the
+//! TU cancels the INVITE, Timer B starts at once (§9.1: give the transaction up if no
+//! final response comes within 64·T1 of the CANCEL).
 
 use crate::time::Instant;
 
@@ -113,6 +115,16 @@ impl ClientInvite {
         }
         fx.push(Effect::Transmit(Message::Ack));
         true
+    }
+
+    /// The TU has sent a CANCEL for this INVITE (RFC 3261 §9.1): if no final response
+    /// comes within 64·T1 the transaction is given up. In Proceeding this replaces
+    /// Timer C with Timer B; elsewhere it changes nothing (Calling already runs B, and
+    /// a final response has already arrived in the other states).
+    pub(crate) fn on_cancel_sent(&mut self, now: Instant, cfg: &TimerConfig) {
+        if self.state == TransactionState::Proceeding {
+            self.timers.arm(Timer::B, now + cfg.sixty_four_t1());
+        }
     }
 
     /// `timer` is due at `now`.
@@ -468,6 +480,52 @@ mod tests {
                 TransactionOutput::TransportError { id, owner: 42 },
                 TransactionOutput::Terminated { id, owner: 42 }
             ]
+        );
+    }
+
+    #[test]
+    fn after_a_cancel_timer_b_gives_the_transaction_up_within_64_t1() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
+        h.drain();
+        let _ = h.layer.on_response(h.now, &key(), 180);
+        let now = h.at(10_000);
+        h.layer.on_cancel_sent(now, id).unwrap();
+        assert_eq!(
+            h.run_until(100_000),
+            [
+                (
+                    42_000,
+                    TransactionOutput::Timeout {
+                        id,
+                        owner: 42,
+                        timer: Timer::B
+                    }
+                ),
+                (42_000, TransactionOutput::Terminated { id, owner: 42 }),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_2xx_after_a_provisional_moves_proceeding_to_accepted() {
+        let mut h = Harness::new();
+        let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Tcp);
+        h.drain();
+        let _ = h.layer.on_response(h.now, &key(), 183);
+        let now = h.at(3_000);
+        assert!(matches!(
+            h.layer.on_response(now, &key(), 202),
+            ResponseDisposition::PassUp {
+                needs_ack: false,
+                ..
+            }
+        ));
+        assert_eq!(h.layer.state(id), Some(TransactionState::Accepted));
+        // Timer M is 64·T1 on reliable transports too (RFC 6026 §8.4).
+        assert_eq!(
+            h.run_until(100_000),
+            [(35_000, TransactionOutput::Terminated { id, owner: 42 })]
         );
     }
 

@@ -36,6 +36,10 @@ pub const MAGIC_COOKIE: &str = "z9hG4bK";
 /// Via and the CSeq method.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientKey {
+    /// A digest of the fields, compared first so that the layer's maps rarely compare
+    /// strings (branches share their first seven bytes). It only orders keys inside
+    /// the maps; no output depends on that order.
+    digest: u64,
     branch: Box<str>,
     method: Method,
 }
@@ -44,7 +48,9 @@ impl ClientKey {
     /// The key of the transaction a request with top-Via `branch` and CSeq method
     /// `cseq_method` starts, and equally the key a response to it carries.
     pub fn new(branch: &str, cseq_method: Method) -> Self {
+        let digest = Digest::new().str(branch).str(cseq_method.as_str()).finish();
         ClientKey {
+            digest,
             branch: branch.into(),
             method: cseq_method,
         }
@@ -138,9 +144,17 @@ pub struct ServerKey {
     method: Method,
 }
 
-/// The part of a [`ServerKey`] that decides matching.
+/// The part of a [`ServerKey`] that decides matching, with a digest of it compared
+/// first (see [`ClientKey`]).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub(crate) enum ServerMatch {
+pub(crate) struct ServerMatch {
+    digest: u64,
+    fields: MatchFields,
+}
+
+/// The fields server-side matching compares.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum MatchFields {
     /// §17.2.3: branch, sent-by, method (ACK as INVITE).
     Rfc3261 {
         branch: Box<str>,
@@ -174,7 +188,7 @@ impl ServerKey {
                 SentBy::new(fields.sent_by_host, fields.sent_by_port, fields.transport),
             ),
             _ => ServerKey {
-                matching: ServerMatch::Rfc2543(Box::new(LegacyMatch {
+                matching: ServerMatch::new(MatchFields::Rfc2543(Box::new(LegacyMatch {
                     request_uri: fields.request_uri.into(),
                     from_tag: fields.from_tag.map(Into::into),
                     call_id: fields.call_id.into(),
@@ -182,7 +196,7 @@ impl ServerKey {
                     top_via: fields.top_via.into(),
                     method: matching_method(fields.method),
                     to_tag: fields.to_tag.map(Into::into),
-                })),
+                }))),
                 method: fields.method.clone(),
             },
         }
@@ -191,11 +205,11 @@ impl ServerKey {
     /// An RFC 3261 key from its three parts (the caller has checked the magic cookie).
     pub fn rfc3261(method: Method, branch: &str, sent_by: SentBy) -> Self {
         ServerKey {
-            matching: ServerMatch::Rfc3261 {
+            matching: ServerMatch::new(MatchFields::Rfc3261 {
                 branch: branch.into(),
                 sent_by,
                 method: matching_method(&method),
-            },
+            }),
             method,
         }
     }
@@ -207,7 +221,7 @@ impl ServerKey {
 
     /// Whether the key uses RFC 3261 matching (false: the RFC 2543 fallback).
     pub fn is_rfc3261(&self) -> bool {
-        matches!(self.matching, ServerMatch::Rfc3261 { .. })
+        matches!(self.matching.fields, MatchFields::Rfc3261 { .. })
     }
 
     /// For a CANCEL, the key of the INVITE it cancels (§9.2: every matching field equal
@@ -216,13 +230,15 @@ impl ServerKey {
         if self.method != Method::Cancel {
             return None;
         }
-        let mut invite = self.clone();
-        invite.method = Method::Invite;
-        match &mut invite.matching {
-            ServerMatch::Rfc3261 { method, .. } => *method = Method::Invite,
-            ServerMatch::Rfc2543(legacy) => legacy.method = Method::Invite,
+        let mut fields = self.matching.fields.clone();
+        match &mut fields {
+            MatchFields::Rfc3261 { method, .. } => *method = Method::Invite,
+            MatchFields::Rfc2543(legacy) => legacy.method = Method::Invite,
         }
-        Some(invite)
+        Some(ServerKey {
+            matching: ServerMatch::new(fields),
+            method: Method::Invite,
+        })
     }
 
     /// The matching part.
@@ -238,11 +254,11 @@ impl ServerKey {
     /// For an RFC 2543 key with a To tag, the same key without it (what the INVITE an
     /// ACK acknowledges carried before our response added the tag).
     pub(crate) fn without_to_tag(&self) -> Option<ServerMatch> {
-        match &self.matching {
-            ServerMatch::Rfc2543(legacy) if legacy.to_tag.is_some() => {
+        match &self.matching.fields {
+            MatchFields::Rfc2543(legacy) if legacy.to_tag.is_some() => {
                 let mut bare = legacy.clone();
                 bare.to_tag = None;
-                Some(ServerMatch::Rfc2543(bare))
+                Some(ServerMatch::new(MatchFields::Rfc2543(bare)))
             }
             _ => None,
         }
@@ -251,20 +267,79 @@ impl ServerKey {
 
 impl fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.matching {
-            ServerMatch::Rfc3261 {
+        match &self.matching.fields {
+            MatchFields::Rfc3261 {
                 branch, sent_by, ..
             } => write!(
                 f,
                 "{} {}@{}:{}",
                 self.method, branch, sent_by.host, sent_by.port
             ),
-            ServerMatch::Rfc2543(l) => write!(
+            MatchFields::Rfc2543(l) => write!(
                 f,
                 "{} rfc2543 {} cseq {} call-id {}",
                 self.method, l.request_uri, l.cseq, l.call_id
             ),
         }
+    }
+}
+
+impl ServerMatch {
+    fn new(fields: MatchFields) -> Self {
+        let digest = match &fields {
+            MatchFields::Rfc3261 {
+                branch,
+                sent_by,
+                method,
+            } => Digest::new()
+                .str(branch)
+                .str(&sent_by.host)
+                .u64(u64::from(sent_by.port))
+                .str(method.as_str()),
+            MatchFields::Rfc2543(l) => Digest::new()
+                .str(&l.request_uri)
+                .str(l.from_tag.as_deref().unwrap_or(""))
+                .str(&l.call_id)
+                .u64(u64::from(l.cseq))
+                .str(&l.top_via)
+                .str(l.method.as_str())
+                .str(l.to_tag.as_deref().unwrap_or("")),
+        }
+        .finish();
+        ServerMatch { digest, fields }
+    }
+}
+
+/// FNV-1a, 64 bits: a fixed, seedless digest, so keys order the same in every run.
+#[derive(Clone, Copy)]
+struct Digest(u64);
+
+impl Digest {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+
+    fn new() -> Self {
+        Digest(Self::OFFSET)
+    }
+
+    fn bytes(mut self, bytes: &[u8]) -> Self {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(Self::PRIME);
+        }
+        self
+    }
+
+    /// A field followed by a byte no UTF-8 text contains, so fields cannot run together.
+    fn str(self, s: &str) -> Self {
+        self.bytes(s.as_bytes()).bytes(&[0xff])
+    }
+
+    fn u64(self, n: u64) -> Self {
+        self.bytes(&n.to_le_bytes())
+    }
+
+    fn finish(self) -> u64 {
+        self.0
     }
 }
 

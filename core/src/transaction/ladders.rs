@@ -6,8 +6,8 @@ use std::fmt::Write;
 use crate::sip::{Method, Transport};
 
 use super::key::ClientKey;
-use super::layer::TransactionOutput;
 use super::test_support::{Harness, Timed};
+use super::TransactionOutput;
 use super::{RequestDisposition, ResponseDisposition};
 
 /// One line per output: time in seconds, transaction, what happened.

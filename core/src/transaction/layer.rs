@@ -9,7 +9,8 @@
 //! everything the layer decides on its own (retransmissions, timeouts, terminations)
 //! comes out of the output queue.
 //!
-//! Transactions live in a `BTreeMap` keyed by [`TransactionId`]; timers in a
+//! Transactions live in a slab addressed by [`TransactionId`] (slot and generation);
+//! their keys in two `BTreeMap`s (client, server); timers in a
 //! `BTreeSet<(Instant, TransactionId)>`, so `poll_timeout` is a lookup of the first
 //! element and timers due at the same instant fire in id order. The number of
 //! transactions is bounded by [`LayerConfig::max_transactions`]: when full, a new
@@ -37,8 +38,12 @@ use super::client_non_invite::ClientNonInvite;
 use super::key::{ClientKey, ServerKey, ServerMatch};
 use super::server_invite::{AckOutcome, ServerInvite};
 use super::server_non_invite::ServerNonInvite;
+use super::slab::Slab;
 use super::timers::{Timer, TimerConfig, Timers};
-use super::{is_valid_status, Effect, Effects, Message, TransactionId, TransactionState};
+use super::{
+    is_valid_status, Effect, Effects, Message, RequestDisposition, ResponseDisposition,
+    TransactionError, TransactionId, TransactionOutput, TransactionState,
+};
 
 /// The most timers one transaction may fire in a single `handle_timeout` call; a guard
 /// against a machine bug turning into a busy loop (each machine needs at most two).
@@ -62,188 +67,11 @@ impl Default for LayerConfig {
     }
 }
 
-/// Something the layer wants the caller to do or know, drained with
-/// [`TransactionLayer::poll_output`]. `owner` is the caller's tag given when the
-/// transaction was created (or later with [`TransactionLayer::set_owner`]), to route the
-/// output to a session.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransactionOutput {
-    /// Send `bytes` to `dest` over `transport`. If sending fails, report it with
-    /// [`TransactionLayer::on_transport_error`].
-    Transmit {
-        /// The transaction sending.
-        id: TransactionId,
-        /// Its owner tag.
-        owner: u64,
-        /// Where to send.
-        dest: SocketAddr,
-        /// Over what.
-        transport: Transport,
-        /// The message, exactly as the caller built it.
-        bytes: Vec<u8>,
-    },
-    /// A timer ran out. For Timers B, F and H the transaction has failed (a client
-    /// transaction's TU treats it as a 408) and a [`TransactionOutput::Terminated`]
-    /// follows; for Timer C the INVITE client transaction is still alive and the TU
-    /// should CANCEL it.
-    Timeout {
-        /// The transaction.
-        id: TransactionId,
-        /// Its owner tag.
-        owner: u64,
-        /// Which timer.
-        timer: Timer,
-    },
-    /// The transport failed to deliver one of the transaction's messages (§17.1.4,
-    /// §17.2.4). A [`TransactionOutput::Terminated`] follows, except for an INVITE
-    /// server transaction, which stays to absorb retransmissions (RFC 6026 Figure 5).
-    TransportError {
-        /// The transaction.
-        id: TransactionId,
-        /// Its owner tag.
-        owner: u64,
-    },
-    /// The transaction is over and forgotten; its id will match nothing any more.
-    Terminated {
-        /// The transaction.
-        id: TransactionId,
-        /// Its owner tag.
-        owner: u64,
-    },
-}
-
-/// What to do with a response handed to [`TransactionLayer::on_response`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[must_use]
-#[non_exhaustive]
-pub enum ResponseDisposition {
-    /// Pass it to the TU. With `needs_ack` (a non-2xx final response to an INVITE,
-    /// §17.1.1.3) the caller must build the ACK and hand it to
-    /// [`TransactionLayer::set_ack`], which sends it.
-    PassUp {
-        /// The client transaction it belongs to.
-        id: TransactionId,
-        /// Its owner tag.
-        owner: u64,
-        /// Whether the caller must supply an ACK.
-        needs_ack: bool,
-    },
-    /// A retransmission the transaction has dealt with (re-sending its ACK if needed).
-    Absorbed {
-        /// The client transaction it belongs to.
-        id: TransactionId,
-    },
-    /// No transaction matches: a stray response (§18.1.2). A 2xx to an INVITE whose
-    /// transaction has ended may still interest the dialog layer.
-    Unmatched,
-    /// The status code is outside 100–699; the response is dropped.
-    InvalidStatus,
-}
-
-/// What to do with a request handed to [`TransactionLayer::on_request`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[must_use]
-#[non_exhaustive]
-pub enum RequestDisposition {
-    /// A new server transaction: pass the request to the TU, which answers with
-    /// [`TransactionLayer::send_response`].
-    New {
-        /// The new transaction.
-        id: TransactionId,
-    },
-    /// A retransmission (or the ACK for our non-2xx final): absorbed; any response
-    /// to re-send is in the output queue.
-    Absorbed {
-        /// The transaction it belongs to.
-        id: TransactionId,
-    },
-    /// An ACK that is not part of an INVITE server transaction — the ACK for a 2xx
-    /// (RFC 6026 §8.7): hand it to the dialog layer. `id` is the INVITE transaction in
-    /// Accepted it matched, if any (only RFC 2543 peers reuse the INVITE's key).
-    AckForDialog {
-        /// The matched transaction in Accepted, if any.
-        id: Option<TransactionId>,
-    },
-}
-
-/// Why a call into the layer was refused. Nothing is changed when one is returned.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum TransactionError {
-    /// [`LayerConfig::max_transactions`] are alive; answer a request with 503.
-    LayerFull {
-        /// The configured limit.
-        max: usize,
-    },
-    /// ACK never starts a transaction (the ACK for a non-2xx goes through
-    /// [`TransactionLayer::set_ack`]; the ACK for a 2xx is sent by the dialog layer).
-    AckIsNotATransaction,
-    /// A client transaction with this key is already alive.
-    DuplicateKey {
-        /// The transaction holding the key.
-        existing: TransactionId,
-    },
-    /// No transaction has this id (it may have terminated).
-    UnknownTransaction {
-        /// The id asked for.
-        id: TransactionId,
-    },
-    /// A status code outside 100–699.
-    InvalidStatus {
-        /// The status given.
-        status: u16,
-    },
-    /// The operation does not apply to this kind of transaction (a response on a
-    /// client transaction, an ACK on anything but an INVITE client transaction).
-    WrongKind {
-        /// The transaction.
-        id: TransactionId,
-    },
-    /// The transaction's state does not allow it (a second final response, an ACK
-    /// before a non-2xx final).
-    NotAllowedInState {
-        /// The transaction.
-        id: TransactionId,
-        /// Its state.
-        state: TransactionState,
-    },
-}
-
-impl std::fmt::Display for TransactionError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            TransactionError::LayerFull { max } => {
-                write!(f, "transaction limit of {max} reached")
-            }
-            TransactionError::AckIsNotATransaction => {
-                f.write_str("ACK does not start a client transaction")
-            }
-            TransactionError::DuplicateKey { existing } => {
-                write!(f, "client transaction key already used by {existing}")
-            }
-            TransactionError::UnknownTransaction { id } => write!(f, "no transaction {id}"),
-            TransactionError::InvalidStatus { status } => {
-                write!(f, "status code {status} is outside 100-699")
-            }
-            TransactionError::WrongKind { id } => {
-                write!(f, "operation does not apply to the kind of {id}")
-            }
-            TransactionError::NotAllowedInState { id, state } => {
-                write!(f, "{id} does not allow this in state {state:?}")
-            }
-        }
-    }
-}
-
-impl std::error::Error for TransactionError {}
-
 /// All transactions of one endpoint. See the module docs for the driving contract.
 #[derive(Debug)]
 pub struct TransactionLayer {
     config: LayerConfig,
-    next_id: u64,
-    entries: BTreeMap<TransactionId, Entry>,
+    entries: Slab<Entry>,
     clients: BTreeMap<ClientKey, TransactionId>,
     servers: BTreeMap<ServerMatch, TransactionId>,
     deadlines: BTreeSet<(Instant, TransactionId)>,
@@ -255,8 +83,7 @@ impl TransactionLayer {
     pub fn new(config: LayerConfig) -> Self {
         TransactionLayer {
             config,
-            next_id: 1,
-            entries: BTreeMap::new(),
+            entries: Slab::new(),
             clients: BTreeMap::new(),
             servers: BTreeMap::new(),
             deadlines: BTreeSet::new(),
@@ -293,21 +120,17 @@ impl TransactionLayer {
             return Err(TransactionError::DuplicateKey { existing });
         }
         self.check_room()?;
-        let id = self.allocate_id();
-        self.clients.insert(key.clone(), id);
-        self.entries.insert(
-            id,
-            Entry {
-                owner,
-                dest,
-                transport,
-                machine,
-                index: Index::Client(key),
-                message: request,
-                ack: None,
-                scheduled: None,
-            },
-        );
+        let id = self.entries.insert(Entry {
+            owner,
+            dest,
+            transport,
+            machine,
+            index: Index::Client(key.clone()),
+            message: request,
+            ack: None,
+            scheduled: None,
+        });
+        self.clients.insert(key, id);
         let mut fx = Effects::new();
         fx.push(Effect::Transmit(Message::Request));
         self.apply(id, fx);
@@ -329,7 +152,7 @@ impl TransactionLayer {
             return ResponseDisposition::Unmatched;
         };
         let cfg = &self.config.timers;
-        let Some(entry) = self.entries.get_mut(&id) else {
+        let Some(entry) = self.entries.get_mut(id) else {
             return ResponseDisposition::Unmatched;
         };
         let owner = entry.owner;
@@ -367,7 +190,7 @@ impl TransactionLayer {
     ) -> Result<(), TransactionError> {
         let entry = self
             .entries
-            .get_mut(&id)
+            .get_mut(id)
             .ok_or(TransactionError::UnknownTransaction { id })?;
         let Machine::ClientInvite(m) = &mut entry.machine else {
             return Err(TransactionError::WrongKind { id });
@@ -379,6 +202,27 @@ impl TransactionLayer {
         }
         entry.ack = Some(ack);
         self.apply(id, fx);
+        Ok(())
+    }
+
+    /// The TU has sent a CANCEL for INVITE client transaction `id` (through a client
+    /// transaction of its own). If no final response to the INVITE arrives within
+    /// 64·T1, the INVITE transaction ends with a Timer B timeout (RFC 3261 §9.1).
+    pub fn on_cancel_sent(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+    ) -> Result<(), TransactionError> {
+        let cfg = &self.config.timers;
+        let entry = self
+            .entries
+            .get_mut(id)
+            .ok_or(TransactionError::UnknownTransaction { id })?;
+        let Machine::ClientInvite(m) = &mut entry.machine else {
+            return Err(TransactionError::WrongKind { id });
+        };
+        m.on_cancel_sent(now, cfg);
+        self.reschedule(id);
         Ok(())
     }
 
@@ -413,22 +257,18 @@ impl TransactionLayer {
         } else {
             Machine::ServerNonInvite(ServerNonInvite::new(reliable))
         };
-        let id = self.allocate_id();
         let matching = key.into_matching();
-        self.servers.insert(matching.clone(), id);
-        self.entries.insert(
-            id,
-            Entry {
-                owner,
-                dest: reply_to,
-                transport,
-                machine,
-                index: Index::Server(matching),
-                message: Vec::new(),
-                ack: None,
-                scheduled: None,
-            },
-        );
+        let id = self.entries.insert(Entry {
+            owner,
+            dest: reply_to,
+            transport,
+            machine,
+            index: Index::Server(matching.clone()),
+            message: Vec::new(),
+            ack: None,
+            scheduled: None,
+        });
+        self.servers.insert(matching, id);
         Ok(RequestDisposition::New { id })
     }
 
@@ -448,7 +288,7 @@ impl TransactionLayer {
         let cfg = &self.config.timers;
         let entry = self
             .entries
-            .get_mut(&id)
+            .get_mut(id)
             .ok_or(TransactionError::UnknownTransaction { id })?;
         let mut fx = Effects::new();
         let accepted = match &mut entry.machine {
@@ -473,7 +313,7 @@ impl TransactionLayer {
     pub fn find_invite_for_cancel(&self, cancel: &ServerKey) -> Option<TransactionId> {
         let invite = cancel.cancelled_invite()?;
         let id = *self.servers.get(invite.matching())?;
-        match self.entries.get(&id)?.machine {
+        match self.entries.get(id)?.machine {
             Machine::ServerInvite(_) => Some(id),
             _ => None,
         }
@@ -491,7 +331,7 @@ impl TransactionLayer {
     ) -> Result<(), TransactionError> {
         let entry = self
             .entries
-            .get_mut(&id)
+            .get_mut(id)
             .ok_or(TransactionError::UnknownTransaction { id })?;
         let mut fx = Effects::new();
         entry.machine.on_transport_error(&mut fx);
@@ -507,7 +347,7 @@ impl TransactionLayer {
             }
             self.deadlines.pop_first();
             let cfg = &self.config.timers;
-            let Some(entry) = self.entries.get_mut(&id) else {
+            let Some(entry) = self.entries.get_mut(id) else {
                 continue;
             };
             entry.scheduled = None;
@@ -552,12 +392,12 @@ impl TransactionLayer {
 
     /// The state of transaction `id`, or `None` once it has terminated.
     pub fn state(&self, id: TransactionId) -> Option<TransactionState> {
-        self.entries.get(&id).map(|e| e.machine.state())
+        self.entries.get(id).map(|e| e.machine.state())
     }
 
     /// The owner tag of transaction `id`.
     pub fn owner(&self, id: TransactionId) -> Option<u64> {
-        self.entries.get(&id).map(|e| e.owner)
+        self.entries.get(id).map(|e| e.owner)
     }
 
     /// Re-tags transaction `id` (a server transaction learns its session after the TU
@@ -565,7 +405,7 @@ impl TransactionLayer {
     pub fn set_owner(&mut self, id: TransactionId, owner: u64) -> Result<(), TransactionError> {
         let entry = self
             .entries
-            .get_mut(&id)
+            .get_mut(id)
             .ok_or(TransactionError::UnknownTransaction { id })?;
         entry.owner = owner;
         Ok(())
@@ -578,7 +418,7 @@ impl TransactionLayer {
 
     /// Whether no transaction is alive.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.len() == 0
     }
 
     fn check_room(&self) -> Result<(), TransactionError> {
@@ -589,12 +429,6 @@ impl TransactionLayer {
         Ok(())
     }
 
-    fn allocate_id(&mut self) -> TransactionId {
-        let id = TransactionId(self.next_id);
-        self.next_id += 1;
-        id
-    }
-
     fn on_matched_request(
         &mut self,
         now: Instant,
@@ -602,7 +436,7 @@ impl TransactionLayer {
         is_ack: bool,
     ) -> RequestDisposition {
         let cfg = &self.config.timers;
-        let Some(entry) = self.entries.get_mut(&id) else {
+        let Some(entry) = self.entries.get_mut(id) else {
             return RequestDisposition::AckForDialog { id: None };
         };
         let mut fx = Effects::new();
@@ -631,7 +465,7 @@ impl TransactionLayer {
     /// Turns a machine's effects into outputs, removes a terminated transaction, and
     /// re-files the transaction's next deadline.
     fn apply(&mut self, id: TransactionId, fx: Effects) {
-        let Some(entry) = self.entries.get(&id) else {
+        let Some(entry) = self.entries.get(id) else {
             return;
         };
         let owner = entry.owner;
@@ -679,7 +513,7 @@ impl TransactionLayer {
     }
 
     fn reschedule(&mut self, id: TransactionId) {
-        let Some(entry) = self.entries.get_mut(&id) else {
+        let Some(entry) = self.entries.get_mut(id) else {
             return;
         };
         let next = entry.machine.timers().next_deadline();
@@ -696,7 +530,7 @@ impl TransactionLayer {
     }
 
     fn remove(&mut self, id: TransactionId) {
-        let Some(entry) = self.entries.remove(&id) else {
+        let Some(entry) = self.entries.remove(id) else {
             return;
         };
         if let Some(at) = entry.scheduled {
@@ -993,7 +827,7 @@ mod tests {
             h.layer.send_response(h.now, id, 200, vec![]),
             Err(TransactionError::WrongKind { id })
         );
-        let gone = TransactionId(999);
+        let gone = TransactionId::from_parts(999, 0);
         assert_eq!(
             h.layer.send_response(h.now, gone, 200, vec![]),
             Err(TransactionError::UnknownTransaction { id: gone })

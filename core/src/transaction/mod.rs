@@ -44,14 +44,17 @@
 
 mod client_invite;
 mod client_non_invite;
+mod error;
 pub mod key;
 #[cfg(test)]
 mod ladders;
 pub mod layer;
+mod output;
 #[cfg(test)]
 mod properties;
 mod server_invite;
 mod server_non_invite;
+mod slab;
 #[cfg(test)]
 mod test_support;
 pub mod timers;
@@ -60,28 +63,41 @@ use std::fmt;
 
 use smallvec::SmallVec;
 
+pub use error::TransactionError;
 pub use key::{ClientKey, RequestFields, SentBy, ServerKey, MAGIC_COOKIE};
-pub use layer::{
-    LayerConfig, RequestDisposition, ResponseDisposition, TransactionError, TransactionLayer,
-    TransactionOutput,
-};
+pub use layer::{LayerConfig, TransactionLayer};
+pub use output::{RequestDisposition, ResponseDisposition, TransactionOutput};
 pub use timers::{Timer, TimerConfig};
 
-/// Identifies one transaction inside a [`TransactionLayer`]. Ids are handed out in
-/// increasing order and never reused by the same layer.
+/// Identifies one transaction inside a [`TransactionLayer`]: a slot number and the
+/// slot's generation, so an id kept after its transaction ended never names the
+/// transaction that reuses the slot.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TransactionId(u64);
 
 impl TransactionId {
-    /// The id's number (for logs and tables).
+    /// The id's number (for logs and tables): generation in the high 32 bits, slot in
+    /// the low ones.
     pub const fn as_u64(self) -> u64 {
         self.0
+    }
+
+    pub(crate) const fn from_parts(index: u32, generation: u32) -> Self {
+        TransactionId(((generation as u64) << 32) | index as u64)
+    }
+
+    pub(crate) const fn index(self) -> u32 {
+        self.0 as u32
+    }
+
+    pub(crate) const fn generation(self) -> u32 {
+        (self.0 >> 32) as u32
     }
 }
 
 impl fmt::Debug for TransactionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "txn#{}", self.0)
+        write!(f, "txn#{}.{}", self.index(), self.generation())
     }
 }
 

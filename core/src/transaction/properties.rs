@@ -9,8 +9,8 @@ use crate::sip::{Method, Transport};
 use crate::time::Instant;
 
 use super::key::ClientKey;
-use super::layer::{LayerConfig, TransactionLayer, TransactionOutput};
 use super::test_support::{peer, server_key};
+use super::{LayerConfig, TransactionLayer, TransactionOutput};
 use super::{RequestDisposition, ResponseDisposition, TransactionId, TransactionState};
 
 /// One thing that can happen to the layer.
@@ -32,6 +32,8 @@ enum Op {
     Answer { n: usize, status: u16 },
     /// The transport reports an error for the n-th transaction of either side.
     TransportError { n: usize, client: bool },
+    /// The TU cancels the n-th client transaction started (an INVITE or not).
+    CancelSent { n: usize },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -45,6 +47,7 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(method, branch, reliable)| Op::Request { method, branch, reliable }),
         2 => (0usize..8, 0u16..800).prop_map(|(n, status)| Op::Answer { n, status }),
         1 => (0usize..8, any::<bool>()).prop_map(|(n, client)| Op::TransportError { n, client }),
+        1 => (0usize..8).prop_map(|n| Op::CancelSent { n }),
     ]
 }
 
@@ -184,6 +187,11 @@ impl Driver {
             Op::Answer { n, status } => {
                 if let Some(&id) = self.servers.get(n) {
                     let _ = self.layer.send_response(self.now, id, status, vec![3]);
+                }
+            }
+            Op::CancelSent { n } => {
+                if let Some(&(_, id)) = self.clients.get(n) {
+                    let _ = self.layer.on_cancel_sent(self.now, id);
                 }
             }
             Op::TransportError { n, client } => {

@@ -159,6 +159,22 @@ mod tests {
     }
 
     #[test]
+    fn a_final_after_a_provisional_moves_proceeding_to_completed() {
+        let mut h = Harness::new();
+        let id = new_bye(&mut h, Transport::Udp);
+        h.layer
+            .send_response(h.now, id, 100, b"100".to_vec())
+            .unwrap();
+        h.layer
+            .send_response(h.now, id, 486, b"486".to_vec())
+            .unwrap();
+        assert_eq!(transmitted(&h.drain()), ["100", "486"]);
+        assert_eq!(h.layer.state(id), Some(TransactionState::Completed));
+        let _ = h.receive(Method::Bye, BRANCH, Transport::Udp);
+        assert_eq!(transmitted(&h.drain()), ["486"]);
+    }
+
+    #[test]
     fn completed_resends_the_final_until_timer_j() {
         let mut h = Harness::new();
         let id = new_bye(&mut h, Transport::Udp);

@@ -6,7 +6,7 @@ use crate::sip::{Method, Transport};
 use crate::time::Instant;
 
 use super::key::{ClientKey, SentBy, ServerKey};
-use super::layer::{LayerConfig, TransactionLayer, TransactionOutput};
+use super::{LayerConfig, TransactionLayer, TransactionOutput};
 use super::{RequestDisposition, TransactionId};
 
 /// An output and the virtual millisecond it came out at.
