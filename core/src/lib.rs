@@ -8,11 +8,13 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod adapters;
 pub mod dialog;
 pub mod endpoint;
 pub mod media;
 pub mod rng;
 pub mod sdp;
+pub mod session_store;
 pub mod sip;
 pub mod state_machine;
 pub mod state_table;

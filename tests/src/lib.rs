@@ -1,1 +1,234 @@
-//! Shared helpers for the cross-crate tests in `tests/tests/`.
+//! Shared helpers for the cross-crate tests in `tests/tests/`: a small in-memory pump
+//! that wires [`Endpoint`]s back to back on a virtual clock.
+//!
+//! The pump is deliberately simple — fixed latency, no faults — so that a test reads as
+//! the call flow it checks; fault injection is the simulator's job.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use session_core::endpoint::{MediaRequest, Output, SessionEvent};
+use session_core::{Config, Endpoint, Instant, MediaInput};
+
+/// One message that crossed the wire, for ladders.
+#[derive(Clone, Debug)]
+pub struct Wire {
+    /// When it was sent.
+    pub at: Instant,
+    /// Sender's name.
+    pub from: &'static str,
+    /// Receiver's name.
+    pub to: &'static str,
+    /// The bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// An endpoint under test with its name and the events it reported.
+#[derive(Debug)]
+pub struct Node {
+    /// Its name in ladders.
+    pub name: &'static str,
+    /// The endpoint.
+    pub ep: Endpoint,
+    /// Every application event, with its time.
+    pub events: Vec<(Instant, SessionEvent)>,
+    next_rtp_port: u16,
+}
+
+/// Endpoints on a virtual network with a fixed one-way latency.
+#[derive(Debug)]
+pub struct Pump {
+    /// The nodes.
+    pub nodes: Vec<Node>,
+    /// The virtual time.
+    pub now: Instant,
+    /// One-way latency.
+    pub latency: Duration,
+    /// Every SIP message sent (RTP is counted, not kept).
+    pub wire: Vec<Wire>,
+    /// RTP packets delivered, per receiving node.
+    pub rtp_delivered: BTreeMap<&'static str, u64>,
+    /// Drop SIP datagrams for which this returns true (after they are logged).
+    pub drop_sip: Option<fn(&Wire) -> bool>,
+    in_flight: BTreeMap<(Instant, u64), (usize, SocketAddr, SocketAddr, Vec<u8>)>,
+    seq: u64,
+}
+
+/// A config for a test node at `addr` with `seed`.
+pub fn config(addr: &str, seed: u64) -> Config {
+    let mut c = Config::new(addr.parse().expect("test address"));
+    c.seed = seed;
+    c.user = "ua".into();
+    c.user_agent = String::new();
+    c
+}
+
+impl Pump {
+    /// A pump with `configs` as nodes named by `names`, 10 ms latency.
+    pub fn new(nodes: Vec<(&'static str, Config)>) -> Pump {
+        Pump {
+            nodes: nodes
+                .into_iter()
+                .map(|(name, c)| Node {
+                    name,
+                    ep: Endpoint::new(c),
+                    events: Vec::new(),
+                    next_rtp_port: 20_000,
+                })
+                .collect(),
+            now: Instant::from_millis(1_000),
+            latency: Duration::from_millis(10),
+            wire: Vec::new(),
+            rtp_delivered: BTreeMap::new(),
+            drop_sip: None,
+            in_flight: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// The node called `name`.
+    pub fn node(&mut self, name: &str) -> &mut Node {
+        self.nodes
+            .iter_mut()
+            .find(|n| n.name == name)
+            .expect("no such node")
+    }
+
+    /// The endpoint of the node called `name`.
+    pub fn ep(&mut self, name: &str) -> &mut Endpoint {
+        &mut self.node(name).ep
+    }
+
+    /// Drains every node's outputs into the network and the event logs.
+    pub fn drain(&mut self) {
+        loop {
+            let mut any = false;
+            for i in 0..self.nodes.len() {
+                while let Some(out) = self.nodes[i].ep.poll_output() {
+                    any = true;
+                    self.output(i, out);
+                }
+            }
+            if !any {
+                break;
+            }
+        }
+    }
+
+    fn output(&mut self, from: usize, out: Output) {
+        let now = self.now;
+        match out {
+            Output::Transmit(t) => {
+                let Some(to) = self.owner_of(t.remote) else {
+                    return;
+                };
+                let is_sip = t.remote == self.nodes[to].ep.config().sip_addr;
+                if is_sip {
+                    let wire = Wire {
+                        at: now,
+                        from: self.nodes[from].name,
+                        to: self.nodes[to].name,
+                        bytes: t.payload.clone(),
+                    };
+                    let dropped = self.drop_sip.is_some_and(|f| f(&wire));
+                    self.wire.push(wire);
+                    if dropped {
+                        return;
+                    }
+                }
+                self.seq += 1;
+                self.in_flight.insert(
+                    (now + self.latency, self.seq),
+                    (to, t.local, t.remote, t.payload),
+                );
+            }
+            Output::Media(MediaRequest::Open { session }) => {
+                let node = &mut self.nodes[from];
+                let ip = node.ep.config().sip_addr.ip();
+                let local_rtp = SocketAddr::new(ip, node.next_rtp_port);
+                node.next_rtp_port += 2;
+                node.ep
+                    .handle_media(now, MediaInput::Ready { session, local_rtp });
+            }
+            Output::Media(_) => {}
+            Output::Event(e) => self.nodes[from].events.push((now, e)),
+            _ => {}
+        }
+    }
+
+    /// Which node owns an address (its SIP address, or an RTP port it opened).
+    fn owner_of(&self, addr: SocketAddr) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|n| n.ep.config().sip_addr.ip() == addr.ip())
+    }
+
+    /// Runs until `until`, delivering datagrams and firing timers in time order.
+    pub fn run_until(&mut self, until: Instant) {
+        self.drain();
+        for _ in 0..10_000_000 {
+            let next_delivery = self.in_flight.keys().next().map(|&(t, _)| t);
+            let next_timer = self.nodes.iter().filter_map(|n| n.ep.poll_timeout()).min();
+            let next = match (next_delivery, next_timer) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => break,
+                },
+            };
+            if next > until {
+                break;
+            }
+            self.now = self.now.max(next);
+            if next_delivery == Some(next) {
+                let key = *self.in_flight.keys().next().expect("checked above");
+                let (to, from_addr, to_addr, bytes) =
+                    self.in_flight.remove(&key).expect("checked above");
+                let node = &mut self.nodes[to];
+                if to_addr != node.ep.config().sip_addr {
+                    *self.rtp_delivered.entry(node.name).or_default() += 1;
+                }
+                node.ep.handle_datagram(
+                    self.now,
+                    to_addr,
+                    from_addr,
+                    session_core::sip::Transport::Udp,
+                    &bytes,
+                );
+            } else {
+                for n in &mut self.nodes {
+                    if n.ep.poll_timeout().is_some_and(|t| t <= self.now) {
+                        n.ep.handle_timeout(self.now);
+                    }
+                }
+            }
+            self.drain();
+        }
+        self.now = self.now.max(until);
+    }
+
+    /// Runs for `d` of virtual time.
+    pub fn run_for(&mut self, d: Duration) {
+        let until = self.now + d;
+        self.run_until(until);
+    }
+
+    /// A ladder of the SIP messages: time since `start`, arrow, first line, and the SDP
+    /// direction when there is one.
+    pub fn ladder(&self, start: Instant) -> String {
+        let mut out = String::new();
+        for w in &self.wire {
+            let text = String::from_utf8_lossy(&w.bytes);
+            let first = text.lines().next().unwrap_or("");
+            let dir = ["sendrecv", "sendonly", "recvonly", "inactive"]
+                .iter()
+                .find(|d| text.contains(&format!("a={d}")))
+                .map(|d| format!(" [{d}]"))
+                .unwrap_or_default();
+            let ms = (w.at - start).as_millis();
+            out.push_str(&format!("{ms:>6} {} -> {}  {first}{dir}\n", w.from, w.to));
+        }
+        out
+    }
+}

@@ -1,35 +1,50 @@
-//! The sans-IO `Endpoint`: the one value a driver feeds and drains.
+//! The sans-IO [`Endpoint`]: the one value a driver feeds and drains.
 //!
-//! INTERIM: this file pins the public API that runtimes and the simulator build against;
-//! the body is being integrated from the protocol modules.
+//! ```text
+//!   datagrams ─┐                       ┌─► Output::Transmit (SIP and RTP)
+//!   commands  ─┼─► router ─► executor ─┼─► Output::Media    (open/close RTP sockets)
+//!   media     ─┤   (event    (YAML     └─► Output::Event    (IncomingCall, Answered …)
+//!   time      ─┘   router)    table) ─► adapters (dialog, media, timers)
+//! ```
+//!
+//! Every input carries `now`. After each input, drain [`Endpoint::poll_output`] until it
+//! returns `None`, then sleep until [`Endpoint::poll_timeout`] and call
+//! [`Endpoint::handle_timeout`]. Nothing inside reads a clock, a socket or a global
+//! random generator, so the same [`Config::seed`] and the same inputs at the same
+//! instants give byte-identical outputs.
 
+mod config;
+pub(crate) mod ctx;
 mod output;
+mod router;
+mod timers;
+mod uas_checks;
 
+pub use config::Config;
+pub use ctx::EndpointStats;
 pub use output::{EndReason, MediaRequest, Output, SessionEvent, SessionId, Side, Transmit};
 
-use std::collections::VecDeque;
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
-use crate::sip::Transport;
+use ctx::{Ctx, SessionTimer};
+
+use crate::adapters::{media_adapter, Adapters};
+use crate::dialog::DialogRole;
+use crate::media::{MediaEvent, PushAudioError};
+use crate::sdp::LocalSession;
+use crate::session_store::{Call, Session, SessionInfo, SessionStore};
+use crate::sip::{Scheme, Transport, Uri};
+use crate::state_machine::{process, ActionError, History, Outcome, SessionState};
+use crate::state_table::{CompiledTable, Event, EventType, Role, TimerName};
 use crate::time::Instant;
-
-/// How an endpoint is set up. Everything the core needs to decide anything lives here:
-/// the seed, the addresses it advertises, timers, limits and the state table.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Seeds every tag, branch, Call-ID, SSRC and sequence number.
-    pub seed: u64,
-    /// The SIP address this endpoint advertises in Via and Contact, and sends from.
-    pub sip_addr: SocketAddr,
-    /// The user part of our Contact and default From URI.
-    pub user: String,
-}
 
 /// Options for [`Endpoint::make_call`].
 #[derive(Clone, Debug, Default)]
 pub struct CallOptions {
-    /// The From URI; `sip:{user}@{sip_addr}` when absent.
+    /// The From name-addr (`"Alice" <sip:alice@example.com>`); `<sip:{user}@{sip_addr}>`
+    /// when absent.
     pub from: Option<String>,
 }
 
@@ -58,7 +73,12 @@ pub enum CommandError {
     /// No such session (never existed, or already cleaned up).
     UnknownSession(SessionId),
     /// The target is not a SIP URI the endpoint can call.
-    BadTarget(String),
+    BadTarget {
+        /// The target given.
+        target: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
     /// The session's current state has no transition for this command.
     NotAllowed {
         /// The session.
@@ -68,6 +88,8 @@ pub enum CommandError {
         /// The command.
         command: &'static str,
     },
+    /// A status code outside what the command allows.
+    BadStatus(u16),
     /// The session limit is reached.
     TooManySessions,
 }
@@ -76,12 +98,15 @@ impl fmt::Display for CommandError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CommandError::UnknownSession(id) => write!(f, "no session {id}"),
-            CommandError::BadTarget(t) => write!(f, "not a callable SIP URI: {t}"),
+            CommandError::BadTarget { target, why } => {
+                write!(f, "cannot call {target}: {why}")
+            }
             CommandError::NotAllowed {
                 session,
                 state,
                 command,
             } => write!(f, "{command} is not allowed for {session} in state {state}"),
+            CommandError::BadStatus(s) => write!(f, "status {s} is not allowed here"),
             CommandError::TooManySessions => f.write_str("session limit reached"),
         }
     }
@@ -89,25 +114,43 @@ impl fmt::Display for CommandError {
 
 impl std::error::Error for CommandError {}
 
-/// The sans-IO SIP endpoint.
+/// How one event went through a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fed {
+    Fired,
+    NotHandled,
+    Failed,
+    NoSession,
+}
+
+/// The sans-IO SIP endpoint: transactions, dialogs, sessions on a state table, SDP and
+/// RTP, fed with datagrams, commands and time.
 #[derive(Debug)]
 pub struct Endpoint {
-    config: Config,
-    outputs: VecDeque<Output>,
+    ctx: Ctx,
+    sessions: SessionStore,
+    table: Arc<CompiledTable>,
 }
 
 impl Endpoint {
     /// A new endpoint.
     pub fn new(config: Config) -> Endpoint {
+        let table = Arc::clone(&config.table);
         Endpoint {
-            config,
-            outputs: VecDeque::new(),
+            ctx: Ctx::new(config),
+            sessions: SessionStore::default(),
+            table,
         }
     }
 
     /// The configuration it was built with.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.ctx.config
+    }
+
+    /// Counters of what was dropped or refused.
+    pub fn stats(&self) -> &EndpointStats {
+        &self.ctx.stats
     }
 
     /// A datagram (or one framed stream message) arrived on `local` from `remote`. RTP for
@@ -120,44 +163,124 @@ impl Endpoint {
         transport: Transport,
         bytes: &[u8],
     ) {
-        let _ = (now, local, remote, transport, bytes);
+        if let Some(id) = self.sessions.by_rtp(local) {
+            if let Some(media) = self
+                .sessions
+                .get_mut(id)
+                .and_then(|s| s.call.media.as_mut())
+            {
+                let _ = media.handle_packet(now, bytes);
+            }
+            self.service_media(now, id);
+        } else {
+            router::on_sip(self, now, local, remote, transport, bytes);
+        }
+        self.after_step(now);
     }
 
     /// The driver's answer to a [`MediaRequest`].
     pub fn handle_media(&mut self, now: Instant, input: MediaInput) {
-        let _ = (now, input);
+        match input {
+            MediaInput::Ready { session, local_rtp } => {
+                let Some(s) = self.sessions.get_mut(session) else {
+                    return;
+                };
+                s.call.local_rtp = Some(local_rtp);
+                self.sessions.index_rtp(local_rtp, session);
+                self.feed(now, session, Event::new(EventType::MediaSessionReady));
+            }
+            MediaInput::Failed { session } => {
+                self.feed(now, session, Event::new(EventType::MediaSessionFailed));
+            }
+        }
+        self.after_step(now);
     }
 
     /// Time has reached `now`: fire due timers.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let _ = now;
+        self.ctx.transactions.handle_timeout(now);
+        // Each session timer is re-armed strictly later than `now` (or not at all), so
+        // this loop ends; the bound is a guard against a bug becoming a hang.
+        for _ in 0..100_000 {
+            let Some((id, timer)) = self.ctx.timers.pop_due(now) else {
+                break;
+            };
+            self.fire_timer(now, id, timer);
+        }
+        self.after_step(now);
     }
 
     /// The next output; call until `None` after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        self.ctx.outputs.pop_front()
     }
 
     /// When the endpoint next needs [`Endpoint::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        None
+        match (self.ctx.transactions.poll_timeout(), self.ctx.timers.next()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
-    /// Places a call to `target` (a `sip:` or `sips:` URI).
+    /// Places a call to `target`, a `sip:` or `sips:` URI whose host is an IP address
+    /// (or any host, when an outbound proxy is configured). The session then asks for an
+    /// RTP socket (`MediaRequest::Open`) and sends the INVITE once it is ready.
     pub fn make_call(
         &mut self,
         now: Instant,
         target: &str,
         options: CallOptions,
     ) -> Result<SessionId, CommandError> {
-        let _ = (now, options);
-        Err(CommandError::BadTarget(target.to_owned()))
+        if self.sessions.len() >= self.ctx.config.max_sessions {
+            return Err(CommandError::TooManySessions);
+        }
+        let target = target.trim();
+        let bad = |why| CommandError::BadTarget {
+            target: target.to_owned(),
+            why,
+        };
+        let uri = Uri::parse(target).map_err(|_| bad("not a valid URI"))?;
+        if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips) {
+            return Err(bad("only sip: and sips: URIs can be called"));
+        }
+        let peer = self.ctx.resolve(target).ok_or_else(|| {
+            bad("the host is not an IP address and no outbound proxy is configured")
+        })?;
+        let transport = Ctx::uri_transport(target);
+        let id = self.sessions.next_id();
+        let call_id = self.ctx.new_call_id();
+        let local_tag = self.ctx.new_tag();
+        let local_uri = options
+            .from
+            .unwrap_or_else(|| format!("<sip:{}@{}>", self.ctx.config.user, self.ctx.sent_by));
+        let sdp = LocalSession::new(
+            &self.ctx.config.media,
+            self.ctx.rng.next_u32().into(),
+            self.ctx.config.sip_addr.ip(),
+        );
+        let call = Call::new(
+            DialogRole::Uac,
+            call_id,
+            local_tag,
+            local_uri,
+            format!("<{target}>"),
+            target.to_owned(),
+            peer,
+            self.ctx.config.sip_addr,
+            transport,
+            1,
+            sdp,
+            now,
+        );
+        self.insert_session(id, Role::Uac, call);
+        self.command(now, id, Event::new(EventType::MakeCall), "make_call")?;
+        Ok(id)
     }
 
     /// Answers an incoming call.
     pub fn accept(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
-        let _ = now;
-        Err(CommandError::UnknownSession(session))
+        self.command(now, session, Event::new(EventType::AcceptCall), "accept")
     }
 
     /// Rejects an incoming call with `status` (4xx–6xx).
@@ -167,46 +290,365 @@ impl Endpoint {
         session: SessionId,
         status: u16,
     ) -> Result<(), CommandError> {
-        let _ = (now, status);
-        Err(CommandError::UnknownSession(session))
+        if !(400..=699).contains(&status) {
+            return Err(CommandError::BadStatus(status));
+        }
+        let event = Event::new(EventType::RejectCall).with_status(status);
+        self.command(now, session, event, "reject")
     }
 
-    /// Ends a call: CANCEL before an answer, BYE after.
+    /// Ends a call: CANCEL before an answer, BYE after, a 603 for a call still ringing here.
     pub fn hangup(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
-        let _ = now;
-        Err(CommandError::UnknownSession(session))
+        self.command(now, session, Event::new(EventType::HangupCall), "hangup")
     }
 
-    /// Puts an answered call on hold (a sendonly re-INVITE).
+    /// Puts an answered call on hold (a sendonly re-INVITE, RFC 3264 §8.4).
     pub fn hold(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
-        let _ = now;
-        Err(CommandError::UnknownSession(session))
+        self.command(now, session, Event::new(EventType::HoldCall), "hold")
     }
 
-    /// Takes a held call off hold.
+    /// Takes a held call off hold (a sendrecv re-INVITE).
     pub fn resume(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
-        let _ = now;
-        Err(CommandError::UnknownSession(session))
+        self.command(now, session, Event::new(EventType::ResumeCall), "resume")
     }
 
-    /// Sends DTMF digits as RFC 4733 events.
+    /// Sends DTMF digits (`0-9*#A-D`) as RFC 4733 events.
     pub fn send_dtmf(
         &mut self,
         now: Instant,
         session: SessionId,
         digits: &str,
     ) -> Result<(), CommandError> {
-        let _ = (now, digits);
-        Err(CommandError::UnknownSession(session))
+        let s = self
+            .sessions
+            .get_mut(session)
+            .ok_or(CommandError::UnknownSession(session))?;
+        s.call.dtmf_queue.push_str(digits);
+        let result = self.command(now, session, Event::new(EventType::SendDtmf), "send_dtmf");
+        if result.is_err() {
+            if let Some(s) = self.sessions.get_mut(session) {
+                s.call.dtmf_queue.clear();
+            }
+        }
+        result
     }
 
-    /// Ends every call (BYE or CANCEL) ahead of shutting down.
+    /// Asks the peer to call `target` instead (a blind transfer: REFER, RFC 3515); the
+    /// call ends when the peer reports the new call answered.
+    pub fn transfer(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        target: &str,
+    ) -> Result<(), CommandError> {
+        let s = self
+            .sessions
+            .get_mut(session)
+            .ok_or(CommandError::UnknownSession(session))?;
+        s.call.refer_to = Some(target.to_owned());
+        self.command(
+            now,
+            session,
+            Event::new(EventType::BlindTransfer),
+            "transfer",
+        )
+    }
+
+    /// Ends every call (BYE, CANCEL or a final response) ahead of shutting down. Keep
+    /// driving the endpoint until [`Endpoint::is_idle`] (or a deadline).
     pub fn shutdown(&mut self, now: Instant) {
-        let _ = now;
+        let ids: Vec<SessionId> = self.sessions.ids().collect();
+        for id in ids {
+            if let Some(s) = self.sessions.get_mut(id) {
+                if s.call.end_reason.is_none() {
+                    s.call.end_reason = Some(EndReason::Shutdown);
+                }
+            }
+            let _ = self.command(now, id, Event::new(EventType::HangupCall), "shutdown");
+        }
     }
 
     /// True when no session, transaction or timer is left.
     pub fn is_idle(&self) -> bool {
-        true
+        self.sessions.len() == 0 && self.ctx.transactions.is_empty() && self.ctx.timers.is_empty()
+    }
+
+    /// Every session, in id order, with its state's name.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionInfo<'_>> + '_ {
+        self.sessions.infos(&self.table)
+    }
+
+    /// One session's summary.
+    pub fn session(&self, id: SessionId) -> Option<SessionInfo<'_>> {
+        self.sessions
+            .get(id)
+            .map(|s| SessionInfo::new(id, s, &self.table))
+    }
+
+    /// One session's transition history (bounded; the oldest entries drop first).
+    pub fn history(&self, id: SessionId) -> Option<&History> {
+        self.sessions.get(id).map(|s| s.machine.history())
+    }
+
+    /// The state table sessions run on.
+    pub fn table(&self) -> &CompiledTable {
+        &self.table
+    }
+
+    /// Decoded audio received on a call (when `Config::audio_sink_frames` > 0): one frame
+    /// appended to `out`, with its RTP timestamp.
+    pub fn poll_audio(&mut self, session: SessionId, out: &mut Vec<i16>) -> Option<u32> {
+        self.sessions
+            .get_mut(session)?
+            .call
+            .media
+            .as_mut()?
+            .poll_audio(out)
+    }
+
+    /// Audio for a call in `MediaMode::App`: one packet time of 8 kHz samples.
+    pub fn push_audio(
+        &mut self,
+        session: SessionId,
+        samples: &[i16],
+    ) -> Result<(), PushAudioError> {
+        match self
+            .sessions
+            .get_mut(session)
+            .and_then(|s| s.call.media.as_mut())
+        {
+            Some(media) => media.push_audio(samples),
+            None => Ok(()),
+        }
+    }
+
+    fn insert_session(&mut self, id: SessionId, role: Role, call: Call) {
+        let machine = SessionState::new(&self.table, role);
+        self.sessions.insert(id, Session { machine, call });
+        self.ctx.stats.sessions_created += 1;
+    }
+
+    /// Runs a command's event; an event the state has no transition for is refused.
+    fn command(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        event: Event,
+        command: &'static str,
+    ) -> Result<(), CommandError> {
+        let fed = self.feed(now, id, event);
+        self.after_step(now);
+        match fed {
+            Fed::Fired | Fed::Failed => Ok(()),
+            Fed::NoSession => Err(CommandError::UnknownSession(id)),
+            Fed::NotHandled => {
+                let state = self
+                    .sessions
+                    .get(id)
+                    .map(|s| self.table.state(s.machine.state()).name.to_string())
+                    .unwrap_or_default();
+                Err(CommandError::NotAllowed {
+                    session: id,
+                    state,
+                    command,
+                })
+            }
+        }
+    }
+
+    /// Runs one event through one session, to completion.
+    fn feed(&mut self, now: Instant, id: SessionId, event: Event) -> Fed {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return Fed::NoSession;
+        };
+        let mut adapters = Adapters {
+            ctx: &mut self.ctx,
+            id,
+            call: &mut session.call,
+        };
+        let outcome = process(
+            &self.table,
+            &mut session.machine,
+            &event,
+            &mut adapters,
+            now,
+        );
+        let fed = match outcome {
+            Outcome::Transitioned { .. } => Fed::Fired,
+            Outcome::Unhandled { .. } | Outcome::Blocked { .. } => Fed::NotHandled,
+            Outcome::ActionFailed { error, .. } => {
+                tracing::debug!(session = %id, ?error, event = ?event.event_type, "action failed");
+                self.fail_session(now, id, error);
+                Fed::Failed
+            }
+        };
+        self.service_media(now, id);
+        fed
+    }
+
+    /// An action failed: refuse an INVITE still unanswered (488 when the SDP was the
+    /// problem) and move the session to its failure state through `InternalError`.
+    fn fail_session(&mut self, now: Instant, id: SessionId, error: ActionError) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let call = &mut session.call;
+        let not_acceptable = error == ActionError::SdpNotAcceptable;
+        if call.end_reason.is_none() {
+            call.end_reason = Some(if not_acceptable {
+                EndReason::NotAcceptable
+            } else {
+                EndReason::Internal
+            });
+        }
+        if call.role == DialogRole::Uas && call.final_status.is_none() {
+            if let Some(invite) = call.incoming_invite.clone() {
+                let status = if not_acceptable { 488 } else { 500 };
+                if crate::adapters::dialog_adapter::answer_request(
+                    &mut self.ctx,
+                    call,
+                    &invite,
+                    status,
+                    now,
+                )
+                .is_ok()
+                {
+                    call.final_status = Some(status);
+                }
+            }
+        }
+        let mut adapters = Adapters {
+            ctx: &mut self.ctx,
+            id,
+            call: &mut session.call,
+        };
+        let internal = Event::new(EventType::InternalError);
+        let _ = process(
+            &self.table,
+            &mut session.machine,
+            &internal,
+            &mut adapters,
+            now,
+        );
+    }
+
+    fn fire_timer(&mut self, now: Instant, id: SessionId, timer: SessionTimer) {
+        match timer {
+            SessionTimer::Table(TimerName::NoAnswer) => {
+                self.feed(now, id, Event::new(EventType::NoAnswerTimeout));
+            }
+            SessionTimer::Table(TimerName::Linger) => {
+                self.feed(now, id, Event::new(EventType::LingerExpired));
+            }
+            SessionTimer::Table(TimerName::GlareRetry) => {
+                self.feed(now, id, Event::new(EventType::GlareRetryTimer));
+            }
+            SessionTimer::Retransmit2xx => self.retransmit_2xx(now, id),
+            SessionTimer::Media => {
+                if let Some(media) = self
+                    .sessions
+                    .get_mut(id)
+                    .and_then(|s| s.call.media.as_mut())
+                {
+                    media.handle_timeout(now);
+                }
+                self.service_media(now, id);
+            }
+        }
+    }
+
+    /// RFC 3261 §13.3.1.4: re-send the 2xx at T1, 2·T1 … capped at T2, until the ACK;
+    /// after 64·T1 the dialog is given up (`DialogTimeout`, and the table sends BYE).
+    fn retransmit_2xx(&mut self, now: Instant, id: SessionId) {
+        let Some(session) = self.sessions.get_mut(id) else {
+            return;
+        };
+        let call = &mut session.call;
+        let Some(r) = call.retransmit_2xx.as_mut() else {
+            return;
+        };
+        if now >= r.give_up_at {
+            call.retransmit_2xx = None;
+            self.feed(
+                now,
+                id,
+                Event::new(EventType::DialogTimeout).with_status(408),
+            );
+            return;
+        }
+        let bytes = r.bytes.clone();
+        r.interval = (r.interval * 2).min(self.ctx.config.timers.t2);
+        let next = (now + r.interval).min(r.give_up_at);
+        let dest = crate::adapters::dialog_adapter::dialog_destination(&self.ctx, call);
+        let transport = call.transport.clone();
+        self.ctx.transmit(dest, transport, bytes);
+        self.ctx.set_timer(id, SessionTimer::Retransmit2xx, next);
+    }
+
+    /// Drains a session's RTP session: packets to send, events into the state machine.
+    fn service_media(&mut self, now: Instant, id: SessionId) {
+        let mut events: smallvec::SmallVec<[MediaEvent; 2]> = smallvec::SmallVec::new();
+        {
+            let Some(session) = self.sessions.get_mut(id) else {
+                return;
+            };
+            let call = &mut session.call;
+            let (Some(media), Some(local)) = (call.media.as_mut(), call.local_rtp) else {
+                return;
+            };
+            let mut buf = Vec::with_capacity(256);
+            while let Some(t) = media.poll_transmit(now, &mut buf) {
+                if self.ctx.outputs.len() >= self.ctx.config.max_queued_outputs {
+                    self.ctx.stats.rtp_dropped_queue_full += 1;
+                    buf.clear();
+                    continue;
+                }
+                let payload = std::mem::replace(&mut buf, Vec::with_capacity(256));
+                self.ctx.outputs.push_back(Output::Transmit(Transmit {
+                    local,
+                    remote: t.destination,
+                    transport: Transport::Udp,
+                    payload,
+                }));
+            }
+            while let Some(ev) = media.poll_event() {
+                events.push(ev);
+            }
+            media_adapter::refresh_timer(&mut self.ctx, id, call);
+        }
+        for ev in events {
+            match ev {
+                MediaEvent::DtmfReceived { digit, duration } => {
+                    let ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
+                    self.ctx.dtmf_digit = Some((digit, ms));
+                    self.feed(now, id, Event::new(EventType::MediaDtmfReceived));
+                    self.ctx.dtmf_digit = None;
+                }
+                MediaEvent::Timeout { .. } => {
+                    self.feed(now, id, Event::new(EventType::MediaTimeout));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// After every input: route what the transaction layer reported, and forget sessions
+    /// whose cleanup ran.
+    fn after_step(&mut self, now: Instant) {
+        let mut reports = Vec::new();
+        for _ in 0..1_000 {
+            reports.clear();
+            self.ctx.drain_transactions(&mut reports);
+            if reports.is_empty() {
+                break;
+            }
+            for report in reports.drain(..) {
+                router::on_transaction_report(self, now, report);
+            }
+        }
+        for id in std::mem::take(&mut self.ctx.destroyed) {
+            self.sessions.remove(id);
+            self.ctx.timers.cancel_where(|&(s, _)| s == id);
+        }
     }
 }

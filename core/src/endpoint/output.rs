@@ -116,6 +116,9 @@ pub enum EndReason {
     NotAcceptable,
     /// The endpoint is shutting down.
     Shutdown,
+    /// The state machine could not complete a step (an action failed); the call was
+    /// ended rather than left half-done.
+    Internal,
 }
 
 /// An event for the application.

@@ -1,0 +1,619 @@
+//! The dialog adapter: state-machine actions → SIP requests and responses (RFC 3261
+//! §8.1, §8.2.6, §9, §12.2, §13, §14, §15; RFC 3515 for REFER).
+//!
+//! Every request we send outside the transaction layer's retransmission (the ACK for a
+//! 2xx) goes straight to the output queue; everything else is handed to the transaction
+//! layer, which sends it and owns its retransmission. Responses are built from the
+//! request's bytes, kept in the session until it is answered.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
+use crate::endpoint::ctx::{Ctx, SessionTimer};
+use crate::endpoint::SessionId;
+use crate::session_store::{Call, IncomingRequest, OutgoingRequest, Retransmit2xx, SdpPhase};
+use crate::sip::{write_cancel, Contact, Message, Method, RequestBuilder, ResponseBuilder};
+use crate::state_machine::ActionError;
+use crate::state_table::{Event, ReInviteMode, TimerName};
+use crate::time::Instant;
+use crate::transaction::{ClientKey, TransactionError};
+
+/// Methods we accept, for Allow headers.
+pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, INFO";
+/// Extensions we support, for Supported headers.
+pub(crate) const SUPPORTED: &str = "";
+const SDP: &str = "application/sdp";
+
+/// UAS: the dialog our first response with a To tag creates (RFC 3261 §12.1.1). UAC:
+/// nothing — the UAC's dialog is made from the response that carries the To tag.
+pub(super) fn create_dialog(ctx: &mut Ctx, call: &mut Call) -> Result<(), ActionError> {
+    if call.role == DialogRole::Uac {
+        return Ok(());
+    }
+    let invite = call
+        .incoming_invite
+        .as_ref()
+        .ok_or(ActionError::NoTransaction)?;
+    let msg = Message::parse_with(&invite.bytes, &ctx.config.parse_limits)
+        .map_err(|_| ActionError::NoTransaction)?;
+    let params = dialog_params_from_request(&msg, call);
+    call.dialog = Some(Dialog::uas(
+        params,
+        DialogState::Early,
+        ctx.rng.range_inclusive(1, 9999) as u32,
+    ));
+    Ok(())
+}
+
+/// What a UAS dialog is made of, read from the INVITE.
+fn dialog_params_from_request(msg: &Message<'_>, call: &Call) -> DialogParams {
+    let remote_target = first_contact_uri(msg).unwrap_or_else(|| call.remote_uri.clone());
+    DialogParams {
+        call_id: call.call_id.clone(),
+        local_tag: call.local_tag.clone(),
+        remote_tag: msg.from().tag().unwrap_or_default().to_owned(),
+        local_uri: call.local_uri.clone(),
+        remote_uri: call.remote_uri.clone(),
+        remote_target,
+        record_route: msg
+            .record_routes()
+            .filter_map(Result::ok)
+            .map(|r| r.raw.to_owned())
+            .collect(),
+        invite_cseq: msg.cseq().seq,
+        secure: false,
+    }
+}
+
+/// The UAC's dialog from a response with a To tag (RFC 3261 §12.1.2).
+pub(crate) fn dialog_from_response(
+    msg: &Message<'_>,
+    call: &Call,
+    state: DialogState,
+) -> Option<Dialog> {
+    let remote_tag = msg.to().tag()?;
+    let remote_target = first_contact_uri(msg).unwrap_or_else(|| call.request_uri.clone());
+    Some(Dialog::uac(
+        DialogParams {
+            call_id: call.call_id.clone(),
+            local_tag: call.local_tag.clone(),
+            remote_tag: remote_tag.to_owned(),
+            local_uri: call.local_uri.clone(),
+            remote_uri: call.remote_uri.clone(),
+            remote_target,
+            record_route: msg
+                .record_routes()
+                .filter_map(Result::ok)
+                .map(|r| r.raw.to_owned())
+                .collect(),
+            invite_cseq: msg.cseq().seq,
+            secure: false,
+        },
+        state,
+    ))
+}
+
+/// The first Contact's URI, without angle brackets.
+pub(crate) fn first_contact_uri(msg: &Message<'_>) -> Option<String> {
+    match msg.contacts().next()?.ok()? {
+        Contact::Addr(addr) => Some(addr.uri.raw.to_owned()),
+        _ => None,
+    }
+}
+
+/// The initial INVITE (RFC 3261 §8.1.1, §13.2.1), with our offer.
+pub(super) fn send_invite(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let branch = ctx.new_branch();
+    let body = call.local_offer.take();
+    let contact = ctx.contact(&call.transport);
+    let headers = common_headers(ctx);
+    let pairs = headers.pairs();
+    let mut out = Vec::with_capacity(1024);
+    let mut b = RequestBuilder::new(
+        &Method::Invite,
+        &call.request_uri,
+        &call.call_id,
+        call.local_cseq,
+    )
+    .via(&call.transport, &ctx.sent_by, &branch)
+    .from(&call.local_uri, &call.local_tag)
+    .to(&call.remote_uri, None)
+    .contact(&contact)
+    .headers(&pairs);
+    if let Some(body) = &body {
+        b = b.body(SDP, body);
+    }
+    b.write(&mut out);
+    let tx = start_client(ctx, id, &branch, Method::Invite, out.clone(), call, now)?;
+    call.invite = Some(OutgoingRequest {
+        tx,
+        bytes: out,
+        cseq: call.local_cseq,
+    });
+    Ok(())
+}
+
+/// Headers every request and 2xx of ours carries.
+struct CommonHeaders {
+    user_agent: String,
+}
+
+impl CommonHeaders {
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        let mut v = vec![("Allow", ALLOW), ("Supported", SUPPORTED)];
+        if !self.user_agent.is_empty() {
+            v.push(("User-Agent", &self.user_agent));
+        }
+        v
+    }
+}
+
+fn common_headers(ctx: &Ctx) -> CommonHeaders {
+    CommonHeaders {
+        user_agent: ctx.config.user_agent.clone(),
+    }
+}
+
+fn start_client(
+    ctx: &mut Ctx,
+    id: SessionId,
+    branch: &str,
+    method: Method,
+    bytes: Vec<u8>,
+    call: &Call,
+    now: Instant,
+) -> Result<crate::transaction::TransactionId, ActionError> {
+    let dest = call.peer;
+    ctx.transactions
+        .start_client(
+            now,
+            ClientKey::new(branch, method),
+            bytes,
+            dest,
+            call.transport.clone(),
+            id.0,
+        )
+        .map_err(|e| match e {
+            TransactionError::LayerFull { .. } => ActionError::LimitReached,
+            _ => ActionError::Transport,
+        })
+}
+
+/// A provisional response to the INVITE we are answering (RFC 3261 §13.3.1.1).
+pub(super) fn send_provisional(
+    ctx: &mut Ctx,
+    call: &mut Call,
+    status: u16,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let contact = ctx.contact(&call.transport);
+    respond_to_invite(ctx, call, status, Some(&contact), None, now).map(|_| ())
+}
+
+/// The 2xx to the INVITE, with our answer (or our offer when the INVITE had none), and
+/// its retransmission until the ACK (RFC 3261 §13.3.1.4).
+pub(super) fn send_200_ok(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let body = call
+        .local_answer
+        .take()
+        .or_else(|| call.local_offer.take())
+        .ok_or(ActionError::NoLocalSdp)?;
+    let contact = ctx.contact(&call.transport);
+    let bytes = respond_to_invite(ctx, call, 200, Some(&contact), Some(&body), now)?;
+    call.final_status = Some(200);
+    if let Some(d) = call.dialog.as_mut() {
+        d.confirm();
+    }
+    let cseq = call.incoming_invite.as_ref().map_or(0, |i| i.cseq);
+    start_2xx_retransmission(ctx, id, call, bytes, cseq, now);
+    Ok(())
+}
+
+/// A final error response to the INVITE we are answering.
+pub(super) fn send_reject(
+    ctx: &mut Ctx,
+    call: &mut Call,
+    status: u16,
+    now: Instant,
+) -> Result<(), ActionError> {
+    respond_to_invite(ctx, call, status, None, None, now)?;
+    call.final_status = Some(status);
+    Ok(())
+}
+
+/// Builds and sends a response to the INVITE we are answering; returns its bytes.
+fn respond_to_invite(
+    ctx: &mut Ctx,
+    call: &mut Call,
+    status: u16,
+    contact: Option<&str>,
+    body: Option<&[u8]>,
+    now: Instant,
+) -> Result<Vec<u8>, ActionError> {
+    let invite = call
+        .incoming_invite
+        .as_ref()
+        .ok_or(ActionError::NoTransaction)?;
+    let bytes = build_response(ctx, &invite.bytes, status, &call.local_tag, contact, body)?;
+    ctx.transactions
+        .send_response(now, invite.tx, status, bytes.clone())
+        .map_err(|_| ActionError::NoTransaction)?;
+    Ok(bytes)
+}
+
+/// A response to `request` with our To tag, Contact, Allow/Supported on 2xx, and body.
+pub(crate) fn build_response(
+    ctx: &Ctx,
+    request: &[u8],
+    status: u16,
+    local_tag: &str,
+    contact: Option<&str>,
+    body: Option<&[u8]>,
+) -> Result<Vec<u8>, ActionError> {
+    let msg = Message::parse_with(request, &ctx.config.parse_limits)
+        .map_err(|_| ActionError::NoTransaction)?;
+    let headers = common_headers(ctx);
+    let pairs: Vec<(&str, &str)> = if (200..300).contains(&status) {
+        headers.pairs()
+    } else {
+        Vec::new()
+    };
+    let mut out = Vec::with_capacity(512 + body.map_or(0, <[u8]>::len));
+    let mut b = ResponseBuilder::new(&msg, status)
+        .to_tag(local_tag)
+        .headers(&pairs);
+    if let Some(contact) = contact {
+        b = b.contact(contact);
+    }
+    if let Some(body) = body {
+        b = b.body(SDP, body);
+    }
+    b.write(&mut out);
+    Ok(out)
+}
+
+fn start_2xx_retransmission(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    bytes: Vec<u8>,
+    cseq: u32,
+    now: Instant,
+) {
+    let t1 = ctx.config.timers.t1;
+    let give_up_at = now + t1 * 64;
+    let interval = if call.transport.is_reliable() {
+        // Nothing to retransmit on a reliable transport; the give-up timer still runs.
+        give_up_at - now
+    } else {
+        t1
+    };
+    call.retransmit_2xx = Some(Retransmit2xx {
+        bytes,
+        interval,
+        give_up_at,
+        cseq,
+    });
+    ctx.set_timer(id, SessionTimer::Retransmit2xx, now + interval);
+}
+
+/// The ACK for a 2xx (RFC 3261 §13.2.2.4): a new transaction-less request in the
+/// dialog, re-sent unchanged for every retransmission of the same 2xx.
+pub(super) fn send_ack(ctx: &mut Ctx, call: &mut Call, event: &Event) -> Result<(), ActionError> {
+    let cseq = event
+        .cseq
+        .or(call.invite.as_ref().map(|i| i.cseq))
+        .ok_or(ActionError::NoTransaction)?;
+    if let Some((acked, bytes)) = &call.last_ack {
+        if *acked == cseq {
+            let (dest, bytes) = (dialog_destination(ctx, call), bytes.clone());
+            ctx.transmit(dest, call.transport.clone(), bytes);
+            return Ok(());
+        }
+    }
+    let body = call.local_answer.take();
+    let bytes = build_in_dialog(ctx, call, &Method::Ack, cseq, body.as_deref(), &[])?;
+    let dest = dialog_destination(ctx, call);
+    ctx.transmit(dest, call.transport.clone(), bytes.clone());
+    call.last_ack = Some((cseq, bytes));
+    Ok(())
+}
+
+/// CANCEL for our INVITE (RFC 3261 §9.1): same branch, its own transaction.
+pub(super) fn send_cancel(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let invite = call.invite.as_ref().ok_or(ActionError::NoTransaction)?;
+    let msg = Message::parse_with(&invite.bytes, &ctx.config.parse_limits)
+        .map_err(|_| ActionError::NoTransaction)?;
+    let branch = msg.top_via().branch.unwrap_or_default().to_owned();
+    let mut out = Vec::with_capacity(invite.bytes.len() / 2);
+    write_cancel(&msg, &mut out);
+    let invite_tx = invite.tx;
+    start_client(ctx, id, &branch, Method::Cancel, out, call, now)?;
+    // §9.1: if no final response comes within 64·T1 of the CANCEL, the INVITE is over.
+    let _ = ctx.transactions.on_cancel_sent(now, invite_tx);
+    call.cancel_sent = true;
+    Ok(())
+}
+
+/// BYE (RFC 3261 §15.1.1).
+pub(super) fn send_bye(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    event: &Event,
+    now: Instant,
+) -> Result<(), ActionError> {
+    if call.end_reason.is_none() {
+        call.end_reason = Some(super::bye_reason(event, call));
+    }
+    send_in_dialog(ctx, id, call, Method::Bye, None, &[], now)?;
+    Ok(())
+}
+
+/// A re-INVITE that holds (sendonly offer) or resumes (sendrecv offer).
+pub(super) fn send_reinvite(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    mode: ReInviteMode,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let offer = match mode {
+        ReInviteMode::Hold => call.sdp.hold_offer().ok_or(ActionError::NoLocalSdp)?,
+        _ => {
+            let local =
+                super::media_adapter::local_media(call).ok_or(ActionError::NoMediaSession)?;
+            call.sdp.resume_offer(&ctx.config.media, &local)
+        }
+    };
+    let body = offer.to_bytes();
+    let (tx, bytes, cseq) = send_in_dialog(ctx, id, call, Method::Invite, Some(&body), &[], now)?;
+    call.sdp_phase = SdpPhase::LocalOffer;
+    call.reinvite = Some(OutgoingRequest { tx, bytes, cseq });
+    Ok(())
+}
+
+/// REFER for a blind transfer (RFC 3515).
+pub(super) fn send_refer(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let target = call.refer_to.clone().ok_or(ActionError::NotSupported)?;
+    let refer_to = format!("<{}>", super::strip_name_addr(&target));
+    let contact = ctx.contact(&call.transport);
+    send_in_dialog(
+        ctx,
+        id,
+        call,
+        Method::Refer,
+        None,
+        &[("Refer-To", &refer_to), ("Contact", &contact)],
+        now,
+    )?;
+    Ok(())
+}
+
+/// Sends an in-dialog request through a client transaction.
+fn send_in_dialog(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    method: Method,
+    body: Option<&[u8]>,
+    extra: &[(&str, &str)],
+    now: Instant,
+) -> Result<(crate::transaction::TransactionId, Vec<u8>, u32), ActionError> {
+    let cseq = call
+        .dialog
+        .as_mut()
+        .ok_or(ActionError::NoDialog)?
+        .next_local_seq();
+    let bytes = build_in_dialog(ctx, call, &method, cseq, body, extra)?;
+    let branch = Message::parse_with(&bytes, &ctx.config.parse_limits)
+        .ok()
+        .and_then(|m| m.top_via().branch.map(str::to_owned))
+        .ok_or(ActionError::Transport)?;
+    let dest = dialog_destination(ctx, call);
+    let tx = ctx
+        .transactions
+        .start_client(
+            now,
+            ClientKey::new(&branch, method),
+            bytes.clone(),
+            dest,
+            call.transport.clone(),
+            id.0,
+        )
+        .map_err(|e| match e {
+            TransactionError::LayerFull { .. } => ActionError::LimitReached,
+            _ => ActionError::Transport,
+        })?;
+    Ok((tx, bytes, cseq))
+}
+
+/// Builds a request inside the session's dialog (RFC 3261 §12.2.1.1).
+fn build_in_dialog(
+    ctx: &mut Ctx,
+    call: &Call,
+    method: &Method,
+    cseq: u32,
+    body: Option<&[u8]>,
+    extra: &[(&str, &str)],
+) -> Result<Vec<u8>, ActionError> {
+    let dialog = call.dialog.as_ref().ok_or(ActionError::NoDialog)?;
+    let target = dialog.request_target();
+    let mut routes = target.routes.clone();
+    let appended;
+    if let Some(t) = target.appended_target {
+        appended = format!("<{t}>");
+        routes.push(&appended);
+    }
+    let branch = ctx.new_branch();
+    let contact = ctx.contact(&call.transport);
+    let mut headers: Vec<(&str, &str)> = extra.to_vec();
+    if matches!(method, Method::Invite) {
+        headers.push(("Contact", &contact));
+        headers.push(("Allow", ALLOW));
+    }
+    let mut out = Vec::with_capacity(768 + body.map_or(0, <[u8]>::len));
+    let mut b = RequestBuilder::new(method, target.request_uri, &call.call_id, cseq)
+        .via(&call.transport, &ctx.sent_by, &branch)
+        .from(dialog.local_uri(), &dialog.id().local_tag)
+        .to(dialog.remote_uri(), Some(&dialog.id().remote_tag))
+        .routes(&routes)
+        .headers(&headers);
+    if let Some(body) = body {
+        b = b.body(SDP, body);
+    }
+    b.write(&mut out);
+    Ok(out)
+}
+
+/// Where in-dialog requests go: the first route's host when there is a route set, else
+/// the remote target, when either is an IP literal; else the outbound proxy or the peer
+/// the call was set up with.
+pub(crate) fn dialog_destination(ctx: &Ctx, call: &Call) -> SocketAddr {
+    let Some(dialog) = call.dialog.as_ref() else {
+        return call.peer;
+    };
+    let hop = dialog
+        .route_set()
+        .first()
+        .map(String::as_str)
+        .unwrap_or(dialog.remote_target());
+    ctx.resolve(hop).unwrap_or(call.peer)
+}
+
+/// The 2xx to a re-INVITE, with our answer (or our current description as an offer when
+/// the re-INVITE had none; its answer then comes in the ACK).
+pub(super) fn accept_reinvite(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let body = match call.local_answer.take() {
+        Some(answer) => answer,
+        None => {
+            let local =
+                super::media_adapter::local_media(call).ok_or(ActionError::NoMediaSession)?;
+            call.sdp_phase = SdpPhase::LocalOffer;
+            call.sdp.offer(&ctx.config.media, &local).to_bytes()
+        }
+    };
+    let pending = call
+        .pending_request
+        .take()
+        .ok_or(ActionError::NoTransaction)?;
+    let contact = ctx.contact(&call.transport);
+    let bytes = build_response(
+        ctx,
+        &pending.bytes,
+        200,
+        &call.local_tag,
+        Some(&contact),
+        Some(&body),
+    )?;
+    ctx.transactions
+        .send_response(now, pending.tx, 200, bytes.clone())
+        .map_err(|_| ActionError::NoTransaction)?;
+    start_2xx_retransmission(ctx, id, call, bytes, pending.cseq, now);
+    Ok(())
+}
+
+/// Answers the pending in-dialog request (BYE, REFER, NOTIFY, a refused re-INVITE).
+pub(super) fn answer_pending(
+    ctx: &mut Ctx,
+    call: &mut Call,
+    status: u16,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let pending = call
+        .pending_request
+        .take()
+        .ok_or(ActionError::NoTransaction)?;
+    answer_request(ctx, call, &pending, status, now)
+}
+
+/// Sends a final response on a request's server transaction.
+pub(crate) fn answer_request(
+    ctx: &mut Ctx,
+    call: &Call,
+    request: &IncomingRequest,
+    status: u16,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let bytes = build_response(ctx, &request.bytes, status, &call.local_tag, None, None)?;
+    ctx.transactions
+        .send_response(now, request.tx, status, bytes)
+        .map_err(|_| ActionError::NoTransaction)
+}
+
+/// 200 to the CANCEL and 487 to the INVITE it cancels (RFC 3261 §9.2).
+pub(super) fn accept_cancel(
+    ctx: &mut Ctx,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    if let Some(cancel) = call.pending_cancel.take() {
+        answer_request(ctx, call, &cancel, 200, now)?;
+    }
+    respond_to_invite(ctx, call, 487, None, None, now)?;
+    call.final_status = Some(487);
+    Ok(())
+}
+
+/// Schedules the glare retry (RFC 3261 §14.1): 2.1–4 s for the Call-ID's owner (the
+/// UAC), 0–2 s for the other side, in 10 ms steps.
+pub(super) fn schedule_glare_retry(ctx: &mut Ctx, id: SessionId, call: &mut Call, now: Instant) {
+    let steps = match call.role {
+        DialogRole::Uac => ctx.rng.range_inclusive(210, 400),
+        DialogRole::Uas => ctx.rng.range_inclusive(0, 200),
+    };
+    let at = now + Duration::from_millis(steps * 10);
+    ctx.set_timer(id, SessionTimer::Table(TimerName::GlareRetry), at);
+}
+
+/// Re-sends the last ACK for a 2xx (the peer retransmitted its 2xx).
+pub(crate) fn resend_ack(ctx: &mut Ctx, call: &Call) -> Result<(), ActionError> {
+    let (_, bytes) = call.last_ack.as_ref().ok_or(ActionError::NoTransaction)?;
+    let dest = dialog_destination(ctx, call);
+    ctx.transmit(dest, call.transport.clone(), bytes.clone());
+    Ok(())
+}
+
+/// ACKs a 2xx for a call that is not a session's (a forked dialog we end at once).
+pub(crate) fn send_ack_standalone(
+    ctx: &mut Ctx,
+    call: &mut Call,
+    event: &Event,
+) -> Result<(), ActionError> {
+    send_ack(ctx, call, event)
+}
+
+/// BYE for a dialog no session owns (a forked dialog): its transaction reports to nobody.
+pub(crate) fn send_bye_standalone(
+    ctx: &mut Ctx,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    send_in_dialog(ctx, SessionId(0), call, Method::Bye, None, &[], now).map(|_| ())
+}

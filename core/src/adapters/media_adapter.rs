@@ -1,0 +1,219 @@
+//! The media adapter: state-machine actions → SDP offer/answer (RFC 3264) and the RTP
+//! session (RFC 3550), and the media socket requests the runtime carries out.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use crate::endpoint::ctx::{Ctx, SessionTimer};
+use crate::endpoint::{MediaRequest, Output, SessionId};
+use crate::media::{AudioCodec, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
+use crate::sdp::{Direction, LocalMedia};
+use crate::session_store::{Call, SdpPhase};
+use crate::state_machine::ActionError;
+use crate::time::Instant;
+
+/// Our media address for SDP, once the runtime has opened the RTP socket.
+pub(crate) fn local_media(call: &Call) -> Option<LocalMedia> {
+    call.local_rtp.map(|a| LocalMedia::new(a.ip(), a.port()))
+}
+
+/// Asks the runtime for an RTP socket (the seed's CreateMediaSession); it answers with
+/// `MediaInput::Ready`, which becomes `MediaSessionReady`.
+pub(super) fn create_media_session(ctx: &mut Ctx, id: SessionId) -> Result<(), ActionError> {
+    ctx.outputs
+        .push_back(Output::Media(MediaRequest::Open { session: id }));
+    Ok(())
+}
+
+/// Our SDP: the answer to the peer's pending offer, or else a new offer.
+pub(super) fn generate_local_sdp(ctx: &mut Ctx, call: &mut Call) -> Result<(), ActionError> {
+    let local = local_media(call).ok_or(ActionError::NoMediaSession)?;
+    if call.remote_offer.is_some() {
+        return answer_remote_offer(ctx, call, &local);
+    }
+    call.local_offer = Some(call.sdp.offer(&ctx.config.media, &local).to_bytes());
+    call.sdp_phase = SdpPhase::LocalOffer;
+    Ok(())
+}
+
+fn answer_remote_offer(ctx: &Ctx, call: &mut Call, local: &LocalMedia) -> Result<(), ActionError> {
+    let offer = call.remote_offer.take().ok_or(ActionError::NoRemoteSdp)?;
+    let answer = call
+        .sdp
+        .answer(&ctx.config.media, local, &offer)
+        .map_err(|_| ActionError::SdpNotAcceptable)?;
+    call.local_answer = Some(answer.description.to_bytes());
+    call.negotiated = Some(answer.negotiated);
+    call.sdp_phase = SdpPhase::Idle;
+    Ok(())
+}
+
+/// Takes in the peer's SDP carried by the message being processed: an answer to our
+/// offer, or an offer (re-INVITE) we answer now for the 2xx that follows. A message
+/// without SDP changes nothing.
+pub(super) fn negotiate_sdp(
+    ctx: &mut Ctx,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    if call.remote_offer.is_some() {
+        let local = local_media(call).ok_or(ActionError::NoMediaSession)?;
+        answer_remote_offer(ctx, call, &local)?;
+    } else if let Some(answer) = call.inbound_sdp.take() {
+        match call.sdp.negotiate(&answer) {
+            Ok(n) => call.negotiated = Some(n),
+            // A repeated answer (the 2xx after a 183 with SDP) that does not fit is ignored;
+            // an answer to the offer that is open must fit.
+            Err(_) if call.sdp_phase != SdpPhase::LocalOffer => {}
+            Err(_) => return Err(ActionError::SdpNotAcceptable),
+        }
+        call.sdp_phase = SdpPhase::Idle;
+    }
+    if call.media.is_some() {
+        apply_negotiated(call, now);
+    }
+    Ok(())
+}
+
+/// Starts RTP with the negotiated parameters (or updates a running session).
+pub(super) fn start_media_flow(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let negotiated = call.negotiated.as_ref().ok_or(ActionError::NoRemoteSdp)?;
+    call.local_rtp.ok_or(ActionError::NoMediaSession)?;
+    if call.media.is_none() {
+        let law = match &*negotiated.codec.name.to_ascii_uppercase() {
+            "PCMU" => G711Law::MuLaw,
+            "PCMA" => G711Law::ALaw,
+            _ => return Err(ActionError::SdpNotAcceptable),
+        };
+        let codec = AudioCodec {
+            payload_type: negotiated.codec.payload_type,
+            law,
+        };
+        let remote = negotiated
+            .remote_rtp
+            .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 9));
+        let ssrc = ctx.rng.next_u32();
+        let seq = ctx.rng.next_u32() as u16;
+        let ts = ctx.rng.next_u32();
+        let mut config = RtpSessionConfig::new(ssrc, seq, ts, codec, remote);
+        config.telephone_event_payload_type = negotiated.telephone_event_pt;
+        config.ptime_ms = negotiated.ptime_ms;
+        config.mode = ctx.config.media_mode;
+        config.direction = media_direction(negotiated.direction, negotiated.remote_rtp.is_some());
+        config.inactivity_timeout = ctx.config.rtp_inactivity;
+        config.sink_capacity_frames = ctx.config.audio_sink_frames;
+        call.media = Some(RtpSession::new(config, now));
+    } else {
+        apply_negotiated(call, now);
+    }
+    if !call.dtmf_queue.is_empty() {
+        let digits = std::mem::take(&mut call.dtmf_queue);
+        if let Some(media) = call.media.as_mut() {
+            media
+                .send_dtmf(&digits, now)
+                .map_err(|_| ActionError::NotSupported)?;
+        }
+    }
+    refresh_timer(ctx, id, call);
+    Ok(())
+}
+
+/// Stops sending and receiving; the socket stays until cleanup.
+pub(super) fn stop_media_flow(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+) -> Result<(), ActionError> {
+    if let Some(media) = call.media.as_mut() {
+        media.stop();
+    }
+    ctx.timers.cancel((id, SessionTimer::Media));
+    Ok(())
+}
+
+/// Hold and resume: the stream follows the direction the last exchange negotiated.
+pub(super) fn apply_direction(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    apply_negotiated(call, now);
+    refresh_timer(ctx, id, call);
+    Ok(())
+}
+
+fn apply_negotiated(call: &mut Call, now: Instant) {
+    let (Some(media), Some(n)) = (call.media.as_mut(), call.negotiated.as_ref()) else {
+        return;
+    };
+    if let Some(remote) = n.remote_rtp {
+        media.set_remote(remote);
+    }
+    media.set_direction(media_direction(n.direction, n.remote_rtp.is_some()), now);
+}
+
+/// RFC 4733 digits, queued until media runs if it does not yet.
+pub(super) fn send_dtmf(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let Some(media) = call.media.as_mut() else {
+        return Ok(());
+    };
+    let digits = std::mem::take(&mut call.dtmf_queue);
+    media
+        .send_dtmf(&digits, now)
+        .map_err(|_| ActionError::NotSupported)?;
+    refresh_timer(ctx, id, call);
+    Ok(())
+}
+
+/// Gives the RTP socket back to the runtime.
+pub(super) fn cleanup_media(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+) -> Result<(), ActionError> {
+    if let Some(media) = call.media.as_mut() {
+        media.stop();
+    }
+    if let Some(local_rtp) = call.local_rtp {
+        ctx.outputs.push_back(Output::Media(MediaRequest::Close {
+            session: id,
+            local_rtp,
+        }));
+    }
+    ctx.timers.cancel((id, SessionTimer::Media));
+    Ok(())
+}
+
+/// Keeps the endpoint's timer for this session's RTP in step with the RTP session.
+pub(crate) fn refresh_timer(ctx: &mut Ctx, id: SessionId, call: &Call) {
+    let at = call
+        .media
+        .as_ref()
+        .filter(|m| !m.is_stopped())
+        .and_then(RtpSession::poll_timeout);
+    ctx.timers.set_opt((id, SessionTimer::Media), at);
+}
+
+fn media_direction(d: Direction, can_send: bool) -> MediaDirection {
+    let d = match d {
+        Direction::SendRecv => MediaDirection::SendRecv,
+        Direction::SendOnly => MediaDirection::SendOnly,
+        Direction::RecvOnly => MediaDirection::RecvOnly,
+        Direction::Inactive => MediaDirection::Inactive,
+    };
+    match (d, can_send) {
+        (MediaDirection::SendRecv, false) => MediaDirection::RecvOnly,
+        (MediaDirection::SendOnly, false) => MediaDirection::Inactive,
+        (d, _) => d,
+    }
+}

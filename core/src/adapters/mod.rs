@@ -1,0 +1,224 @@
+//! The adapters: where the state machine's actions become SIP messages, transactions,
+//! media operations and timers, and where its published events become application
+//! events.
+//!
+//! [`Adapters`] implements the executor's [`ActionHandler`] for one session: it borrows
+//! the session's [`Call`] data and the endpoint's shared [`Ctx`] for the length of one
+//! transition, so every action runs to completion with nothing copied out and written
+//! back. The SIP side lives in [`dialog_adapter`], the media side in [`media_adapter`];
+//! the event router (the other direction: datagrams and media events into state-machine
+//! events) is `endpoint::router`.
+
+pub(crate) mod dialog_adapter;
+pub(crate) mod media_adapter;
+
+use crate::dialog::{DialogRole, DialogState};
+use crate::endpoint::ctx::{Ctx, SessionTimer};
+use crate::endpoint::{EndReason, SessionEvent, SessionId, Side};
+use crate::session_store::Call;
+use crate::state_machine::{ActionError, ActionHandler, SessionState};
+use crate::state_table::{Action, Event, EventType, GuardName, PublishedEvent};
+use crate::time::Instant;
+use std::time::Duration;
+
+/// The action handler for one session during one transition.
+pub(crate) struct Adapters<'a> {
+    pub(crate) ctx: &'a mut Ctx,
+    pub(crate) id: SessionId,
+    pub(crate) call: &'a mut Call,
+}
+
+impl ActionHandler for Adapters<'_> {
+    fn execute(
+        &mut self,
+        action: &Action,
+        event: &Event,
+        _session: &mut SessionState,
+        now: Instant,
+    ) -> Result<(), ActionError> {
+        use dialog_adapter as d;
+        use media_adapter as m;
+        let (ctx, id, call) = (&mut *self.ctx, self.id, &mut *self.call);
+        match *action {
+            Action::CreateDialog => d::create_dialog(ctx, call),
+            Action::SendINVITE => d::send_invite(ctx, id, call, now),
+            Action::SendProvisional { status } => d::send_provisional(ctx, call, status, now),
+            Action::Send200OK => d::send_200_ok(ctx, id, call, now),
+            Action::SendReject { status } => {
+                let status = status.or(event.status).unwrap_or(486);
+                d::send_reject(ctx, call, status, now)
+            }
+            Action::SendACK => d::send_ack(ctx, call, event),
+            Action::SendCANCEL => d::send_cancel(ctx, id, call, now),
+            Action::SendBYE => d::send_bye(ctx, id, call, event, now),
+            Action::AcceptBYE => d::answer_pending(ctx, call, 200, now),
+            Action::AcceptCANCEL => d::accept_cancel(ctx, call, now),
+            Action::SendReINVITE { mode } => d::send_reinvite(ctx, id, call, mode, now),
+            Action::AcceptReINVITE => d::accept_reinvite(ctx, id, call, now),
+            Action::RejectReINVITE { status } => d::answer_pending(ctx, call, status, now),
+            Action::SendREFER => d::send_refer(ctx, id, call, now),
+            Action::AcceptREFER => d::answer_pending(ctx, call, 202, now),
+            Action::AcceptNOTIFY => d::answer_pending(ctx, call, 200, now),
+            Action::ScheduleGlareRetry => {
+                d::schedule_glare_retry(ctx, id, call, now);
+                Ok(())
+            }
+            Action::CleanupDialog => {
+                call.dialog = None;
+                call.retransmit_2xx = None;
+                ctx.timers.cancel((id, SessionTimer::Retransmit2xx));
+                Ok(())
+            }
+            Action::CreateMediaSession => m::create_media_session(ctx, id),
+            Action::GenerateLocalSDP => m::generate_local_sdp(ctx, call),
+            Action::NegotiateSDP => m::negotiate_sdp(ctx, call, now),
+            Action::StartMediaFlow => m::start_media_flow(ctx, id, call, now),
+            Action::StopMediaFlow => m::stop_media_flow(ctx, id, call),
+            Action::HoldMedia | Action::ResumeMedia => m::apply_direction(ctx, id, call, now),
+            Action::SendDTMF => m::send_dtmf(ctx, id, call, now),
+            Action::CleanupMedia => m::cleanup_media(ctx, id, call),
+            Action::BridgeMedia | Action::UnbridgeMedia => Err(ActionError::NotSupported),
+            Action::StartTimer { timer, ms } => {
+                let at = now + Duration::from_millis(u64::from(ms));
+                ctx.set_timer(id, SessionTimer::Table(timer), at);
+                Ok(())
+            }
+            Action::CancelTimer { timer } => {
+                ctx.timers.cancel((id, SessionTimer::Table(timer)));
+                Ok(())
+            }
+            Action::DestroySession => {
+                ctx.destroyed.push(id);
+                Ok(())
+            }
+            // The executor applies these to the RetryCount condition itself.
+            Action::IncrementRetry | Action::ResetRetry => Ok(()),
+        }
+    }
+
+    fn guard(&self, guard: GuardName, _event: &Event, _session: &SessionState) -> bool {
+        let call = &*self.call;
+        match guard {
+            GuardName::HasValidTarget => !call.request_uri.is_empty(),
+            GuardName::HasLocalSdp => call.sdp.local_description().is_some(),
+            GuardName::DialogEstablished => call
+                .dialog
+                .as_ref()
+                .is_some_and(|d| d.state() == DialogState::Confirmed),
+            GuardName::MediaReady => call.local_rtp.is_some(),
+            _ => false,
+        }
+    }
+
+    fn publish(&mut self, published: PublishedEvent, trigger: &Event, _session: &SessionState) {
+        let session = self.id;
+        let event = match published {
+            PublishedEvent::IncomingCall => SessionEvent::IncomingCall {
+                session,
+                from: strip_name_addr(&self.call.remote_uri).to_owned(),
+                to: strip_name_addr(&self.call.local_uri).to_owned(),
+            },
+            PublishedEvent::Ringing => SessionEvent::Ringing { session },
+            PublishedEvent::EarlyMedia => SessionEvent::EarlyMedia { session },
+            PublishedEvent::Answered => {
+                self.call.answered = true;
+                SessionEvent::Answered { session }
+            }
+            PublishedEvent::Held => SessionEvent::Held {
+                session,
+                by: Side::Local,
+            },
+            PublishedEvent::Resumed => SessionEvent::Resumed {
+                session,
+                by: Side::Local,
+            },
+            PublishedEvent::RemoteHeld => SessionEvent::Held {
+                session,
+                by: Side::Remote,
+            },
+            PublishedEvent::RemoteResumed => SessionEvent::Resumed {
+                session,
+                by: Side::Remote,
+            },
+            PublishedEvent::TransferRequested => SessionEvent::TransferRequested {
+                session,
+                target: self.call.refer_to.clone().unwrap_or_default(),
+            },
+            PublishedEvent::DtmfReceived => match self.ctx.dtmf_digit.take() {
+                Some((digit, duration_ms)) => SessionEvent::DtmfReceived {
+                    session,
+                    digit,
+                    duration_ms,
+                },
+                None => return,
+            },
+            PublishedEvent::Terminated | PublishedEvent::Failed => {
+                if self.call.terminated_reported {
+                    return;
+                }
+                self.call.terminated_reported = true;
+                let reason = self
+                    .call
+                    .end_reason
+                    .clone()
+                    .unwrap_or_else(|| end_reason(trigger, self.call));
+                SessionEvent::Terminated {
+                    session,
+                    reason,
+                    status: self.call.final_status,
+                }
+            }
+            // Hold/resume/transfer failures and bridging have no application event yet.
+            _ => return,
+        };
+        self.ctx.event(event);
+    }
+}
+
+/// Why a call ended, from the event that ended it, when no earlier step decided.
+fn end_reason(trigger: &Event, call: &Call) -> EndReason {
+    match trigger.event_type {
+        EventType::DialogBYE => EndReason::HungUp { by: Side::Remote },
+        EventType::DialogCANCEL => EndReason::Cancelled { by: Side::Remote },
+        EventType::HangupCall if call.answered => EndReason::HungUp { by: Side::Local },
+        EventType::HangupCall if call.role == DialogRole::Uas => EndReason::Rejected {
+            by: Side::Local,
+            status: call.final_status.unwrap_or(603),
+        },
+        EventType::HangupCall => EndReason::Cancelled { by: Side::Local },
+        EventType::RejectCall | EventType::NoAnswerTimeout => EndReason::Rejected {
+            by: Side::Local,
+            status: call.final_status.unwrap_or(486),
+        },
+        EventType::DialogFailure if call.cancel_sent => EndReason::Cancelled { by: Side::Local },
+        EventType::DialogFailure if trigger.status == Some(488) => EndReason::NotAcceptable,
+        EventType::DialogFailure => EndReason::Rejected {
+            by: Side::Remote,
+            status: trigger.status.unwrap_or(500),
+        },
+        EventType::DialogTimeout => EndReason::Timeout,
+        EventType::TransportError => EndReason::TransportError,
+        EventType::MediaTimeout => EndReason::MediaTimeout,
+        EventType::MediaSessionFailed => EndReason::MediaFailed,
+        _ => EndReason::Internal,
+    }
+}
+
+/// Why a call ends when we send a BYE, from the event that made us send it.
+fn bye_reason(trigger: &Event, call: &Call) -> EndReason {
+    match trigger.event_type {
+        EventType::DialogTimeout => EndReason::Timeout,
+        EventType::MediaTimeout => EndReason::MediaTimeout,
+        EventType::MediaSessionFailed => EndReason::MediaFailed,
+        EventType::Dialog200OK if call.cancel_sent => EndReason::Cancelled { by: Side::Local },
+        _ => EndReason::HungUp { by: Side::Local },
+    }
+}
+
+/// The URI inside a name-addr (`"Bob" <sip:bob@h>;x` → `sip:bob@h`).
+pub(crate) fn strip_name_addr(value: &str) -> &str {
+    match (value.find('<'), value.rfind('>')) {
+        (Some(start), Some(end)) if start < end => &value[start + 1..end],
+        _ => value.trim(),
+    }
+}

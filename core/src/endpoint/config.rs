@@ -1,0 +1,73 @@
+//! The endpoint's configuration: one value that decides everything the core does.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::media::MediaMode;
+use crate::sdp::MediaConfig;
+use crate::sip::ParseLimits;
+use crate::state_table::CompiledTable;
+use crate::transaction::TimerConfig;
+
+/// How an endpoint is set up. Build one with [`Config::new`] and adjust the fields.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Seeds every tag, branch, Call-ID, SSRC and RTP sequence number.
+    pub seed: u64,
+    /// The SIP address this endpoint advertises in Via and Contact, and sends from.
+    pub sip_addr: SocketAddr,
+    /// The user part of our Contact and default From URI.
+    pub user: String,
+    /// The `User-Agent` / `Server` header value; empty for none.
+    pub user_agent: String,
+    /// Where requests to a URI whose host is a name (not an IP literal) are sent: the core
+    /// resolves no names (RFC 3263 is the runtime's business), so such targets need an
+    /// outbound proxy.
+    pub outbound_proxy: Option<SocketAddr>,
+    /// T1, T2, T4 (RFC 3261 §17), from which every transaction timer is derived.
+    pub timers: TimerConfig,
+    /// The most sessions alive at once; an INVITE beyond it gets 503 and a `make_call`
+    /// an error.
+    pub max_sessions: usize,
+    /// The most transactions alive at once; a request beyond it gets 503.
+    pub max_transactions: usize,
+    /// The most outputs queued before the driver drains them; past it, RTP is dropped
+    /// first (counted), and SIP is still queued so that no protocol step is lost.
+    pub max_queued_outputs: usize,
+    /// Limits on every SIP message parsed.
+    pub parse_limits: ParseLimits,
+    /// Codecs offered and accepted (SDP).
+    pub media: MediaConfig,
+    /// What our RTP sends: tone, echo, silence or application audio.
+    pub media_mode: MediaMode,
+    /// A call with no RTP for this long while we expect some is hung up; `None` never.
+    pub rtp_inactivity: Option<Duration>,
+    /// Received audio frames kept per call for the application (`Endpoint::poll_audio`).
+    pub audio_sink_frames: usize,
+    /// The state table sessions run on; [`CompiledTable::default_table`] by default.
+    pub table: Arc<CompiledTable>,
+}
+
+impl Config {
+    /// A configuration with sensible defaults, advertising `sip_addr`.
+    pub fn new(sip_addr: SocketAddr) -> Config {
+        Config {
+            seed: 0,
+            sip_addr,
+            user: "session-core".into(),
+            user_agent: concat!("session-core/", env!("CARGO_PKG_VERSION")).into(),
+            outbound_proxy: None,
+            timers: TimerConfig::default(),
+            max_sessions: 10_000,
+            max_transactions: 40_000,
+            max_queued_outputs: 65_536,
+            parse_limits: ParseLimits::default(),
+            media: MediaConfig::default(),
+            media_mode: MediaMode::Silence,
+            rtp_inactivity: Some(Duration::from_secs(30)),
+            audio_sink_frames: 0,
+            table: Arc::new(CompiledTable::default_table()),
+        }
+    }
+}

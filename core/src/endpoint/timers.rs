@@ -1,0 +1,99 @@
+//! A keyed timer queue: at most one deadline per key, earliest first, in a deterministic
+//! order (time, then key) — so that `poll_timeout` is one lookup and firing order never
+//! depends on anything but the inputs.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::time::Instant;
+
+/// Deadlines by key.
+#[derive(Debug)]
+pub(crate) struct TimerQueue<K: Ord + Copy> {
+    by_key: BTreeMap<K, Instant>,
+    by_time: BTreeSet<(Instant, K)>,
+}
+
+impl<K: Ord + Copy> TimerQueue<K> {
+    pub(crate) fn new() -> Self {
+        TimerQueue {
+            by_key: BTreeMap::new(),
+            by_time: BTreeSet::new(),
+        }
+    }
+
+    /// Sets (or moves) `key`'s deadline.
+    pub(crate) fn set(&mut self, key: K, at: Instant) {
+        if let Some(old) = self.by_key.insert(key, at) {
+            if old == at {
+                return;
+            }
+            self.by_time.remove(&(old, key));
+        }
+        self.by_time.insert((at, key));
+    }
+
+    /// Sets `key`'s deadline, or clears it for `None`.
+    pub(crate) fn set_opt(&mut self, key: K, at: Option<Instant>) {
+        match at {
+            Some(at) => self.set(key, at),
+            None => self.cancel(key),
+        }
+    }
+
+    /// Clears `key`'s deadline.
+    pub(crate) fn cancel(&mut self, key: K) {
+        if let Some(old) = self.by_key.remove(&key) {
+            self.by_time.remove(&(old, key));
+        }
+    }
+
+    /// The earliest deadline.
+    pub(crate) fn next(&self) -> Option<Instant> {
+        self.by_time.first().map(|&(at, _)| at)
+    }
+
+    /// Removes and returns the earliest key due at or before `now`.
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<K> {
+        let &(at, key) = self.by_time.first()?;
+        if at > now {
+            return None;
+        }
+        self.by_time.pop_first();
+        self.by_key.remove(&key);
+        Some(key)
+    }
+
+    /// Whether no deadline is set.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.by_key.is_empty()
+    }
+
+    /// Removes every key matching `pred`.
+    pub(crate) fn cancel_where(&mut self, mut pred: impl FnMut(&K) -> bool) {
+        let keys: Vec<K> = self.by_key.keys().copied().filter(|k| pred(k)).collect();
+        for k in keys {
+            self.cancel(k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deadlines_fire_in_time_then_key_order_and_moving_one_forgets_the_old() {
+        let mut q = TimerQueue::new();
+        q.set(2u8, Instant::from_millis(10));
+        q.set(1u8, Instant::from_millis(10));
+        q.set(3u8, Instant::from_millis(5));
+        q.set(3u8, Instant::from_millis(20));
+        assert_eq!(q.next(), Some(Instant::from_millis(10)));
+        assert_eq!(q.pop_due(Instant::from_millis(9)), None);
+        assert_eq!(q.pop_due(Instant::from_millis(10)), Some(1));
+        assert_eq!(q.pop_due(Instant::from_millis(10)), Some(2));
+        assert_eq!(q.pop_due(Instant::from_millis(10)), None);
+        q.cancel(3);
+        assert!(q.is_empty());
+    }
+}

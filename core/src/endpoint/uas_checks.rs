@@ -1,0 +1,83 @@
+//! RFC 3261 §8.2: what a UAS checks before it processes a new request, and the error
+//! response each failure gets (405/501 for methods, 416 for URI schemes, 420 for unknown
+//! Require option tags, 415 for bodies it cannot read).
+
+use crate::sip::{Message, Method, Scheme};
+
+/// A refusal: status and the headers that must come with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Refusal {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(&'static str, String)>,
+}
+
+/// Methods we implement (the Allow header lists them).
+fn implemented(method: &Method) -> bool {
+    matches!(
+        method,
+        Method::Invite
+            | Method::Ack
+            | Method::Bye
+            | Method::Cancel
+            | Method::Options
+            | Method::Refer
+            | Method::Notify
+            | Method::Info
+    )
+}
+
+/// The first §8.2 check the request fails, if any, in the RFC's order: method
+/// (§8.2.1), Request-URI scheme (§8.2.2.1), Require (§8.2.2.3), content (§8.2.3).
+pub(crate) fn check(msg: &Message<'_>, allow: &str) -> Option<Refusal> {
+    let method = msg.method()?;
+    if !implemented(method) {
+        // 405 for a method we know but do not take; 501 for one we do not know.
+        let status = if matches!(method, Method::Other(_)) {
+            501
+        } else {
+            405
+        };
+        return Some(Refusal {
+            status,
+            headers: vec![("Allow", allow.to_owned())],
+        });
+    }
+    if let Some(uri) = msg.request_uri() {
+        if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips) {
+            return Some(Refusal {
+                status: 416,
+                headers: Vec::new(),
+            });
+        }
+    }
+    if !matches!(method, Method::Ack | Method::Cancel) {
+        let unknown: Vec<&str> = msg.require().collect();
+        if !unknown.is_empty() {
+            return Some(Refusal {
+                status: 420,
+                headers: vec![("Unsupported", unknown.join(", "))],
+            });
+        }
+    }
+    if matches!(method, Method::Invite) && !msg.body().is_empty() {
+        let sdp = msg
+            .content_type()
+            .and_then(Result::ok)
+            .is_some_and(|ct| ct.is("application", "sdp"));
+        if !sdp {
+            return Some(Refusal {
+                status: 415,
+                headers: vec![("Accept", "application/sdp".to_owned())],
+            });
+        }
+        if let Some(enc) = msg.header(crate::sip::HeaderName::ContentEncoding) {
+            if !enc.trim().eq_ignore_ascii_case("identity") {
+                return Some(Refusal {
+                    status: 415,
+                    headers: vec![("Accept-Encoding", "identity".to_owned())],
+                });
+            }
+        }
+    }
+    None
+}

@@ -1,0 +1,220 @@
+//! One call leg's data: what the adapters read and write while the state machine runs.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use super::Session;
+use crate::dialog::{Dialog, DialogRole};
+use crate::endpoint::{EndReason, SessionId};
+use crate::media::RtpSession;
+use crate::sdp::{LocalSession, Negotiated, SessionDescription};
+use crate::sip::{Method, Transport};
+use crate::state_table::CompiledTable;
+use crate::time::Instant;
+use crate::transaction::TransactionId;
+
+/// A request we received and have not answered finally yet: its bytes (re-parsed to
+/// build responses) and its server transaction.
+#[derive(Clone, Debug)]
+pub(crate) struct IncomingRequest {
+    pub(crate) tx: TransactionId,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) method: Method,
+    pub(crate) cseq: u32,
+}
+
+/// A request we sent: its bytes (the INVITE's are needed for CANCEL and ACK), its
+/// client transaction, branch and CSeq.
+#[derive(Clone, Debug)]
+pub(crate) struct OutgoingRequest {
+    pub(crate) tx: TransactionId,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) cseq: u32,
+}
+
+/// The UAS's own retransmission of its 2xx to an INVITE until the ACK (RFC 3261
+/// §13.3.1.4): the transaction layer leaves this to the TU since RFC 6026.
+#[derive(Clone, Debug)]
+pub(crate) struct Retransmit2xx {
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) interval: Duration,
+    pub(crate) give_up_at: Instant,
+    pub(crate) cseq: u32,
+}
+
+/// Where the SDP offer/answer exchange stands (RFC 3264).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum SdpPhase {
+    /// No exchange open.
+    #[default]
+    Idle,
+    /// We sent an offer and wait for the answer.
+    LocalOffer,
+    /// The peer sent an offer we have not answered yet.
+    RemoteOffer,
+}
+
+/// A call leg's data.
+#[derive(Debug)]
+pub(crate) struct Call {
+    pub(crate) role: DialogRole,
+    pub(crate) call_id: String,
+    /// Our tag: the From tag as UAC, the To tag we chose as UAS.
+    pub(crate) local_tag: String,
+    /// Our name-addr as it stands in From (UAC) / To (UAS), without tag.
+    pub(crate) local_uri: String,
+    /// The peer's name-addr, without tag.
+    pub(crate) remote_uri: String,
+    /// The initial INVITE's Request-URI (UAC).
+    pub(crate) request_uri: String,
+    /// Where requests go when no dialog says otherwise, and where the INVITE came from.
+    pub(crate) peer: SocketAddr,
+    /// The local address requests go out from and responses went to.
+    pub(crate) local: SocketAddr,
+    pub(crate) transport: Transport,
+    /// The CSeq of the next request outside a dialog (the INVITE), then kept by the dialog.
+    pub(crate) local_cseq: u32,
+    /// UAC: our INVITE.
+    pub(crate) invite: Option<OutgoingRequest>,
+    /// UAC: whether a CANCEL was sent.
+    pub(crate) cancel_sent: bool,
+    /// UAS: the INVITE we are answering.
+    pub(crate) incoming_invite: Option<IncomingRequest>,
+    /// The in-dialog request being answered now (BYE, re-INVITE, REFER, NOTIFY, CANCEL).
+    pub(crate) pending_request: Option<IncomingRequest>,
+    /// The CANCEL being answered (its own transaction).
+    pub(crate) pending_cancel: Option<IncomingRequest>,
+    /// Our in-dialog re-INVITE, REFER or BYE in flight.
+    pub(crate) reinvite: Option<OutgoingRequest>,
+    pub(crate) dialog: Option<Dialog>,
+    /// UAC: the remote tag of the dialog the first 2xx confirmed; other 2xx are forks.
+    pub(crate) confirmed_tag: Option<String>,
+    /// The last ACK for a 2xx we sent, re-sent for each retransmitted 2xx.
+    pub(crate) last_ack: Option<(u32, Vec<u8>)>,
+    /// UAS: our 2xx until the ACK comes.
+    pub(crate) retransmit_2xx: Option<Retransmit2xx>,
+    pub(crate) sdp: LocalSession,
+    pub(crate) sdp_phase: SdpPhase,
+    /// The peer's offer we have to answer.
+    pub(crate) remote_offer: Option<SessionDescription>,
+    /// The answer we built, waiting to be sent in a 2xx.
+    pub(crate) local_answer: Option<Vec<u8>>,
+    /// The offer we built, waiting to be sent.
+    pub(crate) local_offer: Option<Vec<u8>>,
+    /// The peer's SDP carried by the message being processed.
+    pub(crate) inbound_sdp: Option<SessionDescription>,
+    pub(crate) negotiated: Option<Negotiated>,
+    pub(crate) local_rtp: Option<SocketAddr>,
+    pub(crate) media: Option<RtpSession>,
+    /// DTMF digits asked for before media ran.
+    pub(crate) dtmf_queue: String,
+    /// The Refer-To of a REFER received, or the target of a transfer we asked for.
+    pub(crate) refer_to: Option<String>,
+    pub(crate) answered: bool,
+    /// The final status of the INVITE, sent or received.
+    pub(crate) final_status: Option<u16>,
+    /// Why the call ends, decided when the first step towards the end is taken.
+    pub(crate) end_reason: Option<EndReason>,
+    pub(crate) terminated_reported: bool,
+    pub(crate) created_at: Instant,
+    pub(crate) answered_at: Option<Instant>,
+}
+
+impl Call {
+    /// A fresh call's data; everything protocol-specific starts empty.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        role: DialogRole,
+        call_id: String,
+        local_tag: String,
+        local_uri: String,
+        remote_uri: String,
+        request_uri: String,
+        peer: SocketAddr,
+        local: SocketAddr,
+        transport: Transport,
+        local_cseq: u32,
+        sdp: LocalSession,
+        now: Instant,
+    ) -> Call {
+        Call {
+            role,
+            call_id,
+            local_tag,
+            local_uri,
+            remote_uri,
+            request_uri,
+            peer,
+            local,
+            transport,
+            local_cseq,
+            invite: None,
+            cancel_sent: false,
+            incoming_invite: None,
+            pending_request: None,
+            pending_cancel: None,
+            reinvite: None,
+            dialog: None,
+            confirmed_tag: None,
+            last_ack: None,
+            retransmit_2xx: None,
+            sdp,
+            sdp_phase: SdpPhase::Idle,
+            remote_offer: None,
+            local_answer: None,
+            local_offer: None,
+            inbound_sdp: None,
+            negotiated: None,
+            local_rtp: None,
+            media: None,
+            dtmf_queue: String::new(),
+            refer_to: None,
+            answered: false,
+            final_status: None,
+            end_reason: None,
+            terminated_reported: false,
+            created_at: now,
+            answered_at: None,
+        }
+    }
+}
+
+/// What the application can inspect of a session.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SessionInfo<'a> {
+    /// The session.
+    pub id: SessionId,
+    /// Its current state's name in the state table.
+    pub state: &'a str,
+    /// Whether we placed the call.
+    pub outgoing: bool,
+    /// The Call-ID.
+    pub call_id: &'a str,
+    /// The peer's URI.
+    pub remote_uri: &'a str,
+    /// When the session was created.
+    pub created_at: Instant,
+    /// When it was answered.
+    pub answered_at: Option<Instant>,
+    /// The RTP statistics, when media ran.
+    pub media: Option<&'a crate::media::MediaStats>,
+    /// The transitions recorded so far.
+    pub transitions: u64,
+}
+
+impl<'a> SessionInfo<'a> {
+    pub(crate) fn new(id: SessionId, s: &'a Session, table: &'a CompiledTable) -> Self {
+        SessionInfo {
+            id,
+            state: &table.state(s.machine.state()).name,
+            outgoing: s.call.role == DialogRole::Uac,
+            call_id: &s.call.call_id,
+            remote_uri: &s.call.remote_uri,
+            created_at: s.call.created_at,
+            answered_at: s.call.answered_at,
+            media: s.call.media.as_ref().map(|m| m.stats()),
+            transitions: s.machine.history().recorded(),
+        }
+    }
+}

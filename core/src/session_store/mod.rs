@@ -1,0 +1,113 @@
+//! Sessions and the indexes that find them.
+//!
+//! A [`Session`] is one call leg: its state-machine state (current state, conditions,
+//! history) and its [`Call`] data — SIP identity, dialog, pending transactions, SDP
+//! offer/answer state, the RTP session. The store owns them by [`SessionId`] in a
+//! `BTreeMap` (deterministic iteration) and keeps the indexes the event router needs:
+//! by dialog (Call-ID + our tag) and by RTP socket address.
+
+mod call;
+
+pub use call::SessionInfo;
+pub(crate) use call::{Call, IncomingRequest, OutgoingRequest, Retransmit2xx, SdpPhase};
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+use smallvec::SmallVec;
+
+use crate::endpoint::SessionId;
+use crate::state_machine::SessionState;
+use crate::state_table::CompiledTable;
+
+/// One call leg: its machine state and its call data.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) machine: SessionState,
+    pub(crate) call: Call,
+}
+
+/// All sessions of an endpoint and their indexes.
+#[derive(Debug, Default)]
+pub(crate) struct SessionStore {
+    sessions: BTreeMap<SessionId, Session>,
+    /// Call-ID → (our tag, session): forked or re-used Call-IDs keep several entries.
+    by_dialog: BTreeMap<String, SmallVec<[(String, SessionId); 1]>>,
+    by_rtp: BTreeMap<SocketAddr, SessionId>,
+    next_id: u64,
+}
+
+impl SessionStore {
+    /// Allocates the next id (ids are never reused).
+    pub(crate) fn next_id(&mut self) -> SessionId {
+        self.next_id += 1;
+        SessionId(self.next_id)
+    }
+
+    pub(crate) fn insert(&mut self, id: SessionId, session: Session) {
+        self.by_dialog
+            .entry(session.call.call_id.clone())
+            .or_default()
+            .push((session.call.local_tag.clone(), id));
+        self.sessions.insert(id, session);
+    }
+
+    pub(crate) fn get(&self, id: SessionId) -> Option<&Session> {
+        self.sessions.get(&id)
+    }
+
+    pub(crate) fn get_mut(&mut self, id: SessionId) -> Option<&mut Session> {
+        self.sessions.get_mut(&id)
+    }
+
+    /// The session whose dialog has this Call-ID and our tag.
+    pub(crate) fn by_dialog(&self, call_id: &str, local_tag: &str) -> Option<SessionId> {
+        self.by_dialog
+            .get(call_id)?
+            .iter()
+            .find(|(tag, _)| tag == local_tag)
+            .map(|&(_, id)| id)
+    }
+
+    /// The session whose RTP socket is `local`.
+    pub(crate) fn by_rtp(&self, local: SocketAddr) -> Option<SessionId> {
+        self.by_rtp.get(&local).copied()
+    }
+
+    pub(crate) fn index_rtp(&mut self, local: SocketAddr, id: SessionId) {
+        self.by_rtp.insert(local, id);
+    }
+
+    /// Forgets a session and its index entries.
+    pub(crate) fn remove(&mut self, id: SessionId) -> Option<Session> {
+        let session = self.sessions.remove(&id)?;
+        if let Some(entries) = self.by_dialog.get_mut(&session.call.call_id) {
+            entries.retain(|(_, sid)| *sid != id);
+            if entries.is_empty() {
+                self.by_dialog.remove(&session.call.call_id);
+            }
+        }
+        if let Some(rtp) = session.call.local_rtp {
+            self.by_rtp.remove(&rtp);
+        }
+        Some(session)
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.sessions.len()
+    }
+
+    pub(crate) fn ids(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.sessions.keys().copied()
+    }
+
+    /// A read-only summary of every session, in id order.
+    pub(crate) fn infos<'a>(
+        &'a self,
+        table: &'a CompiledTable,
+    ) -> impl Iterator<Item = SessionInfo<'a>> + 'a {
+        self.sessions
+            .iter()
+            .map(move |(&id, s)| SessionInfo::new(id, s, table))
+    }
+}
