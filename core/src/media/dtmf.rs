@@ -80,6 +80,8 @@ pub enum DtmfError {
     },
     /// No telephone-event payload type was negotiated for this session.
     NotNegotiated,
+    /// The media session has been stopped.
+    SessionStopped,
 }
 
 impl fmt::Display for DtmfError {
@@ -98,6 +100,7 @@ impl fmt::Display for DtmfError {
                 )
             }
             DtmfError::NotNegotiated => write!(f, "no telephone-event payload type negotiated"),
+            DtmfError::SessionStopped => write!(f, "the media session is stopped"),
         }
     }
 }

@@ -520,7 +520,10 @@ impl RtpSession {
 
     /// Queues DTMF digits to send as RFC 4733 events (all or none); returns how many.
     pub fn send_dtmf(&mut self, digits: &str, _now: Instant) -> Result<usize, DtmfError> {
-        if self.telephone_event_pt.is_none() || self.stopped {
+        if self.stopped {
+            return Err(DtmfError::SessionStopped);
+        }
+        if self.telephone_event_pt.is_none() {
             return Err(DtmfError::NotNegotiated);
         }
         self.dtmf_tx.queue(digits)
@@ -1405,6 +1408,10 @@ mod tests {
         assert_eq!(
             s.handle_packet(Instant::ZERO, &audio(1, 1)),
             PacketOutcome::Ignored
+        );
+        assert_eq!(
+            s.send_dtmf("1", Instant::ZERO),
+            Err(DtmfError::SessionStopped)
         );
         assert!(s.is_stopped());
     }
