@@ -1398,6 +1398,77 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic_and_every_one_is_accounted(
+            datagrams in proptest::collection::vec(
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 0..64),
+        ) {
+            let mut s = RtpSession::new(config(1, B_ADDR, MediaMode::Echo), Instant::ZERO);
+            for (i, d) in datagrams.iter().enumerate() {
+                let mut d = d.clone();
+                // Make a good share of them look like RTP to reach the deeper paths.
+                if i % 2 == 0 && d.len() >= 2 {
+                    d[0] = 0x80 | (d[0] & 0x3F);
+                    d[1] = if i % 4 == 0 { 101 } else { d[1] & 0x80 };
+                }
+                s.handle_packet(Instant::from_millis(i as u64), &d);
+                let mut buf = Vec::new();
+                while s.poll_transmit(Instant::from_millis(i as u64), &mut buf).is_some() {}
+            }
+            let st = s.stats();
+            let accounted = st.packets_received + st.invalid_received
+                + st.unknown_payload_type_received + st.rtcp_received;
+            proptest::prop_assert_eq!(accounted, datagrams.len() as u64);
+            proptest::prop_assert!(s.events.len() <= 32);
+        }
+    }
+
+    #[test]
+    fn jitter_and_loss_through_a_jittery_lossy_link_match_what_was_done_to_the_packets() {
+        use crate::rng::Rng;
+        let mut tx = RtpSession::new(config(1, B_ADDR, MediaMode::Silence), Instant::ZERO);
+        let mut rx = RtpSession::new(config(2, A_ADDR, MediaMode::Silence), Instant::ZERO);
+        let mut rng = Rng::new(3550);
+        let mut buf = Vec::new();
+        let mut wire: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut dropped = 0;
+        for ms in (0..4000u64).step_by(20) {
+            while tx
+                .poll_transmit(Instant::from_millis(ms), &mut buf)
+                .is_some()
+            {
+                if rng.chance(0.05) {
+                    dropped += 1;
+                    continue;
+                }
+                // 20 ms base delay plus 0..=15 ms of jitter, which also reorders.
+                wire.push((ms + 20 + rng.below(16), buf.clone()));
+            }
+        }
+        wire.sort_by_key(|w| w.0);
+        for (at, d) in &wire {
+            rx.handle_packet(Instant::from_millis(*at), d);
+        }
+        let r = &rx.stats().reception;
+        let last_dropped = {
+            // A.3 counts up to the highest sequence number seen: drops after the last
+            // delivered packet are not visible as loss.
+            let mut seqs: Vec<u16> = wire
+                .iter()
+                .map(|w| RtpPacket::parse(&w.1).unwrap().sequence_number())
+                .collect();
+            seqs.sort_by_key(|s| s.wrapping_sub(65500));
+            u64::from(tx.stats().packets_sent as u16 - 1 - seqs.last().unwrap().wrapping_sub(65500))
+        };
+        assert_eq!(r.lost(), dropped as i64 - last_dropped as i64);
+        assert_eq!(rx.stats().packets_received, wire.len() as u64);
+        // Uniform 0..15 ms jitter: E|D| = 5.3 ms ≈ 42 timestamp units; A.8 hovers there.
+        let j = r.jitter();
+        assert!((20..=70).contains(&j), "jitter {j}");
+        assert!(r.jitter_us(8000) > 2_000);
+    }
+
     #[test]
     fn stop_ends_everything() {
         let mut s = RtpSession::new(config(1, B_ADDR, MediaMode::Silence), Instant::ZERO);
