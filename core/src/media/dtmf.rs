@@ -188,7 +188,7 @@ impl DtmfSender {
     /// A sender with an empty queue.
     pub fn new(config: DtmfConfig) -> Self {
         DtmfSender {
-            queue: VecDeque::with_capacity(config.queue_capacity.min(1024)),
+            queue: VecDeque::new(),
             config,
             current: None,
             gap_samples_left: 0,

@@ -340,7 +340,7 @@ impl RtpSession {
             last_received: None,
             timeout_reported: false,
             last_sr: None,
-            events: VecDeque::with_capacity(config.event_capacity.min(256)),
+            events: VecDeque::new(),
             event_capacity: config.event_capacity,
             stats: MediaStats::default(),
         }
@@ -1467,6 +1467,18 @@ mod tests {
         let j = r.jitter();
         assert!((20..=70).contains(&j), "jitter {j}");
         assert!(r.jitter_us(8000) > 2_000);
+    }
+
+    #[test]
+    fn a_session_stays_small_inline() {
+        // The budget is 4 KiB per established call, signalling included: media takes
+        // 640 bytes inline today, plus one packet time per queued echo/app frame (4 × 160
+        // bytes by default, allocated on first use) and its events.
+        assert!(
+            std::mem::size_of::<RtpSession>() <= 768,
+            "{}",
+            std::mem::size_of::<RtpSession>()
+        );
     }
 
     #[test]
