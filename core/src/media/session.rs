@@ -9,6 +9,39 @@
 //! 3. [`poll_event`](RtpSession::poll_event) until `None`;
 //! 4. [`handle_timeout`](RtpSession::handle_timeout) at [`poll_timeout`](RtpSession::poll_timeout).
 //!
+//! ```
+//! use session_core::media::{AudioCodec, MediaEvent, MediaMode, RtpSession, RtpSessionConfig};
+//! use session_core::Instant;
+//!
+//! // SSRC, sequence and timestamp come from the endpoint's seeded `Rng`.
+//! let remote = "192.0.2.7:30000".parse().unwrap();
+//! let mut config = RtpSessionConfig::new(0x1234, 777, 160_000, AudioCodec::PCMU, remote);
+//! config.mode = MediaMode::Tone { freq_hz: 440 };
+//! config.telephone_event_payload_type = Some(101);
+//! let mut media = RtpSession::new(config, Instant::ZERO);
+//! media.send_dtmf("5", Instant::ZERO).unwrap();
+//!
+//! let mut buf = Vec::with_capacity(1500);
+//! let mut now = Instant::ZERO;
+//! let mut sent = 0;
+//! while now < Instant::from_millis(1000) {
+//!     // (a datagram from the socket would go to `media.handle_packet(now, &bytes)`)
+//!     media.handle_timeout(now);
+//!     while let Some(t) = media.poll_transmit(now, &mut buf) {
+//!         assert_eq!(t.destination, remote); // socket.send_to(&buf, t.destination)
+//!         sent += 1;
+//!     }
+//!     while let Some(event) = media.poll_event() {
+//!         if let MediaEvent::DtmfSent { digit } = event {
+//!             assert_eq!(digit, '5');
+//!         }
+//!     }
+//!     now = media.poll_timeout().expect("a live session always has a deadline");
+//! }
+//! assert_eq!(sent, 50); // 20 ms packets for one second
+//! assert_eq!(media.stats().dtmf_sent, 1);
+//! ```
+//!
 //! Decisions a reader would not guess:
 //! - The packet clock ticks every ptime from the session's creation; the timestamp advances
 //!   by one packet's samples per tick whether or not a packet goes out (on hold, while the
