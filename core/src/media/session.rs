@@ -350,8 +350,13 @@ impl RtpSession {
         };
         RtpSession {
             ssrc: config.ssrc,
-            codec: config.codec,
-            telephone_event_pt: config.telephone_event_payload_type,
+            // Payload types are 7 bits (RFC 3550 §5.1); SDP cannot negotiate more, and
+            // masking keeps every header we write encodable.
+            codec: AudioCodec {
+                payload_type: config.codec.payload_type & 0x7F,
+                law: config.codec.law,
+            },
+            telephone_event_pt: config.telephone_event_payload_type.map(|pt| pt & 0x7F),
             ptime: Duration::from_millis(u64::from(ptime_ms)),
             samples_per_packet,
             remote: config.remote,
@@ -440,12 +445,13 @@ impl RtpSession {
         let stats = &mut self.stats;
         let cap = self.event_capacity;
         if is_dtmf {
-            // Length checked above, so the payload parses.
-            let _ = self
+            // Length checked above, so the payload parses and this cannot fail.
+            let parsed = self
                 .dtmf_rx
                 .on_packet(packet.timestamp(), packet.payload(), |d| {
                     push_dtmf(events, cap, stats, d)
                 });
+            debug_assert!(parsed.is_ok(), "{parsed:?}");
             return PacketOutcome::Dtmf;
         }
         self.dtmf_rx
@@ -481,8 +487,9 @@ impl RtpSession {
                 ssrc: self.ssrc,
                 ..RtpHeader::default()
             };
-            // Fixed 12-byte header, no CSRCs or extension: nothing to refuse.
-            let _ = header.write(&packet.payload.to_bytes(), buf);
+            let written = header.write(&packet.payload.to_bytes(), buf);
+            // A 7-bit payload type, no CSRCs, no extension: nothing the writer refuses.
+            debug_assert!(written.is_ok(), "{written:?}");
             if packet.finished {
                 self.stats.dtmf_sent += 1;
                 if let Some(digit) = event_to_digit(packet.payload.event) {
@@ -503,8 +510,9 @@ impl RtpSession {
                 ..RtpHeader::default()
             };
             self.talkspurt_start = false;
+            let written = header.write(&payload[..n], buf);
             // As above: a plain header always encodes.
-            let _ = header.write(&payload[..n], buf);
+            debug_assert!(written.is_ok(), "{written:?}");
             n
         };
         self.stats.packets_sent += 1;
