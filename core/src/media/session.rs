@@ -927,6 +927,8 @@ mod tests {
         /// (deliver at, to B?, datagram)
         in_flight: Vec<(Instant, bool, Vec<u8>)>,
         delay: Duration,
+        /// How many copies of each datagram the link delivers (0 = lost).
+        copies: fn(&[u8]) -> usize,
         now: Instant,
         events_a: Vec<MediaEvent>,
         events_b: Vec<MediaEvent>,
@@ -940,6 +942,7 @@ mod tests {
                 b: RtpSession::new(b, Instant::ZERO),
                 in_flight: Vec::new(),
                 delay: Duration::from_millis(30),
+                copies: |_| 1,
                 now: Instant::ZERO,
                 events_a: Vec::new(),
                 events_b: Vec::new(),
@@ -965,7 +968,9 @@ mod tests {
                     }
                     while let Some(t) = s.poll_transmit(now, &mut buf) {
                         assert_eq!(t.len, buf.len());
-                        self.in_flight.push((now + self.delay, to_b, buf.clone()));
+                        for _ in 0..(self.copies)(&buf) {
+                            self.in_flight.push((now + self.delay, to_b, buf.clone()));
+                        }
                     }
                 }
                 while let Some(e) = self.a.poll_event() {
@@ -1107,6 +1112,66 @@ mod tests {
         assert_eq!(p.a.stats().dtmf_sent, 4);
         assert_eq!(p.b.stats().dtmf_received, 4);
         assert!(!p.a.dtmf_pending());
+    }
+
+    #[test]
+    fn dtmf_survives_duplication_and_the_loss_of_every_end_packet_of_one_digit() {
+        let mut p = Pair::new(
+            config(0xAAAA, B_ADDR, MediaMode::Silence),
+            config(0xBBBB, A_ADDR, MediaMode::Silence),
+        );
+        p.copies = |d| {
+            let pkt = RtpPacket::parse(d).unwrap();
+            let payload = pkt.payload();
+            let end_of_two = pkt.payload_type() == 101 && payload[0] == 2 && payload[1] & 0x80 != 0;
+            if end_of_two {
+                0
+            } else {
+                2
+            }
+        };
+        assert_eq!(p.a.send_dtmf("123#", Instant::ZERO), Ok(4));
+        p.run_until(Instant::from_millis(1500));
+        let got: Vec<_> = p
+            .events_b
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::DtmfReceived { digit, duration } => {
+                    Some((*digit, duration.as_millis()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got, vec![('1', 100), ('2', 80), ('3', 100), ('#', 100)]);
+        // 75 packets sent in 1.5 s; the 3 end packets of '2' lost, the rest doubled, and
+        // the packet sent at 1480 ms still in flight.
+        assert_eq!(p.a.stats().packets_sent, 75);
+        assert_eq!(p.in_flight.iter().filter(|f| f.1).count(), 2);
+        let r = &p.b.stats().reception;
+        assert_eq!(r.received(), 2 * (75 - 3 - 1));
+        assert_eq!(r.expected(), 74);
+        assert_eq!(
+            r.lost(),
+            74 - 142,
+            "duplicates hide the loss, as RFC 3550 A.3 counts"
+        );
+    }
+
+    #[test]
+    fn a_new_remote_ssrc_restarts_reception_statistics() {
+        let mut s = RtpSession::new(config(1, B_ADDR, MediaMode::Silence), Instant::ZERO);
+        s.handle_packet(Instant::from_millis(0), &audio(10, 0));
+        s.handle_packet(Instant::from_millis(20), &audio(12, 320));
+        assert_eq!(s.stats().reception.lost(), 1);
+        let mut other = audio(5000, 999);
+        other[8..12].copy_from_slice(&0xF00Du32.to_be_bytes());
+        s.handle_packet(Instant::from_millis(40), &other);
+        let st = s.stats();
+        assert_eq!(st.remote_ssrc_changes, 1);
+        assert_eq!(st.reception.ssrc(), Some(0xF00D));
+        assert_eq!(st.reception.lost(), 0);
+        assert_eq!(st.reception.expected(), 1);
+        assert_eq!(st.packets_received, 3, "the session's totals keep counting");
     }
 
     #[test]
