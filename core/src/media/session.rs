@@ -90,6 +90,8 @@ pub const MAX_PTIME_MS: u32 = 60;
 pub const MAX_FRAME_SAMPLES: usize = (MAX_PTIME_MS * CLOCK_RATE_HZ / 1000) as usize;
 /// The most packets sent back to back when the driver is late.
 pub const MAX_BURST_PACKETS: u32 = 5;
+/// The most events a session keeps for the application, whatever its configuration asks.
+pub const MAX_EVENTS: usize = 1024;
 /// Peak amplitude of the tone source (about -12 dBFS).
 pub const TONE_AMPLITUDE: i16 = 8000;
 
@@ -182,11 +184,13 @@ pub struct RtpSessionConfig {
     /// Report [`MediaEvent::Timeout`] after this long without a packet while we expect
     /// to receive; `None` never does.
     pub inactivity_timeout: Option<Duration>,
-    /// Received frames kept for [`RtpSession::poll_audio`] (0: decoded audio is dropped).
+    /// Received frames kept for [`RtpSession::poll_audio`] (0: decoded audio is dropped;
+    /// at most [`MAX_FRAMES`](super::frames::MAX_FRAMES)).
     pub sink_capacity_frames: usize,
     /// Frames waiting to be sent in echo and app modes.
     pub send_queue_frames: usize,
-    /// Events kept for [`RtpSession::poll_event`]; more are counted and dropped.
+    /// Events kept for [`RtpSession::poll_event`] (at most [`MAX_EVENTS`]); more are
+    /// counted and dropped.
     pub event_capacity: usize,
     /// The DTMF sender's settings.
     pub dtmf: DtmfConfig,
@@ -379,7 +383,7 @@ impl RtpSession {
             timeout_reported: false,
             last_sr: None,
             events: VecDeque::new(),
-            event_capacity: config.event_capacity,
+            event_capacity: config.event_capacity.min(MAX_EVENTS),
             stats: MediaStats::default(),
         }
     }
