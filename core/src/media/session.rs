@@ -1179,6 +1179,41 @@ mod tests {
     }
 
     #[test]
+    fn dtmf_packets_on_the_wire_snapshot() {
+        let mut s = RtpSession::new(config(0xAAAA, B_ADDR, MediaMode::Silence), Instant::ZERO);
+        let mut buf = Vec::new();
+        let mut lines = vec!["  ms   seq        ts  M  PT  payload".to_string()];
+        for ms in (0..300u64).step_by(20) {
+            if ms == 40 {
+                s.send_dtmf("7#", Instant::from_millis(ms)).unwrap();
+            }
+            while s
+                .poll_transmit(Instant::from_millis(ms), &mut buf)
+                .is_some()
+            {
+                let p = RtpPacket::parse(&buf).unwrap();
+                let payload = if p.payload_type() == 101 {
+                    let te = crate::media::dtmf::TelephoneEvent::parse(p.payload()).unwrap();
+                    format!(
+                        "event={} end={} vol={} duration={}",
+                        te.event, te.end, te.volume, te.duration
+                    )
+                } else {
+                    format!("{} bytes of {:#04x}", p.payload().len(), p.payload()[0])
+                };
+                lines.push(format!(
+                    "{ms:>4} {:>5} {:>9} {:>2} {:>3}  {payload}",
+                    p.sequence_number(),
+                    p.timestamp(),
+                    u8::from(p.marker()),
+                    p.payload_type()
+                ));
+            }
+        }
+        insta::assert_snapshot!(lines.join("\n"));
+    }
+
+    #[test]
     fn dtmf_without_a_negotiated_payload_type_is_refused() {
         let mut c = config(1, B_ADDR, MediaMode::Silence);
         c.telephone_event_payload_type = None;
