@@ -115,6 +115,22 @@ impl AudioCodec {
         payload_type: 8,
         law: G711Law::ALaw,
     };
+
+    /// The codec an SDP `a=rtpmap` names, when this module can carry it: PCMU or PCMA
+    /// (any case, RFC 4855 §3) at 8000 Hz on `payload_type`.
+    pub fn from_rtpmap(payload_type: u8, encoding: &str, clock_rate_hz: u32) -> Option<AudioCodec> {
+        if clock_rate_hz != CLOCK_RATE_HZ {
+            return None;
+        }
+        let law = if encoding.eq_ignore_ascii_case("PCMU") {
+            G711Law::MuLaw
+        } else if encoding.eq_ignore_ascii_case("PCMA") {
+            G711Law::ALaw
+        } else {
+            return None;
+        };
+        Some(AudioCodec { payload_type, law })
+    }
 }
 
 /// What the session sends.
@@ -149,6 +165,17 @@ pub enum MediaDirection {
 }
 
 impl MediaDirection {
+    /// The direction that sends when `sends` and receives when `receives` (to map the SDP
+    /// module's direction: `MediaDirection::from_flags(d.sends(), d.receives())`).
+    pub const fn from_flags(sends: bool, receives: bool) -> MediaDirection {
+        match (sends, receives) {
+            (true, true) => MediaDirection::SendRecv,
+            (true, false) => MediaDirection::SendOnly,
+            (false, true) => MediaDirection::RecvOnly,
+            (false, false) => MediaDirection::Inactive,
+        }
+    }
+
     /// True when we send packets in this direction.
     pub fn sends(self) -> bool {
         matches!(self, MediaDirection::SendRecv | MediaDirection::SendOnly)
@@ -1624,6 +1651,31 @@ mod tests {
             "{}",
             std::mem::size_of::<RtpSession>()
         );
+    }
+
+    #[test]
+    fn codecs_map_from_rtpmap_and_directions_from_flags() {
+        assert_eq!(
+            AudioCodec::from_rtpmap(0, "PCMU", 8000),
+            Some(AudioCodec::PCMU)
+        );
+        assert_eq!(
+            AudioCodec::from_rtpmap(96, "pcma", 8000),
+            Some(AudioCodec {
+                payload_type: 96,
+                law: G711Law::ALaw
+            })
+        );
+        assert_eq!(AudioCodec::from_rtpmap(0, "PCMU", 16000), None);
+        assert_eq!(AudioCodec::from_rtpmap(9, "G722", 8000), None);
+        for d in [
+            MediaDirection::SendRecv,
+            MediaDirection::SendOnly,
+            MediaDirection::RecvOnly,
+            MediaDirection::Inactive,
+        ] {
+            assert_eq!(MediaDirection::from_flags(d.sends(), d.receives()), d);
+        }
     }
 
     #[test]
