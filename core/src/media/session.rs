@@ -493,6 +493,7 @@ impl RtpSession {
 
     /// Writes the next due packet into `buf` (cleared first) and says where it goes;
     /// `None` when no packet is due at `now`. Call until `None`.
+    #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<RtpTransmit> {
         if self.stopped || !self.direction.sends() || now < self.next_tick {
             return None;
@@ -559,6 +560,7 @@ impl RtpSession {
 
     /// When [`handle_timeout`](Self::handle_timeout) or
     /// [`poll_transmit`](Self::poll_transmit) next has work; `None` when stopped and idle.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.stopped {
             return None;
@@ -586,6 +588,7 @@ impl RtpSession {
     }
 
     /// The next event for the application.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
     }
