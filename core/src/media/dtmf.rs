@@ -15,6 +15,9 @@
 use std::collections::VecDeque;
 use std::fmt;
 
+/// The most digits a sender queues, whatever its configuration asks.
+pub const MAX_QUEUED_DIGITS: usize = 1024;
+
 /// Sender settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DtmfConfig {
@@ -26,7 +29,7 @@ pub struct DtmfConfig {
     pub volume: u8,
     /// How many packets carry the E bit (RFC 4733 §2.5.1.4: three).
     pub end_repeats: u8,
-    /// The most digits waiting to be sent.
+    /// The most digits waiting to be sent (at most [`MAX_QUEUED_DIGITS`]).
     pub queue_capacity: usize,
 }
 
@@ -80,6 +83,8 @@ pub enum DtmfError {
     },
     /// No telephone-event payload type was negotiated for this session.
     NotNegotiated,
+    /// The media session has been stopped.
+    SessionStopped,
 }
 
 impl fmt::Display for DtmfError {
@@ -98,6 +103,7 @@ impl fmt::Display for DtmfError {
                 )
             }
             DtmfError::NotNegotiated => write!(f, "no telephone-event payload type negotiated"),
+            DtmfError::SessionStopped => write!(f, "the media session is stopped"),
         }
     }
 }
@@ -185,7 +191,7 @@ impl DtmfSender {
     /// A sender with an empty queue.
     pub fn new(config: DtmfConfig) -> Self {
         DtmfSender {
-            queue: VecDeque::with_capacity(config.queue_capacity.min(1024)),
+            queue: VecDeque::new(),
             config,
             current: None,
             gap_samples_left: 0,
@@ -201,7 +207,7 @@ impl DtmfSender {
             }
             count += 1;
         }
-        if self.queue.len() + count > self.config.queue_capacity {
+        if self.queue.len() + count > self.config.queue_capacity.min(MAX_QUEUED_DIGITS) {
             return Err(DtmfError::QueueFull {
                 queued: self.queue.len(),
                 requested: count,
@@ -271,7 +277,7 @@ impl DtmfSender {
         };
         if packet.finished {
             self.current = None;
-            self.gap_samples_left = (self.config.gap_ms * 8).max(samples_per_tick);
+            self.gap_samples_left = self.config.gap_ms.saturating_mul(8).max(samples_per_tick);
         }
         Some(packet)
     }

@@ -5,6 +5,9 @@
 //! `capacity × frame_len` elements, allocated on the first push and reused after: no
 //! allocation per packet, and nothing at all for a queue that is never used.
 
+/// The most frames one queue holds, whatever its configuration asks.
+pub const MAX_FRAMES: usize = 4096;
+
 /// A bounded ring of frames of at most `frame_len` elements each.
 #[derive(Clone, Debug)]
 pub struct FrameQueue<T> {
@@ -18,11 +21,12 @@ pub struct FrameQueue<T> {
 }
 
 impl<T: Copy + Default> FrameQueue<T> {
-    /// A queue of up to `capacity` frames of up to `frame_len` elements.
+    /// A queue of up to `capacity` frames (at most [`MAX_FRAMES`]) of up to `frame_len`
+    /// elements.
     pub fn new(capacity: usize, frame_len: usize) -> Self {
         FrameQueue {
             frame_len,
-            capacity,
+            capacity: capacity.min(MAX_FRAMES),
             data: Vec::new(),
             meta: Vec::new(),
             head: 0,

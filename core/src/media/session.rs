@@ -9,6 +9,39 @@
 //! 3. [`poll_event`](RtpSession::poll_event) until `None`;
 //! 4. [`handle_timeout`](RtpSession::handle_timeout) at [`poll_timeout`](RtpSession::poll_timeout).
 //!
+//! ```
+//! use session_core::media::{AudioCodec, MediaEvent, MediaMode, RtpSession, RtpSessionConfig};
+//! use session_core::Instant;
+//!
+//! // SSRC, sequence and timestamp come from the endpoint's seeded `Rng`.
+//! let remote = "192.0.2.7:30000".parse().unwrap();
+//! let mut config = RtpSessionConfig::new(0x1234, 777, 160_000, AudioCodec::PCMU, remote);
+//! config.mode = MediaMode::Tone { freq_hz: 440 };
+//! config.telephone_event_payload_type = Some(101);
+//! let mut media = RtpSession::new(config, Instant::ZERO);
+//! media.send_dtmf("5", Instant::ZERO).unwrap();
+//!
+//! let mut buf = Vec::with_capacity(1500);
+//! let mut now = Instant::ZERO;
+//! let mut sent = 0;
+//! while now < Instant::from_millis(1000) {
+//!     // (a datagram from the socket would go to `media.handle_packet(now, &bytes)`)
+//!     media.handle_timeout(now);
+//!     while let Some(t) = media.poll_transmit(now, &mut buf) {
+//!         assert_eq!(t.destination, remote); // socket.send_to(&buf, t.destination)
+//!         sent += 1;
+//!     }
+//!     while let Some(event) = media.poll_event() {
+//!         if let MediaEvent::DtmfSent { digit } = event {
+//!             assert_eq!(digit, '5');
+//!         }
+//!     }
+//!     now = media.poll_timeout().expect("a live session always has a deadline");
+//! }
+//! assert_eq!(sent, 50); // 20 ms packets for one second
+//! assert_eq!(media.stats().dtmf_sent, 1);
+//! ```
+//!
 //! Decisions a reader would not guess:
 //! - The packet clock ticks every ptime from the session's creation; the timestamp advances
 //!   by one packet's samples per tick whether or not a packet goes out (on hold, while the
@@ -57,6 +90,8 @@ pub const MAX_PTIME_MS: u32 = 60;
 pub const MAX_FRAME_SAMPLES: usize = (MAX_PTIME_MS * CLOCK_RATE_HZ / 1000) as usize;
 /// The most packets sent back to back when the driver is late.
 pub const MAX_BURST_PACKETS: u32 = 5;
+/// The most events a session keeps for the application, whatever its configuration asks.
+pub const MAX_EVENTS: usize = 1024;
 /// Peak amplitude of the tone source (about -12 dBFS).
 pub const TONE_AMPLITUDE: i16 = 8000;
 
@@ -80,6 +115,22 @@ impl AudioCodec {
         payload_type: 8,
         law: G711Law::ALaw,
     };
+
+    /// The codec an SDP `a=rtpmap` names, when this module can carry it: PCMU or PCMA
+    /// (any case, RFC 4855 §3) at 8000 Hz on `payload_type`.
+    pub fn from_rtpmap(payload_type: u8, encoding: &str, clock_rate_hz: u32) -> Option<AudioCodec> {
+        if clock_rate_hz != CLOCK_RATE_HZ {
+            return None;
+        }
+        let law = if encoding.eq_ignore_ascii_case("PCMU") {
+            G711Law::MuLaw
+        } else if encoding.eq_ignore_ascii_case("PCMA") {
+            G711Law::ALaw
+        } else {
+            return None;
+        };
+        Some(AudioCodec { payload_type, law })
+    }
 }
 
 /// What the session sends.
@@ -114,6 +165,17 @@ pub enum MediaDirection {
 }
 
 impl MediaDirection {
+    /// The direction that sends when `sends` and receives when `receives` (to map the SDP
+    /// module's direction: `MediaDirection::from_flags(d.sends(), d.receives())`).
+    pub const fn from_flags(sends: bool, receives: bool) -> MediaDirection {
+        match (sends, receives) {
+            (true, true) => MediaDirection::SendRecv,
+            (true, false) => MediaDirection::SendOnly,
+            (false, true) => MediaDirection::RecvOnly,
+            (false, false) => MediaDirection::Inactive,
+        }
+    }
+
     /// True when we send packets in this direction.
     pub fn sends(self) -> bool {
         matches!(self, MediaDirection::SendRecv | MediaDirection::SendOnly)
@@ -149,11 +211,13 @@ pub struct RtpSessionConfig {
     /// Report [`MediaEvent::Timeout`] after this long without a packet while we expect
     /// to receive; `None` never does.
     pub inactivity_timeout: Option<Duration>,
-    /// Received frames kept for [`RtpSession::poll_audio`] (0: decoded audio is dropped).
+    /// Received frames kept for [`RtpSession::poll_audio`] (0: decoded audio is dropped;
+    /// at most [`MAX_FRAMES`](super::frames::MAX_FRAMES)).
     pub sink_capacity_frames: usize,
     /// Frames waiting to be sent in echo and app modes.
     pub send_queue_frames: usize,
-    /// Events kept for [`RtpSession::poll_event`]; more are counted and dropped.
+    /// Events kept for [`RtpSession::poll_event`] (at most [`MAX_EVENTS`]); more are
+    /// counted and dropped.
     pub event_capacity: usize,
     /// The DTMF sender's settings.
     pub dtmf: DtmfConfig,
@@ -317,8 +381,13 @@ impl RtpSession {
         };
         RtpSession {
             ssrc: config.ssrc,
-            codec: config.codec,
-            telephone_event_pt: config.telephone_event_payload_type,
+            // Payload types are 7 bits (RFC 3550 §5.1); SDP cannot negotiate more, and
+            // masking keeps every header we write encodable.
+            codec: AudioCodec {
+                payload_type: config.codec.payload_type & 0x7F,
+                law: config.codec.law,
+            },
+            telephone_event_pt: config.telephone_event_payload_type.map(|pt| pt & 0x7F),
             ptime: Duration::from_millis(u64::from(ptime_ms)),
             samples_per_packet,
             remote: config.remote,
@@ -340,8 +409,8 @@ impl RtpSession {
             last_received: None,
             timeout_reported: false,
             last_sr: None,
-            events: VecDeque::with_capacity(config.event_capacity.min(256)),
-            event_capacity: config.event_capacity,
+            events: VecDeque::new(),
+            event_capacity: config.event_capacity.min(MAX_EVENTS),
             stats: MediaStats::default(),
         }
     }
@@ -407,12 +476,13 @@ impl RtpSession {
         let stats = &mut self.stats;
         let cap = self.event_capacity;
         if is_dtmf {
-            // Length checked above, so the payload parses.
-            let _ = self
+            // Length checked above, so the payload parses and this cannot fail.
+            let parsed = self
                 .dtmf_rx
                 .on_packet(packet.timestamp(), packet.payload(), |d| {
                     push_dtmf(events, cap, stats, d)
                 });
+            debug_assert!(parsed.is_ok(), "{parsed:?}");
             return PacketOutcome::Dtmf;
         }
         self.dtmf_rx
@@ -423,6 +493,7 @@ impl RtpSession {
 
     /// Writes the next due packet into `buf` (cleared first) and says where it goes;
     /// `None` when no packet is due at `now`. Call until `None`.
+    #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<RtpTransmit> {
         if self.stopped || !self.direction.sends() || now < self.next_tick {
             return None;
@@ -448,8 +519,9 @@ impl RtpSession {
                 ssrc: self.ssrc,
                 ..RtpHeader::default()
             };
-            // Fixed 12-byte header, no CSRCs or extension: nothing to refuse.
-            let _ = header.write(&packet.payload.to_bytes(), buf);
+            let written = header.write(&packet.payload.to_bytes(), buf);
+            // A 7-bit payload type, no CSRCs, no extension: nothing the writer refuses.
+            debug_assert!(written.is_ok(), "{written:?}");
             if packet.finished {
                 self.stats.dtmf_sent += 1;
                 if let Some(digit) = event_to_digit(packet.payload.event) {
@@ -470,8 +542,9 @@ impl RtpSession {
                 ..RtpHeader::default()
             };
             self.talkspurt_start = false;
+            let written = header.write(&payload[..n], buf);
             // As above: a plain header always encodes.
-            let _ = header.write(&payload[..n], buf);
+            debug_assert!(written.is_ok(), "{written:?}");
             n
         };
         self.stats.packets_sent += 1;
@@ -487,6 +560,7 @@ impl RtpSession {
 
     /// When [`handle_timeout`](Self::handle_timeout) or
     /// [`poll_transmit`](Self::poll_transmit) next has work; `None` when stopped and idle.
+    #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
         if self.stopped {
             return None;
@@ -514,13 +588,17 @@ impl RtpSession {
     }
 
     /// The next event for the application.
+    #[must_use]
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
     }
 
     /// Queues DTMF digits to send as RFC 4733 events (all or none); returns how many.
     pub fn send_dtmf(&mut self, digits: &str, _now: Instant) -> Result<usize, DtmfError> {
-        if self.telephone_event_pt.is_none() || self.stopped {
+        if self.stopped {
+            return Err(DtmfError::SessionStopped);
+        }
+        if self.telephone_event_pt.is_none() {
             return Err(DtmfError::NotNegotiated);
         }
         self.dtmf_tx.queue(digits)
@@ -883,6 +961,8 @@ mod tests {
         /// (deliver at, to B?, datagram)
         in_flight: Vec<(Instant, bool, Vec<u8>)>,
         delay: Duration,
+        /// How many copies of each datagram the link delivers (0 = lost).
+        copies: fn(&[u8]) -> usize,
         now: Instant,
         events_a: Vec<MediaEvent>,
         events_b: Vec<MediaEvent>,
@@ -896,6 +976,7 @@ mod tests {
                 b: RtpSession::new(b, Instant::ZERO),
                 in_flight: Vec::new(),
                 delay: Duration::from_millis(30),
+                copies: |_| 1,
                 now: Instant::ZERO,
                 events_a: Vec::new(),
                 events_b: Vec::new(),
@@ -921,7 +1002,9 @@ mod tests {
                     }
                     while let Some(t) = s.poll_transmit(now, &mut buf) {
                         assert_eq!(t.len, buf.len());
-                        self.in_flight.push((now + self.delay, to_b, buf.clone()));
+                        for _ in 0..(self.copies)(&buf) {
+                            self.in_flight.push((now + self.delay, to_b, buf.clone()));
+                        }
                     }
                 }
                 while let Some(e) = self.a.poll_event() {
@@ -1063,6 +1146,101 @@ mod tests {
         assert_eq!(p.a.stats().dtmf_sent, 4);
         assert_eq!(p.b.stats().dtmf_received, 4);
         assert!(!p.a.dtmf_pending());
+    }
+
+    #[test]
+    fn dtmf_survives_duplication_and_the_loss_of_every_end_packet_of_one_digit() {
+        let mut p = Pair::new(
+            config(0xAAAA, B_ADDR, MediaMode::Silence),
+            config(0xBBBB, A_ADDR, MediaMode::Silence),
+        );
+        p.copies = |d| {
+            let pkt = RtpPacket::parse(d).unwrap();
+            let payload = pkt.payload();
+            let end_of_two = pkt.payload_type() == 101 && payload[0] == 2 && payload[1] & 0x80 != 0;
+            if end_of_two {
+                0
+            } else {
+                2
+            }
+        };
+        assert_eq!(p.a.send_dtmf("123#", Instant::ZERO), Ok(4));
+        p.run_until(Instant::from_millis(1500));
+        let got: Vec<_> = p
+            .events_b
+            .iter()
+            .filter_map(|e| match e {
+                MediaEvent::DtmfReceived { digit, duration } => {
+                    Some((*digit, duration.as_millis()))
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(got, vec![('1', 100), ('2', 80), ('3', 100), ('#', 100)]);
+        // 75 packets sent in 1.5 s; the 3 end packets of '2' lost, the rest doubled, and
+        // the packet sent at 1480 ms still in flight.
+        assert_eq!(p.a.stats().packets_sent, 75);
+        assert_eq!(p.in_flight.iter().filter(|f| f.1).count(), 2);
+        let r = &p.b.stats().reception;
+        assert_eq!(r.received(), 2 * (75 - 3 - 1));
+        assert_eq!(r.expected(), 74);
+        assert_eq!(
+            r.lost(),
+            74 - 142,
+            "duplicates hide the loss, as RFC 3550 A.3 counts"
+        );
+    }
+
+    #[test]
+    fn a_new_remote_ssrc_restarts_reception_statistics() {
+        let mut s = RtpSession::new(config(1, B_ADDR, MediaMode::Silence), Instant::ZERO);
+        s.handle_packet(Instant::from_millis(0), &audio(10, 0));
+        s.handle_packet(Instant::from_millis(20), &audio(12, 320));
+        assert_eq!(s.stats().reception.lost(), 1);
+        let mut other = audio(5000, 999);
+        other[8..12].copy_from_slice(&0xF00Du32.to_be_bytes());
+        s.handle_packet(Instant::from_millis(40), &other);
+        let st = s.stats();
+        assert_eq!(st.remote_ssrc_changes, 1);
+        assert_eq!(st.reception.ssrc(), Some(0xF00D));
+        assert_eq!(st.reception.lost(), 0);
+        assert_eq!(st.reception.expected(), 1);
+        assert_eq!(st.packets_received, 3, "the session's totals keep counting");
+    }
+
+    #[test]
+    fn dtmf_packets_on_the_wire_snapshot() {
+        let mut s = RtpSession::new(config(0xAAAA, B_ADDR, MediaMode::Silence), Instant::ZERO);
+        let mut buf = Vec::new();
+        let mut lines = vec!["  ms   seq        ts  M  PT  payload".to_string()];
+        for ms in (0..300u64).step_by(20) {
+            if ms == 40 {
+                s.send_dtmf("7#", Instant::from_millis(ms)).unwrap();
+            }
+            while s
+                .poll_transmit(Instant::from_millis(ms), &mut buf)
+                .is_some()
+            {
+                let p = RtpPacket::parse(&buf).unwrap();
+                let payload = if p.payload_type() == 101 {
+                    let te = crate::media::dtmf::TelephoneEvent::parse(p.payload()).unwrap();
+                    format!(
+                        "event={} end={} vol={} duration={}",
+                        te.event, te.end, te.volume, te.duration
+                    )
+                } else {
+                    format!("{} bytes of {:#04x}", p.payload().len(), p.payload()[0])
+                };
+                lines.push(format!(
+                    "{ms:>4} {:>5} {:>9} {:>2} {:>3}  {payload}",
+                    p.sequence_number(),
+                    p.timestamp(),
+                    u8::from(p.marker()),
+                    p.payload_type()
+                ));
+            }
+        }
+        insta::assert_snapshot!(lines.join("\n"));
     }
 
     #[test]
@@ -1395,6 +1573,114 @@ mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_datagrams_never_panic_and_every_one_is_accounted(
+            datagrams in proptest::collection::vec(
+                proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64), 0..64),
+        ) {
+            let mut s = RtpSession::new(config(1, B_ADDR, MediaMode::Echo), Instant::ZERO);
+            for (i, d) in datagrams.iter().enumerate() {
+                let mut d = d.clone();
+                // Make a good share of them look like RTP to reach the deeper paths.
+                if i % 2 == 0 && d.len() >= 2 {
+                    d[0] = 0x80 | (d[0] & 0x3F);
+                    d[1] = if i % 4 == 0 { 101 } else { d[1] & 0x80 };
+                }
+                s.handle_packet(Instant::from_millis(i as u64), &d);
+                let mut buf = Vec::new();
+                while s.poll_transmit(Instant::from_millis(i as u64), &mut buf).is_some() {}
+            }
+            let st = s.stats();
+            let accounted = st.packets_received + st.invalid_received
+                + st.unknown_payload_type_received + st.rtcp_received;
+            proptest::prop_assert_eq!(accounted, datagrams.len() as u64);
+            proptest::prop_assert!(s.events.len() <= 32);
+        }
+    }
+
+    #[test]
+    fn jitter_and_loss_through_a_jittery_lossy_link_match_what_was_done_to_the_packets() {
+        use crate::rng::Rng;
+        let mut tx = RtpSession::new(config(1, B_ADDR, MediaMode::Silence), Instant::ZERO);
+        let mut rx = RtpSession::new(config(2, A_ADDR, MediaMode::Silence), Instant::ZERO);
+        let mut rng = Rng::new(3550);
+        let mut buf = Vec::new();
+        let mut wire: Vec<(u64, Vec<u8>)> = Vec::new();
+        let mut dropped = 0;
+        for ms in (0..4000u64).step_by(20) {
+            while tx
+                .poll_transmit(Instant::from_millis(ms), &mut buf)
+                .is_some()
+            {
+                if rng.chance(0.05) {
+                    dropped += 1;
+                    continue;
+                }
+                // 20 ms base delay plus 0..=15 ms of jitter, which also reorders.
+                wire.push((ms + 20 + rng.below(16), buf.clone()));
+            }
+        }
+        wire.sort_by_key(|w| w.0);
+        for (at, d) in &wire {
+            rx.handle_packet(Instant::from_millis(*at), d);
+        }
+        let r = &rx.stats().reception;
+        let last_dropped = {
+            // A.3 counts up to the highest sequence number seen: drops after the last
+            // delivered packet are not visible as loss.
+            let mut seqs: Vec<u16> = wire
+                .iter()
+                .map(|w| RtpPacket::parse(&w.1).unwrap().sequence_number())
+                .collect();
+            seqs.sort_by_key(|s| s.wrapping_sub(65500));
+            u64::from(tx.stats().packets_sent as u16 - 1 - seqs.last().unwrap().wrapping_sub(65500))
+        };
+        assert_eq!(r.lost(), dropped as i64 - last_dropped as i64);
+        assert_eq!(rx.stats().packets_received, wire.len() as u64);
+        // Uniform 0..15 ms jitter: E|D| = 5.3 ms ≈ 42 timestamp units; A.8 hovers there.
+        let j = r.jitter();
+        assert!((20..=70).contains(&j), "jitter {j}");
+        assert!(r.jitter_us(8000) > 2_000);
+    }
+
+    #[test]
+    fn a_session_stays_small_inline() {
+        // The budget is 4 KiB per established call, signalling included: media takes
+        // 640 bytes inline today, plus one packet time per queued echo/app frame (4 × 160
+        // bytes by default, allocated on first use) and its events.
+        assert!(
+            std::mem::size_of::<RtpSession>() <= 768,
+            "{}",
+            std::mem::size_of::<RtpSession>()
+        );
+    }
+
+    #[test]
+    fn codecs_map_from_rtpmap_and_directions_from_flags() {
+        assert_eq!(
+            AudioCodec::from_rtpmap(0, "PCMU", 8000),
+            Some(AudioCodec::PCMU)
+        );
+        assert_eq!(
+            AudioCodec::from_rtpmap(96, "pcma", 8000),
+            Some(AudioCodec {
+                payload_type: 96,
+                law: G711Law::ALaw
+            })
+        );
+        assert_eq!(AudioCodec::from_rtpmap(0, "PCMU", 16000), None);
+        assert_eq!(AudioCodec::from_rtpmap(9, "G722", 8000), None);
+        for d in [
+            MediaDirection::SendRecv,
+            MediaDirection::SendOnly,
+            MediaDirection::RecvOnly,
+            MediaDirection::Inactive,
+        ] {
+            assert_eq!(MediaDirection::from_flags(d.sends(), d.receives()), d);
+        }
+    }
+
     #[test]
     fn stop_ends_everything() {
         let mut s = RtpSession::new(config(1, B_ADDR, MediaMode::Silence), Instant::ZERO);
@@ -1405,6 +1691,10 @@ mod tests {
         assert_eq!(
             s.handle_packet(Instant::ZERO, &audio(1, 1)),
             PacketOutcome::Ignored
+        );
+        assert_eq!(
+            s.send_dtmf("1", Instant::ZERO),
+            Err(DtmfError::SessionStopped)
         );
         assert!(s.is_stopped());
     }
