@@ -5,3 +5,5 @@
 pub mod clock;
 pub mod network;
 pub mod node;
+pub mod scenario;
+pub mod trace;
