@@ -139,6 +139,8 @@ pub enum TraceKind {
 pub struct Trace {
     mode: TraceMode,
     entries: Vec<TraceEntry>,
+    /// Where the current step's entries begin in `entries`.
+    step_start: usize,
     len: u64,
     hash: Fnv64,
 }
@@ -152,17 +154,31 @@ impl Trace {
         }
     }
 
-    /// Appends an entry: hashed always, kept in [`TraceMode::Full`].
+    /// Appends an entry: hashed always, kept until the end of the step at least, and for
+    /// good in [`TraceMode::Full`].
     pub fn record(&mut self, at: Instant, kind: TraceKind) {
         let entry = TraceEntry { at, kind };
         entry.hash_into(&mut self.hash);
         self.len += 1;
-        if self.mode == TraceMode::Full {
-            self.entries.push(entry);
-        }
+        self.entries.push(entry);
     }
 
-    /// The kept entries (empty in [`TraceMode::HashOnly`]).
+    /// Marks the start of a new simulation step: what [`Trace::recent`] returns from now on.
+    /// In [`TraceMode::HashOnly`] the previous step's entries are discarded here.
+    pub fn begin_step(&mut self) {
+        if self.mode == TraceMode::HashOnly {
+            self.entries.clear();
+        }
+        self.step_start = self.entries.len();
+    }
+
+    /// The entries recorded since the current step began (what invariants look at).
+    pub fn recent(&self) -> &[TraceEntry] {
+        &self.entries[self.step_start..]
+    }
+
+    /// The kept entries: all of them in [`TraceMode::Full`], only the current step's in
+    /// [`TraceMode::HashOnly`].
     pub fn entries(&self) -> &[TraceEntry] {
         &self.entries
     }
@@ -372,7 +388,10 @@ mod tests {
         }
         assert_eq!(full.hash(), lean.hash());
         assert_eq!((full.len(), lean.len()), (2, 2));
+        full.begin_step();
+        lean.begin_step();
         assert_eq!((full.entries().len(), lean.entries().len()), (2, 0));
+        assert!(full.recent().is_empty());
     }
 
     #[test]
