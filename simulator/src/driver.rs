@@ -111,7 +111,9 @@ pub fn sweep<N: SimNode>(
                         ..config.clone()
                     };
                     let replay = run_seed(scenario, seed, full, &mut factory, &mut prepare)?;
-                    summary.first_violations.push(replay.outcome.err().unwrap_or(v));
+                    summary
+                        .first_violations
+                        .push(replay.outcome.err().unwrap_or(v));
                 }
             }
         }

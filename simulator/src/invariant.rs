@@ -113,7 +113,10 @@ impl fmt::Display for Breach {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Breach::BusyLoop { node, wakeups } => {
-                write!(f, "{node} woke {wakeups} times at one instant without progress")
+                write!(
+                    f,
+                    "{node} woke {wakeups} times at one instant without progress"
+                )
             }
             Breach::MissedTimer { node, armed, asked } => {
                 write!(f, "{node} armed for {armed} but wanted {asked}")
@@ -178,7 +181,11 @@ impl fmt::Display for Violation {
         f.write_str(&self.settings)?;
         match &self.ladder {
             Some(l) => write!(f, "{l}"),
-            None => writeln!(f, "(re-run seed {} with a full trace for the ladder)", self.seed),
+            None => writeln!(
+                f,
+                "(re-run seed {} with a full trace for the ladder)",
+                self.seed
+            ),
         }
     }
 }

@@ -38,7 +38,11 @@ pub fn render(names: &[&str], entries: &[TraceEntry]) -> String {
     let mut sent = BTreeSet::new();
     let name = |n: crate::node::NodeId| names.get(n.0).copied().unwrap_or("?");
     for e in entries {
-        let time = format!("{:>6}.{:03}", e.at.as_micros() / 1000, e.at.as_micros() % 1000);
+        let time = format!(
+            "{:>6}.{:03}",
+            e.at.as_micros() / 1000,
+            e.at.as_micros() % 1000
+        );
         let line = match &e.kind {
             TraceKind::Send {
                 id,
@@ -75,7 +79,11 @@ pub fn render(names: &[&str], entries: &[TraceEntry]) -> String {
                 }
                 format!("{arrow}  {label}")
             }
-            TraceKind::Step { node, action, error } => {
+            TraceKind::Step {
+                node,
+                action,
+                error,
+            } => {
                 let mut note = format!("{}: {action}", name(*node));
                 if let Some(err) = error {
                     let _ = write!(note, " (refused: {err})");
@@ -83,13 +91,25 @@ pub fn render(names: &[&str], entries: &[TraceEntry]) -> String {
                 format!("{}  > {note}", lifelines(width, Some(node.0), '>'))
             }
             TraceKind::Event { node, name: ev, .. } => {
-                format!("{}  * {}: {ev}", lifelines(width, Some(node.0), '*'), name(*node))
+                format!(
+                    "{}  * {}: {ev}",
+                    lifelines(width, Some(node.0), '*'),
+                    name(*node)
+                )
             }
             TraceKind::Stopped { node } => {
-                format!("{}  ! {} stopped", lifelines(width, Some(node.0), '!'), name(*node))
+                format!(
+                    "{}  ! {} stopped",
+                    lifelines(width, Some(node.0), '!'),
+                    name(*node)
+                )
             }
             TraceKind::Restarted { node } => {
-                format!("{}  ! {} restarted", lifelines(width, Some(node.0), '!'), name(*node))
+                format!(
+                    "{}  ! {} restarted",
+                    lifelines(width, Some(node.0), '!'),
+                    name(*node)
+                )
             }
             TraceKind::Paused { node, until } => format!(
                 "{}  ! {} paused until {}ms",
@@ -189,7 +209,10 @@ fn arrow(width: usize, from: usize, to: Option<usize>, lost: bool) -> String {
 
 /// The message's first line, or a placeholder for binary data.
 fn first_line(bytes: &[u8]) -> String {
-    let end = bytes.iter().position(|&b| b == b'\n').unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(bytes.len());
     let line = bytes[..end].strip_suffix(b"\r").unwrap_or(&bytes[..end]);
     match std::str::from_utf8(line) {
         Ok(s) if !s.is_empty() && !s.chars().any(char::is_control) => {
@@ -227,7 +250,6 @@ fn sdp_direction(bytes: &[u8]) -> Option<String> {
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -202,7 +202,9 @@ impl FaultConfig {
     /// every node a clock skew, and with some probability one partition somewhere within
     /// the first `horizon_ms` milliseconds.
     pub fn random(nodes: usize, horizon_ms: u64, rng: &mut Rng) -> FaultConfig {
-        let links = (0..nodes * nodes).map(|_| LinkFaults::random(rng)).collect();
+        let links = (0..nodes * nodes)
+            .map(|_| LinkFaults::random(rng))
+            .collect();
         let clocks = (0..nodes)
             .map(|_| ClockSkew {
                 offset_ms: rng.range_inclusive(0, 5_000),
@@ -609,7 +611,10 @@ mod tests {
         let healed = config.healed();
         assert!(healed.partitions.is_empty());
         for (h, o) in healed.links.iter().zip(&config.links) {
-            assert_eq!((h.loss, h.duplicate, h.reorder, h.corrupt), (0.0, 0.0, 0.0, 0.0));
+            assert_eq!(
+                (h.loss, h.duplicate, h.reorder, h.corrupt),
+                (0.0, 0.0, 0.0, 0.0)
+            );
             assert_eq!(h.latency_ms, o.latency_ms);
         }
     }

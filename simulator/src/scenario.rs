@@ -423,7 +423,11 @@ impl Scenario {
         Ok(config)
     }
 
-    fn check_action_target(&self, action: &ScriptAction, place: Place) -> Result<(), ScenarioError> {
+    fn check_action_target(
+        &self,
+        action: &ScriptAction,
+        place: Place,
+    ) -> Result<(), ScenarioError> {
         match action {
             ScriptAction::Call { to } => self.index_of(to, place).map(|_| ()),
             _ => Ok(()),
@@ -470,7 +474,13 @@ impl ScenarioBuilder {
     }
 
     /// Adds a reaction.
-    pub fn on(mut self, participant: &str, event: &str, after_ms: u64, action: ScriptAction) -> Self {
+    pub fn on(
+        mut self,
+        participant: &str,
+        event: &str,
+        after_ms: u64,
+        action: ScriptAction,
+    ) -> Self {
         self.scenario.reactions.push(Reaction {
             participant: participant.to_owned(),
             on: event.to_owned(),
@@ -655,7 +665,10 @@ expect:
         let unknown = YAML.replace("to: bob }", "to: carol }");
         assert!(matches!(
             Scenario::from_yaml(&unknown),
-            Err(ScenarioError::UnknownParticipant { place: Place::Timeline(0), .. })
+            Err(ScenarioError::UnknownParticipant {
+                place: Place::Timeline(0),
+                ..
+            })
         ));
         let loss = YAML.replace("loss: 0.2", "loss: 1.5");
         assert!(matches!(

@@ -26,7 +26,9 @@ use crate::clock::ClockSkew;
 use crate::invariant::{self, Breach, Invariant, Violation};
 use crate::ladder;
 use crate::network::{self, DropReason, Fate, FaultConfig, Network};
-use crate::node::{NodeId, NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit};
+use crate::node::{
+    NodeId, NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit,
+};
 use crate::queue::EventQueue;
 use crate::scenario::{Expectation, Scenario, ScenarioError};
 use crate::trace::{DatagramId, Trace, TraceKind, TraceMode};
@@ -257,7 +259,12 @@ impl<N: SimNode> Simulation<N> {
                 seed: rng.next_u64(),
             };
             // Writing to a String cannot fail.
-            let _ = writeln!(settings, "  {} = {name} at {address}, node seed {}", NodeId(i), setup.seed);
+            let _ = writeln!(
+                settings,
+                "  {} = {name} at {address}, node seed {}",
+                NodeId(i),
+                setup.seed
+            );
             nodes.push(Slot {
                 node: factory(&setup),
                 status: NodeStatus::Running,
@@ -351,7 +358,10 @@ impl<N: SimNode> Simulation<N> {
             }
             if self.world.stats.steps >= self.config.max_steps {
                 let steps = self.world.stats.steps;
-                return Err(self.violation(invariant::TERMINATION_INVARIANT, Breach::DidNotTerminate { steps }));
+                return Err(self.violation(
+                    invariant::TERMINATION_INVARIANT,
+                    Breach::DidNotTerminate { steps },
+                ));
             }
             debug_assert!(at >= self.world.now, "the queue never goes back in time");
             self.world.now = self.world.now.max(at);
@@ -380,7 +390,12 @@ impl<N: SimNode> Simulation<N> {
 
     /// The ladder of the run so far (empty of messages when the trace is hash-only).
     pub fn ladder(&self) -> String {
-        let names: Vec<&str> = self.world.participants.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = self
+            .world
+            .participants
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
         ladder::render(&names, self.world.trace.entries())
     }
 
@@ -478,7 +493,13 @@ impl<N: SimNode> Simulation<N> {
         match slot.status {
             NodeStatus::Paused { until } => {
                 let generation = slot.generation;
-                self.queue.push(until, Pending::Timer { node: id, generation });
+                self.queue.push(
+                    until,
+                    Pending::Timer {
+                        node: id,
+                        generation,
+                    },
+                );
                 return Ok(false);
             }
             NodeStatus::Stopped => return Ok(false),
@@ -542,29 +563,39 @@ impl<N: SimNode> Simulation<N> {
             ScriptAction::Stop => {
                 slot.status = NodeStatus::Stopped;
                 slot.armed = None;
-                self.world.trace.record(now, TraceKind::Stopped { node: id });
+                self.world
+                    .trace
+                    .record(now, TraceKind::Stopped { node: id });
             }
             ScriptAction::Restart => {
                 slot.status = NodeStatus::Running;
                 slot.armed = None;
                 slot.idle_streak = 0;
-                self.world.trace.record(now, TraceKind::Restarted { node: id });
+                self.world
+                    .trace
+                    .record(now, TraceKind::Restarted { node: id });
                 self.world.nodes[id.0].node.restart(node_now);
                 self.drain(id)?;
             }
             ScriptAction::Pause { for_ms } => {
                 if slot.status != NodeStatus::Running {
                     let state = format!("{:?}", slot.status);
-                    self.record_step(id, ScriptAction::Pause { for_ms }, Some(ScriptError::InvalidInState {
-                        action: ScriptAction::Pause { for_ms },
-                        state,
-                    }));
+                    self.record_step(
+                        id,
+                        ScriptAction::Pause { for_ms },
+                        Some(ScriptError::InvalidInState {
+                            action: ScriptAction::Pause { for_ms },
+                            state,
+                        }),
+                    );
                     return Ok(());
                 }
                 let until = now + std::time::Duration::from_millis(for_ms);
                 slot.status = NodeStatus::Paused { until };
                 self.queue.push(until, Pending::Resume { node: id });
-                self.world.trace.record(now, TraceKind::Paused { node: id, until });
+                self.world
+                    .trace
+                    .record(now, TraceKind::Paused { node: id, until });
             }
             action => {
                 if slot.status == NodeStatus::Stopped {
@@ -590,9 +621,14 @@ impl<N: SimNode> Simulation<N> {
     }
 
     fn record_step(&mut self, node: NodeId, action: ScriptAction, error: Option<ScriptError>) {
-        self.world
-            .trace
-            .record(self.world.now, TraceKind::Step { node, action, error });
+        self.world.trace.record(
+            self.world.now,
+            TraceKind::Step {
+                node,
+                action,
+                error,
+            },
+        );
     }
 
     /// Drains a node's outputs after an input and re-arms its timer; returns how many
@@ -622,7 +658,9 @@ impl<N: SimNode> Simulation<N> {
                     NodeOutput::Media(m) => {
                         let now = self.world.now;
                         let detail = format!("{m:?}");
-                        self.world.trace.record(now, TraceKind::Media { node: id, detail });
+                        self.world
+                            .trace
+                            .record(now, TraceKind::Media { node: id, detail });
                         let slot = &mut self.world.nodes[id.0];
                         let node_now = slot.clock.to_node(now);
                         slot.node.serve_media(node_now, &m);
@@ -717,12 +755,21 @@ impl<N: SimNode> Simulation<N> {
         if slot.events.len() < MAX_EVENT_NAMES_PER_NODE {
             slot.events.push(name.clone());
         }
-        self.world.trace.record(now, TraceKind::Event { node: id, name, detail });
+        self.world.trace.record(
+            now,
+            TraceKind::Event {
+                node: id,
+                name,
+                detail,
+            },
+        );
     }
 
     fn drop_datagram(&mut self, id: DatagramId, reason: DropReason) {
         self.world.stats.dropped += 1;
-        self.world.trace.record(self.world.now, TraceKind::Drop { id, reason });
+        self.world
+            .trace
+            .record(self.world.now, TraceKind::Drop { id, reason });
     }
 
     /// Re-reads a node's deadline and arms its timer if it changed.

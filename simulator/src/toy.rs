@@ -18,7 +18,9 @@ use std::time::Duration;
 use session_core::sip::Transport;
 use session_core::{Instant, Rng};
 
-use crate::node::{NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit};
+use crate::node::{
+    NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit,
+};
 use crate::sim::NodeSetup;
 
 /// Timer T1 of the toy protocol (RFC 3261 §17.1.1.1's default).
@@ -148,7 +150,8 @@ impl ToyNode {
                 self.seen.remove(0);
             }
             self.seen.push((remote, cseq));
-            self.out.push_back(NodeOutput::Event(ToyEvent::Incoming { cseq }));
+            self.out
+                .push_back(NodeOutput::Event(ToyEvent::Incoming { cseq }));
         }
         let body = "v=0\r\nm=audio 4000 RTP/AVP 0\r\na=recvonly\r\n";
         let response = format!(
@@ -161,7 +164,8 @@ impl ToyNode {
     fn on_response(&mut self, cseq: u32) {
         if self.outstanding.as_ref().is_some_and(|o| o.cseq == cseq) {
             self.outstanding = None;
-            self.out.push_back(NodeOutput::Event(ToyEvent::Answered { cseq }));
+            self.out
+                .push_back(NodeOutput::Event(ToyEvent::Answered { cseq }));
         }
     }
 }
@@ -204,7 +208,8 @@ impl SimNode for ToyNode {
         if now >= o.give_up {
             let cseq = o.cseq;
             self.outstanding = None;
-            self.out.push_back(NodeOutput::Event(ToyEvent::TimedOut { cseq }));
+            self.out
+                .push_back(NodeOutput::Event(ToyEvent::TimedOut { cseq }));
             return;
         }
         if now >= o.next_send {
@@ -223,7 +228,10 @@ impl SimNode for ToyNode {
         if let Some(t) = self.bug_armed {
             return Some(t);
         }
-        let deadline = self.outstanding.as_ref().map(|o| o.next_send.min(o.give_up))?;
+        let deadline = self
+            .outstanding
+            .as_ref()
+            .map(|o| o.next_send.min(o.give_up))?;
         if self.bug == Some(ToyBug::ShiftingDeadline) {
             let shifted = Instant::from_micros(deadline.as_micros().saturating_sub(1000));
             if let Some(o) = self.outstanding.as_mut() {

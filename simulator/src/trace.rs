@@ -383,7 +383,10 @@ mod tests {
         let mut full = Trace::new(TraceMode::Full);
         let mut lean = Trace::new(TraceMode::HashOnly);
         for t in [&mut full, &mut lean] {
-            t.record(Instant::from_millis(1), TraceKind::Timer { node: NodeId(0) });
+            t.record(
+                Instant::from_millis(1),
+                TraceKind::Timer { node: NodeId(0) },
+            );
             t.record(Instant::from_millis(2), TraceKind::Healed);
         }
         assert_eq!(full.hash(), lean.hash());
@@ -398,7 +401,10 @@ mod tests {
     fn any_difference_in_an_entry_changes_the_hash() {
         let hash = |at_ms: u64, node: usize| {
             let mut t = Trace::new(TraceMode::HashOnly);
-            t.record(Instant::from_millis(at_ms), TraceKind::Timer { node: NodeId(node) });
+            t.record(
+                Instant::from_millis(at_ms),
+                TraceKind::Timer { node: NodeId(node) },
+            );
             t.hash()
         };
         assert_ne!(hash(1, 0), hash(2, 0));

@@ -88,8 +88,19 @@ fn under_twenty_percent_loss_retransmissions_recover_the_call() {
         let mut sim = sim(&s, seed);
         sim.run().unwrap();
         let e = sim.trace().entries();
-        let lost = count(e, |k| matches!(k, TraceKind::Drop { reason: DropReason::Loss, .. }));
-        let answered = sim.world().events_of(NodeId(0)).contains(&"answered".to_owned());
+        let lost = count(e, |k| {
+            matches!(
+                k,
+                TraceKind::Drop {
+                    reason: DropReason::Loss,
+                    ..
+                }
+            )
+        });
+        let answered = sim
+            .world()
+            .events_of(NodeId(0))
+            .contains(&"answered".to_owned());
         if lost >= 2 && answered {
             found = Some((seed, sim.ladder()));
             break;
@@ -113,7 +124,15 @@ fn a_partition_longer_than_timer_b_times_the_request_out() {
     let e = sim.trace().entries();
     // Timer A: sends at 0, 0.5, 1.5, 3.5, 7.5, 11.5, 15.5, … up to 32 s, all cut.
     let sends = count(e, |k| matches!(k, TraceKind::Send { .. }));
-    let cut = count(e, |k| matches!(k, TraceKind::Drop { reason: DropReason::Partition, .. }));
+    let cut = count(e, |k| {
+        matches!(
+            k,
+            TraceKind::Drop {
+                reason: DropReason::Partition,
+                ..
+            }
+        )
+    });
     assert_eq!(sends, cut);
     assert_eq!(sends, 11);
     insta::assert_snapshot!("partition_past_timer_b", sim.ladder());
@@ -123,9 +142,13 @@ fn a_partition_longer_than_timer_b_times_the_request_out() {
 fn a_partition_drops_exactly_the_datagrams_crossing_its_window() {
     // A call every 100 ms from alice; the link is cut from 1,000 to 2,000 ms. With 10 ms
     // latency, requests sent in [990, 2000) are cut (at send or at arrival).
-    let mut b = two().faults(LinkFaults::default()).partition(1000, 2000, Some(("alice", "bob")));
+    let mut b = two()
+        .faults(LinkFaults::default())
+        .partition(1000, 2000, Some(("alice", "bob")));
     for i in 0..40 {
-        b = b.at(i * 100, "alice", ScriptAction::Hangup).at(i * 100, "alice", call("bob"));
+        b = b
+            .at(i * 100, "alice", ScriptAction::Hangup)
+            .at(i * 100, "alice", call("bob"));
     }
     let s = b.liveness_ms(40_000).build().unwrap();
     let mut sim = sim(&s, 4);
@@ -144,7 +167,10 @@ fn a_partition_drops_exactly_the_datagrams_crossing_its_window() {
             }
             TraceKind::Deliver { id, .. } => {
                 let sent = send_at[id].as_millis();
-                assert!(!(990..2000).contains(&sent), "delivered datagram sent at {sent}ms");
+                assert!(
+                    !(990..2000).contains(&sent),
+                    "delivered datagram sent at {sent}ms"
+                );
             }
             _ => {}
         }
@@ -170,7 +196,14 @@ fn duplicated_requests_are_delivered_twice_but_reported_once() {
     let e = sim.trace().entries();
     assert_eq!(count(e, |k| matches!(k, TraceKind::Duplicate { .. })), 1);
     assert_eq!(
-        count(e, |k| matches!(k, TraceKind::Deliver { to: NodeId(1), duplicate: true, .. })),
+        count(e, |k| matches!(
+            k,
+            TraceKind::Deliver {
+                to: NodeId(1),
+                duplicate: true,
+                ..
+            }
+        )),
         1
     );
     assert_eq!(sim.world().events_of(NodeId(1)), ["incoming"]);
@@ -203,7 +236,11 @@ fn the_same_seed_gives_a_byte_identical_trace_and_other_seeds_do_not() {
     assert_eq!(a.ladder(), b.ladder());
     assert_eq!(a.settings(), b.settings());
     let hashes: std::collections::BTreeSet<u64> = (0..20)
-        .map(|seed| run_twice(&s, seed, SimConfig::default(), ToyNode::new).unwrap().unwrap())
+        .map(|seed| {
+            run_twice(&s, seed, SimConfig::default(), ToyNode::new)
+                .unwrap()
+                .unwrap()
+        })
         .collect();
     assert_eq!(hashes.len(), 20, "every seed its own trace");
 }
@@ -219,10 +256,19 @@ fn a_busy_loop_is_reported_with_the_seed_and_the_ladder() {
     let mut sim = sim_with_bug(&s, ToyBug::BusyLoop, 0);
     let v = sim.run().unwrap_err();
     assert_eq!(v.invariant, "poll_timeout_honoured");
-    assert!(matches!(v.breach, Breach::BusyLoop { node: NodeId(0), .. }));
+    assert!(matches!(
+        v.breach,
+        Breach::BusyLoop {
+            node: NodeId(0),
+            ..
+        }
+    ));
     let report = v.to_string();
     assert!(report.contains("seed 9"), "{report}");
-    assert!(report.contains("INVITE sip:bob@10.0.0.2 SIP/2.0"), "{report}");
+    assert!(
+        report.contains("INVITE sip:bob@10.0.0.2 SIP/2.0"),
+        "{report}"
+    );
     insta::assert_snapshot!("busy_loop_report", report);
 }
 
@@ -235,7 +281,16 @@ fn a_deadline_moving_earlier_without_input_is_a_missed_timer() {
         .unwrap();
     let mut sim = sim_with_bug(&s, ToyBug::ShiftingDeadline, 0);
     let v = sim.run().unwrap_err();
-    assert!(matches!(v.breach, Breach::MissedTimer { node: NodeId(0), .. }), "{v}");
+    assert!(
+        matches!(
+            v.breach,
+            Breach::MissedTimer {
+                node: NodeId(0),
+                ..
+            }
+        ),
+        "{v}"
+    );
 }
 
 #[test]
@@ -258,7 +313,15 @@ fn a_stopped_node_receives_nothing_until_it_restarts() {
     let mut sim = sim(&s, 6);
     sim.run().unwrap();
     let e = sim.trace().entries();
-    let node_down = count(e, |k| matches!(k, TraceKind::Drop { reason: DropReason::NodeDown, .. }));
+    let node_down = count(e, |k| {
+        matches!(
+            k,
+            TraceKind::Drop {
+                reason: DropReason::NodeDown,
+                ..
+            }
+        )
+    });
     // Sent at 10, 510, 1510 ms while bob is down; the one at 3510 ms gets through.
     assert_eq!(node_down, 3);
     for entry in e {
@@ -305,7 +368,15 @@ fn a_fast_clock_retransmits_early_in_global_time() {
         .trace()
         .entries()
         .iter()
-        .filter(|x| matches!(x.kind, TraceKind::Send { from: NodeId(0), .. }))
+        .filter(|x| {
+            matches!(
+                x.kind,
+                TraceKind::Send {
+                    from: NodeId(0),
+                    ..
+                }
+            )
+        })
         .map(|x| x.at.as_micros())
         .collect();
     // T1 = 500 ms on a clock 10 % fast is 454,546 µs of global time (rounded up).
@@ -321,21 +392,34 @@ fn an_unmet_expectation_is_a_violation() {
         .unwrap();
     let v = sim(&s, 10).run().unwrap_err();
     assert_eq!(v.invariant, "expected_outcome");
-    assert!(matches!(&v.breach, Breach::MissingEvent { participant, event } if participant == "bob" && event == "answered"));
+    assert!(
+        matches!(&v.breach, Breach::MissingEvent { participant, event } if participant == "bob" && event == "answered")
+    );
 }
 
 #[test]
 fn a_custom_invariant_stops_the_run_at_the_offending_step() {
     let s = two().at(0, "alice", call("bob")).build().unwrap();
     let mut sim = sim(&s, 11);
-    sim.add_invariant(check("bob_never_answers", |w: &session_core_sim::sim::World<ToyNode>| {
-        let answered = w.recent().iter().any(|e| matches!(e.kind, TraceKind::Send { from: NodeId(1), .. }));
-        if answered {
-            Err(Breach::Other("bob sent something".into()))
-        } else {
-            Ok(())
-        }
-    }));
+    sim.add_invariant(check(
+        "bob_never_answers",
+        |w: &session_core_sim::sim::World<ToyNode>| {
+            let answered = w.recent().iter().any(|e| {
+                matches!(
+                    e.kind,
+                    TraceKind::Send {
+                        from: NodeId(1),
+                        ..
+                    }
+                )
+            });
+            if answered {
+                Err(Breach::Other("bob sent something".into()))
+            } else {
+                Ok(())
+            }
+        },
+    ));
     let v = sim.run().unwrap_err();
     assert_eq!(v.invariant, "bob_never_answers");
     assert_eq!(v.at, Instant::from_millis(10));
@@ -358,15 +442,27 @@ fn work_left_at_the_liveness_bound_is_a_violation() {
 
 #[test]
 fn a_sweep_over_random_faults_finds_no_violation() {
-    let mut b = two().participant("carol", addr("10.0.0.3:5060")).random_faults();
+    let mut b = two()
+        .participant("carol", addr("10.0.0.3:5060"))
+        .random_faults();
     let names = ["alice", "bob", "carol"];
     for i in 0..12u64 {
         let from = names[(i % 3) as usize];
         let to = names[((i + 1) % 3) as usize];
-        b = b.at(i * 3_000, from, ScriptAction::Hangup).at(i * 3_000, from, call(to));
+        b = b
+            .at(i * 3_000, from, ScriptAction::Hangup)
+            .at(i * 3_000, from, call(to));
     }
     let s = b.build().unwrap();
-    let summary = sweep(&s, 0..100, SimConfig::default(), ToyNode::new, |_| {}, |_, _| {}).unwrap();
+    let summary = sweep(
+        &s,
+        0..100,
+        SimConfig::default(),
+        ToyNode::new,
+        |_| {},
+        |_, _| {},
+    )
+    .unwrap();
     assert_eq!(summary.runs, 100);
     assert_eq!(summary.violations, 0, "{}", summary.first_violations[0]);
     assert_eq!(summary.calls, 1_200);
