@@ -467,3 +467,82 @@ fn a_sweep_over_random_faults_finds_no_violation() {
     assert_eq!(summary.violations, 0, "{}", summary.first_violations[0]);
     assert_eq!(summary.calls, 1_200);
 }
+
+#[test]
+fn corrupted_copies_reach_the_node_with_flipped_bytes() {
+    let mut b = two().link(
+        "alice",
+        "bob",
+        LinkFaults {
+            corrupt: 1.0,
+            ..LinkFaults::default()
+        },
+    );
+    for i in 0..50 {
+        b = b
+            .at(i * 100, "alice", ScriptAction::Hangup)
+            .at(i * 100, "alice", call("bob"));
+    }
+    // Faults last until every retransmission has run out (Timer B after the last call).
+    let s = b.duration_ms(40_000).build().unwrap();
+    let mut sim = sim(&s, 13);
+    sim.run().unwrap();
+    let e = sim.trace().entries();
+    let mut sent = std::collections::BTreeMap::new();
+    let mut corrupted = 0;
+    for entry in e {
+        match &entry.kind {
+            TraceKind::Send { id, bytes, .. } => {
+                sent.insert(*id, bytes.clone());
+            }
+            TraceKind::Deliver {
+                id,
+                to: NodeId(1),
+                corrupted: c,
+                ..
+            } => {
+                let c = c.as_ref().expect("every copy to bob is corrupted");
+                assert_ne!(c, &sent[id]);
+                assert_eq!(c.len(), sent[id].len());
+                corrupted += 1;
+            }
+            _ => {}
+        }
+    }
+    assert!(corrupted >= 50);
+    assert!(sim.world().node(NodeId(1)).garbage() > 0);
+    assert!(sim.ladder().contains("[corrupted]"));
+}
+
+#[test]
+fn reordered_datagrams_are_overtaken_and_marked() {
+    let mut b = two().link(
+        "alice",
+        "bob",
+        LinkFaults {
+            reorder: 0.3,
+            reorder_window_ms: 200,
+            ..LinkFaults::default()
+        },
+    );
+    for i in 0..50 {
+        b = b
+            .at(i * 20, "alice", ScriptAction::Hangup)
+            .at(i * 20, "alice", call("bob"));
+    }
+    let s = b.build().unwrap();
+    let mut sim = sim(&s, 14);
+    sim.run().unwrap();
+    let mut order = Vec::new();
+    for entry in sim.trace().entries() {
+        if let TraceKind::Deliver {
+            id, to: NodeId(1), ..
+        } = entry.kind
+        {
+            order.push(id);
+        }
+    }
+    let inversions = order.windows(2).filter(|w| w[1] < w[0]).count();
+    assert!(inversions > 0);
+    assert!(sim.ladder().contains("[reordered]"));
+}
