@@ -9,6 +9,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use crate::invariant::Violation;
+use crate::network::FaultKind;
 use crate::node::SimNode;
 use crate::scenario::{Scenario, ScenarioError};
 use crate::sim::{NodeSetup, RunStats, SimConfig, Simulation};
@@ -154,4 +155,25 @@ pub fn run_twice<N: SimNode>(
             second: second.trace_hash,
         })
     })
+}
+
+/// Re-runs a failing seed with each kind of fault switched off in turn, and says for each
+/// whether the run still fails: the kinds whose removal makes it pass are the ones the
+/// failure needs. A first step of shrinking, before proptest's.
+pub fn isolate_faults<N: SimNode>(
+    scenario: &Scenario,
+    seed: u64,
+    config: SimConfig,
+    mut factory: impl FnMut(&NodeSetup<'_>) -> N,
+    mut prepare: impl FnMut(&mut Simulation<N>),
+) -> Result<Vec<(FaultKind, bool)>, ScenarioError> {
+    let mut verdicts = Vec::with_capacity(FaultKind::ALL.len());
+    for kind in FaultKind::ALL {
+        let mut c = config.clone();
+        c.trace = TraceMode::HashOnly;
+        c.disabled_faults.push(kind);
+        let run = run_seed(scenario, seed, c, &mut factory, &mut prepare)?;
+        verdicts.push((kind, run.outcome.is_err()));
+    }
+    Ok(verdicts)
 }

@@ -289,6 +289,66 @@ impl fmt::Display for FaultConfig {
     }
 }
 
+/// A kind of fault, to switch off when isolating which one a failure needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum FaultKind {
+    /// Random loss.
+    Loss,
+    /// Duplication.
+    Duplication,
+    /// Reordering.
+    Reordering,
+    /// Corruption.
+    Corruption,
+    /// Jitter (latency stays).
+    Jitter,
+    /// MTU drops.
+    Mtu,
+    /// Timed partitions.
+    Partitions,
+    /// Clock offset and drift.
+    ClockSkew,
+}
+
+impl FaultKind {
+    /// Every kind, in a fixed order.
+    pub const ALL: [FaultKind; 8] = [
+        FaultKind::Loss,
+        FaultKind::Duplication,
+        FaultKind::Reordering,
+        FaultKind::Corruption,
+        FaultKind::Jitter,
+        FaultKind::Mtu,
+        FaultKind::Partitions,
+        FaultKind::ClockSkew,
+    ];
+}
+
+impl FaultConfig {
+    /// The same configuration with one kind of fault switched off.
+    pub fn without(&self, kind: FaultKind) -> FaultConfig {
+        let mut c = self.clone();
+        for l in &mut c.links {
+            match kind {
+                FaultKind::Loss => l.loss = 0.0,
+                FaultKind::Duplication => l.duplicate = 0.0,
+                FaultKind::Reordering => l.reorder = 0.0,
+                FaultKind::Corruption => l.corrupt = 0.0,
+                FaultKind::Jitter => l.jitter_ms = 0,
+                FaultKind::Mtu => l.mtu = MAX_UDP_PAYLOAD,
+                FaultKind::Partitions | FaultKind::ClockSkew => {}
+            }
+        }
+        match kind {
+            FaultKind::Partitions => c.partitions.clear(),
+            FaultKind::ClockSkew => c.clocks.fill(ClockSkew::default()),
+            _ => {}
+        }
+        c
+    }
+}
+
 /// Why the network did not deliver a datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
@@ -617,6 +677,20 @@ mod tests {
             );
             assert_eq!(h.latency_ms, o.latency_ms);
         }
+    }
+
+    #[test]
+    fn switching_a_fault_kind_off_leaves_the_others() {
+        let mut c = FaultConfig::random(2, 1_000, &mut Rng::new(11));
+        c.links[1].loss = 0.5;
+        c.links[1].duplicate = 0.25;
+        let without_loss = c.without(FaultKind::Loss);
+        assert_eq!(without_loss.links[1].loss, 0.0);
+        assert_eq!(without_loss.links[1].duplicate, 0.25);
+        assert_eq!(without_loss.clocks, c.clocks);
+        let no_clocks = c.without(FaultKind::ClockSkew);
+        assert!(no_clocks.clocks.iter().all(|k| *k == ClockSkew::default()));
+        assert_eq!(no_clocks.links, c.links);
     }
 
     #[test]

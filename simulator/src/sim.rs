@@ -25,7 +25,7 @@ use session_core::{Instant, Rng};
 use crate::clock::ClockSkew;
 use crate::invariant::{self, Breach, Invariant, Violation};
 use crate::ladder;
-use crate::network::{self, DropReason, Fate, FaultConfig, Network};
+use crate::network::{self, DropReason, Fate, FaultConfig, FaultKind, Network};
 use crate::node::{
     NodeId, NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit,
 };
@@ -46,6 +46,9 @@ pub struct SimConfig {
     pub max_outputs_per_input: usize,
     /// Whether work still scheduled at the liveness bound is a violation.
     pub require_quiescence: bool,
+    /// Fault kinds switched off after the seed and scenario derived the faults (to find
+    /// which faults a failure needs: [`crate::driver::isolate_faults`]).
+    pub disabled_faults: Vec<FaultKind>,
 }
 
 impl Default for SimConfig {
@@ -56,6 +59,7 @@ impl Default for SimConfig {
             max_idle_wakeups: 16,
             max_outputs_per_input: 100_000,
             require_quiescence: true,
+            disabled_faults: Vec::new(),
         }
     }
 }
@@ -243,7 +247,10 @@ impl<N: SimNode> Simulation<N> {
     ) -> Result<Self, ScenarioError> {
         scenario.validate()?;
         let mut rng = Rng::new(seed);
-        let faults = scenario.fault_config(&mut rng)?;
+        let mut faults = scenario.fault_config(&mut rng)?;
+        for kind in &config.disabled_faults {
+            faults = faults.without(*kind);
+        }
         let participants: Vec<(String, SocketAddr)> = scenario
             .participants
             .iter()
@@ -276,9 +283,12 @@ impl<N: SimNode> Simulation<N> {
             });
         }
         settings.push_str(&faults.to_string());
+        if !config.disabled_faults.is_empty() {
+            let _ = writeln!(settings, "  switched off: {:?}", config.disabled_faults);
+        }
         let mut queue = EventQueue::default();
-        for step in &scenario.timeline {
-            let node = scenario.index_of(&step.participant, crate::scenario::Place::Timeline(0))?;
+        for (i, step) in scenario.timeline.iter().enumerate() {
+            let node = scenario.index_of(&step.participant, crate::scenario::Place::Timeline(i))?;
             queue.push(
                 Instant::from_millis(step.at_ms),
                 Pending::Step {

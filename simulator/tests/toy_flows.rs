@@ -4,9 +4,9 @@ use std::net::SocketAddr;
 
 use session_core::Instant;
 use session_core_sim::clock::ClockSkew;
-use session_core_sim::driver::{run_twice, sweep};
+use session_core_sim::driver::{isolate_faults, run_twice, sweep};
 use session_core_sim::invariant::{check, Breach};
-use session_core_sim::network::{DropReason, LinkFaults};
+use session_core_sim::network::{DropReason, FaultKind, LinkFaults};
 use session_core_sim::node::{NodeId, ScriptAction};
 use session_core_sim::scenario::{Scenario, ScenarioBuilder};
 use session_core_sim::sim::{NodeSetup, SimConfig, Simulation};
@@ -545,4 +545,24 @@ fn reordered_datagrams_are_overtaken_and_marked() {
     let inversions = order.windows(2).filter(|w| w[1] < w[0]).count();
     assert!(inversions > 0);
     assert!(sim.ladder().contains("[reordered]"));
+}
+
+#[test]
+fn isolating_faults_names_the_partition_a_timeout_needs() {
+    let s = two()
+        .at(0, "alice", call("bob"))
+        .faults(LinkFaults {
+            jitter_ms: 5,
+            duplicate: 0.1,
+            ..LinkFaults::default()
+        })
+        .partition(0, 40_000, None)
+        .expect("alice", None, &["answered"])
+        .build()
+        .unwrap();
+    assert!(sim(&s, 15).run().is_err());
+    let verdicts = isolate_faults(&s, 15, SimConfig::default(), ToyNode::new, |_| {}).unwrap();
+    for (kind, still_fails) in verdicts {
+        assert_eq!(still_fails, kind != FaultKind::Partitions, "{kind:?}");
+    }
 }
