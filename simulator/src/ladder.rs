@@ -23,8 +23,33 @@ const COLUMN: usize = 24;
 /// The longest first line printed before it is cut.
 const MAX_FIRST_LINE: usize = 72;
 
-/// Renders `entries` as a ladder with one column per name in `names`.
+/// What a ladder shows besides SIP messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LadderOptions {
+    /// Show datagrams whose first line is not text (RTP, corrupted garbage) as
+    /// `<N bytes>` lines; when off they are left out, so media does not drown signalling.
+    pub binary: bool,
+    /// Show steps, events and process changes as notes.
+    pub notes: bool,
+}
+
+impl Default for LadderOptions {
+    fn default() -> Self {
+        LadderOptions {
+            binary: false,
+            notes: true,
+        }
+    }
+}
+
+/// Renders `entries` as a ladder with one column per name in `names`, with the default
+/// [`LadderOptions`].
 pub fn render(names: &[&str], entries: &[TraceEntry]) -> String {
+    render_with(names, entries, LadderOptions::default())
+}
+
+/// Renders `entries` as a ladder with one column per name in `names`.
+pub fn render_with(names: &[&str], entries: &[TraceEntry], options: LadderOptions) -> String {
     let fates = fates(entries);
     let width = names.len().saturating_sub(1) * COLUMN + 1;
     let mut out = String::new();
@@ -52,6 +77,9 @@ pub fn render(names: &[&str], entries: &[TraceEntry]) -> String {
                 bytes,
                 ..
             } => {
+                if !options.binary && is_binary(bytes) {
+                    continue;
+                }
                 let fate = fates.get(id).cloned().unwrap_or_default();
                 let retransmission = !sent.insert((*from, *remote, Fnv64::of(bytes)));
                 let arrow = arrow(width, from.0, to.map(|t| t.0), fate.delivered == 0);
@@ -207,6 +235,11 @@ fn arrow(width: usize, from: usize, to: Option<usize>, lost: bool) -> String {
     row.into_iter().collect()
 }
 
+/// Whether the first line is not printable text.
+fn is_binary(bytes: &[u8]) -> bool {
+    first_line(bytes).starts_with('<')
+}
+
 /// The message's first line, or a placeholder for binary data.
 fn first_line(bytes: &[u8]) -> String {
     let end = bytes
@@ -262,6 +295,7 @@ mod tests {
         assert_eq!(sdp_direction(msg).as_deref(), Some("a=sendonly"));
         assert_eq!(sdp_direction(b"BYE sip:x SIP/2.0\r\n\r\n"), None);
         assert_eq!(first_line(&[0x80, 0x00, 0x01]), "<3 bytes>");
+        assert!(is_binary(&[0x80, 0x00]) && !is_binary(msg));
     }
 
     #[test]

@@ -144,6 +144,16 @@ pub enum PartitionScope {
     },
 }
 
+impl fmt::Display for PartitionScope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PartitionScope::All => f.write_str("every link"),
+            PartitionScope::Between(a, b) => write!(f, "{a} <-> {b}"),
+            PartitionScope::OneWay { from, to } => write!(f, "{from} -> {to} only"),
+        }
+    }
+}
+
 /// A timed partition: from `start` (inclusive) to `end` (exclusive) nothing crosses the
 /// links in its scope.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -276,7 +286,7 @@ impl fmt::Display for FaultConfig {
         for p in &self.partitions {
             writeln!(
                 f,
-                "  partition {:?} from {}ms until {}ms",
+                "  partition {} from {}ms until {}ms",
                 p.scope,
                 p.start.as_millis(),
                 p.end.as_millis()

@@ -566,3 +566,15 @@ fn isolating_faults_names_the_partition_a_timeout_needs() {
         assert_eq!(still_fails, kind != FaultKind::Partitions, "{kind:?}");
     }
 }
+
+#[test]
+fn every_scenario_file_runs_clean_and_has_a_ladder_snapshot() {
+    insta::glob!("scenarios/*.yaml", |path| {
+        let s = Scenario::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut sim = sim(&s, s.seed);
+        if let Err(v) = sim.run() {
+            panic!("{}: {v}", path.display());
+        }
+        insta::assert_snapshot!(format!("{}{}", sim.settings(), sim.ladder()));
+    });
+}
