@@ -76,3 +76,4 @@ pub mod scenario;
 pub mod sim;
 pub mod toy;
 pub mod trace;
+pub mod world;

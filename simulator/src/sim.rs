@@ -22,7 +22,6 @@ use std::sync::Arc;
 
 use session_core::{Instant, Rng};
 
-use crate::clock::ClockSkew;
 use crate::invariant::{self, Breach, Invariant, Violation};
 use crate::ladder;
 use crate::network::{self, DropReason, Fate, FaultConfig, FaultKind, Network};
@@ -32,6 +31,8 @@ use crate::node::{
 use crate::queue::EventQueue;
 use crate::scenario::{Expectation, Scenario, ScenarioError};
 use crate::trace::{DatagramId, Trace, TraceKind, TraceMode};
+use crate::world::{Armed, Slot};
+pub use crate::world::{NodeSetup, NodeStatus, Phase, RunStats, World};
 
 /// How a run is executed (as opposed to what it simulates, which is the scenario's).
 #[derive(Clone, Debug)]
@@ -61,148 +62,6 @@ impl Default for SimConfig {
             require_quiescence: true,
             disabled_faults: Vec::new(),
         }
-    }
-}
-
-/// Which part of the run is under way.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Phase {
-    /// The timeline runs on the scenario's faulty network.
-    Scripted,
-    /// The network is healed; the run waits for quiet.
-    Liveness,
-    /// The run is over; end-of-run checks are running.
-    Finished,
-}
-
-/// A node's process state.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum NodeStatus {
-    /// Running normally.
-    Running,
-    /// Paused until the given instant: its inputs wait until then.
-    Paused {
-        /// When it resumes.
-        until: Instant,
-    },
-    /// Stopped: inputs are dropped, timers never fire.
-    Stopped,
-}
-
-/// What a node factory is told about the node it builds.
-#[derive(Clone, Copy, Debug)]
-pub struct NodeSetup<'a> {
-    /// The node's index.
-    pub id: NodeId,
-    /// The participant's name.
-    pub name: &'a str,
-    /// Its SIP address.
-    pub address: SocketAddr,
-    /// A seed for the node's own generator, drawn from the run's seed.
-    pub seed: u64,
-}
-
-/// Counters of one run.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RunStats {
-    /// Steps processed (deliveries, timers, actions, resumes, heal).
-    pub steps: u64,
-    /// Datagrams sent.
-    pub sent: u64,
-    /// Datagram copies delivered.
-    pub delivered: u64,
-    /// Datagrams or copies dropped.
-    pub dropped: u64,
-    /// Datagrams duplicated.
-    pub duplicated: u64,
-    /// Copies corrupted.
-    pub corrupted: u64,
-    /// Timers fired.
-    pub timers: u64,
-    /// Timer wake-ups that produced no output.
-    pub idle_wakeups: u64,
-    /// Scripted actions performed (including refused ones).
-    pub actions: u64,
-    /// `call` actions the nodes accepted: the run's simulated calls.
-    pub calls: u64,
-    /// Virtual time when the run ended.
-    pub end: Instant,
-    /// Whether nothing was left to do when it ended.
-    pub quiescent: bool,
-}
-
-/// The simulated world as invariants see it.
-#[derive(Debug)]
-pub struct World<N: SimNode> {
-    seed: u64,
-    now: Instant,
-    phase: Phase,
-    nodes: Vec<Slot<N>>,
-    participants: Vec<(String, SocketAddr)>,
-    trace: Trace,
-    stats: RunStats,
-}
-
-impl<N: SimNode> World<N> {
-    /// The run's seed.
-    pub fn seed(&self) -> u64 {
-        self.seed
-    }
-
-    /// The current virtual (global) time.
-    pub fn now(&self) -> Instant {
-        self.now
-    }
-
-    /// The current phase.
-    pub fn phase(&self) -> Phase {
-        self.phase
-    }
-
-    /// How many nodes there are.
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
-    }
-
-    /// A node, to inspect.
-    pub fn node(&self, id: NodeId) -> &N {
-        &self.nodes[id.0].node
-    }
-
-    /// A node's process state.
-    pub fn status(&self, id: NodeId) -> NodeStatus {
-        self.nodes[id.0].status
-    }
-
-    /// A node's clock skew.
-    pub fn clock(&self, id: NodeId) -> ClockSkew {
-        self.nodes[id.0].clock
-    }
-
-    /// The names of the events a node emitted, in order.
-    pub fn events_of(&self, id: NodeId) -> &[String] {
-        &self.nodes[id.0].events
-    }
-
-    /// The participants: name and address, in order.
-    pub fn participants(&self) -> &[(String, SocketAddr)] {
-        &self.participants
-    }
-
-    /// The trace so far.
-    pub fn trace(&self) -> &Trace {
-        &self.trace
-    }
-
-    /// What the current step recorded.
-    pub fn recent(&self) -> &[crate::trace::TraceEntry] {
-        self.trace.recent()
-    }
-
-    /// The counters so far.
-    pub fn stats(&self) -> &RunStats {
-        &self.stats
     }
 }
 
@@ -886,24 +745,6 @@ fn unmet<N: SimNode>(world: &World<N>, id: NodeId, e: &Expectation) -> Option<Br
         }
     }
     None
-}
-
-#[derive(Debug)]
-struct Slot<N> {
-    node: N,
-    status: NodeStatus,
-    clock: ClockSkew,
-    armed: Option<Armed>,
-    generation: u64,
-    idle_streak: u32,
-    events: Vec<String>,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Armed {
-    node_deadline: Instant,
-    global: Instant,
-    generation: u64,
 }
 
 #[derive(Debug)]
