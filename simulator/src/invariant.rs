@@ -251,6 +251,30 @@ impl<N: SimNode> Invariant<N> for NoDeliveryAfterStop {
     }
 }
 
+/// A node sends only from its own IP address (its SIP address or a media port on it).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SendsFromOwnAddress;
+
+impl<N: SimNode> Invariant<N> for SendsFromOwnAddress {
+    fn name(&self) -> &str {
+        "sends_from_own_address"
+    }
+
+    fn after_step(&mut self, world: &World<N>) -> Result<(), Breach> {
+        for e in world.recent() {
+            if let TraceKind::Send { from, local, .. } = &e.kind {
+                let own = world.participants()[from.0].1;
+                if local.ip() != own.ip() {
+                    return Err(Breach::Other(format!(
+                        "{from} sent from {local}, not from its address {own}"
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Virtual time never runs backwards between steps.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct MonotonicTime {
@@ -281,6 +305,7 @@ impl<N: SimNode> Invariant<N> for MonotonicTime {
 pub fn standard_invariants<N: SimNode>() -> Vec<Box<dyn Invariant<N>>> {
     vec![
         Box::new(NoDeliveryAfterStop),
+        Box::new(SendsFromOwnAddress),
         Box::new(MonotonicTime::default()),
     ]
 }

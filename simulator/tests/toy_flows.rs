@@ -578,3 +578,52 @@ fn every_scenario_file_runs_clean_and_has_a_ladder_snapshot() {
         insta::assert_snapshot!(format!("{}{}", sim.settings(), sim.ladder()));
     });
 }
+
+#[test]
+fn reactions_fire_after_their_delay_on_the_named_event() {
+    let s = two()
+        .at(0, "alice", call("bob"))
+        .on("bob", "incoming", 50, call("alice"))
+        .expect("alice", Some("idle"), &["answered", "incoming"])
+        .expect("bob", Some("idle"), &["incoming", "answered"])
+        .build()
+        .unwrap();
+    let mut sim = sim(&s, 16);
+    sim.run().unwrap();
+    let bob_call = sim
+        .trace()
+        .entries()
+        .iter()
+        .find(|e| {
+            matches!(
+                e.kind,
+                TraceKind::Step {
+                    node: NodeId(1),
+                    ..
+                }
+            )
+        })
+        .unwrap();
+    // Bob hears the request at 10 ms and calls back 50 ms later.
+    assert_eq!(bob_call.at, Instant::from_millis(60));
+    assert_eq!(sim.world().stats().calls, 2);
+}
+
+#[test]
+fn random_faults_are_derived_from_the_seed_and_printed_with_it() {
+    let s = two()
+        .random_faults()
+        .at(0, "alice", call("bob"))
+        .build()
+        .unwrap();
+    let a = sim(&s, 21);
+    let b = sim(&s, 21);
+    let c = sim(&s, 22);
+    assert_eq!(a.faults(), b.faults());
+    assert_ne!(a.faults(), c.faults());
+    assert!(a.settings().starts_with("scenario \"toy\" seed 21\n"));
+    assert!(a.settings().contains("faults (random):"));
+    assert!(a
+        .settings()
+        .contains(&a.faults().link(NodeId(0), NodeId(1)).to_string()));
+}
