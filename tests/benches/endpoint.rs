@@ -177,7 +177,10 @@ fn calls_per_second() {
         pair.a.hangup(pair.now, id).unwrap();
         pair.pump();
     }
-    let calls = 20_000u64;
+    let calls: u64 = std::env::var("BENCH_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let allocs_before = ALLOCATIONS.load(Ordering::Relaxed);
     let start = std::time::Instant::now();
     for _ in 0..calls {
@@ -232,5 +235,7 @@ fn main() {
         return;
     }
     calls_per_second();
-    memory_per_call();
+    if std::env::var_os("BENCH_SKIP_MEMORY").is_none() {
+        memory_per_call();
+    }
 }
