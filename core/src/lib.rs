@@ -82,26 +82,26 @@
 //! | [`media`] | RTP/RTCP codec, G.711, DTMF, RTP sessions | 3550, 3551, 4733 |
 //! | [`state_table`] | the YAML table format, validator, compiled index | — |
 //! | [`state_machine`] | the executor | — |
-//! | [`adapters`] | table actions → SIP and media | — |
-//! | [`session_store`] | sessions and their indexes | — |
+//! | `adapters` (internal) | table actions → SIP and media; the event router is in `endpoint` | — |
+//! | `session_store` (internal) | sessions, their call data and indexes ([`SessionInfo`] to inspect) | — |
 //! | [`endpoint`] | the façade: [`Endpoint`] | 3261 §8, 3581 |
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
-pub mod adapters;
+mod adapters;
 pub mod dialog;
 pub mod endpoint;
 pub mod media;
 pub mod rng;
 pub mod sdp;
-pub mod session_store;
+mod session_store;
 pub mod sip;
 pub mod state_machine;
 pub mod state_table;
 pub mod time;
 pub mod transaction;
 
-pub use endpoint::{
+pub use endpoint::{SessionInfo, 
     CallOptions, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent, SessionId,
 };
 pub use rng::Rng;

@@ -2,10 +2,10 @@
 //! media operations and timers, and where its published events become application
 //! events.
 //!
-//! [`Adapters`] implements the executor's [`ActionHandler`] for one session: it borrows
-//! the session's [`Call`] data and the endpoint's shared [`Ctx`] for the length of one
+//! `Adapters` implements the executor's [`ActionHandler`] for one session: it borrows
+//! the session's `Call` data and the endpoint's shared `Ctx` for the length of one
 //! transition, so every action runs to completion with nothing copied out and written
-//! back. The SIP side lives in [`dialog_adapter`], the media side in [`media_adapter`];
+//! back. The SIP side lives in `dialog_adapter`, the media side in `media_adapter`;
 //! the event router (the other direction: datagrams and media events into state-machine
 //! events) is `endpoint::router`.
 
