@@ -34,7 +34,12 @@ fn body(path: &std::path::Path) -> Vec<u8> {
 /// What a reviewer reads: the offer as we understood it, then our answer or error.
 fn report(offer: &SessionDescription) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "offer: {} m-lines, hold: {}", offer.media.len(), is_hold(offer));
+    let _ = writeln!(
+        out,
+        "offer: {} m-lines, hold: {}",
+        offer.media.len(),
+        is_hold(offer)
+    );
     for (i, m) in offer.media.iter().enumerate() {
         let codecs: Vec<String> = m
             .codecs
@@ -99,11 +104,17 @@ fn real_phone_offers_parse_answer_and_reparse() {
             let text = answer.description.to_bytes();
             let reparsed = SessionDescription::parse(&text).expect("our answer re-parses");
             assert_eq!(reparsed, answer.description, "answer round-trips");
-            assert_eq!(reparsed.media.len(), offer.media.len(), "one answer line per offer line");
+            assert_eq!(
+                reparsed.media.len(),
+                offer.media.len(),
+                "one answer line per offer line"
+            );
             for (a, o) in reparsed.media.iter().zip(&offer.media) {
                 for codec in &a.codecs {
                     assert!(
-                        o.codecs.iter().any(|c| c.payload_type == codec.payload_type),
+                        o.codecs
+                            .iter()
+                            .any(|c| c.payload_type == codec.payload_type),
                         "answered payload type {} was offered",
                         codec.payload_type
                     );

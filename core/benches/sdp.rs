@@ -1,0 +1,76 @@
+//! SDP costs on the call path: parse (our wrapper, webrtc-sdp included), webrtc-sdp
+//! alone for reference, our writer, and answering.
+//!
+//! `cargo bench -p session-core --bench sdp`
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use session_core::sdp::{
+    create_answer, Address, CodecConfig, LocalMedia, MediaConfig, Origin, SessionDescription,
+};
+
+const SIPP: &str = include_str!("../tests/sdp/sipp_uac_default.sdp");
+const BARESIP: &str = include_str!("../tests/sdp/baresip_default.sdp");
+
+fn crlf(text: &str) -> String {
+    text.replace('\n', "\r\n")
+}
+
+fn config() -> MediaConfig {
+    MediaConfig {
+        codecs: vec![
+            CodecConfig::pcmu(),
+            CodecConfig::pcma(),
+            CodecConfig::telephone_event(),
+        ],
+        ..MediaConfig::default()
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+    let origin = Origin {
+        username: "-".into(),
+        session_id: 1,
+        session_version: 1,
+        address: Address::Ip(ip),
+    };
+    let local = LocalMedia::new(ip, 30000);
+    let config = config();
+    for (name, text) in [("sipp", crlf(SIPP)), ("baresip", crlf(BARESIP))] {
+        let body = text.as_bytes();
+        c.bench_function(&format!("sdp/parse/{name}"), |b| {
+            b.iter(|| SessionDescription::parse(black_box(body)))
+        });
+        c.bench_function(&format!("sdp/webrtc_sdp_alone/{name}"), |b| {
+            b.iter(|| webrtc_sdp::parse_sdp(black_box(&text), false).map(|s| s.media.len()))
+        });
+        let offer = SessionDescription::parse(body).expect("fixture parses");
+        c.bench_function(&format!("sdp/answer/{name}"), |b| {
+            b.iter(|| create_answer(black_box(&offer), &config, &origin, &local))
+        });
+        let answer = create_answer(&offer, &config, &origin, &local).expect("acceptable");
+        let mut out = Vec::with_capacity(1024);
+        c.bench_function(&format!("sdp/write_answer/{name}"), |b| {
+            b.iter(|| {
+                out.clear();
+                black_box(&answer.description).write_to(&mut out);
+                out.len()
+            })
+        });
+        c.bench_function(&format!("sdp/parse_answer_write/{name}"), |b| {
+            b.iter(|| {
+                let offer = SessionDescription::parse(black_box(body)).expect("parses");
+                let answer = create_answer(&offer, &config, &origin, &local).expect("ok");
+                out.clear();
+                answer.description.write_to(&mut out);
+                out.len()
+            })
+        });
+    }
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
