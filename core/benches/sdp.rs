@@ -3,8 +3,10 @@
 //!
 //! `cargo bench -p session-core --bench sdp`
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use session_core::sdp::{
@@ -13,6 +15,40 @@ use session_core::sdp::{
 
 const SIPP: &str = include_str!("../tests/sdp/sipp_uac_default.sdp");
 const BARESIP: &str = include_str!("../tests/sdp/baresip_default.sdp");
+
+/// Counts allocations, so the bench can print allocations per operation once.
+struct Counting;
+
+static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: defers to the system allocator; only counts calls.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.alloc(layout) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as our caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        // SAFETY: same contract as our caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations<R>(f: impl FnOnce() -> R) -> usize {
+    let before = ALLOCATIONS.load(Ordering::Relaxed);
+    black_box(f());
+    ALLOCATIONS.load(Ordering::Relaxed) - before
+}
 
 fn crlf(text: &str) -> String {
     text.replace('\n', "\r\n")
@@ -41,18 +77,25 @@ fn bench(c: &mut Criterion) {
     let config = config();
     for (name, text) in [("sipp", crlf(SIPP)), ("baresip", crlf(BARESIP))] {
         let body = text.as_bytes();
+        let offer = SessionDescription::parse(body).expect("fixture parses");
+        let mut out = Vec::with_capacity(1024);
+        eprintln!(
+            "{name}: allocations per parse {} (webrtc-sdp alone {}), answer {}, write {}",
+            allocations(|| SessionDescription::parse(body)),
+            allocations(|| webrtc_sdp::parse_sdp(&text, false).map(|s| s.media.len())),
+            allocations(|| create_answer(&offer, &config, &origin, &local)),
+            allocations(|| offer.write_to(&mut out)),
+        );
         c.bench_function(&format!("sdp/parse/{name}"), |b| {
             b.iter(|| SessionDescription::parse(black_box(body)))
         });
         c.bench_function(&format!("sdp/webrtc_sdp_alone/{name}"), |b| {
             b.iter(|| webrtc_sdp::parse_sdp(black_box(&text), false).map(|s| s.media.len()))
         });
-        let offer = SessionDescription::parse(body).expect("fixture parses");
         c.bench_function(&format!("sdp/answer/{name}"), |b| {
             b.iter(|| create_answer(black_box(&offer), &config, &origin, &local))
         });
         let answer = create_answer(&offer, &config, &origin, &local).expect("acceptable");
-        let mut out = Vec::with_capacity(1024);
         c.bench_function(&format!("sdp/write_answer/{name}"), |b| {
             b.iter(|| {
                 out.clear();

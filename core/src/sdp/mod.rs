@@ -53,7 +53,7 @@ pub use direction::Direction;
 pub use error::{AnswerError, NegotiateError, RejectKind, SdpError};
 pub use hold::{hold_offer, is_hold, remote_direction};
 pub use negotiate::{negotiate, Negotiated, DEFAULT_PTIME_MS};
-pub use offer::create_offer;
+pub use offer::{create_offer, create_reoffer};
 pub use parse::SdpLimits;
 pub use session::LocalSession;
 pub use types::{
