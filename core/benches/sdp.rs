@@ -10,7 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use session_core::sdp::{
-    create_answer, Address, CodecConfig, LocalMedia, MediaConfig, Origin, SessionDescription,
+    create_answer, Address, CodecConfig, LocalMedia, LocalSession, MediaConfig, Origin,
+    SessionDescription,
 };
 
 const SIPP: &str = include_str!("../tests/sdp/sipp_uac_default.sdp");
@@ -20,22 +21,27 @@ const BARESIP: &str = include_str!("../tests/sdp/baresip_default.sdp");
 struct Counting;
 
 static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
+static LIVE_BYTES: AtomicUsize = AtomicUsize::new(0);
 
 // SAFETY: defers to the system allocator; only counts calls.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.dealloc(ptr, layout) }
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        LIVE_BYTES.fetch_add(new_size, Ordering::Relaxed);
+        LIVE_BYTES.fetch_sub(layout.size(), Ordering::Relaxed);
         // SAFETY: same contract as our caller's.
         unsafe { System.realloc(ptr, layout, new_size) }
     }
@@ -86,6 +92,17 @@ fn bench(c: &mut Criterion) {
             allocations(|| create_answer(&offer, &config, &origin, &local)),
             allocations(|| offer.write_to(&mut out)),
         );
+        let before = LIVE_BYTES.load(Ordering::Relaxed);
+        let mut session = LocalSession::new(&config, 7, ip);
+        let answered = session
+            .answer(&config, &local, &offer)
+            .map(|a| a.negotiated);
+        let retained = LIVE_BYTES.load(Ordering::Relaxed) - before;
+        eprintln!(
+            "{name}: LocalSession + Negotiated after answering: {} bytes inline + {retained} on the heap",
+            std::mem::size_of::<LocalSession>() + std::mem::size_of_val(&answered),
+        );
+        drop((session, answered));
         c.bench_function(&format!("sdp/parse/{name}"), |b| {
             b.iter(|| SessionDescription::parse(black_box(body)))
         });
