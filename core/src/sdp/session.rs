@@ -129,7 +129,7 @@ impl LocalSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sdp::Direction;
+    use crate::sdp::{Direction, NegotiateError};
     use std::net::Ipv4Addr;
 
     const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
@@ -205,6 +205,52 @@ mod tests {
         assert_eq!(
             resumed.origin.session_version,
             held.origin.session_version + 1
+        );
+    }
+
+    #[test]
+    fn late_offer_in_2xx_answered_in_ack_gives_both_sides_matching_media() {
+        let config = MediaConfig::default();
+        let bob_ip: IpAddr = "2001:db8::b".parse().expect("literal");
+        // INVITE without SDP: Bob (UAS) offers in the 200 OK …
+        let mut bob = LocalSession::new(&config, 20, bob_ip);
+        let offer = bob
+            .offer(&config, &LocalMedia::new(bob_ip, 6000))
+            .to_bytes();
+        assert!(String::from_utf8_lossy(&offer).contains("c=IN IP6 2001:db8::b\r\n"));
+        // … Alice (UAC) answers in the ACK …
+        let mut alice = LocalSession::new(&config, 10, IP);
+        let offer = SessionDescription::parse(&offer).expect("offer parses");
+        let answer = alice
+            .answer(&config, &LocalMedia::new(IP, 4000), &offer)
+            .expect("acceptable");
+        let answer_body = answer.description.to_bytes();
+        // … and Bob reads it.
+        let bob_side = bob
+            .negotiate(&SessionDescription::parse(&answer_body).expect("answer parses"))
+            .expect("common codec");
+        let alice_side = answer.negotiated;
+        assert_eq!(alice_side.codec, bob_side.codec);
+        assert_eq!(alice_side.codec.payload_type, bob_side.local_payload_type);
+        assert_eq!(
+            alice_side.telephone_event_pt,
+            bob_side.local_telephone_event_pt
+        );
+        assert_eq!(alice_side.remote_rtp, Some((bob_ip, 6000).into()));
+        assert_eq!(bob_side.remote_rtp, Some((IP, 4000).into()));
+        assert_eq!(alice_side.direction, Direction::SendRecv);
+        assert_eq!(bob_side.direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn negotiate_needs_our_offer() {
+        let config = MediaConfig::default();
+        let session = LocalSession::new(&config, 1, IP);
+        let mut other = LocalSession::new(&config, 2, IP);
+        let remote = other.offer(&config, &LocalMedia::new(IP, 4000));
+        assert_eq!(
+            session.negotiate(&remote),
+            Err(NegotiateError::NoLocalOffer)
         );
     }
 
