@@ -279,6 +279,7 @@ mod properties {
             line in 0usize..40,
             cut in 0usize..80,
             junk in "[ -~]{0,12}",
+            op in 0u8..4,
         ) {
             let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdp"))
                 .expect("fixtures dir")
@@ -289,10 +290,25 @@ mod properties {
             let text = std::fs::read_to_string(&files[index % files.len()]).expect("fixture");
             let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
             let n = line % lines.len();
-            let keep = cut.min(lines[n].len());
-            let mut mangled = lines[n].get(..keep).unwrap_or_default().to_owned();
-            mangled.push_str(&junk);
-            lines[n] = mangled;
+            match op {
+                0 => {
+                    let keep = cut.min(lines[n].len());
+                    let mut mangled = lines[n].get(..keep).unwrap_or_default().to_owned();
+                    mangled.push_str(&junk);
+                    lines[n] = mangled;
+                }
+                1 => {
+                    lines.remove(n);
+                }
+                2 => {
+                    let copy = lines[n].clone();
+                    lines.insert(n, copy);
+                }
+                _ => {
+                    let other = (n + 1 + cut) % lines.len();
+                    lines.swap(n, other);
+                }
+            }
             let body = lines.join("\r\n");
             if let Ok(parsed) = SessionDescription::parse(body.as_bytes()) {
                 let written = parsed.to_bytes();

@@ -275,10 +275,13 @@ fn rejected(error: &SdpParserError, line_map: &[usize]) -> SdpError {
         SdpParserError::Unsupported { line_number, .. } => (*line_number, RejectKind::Unsupported),
         SdpParserError::Sequence { line_number, .. } => (*line_number, RejectKind::Sequence),
     };
-    SdpError::Rejected {
-        line: line_map.get(index).copied().unwrap_or(0),
-        kind,
-    }
+    // webrtc-sdp reports whole-description sequence problems (a stream without `c=`) at
+    // line 0: that blames no line, not our first one.
+    let line = match (kind, index) {
+        (RejectKind::Sequence, 0) => 0,
+        _ => line_map.get(index).copied().unwrap_or(0),
+    };
+    SdpError::Rejected { line, kind }
 }
 
 fn build(
@@ -916,13 +919,13 @@ s=-
 t=0 0
 m=audio 4000 RTP/AVP 0
 ";
-        assert!(matches!(
+        assert_eq!(
             parse(text),
             Err(SdpError::Rejected {
-                kind: RejectKind::Sequence,
-                ..
+                line: 0,
+                kind: RejectKind::Sequence
             })
-        ));
+        );
     }
 
     #[test]
