@@ -132,5 +132,32 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// What two back-to-back Endpoints do per call: offer written, parsed, answered, answer
+/// written, parsed and negotiated — the SDP share of the calls-per-second budget.
+fn exchange(c: &mut Criterion) {
+    let config = config();
+    let alice_ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
+    let bob_ip = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 2));
+    let mut buffer = Vec::with_capacity(1024);
+    c.bench_function("sdp/offer_answer_exchange", |b| {
+        b.iter(|| {
+            let mut alice = LocalSession::new(&config, 1, alice_ip);
+            let mut bob = LocalSession::new(&config, 2, bob_ip);
+            buffer.clear();
+            alice
+                .offer(&config, &LocalMedia::new(alice_ip, 4000))
+                .write_to(&mut buffer);
+            let offer = SessionDescription::parse(&buffer).expect("offer parses");
+            let answer = bob
+                .answer(&config, &LocalMedia::new(bob_ip, 5000), &offer)
+                .expect("acceptable");
+            buffer.clear();
+            answer.description.write_to(&mut buffer);
+            let answer = SessionDescription::parse(&buffer).expect("answer parses");
+            alice.negotiate(&answer).expect("negotiated")
+        })
+    });
+}
+
+criterion_group!(benches, bench, exchange);
 criterion_main!(benches);
