@@ -228,7 +228,10 @@ mod properties {
             let reparsed = SessionDescription::parse(&offer.to_bytes()).expect("offer re-parses");
             prop_assert_eq!(&reparsed, &offer);
 
-            let answer_config = MediaConfig { codecs: subset(&answer_mask), ..MediaConfig::default() };
+            let answer_config = MediaConfig {
+                codecs: subset(&answer_mask),
+                ..MediaConfig::default()
+            };
             let ours = offer_config.offered_codecs();
             let common = ours.iter().any(|c| {
                 !c.is_telephone_event() && answer_config.codecs.iter().any(|a| a.matches(c))
@@ -263,9 +266,11 @@ mod properties {
             // The offerer reading the answer agrees on the codec and the payload types.
             let seen_by_offerer = negotiate(&offer, &again).expect("offerer accepts answer");
             prop_assert_eq!(&seen_by_offerer.codec, &answer.negotiated.codec);
-            prop_assert_eq!(seen_by_offerer.local_payload_type, answer.negotiated.codec.payload_type);
-            prop_assert_eq!(seen_by_offerer.telephone_event_pt, answer.negotiated.local_telephone_event_pt);
-            prop_assert_eq!(seen_by_offerer.direction, offer_direction.intersect(audio.direction.reversed()));
+            let theirs = &answer.negotiated;
+            prop_assert_eq!(seen_by_offerer.local_payload_type, theirs.codec.payload_type);
+            prop_assert_eq!(seen_by_offerer.telephone_event_pt, theirs.local_telephone_event_pt);
+            let expected = offer_direction.intersect(audio.direction.reversed());
+            prop_assert_eq!(seen_by_offerer.direction, expected);
         }
 
         #[test]
@@ -279,8 +284,10 @@ mod properties {
             line in 0usize..40,
             cut in 0usize..80,
             junk in "[ -~]{0,12}",
+            op in 0u8..4,
         ) {
-            let mut files: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdp"))
+            let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdp");
+            let mut files: Vec<_> = std::fs::read_dir(dir)
                 .expect("fixtures dir")
                 .filter_map(|e| e.ok().map(|e| e.path()))
                 .filter(|p| p.extension().is_some_and(|x| x == "sdp"))
@@ -289,17 +296,33 @@ mod properties {
             let text = std::fs::read_to_string(&files[index % files.len()]).expect("fixture");
             let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
             let n = line % lines.len();
-            let keep = cut.min(lines[n].len());
-            let mut mangled = lines[n].get(..keep).unwrap_or_default().to_owned();
-            mangled.push_str(&junk);
-            lines[n] = mangled;
+            match op {
+                0 => {
+                    let keep = cut.min(lines[n].len());
+                    let mut mangled = lines[n].get(..keep).unwrap_or_default().to_owned();
+                    mangled.push_str(&junk);
+                    lines[n] = mangled;
+                }
+                1 => {
+                    lines.remove(n);
+                }
+                2 => {
+                    let copy = lines[n].clone();
+                    lines.insert(n, copy);
+                }
+                _ => {
+                    let other = (n + 1 + cut) % lines.len();
+                    lines.swap(n, other);
+                }
+            }
             let body = lines.join("\r\n");
             if let Ok(parsed) = SessionDescription::parse(body.as_bytes()) {
                 let written = parsed.to_bytes();
                 let again = SessionDescription::parse(&written);
                 prop_assert_eq!(again.as_ref(), Ok(&parsed), "our output re-parses to the same");
                 let config = our_config();
-                let _ = create_answer(&parsed, &config, &origin(3), &LocalMedia::new(OUR_IP, 30000));
+                let local = LocalMedia::new(OUR_IP, 30000);
+                let _ = create_answer(&parsed, &config, &origin(3), &local);
             }
         }
     }

@@ -121,26 +121,41 @@ impl Default for MediaConfig {
 }
 
 impl MediaConfig {
-    /// The codecs of an offer: configuration order, static payload types kept, dynamic
-    /// ones numbered from 96; codecs beyond payload type 127 are left out.
+    /// The codecs of an initial offer: configuration order, static payload types kept,
+    /// dynamic ones numbered from 96; codecs beyond payload type 127 are left out.
     pub fn offered_codecs(&self) -> Vec<Codec> {
+        self.offered_codecs_keeping(&[])
+    }
+
+    /// The codecs of a re-offer whose stream previously carried `previous`: an encoding
+    /// that had a payload type keeps it (RFC 3264 §8.3.2: a dynamic mapping must not
+    /// change within a session), new dynamic ones take numbers from 96 that `previous`
+    /// did not use.
+    pub fn offered_codecs_keeping(&self, previous: &[Codec]) -> Vec<Codec> {
+        let mut codecs: Vec<Codec> = Vec::with_capacity(self.codecs.len());
+        let taken = |pt: u8, codecs: &[Codec]| {
+            codecs.iter().any(|c| c.payload_type == pt)
+                || previous.iter().any(|c| c.payload_type == pt)
+        };
         let mut next_dynamic = FIRST_DYNAMIC_PAYLOAD_TYPE;
-        let mut codecs = Vec::with_capacity(self.codecs.len());
         for config in &self.codecs {
-            let payload_type = match config.static_payload_type {
-                Some(pt) => pt,
-                None if next_dynamic <= MAX_PAYLOAD_TYPE => {
-                    next_dynamic += 1;
-                    next_dynamic - 1
-                }
-                None => continue,
-            };
-            if codecs
+            let kept = previous
                 .iter()
-                .any(|c: &Codec| c.payload_type == payload_type)
-            {
-                continue;
-            }
+                .find(|c| config.matches(c))
+                .map(|c| c.payload_type);
+            let payload_type = match kept.or(config.static_payload_type) {
+                Some(pt) if codecs.iter().any(|c| c.payload_type == pt) => continue,
+                Some(pt) => pt,
+                None => {
+                    while next_dynamic <= MAX_PAYLOAD_TYPE && taken(next_dynamic, &codecs) {
+                        next_dynamic += 1;
+                    }
+                    if next_dynamic > MAX_PAYLOAD_TYPE {
+                        continue;
+                    }
+                    next_dynamic
+                }
+            };
             codecs.push(config.with_payload_type(payload_type));
         }
         codecs
@@ -190,6 +205,37 @@ mod tests {
             .map(|c| c.payload_type)
             .collect();
         assert_eq!(pts, [96, 0, 9, 97]);
+    }
+
+    #[test]
+    fn reoffer_keeps_payload_types_of_the_previous_exchange() {
+        let config = MediaConfig {
+            codecs: vec![
+                CodecConfig::pcmu(),
+                CodecConfig::opus(),
+                CodecConfig::telephone_event(),
+            ],
+            ..MediaConfig::default()
+        };
+        // We answered an offer that put telephone-event at 96 and opus at 111.
+        let previous = [
+            Codec::new(111, "opus", 48000, 2),
+            Codec::new(96, TELEPHONE_EVENT, 8000, 1),
+        ];
+        let pts: Vec<u8> = config
+            .offered_codecs_keeping(&previous)
+            .iter()
+            .map(|c| c.payload_type)
+            .collect();
+        assert_eq!(pts, [0, 111, 96]);
+        // A new dynamic codec avoids numbers the session already used.
+        let previous = [Codec::new(96, "speex", 8000, 1)];
+        let pts: Vec<u8> = config
+            .offered_codecs_keeping(&previous)
+            .iter()
+            .map(|c| c.payload_type)
+            .collect();
+        assert_eq!(pts, [0, 97, 98]);
     }
 
     #[test]

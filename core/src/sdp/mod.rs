@@ -13,6 +13,20 @@
 //! - [`LocalSession`] keeps one call's side of it: origin and version (RFC 3264 §8),
 //!   last description sent, hold state.
 //!
+//! Decisions a reader would not guess:
+//! - One audio stream per call: an answer accepts the first usable `audio` m-line on
+//!   `RTP/AVP` and rejects every other line with port 0 (video, T.38, SRTP, AVPF, a second
+//!   audio stream). Accepted codecs are the whole intersection, in the offerer's order.
+//! - Directions are resolved at parse time (session-level attribute, default sendrecv),
+//!   and the writer always writes one. `c=0.0.0.0` is read as "do not send to me" by
+//!   [`remote_direction`] / [`Negotiated::remote_rtp`], not rewritten.
+//! - The session version increments only when the description changes (an identical
+//!   refresh keeps it, RFC 3264 §8); re-offers keep the m-lines and payload types.
+//! - A dynamic payload type without rtpmap is kept as an unnamed codec that matches
+//!   nothing; a codec's fmtp is kept verbatim, never interpreted.
+//! - webrtc-sdp costs most of a parse (its address parsing goes through `url`/IDNA, and it
+//!   moves large line values around); see `benches/sdp.rs`.
+//!
 //! ```
 //! use std::net::{IpAddr, Ipv4Addr};
 //! use session_core::sdp::{LocalMedia, LocalSession, MediaConfig, SessionDescription};
@@ -53,7 +67,7 @@ pub use direction::Direction;
 pub use error::{AnswerError, NegotiateError, RejectKind, SdpError};
 pub use hold::{hold_offer, is_hold, remote_direction};
 pub use negotiate::{negotiate, Negotiated, DEFAULT_PTIME_MS};
-pub use offer::create_offer;
+pub use offer::{create_offer, create_reoffer};
 pub use parse::SdpLimits;
 pub use session::LocalSession;
 pub use types::{

@@ -1,4 +1,5 @@
-//! Offers (RFC 3264 §5): one audio stream on RTP/AVP with the configured codecs.
+//! Offers (RFC 3264 §5): one audio stream on RTP/AVP with the configured codecs; and
+//! re-offers (RFC 3264 §8) that keep the previous m-lines and payload type numbers.
 
 use super::config::{LocalMedia, MediaConfig};
 use super::types::{
@@ -28,6 +29,48 @@ pub fn create_offer(
         timing: Timing::default(),
         attributes: Vec::new(),
         media: vec![audio],
+    }
+}
+
+/// Builds a re-offer within a session whose last description (offer or answer) was
+/// `previous` (RFC 3264 §8): the same m-lines in the same order (their number never
+/// decreases), the audio stream — the first non-rejected `audio` line, else the first
+/// `audio` line, else a new line appended — rebuilt from the configuration with the
+/// payload type numbers it already had, every other line as it was (rejected lines stay
+/// port 0). The origin is `previous`'s; [`LocalSession`](super::LocalSession) versions it.
+pub fn create_reoffer(
+    config: &MediaConfig,
+    previous: &SessionDescription,
+    local: &LocalMedia,
+) -> SessionDescription {
+    let audio_index = previous
+        .media
+        .iter()
+        .position(|m| m.kind == MediaKind::Audio && !m.is_rejected())
+        .or_else(|| {
+            previous
+                .media
+                .iter()
+                .position(|m| m.kind == MediaKind::Audio)
+        });
+    let kept: &[_] = audio_index.map_or(&[], |i| &previous.media[i].codecs);
+    let mut audio = MediaDescription::new(MediaKind::Audio, local.rtp_port, Proto::RtpAvp);
+    audio.codecs = config.offered_codecs_keeping(kept);
+    audio.direction = local.direction;
+    audio.ptime_ms = config.ptime_ms;
+    let mut media = previous.media.clone();
+    match audio_index {
+        Some(i) => media[i] = audio,
+        None => media.push(audio),
+    }
+    SessionDescription {
+        origin: previous.origin.clone(),
+        session_name: config.session_name.clone(),
+        connection: Some(Connection::ip(local.address)),
+        bandwidth: Vec::new(),
+        timing: Timing::default(),
+        attributes: Vec::new(),
+        media,
     }
 }
 
@@ -70,6 +113,28 @@ mod tests {
         assert!(text.contains("a=ptime:20\r\n"));
         assert!(text.contains("c=IN IP4 192.0.2.1\r\n"));
         assert_eq!(offer.media[0].direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn reoffer_keeps_line_count_and_payload_types_after_answering() {
+        // We answered audio (te at 101) with a rejected video line before it.
+        let text = "v=0\r\no=- 5 5 IN IP4 192.0.2.1\r\ns=-\r\nc=IN IP4 192.0.2.1\r\nt=0 0\r\n\
+                    m=video 0 RTP/AVP 96\r\nm=audio 4000 RTP/AVP 0 101\r\n\
+                    a=rtpmap:101 telephone-event/8000\r\n";
+        let previous = SessionDescription::parse(text.as_bytes()).expect("valid");
+        let local = LocalMedia::new(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)), 4000);
+        let reoffer = create_reoffer(&MediaConfig::default(), &previous, &local);
+        assert_eq!(reoffer.media.len(), 2);
+        assert_eq!(
+            reoffer.media[0], previous.media[0],
+            "rejected line kept as it was"
+        );
+        let pts: Vec<u8> = reoffer.media[1]
+            .codecs
+            .iter()
+            .map(|c| c.payload_type)
+            .collect();
+        assert_eq!(pts, [0, 8, 101], "telephone-event keeps 101, PCMA added");
     }
 
     #[test]

@@ -9,12 +9,13 @@
 //! 2. splits the body into the session part and one section per m-line;
 //! 3. hands webrtc-sdp a normalised text with only the lines it parses well: `v o s c b t`,
 //!    direction attributes, and for audio/video streams on an RTP profile their `m c b`
-//!    lines and `a=rtpmap`/`ptime`/`maxptime`/`rtcp`/direction; a missing `t=` becomes
+//!    lines and `a=rtpmap`/`rtcp`/direction; a missing `t=` becomes
 //!    `t=0 0`; `i u e p k r z` lines are dropped;
 //! 4. builds our [`SessionDescription`] from webrtc-sdp's result for what it parsed, and
 //!    from its own reading for everything else: every other m-section ("opaque": T.38,
 //!    WebRTC profiles, unknown media) with its `c=`, `b=` and attributes, `a=fmtp`
-//!    (kept verbatim), and every other attribute, verbatim and in order.
+//!    (kept verbatim), `a=ptime`/`a=maxptime` (read leniently: `20.0` is 20), and every
+//!    other attribute, verbatim and in order.
 //!
 //! So the result always has as many media descriptions as the body has m-lines.
 
@@ -213,10 +214,10 @@ fn parse_m_line(value: &str, line: usize) -> Result<MLine<'_>, SdpError> {
     })
 }
 
-/// The attributes whose typed form webrtc-sdp gives us.
+/// The attributes whose typed form webrtc-sdp gives us (besides the m/c/b lines).
 fn forwarded_attribute(name: &str) -> bool {
     Direction::from_attribute(name).is_some()
-        || ["rtpmap", "ptime", "maxptime", "rtcp"]
+        || ["rtpmap", "rtcp"]
             .iter()
             .any(|n| name.eq_ignore_ascii_case(n))
 }
@@ -274,10 +275,13 @@ fn rejected(error: &SdpParserError, line_map: &[usize]) -> SdpError {
         SdpParserError::Unsupported { line_number, .. } => (*line_number, RejectKind::Unsupported),
         SdpParserError::Sequence { line_number, .. } => (*line_number, RejectKind::Sequence),
     };
-    SdpError::Rejected {
-        line: line_map.get(index).copied().unwrap_or(0),
-        kind,
-    }
+    // webrtc-sdp reports whole-description sequence problems (a stream without `c=`) at
+    // line 0: that blames no line, not our first one.
+    let line = match (kind, index) {
+        (RejectKind::Sequence, 0) => 0,
+        _ => line_map.get(index).copied().unwrap_or(0),
+    };
+    SdpError::Rejected { line, kind }
 }
 
 fn build(
@@ -360,28 +364,46 @@ fn delegated_media(
         .find_map(direction_of)
         .or(session_direction)
         .unwrap_or_default();
-    for attribute in attributes {
-        match attribute {
-            SdpAttribute::Ptime(ms) => media.ptime_ms = Some(saturate_u32(*ms)),
-            SdpAttribute::MaxPtime(ms) => media.maxptime_ms = Some(saturate_u32(*ms)),
-            SdpAttribute::Rtcp(rtcp) if media.rtcp.is_none() => {
-                media.rtcp = Some(Rtcp {
-                    port: rtcp.port,
-                    address: rtcp.unicast_addr.as_ref().map(address),
-                });
-            }
-            _ => {}
-        }
+    if let Some(rtcp) = attributes.iter().find_map(|a| match a {
+        SdpAttribute::Rtcp(rtcp) => Some(rtcp),
+        _ => None,
+    }) {
+        media.rtcp = Some(Rtcp {
+            port: rtcp.port,
+            address: rtcp.unicast_addr.as_ref().map(address),
+        });
     }
     let SdpFormatList::Integers(formats) = parsed.get_formats() else {
         return Err(SdpError::BadMediaLine { line: m_line });
     };
-    media.codecs.reserve(formats.len());
+    let mut payload_types = Vec::with_capacity(formats.len());
     for &format in formats {
         let payload_type = u8::try_from(format)
             .ok()
             .filter(|pt| *pt <= MAX_PAYLOAD_TYPE)
             .ok_or(SdpError::BadPayloadType { line: m_line })?;
+        payload_types.push(payload_type);
+    }
+    // Our own pass over the section's attributes: fmtp (verbatim, one per listed payload
+    // type), ptime/maxptime (leniently), and everything webrtc-sdp did not see, in order.
+    let mut fmtps: Vec<(u8, &str)> = Vec::new();
+    for line in lines.iter().filter(|l| l.kind == b'a') {
+        let (name, value) = split_attribute(line.value);
+        if forwarded_attribute(name) {
+            continue;
+        }
+        if let Some((pt, params)) = fmtp(name, value) {
+            if payload_types.contains(&pt) && !fmtps.iter().any(|(p, _)| *p == pt) {
+                fmtps.push((pt, params));
+                continue;
+            }
+        }
+        if !read_packet_time(&mut media, name, value) {
+            media.attributes.push(verbatim_attribute(line.value));
+        }
+    }
+    media.codecs.reserve(payload_types.len());
+    for payload_type in payload_types {
         let mut codec = attributes
             .iter()
             .find_map(|a| match a {
@@ -395,15 +417,11 @@ fn delegated_media(
             })
             .or_else(|| Codec::from_static(payload_type))
             .unwrap_or_else(|| Codec::unmapped(payload_type));
-        codec.fmtp = fmtp_for(lines, payload_type);
+        codec.fmtp = fmtps
+            .iter()
+            .find(|(pt, _)| *pt == payload_type)
+            .map(|(_, params)| Box::<str>::from(*params));
         media.codecs.push(codec);
-    }
-    for line in lines.iter().filter(|l| l.kind == b'a') {
-        let (name, _) = split_attribute(line.value);
-        if forwarded_attribute(name) || is_fmtp(line.value) {
-            continue;
-        }
-        media.attributes.push(verbatim_attribute(line.value));
     }
     Ok(media)
 }
@@ -428,11 +446,15 @@ fn opaque_media(
                     media.bandwidth.push(b);
                 }
             }
-            b'a' => match Direction::from_attribute(split_attribute(line.value).0) {
-                Some(d) if direction.is_none() => direction = Some(d),
-                Some(_) => {}
-                None => media.attributes.push(verbatim_attribute(line.value)),
-            },
+            b'a' => {
+                let (name, value) = split_attribute(line.value);
+                match Direction::from_attribute(name) {
+                    Some(d) if direction.is_none() => direction = Some(d),
+                    Some(_) => {}
+                    None if read_packet_time(&mut media, name, value) => {}
+                    None => media.attributes.push(verbatim_attribute(line.value)),
+                }
+            }
             _ => {}
         }
     }
@@ -496,28 +518,38 @@ fn parse_bandwidth(value: &str) -> Option<Bandwidth> {
     })
 }
 
-/// The verbatim `a=fmtp:<pt> <params>` for a payload type, if the section has one.
-fn fmtp_for(lines: &[RawLine<'_>], payload_type: u8) -> Option<Box<str>> {
-    lines.iter().filter(|l| l.kind == b'a').find_map(|l| {
-        let (name, value) = split_attribute(l.value);
-        if !name.eq_ignore_ascii_case("fmtp") {
-            return None;
-        }
-        let (pt, params) = value?
-            .trim_start()
-            .split_once(|c: char| c.is_ascii_whitespace())?;
-        (pt.parse::<u8>().ok()? == payload_type).then(|| params.trim().into())
-    })
+/// `a=fmtp:<pt> <params>` split into payload type and verbatim parameters; `None` for
+/// any other attribute or a malformed fmtp (which is then kept verbatim).
+fn fmtp<'a>(name: &str, value: Option<&'a str>) -> Option<(u8, &'a str)> {
+    if !name.eq_ignore_ascii_case("fmtp") {
+        return None;
+    }
+    let (pt, params) = value?
+        .trim_start()
+        .split_once(|c: char| c.is_ascii_whitespace())?;
+    Some((pt.parse().ok()?, params.trim()))
 }
 
-/// Whether an attribute is a well-formed fmtp (read into a codec); a malformed one is
-/// kept verbatim instead.
-fn is_fmtp(value: &str) -> bool {
-    let (name, value) = split_attribute(value);
-    name.eq_ignore_ascii_case("fmtp")
-        && value
-            .and_then(|v| v.trim_start().split_once(|c: char| c.is_ascii_whitespace()))
-            .is_some_and(|(pt, _)| pt.parse::<u8>().is_ok())
+/// Reads `a=ptime`/`a=maxptime` into the stream, leniently (`20`, `20.0`): webrtc-sdp
+/// would refuse the whole body for a decimal. Returns whether the attribute was one of
+/// them and readable (the first of each wins; a later one is dropped).
+fn read_packet_time(media: &mut MediaDescription, name: &str, value: Option<&str>) -> bool {
+    let slot = if name.eq_ignore_ascii_case("ptime") {
+        &mut media.ptime_ms
+    } else if name.eq_ignore_ascii_case("maxptime") {
+        &mut media.maxptime_ms
+    } else {
+        return false;
+    };
+    let Some(value) = value.map(str::trim) else {
+        return false;
+    };
+    let whole = value.split_once('.').map_or(value, |(whole, _)| whole);
+    let Ok(ms) = whole.parse::<u32>() else {
+        return false;
+    };
+    slot.get_or_insert(ms);
+    true
 }
 
 fn split_attribute(value: &str) -> (&str, Option<&str>) {
@@ -585,10 +617,6 @@ fn session_name(text: &str) -> Box<str> {
         "" => "-".into(),
         name => name.into(),
     }
-}
-
-fn saturate_u32(v: u64) -> u32 {
-    u32::try_from(v).unwrap_or(u32::MAX)
 }
 
 fn saturate_u16(v: u32) -> u16 {
@@ -891,13 +919,28 @@ s=-
 t=0 0
 m=audio 4000 RTP/AVP 0
 ";
-        assert!(matches!(
+        assert_eq!(
             parse(text),
             Err(SdpError::Rejected {
-                kind: RejectKind::Sequence,
-                ..
+                line: 0,
+                kind: RejectKind::Sequence
             })
-        ));
+        );
+    }
+
+    #[test]
+    fn decimal_ptime_is_read_and_stray_fmtp_kept_verbatim() {
+        let text = BASIC
+            .replace("a=ptime:20", "a=ptime:20.0\na=maxptime:40")
+            .replace("a=label:1", "a=fmtp:99 mode=30");
+        let sdp = parse(&text).expect("decimal ptime tolerated");
+        let audio = &sdp.media[0];
+        assert_eq!(audio.ptime_ms, Some(20));
+        assert_eq!(audio.maxptime_ms, Some(40));
+        let stray = audio
+            .attribute("fmtp")
+            .expect("fmtp for unlisted type kept");
+        assert_eq!(stray.value.as_deref(), Some("99 mode=30"));
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::config::{LocalMedia, MediaConfig};
 use super::error::{AnswerError, NegotiateError};
 use super::hold::hold_offer;
 use super::negotiate::{negotiate, Negotiated};
-use super::offer::create_offer;
+use super::offer::{create_offer, create_reoffer};
 use super::types::{Address, Origin, SessionDescription};
 
 /// Our side of the offer/answer exchanges of one call.
@@ -57,9 +57,14 @@ impl LocalSession {
     }
 
     /// A new offer from the configuration: the initial offer, a late offer in our 2xx,
-    /// or a re-offer. While we hold the call it stays on hold.
+    /// or a re-offer (which keeps the session's m-lines and payload type numbers, see
+    /// [`create_reoffer`](super::create_reoffer)). While we hold the call it stays on hold.
     pub fn offer(&mut self, config: &MediaConfig, local: &LocalMedia) -> SessionDescription {
-        let offer = create_offer(config, &self.origin, &self.effective(local));
+        let local = self.effective(local);
+        let offer = match &self.current {
+            Some(previous) => create_reoffer(config, previous, &local),
+            None => create_offer(config, &self.origin, &local),
+        };
         self.stamp(offer)
     }
 
@@ -124,7 +129,7 @@ impl LocalSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sdp::Direction;
+    use crate::sdp::{Direction, NegotiateError};
     use std::net::Ipv4Addr;
 
     const IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1));
@@ -172,6 +177,81 @@ mod tests {
             .expect("acceptable");
         assert_eq!(answer.description.media[0].direction, Direction::SendOnly);
         assert_eq!(answer.negotiated.direction, Direction::SendOnly);
+    }
+
+    #[test]
+    fn hold_and_resume_after_answering_keep_lines_and_payload_types() {
+        let config = MediaConfig::default();
+        let text = "v=0\r\no=- 5 5 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 10.0.0.1\r\nt=0 0\r\n\
+                    m=audio 4000 RTP/AVP 8 110\r\na=rtpmap:110 telephone-event/8000\r\n\
+                    m=video 5000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n";
+        let offer = SessionDescription::parse(text.as_bytes()).expect("valid");
+        let mut session = LocalSession::new(&config, 1, IP);
+        let local = LocalMedia::new(IP, 4000);
+        let answer = session
+            .answer(&config, &local, &offer)
+            .expect("audio acceptable");
+        assert_eq!(answer.description.media.len(), 2);
+        let held = session.hold_offer().expect("answer was sent");
+        let resumed = session.resume_offer(&config, &local);
+        for sdp in [&held, &resumed] {
+            assert_eq!(sdp.media.len(), 2, "m-lines never decrease (RFC 3264 §8)");
+            assert_eq!(sdp.media[1].port, 0, "rejected video stays rejected");
+            let te = sdp.media[0].codecs.iter().find(|c| c.is_telephone_event());
+            assert_eq!(te.map(|c| c.payload_type), Some(110), "mapping kept");
+        }
+        assert_eq!(held.media[0].direction, Direction::SendOnly);
+        assert_eq!(resumed.media[0].direction, Direction::SendRecv);
+        assert_eq!(
+            resumed.origin.session_version,
+            held.origin.session_version + 1
+        );
+    }
+
+    #[test]
+    fn late_offer_in_2xx_answered_in_ack_gives_both_sides_matching_media() {
+        let config = MediaConfig::default();
+        let bob_ip: IpAddr = "2001:db8::b".parse().expect("literal");
+        // INVITE without SDP: Bob (UAS) offers in the 200 OK …
+        let mut bob = LocalSession::new(&config, 20, bob_ip);
+        let offer = bob
+            .offer(&config, &LocalMedia::new(bob_ip, 6000))
+            .to_bytes();
+        assert!(String::from_utf8_lossy(&offer).contains("c=IN IP6 2001:db8::b\r\n"));
+        // … Alice (UAC) answers in the ACK …
+        let mut alice = LocalSession::new(&config, 10, IP);
+        let offer = SessionDescription::parse(&offer).expect("offer parses");
+        let answer = alice
+            .answer(&config, &LocalMedia::new(IP, 4000), &offer)
+            .expect("acceptable");
+        let answer_body = answer.description.to_bytes();
+        // … and Bob reads it.
+        let bob_side = bob
+            .negotiate(&SessionDescription::parse(&answer_body).expect("answer parses"))
+            .expect("common codec");
+        let alice_side = answer.negotiated;
+        assert_eq!(alice_side.codec, bob_side.codec);
+        assert_eq!(alice_side.codec.payload_type, bob_side.local_payload_type);
+        assert_eq!(
+            alice_side.telephone_event_pt,
+            bob_side.local_telephone_event_pt
+        );
+        assert_eq!(alice_side.remote_rtp, Some((bob_ip, 6000).into()));
+        assert_eq!(bob_side.remote_rtp, Some((IP, 4000).into()));
+        assert_eq!(alice_side.direction, Direction::SendRecv);
+        assert_eq!(bob_side.direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn negotiate_needs_our_offer() {
+        let config = MediaConfig::default();
+        let session = LocalSession::new(&config, 1, IP);
+        let mut other = LocalSession::new(&config, 2, IP);
+        let remote = other.offer(&config, &LocalMedia::new(IP, 4000));
+        assert_eq!(
+            session.negotiate(&remote),
+            Err(NegotiateError::NoLocalOffer)
+        );
     }
 
     #[test]
