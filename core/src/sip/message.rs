@@ -821,3 +821,215 @@ impl<'a> Iterator for LineIter<'a> {
 pub(crate) fn value_is_lws(b: u8) -> bool {
     is_lws(b)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{Host, RPort, Scheme, Transport};
+
+    const INVITE: &[u8] = b"INVITE sip:bob@[2001:db8::1]:5062;transport=udp SIP/2.0\r\n\
+Via: SIP/2.0/UDP [2001:db8::2]:5060;branch=z9hG4bKabc;rport\r\n\
+Via: SIP/2.0/TCP proxy.example.com;branch=z9hG4bKdef;received=192.0.2.7;rport=5099\r\n\
+Max-Forwards: 70\r\n\
+Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n\
+Route: <sip:p3.example.com;lr>\r\n\
+Record-Route: <sip:rr.example.com;lr>\r\n\
+From: \"Alice, A.\" <sip:alice@example.com>;tag=a1\r\n\
+To: Bob <sip:bob@example.com>\r\n\
+Call-ID: 123@host\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:alice@[2001:db8::2]:5060>;expires=60, \"Other\" <sip:o@h>\r\n\
+Supported: replaces, timer\r\n\
+Supported: 100rel\r\n\
+Require: timer\r\n\
+Allow: INVITE, ACK, BYE, FOO\r\n\
+Accept: application/sdp;level=1, text/plain\r\n\
+Expires: 120\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\r";
+
+    #[test]
+    fn request_line_and_ipv6_request_uri() {
+        let m = Message::parse(INVITE).unwrap();
+        assert!(m.is_request());
+        assert_eq!(m.method(), Some(&Method::Invite));
+        let uri = m.request_uri().unwrap();
+        assert_eq!(uri.scheme, Scheme::Sip);
+        assert_eq!(uri.host, Some(Host::Ipv6("2001:db8::1".parse().unwrap())));
+        assert_eq!(uri.port, Some(5062));
+        assert_eq!(uri.params.value("transport"), Some("udp"));
+    }
+
+    #[test]
+    fn top_via_and_all_vias() {
+        let m = Message::parse(INVITE).unwrap();
+        let v = m.top_via();
+        assert_eq!(v.branch, Some("z9hG4bKabc"));
+        assert_eq!(v.rport, RPort::Requested);
+        assert_eq!(v.host, Host::Ipv6("2001:db8::2".parse().unwrap()));
+        let second = m.vias().nth(1).unwrap().unwrap();
+        assert_eq!(second.transport.transport(), Transport::Tcp);
+        assert_eq!(second.received, Some("192.0.2.7"));
+        assert_eq!(second.rport, RPort::Filled(5099));
+    }
+
+    #[test]
+    fn from_to_call_id_cseq_views() {
+        let m = Message::parse(INVITE).unwrap();
+        assert_eq!(m.from().display_name, Some("\"Alice, A.\""));
+        assert_eq!(m.from().tag(), Some("a1"));
+        assert_eq!(m.to().display_name, Some("Bob"));
+        assert_eq!(m.to().tag(), None);
+        assert_eq!(m.call_id(), "123@host");
+        assert_eq!(m.cseq().seq, 1);
+        assert_eq!(m.max_forwards(), Some(70));
+    }
+
+    #[test]
+    fn route_and_record_route_values_across_lines_in_order() {
+        let m = Message::parse(INVITE).unwrap();
+        let routes: Vec<_> = m.routes().map(|r| r.unwrap().uri.raw).collect();
+        assert_eq!(
+            routes,
+            [
+                "sip:p1.example.com;lr",
+                "sip:p2.example.com;lr",
+                "sip:p3.example.com;lr"
+            ]
+        );
+        assert_eq!(m.record_routes().count(), 1);
+    }
+
+    #[test]
+    fn contact_list_and_star() {
+        let m = Message::parse(INVITE).unwrap();
+        let contacts: Vec<_> = m.contacts().map(Result::unwrap).collect();
+        assert_eq!(contacts.len(), 2);
+        let Contact::Addr(first) = contacts[0] else {
+            panic!("not an address");
+        };
+        assert_eq!(first.params.value("expires"), Some("60"));
+        let star = b"REGISTER sip:r SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@r>;tag=1\r\nTo: <sip:a@r>\r\nCall-ID: x\r\nCSeq: 2 REGISTER\r\nContact: *\r\nExpires: 0\r\n\r\n";
+        let m = Message::parse(star).unwrap();
+        assert_eq!(m.contacts().next(), Some(Ok(Contact::Star)));
+        assert_eq!(m.expires(), Some(Ok(0)));
+    }
+
+    #[test]
+    fn token_lists_allow_accept_expires_content_type() {
+        let m = Message::parse(INVITE).unwrap();
+        assert_eq!(
+            m.supported().collect::<Vec<_>>(),
+            ["replaces", "timer", "100rel"]
+        );
+        assert_eq!(m.require().collect::<Vec<_>>(), ["timer"]);
+        assert_eq!(m.unsupported().count(), 0);
+        let allow: Vec<_> = m.allow().collect();
+        assert_eq!(allow[3], Method::Other("FOO".into()));
+        let accept: Vec<_> = m.accept().map(Result::unwrap).collect();
+        assert!(accept[0].is("application", "sdp"));
+        assert_eq!(accept[0].params.value("level"), Some("1"));
+        assert_eq!(m.expires(), Some(Ok(120)));
+        assert!(m.content_type().unwrap().unwrap().is("application", "sdp"));
+        assert_eq!(m.content_length(), Some(4));
+        assert_eq!(m.body(), b"v=0\r");
+    }
+
+    #[test]
+    fn compact_forms_folding_and_space_before_colon() {
+        let msg = b"OPTIONS sip:a@b SIP/2.0\r\nv : SIP/2.0/UDP h;branch=z9hG4bK1\r\nf:\r\n <sip:x@y>;tag=9\r\nt\t: sip:a@b\r\ni: cid\r\nCSeq: 7\r\n\tOPTIONS\r\nk: foo\r\nl: 0\r\n\r\n";
+        let m = Message::parse(msg).unwrap();
+        assert_eq!(m.from().tag(), Some("9"));
+        assert_eq!(m.cseq().seq, 7);
+        assert_eq!(m.supported().collect::<Vec<_>>(), ["foo"]);
+        assert_eq!(m.headers()[0].raw_name, "v");
+        assert_eq!(m.headers()[0].name, HeaderName::Via);
+    }
+
+    #[test]
+    fn udp_framing_discards_trailing_bytes_and_missing_length_takes_the_rest() {
+        let with = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 BYE\r\nContent-Length: 2\r\n\r\nabcdef";
+        let m = Message::parse(with).unwrap();
+        assert_eq!(m.body(), b"ab");
+        assert_eq!(m.as_bytes().len(), with.len() - 4);
+        let without = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 BYE\r\n\r\nabcdef";
+        assert_eq!(Message::parse(without).unwrap().body(), b"abcdef");
+    }
+
+    #[test]
+    fn errors_say_what_and_on_which_line() {
+        let no_colon = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nbroken header\r\n\r\n";
+        let e = Message::parse(no_colon).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::HeaderWithoutColon);
+        assert_eq!(e.line, 3);
+        assert_eq!(e.to_string(), "line 3: header has no colon");
+        let fold_first = b"OPTIONS sip:a@b SIP/2.0\r\n folded\r\n\r\n";
+        assert_eq!(
+            Message::parse(fold_first).unwrap_err().kind,
+            ParseErrorKind::ContinuationWithoutHeader
+        );
+        assert_eq!(
+            Message::parse(b"\r\n\r\n").unwrap_err().kind,
+            ParseErrorKind::Empty
+        );
+        let latin1 = b"OPTIONS sip:a@b SIP/2.0\r\nX: \xe9\r\n\r\n";
+        let e = Message::parse(latin1).unwrap_err();
+        assert_eq!((e.kind, e.line), (ParseErrorKind::NotUtf8, 2));
+        assert!(Message::parse(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h").is_err());
+    }
+
+    #[test]
+    fn limits_bound_message_size_header_count_and_header_length() {
+        let small = ParseLimits {
+            max_message_bytes: 64,
+            ..ParseLimits::default()
+        };
+        let e = Message::parse_with(INVITE, &small).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::MessageTooLarge { limit: 64 });
+        let few = ParseLimits {
+            max_headers: 3,
+            ..ParseLimits::default()
+        };
+        let e = Message::parse_with(INVITE, &few).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::TooManyHeaders { limit: 3 });
+        assert_eq!(e.line, 5);
+        let short = ParseLimits {
+            max_header_line_bytes: 40,
+            ..ParseLimits::default()
+        };
+        let e = Message::parse_with(INVITE, &short).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::HeaderTooLong { limit: 40 });
+        let one_value = ParseLimits {
+            max_list_values: 1,
+            ..ParseLimits::default()
+        };
+        let m = Message::parse_with(INVITE, &one_value).unwrap();
+        assert_eq!(m.routes().count(), 1, "list iteration stops at the limit");
+    }
+
+    #[test]
+    fn lenient_parse_answers_what_strict_parse_rejects() {
+        let bad = b"OPTIONS sip:a@b SIP/3.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 999\r\nContent-Length: 50\r\n\r\nshort";
+        let e = Message::parse(bad).unwrap_err();
+        assert!(e.answerable());
+        assert_eq!(e.kind, ParseErrorKind::UnsupportedVersion);
+        assert_eq!(e.response_status(), Some(505));
+        let m = Message::parse_lenient(bad, &ParseLimits::default()).unwrap();
+        assert_eq!(m.body(), b"short");
+        assert_eq!(m.max_forwards(), None);
+        let missing_from = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        let e = Message::parse(missing_from).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::MissingHeader(HeaderName::From));
+        assert!(!e.answerable());
+    }
+
+    #[test]
+    fn bare_lf_line_endings_and_leading_crlf_are_tolerated() {
+        let msg = b"\r\n\r\nBYE sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:x@y>;tag=1\nTo: <sip:a@b>;tag=2\nCall-ID: c\nCSeq: 3 BYE\n\n";
+        let m = Message::parse(msg).unwrap();
+        assert_eq!(m.cseq().method, Method::Bye);
+        assert_eq!(m.headers()[0].line, 4);
+    }
+}

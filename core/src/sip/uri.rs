@@ -332,7 +332,8 @@ impl<'a> Params<'a> {
         self.get(name).is_some()
     }
 
-    /// Checks that every parameter has a non-empty name and that a quoted value is closed.
+    /// Checks that every parameter has a non-empty name without whitespace, and a value
+    /// that is either a closed quoted string or free of whitespace, quotes and brackets.
     pub(crate) fn validate(&self) -> bool {
         if self.is_empty() {
             return true;
@@ -344,8 +345,13 @@ impl<'a> Params<'a> {
             !p.name.is_empty()
                 && p.name.bytes().all(|b| !is_lws(b) && b != b'"')
                 && p.value.is_none_or(|v| {
-                    !v.is_empty()
-                        && (!v.starts_with('"') || super::text::quoted_end(v) == Some(v.len()))
+                    if v.starts_with('"') {
+                        super::text::quoted_end(v) == Some(v.len())
+                    } else {
+                        !v.is_empty()
+                            && v.bytes()
+                                .all(|b| !is_lws(b) && !matches!(b, b'"' | b'<' | b'>'))
+                    }
                 })
         })
     }
