@@ -1,6 +1,11 @@
 //! `sessionctl`: the command-line face of session-core.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
+
+mod parse;
 
 /// session-core's command-line tool.
 #[derive(Debug, Parser)]
@@ -14,14 +19,20 @@ struct Cli {
 enum Command {
     /// A complete call between two endpoints on loopback.
     Demo,
+    /// Parses one SIP message: prints it normalised (exit 0) or the error (exit 1).
+    Parse {
+        /// The file holding the message; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+    },
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo => {
             eprintln!("sessionctl demo: not built yet");
-            std::process::exit(1);
+            ExitCode::FAILURE
         }
+        Command::Parse { file } => parse::run(file.as_deref()),
     }
 }
