@@ -32,7 +32,11 @@ pub fn run(file: Option<&Path>) -> ExitCode {
             let mut out = Vec::with_capacity(bytes.len() + 64);
             message.write_normalized(&mut out);
             let mut stdout = std::io::stdout().lock();
-            if stdout.write_all(&out).and_then(|()| stdout.flush()).is_err() {
+            if stdout
+                .write_all(&out)
+                .and_then(|()| stdout.flush())
+                .is_err()
+            {
                 return ExitCode::FAILURE;
             }
             ExitCode::SUCCESS

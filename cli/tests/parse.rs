@@ -24,7 +24,8 @@ X-Unknown: kept as is\r\n\
 Content-Length: 0\r\n\
 \r\n";
 
-const BROKEN: &[u8] = b"OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nno colon here\r\n\r\n";
+const BROKEN: &[u8] =
+    b"OPTIONS sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nno colon here\r\n\r\n";
 
 fn sessionctl(args: &[&str], stdin: Option<&[u8]>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sessionctl"))
@@ -55,7 +56,12 @@ fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
 fn parses_a_file_and_prints_it_normalised() {
     let path = temp_file("ok.sip", OPTIONS);
     let out = sessionctl(&["parse", path.to_str().unwrap()], None);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&out.stdout), NORMALISED);
 }
 

@@ -284,7 +284,9 @@ fn fields(m: &Message<'_>) -> Fields {
         vias: m
             .vias()
             .map(|v| {
-                let v = v.unwrap();
+                let Ok(v) = v else {
+                    return format!("{v:?}");
+                };
                 format!(
                     "{}/{}/{} {:?}:{:?} branch={:?} received={:?} rport={:?}",
                     v.protocol_name,

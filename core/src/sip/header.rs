@@ -179,12 +179,98 @@ impl<'a> HeaderName<'a> {
             }
             return HeaderName::Other(name);
         }
-        for &(canonical, _, h) in KNOWN {
-            if canonical.len() == name.len() && canonical.eq_ignore_ascii_case(name) {
+        for &(canonical, h) in Self::of_length(name.len()) {
+            if canonical.eq_ignore_ascii_case(name) {
                 return h;
             }
         }
         HeaderName::Other(name)
+    }
+
+    /// The known names of a given length (long forms only).
+    fn of_length(len: usize) -> &'static [(&'static str, HeaderName<'static>)] {
+        match len {
+            2 => &[("To", HeaderName::To)],
+            3 => &[("Via", HeaderName::Via)],
+            4 => &[
+                ("From", HeaderName::From),
+                ("CSeq", HeaderName::CSeq),
+                ("Date", HeaderName::Date),
+                ("RAck", HeaderName::RAck),
+                ("RSeq", HeaderName::RSeq),
+            ],
+            5 => &[
+                ("Route", HeaderName::Route),
+                ("Allow", HeaderName::Allow),
+                ("Event", HeaderName::Event),
+            ],
+            6 => &[
+                ("Accept", HeaderName::Accept),
+                ("Min-SE", HeaderName::MinSe),
+                ("Reason", HeaderName::Reason),
+                ("Server", HeaderName::Server),
+            ],
+            7 => &[
+                ("Call-ID", HeaderName::CallId),
+                ("Contact", HeaderName::Contact),
+                ("Require", HeaderName::Require),
+                ("Expires", HeaderName::Expires),
+                ("Subject", HeaderName::Subject),
+                ("Warning", HeaderName::Warning),
+            ],
+            8 => &[
+                ("Identity", HeaderName::Identity),
+                ("Priority", HeaderName::Priority),
+                ("Refer-To", HeaderName::ReferTo),
+            ],
+            9 => &[
+                ("Supported", HeaderName::Supported),
+                ("Call-Info", HeaderName::CallInfo),
+                ("Timestamp", HeaderName::Timestamp),
+            ],
+            10 => &[
+                ("Alert-Info", HeaderName::AlertInfo),
+                ("User-Agent", HeaderName::UserAgent),
+            ],
+            11 => &[
+                ("Unsupported", HeaderName::Unsupported),
+                ("Min-Expires", HeaderName::MinExpires),
+                ("Referred-By", HeaderName::ReferredBy),
+                ("Retry-After", HeaderName::RetryAfter),
+            ],
+            12 => &[
+                ("Max-Forwards", HeaderName::MaxForwards),
+                ("Content-Type", HeaderName::ContentType),
+                ("Record-Route", HeaderName::RecordRoute),
+                ("Allow-Events", HeaderName::AllowEvents),
+                ("Organization", HeaderName::Organization),
+            ],
+            13 => &[
+                ("Proxy-Require", HeaderName::ProxyRequire),
+                ("Authorization", HeaderName::Authorization),
+            ],
+            14 => &[
+                ("Content-Length", HeaderName::ContentLength),
+                ("Accept-Contact", HeaderName::AcceptContact),
+                ("Reject-Contact", HeaderName::RejectContact),
+            ],
+            15 => &[
+                ("Accept-Encoding", HeaderName::AcceptEncoding),
+                ("Accept-Language", HeaderName::AcceptLanguage),
+                ("Session-Expires", HeaderName::SessionExpires),
+            ],
+            16 => &[
+                ("Content-Encoding", HeaderName::ContentEncoding),
+                ("WWW-Authenticate", HeaderName::WwwAuthenticate),
+            ],
+            18 => &[("Proxy-Authenticate", HeaderName::ProxyAuthenticate)],
+            19 => &[
+                ("Content-Disposition", HeaderName::ContentDisposition),
+                ("Proxy-Authorization", HeaderName::ProxyAuthorization),
+                ("Request-Disposition", HeaderName::RequestDisposition),
+            ],
+            _ => &[],
+        }
     }
 
     /// The canonical spelling (`Call-ID`, `CSeq`, `WWW-Authenticate`); `Other` as received.
@@ -289,6 +375,14 @@ mod tests {
             assert_eq!(HeaderName::parse(&c.to_ascii_uppercase()), h, "{c}");
         }
         assert_eq!(HeaderName::parse("q"), HeaderName::Other("q"));
+    }
+
+    #[test]
+    fn every_known_long_name_is_found_by_length() {
+        for &(canonical, _, h) in KNOWN {
+            assert_eq!(HeaderName::parse(canonical), h);
+            assert_eq!(HeaderName::parse(&canonical.to_ascii_uppercase()), h);
+        }
     }
 
     #[test]

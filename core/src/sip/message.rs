@@ -1,9 +1,10 @@
 //! A parsed SIP message borrowing its datagram (RFC 3261 §7).
 //!
-//! Parsing does the work once: it finds the start line, indexes every header into a
-//! `SmallVec` of (name, raw value) spans, and parses the five headers every message must
-//! carry (top Via, From, To, Call-ID, CSeq) plus Content-Length and Max-Forwards, keeping
-//! the typed results; everything else is parsed on demand from its span.
+//! Parsing does the work once, in one pass over the header section: it parses the start
+//! line, indexes every header into a `SmallVec` of (name, raw value) spans, and parses the
+//! five headers every message must carry (top Via, From, To, Call-ID, CSeq) plus
+//! Content-Length and Max-Forwards, keeping the typed results; a strict parse also checks
+//! Contact. Everything else (the other Vias included) is parsed on demand from its span.
 //!
 //! Decisions a reader would not guess:
 //! - The start line and headers must be UTF-8 (RFC 3261 §7.3.1 makes TEXT-UTF8 the only
@@ -195,9 +196,12 @@ impl<'a> Message<'a> {
         &self.top_via
     }
 
-    /// Every Via value, top first (all were checked at parse time).
+    /// Every Via value, top first (only the top one was checked at parse time). Empty list
+    /// elements are skipped here and in the other list views, as lenient recipients do.
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>, ValueError>> + '_ {
-        self.header_values(HeaderName::Via).map(Via::parse)
+        self.header_values(HeaderName::Via)
+            .filter(|v| !v.is_empty())
+            .map(Via::parse)
     }
 
     /// From, parsed at parse time.
@@ -233,17 +237,22 @@ impl<'a> Message<'a> {
 
     /// Every Contact value in order (`*` included).
     pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'a>, ValueError>> + '_ {
-        self.header_values(HeaderName::Contact).map(Contact::parse)
+        self.header_values(HeaderName::Contact)
+            .filter(|v| !v.is_empty())
+            .map(Contact::parse)
     }
 
     /// Every Route value in order, across all Route lines.
     pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, ValueError>> + '_ {
-        self.header_values(HeaderName::Route).map(NameAddr::parse)
+        self.header_values(HeaderName::Route)
+            .filter(|v| !v.is_empty())
+            .map(NameAddr::parse)
     }
 
     /// Every Record-Route value in order, across all Record-Route lines.
     pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, ValueError>> + '_ {
         self.header_values(HeaderName::RecordRoute)
+            .filter(|v| !v.is_empty())
             .map(NameAddr::parse)
     }
 
@@ -391,38 +400,15 @@ impl<'a, 'l> Parser<'a, 'l> {
         if start == input.len() {
             return Err(ParseError::new(ParseErrorKind::Empty, start, 0));
         }
-        // A datagram whose last header line ends the datagram lacks the empty line; UDP
-        // delivers whole datagrams, so nothing can follow: accept it with an empty body.
-        let head_end = find_head_end(input, start)
-            .or_else(|| {
-                input
-                    .ends_with(b"\n")
-                    .then_some((input.len() - 1, input.len()))
-            })
-            .ok_or(ParseError::new(
-                ParseErrorKind::UnterminatedHeaders,
-                input.len(),
-                0,
-            ))?;
-        let head = std::str::from_utf8(&input[start..head_end.0]).map_err(|e| {
-            let off = start + e.valid_up_to();
-            ParseError::new(ParseErrorKind::NotUtf8, off, line_of(input, off))
-        })?;
-        let body_start = head_end.1;
-
-        // Split the head into lines; the first is the start line.
-        let mut lines = LineIter {
-            head,
-            pos: 0,
-            base: start,
-            line,
-        };
-        let (first_off, first_line_no, first) =
-            lines
-                .next()
-                .ok_or(ParseError::new(ParseErrorKind::Empty, start, line))?;
-        let start_line = self.parse_start_line(first, first_off, first_line_no)?;
-        let headers = self.index_headers(&mut lines)?;
+        let (first_end, mut pos) = next_line(input, start).ok_or(ParseError::new(
+            ParseErrorKind::UnterminatedHeaders,
+            input.len(),
+            0,
+        ))?;
+        let first = std::str::from_utf8(&input[start..first_end])
+            .map_err(|e| ParseError::new(ParseErrorKind::NotUtf8, start + e.valid_up_to(), line))?;
+        let start_line = self.parse_start_line(first, start, line)?;
+        let (headers, body_start) = self.index_headers(&mut pos, line + 1)?;
 
         // The typed headers every message needs.
         let mut top_via = None;
@@ -445,28 +431,14 @@ impl<'a, 'l> Parser<'a, 'l> {
                 )
             };
             match h.name {
-                HeaderName::Via => {
-                    let mut count = 0;
-                    for v in split_outside(h.value, b',') {
-                        count += 1;
-                        if count > self.limits.max_list_values {
-                            return Err(ParseError::new(
-                                ParseErrorKind::TooManyValues {
-                                    limit: self.limits.max_list_values,
-                                },
-                                h.offset,
-                                h.line,
-                            ));
-                        }
-                        let v = trim_lws(v);
-                        if v.is_empty() {
-                            return Err(invalid(ValueError::EmptyListElement));
-                        }
-                        let via = Via::parse(v).map_err(invalid)?;
-                        if top_via.is_none() {
-                            top_via = Some(via);
-                        }
+                // Only the top via-parm is parsed here; the others when read (`vias`).
+                HeaderName::Via if top_via.is_none() => {
+                    let first = split_outside(h.value, b',').next().unwrap_or("");
+                    let first = trim_lws(first);
+                    if first.is_empty() {
+                        return Err(invalid(ValueError::EmptyListElement));
                     }
+                    top_via = Some(Via::parse(first).map_err(invalid)?);
                 }
                 HeaderName::From | HeaderName::To => {
                     let slot = if h.name == HeaderName::From {
@@ -679,45 +651,62 @@ impl<'a, 'l> Parser<'a, 'l> {
         }))
     }
 
+    /// Indexes header lines from `*pos` (line `line`) up to the empty line, in one pass.
+    /// Returns the headers and the offset of the first body byte.
     fn index_headers(
         &mut self,
-        lines: &mut LineIter<'a>,
-    ) -> Result<SmallVec<[Header<'a>; INLINE_HEADERS]>, ParseError> {
+        pos: &mut usize,
+        mut line: u32,
+    ) -> Result<(SmallVec<[Header<'a>; INLINE_HEADERS]>, usize), ParseError> {
+        let input = self.input;
         let mut headers: SmallVec<[Header<'a>; INLINE_HEADERS]> = SmallVec::new();
-        // (offset in head, line number) of the header being collected, and its end.
-        let mut open: Option<(usize, usize, u32)> = None;
+        // (offset, line number) of the header being collected, and the end of its text.
+        let mut open: Option<(usize, u32)> = None;
         let mut end = 0;
-        let head = lines.head;
-        let base = lines.base;
-        while let Some((off, line_no, text)) = lines.next() {
-            let local = off - base;
-            if text.starts_with([' ', '\t']) {
+        let body_start = loop {
+            let Some((line_end, next)) = next_line(input, *pos) else {
+                // A datagram whose last header line ends the datagram lacks the empty
+                // line; UDP delivers whole datagrams, so take it with an empty body.
+                if *pos == input.len() {
+                    break input.len();
+                }
+                return Err(ParseError::new(
+                    ParseErrorKind::UnterminatedHeaders,
+                    input.len(),
+                    0,
+                ));
+            };
+            if line_end == *pos {
+                break next;
+            }
+            if matches!(input[*pos], b' ' | b'\t') {
                 if open.is_none() {
                     return Err(ParseError::new(
                         ParseErrorKind::ContinuationWithoutHeader,
-                        off,
-                        line_no,
+                        *pos,
+                        line,
                     ));
                 }
-                end = local + text.len();
-                continue;
+            } else {
+                if let Some((s, l)) = open.take() {
+                    headers.push(self.make_header(s, end, l, headers.len())?);
+                }
+                open = Some((*pos, line));
             }
-            if let Some((s, abs, l)) = open.take() {
-                headers.push(self.make_header(&head[s..end], abs, l, headers.len())?);
-            }
-            open = Some((local, off, line_no));
-            end = local + text.len();
+            end = line_end;
+            *pos = next;
+            line += 1;
+        };
+        if let Some((s, l)) = open {
+            headers.push(self.make_header(s, end, l, headers.len())?);
         }
-        if let Some((s, abs, l)) = open {
-            headers.push(self.make_header(&head[s..end], abs, l, headers.len())?);
-        }
-        Ok(headers)
+        Ok((headers, body_start))
     }
 
     fn make_header(
         &self,
-        raw: &'a str,
         offset: usize,
+        end: usize,
         line: u32,
         count: usize,
     ) -> Result<Header<'a>, ParseError> {
@@ -727,11 +716,19 @@ impl<'a, 'l> Parser<'a, 'l> {
                 limit: self.limits.max_headers,
             }));
         }
-        if raw.len() > self.limits.max_header_line_bytes {
+        if end - offset > self.limits.max_header_line_bytes {
             return Err(err(ParseErrorKind::HeaderTooLong {
                 limit: self.limits.max_header_line_bytes,
             }));
         }
+        let raw = std::str::from_utf8(&self.input[offset..end]).map_err(|e| {
+            let bad = offset + e.valid_up_to();
+            let folds = self.input[offset..bad]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            ParseError::new(ParseErrorKind::NotUtf8, bad, line + folds as u32)
+        })?;
         let colon = raw
             .find(':')
             .ok_or(err(ParseErrorKind::HeaderWithoutColon))?;
@@ -765,56 +762,41 @@ fn is_version(v: &str) -> bool {
     digits(major) && digits(minor)
 }
 
-/// Finds the empty line ending the header section, from `start`.
-/// Returns (end of the last header line's text, first body byte).
-fn find_head_end(input: &[u8], start: usize) -> Option<(usize, usize)> {
-    let mut pos = start;
-    loop {
-        let nl = pos + input[pos..].iter().position(|&b| b == b'\n')?;
-        let after = nl + 1;
-        match input.get(after) {
-            Some(b'\n') => return Some((nl, after + 1)),
-            Some(b'\r') if input.get(after + 1) == Some(&b'\n') => return Some((nl, after + 2)),
-            Some(_) => pos = after,
-            None => return None,
-        }
-    }
+/// The line starting at `pos`: (end of its text, CR excluded; start of the next line).
+/// `None` when no LF follows.
+fn next_line(input: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let nl = pos + find_byte(&input[pos..], b'\n')?;
+    let end = if nl > pos && input[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    Some((end, nl + 1))
 }
 
-/// 1-based line number of byte `off`.
-fn line_of(input: &[u8], off: usize) -> u32 {
-    1 + input[..off.min(input.len())]
+/// Index of the first `needle` in `hay`, eight bytes at a time.
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // A zero byte in x is a match; the lowest flagged byte is always a true match.
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
         .iter()
-        .filter(|&&b| b == b'\n')
-        .count() as u32
-}
-
-/// Lines of the header section: (absolute offset, line number, text without CR/LF).
-struct LineIter<'a> {
-    head: &'a str,
-    pos: usize,
-    base: usize,
-    line: u32,
-}
-
-impl<'a> Iterator for LineIter<'a> {
-    type Item = (usize, u32, &'a str);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos > self.head.len() {
-            return None;
-        }
-        let rest = &self.head[self.pos..];
-        let (text, advance) = match rest.find('\n') {
-            Some(nl) => (&rest[..nl], nl + 1),
-            None => (rest, rest.len() + 1),
-        };
-        let text = text.strip_suffix('\r').unwrap_or(text);
-        let item = (self.base + self.pos, self.line, text);
-        self.pos += advance;
-        self.line += 1;
-        Some(item)
-    }
+        .position(|&b| b == needle)
+        .map(|i| base + i)
 }
 
 /// Whether `b` is whitespace inside a header value (re-exported for the serializer).

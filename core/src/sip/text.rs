@@ -13,7 +13,17 @@ pub(crate) fn is_lws(b: u8) -> bool {
 /// `s` without leading and trailing linear whitespace.
 #[inline]
 pub(crate) fn trim_lws(s: &str) -> &str {
-    s.trim_matches(|c: char| c.is_ascii() && is_lws(c as u8))
+    let b = s.as_bytes();
+    let mut start = 0;
+    let mut end = b.len();
+    while start < end && is_lws(b[start]) {
+        start += 1;
+    }
+    while end > start && is_lws(b[end - 1]) {
+        end -= 1;
+    }
+    // Both ends stop next to ASCII bytes or at the ends, so these are char boundaries.
+    &s[start..end]
 }
 
 /// Whether `b` is an RFC 3261 `token` character.

@@ -341,19 +341,25 @@ impl<'a> Params<'a> {
         if !trim_lws(self.raw).starts_with(';') {
             return false;
         }
-        self.iter().all(|p| {
-            !p.name.is_empty()
-                && p.name.bytes().all(|b| !is_lws(b) && b != b'"')
-                && p.value.is_none_or(|v| {
-                    if v.starts_with('"') {
-                        super::text::quoted_end(v) == Some(v.len())
-                    } else {
-                        !v.is_empty()
-                            && v.bytes()
-                                .all(|b| !is_lws(b) && !matches!(b, b'"' | b'<' | b'>'))
-                    }
-                })
-        })
+        self.iter().all(|p| p.is_valid())
+    }
+}
+
+impl Param<'_> {
+    /// A non-empty name without whitespace or quotes, and a value that is either a closed
+    /// quoted string or free of whitespace, quotes and brackets.
+    pub(crate) fn is_valid(&self) -> bool {
+        !self.name.is_empty()
+            && self.name.bytes().all(|b| !is_lws(b) && b != b'"')
+            && self.value.is_none_or(|v| {
+                if v.starts_with('"') {
+                    super::text::quoted_end(v) == Some(v.len())
+                } else {
+                    !v.is_empty()
+                        && v.bytes()
+                            .all(|b| !is_lws(b) && !matches!(b, b'"' | b'<' | b'>'))
+                }
+            })
     }
 }
 
