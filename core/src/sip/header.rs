@@ -179,8 +179,13 @@ impl<'a> HeaderName<'a> {
             }
             return HeaderName::Other(name);
         }
+        let Some(first) = name.bytes().next().map(|b| b.to_ascii_lowercase()) else {
+            return HeaderName::Other(name);
+        };
         for &(canonical, h) in Self::of_length(name.len()) {
-            if canonical.eq_ignore_ascii_case(name) {
+            if canonical.as_bytes()[0].to_ascii_lowercase() == first
+                && canonical.eq_ignore_ascii_case(name)
+            {
                 return h;
             }
         }
@@ -375,6 +380,7 @@ mod tests {
             assert_eq!(HeaderName::parse(&c.to_ascii_uppercase()), h, "{c}");
         }
         assert_eq!(HeaderName::parse("q"), HeaderName::Other("q"));
+        assert_eq!(HeaderName::parse(""), HeaderName::Other(""));
     }
 
     #[test]

@@ -27,7 +27,7 @@ use super::error::{ParseError, ParseErrorKind, ParseLimits, UriError, ValueError
 use super::header::HeaderName;
 use super::method::Method;
 use super::name_addr::{Contact, NameAddr};
-use super::text::{is_lws, is_token, split_outside, trim_lws};
+use super::text::{find, is_lws, is_token, split_outside, trim_lws};
 use super::uri::Uri;
 use super::views::{
     parse_call_id, parse_content_length, parse_expires, parse_max_forwards, CSeq, MediaType, Via,
@@ -591,13 +591,13 @@ impl<'a, 'l> Parser<'a, 'l> {
     ) -> Result<StartLine<'a>, ParseError> {
         if text.len() > 4 && text.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
             let bad = |k| ParseError::new(k, offset, line);
-            let sp = text.find(' ').ok_or(bad(ParseErrorKind::BadStatusLine))?;
+            let sp = find(text, b' ').ok_or(bad(ParseErrorKind::BadStatusLine))?;
             let version = &text[..sp];
             if !is_version(version) {
                 return Err(bad(ParseErrorKind::BadStatusLine));
             }
             let rest = &text[sp + 1..];
-            let code_end = rest.find(' ').unwrap_or(rest.len());
+            let code_end = find(rest, b' ').unwrap_or(rest.len());
             let code = &rest[..code_end];
             if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad(ParseErrorKind::BadStatusCode));
@@ -729,8 +729,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 .count();
             ParseError::new(ParseErrorKind::NotUtf8, bad, line + folds as u32)
         })?;
-        let colon = raw
-            .find(':')
+        let colon = find(raw, b':')
             .ok_or(err(ParseErrorKind::HeaderWithoutColon))?;
         let raw_name = raw[..colon].trim_end_matches([' ', '\t']);
         if !is_token(raw_name) {

@@ -50,7 +50,7 @@ impl<'a> NameAddr<'a> {
             return Self::parse_addr_spec(s);
         };
         // rest starts with '<'.
-        let gt = rest.find('>').ok_or(ValueError::BadAngleBrackets)?;
+        let gt = super::text::find(rest, b'>').ok_or(ValueError::BadAngleBrackets)?;
         let inner = &rest[1..gt];
         if inner.bytes().next().is_some_and(is_lws) || inner.bytes().last().is_some_and(is_lws) {
             return Err(ValueError::BadAngleBrackets);

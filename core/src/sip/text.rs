@@ -42,6 +42,13 @@ pub(crate) fn is_token(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(is_token_char)
 }
 
+/// Index of the first byte `b` in `s`; a plain loop, quicker than `str::find` on the
+/// short strings of a header value.
+#[inline]
+pub(crate) fn find(s: &str, b: u8) -> Option<usize> {
+    s.bytes().position(|c| c == b)
+}
+
 /// Splits `s` at every `sep` that is outside a quoted string and outside `<...>`.
 /// Backslash escapes inside quotes are honoured. An unterminated quote leaves the rest of
 /// the string in the last piece (the caller's parser reports it).
@@ -77,9 +84,15 @@ impl<'a> Iterator for SplitOutside<'a> {
 /// Index of the first `sep` in `s` outside quotes and angle brackets.
 pub(crate) fn find_outside(s: &str, sep: u8) -> Option<usize> {
     let b = s.as_bytes();
+    // Fast path: most values hold no quotes or brackets before the separator.
+    let mut i = b
+        .iter()
+        .position(|&c| c == sep || c == b'"' || c == b'<')?;
+    if b[i] == sep {
+        return Some(i);
+    }
     let mut in_quote = false;
     let mut in_angle = false;
-    let mut i = 0;
     while i < b.len() {
         let c = b[i];
         if in_quote {

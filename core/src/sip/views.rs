@@ -90,7 +90,7 @@ impl<'a> Via<'a> {
         if !rest.starts_with(is_lws_char) {
             return Err(ValueError::BadSentBy);
         }
-        let (sent_by, params) = match rest.find(';') {
+        let (sent_by, params) = match super::text::find(rest, b';') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
