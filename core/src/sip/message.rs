@@ -729,8 +729,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 .count();
             ParseError::new(ParseErrorKind::NotUtf8, bad, line + folds as u32)
         })?;
-        let colon = find(raw, b':')
-            .ok_or(err(ParseErrorKind::HeaderWithoutColon))?;
+        let colon = find(raw, b':').ok_or(err(ParseErrorKind::HeaderWithoutColon))?;
         let raw_name = raw[..colon].trim_end_matches([' ', '\t']);
         if !is_token(raw_name) {
             return Err(err(ParseErrorKind::BadHeaderName));

@@ -85,9 +85,7 @@ impl<'a> Iterator for SplitOutside<'a> {
 pub(crate) fn find_outside(s: &str, sep: u8) -> Option<usize> {
     let b = s.as_bytes();
     // Fast path: most values hold no quotes or brackets before the separator.
-    let mut i = b
-        .iter()
-        .position(|&c| c == sep || c == b'"' || c == b'<')?;
+    let mut i = b.iter().position(|&c| c == sep || c == b'"' || c == b'<')?;
     if b[i] == sep {
         return Some(i);
     }
