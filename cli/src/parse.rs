@@ -27,7 +27,7 @@ pub fn run(file: Option<&Path>) -> ExitCode {
         eprintln!("sessionctl parse: {source}: {e}");
         return ExitCode::FAILURE;
     }
-    match Message::parse(&bytes) {
+    let code = match Message::parse(&bytes) {
         Ok(message) => {
             let mut out = Vec::with_capacity(bytes.len() + 64);
             message.write_normalized(&mut out);
@@ -45,5 +45,6 @@ pub fn run(file: Option<&Path>) -> ExitCode {
             eprintln!("sessionctl parse: {source}: {e}");
             ExitCode::FAILURE
         }
-    }
+    };
+    code
 }

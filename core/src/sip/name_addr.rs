@@ -134,6 +134,7 @@ impl OwnedNameAddr {
 /// One Contact value: `*` (REGISTER removal, RFC 3261 §10.2.2) or an address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // a borrowed view: boxing would allocate per value
 pub enum Contact<'a> {
     /// `Contact: *`.
     Star,
