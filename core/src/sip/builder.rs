@@ -10,6 +10,7 @@
 use super::header::HeaderName;
 use super::message::{Message, StartLine};
 use super::method::Method;
+use super::name_addr::NameAddr;
 use super::reason::default_reason;
 use super::serialize::{write_header_line, write_u16, write_unfolded, write_usize};
 use super::transport::Transport;
@@ -249,7 +250,10 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
         }
         write_header_line(out, "From", req.from().raw);
         let add_tag = req.to().tag().is_none() && self.status != 100;
-        write_addr(out, "To", req.to().raw, self.to_tag.filter(|_| add_tag));
+        match self.to_tag.filter(|_| add_tag) {
+            Some(tag) => write_to_with_tag(out, req.to(), tag),
+            None => write_header_line(out, "To", req.to().raw),
+        }
         write_header_line(out, "Call-ID", req.call_id());
         write_header_line(out, "CSeq", req.header(HeaderName::CSeq).unwrap_or(""));
         if self.status == 100 {
@@ -304,6 +308,23 @@ fn write_hop_request(invite: &Message<'_>, method: &Method, to: &str, out: &mut 
     out.extend_from_slice(method.as_str().as_bytes());
     out.extend_from_slice(b"\r\n");
     write_body(out, None);
+}
+
+/// `To: <uri>;params;tag=t`. An addr-spec's URI is bracketed on its own, so that its header
+/// parameters stay header parameters (RFC 3261 §20.10).
+fn write_to_with_tag(out: &mut Vec<u8>, to: &NameAddr<'_>, tag: &str) {
+    if to.bracketed {
+        out.extend_from_slice(b"To: ");
+        write_unfolded(out, to.raw);
+    } else {
+        out.extend_from_slice(b"To: <");
+        out.extend_from_slice(to.uri.raw.as_bytes());
+        out.push(b'>');
+        write_unfolded(out, super::text::trim_lws(to.params.as_str()));
+    }
+    out.extend_from_slice(b";tag=");
+    out.extend_from_slice(tag.as_bytes());
+    out.extend_from_slice(b"\r\n");
 }
 
 /// The top Via of a response with `received` and `rport` filled in from the source.
@@ -499,6 +520,21 @@ v=0\n";
             Some("192.0.2.1"),
             "rport asks for received"
         );
+    }
+
+    #[test]
+    fn to_tag_after_an_addr_spec_keeps_its_header_params() {
+        let req = b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: sip:+1650@ss1.example.net ; user=phone\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+        let invite = Message::parse(req).unwrap();
+        let mut out = Vec::new();
+        ResponseBuilder::new(&invite, 180)
+            .to_tag("t9")
+            .write(&mut out);
+        let r = Message::parse(&out).unwrap();
+        assert_eq!(r.to().raw, "<sip:+1650@ss1.example.net>; user=phone;tag=t9");
+        assert_eq!(r.to().uri.raw, "sip:+1650@ss1.example.net");
+        assert_eq!(r.to().params.value("user"), Some("phone"));
+        assert_eq!(r.to().tag(), Some("t9"));
     }
 
     #[test]
