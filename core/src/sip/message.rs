@@ -399,7 +399,8 @@ impl<'a, 'l> Parser<'a, 'l> {
         let first = std::str::from_utf8(&input[start..first_end])
             .map_err(|e| ParseError::new(ParseErrorKind::NotUtf8, start + e.valid_up_to(), line))?;
         let start_line = self.parse_start_line(first, start, line)?;
-        let (headers, body_start) = self.index_headers(&mut pos, line + 1)?;
+        let mut headers: SmallVec<[Header<'a>; INLINE_HEADERS]> = SmallVec::new();
+        let body_start = self.index_headers(&mut headers, &mut pos, line + 1)?;
 
         // The typed headers every message needs.
         let mut top_via = None;
@@ -641,15 +642,15 @@ impl<'a, 'l> Parser<'a, 'l> {
         }))
     }
 
-    /// Indexes header lines from `*pos` (line `line`) up to the empty line, in one pass.
-    /// Returns the headers and the offset of the first body byte.
+    /// Indexes header lines from `*pos` (line `line`) up to the empty line, in one pass,
+    /// into `headers`. Returns the offset of the first body byte.
     fn index_headers(
         &mut self,
+        headers: &mut SmallVec<[Header<'a>; INLINE_HEADERS]>,
         pos: &mut usize,
         mut line: u32,
-    ) -> Result<(SmallVec<[Header<'a>; INLINE_HEADERS]>, usize), ParseError> {
+    ) -> Result<usize, ParseError> {
         let input = self.input;
-        let mut headers: SmallVec<[Header<'a>; INLINE_HEADERS]> = SmallVec::new();
         // (offset, line number) of the header being collected, and the end of its text.
         let mut open: Option<(usize, u32)> = None;
         let mut end = 0;
@@ -690,7 +691,7 @@ impl<'a, 'l> Parser<'a, 'l> {
         if let Some((s, l)) = open {
             headers.push(self.make_header(s, end, l, headers.len())?);
         }
-        Ok((headers, body_start))
+        Ok(body_start)
     }
 
     fn make_header(
