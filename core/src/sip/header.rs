@@ -415,7 +415,16 @@ mod tests {
         assert!(!eq_lowercase(b"Content-Lengtg", b"content-length"));
         for b in 0..=255u8 {
             let name = [b'x', b'x', b'x', b'x', b'x', b'x', b'x', b];
-            let lower = [b'x', b'x', b'x', b'x', b'x', b'x', b'x', b.to_ascii_lowercase()];
+            let lower = [
+                b'x',
+                b'x',
+                b'x',
+                b'x',
+                b'x',
+                b'x',
+                b'x',
+                b.to_ascii_lowercase(),
+            ];
             assert!(eq_lowercase(&name, &lower), "{b}");
             if b.to_ascii_lowercase() != b'a' {
                 assert!(!eq_lowercase(&name, b"xxxxxxxa"), "{b}");
