@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod table;
 mod parse;
+mod table;
 
 /// session-core's command-line tool.
 #[derive(Debug, Parser)]

@@ -101,8 +101,9 @@ pub mod state_table;
 pub mod time;
 pub mod transaction;
 
-pub use endpoint::{SessionInfo, 
+pub use endpoint::{
     CallOptions, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent, SessionId,
+    SessionInfo,
 };
 pub use rng::Rng;
 pub use time::Instant;
