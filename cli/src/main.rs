@@ -1,7 +1,11 @@
 //! `sessionctl`: the command-line face of session-core.
 
+use std::path::PathBuf;
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
+mod parse;
 mod table;
 
 /// session-core's command-line tool.
@@ -19,15 +23,21 @@ enum Command {
     /// Validate or draw a YAML state table.
     #[command(subcommand)]
     Table(table::TableCommand),
+    /// Parses one SIP message: prints it normalised (exit 0) or the error (exit 1).
+    Parse {
+        /// The file holding the message; `-` or nothing reads stdin.
+        file: Option<PathBuf>,
+    },
 }
 
-fn main() {
+fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Demo => {
             eprintln!("sessionctl demo: not built yet");
-            std::process::exit(1);
+            ExitCode::FAILURE
         }
-        Command::Table(command) => std::process::exit(table::run(command)),
+        Command::Table(command) => ExitCode::from(table::run(command) as u8),
+        Command::Parse { file } => parse::run(file.as_deref()),
     }
 }

@@ -51,9 +51,12 @@ pub struct Pump {
     pub rtp_delivered: BTreeMap<&'static str, u64>,
     /// Drop SIP datagrams for which this returns true (after they are logged).
     pub drop_sip: Option<fn(&Wire) -> bool>,
-    in_flight: BTreeMap<(Instant, u64), (usize, SocketAddr, SocketAddr, Vec<u8>)>,
+    in_flight: BTreeMap<(Instant, u64), InFlight>,
     seq: u64,
 }
+
+/// A datagram on its way: receiving node, source, destination, bytes.
+type InFlight = (usize, SocketAddr, SocketAddr, Vec<u8>);
 
 /// A config for a test node at `addr` with `seed`.
 pub fn config(addr: &str, seed: u64) -> Config {

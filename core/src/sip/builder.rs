@@ -10,9 +10,12 @@
 use super::header::HeaderName;
 use super::message::{Message, StartLine};
 use super::method::Method;
+use super::name_addr::NameAddr;
 use super::reason::default_reason;
 use super::serialize::{write_header_line, write_u16, write_unfolded, write_usize};
 use super::transport::Transport;
+use super::uri::Host;
+use super::views::{RPort, Via};
 
 /// A request under construction (RFC 3261 §8.1.1). Set at least the Via, From, To,
 /// Call-ID and CSeq (the constructor and [`RequestBuilder::via`], [`RequestBuilder::from`],
@@ -159,6 +162,7 @@ pub struct ResponseBuilder<'r, 'a> {
     status: u16,
     reason: Option<&'r str>,
     to_tag: Option<&'r str>,
+    source: Option<(&'r str, u16)>,
     contact: Option<&'r str>,
     headers: &'r [(&'r str, &'r str)],
     body: Option<(&'r str, &'r [u8])>,
@@ -172,6 +176,7 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
             status,
             reason: None,
             to_tag: None,
+            source: None,
             contact: None,
             headers: &[],
             body: None,
@@ -187,6 +192,14 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
     /// The To tag to add when the request's To has none (not added to a 100).
     pub fn to_tag(mut self, tag: &'r str) -> Self {
         self.to_tag = Some(tag);
+        self
+    }
+
+    /// The address the request came from. The copied top Via then gets `received=IP`
+    /// when IP differs from its sent-by host or when it asked for `rport` (RFC 3261
+    /// §18.2.1, RFC 3581 §4), and a bare `rport` is filled with `port`.
+    pub fn source(mut self, ip: &'r str, port: u16) -> Self {
+        self.source = Some((ip, port));
         self
     }
 
@@ -220,8 +233,11 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
                 .as_bytes(),
         );
         out.extend_from_slice(b"\r\n");
-        for via in req.header_values(HeaderName::Via) {
-            write_header_line(out, "Via", via);
+        for (i, via) in req.header_values(HeaderName::Via).enumerate() {
+            match self.source {
+                Some((ip, port)) if i == 0 => write_top_via(out, req.top_via(), ip, port),
+                _ => write_header_line(out, "Via", via),
+            }
         }
         let dialog_creating = matches!(
             req.method(),
@@ -234,7 +250,10 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
         }
         write_header_line(out, "From", req.from().raw);
         let add_tag = req.to().tag().is_none() && self.status != 100;
-        write_addr(out, "To", req.to().raw, self.to_tag.filter(|_| add_tag));
+        match self.to_tag.filter(|_| add_tag) {
+            Some(tag) => write_to_with_tag(out, req.to(), tag),
+            None => write_header_line(out, "To", req.to().raw),
+        }
         write_header_line(out, "Call-ID", req.call_id());
         write_header_line(out, "CSeq", req.header(HeaderName::CSeq).unwrap_or(""));
         if self.status == 100 {
@@ -291,6 +310,52 @@ fn write_hop_request(invite: &Message<'_>, method: &Method, to: &str, out: &mut 
     write_body(out, None);
 }
 
+/// `To: <uri>;params;tag=t`. An addr-spec's URI is bracketed on its own, so that its header
+/// parameters stay header parameters (RFC 3261 §20.10).
+fn write_to_with_tag(out: &mut Vec<u8>, to: &NameAddr<'_>, tag: &str) {
+    if to.bracketed {
+        out.extend_from_slice(b"To: ");
+        write_unfolded(out, to.raw);
+    } else {
+        out.extend_from_slice(b"To: <");
+        out.extend_from_slice(to.uri.raw.as_bytes());
+        out.push(b'>');
+        write_unfolded(out, super::text::trim_lws(to.params.as_str()));
+    }
+    out.extend_from_slice(b";tag=");
+    out.extend_from_slice(tag.as_bytes());
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The top Via of a response with `received` and `rport` filled in from the source.
+fn write_top_via(out: &mut Vec<u8>, via: &Via<'_>, ip: &str, port: u16) {
+    let params = via.params.as_str();
+    let prefix = &via.raw[..via.raw.len() - params.len()];
+    out.extend_from_slice(b"Via: ");
+    write_unfolded(out, super::text::trim_lws(prefix));
+    for p in via.params.iter() {
+        out.push(b';');
+        out.extend_from_slice(p.name.as_bytes());
+        if p.name.eq_ignore_ascii_case("rport") && p.value.is_none() {
+            out.push(b'=');
+            write_u16(out, port);
+        } else if let Some(v) = p.value {
+            out.push(b'=');
+            write_unfolded(out, v);
+        }
+    }
+    let host_differs = match via.host {
+        Host::Domain(d) => d != ip,
+        Host::Ipv4(a) => ip.parse::<std::net::Ipv4Addr>() != Ok(a),
+        Host::Ipv6(a) => ip.parse::<std::net::Ipv6Addr>() != Ok(a),
+    };
+    if via.received.is_none() && (host_differs || via.rport == RPort::Requested) {
+        out.extend_from_slice(b";received=");
+        out.extend_from_slice(ip.as_bytes());
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 /// `Name: addr[;tag=t]`, bracketing a bare URI so that the tag cannot be read as a URI
 /// parameter (RFC 3261 §20.10).
 fn write_addr(out: &mut Vec<u8>, name: &str, addr: &str, tag: Option<&str>) {
@@ -323,4 +388,201 @@ fn write_body(out: &mut Vec<u8>, body: Option<(&str, &[u8])>) {
     write_usize(out, bytes.len());
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(bytes);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &[u8] = b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKnashds8;rport\r\n\
+Via: SIP/2.0/TCP proxy.example.com;branch=z9hG4bKp1,\r\n SIP/2.0/UDP edge.example.com;branch=z9hG4bKe1\r\n\
+Max-Forwards: 69\r\n\
+Route: <sip:p1.example.com;lr>\r\n\
+Record-Route: <sip:rr1.example.com;lr>, <sip:rr2.example.com;lr>\r\n\
+From: Alice <sip:alice@example.com>;tag=1928301774\r\n\
+To: sip:bob@example.com\r\n\
+Call-ID: a84b4c76e66710@pc33.example.com\r\n\
+CSeq: 314159 INVITE\r\n\
+Timestamp: 54\r\n\
+Contact: <sip:alice@192.0.2.1>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\n";
+
+    fn text(out: &[u8]) -> String {
+        String::from_utf8(out.to_vec()).unwrap()
+    }
+
+    #[test]
+    fn request_builder_writes_an_rfc3261_request() {
+        let mut out = Vec::new();
+        RequestBuilder::new(&Method::Invite, "sip:bob@example.com", "cid-1@host", 1)
+            .via(&Transport::Udp, "192.0.2.1:5060", "z9hG4bK776asdhds")
+            .from("\"Alice\" <sip:alice@example.com>", "1928301774")
+            .to("sip:bob@example.com", None)
+            .contact("<sip:alice@192.0.2.1:5060>")
+            .routes(&["<sip:p1.example.com;lr>", "<sip:p2.example.com;lr>"])
+            .headers(&[
+                ("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS"),
+                ("Supported", "replaces"),
+            ])
+            .body("application/sdp", b"v=0\r\n")
+            .write(&mut out);
+        insta::assert_snapshot!(text(&out));
+        let m = Message::parse(&out).unwrap();
+        assert_eq!(m.top_via().branch, Some("z9hG4bK776asdhds"));
+        assert_eq!(m.to().uri.raw, "sip:bob@example.com");
+        assert_eq!(m.body(), b"v=0\r\n");
+    }
+
+    #[test]
+    fn request_builder_without_body_writes_content_length_zero() {
+        let mut out = Vec::new();
+        RequestBuilder::new(&Method::Bye, "sip:bob@192.0.2.2", "cid", 2)
+            .via(&Transport::Tcp, "h.example.com", "z9hG4bK1")
+            .rport(false)
+            .max_forwards(10)
+            .from("<sip:alice@example.com>", "a")
+            .to("<sip:bob@example.com>", Some("b"))
+            .write(&mut out);
+        insta::assert_snapshot!(text(&out));
+        let m = Message::parse(&out).unwrap();
+        assert_eq!(m.to().tag(), Some("b"));
+        assert_eq!(m.content_length(), Some(0));
+    }
+
+    #[test]
+    fn ok_to_invite_copies_vias_record_route_and_adds_to_tag() {
+        let invite = Message::parse(INVITE).unwrap();
+        let mut out = Vec::new();
+        ResponseBuilder::new(&invite, 200)
+            .to_tag("a6c85cf")
+            .contact("<sip:bob@192.0.2.4>")
+            .headers(&[("Allow", "INVITE, ACK, BYE, CANCEL, OPTIONS")])
+            .body("application/sdp", b"v=0\r\n")
+            .write(&mut out);
+        insta::assert_snapshot!(text(&out));
+        let r = Message::parse(&out).unwrap();
+        assert_eq!(r.status(), Some(200));
+        assert_eq!(r.vias().count(), 3);
+        assert_eq!(r.to().tag(), Some("a6c85cf"));
+        assert_eq!(r.record_routes().count(), 2);
+        assert_eq!(r.cseq().seq, 314159);
+    }
+
+    #[test]
+    fn trying_has_no_to_tag_and_echoes_timestamp_and_errors_have_no_record_route() {
+        let invite = Message::parse(INVITE).unwrap();
+        let mut out = Vec::new();
+        ResponseBuilder::new(&invite, 100)
+            .to_tag("x")
+            .write(&mut out);
+        insta::assert_snapshot!(text(&out));
+        let r = Message::parse(&out).unwrap();
+        assert_eq!(r.to().tag(), None);
+        assert_eq!(r.header(HeaderName::Timestamp), Some("54"));
+
+        let mut out = Vec::new();
+        ResponseBuilder::new(&invite, 486)
+            .to_tag("x")
+            .write(&mut out);
+        let r = Message::parse(&out).unwrap();
+        assert_eq!(r.reason(), Some("Busy Here"));
+        assert_eq!(r.record_routes().count(), 0);
+        assert_eq!(r.to().tag(), Some("x"));
+    }
+
+    #[test]
+    fn source_fills_received_and_rport_in_the_top_via_only() {
+        let invite = Message::parse(INVITE).unwrap();
+        let mut out = Vec::new();
+        ResponseBuilder::new(&invite, 180)
+            .to_tag("t")
+            .source("203.0.113.9", 40000)
+            .write(&mut out);
+        let r = Message::parse(&out).unwrap();
+        let top = r.top_via();
+        assert_eq!(top.rport, RPort::Filled(40000));
+        assert_eq!(top.received, Some("203.0.113.9"));
+        assert_eq!(top.branch, Some("z9hG4bKnashds8"));
+        let second = r.vias().nth(1).unwrap().unwrap();
+        assert_eq!(second.received, None);
+
+        let mut out = Vec::new();
+        ResponseBuilder::new(&invite, 180)
+            .source("192.0.2.1", 5060)
+            .write(&mut out);
+        let r = Message::parse(&out).unwrap();
+        assert_eq!(
+            r.top_via().received,
+            Some("192.0.2.1"),
+            "rport asks for received"
+        );
+    }
+
+    #[test]
+    fn to_tag_after_an_addr_spec_keeps_its_header_params() {
+        let req = b"INVITE sip:b@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: sip:+1650@ss1.example.net ; user=phone\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n\r\n";
+        let invite = Message::parse(req).unwrap();
+        let mut out = Vec::new();
+        ResponseBuilder::new(&invite, 180)
+            .to_tag("t9")
+            .write(&mut out);
+        let r = Message::parse(&out).unwrap();
+        assert_eq!(r.to().raw, "<sip:+1650@ss1.example.net>; user=phone;tag=t9");
+        assert_eq!(r.to().uri.raw, "sip:+1650@ss1.example.net");
+        assert_eq!(r.to().params.value("user"), Some("phone"));
+        assert_eq!(r.to().tag(), Some("t9"));
+    }
+
+    #[test]
+    fn existing_to_tag_is_kept_and_custom_reason_used() {
+        let req = b"BYE sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 3 BYE\r\n\r\n";
+        let bye = Message::parse(req).unwrap();
+        let mut out = Vec::new();
+        ResponseBuilder::new(&bye, 200)
+            .to_tag("other")
+            .reason("Fine")
+            .write(&mut out);
+        let r = Message::parse(&out).unwrap();
+        assert_eq!(r.to().tag(), Some("2"));
+        assert_eq!(r.reason(), Some("Fine"));
+    }
+
+    #[test]
+    fn ack_for_non_2xx_takes_to_from_the_response_and_only_the_top_via() {
+        let invite = Message::parse(INVITE).unwrap();
+        let mut resp = Vec::new();
+        ResponseBuilder::new(&invite, 486)
+            .to_tag("b0b")
+            .write(&mut resp);
+        let resp = Message::parse(&resp).unwrap();
+        let mut out = Vec::new();
+        write_ack_for_non_2xx(&invite, &resp, &mut out);
+        insta::assert_snapshot!(text(&out));
+        let ack = Message::parse(&out).unwrap();
+        assert_eq!(ack.method(), Some(&Method::Ack));
+        assert_eq!(ack.cseq().seq, 314159);
+        assert_eq!(ack.cseq().method, Method::Ack);
+        assert_eq!(ack.to().tag(), Some("b0b"));
+        assert_eq!(ack.vias().count(), 1);
+        assert_eq!(ack.top_via().branch, invite.top_via().branch);
+        assert_eq!(ack.routes().count(), 1);
+    }
+
+    #[test]
+    fn cancel_matches_the_invite_branch_and_request_uri() {
+        let invite = Message::parse(INVITE).unwrap();
+        let mut out = Vec::new();
+        write_cancel(&invite, &mut out);
+        insta::assert_snapshot!(text(&out));
+        let cancel = Message::parse(&out).unwrap();
+        assert_eq!(cancel.method(), Some(&Method::Cancel));
+        assert_eq!(cancel.request_uri().unwrap().raw, "sip:bob@example.com");
+        assert_eq!(cancel.top_via().branch, Some("z9hG4bKnashds8"));
+        assert_eq!(cancel.to().tag(), None);
+        assert_eq!(cancel.cseq().method, Method::Cancel);
+    }
 }

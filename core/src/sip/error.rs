@@ -10,6 +10,9 @@ use std::fmt;
 use super::header::HeaderName;
 
 /// Size limits applied while parsing; a message beyond them is rejected, never buffered.
+/// List values (Via, Route, Contact …) are walked lazily without allocating, so their
+/// number is bounded by these limits; a layer that stores them (a dialog's route set)
+/// bounds what it keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParseLimits {
     /// Largest message (start line, headers and body) accepted, in bytes.
@@ -18,8 +21,6 @@ pub struct ParseLimits {
     pub max_headers: usize,
     /// Longest header (name, colon, value and its folded continuations), in bytes.
     pub max_header_line_bytes: usize,
-    /// Most comma-separated values parsed out of one list header (Via, Route, Contact …).
-    pub max_list_values: usize,
 }
 
 impl Default for ParseLimits {
@@ -28,7 +29,6 @@ impl Default for ParseLimits {
             max_message_bytes: 64 * 1024,
             max_headers: 128,
             max_header_line_bytes: 8 * 1024,
-            max_list_values: 64,
         }
     }
 }
@@ -96,11 +96,6 @@ pub enum ParseErrorKind {
     /// A header longer than [`ParseLimits::max_header_line_bytes`].
     HeaderTooLong {
         /// The limit in bytes.
-        limit: usize,
-    },
-    /// A list header with more values than [`ParseLimits::max_list_values`].
-    TooManyValues {
-        /// The limit.
         limit: usize,
     },
     /// No empty line ends the header section.
@@ -215,9 +210,6 @@ impl fmt::Display for ParseErrorKind {
             ParseErrorKind::TooManyHeaders { limit } => write!(f, "more than {limit} headers"),
             ParseErrorKind::HeaderTooLong { limit } => {
                 write!(f, "header longer than {limit} bytes")
-            }
-            ParseErrorKind::TooManyValues { limit } => {
-                write!(f, "more than {limit} values in one header")
             }
             ParseErrorKind::UnterminatedHeaders => {
                 f.write_str("header section not ended by an empty line")

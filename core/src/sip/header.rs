@@ -179,12 +179,98 @@ impl<'a> HeaderName<'a> {
             }
             return HeaderName::Other(name);
         }
-        for &(canonical, _, h) in KNOWN {
-            if canonical.len() == name.len() && canonical.eq_ignore_ascii_case(name) {
+        for &(lower, h) in Self::of_length(name.len()) {
+            if eq_lowercase(name.as_bytes(), lower.as_bytes()) {
                 return h;
             }
         }
         HeaderName::Other(name)
+    }
+
+    /// The known names of a given length (long forms only, lower case).
+    fn of_length(len: usize) -> &'static [(&'static str, HeaderName<'static>)] {
+        match len {
+            2 => &[("to", HeaderName::To)],
+            3 => &[("via", HeaderName::Via)],
+            4 => &[
+                ("from", HeaderName::From),
+                ("cseq", HeaderName::CSeq),
+                ("date", HeaderName::Date),
+                ("rack", HeaderName::RAck),
+                ("rseq", HeaderName::RSeq),
+            ],
+            5 => &[
+                ("route", HeaderName::Route),
+                ("allow", HeaderName::Allow),
+                ("event", HeaderName::Event),
+            ],
+            6 => &[
+                ("accept", HeaderName::Accept),
+                ("min-se", HeaderName::MinSe),
+                ("reason", HeaderName::Reason),
+                ("server", HeaderName::Server),
+            ],
+            7 => &[
+                ("call-id", HeaderName::CallId),
+                ("contact", HeaderName::Contact),
+                ("require", HeaderName::Require),
+                ("expires", HeaderName::Expires),
+                ("subject", HeaderName::Subject),
+                ("warning", HeaderName::Warning),
+            ],
+            8 => &[
+                ("identity", HeaderName::Identity),
+                ("priority", HeaderName::Priority),
+                ("refer-to", HeaderName::ReferTo),
+            ],
+            9 => &[
+                ("supported", HeaderName::Supported),
+                ("call-info", HeaderName::CallInfo),
+                ("timestamp", HeaderName::Timestamp),
+            ],
+            10 => &[
+                ("alert-info", HeaderName::AlertInfo),
+                ("user-agent", HeaderName::UserAgent),
+            ],
+            11 => &[
+                ("unsupported", HeaderName::Unsupported),
+                ("min-expires", HeaderName::MinExpires),
+                ("referred-by", HeaderName::ReferredBy),
+                ("retry-after", HeaderName::RetryAfter),
+            ],
+            12 => &[
+                ("max-forwards", HeaderName::MaxForwards),
+                ("content-type", HeaderName::ContentType),
+                ("record-route", HeaderName::RecordRoute),
+                ("allow-events", HeaderName::AllowEvents),
+                ("organization", HeaderName::Organization),
+            ],
+            13 => &[
+                ("proxy-require", HeaderName::ProxyRequire),
+                ("authorization", HeaderName::Authorization),
+            ],
+            14 => &[
+                ("content-length", HeaderName::ContentLength),
+                ("accept-contact", HeaderName::AcceptContact),
+                ("reject-contact", HeaderName::RejectContact),
+            ],
+            15 => &[
+                ("accept-encoding", HeaderName::AcceptEncoding),
+                ("accept-language", HeaderName::AcceptLanguage),
+                ("session-expires", HeaderName::SessionExpires),
+            ],
+            16 => &[
+                ("content-encoding", HeaderName::ContentEncoding),
+                ("www-authenticate", HeaderName::WwwAuthenticate),
+            ],
+            18 => &[("proxy-authenticate", HeaderName::ProxyAuthenticate)],
+            19 => &[
+                ("content-disposition", HeaderName::ContentDisposition),
+                ("proxy-authorization", HeaderName::ProxyAuthorization),
+                ("request-disposition", HeaderName::RequestDisposition),
+            ],
+            _ => &[],
+        }
     }
 
     /// The canonical spelling (`Call-ID`, `CSeq`, `WWW-Authenticate`); `Other` as received.
@@ -249,6 +335,35 @@ impl<'a> HeaderName<'a> {
     }
 }
 
+/// Whether `name` lower-cased equals `lower` (same length, already lower case), eight
+/// bytes at a time: header-name recognition runs for every header of every message.
+fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    debug_assert_eq!(name.len(), lower.len());
+    let mut a = name.chunks_exact(8);
+    let mut b = lower.chunks_exact(8);
+    for (x, y) in (&mut a).zip(&mut b) {
+        let mut wx = [0u8; 8];
+        let mut wy = [0u8; 8];
+        wx.copy_from_slice(x);
+        wy.copy_from_slice(y);
+        let x = u64::from_le_bytes(wx);
+        // Per byte of the 7-bit part: high bit set when >= 'A', and when > 'Z'.
+        let low7 = x & !HIGH;
+        let ge_a = low7 + ONES * u64::from(0x80 - b'A');
+        let gt_z = low7 + ONES * u64::from(0x7f - b'Z');
+        let upper = ge_a & !gt_z & !x & HIGH;
+        if x | (upper >> 2) != u64::from_le_bytes(wy) {
+            return false;
+        }
+    }
+    a.remainder()
+        .iter()
+        .zip(b.remainder())
+        .all(|(x, y)| x.to_ascii_lowercase() == *y)
+}
+
 impl fmt::Display for HeaderName<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -289,6 +404,40 @@ mod tests {
             assert_eq!(HeaderName::parse(&c.to_ascii_uppercase()), h, "{c}");
         }
         assert_eq!(HeaderName::parse("q"), HeaderName::Other("q"));
+        assert_eq!(HeaderName::parse(""), HeaderName::Other(""));
+    }
+
+    #[test]
+    fn word_at_a_time_lowercase_compare_is_exact() {
+        assert!(eq_lowercase(b"CONTENT-LENGTH", b"content-length"));
+        assert!(eq_lowercase(b"cOnTeNt-LeNgTh", b"content-length"));
+        assert!(!eq_lowercase(b"Content\rLength", b"content-length"));
+        assert!(!eq_lowercase(b"Content-Lengtg", b"content-length"));
+        for b in 0..=255u8 {
+            let name = [b'x', b'x', b'x', b'x', b'x', b'x', b'x', b];
+            let lower = [
+                b'x',
+                b'x',
+                b'x',
+                b'x',
+                b'x',
+                b'x',
+                b'x',
+                b.to_ascii_lowercase(),
+            ];
+            assert!(eq_lowercase(&name, &lower), "{b}");
+            if !b.eq_ignore_ascii_case(&b'a') {
+                assert!(!eq_lowercase(&name, b"xxxxxxxa"), "{b}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_known_long_name_is_found_by_length() {
+        for &(canonical, _, h) in KNOWN {
+            assert_eq!(HeaderName::parse(canonical), h);
+            assert_eq!(HeaderName::parse(&canonical.to_ascii_uppercase()), h);
+        }
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! A parsed SIP message borrowing its datagram (RFC 3261 §7).
 //!
-//! Parsing does the work once: it finds the start line, indexes every header into a
-//! `SmallVec` of (name, raw value) spans, and parses the five headers every message must
-//! carry (top Via, From, To, Call-ID, CSeq) plus Content-Length and Max-Forwards, keeping
-//! the typed results; everything else is parsed on demand from its span.
+//! Parsing does the work once, in one pass over the header section: it parses the start
+//! line, indexes every header into a `SmallVec` of (name, raw value) spans, and parses the
+//! five headers every message must carry (top Via, From, To, Call-ID, CSeq) plus
+//! Content-Length and Max-Forwards, keeping the typed results; a strict parse also checks
+//! Contact. Everything else (the other Vias included) is parsed on demand from its span.
 //!
 //! Decisions a reader would not guess:
 //! - The start line and headers must be UTF-8 (RFC 3261 §7.3.1 makes TEXT-UTF8 the only
@@ -26,7 +27,7 @@ use super::error::{ParseError, ParseErrorKind, ParseLimits, UriError, ValueError
 use super::header::HeaderName;
 use super::method::Method;
 use super::name_addr::{Contact, NameAddr};
-use super::text::{is_lws, is_token, split_outside, trim_lws};
+use super::text::{find, is_lws, is_token, split_outside, trim_lws};
 use super::uri::Uri;
 use super::views::{
     parse_call_id, parse_content_length, parse_expires, parse_max_forwards, CSeq, MediaType, Via,
@@ -100,7 +101,6 @@ pub struct Message<'a> {
     cseq: CSeq,
     content_length: Option<usize>,
     max_forwards: Option<u8>,
-    limits: ParseLimits,
 }
 
 impl<'a> Message<'a> {
@@ -185,8 +185,6 @@ impl<'a> Message<'a> {
             name,
             split: name.is_list(),
             current: None,
-            limit: self.limits.max_list_values,
-            yielded: 0,
         }
     }
 
@@ -195,9 +193,12 @@ impl<'a> Message<'a> {
         &self.top_via
     }
 
-    /// Every Via value, top first (all were checked at parse time).
+    /// Every Via value, top first (only the top one was checked at parse time). Empty list
+    /// elements are skipped here and in the other list views, as lenient recipients do.
     pub fn vias(&self) -> impl Iterator<Item = Result<Via<'a>, ValueError>> + '_ {
-        self.header_values(HeaderName::Via).map(Via::parse)
+        self.header_values(HeaderName::Via)
+            .filter(|v| !v.is_empty())
+            .map(Via::parse)
     }
 
     /// From, parsed at parse time.
@@ -233,17 +234,22 @@ impl<'a> Message<'a> {
 
     /// Every Contact value in order (`*` included).
     pub fn contacts(&self) -> impl Iterator<Item = Result<Contact<'a>, ValueError>> + '_ {
-        self.header_values(HeaderName::Contact).map(Contact::parse)
+        self.header_values(HeaderName::Contact)
+            .filter(|v| !v.is_empty())
+            .map(Contact::parse)
     }
 
     /// Every Route value in order, across all Route lines.
     pub fn routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, ValueError>> + '_ {
-        self.header_values(HeaderName::Route).map(NameAddr::parse)
+        self.header_values(HeaderName::Route)
+            .filter(|v| !v.is_empty())
+            .map(NameAddr::parse)
     }
 
     /// Every Record-Route value in order, across all Record-Route lines.
     pub fn record_routes(&self) -> impl Iterator<Item = Result<NameAddr<'a>, ValueError>> + '_ {
         self.header_values(HeaderName::RecordRoute)
+            .filter(|v| !v.is_empty())
             .map(NameAddr::parse)
     }
 
@@ -312,21 +318,15 @@ pub struct HeaderValues<'a, 'm> {
     name: HeaderName<'m>,
     split: bool,
     current: Option<super::text::SplitOutside<'a>>,
-    limit: usize,
-    yielded: usize,
 }
 
 impl<'a> Iterator for HeaderValues<'a, '_> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        if self.split && self.yielded >= self.limit {
-            return None;
-        }
         loop {
             if let Some(it) = &mut self.current {
                 if let Some(v) = it.next() {
-                    self.yielded += 1;
                     return Some(trim_lws(v));
                 }
                 self.current = None;
@@ -391,38 +391,16 @@ impl<'a, 'l> Parser<'a, 'l> {
         if start == input.len() {
             return Err(ParseError::new(ParseErrorKind::Empty, start, 0));
         }
-        // A datagram whose last header line ends the datagram lacks the empty line; UDP
-        // delivers whole datagrams, so nothing can follow: accept it with an empty body.
-        let head_end = find_head_end(input, start)
-            .or_else(|| {
-                input
-                    .ends_with(b"\n")
-                    .then_some((input.len() - 1, input.len()))
-            })
-            .ok_or(ParseError::new(
-                ParseErrorKind::UnterminatedHeaders,
-                input.len(),
-                0,
-            ))?;
-        let head = std::str::from_utf8(&input[start..head_end.0]).map_err(|e| {
-            let off = start + e.valid_up_to();
-            ParseError::new(ParseErrorKind::NotUtf8, off, line_of(input, off))
-        })?;
-        let body_start = head_end.1;
-
-        // Split the head into lines; the first is the start line.
-        let mut lines = LineIter {
-            head,
-            pos: 0,
-            base: start,
-            line,
-        };
-        let (first_off, first_line_no, first) =
-            lines
-                .next()
-                .ok_or(ParseError::new(ParseErrorKind::Empty, start, line))?;
-        let start_line = self.parse_start_line(first, first_off, first_line_no)?;
-        let headers = self.index_headers(&mut lines)?;
+        let (first_end, mut pos) = next_line(input, start).ok_or(ParseError::new(
+            ParseErrorKind::UnterminatedHeaders,
+            input.len(),
+            0,
+        ))?;
+        let first = std::str::from_utf8(&input[start..first_end])
+            .map_err(|e| ParseError::new(ParseErrorKind::NotUtf8, start + e.valid_up_to(), line))?;
+        let start_line = self.parse_start_line(first, start, line)?;
+        let mut headers: SmallVec<[Header<'a>; INLINE_HEADERS]> = SmallVec::new();
+        let body_start = self.index_headers(&mut headers, &mut pos, line + 1)?;
 
         // The typed headers every message needs.
         let mut top_via = None;
@@ -445,28 +423,14 @@ impl<'a, 'l> Parser<'a, 'l> {
                 )
             };
             match h.name {
-                HeaderName::Via => {
-                    let mut count = 0;
-                    for v in split_outside(h.value, b',') {
-                        count += 1;
-                        if count > self.limits.max_list_values {
-                            return Err(ParseError::new(
-                                ParseErrorKind::TooManyValues {
-                                    limit: self.limits.max_list_values,
-                                },
-                                h.offset,
-                                h.line,
-                            ));
-                        }
-                        let v = trim_lws(v);
-                        if v.is_empty() {
-                            return Err(invalid(ValueError::EmptyListElement));
-                        }
-                        let via = Via::parse(v).map_err(invalid)?;
-                        if top_via.is_none() {
-                            top_via = Some(via);
-                        }
+                // Only the top via-parm is parsed here; the others when read (`vias`).
+                HeaderName::Via if top_via.is_none() => {
+                    let first = split_outside(h.value, b',').next().unwrap_or("");
+                    let first = trim_lws(first);
+                    if first.is_empty() {
+                        return Err(invalid(ValueError::EmptyListElement));
                     }
+                    top_via = Some(Via::parse(first).map_err(invalid)?);
                 }
                 HeaderName::From | HeaderName::To => {
                     let slot = if h.name == HeaderName::From {
@@ -607,7 +571,6 @@ impl<'a, 'l> Parser<'a, 'l> {
             cseq,
             content_length,
             max_forwards,
-            limits: *self.limits,
         })
     }
 
@@ -619,13 +582,13 @@ impl<'a, 'l> Parser<'a, 'l> {
     ) -> Result<StartLine<'a>, ParseError> {
         if text.len() > 4 && text.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
             let bad = |k| ParseError::new(k, offset, line);
-            let sp = text.find(' ').ok_or(bad(ParseErrorKind::BadStatusLine))?;
+            let sp = find(text, b' ').ok_or(bad(ParseErrorKind::BadStatusLine))?;
             let version = &text[..sp];
             if !is_version(version) {
                 return Err(bad(ParseErrorKind::BadStatusLine));
             }
             let rest = &text[sp + 1..];
-            let code_end = rest.find(' ').unwrap_or(rest.len());
+            let code_end = find(rest, b' ').unwrap_or(rest.len());
             let code = &rest[..code_end];
             if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad(ParseErrorKind::BadStatusCode));
@@ -679,45 +642,62 @@ impl<'a, 'l> Parser<'a, 'l> {
         }))
     }
 
+    /// Indexes header lines from `*pos` (line `line`) up to the empty line, in one pass,
+    /// into `headers`. Returns the offset of the first body byte.
     fn index_headers(
         &mut self,
-        lines: &mut LineIter<'a>,
-    ) -> Result<SmallVec<[Header<'a>; INLINE_HEADERS]>, ParseError> {
-        let mut headers: SmallVec<[Header<'a>; INLINE_HEADERS]> = SmallVec::new();
-        // (offset in head, line number) of the header being collected, and its end.
-        let mut open: Option<(usize, usize, u32)> = None;
+        headers: &mut SmallVec<[Header<'a>; INLINE_HEADERS]>,
+        pos: &mut usize,
+        mut line: u32,
+    ) -> Result<usize, ParseError> {
+        let input = self.input;
+        // (offset, line number) of the header being collected, and the end of its text.
+        let mut open: Option<(usize, u32)> = None;
         let mut end = 0;
-        let head = lines.head;
-        let base = lines.base;
-        while let Some((off, line_no, text)) = lines.next() {
-            let local = off - base;
-            if text.starts_with([' ', '\t']) {
+        let body_start = loop {
+            let Some((line_end, next)) = next_line(input, *pos) else {
+                // A datagram whose last header line ends the datagram lacks the empty
+                // line; UDP delivers whole datagrams, so take it with an empty body.
+                if *pos == input.len() {
+                    break input.len();
+                }
+                return Err(ParseError::new(
+                    ParseErrorKind::UnterminatedHeaders,
+                    input.len(),
+                    0,
+                ));
+            };
+            if line_end == *pos {
+                break next;
+            }
+            if matches!(input[*pos], b' ' | b'\t') {
                 if open.is_none() {
                     return Err(ParseError::new(
                         ParseErrorKind::ContinuationWithoutHeader,
-                        off,
-                        line_no,
+                        *pos,
+                        line,
                     ));
                 }
-                end = local + text.len();
-                continue;
+            } else {
+                if let Some((s, l)) = open.take() {
+                    headers.push(self.make_header(s, end, l, headers.len())?);
+                }
+                open = Some((*pos, line));
             }
-            if let Some((s, abs, l)) = open.take() {
-                headers.push(self.make_header(&head[s..end], abs, l, headers.len())?);
-            }
-            open = Some((local, off, line_no));
-            end = local + text.len();
+            end = line_end;
+            *pos = next;
+            line += 1;
+        };
+        if let Some((s, l)) = open {
+            headers.push(self.make_header(s, end, l, headers.len())?);
         }
-        if let Some((s, abs, l)) = open {
-            headers.push(self.make_header(&head[s..end], abs, l, headers.len())?);
-        }
-        Ok(headers)
+        Ok(body_start)
     }
 
     fn make_header(
         &self,
-        raw: &'a str,
         offset: usize,
+        end: usize,
         line: u32,
         count: usize,
     ) -> Result<Header<'a>, ParseError> {
@@ -727,14 +707,20 @@ impl<'a, 'l> Parser<'a, 'l> {
                 limit: self.limits.max_headers,
             }));
         }
-        if raw.len() > self.limits.max_header_line_bytes {
+        if end - offset > self.limits.max_header_line_bytes {
             return Err(err(ParseErrorKind::HeaderTooLong {
                 limit: self.limits.max_header_line_bytes,
             }));
         }
-        let colon = raw
-            .find(':')
-            .ok_or(err(ParseErrorKind::HeaderWithoutColon))?;
+        let raw = std::str::from_utf8(&self.input[offset..end]).map_err(|e| {
+            let bad = offset + e.valid_up_to();
+            let folds = self.input[offset..bad]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count();
+            ParseError::new(ParseErrorKind::NotUtf8, bad, line + folds as u32)
+        })?;
+        let colon = find(raw, b':').ok_or(err(ParseErrorKind::HeaderWithoutColon))?;
         let raw_name = raw[..colon].trim_end_matches([' ', '\t']);
         if !is_token(raw_name) {
             return Err(err(ParseErrorKind::BadHeaderName));
@@ -765,59 +751,250 @@ fn is_version(v: &str) -> bool {
     digits(major) && digits(minor)
 }
 
-/// Finds the empty line ending the header section, from `start`.
-/// Returns (end of the last header line's text, first body byte).
-fn find_head_end(input: &[u8], start: usize) -> Option<(usize, usize)> {
-    let mut pos = start;
-    loop {
-        let nl = pos + input[pos..].iter().position(|&b| b == b'\n')?;
-        let after = nl + 1;
-        match input.get(after) {
-            Some(b'\n') => return Some((nl, after + 1)),
-            Some(b'\r') if input.get(after + 1) == Some(&b'\n') => return Some((nl, after + 2)),
-            Some(_) => pos = after,
-            None => return None,
-        }
-    }
+/// The line starting at `pos`: (end of its text, CR excluded; start of the next line).
+/// `None` when no LF follows.
+fn next_line(input: &[u8], pos: usize) -> Option<(usize, usize)> {
+    let nl = pos + find_byte(&input[pos..], b'\n')?;
+    let end = if nl > pos && input[nl - 1] == b'\r' {
+        nl - 1
+    } else {
+        nl
+    };
+    Some((end, nl + 1))
 }
 
-/// 1-based line number of byte `off`.
-fn line_of(input: &[u8], off: usize) -> u32 {
-    1 + input[..off.min(input.len())]
+/// Index of the first `needle` in `hay`, eight bytes at a time.
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let pattern = LO * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word) ^ pattern;
+        // A zero byte in x is a match; the lowest flagged byte is always a true match.
+        let found = x.wrapping_sub(LO) & !x & HI;
+        if found != 0 {
+            return Some(base + (found.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
         .iter()
-        .filter(|&&b| b == b'\n')
-        .count() as u32
-}
-
-/// Lines of the header section: (absolute offset, line number, text without CR/LF).
-struct LineIter<'a> {
-    head: &'a str,
-    pos: usize,
-    base: usize,
-    line: u32,
-}
-
-impl<'a> Iterator for LineIter<'a> {
-    type Item = (usize, u32, &'a str);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos > self.head.len() {
-            return None;
-        }
-        let rest = &self.head[self.pos..];
-        let (text, advance) = match rest.find('\n') {
-            Some(nl) => (&rest[..nl], nl + 1),
-            None => (rest, rest.len() + 1),
-        };
-        let text = text.strip_suffix('\r').unwrap_or(text);
-        let item = (self.base + self.pos, self.line, text);
-        self.pos += advance;
-        self.line += 1;
-        Some(item)
-    }
+        .position(|&b| b == needle)
+        .map(|i| base + i)
 }
 
 /// Whether `b` is whitespace inside a header value (re-exported for the serializer).
 pub(crate) fn value_is_lws(b: u8) -> bool {
     is_lws(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sip::{Host, RPort, Scheme, Transport};
+
+    const INVITE: &[u8] = b"INVITE sip:bob@[2001:db8::1]:5062;transport=udp SIP/2.0\r\n\
+Via: SIP/2.0/UDP [2001:db8::2]:5060;branch=z9hG4bKabc;rport\r\n\
+Via: SIP/2.0/TCP proxy.example.com;branch=z9hG4bKdef;received=192.0.2.7;rport=5099\r\n\
+Max-Forwards: 70\r\n\
+Route: <sip:p1.example.com;lr>, <sip:p2.example.com;lr>\r\n\
+Route: <sip:p3.example.com;lr>\r\n\
+Record-Route: <sip:rr.example.com;lr>\r\n\
+From: \"Alice, A.\" <sip:alice@example.com>;tag=a1\r\n\
+To: Bob <sip:bob@example.com>\r\n\
+Call-ID: 123@host\r\n\
+CSeq: 1 INVITE\r\n\
+Contact: <sip:alice@[2001:db8::2]:5060>;expires=60, \"Other\" <sip:o@h>\r\n\
+Supported: replaces, timer\r\n\
+Supported: 100rel\r\n\
+Require: timer\r\n\
+Allow: INVITE, ACK, BYE, FOO\r\n\
+Accept: application/sdp;level=1, text/plain\r\n\
+Expires: 120\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\r";
+
+    #[test]
+    fn request_line_and_ipv6_request_uri() {
+        let m = Message::parse(INVITE).unwrap();
+        assert!(m.is_request());
+        assert_eq!(m.method(), Some(&Method::Invite));
+        let uri = m.request_uri().unwrap();
+        assert_eq!(uri.scheme, Scheme::Sip);
+        assert_eq!(uri.host, Some(Host::Ipv6("2001:db8::1".parse().unwrap())));
+        assert_eq!(uri.port, Some(5062));
+        assert_eq!(uri.params.value("transport"), Some("udp"));
+    }
+
+    #[test]
+    fn top_via_and_all_vias() {
+        let m = Message::parse(INVITE).unwrap();
+        let v = m.top_via();
+        assert_eq!(v.branch, Some("z9hG4bKabc"));
+        assert_eq!(v.rport, RPort::Requested);
+        assert_eq!(v.host, Host::Ipv6("2001:db8::2".parse().unwrap()));
+        let second = m.vias().nth(1).unwrap().unwrap();
+        assert_eq!(second.transport.transport(), Transport::Tcp);
+        assert_eq!(second.received, Some("192.0.2.7"));
+        assert_eq!(second.rport, RPort::Filled(5099));
+    }
+
+    #[test]
+    fn from_to_call_id_cseq_views() {
+        let m = Message::parse(INVITE).unwrap();
+        assert_eq!(m.from().display_name, Some("\"Alice, A.\""));
+        assert_eq!(m.from().tag(), Some("a1"));
+        assert_eq!(m.to().display_name, Some("Bob"));
+        assert_eq!(m.to().tag(), None);
+        assert_eq!(m.call_id(), "123@host");
+        assert_eq!(m.cseq().seq, 1);
+        assert_eq!(m.max_forwards(), Some(70));
+    }
+
+    #[test]
+    fn route_and_record_route_values_across_lines_in_order() {
+        let m = Message::parse(INVITE).unwrap();
+        let routes: Vec<_> = m.routes().map(|r| r.unwrap().uri.raw).collect();
+        assert_eq!(
+            routes,
+            [
+                "sip:p1.example.com;lr",
+                "sip:p2.example.com;lr",
+                "sip:p3.example.com;lr"
+            ]
+        );
+        assert_eq!(m.record_routes().count(), 1);
+    }
+
+    #[test]
+    fn contact_list_and_star() {
+        let m = Message::parse(INVITE).unwrap();
+        let contacts: Vec<_> = m.contacts().map(Result::unwrap).collect();
+        assert_eq!(contacts.len(), 2);
+        let Contact::Addr(first) = contacts[0] else {
+            panic!("not an address");
+        };
+        assert_eq!(first.params.value("expires"), Some("60"));
+        let star = b"REGISTER sip:r SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@r>;tag=1\r\nTo: <sip:a@r>\r\nCall-ID: x\r\nCSeq: 2 REGISTER\r\nContact: *\r\nExpires: 0\r\n\r\n";
+        let m = Message::parse(star).unwrap();
+        assert_eq!(m.contacts().next(), Some(Ok(Contact::Star)));
+        assert_eq!(m.expires(), Some(Ok(0)));
+    }
+
+    #[test]
+    fn token_lists_allow_accept_expires_content_type() {
+        let m = Message::parse(INVITE).unwrap();
+        assert_eq!(
+            m.supported().collect::<Vec<_>>(),
+            ["replaces", "timer", "100rel"]
+        );
+        assert_eq!(m.require().collect::<Vec<_>>(), ["timer"]);
+        assert_eq!(m.unsupported().count(), 0);
+        let allow: Vec<_> = m.allow().collect();
+        assert_eq!(allow[3], Method::Other("FOO".into()));
+        let accept: Vec<_> = m.accept().map(Result::unwrap).collect();
+        assert!(accept[0].is("application", "sdp"));
+        assert_eq!(accept[0].params.value("level"), Some("1"));
+        assert_eq!(m.expires(), Some(Ok(120)));
+        assert!(m.content_type().unwrap().unwrap().is("application", "sdp"));
+        assert_eq!(m.content_length(), Some(4));
+        assert_eq!(m.body(), b"v=0\r");
+    }
+
+    #[test]
+    fn compact_forms_folding_and_space_before_colon() {
+        let msg = b"OPTIONS sip:a@b SIP/2.0\r\nv : SIP/2.0/UDP h;branch=z9hG4bK1\r\nf:\r\n <sip:x@y>;tag=9\r\nt\t: sip:a@b\r\ni: cid\r\nCSeq: 7\r\n\tOPTIONS\r\nk: foo\r\nl: 0\r\n\r\n";
+        let m = Message::parse(msg).unwrap();
+        assert_eq!(m.from().tag(), Some("9"));
+        assert_eq!(m.cseq().seq, 7);
+        assert_eq!(m.supported().collect::<Vec<_>>(), ["foo"]);
+        assert_eq!(m.headers()[0].raw_name, "v");
+        assert_eq!(m.headers()[0].name, HeaderName::Via);
+    }
+
+    #[test]
+    fn udp_framing_discards_trailing_bytes_and_missing_length_takes_the_rest() {
+        let with = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 BYE\r\nContent-Length: 2\r\n\r\nabcdef";
+        let m = Message::parse(with).unwrap();
+        assert_eq!(m.body(), b"ab");
+        assert_eq!(m.as_bytes().len(), with.len() - 4);
+        let without = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@b>;tag=1\r\nTo: <sip:a@b>;tag=2\r\nCall-ID: c\r\nCSeq: 1 BYE\r\n\r\nabcdef";
+        assert_eq!(Message::parse(without).unwrap().body(), b"abcdef");
+    }
+
+    #[test]
+    fn errors_say_what_and_on_which_line() {
+        let no_colon = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nbroken header\r\n\r\n";
+        let e = Message::parse(no_colon).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::HeaderWithoutColon);
+        assert_eq!(e.line, 3);
+        assert_eq!(e.to_string(), "line 3: header has no colon");
+        let fold_first = b"OPTIONS sip:a@b SIP/2.0\r\n folded\r\n\r\n";
+        assert_eq!(
+            Message::parse(fold_first).unwrap_err().kind,
+            ParseErrorKind::ContinuationWithoutHeader
+        );
+        assert_eq!(
+            Message::parse(b"\r\n\r\n").unwrap_err().kind,
+            ParseErrorKind::Empty
+        );
+        let latin1 = b"OPTIONS sip:a@b SIP/2.0\r\nX: \xe9\r\n\r\n";
+        let e = Message::parse(latin1).unwrap_err();
+        assert_eq!((e.kind, e.line), (ParseErrorKind::NotUtf8, 2));
+        assert!(Message::parse(b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h").is_err());
+    }
+
+    #[test]
+    fn limits_bound_message_size_header_count_and_header_length() {
+        let small = ParseLimits {
+            max_message_bytes: 64,
+            ..ParseLimits::default()
+        };
+        let e = Message::parse_with(INVITE, &small).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::MessageTooLarge { limit: 64 });
+        let few = ParseLimits {
+            max_headers: 3,
+            ..ParseLimits::default()
+        };
+        let e = Message::parse_with(INVITE, &few).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::TooManyHeaders { limit: 3 });
+        assert_eq!(e.line, 5);
+        let short = ParseLimits {
+            max_header_line_bytes: 40,
+            ..ParseLimits::default()
+        };
+        let e = Message::parse_with(INVITE, &short).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::HeaderTooLong { limit: 40 });
+    }
+
+    #[test]
+    fn lenient_parse_answers_what_strict_parse_rejects() {
+        let bad = b"OPTIONS sip:a@b SIP/3.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\nMax-Forwards: 999\r\nContent-Length: 50\r\n\r\nshort";
+        let e = Message::parse(bad).unwrap_err();
+        assert!(e.answerable());
+        assert_eq!(e.kind, ParseErrorKind::UnsupportedVersion);
+        assert_eq!(e.response_status(), Some(505));
+        let m = Message::parse_lenient(bad, &ParseLimits::default()).unwrap();
+        assert_eq!(m.body(), b"short");
+        assert_eq!(m.max_forwards(), None);
+        let missing_from = b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/UDP h\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\n\r\n";
+        let e = Message::parse(missing_from).unwrap_err();
+        assert_eq!(e.kind, ParseErrorKind::MissingHeader(HeaderName::From));
+        assert!(!e.answerable());
+    }
+
+    #[test]
+    fn bare_lf_line_endings_and_leading_crlf_are_tolerated() {
+        let msg = b"\r\n\r\nBYE sip:a@b SIP/2.0\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\nFrom: <sip:x@y>;tag=1\nTo: <sip:a@b>;tag=2\nCall-ID: c\nCSeq: 3 BYE\n\n";
+        let m = Message::parse(msg).unwrap();
+        assert_eq!(m.cseq().method, Method::Bye);
+        assert_eq!(m.headers()[0].line, 4);
+    }
 }

@@ -20,6 +20,8 @@ pub struct NameAddr<'a> {
     pub params: Params<'a>,
     /// Whether the URI was written in angle brackets.
     pub bracketed: bool,
+    /// The `tag` parameter, found while the parameters were checked.
+    tag: Option<&'a str>,
 }
 
 impl<'a> NameAddr<'a> {
@@ -50,28 +52,27 @@ impl<'a> NameAddr<'a> {
             return Self::parse_addr_spec(s);
         };
         // rest starts with '<'.
-        let gt = rest.find('>').ok_or(ValueError::BadAngleBrackets)?;
+        let gt = super::text::find(rest, b'>').ok_or(ValueError::BadAngleBrackets)?;
         let inner = &rest[1..gt];
         if inner.bytes().next().is_some_and(is_lws) || inner.bytes().last().is_some_and(is_lws) {
             return Err(ValueError::BadAngleBrackets);
         }
         let uri = Uri::parse(inner)?;
         let params = Params::new(&rest[gt + 1..]);
-        if !params.validate() {
-            return Err(ValueError::BadParam);
-        }
+        let tag = check_params(&params)?;
         Ok(NameAddr {
             raw: s,
             display_name,
             uri,
             params,
             bracketed: true,
+            tag,
         })
     }
 
     /// The `tag` parameter (From/To, RFC 3261 §19.3).
     pub fn tag(&self) -> Option<&'a str> {
-        self.params.value("tag")
+        self.tag
     }
 
     /// This value in an owned form (its text, re-parsed on use).
@@ -93,17 +94,36 @@ impl<'a> NameAddr<'a> {
             return Err(ValueError::Uri(UriError::HeadersNotAllowed));
         }
         let params = Params::new(&s[end..]);
-        if !params.validate() {
-            return Err(ValueError::BadParam);
-        }
+        let tag = check_params(&params)?;
         Ok(NameAddr {
             raw: s,
             display_name: None,
             uri,
             params,
             bracketed: false,
+            tag,
         })
     }
+}
+
+/// Checks header parameters in one pass and returns the `tag` value, if any.
+fn check_params<'a>(params: &Params<'a>) -> Result<Option<&'a str>, ValueError> {
+    if params.is_empty() {
+        return Ok(None);
+    }
+    if !trim_lws(params.as_str()).starts_with(';') {
+        return Err(ValueError::BadParam);
+    }
+    let mut tag = None;
+    for p in params.iter() {
+        if !p.is_valid() {
+            return Err(ValueError::BadParam);
+        }
+        if tag.is_none() && p.name.eq_ignore_ascii_case("tag") {
+            tag = p.value;
+        }
+    }
+    Ok(tag)
 }
 
 /// A `name-addr` that owns its text, for dialog state (remote target, route set).
@@ -134,6 +154,7 @@ impl OwnedNameAddr {
 /// One Contact value: `*` (REGISTER removal, RFC 3261 §10.2.2) or an address.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
+#[allow(clippy::large_enum_variant)] // a borrowed view: boxing would allocate per value
 pub enum Contact<'a> {
     /// `Contact: *`.
     Star,

@@ -2,7 +2,19 @@
 
 /// The customary reason phrase for `status`; an unknown code gets the phrase of its class.
 pub fn default_reason(status: u16) -> &'static str {
-    match status {
+    known_reason(status).unwrap_or(match status {
+        100..=199 => "Provisional",
+        200..=299 => "Success",
+        300..=399 => "Redirection",
+        400..=499 => "Client Error",
+        500..=599 => "Server Error",
+        _ => "Global Failure",
+    })
+}
+
+/// The registered phrase of `status`, if it has one.
+fn known_reason(status: u16) -> Option<&'static str> {
+    Some(match status {
         100 => "Trying",
         180 => "Ringing",
         181 => "Call Is Being Forwarded",
@@ -75,13 +87,8 @@ pub fn default_reason(status: u16) -> &'static str {
         606 => "Not Acceptable",
         607 => "Unwanted",
         608 => "Rejected",
-        100..=199 => "Provisional",
-        200..=299 => "Success",
-        300..=399 => "Redirection",
-        400..=499 => "Client Error",
-        500..=599 => "Server Error",
-        _ => "Global Failure",
-    }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

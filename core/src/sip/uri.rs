@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::error::UriError;
-use super::text::{is_lws, trim_lws};
+use super::text::{find, is_lws, trim_lws};
 
 /// A URI scheme. Open: an unknown scheme is kept so that a UAS can answer 416.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -131,7 +131,7 @@ impl<'a> Uri<'a> {
         {
             return Err(UriError::BadCharacter);
         }
-        let colon = s.find(':').ok_or(UriError::NoScheme)?;
+        let colon = find(s, b':').ok_or(UriError::NoScheme)?;
         let scheme_str = &s[..colon];
         let valid_scheme = scheme_str
             .bytes()
@@ -164,10 +164,10 @@ impl<'a> Uri<'a> {
             return Ok(uri);
         }
         // '@' is never allowed unescaped after the userinfo, so the first one ends it.
-        let hostpart = match rest.find('@') {
+        let hostpart = match find(rest, b'@') {
             Some(at) => {
                 let userinfo = &rest[..at];
-                match userinfo.find(':') {
+                match find(userinfo, b':') {
                     Some(c) => {
                         uri.user = Some(&userinfo[..c]);
                         uri.password = Some(&userinfo[c + 1..]);
@@ -178,14 +178,14 @@ impl<'a> Uri<'a> {
             }
             None => rest,
         };
-        let (hostport, after) = match hostpart.find([';', '?']) {
+        let (hostport, after) = match hostpart.bytes().position(|b| b == b';' || b == b'?') {
             Some(i) => (&hostpart[..i], &hostpart[i..]),
             None => (hostpart, ""),
         };
         let (host, port) = split_host_port(hostport)?;
         uri.host = Some(host);
         uri.port = port;
-        let (params, headers) = match after.find('?') {
+        let (params, headers) = match find(after, b'?') {
             Some(q) => (&after[..q], Some(&after[q + 1..])),
             None => (after, None),
         };
@@ -216,7 +216,7 @@ impl fmt::Display for Uri<'_> {
 /// Splits `host[:port]`, bracketed IPv6 included.
 pub(crate) fn split_host_port(s: &str) -> Result<(Host<'_>, Option<u16>), UriError> {
     let (host, port) = if s.starts_with('[') {
-        let close = s.find(']').ok_or(UriError::BadHost)?;
+        let close = find(s, b']').ok_or(UriError::BadHost)?;
         let rest = &s[close + 1..];
         let port = match rest.strip_prefix(':') {
             Some(p) => Some(p),
@@ -225,7 +225,7 @@ pub(crate) fn split_host_port(s: &str) -> Result<(Host<'_>, Option<u16>), UriErr
         };
         (&s[..=close], port)
     } else {
-        match s.find(':') {
+        match find(s, b':') {
             Some(c) => (&s[..c], Some(&s[c + 1..])),
             None => (s, None),
         }
@@ -332,7 +332,8 @@ impl<'a> Params<'a> {
         self.get(name).is_some()
     }
 
-    /// Checks that every parameter has a non-empty name and that a quoted value is closed.
+    /// Checks that every parameter has a non-empty name without whitespace, and a value
+    /// that is either a closed quoted string or free of whitespace, quotes and brackets.
     pub(crate) fn validate(&self) -> bool {
         if self.is_empty() {
             return true;
@@ -340,14 +341,25 @@ impl<'a> Params<'a> {
         if !trim_lws(self.raw).starts_with(';') {
             return false;
         }
-        self.iter().all(|p| {
-            !p.name.is_empty()
-                && p.name.bytes().all(|b| !is_lws(b) && b != b'"')
-                && p.value.is_none_or(|v| {
+        self.iter().all(|p| p.is_valid())
+    }
+}
+
+impl Param<'_> {
+    /// A non-empty name without whitespace or quotes, and a value that is either a closed
+    /// quoted string or free of whitespace, quotes and brackets.
+    pub(crate) fn is_valid(&self) -> bool {
+        !self.name.is_empty()
+            && self.name.bytes().all(|b| !is_lws(b) && b != b'"')
+            && self.value.is_none_or(|v| {
+                if v.starts_with('"') {
+                    super::text::quoted_end(v) == Some(v.len())
+                } else {
                     !v.is_empty()
-                        && (!v.starts_with('"') || super::text::quoted_end(v) == Some(v.len()))
-                })
-        })
+                        && v.bytes()
+                            .all(|b| !is_lws(b) && !matches!(b, b'"' | b'<' | b'>'))
+                }
+            })
     }
 }
 
@@ -366,7 +378,7 @@ impl<'a> Iterator for ParamIter<'a> {
             return None;
         }
         let piece = self.inner.next()?;
-        Some(match piece.find('=') {
+        Some(match find(piece, b'=') {
             Some(eq) => Param {
                 name: trim_lws(&piece[..eq]),
                 value: Some(trim_lws(&piece[eq + 1..])),

@@ -90,7 +90,7 @@ impl<'a> Via<'a> {
         if !rest.starts_with(is_lws_char) {
             return Err(ValueError::BadSentBy);
         }
-        let (sent_by, params) = match rest.find(';') {
+        let (sent_by, params) = match super::text::find(rest, b';') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
@@ -100,9 +100,6 @@ impl<'a> Via<'a> {
         }
         let (host, port) = split_host_port(sent_by).map_err(|_| ValueError::BadSentBy)?;
         let params = Params::new(params);
-        if !params.validate() {
-            return Err(ValueError::BadParam);
-        }
         let mut via = Via {
             raw: s,
             protocol_name: parts[0],
@@ -115,7 +112,11 @@ impl<'a> Via<'a> {
             received: None,
             rport: RPort::Absent,
         };
+        // One pass: check each parameter and pick out the ones the core uses.
         for p in params.iter() {
+            if !p.is_valid() {
+                return Err(ValueError::BadParam);
+            }
             if p.name.eq_ignore_ascii_case("branch") {
                 via.branch = p.value;
             } else if p.name.eq_ignore_ascii_case("received") {
