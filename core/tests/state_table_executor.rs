@@ -8,8 +8,7 @@ use std::fmt::Write as _;
 use proptest::prelude::*;
 use session_core::sip::Method;
 use session_core::state_machine::{
-    possible_transitions, process, ActionError, ActionHandler, EntryResult, Outcome,
-    SessionState,
+    possible_transitions, process, ActionError, ActionHandler, EntryResult, Outcome, SessionState,
 };
 use session_core::state_table::{
     Action, ActionKind, CompiledTable, Event, EventType, GuardName, PublishedEvent, Role,
@@ -320,17 +319,32 @@ fn seed_retry_example_tries_three_times_then_fails() {
     let now = Instant::ZERO;
     assert!(process(&table, &mut session, &ev(EventType::MakeCall), &mut h, now).fired());
     for attempt in 1..=3 {
-        let out = process(&table, &mut session, &ev(EventType::DialogTimeout), &mut h, now);
+        let out = process(
+            &table,
+            &mut session,
+            &ev(EventType::DialogTimeout),
+            &mut h,
+            now,
+        );
         assert!(out.fired());
         assert_eq!(session.condition(retry), attempt);
         assert_eq!(table.state(session.state()).name.as_ref(), "Initiating");
     }
-    let out = process(&table, &mut session, &ev(EventType::DialogTimeout), &mut h, now);
+    let out = process(
+        &table,
+        &mut session,
+        &ev(EventType::DialogTimeout),
+        &mut h,
+        now,
+    );
     assert!(out.fired());
     assert_eq!(table.state(session.state()).name.as_ref(), "Failed");
     // One initial INVITE and three retries.
     assert_eq!(
-        h.actions.iter().filter(|a| **a == Action::SendINVITE).count(),
+        h.actions
+            .iter()
+            .filter(|a| **a == Action::SendINVITE)
+            .count(),
         4
     );
     // The last entry shows both guards evaluated: the first alternative's failed.
@@ -344,7 +358,13 @@ fn an_event_without_a_transition_is_unhandled_and_recorded() {
     let table = CompiledTable::default_table();
     let mut session = SessionState::new(&table, Role::Uac);
     let mut h = Recorder::default();
-    let out = process(&table, &mut session, &ev(EventType::DialogBYE), &mut h, Instant::ZERO);
+    let out = process(
+        &table,
+        &mut session,
+        &ev(EventType::DialogBYE),
+        &mut h,
+        Instant::ZERO,
+    );
     assert_eq!(
         out,
         Outcome::Unhandled {
@@ -370,12 +390,22 @@ fn guards_that_all_fail_block_the_event() {
     let mut session = SessionState::new(&table, Role::Uas);
     let mut h = Recorder::default();
     let t0 = Instant::ZERO;
-    assert!(process(&table, &mut session, &ev(EventType::IncomingCall), &mut h, t0).fired());
+    assert!(process(
+        &table,
+        &mut session,
+        &ev(EventType::IncomingCall),
+        &mut h,
+        t0
+    )
+    .fired());
     let ringing = session.state();
     let out = process(&table, &mut session, &ev(EventType::AcceptCall), &mut h, t0);
     assert!(matches!(out, Outcome::Blocked { .. }), "{out:?}");
     assert_eq!(session.state(), ringing);
-    assert_eq!(session.history().last().unwrap().result, EntryResult::Blocked);
+    assert_eq!(
+        session.history().last().unwrap().result,
+        EntryResult::Blocked
+    );
 }
 
 #[test]
@@ -406,7 +436,10 @@ fn a_failing_action_skips_the_rest_and_keeps_the_state() {
     else {
         panic!("expected ActionFailed, got {out:?}");
     };
-    assert_eq!((action_index, action, error), (1, Action::GenerateLocalSDP, ActionError::Transport));
+    assert_eq!(
+        (action_index, action, error),
+        (1, Action::GenerateLocalSDP, ActionError::Transport)
+    );
     assert_eq!(h.actions, [Action::CreateDialog], "SendINVITE must not run");
     assert_eq!(session.state(), preparing);
     let ready = table.condition_id("MediaReady").unwrap();
@@ -416,7 +449,13 @@ fn a_failing_action_skips_the_rest_and_keeps_the_state() {
         EntryResult::ActionFailed { action_index: 1 }
     );
     // The driver reports the failure; the table routes it to Failed.
-    let out = process(&table, &mut session, &ev(EventType::InternalError), &mut h, t0);
+    let out = process(
+        &table,
+        &mut session,
+        &ev(EventType::InternalError),
+        &mut h,
+        t0,
+    );
     assert!(out.fired());
     assert_eq!(table.state(session.state()).name.as_ref(), "Failed");
 }
@@ -427,7 +466,13 @@ fn an_adapter_guard_selects_the_alternative() {
     let mut session = SessionState::new(&table, Role::Uac);
     let mut h = Recorder::default();
     h.guards.insert(GuardName::HasValidTarget, false);
-    let out = process(&table, &mut session, &ev(EventType::MakeCall), &mut h, Instant::ZERO);
+    let out = process(
+        &table,
+        &mut session,
+        &ev(EventType::MakeCall),
+        &mut h,
+        Instant::ZERO,
+    );
     assert!(out.fired());
     assert_eq!(table.state(session.state()).name.as_ref(), "Failed");
     assert_eq!(h.published, [PublishedEvent::Failed]);
@@ -458,7 +503,11 @@ fn history_keeps_the_most_recent_entries_and_counts_all() {
         );
     }
     assert_eq!(session.history().recorded(), 10);
-    let times: Vec<u64> = session.history().entries().map(|e| e.at.as_millis()).collect();
+    let times: Vec<u64> = session
+        .history()
+        .entries()
+        .map(|e| e.at.as_millis())
+        .collect();
     assert_eq!(times, [6, 7, 8, 9]);
 }
 

@@ -165,7 +165,9 @@ rejects!(
 
 rejects!(
     unknown_role,
-    with_transition("  - role: UAX\n    state: Active\n    event: DialogBYE\n    next_state: Done\n"),
+    with_transition(
+        "  - role: UAX\n    state: Active\n    event: DialogBYE\n    next_state: Done\n"
+    ),
     TableErrorKind::UnknownRole { .. }
 );
 
@@ -248,10 +250,8 @@ rejects!(
 
 rejects!(
     unreachable_state,
-    BASE.replace(
-        "  - name: Done\n",
-        "  - name: Limbo\n  - name: Done\n"
-    ) + "  - state: Limbo\n    event: HangupCall\n    next_state: Done\n",
+    BASE.replace("  - name: Done\n", "  - name: Limbo\n  - name: Done\n")
+        + "  - state: Limbo\n    event: HangupCall\n    next_state: Done\n",
     TableErrorKind::Unreachable { .. }
 );
 

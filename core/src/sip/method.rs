@@ -96,7 +96,9 @@ mod tests {
 
     #[test]
     fn known_methods_round_trip_and_unknown_ones_are_kept() {
-        for m in ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REFER", "NOTIFY"] {
+        for m in [
+            "INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REFER", "NOTIFY",
+        ] {
             assert_eq!(Method::from_token(m).as_str(), m);
         }
         assert_eq!(Method::from_token("invite"), Method::Other("invite".into()));

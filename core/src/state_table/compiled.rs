@@ -255,8 +255,7 @@ impl CompiledTable {
 
     /// The dense key of (role, state, event type).
     fn key(&self, role: Role, state: StateId, event: EventType) -> usize {
-        (role.index() * self.states.len() + usize::from(state.0)) * EventType::COUNT
-            + event.index()
+        (role.index() * self.states.len() + usize::from(state.0)) * EventType::COUNT + event.index()
     }
 
     /// Builds the (role, state, event) index over `transitions`.

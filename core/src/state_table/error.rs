@@ -225,7 +225,10 @@ impl fmt::Display for TableErrorKind {
                 write!(f, "state `{name}` is already declared on line {first_line}")
             }
             K::DuplicateCondition { name, first_line } => {
-                write!(f, "condition `{name}` is already declared on line {first_line}")
+                write!(
+                    f,
+                    "condition `{name}` is already declared on line {first_line}"
+                )
             }
             K::UnknownState { name, suggestion } => {
                 write!(f, "unknown state `{name}`")?;
@@ -266,7 +269,10 @@ impl fmt::Display for TableErrorKind {
                 write!(f, "event match `{field}: {value}` can never match")
             }
             K::ConditionTypeMismatch { name, expected } => {
-                write!(f, "condition `{name}` is used as a {expected} but is not one")
+                write!(
+                    f,
+                    "condition `{name}` is used as a {expected} but is not one"
+                )
             }
             K::NoWayOut { state } => write!(
                 f,
@@ -302,7 +308,10 @@ impl fmt::Display for ParameterProblem {
                 write!(f, "status {status} is outside {min}..={max}")
             }
             ParameterProblem::UnknownTimer(t) => {
-                write!(f, "unknown timer `{t}` (expected GlareRetry, NoAnswer or Linger)")
+                write!(
+                    f,
+                    "unknown timer `{t}` (expected GlareRetry, NoAnswer or Linger)"
+                )
             }
             ParameterProblem::UnknownMode(m) => {
                 write!(f, "unknown mode `{m}` (expected hold, resume or refresh)")

@@ -13,7 +13,11 @@ use super::vocabulary::RoleFilter;
 /// The table as a Mermaid state diagram.
 pub fn mermaid(table: &CompiledTable) -> String {
     let mut out = String::from("stateDiagram-v2\n");
-    let _ = writeln!(out, "    [*] --> {}", ident(&table.state(table.initial_state()).name));
+    let _ = writeln!(
+        out,
+        "    [*] --> {}",
+        ident(&table.state(table.initial_state()).name)
+    );
     for t in table.transitions() {
         let label = label(table, t, Style::Mermaid);
         for &from in &t.from {
@@ -139,7 +143,13 @@ fn guard(table: &CompiledTable, g: &Guard, style: Style) -> String {
 /// A Mermaid-safe state identifier.
 fn ident(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 

@@ -60,10 +60,12 @@ impl SourceMap {
             let indent = line.len() - trimmed.len();
             let top_level_key = indent == 0 && !trimmed.starts_with('-') && line.contains(':');
             if top_level_key {
-                if let Some(kind) = current.take() {
-                    map.section_mut(kind).end_line = line_no;
-                }
-                let key = line.split(':').next().unwrap_or("").trim().trim_matches('"');
+                let key = line
+                    .split(':')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches('"');
                 current = match key {
                     "states" => Some(SectionKind::States),
                     "conditions" => Some(SectionKind::Conditions),
@@ -151,9 +153,7 @@ impl SourceMap {
     pub(crate) fn key_line(&self, key: &str) -> u32 {
         self.lines
             .iter()
-            .position(|l| {
-                l.starts_with(key) && l[key.len()..].trim_start().starts_with(':')
-            })
+            .position(|l| l.starts_with(key) && l[key.len()..].trim_start().starts_with(':'))
             .map_or(1, |i| i as u32 + 1)
     }
 
@@ -251,10 +251,19 @@ transitions:
     #[test]
     fn tokens_are_found_inside_their_item_and_not_in_comments() {
         let map = SourceMap::scan(TEXT);
-        assert_eq!(map.token_line(SectionKind::Transitions, 0, 2, "SendINVITE"), 11);
-        assert_eq!(map.token_line(SectionKind::Transitions, 1, 2, "SendBYE"), 14);
+        assert_eq!(
+            map.token_line(SectionKind::Transitions, 0, 2, "SendINVITE"),
+            11
+        );
+        assert_eq!(
+            map.token_line(SectionKind::Transitions, 1, 2, "SendBYE"),
+            14
+        );
         // Only in a comment: falls back to the item's first line.
-        assert_eq!(map.token_line(SectionKind::Transitions, 1, 2, "SendINVITE"), 12);
+        assert_eq!(
+            map.token_line(SectionKind::Transitions, 1, 2, "SendINVITE"),
+            12
+        );
         // Whole words only.
         assert_eq!(map.token_line(SectionKind::Transitions, 1, 2, "Send"), 12);
     }

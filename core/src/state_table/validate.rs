@@ -63,7 +63,13 @@ pub fn compile(file: &str, text: &str) -> Result<LoadedTable, TableErrors> {
         map: SourceMap::default(),
     };
     if text.len() > MAX_TABLE_BYTES {
-        cx.error(1, TableErrorKind::TooLarge { what: "bytes", limit: MAX_TABLE_BYTES });
+        cx.error(
+            1,
+            TableErrorKind::TooLarge {
+                what: "bytes",
+                limit: MAX_TABLE_BYTES,
+            },
+        );
         return Err(cx.finish_errors());
     }
     let raw = match schema::parse(text) {
@@ -79,7 +85,13 @@ pub fn compile(file: &str, text: &str) -> Result<LoadedTable, TableErrors> {
                 .next()
                 .unwrap_or(&message)
                 .to_owned();
-            cx.error(line, TableErrorKind::Syntax { column, message: message.into() });
+            cx.error(
+                line,
+                TableErrorKind::Syntax {
+                    column,
+                    message: message.into(),
+                },
+            );
             return Err(cx.finish_errors());
         }
     };
@@ -281,7 +293,9 @@ impl Cx {
         at: At,
     ) -> Option<Transition> {
         let errors_before = self.errors.len();
-        let line = self.map.item_line(SectionKind::Transitions, at.index, at.len);
+        let line = self
+            .map
+            .item_line(SectionKind::Transitions, at.index, at.len);
 
         for (what, count) in [
             ("actions in one transition", t.actions.len()),
@@ -419,7 +433,12 @@ impl Cx {
         None
     }
 
-    fn condition_ref(&mut self, table: &CompiledTable, name: &str, line: u32) -> Option<ConditionId> {
+    fn condition_ref(
+        &mut self,
+        table: &CompiledTable,
+        name: &str,
+        line: u32,
+    ) -> Option<ConditionId> {
         let id = table.condition_id(name);
         if id.is_none() {
             self.error(line, TableErrorKind::UnknownCondition { name: name.into() });
@@ -598,9 +617,9 @@ impl Cx {
         };
         // Which parameters each kind takes: (status, timer, ms, mode).
         let takes = match kind {
-            ActionKind::SendProvisional
-            | ActionKind::SendReject
-            | ActionKind::RejectReINVITE => (true, false, false, false),
+            ActionKind::SendProvisional | ActionKind::SendReject | ActionKind::RejectReINVITE => {
+                (true, false, false, false)
+            }
             ActionKind::StartTimer => (false, true, true, false),
             ActionKind::CancelTimer => (false, true, false, false),
             ActionKind::SendReINVITE => (false, false, false, true),
@@ -620,7 +639,14 @@ impl Cx {
         let status_in = |cx: &mut Cx, min: u16, max: u16| -> Option<Option<u16>> {
             match raw.status {
                 Some(s) if !(min..=max).contains(&s) => {
-                    bad(cx, ParameterProblem::StatusOutOfRange { status: s, min, max });
+                    bad(
+                        cx,
+                        ParameterProblem::StatusOutOfRange {
+                            status: s,
+                            min,
+                            max,
+                        },
+                    );
                     None
                 }
                 other => Some(other),
@@ -682,7 +708,12 @@ impl Cx {
         if action.is_internal() {
             match table.condition_id(RETRY_COUNT) {
                 None => {
-                    self.error(l, TableErrorKind::UnknownCondition { name: RETRY_COUNT.into() });
+                    self.error(
+                        l,
+                        TableErrorKind::UnknownCondition {
+                            name: RETRY_COUNT.into(),
+                        },
+                    );
                     return None;
                 }
                 Some(id) if table.conditions[usize::from(id.0)].kind != ConditionKind::Counter => {

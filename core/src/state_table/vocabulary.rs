@@ -356,6 +356,9 @@ mod tests {
     #[test]
     fn timers_fire_their_own_events() {
         assert_eq!(TimerName::Linger.event_type(), EventType::LingerExpired);
-        assert_eq!(TimerName::GlareRetry.event_type(), EventType::GlareRetryTimer);
+        assert_eq!(
+            TimerName::GlareRetry.event_type(),
+            EventType::GlareRetryTimer
+        );
     }
 }
