@@ -538,15 +538,19 @@ fn match_fields_use_typed_event_data() {
 
 // ------------------------------------------------------------------------------ proptest
 
-fn shipped_tables() -> Vec<CompiledTable> {
-    ["default.yaml", "sip_client.yaml", "gateway.yaml"]
-        .iter()
-        .map(|name| {
-            let path = format!("{}/../state_tables/{name}", env!("CARGO_MANIFEST_DIR"));
-            let text = std::fs::read_to_string(path).expect("readable");
-            CompiledTable::from_yaml(name, &text).expect("valid")
-        })
-        .collect()
+/// The shipped tables, compiled once for all proptest cases.
+fn shipped_tables() -> &'static [CompiledTable] {
+    static TABLES: std::sync::OnceLock<Vec<CompiledTable>> = std::sync::OnceLock::new();
+    TABLES.get_or_init(|| {
+        ["default.yaml", "sip_client.yaml", "gateway.yaml"]
+            .iter()
+            .map(|name| {
+                let path = format!("{}/../state_tables/{name}", env!("CARGO_MANIFEST_DIR"));
+                let text = std::fs::read_to_string(path).expect("readable");
+                CompiledTable::from_yaml(name, &text).expect("valid")
+            })
+            .collect()
+    })
 }
 
 fn arb_event() -> impl Strategy<Value = Event> {
@@ -568,7 +572,7 @@ fn arb_event() -> impl Strategy<Value = Event> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(256))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
     fn arbitrary_event_sequences_keep_sessions_sound(
@@ -578,8 +582,7 @@ proptest! {
         fail_mask in any::<u64>(),
         guard_answer in any::<bool>(),
     ) {
-        let tables = shipped_tables();
-        let table = &tables[table_index];
+        let table = &shipped_tables()[table_index];
         let role = if uas { Role::Uas } else { Role::Uac };
         let mut session = SessionState::with_history_capacity(table, role, 256);
         let mut h = Recorder::default();
