@@ -307,3 +307,42 @@ fn every_error_is_reported_not_just_the_first() {
     ));
     assert_eq!(errors.0.len(), 3, "{errors}");
 }
+
+mod mutations {
+    use proptest::prelude::*;
+    use session_core::state_table::{compile, DEFAULT_TABLE_YAML};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+
+        /// Deleting, duplicating or truncating lines of the default table never panics
+        /// the loader, and every error it reports points at a line of the file.
+        #[test]
+        fn mutated_tables_never_panic_and_errors_name_real_lines(
+            edits in prop::collection::vec((0usize..3, any::<prop::sample::Index>()), 1..6),
+            cut in any::<prop::sample::Index>(),
+            truncate in any::<bool>(),
+        ) {
+            let mut lines: Vec<&str> = DEFAULT_TABLE_YAML.lines().collect();
+            for (kind, at) in edits {
+                let i = at.index(lines.len());
+                match kind {
+                    0 => { lines.remove(i); }
+                    1 => { let l = lines[i]; lines.insert(i, l); }
+                    _ => { let j = (i * 7 + 3) % lines.len(); lines.swap(i, j); }
+                }
+            }
+            if truncate {
+                lines.truncate(cut.index(lines.len()));
+            }
+            let text = lines.join("\n");
+            let count = text.lines().count() as u32;
+            if let Err(errors) = compile("m.yaml", &text) {
+                prop_assert!(!errors.0.is_empty());
+                for e in &errors.0 {
+                    prop_assert!(e.line >= 1 && e.line <= count.max(1) + 1, "{e}");
+                }
+            }
+        }
+    }
+}

@@ -102,7 +102,7 @@ pub fn process<'t, H: ActionHandler + ?Sized>(
             continue;
         }
         any_matched = true;
-        if all_guards_hold(table, t, id, event, session, &*handler, &mut guards) {
+        if all_guards_hold(t, id, event, session, &*handler, &mut guards) {
             chosen = Some((id, t));
             break;
         }
@@ -224,7 +224,6 @@ pub fn event_guard(guard: GuardName, event: &Event) -> Option<bool> {
 }
 
 fn all_guards_hold<H: ActionHandler + ?Sized>(
-    table: &CompiledTable,
     t: &Transition,
     id: TransitionId,
     event: &Event,
@@ -232,7 +231,6 @@ fn all_guards_hold<H: ActionHandler + ?Sized>(
     handler: &H,
     checks: &mut SmallVec<[GuardCheck; 4]>,
 ) -> bool {
-    let _ = table;
     for (i, guard) in t.guards.iter().enumerate() {
         let held = match *guard {
             Guard::Named(g) => {

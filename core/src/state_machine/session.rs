@@ -99,10 +99,12 @@ pub struct History {
 }
 
 impl History {
-    /// An empty history keeping at most `capacity` entries.
+    /// An empty history keeping at most `capacity` entries. Nothing is allocated until
+    /// the first entry; the ring then grows as needed up to `capacity`, so a short call
+    /// costs only the entries it made (a [`HistoryEntry`] is 72 bytes on 64-bit targets).
     pub fn with_capacity(capacity: usize) -> History {
         History {
-            entries: VecDeque::with_capacity(capacity),
+            entries: VecDeque::new(),
             capacity,
             recorded: 0,
         }
@@ -186,4 +188,50 @@ pub enum EntryResult {
         /// Index into the transition's actions.
         action_index: u8,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(at_ms: u64) -> HistoryEntry {
+        HistoryEntry {
+            at: Instant::from_millis(at_ms),
+            from: StateId(0),
+            event: EventType::SendDtmf,
+            guards: SmallVec::new(),
+            transition: None,
+            actions_run: 0,
+            result: EntryResult::Unhandled,
+            to: StateId(0),
+        }
+    }
+
+    #[test]
+    fn history_ring_drops_the_oldest_and_counts_everything() {
+        let mut h = History::with_capacity(2);
+        for t in 0..5 {
+            h.push(entry(t));
+        }
+        let kept: Vec<u64> = h.entries().map(|e| e.at.as_millis()).collect();
+        assert_eq!(kept, [3, 4]);
+        assert_eq!(h.recorded(), 5);
+    }
+
+    #[test]
+    fn zero_capacity_history_keeps_nothing_but_counts() {
+        let mut h = History::with_capacity(0);
+        h.push(entry(1));
+        assert_eq!(h.entries().len(), 0);
+        assert_eq!(h.recorded(), 1);
+    }
+
+    #[test]
+    fn a_history_entry_stays_small() {
+        // Per-call memory budget: the history must not dominate it.
+        let entry = std::mem::size_of::<HistoryEntry>();
+        let session = std::mem::size_of::<SessionState>();
+        eprintln!("HistoryEntry: {entry} bytes; SessionState: {session} bytes");
+        assert!(entry <= 72, "{entry}");
+    }
 }

@@ -287,3 +287,52 @@ impl CompiledTable {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::state_table::{compile, EventType, Role};
+
+    const TEXT: &str = "\
+states:
+  - name: A
+  - name: B
+  - name: C
+    terminal: true
+transitions:
+  - role: UAC
+    state: [A, B]
+    event: { type: DialogFailure, status: 486 }
+    next_state: C
+  - state: A
+    event: DialogFailure
+    next_state: B
+  - role: UAS
+    state: B
+    event: DialogFailure
+    next_state: C
+  - state: B
+    event: HangupCall
+    next_state: C
+";
+
+    #[test]
+    fn candidates_are_indexed_per_role_and_state_in_file_order() {
+        let table = compile("t.yaml", TEXT).expect("valid").table;
+        let a = table.state_id("A").unwrap();
+        let b = table.state_id("B").unwrap();
+        let ids = |role, state| -> Vec<u32> {
+            table
+                .candidates(role, state, EventType::DialogFailure)
+                .iter()
+                .map(|t| t.0)
+                .collect()
+        };
+        assert_eq!(ids(Role::Uac, a), [0, 1]);
+        assert_eq!(ids(Role::Uas, a), [1]);
+        assert_eq!(ids(Role::Uac, b), [0]);
+        assert_eq!(ids(Role::Uas, b), [2]);
+        assert!(table
+            .candidates(Role::Uac, a, EventType::MakeCall)
+            .is_empty());
+    }
+}

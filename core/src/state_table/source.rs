@@ -60,9 +60,6 @@ impl SourceMap {
             let indent = line.len() - trimmed.len();
             let top_level_key = indent == 0 && !trimmed.starts_with('-') && line.contains(':');
             if top_level_key {
-                if let Some(kind) = current.take() {
-                    map.section_mut(kind).end_line = line_no;
-                }
                 let key = line
                     .split(':')
                     .next()

@@ -530,9 +530,8 @@ impl Cx {
     fn guard(&mut self, table: &CompiledTable, raw: &RawGuard, at: At) -> Option<Guard> {
         match raw {
             RawGuard::Named(name) => {
-                if let Some(g) = GuardName::from_name(name) {
-                    return Some(Guard::Named(g));
-                }
+                // A declared condition wins over a named guard of the same name: the
+                // table's author declared it on purpose.
                 let l = self.line_in(at, name);
                 if let Some(id) = table.condition_id(name) {
                     if table.conditions[usize::from(id.0)].kind == ConditionKind::Flag {
@@ -540,6 +539,9 @@ impl Cx {
                     }
                     self.mismatch(l, name, "flag");
                     return None;
+                }
+                if let Some(g) = GuardName::from_name(name) {
+                    return Some(Guard::Named(g));
                 }
                 let suggestion = suggest(name, GuardName::ALL.iter().map(|g| g.name()));
                 self.error(
