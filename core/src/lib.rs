@@ -9,6 +9,7 @@
 #![deny(missing_docs)]
 
 pub mod dialog;
+pub mod driver;
 pub mod endpoint;
 pub mod media;
 pub mod rng;
