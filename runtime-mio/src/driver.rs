@@ -11,7 +11,7 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use session_core::driver::{
-    DriverLimits, Epoch, Frame, MediaBook, PortAllocator, RetryQueue, RtpCounters,
+    DriverLimits, DriverStats, Epoch, Frame, MediaBook, PortAllocator, RetryQueue, RtpCounters,
     StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
@@ -101,30 +101,6 @@ impl std::error::Error for DriverError {
             DriverError::TokenRange { .. } => None,
         }
     }
-}
-
-/// What the driver counted. Plain numbers for logs and tests.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DriverStats {
-    /// UDP datagrams received (SIP and RTP).
-    pub datagrams_received: u64,
-    /// UDP datagrams sent (SIP and RTP).
-    pub datagrams_sent: u64,
-    /// Datagrams a socket refused with `WouldBlock` and the driver queued for retry.
-    pub datagrams_deferred: u64,
-    /// Datagrams dropped: retry queue full, no socket at the source address, or a send
-    /// error.
-    pub datagrams_dropped: u64,
-    /// SIP messages framed out of TCP streams.
-    pub stream_messages_received: u64,
-    /// TCP connections accepted.
-    pub connections_accepted: u64,
-    /// TCP connections opened towards peers.
-    pub connections_opened: u64,
-    /// TCP connections refused or closed for exceeding a limit or breaking framing.
-    pub connections_refused: u64,
-    /// Session events dropped because the application did not drain them.
-    pub events_dropped: u64,
 }
 
 /// Drives one [`Endpoint`] from a mio `Poll` the caller owns.

@@ -62,6 +62,6 @@ mod run;
 mod slots;
 mod sockets;
 
-pub use driver::{Driver, DriverConfig, DriverError, DriverStats};
+pub use driver::{Driver, DriverConfig, DriverError};
 pub use run::{run, Control};
-pub use session_core::driver::{DriverLimits, PortAllocator, RtpCounters};
+pub use session_core::driver::{DriverLimits, DriverStats, PortAllocator, RtpCounters};

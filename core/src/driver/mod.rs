@@ -12,6 +12,7 @@
 //!   (RFC 3261 §18.3). Interim: the core parser's framing function replaces its scanner.
 //! - [`RetryQueue`]: keeps datagrams a socket refused with `WouldBlock`, bounded, in order.
 //! - [`MediaBook`]: which RTP socket belongs to which session, and its packet counters.
+//! - [`DriverStats`]: the counters both runtimes keep.
 //! - [`DriverLimits`]: the bounds every runtime applies (buffers, connections, work per
 //!   wake-up).
 //!
@@ -25,6 +26,7 @@ mod limits;
 mod media_book;
 mod ports;
 mod retry;
+mod stats;
 
 pub use clock::Epoch;
 pub use framing::{Frame, FramingError, StreamReassembler};
@@ -32,3 +34,4 @@ pub use limits::DriverLimits;
 pub use media_book::{MediaBook, MediaSocket, RtpCounters};
 pub use ports::{PortAllocator, PortRangeError};
 pub use retry::{QueueFull, RetryQueue};
+pub use stats::DriverStats;
