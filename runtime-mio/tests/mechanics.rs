@@ -209,3 +209,25 @@ fn shutdown_stops_accepting_tcp_and_leaves_an_idle_driver() {
     // The SIP port is free again.
     UdpSocket::bind(addr).expect("UDP port released after close");
 }
+
+#[test]
+fn the_run_loop_drives_the_driver_until_the_step_says_stop() {
+    let mut poll = Poll::new().unwrap();
+    let mut d = driver(&poll);
+    let addr = d.local_sip_addr();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.send_to(OPTIONS, addr).unwrap();
+    let started = Instant::now();
+    let mut steps = 0;
+    session_core_mio::run(&mut poll, &mut d, Duration::from_millis(20), |d, _now| {
+        steps += 1;
+        if d.stats().datagrams_received == 1 || started.elapsed() > Duration::from_secs(2) {
+            session_core_mio::Control::Stop
+        } else {
+            session_core_mio::Control::Continue
+        }
+    })
+    .unwrap();
+    assert_eq!(d.stats().datagrams_received, 1);
+    assert!(steps >= 1);
+}
