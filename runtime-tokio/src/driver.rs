@@ -8,7 +8,8 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use session_core::driver::{
@@ -26,6 +27,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::coordinator::{CallHandle, IncomingCall, CALL_EVENTS};
+use crate::ready::ReadySet;
 use crate::sockets;
 use crate::timer::Timer;
 
@@ -113,6 +115,8 @@ pub(crate) fn spawn(setup: Setup) -> Result<(SocketAddr, JoinHandle<()>), (Socke
 }
 
 struct Conn {
+    /// Wakes the driver with this connection's id marked ready.
+    waker: Waker,
     remote: SocketAddr,
     stream: Option<TcpStream>,
     connecting: Option<Connecting>,
@@ -121,6 +125,8 @@ struct Conn {
 }
 
 struct RtpSocket {
+    /// Wakes the driver with this socket's id marked ready.
+    waker: Waker,
     socket: UdpSocket,
     session: SessionId,
     local: SocketAddr,
@@ -143,6 +149,8 @@ pub(crate) struct Driver {
     conns: BTreeMap<u64, Conn>,
     conn_by_remote: BTreeMap<SocketAddr, u64>,
     rtp: BTreeMap<u64, RtpSocket>,
+    /// Connections and RTP sockets to poll on the next wake-up.
+    ready: Arc<ReadySet>,
     media: MediaBook<u64>,
     next_id: u64,
     ports: Option<PortAllocator>,
@@ -199,6 +207,7 @@ impl Driver {
             conns: BTreeMap::new(),
             conn_by_remote: BTreeMap::new(),
             rtp: BTreeMap::new(),
+            ready: Arc::new(ReadySet::default()),
             media: MediaBook::new(),
             next_id: 0,
             ports: rtp_ports,
@@ -227,18 +236,32 @@ impl Driver {
     /// One wake-up. Ready when the task is finished (after shutdown).
     fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
         let mut again = false;
+        self.ready.register(cx.waker());
         again |= self.poll_commands(cx);
         again |= self.poll_udp(cx, None);
         again |= self.poll_accept(cx);
-        self.scratch.clear();
-        self.scratch.extend(self.conns.keys().copied());
-        for id in std::mem::take(&mut self.scratch) {
-            again |= self.poll_conn(cx, id);
+        // Only the connections and RTP sockets whose wakers fired (or that have new
+        // output): each is polled with its own waker, so the next wake-up names it.
+        let mut ready = std::mem::take(&mut self.scratch);
+        self.ready.drain_into(&mut ready);
+        for &id in &ready {
+            let waker = match (self.conns.get(&id), self.rtp.get(&id)) {
+                (Some(c), _) => c.waker.clone(),
+                (None, Some(r)) => r.waker.clone(),
+                (None, None) => continue,
+            };
+            let mut socket_cx = Context::from_waker(&waker);
+            let unfinished = if self.conns.contains_key(&id) {
+                self.poll_conn(&mut socket_cx, id)
+            } else {
+                self.poll_udp(&mut socket_cx, Some(id))
+            };
+            if unfinished {
+                self.ready.mark(id);
+                again = true;
+            }
         }
-        self.scratch.extend(self.rtp.keys().copied());
-        for id in std::mem::take(&mut self.scratch) {
-            again |= self.poll_udp(cx, Some(id));
-        }
+        self.scratch = ready;
         self.poll_timers(cx);
         if self.finish_shutdown_if_done(cx) {
             return Poll::Ready(());
@@ -461,6 +484,7 @@ impl Driver {
             }
             let _ = stream.set_nodelay(true);
             self.insert_conn(Conn {
+                waker: Waker::noop().clone(),
                 remote,
                 stream: Some(stream),
                 connecting: None,
@@ -473,9 +497,12 @@ impl Driver {
         true
     }
 
-    fn insert_conn(&mut self, conn: Conn) -> u64 {
+    fn insert_conn(&mut self, mut conn: Conn) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
+        conn.waker = self.ready.waker(id);
+        self.ready.mark(id);
+        self.rewake = true;
         if let Some(old) = self.conn_by_remote.insert(conn.remote, id) {
             self.conns.remove(&old);
         }
@@ -762,6 +789,9 @@ impl Driver {
                 // The next poll's flush registers for writability.
                 Ok(()) => {
                     self.stats.datagrams_deferred += 1;
+                    if let Some(id) = rtp {
+                        self.ready.mark(id);
+                    }
                     self.rewake = true;
                 }
                 Err(full) => {
@@ -788,6 +818,7 @@ impl Driver {
                 self.stats.connections_opened += 1;
                 tracing::debug!(remote = %t.remote, "TCP connection opening");
                 self.insert_conn(Conn {
+                    waker: Waker::noop().clone(),
                     remote: t.remote,
                     stream: None,
                     connecting: Some(Box::pin(TcpStream::connect(t.remote))),
@@ -807,6 +838,7 @@ impl Driver {
         }
         // Written by the next poll of the connection.
         conn.out.extend_from_slice(&t.payload);
+        self.ready.mark(id);
         self.rewake = true;
     }
 
@@ -830,9 +862,12 @@ impl Driver {
         };
         let id = self.next_id;
         self.next_id += 1;
+        self.ready.mark(id);
+        self.rewake = true;
         self.rtp.insert(
             id,
             RtpSocket {
+                waker: self.ready.waker(id),
                 socket,
                 session,
                 local,
@@ -968,6 +1003,82 @@ mod tests {
         assert_eq!(d.media.counters(SessionId(4)).unwrap().packets_sent, 1);
         assert_eq!(d.ports.as_ref().unwrap().in_use(), 0);
         std::net::UdpSocket::bind(local_rtp).expect("port free again");
+    }
+
+    /// Polls the driver until `done` holds, at most two seconds.
+    async fn drive_until(d: &mut Driver, done: impl Fn(&Driver) -> bool) {
+        let run = std::future::poll_fn(|cx| {
+            let _ = d.poll(cx);
+            if done(d) {
+                Poll::Ready(())
+            } else {
+                Poll::Pending
+            }
+        });
+        tokio::time::timeout(Duration::from_secs(2), run)
+            .await
+            .expect("condition not reached in time");
+    }
+
+    #[tokio::test]
+    async fn rtp_arriving_on_one_of_many_sockets_wakes_the_driver_and_is_counted() {
+        let (setup, _commands) = setup(None);
+        let mut d = Driver::bind(setup).unwrap();
+        let mut addrs = Vec::new();
+        for n in 1..=20 {
+            let MediaInput::Ready { local_rtp, .. } = d.open_media(SessionId(n)) else {
+                panic!("no RTP socket");
+            };
+            addrs.push(local_rtp);
+        }
+        // First poll: every new socket registers its own waker.
+        drive_until(&mut d, |_| true).await;
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        peer.send_to(&[0x80; 60], addrs[12]).unwrap();
+        drive_until(&mut d, |d| {
+            d.media
+                .counters(SessionId(13))
+                .is_some_and(|c| c.packets_received == 1)
+        })
+        .await;
+        let others: u64 = (1..=20)
+            .filter(|&n| n != 13)
+            .map(|n| d.media.counters(SessionId(n)).unwrap().packets_received)
+            .sum();
+        assert_eq!(others, 0);
+    }
+
+    #[tokio::test]
+    async fn a_tcp_transmit_to_a_new_peer_connects_and_delivers() {
+        let (setup, _commands) = setup(None);
+        let mut d = Driver::bind(setup).unwrap();
+        let peer = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let payload = b"BYE sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n".to_vec();
+        d.transmit(Transmit {
+            local: d.sip_addr,
+            remote: peer.local_addr().unwrap(),
+            transport: Transport::Tcp,
+            payload: payload.clone(),
+        });
+        let accept = peer.accept();
+        tokio::pin!(accept);
+        let (mut stream, _) = tokio::time::timeout(
+            Duration::from_secs(2),
+            std::future::poll_fn(|cx| {
+                let _ = d.poll(cx);
+                accept.as_mut().poll(cx)
+            }),
+        )
+        .await
+        .expect("connected in time")
+        .unwrap();
+        drive_until(&mut d, |d| d.conns.values().all(|c| c.out.is_empty())).await;
+        let mut got = vec![0u8; payload.len()];
+        tokio::io::AsyncReadExt::read_exact(&mut stream, &mut got)
+            .await
+            .unwrap();
+        assert_eq!(got, payload);
+        assert_eq!(d.stats.connections_opened, 1);
     }
 
     #[tokio::test]

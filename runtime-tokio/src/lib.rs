@@ -42,8 +42,9 @@
 //! - One timer at the endpoint's `poll_timeout()`, reset only when the deadline changes,
 //!   and the clock checked before a fired sleep is trusted. It uses tokio's clock, so
 //!   tests can pause and advance time; the core's zero is the task's start.
-//! - Every socket is polled on every wake-up: fine for hundreds of calls; thousands of RTP
-//!   sockets on one task call for sharding (several coordinators).
+//! - Each TCP connection and RTP socket is polled with its own waker, so a wake-up polls
+//!   only the sockets that became ready (a packet on one call's socket does not cost a
+//!   poll of every other call's).
 //! - Shutdown ends every call, drives the endpoint until idle or the grace period ends,
 //!   then closes the sockets. Dropping every handle does the same in the background.
 //!
@@ -53,6 +54,7 @@
 
 mod coordinator;
 mod driver;
+mod ready;
 mod sockets;
 mod timer;
 
