@@ -1,17 +1,39 @@
 //! `sessionctl`: the command-line face of session-core.
 
+mod call;
+mod demo;
+mod runtime;
+mod uas;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgAction, Parser, Subcommand};
 
 mod parse;
 mod table;
 
 /// session-core's command-line tool.
 #[derive(Debug, Parser)]
-#[command(name = "sessionctl", version, about)]
+#[command(
+    name = "sessionctl",
+    version,
+    about,
+    after_help = "Examples:\n  \
+        sessionctl demo\n  \
+        sessionctl uas --bind 127.0.0.1:5060\n  \
+        sessionctl call sip:bob@127.0.0.1:5060 --duration-ms 5000\n  \
+        sessionctl --runtime mio uas --bind 127.0.0.1:5060\n\n\
+        Machine-readable events go to stdout as JSON lines; logs go to stderr\n\
+        (-v, -vv, or RUST_LOG=session_core=debug)."
+)]
 struct Cli {
+    /// Which runtime drives the endpoints.
+    #[arg(long, global = true, value_enum, default_value_t = runtime::RuntimeKind::Tokio)]
+    runtime: runtime::RuntimeKind,
+    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -19,7 +41,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// A complete call between two endpoints on loopback.
-    Demo,
+    Demo(demo::DemoArgs),
+    /// An auto-answering user agent: answers every call until SIGINT/SIGTERM.
+    Uas(uas::UasArgs),
+    /// Places one call, hangs up after a duration, prints the result as JSON.
+    Call(call::CallArgs),
     /// Validate or draw a YAML state table.
     #[command(subcommand)]
     Table(table::TableCommand),
@@ -32,12 +58,49 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Demo => {
-            eprintln!("sessionctl demo: not built yet");
-            ExitCode::FAILURE
+    init_logging(cli.verbose);
+    let command = match cli.command {
+        Command::Table(command) => return ExitCode::from(table::run(command) as u8),
+        Command::Parse { file } => return parse::run(file.as_deref()),
+        other => other,
+    };
+    let mut agents = match runtime::open(cli.runtime) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sessionctl: {e}");
+            return ExitCode::from(2);
         }
-        Command::Table(command) => ExitCode::from(table::run(command) as u8),
-        Command::Parse { file } => parse::run(file.as_deref()),
+    };
+    match command {
+        Command::Demo(args) => demo::run(agents.as_mut(), args),
+        Command::Uas(args) => uas::run(agents.as_mut(), args),
+        Command::Call(args) => call::run(agents.as_mut(), args),
+        Command::Table(_) | Command::Parse { .. } => unreachable!("handled above"),
     }
+}
+
+/// Logs to stderr: `RUST_LOG` when set, else a level from `-v`.
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+}
+
+/// A seed that differs between runs and processes, for tools that were given none: two
+/// UAs on one machine must not pick the same tags and Call-IDs.
+fn fresh_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    nanos ^ (u64::from(std::process::id()) << 32)
 }

@@ -124,16 +124,11 @@ impl Drop for Process {
 /// Starts `sessionctl uas` on a free loopback port; returns it and its SIP address.
 fn uas(extra: &[&str]) -> (Process, String) {
     let mut cmd = sessionctl();
-    cmd.args([
-        "uas",
-        "--bind",
-        "127.0.0.1:0",
-        "--media",
-        "echo",
-        "--ring-ms",
-        "100",
-    ])
-    .args(extra);
+    cmd.args(["uas", "--bind", "127.0.0.1:0", "--media", "echo"]);
+    if !extra.contains(&"--ring-ms") {
+        cmd.args(["--ring-ms", "100"]);
+    }
+    cmd.args(extra);
     let mut p = Process::spawn(cmd);
     let line = p.wait_for("\"listening\"", Duration::from_secs(10));
     let addr = line

@@ -90,6 +90,7 @@
 
 mod adapters;
 pub mod dialog;
+pub mod driver;
 pub mod endpoint;
 pub mod media;
 pub mod rng;

@@ -1,2 +1,67 @@
-//! Drives a session-core `Endpoint` from a mio `Poll` that the caller owns.
+//! Drives a session-core [`Endpoint`](session_core::Endpoint) from a mio `Poll` that the
+//! caller owns: for single-threaded event loops, embedded gateways, and applications that
+//! already have an epoll loop of their own.
+//!
+//! # The loop
+//!
+//! 1. Build a [`Driver`] with the caller's `Registry` and a token range the caller does
+//!    not otherwise use. The driver binds SIP over UDP and TCP on one address and
+//!    registers everything (later RTP sockets and TCP connections too) under that range.
+//! 2. Poll with a timeout no later than [`Driver::next_timeout`].
+//! 3. Hand each event whose token [`Driver::owns`] to [`Driver::handle_event`], then call
+//!    [`Driver::handle_timeout`] once.
+//! 4. Drain [`Driver::poll_event`] and issue commands ([`Driver::make_call`],
+//!    [`Driver::accept`] …) as plain method calls.
+//!
+//! ```no_run
+//! use std::time::Instant;
+//! use mio::{Events, Poll};
+//! use session_core::Config;
+//! use session_core_mio::{Driver, DriverConfig};
+//!
+//! let mut poll = Poll::new()?;
+//! let config = Config { seed: 1, user: "alice".into(), ..Config::new("127.0.0.1:0".parse()?) };
+//! let mut driver = Driver::new(DriverConfig::new(config), poll.registry(), 0..1024, Instant::now())?;
+//! let mut events = Events::with_capacity(256);
+//! loop {
+//!     let timeout = driver.next_timeout().map(|t| t.saturating_duration_since(Instant::now()));
+//!     poll.poll(&mut events, timeout)?;
+//!     let now = Instant::now();
+//!     for event in events.iter() {
+//!         driver.handle_event(event, now);
+//!     }
+//!     driver.handle_timeout(now);
+//!     while let Some(event) = driver.poll_event() {
+//!         println!("{event:?}");
+//!     }
+//! #   break;
+//! }
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`run`] is that loop for callers with no loop of their own.
+//!
+//! # Behaviour
+//!
+//! - No threads, channels or async: every effect happens inside a method call.
+//! - Reads go until `WouldBlock` or the per-wake-up budget ([`DriverLimits`]); a source
+//!   cut short is finished on the next `handle_timeout`, which `next_timeout` asks for at
+//!   once (mio is edge-triggered, so it would not fire again).
+//! - A datagram the socket refused with `WouldBlock` is queued (bounded) and sent on the
+//!   next writable event, in order.
+//! - RTP sockets open on the core's `MediaRequest::Open`, from the configured port range
+//!   (even ports), and close on `Close`; their packets are counted per session.
+//! - Time: the `std::time::Instant` given to [`Driver::new`] is the core's zero.
+//!
+//! [`DriverLimits`]: session_core::driver::DriverLimits
 #![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod driver;
+mod run;
+mod slots;
+mod sockets;
+
+pub use driver::{Driver, DriverConfig, DriverError};
+pub use run::{run, Control};
+pub use session_core::driver::{DriverLimits, DriverStats, PortAllocator, RtpCounters};

@@ -1,0 +1,234 @@
+//! `sessionctl call`: places one call, keeps it up for `--duration-ms`, hangs up, and
+//! prints the result as its last stdout line (the ARCHITECTURE.md contract):
+//! `{"event":"result","status":200,"reason":"hangup_local","duration_ms":…,"rtp_sent":…,
+//! "rtp_received":…}`. Exit 0 when the call was answered and ended normally (either
+//! side hung up), 1 otherwise, 2 for a usage or bind error.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use session_core::driver::PortAllocator;
+use session_core::endpoint::EndReason;
+use session_core::{CommandError, SessionEvent};
+
+use crate::runtime::{self, Action, AgentError, Agents, EndpointOptions, Media, Wake};
+
+/// No final answer by then: give up (CANCEL). Timer B (64·T1 = 32 s) fires first.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(40);
+/// How long the BYE or CANCEL gets before the tool stops waiting.
+const HANGUP_GRACE: Duration = Duration::from_secs(5);
+
+/// Arguments of `sessionctl call`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    sessionctl call sip:bob@127.0.0.1:5060 --bind 127.0.0.1:0\n  \
+    sessionctl call sip:echo@192.0.2.10 --bind 0.0.0.0:5070 --duration-ms 10000 --media tone\n  \
+    sessionctl call sip:ivr@127.0.0.1:5060 --dtmf 1234# --hold-ms 2000\n  \
+    sessionctl --runtime mio call sip:bob@127.0.0.1:5060")]
+pub struct CallArgs {
+    /// Whom to call, e.g. sip:bob@127.0.0.1:5060.
+    pub target: String,
+    /// Local address for SIP (port 0: any).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub bind: SocketAddr,
+    /// How long to keep the answered call before hanging up.
+    #[arg(long, default_value_t = 3000)]
+    pub duration_ms: u64,
+    /// Audio to send.
+    #[arg(long, value_enum, default_value_t = Media::Tone)]
+    pub media: Media,
+    /// DTMF digits to send (RFC 4733) once the call is answered.
+    #[arg(long)]
+    pub dtmf: Option<String>,
+    /// Put the call on hold for this long, starting a quarter into the call.
+    #[arg(long)]
+    pub hold_ms: Option<u64>,
+    /// RTP port range, e.g. 20000-20999.
+    #[arg(long, value_parser = PortAllocator::parse)]
+    pub rtp_ports: Option<PortAllocator>,
+    /// Seed for tags, branches and Call-IDs (default: from the clock and pid).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// What the call came to.
+struct Outcome {
+    status: Option<u16>,
+    reason: String,
+    answered_at: Option<Instant>,
+    ended_at: Instant,
+    ok: bool,
+}
+
+/// Places the call and reports.
+pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
+    let options = EndpointOptions {
+        bind: args.bind,
+        user: "sessionctl".into(),
+        seed: args.seed.unwrap_or_else(crate::fresh_seed),
+        rtp_ports: args.rtp_ports.clone(),
+        media: args.media,
+    };
+    if let Err(e) = agents.add(options) {
+        eprintln!("sessionctl call: {e}");
+        return ExitCode::from(2);
+    }
+    let started = Instant::now();
+    let session = match agents.make_call(0, &args.target) {
+        Ok(s) => s,
+        Err(AgentError::Command(e @ CommandError::BadTarget { .. })) => {
+            eprintln!("sessionctl call: {e} (try sip:user@IP:port)");
+            report(&args, None, "bad_target", None, 0, (0, 0));
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("sessionctl call: {e}");
+            report(&args, None, "error", None, 0, (0, 0));
+            return ExitCode::FAILURE;
+        }
+    };
+
+    let mut answered_at = None;
+    let mut hangup_at = Some(started + ANSWER_TIMEOUT);
+    let mut hold_at = None;
+    let mut resume_at = None;
+    let mut gave_up_at = None;
+    let outcome = loop {
+        let next = [hangup_at, hold_at, resume_at, gave_up_at]
+            .into_iter()
+            .flatten()
+            .min();
+        match agents.wait(next) {
+            Wake::Signal => {
+                tracing::info!("signal: hanging up");
+                hangup_at = Some(Instant::now());
+                continue_after(&mut *agents, session, &mut hangup_at, &mut gave_up_at);
+            }
+            Wake::Deadline => {
+                let now = Instant::now();
+                if hold_at.is_some_and(|t| t <= now) {
+                    hold_at = None;
+                    act(agents, session, Action::Hold);
+                }
+                if resume_at.is_some_and(|t| t <= now) {
+                    resume_at = None;
+                    act(agents, session, Action::Resume);
+                }
+                if hangup_at.is_some_and(|t| t <= now) {
+                    continue_after(&mut *agents, session, &mut hangup_at, &mut gave_up_at);
+                }
+                if gave_up_at.is_some_and(|t| t <= now) {
+                    eprintln!("sessionctl call: the call did not end within {HANGUP_GRACE:?}");
+                    break Outcome {
+                        status: None,
+                        reason: "stuck".into(),
+                        answered_at,
+                        ended_at: now,
+                        ok: false,
+                    };
+                }
+            }
+            Wake::Event(_, event) => {
+                if event.session() != session {
+                    continue;
+                }
+                runtime::emit(&runtime::event_json(&event));
+                match event {
+                    SessionEvent::Answered { .. } => {
+                        let now = Instant::now();
+                        answered_at = Some(now);
+                        hangup_at = Some(now + Duration::from_millis(args.duration_ms));
+                        if let Some(digits) = &args.dtmf {
+                            act(agents, session, Action::Dtmf(digits.clone()));
+                        }
+                        if let Some(ms) = args.hold_ms {
+                            let at = now + Duration::from_millis(args.duration_ms / 4);
+                            hold_at = Some(at);
+                            resume_at = Some(at + Duration::from_millis(ms));
+                        }
+                    }
+                    SessionEvent::Terminated { reason, status, .. } => {
+                        if reason == EndReason::Timeout {
+                            eprintln!(
+                                "sessionctl call: no response from {}: the request timed out (Timer B)",
+                                args.target
+                            );
+                        }
+                        let ok =
+                            answered_at.is_some() && matches!(reason, EndReason::HungUp { .. });
+                        break Outcome {
+                            status,
+                            reason: runtime::reason_name(&reason).into(),
+                            answered_at,
+                            ended_at: Instant::now(),
+                            ok,
+                        };
+                    }
+                    _ => {}
+                }
+            }
+        }
+    };
+    let duration_ms = outcome.answered_at.map_or(0, |a| {
+        outcome.ended_at.saturating_duration_since(a).as_millis() as u64
+    });
+    let counters = agents
+        .rtp_counters(0, session)
+        .map_or((0, 0), |c| (c.packets_sent, c.packets_received));
+    agents.shutdown(Duration::from_secs(1));
+    report(
+        &args,
+        outcome.status,
+        &outcome.reason,
+        Some(session.to_string()),
+        duration_ms,
+        counters,
+    );
+    if outcome.ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// Hangs up once, then waits (bounded) for the call to end.
+fn continue_after(
+    agents: &mut dyn Agents,
+    session: session_core::SessionId,
+    hangup_at: &mut Option<Instant>,
+    gave_up_at: &mut Option<Instant>,
+) {
+    if hangup_at.take().is_some() {
+        act(agents, session, Action::Hangup);
+        *gave_up_at = Some(Instant::now() + HANGUP_GRACE);
+    }
+}
+
+fn act(agents: &mut dyn Agents, session: session_core::SessionId, action: Action) {
+    let what = format!("{action:?}");
+    if let Err(e) = agents.act(0, session, action) {
+        tracing::warn!(%session, action = %what, error = %e, "command refused");
+    }
+}
+
+fn report(
+    args: &CallArgs,
+    status: Option<u16>,
+    reason: &str,
+    session: Option<String>,
+    duration_ms: u64,
+    (rtp_sent, rtp_received): (u64, u64),
+) {
+    runtime::emit(&json!({
+        "event": "result",
+        "target": args.target,
+        "session": session,
+        "status": status,
+        "reason": reason,
+        "duration_ms": duration_ms,
+        "rtp_sent": rtp_sent,
+        "rtp_received": rtp_received,
+    }));
+}

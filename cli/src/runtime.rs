@@ -1,0 +1,527 @@
+//! The runtimes behind `uas`, `call` and `demo`, behind one blocking interface, so each
+//! subcommand is written once and runs on tokio or on mio (`--runtime`).
+//!
+//! An [`Agents`] value holds one or more endpoints (the demo runs two in one process)
+//! and blocks in [`Agents::wait`] until an event, a deadline, or SIGINT/SIGTERM.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::io;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use session_core::driver::{PortAllocator, RtpCounters};
+use session_core::endpoint::EndReason;
+use session_core::{CommandError, SessionEvent, SessionId};
+
+/// Which runtime drives the endpoints.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum RuntimeKind {
+    /// session-core-tokio: a tokio task per endpoint.
+    #[default]
+    Tokio,
+    /// session-core-mio: one mio Poll, no threads.
+    Mio,
+}
+
+/// What audio an endpoint sends.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Media {
+    /// Send back what arrives.
+    Echo,
+    /// A test tone.
+    Tone,
+    /// Comfort silence.
+    #[default]
+    Silence,
+}
+
+/// How to set up one endpoint.
+#[derive(Clone, Debug)]
+pub struct EndpointOptions {
+    /// Where SIP listens (UDP and TCP).
+    pub bind: SocketAddr,
+    /// The user part of Contact and From.
+    pub user: String,
+    /// Seeds tags, branches and Call-IDs.
+    pub seed: u64,
+    /// RTP port range, if any.
+    pub rtp_ports: Option<PortAllocator>,
+    /// Audio to send.
+    pub media: Media,
+}
+
+/// Which endpoint of an [`Agents`] (in the order they were added).
+pub type Ep = usize;
+
+/// Why [`Agents::wait`] returned.
+#[derive(Debug)]
+pub enum Wake {
+    /// An endpoint had an event.
+    Event(Ep, SessionEvent),
+    /// The deadline passed.
+    Deadline,
+    /// SIGINT or SIGTERM arrived.
+    Signal,
+}
+
+/// A per-call command.
+#[derive(Clone, Debug)]
+pub enum Action {
+    Accept,
+    Reject(u16),
+    Hangup,
+    Hold,
+    Resume,
+    Dtmf(String),
+}
+
+/// Why an endpoint or a command failed.
+#[derive(Debug)]
+pub enum AgentError {
+    /// The SIP address could not be bound.
+    Bind(String),
+    /// The runtime itself could not start.
+    Runtime(io::Error),
+    /// The endpoint refused the command.
+    Command(CommandError),
+    /// The endpoint's driver has stopped.
+    Stopped,
+}
+
+impl fmt::Display for AgentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentError::Bind(msg) => f.write_str(msg),
+            AgentError::Runtime(e) => write!(f, "cannot start the runtime: {e}"),
+            AgentError::Command(e) => e.fmt(f),
+            AgentError::Stopped => f.write_str("the endpoint has stopped"),
+        }
+    }
+}
+
+/// One or more endpoints behind a blocking interface.
+pub trait Agents {
+    /// Binds and starts an endpoint; returns its SIP address.
+    fn add(&mut self, options: EndpointOptions) -> Result<SocketAddr, AgentError>;
+    /// Blocks until an event, `deadline`, or a signal.
+    fn wait(&mut self, deadline: Option<Instant>) -> Wake;
+    /// Places a call from endpoint `ep`.
+    fn make_call(&mut self, ep: Ep, target: &str) -> Result<SessionId, AgentError>;
+    /// Acts on a call.
+    fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError>;
+    /// A call's RTP counters.
+    fn rtp_counters(&mut self, ep: Ep, session: SessionId) -> Option<RtpCounters>;
+    /// Ends every call, waits until idle or `grace` passes, closes the sockets.
+    fn shutdown(&mut self, grace: Duration);
+}
+
+/// The agents for `kind`, with SIGINT and SIGTERM caught.
+pub fn open(kind: RuntimeKind) -> Result<Box<dyn Agents>, AgentError> {
+    match kind {
+        RuntimeKind::Tokio => Ok(Box::new(tokio_agents::TokioAgents::new()?)),
+        RuntimeKind::Mio => Ok(Box::new(mio_agents::MioAgents::new()?)),
+    }
+}
+
+/// The short machine-readable name of why a call ended.
+pub fn reason_name(reason: &EndReason) -> &'static str {
+    use session_core::endpoint::Side;
+    match reason {
+        EndReason::HungUp { by: Side::Local } => "hangup_local",
+        EndReason::HungUp { by: Side::Remote } => "hangup_remote",
+        EndReason::Cancelled { .. } => "cancelled",
+        EndReason::Rejected { .. } => "rejected",
+        EndReason::Timeout => "timeout",
+        EndReason::TransportError => "transport_error",
+        EndReason::MediaTimeout => "media_timeout",
+        EndReason::MediaFailed => "media_failed",
+        EndReason::NotAcceptable => "not_acceptable",
+        EndReason::Shutdown => "shutdown",
+        _ => "other",
+    }
+}
+
+/// A session event as one JSON object (a stdout line).
+pub fn event_json(event: &SessionEvent) -> serde_json::Value {
+    use serde_json::json;
+    let session = event.session().to_string();
+    match event {
+        SessionEvent::IncomingCall { from, to, .. } => {
+            json!({"event": "incoming", "session": session, "from": from, "to": to})
+        }
+        SessionEvent::Ringing { .. } => json!({"event": "ringing", "session": session}),
+        SessionEvent::EarlyMedia { .. } => json!({"event": "early_media", "session": session}),
+        SessionEvent::Answered { .. } => json!({"event": "answered", "session": session}),
+        SessionEvent::Held { by, .. } => {
+            json!({"event": "held", "session": session, "by": format!("{by:?}").to_lowercase()})
+        }
+        SessionEvent::Resumed { by, .. } => {
+            json!({"event": "resumed", "session": session, "by": format!("{by:?}").to_lowercase()})
+        }
+        SessionEvent::DtmfReceived {
+            digit, duration_ms, ..
+        } => json!({"event": "dtmf", "session": session, "digit": digit.to_string(),
+                    "duration_ms": duration_ms}),
+        SessionEvent::TransferRequested { target, .. } => {
+            json!({"event": "transfer_requested", "session": session, "target": target})
+        }
+        SessionEvent::Terminated { reason, status, .. } => json!({"event": "terminated",
+            "session": session, "reason": reason_name(reason), "status": status}),
+        other => json!({"event": "other", "session": session, "debug": format!("{other:?}")}),
+    }
+}
+
+/// Prints one JSON line on stdout.
+pub fn emit(value: &serde_json::Value) {
+    use std::io::Write;
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{value}");
+    let _ = out.flush();
+}
+
+mod tokio_agents {
+    use super::*;
+    use session_core_tokio::{CallError, CallHandle, MediaMode, SessionCoordinator};
+    use tokio::signal::unix::{signal, Signal, SignalKind};
+    use tokio::sync::mpsc;
+
+    enum Item {
+        Incoming(session_core_tokio::IncomingCall),
+        Event(SessionEvent),
+    }
+
+    pub(super) struct TokioAgents {
+        rt: tokio::runtime::Runtime,
+        coordinators: Vec<SessionCoordinator>,
+        calls: BTreeMap<(Ep, SessionId), CallHandle>,
+        tx: mpsc::Sender<(Ep, Item)>,
+        rx: mpsc::Receiver<(Ep, Item)>,
+        sigint: Signal,
+        sigterm: Signal,
+    }
+
+    impl TokioAgents {
+        pub(super) fn new() -> Result<TokioAgents, AgentError> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(AgentError::Runtime)?;
+            let (sigint, sigterm) = rt
+                .block_on(async {
+                    Ok::<_, io::Error>((
+                        signal(SignalKind::interrupt())?,
+                        signal(SignalKind::terminate())?,
+                    ))
+                })
+                .map_err(AgentError::Runtime)?;
+            let (tx, rx) = mpsc::channel(1024);
+            Ok(TokioAgents {
+                rt,
+                coordinators: Vec::new(),
+                calls: BTreeMap::new(),
+                tx,
+                rx,
+                sigint,
+                sigterm,
+            })
+        }
+
+        fn handle(&self, ep: Ep, session: SessionId) -> Result<&CallHandle, AgentError> {
+            self.calls
+                .get(&(ep, session))
+                .ok_or(AgentError::Command(CommandError::UnknownSession(session)))
+        }
+    }
+
+    fn call_error(e: CallError) -> AgentError {
+        match e {
+            CallError::Command(c) => AgentError::Command(c),
+            _ => AgentError::Stopped,
+        }
+    }
+
+    impl Agents for TokioAgents {
+        fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
+            let mut builder = SessionCoordinator::builder()
+                .bind(o.bind)
+                .user(o.user)
+                .seed(o.seed)
+                .media_mode(match o.media {
+                    Media::Echo => MediaMode::Echo,
+                    Media::Tone => MediaMode::Tone,
+                    Media::Silence => MediaMode::Silence,
+                });
+            if let Some(ports) = o.rtp_ports {
+                builder = builder.rtp_ports(ports);
+            }
+            let mut coordinator = self
+                .rt
+                .block_on(builder.build())
+                .map_err(|e| AgentError::Bind(e.to_string()))?;
+            let ep = self.coordinators.len();
+            let addr = coordinator.local_sip_addr();
+            let mut incoming = coordinator.incoming_calls();
+            let mut events = coordinator.events();
+            let tx = self.tx.clone();
+            // One forwarder per endpoint, incoming calls first so a call's handle is
+            // stored before any of its later events arrive.
+            self.rt.spawn(async move {
+                loop {
+                    let item = tokio::select! {
+                        biased;
+                        Some(call) = async {
+                            match incoming.as_mut() {
+                                Some(i) => i.next().await,
+                                None => std::future::pending().await,
+                            }
+                        } => Item::Incoming(call),
+                        event = events.recv() => match event {
+                            Ok(SessionEvent::IncomingCall { .. }) => continue,
+                            Ok(e) => Item::Event(e),
+                            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                                tracing::warn!(n, "events lost: the tool fell behind");
+                                continue;
+                            }
+                            Err(_) => return,
+                        },
+                    };
+                    if tx.send((ep, item)).await.is_err() {
+                        return;
+                    }
+                }
+            });
+            self.coordinators.push(coordinator);
+            Ok(addr)
+        }
+
+        fn wait(&mut self, deadline: Option<Instant>) -> Wake {
+            let item = self.rt.block_on(async {
+                let sleep = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    item = self.rx.recv() => item.map(Ok),
+                    _ = sleep => Some(Err(false)),
+                    _ = self.sigint.recv() => Some(Err(true)),
+                    _ = self.sigterm.recv() => Some(Err(true)),
+                }
+            });
+            match item {
+                Some(Ok((ep, Item::Incoming(call)))) => {
+                    let session = call.call.id();
+                    self.calls.insert((ep, session), call.call);
+                    Wake::Event(
+                        ep,
+                        SessionEvent::IncomingCall {
+                            session,
+                            from: call.from,
+                            to: call.to,
+                        },
+                    )
+                }
+                Some(Ok((ep, Item::Event(event)))) => {
+                    if let SessionEvent::Terminated { session, .. } = &event {
+                        self.calls.remove(&(ep, *session));
+                    }
+                    Wake::Event(ep, event)
+                }
+                Some(Err(true)) => Wake::Signal,
+                Some(Err(false)) | None => Wake::Deadline,
+            }
+        }
+
+        fn make_call(&mut self, ep: Ep, target: &str) -> Result<SessionId, AgentError> {
+            let coordinator = self.coordinators.get(ep).ok_or(AgentError::Stopped)?;
+            let handle = self
+                .rt
+                .block_on(coordinator.make_call(target))
+                .map_err(call_error)?;
+            let session = handle.id();
+            self.calls.insert((ep, session), handle);
+            Ok(session)
+        }
+
+        fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError> {
+            let call = self.handle(ep, session)?;
+            let r = self.rt.block_on(async {
+                match action {
+                    Action::Accept => call.accept().await,
+                    Action::Reject(code) => call.reject(code).await,
+                    Action::Hangup => call.hangup().await,
+                    Action::Hold => call.hold().await,
+                    Action::Resume => call.resume().await,
+                    Action::Dtmf(digits) => call.send_dtmf(&digits).await,
+                }
+            });
+            r.map_err(call_error)
+        }
+
+        fn rtp_counters(&mut self, ep: Ep, session: SessionId) -> Option<RtpCounters> {
+            let coordinator = self.coordinators.get(ep)?;
+            self.rt.block_on(coordinator.rtp_counters(session))
+        }
+
+        fn shutdown(&mut self, grace: Duration) {
+            let coordinators = std::mem::take(&mut self.coordinators);
+            self.calls.clear();
+            self.rt.block_on(async {
+                for c in coordinators {
+                    c.shutdown(grace).await;
+                }
+            });
+        }
+    }
+}
+
+mod mio_agents {
+    use super::*;
+    use mio::{Events, Poll, Token};
+    use session_core::{CallOptions, Config};
+    use session_core_mio::{Driver, DriverConfig};
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook_mio::v1_0::Signals;
+
+    /// Tokens per endpoint: the SIP sockets, TCP connections and RTP sockets.
+    const TOKENS_PER_ENDPOINT: usize = 1 << 16;
+    const SIGNALS: Token = Token(usize::MAX - 1);
+
+    pub(super) struct MioAgents {
+        poll: Poll,
+        events: Events,
+        drivers: Vec<Driver>,
+        signals: Signals,
+    }
+
+    impl MioAgents {
+        pub(super) fn new() -> Result<MioAgents, AgentError> {
+            let poll = Poll::new().map_err(AgentError::Runtime)?;
+            let mut signals = Signals::new([SIGINT, SIGTERM]).map_err(AgentError::Runtime)?;
+            poll.registry()
+                .register(&mut signals, SIGNALS, mio::Interest::READABLE)
+                .map_err(AgentError::Runtime)?;
+            Ok(MioAgents {
+                poll,
+                events: Events::with_capacity(256),
+                drivers: Vec::new(),
+                signals,
+            })
+        }
+
+        fn driver(&mut self, ep: Ep) -> Result<&mut Driver, AgentError> {
+            self.drivers.get_mut(ep).ok_or(AgentError::Stopped)
+        }
+    }
+
+    impl Agents for MioAgents {
+        fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
+            let mut config = DriverConfig::new(Config {
+                seed: o.seed,
+                user: o.user,
+                ..Config::new(o.bind)
+            });
+            config.rtp_ports = o.rtp_ports;
+            // The media mode reaches the core with its media layer; the driver only
+            // handles sockets.
+            let _ = o.media;
+            let first = self.drivers.len() * TOKENS_PER_ENDPOINT;
+            let driver = Driver::new(
+                config,
+                self.poll.registry(),
+                first..first + TOKENS_PER_ENDPOINT,
+                Instant::now(),
+            )
+            .map_err(|e| AgentError::Bind(e.to_string()))?;
+            let addr = driver.local_sip_addr();
+            self.drivers.push(driver);
+            Ok(addr)
+        }
+
+        fn wait(&mut self, deadline: Option<Instant>) -> Wake {
+            loop {
+                for (ep, d) in self.drivers.iter_mut().enumerate() {
+                    if let Some(event) = d.poll_event() {
+                        return Wake::Event(ep, event);
+                    }
+                }
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    return Wake::Deadline;
+                }
+                let next = self
+                    .drivers
+                    .iter()
+                    .filter_map(Driver::next_timeout)
+                    .chain(deadline)
+                    .min();
+                let timeout = next.map(|t| t.saturating_duration_since(now));
+                if let Err(e) = self.poll.poll(&mut self.events, timeout) {
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        tracing::error!(error = %e, "poll failed");
+                        return Wake::Signal;
+                    }
+                }
+                let now = Instant::now();
+                let mut signalled = false;
+                for event in self.events.iter() {
+                    if event.token() == SIGNALS {
+                        signalled |= self.signals.pending().next().is_some();
+                        continue;
+                    }
+                    if let Some(d) = self.drivers.iter_mut().find(|d| d.owns(event.token())) {
+                        d.handle_event(event, now);
+                    }
+                }
+                for d in &mut self.drivers {
+                    d.handle_timeout(now);
+                }
+                if signalled {
+                    return Wake::Signal;
+                }
+            }
+        }
+
+        fn make_call(&mut self, ep: Ep, target: &str) -> Result<SessionId, AgentError> {
+            self.driver(ep)?
+                .make_call(Instant::now(), target, CallOptions::default())
+                .map_err(AgentError::Command)
+        }
+
+        fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError> {
+            let d = self.driver(ep)?;
+            let now = Instant::now();
+            let r = match action {
+                Action::Accept => d.accept(now, session),
+                Action::Reject(code) => d.reject(now, session, code),
+                Action::Hangup => d.hangup(now, session),
+                Action::Hold => d.hold(now, session),
+                Action::Resume => d.resume(now, session),
+                Action::Dtmf(digits) => d.send_dtmf(now, session, &digits),
+            };
+            r.map_err(AgentError::Command)
+        }
+
+        fn rtp_counters(&mut self, ep: Ep, session: SessionId) -> Option<RtpCounters> {
+            self.drivers.get(ep)?.rtp_counters(session)
+        }
+
+        fn shutdown(&mut self, grace: Duration) {
+            let now = Instant::now();
+            for d in &mut self.drivers {
+                d.shutdown(now);
+            }
+            let deadline = now + grace;
+            while Instant::now() < deadline && !self.drivers.iter().all(Driver::is_idle) {
+                if let Wake::Signal = self.wait(Some(deadline.min(Instant::now() + grace / 20))) {
+                    break;
+                }
+            }
+            for d in self.drivers.drain(..) {
+                d.close();
+            }
+        }
+    }
+}

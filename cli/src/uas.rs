@@ -1,0 +1,114 @@
+//! `sessionctl uas`: an auto-answering user agent (the ARCHITECTURE.md contract).
+//!
+//! Prints `{"event":"listening","sip":"ADDR"}` once SIP is bound on UDP and TCP, then one
+//! JSON line per call event. Answers every INVITE after `--ring-ms` (or rejects it with
+//! `--reject CODE`), and on SIGINT/SIGTERM ends its calls and exits 0.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use session_core::driver::PortAllocator;
+use session_core::{SessionEvent, SessionId};
+
+use crate::runtime::{self, Action, Agents, EndpointOptions, Media, Wake};
+
+/// How long calls get to end after a signal.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Arguments of `sessionctl uas`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    sessionctl uas --bind 127.0.0.1:5060\n  \
+    sessionctl uas --bind 0.0.0.0:5080 --media echo --ring-ms 500 --rtp-ports 20000-20999\n  \
+    sessionctl uas --bind 127.0.0.1:5090 --reject 486\n  \
+    sessionctl --runtime mio uas --bind 127.0.0.1:5060")]
+pub struct UasArgs {
+    /// Address for SIP over UDP and TCP (port 0: the kernel picks; the listening line
+    /// says which).
+    #[arg(long, default_value = "127.0.0.1:5060")]
+    pub bind: SocketAddr,
+    /// Audio sent on answered calls.
+    #[arg(long, value_enum, default_value_t = Media::Echo)]
+    pub media: Media,
+    /// Ring for this long (180 Ringing) before answering.
+    #[arg(long, default_value_t = 0)]
+    pub ring_ms: u64,
+    /// Reject every call with this status (4xx–6xx) instead of answering.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(400..700))]
+    pub reject: Option<u16>,
+    /// RTP port range, e.g. 20000-20999 (even ports are used).
+    #[arg(long, value_parser = PortAllocator::parse)]
+    pub rtp_ports: Option<PortAllocator>,
+    /// Seed for tags, branches and Call-IDs (default: from the clock and pid).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+/// Runs the UA until a signal.
+pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
+    let options = EndpointOptions {
+        bind: args.bind,
+        user: "uas".into(),
+        seed: args.seed.unwrap_or_else(crate::fresh_seed),
+        rtp_ports: args.rtp_ports,
+        media: args.media,
+    };
+    let addr = match agents.add(options) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sessionctl uas: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime::emit(&json!({"event": "listening", "sip": addr.to_string()}));
+
+    // Answers (or rejections) waiting for their ring time, in due order.
+    let mut due: Vec<(Instant, SessionId, Action)> = Vec::new();
+    loop {
+        let next = due.iter().map(|(t, ..)| *t).min();
+        match agents.wait(next) {
+            Wake::Signal => {
+                tracing::info!("signal: ending calls");
+                runtime::emit(&json!({"event": "stopping"}));
+                agents.shutdown(SHUTDOWN_GRACE);
+                return ExitCode::SUCCESS;
+            }
+            Wake::Deadline => {
+                let now = Instant::now();
+                let (ready, later): (Vec<_>, Vec<_>) =
+                    due.into_iter().partition(|(t, ..)| *t <= now);
+                due = later;
+                for (_, session, action) in ready {
+                    if let Err(e) = agents.act(0, session, action) {
+                        tracing::warn!(%session, error = %e, "could not answer");
+                    }
+                }
+            }
+            Wake::Event(_, event) => {
+                runtime::emit(&runtime::event_json(&event));
+                match event {
+                    SessionEvent::IncomingCall { session, .. } => {
+                        let action = match args.reject {
+                            Some(code) => Action::Reject(code),
+                            None => Action::Accept,
+                        };
+                        let at = Instant::now() + Duration::from_millis(args.ring_ms);
+                        due.push((at, session, action));
+                    }
+                    SessionEvent::Terminated { session, .. } => {
+                        due.retain(|(_, s, _)| *s != session);
+                        if let Some(c) = agents.rtp_counters(0, session) {
+                            runtime::emit(
+                                &json!({"event": "media", "session": session.to_string(),
+                                "rtp_sent": c.packets_sent, "rtp_received": c.packets_received}),
+                            );
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}

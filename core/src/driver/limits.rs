@@ -1,0 +1,39 @@
+//! The bounds a runtime applies to its IO, so that no peer can make it grow without limit
+//! and no busy socket can starve the others.
+
+/// Limits shared by both runtimes. The defaults suit a softphone or a small server; a
+/// load test raises `max_tcp_connections` and the socket buffers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriverLimits {
+    /// The largest datagram read or framed stream message accepted, in bytes. UDP SIP
+    /// messages are under 64 KiB by construction; a larger stream message closes the
+    /// connection.
+    pub max_message_bytes: usize,
+    /// How many concurrent TCP connections (accepted and outgoing together).
+    pub max_tcp_connections: usize,
+    /// Bytes queued for one TCP connection before it is closed as stuck.
+    pub max_tcp_send_queue_bytes: usize,
+    /// Datagrams kept per socket after the socket refused them with `WouldBlock`.
+    pub max_retry_datagrams: usize,
+    /// Bytes kept per socket after the socket refused them.
+    pub max_retry_bytes: usize,
+    /// Datagrams (or stream reads) handled per socket per wake-up before yielding.
+    pub reads_per_wakeup: usize,
+    /// Socket send and receive buffer size asked of the kernel, in bytes. The kernel may
+    /// cap it (Linux: `net.core.rmem_max`); the runtime logs what it got.
+    pub socket_buffer_bytes: usize,
+}
+
+impl Default for DriverLimits {
+    fn default() -> DriverLimits {
+        DriverLimits {
+            max_message_bytes: 65_535,
+            max_tcp_connections: 256,
+            max_tcp_send_queue_bytes: 1 << 20,
+            max_retry_datagrams: 1024,
+            max_retry_bytes: 4 << 20,
+            reads_per_wakeup: 64,
+            socket_buffer_bytes: 4 << 20,
+        }
+    }
+}

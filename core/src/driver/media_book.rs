@@ -1,0 +1,214 @@
+//! Which RTP socket belongs to which session, and how many packets each carried.
+//!
+//! The core asks for a socket with `MediaRequest::Open` and gives it up with `Close`; in
+//! between, RTP for the session arrives on that socket and the core sends RTP from it.
+//! The book maps both ways (session → socket for `Close`, local address → session for
+//! counting) and keeps the last counters of recently closed sessions so an application
+//! can still read a call's totals after it ended.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::net::SocketAddr;
+
+use crate::endpoint::SessionId;
+
+/// How many closed sessions' counters are remembered.
+const CLOSED_KEPT: usize = 1024;
+
+/// Packets and bytes through one RTP socket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RtpCounters {
+    /// Datagrams sent from the socket.
+    pub packets_sent: u64,
+    /// Datagrams received on the socket.
+    pub packets_received: u64,
+    /// Payload bytes sent.
+    pub bytes_sent: u64,
+    /// Payload bytes received.
+    pub bytes_received: u64,
+}
+
+/// One open RTP socket as the book knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaSocket<H> {
+    /// The session that owns it.
+    pub session: SessionId,
+    /// Its local address, as reported to the core in `MediaInput::Ready`.
+    pub local_rtp: SocketAddr,
+    /// The runtime's handle for the socket (a slab index, a token).
+    pub handle: H,
+    /// Its traffic so far.
+    pub counters: RtpCounters,
+}
+
+/// The runtime's table of RTP sockets.
+#[derive(Clone, Debug)]
+pub struct MediaBook<H> {
+    by_session: BTreeMap<SessionId, MediaSocket<H>>,
+    by_addr: BTreeMap<SocketAddr, SessionId>,
+    closed: BTreeMap<SessionId, RtpCounters>,
+    closed_order: VecDeque<SessionId>,
+}
+
+impl<H> Default for MediaBook<H> {
+    fn default() -> Self {
+        MediaBook {
+            by_session: BTreeMap::new(),
+            by_addr: BTreeMap::new(),
+            closed: BTreeMap::new(),
+            closed_order: VecDeque::new(),
+        }
+    }
+}
+
+impl<H: Copy> MediaBook<H> {
+    /// An empty book.
+    pub fn new() -> MediaBook<H> {
+        MediaBook::default()
+    }
+
+    /// Records a newly bound socket. Returns the handle of a socket the session already
+    /// had (the runtime closes it), if any.
+    pub fn insert(&mut self, session: SessionId, local_rtp: SocketAddr, handle: H) -> Option<H> {
+        let old = self.remove(session).map(|s| s.handle);
+        self.by_addr.insert(local_rtp, session);
+        self.by_session.insert(
+            session,
+            MediaSocket {
+                session,
+                local_rtp,
+                handle,
+                counters: RtpCounters::default(),
+            },
+        );
+        old
+    }
+
+    /// Forgets the session's socket and returns it, keeping its counters for
+    /// [`MediaBook::counters`].
+    pub fn remove(&mut self, session: SessionId) -> Option<MediaSocket<H>> {
+        let socket = self.by_session.remove(&session)?;
+        self.by_addr.remove(&socket.local_rtp);
+        if self.closed_order.len() >= CLOSED_KEPT {
+            if let Some(oldest) = self.closed_order.pop_front() {
+                self.closed.remove(&oldest);
+            }
+        }
+        if self.closed.insert(session, socket.counters).is_none() {
+            self.closed_order.push_back(session);
+        }
+        Some(socket)
+    }
+
+    /// The open socket of a session.
+    pub fn socket(&self, session: SessionId) -> Option<&MediaSocket<H>> {
+        self.by_session.get(&session)
+    }
+
+    /// The open socket bound at `local`, if it is an RTP socket.
+    pub fn socket_at(&self, local: SocketAddr) -> Option<&MediaSocket<H>> {
+        let session = self.by_addr.get(&local)?;
+        self.by_session.get(session)
+    }
+
+    /// Counts a datagram sent from `local`. False when no RTP socket is bound there.
+    pub fn record_sent(&mut self, local: SocketAddr, bytes: usize) -> bool {
+        self.with_counters(local, |c| {
+            c.packets_sent += 1;
+            c.bytes_sent += bytes as u64;
+        })
+    }
+
+    /// Counts a datagram received on `local`. False when no RTP socket is bound there.
+    pub fn record_received(&mut self, local: SocketAddr, bytes: usize) -> bool {
+        self.with_counters(local, |c| {
+            c.packets_received += 1;
+            c.bytes_received += bytes as u64;
+        })
+    }
+
+    /// A session's counters: live while its socket is open, and afterwards for the
+    /// most recent closed sessions.
+    pub fn counters(&self, session: SessionId) -> Option<RtpCounters> {
+        self.by_session
+            .get(&session)
+            .map(|s| s.counters)
+            .or_else(|| self.closed.get(&session).copied())
+    }
+
+    /// How many RTP sockets are open.
+    pub fn len(&self) -> usize {
+        self.by_session.len()
+    }
+
+    /// Whether no RTP socket is open.
+    pub fn is_empty(&self) -> bool {
+        self.by_session.is_empty()
+    }
+
+    /// Every open socket, in session order.
+    pub fn iter(&self) -> impl Iterator<Item = &MediaSocket<H>> {
+        self.by_session.values()
+    }
+
+    fn with_counters(&mut self, local: SocketAddr, f: impl FnOnce(&mut RtpCounters)) -> bool {
+        let Some(session) = self.by_addr.get(&local) else {
+            return false;
+        };
+        match self.by_session.get_mut(session) {
+            Some(s) => {
+                f(&mut s.counters);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addr(port: u16) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn counts_traffic_per_session_and_keeps_it_after_close() {
+        let mut book = MediaBook::new();
+        book.insert(SessionId(1), addr(10_000), 7usize);
+        assert!(book.record_sent(addr(10_000), 172));
+        assert!(book.record_received(addr(10_000), 172));
+        assert!(book.record_received(addr(10_000), 172));
+        assert!(!book.record_received(addr(10_002), 172));
+        let closed = book.remove(SessionId(1)).unwrap();
+        assert_eq!(closed.handle, 7);
+        assert!(book.socket_at(addr(10_000)).is_none());
+        let c = book.counters(SessionId(1)).unwrap();
+        assert_eq!(
+            (c.packets_sent, c.packets_received, c.bytes_received),
+            (1, 2, 344)
+        );
+    }
+
+    #[test]
+    fn a_second_open_for_a_session_returns_the_old_handle() {
+        let mut book = MediaBook::new();
+        assert_eq!(book.insert(SessionId(1), addr(10_000), 1u32), None);
+        assert_eq!(book.insert(SessionId(1), addr(10_002), 2u32), Some(1));
+        assert_eq!(book.len(), 1);
+        assert!(book.socket_at(addr(10_000)).is_none());
+        assert_eq!(book.socket(SessionId(1)).unwrap().handle, 2);
+    }
+
+    #[test]
+    fn remembers_only_a_bounded_number_of_closed_sessions() {
+        let mut book = MediaBook::new();
+        for n in 0..(CLOSED_KEPT as u64 + 10) {
+            book.insert(SessionId(n), addr(10_000), ());
+            book.remove(SessionId(n));
+        }
+        assert!(book.counters(SessionId(0)).is_none());
+        assert!(book.counters(SessionId(CLOSED_KEPT as u64 + 9)).is_some());
+        assert!(book.closed.len() <= CLOSED_KEPT);
+    }
+}

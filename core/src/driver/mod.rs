@@ -1,0 +1,37 @@
+//! Pure helpers that both runtimes (`session-core-tokio`, `session-core-mio`) share.
+//!
+//! A runtime is a thin driver around an [`Endpoint`](crate::Endpoint): it reads sockets,
+//! feeds the endpoint, drains its outputs and sleeps until `poll_timeout()`. The parts of
+//! that job that are bookkeeping rather than IO live here, once, so that the two runtimes
+//! behave alike and the logic can be tested without sockets:
+//!
+//! - [`Epoch`]: converts between the runtime's monotonic clock and the core's [`Instant`].
+//! - [`PortAllocator`]: hands out even RTP ports from a configured range (RFC 3550 §11:
+//!   RTP on an even port, RTCP on the next odd one).
+//! - [`StreamReassembler`]: cuts a TCP byte stream into SIP messages by Content-Length
+//!   (RFC 3261 §18.3). Interim: the core parser's framing function replaces its scanner.
+//! - [`RetryQueue`]: keeps datagrams a socket refused with `WouldBlock`, bounded, in order.
+//! - [`MediaBook`]: which RTP socket belongs to which session, and its packet counters.
+//! - [`DriverStats`]: the counters both runtimes keep.
+//! - [`DriverLimits`]: the bounds every runtime applies (buffers, connections, work per
+//!   wake-up).
+//!
+//! Nothing here opens a socket or reads a clock.
+//!
+//! [`Instant`]: crate::Instant
+
+mod clock;
+mod framing;
+mod limits;
+mod media_book;
+mod ports;
+mod retry;
+mod stats;
+
+pub use clock::Epoch;
+pub use framing::{Frame, FramingError, StreamReassembler};
+pub use limits::DriverLimits;
+pub use media_book::{MediaBook, MediaSocket, RtpCounters};
+pub use ports::{PortAllocator, PortRangeError};
+pub use retry::{QueueFull, RetryQueue};
+pub use stats::DriverStats;

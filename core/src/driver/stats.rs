@@ -1,0 +1,25 @@
+//! What a runtime counts about its IO, in one shape for both runtimes.
+
+/// Counters a runtime keeps. Plain numbers for logs, tests and load reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DriverStats {
+    /// UDP datagrams received (SIP and RTP).
+    pub datagrams_received: u64,
+    /// UDP datagrams sent (SIP and RTP).
+    pub datagrams_sent: u64,
+    /// Datagrams a socket refused with `WouldBlock` and the runtime queued for retry.
+    pub datagrams_deferred: u64,
+    /// Datagrams dropped: retry queue full, no socket at the source address, an
+    /// unsupported transport, or a send error.
+    pub datagrams_dropped: u64,
+    /// SIP messages framed out of TCP streams.
+    pub stream_messages_received: u64,
+    /// TCP connections accepted.
+    pub connections_accepted: u64,
+    /// TCP connections opened towards peers.
+    pub connections_opened: u64,
+    /// TCP connections refused or closed for exceeding a limit or breaking framing.
+    pub connections_refused: u64,
+    /// Session events dropped because the application did not drain them.
+    pub events_dropped: u64,
+}

@@ -1,0 +1,80 @@
+//! A small slab: sockets live in numbered slots, and a slot's number is its mio token's
+//! offset, so an event finds its socket in O(1) and tokens are reused after a close.
+
+/// Fixed-capacity storage with reusable indices.
+#[derive(Debug)]
+pub(crate) struct Slots<T> {
+    items: Vec<Option<T>>,
+    free: Vec<usize>,
+    capacity: usize,
+}
+
+impl<T> Slots<T> {
+    pub(crate) fn new(capacity: usize) -> Slots<T> {
+        Slots {
+            items: Vec::new(),
+            free: Vec::new(),
+            capacity,
+        }
+    }
+
+    /// The index a new item would get, without inserting it.
+    pub(crate) fn vacant(&self) -> Option<usize> {
+        if let Some(&i) = self.free.last() {
+            return Some(i);
+        }
+        (self.items.len() < self.capacity).then_some(self.items.len())
+    }
+
+    /// Stores `item` at [`Slots::vacant`]'s index; `None` (and the item back) when full.
+    pub(crate) fn insert(&mut self, item: T) -> Result<usize, T> {
+        if let Some(i) = self.free.pop() {
+            self.items[i] = Some(item);
+            return Ok(i);
+        }
+        if self.items.len() >= self.capacity {
+            return Err(item);
+        }
+        self.items.push(Some(item));
+        Ok(self.items.len() - 1)
+    }
+
+    pub(crate) fn get(&self, i: usize) -> Option<&T> {
+        self.items.get(i).and_then(Option::as_ref)
+    }
+
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+        self.items.get_mut(i).and_then(Option::as_mut)
+    }
+
+    pub(crate) fn remove(&mut self, i: usize) -> Option<T> {
+        let item = self.items.get_mut(i)?.take()?;
+        self.free.push(i);
+        Some(item)
+    }
+
+    pub(crate) fn indices(&self) -> Vec<usize> {
+        (0..self.items.len())
+            .filter(|&i| self.items[i].is_some())
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reuses_freed_indices_and_refuses_past_capacity() {
+        let mut s = Slots::new(2);
+        assert_eq!(s.insert('a'), Ok(0));
+        assert_eq!(s.insert('b'), Ok(1));
+        assert_eq!(s.vacant(), None);
+        assert_eq!(s.insert('c'), Err('c'));
+        assert_eq!(s.remove(0), Some('a'));
+        assert_eq!(s.vacant(), Some(0));
+        assert_eq!(s.insert('d'), Ok(0));
+        assert_eq!(s.get(0), Some(&'d'));
+        assert_eq!(s.indices(), vec![0, 1]);
+    }
+}

@@ -1,0 +1,439 @@
+//! The application's side: [`SessionCoordinator`], its builder, [`CallHandle`] and
+//! [`IncomingCall`] (the seed's `SessionCoordinator` / `UnifiedSession`, adapted).
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use session_core::driver::{DriverLimits, DriverStats, PortAllocator, RtpCounters};
+use session_core::{CallOptions, CommandError, Config, SessionEvent, SessionId};
+use tokio::sync::{broadcast, mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::driver::{self, Command, Op};
+
+/// Capacity of each call's event channel; events past it are dropped and counted.
+pub(crate) const CALL_EVENTS: usize = 64;
+/// Capacity of the incoming-call channel; calls past it are rejected with 503.
+const INCOMING_CALLS: usize = 64;
+/// Capacity of the global event broadcast; slow receivers lose the oldest events.
+const GLOBAL_EVENTS: usize = 1024;
+/// Capacity of the command channel into the driver task.
+const COMMANDS: usize = 256;
+
+/// What audio a call sends.
+///
+/// Recorded by the coordinator; the core's media layer (RTP packetization, G.711 tone
+/// and echo) takes it over when it lands in `session_core::media`. Until then the driver
+/// only opens, counts and closes RTP sockets.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MediaMode {
+    /// Send comfort silence.
+    #[default]
+    Silence,
+    /// Send a test tone.
+    Tone,
+    /// Send back what arrives.
+    Echo,
+}
+
+/// Why the coordinator could not start.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// The SIP address could not be bound (most often: it is in use).
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for BuildError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BuildError::Bind { addr, source } if source.kind() == std::io::ErrorKind::AddrInUse => {
+                write!(f, "cannot bind SIP to {addr}: address in use")
+            }
+            BuildError::Bind { addr, source } => write!(f, "cannot bind SIP to {addr}: {source}"),
+        }
+    }
+}
+
+impl std::error::Error for BuildError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            BuildError::Bind { source, .. } => Some(source),
+        }
+    }
+}
+
+/// Why a call command failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CallError {
+    /// The endpoint refused the command.
+    Command(CommandError),
+    /// The driver task has stopped (after shutdown, or it panicked).
+    DriverGone,
+}
+
+impl fmt::Display for CallError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CallError::Command(e) => e.fmt(f),
+            CallError::DriverGone => f.write_str("the session driver has stopped"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl From<CommandError> for CallError {
+    fn from(e: CommandError) -> CallError {
+        CallError::Command(e)
+    }
+}
+
+/// Builds a [`SessionCoordinator`].
+#[derive(Clone, Debug)]
+pub struct SessionCoordinatorBuilder {
+    bind: SocketAddr,
+    seed: u64,
+    user: String,
+    tcp: bool,
+    media_mode: MediaMode,
+    rtp_ports: Option<PortAllocator>,
+    rtp_ip: Option<IpAddr>,
+    limits: DriverLimits,
+}
+
+impl SessionCoordinatorBuilder {
+    /// Where SIP listens, UDP and TCP (default `127.0.0.1:5060`; port 0 lets the kernel
+    /// pick).
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// The seed for tags, branches, Call-IDs and SSRCs (default 0; use a random one in
+    /// production so two processes do not collide).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// The user part of our Contact and From (default `session-core`).
+    pub fn user(mut self, user: impl Into<String>) -> Self {
+        self.user = user.into();
+        self
+    }
+
+    /// Whether to listen on TCP as well (default true).
+    pub fn tcp(mut self, on: bool) -> Self {
+        self.tcp = on;
+        self
+    }
+
+    /// What audio calls send (see [`MediaMode`]).
+    pub fn media_mode(mut self, mode: MediaMode) -> Self {
+        self.media_mode = mode;
+        self
+    }
+
+    /// Where RTP ports come from (default: any port the kernel picks).
+    pub fn rtp_ports(mut self, ports: PortAllocator) -> Self {
+        self.rtp_ports = Some(ports);
+        self
+    }
+
+    /// The address RTP binds to (default: the SIP address's IP).
+    pub fn rtp_ip(mut self, ip: IpAddr) -> Self {
+        self.rtp_ip = Some(ip);
+        self
+    }
+
+    /// Buffers, connection counts and work per wake-up.
+    pub fn limits(mut self, limits: DriverLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Binds the sockets and starts the driver task on the current tokio runtime.
+    pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
+        let config = Config {
+            seed: self.seed,
+            user: self.user,
+            ..Config::new(self.bind)
+        };
+        let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
+        let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_CALLS);
+        let (events_tx, _) = broadcast::channel(GLOBAL_EVENTS);
+        let setup = driver::Setup {
+            config,
+            tcp: self.tcp,
+            rtp_ports: self.rtp_ports,
+            rtp_ip: self.rtp_ip,
+            limits: self.limits,
+            commands: cmd_rx,
+            command_tx: cmd_tx.downgrade(),
+            incoming: incoming_tx,
+            events: events_tx.clone(),
+        };
+        let (sip_addr, task) =
+            driver::spawn(setup).map_err(|(addr, source)| BuildError::Bind { addr, source })?;
+        Ok(SessionCoordinator {
+            commands: cmd_tx,
+            sip_addr,
+            media_mode: self.media_mode,
+            incoming: Some(IncomingCalls { rx: incoming_rx }),
+            events: events_tx,
+            task: Some(task),
+        })
+    }
+}
+
+/// The high-level call API: one SIP endpoint driven by a tokio task.
+///
+/// Dropping the coordinator and every [`CallHandle`] makes the task end its calls and
+/// stop by itself; [`SessionCoordinator::shutdown`] does it explicitly and waits.
+#[derive(Debug)]
+pub struct SessionCoordinator {
+    commands: mpsc::Sender<Command>,
+    sip_addr: SocketAddr,
+    media_mode: MediaMode,
+    incoming: Option<IncomingCalls>,
+    events: broadcast::Sender<SessionEvent>,
+    task: Option<JoinHandle<()>>,
+}
+
+impl SessionCoordinator {
+    /// A builder with defaults.
+    pub fn builder() -> SessionCoordinatorBuilder {
+        SessionCoordinatorBuilder {
+            bind: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            seed: 0,
+            user: "session-core".into(),
+            tcp: true,
+            media_mode: MediaMode::default(),
+            rtp_ports: None,
+            rtp_ip: None,
+            limits: DriverLimits::default(),
+        }
+    }
+
+    /// The address SIP is bound to (UDP and TCP).
+    pub fn local_sip_addr(&self) -> SocketAddr {
+        self.sip_addr
+    }
+
+    /// The media mode calls were configured with.
+    pub fn media_mode(&self) -> MediaMode {
+        self.media_mode
+    }
+
+    /// The stream of incoming calls. Returns it once; later calls get `None`. While no
+    /// one holds it, incoming calls are rejected with 480.
+    pub fn incoming_calls(&mut self) -> Option<IncomingCalls> {
+        self.incoming.take()
+    }
+
+    /// Every session event of the endpoint, for logging or a UI. A receiver that falls
+    /// more than 1024 events behind loses the oldest ones.
+    pub fn events(&self) -> broadcast::Receiver<SessionEvent> {
+        self.events.subscribe()
+    }
+
+    /// Places a call to `target` (a `sip:` URI).
+    pub async fn make_call(&self, target: &str) -> Result<CallHandle, CallError> {
+        self.make_call_with(target, CallOptions::default()).await
+    }
+
+    /// Places a call with options.
+    pub async fn make_call_with(
+        &self,
+        target: &str,
+        options: CallOptions,
+    ) -> Result<CallHandle, CallError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::MakeCall {
+            target: target.to_owned(),
+            options,
+            reply,
+        };
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| CallError::DriverGone)?;
+        let (session, events) = rx.await.map_err(|_| CallError::DriverGone)??;
+        Ok(CallHandle {
+            session,
+            commands: self.commands.clone(),
+            events,
+        })
+    }
+
+    /// A session's RTP counters (kept a while after the call ended).
+    pub async fn rtp_counters(&self, session: SessionId) -> Option<RtpCounters> {
+        rtp_counters(&self.commands, session).await
+    }
+
+    /// What the driver has counted so far; `None` once it stopped.
+    pub async fn stats(&self) -> Option<DriverStats> {
+        let (reply, rx) = oneshot::channel();
+        self.commands.send(Command::Stats { reply }).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Ends every call (BYE or CANCEL), drives the endpoint until it is idle or `grace`
+    /// has passed, closes the sockets and stops the task.
+    pub async fn shutdown(mut self, grace: Duration) {
+        let (reply, rx) = oneshot::channel();
+        if self
+            .commands
+            .send(Command::Shutdown { grace, reply })
+            .await
+            .is_ok()
+        {
+            let _ = rx.await;
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+    }
+}
+
+/// Incoming calls, in arrival order.
+#[derive(Debug)]
+pub struct IncomingCalls {
+    rx: mpsc::Receiver<IncomingCall>,
+}
+
+impl IncomingCalls {
+    /// The next incoming call; `None` once the driver stopped.
+    pub async fn next(&mut self) -> Option<IncomingCall> {
+        self.rx.recv().await
+    }
+}
+
+/// A call that arrived: who from, who to, and the handle to answer it.
+#[derive(Debug)]
+pub struct IncomingCall {
+    /// The caller (From URI).
+    pub from: String,
+    /// The callee (To URI).
+    pub to: String,
+    /// The call; `accept` or `reject` it.
+    pub call: CallHandle,
+}
+
+/// One call: commands and its own events.
+#[derive(Debug)]
+pub struct CallHandle {
+    session: SessionId,
+    commands: mpsc::Sender<Command>,
+    events: mpsc::Receiver<SessionEvent>,
+}
+
+impl CallHandle {
+    pub(crate) fn new(
+        session: SessionId,
+        commands: mpsc::Sender<Command>,
+        events: mpsc::Receiver<SessionEvent>,
+    ) -> CallHandle {
+        CallHandle {
+            session,
+            commands,
+            events,
+        }
+    }
+
+    /// The session this handle drives.
+    pub fn id(&self) -> SessionId {
+        self.session
+    }
+
+    /// Answers an incoming call.
+    pub async fn accept(&self) -> Result<(), CallError> {
+        self.op(Op::Accept).await
+    }
+
+    /// Rejects an incoming call with `status` (4xx–6xx).
+    pub async fn reject(&self, status: u16) -> Result<(), CallError> {
+        self.op(Op::Reject(status)).await
+    }
+
+    /// Ends the call: CANCEL before an answer, BYE after.
+    pub async fn hangup(&self) -> Result<(), CallError> {
+        self.op(Op::Hangup).await
+    }
+
+    /// Puts the call on hold.
+    pub async fn hold(&self) -> Result<(), CallError> {
+        self.op(Op::Hold).await
+    }
+
+    /// Takes the call off hold.
+    pub async fn resume(&self) -> Result<(), CallError> {
+        self.op(Op::Resume).await
+    }
+
+    /// Sends DTMF digits (RFC 4733).
+    pub async fn send_dtmf(&self, digits: &str) -> Result<(), CallError> {
+        self.op(Op::Dtmf(digits.to_owned())).await
+    }
+
+    /// The call's next event; `None` after `Terminated` has been delivered.
+    pub async fn next_event(&mut self) -> Option<SessionEvent> {
+        self.events.recv().await
+    }
+
+    /// Waits for the first event `pred` accepts, skipping the others; `None` when the
+    /// call ended first. `Terminated` ends the wait even when `pred` refuses it.
+    pub async fn wait_for(
+        &mut self,
+        mut pred: impl FnMut(&SessionEvent) -> bool,
+    ) -> Option<SessionEvent> {
+        while let Some(event) = self.events.recv().await {
+            if pred(&event) {
+                return Some(event);
+            }
+            if matches!(event, SessionEvent::Terminated { .. }) {
+                return None;
+            }
+        }
+        None
+    }
+
+    /// The call's RTP counters.
+    pub async fn rtp_counters(&self) -> Option<RtpCounters> {
+        rtp_counters(&self.commands, self.session).await
+    }
+
+    async fn op(&self, op: Op) -> Result<(), CallError> {
+        let (reply, rx) = oneshot::channel();
+        let cmd = Command::Op {
+            session: self.session,
+            op,
+            reply,
+        };
+        self.commands
+            .send(cmd)
+            .await
+            .map_err(|_| CallError::DriverGone)?;
+        rx.await
+            .map_err(|_| CallError::DriverGone)?
+            .map_err(Into::into)
+    }
+}
+
+async fn rtp_counters(commands: &mpsc::Sender<Command>, session: SessionId) -> Option<RtpCounters> {
+    let (reply, rx) = oneshot::channel();
+    commands
+        .send(Command::Counters { session, reply })
+        .await
+        .ok()?;
+    rx.await.ok().flatten()
+}
