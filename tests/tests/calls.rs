@@ -225,7 +225,10 @@ fn cancel_crossing_the_200_is_acked_then_byed() {
     let order: Vec<&str> = ladder
         .lines()
         .filter(|l| l.contains("alice -> bob"))
-        .map(|l| l.split("  ").nth(1).unwrap_or("").split(' ').next().unwrap_or(""))
+        .map(|l| {
+            let msg = l.split("alice -> bob  ").nth(1).unwrap_or("");
+            msg.split(' ').next().unwrap_or("")
+        })
         .collect();
     assert_eq!(order, ["INVITE", "CANCEL", "ACK", "BYE"], "{ladder}");
     insta::assert_snapshot!(p.transcript(start));
