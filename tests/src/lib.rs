@@ -249,7 +249,11 @@ impl Pump {
                 .map(|d| format!(" [{d}]"))
                 .unwrap_or_default();
             let ms = (w.at - start).as_millis();
-            let lost = if self.lost.contains(&i) { " (lost)" } else { "" };
+            let lost = if self.lost.contains(&i) {
+                " (lost)"
+            } else {
+                ""
+            };
             out.push_str(&format!(
                 "{ms:>6} {} -> {}  {first}{dir}{lost}\n",
                 w.from, w.to
@@ -277,10 +281,14 @@ impl Pump {
 
     /// The session of the last `IncomingCall` the node reported.
     pub fn incoming(&mut self, name: &str) -> Option<SessionId> {
-        self.node(name).events.iter().rev().find_map(|(_, e)| match e {
-            SessionEvent::IncomingCall { session, .. } => Some(*session),
-            _ => None,
-        })
+        self.node(name)
+            .events
+            .iter()
+            .rev()
+            .find_map(|(_, e)| match e {
+                SessionEvent::IncomingCall { session, .. } => Some(*session),
+                _ => None,
+            })
     }
 
     /// The node's events for one session, without times.
@@ -304,13 +312,8 @@ impl Pump {
         let now = self.now;
         let node = self.node(to);
         let local = node.ep.config().sip_addr;
-        node.ep.handle_datagram(
-            now,
-            local,
-            from,
-            session_core::sip::Transport::Udp,
-            bytes,
-        );
+        node.ep
+            .handle_datagram(now, local, from, session_core::sip::Transport::Udp, bytes);
         self.drain();
     }
 }
@@ -339,6 +342,8 @@ pub fn header_of(bytes: &[u8], name: &str) -> Option<String> {
         .take_while(|l| !l.is_empty())
         .find_map(|l| {
             let (n, v) = l.split_once(':')?;
-            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_owned())
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
         })
 }

@@ -141,7 +141,10 @@ fn early_media_table() -> CompiledTable {
     event: MediaSessionReady
     actions: [GenerateLocalSDP, { type: SendProvisional, status: 183 }]
     condition_updates: { MediaReady: true }";
-    assert!(yaml.contains(from), "the default table changed; update this test");
+    assert!(
+        yaml.contains(from),
+        "the default table changed; update this test"
+    );
     CompiledTable::from_yaml("early-media.yaml", &yaml.replace(from, to)).expect("valid table")
 }
 
@@ -194,7 +197,12 @@ fn cancel_before_answer_gets_200_and_487() {
         (EndReason::Cancelled { by: Side::Remote }, Some(487))
     );
     let ladder = p.ladder(start);
-    for line in ["CANCEL sip:", "200 OK", "487 Request Terminated", "ACK sip:"] {
+    for line in [
+        "CANCEL sip:",
+        "200 OK",
+        "487 Request Terminated",
+        "ACK sip:",
+    ] {
         assert!(ladder.contains(line), "{line} missing:\n{ladder}");
     }
     insta::assert_snapshot!(p.transcript(start));
@@ -476,12 +484,7 @@ fn unanswered_invite_times_out_with_timer_b() {
     assert_eq!(p.state("alice", a).as_deref(), Some("Initiating"));
     p.run_for(Duration::from_millis(200));
     assert_eq!(p.state("alice", a).as_deref(), Some("Failed"));
-    let (at, e) = p
-        .node("alice")
-        .events
-        .last()
-        .cloned()
-        .expect("an event");
+    let (at, e) = p.node("alice").events.last().cloned().expect("an event");
     assert_eq!(
         e,
         SessionEvent::Terminated {
@@ -518,6 +521,86 @@ fn a_lost_bye_is_recovered_by_retransmission() {
     assert_eq!(
         terminated(&mut p, "alice", a),
         (EndReason::HungUp { by: Side::Local }, Some(200))
+    );
+    insta::assert_snapshot!(p.transcript(start));
+    finish_idle(&mut p);
+}
+
+#[test]
+fn cancel_before_any_provisional_waits_for_the_180() {
+    let mut p = pair();
+    let start = p.now;
+    let now = p.now;
+    let a = p
+        .ep("alice")
+        .make_call(now, BOB, CallOptions::default())
+        .unwrap();
+    // The INVITE is on the wire; nothing has come back yet (RFC 3261 §9.1: the CANCEL
+    // waits for a provisional response).
+    p.drain();
+    p.ep("alice").hangup(now, a).unwrap();
+    assert_eq!(p.state("alice", a).as_deref(), Some("Cancelling"));
+    p.run_for(Duration::from_secs(1));
+    let b = p.incoming("bob").unwrap();
+    assert_eq!(p.state("alice", a).as_deref(), Some("Terminated"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Terminated"));
+    let ladder = p.ladder(start);
+    let cancel_at = ladder.lines().find(|l| l.contains("CANCEL sip:")).unwrap();
+    assert!(cancel_at.trim_start().starts_with("20 "), "{ladder}");
+    assert_eq!(
+        terminated(&mut p, "alice", a),
+        (EndReason::Cancelled { by: Side::Local }, Some(487))
+    );
+    insta::assert_snapshot!(p.transcript(start));
+    finish_idle(&mut p);
+}
+
+#[test]
+fn callee_hanging_up_before_the_ack_sends_bye_after_it() {
+    let mut p = pair();
+    let start = p.now;
+    let (a, b) = ring(&mut p);
+    let now = p.now;
+    p.ep("bob").accept(now, b).unwrap();
+    p.ep("bob").hangup(now, b).unwrap();
+    assert_eq!(p.state("bob", b).as_deref(), Some("Answering"));
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Terminated"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Terminated"));
+    assert_eq!(
+        terminated(&mut p, "alice", a),
+        (EndReason::HungUp { by: Side::Remote }, Some(200))
+    );
+    assert_eq!(
+        terminated(&mut p, "bob", b),
+        (EndReason::HungUp { by: Side::Local }, Some(200))
+    );
+    insta::assert_snapshot!(p.transcript(start));
+    finish_idle(&mut p);
+}
+
+#[test]
+fn an_unanswered_call_is_refused_480_after_the_callee_no_answer_timer() {
+    let mut p = pair();
+    let start = p.now;
+    let (a, b) = ring(&mut p);
+    p.run_for(Duration::from_secs(60));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Failed"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Terminated"));
+    assert_eq!(
+        terminated(&mut p, "alice", a),
+        (
+            EndReason::Rejected {
+                by: Side::Remote,
+                status: 480
+            },
+            Some(480)
+        )
+    );
+    assert_eq!(
+        terminated(&mut p, "bob", b).1,
+        Some(480),
+        "bob's own reason is a local refusal"
     );
     insta::assert_snapshot!(p.transcript(start));
     finish_idle(&mut p);

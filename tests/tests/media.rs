@@ -41,8 +41,7 @@ fn goertzel(samples: &[i16], freq_hz: f64) -> f64 {
 }
 
 #[test]
-fn a_two_second_call_with_tone_and_echo_carries_100_packets_each_way_and_the_tone_survives(
-) {
+fn a_two_second_call_with_tone_and_echo_carries_100_packets_each_way_and_the_tone_survives() {
     let mut alice = config("127.0.0.1:5060", 1);
     alice.media_mode = MediaMode::Tone { freq_hz: TONE_HZ };
     alice.audio_sink_frames = 200;

@@ -31,12 +31,20 @@ fn options(via: &str, call_id: &str, from_tag: &str, to_tag: Option<&str>, cseq:
 }
 
 fn assert_capabilities(resp: &[u8]) {
-    assert_eq!(status_of(resp), Some(200), "{}", String::from_utf8_lossy(resp));
+    assert_eq!(
+        status_of(resp),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(resp)
+    );
     let allow = header_of(resp, "Allow").expect("Allow");
     for m in ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS"] {
         assert!(allow.contains(m), "Allow: {allow}");
     }
-    assert_eq!(header_of(resp, "Accept").as_deref(), Some("application/sdp"));
+    assert_eq!(
+        header_of(resp, "Accept").as_deref(),
+        Some("application/sdp")
+    );
     assert!(header_of(resp, "Supported").is_some(), "Supported missing");
 }
 
@@ -55,7 +63,10 @@ fn options_outside_a_dialog_lists_what_we_can_do() {
     assert_eq!(p.unrouted.len(), 1);
     assert_eq!(p.unrouted_to[0], from);
     assert_capabilities(&p.unrouted[0].bytes);
-    assert!(p.ep("bob").sessions().next().is_none(), "no session for OPTIONS");
+    assert!(
+        p.ep("bob").sessions().next().is_none(),
+        "no session for OPTIONS"
+    );
     insta::assert_snapshot!(String::from_utf8_lossy(&p.unrouted[0].bytes));
 }
 
@@ -250,7 +261,11 @@ fn every_rfc4475_request_gets_the_answer_the_rfc_describes() {
             .filter_map(|w| status_of(&w.bytes))
             .collect();
         let first = got.first().copied();
-        let _ = writeln!(table, "{stem:<11} {rfc:<14} {got:?}", rfc = format!("{rfc:?}"));
+        let _ = writeln!(
+            table,
+            "{stem:<11} {rfc:<14} {got:?}",
+            rfc = format!("{rfc:?}")
+        );
         let is_response = bytes.starts_with(b"SIP/");
         let method = String::from_utf8_lossy(&bytes)
             .split(' ')

@@ -128,7 +128,10 @@ fn with_received(
     }
     // The Via value is a slice of `bytes` (the parser borrows); anything else is left.
     let start = (via.raw.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
-    let Some(end) = start.checked_add(via.raw.len()).filter(|&e| e <= bytes.len()) else {
+    let Some(end) = start
+        .checked_add(via.raw.len())
+        .filter(|&e| e <= bytes.len())
+    else {
         return bytes.to_vec();
     };
     let mut stamped = String::with_capacity(via.raw.len() + 40);
