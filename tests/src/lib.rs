@@ -36,6 +36,9 @@ pub struct Node {
     next_rtp_port: u16,
 }
 
+/// A datagram on its way: receiving node, source, destination, bytes.
+type InFlight = (usize, SocketAddr, SocketAddr, Vec<u8>);
+
 /// Decides whether a SIP datagram is lost (called once per datagram, after logging).
 pub type DropFn = Box<dyn FnMut(&Wire) -> bool>;
 
@@ -60,7 +63,7 @@ pub struct Pump {
     pub unrouted: Vec<Wire>,
     /// Where each unrouted datagram was sent.
     pub unrouted_to: Vec<SocketAddr>,
-    in_flight: BTreeMap<(Instant, u64), (usize, SocketAddr, SocketAddr, Vec<u8>)>,
+    in_flight: BTreeMap<(Instant, u64), InFlight>,
     seq: u64,
 }
 

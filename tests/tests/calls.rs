@@ -418,9 +418,9 @@ fn with_to_tag(bytes: &[u8], tag: &str) -> Vec<u8> {
             let i = line.find(";tag=").expect("a To tag");
             let rest = &line[i + 5..];
             let end = rest.find([';', '\r']).unwrap();
-            out.extend_from_slice(line[..i + 5].as_bytes());
+            out.extend_from_slice(&line.as_bytes()[..i + 5]);
             out.extend_from_slice(tag.as_bytes());
-            out.extend_from_slice(rest[end..].as_bytes());
+            out.extend_from_slice(&rest.as_bytes()[end..]);
         } else {
             out.extend_from_slice(line.as_bytes());
         }
