@@ -354,3 +354,94 @@ fn refusals_carry_the_headers_rfc_3261_section_8_2_asks_for() {
         }
     }
 }
+
+/// An INVITE without SDP (late offer, RFC 3261 §13.2.1): our offer goes in the 200 and
+/// the answer comes in the ACK.
+#[test]
+fn late_offer_invite_gets_our_offer_in_the_200_and_the_answer_in_the_ack() {
+    let mut p = bob_alone();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let head = |method: &str, cseq: u32, branch: &str, to_tag: &str, extra: &str| {
+        format!(
+            "{method} sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:late@127.0.0.9>;tag=late1\r\n\
+             To: <sip:bob@127.0.0.2>{to_tag}\r\n\
+             Call-ID: late@127.0.0.9\r\n\
+             CSeq: {cseq} {method}\r\n\
+             Contact: <sip:late@127.0.0.9:5060>\r\n\
+             {extra}"
+        )
+    };
+    let invite = head("INVITE", 1, "late-inv", "", "Content-Length: 0\r\n\r\n");
+    p.inject("bob", from, invite.as_bytes());
+    let b = p.incoming("bob").expect("a new call");
+    let now = p.now;
+    p.ep("bob").accept(now, b).unwrap();
+    p.run_for(Duration::from_millis(10));
+    let ok = p
+        .unrouted
+        .iter()
+        .find(|w| status_of(&w.bytes) == Some(200))
+        .expect("bob's 200")
+        .bytes
+        .clone();
+    let text = String::from_utf8_lossy(&ok).into_owned();
+    assert!(text.contains("m=audio "), "the 200 carries an offer:\n{text}");
+    assert_eq!(p.state("bob", b).as_deref(), Some("Answering"));
+    let to = header_of(&ok, "To").unwrap();
+    let tag = format!(";tag={}", to.split(";tag=").nth(1).unwrap());
+    let answer = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\n\
+                  t=0 0\r\nm=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n";
+    let extra = format!(
+        "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{answer}",
+        answer.len()
+    );
+    let ack = head("ACK", 1, "late-ack", &tag, &extra);
+    p.inject("bob", from, ack.as_bytes());
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    // Media now flows to the address the ACK's answer gave.
+    p.run_for(Duration::from_millis(100));
+    let rtp_to: Vec<SocketAddr> = p
+        .unrouted_to
+        .iter()
+        .copied()
+        .filter(|a| a.port() == 40_000)
+        .collect();
+    assert!(rtp_to.len() >= 4, "RTP to the answer's port: {rtp_to:?}");
+    // The 200 is no longer retransmitted once the ACK came.
+    let oks = p
+        .unrouted
+        .iter()
+        .filter(|w| status_of(&w.bytes) == Some(200))
+        .count();
+    p.run_for(Duration::from_secs(5));
+    let oks_later = p
+        .unrouted
+        .iter()
+        .filter(|w| status_of(&w.bytes) == Some(200))
+        .count();
+    assert_eq!(oks, oks_later);
+}
+
+#[test]
+fn cancel_and_bye_for_nothing_get_481() {
+    let mut p = bob_alone();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    for (method, to_tag) in [("CANCEL", ""), ("BYE", ";tag=gone")] {
+        let req = format!(
+            "{method} sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bKnothing{method}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:x@127.0.0.9>;tag=x1\r\n\
+             To: <sip:bob@127.0.0.2>{to_tag}\r\n\
+             Call-ID: nothing@127.0.0.9\r\n\
+             CSeq: 1 {method}\r\n\
+             Content-Length: 0\r\n\r\n"
+        );
+        p.inject("bob", from, req.as_bytes());
+        let last = p.unrouted.last().expect("an answer");
+        assert_eq!(status_of(&last.bytes), Some(481), "{method}");
+    }
+}
