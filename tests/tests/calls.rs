@@ -296,12 +296,27 @@ fn hold_and_resume_by(holder: &str, other: &str) -> (Pump, Instant) {
     let (h, o) = if holder == "alice" { (a, b) } else { (b, a) };
     let now = p.now;
     p.ep(holder).hold(now, h).unwrap();
-    p.run_for(Duration::from_secs(1));
+    p.run_for(Duration::from_millis(100));
     assert_eq!(p.state(holder, h).as_deref(), Some("OnHold"));
     assert_eq!(p.state(other, o).as_deref(), Some("Active"));
+    // While held, the held side (recvonly) sends nothing; the holder (sendonly) still does.
+    let rtp = |p: &Pump, n: &str| p.rtp_delivered.get(n).copied().unwrap_or(0);
+    let (to_holder, to_other) = (rtp(&p, holder), rtp(&p, other));
+    p.run_for(Duration::from_secs(1));
+    assert!(
+        rtp(&p, holder) - to_holder <= 1,
+        "the held side kept sending"
+    );
+    assert!(
+        rtp(&p, other) - to_other >= 45,
+        "the holder stopped sending"
+    );
     let now = p.now;
     p.ep(holder).resume(now, h).unwrap();
+    p.run_for(Duration::from_millis(100));
+    let to_holder = rtp(&p, holder);
     p.run_for(Duration::from_secs(1));
+    assert!(rtp(&p, holder) - to_holder >= 45, "media did not come back");
     assert_eq!(p.state(holder, h).as_deref(), Some("Active"));
     assert_eq!(p.state(other, o).as_deref(), Some("Active"));
     let held = |by| SessionEvent::Held { session: h, by };

@@ -388,7 +388,10 @@ fn late_offer_invite_gets_our_offer_in_the_200_and_the_answer_in_the_ack() {
         .bytes
         .clone();
     let text = String::from_utf8_lossy(&ok).into_owned();
-    assert!(text.contains("m=audio "), "the 200 carries an offer:\n{text}");
+    assert!(
+        text.contains("m=audio "),
+        "the 200 carries an offer:\n{text}"
+    );
     assert_eq!(p.state("bob", b).as_deref(), Some("Answering"));
     let to = header_of(&ok, "To").unwrap();
     let tag = format!(";tag={}", to.split(";tag=").nth(1).unwrap());
