@@ -688,3 +688,66 @@ fn basic_call_messages_in_full() {
     }
     insta::assert_snapshot!(text);
 }
+
+/// Bob's table refuses to be held (488 to a hold re-INVITE).
+fn refuses_hold_table() -> CompiledTable {
+    let yaml = include_str!("../../state_tables/default.yaml");
+    let from = "    event: { type: DialogReINVITE, remote_hold: true }
+    actions: [NegotiateSDP, AcceptReINVITE]
+    condition_updates: { RemoteHold: true }
+    publish: [RemoteHeld]";
+    let to = "    event: { type: DialogReINVITE, remote_hold: true }
+    actions: [{ type: RejectReINVITE, status: 488 }]";
+    assert!(
+        yaml.contains(from),
+        "the default table changed; update this test"
+    );
+    CompiledTable::from_yaml("refuses-hold.yaml", &yaml.replace(from, to)).expect("valid table")
+}
+
+#[test]
+fn a_refused_hold_leaves_the_call_active() {
+    let mut bob = config("127.0.0.2:5060", 2);
+    bob.table = Arc::new(refuses_hold_table());
+    let mut p = Pump::new(vec![("alice", config("127.0.0.1:5060", 1)), ("bob", bob)]);
+    let start = p.now;
+    let (a, b) = answered(&mut p);
+    let now = p.now;
+    p.ep("alice").hold(now, a).unwrap();
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    assert!(p.ladder(start).contains("488 Not Acceptable Here"));
+    assert!(!p
+        .events_of("alice", a)
+        .iter()
+        .any(|e| matches!(e, SessionEvent::Held { .. })));
+    insta::assert_snapshot!(p.transcript(start));
+}
+
+/// After a refused hold, alice is not holding: when Bob holds her, her answer must be
+/// recvonly (RFC 3264 §8.4). Fails today: `sdp::LocalSession::hold_offer` sets its
+/// on-hold flag when the offer is made and nothing clears it when the offer is refused
+/// (the sdp module has no rollback), so her answer is `inactive`.
+#[test]
+#[ignore = "core::sdp LocalSession keeps on_hold after a refused hold offer (reported)"]
+fn after_a_refused_hold_the_caller_answers_a_hold_with_recvonly() {
+    let mut bob = config("127.0.0.2:5060", 2);
+    bob.table = Arc::new(refuses_hold_table());
+    let mut p = Pump::new(vec![("alice", config("127.0.0.1:5060", 1)), ("bob", bob)]);
+    let start = p.now;
+    let (a, b) = answered(&mut p);
+    let now = p.now;
+    p.ep("alice").hold(now, a).unwrap();
+    p.run_for(Duration::from_secs(1));
+    let now = p.now;
+    p.ep("bob").hold(now, b).unwrap();
+    p.run_for(Duration::from_secs(1));
+    let ladder = p.ladder(start);
+    let answer = ladder
+        .lines()
+        .rev()
+        .find(|l| l.contains("alice -> bob  SIP/2.0 200 OK ["))
+        .unwrap_or_default();
+    assert!(answer.contains("[recvonly]"), "{ladder}");
+}
