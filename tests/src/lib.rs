@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use session_core::endpoint::{MediaRequest, Output, SessionEvent};
+use session_core::endpoint::{MediaRequest, Output, SessionEvent, SessionId};
 use session_core::{Config, Endpoint, Instant, MediaInput};
 
 /// One message that crossed the wire, for ladders.
@@ -36,8 +36,13 @@ pub struct Node {
     next_rtp_port: u16,
 }
 
+/// A datagram on its way: receiving node, source, destination, bytes.
+type InFlight = (usize, SocketAddr, SocketAddr, Vec<u8>);
+
+/// Decides whether a SIP datagram is lost (called once per datagram, after logging).
+pub type DropFn = Box<dyn FnMut(&Wire) -> bool>;
+
 /// Endpoints on a virtual network with a fixed one-way latency.
-#[derive(Debug)]
 pub struct Pump {
     /// The nodes.
     pub nodes: Vec<Node>,
@@ -49,14 +54,18 @@ pub struct Pump {
     pub wire: Vec<Wire>,
     /// RTP packets delivered, per receiving node.
     pub rtp_delivered: BTreeMap<&'static str, u64>,
-    /// Drop SIP datagrams for which this returns true (after they are logged).
-    pub drop_sip: Option<fn(&Wire) -> bool>,
+    /// Drop SIP datagrams for which this returns true (after they are logged; the
+    /// ladder marks them `(lost)`).
+    pub drop_sip: Option<DropFn>,
+    /// Indices into `wire` of the datagrams that were dropped.
+    pub lost: Vec<usize>,
+    /// Datagrams sent to an address no node owns (answers to injected requests).
+    pub unrouted: Vec<Wire>,
+    /// Where each unrouted datagram was sent.
+    pub unrouted_to: Vec<SocketAddr>,
     in_flight: BTreeMap<(Instant, u64), InFlight>,
     seq: u64,
 }
-
-/// A datagram on its way: receiving node, source, destination, bytes.
-type InFlight = (usize, SocketAddr, SocketAddr, Vec<u8>);
 
 /// A config for a test node at `addr` with `seed`.
 pub fn config(addr: &str, seed: u64) -> Config {
@@ -85,6 +94,9 @@ impl Pump {
             wire: Vec::new(),
             rtp_delivered: BTreeMap::new(),
             drop_sip: None,
+            lost: Vec::new(),
+            unrouted: Vec::new(),
+            unrouted_to: Vec::new(),
             in_flight: BTreeMap::new(),
             seq: 0,
         }
@@ -124,6 +136,13 @@ impl Pump {
         match out {
             Output::Transmit(t) => {
                 let Some(to) = self.owner_of(t.remote) else {
+                    self.unrouted.push(Wire {
+                        at: now,
+                        from: self.nodes[from].name,
+                        to: "?",
+                        bytes: t.payload,
+                    });
+                    self.unrouted_to.push(t.remote);
                     return;
                 };
                 let is_sip = t.remote == self.nodes[to].ep.config().sip_addr;
@@ -134,7 +153,10 @@ impl Pump {
                         to: self.nodes[to].name,
                         bytes: t.payload.clone(),
                     };
-                    let dropped = self.drop_sip.is_some_and(|f| f(&wire));
+                    let dropped = self.drop_sip.as_mut().is_some_and(|f| f(&wire));
+                    if dropped {
+                        self.lost.push(self.wire.len());
+                    }
                     self.wire.push(wire);
                     if dropped {
                         return;
@@ -221,7 +243,7 @@ impl Pump {
     /// direction when there is one.
     pub fn ladder(&self, start: Instant) -> String {
         let mut out = String::new();
-        for w in &self.wire {
+        for (i, w) in self.wire.iter().enumerate() {
             let text = String::from_utf8_lossy(&w.bytes);
             let first = text.lines().next().unwrap_or("");
             let dir = ["sendrecv", "sendonly", "recvonly", "inactive"]
@@ -230,8 +252,101 @@ impl Pump {
                 .map(|d| format!(" [{d}]"))
                 .unwrap_or_default();
             let ms = (w.at - start).as_millis();
-            out.push_str(&format!("{ms:>6} {} -> {}  {first}{dir}\n", w.from, w.to));
+            let lost = if self.lost.contains(&i) {
+                " (lost)"
+            } else {
+                ""
+            };
+            out.push_str(&format!(
+                "{ms:>6} {} -> {}  {first}{dir}{lost}\n",
+                w.from, w.to
+            ));
         }
         out
     }
+
+    /// Every node's application events, one a line, with the time since `start`.
+    pub fn events_text(&self, start: Instant) -> String {
+        let mut out = String::new();
+        for n in &self.nodes {
+            for (at, e) in &n.events {
+                let ms = (*at - start).as_millis();
+                out.push_str(&format!("{ms:>6} {}: {e:?}\n", n.name));
+            }
+        }
+        out
+    }
+
+    /// The ladder, then the events: what a flow's snapshot shows.
+    pub fn transcript(&self, start: Instant) -> String {
+        format!("{}\n{}", self.ladder(start), self.events_text(start))
+    }
+
+    /// The session of the last `IncomingCall` the node reported.
+    pub fn incoming(&mut self, name: &str) -> Option<SessionId> {
+        self.node(name)
+            .events
+            .iter()
+            .rev()
+            .find_map(|(_, e)| match e {
+                SessionEvent::IncomingCall { session, .. } => Some(*session),
+                _ => None,
+            })
+    }
+
+    /// The node's events for one session, without times.
+    pub fn events_of(&mut self, name: &str, session: SessionId) -> Vec<SessionEvent> {
+        self.node(name)
+            .events
+            .iter()
+            .filter(|(_, e)| e.session() == session)
+            .map(|(_, e)| e.clone())
+            .collect()
+    }
+
+    /// The state name of a node's session (`None` once it is cleaned up).
+    pub fn state(&mut self, name: &str, session: SessionId) -> Option<String> {
+        self.ep(name).session(session).map(|s| s.state.to_owned())
+    }
+
+    /// Delivers `bytes` to the node `to` as if sent from `from` over UDP, now, and
+    /// drains what it sends.
+    pub fn inject(&mut self, to: &str, from: SocketAddr, bytes: &[u8]) {
+        let now = self.now;
+        let node = self.node(to);
+        let local = node.ep.config().sip_addr;
+        node.ep
+            .handle_datagram(now, local, from, session_core::sip::Transport::Udp, bytes);
+        self.drain();
+    }
+}
+
+impl std::fmt::Debug for Pump {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pump")
+            .field("nodes", &self.nodes)
+            .field("now", &self.now)
+            .field("wire", &self.wire.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The status code of a SIP response's bytes (`None` for a request).
+pub fn status_of(bytes: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(bytes.get(..12)?).ok()?;
+    text.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+}
+
+/// The value of the first header called `name` (case-insensitive) in a SIP message.
+pub fn header_of(bytes: &[u8], name: &str) -> Option<String> {
+    let text = String::from_utf8_lossy(bytes);
+    text.split("\r\n")
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_owned())
+        })
 }

@@ -185,7 +185,9 @@ fn start_client(
         })
 }
 
-/// A provisional response to the INVITE we are answering (RFC 3261 §13.3.1.1).
+/// A provisional response to the INVITE we are answering (RFC 3261 §13.3.1.1). A 183
+/// carries our answer when one is ready (early media, RFC 3261 §13.3.1.1 and RFC 3960);
+/// the answer is kept, and the 2xx repeats it.
 pub(super) fn send_provisional(
     ctx: &mut Ctx,
     call: &mut Call,
@@ -193,7 +195,12 @@ pub(super) fn send_provisional(
     now: Instant,
 ) -> Result<(), ActionError> {
     let contact = ctx.contact(&call.transport);
-    respond_to_invite(ctx, call, status, Some(&contact), None, now).map(|_| ())
+    let body = if status == 183 {
+        call.local_answer.clone()
+    } else {
+        None
+    };
+    respond_to_invite(ctx, call, status, Some(&contact), body.as_deref(), now).map(|_| ())
 }
 
 /// The 2xx to the INVITE, with our answer (or our offer when the INVITE had none), and

@@ -30,6 +30,11 @@ pub(super) fn generate_local_sdp(ctx: &mut Ctx, call: &mut Call) -> Result<(), A
     if call.remote_offer.is_some() {
         return answer_remote_offer(ctx, call, &local);
     }
+    if call.local_answer.is_some() {
+        // The answer was already built (and sent in a reliable-enough 183 for early
+        // media); the 2xx repeats it rather than making a new offer.
+        return Ok(());
+    }
     call.local_offer = Some(call.sdp.offer(&ctx.config.media, &local).to_bytes());
     call.sdp_phase = SdpPhase::LocalOffer;
     Ok(())

@@ -68,12 +68,22 @@ fn answer_malformed(
         ctx.stats.malformed_dropped += 1;
         return;
     }
+    // §8.2.1 comes first: a method we do not know gets 501 however malformed the rest
+    // (RFC 4475 §3.1.2.18).
+    let unknown_method = matches!(msg.method(), Some(Method::Other(_)))
+        && msg.method().is_some_and(|m| !uas_checks::implemented(m));
+    let status = if unknown_method { 501 } else { status };
     let reason = error.to_string();
     let warning = format!("399 {} \"{}\"", ctx.sent_by, reason.replace('"', "'"));
-    let headers = [("Warning", warning.as_str())];
+    let allow = [("Warning", warning.as_str()), ("Allow", ALLOW)];
+    let headers = if unknown_method {
+        &allow[..]
+    } else {
+        &allow[..1]
+    };
     let mut out = Vec::with_capacity(512);
     ResponseBuilder::new(&msg, status)
-        .headers(&headers)
+        .headers(headers)
         .write(&mut out);
     let dest = response_destination(&msg, remote, &transport);
     ctx.transmit(dest, transport, out);
@@ -96,6 +106,54 @@ fn response_destination(
         return remote;
     }
     SocketAddr::new(remote.ip(), via.port.unwrap_or(5060))
+}
+
+/// The request's bytes with the top Via stamped for the responses (RFC 3261 §18.2.1,
+/// RFC 3581 §4): `received` with the source address when it differs from the sent-by
+/// host or `rport` was asked for, and `rport` filled with the source port. Stream
+/// transports and requests that need no stamp are copied unchanged.
+fn with_received(
+    msg: &Message<'_>,
+    bytes: &[u8],
+    remote: SocketAddr,
+    transport: &Transport,
+) -> Vec<u8> {
+    let via = msg.top_via();
+    let wants_rport = via.rport == RPort::Requested;
+    let ip = remote.ip().to_string();
+    let host_differs = !matches!(&via.host, Host::Ipv4(h) if h.to_string() == ip)
+        && !matches!(&via.host, Host::Ipv6(h) if h.to_string() == ip);
+    if transport.is_reliable() || via.received.is_some() || !(wants_rport || host_differs) {
+        return bytes.to_vec();
+    }
+    // The Via value is a slice of `bytes` (the parser borrows); anything else is left.
+    let start = (via.raw.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
+    let Some(end) = start
+        .checked_add(via.raw.len())
+        .filter(|&e| e <= bytes.len())
+    else {
+        return bytes.to_vec();
+    };
+    let mut stamped = String::with_capacity(via.raw.len() + 40);
+    for (i, part) in via.raw.split(';').enumerate() {
+        if i > 0 && part.trim().eq_ignore_ascii_case("rport") {
+            continue;
+        }
+        if i > 0 {
+            stamped.push(';');
+        }
+        stamped.push_str(part);
+    }
+    stamped.push_str(";received=");
+    stamped.push_str(&ip);
+    if wants_rport {
+        stamped.push_str(&format!(";rport={}", remote.port()));
+    }
+    let mut out = Vec::with_capacity(bytes.len() + 40);
+    out.extend_from_slice(&bytes[..start]);
+    out.extend_from_slice(stamped.as_bytes());
+    out.extend_from_slice(&bytes[end..]);
+    out
 }
 
 fn host_text(host: &Host<'_>) -> String {
@@ -152,7 +210,7 @@ fn on_request(
     };
     let request = IncomingRequest {
         tx,
-        bytes: bytes.to_vec(),
+        bytes: with_received(msg, bytes, remote, &transport),
         method: method.clone(),
         cseq: msg.cseq().seq,
     };

@@ -1,6 +1,7 @@
 //! RFC 3261 §8.2: what a UAS checks before it processes a new request, and the error
 //! response each failure gets (405/501 for methods, 416 for URI schemes, 420 for unknown
-//! Require option tags, 415 for bodies it cannot read).
+//! Require option tags, 415 for bodies it cannot read, 406 when the INVITE's Accept
+//! leaves out the SDP our answer needs — RFC 3261 §21.4.7, RFC 4475 §3.3.15).
 
 use crate::sip::{Message, Method, Scheme};
 
@@ -12,7 +13,7 @@ pub(crate) struct Refusal {
 }
 
 /// Methods we implement (the Allow header lists them).
-fn implemented(method: &Method) -> bool {
+pub(crate) fn implemented(method: &Method) -> bool {
     matches!(
         method,
         Method::Invite
@@ -59,6 +60,16 @@ pub(crate) fn check(msg: &Message<'_>, allow: &str) -> Option<Refusal> {
             });
         }
     }
+    if matches!(method, Method::Invite) {
+        if let Some(accept) = msg.header(crate::sip::HeaderName::Accept) {
+            if !accepts_sdp(accept) {
+                return Some(Refusal {
+                    status: 406,
+                    headers: vec![("Accept", "application/sdp".to_owned())],
+                });
+            }
+        }
+    }
     if matches!(method, Method::Invite) && !msg.body().is_empty() {
         let sdp = msg
             .content_type()
@@ -80,4 +91,44 @@ pub(crate) fn check(msg: &Message<'_>, allow: &str) -> Option<Refusal> {
         }
     }
     None
+}
+
+/// Whether an Accept value admits `application/sdp` (`application/sdp`, `application/*`
+/// or `*/*`, any parameters, q=0 excluded). An empty Accept admits nothing (RFC 3261
+/// §20.1), but a UA that sends one for INVITE is taken to mean no preference.
+fn accepts_sdp(accept: &str) -> bool {
+    if accept.trim().is_empty() {
+        return true;
+    }
+    accept.split(',').any(|range| {
+        let mut parts = range.split(';');
+        let media = parts.next().unwrap_or("").trim();
+        let refused = parts.any(|p| {
+            p.split_once('=').is_some_and(|(n, v)| {
+                n.trim().eq_ignore_ascii_case("q")
+                    && v.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)
+            })
+        });
+        let matches = media.eq_ignore_ascii_case("application/sdp")
+            || media.eq_ignore_ascii_case("application/*")
+            || media == "*/*";
+        matches && !refused
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::accepts_sdp;
+
+    #[test]
+    fn accept_admits_sdp_through_exact_and_wildcard_ranges_only() {
+        assert!(accepts_sdp("application/sdp"));
+        assert!(accepts_sdp("text/plain, Application/SDP;level=1"));
+        assert!(accepts_sdp("application/*"));
+        assert!(accepts_sdp("*/*"));
+        assert!(accepts_sdp(""));
+        assert!(!accepts_sdp("text/nobodyKnowsThis"));
+        assert!(!accepts_sdp("application/sdp;q=0"));
+        assert!(!accepts_sdp("application/pidf+xml"));
+    }
 }
