@@ -217,12 +217,12 @@ pub(super) fn send_200_ok(
         .or_else(|| call.local_offer.take())
         .ok_or(ActionError::NoLocalSdp)?;
     let contact = ctx.contact(&call.transport);
+    let cseq = call.incoming_invite.as_ref().map_or(0, |i| i.cseq);
     let bytes = respond_to_invite(ctx, call, 200, Some(&contact), Some(&body), now)?;
     call.final_status = Some(200);
     if let Some(d) = call.dialog.as_mut() {
         d.confirm();
     }
-    let cseq = call.incoming_invite.as_ref().map_or(0, |i| i.cseq);
     start_2xx_retransmission(ctx, id, call, bytes, cseq, now);
     Ok(())
 }
@@ -256,6 +256,11 @@ fn respond_to_invite(
     ctx.transactions
         .send_response(now, invite.tx, status, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
+    if status >= 200 {
+        // Answered for good: the transaction keeps what it must re-send, and nothing
+        // else needs the request (a CANCEL now only gets its own 200).
+        call.incoming_invite = None;
+    }
     Ok(bytes)
 }
 
@@ -330,7 +335,8 @@ pub(super) fn send_ack(ctx: &mut Ctx, call: &mut Call, event: &Event) -> Result<
         }
     }
     let body = call.local_answer.take();
-    let bytes = build_in_dialog(ctx, call, &Method::Ack, cseq, body.as_deref(), &[])?;
+    let branch = ctx.new_branch();
+    let bytes = build_in_dialog(ctx, call, &Method::Ack, cseq, &branch, body.as_deref(), &[])?;
     let dest = dialog_destination(ctx, call);
     ctx.transmit(dest, call.transport.clone(), bytes.clone());
     call.last_ack = Some((cseq, bytes));
@@ -433,11 +439,8 @@ fn send_in_dialog(
         .as_mut()
         .ok_or(ActionError::NoDialog)?
         .next_local_seq();
-    let bytes = build_in_dialog(ctx, call, &method, cseq, body, extra)?;
-    let branch = Message::parse_with(&bytes, &ctx.config.parse_limits)
-        .ok()
-        .and_then(|m| m.top_via().branch.map(str::to_owned))
-        .ok_or(ActionError::Transport)?;
+    let branch = ctx.new_branch();
+    let bytes = build_in_dialog(ctx, call, &method, cseq, &branch, body, extra)?;
     let dest = dialog_destination(ctx, call);
     let tx = ctx
         .transactions
@@ -458,10 +461,11 @@ fn send_in_dialog(
 
 /// Builds a request inside the session's dialog (RFC 3261 §12.2.1.1).
 fn build_in_dialog(
-    ctx: &mut Ctx,
+    ctx: &Ctx,
     call: &Call,
     method: &Method,
     cseq: u32,
+    branch: &str,
     body: Option<&[u8]>,
     extra: &[(&str, &str)],
 ) -> Result<Vec<u8>, ActionError> {
@@ -473,7 +477,6 @@ fn build_in_dialog(
         appended = format!("<{t}>");
         routes.push(&appended);
     }
-    let branch = ctx.new_branch();
     let contact = ctx.contact(&call.transport);
     let mut headers: Vec<(&str, &str)> = extra.to_vec();
     if matches!(method, Method::Invite) {
@@ -482,7 +485,7 @@ fn build_in_dialog(
     }
     let mut out = Vec::with_capacity(768 + body.map_or(0, <[u8]>::len));
     let mut b = RequestBuilder::new(method, target.request_uri, &call.call_id, cseq)
-        .via(&call.transport, &ctx.sent_by, &branch)
+        .via(&call.transport, &ctx.sent_by, branch)
         .from(dialog.local_uri(), &dialog.id().local_tag)
         .to(dialog.remote_uri(), Some(&dialog.id().remote_tag))
         .routes(&routes)

@@ -111,7 +111,7 @@ pub(super) fn start_media_flow(
         config.direction = media_direction(negotiated.direction, negotiated.remote_rtp.is_some());
         config.inactivity_timeout = ctx.config.rtp_inactivity;
         config.sink_capacity_frames = ctx.config.audio_sink_frames;
-        call.media = Some(RtpSession::new(config, now));
+        call.media = Some(Box::new(RtpSession::new(config, now)));
     } else {
         apply_negotiated(call, now);
     }
@@ -205,7 +205,7 @@ pub(crate) fn refresh_timer(ctx: &mut Ctx, id: SessionId, call: &Call) {
         .media
         .as_ref()
         .filter(|m| !m.is_stopped())
-        .and_then(RtpSession::poll_timeout);
+        .and_then(|m| m.poll_timeout());
     ctx.timers.set_opt((id, SessionTimer::Media), at);
 }
 

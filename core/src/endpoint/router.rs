@@ -344,7 +344,7 @@ fn new_invite(
         } else {
             event.with_sdp()
         };
-        call.remote_offer = Some(offer);
+        call.remote_offer = Some(Box::new(offer));
         call.sdp_phase = SdpPhase::RemoteOffer;
     }
     call.incoming_invite = Some(request);
@@ -458,7 +458,7 @@ fn in_dialog(
                 } else {
                     event.with_sdp()
                 };
-                s.call.remote_offer = Some(offer);
+                s.call.remote_offer = Some(Box::new(offer));
                 s.call.sdp_phase = SdpPhase::RemoteOffer;
             }
             event
@@ -528,7 +528,7 @@ fn on_ack(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
     ep.ctx.timers.cancel((id, SessionTimer::Retransmit2xx));
     let mut event = Event::new(EventType::DialogACK).with_cseq(cseq);
     if let Ok(Some(sdp)) = sdp_of(msg) {
-        s.call.inbound_sdp = Some(sdp);
+        s.call.inbound_sdp = Some(Box::new(sdp));
         event = event.with_sdp();
     }
     ep.feed(now, id, event);
@@ -620,7 +620,7 @@ fn dispatch_response(
                         call.dialog =
                             dialog_adapter::dialog_from_response(msg, call, DialogState::Early);
                     }
-                    call.inbound_sdp = sdp;
+                    call.inbound_sdp = sdp.map(Box::new);
                     Event::new(EventType::DialogProvisional)
                 }
                 200..=299 => {
@@ -647,7 +647,7 @@ fn dispatch_response(
                         call.confirmed_tag = Some(tag.to_owned());
                         call.final_status = Some(status);
                         call.answered_at = Some(now);
-                        call.inbound_sdp = sdp;
+                        call.inbound_sdp = sdp.map(Box::new);
                     }
                     Event::new(EventType::Dialog200OK)
                 }
@@ -671,7 +671,7 @@ fn dispatch_response(
                     let _ = dialog_adapter::resend_ack(&mut ep.ctx, call);
                     return;
                 }
-                call.inbound_sdp = sdp;
+                call.inbound_sdp = sdp.map(Box::new);
                 Event::new(EventType::DialogReInviteAccepted)
             }
             _ => Event::new(EventType::DialogReInviteFailed),
@@ -722,6 +722,24 @@ fn shadow_call(call: &Call) -> Call {
     )
 }
 
+/// A session's client transaction ended: the bytes kept for it (our INVITE for CANCEL
+/// and for the non-2xx ACK, the ACK re-sent for retransmitted 2xx) are not needed any
+/// more. A 2xx retransmitted later still gets an ACK, built anew.
+fn forget_finished_request(ep: &mut Endpoint, id: SessionId, tx: TransactionId) {
+    let Some(s) = ep.sessions.get_mut(id) else {
+        return;
+    };
+    let call = &mut s.call;
+    if let Some(invite) = call.invite.as_mut().filter(|i| i.tx == tx) {
+        invite.bytes = Vec::new();
+        call.last_ack = None;
+    }
+    if call.reinvite.as_ref().is_some_and(|r| r.tx == tx) {
+        call.reinvite = None;
+        call.last_ack = None;
+    }
+}
+
 /// The transaction layer's timeouts and transport errors, routed to their sessions.
 pub(super) fn on_transaction_report(ep: &mut Endpoint, now: Instant, report: TransactionOutput) {
     match report {
@@ -733,6 +751,9 @@ pub(super) fn on_transaction_report(ep: &mut Endpoint, now: Instant, report: Tra
         }
         TransactionOutput::TransportError { owner, .. } if owner != 0 => {
             ep.feed(now, SessionId(owner), Event::new(EventType::TransportError));
+        }
+        TransactionOutput::Terminated { id, owner } if owner != 0 => {
+            forget_finished_request(ep, SessionId(owner), id);
         }
         _ => {}
     }

@@ -96,16 +96,16 @@ pub(crate) struct Call {
     pub(crate) sdp: LocalSession,
     pub(crate) sdp_phase: SdpPhase,
     /// The peer's offer we have to answer.
-    pub(crate) remote_offer: Option<SessionDescription>,
+    pub(crate) remote_offer: Option<Box<SessionDescription>>,
     /// The answer we built, waiting to be sent in a 2xx.
     pub(crate) local_answer: Option<Vec<u8>>,
     /// The offer we built, waiting to be sent.
     pub(crate) local_offer: Option<Vec<u8>>,
     /// The peer's SDP carried by the message being processed.
-    pub(crate) inbound_sdp: Option<SessionDescription>,
+    pub(crate) inbound_sdp: Option<Box<SessionDescription>>,
     pub(crate) negotiated: Option<Negotiated>,
     pub(crate) local_rtp: Option<SocketAddr>,
-    pub(crate) media: Option<RtpSession>,
+    pub(crate) media: Option<Box<RtpSession>>,
     /// DTMF digits asked for before media ran.
     pub(crate) dtmf_queue: String,
     /// The Refer-To of a REFER received, or the target of a transfer we asked for.

@@ -30,7 +30,9 @@ pub(crate) struct Session {
 /// All sessions of an endpoint and their indexes.
 #[derive(Debug, Default)]
 pub(crate) struct SessionStore {
-    sessions: BTreeMap<SessionId, Session>,
+    /// Boxed: a B-tree node holds eleven values inline, so unboxed sessions (a few KiB
+    /// each) would cost a node's slack per session.
+    sessions: BTreeMap<SessionId, Box<Session>>,
     /// Call-ID → (our tag, session): forked or re-used Call-IDs keep several entries.
     by_dialog: BTreeMap<String, SmallVec<[(String, SessionId); 1]>>,
     by_rtp: BTreeMap<SocketAddr, SessionId>,
@@ -49,15 +51,15 @@ impl SessionStore {
             .entry(session.call.call_id.clone())
             .or_default()
             .push((session.call.local_tag.clone(), id));
-        self.sessions.insert(id, session);
+        self.sessions.insert(id, Box::new(session));
     }
 
     pub(crate) fn get(&self, id: SessionId) -> Option<&Session> {
-        self.sessions.get(&id)
+        self.sessions.get(&id).map(|s| &**s)
     }
 
     pub(crate) fn get_mut(&mut self, id: SessionId) -> Option<&mut Session> {
-        self.sessions.get_mut(&id)
+        self.sessions.get_mut(&id).map(|s| &mut **s)
     }
 
     /// The session whose dialog has this Call-ID and our tag.
@@ -79,7 +81,7 @@ impl SessionStore {
     }
 
     /// Forgets a session and its index entries.
-    pub(crate) fn remove(&mut self, id: SessionId) -> Option<Session> {
+    pub(crate) fn remove(&mut self, id: SessionId) -> Option<Box<Session>> {
         let session = self.sessions.remove(&id)?;
         if let Some(entries) = self.by_dialog.get_mut(&session.call.call_id) {
             entries.retain(|(_, sid)| *sid != id);
