@@ -726,11 +726,9 @@ fn a_refused_hold_leaves_the_call_active() {
 }
 
 /// After a refused hold, alice is not holding: when Bob holds her, her answer must be
-/// recvonly (RFC 3264 §8.4). Fails today: `sdp::LocalSession::hold_offer` sets its
-/// on-hold flag when the offer is made and nothing clears it when the offer is refused
-/// (the sdp module has no rollback), so her answer is `inactive`.
+/// recvonly (RFC 3264 §8.4). A rejected re-offer leaves the session as it was before
+/// (RFC 3264 §8: `LocalSession::reoffer_rejected`).
 #[test]
-#[ignore = "core::sdp LocalSession keeps on_hold after a refused hold offer (reported)"]
 fn after_a_refused_hold_the_caller_answers_a_hold_with_recvonly() {
     let mut bob = config("127.0.0.2:5060", 2);
     bob.table = Arc::new(refuses_hold_table());

@@ -672,9 +672,14 @@ fn dispatch_response(
                     return;
                 }
                 call.inbound_sdp = sdp.map(Box::new);
+                call.sdp.reoffer_answered();
                 Event::new(EventType::DialogReInviteAccepted)
             }
-            _ => Event::new(EventType::DialogReInviteFailed),
+            _ => {
+                call.sdp.reoffer_rejected();
+                call.sdp_phase = SdpPhase::Idle;
+                Event::new(EventType::DialogReInviteFailed)
+            }
         },
         Method::Bye if status >= 200 => Event::new(EventType::DialogByeResponse),
         Method::Refer if status >= 200 => Event::new(EventType::DialogReferResponse),

@@ -214,12 +214,15 @@ fn parse_m_line(value: &str, line: usize) -> Result<MLine<'_>, SdpError> {
     })
 }
 
-/// The attributes whose typed form webrtc-sdp gives us (besides the m/c/b lines).
-fn forwarded_attribute(name: &str) -> bool {
-    Direction::from_attribute(name).is_some()
-        || ["rtpmap", "rtcp"]
-            .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
+/// The attributes whose typed form webrtc-sdp gives us (besides the m/c/b lines). An
+/// `a=rtpmap` without a clock rate (`a=rtpmap:31 LPC`, RFC 4475 §3.1.1.1) is valid SDP
+/// grammar that webrtc-sdp refuses: it is kept verbatim instead, and the payload type is
+/// read as static or unmapped.
+fn forwarded_attribute(name: &str, value: Option<&str>) -> bool {
+    if name.eq_ignore_ascii_case("rtpmap") {
+        return value.is_some_and(|v| v.contains('/'));
+    }
+    Direction::from_attribute(name).is_some() || name.eq_ignore_ascii_case("rtcp")
 }
 
 fn normalise(lines: &[RawLine<'_>], sections: &[Section<'_>]) -> Normalised {
@@ -250,7 +253,10 @@ fn normalise(lines: &[RawLine<'_>], sections: &[Section<'_>]) -> Normalised {
         for line in &lines[section.start..section.end] {
             let forward = match line.kind {
                 b'm' | b'c' | b'b' => true,
-                b'a' => forwarded_attribute(split_attribute(line.value).0),
+                b'a' => {
+                    let (name, value) = split_attribute(line.value);
+                    forwarded_attribute(name, value)
+                }
                 _ => false,
             };
             if forward {
@@ -389,7 +395,7 @@ fn delegated_media(
     let mut fmtps: Vec<(u8, &str)> = Vec::new();
     for line in lines.iter().filter(|l| l.kind == b'a') {
         let (name, value) = split_attribute(line.value);
-        if forwarded_attribute(name) {
+        if forwarded_attribute(name, value) {
             continue;
         }
         if let Some((pt, params)) = fmtp(name, value) {
@@ -909,6 +915,18 @@ m=audio 4000 RTP/AVP 0
                 kind: RejectKind::Syntax
             })
         );
+    }
+
+    #[test]
+    fn rtpmap_without_a_clock_rate_is_kept_verbatim() {
+        // RFC 4475's esc01 and longreq carry `a=rtpmap:31 LPC`.
+        let body = "v=0\r\no=mhandley 29739 7272939 IN IP4 192.0.2.3\r\ns=-\r\n\
+                    c=IN IP4 192.0.2.3\r\nt=0 0\r\nm=audio 49217 RTP/AVP 0 12\r\n\
+                    m=video 3227 RTP/AVP 31\r\na=rtpmap:31 LPC\r\n";
+        let sdp = SessionDescription::parse(body.as_bytes()).expect("valid SDP grammar");
+        assert_eq!(sdp.media.len(), 2);
+        let text = sdp.to_string();
+        assert!(text.contains("a=rtpmap:31 LPC"), "{text}");
     }
 
     #[test]

@@ -22,6 +22,10 @@ pub struct LocalSession {
     origin: Origin,
     current: Option<SessionDescription>,
     on_hold: bool,
+    /// What a re-offer replaced, until its answer comes: a rejected offer leaves the
+    /// session as it was (RFC 3264 §8). Boxed, and only kept for re-offers, so that an
+    /// established call does not carry it.
+    before_reoffer: Option<Box<(SessionDescription, bool)>>,
 }
 
 impl LocalSession {
@@ -37,6 +41,7 @@ impl LocalSession {
             },
             current: None,
             on_hold: false,
+            before_reoffer: None,
         }
     }
 
@@ -60,6 +65,7 @@ impl LocalSession {
     /// or a re-offer (which keeps the session's m-lines and payload type numbers, see
     /// [`create_reoffer`](super::create_reoffer)). While we hold the call it stays on hold.
     pub fn offer(&mut self, config: &MediaConfig, local: &LocalMedia) -> SessionDescription {
+        self.remember_before_reoffer();
         let local = self.effective(local);
         let offer = match &self.current {
             Some(previous) => create_reoffer(config, previous, &local),
@@ -84,6 +90,7 @@ impl LocalSession {
     /// A hold re-offer from our current description (RFC 3264 §8.4): sendonly, or
     /// inactive where we only received. `None` before any description was sent.
     pub fn hold_offer(&mut self) -> Option<SessionDescription> {
+        self.remember_before_reoffer();
         let held = hold_offer(self.current.as_ref()?);
         self.on_hold = true;
         Some(self.stamp(held))
@@ -91,8 +98,36 @@ impl LocalSession {
 
     /// Ends our hold and re-offers with `local.direction` (normally sendrecv).
     pub fn resume_offer(&mut self, config: &MediaConfig, local: &LocalMedia) -> SessionDescription {
+        self.remember_before_reoffer();
         self.on_hold = false;
-        self.offer(config, local)
+        let local = self.effective(local);
+        let offer = match &self.current {
+            Some(previous) => create_reoffer(config, previous, &local),
+            None => create_offer(config, &self.origin, &local),
+        };
+        self.stamp(offer)
+    }
+
+    /// The peer refused our last re-offer (a non-2xx to the re-INVITE): the session goes
+    /// back to the description and hold state it had before (RFC 3264 §8).
+    pub fn reoffer_rejected(&mut self) {
+        if let Some(before) = self.before_reoffer.take() {
+            let (description, on_hold) = *before;
+            self.current = Some(description);
+            self.on_hold = on_hold;
+        }
+    }
+
+    /// The peer answered our last re-offer: what it replaced is forgotten.
+    pub fn reoffer_answered(&mut self) {
+        self.before_reoffer = None;
+    }
+
+    fn remember_before_reoffer(&mut self) {
+        self.before_reoffer = self
+            .current
+            .clone()
+            .map(|current| Box::new((current, self.on_hold)));
     }
 
     /// Reads the peer's answer to our last offer (also the answer in an ACK to a late
