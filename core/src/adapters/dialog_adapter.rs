@@ -439,6 +439,9 @@ fn send_in_dialog(
         .as_mut()
         .ok_or(ActionError::NoDialog)?
         .next_local_seq();
+    if method == Method::Bye {
+        call.bye_sent = true;
+    }
     let branch = ctx.new_branch();
     let bytes = build_in_dialog(ctx, call, &method, cseq, &branch, body, extra)?;
     let dest = dialog_destination(ctx, call);
@@ -600,6 +603,25 @@ pub(super) fn schedule_glare_retry(ctx: &mut Ctx, id: SessionId, call: &mut Call
     };
     let at = now + Duration::from_millis(steps * 10);
     ctx.set_timer(id, SessionTimer::Table(TimerName::GlareRetry), at);
+}
+
+/// Ends a confirmed dialog with BYE when the session failed without sending one: a UAC
+/// that ACKed a 2xx it could not use, a UAS whose call broke after its 2xx (RFC 3261
+/// §15: a confirmed dialog is ended by BYE, not by forgetting it).
+pub(crate) fn end_confirmed_dialog(
+    ctx: &mut Ctx,
+    id: SessionId,
+    call: &mut Call,
+    now: Instant,
+) -> Result<(), ActionError> {
+    let confirmed = call
+        .dialog
+        .as_ref()
+        .is_some_and(|d| d.state() == DialogState::Confirmed);
+    if !confirmed || call.bye_sent {
+        return Ok(());
+    }
+    send_in_dialog(ctx, id, call, Method::Bye, None, &[], now).map(|_| ())
 }
 
 /// Re-sends the last ACK for a 2xx (the peer retransmitted its 2xx).

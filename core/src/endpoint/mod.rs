@@ -531,6 +531,12 @@ impl Endpoint {
             &mut adapters,
             now,
         );
+        let _ = crate::adapters::dialog_adapter::end_confirmed_dialog(
+            &mut self.ctx,
+            id,
+            &mut session.call,
+            now,
+        );
     }
 
     fn fire_timer(&mut self, now: Instant, id: SessionId, timer: SessionTimer) {

@@ -329,7 +329,9 @@ fn new_invite(
         local_tag,
         without_tag(msg.to().raw),
         without_tag(msg.from().raw),
-        msg.request_uri().map_or("", |u| u.raw).to_owned(),
+        // Only a UAC sends to a Request-URI of its own; the UAS's requests follow the
+        // dialog's remote target.
+        String::new(),
         reply_to,
         ep.ctx.config.sip_addr,
         transport,
@@ -625,7 +627,16 @@ fn dispatch_response(
                 }
                 200..=299 => {
                     let tag = msg.to().tag().unwrap_or_default();
-                    if call.confirmed_tag.as_deref().is_some_and(|t| t != tag) {
+                    let other_dialog = call.confirmed
+                        && call
+                            .dialog
+                            .as_ref()
+                            .is_some_and(|d| d.id().remote_tag != tag);
+                    // A 2xx from another fork, or one that arrives after the session ended
+                    // (Timer B fired, the CANCEL won): that dialog is confirmed at the
+                    // callee, so it is ACKed and ended with BYE (RFC 3261 §13.2.2.4).
+                    let too_late = !call.confirmed && s.machine.is_terminal(&ep.table);
+                    if other_dialog || too_late {
                         return end_forked_dialog(ep, now, id, msg);
                     }
                     let same = call
@@ -643,8 +654,8 @@ fn dispatch_response(
                         call.dialog =
                             dialog_adapter::dialog_from_response(msg, call, DialogState::Confirmed);
                     }
-                    if call.confirmed_tag.is_none() {
-                        call.confirmed_tag = Some(tag.to_owned());
+                    if !call.confirmed {
+                        call.confirmed = true;
                         call.final_status = Some(status);
                         call.answered_at = Some(now);
                         call.inbound_sdp = sdp.map(Box::new);
@@ -695,19 +706,30 @@ fn dispatch_response(
 /// A second 2xx from another branch of a forked INVITE: ACK it and end that dialog with
 /// BYE right away (RFC 3261 §13.2.2.4); the session keeps the first.
 fn end_forked_dialog(ep: &mut Endpoint, now: Instant, id: SessionId, msg: &Message<'_>) {
-    let Some(s) = ep.sessions.get(id) else {
+    let Some(s) = ep.sessions.get_mut(id) else {
         return;
     };
     let Some(dialog) = dialog_adapter::dialog_from_response(msg, &s.call, DialogState::Confirmed)
     else {
         return;
     };
+    let tag = dialog.id().remote_tag.clone();
+    let already_ended = s.call.ended_forks.contains(&tag);
+    if !already_ended && s.call.ended_forks.len() < MAX_ENDED_FORKS {
+        s.call.ended_forks.push(tag);
+    }
     let mut fork = shadow_call(&s.call);
     fork.dialog = Some(dialog);
     let ack_event = Event::new(EventType::Dialog200OK).with_cseq(msg.cseq().seq);
     let _ = dialog_adapter::send_ack_standalone(&mut ep.ctx, &mut fork, &ack_event);
-    let _ = dialog_adapter::send_bye_standalone(&mut ep.ctx, &mut fork, now);
+    if !already_ended {
+        let _ = dialog_adapter::send_bye_standalone(&mut ep.ctx, &mut fork, now);
+    }
 }
+
+/// How many forked dialogs one call remembers having ended (a bound on what a peer
+/// that forks without end can make us keep).
+const MAX_ENDED_FORKS: usize = 16;
 
 /// A throw-away copy of a call's identity, for a forked dialog we only end.
 fn shadow_call(call: &Call) -> Call {

@@ -65,7 +65,7 @@ pub(crate) struct Call {
     pub(crate) local_uri: String,
     /// The peer's name-addr, without tag.
     pub(crate) remote_uri: String,
-    /// The initial INVITE's Request-URI (UAC).
+    /// The initial INVITE's Request-URI (UAC; empty for a UAS).
     pub(crate) request_uri: String,
     /// Where requests go when no dialog says otherwise, and where the INVITE came from.
     pub(crate) peer: SocketAddr,
@@ -87,8 +87,13 @@ pub(crate) struct Call {
     /// Our in-dialog re-INVITE, REFER or BYE in flight.
     pub(crate) reinvite: Option<OutgoingRequest>,
     pub(crate) dialog: Option<Dialog>,
-    /// UAC: the remote tag of the dialog the first 2xx confirmed; other 2xx are forks.
-    pub(crate) confirmed_tag: Option<String>,
+    /// UAC: a 2xx confirmed `dialog`; a 2xx with another To tag is from another fork.
+    pub(crate) confirmed: bool,
+    /// A BYE was sent for `dialog`.
+    pub(crate) bye_sent: bool,
+    /// UAC: To tags of forked dialogs we ACKed and ended with BYE; a retransmission of
+    /// their 2xx is ACKed again but not BYEd twice.
+    pub(crate) ended_forks: Vec<String>,
     /// The last ACK for a 2xx we sent, re-sent for each retransmitted 2xx.
     pub(crate) last_ack: Option<(u32, Vec<u8>)>,
     /// UAS: our 2xx until the ACK comes.
@@ -155,7 +160,9 @@ impl Call {
             pending_cancel: None,
             reinvite: None,
             dialog: None,
-            confirmed_tag: None,
+            confirmed: false,
+            bye_sent: false,
+            ended_forks: Vec::new(),
             last_ack: None,
             retransmit_2xx: None,
             sdp,

@@ -33,8 +33,9 @@ pub(crate) struct SessionStore {
     /// Boxed: a B-tree node holds eleven values inline, so unboxed sessions (a few KiB
     /// each) would cost a node's slack per session.
     sessions: BTreeMap<SessionId, Box<Session>>,
-    /// Call-ID → (our tag, session): forked or re-used Call-IDs keep several entries.
-    by_dialog: BTreeMap<String, SmallVec<[(String, SessionId); 1]>>,
+    /// A fixed hash of (Call-ID, our tag) → sessions; a hit is confirmed against the
+    /// session's own Call-ID and tag, so the index keeps no copy of either string.
+    by_dialog: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
     by_rtp: BTreeMap<SocketAddr, SessionId>,
     next_id: u64,
 }
@@ -48,9 +49,9 @@ impl SessionStore {
 
     pub(crate) fn insert(&mut self, id: SessionId, session: Session) {
         self.by_dialog
-            .entry(session.call.call_id.clone())
+            .entry(dialog_key(&session.call.call_id, &session.call.local_tag))
             .or_default()
-            .push((session.call.local_tag.clone(), id));
+            .push(id);
         self.sessions.insert(id, Box::new(session));
     }
 
@@ -65,10 +66,14 @@ impl SessionStore {
     /// The session whose dialog has this Call-ID and our tag.
     pub(crate) fn by_dialog(&self, call_id: &str, local_tag: &str) -> Option<SessionId> {
         self.by_dialog
-            .get(call_id)?
+            .get(&dialog_key(call_id, local_tag))?
             .iter()
-            .find(|(tag, _)| tag == local_tag)
-            .map(|&(_, id)| id)
+            .copied()
+            .find(|id| {
+                self.sessions
+                    .get(id)
+                    .is_some_and(|s| s.call.call_id == call_id && s.call.local_tag == local_tag)
+            })
     }
 
     /// The session whose RTP socket is `local`.
@@ -83,10 +88,11 @@ impl SessionStore {
     /// Forgets a session and its index entries.
     pub(crate) fn remove(&mut self, id: SessionId) -> Option<Box<Session>> {
         let session = self.sessions.remove(&id)?;
-        if let Some(entries) = self.by_dialog.get_mut(&session.call.call_id) {
-            entries.retain(|(_, sid)| *sid != id);
+        let key = dialog_key(&session.call.call_id, &session.call.local_tag);
+        if let Some(entries) = self.by_dialog.get_mut(&key) {
+            entries.retain(|sid| *sid != id);
             if entries.is_empty() {
-                self.by_dialog.remove(&session.call.call_id);
+                self.by_dialog.remove(&key);
             }
         }
         if let Some(rtp) = session.call.local_rtp {
@@ -112,4 +118,20 @@ impl SessionStore {
             .iter()
             .map(move |(&id, s)| SessionInfo::new(id, s, table))
     }
+}
+
+/// FNV-1a over the Call-ID, a separator and the tag: fixed (no per-process seed), so the
+/// index's order — which reaches no output anyway — is the same on every run.
+fn dialog_key(call_id: &str, local_tag: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in call_id
+        .as_bytes()
+        .iter()
+        .chain(b"\0")
+        .chain(local_tag.as_bytes())
+    {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
 }
