@@ -19,6 +19,8 @@
 //! | [`invariant`] | named checks after every step and at the end; [`invariant::Violation`] reports |
 //! | [`driver`] | many seeds ([`driver::sweep`]) and the run-twice determinism check |
 //! | [`toy`] | a small retransmitting request/response node for testing the simulator itself |
+//! | [`endpoint_node`] | the real `session_core::Endpoint` as a node: [`endpoint_node::EndpointNode`], [`endpoint_node::simulation`] |
+//! | [`endpoint_checks`] | session-level invariants: CSeq per dialog direction, nothing after cleanup, sessions end, both sides agree |
 //!
 //! ## A run
 //!
@@ -67,6 +69,8 @@
 
 pub mod clock;
 pub mod driver;
+pub mod endpoint_checks;
+pub mod endpoint_node;
 pub mod invariant;
 pub mod ladder;
 pub mod network;

@@ -70,6 +70,11 @@ pub struct Scenario {
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// Nodes with protocol timers draw them from their own seed (for the `Endpoint` node:
+    /// T1 in 100..=1000 ms, T2 in 2..=8 s, printed with the node's settings) instead of
+    /// RFC 3261's defaults.
+    #[serde(default)]
+    pub random_timers: bool,
 }
 
 /// A participant: a name and the address its SIP traffic uses. Datagrams are routed by IP
@@ -294,6 +299,7 @@ impl Scenario {
                 duration_ms: None,
                 liveness_ms: DEFAULT_LIVENESS_MS,
                 expect: Vec::new(),
+                random_timers: false,
             },
         }
     }
@@ -429,7 +435,9 @@ impl Scenario {
         place: Place,
     ) -> Result<(), ScenarioError> {
         match action {
-            ScriptAction::Call { to } => self.index_of(to, place).map(|_| ()),
+            ScriptAction::Call { to } | ScriptAction::Transfer { to } => {
+                self.index_of(to, place).map(|_| ())
+            }
             _ => Ok(()),
         }
     }
@@ -547,6 +555,12 @@ impl ScenarioBuilder {
     /// Sets the liveness phase's bound.
     pub fn liveness_ms(mut self, ms: u64) -> Self {
         self.scenario.liveness_ms = ms;
+        self
+    }
+
+    /// Lets nodes draw their protocol timers from their seed.
+    pub fn random_timers(mut self) -> Self {
+        self.scenario.random_timers = true;
         self
     }
 

@@ -198,6 +198,12 @@ impl<N: SimNode> Simulation<N> {
         self.invariants.push(Box::new(invariant));
     }
 
+    /// Adds several boxed invariants (a list such as
+    /// [`crate::endpoint_checks::endpoint_invariants`]).
+    pub fn add_invariants(&mut self, invariants: Vec<Box<dyn Invariant<N>>>) {
+        self.invariants.extend(invariants);
+    }
+
     /// Runs to the end: the scripted phase, the heal, the liveness phase, the end-of-run
     /// checks. Returns the counters, or the first violation.
     pub fn run(&mut self) -> Result<RunStats, Box<Violation>> {

@@ -1,0 +1,355 @@
+//! Session-level invariants for runs of [`EndpointNode`]s (issue 5, item 4).
+//!
+//! Two kinds:
+//!
+//! - **Wire rules**, checked on every datagram a node sends ([`WireRules`], kept inside the
+//!   node and read after every step by [`WireRulesHold`]):
+//!   - CSeq strictly increases per dialog direction (RFC 3261 §12.2.1.1): a new request
+//!     (a Via branch this node has not sent in this Call-ID) carries a CSeq above every
+//!     earlier one; a retransmission (a branch already sent) repeats its CSeq and method.
+//!     ACK and CANCEL reuse the INVITE's CSeq (§17.1.1.3, §9.1) and are exempt.
+//!   - Nothing new is sent for a dialog after its cleanup: once the endpoint has forgotten
+//!     a session, no new request (new branch) goes out with its Call-ID. Responses (a 481
+//!     to a stray retransmission, a lingering server transaction's copy) and ACKs stay
+//!     allowed, as does a retransmission by a client transaction that outlives its
+//!     session (RFC 3261 §17 gives transactions their own lifetime).
+//!   - RTP leaves only from a port the runtime opened and the core has not closed.
+//!   - Every text datagram parses as SIP with `session_core::sip::Message`.
+//! - **End-of-run checks**, once the healed network went quiet:
+//!   - [`SessionsEnd`]: every running endpoint is idle (`Endpoint::is_idle`: no session,
+//!     transaction or timer left) and every session it recorded reached `Terminated`.
+//!   - [`OutcomeAgreement`]: caller and callee agree whether the call was answered —
+//!     unless one side ended with `Timeout`, i.e. the other was unreachable for a whole
+//!     transaction timeout and could not have told it.
+//!
+//! Sessions lost to a process restart, and nodes left stopped, are exempt from the
+//! end-of-run checks: their memory is gone by design.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+
+use session_core::endpoint::EndReason;
+use session_core::sip::{Message, Method};
+
+use crate::endpoint_node::EndpointNode;
+use crate::invariant::{Breach, Invariant};
+use crate::node::NodeId;
+use crate::sim::{NodeStatus, World};
+
+/// The most dialogs (Call-IDs) a node's wire rules track; later ones go unchecked.
+pub const MAX_TRACKED_DIALOGS: usize = 4_096;
+/// The most request branches remembered per dialog (oldest forgotten first).
+pub const MAX_BRANCHES_PER_DIALOG: usize = 64;
+
+/// A wire rule a node broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WireBreach {
+    /// A new request's CSeq did not exceed the dialog direction's highest so far.
+    CSeqNotIncreasing {
+        /// The dialog.
+        call_id: String,
+        /// The highest CSeq sent before.
+        previous: u32,
+        /// The new request's CSeq.
+        cseq: u32,
+        /// The new request's method.
+        method: String,
+    },
+    /// A retransmission (same branch) changed its CSeq or method.
+    RetransmissionChanged {
+        /// The dialog.
+        call_id: String,
+        /// The branch.
+        branch: String,
+    },
+    /// A new request went out for a dialog the endpoint had already cleaned up.
+    RequestAfterCleanup {
+        /// The dialog.
+        call_id: String,
+        /// The request's method.
+        method: String,
+    },
+    /// A binary datagram (RTP) left from a port that is not open.
+    RtpFromClosedPort {
+        /// The port.
+        local: SocketAddr,
+    },
+    /// A text datagram that the SIP parser refuses.
+    Unparseable {
+        /// The first bytes, lossily decoded.
+        start: String,
+    },
+}
+
+impl fmt::Display for WireBreach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireBreach::CSeqNotIncreasing {
+                call_id,
+                previous,
+                cseq,
+                method,
+            } => write!(
+                f,
+                "new {method} with CSeq {cseq} after CSeq {previous} in dialog {call_id}"
+            ),
+            WireBreach::RetransmissionChanged { call_id, branch } => write!(
+                f,
+                "retransmission on branch {branch} changed CSeq or method in dialog {call_id}"
+            ),
+            WireBreach::RequestAfterCleanup { call_id, method } => {
+                write!(f, "new {method} sent for dialog {call_id} after its cleanup")
+            }
+            WireBreach::RtpFromClosedPort { local } => {
+                write!(f, "RTP sent from {local}, which is not open")
+            }
+            WireBreach::Unparseable { start } => write!(f, "unparseable SIP sent: {start:?}"),
+        }
+    }
+}
+
+/// The per-node bookkeeping behind the wire rules.
+#[derive(Debug, Default)]
+pub struct WireRules {
+    dialogs: BTreeMap<String, DialogSends>,
+    cleaned: BTreeSet<String>,
+    rtp_open: BTreeSet<SocketAddr>,
+    breach: Option<WireBreach>,
+}
+
+#[derive(Debug, Default)]
+struct DialogSends {
+    max_cseq: u32,
+    branches: VecDeque<(String, u32, Method)>,
+}
+
+impl WireRules {
+    /// The first breach found, if any.
+    pub fn first_breach(&self) -> Option<&WireBreach> {
+        self.breach.as_ref()
+    }
+
+    /// The endpoint forgot the session of `call_id`.
+    pub fn dialog_cleaned(&mut self, call_id: &str) {
+        if self.cleaned.len() < MAX_TRACKED_DIALOGS {
+            self.cleaned.insert(call_id.to_owned());
+        }
+    }
+
+    /// The runtime opened an RTP port.
+    pub fn rtp_opened(&mut self, local: SocketAddr) {
+        self.rtp_open.insert(local);
+    }
+
+    /// The core asked for an RTP port to be closed.
+    pub fn rtp_closed(&mut self, local: SocketAddr) {
+        self.rtp_open.remove(&local);
+    }
+
+    /// The process restarted: its sockets are gone.
+    pub fn restarted(&mut self) {
+        self.rtp_open.clear();
+    }
+
+    /// Checks one datagram the node sends from `local`.
+    pub fn check_send(&mut self, local: SocketAddr, payload: &[u8]) {
+        if self.breach.is_some() {
+            return;
+        }
+        if let Err(b) = self.check(local, payload) {
+            self.breach = Some(b);
+        }
+    }
+
+    fn check(&mut self, local: SocketAddr, payload: &[u8]) -> Result<(), WireBreach> {
+        if payload.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(()); // a keep-alive (RFC 5626 §4.4.1)
+        }
+        if !payload[0].is_ascii_uppercase() {
+            return if self.rtp_open.contains(&local) {
+                Ok(())
+            } else {
+                Err(WireBreach::RtpFromClosedPort { local })
+            };
+        }
+        let message = Message::parse(payload).map_err(|_| WireBreach::Unparseable {
+            start: String::from_utf8_lossy(&payload[..payload.len().min(40)]).into_owned(),
+        })?;
+        let Some(method) = message.method() else {
+            return Ok(()); // responses are always allowed
+        };
+        if matches!(method, Method::Ack | Method::Cancel) {
+            return Ok(());
+        }
+        let call_id = message.call_id();
+        let cseq = message.cseq().seq;
+        let branch = message.top_via().branch.unwrap_or("");
+        if !self.dialogs.contains_key(call_id) && self.dialogs.len() >= MAX_TRACKED_DIALOGS {
+            return Ok(());
+        }
+        let dialog = self.dialogs.entry(call_id.to_owned()).or_default();
+        if let Some((_, c, m)) = dialog.branches.iter().find(|(b, _, _)| b == branch) {
+            return if *c == cseq && m == method {
+                Ok(())
+            } else {
+                Err(WireBreach::RetransmissionChanged {
+                    call_id: call_id.to_owned(),
+                    branch: branch.to_owned(),
+                })
+            };
+        }
+        if self.cleaned.contains(call_id) {
+            return Err(WireBreach::RequestAfterCleanup {
+                call_id: call_id.to_owned(),
+                method: method.to_string(),
+            });
+        }
+        if !dialog.branches.is_empty() && cseq <= dialog.max_cseq {
+            return Err(WireBreach::CSeqNotIncreasing {
+                call_id: call_id.to_owned(),
+                previous: dialog.max_cseq,
+                cseq,
+                method: method.to_string(),
+            });
+        }
+        dialog.max_cseq = cseq;
+        if dialog.branches.len() == MAX_BRANCHES_PER_DIALOG {
+            dialog.branches.pop_front();
+        }
+        dialog
+            .branches
+            .push_back((branch.to_owned(), cseq, method.clone()));
+        Ok(())
+    }
+}
+
+/// The name of [`WireRulesHold`].
+pub const WIRE_RULES_INVARIANT: &str = "wire_rules";
+/// The name of [`SessionsEnd`].
+pub const SESSIONS_END_INVARIANT: &str = "sessions_end_and_are_cleaned_up";
+/// The name of [`OutcomeAgreement`].
+pub const OUTCOME_AGREEMENT_INVARIANT: &str = "both_sides_agree_on_the_outcome";
+
+/// After every step: no node broke a wire rule.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WireRulesHold;
+
+impl Invariant<EndpointNode> for WireRulesHold {
+    fn name(&self) -> &str {
+        WIRE_RULES_INVARIANT
+    }
+
+    fn after_step(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        for i in 0..world.node_count() {
+            if let Some(b) = world.node(NodeId(i)).wire_breach() {
+                return Err(Breach::Other(format!("{}: {b}", name(world, i))));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// At the end: every running endpoint is idle and its sessions all terminated.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionsEnd;
+
+impl Invariant<EndpointNode> for SessionsEnd {
+    fn name(&self) -> &str {
+        SESSIONS_END_INVARIANT
+    }
+
+    fn after_step(&mut self, _world: &World<EndpointNode>) -> Result<(), Breach> {
+        Ok(())
+    }
+
+    fn at_end(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        if !world.stats().quiescent {
+            return Ok(()); // the liveness check already decided
+        }
+        for i in 0..world.node_count() {
+            if world.status(NodeId(i)) == NodeStatus::Stopped {
+                continue;
+            }
+            let node = world.node(NodeId(i));
+            for r in node.records() {
+                if r.epoch == node.epoch() && r.ended.is_none() {
+                    return Err(Breach::Other(format!(
+                        "{}: session {} never reached a terminal state",
+                        name(world, i),
+                        r.id
+                    )));
+                }
+            }
+            if !node.endpoint().is_idle() {
+                return Err(Breach::Other(format!(
+                    "{}: endpoint not idle at the end ({})",
+                    name(world, i),
+                    crate::node::SimNode::state_label(node)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// At the end: for every call both sides recorded, both agree whether it was answered,
+/// unless one side ended with a timeout.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutcomeAgreement;
+
+impl Invariant<EndpointNode> for OutcomeAgreement {
+    fn name(&self) -> &str {
+        OUTCOME_AGREEMENT_INVARIANT
+    }
+
+    fn after_step(&mut self, _world: &World<EndpointNode>) -> Result<(), Breach> {
+        Ok(())
+    }
+
+    fn at_end(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        let mut callees: BTreeMap<&str, (usize, bool, &EndReason)> = BTreeMap::new();
+        for i in 0..world.node_count() {
+            for r in world.node(NodeId(i)).records() {
+                if let (false, Some(call_id), Some(end)) = (r.outgoing, &r.call_id, &r.ended) {
+                    callees.insert(call_id, (i, r.answered, end));
+                }
+            }
+        }
+        for i in 0..world.node_count() {
+            for r in world.node(NodeId(i)).records() {
+                let (true, Some(call_id), Some(end)) = (r.outgoing, &r.call_id, &r.ended) else {
+                    continue;
+                };
+                let Some(&(j, answered, their_end)) = callees.get(call_id.as_str()) else {
+                    continue;
+                };
+                let timed_out =
+                    matches!(end, EndReason::Timeout) || matches!(their_end, EndReason::Timeout);
+                if answered != r.answered && !timed_out {
+                    return Err(Breach::Other(format!(
+                        "call {call_id}: {} says answered = {} ({end:?}), {} says answered = {answered} ({their_end:?})",
+                        name(world, i),
+                        r.answered,
+                        name(world, j),
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The session-level invariants for `Endpoint` runs, to add to the standard ones.
+pub fn endpoint_invariants() -> Vec<Box<dyn Invariant<EndpointNode>>> {
+    vec![
+        Box::new(WireRulesHold),
+        Box::new(SessionsEnd),
+        Box::new(OutcomeAgreement),
+    ]
+}
+
+fn name(world: &World<EndpointNode>, i: usize) -> &str {
+    &world.participants()[i].0
+}
