@@ -101,7 +101,10 @@ impl fmt::Display for WireBreach {
                 "retransmission on branch {branch} changed CSeq or method in dialog {call_id}"
             ),
             WireBreach::RequestAfterCleanup { call_id, method } => {
-                write!(f, "new {method} sent for dialog {call_id} after its cleanup")
+                write!(
+                    f,
+                    "new {method} sent for dialog {call_id} after its cleanup"
+                )
             }
             WireBreach::RtpFromClosedPort { local } => {
                 write!(f, "RTP sent from {local}, which is not open")

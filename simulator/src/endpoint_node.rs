@@ -27,11 +27,13 @@ use session_core::media::MediaMode;
 use session_core::sip::Transport;
 use session_core::state_table::CompiledTable;
 use session_core::transaction::TimerConfig;
-use session_core::{CallOptions, CommandError, Config, Endpoint, Instant, MediaInput, Rng};
 use session_core::SessionId;
+use session_core::{CallOptions, CommandError, Config, Endpoint, Instant, MediaInput, Rng};
 
 use crate::endpoint_checks::{WireBreach, WireRules};
-use crate::node::{NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit};
+use crate::node::{
+    NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit,
+};
 use crate::scenario::Scenario;
 use crate::sim::NodeSetup;
 
@@ -230,7 +232,9 @@ impl EndpointNode {
             SessionEvent::TransferRequested { target, .. } => {
                 self.transfer_target = Some(target.clone());
             }
-            SessionEvent::Terminated { session, reason, .. } => {
+            SessionEvent::Terminated {
+                session, reason, ..
+            } => {
                 if let Some(r) = self.record_mut(*session) {
                     r.ended = Some(reason.clone());
                 }
@@ -377,7 +381,10 @@ impl SimNode for EndpointNode {
                 return self.call(now, action, &format!("sip:{to}@{peer}"));
             }
             ScriptAction::FollowTransfer => {
-                let target = self.transfer_target.take().ok_or_else(|| self.refused(action))?;
+                let target = self
+                    .transfer_target
+                    .take()
+                    .ok_or_else(|| self.refused(action))?;
                 return self.call(now, action, &target);
             }
             ScriptAction::Answer => {

@@ -7,12 +7,16 @@ use session_core_sim::sim::SimConfig;
 
 #[test]
 fn every_endpoint_scenario_runs_clean_and_has_a_ladder_snapshot() {
-    insta::glob!(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"), "*.yaml", |path| {
-        let s = Scenario::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
-        let mut sim = simulation(&s, s.seed, SimConfig::default()).unwrap();
-        if let Err(v) = sim.run() {
-            panic!("{}: {v}", path.display());
+    insta::glob!(
+        concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios"),
+        "*.yaml",
+        |path| {
+            let s = Scenario::from_yaml(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let mut sim = simulation(&s, s.seed, SimConfig::default()).unwrap();
+            if let Err(v) = sim.run() {
+                panic!("{}: {v}", path.display());
+            }
+            insta::assert_snapshot!(format!("{}{}", sim.settings(), sim.ladder()));
         }
-        insta::assert_snapshot!(format!("{}{}", sim.settings(), sim.ladder()));
-    });
+    );
 }
