@@ -2,6 +2,7 @@
 
 use clap::{Parser, Subcommand};
 
+mod simulate;
 mod table;
 
 /// session-core's command-line tool.
@@ -19,6 +20,8 @@ enum Command {
     /// Validate or draw a YAML state table.
     #[command(subcommand)]
     Table(table::TableCommand),
+    /// Run call flows on real endpoints in the deterministic simulator.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() {
@@ -29,5 +32,6 @@ fn main() {
             std::process::exit(1);
         }
         Command::Table(command) => std::process::exit(table::run(command)),
+        Command::Simulate(args) => std::process::exit(simulate::run(args)),
     }
 }

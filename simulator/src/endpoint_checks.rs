@@ -421,3 +421,109 @@ pub fn endpoint_invariants() -> Vec<Box<dyn Invariant<EndpointNode>>> {
 fn name(world: &World<EndpointNode>, i: usize) -> &str {
     &world.participants()[i].0
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, cseq: u32, branch: &str, call_id: &str) -> Vec<u8> {
+        format!(
+            "{method} sip:bob@10.0.0.2:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@10.0.0.1>;tag=a1\r\n\
+             To: <sip:bob@10.0.0.2>;tag=b1\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: {cseq} {method}\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn sip() -> SocketAddr {
+        "10.0.0.1:5060".parse().unwrap()
+    }
+
+    #[test]
+    fn increasing_cseqs_and_retransmissions_pass() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request("INVITE", 1, "x1", "c1"));
+        r.check_send(sip(), &request("INVITE", 1, "x1", "c1"));
+        r.check_send(sip(), &request("ACK", 1, "x2", "c1"));
+        r.check_send(sip(), &request("BYE", 2, "x3", "c1"));
+        // A late retransmission of the older INVITE is still a retransmission.
+        r.check_send(sip(), &request("INVITE", 1, "x1", "c1"));
+        r.check_send(sip(), &request("INVITE", 1, "y1", "c2"));
+        assert_eq!(r.first_breach(), None);
+    }
+
+    #[test]
+    fn a_new_request_with_a_lower_or_equal_cseq_is_a_breach() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request("INVITE", 5, "x1", "c1"));
+        r.check_send(sip(), &request("BYE", 5, "x2", "c1"));
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::CSeqNotIncreasing {
+                previous: 5,
+                cseq: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_retransmission_that_changes_its_cseq_is_a_breach() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request("INVITE", 1, "x1", "c1"));
+        r.check_send(sip(), &request("INVITE", 2, "x1", "c1"));
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::RetransmissionChanged { .. })
+        ));
+    }
+
+    #[test]
+    fn only_new_requests_are_refused_after_cleanup() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request("BYE", 2, "x1", "c1"));
+        r.dialog_cleaned("c1");
+        r.check_send(sip(), &request("BYE", 2, "x1", "c1"));
+        r.check_send(sip(), &request("ACK", 1, "x9", "c1"));
+        r.check_send(
+            sip(),
+            b"SIP/2.0 481 Call/Transaction Does Not Exist\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKq\r\nFrom: <sip:b@h>;tag=1\r\nTo: <sip:a@h>;tag=2\r\nCall-ID: c1\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(r.first_breach(), None);
+        r.check_send(sip(), &request("INFO", 3, "x2", "c1"));
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::RequestAfterCleanup { .. })
+        ));
+    }
+
+    #[test]
+    fn rtp_only_from_an_open_port() {
+        let mut r = WireRules::default();
+        let port: SocketAddr = "10.0.0.1:20000".parse().unwrap();
+        r.rtp_opened(port);
+        r.check_send(port, &[0x80, 0, 0, 1]);
+        assert_eq!(r.first_breach(), None);
+        r.rtp_closed(port);
+        r.check_send(port, &[0x80, 0, 0, 2]);
+        assert_eq!(
+            r.first_breach(),
+            Some(&WireBreach::RtpFromClosedPort { local: port })
+        );
+    }
+
+    #[test]
+    fn unparseable_text_is_a_breach() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), b"GARBAGE\r\n\r\n");
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::Unparseable { .. })
+        ));
+    }
+}
