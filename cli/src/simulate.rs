@@ -11,13 +11,13 @@ use std::io::Write as _;
 use std::path::PathBuf;
 
 use clap::Args;
-use session_core_sim::driver::sweep;
+use session_core_sim::driver::sweep_parallel;
 use session_core_sim::endpoint_checks::endpoint_invariants;
-use session_core_sim::endpoint_node::{describe_nodes, simulation, EndpointFactory};
+use session_core_sim::endpoint_node::{describe_nodes, simulation, EndpointFactory, EndpointNode};
 use session_core_sim::ladder::{render_with, LadderOptions};
 use session_core_sim::node::{NodeId, SimNode};
 use session_core_sim::scenario::Scenario;
-use session_core_sim::sim::SimConfig;
+use session_core_sim::sim::{NodeSetup, SimConfig, Simulation};
 
 /// The scenario `sessionctl simulate` runs when given no file.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../simulator/scenarios/basic_call.yaml");
@@ -40,6 +40,10 @@ pub struct SimulateArgs {
     /// Show RTP and other binary datagrams in the ladder.
     #[arg(long)]
     pub rtp: bool,
+    /// Threads for --runs (whole seeds run side by side; each run stays single-threaded
+    /// and deterministic); the machine's parallelism by default.
+    #[arg(long)]
+    pub jobs: Option<usize>,
 }
 
 /// Runs the command; returns the process exit code.
@@ -68,7 +72,12 @@ pub fn run(args: SimulateArgs) -> i32 {
     let seed = args.seed.unwrap_or(scenario.seed);
     match args.runs {
         None => one(&scenario, seed, args.rtp),
-        Some(runs) => many(&scenario, seed, runs),
+        Some(runs) => {
+            let jobs = args.jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+            });
+            many(&scenario, seed, runs, jobs)
+        }
     }
 }
 
@@ -129,25 +138,23 @@ fn one(scenario: &Scenario, seed: u64, rtp: bool) -> i32 {
     }
 }
 
-fn many(scenario: &Scenario, first: u64, runs: u64) -> i32 {
+fn many(scenario: &Scenario, first: u64, runs: u64, jobs: usize) -> i32 {
     let factory = EndpointFactory::new(scenario);
-    let step = (runs / 100).max(1);
     let mut stderr = std::io::stderr();
-    let summary = sweep(
+    let summary = sweep_parallel(
         scenario,
         first..first.saturating_add(runs),
         SimConfig::default(),
-        |s| factory.build(s),
-        |sim| sim.add_invariants(endpoint_invariants()),
+        jobs,
+        &|s: &NodeSetup<'_>| factory.build(s),
+        &|sim: &mut Simulation<EndpointNode>| sim.add_invariants(endpoint_invariants()),
         |done, total| {
-            if done % step == 0 || done == total {
-                let _ = write!(
-                    stderr,
-                    "\r{done}/{total} runs ({}%)",
-                    done * 100 / total.max(1)
-                );
-                let _ = stderr.flush();
-            }
+            let _ = write!(
+                stderr,
+                "\r{done}/{total} runs ({}%)",
+                done * 100 / total.max(1)
+            );
+            let _ = stderr.flush();
         },
     );
     eprintln!();
@@ -161,6 +168,7 @@ fn many(scenario: &Scenario, first: u64, runs: u64) -> i32 {
     let secs = summary.wall.as_secs_f64();
     println!("scenario    {:?}", scenario.name);
     println!("seeds       {first}..{}", first.saturating_add(runs));
+    println!("jobs        {jobs}");
     println!("runs        {}", summary.runs);
     println!("violations  {}", summary.violations);
     println!("calls       {}", summary.calls);
@@ -176,6 +184,22 @@ fn many(scenario: &Scenario, first: u64, runs: u64) -> i32 {
             0.0
         }
     );
+    for (name, n) in &summary.by_invariant {
+        println!("  {n:>8}  {name}");
+    }
+    if !summary.violating_seeds.is_empty() {
+        let listed: Vec<String> = summary
+            .violating_seeds
+            .iter()
+            .take(20)
+            .map(u64::to_string)
+            .collect();
+        println!(
+            "violating seeds (first {}): {}",
+            listed.len(),
+            listed.join(" ")
+        );
+    }
     for v in &summary.first_violations {
         println!("\n{v}");
     }

@@ -14,7 +14,8 @@
 //!     allowed, as does a retransmission by a client transaction that outlives its
 //!     session (RFC 3261 §17 gives transactions their own lifetime).
 //!   - RTP leaves only from a port the runtime opened and the core has not closed.
-//!   - Every text datagram parses as SIP with `session_core::sip::Message`.
+//!   - Every request parses as SIP with `session_core::sip::Message` (responses are not
+//!     parsed here: no rule needs them, and the receiving endpoint parses them anyway).
 //! - **End-of-run checks**, once the healed network went quiet:
 //!   - [`SessionsEnd`]: every running endpoint is idle (`Endpoint::is_idle`: no session,
 //!     transaction or timer left) and every session it recorded reached `Terminated`.
@@ -177,6 +178,9 @@ impl WireRules {
             } else {
                 Err(WireBreach::RtpFromClosedPort { local })
             };
+        }
+        if payload.starts_with(b"SIP/2.0 ") {
+            return Ok(()); // responses are always allowed (and the peer parses them)
         }
         let message = Message::parse(payload).map_err(|_| WireBreach::Unparseable {
             start: String::from_utf8_lossy(&payload[..payload.len().min(40)]).into_owned(),
