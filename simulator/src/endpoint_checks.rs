@@ -9,7 +9,8 @@
 //!     earlier one; a retransmission (a branch already sent) repeats its CSeq and method.
 //!     ACK and CANCEL reuse the INVITE's CSeq (§17.1.1.3, §9.1) and are exempt.
 //!   - Nothing new is sent for a dialog after its cleanup: once the endpoint has forgotten
-//!     a session, no new request (new branch) goes out with its Call-ID. Responses (a 481
+//!     every session of a Call-ID, no new request (new branch) goes out with it, and no
+//!     new session is started for it (a late retransmission is not a new call). Responses (a 481
 //!     to a stray retransmission, a lingering server transaction's copy) and ACKs stay
 //!     allowed, as does a retransmission by a client transaction that outlives its
 //!     session (RFC 3261 §17 gives transactions their own lifetime).
@@ -39,7 +40,7 @@ use crate::invariant::{Breach, Invariant};
 use crate::node::NodeId;
 use crate::sim::{NodeStatus, World};
 
-/// The most dialogs (Call-IDs) a node's wire rules track; later ones go unchecked.
+/// The most dialogs a node's wire rules track; later ones go unchecked.
 pub const MAX_TRACKED_DIALOGS: usize = 4_096;
 /// The most request branches remembered per dialog (oldest forgotten first).
 pub const MAX_BRANCHES_PER_DIALOG: usize = 64;
@@ -72,6 +73,12 @@ pub enum WireBreach {
         call_id: String,
         /// The request's method.
         method: String,
+    },
+    /// The endpoint started a new session for a Call-ID whose sessions it had all
+    /// cleaned up (a late retransmission taken for a new call).
+    SessionAfterCleanup {
+        /// The dialog.
+        call_id: String,
     },
     /// A binary datagram (RTP) left from a port that is not open.
     RtpFromClosedPort {
@@ -107,6 +114,9 @@ impl fmt::Display for WireBreach {
                     "new {method} sent for dialog {call_id} after its cleanup"
                 )
             }
+            WireBreach::SessionAfterCleanup { call_id } => {
+                write!(f, "new session for dialog {call_id} after its cleanup")
+            }
             WireBreach::RtpFromClosedPort { local } => {
                 write!(f, "RTP sent from {local}, which is not open")
             }
@@ -118,7 +128,8 @@ impl fmt::Display for WireBreach {
 /// The per-node bookkeeping behind the wire rules.
 #[derive(Debug, Default)]
 pub struct WireRules {
-    dialogs: BTreeMap<String, DialogSends>,
+    /// Keyed by (Call-ID, From tag, To tag): our requests' side of each dialog.
+    dialogs: BTreeMap<(String, String, String), DialogSends>,
     cleaned: BTreeSet<String>,
     rtp_open: BTreeSet<SocketAddr>,
     breach: Option<WireBreach>,
@@ -126,7 +137,7 @@ pub struct WireRules {
 
 #[derive(Debug, Default)]
 struct DialogSends {
-    max_cseq: u32,
+    max_cseq: Option<u32>,
     branches: VecDeque<(String, u32, Method)>,
 }
 
@@ -136,10 +147,19 @@ impl WireRules {
         self.breach.as_ref()
     }
 
-    /// The endpoint forgot the session of `call_id`.
+    /// The endpoint forgot the last of its sessions for `call_id`.
     pub fn dialog_cleaned(&mut self, call_id: &str) {
         if self.cleaned.len() < MAX_TRACKED_DIALOGS {
             self.cleaned.insert(call_id.to_owned());
+        }
+    }
+
+    /// The endpoint started a session for `call_id`.
+    pub fn session_started(&mut self, call_id: &str) {
+        if self.breach.is_none() && self.cleaned.contains(call_id) {
+            self.breach = Some(WireBreach::SessionAfterCleanup {
+                call_id: call_id.to_owned(),
+            });
         }
     }
 
@@ -194,10 +214,32 @@ impl WireRules {
         let call_id = message.call_id();
         let cseq = message.cseq().seq;
         let branch = message.top_via().branch.unwrap_or("");
-        if !self.dialogs.contains_key(call_id) && self.dialogs.len() >= MAX_TRACKED_DIALOGS {
-            return Ok(());
+        let from_tag = message.from().tag().unwrap_or("");
+        let to_tag = message.to().tag().unwrap_or("");
+        let key = (call_id.to_owned(), from_tag.to_owned(), to_tag.to_owned());
+        if !self.dialogs.contains_key(&key) {
+            if self.dialogs.len() >= MAX_TRACKED_DIALOGS {
+                return Ok(());
+            }
+            // A dialog's requests continue the CSeq space of the request that created it
+            // (RFC 3261 §12.1.2); two dialogs of one Call-ID (a forked INVITE) each do.
+            let created_by = (key.0.clone(), key.1.clone(), String::new());
+            let max_cseq = if to_tag.is_empty() {
+                None
+            } else {
+                self.dialogs.get(&created_by).and_then(|d| d.max_cseq)
+            };
+            self.dialogs.insert(
+                key.clone(),
+                DialogSends {
+                    max_cseq,
+                    branches: VecDeque::new(),
+                },
+            );
         }
-        let dialog = self.dialogs.entry(call_id.to_owned()).or_default();
+        let Some(dialog) = self.dialogs.get_mut(&key) else {
+            return Ok(()); // inserted just above
+        };
         if let Some((_, c, m)) = dialog.branches.iter().find(|(b, _, _)| b == branch) {
             return if *c == cseq && m == method {
                 Ok(())
@@ -214,15 +256,15 @@ impl WireRules {
                 method: method.to_string(),
             });
         }
-        if !dialog.branches.is_empty() && cseq <= dialog.max_cseq {
+        if let Some(previous) = dialog.max_cseq.filter(|&m| cseq <= m) {
             return Err(WireBreach::CSeqNotIncreasing {
                 call_id: call_id.to_owned(),
-                previous: dialog.max_cseq,
+                previous,
                 cseq,
                 method: method.to_string(),
             });
         }
-        dialog.max_cseq = cseq;
+        dialog.max_cseq = Some(cseq);
         if dialog.branches.len() == MAX_BRANCHES_PER_DIALOG {
             dialog.branches.pop_front();
         }
@@ -431,12 +473,21 @@ mod tests {
     use super::*;
 
     fn request(method: &str, cseq: u32, branch: &str, call_id: &str) -> Vec<u8> {
+        request_to(method, cseq, branch, call_id, "b1")
+    }
+
+    fn request_to(method: &str, cseq: u32, branch: &str, call_id: &str, to_tag: &str) -> Vec<u8> {
+        let to_tag = if to_tag.is_empty() {
+            String::new()
+        } else {
+            format!(";tag={to_tag}")
+        };
         format!(
             "{method} sip:bob@10.0.0.2:5060 SIP/2.0\r\n\
              Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{branch}\r\n\
              Max-Forwards: 70\r\n\
              From: <sip:alice@10.0.0.1>;tag=a1\r\n\
-             To: <sip:bob@10.0.0.2>;tag=b1\r\n\
+             To: <sip:bob@10.0.0.2>{to_tag}\r\n\
              Call-ID: {call_id}\r\n\
              CSeq: {cseq} {method}\r\n\
              Content-Length: 0\r\n\r\n"
@@ -471,6 +522,24 @@ mod tests {
             Some(WireBreach::CSeqNotIncreasing {
                 previous: 5,
                 cseq: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn each_dialog_of_a_forked_invite_continues_the_invites_cseq() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request_to("INVITE", 4, "x1", "c1", ""));
+        r.check_send(sip(), &request_to("BYE", 5, "x2", "c1", "fork1"));
+        r.check_send(sip(), &request_to("BYE", 5, "x3", "c1", "fork2"));
+        assert_eq!(r.first_breach(), None);
+        r.check_send(sip(), &request_to("INFO", 4, "x4", "c1", "fork3"));
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::CSeqNotIncreasing {
+                previous: 4,
+                cseq: 4,
                 ..
             })
         ));

@@ -181,6 +181,7 @@ impl EndpointNode {
     /// Marks sessions the endpoint has forgotten as cleaned up; called before every input,
     /// so that anything sent from then on is "after cleanup".
     fn sync_cleanup(&mut self) {
+        let mut gone = Vec::new();
         for r in self.records.iter_mut().rev() {
             if r.epoch != self.epoch {
                 break;
@@ -188,8 +189,15 @@ impl EndpointNode {
             if !r.cleaned && self.ep.session(r.id).is_none() {
                 r.cleaned = true;
                 if let Some(call_id) = &r.call_id {
-                    self.rules.dialog_cleaned(call_id);
+                    gone.push(call_id.clone());
                 }
+            }
+        }
+        for call_id in gone {
+            // Two sessions may share a Call-ID (a corrupted copy of an INVITE taken for
+            // another one): the dialog is cleaned up when the last of them is.
+            if !self.ep.sessions().any(|s| s.call_id == call_id) {
+                self.rules.dialog_cleaned(&call_id);
             }
         }
     }
@@ -200,6 +208,9 @@ impl EndpointNode {
             return;
         }
         let call_id = self.ep.session(id).map(|s| s.call_id.to_owned());
+        if let Some(call_id) = &call_id {
+            self.rules.session_started(call_id);
+        }
         self.records.push(SessionRecord {
             id,
             epoch: self.epoch,
