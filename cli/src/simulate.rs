@@ -204,3 +204,24 @@ fn many(scenario: &Scenario, first: u64, runs: u64, jobs: usize) -> i32 {
         0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_scenario_runs_clean_once_and_in_a_sweep() {
+        let s = Scenario::from_yaml(DEFAULT_SCENARIO).unwrap();
+        assert_eq!(one(&s, s.seed, false), 0);
+        assert_eq!(many(&s, 0, 20, 2), 0);
+    }
+
+    #[test]
+    fn a_violating_run_exits_non_zero() {
+        let mut s = Scenario::from_yaml(DEFAULT_SCENARIO).unwrap();
+        // Nobody answers, yet the scenario expects an answer.
+        s.reactions.clear();
+        assert_eq!(one(&s, s.seed, false), 1);
+        assert_eq!(many(&s, 0, 3, 1), 1);
+    }
+}
