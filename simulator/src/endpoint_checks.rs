@@ -373,7 +373,7 @@ pub enum KnownRace {
     /// The callee hung up (or shut down) after sending its 2xx but before the ACK: it
     /// waits for the ACK before its BYE (RFC 3261 §15), as it should, but then reports
     /// `HungUp { by: Local }` without `Answered`, though the caller reported `Answered`
-    /// (found by `endpoint_random.rs`, seed 9401736755110722433).
+    /// (found by `endpoint_random.rs`).
     HangupBeforeAck,
 }
 

@@ -47,11 +47,13 @@ pub const FIRST_RTP_PORT: u16 = 20_000;
 pub struct EndpointFactory {
     template: Config,
     random_timers: bool,
+    timers_per_node: bool,
 }
 
 impl EndpointFactory {
     /// A factory for `scenario`'s participants: the default state table (compiled once and
-    /// shared), silence as media, and random T1/T2 when the scenario asks for them.
+    /// shared), silence as media, and random T1/T2 when the scenario asks for them (one
+    /// draw per run from its seed, or one per node from the node's seed).
     pub fn new(scenario: &Scenario) -> EndpointFactory {
         let mut template = Config::new(SocketAddr::from(([0, 0, 0, 0], 5060)));
         template.user_agent = String::new();
@@ -59,6 +61,7 @@ impl EndpointFactory {
         EndpointFactory {
             template,
             random_timers: scenario.random_timers,
+            timers_per_node: scenario.timers_per_node,
         }
     }
 
@@ -75,14 +78,19 @@ impl EndpointFactory {
         config.user = setup.name.to_owned();
         config.seed = setup.seed;
         if self.random_timers {
-            config.timers = random_timers(setup.seed);
+            let seed = if self.timers_per_node {
+                setup.seed
+            } else {
+                setup.run_seed
+            };
+            config.timers = random_timers(seed);
         }
         EndpointNode::new(config)
     }
 }
 
-/// T1 in 100..=1000 ms and T2 in 2..=8 s, drawn from a node's seed (independently of the
-/// endpoint's own generator, which the seed also feeds).
+/// T1 in 100..=1000 ms and T2 in 2..=8 s, drawn from `seed` (a run's or a node's;
+/// independently of anything else that seed feeds).
 pub fn random_timers(seed: u64) -> TimerConfig {
     let mut rng = Rng::new(seed ^ 0x7431_7432_5f74_696d);
     TimerConfig {

@@ -123,6 +123,7 @@ impl<N: SimNode> Simulation<N> {
                 name,
                 address: *address,
                 seed: rng.next_u64(),
+                run_seed: seed,
             };
             // Writing to a String cannot fail.
             let _ = writeln!(
