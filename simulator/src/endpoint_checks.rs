@@ -173,9 +173,11 @@ impl WireRules {
         self.rtp_open.remove(&local);
     }
 
-    /// The process restarted: its sockets are gone.
+    /// The process restarted: its sockets are gone, and so is its memory of which
+    /// dialogs it cleaned up (a retransmission it now takes for a new call is no bug).
     pub fn restarted(&mut self) {
         self.rtp_open.clear();
+        self.cleaned.clear();
     }
 
     /// Checks one datagram the node sends from `local`.
