@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{ArgAction, Parser, Subcommand};
 
 mod parse;
+mod simulate;
 mod table;
 
 /// session-core's command-line tool.
@@ -54,6 +55,8 @@ enum Command {
         /// The file holding the message; `-` or nothing reads stdin.
         file: Option<PathBuf>,
     },
+    /// Run call flows on real endpoints in the deterministic simulator.
+    Simulate(simulate::SimulateArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
     let command = match cli.command {
         Command::Table(command) => return ExitCode::from(table::run(command) as u8),
         Command::Parse { file } => return parse::run(file.as_deref()),
+        Command::Simulate(args) => return ExitCode::from(simulate::run(args) as u8),
         other => other,
     };
     let mut agents = match runtime::open(cli.runtime) {
@@ -75,7 +79,9 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(agents.as_mut(), args),
         Command::Uas(args) => uas::run(agents.as_mut(), args),
         Command::Call(args) => call::run(agents.as_mut(), args),
-        Command::Table(_) | Command::Parse { .. } => unreachable!("handled above"),
+        Command::Table(_) | Command::Parse { .. } | Command::Simulate(_) => {
+            unreachable!("handled above")
+        }
     }
 }
 

@@ -5,7 +5,9 @@
 //! summary gives runs, violations and the speed in simulated calls per wall-clock second
 //! (the one place the simulator reads a real clock: it never reaches a run's behaviour).
 
+use std::collections::BTreeMap;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::invariant::Violation;
@@ -46,6 +48,34 @@ pub struct SweepSummary {
     pub datagrams: u64,
     /// Wall-clock time the sweep took.
     pub wall: Duration,
+    /// Violations counted per invariant name.
+    pub by_invariant: BTreeMap<String, u64>,
+    /// The first [`MAX_LISTED_SEEDS`] violating seeds, in increasing order.
+    pub violating_seeds: Vec<u64>,
+}
+
+/// How many violating seeds a summary lists.
+pub const MAX_LISTED_SEEDS: usize = 1_000;
+
+impl SweepSummary {
+    /// Adds another summary's counts (a parallel worker's) to this one, keeping the
+    /// lowest seeds' violations.
+    pub fn merge(&mut self, other: SweepSummary) {
+        self.runs += other.runs;
+        self.violations += other.violations;
+        self.calls += other.calls;
+        self.steps += other.steps;
+        self.datagrams += other.datagrams;
+        self.first_violations.extend(other.first_violations);
+        self.first_violations.sort_by_key(|v| v.seed);
+        self.first_violations.truncate(MAX_KEPT_VIOLATIONS);
+        for (name, n) in other.by_invariant {
+            *self.by_invariant.entry(name).or_default() += n;
+        }
+        self.violating_seeds.extend(other.violating_seeds);
+        self.violating_seeds.sort_unstable();
+        self.violating_seeds.truncate(MAX_LISTED_SEEDS);
+    }
 }
 
 impl SweepSummary {
@@ -89,13 +119,82 @@ pub fn sweep<N: SimNode>(
 ) -> Result<SweepSummary, ScenarioError> {
     let started = std::time::Instant::now();
     let total = seeds.end.saturating_sub(seeds.start);
+    let mut summary = sweep_seeds(scenario, seeds, &config, &mut factory, &mut prepare, |d| {
+        progress(d, total)
+    })?;
+    summary.wall = started.elapsed();
+    Ok(summary)
+}
+
+/// [`sweep`] on `jobs` threads: worker `j` runs seeds `start + j`, `start + j + jobs` …
+/// Each run is as single-threaded and deterministic as ever; only whole seeds run side by
+/// side, and the merged summary does not depend on scheduling. `progress(done, total)`
+/// is called from the calling thread about ten times a second.
+pub fn sweep_parallel<N, F, P>(
+    scenario: &Scenario,
+    seeds: Range<u64>,
+    config: SimConfig,
+    jobs: usize,
+    factory: &F,
+    prepare: &P,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<SweepSummary, ScenarioError>
+where
+    N: SimNode,
+    F: Fn(&NodeSetup<'_>) -> N + Sync,
+    P: Fn(&mut Simulation<N>) + Sync,
+{
+    let started = std::time::Instant::now();
+    let total = seeds.end.saturating_sub(seeds.start);
+    let jobs = jobs.clamp(1, 256) as u64;
+    let done = AtomicU64::new(0);
+    let results = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|j| {
+                let (config, done) = (&config, &done);
+                let mine = (seeds.start.saturating_add(j)..seeds.end).step_by(jobs as usize);
+                scope.spawn(move || {
+                    let mut factory = |s: &NodeSetup<'_>| factory(s);
+                    let mut prepare = |s: &mut Simulation<N>| prepare(s);
+                    sweep_seeds(scenario, mine, config, &mut factory, &mut prepare, |_| {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    })
+                })
+            })
+            .collect();
+        while !workers.iter().all(|w| w.is_finished()) {
+            progress(done.load(Ordering::Relaxed), total);
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        progress(done.load(Ordering::Relaxed), total);
+        workers
+            .into_iter()
+            .map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect::<Vec<_>>()
+    });
+    let mut summary = SweepSummary::default();
+    for r in results {
+        summary.merge(r?);
+    }
+    summary.wall = started.elapsed();
+    Ok(summary)
+}
+
+fn sweep_seeds<N: SimNode>(
+    scenario: &Scenario,
+    seeds: impl Iterator<Item = u64>,
+    config: &SimConfig,
+    factory: &mut impl FnMut(&NodeSetup<'_>) -> N,
+    prepare: &mut impl FnMut(&mut Simulation<N>),
+    mut progress: impl FnMut(u64),
+) -> Result<SweepSummary, ScenarioError> {
     let lean = SimConfig {
         trace: TraceMode::HashOnly,
         ..config.clone()
     };
     let mut summary = SweepSummary::default();
     for seed in seeds {
-        let run = run_seed(scenario, seed, lean.clone(), &mut factory, &mut prepare)?;
+        let run = run_seed(scenario, seed, lean.clone(), factory, prepare)?;
         summary.runs += 1;
         match run.outcome {
             Ok(stats) => {
@@ -105,22 +204,25 @@ pub fn sweep<N: SimNode>(
             }
             Err(v) => {
                 summary.violations += 1;
+                *summary.by_invariant.entry(v.invariant.clone()).or_default() += 1;
+                if summary.violating_seeds.len() < MAX_LISTED_SEEDS {
+                    summary.violating_seeds.push(seed);
+                }
                 if summary.first_violations.len() < MAX_KEPT_VIOLATIONS {
                     // Replay in full for the ladder; the same seed fails the same way.
                     let full = SimConfig {
                         trace: TraceMode::Full,
                         ..config.clone()
                     };
-                    let replay = run_seed(scenario, seed, full, &mut factory, &mut prepare)?;
+                    let replay = run_seed(scenario, seed, full, factory, prepare)?;
                     summary
                         .first_violations
                         .push(replay.outcome.err().unwrap_or(v));
                 }
             }
         }
-        progress(summary.runs, total);
+        progress(summary.runs);
     }
-    summary.wall = started.elapsed();
     Ok(summary)
 }
 

@@ -19,6 +19,8 @@
 //! | [`invariant`] | named checks after every step and at the end; [`invariant::Violation`] reports |
 //! | [`driver`] | many seeds ([`driver::sweep`]) and the run-twice determinism check |
 //! | [`toy`] | a small retransmitting request/response node for testing the simulator itself |
+//! | [`endpoint_node`] | the real `session_core::Endpoint` as a node: [`endpoint_node::EndpointNode`], [`endpoint_node::simulation`] |
+//! | [`endpoint_checks`] | session-level invariants: CSeq per dialog direction, nothing after cleanup, sessions end, both sides agree |
 //!
 //! ## A run
 //!
@@ -55,18 +57,42 @@
 //! println!("{}{}", sim.settings(), sim.ladder());
 //! ```
 //!
-//! ## Wiring the core's `Endpoint` in
+//! ## The core's `Endpoint` as a node
 //!
-//! One adapter type owning an `Endpoint` implements [`node::SimNode`]: the four driving
-//! calls forward; `apply` maps [`node::ScriptAction`]s (new variants for accept, reject,
-//! hold, resume, DTMF …) onto the endpoint's commands; `serve_media` answers media
-//! requests as a runtime would; `restart` rebuilds the endpoint from its config and seed.
-//! Session-level invariants join [`invariant::standard_invariants`].
+//! [`endpoint_node::EndpointNode`] owns an `Endpoint` and implements [`node::SimNode`]:
+//! the four driving calls forward; `apply` maps [`node::ScriptAction`]s (call, answer,
+//! reject, hangup, hold, resume, DTMF, transfer, shutdown) onto the endpoint's commands;
+//! `serve_media` answers media requests as a runtime would; `restart` rebuilds the
+//! endpoint with a fresh seed. [`endpoint_node::simulation`] builds a run with the
+//! session-level invariants of [`endpoint_checks`] installed; scenario files for it live
+//! in `simulator/scenarios/`, and `sessionctl simulate` runs them.
+//!
+//! ```
+//! use session_core_sim::endpoint_node::simulation;
+//! use session_core_sim::node::ScriptAction;
+//! use session_core_sim::scenario::Scenario;
+//! use session_core_sim::sim::SimConfig;
+//!
+//! let scenario = Scenario::builder("answered after 200 ms")
+//!     .participant("alice", "10.0.0.1:5060".parse().unwrap())
+//!     .participant("bob", "10.0.0.2:5060".parse().unwrap())
+//!     .at(0, "alice", ScriptAction::Call { to: "bob".into() })
+//!     .on("bob", "incoming_call", 200, ScriptAction::Answer)
+//!     .at(2_000, "alice", ScriptAction::Hangup)
+//!     .expect("bob", Some("idle"), &["incoming_call", "answered", "terminated"])
+//!     .build()
+//!     .unwrap();
+//! let mut sim = simulation(&scenario, 7, SimConfig::default()).unwrap();
+//! sim.run().unwrap_or_else(|v| panic!("{v}"));
+//! assert!(sim.ladder().contains("BYE sip:bob@10.0.0.2:5060"));
+//! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod clock;
 pub mod driver;
+pub mod endpoint_checks;
+pub mod endpoint_node;
 pub mod invariant;
 pub mod ladder;
 pub mod network;

@@ -117,9 +117,10 @@ pub trait SimNode {
 
 /// A scripted action on a participant, from a scenario's timeline or a reaction.
 ///
-/// The session command surface (accept, reject, hold, resume, send DTMF, …) is added here
-/// when the core's `Endpoint` lands: one variant each, mapped in the adapter's
-/// [`SimNode::apply`]. In YAML the variant is named by `do`: `{ do: call, to: bob }`.
+/// Besides the simulator's own (stop, restart, pause), one variant per session command of
+/// the core's `Endpoint`, mapped in the adapter's [`SimNode::apply`]
+/// ([`crate::endpoint_node`]). In YAML the variant is named by `do`:
+/// `{ do: call, to: bob }`, `{ do: reject, status: 486 }`, `{ do: dtmf, digits: "12#" }`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "do", rename_all = "snake_case", deny_unknown_fields)]
 #[non_exhaustive]
@@ -131,6 +132,32 @@ pub enum ScriptAction {
     },
     /// End the current call (for the toy node: abandon outstanding requests).
     Hangup,
+    /// Answer the newest incoming call that is not answered yet (`answer after N ms` is a
+    /// reaction on `incoming_call` with `after_ms: N`).
+    Answer,
+    /// Reject the newest incoming call that is not answered yet with a 4xx–6xx status.
+    Reject {
+        /// The final status code.
+        status: u16,
+    },
+    /// Put the current call on hold (RFC 3264 §8.4).
+    Hold,
+    /// Take the current call off hold.
+    Resume,
+    /// Send DTMF digits on the current call (RFC 4733).
+    Dtmf {
+        /// The digits, `0-9*#A-D`.
+        digits: String,
+    },
+    /// Blind-transfer the current call's peer to another participant (REFER, RFC 3515).
+    Transfer {
+        /// The participant the peer is asked to call.
+        to: String,
+    },
+    /// Call the target the peer last asked us to call with a REFER.
+    FollowTransfer,
+    /// End every call ahead of shutting down (BYE, CANCEL or a final response).
+    Shutdown,
     /// Simulator-level: the node's process stops; nothing is delivered to it afterwards and
     /// its timers never fire.
     Stop,
@@ -160,6 +187,14 @@ impl fmt::Display for ScriptAction {
         match self {
             ScriptAction::Call { to } => write!(f, "call {to}"),
             ScriptAction::Hangup => f.write_str("hangup"),
+            ScriptAction::Answer => f.write_str("answer"),
+            ScriptAction::Reject { status } => write!(f, "reject {status}"),
+            ScriptAction::Hold => f.write_str("hold"),
+            ScriptAction::Resume => f.write_str("resume"),
+            ScriptAction::Dtmf { digits } => write!(f, "dtmf {digits}"),
+            ScriptAction::Transfer { to } => write!(f, "transfer to {to}"),
+            ScriptAction::FollowTransfer => f.write_str("follow transfer"),
+            ScriptAction::Shutdown => f.write_str("shutdown"),
             ScriptAction::Stop => f.write_str("stop"),
             ScriptAction::Restart => f.write_str("restart"),
             ScriptAction::Pause { for_ms } => write!(f, "pause {for_ms}ms"),

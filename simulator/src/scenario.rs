@@ -70,6 +70,18 @@ pub struct Scenario {
     /// What must hold at the end.
     #[serde(default)]
     pub expect: Vec<Expectation>,
+    /// Nodes with protocol timers draw them from the run's seed (for the `Endpoint` node:
+    /// T1 in 100..=1000 ms, T2 in 2..=8 s, printed with the settings) instead of RFC
+    /// 3261's defaults: one draw per run, shared by every node, unless `timers_per_node`.
+    #[serde(default)]
+    pub random_timers: bool,
+    /// With `random_timers`, each node draws its own T1/T2 from its own seed. RFC 3261
+    /// assumes one T1 at both ends of a transaction: with different ones a client
+    /// retransmits for longer than the server remembers, and a late retransmission is, by
+    /// the RFC's rules, a new request, so some end-of-run invariants can fail without a
+    /// bug.
+    #[serde(default)]
+    pub timers_per_node: bool,
 }
 
 /// A participant: a name and the address its SIP traffic uses. Datagrams are routed by IP
@@ -294,6 +306,8 @@ impl Scenario {
                 duration_ms: None,
                 liveness_ms: DEFAULT_LIVENESS_MS,
                 expect: Vec::new(),
+                random_timers: false,
+                timers_per_node: false,
             },
         }
     }
@@ -429,7 +443,9 @@ impl Scenario {
         place: Place,
     ) -> Result<(), ScenarioError> {
         match action {
-            ScriptAction::Call { to } => self.index_of(to, place).map(|_| ()),
+            ScriptAction::Call { to } | ScriptAction::Transfer { to } => {
+                self.index_of(to, place).map(|_| ())
+            }
             _ => Ok(()),
         }
     }
@@ -547,6 +563,12 @@ impl ScenarioBuilder {
     /// Sets the liveness phase's bound.
     pub fn liveness_ms(mut self, ms: u64) -> Self {
         self.scenario.liveness_ms = ms;
+        self
+    }
+
+    /// Lets nodes draw their protocol timers from their seed.
+    pub fn random_timers(mut self) -> Self {
+        self.scenario.random_timers = true;
         self
     }
 

@@ -123,6 +123,7 @@ impl<N: SimNode> Simulation<N> {
                 name,
                 address: *address,
                 seed: rng.next_u64(),
+                run_seed: seed,
             };
             // Writing to a String cannot fail.
             let _ = writeln!(
@@ -196,6 +197,12 @@ impl<N: SimNode> Simulation<N> {
     /// Adds an invariant checked after every step and at the end.
     pub fn add_invariant(&mut self, invariant: impl Invariant<N> + 'static) {
         self.invariants.push(Box::new(invariant));
+    }
+
+    /// Adds several boxed invariants (a list such as
+    /// [`crate::endpoint_checks::endpoint_invariants`]).
+    pub fn add_invariants(&mut self, invariants: Vec<Box<dyn Invariant<N>>>) {
+        self.invariants.extend(invariants);
     }
 
     /// Runs to the end: the scripted phase, the heal, the liveness phase, the end-of-run

@@ -233,15 +233,32 @@ impl Fnv64 {
         }
     }
 
-    /// Mixes a `u64` in (little-endian).
+    /// Mixes a `u64` in, as one word (see [`Fnv64::write_prefixed`]).
     pub fn write_u64(&mut self, v: u64) {
-        self.write(&v.to_le_bytes());
+        self.write_word(v);
+    }
+
+    /// FNV-1a's step on a whole word, plus a rotation that feeds the high bits (which a
+    /// multiplication never carries down) back into the low ones.
+    fn write_word(&mut self, word: u64) {
+        self.0 ^= word;
+        self.0 = self.0.wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
     }
 
     /// Mixes a length-prefixed byte string in, so that concatenations cannot collide.
+    ///
+    /// Datagram payloads are the bulk of a trace, so they are mixed in eight bytes per
+    /// multiplication (FNV-1a's step on little-endian words plus a rotation, the tail byte by byte): about
+    /// eight times fewer multiplications than [`Fnv64::write`], just as deterministic.
     pub fn write_prefixed(&mut self, bytes: &[u8]) {
         self.write_u64(bytes.len() as u64);
-        self.write(bytes);
+        let mut words = bytes.chunks_exact(8);
+        for w in &mut words {
+            let mut word = [0u8; 8];
+            word.copy_from_slice(w);
+            self.write_word(u64::from_le_bytes(word));
+        }
+        self.write(words.remainder());
     }
 
     /// The hash so far.

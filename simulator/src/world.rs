@@ -46,6 +46,9 @@ pub struct NodeSetup<'a> {
     pub address: SocketAddr,
     /// A seed for the node's own generator, drawn from the run's seed.
     pub seed: u64,
+    /// The run's seed itself, for settings every node of a run must share (e.g. one T1 on
+    /// both ends of every transaction).
+    pub run_seed: u64,
 }
 
 /// Counters of one run.

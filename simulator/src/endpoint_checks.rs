@@ -1,0 +1,604 @@
+//! Session-level invariants for runs of [`EndpointNode`]s (issue 5, item 4).
+//!
+//! Two kinds:
+//!
+//! - **Wire rules**, checked on every datagram a node sends ([`WireRules`], kept inside the
+//!   node and read after every step by [`WireRulesHold`]):
+//!   - CSeq strictly increases per dialog direction (RFC 3261 §12.2.1.1): a new request
+//!     (a Via branch this node has not sent in this Call-ID) carries a CSeq above every
+//!     earlier one; a retransmission (a branch already sent) repeats its CSeq and method.
+//!     ACK and CANCEL reuse the INVITE's CSeq (§17.1.1.3, §9.1) and are exempt.
+//!   - Nothing new is sent for a dialog after its cleanup: once the endpoint has forgotten
+//!     every session of a Call-ID, no new request (new branch) goes out with it, and no
+//!     new session is started for it (a late retransmission is not a new call). Responses (a 481
+//!     to a stray retransmission, a lingering server transaction's copy) and ACKs stay
+//!     allowed, as does a retransmission by a client transaction that outlives its
+//!     session (RFC 3261 §17 gives transactions their own lifetime).
+//!   - RTP leaves only from a port the runtime opened and the core has not closed.
+//!   - Every request parses as SIP with `session_core::sip::Message` (responses are not
+//!     parsed here: no rule needs them, and the receiving endpoint parses them anyway).
+//! - **End-of-run checks**, once the healed network went quiet:
+//!   - [`SessionsEnd`]: every running endpoint is idle (`Endpoint::is_idle`: no session,
+//!     transaction or timer left) and every session it recorded reached `Terminated`.
+//!   - [`OutcomeAgreement`]: caller and callee agree whether the call was answered —
+//!     unless one side ended with `Timeout`, i.e. the other was unreachable for a whole
+//!     transaction timeout and could not have told it. Two races of the current core are
+//!     tolerated unless `strict` ([`KnownRace`]).
+//!
+//! Sessions lost to a process restart, and nodes left stopped, are exempt from the
+//! end-of-run checks: their memory is gone by design.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::fmt;
+use std::net::SocketAddr;
+
+use session_core::endpoint::{EndReason, Side};
+use session_core::sip::{Message, Method};
+
+use crate::endpoint_node::{EndpointNode, SessionRecord};
+use crate::invariant::{Breach, Invariant};
+use crate::node::NodeId;
+use crate::sim::{NodeStatus, World};
+
+/// The most dialogs a node's wire rules track; later ones go unchecked.
+pub const MAX_TRACKED_DIALOGS: usize = 4_096;
+/// The most request branches remembered per dialog (oldest forgotten first).
+pub const MAX_BRANCHES_PER_DIALOG: usize = 64;
+
+/// A wire rule a node broke.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WireBreach {
+    /// A new request's CSeq did not exceed the dialog direction's highest so far.
+    CSeqNotIncreasing {
+        /// The dialog.
+        call_id: String,
+        /// The highest CSeq sent before.
+        previous: u32,
+        /// The new request's CSeq.
+        cseq: u32,
+        /// The new request's method.
+        method: String,
+    },
+    /// A retransmission (same branch) changed its CSeq or method.
+    RetransmissionChanged {
+        /// The dialog.
+        call_id: String,
+        /// The branch.
+        branch: String,
+    },
+    /// A new request went out for a dialog the endpoint had already cleaned up.
+    RequestAfterCleanup {
+        /// The dialog.
+        call_id: String,
+        /// The request's method.
+        method: String,
+    },
+    /// The endpoint started a new session for a Call-ID whose sessions it had all
+    /// cleaned up (a late retransmission taken for a new call).
+    SessionAfterCleanup {
+        /// The dialog.
+        call_id: String,
+    },
+    /// A binary datagram (RTP) left from a port that is not open.
+    RtpFromClosedPort {
+        /// The port.
+        local: SocketAddr,
+    },
+    /// A text datagram that the SIP parser refuses.
+    Unparseable {
+        /// The first bytes, lossily decoded.
+        start: String,
+    },
+}
+
+impl fmt::Display for WireBreach {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WireBreach::CSeqNotIncreasing {
+                call_id,
+                previous,
+                cseq,
+                method,
+            } => write!(
+                f,
+                "new {method} with CSeq {cseq} after CSeq {previous} in dialog {call_id}"
+            ),
+            WireBreach::RetransmissionChanged { call_id, branch } => write!(
+                f,
+                "retransmission on branch {branch} changed CSeq or method in dialog {call_id}"
+            ),
+            WireBreach::RequestAfterCleanup { call_id, method } => {
+                write!(
+                    f,
+                    "new {method} sent for dialog {call_id} after its cleanup"
+                )
+            }
+            WireBreach::SessionAfterCleanup { call_id } => {
+                write!(f, "new session for dialog {call_id} after its cleanup")
+            }
+            WireBreach::RtpFromClosedPort { local } => {
+                write!(f, "RTP sent from {local}, which is not open")
+            }
+            WireBreach::Unparseable { start } => write!(f, "unparseable SIP sent: {start:?}"),
+        }
+    }
+}
+
+/// The per-node bookkeeping behind the wire rules.
+#[derive(Debug, Default)]
+pub struct WireRules {
+    /// Keyed by (Call-ID, From tag, To tag): our requests' side of each dialog.
+    dialogs: BTreeMap<(String, String, String), DialogSends>,
+    cleaned: BTreeSet<String>,
+    rtp_open: BTreeSet<SocketAddr>,
+    breach: Option<WireBreach>,
+}
+
+#[derive(Debug, Default)]
+struct DialogSends {
+    max_cseq: Option<u32>,
+    branches: VecDeque<(String, u32, Method)>,
+}
+
+impl WireRules {
+    /// The first breach found, if any.
+    pub fn first_breach(&self) -> Option<&WireBreach> {
+        self.breach.as_ref()
+    }
+
+    /// The endpoint forgot the last of its sessions for `call_id`.
+    pub fn dialog_cleaned(&mut self, call_id: &str) {
+        if self.cleaned.len() < MAX_TRACKED_DIALOGS {
+            self.cleaned.insert(call_id.to_owned());
+        }
+    }
+
+    /// The endpoint started a session for `call_id`.
+    pub fn session_started(&mut self, call_id: &str) {
+        if self.breach.is_none() && self.cleaned.contains(call_id) {
+            self.breach = Some(WireBreach::SessionAfterCleanup {
+                call_id: call_id.to_owned(),
+            });
+        }
+    }
+
+    /// The runtime opened an RTP port.
+    pub fn rtp_opened(&mut self, local: SocketAddr) {
+        self.rtp_open.insert(local);
+    }
+
+    /// The core asked for an RTP port to be closed.
+    pub fn rtp_closed(&mut self, local: SocketAddr) {
+        self.rtp_open.remove(&local);
+    }
+
+    /// The process restarted: its sockets are gone, and so is its memory of which
+    /// dialogs it cleaned up (a retransmission it now takes for a new call is no bug).
+    pub fn restarted(&mut self) {
+        self.rtp_open.clear();
+        self.cleaned.clear();
+    }
+
+    /// Checks one datagram the node sends from `local`.
+    pub fn check_send(&mut self, local: SocketAddr, payload: &[u8]) {
+        if self.breach.is_some() {
+            return;
+        }
+        if let Err(b) = self.check(local, payload) {
+            self.breach = Some(b);
+        }
+    }
+
+    fn check(&mut self, local: SocketAddr, payload: &[u8]) -> Result<(), WireBreach> {
+        if payload.iter().all(|b| b.is_ascii_whitespace()) {
+            return Ok(()); // a keep-alive (RFC 5626 §4.4.1)
+        }
+        if !payload[0].is_ascii_uppercase() {
+            return if self.rtp_open.contains(&local) {
+                Ok(())
+            } else {
+                Err(WireBreach::RtpFromClosedPort { local })
+            };
+        }
+        if payload.starts_with(b"SIP/2.0 ") {
+            return Ok(()); // responses are always allowed (and the peer parses them)
+        }
+        let message = Message::parse(payload).map_err(|_| WireBreach::Unparseable {
+            start: String::from_utf8_lossy(&payload[..payload.len().min(40)]).into_owned(),
+        })?;
+        let Some(method) = message.method() else {
+            return Ok(()); // responses are always allowed
+        };
+        if matches!(method, Method::Ack | Method::Cancel) {
+            return Ok(());
+        }
+        let call_id = message.call_id();
+        let cseq = message.cseq().seq;
+        let branch = message.top_via().branch.unwrap_or("");
+        let from_tag = message.from().tag().unwrap_or("");
+        let to_tag = message.to().tag().unwrap_or("");
+        let key = (call_id.to_owned(), from_tag.to_owned(), to_tag.to_owned());
+        if !self.dialogs.contains_key(&key) {
+            if self.dialogs.len() >= MAX_TRACKED_DIALOGS {
+                return Ok(());
+            }
+            // A dialog's requests continue the CSeq space of the request that created it
+            // (RFC 3261 §12.1.2); two dialogs of one Call-ID (a forked INVITE) each do.
+            let created_by = (key.0.clone(), key.1.clone(), String::new());
+            let max_cseq = if to_tag.is_empty() {
+                None
+            } else {
+                self.dialogs.get(&created_by).and_then(|d| d.max_cseq)
+            };
+            self.dialogs.insert(
+                key.clone(),
+                DialogSends {
+                    max_cseq,
+                    branches: VecDeque::new(),
+                },
+            );
+        }
+        let Some(dialog) = self.dialogs.get_mut(&key) else {
+            return Ok(()); // inserted just above
+        };
+        if let Some((_, c, m)) = dialog.branches.iter().find(|(b, _, _)| b == branch) {
+            return if *c == cseq && m == method {
+                Ok(())
+            } else {
+                Err(WireBreach::RetransmissionChanged {
+                    call_id: call_id.to_owned(),
+                    branch: branch.to_owned(),
+                })
+            };
+        }
+        if self.cleaned.contains(call_id) {
+            return Err(WireBreach::RequestAfterCleanup {
+                call_id: call_id.to_owned(),
+                method: method.to_string(),
+            });
+        }
+        if let Some(previous) = dialog.max_cseq.filter(|&m| cseq <= m) {
+            return Err(WireBreach::CSeqNotIncreasing {
+                call_id: call_id.to_owned(),
+                previous,
+                cseq,
+                method: method.to_string(),
+            });
+        }
+        dialog.max_cseq = Some(cseq);
+        if dialog.branches.len() == MAX_BRANCHES_PER_DIALOG {
+            dialog.branches.pop_front();
+        }
+        dialog
+            .branches
+            .push_back((branch.to_owned(), cseq, method.clone()));
+        Ok(())
+    }
+}
+
+/// The name of [`WireRulesHold`].
+pub const WIRE_RULES_INVARIANT: &str = "wire_rules";
+/// The name of [`SessionsEnd`].
+pub const SESSIONS_END_INVARIANT: &str = "sessions_end_and_are_cleaned_up";
+/// The name of [`OutcomeAgreement`].
+pub const OUTCOME_AGREEMENT_INVARIANT: &str = "both_sides_agree_on_the_outcome";
+
+/// After every step: no node broke a wire rule.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WireRulesHold;
+
+impl Invariant<EndpointNode> for WireRulesHold {
+    fn name(&self) -> &str {
+        WIRE_RULES_INVARIANT
+    }
+
+    fn after_step(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        for i in 0..world.node_count() {
+            if let Some(b) = world.node(NodeId(i)).wire_breach() {
+                return Err(Breach::Other(format!("{}: {b}", name(world, i))));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// At the end: every running endpoint is idle and its sessions all terminated.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SessionsEnd;
+
+impl Invariant<EndpointNode> for SessionsEnd {
+    fn name(&self) -> &str {
+        SESSIONS_END_INVARIANT
+    }
+
+    fn after_step(&mut self, _world: &World<EndpointNode>) -> Result<(), Breach> {
+        Ok(())
+    }
+
+    fn at_end(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        if !world.stats().quiescent {
+            return Ok(()); // the liveness check already decided
+        }
+        for i in 0..world.node_count() {
+            if world.status(NodeId(i)) == NodeStatus::Stopped {
+                continue;
+            }
+            let node = world.node(NodeId(i));
+            for r in node.records() {
+                if r.epoch == node.epoch() && r.ended.is_none() {
+                    return Err(Breach::Other(format!(
+                        "{}: session {} never reached a terminal state",
+                        name(world, i),
+                        r.id
+                    )));
+                }
+            }
+            if !node.endpoint().is_idle() {
+                return Err(Breach::Other(format!(
+                    "{}: endpoint not idle at the end ({})",
+                    name(world, i),
+                    crate::node::SimNode::state_label(node)
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// At the end: for every call both sides recorded, both agree whether it was answered,
+/// unless one side ended with a timeout.
+///
+/// Unless `strict`, two races the simulator found in the core are tolerated (and
+/// reported to the lead; see [`KnownRace`]): with `strict` they are violations.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct OutcomeAgreement {
+    /// Whether the [`KnownRace`]s count as violations too.
+    pub strict: bool,
+}
+
+/// Disagreements on "answered" that the current core produces under loss, tolerated by a
+/// non-strict [`OutcomeAgreement`] so that sweeps find everything else.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KnownRace {
+    /// The caller hung up before it saw the callee's 2xx (its CANCEL crossed the 2xx, or
+    /// waited for a provisional response that never came): the caller ACKs and BYEs the
+    /// 2xx, as it should, but reports `Cancelled { by: Local }` (or `HungUp { by: Local }`,
+    /// `Shutdown`) without `Answered`; the callee
+    /// reports `Answered` then `HungUp { by: Remote }` (e.g. `loss_20.yaml` seed 24).
+    CancelCrossed2xx,
+    /// Every ACK for the callee's 2xx was lost and the caller's BYE arrived first: the
+    /// callee reports `HungUp { by: Remote }` without ever reporting `Answered` (its
+    /// `Answered` waits for the ACK), though the caller did (e.g. `loss_20.yaml` seed 38).
+    ByeBeforeAck,
+    /// The callee hung up (or shut down) after sending its 2xx but before the ACK: it
+    /// waits for the ACK before its BYE (RFC 3261 §15), as it should, but then reports
+    /// `HungUp { by: Local }` without `Answered`, though the caller reported `Answered`
+    /// (found by `endpoint_random.rs`).
+    HangupBeforeAck,
+}
+
+impl KnownRace {
+    /// Which known race, if any, explains a disagreement between a caller's and a
+    /// callee's record.
+    pub fn classify(caller: &SessionRecord, callee: &SessionRecord) -> Option<KnownRace> {
+        let hung_up = |r: &SessionRecord, by: Option<Side>| match &r.ended {
+            Some(EndReason::HungUp { by: b }) => by.is_none_or(|by| by == *b),
+            Some(EndReason::Shutdown) => by != Some(Side::Remote),
+            _ => false,
+        };
+        let caller_gave_up = hung_up(caller, Some(Side::Local))
+            || matches!(caller.ended, Some(EndReason::Cancelled { by: Side::Local }));
+        if !caller.answered
+            && caller_gave_up
+            && callee.answered
+            && hung_up(callee, Some(Side::Remote))
+        {
+            return Some(KnownRace::CancelCrossed2xx);
+        }
+        if caller.answered && hung_up(caller, None) && !callee.answered && callee.responded {
+            if hung_up(callee, Some(Side::Remote)) {
+                return Some(KnownRace::ByeBeforeAck);
+            }
+            if hung_up(callee, Some(Side::Local)) {
+                return Some(KnownRace::HangupBeforeAck);
+            }
+        }
+        None
+    }
+}
+
+impl Invariant<EndpointNode> for OutcomeAgreement {
+    fn name(&self) -> &str {
+        OUTCOME_AGREEMENT_INVARIANT
+    }
+
+    fn after_step(&mut self, _world: &World<EndpointNode>) -> Result<(), Breach> {
+        Ok(())
+    }
+
+    fn at_end(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        let mut callees: BTreeMap<&str, (usize, &SessionRecord)> = BTreeMap::new();
+        for i in 0..world.node_count() {
+            for r in world.node(NodeId(i)).records() {
+                if let (false, Some(call_id), Some(_)) = (r.outgoing, &r.call_id, &r.ended) {
+                    callees.insert(call_id, (i, r));
+                }
+            }
+        }
+        for i in 0..world.node_count() {
+            for r in world.node(NodeId(i)).records() {
+                let (true, Some(call_id), Some(end)) = (r.outgoing, &r.call_id, &r.ended) else {
+                    continue;
+                };
+                let Some(&(j, callee)) = callees.get(call_id.as_str()) else {
+                    continue;
+                };
+                if callee.answered == r.answered {
+                    continue;
+                }
+                let timed_out = matches!(end, EndReason::Timeout)
+                    || matches!(callee.ended, Some(EndReason::Timeout));
+                if timed_out || (!self.strict && KnownRace::classify(r, callee).is_some()) {
+                    continue;
+                }
+                return Err(Breach::Other(format!(
+                    "call {call_id}: {} says answered = {} ({end:?}), {} says answered = {} ({:?})",
+                    name(world, i),
+                    r.answered,
+                    name(world, j),
+                    callee.answered,
+                    callee.ended,
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The session-level invariants for `Endpoint` runs, to add to the standard ones.
+pub fn endpoint_invariants() -> Vec<Box<dyn Invariant<EndpointNode>>> {
+    vec![
+        Box::new(WireRulesHold),
+        Box::new(SessionsEnd),
+        Box::new(OutcomeAgreement::default()),
+    ]
+}
+
+fn name(world: &World<EndpointNode>, i: usize) -> &str {
+    &world.participants()[i].0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str, cseq: u32, branch: &str, call_id: &str) -> Vec<u8> {
+        request_to(method, cseq, branch, call_id, "b1")
+    }
+
+    fn request_to(method: &str, cseq: u32, branch: &str, call_id: &str, to_tag: &str) -> Vec<u8> {
+        let to_tag = if to_tag.is_empty() {
+            String::new()
+        } else {
+            format!(";tag={to_tag}")
+        };
+        format!(
+            "{method} sip:bob@10.0.0.2:5060 SIP/2.0\r\n\
+             Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bK{branch}\r\n\
+             Max-Forwards: 70\r\n\
+             From: <sip:alice@10.0.0.1>;tag=a1\r\n\
+             To: <sip:bob@10.0.0.2>{to_tag}\r\n\
+             Call-ID: {call_id}\r\n\
+             CSeq: {cseq} {method}\r\n\
+             Content-Length: 0\r\n\r\n"
+        )
+        .into_bytes()
+    }
+
+    fn sip() -> SocketAddr {
+        "10.0.0.1:5060".parse().unwrap()
+    }
+
+    #[test]
+    fn increasing_cseqs_and_retransmissions_pass() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request("INVITE", 1, "x1", "c1"));
+        r.check_send(sip(), &request("INVITE", 1, "x1", "c1"));
+        r.check_send(sip(), &request("ACK", 1, "x2", "c1"));
+        r.check_send(sip(), &request("BYE", 2, "x3", "c1"));
+        // A late retransmission of the older INVITE is still a retransmission.
+        r.check_send(sip(), &request("INVITE", 1, "x1", "c1"));
+        r.check_send(sip(), &request("INVITE", 1, "y1", "c2"));
+        assert_eq!(r.first_breach(), None);
+    }
+
+    #[test]
+    fn a_new_request_with_a_lower_or_equal_cseq_is_a_breach() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request("INVITE", 5, "x1", "c1"));
+        r.check_send(sip(), &request("BYE", 5, "x2", "c1"));
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::CSeqNotIncreasing {
+                previous: 5,
+                cseq: 5,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn each_dialog_of_a_forked_invite_continues_the_invites_cseq() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request_to("INVITE", 4, "x1", "c1", ""));
+        r.check_send(sip(), &request_to("BYE", 5, "x2", "c1", "fork1"));
+        r.check_send(sip(), &request_to("BYE", 5, "x3", "c1", "fork2"));
+        assert_eq!(r.first_breach(), None);
+        r.check_send(sip(), &request_to("INFO", 4, "x4", "c1", "fork3"));
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::CSeqNotIncreasing {
+                previous: 4,
+                cseq: 4,
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn a_retransmission_that_changes_its_cseq_is_a_breach() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request("INVITE", 1, "x1", "c1"));
+        r.check_send(sip(), &request("INVITE", 2, "x1", "c1"));
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::RetransmissionChanged { .. })
+        ));
+    }
+
+    #[test]
+    fn only_new_requests_are_refused_after_cleanup() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), &request("BYE", 2, "x1", "c1"));
+        r.dialog_cleaned("c1");
+        r.check_send(sip(), &request("BYE", 2, "x1", "c1"));
+        r.check_send(sip(), &request("ACK", 1, "x9", "c1"));
+        r.check_send(
+            sip(),
+            b"SIP/2.0 481 Call/Transaction Does Not Exist\r\nVia: SIP/2.0/UDP 10.0.0.2:5060;branch=z9hG4bKq\r\nFrom: <sip:b@h>;tag=1\r\nTo: <sip:a@h>;tag=2\r\nCall-ID: c1\r\nCSeq: 3 BYE\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert_eq!(r.first_breach(), None);
+        r.check_send(sip(), &request("INFO", 3, "x2", "c1"));
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::RequestAfterCleanup { .. })
+        ));
+    }
+
+    #[test]
+    fn rtp_only_from_an_open_port() {
+        let mut r = WireRules::default();
+        let port: SocketAddr = "10.0.0.1:20000".parse().unwrap();
+        r.rtp_opened(port);
+        r.check_send(port, &[0x80, 0, 0, 1]);
+        assert_eq!(r.first_breach(), None);
+        r.rtp_closed(port);
+        r.check_send(port, &[0x80, 0, 0, 2]);
+        assert_eq!(
+            r.first_breach(),
+            Some(&WireBreach::RtpFromClosedPort { local: port })
+        );
+    }
+
+    #[test]
+    fn unparseable_text_is_a_breach() {
+        let mut r = WireRules::default();
+        r.check_send(sip(), b"GARBAGE\r\n\r\n");
+        assert!(matches!(
+            r.first_breach(),
+            Some(WireBreach::Unparseable { .. })
+        ));
+    }
+}

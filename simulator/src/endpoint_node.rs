@@ -1,0 +1,544 @@
+//! The real [`Endpoint`] as a simulated participant.
+//!
+//! [`EndpointNode`] owns one `Endpoint` and implements [`SimNode`]: the four driving calls
+//! forward; [`SimNode::apply`] maps the scenario's [`ScriptAction`]s onto the endpoint's
+//! command surface (`make_call`, `accept`, `reject`, `hangup`, `hold`, `resume`,
+//! `send_dtmf`, `transfer`, `shutdown`); [`SimNode::serve_media`] plays the runtime,
+//! answering `MediaRequest::Open` with `MediaInput::Ready` on a port of the node's own IP
+//! (the simulator routes by IP, so RTP reaches it); [`SimNode::restart`] rebuilds the
+//! endpoint from its configuration with a fresh seed.
+//!
+//! On the way out, every datagram passes the wire rules of [`crate::endpoint_checks`]
+//! (CSeq strictly increasing per dialog direction, RFC 3261 §12.2.1.1; nothing new sent
+//! for a dialog after its cleanup; RTP only from an open port), and every session's life
+//! is recorded ([`SessionRecord`]) for the end-of-run invariants.
+//!
+//! Which session a command acts on: the newest one still alive (for `answer` and
+//! `reject`, the newest incoming call not yet answered or rejected).
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use session_core::endpoint::{EndReason, MediaRequest, Output, SessionEvent};
+use session_core::media::MediaMode;
+use session_core::sip::Transport;
+use session_core::state_table::CompiledTable;
+use session_core::transaction::TimerConfig;
+use session_core::SessionId;
+use session_core::{CallOptions, CommandError, Config, Endpoint, Instant, MediaInput, Rng};
+
+use crate::endpoint_checks::{WireBreach, WireRules};
+use crate::node::{
+    NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit,
+};
+use crate::scenario::Scenario;
+use crate::sim::NodeSetup;
+
+/// The most sessions a node keeps a record of (per run); later ones are counted only.
+pub const MAX_RECORDS: usize = 4_096;
+/// The first RTP port a node hands out; ports go up by two and wrap below 60000.
+pub const FIRST_RTP_PORT: u16 = 20_000;
+
+/// How the endpoints of a run are set up.
+#[derive(Clone, Debug)]
+pub struct EndpointFactory {
+    template: Config,
+    random_timers: bool,
+    timers_per_node: bool,
+}
+
+impl EndpointFactory {
+    /// A factory for `scenario`'s participants: the default state table (compiled once and
+    /// shared), silence as media, and random T1/T2 when the scenario asks for them (one
+    /// draw per run from its seed, or one per node from the node's seed).
+    pub fn new(scenario: &Scenario) -> EndpointFactory {
+        let mut template = Config::new(SocketAddr::from(([0, 0, 0, 0], 5060)));
+        template.user_agent = String::new();
+        template.media_mode = MediaMode::Silence;
+        EndpointFactory {
+            template,
+            random_timers: scenario.random_timers,
+            timers_per_node: scenario.timers_per_node,
+        }
+    }
+
+    /// The same with an explicit state table (shared by every node).
+    pub fn with_table(mut self, table: Arc<CompiledTable>) -> EndpointFactory {
+        self.template.table = table;
+        self
+    }
+
+    /// Builds the node for `setup`.
+    pub fn build(&self, setup: &NodeSetup<'_>) -> EndpointNode {
+        let mut config = self.template.clone();
+        config.sip_addr = setup.address;
+        config.user = setup.name.to_owned();
+        config.seed = setup.seed;
+        if self.random_timers {
+            let seed = if self.timers_per_node {
+                setup.seed
+            } else {
+                setup.run_seed
+            };
+            config.timers = random_timers(seed);
+        }
+        EndpointNode::new(config)
+    }
+}
+
+/// T1 in 100..=1000 ms and T2 in 2..=8 s, drawn from `seed` (a run's or a node's;
+/// independently of anything else that seed feeds).
+pub fn random_timers(seed: u64) -> TimerConfig {
+    let mut rng = Rng::new(seed ^ 0x7431_7432_5f74_696d);
+    TimerConfig {
+        t1: Duration::from_millis(rng.range_inclusive(100, 1_000)),
+        t2: Duration::from_millis(rng.range_inclusive(2_000, 8_000)),
+        ..TimerConfig::default()
+    }
+}
+
+/// What a node remembers of one session, for the end-of-run invariants.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The endpoint's id for it (ids restart from 1 after a process restart).
+    pub id: SessionId,
+    /// The process life it belongs to (0 before the first restart).
+    pub epoch: u32,
+    /// Its Call-ID, when the session could be looked up as it started.
+    pub call_id: Option<String>,
+    /// Whether we placed the call.
+    pub outgoing: bool,
+    /// Whether the application answered or rejected it (incoming calls).
+    pub responded: bool,
+    /// Whether `Answered` was reported.
+    pub answered: bool,
+    /// The `Terminated` reason, once reported.
+    pub ended: Option<EndReason>,
+    /// Whether the endpoint has forgotten the session (its cleanup ran).
+    pub cleaned: bool,
+}
+
+/// The real `Endpoint` as a simulated participant.
+#[derive(Debug)]
+pub struct EndpointNode {
+    config: Config,
+    ep: Endpoint,
+    epoch: u32,
+    next_rtp_port: u16,
+    records: Vec<SessionRecord>,
+    records_dropped: u64,
+    transfer_target: Option<String>,
+    rules: WireRules,
+}
+
+impl EndpointNode {
+    /// A node running an endpoint built from `config`.
+    pub fn new(config: Config) -> EndpointNode {
+        EndpointNode {
+            ep: Endpoint::new(config.clone()),
+            config,
+            epoch: 0,
+            next_rtp_port: FIRST_RTP_PORT,
+            records: Vec::new(),
+            records_dropped: 0,
+            transfer_target: None,
+            rules: WireRules::default(),
+        }
+    }
+
+    /// The endpoint, to inspect.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.ep
+    }
+
+    /// The configuration the endpoint was (re)built from.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// How many times the process restarted.
+    pub fn epoch(&self) -> u32 {
+        self.epoch
+    }
+
+    /// Every session recorded, oldest first.
+    pub fn records(&self) -> &[SessionRecord] {
+        &self.records
+    }
+
+    /// The first wire rule this node broke, if any.
+    pub fn wire_breach(&self) -> Option<&WireBreach> {
+        self.rules.first_breach()
+    }
+
+    /// One line describing the node's protocol timers.
+    pub fn describe(&self) -> String {
+        let t = &self.config.timers;
+        format!(
+            "{} at {}: T1 {} ms, T2 {} ms",
+            self.config.user,
+            self.config.sip_addr,
+            t.t1.as_millis(),
+            t.t2.as_millis()
+        )
+    }
+
+    /// Marks sessions the endpoint has forgotten as cleaned up; called before every input,
+    /// so that anything sent from then on is "after cleanup".
+    fn sync_cleanup(&mut self) {
+        let mut gone = Vec::new();
+        for r in self.records.iter_mut().rev() {
+            if r.epoch != self.epoch {
+                break;
+            }
+            if !r.cleaned && self.ep.session(r.id).is_none() {
+                r.cleaned = true;
+                if let Some(call_id) = &r.call_id {
+                    gone.push(call_id.clone());
+                }
+            }
+        }
+        for call_id in gone {
+            // Two sessions may share a Call-ID (a corrupted copy of an INVITE taken for
+            // another one): the dialog is cleaned up when the last of them is.
+            if !self.ep.sessions().any(|s| s.call_id == call_id) {
+                self.rules.dialog_cleaned(&call_id);
+            }
+        }
+    }
+
+    fn record(&mut self, id: SessionId, outgoing: bool) {
+        if self.records.len() >= MAX_RECORDS {
+            self.records_dropped += 1;
+            return;
+        }
+        let call_id = self.ep.session(id).map(|s| s.call_id.to_owned());
+        if let Some(call_id) = &call_id {
+            self.rules.session_started(call_id);
+        }
+        self.records.push(SessionRecord {
+            id,
+            epoch: self.epoch,
+            call_id,
+            outgoing,
+            responded: false,
+            answered: false,
+            ended: None,
+            cleaned: false,
+        });
+    }
+
+    fn record_mut(&mut self, id: SessionId) -> Option<&mut SessionRecord> {
+        let epoch = self.epoch;
+        self.records
+            .iter_mut()
+            .rev()
+            .take_while(|r| r.epoch == epoch)
+            .find(|r| r.id == id)
+    }
+
+    fn on_event(&mut self, e: &SessionEvent) {
+        match e {
+            SessionEvent::IncomingCall { session, .. } => self.record(*session, false),
+            SessionEvent::Answered { session } => {
+                if let Some(r) = self.record_mut(*session) {
+                    r.answered = true;
+                }
+            }
+            SessionEvent::TransferRequested { target, .. } => {
+                self.transfer_target = Some(target.clone());
+            }
+            SessionEvent::Terminated {
+                session, reason, ..
+            } => {
+                if let Some(r) = self.record_mut(*session) {
+                    r.ended = Some(reason.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The newest session still alive in this process life.
+    fn current(&self) -> Option<SessionId> {
+        self.records
+            .iter()
+            .rev()
+            .take_while(|r| r.epoch == self.epoch)
+            .find(|r| r.ended.is_none() && !r.cleaned)
+            .map(|r| r.id)
+    }
+
+    /// The newest incoming call not yet answered or rejected.
+    fn unanswered(&self) -> Option<SessionId> {
+        self.records
+            .iter()
+            .rev()
+            .take_while(|r| r.epoch == self.epoch)
+            .find(|r| !r.outgoing && !r.responded && !r.answered && r.ended.is_none())
+            .map(|r| r.id)
+    }
+
+    fn refused(&self, action: &ScriptAction) -> ScriptError {
+        ScriptError::InvalidInState {
+            action: action.clone(),
+            state: self.state_label().into_owned(),
+        }
+    }
+
+    fn command_error(&self, action: &ScriptAction, e: CommandError) -> ScriptError {
+        match e {
+            CommandError::TooManySessions => ScriptError::LimitReached,
+            CommandError::NotAllowed { state, .. } => ScriptError::InvalidInState {
+                action: action.clone(),
+                state,
+            },
+            _ => self.refused(action),
+        }
+    }
+
+    fn call(
+        &mut self,
+        now: Instant,
+        action: &ScriptAction,
+        target: &str,
+    ) -> Result<(), ScriptError> {
+        let id = self
+            .ep
+            .make_call(now, target, CallOptions::default())
+            .map_err(|e| self.command_error(action, e))?;
+        self.record(id, true);
+        Ok(())
+    }
+}
+
+impl SimEvent for SessionEvent {
+    fn name(&self) -> Cow<'_, str> {
+        Cow::Borrowed(match self {
+            SessionEvent::IncomingCall { .. } => "incoming_call",
+            SessionEvent::Ringing { .. } => "ringing",
+            SessionEvent::EarlyMedia { .. } => "early_media",
+            SessionEvent::Answered { .. } => "answered",
+            SessionEvent::Held { .. } => "held",
+            SessionEvent::Resumed { .. } => "resumed",
+            SessionEvent::DtmfReceived { .. } => "dtmf_received",
+            SessionEvent::TransferRequested { .. } => "transfer_requested",
+            SessionEvent::Terminated { .. } => "terminated",
+            _ => "other",
+        })
+    }
+}
+
+impl SimNode for EndpointNode {
+    type Event = SessionEvent;
+    type Media = MediaRequest;
+
+    fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        transport: Transport,
+        bytes: &[u8],
+    ) {
+        self.sync_cleanup();
+        self.ep
+            .handle_datagram(now, local, remote, transport, bytes);
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        self.sync_cleanup();
+        self.ep.handle_timeout(now);
+    }
+
+    fn poll_output(&mut self) -> Option<NodeOutput<SessionEvent, MediaRequest>> {
+        match self.ep.poll_output()? {
+            Output::Transmit(t) => {
+                self.rules.check_send(t.local, &t.payload);
+                Some(NodeOutput::Transmit(Transmit {
+                    local: t.local,
+                    remote: t.remote,
+                    transport: t.transport,
+                    payload: t.payload,
+                }))
+            }
+            Output::Media(m) => {
+                if let MediaRequest::Close { local_rtp, .. } = &m {
+                    self.rules.rtp_closed(*local_rtp);
+                }
+                Some(NodeOutput::Media(m))
+            }
+            Output::Event(e) => {
+                self.on_event(&e);
+                Some(NodeOutput::Event(e))
+            }
+            // A future output kind the simulator does not know: skip it, keep draining.
+            _ => self.poll_output(),
+        }
+    }
+
+    fn poll_timeout(&mut self) -> Option<Instant> {
+        self.ep.poll_timeout()
+    }
+
+    fn apply(
+        &mut self,
+        now: Instant,
+        action: &ScriptAction,
+        ctx: &ScriptContext<'_>,
+    ) -> Result<(), ScriptError> {
+        self.sync_cleanup();
+        let current = |node: &Self| node.current().ok_or_else(|| node.refused(action));
+        let result = match action {
+            ScriptAction::Call { to } => {
+                let peer = ctx
+                    .address_of(to)
+                    .ok_or_else(|| ScriptError::UnknownParticipant(to.clone()))?;
+                return self.call(now, action, &format!("sip:{to}@{peer}"));
+            }
+            ScriptAction::FollowTransfer => {
+                let target = self
+                    .transfer_target
+                    .take()
+                    .ok_or_else(|| self.refused(action))?;
+                return self.call(now, action, &target);
+            }
+            ScriptAction::Answer => {
+                let id = self.unanswered().ok_or_else(|| self.refused(action))?;
+                let r = self.ep.accept(now, id);
+                if r.is_ok() {
+                    if let Some(rec) = self.record_mut(id) {
+                        rec.responded = true;
+                    }
+                }
+                r
+            }
+            ScriptAction::Reject { status } => {
+                let id = self.unanswered().ok_or_else(|| self.refused(action))?;
+                let r = self.ep.reject(now, id, *status);
+                if r.is_ok() {
+                    if let Some(rec) = self.record_mut(id) {
+                        rec.responded = true;
+                    }
+                }
+                r
+            }
+            ScriptAction::Hangup => {
+                let id = current(self)?;
+                self.ep.hangup(now, id)
+            }
+            ScriptAction::Hold => {
+                let id = current(self)?;
+                self.ep.hold(now, id)
+            }
+            ScriptAction::Resume => {
+                let id = current(self)?;
+                self.ep.resume(now, id)
+            }
+            ScriptAction::Dtmf { digits } => {
+                let id = current(self)?;
+                self.ep.send_dtmf(now, id, digits)
+            }
+            ScriptAction::Transfer { to } => {
+                let peer = ctx
+                    .address_of(to)
+                    .ok_or_else(|| ScriptError::UnknownParticipant(to.clone()))?;
+                let id = current(self)?;
+                self.ep.transfer(now, id, &format!("sip:{to}@{peer}"))
+            }
+            ScriptAction::Shutdown => {
+                self.ep.shutdown(now);
+                Ok(())
+            }
+            other => return Err(ScriptError::Unsupported(other.clone())),
+        };
+        result.map_err(|e| self.command_error(action, e))
+    }
+
+    fn serve_media(&mut self, now: Instant, request: &MediaRequest) {
+        if let MediaRequest::Open { session } = request {
+            self.sync_cleanup();
+            let local_rtp = SocketAddr::new(self.config.sip_addr.ip(), self.next_rtp_port);
+            self.next_rtp_port = if self.next_rtp_port >= 59_998 {
+                FIRST_RTP_PORT
+            } else {
+                self.next_rtp_port + 2
+            };
+            self.rules.rtp_opened(local_rtp);
+            self.ep.handle_media(
+                now,
+                MediaInput::Ready {
+                    session: *session,
+                    local_rtp,
+                },
+            );
+        }
+    }
+
+    fn restart(&mut self, _now: Instant) {
+        self.epoch += 1;
+        let mut config = self.config.clone();
+        // A new process draws new tags, branches and Call-IDs: a fresh seed per life.
+        config.seed = Rng::new(self.config.seed ^ u64::from(self.epoch)).next_u64();
+        self.ep = Endpoint::new(config);
+        self.transfer_target = None;
+        self.rules.restarted();
+    }
+
+    fn state_label(&self) -> Cow<'_, str> {
+        if self.ep.is_idle() {
+            return Cow::Borrowed("idle");
+        }
+        let mut label = String::new();
+        for s in self.ep.sessions() {
+            if !label.is_empty() {
+                label.push(',');
+            }
+            snake_case_into(s.state, &mut label);
+        }
+        if label.is_empty() {
+            label.push_str("lingering");
+        }
+        Cow::Owned(label)
+    }
+}
+
+/// `OnHold` → `on_hold`.
+fn snake_case_into(name: &str, out: &mut String) {
+    for (i, c) in name.chars().enumerate() {
+        if c.is_ascii_uppercase() {
+            if i > 0 {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else {
+            out.push(c);
+        }
+    }
+}
+
+/// Lines describing every node's timers, for printing with a run's settings.
+pub fn describe_nodes<'a>(nodes: impl Iterator<Item = &'a EndpointNode>) -> String {
+    let mut out = String::new();
+    for n in nodes {
+        // Writing to a String cannot fail.
+        let _ = writeln!(out, "  {}", n.describe());
+    }
+    out
+}
+
+/// A simulation of `scenario` under `seed` on `Endpoint` nodes, with the standard and the
+/// session-level invariants installed.
+pub fn simulation(
+    scenario: &Scenario,
+    seed: u64,
+    config: crate::sim::SimConfig,
+) -> Result<crate::sim::Simulation<EndpointNode>, crate::scenario::ScenarioError> {
+    let factory = EndpointFactory::new(scenario);
+    let mut sim = crate::sim::Simulation::new(scenario, seed, config, |s| factory.build(s))?;
+    sim.add_invariants(crate::endpoint_checks::endpoint_invariants());
+    Ok(sim)
+}
