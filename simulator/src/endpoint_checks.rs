@@ -377,6 +377,11 @@ pub enum KnownRace {
     /// `HungUp { by: Local }` without `Answered`, though the caller reported `Answered`
     /// (found by `endpoint_random.rs`).
     HangupBeforeAck,
+    /// The caller could not use the callee's 2xx (its SDP arrived corrupted or
+    /// unacceptable): it ACKs and BYEs it and reports `NotAcceptable` (or `Internal`)
+    /// without `Answered`, while the callee reports `Answered` then `HungUp { by: Remote }`.
+    /// Not a race: both are right about what they saw.
+    CallerRefused2xx,
 }
 
 impl KnownRace {
@@ -396,6 +401,17 @@ impl KnownRace {
             && hung_up(callee, Some(Side::Remote))
         {
             return Some(KnownRace::CancelCrossed2xx);
+        }
+        let caller_refused = matches!(
+            caller.ended,
+            Some(EndReason::NotAcceptable | EndReason::Internal)
+        );
+        if !caller.answered
+            && caller_refused
+            && callee.answered
+            && hung_up(callee, Some(Side::Remote))
+        {
+            return Some(KnownRace::CallerRefused2xx);
         }
         if caller.answered && hung_up(caller, None) && !callee.answered && callee.responded {
             if hung_up(callee, Some(Side::Remote)) {
