@@ -46,24 +46,10 @@ pub(super) fn create_dialog(ctx: &mut Ctx, call: &mut Call) -> Result<(), Action
     Ok(())
 }
 
-/// What a UAS dialog is made of, read from the INVITE.
+/// What a UAS dialog is made of, read from the INVITE (RFC 3261 §12.1.1).
 fn dialog_params_from_request(msg: &Message<'_>, call: &Call) -> DialogParams {
-    let remote_target = first_contact_uri(msg).unwrap_or_else(|| call.remote_uri.clone());
-    DialogParams {
-        call_id: call.call_id.clone(),
-        local_tag: call.local_tag.clone(),
-        remote_tag: msg.from().tag().unwrap_or_default().to_owned(),
-        local_uri: call.local_uri.clone(),
-        remote_uri: call.remote_uri.clone(),
-        remote_target,
-        record_route: msg
-            .record_routes()
-            .filter_map(Result::ok)
-            .map(|r| r.raw.to_owned())
-            .collect(),
-        invite_cseq: msg.cseq().seq,
-        secure: false,
-    }
+    let remote_tag = msg.from().tag().unwrap_or_default();
+    dialog_params(msg, call, remote_tag, &call.remote_uri)
 }
 
 /// The UAC's dialog from a response with a To tag (RFC 3261 §12.1.2).
@@ -73,25 +59,33 @@ pub(crate) fn dialog_from_response(
     state: DialogState,
 ) -> Option<Dialog> {
     let remote_tag = msg.to().tag()?;
-    let remote_target = first_contact_uri(msg).unwrap_or_else(|| call.request_uri.clone());
-    Some(Dialog::uac(
-        DialogParams {
-            call_id: call.call_id.clone(),
-            local_tag: call.local_tag.clone(),
-            remote_tag: remote_tag.to_owned(),
-            local_uri: call.local_uri.clone(),
-            remote_uri: call.remote_uri.clone(),
-            remote_target,
-            record_route: msg
-                .record_routes()
-                .filter_map(Result::ok)
-                .map(|r| r.raw.to_owned())
-                .collect(),
-            invite_cseq: msg.cseq().seq,
-            secure: false,
-        },
-        state,
-    ))
+    let params = dialog_params(msg, call, remote_tag, &call.request_uri);
+    Some(Dialog::uac(params, state))
+}
+
+/// The dialog state a dialog-creating message gives, either side: the peer's tag, its
+/// Contact (or `fallback_target` without one), the Record-Route set, the INVITE's CSeq.
+fn dialog_params(
+    msg: &Message<'_>,
+    call: &Call,
+    remote_tag: &str,
+    fallback_target: &str,
+) -> DialogParams {
+    DialogParams {
+        call_id: call.call_id.clone(),
+        local_tag: call.local_tag.clone(),
+        remote_tag: remote_tag.to_owned(),
+        local_uri: call.local_uri.clone(),
+        remote_uri: call.remote_uri.clone(),
+        remote_target: first_contact_uri(msg).unwrap_or_else(|| fallback_target.to_owned()),
+        record_route: msg
+            .record_routes()
+            .filter_map(Result::ok)
+            .map(|r| r.raw.to_owned())
+            .collect(),
+        invite_cseq: msg.cseq().seq,
+        secure: false,
+    }
 }
 
 /// The first Contact's URI, without angle brackets.

@@ -115,16 +115,7 @@ pub(super) fn start_media_flow(
     } else {
         apply_negotiated(call, now);
     }
-    if !call.dtmf_queue.is_empty() {
-        let digits = std::mem::take(&mut call.dtmf_queue);
-        if let Some(media) = call.media.as_mut() {
-            media
-                .send_dtmf(&digits, now)
-                .map_err(|_| ActionError::NotSupported)?;
-        }
-    }
-    refresh_timer(ctx, id, call);
-    Ok(())
+    send_dtmf(ctx, id, call, now)
 }
 
 /// Stops sending and receiving; the socket stays until cleanup.
@@ -169,13 +160,12 @@ pub(super) fn send_dtmf(
     call: &mut Call,
     now: Instant,
 ) -> Result<(), ActionError> {
-    let Some(media) = call.media.as_mut() else {
-        return Ok(());
-    };
-    let digits = std::mem::take(&mut call.dtmf_queue);
-    media
-        .send_dtmf(&digits, now)
-        .map_err(|_| ActionError::NotSupported)?;
+    if let Some(media) = call.media.as_mut().filter(|_| !call.dtmf_queue.is_empty()) {
+        let digits = std::mem::take(&mut call.dtmf_queue);
+        media
+            .send_dtmf(&digits, now)
+            .map_err(|_| ActionError::NotSupported)?;
+    }
     refresh_timer(ctx, id, call);
     Ok(())
 }
