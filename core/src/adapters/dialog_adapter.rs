@@ -13,7 +13,7 @@ use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
 use crate::endpoint::ctx::{Ctx, SessionTimer};
 use crate::endpoint::SessionId;
 use crate::session_store::{Call, IncomingRequest, OutgoingRequest, Retransmit2xx, SdpPhase};
-use crate::sip::{write_cancel, Contact, Message, Method, RequestBuilder, ResponseBuilder};
+use crate::sip::{write_cancel, Contact, Message, Method, RequestBuilder, ResponseBuilder, Scheme};
 use crate::state_machine::ActionError;
 use crate::state_table::{Event, ReInviteMode, TimerName};
 use crate::time::Instant;
@@ -88,10 +88,13 @@ fn dialog_params(
     }
 }
 
-/// The first Contact's URI, without angle brackets.
+/// The first Contact's URI, without angle brackets, when it is one we can send requests
+/// to (`sip:` or `sips:`); anything else leaves the dialog's target as it was.
 pub(crate) fn first_contact_uri(msg: &Message<'_>) -> Option<String> {
     match msg.contacts().next()?.ok()? {
-        Contact::Addr(addr) => Some(addr.uri.raw.to_owned()),
+        Contact::Addr(addr) if matches!(addr.uri.scheme, Scheme::Sip | Scheme::Sips) => {
+            Some(addr.uri.raw.to_owned())
+        }
         _ => None,
     }
 }

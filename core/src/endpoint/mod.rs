@@ -654,7 +654,13 @@ impl Endpoint {
             }
         }
         for id in std::mem::take(&mut self.ctx.destroyed) {
-            self.sessions.remove(id);
+            if let Some(invite) = self.sessions.remove(id).and_then(|s| s.call.invite) {
+                // An INVITE whose final response never matched it (a 2xx that reached the
+                // dialog with a mangled branch) would otherwise wait for Timer C (3 min):
+                // with the session gone it gets the bounded end of a cancelled INVITE
+                // (64·T1, RFC 3261 §9.1). A finished transaction ignores this.
+                let _ = self.ctx.transactions.on_cancel_sent(now, invite.tx);
+            }
             self.ctx.timers.cancel_where(|&(s, _)| s == id);
         }
     }
