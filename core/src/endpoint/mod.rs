@@ -268,7 +268,6 @@ impl Endpoint {
             format!("<{target}>"),
             target.to_owned(),
             peer,
-            self.ctx.config.sip_addr,
             transport,
             1,
             sdp,

@@ -333,7 +333,6 @@ fn new_invite(
         // dialog's remote target.
         String::new(),
         reply_to,
-        ep.ctx.config.sip_addr,
         transport,
         0,
         sdp,
@@ -714,9 +713,10 @@ fn end_forked_dialog(ep: &mut Endpoint, now: Instant, id: SessionId, msg: &Messa
         return;
     };
     let tag = dialog.id().remote_tag.clone();
-    let already_ended = s.call.ended_forks.contains(&tag);
-    if !already_ended && s.call.ended_forks.len() < MAX_ENDED_FORKS {
-        s.call.ended_forks.push(tag);
+    let ended = &mut s.call.ended_forks;
+    let already_ended = ended.contains(&tag);
+    if !already_ended && ended.len() < MAX_ENDED_FORKS {
+        ended.push(tag);
     }
     let mut fork = shadow_call(&s.call);
     fork.dialog = Some(dialog);
@@ -741,7 +741,6 @@ fn shadow_call(call: &Call) -> Call {
         call.remote_uri.clone(),
         call.request_uri.clone(),
         call.peer,
-        call.local,
         call.transport.clone(),
         call.local_cseq,
         call.sdp.clone(),

@@ -69,8 +69,6 @@ pub(crate) struct Call {
     pub(crate) request_uri: String,
     /// Where requests go when no dialog says otherwise, and where the INVITE came from.
     pub(crate) peer: SocketAddr,
-    /// The local address requests go out from and responses went to.
-    pub(crate) local: SocketAddr,
     pub(crate) transport: Transport,
     /// The CSeq of the next request outside a dialog (the INVITE), then kept by the dialog.
     pub(crate) local_cseq: u32,
@@ -136,7 +134,6 @@ impl Call {
         remote_uri: String,
         request_uri: String,
         peer: SocketAddr,
-        local: SocketAddr,
         transport: Transport,
         local_cseq: u32,
         sdp: LocalSession,
@@ -150,7 +147,6 @@ impl Call {
             remote_uri,
             request_uri,
             peer,
-            local,
             transport,
             local_cseq,
             invite: None,
