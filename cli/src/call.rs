@@ -70,6 +70,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         seed: args.seed.unwrap_or_else(crate::fresh_seed),
         rtp_ports: args.rtp_ports.clone(),
         media: args.media,
+        capture_sip: None,
     };
     if let Err(e) = agents.add(options) {
         eprintln!("sessionctl call: {e}");

@@ -159,6 +159,47 @@ fn call_reports_an_address_in_use_and_exits_two() {
 }
 
 #[test]
+fn demo_draws_a_ladder_of_the_messages_that_crossed_the_sockets() {
+    for runtime in ["tokio", "mio"] {
+        let out = Command::new(BIN)
+            .args(["--runtime", runtime, "demo", "--duration-ms", "800"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{runtime}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let arrows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("-->|") || l.contains("|<--"))
+            .collect();
+        let first_lines: Vec<String> = arrows
+            .iter()
+            .map(|l| {
+                l.split("|  ")
+                    .nth(1)
+                    .unwrap_or_default()
+                    .split(' ')
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned()
+            })
+            .collect();
+        // INVITE/180/200/ACK, hold and resume re-INVITEs with their 200 and ACK, BYE/200;
+        // an arrow reaches the other side only when that side read the message.
+        let expected = [
+            "INVITE", "SIP/2.0", "SIP/2.0", "ACK", "INVITE", "SIP/2.0", "ACK", "INVITE", "SIP/2.0",
+            "ACK", "BYE", "SIP/2.0",
+        ];
+        assert_eq!(first_lines, expected, "{runtime}: {text}");
+        assert!(
+            arrows[4].ends_with("a=sendonly"),
+            "{runtime}: hold offer: {}",
+            arrows[4]
+        );
+        assert!(text.contains("RTP packets"), "{runtime}");
+    }
+}
+
+#[test]
 fn help_shows_examples() {
     for sub in [
         &["--help"][..],
