@@ -43,11 +43,11 @@ def free_port():
 
 
 def cpu_seconds(pid):
-    """utime + stime of `pid` (all its threads), in seconds."""
+    """(utime, stime) of `pid` (all its threads), in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
     # fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def rss_kib(pid):
@@ -139,7 +139,9 @@ def rate_mode(args):
                     proc.kill()
                     proc.wait()
             wall = time.monotonic() - started
-            cpu = cpu_seconds(server.proc.pid) - cpu0
+            cpu1 = cpu_seconds(server.proc.pid)
+            user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
+            cpu = user + system
             total = {"created": 0, "ok": 0, "failed": 0, "retrans": 0}
             for _, stat in procs:
                 s = last_stats(stat)
@@ -154,12 +156,14 @@ def rate_mode(args):
         row = {
             "rate": rate, "sipp": n_sipp, "calls": total["created"], "ok": total["ok"],
             "failed_pct": 100.0 * failed / placed, "retrans": total["retrans"],
-            "cpu_s": cpu, "cpu_us_per_call": 1e6 * cpu / placed, "wall_s": wall,
+            "cpu_s": cpu, "user_s": user, "system_s": system,
+            "cpu_us_per_call": 1e6 * cpu / placed, "wall_s": wall,
         }
         results.append(row)
         print(f"{args.runtime:5} {rate:5}/s x{n_sipp} sipp: {row['calls']:6} calls, "
               f"{row['failed_pct']:6.3f} % failed, {row['retrans']:5} retrans, "
-              f"{row['cpu_us_per_call']:6.1f} us CPU/call ({cpu:.2f} s over {wall:.1f} s)",
+              f"{row['cpu_us_per_call']:6.1f} us CPU/call ({user:.2f} s user + {system:.2f} s "
+              f"system over {wall:.1f} s)",
               flush=True)
     good = [r["rate"] for r in results if r["failed_pct"] < 0.1 and r["calls"] > 0]
     print(f"{args.runtime}: highest rate with < 0.1 % failed: "
