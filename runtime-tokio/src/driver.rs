@@ -381,7 +381,14 @@ impl Driver {
             return false;
         }
         if !idle {
-            tracing::warn!("shutdown grace over with calls still ending");
+            let states: Vec<&str> = self.endpoint.sessions().map(|i| i.state).collect();
+            if !states.is_empty() {
+                tracing::warn!(?states, "shutdown grace over with calls still ending");
+            } else {
+                // Every call ended; only transactions absorbing retransmissions (Timers
+                // D, J, K of RFC 3261 §17) were left, which is harmless to cut short.
+                tracing::debug!("shutdown grace over with transactions still completing");
+            }
         }
         let replies = self.shutdown.take().map(|s| s.replies).unwrap_or_default();
         self.conns.clear();
