@@ -70,6 +70,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         seed: args.seed.unwrap_or_else(crate::fresh_seed),
         rtp_ports: args.rtp_ports.clone(),
         media: args.media,
+        capture_sip: None,
     };
     if let Err(e) = agents.add(options) {
         eprintln!("sessionctl call: {e}");
@@ -150,11 +151,8 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
                         }
                     }
                     SessionEvent::Terminated { reason, status, .. } => {
-                        if reason == EndReason::Timeout {
-                            eprintln!(
-                                "sessionctl call: no response from {}: the request timed out (Timer B)",
-                                args.target
-                            );
+                        if let Some(why) = explain(&args.target, &reason, answered_at.is_some()) {
+                            eprintln!("sessionctl call: {why}");
                         }
                         let ok =
                             answered_at.is_some() && matches!(reason, EndReason::HungUp { .. });
@@ -204,6 +202,32 @@ fn continue_after(
         act(agents, session, Action::Hangup);
         *gave_up_at = Some(Instant::now() + HANGUP_GRACE);
     }
+}
+
+/// A sentence a user can act on for a call that did not end normally, or `None`.
+fn explain(target: &str, reason: &EndReason, answered: bool) -> Option<String> {
+    use session_core::endpoint::Side;
+    Some(match reason {
+        EndReason::Timeout if !answered => format!(
+            "{target} did not answer in 32 s (no response to the INVITE before Timer B, \
+             64*T1): is anything listening there?"
+        ),
+        EndReason::Timeout => format!("{target} stopped responding (a request timed out)"),
+        EndReason::TransportError => {
+            format!("could not send to {target} (transport error): check the address and port")
+        }
+        EndReason::NotAcceptable | EndReason::Rejected { status: 488, .. } => format!(
+            "{target} refused the call with 488 Not Acceptable Here: no codec in common \
+             (we offer PCMU and PCMA)"
+        ),
+        EndReason::Rejected {
+            by: Side::Remote,
+            status,
+        } => format!("{target} rejected the call with {status}"),
+        EndReason::MediaFailed => "could not open an RTP socket (see --rtp-ports)".to_owned(),
+        EndReason::MediaTimeout => format!("no RTP from {target} for 30 s: call ended"),
+        _ => return None,
+    })
 }
 
 fn act(agents: &mut dyn Agents, session: session_core::SessionId, action: Action) {

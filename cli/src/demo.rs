@@ -1,15 +1,23 @@
 //! `sessionctl demo`: two endpoints on loopback, one process, one runtime. Alice calls
 //! Bob, Bob answers, Alice holds and resumes, sends DTMF and hangs up. Prints each event
-//! as it happens and the RTP counts of both sides.
+//! as it happens, then a ladder of the SIP messages and the RTP counts of both sides.
 //!
-//! The ladder diagram (the simulator's renderer on the recorded messages) and richer
-//! media statistics join the summary once those land; see `summary` below.
+//! The ladder is honest: both runtimes record each SIP datagram at the socket (sent when
+//! the socket took it, received when it was read; `session_core::driver::SipCapture`),
+//! and the simulator's renderer (`session_core_sim::ladder`) draws them. A message one
+//! side sent and the other never read ends in an `x`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use std::sync::Arc;
+
+use session_core::driver::{CapturedMessage, Direction};
 use session_core::{SessionEvent, SessionId};
+use session_core_sim::ladder;
+use session_core_sim::node::NodeId;
+use session_core_sim::trace::{DatagramId, TraceEntry, TraceKind};
 
 use crate::runtime::{Action, Agents, EndpointOptions, Ep, Media, Wake};
 
@@ -17,6 +25,8 @@ const ALICE: Ep = 0;
 const BOB: Ep = 1;
 /// The whole demo must be over by then.
 const DEMO_LIMIT: Duration = Duration::from_secs(15);
+/// The most SIP messages each side records for the ladder.
+const CAPTURE_LIMIT: usize = 256;
 
 /// Arguments of `sessionctl demo`.
 #[derive(Debug, clap::Args)]
@@ -39,6 +49,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         seed,
         rtp_ports: None,
         media,
+        capture_sip: Some(CAPTURE_LIMIT),
     };
     let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone)) {
         Ok(a) => a,
@@ -118,18 +129,87 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
             }
         }
     }
-    summary(agents, alice_call, bob_call);
+    // Both sides saw the call end, so the last message (the BYE's 200 OK) is on record.
+    let counters = [
+        agents.rtp_counters(ALICE, alice_call),
+        bob_call.and_then(|s| agents.rtp_counters(BOB, s)),
+    ];
+    let captures = [agents.sip_capture(ALICE), agents.sip_capture(BOB)];
     agents.shutdown(Duration::from_secs(1));
+    println!();
+    print!(
+        "{}",
+        ladder::render(
+            &["alice", "bob"],
+            &trace(start, &captures, [alice_addr, bob_addr])
+        )
+    );
+    summary(counters);
     ExitCode::SUCCESS
 }
 
-/// What happened, in numbers. The ladder diagram goes here when the simulator's renderer
-/// can draw recorded messages.
-fn summary(agents: &mut dyn Agents, alice: SessionId, bob: Option<SessionId>) {
+/// The two sides' captures as a simulator trace: a `Send` per message a side sent, and a
+/// `Deliver` when the other side read the same bytes from that sender.
+fn trace(
+    start: Instant,
+    captures: &[Vec<CapturedMessage<Instant>>; 2],
+    addrs: [SocketAddr; 2],
+) -> Vec<TraceEntry> {
+    let at = |t: Instant| {
+        session_core::Instant::from_micros(t.saturating_duration_since(start).as_micros() as u64)
+    };
+    let owner = |a: SocketAddr| addrs.iter().position(|x| *x == a).map(NodeId);
+    let mut entries: Vec<(Instant, TraceEntry)> = Vec::new();
+    // Sent messages not yet matched with a receipt: (id, sender, receiver, bytes).
+    let mut in_flight: Vec<(DatagramId, usize, SocketAddr, &[u8])> = Vec::new();
+    let mut next_id = 0u64;
+    for (node, capture) in captures.iter().enumerate() {
+        for m in capture.iter().filter(|m| m.direction == Direction::Sent) {
+            let id = DatagramId(next_id);
+            next_id += 1;
+            in_flight.push((id, node, m.remote, &m.bytes));
+            let kind = TraceKind::Send {
+                id,
+                from: NodeId(node),
+                to: owner(m.remote),
+                local: m.local,
+                remote: m.remote,
+                bytes: Arc::from(&*m.bytes),
+            };
+            entries.push((m.at, TraceEntry { at: at(m.at), kind }));
+        }
+    }
+    for (node, capture) in captures.iter().enumerate() {
+        for m in capture
+            .iter()
+            .filter(|m| m.direction == Direction::Received)
+        {
+            let from = owner(m.remote).map(|n| n.0);
+            let found = in_flight.iter().position(|(_, sender, to, bytes)| {
+                Some(*sender) == from && *to == m.local && *bytes == &*m.bytes
+            });
+            if let Some(i) = found {
+                let (id, ..) = in_flight.remove(i);
+                let kind = TraceKind::Deliver {
+                    id,
+                    to: NodeId(node),
+                    duplicate: false,
+                    reordered: false,
+                    corrupted: None,
+                };
+                entries.push((m.at, TraceEntry { at: at(m.at), kind }));
+            }
+        }
+    }
+    entries.sort_by_key(|(t, _)| *t);
+    entries.into_iter().map(|(_, e)| e).collect()
+}
+
+/// What happened, in numbers.
+fn summary(counters: [Option<session_core::driver::RtpCounters>; 2]) {
     println!();
     println!("RTP packets      sent  received");
-    for (name, ep, session) in [("alice", ALICE, Some(alice)), ("bob", BOB, bob)] {
-        let counters = session.and_then(|s| agents.rtp_counters(ep, s));
+    for (name, counters) in ["alice", "bob"].into_iter().zip(counters) {
         match counters {
             Some(c) => println!(
                 "{name:<10} {:>10} {:>9}",

@@ -10,7 +10,7 @@ use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use session_core::driver::{PortAllocator, RtpCounters};
+use session_core::driver::{CapturedMessage, PortAllocator, RtpCounters};
 use session_core::endpoint::EndReason;
 use session_core::{CommandError, SessionEvent, SessionId};
 
@@ -49,6 +49,8 @@ pub struct EndpointOptions {
     pub rtp_ports: Option<PortAllocator>,
     /// Audio to send.
     pub media: Media,
+    /// Record up to this many SIP messages crossing the socket (for a ladder).
+    pub capture_sip: Option<usize>,
 }
 
 /// Which endpoint of an [`Agents`] (in the order they were added).
@@ -112,6 +114,8 @@ pub trait Agents {
     fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError>;
     /// A call's RTP counters.
     fn rtp_counters(&mut self, ep: Ep, session: SessionId) -> Option<RtpCounters>;
+    /// The SIP messages endpoint `ep` recorded (empty unless `capture_sip` was set).
+    fn sip_capture(&mut self, ep: Ep) -> Vec<CapturedMessage<Instant>>;
     /// Ends every call, waits until idle or `grace` passes, closes the sockets.
     fn shutdown(&mut self, grace: Duration);
 }
@@ -255,6 +259,9 @@ mod tokio_agents {
             if let Some(ports) = o.rtp_ports {
                 builder = builder.rtp_ports(ports);
             }
+            if let Some(limit) = o.capture_sip {
+                builder = builder.capture_sip(limit);
+            }
             let mut coordinator = self
                 .rt
                 .block_on(builder.build())
@@ -365,6 +372,13 @@ mod tokio_agents {
             self.rt.block_on(coordinator.rtp_counters(session))
         }
 
+        fn sip_capture(&mut self, ep: Ep) -> Vec<CapturedMessage<Instant>> {
+            self.coordinators
+                .get(ep)
+                .and_then(SessionCoordinator::sip_capture)
+                .unwrap_or_default()
+        }
+
         fn shutdown(&mut self, grace: Duration) {
             let coordinators = std::mem::take(&mut self.coordinators);
             self.calls.clear();
@@ -428,13 +442,16 @@ mod mio_agents {
             // handles sockets.
             let _ = o.media;
             let first = self.drivers.len() * TOKENS_PER_ENDPOINT;
-            let driver = Driver::new(
+            let mut driver = Driver::new(
                 config,
                 self.poll.registry(),
                 first..first + TOKENS_PER_ENDPOINT,
                 Instant::now(),
             )
             .map_err(|e| AgentError::Bind(e.to_string()))?;
+            if let Some(limit) = o.capture_sip {
+                driver.capture_sip(limit);
+            }
             let addr = driver.local_sip_addr();
             self.drivers.push(driver);
             Ok(addr)
@@ -506,6 +523,14 @@ mod mio_agents {
 
         fn rtp_counters(&mut self, ep: Ep, session: SessionId) -> Option<RtpCounters> {
             self.drivers.get(ep)?.rtp_counters(session)
+        }
+
+        fn sip_capture(&mut self, ep: Ep) -> Vec<CapturedMessage<Instant>> {
+            self.drivers
+                .get(ep)
+                .and_then(Driver::sip_capture)
+                .map(<[_]>::to_vec)
+                .unwrap_or_default()
         }
 
         fn shutdown(&mut self, grace: Duration) {

@@ -54,6 +54,7 @@ pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
         seed: args.seed.unwrap_or_else(crate::fresh_seed),
         rtp_ports: args.rtp_ports,
         media: args.media,
+        capture_sip: None,
     };
     let addr = match agents.add(options) {
         Ok(a) => a,

@@ -11,8 +11,8 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use session_core::driver::{
-    DriverLimits, DriverStats, Epoch, Frame, MediaBook, PortAllocator, RetryQueue, RtpCounters,
-    StreamReassembler,
+    CapturedMessage, Direction, DriverLimits, DriverStats, Epoch, Frame, MediaBook, PortAllocator,
+    RetryQueue, RtpCounters, SipCapture, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
 use session_core::sip::Transport;
@@ -136,6 +136,7 @@ pub struct Driver {
     unfinished_reads: BTreeSet<usize>,
     buf: Vec<u8>,
     stats: DriverStats,
+    capture: Option<SipCapture<StdInstant>>,
 }
 
 #[derive(Debug)]
@@ -239,7 +240,19 @@ impl Driver {
             events: VecDeque::new(),
             unfinished_reads: BTreeSet::new(),
             stats: DriverStats::default(),
+            capture: None,
         })
+    }
+
+    /// Starts recording the SIP messages that cross the UDP socket, at most `limit`,
+    /// for [`Driver::sip_capture`].
+    pub fn capture_sip(&mut self, limit: usize) {
+        self.capture = Some(SipCapture::new(limit));
+    }
+
+    /// The SIP messages recorded since [`Driver::capture_sip`], or `None` when off.
+    pub fn sip_capture(&self) -> Option<&[CapturedMessage<StdInstant>]> {
+        self.capture.as_ref().map(|c| c.entries())
     }
 
     /// The address SIP is bound to (UDP and TCP).
@@ -483,6 +496,16 @@ impl Driver {
                     self.stats.datagrams_received += 1;
                     if slot.is_some() {
                         self.media.record_received(local, n);
+                    } else if let Some(c) = &mut self.capture {
+                        let bytes = &self.buf[..n];
+                        c.record(
+                            StdInstant::now(),
+                            Direction::Received,
+                            local,
+                            remote,
+                            Transport::Udp,
+                            bytes,
+                        );
                     }
                     self.endpoint.handle_datagram(
                         now,
@@ -696,10 +719,19 @@ impl Driver {
                 Ok(_) => {
                     let len = t.payload.len();
                     let local = t.local;
-                    queue.pop_front();
+                    let sent = queue.pop_front();
                     self.stats.datagrams_sent += 1;
                     if slot.is_some() {
                         self.media.record_sent(local, len);
+                    } else if let (Some(c), Some(t)) = (&mut self.capture, sent) {
+                        c.record(
+                            StdInstant::now(),
+                            Direction::Sent,
+                            local,
+                            t.remote,
+                            Transport::Udp,
+                            &t.payload,
+                        );
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -783,6 +815,15 @@ impl Driver {
                 self.stats.datagrams_sent += 1;
                 if slot.is_some() {
                     self.media.record_sent(t.local, t.payload.len());
+                } else if let Some(c) = &mut self.capture {
+                    c.record(
+                        StdInstant::now(),
+                        Direction::Sent,
+                        t.local,
+                        t.remote,
+                        Transport::Udp,
+                        &t.payload,
+                    );
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => self.defer(slot, t),

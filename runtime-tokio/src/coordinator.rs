@@ -3,9 +3,12 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use session_core::driver::{DriverLimits, DriverStats, PortAllocator, RtpCounters};
+use session_core::driver::{
+    CapturedMessage, DriverLimits, DriverStats, PortAllocator, RtpCounters, SipCapture,
+};
 use session_core::{CallOptions, CommandError, Config, SessionEvent, SessionId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -108,6 +111,7 @@ pub struct SessionCoordinatorBuilder {
     rtp_ports: Option<PortAllocator>,
     rtp_ip: Option<IpAddr>,
     limits: DriverLimits,
+    capture_limit: Option<usize>,
 }
 
 impl SessionCoordinatorBuilder {
@@ -161,6 +165,13 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// Records the SIP messages that cross the sockets (UDP), at most `limit` of them,
+    /// for [`SessionCoordinator::sip_capture`]. Off by default.
+    pub fn capture_sip(mut self, limit: usize) -> Self {
+        self.capture_limit = Some(limit);
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
         let config = Config {
@@ -171,6 +182,9 @@ impl SessionCoordinatorBuilder {
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
         let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_CALLS);
         let (events_tx, _) = broadcast::channel(GLOBAL_EVENTS);
+        let capture = self
+            .capture_limit
+            .map(|limit| Arc::new(Mutex::new(SipCapture::new(limit))));
         let setup = driver::Setup {
             config,
             tcp: self.tcp,
@@ -181,6 +195,7 @@ impl SessionCoordinatorBuilder {
             command_tx: cmd_tx.downgrade(),
             incoming: incoming_tx,
             events: events_tx.clone(),
+            capture: capture.clone(),
         };
         let (sip_addr, task) =
             driver::spawn(setup).map_err(|(addr, source)| BuildError::Bind { addr, source })?;
@@ -191,6 +206,7 @@ impl SessionCoordinatorBuilder {
             incoming: Some(IncomingCalls { rx: incoming_rx }),
             events: events_tx,
             task: Some(task),
+            capture,
         })
     }
 }
@@ -207,6 +223,7 @@ pub struct SessionCoordinator {
     incoming: Option<IncomingCalls>,
     events: broadcast::Sender<SessionEvent>,
     task: Option<JoinHandle<()>>,
+    capture: Option<driver::SharedCapture>,
 }
 
 impl SessionCoordinator {
@@ -221,7 +238,17 @@ impl SessionCoordinator {
             rtp_ports: None,
             rtp_ip: None,
             limits: DriverLimits::default(),
+            capture_limit: None,
         }
+    }
+
+    /// The SIP messages recorded so far, when [`SessionCoordinatorBuilder::capture_sip`]
+    /// turned the capture on; `None` otherwise.
+    pub fn sip_capture(&self) -> Option<Vec<CapturedMessage<std::time::Instant>>> {
+        let capture = self.capture.as_ref()?;
+        // A poisoned lock only means the driver panicked mid-record; the entries are sound.
+        let c = capture.lock().unwrap_or_else(|e| e.into_inner());
+        Some(c.entries().to_vec())
     }
 
     /// The address SIP is bound to (UDP and TCP).

@@ -8,13 +8,13 @@ use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use session_core::driver::{
-    DriverLimits, DriverStats, Epoch, Frame, MediaBook, PortAllocator, RetryQueue, RtpCounters,
-    StreamReassembler,
+    Direction, DriverLimits, DriverStats, Epoch, Frame, MediaBook, PortAllocator, RetryQueue,
+    RtpCounters, SipCapture, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
 use session_core::sip::Transport;
@@ -100,7 +100,11 @@ pub(crate) struct Setup {
     pub(crate) command_tx: mpsc::WeakSender<Command>,
     pub(crate) incoming: mpsc::Sender<IncomingCall>,
     pub(crate) events: broadcast::Sender<SessionEvent>,
+    pub(crate) capture: Option<SharedCapture>,
 }
+
+/// The SIP capture a driver records into and its coordinator reads.
+pub(crate) type SharedCapture = Arc<Mutex<SipCapture<std::time::Instant>>>;
 
 /// Binds SIP and spawns the task. Returns the bound address, or the address that could
 /// not be bound and why.
@@ -170,6 +174,7 @@ pub(crate) struct Driver {
     /// Output queued during this wake-up that only a later poll writes.
     rewake: bool,
     stats: DriverStats,
+    capture: Option<SharedCapture>,
 }
 
 impl Driver {
@@ -184,6 +189,7 @@ impl Driver {
             command_tx,
             incoming,
             events,
+            capture,
         } = setup;
         let asked = config.sip_addr;
         let fail = |e| (asked, e);
@@ -226,6 +232,7 @@ impl Driver {
             scratch: Vec::new(),
             rewake: false,
             stats: DriverStats::default(),
+            capture,
         })
     }
 
@@ -374,7 +381,14 @@ impl Driver {
             return false;
         }
         if !idle {
-            tracing::warn!("shutdown grace over with calls still ending");
+            let states: Vec<&str> = self.endpoint.sessions().map(|i| i.state).collect();
+            if !states.is_empty() {
+                tracing::warn!(?states, "shutdown grace over with calls still ending");
+            } else {
+                // Every call ended; only transactions absorbing retransmissions (Timers
+                // D, J, K of RFC 3261 §17) were left, which is harmless to cut short.
+                tracing::debug!("shutdown grace over with transactions still completing");
+            }
         }
         let replies = self.shutdown.take().map(|s| s.replies).unwrap_or_default();
         self.conns.clear();
@@ -415,6 +429,8 @@ impl Driver {
             self.stats.datagrams_received += 1;
             if rtp.is_some() {
                 self.media.record_received(local, n);
+            } else {
+                self.capture(Direction::Received, local, remote, &self.buf[..n]);
             }
             self.endpoint
                 .handle_datagram(now, local, remote, Transport::Udp, &self.buf[..n]);
@@ -446,10 +462,12 @@ impl Driver {
             match socket.try_send_to(&t.payload, t.remote) {
                 Ok(_) => {
                     let (local, len) = (t.local, t.payload.len());
-                    queue.pop_front();
+                    let sent = queue.pop_front();
                     self.stats.datagrams_sent += 1;
                     if rtp.is_some() {
                         self.media.record_sent(local, len);
+                    } else if let Some(t) = sent {
+                        self.capture(Direction::Sent, local, t.remote, &t.payload);
                     }
                 }
                 // Readiness was stale; the next poll_send_ready registers the waker.
@@ -741,6 +759,16 @@ impl Driver {
         }
     }
 
+    /// Records a SIP datagram in the capture, when one is on.
+    fn capture(&self, direction: Direction, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
+        if let Some(capture) = &self.capture {
+            let at = tokio::time::Instant::now().into_std();
+            // A poisoned lock only means a reader panicked; the capture itself is sound.
+            let mut c = capture.lock().unwrap_or_else(|e| e.into_inner());
+            c.record(at, direction, local, remote, Transport::Udp, bytes);
+        }
+    }
+
     fn transmit(&mut self, t: Transmit) {
         match t.transport {
             Transport::Udp => self.transmit_udp(t),
@@ -783,6 +811,8 @@ impl Driver {
                 self.stats.datagrams_sent += 1;
                 if rtp.is_some() {
                     self.media.record_sent(t.local, t.payload.len());
+                } else {
+                    self.capture(Direction::Sent, t.local, t.remote, &t.payload);
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => match queue.push_back(t) {
@@ -965,6 +995,7 @@ mod tests {
             command_tx: tx.downgrade(),
             incoming,
             events,
+            capture: None,
         };
         (setup, tx)
     }

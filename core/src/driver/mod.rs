@@ -13,6 +13,7 @@
 //! - [`RetryQueue`]: keeps datagrams a socket refused with `WouldBlock`, bounded, in order.
 //! - [`MediaBook`]: which RTP socket belongs to which session, and its packet counters.
 //! - [`DriverStats`]: the counters both runtimes keep.
+//! - [`SipCapture`]: a bounded record of the SIP messages that crossed the sockets.
 //! - [`DriverLimits`]: the bounds every runtime applies (buffers, connections, work per
 //!   wake-up).
 //!
@@ -20,6 +21,7 @@
 //!
 //! [`Instant`]: crate::Instant
 
+mod capture;
 mod clock;
 mod framing;
 mod limits;
@@ -28,6 +30,7 @@ mod ports;
 mod retry;
 mod stats;
 
+pub use capture::{CapturedMessage, Direction, SipCapture};
 pub use clock::Epoch;
 pub use framing::{Frame, FramingError, StreamReassembler};
 pub use limits::DriverLimits;
