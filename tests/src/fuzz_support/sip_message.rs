@@ -1,0 +1,292 @@
+//! `sip_message`: the datagram parser, its normalised writer, and rsip as an oracle.
+//!
+//! For any input:
+//! - a strict parse that fails as `answerable` must parse leniently (that is what the
+//!   flag promises the UAS), and whatever parses strictly parses leniently to the same
+//!   fields;
+//! - what parses strictly is written with `write_normalized`; that output must parse
+//!   strictly again (with limits raised, since splitting list headers and expanding
+//!   compact names makes it longer), give the same fields (strings compared with folds
+//!   unfolded, as the writer does), and be a fixed point of writing;
+//! - where rsip also accepts the input, the fields both parsers model agree (see
+//!   [`compare_with_rsip`] for which and why only those).
+
+use session_core::sip::{
+    Contact, HeaderName, Host, Message, NameAddr, ParseLimits, StartLine, Via,
+};
+
+/// Runs one input through the properties above; panics when one fails.
+pub fn sip_message(data: &[u8]) {
+    let limits = ParseLimits::default();
+    let strict = Message::parse_with(data, &limits);
+    let lenient = Message::parse_lenient(data, &limits);
+    let message = match strict {
+        Ok(m) => m,
+        Err(e) => {
+            if e.answerable {
+                assert!(
+                    lenient.is_ok(),
+                    "strict error {e:?} is answerable but the lenient parse fails: {:?}",
+                    lenient.err()
+                );
+            }
+            return;
+        }
+    };
+    let lenient = lenient.expect("a strict parse succeeded, so the lenient one must");
+    assert_eq!(
+        Fields::of(&message),
+        Fields::of(&lenient),
+        "lenient parse of a strictly valid message"
+    );
+
+    let mut normalized = Vec::new();
+    message.write_normalized(&mut normalized);
+    let roomy = ParseLimits {
+        max_message_bytes: usize::MAX / 2,
+        max_headers: usize::MAX / 2,
+        max_header_line_bytes: usize::MAX / 2,
+        max_list_values: limits.max_list_values,
+    };
+    let reparsed = match Message::parse_with(&normalized, &roomy) {
+        Ok(m) => m,
+        Err(e) => panic!(
+            "normalised form does not re-parse: {e:?}\n{}",
+            String::from_utf8_lossy(&normalized)
+        ),
+    };
+    assert_eq!(
+        Fields::of(&message),
+        Fields::of(&reparsed),
+        "fields changed through write_normalized:\n{}",
+        String::from_utf8_lossy(&normalized)
+    );
+    assert_eq!(reparsed.content_length(), Some(message.body().len()));
+    let mut again = Vec::new();
+    reparsed.write_normalized(&mut again);
+    assert_eq!(
+        String::from_utf8_lossy(&normalized),
+        String::from_utf8_lossy(&again),
+        "write_normalized is not a fixed point"
+    );
+
+    compare_with_rsip(data, &message);
+}
+
+/// The fields of a message that survive normalisation, owned, with folds unfolded.
+#[derive(Debug, PartialEq, Eq)]
+struct Fields {
+    start: String,
+    call_id: String,
+    cseq: (u32, String),
+    from: String,
+    to: String,
+    top_via: String,
+    vias: Vec<String>,
+    contacts: Vec<String>,
+    routes: Vec<String>,
+    record_routes: Vec<String>,
+    max_forwards: Option<u8>,
+    content_type: Option<String>,
+    expires: Option<String>,
+    option_tags: [Vec<String>; 4],
+    allow: Vec<String>,
+    accept: Vec<String>,
+    /// Headers we do not model, written byte-exact: (name as received, value).
+    others: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Fields {
+    fn of(m: &Message<'_>) -> Fields {
+        let start = match m.start_line() {
+            StartLine::Request(r) => format!("{} {} {}", r.method.as_str(), r.uri.raw, r.version),
+            StartLine::Response(s) => format!("{} {} {}", s.version, s.status, s.reason),
+            other => format!("{other:?}"),
+        };
+        let strings = |it: &mut dyn Iterator<Item = &str>| it.map(unfold).collect::<Vec<_>>();
+        Fields {
+            start,
+            call_id: unfold(m.call_id()),
+            cseq: (m.cseq().seq, m.cseq().method.as_str().to_owned()),
+            from: name_addr(m.from()),
+            to: name_addr(m.to()),
+            top_via: via(m.top_via()),
+            vias: m
+                .vias()
+                .map(|v| v.map_or_else(|e| format!("error {e:?}"), |v| via(&v)))
+                .collect(),
+            contacts: m
+                .contacts()
+                .map(|c| match c {
+                    Ok(Contact::Addr(a)) => name_addr(&a),
+                    Ok(star) => format!("{star:?}"),
+                    Err(e) => format!("error {e:?}"),
+                })
+                .collect(),
+            routes: m
+                .routes()
+                .map(|r| r.map_or_else(|e| format!("error {e:?}"), |a| name_addr(&a)))
+                .collect(),
+            record_routes: m
+                .record_routes()
+                .map(|r| r.map_or_else(|e| format!("error {e:?}"), |a| name_addr(&a)))
+                .collect(),
+            max_forwards: m.max_forwards(),
+            content_type: m.content_type().map(|t| match t {
+                Ok(t) => format!("{}/{} {}", t.top, t.sub, unfold(t.params.as_str())),
+                Err(e) => format!("error {e:?}"),
+            }),
+            expires: m.expires().map(|e| format!("{e:?}")),
+            option_tags: [
+                strings(&mut m.require()),
+                strings(&mut m.supported()),
+                strings(&mut m.unsupported()),
+                strings(&mut m.proxy_require()),
+            ],
+            allow: m.allow().map(|a| a.as_str().to_owned()).collect(),
+            accept: m
+                .accept()
+                .map(|t| match t {
+                    Ok(t) => format!("{}/{} {}", t.top, t.sub, unfold(t.params.as_str())),
+                    Err(e) => format!("error {e:?}"),
+                })
+                .collect(),
+            others: m
+                .headers()
+                .iter()
+                .filter(|h| matches!(h.name, HeaderName::Other(_)))
+                .map(|h| (h.raw_name.to_owned(), h.value.to_owned()))
+                .collect(),
+            body: m.body().to_vec(),
+        }
+    }
+}
+
+fn name_addr(a: &NameAddr<'_>) -> String {
+    format!(
+        "display={:?} uri={} host={} port={:?} user={:?} params={} bracketed={} tag={:?}",
+        a.display_name.map(unfold),
+        unfold(a.uri.raw),
+        host(a.uri.host.as_ref()),
+        a.uri.port,
+        a.uri.user,
+        unfold(a.params.as_str()),
+        a.bracketed,
+        a.tag().map(unfold),
+    )
+}
+
+fn via(v: &Via<'_>) -> String {
+    format!(
+        "{}/{}/{} host={} port={:?} params={} branch={:?} received={:?} rport={:?}",
+        unfold(v.protocol_name),
+        unfold(v.protocol_version),
+        unfold(v.transport.0),
+        host(Some(&v.host)),
+        v.port,
+        unfold(v.params.as_str()),
+        v.branch.map(unfold),
+        v.received.map(unfold),
+        v.rport,
+    )
+}
+
+fn host(h: Option<&Host<'_>>) -> String {
+    match h {
+        Some(h) => format!("{h:?}"),
+        None => "-".to_owned(),
+    }
+}
+
+/// `s` with every fold (a whitespace run containing CR or LF) replaced by one space:
+/// the rule `write_normalized` documents for known headers.
+pub(crate) fn unfold(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut run = String::new();
+    for c in s.chars() {
+        if matches!(c, ' ' | '\t' | '\r' | '\n') {
+            run.push(c);
+            continue;
+        }
+        flush_run(&mut out, &mut run);
+        out.push(c);
+    }
+    flush_run(&mut out, &mut run);
+    out
+}
+
+fn flush_run(out: &mut String, run: &mut String) {
+    if run.contains(['\r', '\n']) {
+        out.push(' ');
+    } else {
+        out.push_str(run);
+    }
+    run.clear();
+}
+
+/// rsip as a differential oracle, on the fields a transaction layer keys on and that
+/// both parsers really model: Call-ID, CSeq number, From and To tags, the top Via's
+/// branch, the method and Request-URI or the status code.
+///
+/// Compared only when the header section has no folds and no compact header names
+/// (rsip does not unfold, and takes compact names as unknown headers), and only where
+/// rsip gives a typed value for every field.
+fn compare_with_rsip(data: &[u8], ours: &Message<'_>) {
+    use rsip::prelude::*;
+    let folded = ours.headers().iter().any(|h| h.value.contains('\n'));
+    let compact = ours.headers().iter().any(|h| h.raw_name.len() == 1);
+    if folded || compact {
+        return;
+    }
+    let Ok(theirs) = rsip::SipMessage::try_from(data) else {
+        return;
+    };
+    let (Ok(call_id), Ok(cseq), Ok(from), Ok(to), Ok(top_via)) = (
+        theirs.call_id_header(),
+        theirs.cseq_header(),
+        theirs.from_header(),
+        theirs.to_header(),
+        theirs.via_header(),
+    ) else {
+        return;
+    };
+    let (Ok(seq), Ok(from_tag), Ok(to_tag), Ok(typed_via)) =
+        (cseq.seq(), from.tag(), to.tag(), top_via.typed())
+    else {
+        return;
+    };
+    assert_eq!(call_id.value().trim(), ours.call_id(), "Call-ID differs from rsip");
+    assert_eq!(seq, ours.cseq().seq, "CSeq number differs from rsip");
+    assert_eq!(
+        from_tag.map(|t| t.to_string()).as_deref(),
+        ours.from().tag(),
+        "From tag differs from rsip"
+    );
+    assert_eq!(
+        to_tag.map(|t| t.to_string()).as_deref(),
+        ours.to().tag(),
+        "To tag differs from rsip"
+    );
+    assert_eq!(
+        typed_via.branch().map(|b| b.to_string()).as_deref(),
+        ours.top_via().branch,
+        "top Via branch differs from rsip"
+    );
+    match &theirs {
+        rsip::SipMessage::Request(r) => {
+            assert_eq!(
+                r.method.to_string(),
+                ours.method().map(|m| m.as_str()).unwrap_or_default(),
+                "method differs from rsip"
+            );
+        }
+        rsip::SipMessage::Response(r) => {
+            assert_eq!(
+                Some(u16::from(r.status_code.clone())),
+                ours.status(),
+                "status differs from rsip"
+            );
+        }
+    }
+}
