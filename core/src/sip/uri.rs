@@ -332,7 +332,9 @@ impl<'a> Params<'a> {
         self.get(name).is_some()
     }
 
-    /// Checks that every parameter has a non-empty name and that a quoted value is closed.
+    /// Checks that every parameter has a non-empty name, that a quoted value is closed,
+    /// and that no control character (RFC 5234 CTL other than HTAB) appears outside
+    /// quotes: `token` and `host` exclude them (RFC 3261 §25.1).
     pub(crate) fn validate(&self) -> bool {
         if self.is_empty() {
             return true;
@@ -342,10 +344,16 @@ impl<'a> Params<'a> {
         }
         self.iter().all(|p| {
             !p.name.is_empty()
-                && p.name.bytes().all(|b| !is_lws(b) && b != b'"')
+                && p.name
+                    .bytes()
+                    .all(|b| !is_lws(b) && b != b'"' && !is_ctl(b))
                 && p.value.is_none_or(|v| {
                     !v.is_empty()
-                        && (!v.starts_with('"') || super::text::quoted_end(v) == Some(v.len()))
+                        && if v.starts_with('"') {
+                            super::text::quoted_end(v) == Some(v.len())
+                        } else {
+                            !v.bytes().any(is_ctl)
+                        }
                 })
         })
     }
@@ -377,6 +385,11 @@ impl<'a> Iterator for ParamIter<'a> {
             },
         })
     }
+}
+
+/// A control character that is not whitespace (CR, LF and HTAB are handled as LWS).
+fn is_ctl(b: u8) -> bool {
+    (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7F
 }
 
 #[cfg(test)]
@@ -448,6 +461,15 @@ mod tests {
         assert_eq!(p.get("lr").unwrap().value, None);
         assert!(p.validate());
         assert!(!Params::new(";;;;").validate());
+    }
+
+    #[test]
+    fn control_characters_outside_quotes_make_params_invalid() {
+        // Found by the sip_message fuzz target: a raw NUL in a Via branch was accepted.
+        assert!(!Params::new(";branch=z9hG4bKkdj\u{19}\0uw").validate());
+        assert!(!Params::new(";br\u{7f}anch=z9hG4bK1").validate());
+        assert!(Params::new(";x=\"a\tb\"").validate());
+        assert!(Params::new(";branch=z9hG4bK1\r\n ;received=192.0.2.1").validate());
     }
 
     #[test]
