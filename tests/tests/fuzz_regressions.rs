@@ -21,7 +21,10 @@ fn files(dir: &Path) -> Vec<PathBuf> {
         .filter_map(Result::ok)
         .map(|e| e.path())
         .filter(|p| p.is_file())
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     out.sort();
     out
@@ -80,18 +83,19 @@ fn every_saved_crash_input_passes() {
 
 #[test]
 fn regression_directories_are_named_after_targets() {
-    for dir in files(&fuzz_dir().join("regressions"))
-        .into_iter()
-        .chain(
-            std::fs::read_dir(fuzz_dir().join("regressions"))
-                .into_iter()
-                .flatten()
-                .filter_map(Result::ok)
-                .map(|e| e.path())
-                .filter(|p| p.is_dir()),
-        )
-    {
-        let name = dir.file_name().unwrap_or_default().to_string_lossy().into_owned();
+    for dir in files(&fuzz_dir().join("regressions")).into_iter().chain(
+        std::fs::read_dir(fuzz_dir().join("regressions"))
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.is_dir()),
+    ) {
+        let name = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
         assert!(
             name.starts_with('.') || name == "README.md" || TARGETS.iter().any(|(t, _)| *t == name),
             "fuzz/regressions/{name} is not a fuzz target"

@@ -229,7 +229,10 @@ pub fn endpoint(data: &[u8]) {
     };
     let first = run(&scenario);
     let second = run(&scenario);
-    assert!(first == second, "the same scenario gave different wire logs");
+    assert!(
+        first == second,
+        "the same scenario gave different wire logs"
+    );
 }
 
 /// Runs a scenario and returns every SIP message put on the wire.
@@ -243,7 +246,11 @@ fn run(scenario: &Scenario) -> Vec<Vec<u8>> {
         assert!(sent <= MAX_WIRE_PER_OP, "{sent} SIP messages from one step");
         for n in &p.nodes {
             let sessions = n.ep.sessions().count();
-            assert!(sessions <= MAX_SESSIONS, "{} holds {sessions} sessions", n.name);
+            assert!(
+                sessions <= MAX_SESSIONS,
+                "{} holds {sessions} sessions",
+                n.name
+            );
         }
     }
     p.run_for(Duration::from_millis(500));
@@ -257,7 +264,9 @@ fn run(scenario: &Scenario) -> Vec<Vec<u8>> {
             n.ep.is_idle(),
             "{} is not idle five minutes after shutdown: {:?}",
             n.name,
-            n.ep.sessions().map(|s| s.state.to_owned()).collect::<Vec<_>>()
+            n.ep.sessions()
+                .map(|s| s.state.to_owned())
+                .collect::<Vec<_>>()
         );
     }
     p.wire.into_iter().map(|w| w.bytes).collect()
@@ -466,7 +475,11 @@ fn header_lines(msg: &[u8]) -> Vec<(usize, usize)> {
 
 /// Offset of the body (after the blank line), or the end.
 fn body_start(msg: &[u8]) -> usize {
-    header_lines(msg).last().map_or(0, |&(_, end)| end).min(msg.len()) + blank_len(msg)
+    header_lines(msg)
+        .last()
+        .map_or(0, |&(_, end)| end)
+        .min(msg.len())
+        + blank_len(msg)
 }
 
 fn blank_len(msg: &[u8]) -> usize {
@@ -530,8 +543,15 @@ fn edit(msg: &mut Vec<u8>, e: &Edit) {
         Edit::ReplaceValue(l, value) => {
             let lines = header_lines(msg);
             if let Some(&(s, e)) = lines.get(usize::from(*l) % lines.len().max(1)) {
-                let colon = msg[s..e].iter().position(|&b| b == b':').map_or(s, |c| s + c + 1);
-                let ending = if msg[s..e].ends_with(b"\r\n") { 2 } else { usize::from(msg[s..e].ends_with(b"\n")) };
+                let colon = msg[s..e]
+                    .iter()
+                    .position(|&b| b == b':')
+                    .map_or(s, |c| s + c + 1);
+                let ending = if msg[s..e].ends_with(b"\r\n") {
+                    2
+                } else {
+                    usize::from(msg[s..e].ends_with(b"\n"))
+                };
                 let mut new = vec![b' '];
                 new.extend_from_slice(value);
                 msg.splice(colon..e - ending, new);

@@ -29,8 +29,11 @@ pub use sip_message::sip_message;
 pub use sip_stream::sip_stream;
 pub use state_table::state_table;
 
+/// A target: runs one input, panics when a property fails.
+pub type Target = fn(&[u8]);
+
 /// Every target by the name its fuzz target, corpus and regression directories use.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("sip_message", sip_message),
     ("sip_stream", sip_stream),
     ("sdp", sdp),

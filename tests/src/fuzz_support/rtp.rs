@@ -62,12 +62,20 @@ fn rtp_packet(data: &[u8]) {
                 Some(e) => {
                     assert!(h.extension);
                     assert_eq!(e.profile, h.extension_profile);
-                    let data: Vec<u8> = h.extensions.iter().flat_map(|x| x.payload.to_vec()).collect();
+                    let data: Vec<u8> = h
+                        .extensions
+                        .iter()
+                        .flat_map(|x| x.payload.to_vec())
+                        .collect();
                     assert_eq!(e.data, &data[..], "extension data differs");
                 }
                 None => assert!(!h.extension),
             }
-            assert_eq!(p.payload(), &t.payload[..], "payload differs from the rtp crate");
+            assert_eq!(
+                p.payload(),
+                &t.payload[..],
+                "payload differs from the rtp crate"
+            );
         }
         (Ok(_), Err(e)) => panic!("we accept a packet the rtp crate refuses: {e}"),
         (Err(e), Ok(_)) if comparable => {

@@ -256,7 +256,11 @@ fn compare_with_rsip(data: &[u8], ours: &Message<'_>) {
     else {
         return;
     };
-    assert_eq!(call_id.value().trim(), ours.call_id(), "Call-ID differs from rsip");
+    assert_eq!(
+        call_id.value().trim(),
+        ours.call_id(),
+        "Call-ID differs from rsip"
+    );
     assert_eq!(seq, ours.cseq().seq, "CSeq number differs from rsip");
     assert_eq!(
         from_tag.map(|t| t.to_string()).as_deref(),

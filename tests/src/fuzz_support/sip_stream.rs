@@ -64,11 +64,19 @@ fn frame(stream: &[u8], sizes: &[usize], limits: &ParseLimits) -> Framed {
     loop {
         match frame_stream(&buf, limits) {
             Ok(StreamFrame::Complete { len }) => {
-                assert!(len > 0 && len <= buf.len(), "Complete {len} of {}", buf.len());
+                assert!(
+                    len > 0 && len <= buf.len(),
+                    "Complete {len} of {}",
+                    buf.len()
+                );
                 out.messages.push(buf.drain(..len).collect());
             }
             Ok(StreamFrame::KeepAlive { len }) => {
-                assert!(len > 0 && len <= buf.len(), "KeepAlive {len} of {}", buf.len());
+                assert!(
+                    len > 0 && len <= buf.len(),
+                    "KeepAlive {len} of {}",
+                    buf.len()
+                );
                 out.keepalive_bytes += len;
                 buf.drain(..len);
             }

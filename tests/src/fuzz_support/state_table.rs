@@ -38,7 +38,10 @@ fn run_calls(table: Arc<session_core::state_table::CompiledTable>) {
     let mut fuzzed = config("127.0.0.1:5060", 1);
     fuzzed.table = table;
     fuzzed.max_sessions = 4;
-    let mut p = Pump::new(vec![("fuzzed", fuzzed), ("default", config("127.0.0.2:5060", 2))]);
+    let mut p = Pump::new(vec![
+        ("fuzzed", fuzzed),
+        ("default", config("127.0.0.2:5060", 2)),
+    ]);
     for (caller, callee, target) in [
         ("fuzzed", "default", "sip:b@127.0.0.2:5060"),
         ("default", "fuzzed", "sip:a@127.0.0.1:5060"),
@@ -46,10 +49,15 @@ fn run_calls(table: Arc<session_core::state_table::CompiledTable>) {
         let now = p.now;
         let call = p.ep(caller).make_call(now, target, CallOptions::default());
         p.run_for(Duration::from_millis(200));
-        let incoming = p.node(callee).events.iter().rev().find_map(|(_, e)| match e {
-            SessionEvent::IncomingCall { session, .. } => Some(*session),
-            _ => None,
-        });
+        let incoming = p
+            .node(callee)
+            .events
+            .iter()
+            .rev()
+            .find_map(|(_, e)| match e {
+                SessionEvent::IncomingCall { session, .. } => Some(*session),
+                _ => None,
+            });
         if let Some(s) = incoming {
             let now = p.now;
             let _ = p.ep(callee).accept(now, s);
