@@ -230,8 +230,11 @@ fn flush_run(out: &mut String, run: &mut String) {
 /// branch, the method and Request-URI or the status code.
 ///
 /// Compared only when the header section has no folds and no compact header names
-/// (rsip does not unfold, and takes compact names as unknown headers), and only where
-/// rsip gives a typed value for every field.
+/// (rsip does not unfold, and takes compact names as unknown headers), only where rsip
+/// gives a typed value for every field, and a tag or branch only when ours is a valid
+/// `token` and the Call-ID only when it is made of `word` characters (RFC 3261 §25.1):
+/// on malformed values rsip silently truncates at the first character it does not
+/// expect, while we keep the value as received, and neither is a model to compare.
 fn compare_with_rsip(data: &[u8], ours: &Message<'_>) {
     use rsip::prelude::*;
     let folded = ours.headers().iter().any(|h| h.value.contains('\n'));
@@ -256,27 +259,34 @@ fn compare_with_rsip(data: &[u8], ours: &Message<'_>) {
     else {
         return;
     };
-    assert_eq!(
-        call_id.value().trim(),
-        ours.call_id(),
-        "Call-ID differs from rsip"
-    );
+    if ours.call_id().bytes().all(is_word_char) {
+        assert_eq!(
+            call_id.value().trim(),
+            ours.call_id(),
+            "Call-ID differs from rsip"
+        );
+    }
     assert_eq!(seq, ours.cseq().seq, "CSeq number differs from rsip");
-    assert_eq!(
-        from_tag.map(|t| t.to_string()).as_deref(),
-        ours.from().tag(),
-        "From tag differs from rsip"
-    );
-    assert_eq!(
-        to_tag.map(|t| t.to_string()).as_deref(),
-        ours.to().tag(),
-        "To tag differs from rsip"
-    );
-    assert_eq!(
-        typed_via.branch().map(|b| b.to_string()).as_deref(),
-        ours.top_via().branch,
-        "top Via branch differs from rsip"
-    );
+    let tokens = [ours.from().tag(), ours.to().tag(), ours.top_via().branch]
+        .into_iter()
+        .all(|v| v.is_none_or(is_token));
+    if tokens {
+        assert_eq!(
+            from_tag.map(|t| t.to_string()).as_deref(),
+            ours.from().tag(),
+            "From tag differs from rsip"
+        );
+        assert_eq!(
+            to_tag.map(|t| t.to_string()).as_deref(),
+            ours.to().tag(),
+            "To tag differs from rsip"
+        );
+        assert_eq!(
+            typed_via.branch().map(|b| b.to_string()).as_deref(),
+            ours.top_via().branch,
+            "top Via branch differs from rsip"
+        );
+    }
     match &theirs {
         rsip::SipMessage::Request(r) => {
             assert_eq!(
@@ -293,4 +303,16 @@ fn compare_with_rsip(data: &[u8], ours: &Message<'_>) {
             );
         }
     }
+}
+
+/// RFC 3261 §25.1 `token`.
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+}
+
+/// RFC 3261 §25.1 `word` characters (Call-ID is `word [ "@" word ]`), and `@`.
+fn is_word_char(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-.!%*_+`'~()<>:\\\"/[]?{}@".contains(&b)
 }
