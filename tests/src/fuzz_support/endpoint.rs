@@ -604,3 +604,57 @@ fn edit(msg: &mut Vec<u8>, e: &Edit) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_answered_stage_starts_with_an_answered_call_on_both_sides() {
+        let p = setup(Stage::Answered);
+        let answered = p.nodes[0]
+            .events
+            .iter()
+            .any(|(_, e)| matches!(e, SessionEvent::Answered { .. }));
+        assert!(answered, "alice saw no answer: {:?}", p.nodes[0].events);
+        assert_eq!(p.nodes[1].ep.sessions().count(), 1);
+    }
+
+    #[test]
+    fn edits_change_the_lines_they_name() {
+        let mut m = FALLBACK.to_vec();
+        edit(
+            &mut m,
+            &Edit::StartLine(StartLine::Request(MethodName::Bye)),
+        );
+        assert!(m.starts_with(b"BYE sip:bob@127.0.0.2:5060 SIP/2.0\r\n"));
+        edit(&mut m, &Edit::CSeq(9, MethodName::Bye));
+        assert!(m.windows(12).any(|w| w == b"CSeq: 9 BYE\r"));
+        let lines = header_lines(&m).len();
+        edit(&mut m, &Edit::DropLine(1));
+        assert_eq!(header_lines(&m).len(), lines - 1);
+        edit(&mut m, &Edit::Body(b"xyz".to_vec()));
+        assert!(m.ends_with(b"\r\n\r\nxyz"));
+    }
+
+    #[test]
+    fn an_answered_call_is_hung_up_by_shutdown_and_both_sides_end_idle() {
+        let s = Scenario {
+            stage: Stage::Ringing,
+            ops: vec![
+                Op::Command {
+                    alice: false,
+                    command: Command::Accept(0),
+                },
+                Op::Advance { ms: 2_000 },
+                Op::Command {
+                    alice: true,
+                    command: Command::Hold(0),
+                },
+                Op::Advance { ms: 2_000 },
+            ],
+        };
+        let wire = run(&s);
+        assert!(wire.iter().any(|m| m.starts_with(b"BYE ")));
+    }
+}

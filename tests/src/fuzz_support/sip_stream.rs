@@ -97,3 +97,24 @@ fn frame(stream: &[u8], sizes: &[usize], limits: &ParseLimits) -> Framed {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const M: &[u8] = b"OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:b@h>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nContent-Length: 2\r\n\r\nhi";
+
+    #[test]
+    fn byte_at_a_time_frames_the_same_two_messages_and_keepalives() {
+        let mut stream = M.to_vec();
+        stream.extend_from_slice(b"\r\n\r\n");
+        stream.extend_from_slice(M);
+        stream.extend_from_slice(&M[..10]);
+        let limits = ParseLimits::default();
+        let whole = frame(&stream, &[usize::MAX], &limits);
+        assert_eq!(whole.messages, vec![M.to_vec(), M.to_vec()]);
+        assert_eq!(whole.keepalive_bytes, 4);
+        assert_eq!(whole.end, End::Leftover(M[..10].to_vec()));
+        assert_eq!(frame(&stream, &[1], &limits), whole);
+    }
+}
