@@ -229,8 +229,9 @@ fn flush_run(out: &mut String, run: &mut String) {
 /// both parsers really model: Call-ID, CSeq number, From and To tags, the top Via's
 /// branch, the method and Request-URI or the status code.
 ///
-/// Compared only when the header section has no folds and no compact header names
-/// (rsip does not unfold, and takes compact names as unknown headers), only where rsip
+/// Compared only when the header section has no folds, no bare LF line ends and no
+/// compact header names (rsip does not unfold, ends lines only at CRLF, and takes compact
+/// names as unknown headers), only where rsip
 /// gives a typed value for every field, the tags and branch only when every parameter
 /// of From, To and the top Via is a well-formed `generic-param`, and the Call-ID only when
 /// it is made of `word` characters (RFC 3261 §25.1): on malformed values rsip silently
@@ -240,7 +241,12 @@ fn compare_with_rsip(data: &[u8], ours: &Message<'_>) {
     use rsip::prelude::*;
     let folded = ours.headers().iter().any(|h| h.value.contains('\n'));
     let compact = ours.headers().iter().any(|h| h.raw_name.len() == 1);
-    if folded || compact {
+    let head_len = ours.as_bytes().len() - ours.body().len();
+    let bare_lf = ours.as_bytes()[..head_len]
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || ours.as_bytes()[i - 1] != b'\r'));
+    if folded || compact || bare_lf {
         return;
     }
     let Ok(theirs) = rsip::SipMessage::try_from(data) else {
