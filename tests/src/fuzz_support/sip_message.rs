@@ -144,7 +144,7 @@ impl Fields {
                 strings(&mut m.unsupported()),
                 strings(&mut m.proxy_require()),
             ],
-            allow: m.allow().map(|a| a.as_str().to_owned()).collect(),
+            allow: m.allow().map(|a| unfold(a.as_str())).collect(),
             accept: m
                 .accept()
                 .map(|t| match t {
