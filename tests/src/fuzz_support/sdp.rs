@@ -2,7 +2,8 @@
 //!
 //! For any body that parses:
 //! - our written form parses again (writing must never produce what we refuse), with as
-//!   many m-lines (for descriptions with at least one m-line; see the note in [`sdp`]);
+//!   many m-lines (for descriptions with a `c=` for every stream; see the note in
+//!   [`sdp`]);
 //! - the hold helpers run;
 //! - answering it either fails with a typed error or gives an answer that parses, has as
 //!   many m-lines as the offer (RFC 3264 §6), and negotiates from the offerer's side;
@@ -19,10 +20,13 @@ pub fn sdp(data: &[u8]) {
     let Ok(offer) = SessionDescription::parse(data) else {
         return;
     };
-    // Known, reported: a description without m-lines (never answered: `NoMedia`) can
-    // parse while its written form does not (webrtc-sdp wants a session `c=` then, and
-    // odd `o=`/`s=` values slip past it): fuzz/regressions/sdp/medialess_*.
-    if !offer.media.is_empty() {
+    // Known, reported: a description with no `c=` for some stream (RFC 4566 §5.7 wants
+    // one at session level or in every m-section) is sometimes accepted — when other
+    // garbage in it makes webrtc-sdp skip the check — while its written form, being
+    // clean, is refused: fuzz/regressions/sdp/no_connection_*.
+    let has_connection = offer.connection.is_some()
+        || (!offer.media.is_empty() && offer.media.iter().all(|m| m.connection.is_some()));
+    if has_connection {
         let written = offer.to_bytes();
         let reparsed = match SessionDescription::parse(&written) {
             Ok(d) => d,

@@ -330,11 +330,16 @@ fn is_word_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"-.!%*_+`'~()<>:\\\"/[]?{}@".contains(&b)
 }
 
-/// RFC 3261 §25.1 `gen-value` other than a quoted string: a token or a host (IPv6
-/// references included).
+/// RFC 3261 §25.1 `gen-value` other than a quoted string: a token or a host (an IPv6
+/// reference is bracketed).
 fn is_gen_value(s: &str) -> bool {
-    is_token(s)
-        || (!s.is_empty()
-            && s.bytes()
-                .all(|b| b.is_ascii_hexdigit() || b"[]:.".contains(&b)))
+    let v6 = s
+        .strip_prefix('[')
+        .and_then(|s| s.strip_suffix(']'))
+        .is_some_and(|a| {
+            !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_hexdigit() || b":.".contains(&b))
+        });
+    is_token(s) || v6
 }
