@@ -105,7 +105,7 @@ impl Fields {
             other => format!("{other:?}"),
         };
         let strings = |it: &mut dyn Iterator<Item = &str>| it.map(unfold).collect::<Vec<_>>();
-        Fields {
+        let mut f = Fields {
             start,
             call_id: unfold(m.call_id()),
             cseq: (m.cseq().seq, m.cseq().method.as_str().to_owned()),
@@ -159,7 +159,19 @@ impl Fields {
                 .map(|h| (h.raw_name.to_owned(), h.value.to_owned()))
                 .collect(),
             body: m.body().to_vec(),
+        };
+        // Empty list elements (`a,,b`) are yielded as `Empty` errors by the accessors
+        // and dropped by `write_normalized`, by design: compare what is left.
+        for list in [
+            &mut f.vias,
+            &mut f.contacts,
+            &mut f.routes,
+            &mut f.record_routes,
+            &mut f.accept,
+        ] {
+            list.retain(|v| v != "error Empty");
         }
+        f
     }
 }
 
