@@ -241,7 +241,7 @@ fn flush_run(out: &mut String, run: &mut String) {
 /// both parsers really model: Call-ID, CSeq number, From and To tags, the top Via's
 /// branch, the method and Request-URI or the status code.
 ///
-/// Compared only when the header section has no folds, no bare LF line ends and no
+/// Compared only when the header section has no folds, no bare LF or CR and no
 /// compact header names (rsip does not unfold, ends lines only at CRLF, and takes compact
 /// names as unknown headers), only where rsip
 /// gives a typed value for every field, the tags and branch only when every parameter
@@ -256,11 +256,16 @@ fn compare_with_rsip(data: &[u8], ours: &Message<'_>) -> bool {
     let folded = ours.headers().iter().any(|h| h.value.contains('\n'));
     let compact = ours.headers().iter().any(|h| h.raw_name.len() == 1);
     let head_len = ours.as_bytes().len() - ours.body().len();
-    let bare_lf = ours.as_bytes()[..head_len]
+    let head = &ours.as_bytes()[..head_len];
+    let bare_lf = head
         .iter()
         .enumerate()
-        .any(|(i, &b)| b == b'\n' && (i == 0 || ours.as_bytes()[i - 1] != b'\r'));
-    if folded || compact || bare_lf {
+        .any(|(i, &b)| b == b'\n' && (i == 0 || head[i - 1] != b'\r'));
+    let bare_cr = head
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\r' && head.get(i + 1) != Some(&b'\n'));
+    if folded || compact || bare_lf || bare_cr {
         return false;
     }
     let Ok(theirs) = rsip::SipMessage::try_from(data) else {
