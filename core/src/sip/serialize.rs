@@ -144,4 +144,18 @@ mod tests {
         );
         assert!(out.ends_with(b"\x00\x01\x02\xff"));
     }
+
+    #[test]
+    fn empty_list_elements_hide_no_value_before_or_after_normalising() {
+        // Found by the sip_message fuzz target: 70 empty elements used up the list
+        // limit, hiding `b` in the parsed message but not in its normalised form.
+        let commas = ",".repeat(70);
+        let input = format!("OPTIONS sip:a@h SIP/2.0\r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:b@h>;tag=1\r\nTo: <sip:a@h>\r\nCall-ID: c\r\nCSeq: 1 OPTIONS\r\nRequire: a{commas}b\r\n\r\n");
+        let m = Message::parse(input.as_bytes()).unwrap();
+        assert_eq!(m.require().collect::<Vec<_>>(), ["a", "b"]);
+        let mut out = Vec::new();
+        m.write_normalized(&mut out);
+        let again = Message::parse(&out).unwrap();
+        assert_eq!(again.require().collect::<Vec<_>>(), ["a", "b"]);
+    }
 }

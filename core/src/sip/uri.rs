@@ -333,7 +333,9 @@ impl<'a> Params<'a> {
     }
 
     /// Checks that every parameter has a non-empty name without whitespace, and a value
-    /// that is either a closed quoted string or free of whitespace, quotes and brackets.
+    /// that is either a closed quoted string or free of whitespace, quotes and brackets;
+    /// no control character (RFC 5234 CTL) appears outside quotes: `token` and `host`
+    /// exclude them (RFC 3261 §25.1).
     pub(crate) fn validate(&self) -> bool {
         if self.is_empty() {
             return true;
@@ -350,14 +352,17 @@ impl Param<'_> {
     /// quoted string or free of whitespace, quotes and brackets.
     pub(crate) fn is_valid(&self) -> bool {
         !self.name.is_empty()
-            && self.name.bytes().all(|b| !is_lws(b) && b != b'"')
+            && self
+                .name
+                .bytes()
+                .all(|b| !is_lws(b) && b != b'"' && !is_ctl(b))
             && self.value.is_none_or(|v| {
                 if v.starts_with('"') {
                     super::text::quoted_end(v) == Some(v.len())
                 } else {
                     !v.is_empty()
                         && v.bytes()
-                            .all(|b| !is_lws(b) && !matches!(b, b'"' | b'<' | b'>'))
+                            .all(|b| !is_lws(b) && !is_ctl(b) && !matches!(b, b'"' | b'<' | b'>'))
                 }
             })
     }
@@ -389,6 +394,11 @@ impl<'a> Iterator for ParamIter<'a> {
             },
         })
     }
+}
+
+/// A control character that is not whitespace (CR, LF and HTAB are handled as LWS).
+fn is_ctl(b: u8) -> bool {
+    (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7F
 }
 
 #[cfg(test)]
@@ -460,6 +470,15 @@ mod tests {
         assert_eq!(p.get("lr").unwrap().value, None);
         assert!(p.validate());
         assert!(!Params::new(";;;;").validate());
+    }
+
+    #[test]
+    fn control_characters_outside_quotes_make_params_invalid() {
+        // Found by the sip_message fuzz target: a raw NUL in a Via branch was accepted.
+        assert!(!Params::new(";branch=z9hG4bKkdj\u{19}\0uw").validate());
+        assert!(!Params::new(";br\u{7f}anch=z9hG4bK1").validate());
+        assert!(Params::new(";x=\"a\tb\"").validate());
+        assert!(Params::new(";branch=z9hG4bK1\r\n ;received=192.0.2.1").validate());
     }
 
     #[test]

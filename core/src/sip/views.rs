@@ -112,16 +112,23 @@ impl<'a> Via<'a> {
             received: None,
             rport: RPort::Absent,
         };
-        // One pass: check each parameter and pick out the ones the core uses.
+        // One pass: check each parameter and pick out the ones the core uses. The first
+        // occurrence counts, as in `Params::get` (and rsip): a repeated `branch` must not
+        // make two parsers see two transactions.
+        let (mut branch, mut received, mut rport) = (false, false, false);
         for p in params.iter() {
             if !p.is_valid() {
                 return Err(ValueError::BadParam);
             }
             if p.name.eq_ignore_ascii_case("branch") {
-                via.branch = p.value;
+                if !std::mem::replace(&mut branch, true) {
+                    via.branch = p.value;
+                }
             } else if p.name.eq_ignore_ascii_case("received") {
-                via.received = p.value;
-            } else if p.name.eq_ignore_ascii_case("rport") {
+                if !std::mem::replace(&mut received, true) {
+                    via.received = p.value;
+                }
+            } else if p.name.eq_ignore_ascii_case("rport") && !std::mem::replace(&mut rport, true) {
                 via.rport = match p.value {
                     None => RPort::Requested,
                     Some(v) => RPort::Filled(
@@ -278,6 +285,16 @@ mod tests {
         assert_eq!(v.transport.transport(), Transport::Tcp);
         let v = Via::parse("SIP/2.0/UNKNOWN t4.example.com;branch=z9hG4bKasd0f3en").unwrap();
         assert_eq!(v.transport.transport(), Transport::Other("UNKNOWN".into()));
+    }
+
+    #[test]
+    fn a_repeated_via_parameter_counts_once_the_first_time() {
+        // Found by the sip_message fuzz target (rsip oracle): the last branch won.
+        let v = Via::parse("SIP/2.0/UDP h;branch=z9hG4bK1;received=a;branch=z9hG4bK2;received=b")
+            .unwrap();
+        assert_eq!(v.branch, Some("z9hG4bK1"));
+        assert_eq!(v.received, Some("a"));
+        assert_eq!(v.params.value("branch"), v.branch);
     }
 
     #[test]

@@ -1,0 +1,6 @@
+//! `sdp`: see `session_core_tests::fuzz_support::sdp` for the properties checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    session_core_tests::fuzz_support::sdp(data);
+});

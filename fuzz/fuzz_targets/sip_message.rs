@@ -1,0 +1,6 @@
+//! `sip_message`: see `session_core_tests::fuzz_support::sip_message` for the properties checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    session_core_tests::fuzz_support::sip_message(data);
+});

@@ -1,0 +1,6 @@
+//! `state_table`: see `session_core_tests::fuzz_support::state_table` for the properties checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    session_core_tests::fuzz_support::state_table(data);
+});
