@@ -50,7 +50,7 @@ pub enum Stage {
 pub struct Scenario {
     /// Where the call is when the operations start.
     pub stage: Stage,
-    /// The operations, in order (at most [`MAX_OPS`] are run).
+    /// The operations, in order (at most 64 are run).
     pub ops: Vec<Op>,
 }
 
