@@ -25,8 +25,6 @@ use crate::sockets;
 
 /// Session events kept for the application before the oldest are dropped.
 const MAX_QUEUED_EVENTS: usize = 4096;
-/// Ports tried from the RTP range before a media request fails.
-const RTP_BIND_ATTEMPTS: usize = 16;
 
 /// How a [`Driver`] is set up.
 #[derive(Clone, Debug)]
@@ -958,32 +956,11 @@ impl Driver {
     /// An RTP socket from the configured range (skipping ports other processes hold),
     /// or on a kernel-chosen port when no range is set.
     fn bind_rtp(&mut self) -> Option<(std::net::UdpSocket, Option<u16>)> {
-        let bytes = self.limits.socket_buffer_bytes;
-        let Some(ports) = self.ports.as_mut() else {
-            let addr = SocketAddr::new(self.rtp_ip, 0);
-            return sockets::bind_udp(addr, bytes).ok().map(|s| (s, None));
-        };
-        let mut busy = Vec::new();
-        let mut found = None;
-        for _ in 0..RTP_BIND_ATTEMPTS {
-            let Some(port) = ports.allocate() else {
-                break;
-            };
-            match sockets::bind_udp(SocketAddr::new(self.rtp_ip, port), bytes) {
-                Ok(s) => {
-                    found = Some((s, Some(port)));
-                    break;
-                }
-                Err(e) => {
-                    tracing::debug!(port, error = %e, "RTP port unavailable");
-                    busy.push(port);
-                }
-            }
-        }
-        for port in busy {
-            ports.release(port);
-        }
-        found
+        sockets::bind_rtp(
+            self.ports.as_mut(),
+            self.rtp_ip,
+            self.limits.socket_buffer_bytes,
+        )
     }
 
     fn close_media(&mut self, session: SessionId) {

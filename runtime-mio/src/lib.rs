@@ -60,7 +60,7 @@
 mod driver;
 mod run;
 mod slots;
-mod sockets;
+pub mod sockets;
 
 pub use driver::{Driver, DriverConfig, DriverError};
 pub use run::{run, Control};

@@ -28,13 +28,11 @@ use tokio::task::JoinHandle;
 
 use crate::coordinator::{CallHandle, IncomingCall, CALL_EVENTS};
 use crate::ready::ReadySet;
-use crate::sockets;
 use crate::timer::Timer;
+use session_core_mio::sockets;
 
 /// Commands handled per wake-up before yielding.
 const COMMANDS_PER_WAKEUP: usize = 64;
-/// Ports tried from the RTP range before a media request fails.
-const RTP_BIND_ATTEMPTS: usize = 16;
 /// How long the task lingers to end calls once every handle is gone.
 const ORPHAN_GRACE: Duration = Duration::from_secs(4);
 
@@ -919,32 +917,11 @@ impl Driver {
     }
 
     fn bind_rtp(&mut self) -> Option<(std::net::UdpSocket, Option<u16>)> {
-        let bytes = self.limits.socket_buffer_bytes;
-        let Some(ports) = self.ports.as_mut() else {
-            let addr = SocketAddr::new(self.rtp_ip, 0);
-            return sockets::bind_udp(addr, bytes).ok().map(|s| (s, None));
-        };
-        let mut busy = Vec::new();
-        let mut found = None;
-        for _ in 0..RTP_BIND_ATTEMPTS {
-            let Some(port) = ports.allocate() else {
-                break;
-            };
-            match sockets::bind_udp(SocketAddr::new(self.rtp_ip, port), bytes) {
-                Ok(s) => {
-                    found = Some((s, Some(port)));
-                    break;
-                }
-                Err(e) => {
-                    tracing::debug!(port, error = %e, "RTP port unavailable");
-                    busy.push(port);
-                }
-            }
-        }
-        for port in busy {
-            ports.release(port);
-        }
-        found
+        sockets::bind_rtp(
+            self.ports.as_mut(),
+            self.rtp_ip,
+            self.limits.socket_buffer_bytes,
+        )
     }
 
     fn release_port(&mut self, port: Option<u16>) {

@@ -55,7 +55,6 @@
 mod coordinator;
 mod driver;
 mod ready;
-mod sockets;
 mod timer;
 
 pub use coordinator::{
