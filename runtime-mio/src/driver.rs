@@ -12,7 +12,7 @@ use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use session_core::driver::{
     CapturedMessage, Direction, DriverLimits, DriverStats, Epoch, Frame, MediaBook, PortAllocator,
-    RetryQueue, RtpCounters, SipCapture, StreamReassembler,
+    RetryQueue, RtpCounters, SipCapture, Source, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
 use session_core::sip::Transport;
@@ -776,16 +776,13 @@ impl Driver {
     }
 
     fn transmit_udp(&mut self, t: Transmit) {
-        let slot = if t.local == self.sip_addr {
-            None
-        } else {
-            match self.media.socket_at(t.local) {
-                Some(s) => Some(s.handle),
-                None => {
-                    tracing::debug!(local = %t.local, "no socket at the source address");
-                    self.stats.datagrams_dropped += 1;
-                    return;
-                }
+        let slot = match self.media.source(t.local, self.sip_addr) {
+            Some(Source::Sip) => None,
+            Some(Source::Rtp(handle)) => Some(handle),
+            None => {
+                tracing::debug!(local = %t.local, "no socket at the source address");
+                self.stats.datagrams_dropped += 1;
+                return;
             }
         };
         let queue = match slot {

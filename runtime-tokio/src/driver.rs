@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use session_core::driver::{
     Direction, DriverLimits, DriverStats, Epoch, Frame, MediaBook, PortAllocator, RetryQueue,
-    RtpCounters, SipCapture, StreamReassembler,
+    RtpCounters, SipCapture, Source, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
 use session_core::sip::Transport;
@@ -779,16 +779,13 @@ impl Driver {
     }
 
     fn transmit_udp(&mut self, t: Transmit) {
-        let rtp = if t.local == self.sip_addr {
-            None
-        } else {
-            match self.media.socket_at(t.local) {
-                Some(s) => Some(s.handle),
-                None => {
-                    tracing::debug!(local = %t.local, "no socket at the source address");
-                    self.stats.datagrams_dropped += 1;
-                    return;
-                }
+        let rtp = match self.media.source(t.local, self.sip_addr) {
+            Some(Source::Sip) => None,
+            Some(Source::Rtp(handle)) => Some(handle),
+            None => {
+                tracing::debug!(local = %t.local, "no socket at the source address");
+                self.stats.datagrams_dropped += 1;
+                return;
             }
         };
         let (socket, queue) = match rtp {

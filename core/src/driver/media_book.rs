@@ -40,6 +40,15 @@ pub struct MediaSocket<H> {
     pub counters: RtpCounters,
 }
 
+/// Which of the runtime's sockets a datagram leaves by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source<H> {
+    /// The SIP socket (the datagram's local address is the endpoint's SIP address).
+    Sip,
+    /// A session's RTP socket, by the runtime's handle.
+    Rtp(H),
+}
+
 /// The runtime's table of RTP sockets.
 #[derive(Clone, Debug)]
 pub struct MediaBook<H> {
@@ -110,6 +119,19 @@ impl<H: Copy> MediaBook<H> {
         self.by_session.get(session)
     }
 
+    /// Which socket a datagram sent from `local` leaves by: the SIP socket for
+    /// `sip_addr`, else the RTP socket bound at `local`; `None` when no socket is bound
+    /// there (the runtime drops and counts the datagram).
+    pub fn source(&self, local: SocketAddr, sip_addr: SocketAddr) -> Option<Source<H>>
+    where
+        H: Copy,
+    {
+        if local == sip_addr {
+            return Some(Source::Sip);
+        }
+        self.socket_at(local).map(|s| Source::Rtp(s.handle))
+    }
+
     /// Counts a datagram sent from `local`. False when no RTP socket is bound there.
     pub fn record_sent(&mut self, local: SocketAddr, bytes: usize) -> bool {
         self.with_counters(local, |c| {
@@ -170,6 +192,17 @@ mod tests {
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    #[test]
+    fn a_datagram_leaves_by_the_sip_socket_an_rtp_socket_or_none() {
+        let mut book = MediaBook::new();
+        book.insert(SessionId(1), addr(10_000), 7usize);
+        assert_eq!(book.source(addr(5060), addr(5060)), Some(Source::Sip));
+        assert_eq!(book.source(addr(10_000), addr(5060)), Some(Source::Rtp(7)));
+        assert_eq!(book.source(addr(10_002), addr(5060)), None);
+        book.remove(SessionId(1));
+        assert_eq!(book.source(addr(10_000), addr(5060)), None);
     }
 
     #[test]

@@ -34,7 +34,7 @@ pub use capture::{CapturedMessage, Direction, SipCapture};
 pub use clock::Epoch;
 pub use framing::{Frame, FramingError, StreamReassembler};
 pub use limits::DriverLimits;
-pub use media_book::{MediaBook, MediaSocket, RtpCounters};
+pub use media_book::{MediaBook, MediaSocket, RtpCounters, Source};
 pub use ports::{PortAllocator, PortRangeError};
 pub use retry::{QueueFull, RetryQueue};
 pub use stats::DriverStats;
