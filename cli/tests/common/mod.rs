@@ -166,3 +166,76 @@ pub fn uas(runtime: &str, media: &str, extra: &[&str]) -> (Process, String) {
         .to_owned();
     (p, addr)
 }
+
+/// A hand-written SIP peer on a loopback UDP socket, for the wire tests that send what no
+/// well-behaved tool sends (a wrong tag, a merged request, a NOTIFY nobody asked for).
+/// Messages are templates: `[local]` is replaced by this socket's address, `[remote]` by
+/// the peer's, `[len]` by the body's length; line ends are written as `\n` and sent as CRLF.
+pub struct RawPeer {
+    pub socket: UdpSocket,
+    pub remote: std::net::SocketAddr,
+}
+
+impl RawPeer {
+    /// A socket on 127.0.0.1 talking to `remote` (e.g. the address `uas` printed).
+    pub fn new(remote: &str) -> RawPeer {
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("a loopback UDP socket");
+        socket
+            .set_read_timeout(Some(Duration::from_millis(200)))
+            .expect("read timeout");
+        RawPeer {
+            socket,
+            remote: remote.parse().expect("a socket address"),
+        }
+    }
+
+    /// This socket's address, as `[local]` expands.
+    pub fn local(&self) -> std::net::SocketAddr {
+        self.socket.local_addr().expect("bound")
+    }
+
+    /// Expands the template (see the type's doc) and sends it.
+    pub fn send(&self, template: &str) {
+        let (head, body) = template.split_once("\n\n").unwrap_or((template, ""));
+        let body = body.replace('\n', "\r\n");
+        let head = head
+            .replace("[local]", &self.local().to_string())
+            .replace("[remote]", &self.remote.to_string())
+            .replace("[len]", &body.len().to_string())
+            .replace('\n', "\r\n");
+        let msg = format!("{head}\r\n\r\n{body}");
+        self.socket
+            .send_to(msg.as_bytes(), self.remote)
+            .expect("send");
+    }
+
+    /// The next message received within `timeout` whose text contains `needle` (others are
+    /// skipped), or `None`.
+    pub fn recv_matching(&self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut buf = vec![0u8; 65_536];
+        while std::time::Instant::now() < deadline {
+            let Ok((n, _)) = self.socket.recv_from(&mut buf) else {
+                continue;
+            };
+            let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+            if text.contains(needle) {
+                return Some(text);
+            }
+        }
+        None
+    }
+
+    /// The status code of a response's first line.
+    pub fn status(response: &str) -> Option<u16> {
+        response.strip_prefix("SIP/2.0 ")?.get(..3)?.parse().ok()
+    }
+
+    /// A header's value (first occurrence, name matched without case).
+    pub fn header<'a>(message: &'a str, name: &str) -> Option<&'a str> {
+        message.lines().find_map(|line| {
+            let (n, v) = line.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+}
