@@ -4,7 +4,7 @@
 //! line, indexes every header into a `SmallVec` of (name, raw value) spans, and parses the
 //! five headers every message must carry (top Via, From, To, Call-ID, CSeq) plus
 //! Content-Length and Max-Forwards, keeping the typed results; a strict parse also checks
-//! Contact. Everything else (the other Vias included) is parsed on demand from its span.
+//! Contact, and checks the other Vias. Everything else is parsed on demand from its span.
 //!
 //! Decisions a reader would not guess:
 //! - The start line and headers must be UTF-8 (RFC 3261 §7.3.1 makes TEXT-UTF8 the only
@@ -423,14 +423,31 @@ impl<'a, 'l> Parser<'a, 'l> {
                 )
             };
             match h.name {
-                // Only the top via-parm is parsed here; the others when read (`vias`).
-                HeaderName::Via if top_via.is_none() => {
-                    let first = split_outside(h.value, b',').next().unwrap_or("");
-                    let first = trim_lws(first);
-                    if first.is_empty() {
-                        return Err(invalid(ValueError::EmptyListElement));
+                // RFC 3261 §25.1: `Via = ( "Via" / "v" ) HCOLON via-parm *(COMMA via-parm)`
+                // and `via-parm = sent-protocol LWS sent-by *( SEMI via-params )`: every
+                // comma-separated value opens with its own sent-protocol, so a value without
+                // one (`SIP/2.0/UDP a,b.example.com;branch=…`) makes the whole Via header
+                // malformed; it is never read as a Via of its own nor as part of its
+                // neighbour. The top via-parm is kept (its branch is the transaction key,
+                // taken from that value only); every other one is checked here and parsed
+                // again when read (`vias`). A bad lower value is deferred, so that a request
+                // whose top Via is sound is still answered 400.
+                HeaderName::Via => {
+                    let mut values = split_outside(h.value, b',').map(trim_lws);
+                    if top_via.is_none() {
+                        let first = values.next().unwrap_or("");
+                        if first.is_empty() {
+                            return Err(invalid(ValueError::EmptyListElement));
+                        }
+                        top_via = Some(Via::parse(first).map_err(invalid)?);
                     }
-                    top_via = Some(Via::parse(first).map_err(invalid)?);
+                    let bad = values
+                        .filter(|v| !v.is_empty())
+                        .find_map(|v| Via::parse(v).err());
+                    if let Some(problem) = bad {
+                        let err = invalid(problem);
+                        self.defer(err.kind, err.offset, err.line);
+                    }
                 }
                 HeaderName::From | HeaderName::To => {
                     let slot = if h.name == HeaderName::From {
@@ -844,6 +861,25 @@ v=0\r";
         assert_eq!(second.transport.transport(), Transport::Tcp);
         assert_eq!(second.received, Some("192.0.2.7"));
         assert_eq!(second.rport, RPort::Filled(5099));
+    }
+
+    /// RFC 3261 §25.1: each comma-separated Via value is a whole `via-parm` that opens
+    /// with a sent-protocol; a value without one makes the request malformed (400), and the
+    /// top Via's branch is never taken from another value.
+    #[test]
+    fn a_via_value_without_sent_protocol_is_malformed_and_lends_no_branch() {
+        let bad = b"OPTIONS sip:user@example.com SIP/2.0\r\nVia: SIP/2.0/TLS fold-and-stap,le.example.com;branch=z9hG4zbKkdjuw\r\nTo: <sip:user@example.com>\r\nFrom: <sip:caller@example.net>;tag=323\r\nCall-ID: c\r\nCSeq: 60 OPTIONS\r\n\r\n";
+        let e = Message::parse(bad).unwrap_err();
+        assert_eq!(
+            e.kind,
+            ParseErrorKind::InvalidHeader {
+                header: HeaderName::Via,
+                problem: ValueError::BadSentProtocol,
+            }
+        );
+        assert_eq!(e.response_status(), Some(400));
+        let m = Message::parse_lenient(bad, &ParseLimits::default()).unwrap();
+        assert_eq!(m.top_via().branch, None);
     }
 
     #[test]
