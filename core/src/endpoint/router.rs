@@ -14,8 +14,8 @@ use crate::dialog::{DialogRole, DialogState};
 use crate::sdp::{is_hold, LocalSession, SessionDescription};
 use crate::session_store::{Call, IncomingRequest, SdpPhase};
 use crate::sip::{
-    write_ack_for_non_2xx, HeaderName, Host, Message, Method, ParseError, RPort, ResponseBuilder,
-    Transport,
+    write_ack_for_non_2xx, write_salvaged_response, HeaderName, Host, Message, Method, ParseError,
+    RPort, ResponseBuilder, Salvaged, Transport, Via,
 };
 use crate::state_table::{Event, EventType, Role};
 use crate::time::Instant;
@@ -46,7 +46,11 @@ pub(super) fn on_sip(
 }
 
 /// A request the strict parser refused: answered 400 (505 for another SIP version)
-/// when a response can still be built, else dropped and counted.
+/// wherever a response can be built, else dropped and counted. The lenient parse answers
+/// what it can read; a request even it refuses (a broken request line, a missing or
+/// unusable From, To, Call-ID or CSeq) is answered from its raw headers (RFC 3261 §8.2.6,
+/// RFC 4475 §3.1.2.19) as long as it carries a Via: without one no response can be routed.
+/// Responses and ACKs are never answered.
 fn answer_malformed(
     ctx: &mut Ctx,
     remote: SocketAddr,
@@ -54,54 +58,73 @@ fn answer_malformed(
     bytes: &[u8],
     error: &ParseError,
 ) {
-    let lenient = error.response_status().and_then(|status| {
-        Some((
-            status,
-            Message::parse_lenient(bytes, &ctx.config.parse_limits).ok()?,
-        ))
-    });
-    let Some((status, msg)) = lenient else {
-        ctx.stats.malformed_dropped += 1;
-        return;
-    };
-    if !msg.is_request() || msg.method() == Some(&Method::Ack) {
-        ctx.stats.malformed_dropped += 1;
-        return;
+    let limits = &ctx.config.parse_limits;
+    let lenient = error
+        .response_status()
+        .and_then(|status| Some((status, Message::parse_lenient(bytes, limits).ok()?)));
+    if let Some((status, msg)) = lenient {
+        if let Some(method) = msg.method().filter(|m| **m != Method::Ack) {
+            let status = malformed_status(method, status);
+            let warning = malformed_warning(ctx, error);
+            let mut out = Vec::with_capacity(512);
+            ResponseBuilder::new(&msg, status)
+                .headers(&malformed_headers(status, &warning))
+                .write(&mut out);
+            let dest = response_destination(msg.top_via(), remote, &transport);
+            ctx.transmit(dest, transport, out);
+            ctx.stats.malformed_answered += 1;
+            return;
+        }
+    } else if let Some(req) = Salvaged::read(bytes, limits) {
+        let method = Method::from_token(req.method());
+        if let (Some(top_via), false) = (req.top_via(), method == Method::Ack) {
+            let status = malformed_status(&method, 400);
+            let warning = malformed_warning(ctx, error);
+            let mut out = Vec::with_capacity(512);
+            write_salvaged_response(&req, status, &malformed_headers(status, &warning), &mut out);
+            // An unreadable top Via names no sent-by: the source address is all there is.
+            let dest = Via::parse(top_via)
+                .map_or(remote, |via| response_destination(&via, remote, &transport));
+            ctx.transmit(dest, transport, out);
+            ctx.stats.malformed_answered += 1;
+            return;
+        }
     }
-    // §8.2.1 comes first: a method we do not know gets 501 however malformed the rest
-    // (RFC 4475 §3.1.2.18).
-    let unknown_method = matches!(msg.method(), Some(Method::Other(_)))
-        && msg.method().is_some_and(|m| !uas_checks::implemented(m));
-    let status = if unknown_method { 501 } else { status };
-    let reason = error.to_string();
-    let warning = format!("399 {} \"{}\"", ctx.sent_by, reason.replace('"', "'"));
-    let allow = [("Warning", warning.as_str()), ("Allow", ALLOW)];
-    let headers = if unknown_method {
-        &allow[..]
+    ctx.stats.malformed_dropped += 1;
+}
+
+/// §8.2.1 comes first: a method we do not know gets 501 however malformed the rest
+/// (RFC 4475 §3.1.2.18); otherwise the parser's status.
+fn malformed_status(method: &Method, status: u16) -> u16 {
+    if matches!(method, Method::Other(_)) && !uas_checks::implemented(method) {
+        501
     } else {
-        &allow[..1]
-    };
-    let mut out = Vec::with_capacity(512);
-    ResponseBuilder::new(&msg, status)
-        .headers(headers)
-        .write(&mut out);
-    let dest = response_destination(&msg, remote, &transport);
-    ctx.transmit(dest, transport, out);
-    ctx.stats.malformed_answered += 1;
+        status
+    }
+}
+
+/// The Warning (RFC 3261 §20.43, code 399) that says what the parser refused.
+fn malformed_warning(ctx: &Ctx, error: &ParseError) -> String {
+    let reason = error.to_string();
+    format!("399 {} \"{}\"", ctx.sent_by, reason.replace('"', "'"))
+}
+
+/// The headers of a malformed request's answer: the Warning, and Allow with a 501.
+fn malformed_headers(status: u16, warning: &str) -> Vec<(&str, &str)> {
+    let mut headers = vec![("Warning", warning)];
+    if status == 501 {
+        headers.push(("Allow", ALLOW));
+    }
+    headers
 }
 
 /// Where responses to a request go (RFC 3261 §18.2.2, RFC 3581 §4): back on the
 /// connection for stream transports; over UDP to the source address, at the source port
 /// when the Via asked for `rport`, else at the Via's port.
-fn response_destination(
-    msg: &Message<'_>,
-    remote: SocketAddr,
-    transport: &Transport,
-) -> SocketAddr {
+fn response_destination(via: &Via<'_>, remote: SocketAddr, transport: &Transport) -> SocketAddr {
     if transport.is_reliable() {
         return remote;
     }
-    let via = msg.top_via();
     if via.rport != RPort::Absent {
         return remote;
     }
@@ -193,7 +216,7 @@ fn on_request(
         top_via: via.raw,
     };
     let key = ServerKey::new(&fields);
-    let reply_to = response_destination(msg, remote, &transport);
+    let reply_to = response_destination(msg.top_via(), remote, &transport);
     let tx = match ep
         .ctx
         .transactions

@@ -8,7 +8,7 @@
 //! endpoint's own configuration).
 
 use super::header::HeaderName;
-use super::message::{Message, StartLine};
+use super::message::{Message, Salvaged, StartLine};
 use super::method::Method;
 use super::name_addr::NameAddr;
 use super::reason::default_reason;
@@ -269,6 +269,39 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
         }
         write_body(out, self.body);
     }
+}
+
+/// Appends a response to a request only [`Salvaged`] could read (RFC 3261 §8.2.6): its
+/// Via lines, and From, To, Call-ID and CSeq copied as received when present; a header
+/// that is missing is left out rather than the request dropped. No To tag is added: the
+/// To may be the very header that could not be parsed, and no dialog can follow a 400.
+pub fn write_salvaged_response(
+    request: &Salvaged<'_>,
+    status: u16,
+    headers: &[(&str, &str)],
+    out: &mut Vec<u8>,
+) {
+    out.extend_from_slice(b"SIP/2.0 ");
+    write_u16(out, status);
+    out.push(b' ');
+    out.extend_from_slice(default_reason(status).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    let copied = [
+        (HeaderName::Via, "Via"),
+        (HeaderName::From, "From"),
+        (HeaderName::To, "To"),
+        (HeaderName::CallId, "Call-ID"),
+        (HeaderName::CSeq, "CSeq"),
+    ];
+    for (name, written) in copied {
+        for h in request.headers().iter().filter(|h| h.name == name) {
+            write_header_line(out, written, h.value);
+        }
+    }
+    for (name, value) in headers {
+        write_header_line(out, name, value);
+    }
+    write_body(out, None);
 }
 
 /// Appends the ACK for a non-2xx final `response` to `invite` (RFC 3261 §17.1.1.3): same

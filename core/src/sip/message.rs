@@ -103,6 +103,49 @@ pub struct Message<'a> {
     max_forwards: Option<u8>,
 }
 
+/// What a UAS copies into a response (RFC 3261 §8.2.6), read from a request too
+/// malformed for [`Message::parse_lenient`] (a broken request line, an unusable or missing
+/// From, To, Call-ID or CSeq): the method token that opens the request line and the
+/// indexed headers, none of them interpreted. Framing limits still apply.
+#[derive(Clone, Debug)]
+pub struct Salvaged<'a> {
+    method: &'a str,
+    headers: SmallVec<[Header<'a>; INLINE_HEADERS]>,
+}
+
+impl<'a> Salvaged<'a> {
+    /// Reads `input` as a request: `None` when it is a response (or its first line opens
+    /// with no method token) or its header section cannot be framed.
+    pub fn read(input: &'a [u8], limits: &ParseLimits) -> Option<Salvaged<'a>> {
+        let mut parser = Parser::new(input, limits, false);
+        let (first, _, line, mut pos) = parser.first_line().ok()?;
+        // `SIP/2.0` is no token (`/`), so a status line is no request here.
+        let method = first.split(' ').next().filter(|m| is_token(m))?;
+        let mut headers = SmallVec::new();
+        parser
+            .index_headers(&mut headers, &mut pos, line + 1)
+            .ok()?;
+        Some(Salvaged { method, headers })
+    }
+
+    /// The token that opens the request line.
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// Every header in order of appearance, values as received.
+    pub fn headers(&self) -> &[Header<'a>] {
+        &self.headers
+    }
+
+    /// The first value of the first Via header, unparsed; `None` when there is none.
+    pub fn top_via(&self) -> Option<&'a str> {
+        let via = self.headers.iter().find(|h| h.name == HeaderName::Via)?;
+        let first = trim_lws(split_outside(via.value, b',').next().unwrap_or(""));
+        Some(first).filter(|v| !v.is_empty())
+    }
+}
+
 impl<'a> Message<'a> {
     /// Parses one message from a datagram with the default [`ParseLimits`], strictly.
     pub fn parse(input: &'a [u8]) -> Result<Message<'a>, ParseError> {
@@ -369,7 +412,9 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
     }
 
-    fn run(mut self) -> Result<Message<'a>, ParseError> {
+    /// The first line (after leading CRLFs): its text, its start offset, its line
+    /// number, and where the next line begins.
+    fn first_line(&self) -> Result<(&'a str, usize, u32, usize), ParseError> {
         let input = self.input;
         if input.len() > self.limits.max_message_bytes {
             return Err(ParseError::new(
@@ -391,13 +436,19 @@ impl<'a, 'l> Parser<'a, 'l> {
         if start == input.len() {
             return Err(ParseError::new(ParseErrorKind::Empty, start, 0));
         }
-        let (first_end, mut pos) = next_line(input, start).ok_or(ParseError::new(
+        let (first_end, pos) = next_line(input, start).ok_or(ParseError::new(
             ParseErrorKind::UnterminatedHeaders,
             input.len(),
             0,
         ))?;
         let first = std::str::from_utf8(&input[start..first_end])
             .map_err(|e| ParseError::new(ParseErrorKind::NotUtf8, start + e.valid_up_to(), line))?;
+        Ok((first, start, line, pos))
+    }
+
+    fn run(mut self) -> Result<Message<'a>, ParseError> {
+        let input = self.input;
+        let (first, start, line, mut pos) = self.first_line()?;
         let start_line = self.parse_start_line(first, start, line)?;
         let mut headers: SmallVec<[Header<'a>; INLINE_HEADERS]> = SmallVec::new();
         let body_start = self.index_headers(&mut headers, &mut pos, line + 1)?;

@@ -26,11 +26,13 @@ mod transport;
 mod uri;
 mod views;
 
-pub use builder::{write_ack_for_non_2xx, write_cancel, RequestBuilder, ResponseBuilder};
+pub use builder::{
+    write_ack_for_non_2xx, write_cancel, write_salvaged_response, RequestBuilder, ResponseBuilder,
+};
 pub use error::{ParseError, ParseErrorKind, ParseLimits, UriError, ValueError};
 pub use framing::{frame_stream, StreamFrame};
 pub use header::HeaderName;
-pub use message::{Header, HeaderValues, Message, RequestLine, StartLine, StatusLine};
+pub use message::{Header, HeaderValues, Message, RequestLine, Salvaged, StartLine, StatusLine};
 pub use method::Method;
 pub use name_addr::{Contact, NameAddr, OwnedNameAddr};
 pub use reason::default_reason;
