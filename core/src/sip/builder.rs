@@ -426,6 +426,7 @@ fn write_body(out: &mut Vec<u8>, body: Option<(&str, &[u8])>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::ParseLimits;
 
     const INVITE: &[u8] = b"INVITE sip:bob@example.com SIP/2.0\r\n\
 Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKnashds8;rport\r\n\
@@ -603,6 +604,24 @@ v=0\n";
         assert_eq!(ack.vias().count(), 1);
         assert_eq!(ack.top_via().branch, invite.top_via().branch);
         assert_eq!(ack.routes().count(), 1);
+    }
+
+    /// RFC 3261 §8.2.6: a response copies Via, From, To, Call-ID and CSeq; those missing
+    /// from a malformed request are left out, not invented.
+    #[test]
+    fn salvaged_response_copies_vias_and_cseq_and_leaves_out_missing_headers() {
+        let insuf = b"INVITE sip:u@h SIP/2.0\r\nCSeq: 7 INVITE\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nv: SIP/2.0/UDP b\r\nl: 0\r\n\r\n";
+        let req = Salvaged::read(insuf, &ParseLimits::default()).unwrap();
+        assert_eq!(req.method(), "INVITE");
+        assert_eq!(req.top_via(), Some("SIP/2.0/UDP a;branch=z9hG4bK1"));
+        let mut out = Vec::new();
+        write_salvaged_response(&req, 400, &[("Warning", "399 h \"x\"")], &mut out);
+        assert_eq!(
+            text(&out),
+            "SIP/2.0 400 Bad Request\r\nVia: SIP/2.0/UDP a;branch=z9hG4bK1\r\nVia: SIP/2.0/UDP b\r\nCSeq: 7 INVITE\r\nWarning: 399 h \"x\"\r\nContent-Length: 0\r\n\r\n"
+        );
+        let response = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP a\r\n\r\n";
+        assert!(Salvaged::read(response, &ParseLimits::default()).is_none());
     }
 
     #[test]
