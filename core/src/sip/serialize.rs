@@ -62,7 +62,7 @@ impl Message<'_> {
     }
 }
 
-/// `Name: value CRLF`, with every fold (whitespace run containing CR or LF) written as one SP.
+/// `Name: value CRLF`, with every fold (whitespace run containing a line end) written as one SP.
 pub(crate) fn write_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
@@ -70,7 +70,9 @@ pub(crate) fn write_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
     out.extend_from_slice(b"\r\n");
 }
 
-/// Appends `value` with folds replaced by a single space.
+/// Appends `value` with folds replaced by a single space. A fold is a run of whitespace
+/// holding a line end (LF, after a CR or not); a bare CR ends no line, so it is kept as
+/// received and a quoted string holding one reads the same when parsed again.
 pub(crate) fn write_unfolded(out: &mut Vec<u8>, value: &str) {
     let b = value.as_bytes();
     if !b.contains(&b'\n') {
@@ -85,7 +87,7 @@ pub(crate) fn write_unfolded(out: &mut Vec<u8>, value: &str) {
                 i += 1;
             }
             let run = &b[start..i];
-            if run.contains(&b'\n') || run.contains(&b'\r') {
+            if run.contains(&b'\n') {
                 out.push(b' ');
             } else {
                 out.extend_from_slice(run);
