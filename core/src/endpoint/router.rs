@@ -10,7 +10,7 @@ use super::uas_checks;
 use super::Endpoint;
 use crate::adapters::dialog_adapter::{self, ALLOW, SUPPORTED};
 use crate::adapters::strip_name_addr;
-use crate::dialog::{DialogRole, DialogState};
+use crate::dialog::{DialogIdRef, DialogRole, DialogState};
 use crate::sdp::{is_hold, LocalSession, SessionDescription};
 use crate::session_store::{Call, IncomingRequest, SdpPhase};
 use crate::sip::{
@@ -426,7 +426,7 @@ fn in_dialog(
     request: IncomingRequest,
     to_tag: &str,
 ) {
-    let Some(id) = ep.sessions.by_dialog(msg.call_id(), to_tag) else {
+    let Some(id) = ep.sessions.by_dialog(&dialog_id_of(msg, to_tag)) else {
         // §12.2.2: no dialog matches.
         return respond(&mut ep.ctx, &request, 481, &[], now);
     };
@@ -501,6 +501,15 @@ fn in_dialog(
     }
 }
 
+/// The dialog id an in-dialog request names (RFC 3261 §12.2.2): its To tag is ours.
+fn dialog_id_of<'a>(msg: &'a Message<'_>, to_tag: &'a str) -> DialogIdRef<'a> {
+    DialogIdRef {
+        call_id: msg.call_id(),
+        local_tag: to_tag,
+        remote_tag: msg.from().tag().unwrap_or_default(),
+    }
+}
+
 /// The status code of a `message/sipfrag` body (`SIP/2.0 200 OK`), RFC 3515 §2.4.5.
 fn sipfrag_status(body: &[u8]) -> Option<u16> {
     let text = std::str::from_utf8(body.get(..body.len().min(64))?).ok()?;
@@ -513,7 +522,7 @@ fn on_ack(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
     let Some(to_tag) = msg.to().tag() else {
         return;
     };
-    let Some(id) = ep.sessions.by_dialog(msg.call_id(), to_tag) else {
+    let Some(id) = ep.sessions.by_dialog(&dialog_id_of(msg, to_tag)) else {
         return;
     };
     let Some(s) = ep.sessions.get_mut(id) else {
@@ -561,7 +570,7 @@ fn on_response(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
             let session = (cseq.method == Method::Invite && (200..300).contains(&status))
                 .then(|| msg.from().tag())
                 .flatten()
-                .and_then(|tag| ep.sessions.by_dialog(msg.call_id(), tag));
+                .and_then(|tag| ep.sessions.by_request(msg.call_id(), tag));
             match session {
                 Some(id) => dispatch_response(ep, now, id, msg, status),
                 None => ep.ctx.stats.stray_responses += 1,

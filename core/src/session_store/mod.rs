@@ -4,7 +4,7 @@
 //! history) and its [`Call`] data — SIP identity, dialog, pending transactions, SDP
 //! offer/answer state, the RTP session. The store owns them by [`SessionId`] in a
 //! `BTreeMap` (deterministic iteration) and keeps the indexes the event router needs:
-//! by dialog (Call-ID + our tag) and by RTP socket address.
+//! by dialog and by RTP socket address.
 
 mod call;
 
@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 
 use smallvec::SmallVec;
 
+use crate::dialog::DialogIdRef;
 use crate::endpoint::SessionId;
 use crate::state_machine::SessionState;
 use crate::state_table::CompiledTable;
@@ -34,7 +35,8 @@ pub(crate) struct SessionStore {
     /// each) would cost a node's slack per session.
     sessions: BTreeMap<SessionId, Box<Session>>,
     /// A fixed hash of (Call-ID, our tag) → sessions; a hit is confirmed against the
-    /// session's own Call-ID and tag, so the index keeps no copy of either string.
+    /// session's own Call-ID and tags, so the index keeps no copy of any string. The
+    /// peer's tag is not hashed: a UAC learns it only later, from a response.
     by_dialog: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
     by_rtp: BTreeMap<SocketAddr, SessionId>,
     next_id: u64,
@@ -63,13 +65,38 @@ impl SessionStore {
         self.sessions.get_mut(&id).map(|s| &mut **s)
     }
 
-    /// The session whose dialog has this Call-ID and our tag.
-    pub(crate) fn by_dialog(&self, call_id: &str, local_tag: &str) -> Option<SessionId> {
+    /// The session whose dialog id is (Call-ID, our tag, the peer's tag): how an
+    /// in-dialog request finds its dialog (RFC 3261 §12.2.2). The peer's tag must match
+    /// too, so whoever knows only the Call-ID and our tag reaches no dialog; and on the
+    /// UAC side, early dialogs forked from one INVITE share Call-ID and our tag and differ
+    /// only there.
+    pub(crate) fn by_dialog(&self, id: &DialogIdRef<'_>) -> Option<SessionId> {
+        self.by_local_tag(id.call_id, id.local_tag).find(|sid| {
+            self.sessions
+                .get(sid)
+                .and_then(|s| s.call.dialog.as_ref())
+                .is_some_and(|d| d.id().remote_tag == id.remote_tag)
+        })
+    }
+
+    /// The session that sent a request with this Call-ID and our tag (its From tag),
+    /// whichever dialog the response to it belongs to: responses are matched to a
+    /// request, and a 2xx from a fork we have not seen must still reach its session.
+    pub(crate) fn by_request(&self, call_id: &str, local_tag: &str) -> Option<SessionId> {
+        self.by_local_tag(call_id, local_tag).next()
+    }
+
+    fn by_local_tag<'a>(
+        &'a self,
+        call_id: &'a str,
+        local_tag: &'a str,
+    ) -> impl Iterator<Item = SessionId> + 'a {
         self.by_dialog
-            .get(&dialog_key(call_id, local_tag))?
-            .iter()
+            .get(&dialog_key(call_id, local_tag))
+            .into_iter()
+            .flatten()
             .copied()
-            .find(|id| {
+            .filter(move |id| {
                 self.sessions
                     .get(id)
                     .is_some_and(|s| s.call.call_id == call_id && s.call.local_tag == local_tag)
