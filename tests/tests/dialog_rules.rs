@@ -109,3 +109,76 @@ fn bye_with_a_wrong_from_tag_is_answered_481_and_the_call_survives() {
     c.p.run_for(Duration::from_secs(1));
     assert_ne!(c.p.state("bob", c.bob).as_deref(), Some("Active"));
 }
+
+/// RFC 6665 §4.1.3, RFC 3515 §2.4.4: a NOTIFY reports on a subscription its receiver
+/// created (for `refer`, by sending REFER); one that matches none gets 481. A 2xx sipfrag
+/// when we never transferred must not end the call.
+#[test]
+fn notify_without_our_refer_is_answered_481_and_the_call_survives() {
+    let mut c = call();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let notify = in_dialog(
+        &c,
+        "NOTIFY",
+        &c.alice_tag.clone(),
+        90,
+        "Event: refer\r\nSubscription-State: terminated;reason=noresource\r\n\
+         Content-Type: message/sipfrag\r\n",
+        "SIP/2.0 200 OK\r\n",
+    );
+    c.p.inject("bob", from, notify.as_bytes());
+    let answer = &c.p.unrouted.last().expect("an answer").bytes;
+    assert_eq!(
+        status_of(answer),
+        Some(481),
+        "{}",
+        String::from_utf8_lossy(answer)
+    );
+    assert!(
+        !c.p.wire.iter().any(|w| w.bytes.starts_with(b"BYE ")),
+        "no BYE"
+    );
+    assert_up(&mut c);
+}
+
+/// The other half of the rule: a NOTIFY on the subscription our REFER created (`Event:
+/// refer;id=` the REFER's CSeq) is accepted, and its 2xx sipfrag ends the transferred call.
+#[test]
+fn notify_for_our_refer_is_accepted_and_a_2xx_sipfrag_ends_the_call() {
+    let mut c = call();
+    let now = c.p.now;
+    c.p.ep("bob")
+        .transfer(now, c.bob, "sip:carol@127.0.0.3:5060")
+        .unwrap();
+    c.p.run_for(Duration::from_millis(100));
+    let refer =
+        &c.p.wire
+            .iter()
+            .find(|w| w.bytes.starts_with(b"REFER "))
+            .expect("REFER")
+            .bytes;
+    let cseq = header_of(refer, "CSeq").unwrap();
+    let refer_cseq = cseq.split_whitespace().next().unwrap().to_owned();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let notify = in_dialog(
+        &c,
+        "NOTIFY",
+        &c.alice_tag.clone(),
+        90,
+        &format!(
+            "Event: refer;id={refer_cseq}\r\nSubscription-State: terminated;reason=noresource\r\n\
+             Content-Type: message/sipfrag\r\n"
+        ),
+        "SIP/2.0 200 OK\r\n",
+    );
+    c.p.inject("bob", from, notify.as_bytes());
+    let answer = &c.p.unrouted.last().expect("an answer").bytes;
+    assert_eq!(
+        status_of(answer),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(answer)
+    );
+    c.p.run_for(Duration::from_secs(1));
+    assert!(c.p.wire.iter().any(|w| w.bytes.starts_with(b"BYE ")), "BYE");
+}

@@ -475,6 +475,10 @@ fn in_dialog(
             Event::new(EventType::DialogREFER)
         }
         Method::Notify => {
+            if !reports_on_our_refer(msg, s.call.refer_subscription) {
+                // RFC 6665 §4.1.3: a NOTIFY for no subscription we created.
+                return respond(&mut ep.ctx, &request, 481, &[], now);
+            }
             let mut event = Event::new(EventType::DialogNotify);
             if let Some(status) = sipfrag_status(msg.body()) {
                 event = event.with_status(status);
@@ -508,6 +512,22 @@ fn dialog_id_of<'a>(msg: &'a Message<'_>, to_tag: &'a str) -> DialogIdRef<'a> {
         local_tag: to_tag,
         remote_tag: msg.from().tag().unwrap_or_default(),
     }
+}
+
+/// Whether a NOTIFY belongs to the subscription our REFER created (RFC 3515 §2.4.4,
+/// RFC 6665 §4.1.3): `Event: refer`, and an `id` parameter, when present, equal to that
+/// REFER's CSeq. Without a REFER of ours there is no subscription to report on.
+fn reports_on_our_refer(msg: &Message<'_>, refer_cseq: Option<u32>) -> bool {
+    let (Some(refer_cseq), Some(event)) = (refer_cseq, msg.header(HeaderName::Event)) else {
+        return false;
+    };
+    let mut parts = event.split(';');
+    let package = parts.next().unwrap_or_default().trim();
+    let id = parts.find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("id").then(|| value.trim())
+    });
+    package.eq_ignore_ascii_case("refer") && id.is_none_or(|id| id.parse() == Ok(refer_cseq))
 }
 
 /// The status code of a `message/sipfrag` body (`SIP/2.0 200 OK`), RFC 3515 §2.4.5.
