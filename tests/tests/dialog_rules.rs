@@ -182,3 +182,36 @@ fn notify_for_our_refer_is_accepted_and_a_2xx_sipfrag_ends_the_call() {
     c.p.run_for(Duration::from_secs(1));
     assert!(c.p.wire.iter().any(|w| w.bytes.starts_with(b"BYE ")), "BYE");
 }
+
+fn invite(branch: &str) -> String {
+    format!(
+        "INVITE sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.9:5060;branch={branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:x@127.0.0.9>;tag=merged1\r\n\
+         To: <sip:bob@127.0.0.2>\r\n\
+         Call-ID: merged@127.0.0.9\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:x@127.0.0.9:5060>\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// RFC 3261 §8.2.2.2: a request without a To tag whose From tag, Call-ID and CSeq match
+/// a request in progress, but which is not in its transaction (another Via branch: it
+/// came by another path), is a merged request and gets 482; there is one call.
+#[test]
+fn merged_invite_by_a_second_path_is_answered_482() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    p.inject("bob", from, invite("z9hG4bKpath1").as_bytes());
+    p.inject("bob", from, invite("z9hG4bKpath2").as_bytes());
+    let to_second = p
+        .unrouted
+        .iter()
+        .filter(|w| header_of(&w.bytes, "Via").is_some_and(|v| v.contains("path2")))
+        .filter_map(|w| status_of(&w.bytes))
+        .collect::<Vec<_>>();
+    assert_eq!(to_second, [482]);
+    assert_eq!(p.ep("bob").sessions().count(), 1, "one call");
+}

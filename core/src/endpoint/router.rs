@@ -12,7 +12,7 @@ use crate::adapters::dialog_adapter::{self, ALLOW, SUPPORTED};
 use crate::adapters::strip_name_addr;
 use crate::dialog::{DialogIdRef, DialogRole, DialogState};
 use crate::sdp::{is_hold, LocalSession, SessionDescription};
-use crate::session_store::{Call, IncomingRequest, SdpPhase};
+use crate::session_store::{Call, IncomingRequest, RequestOrigin, SdpPhase};
 use crate::sip::{
     write_ack_for_non_2xx, HeaderName, Host, Message, Method, ParseError, RPort, ResponseBuilder,
     Transport,
@@ -312,6 +312,16 @@ fn new_invite(
         ep.ctx.stats.overload_rejections += 1;
         return respond(&mut ep.ctx, &request, 503, &[], now);
     }
+    let origin = RequestOrigin {
+        call_id: msg.call_id(),
+        from_tag: msg.from().tag().unwrap_or_default(),
+        cseq: request.cseq,
+    };
+    if ep.sessions.by_origin(&origin).is_some() {
+        // §8.2.2.2: the same INVITE by another path (a new transaction) is a merged
+        // request; the first copy has its call.
+        return respond(&mut ep.ctx, &request, 482, &[], now);
+    }
     let Ok(offer) = sdp_of(msg) else {
         return respond(&mut ep.ctx, &request, 400, &[], now);
     };
@@ -350,6 +360,7 @@ fn new_invite(
     }
     call.incoming_invite = Some(request);
     ep.insert_session(id, Role::Uas, call);
+    ep.sessions.index_origin(id, &origin);
     ep.feed(now, id, event);
 }
 
