@@ -409,7 +409,7 @@ pub(super) fn send_refer(
     let target = call.refer_to.clone().ok_or(ActionError::NotSupported)?;
     let refer_to = format!("<{}>", super::strip_name_addr(&target));
     let contact = ctx.contact(&call.transport);
-    send_in_dialog(
+    let (_, _, cseq) = send_in_dialog(
         ctx,
         id,
         call,
@@ -418,6 +418,7 @@ pub(super) fn send_refer(
         &[("Refer-To", &refer_to), ("Contact", &contact)],
         now,
     )?;
+    call.refer_subscription = Some(cseq);
     Ok(())
 }
 

@@ -38,6 +38,16 @@ impl fmt::Display for DialogId {
     }
 }
 
+/// A [`DialogId`] read from an incoming request, borrowing from it: the To tag is ours,
+/// the From tag the peer's (RFC 3261 §12.2.2). A From without a tag (RFC 2543) reads as
+/// the empty tag, as the dialog it made recorded it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct DialogIdRef<'a> {
+    pub(crate) call_id: &'a str,
+    pub(crate) local_tag: &'a str,
+    pub(crate) remote_tag: &'a str,
+}
+
 /// Whether the dialog was created by a provisional response or confirmed by a 2xx.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DialogState {

@@ -424,7 +424,7 @@ impl Endpoint {
 
     fn insert_session(&mut self, id: SessionId, role: Role, call: Call) {
         let machine = SessionState::new(&self.table, role);
-        self.sessions.insert(id, Session { machine, call });
+        self.sessions.insert(id, Session::new(machine, call));
         self.ctx.stats.sessions_created += 1;
     }
 

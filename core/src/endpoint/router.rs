@@ -10,9 +10,9 @@ use super::uas_checks;
 use super::Endpoint;
 use crate::adapters::dialog_adapter::{self, ALLOW, SUPPORTED};
 use crate::adapters::strip_name_addr;
-use crate::dialog::{DialogRole, DialogState};
+use crate::dialog::{DialogIdRef, DialogRole, DialogState};
 use crate::sdp::{is_hold, LocalSession, SessionDescription};
-use crate::session_store::{Call, IncomingRequest, SdpPhase};
+use crate::session_store::{Call, IncomingRequest, RequestOrigin, SdpPhase};
 use crate::sip::{
     write_ack_for_non_2xx, write_salvaged_response, HeaderName, Host, Message, Method, ParseError,
     RPort, ResponseBuilder, Salvaged, Transport, Via,
@@ -335,6 +335,16 @@ fn new_invite(
         ep.ctx.stats.overload_rejections += 1;
         return respond(&mut ep.ctx, &request, 503, &[], now);
     }
+    let origin = RequestOrigin {
+        call_id: msg.call_id(),
+        from_tag: msg.from().tag().unwrap_or_default(),
+        cseq: request.cseq,
+    };
+    if ep.sessions.by_origin(&origin).is_some() {
+        // §8.2.2.2: the same INVITE by another path (a new transaction) is a merged
+        // request; the first copy has its call.
+        return respond(&mut ep.ctx, &request, 482, &[], now);
+    }
     let Ok(offer) = sdp_of(msg) else {
         return respond(&mut ep.ctx, &request, 400, &[], now);
     };
@@ -373,6 +383,7 @@ fn new_invite(
     }
     call.incoming_invite = Some(request);
     ep.insert_session(id, Role::Uas, call);
+    ep.sessions.index_origin(id, &origin);
     ep.feed(now, id, event);
 }
 
@@ -449,7 +460,7 @@ fn in_dialog(
     request: IncomingRequest,
     to_tag: &str,
 ) {
-    let Some(id) = ep.sessions.by_dialog(msg.call_id(), to_tag) else {
+    let Some(id) = ep.sessions.by_dialog(&dialog_id_of(msg, to_tag)) else {
         // §12.2.2: no dialog matches.
         return respond(&mut ep.ctx, &request, 481, &[], now);
     };
@@ -498,6 +509,10 @@ fn in_dialog(
             Event::new(EventType::DialogREFER)
         }
         Method::Notify => {
+            if !reports_on_our_refer(msg, s.call.refer_subscription) {
+                // RFC 6665 §4.1.3: a NOTIFY for no subscription we created.
+                return respond(&mut ep.ctx, &request, 481, &[], now);
+            }
             let mut event = Event::new(EventType::DialogNotify);
             if let Some(status) = sipfrag_status(msg.body()) {
                 event = event.with_status(status);
@@ -524,6 +539,31 @@ fn in_dialog(
     }
 }
 
+/// The dialog id an in-dialog request names (RFC 3261 §12.2.2): its To tag is ours.
+fn dialog_id_of<'a>(msg: &'a Message<'_>, to_tag: &'a str) -> DialogIdRef<'a> {
+    DialogIdRef {
+        call_id: msg.call_id(),
+        local_tag: to_tag,
+        remote_tag: msg.from().tag().unwrap_or_default(),
+    }
+}
+
+/// Whether a NOTIFY belongs to the subscription our REFER created (RFC 3515 §2.4.4,
+/// RFC 6665 §4.1.3): `Event: refer`, and an `id` parameter, when present, equal to that
+/// REFER's CSeq. Without a REFER of ours there is no subscription to report on.
+fn reports_on_our_refer(msg: &Message<'_>, refer_cseq: Option<u32>) -> bool {
+    let (Some(refer_cseq), Some(event)) = (refer_cseq, msg.header(HeaderName::Event)) else {
+        return false;
+    };
+    let mut parts = event.split(';');
+    let package = parts.next().unwrap_or_default().trim();
+    let id = parts.find_map(|p| {
+        let (name, value) = p.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("id").then(|| value.trim())
+    });
+    package.eq_ignore_ascii_case("refer") && id.is_none_or(|id| id.parse() == Ok(refer_cseq))
+}
+
 /// The status code of a `message/sipfrag` body (`SIP/2.0 200 OK`), RFC 3515 §2.4.5.
 fn sipfrag_status(body: &[u8]) -> Option<u16> {
     let text = std::str::from_utf8(body.get(..body.len().min(64))?).ok()?;
@@ -536,7 +576,7 @@ fn on_ack(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
     let Some(to_tag) = msg.to().tag() else {
         return;
     };
-    let Some(id) = ep.sessions.by_dialog(msg.call_id(), to_tag) else {
+    let Some(id) = ep.sessions.by_dialog(&dialog_id_of(msg, to_tag)) else {
         return;
     };
     let Some(s) = ep.sessions.get_mut(id) else {
@@ -584,7 +624,7 @@ fn on_response(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
             let session = (cseq.method == Method::Invite && (200..300).contains(&status))
                 .then(|| msg.from().tag())
                 .flatten()
-                .and_then(|tag| ep.sessions.by_dialog(msg.call_id(), tag));
+                .and_then(|tag| ep.sessions.by_request(msg.call_id(), tag));
             match session {
                 Some(id) => dispatch_response(ep, now, id, msg, status),
                 None => ep.ctx.stats.stray_responses += 1,

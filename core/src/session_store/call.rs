@@ -113,6 +113,9 @@ pub(crate) struct Call {
     pub(crate) dtmf_queue: String,
     /// The Refer-To of a REFER received, or the target of a transfer we asked for.
     pub(crate) refer_to: Option<String>,
+    /// The CSeq of the last REFER we sent: the id of the implicit subscription it created
+    /// (RFC 3515 §2.4.4), the one NOTIFY may report on (RFC 6665 §4.1.3).
+    pub(crate) refer_subscription: Option<u32>,
     pub(crate) answered: bool,
     /// The final status of the INVITE, sent or received.
     pub(crate) final_status: Option<u16>,
@@ -172,6 +175,7 @@ impl Call {
             media: None,
             dtmf_queue: String::new(),
             refer_to: None,
+            refer_subscription: None,
             answered: false,
             final_status: None,
             end_reason: None,

@@ -4,7 +4,7 @@
 //! history) and its [`Call`] data — SIP identity, dialog, pending transactions, SDP
 //! offer/answer state, the RTP session. The store owns them by [`SessionId`] in a
 //! `BTreeMap` (deterministic iteration) and keeps the indexes the event router needs:
-//! by dialog (Call-ID + our tag) and by RTP socket address.
+//! by dialog, by the request that created a UAS session, and by RTP socket address.
 
 mod call;
 
@@ -16,6 +16,7 @@ use std::net::SocketAddr;
 
 use smallvec::SmallVec;
 
+use crate::dialog::DialogIdRef;
 use crate::endpoint::SessionId;
 use crate::state_machine::SessionState;
 use crate::state_table::CompiledTable;
@@ -25,6 +26,27 @@ use crate::state_table::CompiledTable;
 pub(crate) struct Session {
     pub(crate) machine: SessionState,
     pub(crate) call: Call,
+    /// UAS: the [`origin_key`] of the INVITE that created the session.
+    origin: Option<u64>,
+}
+
+impl Session {
+    pub(crate) fn new(machine: SessionState, call: Call) -> Self {
+        Session {
+            machine,
+            call,
+            origin: None,
+        }
+    }
+}
+
+/// What names the request that created a UAS session, once merged requests are told
+/// apart (RFC 3261 §8.2.2.2): Call-ID, From tag and CSeq number, whatever path it took.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RequestOrigin<'a> {
+    pub(crate) call_id: &'a str,
+    pub(crate) from_tag: &'a str,
+    pub(crate) cseq: u32,
 }
 
 /// All sessions of an endpoint and their indexes.
@@ -34,8 +56,12 @@ pub(crate) struct SessionStore {
     /// each) would cost a node's slack per session.
     sessions: BTreeMap<SessionId, Box<Session>>,
     /// A fixed hash of (Call-ID, our tag) → sessions; a hit is confirmed against the
-    /// session's own Call-ID and tag, so the index keeps no copy of either string.
+    /// session's own Call-ID and tags, so the index keeps no copy of any string. The
+    /// peer's tag is not hashed: a UAC learns it only later, from a response.
     by_dialog: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
+    /// A fixed hash of [`RequestOrigin`] → UAS sessions; a hit is confirmed against the
+    /// session's Call-ID and its origin's hash.
+    by_origin: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
     by_rtp: BTreeMap<SocketAddr, SessionId>,
     next_id: u64,
 }
@@ -63,17 +89,63 @@ impl SessionStore {
         self.sessions.get_mut(&id).map(|s| &mut **s)
     }
 
-    /// The session whose dialog has this Call-ID and our tag.
-    pub(crate) fn by_dialog(&self, call_id: &str, local_tag: &str) -> Option<SessionId> {
+    /// The session whose dialog id is (Call-ID, our tag, the peer's tag): how an
+    /// in-dialog request finds its dialog (RFC 3261 §12.2.2). The peer's tag must match
+    /// too, so whoever knows only the Call-ID and our tag reaches no dialog; and on the
+    /// UAC side, early dialogs forked from one INVITE share Call-ID and our tag and differ
+    /// only there.
+    pub(crate) fn by_dialog(&self, id: &DialogIdRef<'_>) -> Option<SessionId> {
+        self.by_local_tag(id.call_id, id.local_tag).find(|sid| {
+            self.sessions
+                .get(sid)
+                .and_then(|s| s.call.dialog.as_ref())
+                .is_some_and(|d| d.id().remote_tag == id.remote_tag)
+        })
+    }
+
+    /// The session that sent a request with this Call-ID and our tag (its From tag),
+    /// whichever dialog the response to it belongs to: responses are matched to a
+    /// request, and a 2xx from a fork we have not seen must still reach its session.
+    pub(crate) fn by_request(&self, call_id: &str, local_tag: &str) -> Option<SessionId> {
+        self.by_local_tag(call_id, local_tag).next()
+    }
+
+    fn by_local_tag<'a>(
+        &'a self,
+        call_id: &'a str,
+        local_tag: &'a str,
+    ) -> impl Iterator<Item = SessionId> + 'a {
         self.by_dialog
-            .get(&dialog_key(call_id, local_tag))?
-            .iter()
+            .get(&dialog_key(call_id, local_tag))
+            .into_iter()
+            .flatten()
             .copied()
-            .find(|id| {
+            .filter(move |id| {
                 self.sessions
                     .get(id)
                     .is_some_and(|s| s.call.call_id == call_id && s.call.local_tag == local_tag)
             })
+    }
+
+    /// The session created by a request with this origin: a second request with the same
+    /// origin but not in the same transaction arrived by another path (a merged request).
+    pub(crate) fn by_origin(&self, origin: &RequestOrigin<'_>) -> Option<SessionId> {
+        let key = origin_key(origin);
+        self.by_origin.get(&key)?.iter().copied().find(|id| {
+            self.sessions
+                .get(id)
+                .is_some_and(|s| s.origin == Some(key) && s.call.call_id == origin.call_id)
+        })
+    }
+
+    /// Records the request that created session `id`.
+    pub(crate) fn index_origin(&mut self, id: SessionId, origin: &RequestOrigin<'_>) {
+        let Some(session) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let key = origin_key(origin);
+        session.origin = Some(key);
+        self.by_origin.entry(key).or_default().push(id);
     }
 
     /// The session whose RTP socket is `local`.
@@ -89,11 +161,9 @@ impl SessionStore {
     pub(crate) fn remove(&mut self, id: SessionId) -> Option<Box<Session>> {
         let session = self.sessions.remove(&id)?;
         let key = dialog_key(&session.call.call_id, &session.call.local_tag);
-        if let Some(entries) = self.by_dialog.get_mut(&key) {
-            entries.retain(|sid| *sid != id);
-            if entries.is_empty() {
-                self.by_dialog.remove(&key);
-            }
+        unindex(&mut self.by_dialog, key, id);
+        if let Some(key) = session.origin {
+            unindex(&mut self.by_origin, key, id);
         }
         if let Some(rtp) = session.call.local_rtp {
             self.by_rtp.remove(&rtp);
@@ -120,16 +190,32 @@ impl SessionStore {
     }
 }
 
-/// FNV-1a over the Call-ID, a separator and the tag: fixed (no per-process seed), so the
-/// index's order — which reaches no output anyway — is the same on every run.
+fn unindex(index: &mut BTreeMap<u64, SmallVec<[SessionId; 1]>>, key: u64, id: SessionId) {
+    if let Some(entries) = index.get_mut(&key) {
+        entries.retain(|sid| *sid != id);
+        if entries.is_empty() {
+            index.remove(&key);
+        }
+    }
+}
+
 fn dialog_key(call_id: &str, local_tag: &str) -> u64 {
+    fnv1a(&[call_id.as_bytes(), local_tag.as_bytes()])
+}
+
+fn origin_key(origin: &RequestOrigin<'_>) -> u64 {
+    fnv1a(&[
+        origin.call_id.as_bytes(),
+        origin.from_tag.as_bytes(),
+        &origin.cseq.to_be_bytes(),
+    ])
+}
+
+/// FNV-1a over the parts, each followed by a separator: fixed (no per-process seed), so
+/// the indexes' order — which reaches no output anyway — is the same on every run.
+fn fnv1a(parts: &[&[u8]]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in call_id
-        .as_bytes()
-        .iter()
-        .chain(b"\0")
-        .chain(local_tag.as_bytes())
-    {
+    for &b in parts.iter().flat_map(|p| p.iter().chain(b"\0")) {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0000_0100_0000_01b3);
     }

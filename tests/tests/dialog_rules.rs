@@ -1,0 +1,217 @@
+//! Requests that name a dialog, a subscription or a transaction they do not belong to,
+//! injected into a call between two endpoints: each gets the refusal RFC 3261 and
+//! RFC 6665 ask for, and the call goes on.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use session_core::{CallOptions, SessionId};
+use session_core_tests::{config, header_of, status_of, Pump};
+
+const STRANGER: &str = "127.0.0.9:5060";
+
+/// A confirmed call from alice to bob, and the dialog's Call-ID, alice's tag, bob's tag.
+struct Call {
+    p: Pump,
+    alice: SessionId,
+    bob: SessionId,
+    call_id: String,
+    alice_tag: String,
+    bob_tag: String,
+}
+
+fn call() -> Call {
+    let mut p = Pump::new(vec![
+        ("alice", config("127.0.0.1:5060", 1)),
+        ("bob", config("127.0.0.2:5060", 2)),
+    ]);
+    let now = p.now;
+    let alice = p
+        .ep("alice")
+        .make_call(now, "sip:bob@127.0.0.2:5060", CallOptions::default())
+        .unwrap();
+    p.run_for(Duration::from_millis(100));
+    let bob = p.incoming("bob").unwrap();
+    let now = p.now;
+    p.ep("bob").accept(now, bob).unwrap();
+    p.run_for(Duration::from_secs(1));
+    let ack = p
+        .wire
+        .iter()
+        .find(|w| w.bytes.starts_with(b"ACK "))
+        .expect("ACK")
+        .bytes
+        .clone();
+    let tag = |h: &str| {
+        let v = header_of(&ack, h).unwrap();
+        v.split(";tag=").nth(1).unwrap().to_owned()
+    };
+    Call {
+        alice,
+        bob,
+        call_id: header_of(&ack, "Call-ID").unwrap(),
+        alice_tag: tag("From"),
+        bob_tag: tag("To"),
+        p,
+    }
+}
+
+/// An in-dialog request to bob as alice would send it, with the From tag given.
+fn in_dialog(c: &Call, method: &str, from_tag: &str, cseq: u32, extra: &str, body: &str) -> String {
+    format!(
+        "{method} sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bK{method}{cseq}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:alice@127.0.0.1>;tag={from_tag}\r\n\
+         To: <sip:bob@127.0.0.2>;tag={}\r\n\
+         Call-ID: {}\r\n\
+         CSeq: {cseq} {method}\r\n\
+         {extra}\
+         Content-Length: {}\r\n\r\n{body}",
+        c.bob_tag,
+        c.call_id,
+        body.len()
+    )
+}
+
+fn assert_up(c: &mut Call) {
+    c.p.run_for(Duration::from_secs(1));
+    assert_eq!(c.p.state("alice", c.alice).as_deref(), Some("Active"));
+    assert_eq!(c.p.state("bob", c.bob).as_deref(), Some("Active"));
+}
+
+/// RFC 3261 §12.2.2: a request is in a dialog when Call-ID, To tag *and* From tag match
+/// it; one whose From tag matches no dialog gets 481, so knowing the Call-ID and our tag
+/// is not enough to end a call.
+#[test]
+fn bye_with_a_wrong_from_tag_is_answered_481_and_the_call_survives() {
+    let mut c = call();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let forged = in_dialog(&c, "BYE", "intruder", 90, "", "");
+    c.p.inject("bob", from, forged.as_bytes());
+    let answer = &c.p.unrouted.last().expect("an answer").bytes;
+    assert_eq!(
+        status_of(answer),
+        Some(481),
+        "{}",
+        String::from_utf8_lossy(answer)
+    );
+    assert_up(&mut c);
+    let bye = in_dialog(&c, "BYE", &c.alice_tag.clone(), 91, "", "");
+    c.p.inject("bob", from, bye.as_bytes());
+    let answer = &c.p.unrouted.last().expect("an answer").bytes;
+    assert_eq!(
+        status_of(answer),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(answer)
+    );
+    c.p.run_for(Duration::from_secs(1));
+    assert_ne!(c.p.state("bob", c.bob).as_deref(), Some("Active"));
+}
+
+/// RFC 6665 §4.1.3, RFC 3515 §2.4.4: a NOTIFY reports on a subscription its receiver
+/// created (for `refer`, by sending REFER); one that matches none gets 481. A 2xx sipfrag
+/// when we never transferred must not end the call.
+#[test]
+fn notify_without_our_refer_is_answered_481_and_the_call_survives() {
+    let mut c = call();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let notify = in_dialog(
+        &c,
+        "NOTIFY",
+        &c.alice_tag.clone(),
+        90,
+        "Event: refer\r\nSubscription-State: terminated;reason=noresource\r\n\
+         Content-Type: message/sipfrag\r\n",
+        "SIP/2.0 200 OK\r\n",
+    );
+    c.p.inject("bob", from, notify.as_bytes());
+    let answer = &c.p.unrouted.last().expect("an answer").bytes;
+    assert_eq!(
+        status_of(answer),
+        Some(481),
+        "{}",
+        String::from_utf8_lossy(answer)
+    );
+    assert!(
+        !c.p.wire.iter().any(|w| w.bytes.starts_with(b"BYE ")),
+        "no BYE"
+    );
+    assert_up(&mut c);
+}
+
+/// The other half of the rule: a NOTIFY on the subscription our REFER created (`Event:
+/// refer;id=` the REFER's CSeq) is accepted, and its 2xx sipfrag ends the transferred call.
+#[test]
+fn notify_for_our_refer_is_accepted_and_a_2xx_sipfrag_ends_the_call() {
+    let mut c = call();
+    let now = c.p.now;
+    c.p.ep("bob")
+        .transfer(now, c.bob, "sip:carol@127.0.0.3:5060")
+        .unwrap();
+    c.p.run_for(Duration::from_millis(100));
+    let refer =
+        &c.p.wire
+            .iter()
+            .find(|w| w.bytes.starts_with(b"REFER "))
+            .expect("REFER")
+            .bytes;
+    let cseq = header_of(refer, "CSeq").unwrap();
+    let refer_cseq = cseq.split_whitespace().next().unwrap().to_owned();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let notify = in_dialog(
+        &c,
+        "NOTIFY",
+        &c.alice_tag.clone(),
+        90,
+        &format!(
+            "Event: refer;id={refer_cseq}\r\nSubscription-State: terminated;reason=noresource\r\n\
+             Content-Type: message/sipfrag\r\n"
+        ),
+        "SIP/2.0 200 OK\r\n",
+    );
+    c.p.inject("bob", from, notify.as_bytes());
+    let answer = &c.p.unrouted.last().expect("an answer").bytes;
+    assert_eq!(
+        status_of(answer),
+        Some(200),
+        "{}",
+        String::from_utf8_lossy(answer)
+    );
+    c.p.run_for(Duration::from_secs(1));
+    assert!(c.p.wire.iter().any(|w| w.bytes.starts_with(b"BYE ")), "BYE");
+}
+
+fn invite(branch: &str) -> String {
+    format!(
+        "INVITE sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.9:5060;branch={branch}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:x@127.0.0.9>;tag=merged1\r\n\
+         To: <sip:bob@127.0.0.2>\r\n\
+         Call-ID: merged@127.0.0.9\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:x@127.0.0.9:5060>\r\n\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// RFC 3261 §8.2.2.2: a request without a To tag whose From tag, Call-ID and CSeq match
+/// a request in progress, but which is not in its transaction (another Via branch: it
+/// came by another path), is a merged request and gets 482; there is one call.
+#[test]
+fn merged_invite_by_a_second_path_is_answered_482() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    p.inject("bob", from, invite("z9hG4bKpath1").as_bytes());
+    p.inject("bob", from, invite("z9hG4bKpath2").as_bytes());
+    let to_second = p
+        .unrouted
+        .iter()
+        .filter(|w| header_of(&w.bytes, "Via").is_some_and(|v| v.contains("path2")))
+        .filter_map(|w| status_of(&w.bytes))
+        .collect::<Vec<_>>();
+    assert_eq!(to_second, [482]);
+    assert_eq!(p.ep("bob").sessions().count(), 1, "one call");
+}
