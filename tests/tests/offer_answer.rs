@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use session_core::endpoint::{SessionEvent, SessionId};
-use session_core::media::MediaMode;
+use session_core::media::{G711Law, MediaMode};
 use session_core_tests::{config, header_of, status_of, Pump};
 
 const PEER: &str = "127.0.0.9:5060";
@@ -109,6 +109,15 @@ fn payload_type(rtp: &[u8]) -> u8 {
     rtp[1] & 0x7F
 }
 
+/// True when `payload` decoded in `law` is the steady 1 kHz tone bob sends: at 8 kHz a
+/// quarter period is two samples, so s[i]² + s[i+2]² stays near the amplitude squared.
+fn is_the_tone(payload: &[u8], law: G711Law) -> bool {
+    let s: Vec<f64> = payload.iter().map(|&c| f64::from(law.decode(c))).collect();
+    let power: Vec<f64> = s.windows(3).map(|w| w[0] * w[0] + w[2] * w[2]).collect();
+    let mean = power.iter().sum::<f64>() / power.len() as f64;
+    mean > 1.0e6 && power.iter().all(|&x| (x - mean).abs() < 0.15 * mean)
+}
+
 /// RFC 3261 §14.2 and RFC 3264 §8: a re-INVITE whose offer we cannot accept (a T.38 fax
 /// switch, `m=image … udptl t38`) is answered 488 Not Acceptable Here and the session
 /// stays as it was: no BYE, same state, RTP on as before; a later BYE ends it normally.
@@ -171,4 +180,40 @@ fn a_reinvite_with_no_codec_in_common_is_answered_488_and_the_call_stays() {
     assert!(!sent.iter().any(|r| r.starts_with(b"BYE ")));
     assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
     assert!(rtp_sent(&p, mark, PEER_RTP).len() >= 45, "media stopped");
+}
+
+/// RFC 3264 §8.3.2: a re-INVITE may change the codec; once PCMA is answered, the RTP we
+/// send carries payload type 8 and is A-law.
+#[test]
+fn a_reinvite_that_changes_the_codec_changes_the_rtp_payload_type_and_law() {
+    let (mut p, _b, d) = bob_in_a_pcmu_call();
+    let before = rtp_sent(&p, 0, PEER_RTP);
+    assert!(before.iter().all(|r| payload_type(r) == 0));
+    let pcma = sdp(
+        2,
+        "audio 40000 RTP/AVP 8 101",
+        "a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
+    );
+    let mark = p.unrouted.len();
+    p.inject(
+        "bob",
+        peer(),
+        request("INVITE", 2, Some(&d.to_tag), &pcma).as_bytes(),
+    );
+    let ok = sip_sent(&p, mark);
+    assert!(
+        ok.iter()
+            .any(|r| status_of(r) == Some(200) && String::from_utf8_lossy(r).contains("PCMA")),
+        "no 200 answering PCMA"
+    );
+    p.run_for(Duration::from_millis(10));
+    let mark = p.unrouted.len();
+    p.run_for(Duration::from_millis(500));
+    let after = rtp_sent(&p, mark, PEER_RTP);
+    assert!(after.len() >= 20, "{} packets", after.len());
+    for r in &after {
+        assert_eq!(payload_type(r), 8);
+        assert!(is_the_tone(&r[12..], G711Law::ALaw), "not A-law: {r:?}");
+    }
+    assert!(is_the_tone(&before[before.len() - 1][12..], G711Law::MuLaw));
 }

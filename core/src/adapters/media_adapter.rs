@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use crate::endpoint::ctx::{Ctx, SessionTimer};
 use crate::endpoint::{MediaRequest, Output, SessionId};
 use crate::media::{AudioCodec, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
-use crate::sdp::{Direction, LocalMedia};
+use crate::sdp::{Direction, LocalMedia, Negotiated};
 use crate::session_store::{Call, SdpPhase};
 use crate::state_machine::ActionError;
 use crate::time::Instant;
@@ -89,15 +89,7 @@ pub(super) fn start_media_flow(
     let negotiated = call.negotiated.as_ref().ok_or(ActionError::NoRemoteSdp)?;
     call.local_rtp.ok_or(ActionError::NoMediaSession)?;
     if call.media.is_none() {
-        let law = match &*negotiated.codec.name.to_ascii_uppercase() {
-            "PCMU" => G711Law::MuLaw,
-            "PCMA" => G711Law::ALaw,
-            _ => return Err(ActionError::SdpNotAcceptable),
-        };
-        let codec = AudioCodec {
-            payload_type: negotiated.codec.payload_type,
-            law,
-        };
+        let codec = audio_codec(negotiated).ok_or(ActionError::SdpNotAcceptable)?;
         let remote = negotiated
             .remote_rtp
             .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 9));
@@ -150,7 +142,24 @@ fn apply_negotiated(call: &mut Call, now: Instant) {
     if let Some(remote) = n.remote_rtp {
         media.set_remote(remote);
     }
+    // A re-INVITE may change the codec (RFC 3264 §8.3.2): what we send follows the answer.
+    if let Some(codec) = audio_codec(n) {
+        media.set_codec(codec, n.telephone_event_pt);
+    }
     media.set_direction(media_direction(n.direction, n.remote_rtp.is_some()), now);
+}
+
+/// The G.711 codec an exchange negotiated; `None` for any other.
+fn audio_codec(negotiated: &Negotiated) -> Option<AudioCodec> {
+    let law = match &*negotiated.codec.name.to_ascii_uppercase() {
+        "PCMU" => G711Law::MuLaw,
+        "PCMA" => G711Law::ALaw,
+        _ => return None,
+    };
+    Some(AudioCodec {
+        payload_type: negotiated.codec.payload_type,
+        law,
+    })
 }
 
 /// RFC 4733 digits, queued until media runs if it does not yet.
