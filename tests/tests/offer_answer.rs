@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use session_core::endpoint::{SessionEvent, SessionId};
 use session_core::media::{G711Law, MediaMode};
+use session_core::CallOptions;
 use session_core_tests::{config, header_of, status_of, Pump};
 
 const PEER: &str = "127.0.0.9:5060";
@@ -216,4 +217,62 @@ fn a_reinvite_that_changes_the_codec_changes_the_rtp_payload_type_and_law() {
         assert!(is_the_tone(&r[12..], G711Law::ALaw), "not A-law: {r:?}");
     }
     assert!(is_the_tone(&before[before.len() - 1][12..], G711Law::MuLaw));
+}
+
+/// RFC 3261 §13.2.1: once a 183 carried the answer to our INVITE's offer, SDP in the 200
+/// to the same INVITE is ignored: media stays where the 183 put it.
+#[test]
+fn sdp_in_the_200_after_a_183_answer_is_ignored_and_media_stays() {
+    let mut p = Pump::new(vec![("alice", config("127.0.0.1:5060", 1))]);
+    let now = p.now;
+    p.ep("alice")
+        .make_call(now, "sip:peer@127.0.0.9:5060", CallOptions::default())
+        .expect("alice calls");
+    p.run_for(Duration::from_millis(50));
+    let invite = p
+        .unrouted
+        .iter()
+        .find(|w| w.bytes.starts_with(b"INVITE "))
+        .expect("alice's INVITE")
+        .bytes
+        .clone();
+    let response = |status: &str, body: &str| {
+        let h = |n| header_of(&invite, n).expect("header");
+        format!(
+            "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=peer1\r\nCall-ID: {}\r\n\
+             CSeq: {}\r\nContact: <sip:peer@{PEER}>\r\nContent-Type: application/sdp\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            h("Via"),
+            h("From"),
+            h("To"),
+            h("Call-ID"),
+            h("CSeq"),
+            body.len()
+        )
+    };
+    let early = sdp(1, PCMU, PCMU_ATTRS);
+    p.inject(
+        "alice",
+        peer(),
+        response("183 Session Progress", &early).as_bytes(),
+    );
+    p.run_for(Duration::from_millis(100));
+    let moved = sdp(2, "audio 40002 RTP/AVP 0 101", PCMU_ATTRS);
+    let mark = p.unrouted.len();
+    p.inject("alice", peer(), response("200 OK", &moved).as_bytes());
+    p.run_for(Duration::from_secs(1));
+    assert!(
+        p.unrouted[mark..]
+            .iter()
+            .any(|w| w.bytes.starts_with(b"ACK ")),
+        "the 200 was not ACKed"
+    );
+    assert!(
+        rtp_sent(&p, mark, PEER_RTP).len() >= 45,
+        "media left the 183's address"
+    );
+    assert!(
+        rtp_sent(&p, mark, "127.0.0.9:40002").is_empty(),
+        "media moved to the 200's SDP"
+    );
 }

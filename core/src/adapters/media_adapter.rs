@@ -54,7 +54,9 @@ fn answer_remote_offer(ctx: &Ctx, call: &mut Call, local: &LocalMedia) -> Result
 
 /// Takes in the peer's SDP carried by the message being processed: an answer to our
 /// offer, or an offer (re-INVITE) we answer now for the 2xx that follows. A message
-/// without SDP changes nothing.
+/// without SDP changes nothing, and neither does SDP once our offer was answered: the
+/// 2xx after a 183 that carried the answer repeats it at best, and RFC 3261 §13.2.1
+/// has the UAC ignore it.
 pub(super) fn negotiate_sdp(
     ctx: &mut Ctx,
     call: &mut Call,
@@ -64,13 +66,14 @@ pub(super) fn negotiate_sdp(
         let local = local_media(call).ok_or(ActionError::NoMediaSession)?;
         answer_remote_offer(ctx, call, &local)?;
     } else if let Some(answer) = call.inbound_sdp.take() {
-        match call.sdp.negotiate(&answer) {
-            Ok(n) => call.negotiated = Some(n),
-            // A repeated answer (the 2xx after a 183 with SDP) that does not fit is ignored;
-            // an answer to the offer that is open must fit.
-            Err(_) if call.sdp_phase != SdpPhase::LocalOffer => {}
-            Err(_) => return Err(ActionError::SdpNotAcceptable),
+        if call.sdp_phase != SdpPhase::LocalOffer {
+            return Ok(());
         }
+        let negotiated = call
+            .sdp
+            .negotiate(&answer)
+            .map_err(|_| ActionError::SdpNotAcceptable)?;
+        call.negotiated = Some(negotiated);
         call.sdp_phase = SdpPhase::Idle;
     }
     if call.media.is_some() {
