@@ -548,10 +548,10 @@ impl Endpoint {
     /// left the state unchanged; the offer is dropped here. False when no re-INVITE is
     /// pending, so the caller fails the session as before.
     fn refuse_offer(ctx: &mut Ctx, call: &mut Call, now: Instant) -> bool {
-        if !call
+        if call
             .pending_request
             .as_ref()
-            .is_some_and(|r| r.method == Method::Invite)
+            .is_none_or(|r| r.method != Method::Invite)
         {
             return false;
         }
