@@ -551,7 +551,7 @@ pub(super) fn accept_reinvite(
 }
 
 /// Answers the pending in-dialog request (BYE, REFER, NOTIFY, a refused re-INVITE).
-pub(super) fn answer_pending(
+pub(crate) fn answer_pending(
     ctx: &mut Ctx,
     call: &mut Call,
     status: u16,

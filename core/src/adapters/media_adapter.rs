@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use crate::endpoint::ctx::{Ctx, SessionTimer};
 use crate::endpoint::{MediaRequest, Output, SessionId};
 use crate::media::{AudioCodec, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
-use crate::sdp::{Direction, LocalMedia};
+use crate::sdp::{Direction, LocalMedia, Negotiated};
 use crate::session_store::{Call, SdpPhase};
 use crate::state_machine::ActionError;
 use crate::time::Instant;
@@ -54,7 +54,9 @@ fn answer_remote_offer(ctx: &Ctx, call: &mut Call, local: &LocalMedia) -> Result
 
 /// Takes in the peer's SDP carried by the message being processed: an answer to our
 /// offer, or an offer (re-INVITE) we answer now for the 2xx that follows. A message
-/// without SDP changes nothing.
+/// without SDP changes nothing, and neither does SDP once our offer was answered: the
+/// 2xx after a 183 that carried the answer repeats it at best, and RFC 3261 §13.2.1
+/// has the UAC ignore it.
 pub(super) fn negotiate_sdp(
     ctx: &mut Ctx,
     call: &mut Call,
@@ -64,13 +66,14 @@ pub(super) fn negotiate_sdp(
         let local = local_media(call).ok_or(ActionError::NoMediaSession)?;
         answer_remote_offer(ctx, call, &local)?;
     } else if let Some(answer) = call.inbound_sdp.take() {
-        match call.sdp.negotiate(&answer) {
-            Ok(n) => call.negotiated = Some(n),
-            // A repeated answer (the 2xx after a 183 with SDP) that does not fit is ignored;
-            // an answer to the offer that is open must fit.
-            Err(_) if call.sdp_phase != SdpPhase::LocalOffer => {}
-            Err(_) => return Err(ActionError::SdpNotAcceptable),
+        if call.sdp_phase != SdpPhase::LocalOffer {
+            return Ok(());
         }
+        let negotiated = call
+            .sdp
+            .negotiate(&answer)
+            .map_err(|_| ActionError::SdpNotAcceptable)?;
+        call.negotiated = Some(negotiated);
         call.sdp_phase = SdpPhase::Idle;
     }
     if call.media.is_some() {
@@ -89,15 +92,7 @@ pub(super) fn start_media_flow(
     let negotiated = call.negotiated.as_ref().ok_or(ActionError::NoRemoteSdp)?;
     call.local_rtp.ok_or(ActionError::NoMediaSession)?;
     if call.media.is_none() {
-        let law = match &*negotiated.codec.name.to_ascii_uppercase() {
-            "PCMU" => G711Law::MuLaw,
-            "PCMA" => G711Law::ALaw,
-            _ => return Err(ActionError::SdpNotAcceptable),
-        };
-        let codec = AudioCodec {
-            payload_type: negotiated.codec.payload_type,
-            law,
-        };
+        let codec = audio_codec(negotiated).ok_or(ActionError::SdpNotAcceptable)?;
         let remote = negotiated
             .remote_rtp
             .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 9));
@@ -150,7 +145,24 @@ fn apply_negotiated(call: &mut Call, now: Instant) {
     if let Some(remote) = n.remote_rtp {
         media.set_remote(remote);
     }
+    // A re-INVITE may change the codec (RFC 3264 §8.3.2): what we send follows the answer.
+    if let Some(codec) = audio_codec(n) {
+        media.set_codec(codec, n.telephone_event_pt);
+    }
     media.set_direction(media_direction(n.direction, n.remote_rtp.is_some()), now);
+}
+
+/// The G.711 codec an exchange negotiated; `None` for any other.
+fn audio_codec(negotiated: &Negotiated) -> Option<AudioCodec> {
+    let law = match &*negotiated.codec.name.to_ascii_uppercase() {
+        "PCMU" => G711Law::MuLaw,
+        "PCMA" => G711Law::ALaw,
+        _ => return None,
+    };
+    Some(AudioCodec {
+        payload_type: negotiated.codec.payload_type,
+        law,
+    })
 }
 
 /// RFC 4733 digits, queued until media runs if it does not yet.

@@ -35,8 +35,8 @@ use crate::dialog::DialogRole;
 use crate::media::{MediaEvent, PushAudioError};
 use crate::sdp::LocalSession;
 pub use crate::session_store::SessionInfo;
-use crate::session_store::{Call, Session, SessionStore};
-use crate::sip::{Scheme, Transport, Uri};
+use crate::session_store::{Call, SdpPhase, Session, SessionStore};
+use crate::sip::{Method, Scheme, Transport, Uri};
 use crate::state_machine::{process, ActionError, History, Outcome, SessionState};
 use crate::state_table::{CompiledTable, Event, EventType, Role, TimerName};
 use crate::time::Instant;
@@ -488,12 +488,16 @@ impl Endpoint {
 
     /// An action failed: refuse an INVITE still unanswered (488 when the SDP was the
     /// problem) and move the session to its failure state through `InternalError`.
+    /// An in-dialog offer we cannot accept is the exception: see [`Self::refuse_offer`].
     fn fail_session(&mut self, now: Instant, id: SessionId, error: ActionError) {
         let Some(session) = self.sessions.get_mut(id) else {
             return;
         };
         let call = &mut session.call;
         let not_acceptable = error == ActionError::SdpNotAcceptable;
+        if not_acceptable && Self::refuse_offer(&mut self.ctx, call, now) {
+            return;
+        }
         if call.end_reason.is_none() {
             call.end_reason = Some(if not_acceptable {
                 EndReason::NotAcceptable
@@ -536,6 +540,26 @@ impl Endpoint {
             &mut session.call,
             now,
         );
+    }
+
+    /// An offer in a re-INVITE that we cannot accept (T.38 only, no codec in common) is
+    /// answered 488 and the session stays exactly as it was: RFC 3261 §14.2 ("the UAS
+    /// MUST return a 488 … the session remains as it was"), RFC 3264 §8. The executor
+    /// left the state unchanged; the offer is dropped here. False when no re-INVITE is
+    /// pending, so the caller fails the session as before.
+    fn refuse_offer(ctx: &mut Ctx, call: &mut Call, now: Instant) -> bool {
+        if call
+            .pending_request
+            .as_ref()
+            .is_none_or(|r| r.method != Method::Invite)
+        {
+            return false;
+        }
+        call.remote_offer = None;
+        call.sdp_phase = SdpPhase::Idle;
+        // Without the transaction there is nothing to answer; the session still stays.
+        let _ = crate::adapters::dialog_adapter::answer_pending(ctx, call, 488, now);
+        true
     }
 
     fn fire_timer(&mut self, now: Instant, id: SessionId, timer: SessionTimer) {

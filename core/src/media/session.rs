@@ -633,6 +633,21 @@ impl RtpSession {
         self.send_queue.clear();
     }
 
+    /// Sends and reads `codec` (and telephone-event as `telephone_event_pt`) from the next
+    /// packet on: a re-INVITE renegotiated them. Echo frames queued in the old law are
+    /// dropped rather than sent mislabelled.
+    pub fn set_codec(&mut self, codec: AudioCodec, telephone_event_pt: Option<u8>) {
+        let codec = AudioCodec {
+            payload_type: codec.payload_type & 0x7F,
+            law: codec.law,
+        };
+        if codec != self.codec {
+            self.send_queue.clear();
+        }
+        self.codec = codec;
+        self.telephone_event_pt = telephone_event_pt.map(|pt| pt & 0x7F);
+    }
+
     /// Sends to a new address from the next packet on (a re-INVITE moved the peer).
     pub fn set_remote(&mut self, remote: SocketAddr) {
         self.remote = remote;
