@@ -4,7 +4,7 @@
 //! "rtp_received":…}`. Exit 0 when the call was answered and ended normally (either
 //! side hung up), 1 otherwise, 2 for a usage or bind error.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -33,6 +33,10 @@ pub struct CallArgs {
     /// Local address for SIP (port 0: any).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub bind: SocketAddr,
+    /// The IP a peer reaches us at, put in Via, Contact and SDP (default: the bound IP;
+    /// for a wildcard bind, the source address of the default route, else loopback).
+    #[arg(long)]
+    pub advertise: Option<IpAddr>,
     /// How long to keep the answered call before hanging up.
     #[arg(long, default_value_t = 3000)]
     pub duration_ms: u64,
@@ -66,6 +70,7 @@ struct Outcome {
 pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
     let options = EndpointOptions {
         bind: args.bind,
+        advertise: args.advertise,
         user: "sessionctl".into(),
         seed: args.seed.unwrap_or_else(crate::fresh_seed),
         rtp_ports: args.rtp_ports.clone(),

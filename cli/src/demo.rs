@@ -45,6 +45,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
     let loopback: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
     let endpoint = |user: &str, seed, media| EndpointOptions {
         bind: loopback,
+        advertise: None,
         user: user.into(),
         seed,
         rtp_ports: None,

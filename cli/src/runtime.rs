@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use session_core::driver::{CapturedMessage, PortAllocator, RtpCounters};
@@ -41,6 +41,9 @@ pub enum Media {
 pub struct EndpointOptions {
     /// Where SIP listens (UDP and TCP).
     pub bind: SocketAddr,
+    /// The IP put in Via, Contact and SDP; `None`: the bound IP, or for a wildcard bind
+    /// the source address of the default route.
+    pub advertise: Option<IpAddr>,
     /// The user part of Contact and From.
     pub user: String,
     /// Seeds tags, branches and Call-IDs.
@@ -259,6 +262,9 @@ mod tokio_agents {
             if let Some(ports) = o.rtp_ports {
                 builder = builder.rtp_ports(ports);
             }
+            if let Some(ip) = o.advertise {
+                builder = builder.advertise(ip);
+            }
             if let Some(limit) = o.capture_sip {
                 builder = builder.capture_sip(limit);
             }
@@ -435,6 +441,7 @@ mod mio_agents {
             let mut config = DriverConfig::new(Config {
                 seed: o.seed,
                 user: o.user,
+                advertised_ip: o.advertise,
                 ..Config::new(o.bind)
             });
             config.rtp_ports = o.rtp_ports;

@@ -4,7 +4,7 @@
 //! JSON line per call event. Answers every INVITE after `--ring-ms` (or rejects it with
 //! `--reject CODE`), and on SIGINT/SIGTERM ends its calls and exits 0.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,10 @@ pub struct UasArgs {
     /// says which).
     #[arg(long, default_value = "127.0.0.1:5060")]
     pub bind: SocketAddr,
+    /// The IP a peer reaches us at, put in Via, Contact and SDP (default: the bound IP;
+    /// for a wildcard bind, the source address of the default route, else loopback).
+    #[arg(long)]
+    pub advertise: Option<IpAddr>,
     /// Audio sent on answered calls.
     #[arg(long, value_enum, default_value_t = Media::Echo)]
     pub media: Media,
@@ -50,6 +54,7 @@ pub struct UasArgs {
 pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
     let options = EndpointOptions {
         bind: args.bind,
+        advertise: args.advertise,
         user: "uas".into(),
         seed: args.seed.unwrap_or_else(crate::fresh_seed),
         rtp_ports: args.rtp_ports,

@@ -217,6 +217,7 @@ impl Driver {
                 .map_err(DriverError::Register)?;
         }
         endpoint.sip_addr = sip_addr;
+        sockets::advertise_for_wildcard(&mut endpoint);
         tracing::info!(%sip_addr, tcp, "SIP bound");
         let slot_count = tokens.len() - FIRST_SLOT_OFFSET;
         Ok(Driver {

@@ -7,14 +7,61 @@
 //! takes no socket crate.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 
 use session_core::driver::PortAllocator;
+use session_core::Config;
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// How many ports of the range an RTP bind tries before it gives up (ports other
 /// processes hold are skipped).
 const RTP_BIND_ATTEMPTS: usize = 16;
+
+/// Where a wildcard bind's route probe points: documentation addresses (RFC 5737
+/// TEST-NET-2, RFC 3849), never sent to, standing for "any peer beyond this host".
+const ROUTE_PROBE_V4: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+const ROUTE_PROBE_V6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 1);
+
+/// Gives `config` an advertised IP when its `sip_addr` is a wildcard (`0.0.0.0`, `[::]`)
+/// and none was set: no peer can send to a wildcard, so Via, Contact and SDP need a real
+/// address (see [`route_source_ip`]). A set `advertised_ip` or a specific bind is kept.
+pub fn advertise_for_wildcard(config: &mut Config) {
+    let bound = config.sip_addr.ip();
+    if config.advertised_ip.is_none() && bound.is_unspecified() {
+        let ip = route_source_ip(bound);
+        tracing::info!(%ip, "wildcard bind: advertising the default route's source address");
+        config.advertised_ip = Some(ip);
+    }
+}
+
+/// The local address the OS would send from toward a peer beyond this host, in `bound`'s
+/// family: the source address of the route to a documentation address, found by
+/// connecting a UDP socket (which sends nothing and resolves no name). With no such
+/// route (a host without a default route), the loopback address: the only one a peer is
+/// then known to reach. Interfaces are not enumerated: the default route's address is the
+/// one peers elsewhere reach, and `--advertise` (or `Config::advertised_ip`) names any
+/// other.
+pub fn route_source_ip(bound: IpAddr) -> IpAddr {
+    let (any, probe, loopback): (IpAddr, IpAddr, IpAddr) = match bound {
+        IpAddr::V4(_) => (
+            Ipv4Addr::UNSPECIFIED.into(),
+            ROUTE_PROBE_V4.into(),
+            Ipv4Addr::LOCALHOST.into(),
+        ),
+        IpAddr::V6(_) => (
+            Ipv6Addr::UNSPECIFIED.into(),
+            ROUTE_PROBE_V6.into(),
+            Ipv6Addr::LOCALHOST.into(),
+        ),
+    };
+    let routed = UdpSocket::bind(SocketAddr::new(any, 0))
+        .and_then(|s| s.connect(SocketAddr::new(probe, 9)).map(|()| s))
+        .and_then(|s| s.local_addr());
+    match routed {
+        Ok(local) if !local.ip().is_unspecified() => local.ip(),
+        _ => loopback,
+    }
+}
 
 /// A non-blocking UDP socket bound at `addr`, with `buffer_bytes` asked for both ways.
 pub fn bind_udp(addr: SocketAddr, buffer_bytes: usize) -> io::Result<UdpSocket> {
@@ -106,5 +153,34 @@ fn size_buffers(socket: &Socket, bytes: usize) {
     }
     if let Ok(got) = socket.recv_buffer_size() {
         tracing::trace!(asked = bytes, got, "socket receive buffer");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A wildcard is replaced by a real address of its own family; a specific bind and
+    /// an advertised IP the user set are kept.
+    #[test]
+    fn a_wildcard_bind_advertises_a_real_address_of_its_family() {
+        let mut config = Config::new("0.0.0.0:5060".parse().expect("literal"));
+        advertise_for_wildcard(&mut config);
+        let ip = config
+            .advertised_ip
+            .expect("a wildcard bind gets an address");
+        assert!(ip.is_ipv4() && !ip.is_unspecified(), "{ip}");
+
+        let mut config = Config::new("127.0.0.1:5060".parse().expect("literal"));
+        advertise_for_wildcard(&mut config);
+        assert_eq!(config.advertised_ip, None);
+
+        let mut config = Config::new("0.0.0.0:5060".parse().expect("literal"));
+        config.advertised_ip = Some("192.0.2.7".parse().expect("literal"));
+        advertise_for_wildcard(&mut config);
+        assert_eq!(
+            config.advertised_ip,
+            Some("192.0.2.7".parse().expect("literal"))
+        );
     }
 }

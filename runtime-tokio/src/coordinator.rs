@@ -110,6 +110,7 @@ pub struct SessionCoordinatorBuilder {
     media_mode: MediaMode,
     rtp_ports: Option<PortAllocator>,
     rtp_ip: Option<IpAddr>,
+    advertised_ip: Option<IpAddr>,
     limits: DriverLimits,
     capture_limit: Option<usize>,
 }
@@ -159,6 +160,13 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// The IP put in Via, Contact and SDP (default: the bound IP, or for a wildcard bind
+    /// the source address of the default route; see `Config::advertised_ip`).
+    pub fn advertise(mut self, ip: IpAddr) -> Self {
+        self.advertised_ip = Some(ip);
+        self
+    }
+
     /// Buffers, connection counts and work per wake-up.
     pub fn limits(mut self, limits: DriverLimits) -> Self {
         self.limits = limits;
@@ -177,6 +185,7 @@ impl SessionCoordinatorBuilder {
         let config = Config {
             seed: self.seed,
             user: self.user,
+            advertised_ip: self.advertised_ip,
             ..Config::new(self.bind)
         };
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
@@ -237,6 +246,7 @@ impl SessionCoordinator {
             media_mode: MediaMode::default(),
             rtp_ports: None,
             rtp_ip: None,
+            advertised_ip: None,
             limits: DriverLimits::default(),
             capture_limit: None,
         }

@@ -200,6 +200,7 @@ impl Driver {
         };
         let sip_addr = udp.local_addr().map_err(fail)?;
         config.sip_addr = sip_addr;
+        sockets::advertise_for_wildcard(&mut config);
         tracing::info!(%sip_addr, tcp, "SIP bound");
         Ok(Driver {
             endpoint: Endpoint::new(config),

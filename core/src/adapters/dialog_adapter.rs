@@ -388,7 +388,7 @@ pub(super) fn send_reinvite(
         ReInviteMode::Hold => call.sdp.hold_offer().ok_or(ActionError::NoLocalSdp)?,
         _ => {
             let local =
-                super::media_adapter::local_media(call).ok_or(ActionError::NoMediaSession)?;
+                super::media_adapter::local_media(ctx, call).ok_or(ActionError::NoMediaSession)?;
             call.sdp.resume_offer(&ctx.config.media, &local)
         }
     };
@@ -525,7 +525,7 @@ pub(super) fn accept_reinvite(
         Some(answer) => answer,
         None => {
             let local =
-                super::media_adapter::local_media(call).ok_or(ActionError::NoMediaSession)?;
+                super::media_adapter::local_media(ctx, call).ok_or(ActionError::NoMediaSession)?;
             call.sdp_phase = SdpPhase::LocalOffer;
             call.sdp.offer(&ctx.config.media, &local).to_bytes()
         }

@@ -11,9 +11,12 @@ use crate::session_store::{Call, SdpPhase};
 use crate::state_machine::ActionError;
 use crate::time::Instant;
 
-/// Our media address for SDP, once the runtime has opened the RTP socket.
-pub(crate) fn local_media(call: &Call) -> Option<LocalMedia> {
-    call.local_rtp.map(|a| LocalMedia::new(a.ip(), a.port()))
+/// Our media address for SDP (`c=` and `m=`), once the runtime has opened the RTP
+/// socket: its port, at the configured advertised address when there is one (the socket
+/// is then bound at that address or at the wildcard), else at the socket's own address.
+pub(crate) fn local_media(ctx: &Ctx, call: &Call) -> Option<LocalMedia> {
+    let ip = |a: SocketAddr| ctx.config.advertised_ip.unwrap_or(a.ip());
+    call.local_rtp.map(|a| LocalMedia::new(ip(a), a.port()))
 }
 
 /// Asks the runtime for an RTP socket (the seed's CreateMediaSession); it answers with
@@ -26,7 +29,7 @@ pub(super) fn create_media_session(ctx: &mut Ctx, id: SessionId) -> Result<(), A
 
 /// Our SDP: the answer to the peer's pending offer, or else a new offer.
 pub(super) fn generate_local_sdp(ctx: &mut Ctx, call: &mut Call) -> Result<(), ActionError> {
-    let local = local_media(call).ok_or(ActionError::NoMediaSession)?;
+    let local = local_media(ctx, call).ok_or(ActionError::NoMediaSession)?;
     if call.remote_offer.is_some() {
         return answer_remote_offer(ctx, call, &local);
     }
@@ -63,7 +66,7 @@ pub(super) fn negotiate_sdp(
     now: Instant,
 ) -> Result<(), ActionError> {
     if call.remote_offer.is_some() {
-        let local = local_media(call).ok_or(ActionError::NoMediaSession)?;
+        let local = local_media(ctx, call).ok_or(ActionError::NoMediaSession)?;
         answer_remote_offer(ctx, call, &local)?;
     } else if let Some(answer) = call.inbound_sdp.take() {
         if call.sdp_phase != SdpPhase::LocalOffer {

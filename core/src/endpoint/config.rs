@@ -1,6 +1,6 @@
 //! The endpoint's configuration: one value that decides everything the core does.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +15,15 @@ use crate::transaction::TimerConfig;
 pub struct Config {
     /// Seeds every tag, branch, Call-ID, SSRC and RTP sequence number.
     pub seed: u64,
-    /// The SIP address this endpoint advertises in Via and Contact, and sends from.
+    /// The SIP address this endpoint is bound at and sends from; it is also advertised
+    /// in Via, Contact and SDP unless `advertised_ip` says otherwise.
     pub sip_addr: SocketAddr,
+    /// The IP address a peer reaches us at, put in Via, Contact, the Call-ID and SDP `o=`
+    /// and `c=` in place of `sip_addr`'s. Needed when `sip_addr` is a wildcard
+    /// (`0.0.0.0`, `[::]`), which no peer can send to (RFC 3261 §18.2.1 sends responses to
+    /// the Via's sent-by, §12.1 requests to the Contact), or behind a static NAT. The
+    /// runtimes fill it in for a wildcard bind when it is left `None`.
+    pub advertised_ip: Option<IpAddr>,
     /// The user part of our Contact and default From URI.
     pub user: String,
     /// The `User-Agent` / `Server` header value; empty for none.
@@ -55,6 +62,7 @@ impl Config {
         Config {
             seed: 0,
             sip_addr,
+            advertised_ip: None,
             user: "session-core".into(),
             user_agent: concat!("session-core/", env!("CARGO_PKG_VERSION")).into(),
             outbound_proxy: None,
@@ -69,5 +77,14 @@ impl Config {
             audio_sink_frames: 0,
             table: Arc::new(CompiledTable::default_table()),
         }
+    }
+
+    /// The address advertised in Via and Contact: `advertised_ip` (when set) with
+    /// `sip_addr`'s port.
+    pub fn advertised_addr(&self) -> SocketAddr {
+        SocketAddr::new(
+            self.advertised_ip.unwrap_or(self.sip_addr.ip()),
+            self.sip_addr.port(),
+        )
     }
 }

@@ -67,7 +67,7 @@ impl Ctx {
             timers: config.timers,
             max_transactions: config.max_transactions,
         });
-        let sent_by = config.sip_addr.to_string();
+        let sent_by = config.advertised_addr().to_string();
         Ctx {
             config,
             rng,
@@ -98,7 +98,7 @@ impl Ctx {
     pub(crate) fn new_call_id(&mut self) -> String {
         let mut c = self.rng.token(20);
         c.push('@');
-        match self.config.sip_addr.ip() {
+        match self.config.advertised_addr().ip() {
             IpAddr::V4(ip) => c.push_str(&ip.to_string()),
             IpAddr::V6(ip) => {
                 c.push('[');

@@ -258,7 +258,7 @@ impl Endpoint {
         let sdp = LocalSession::new(
             &self.ctx.config.media,
             self.ctx.rng.next_u32().into(),
-            self.ctx.config.sip_addr.ip(),
+            self.ctx.config.advertised_addr().ip(),
         );
         let call = Call::new(
             DialogRole::Uac,

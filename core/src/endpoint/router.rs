@@ -354,7 +354,7 @@ fn new_invite(
     let sdp = LocalSession::new(
         &ep.ctx.config.media,
         ep.ctx.rng.next_u32().into(),
-        ep.ctx.config.sip_addr.ip(),
+        ep.ctx.config.advertised_addr().ip(),
     );
     let mut call = Call::new(
         DialogRole::Uas,
