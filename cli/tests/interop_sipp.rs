@@ -12,36 +12,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, have_sipp, sessionctl, test_file, uas};
-
-/// Runs SIPp as a UAC (one call) against `target`; returns whether it succeeded and what
-/// it printed.
-fn sipp_uac(scenario_args: &[&str], target: &str) -> (bool, String) {
-    let port = free_port().to_string();
-    let media_port = free_port().to_string();
-    let out = Command::new("timeout")
-        .args(["60", "sipp", target])
-        .args(scenario_args)
-        .args([
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-mp",
-            &media_port,
-        ])
-        .args(["-timeout", "30s", "-timeout_error", "-nostdin", "-s", "bob"])
-        .output()
-        .expect("sipp runs");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
+use common::{free_port, have_sipp, sessionctl, sipp_uac, test_file, uas};
 
 fn run_against_uas(runtime: &str, scenario_args: &[&str], uas_args: &[&str]) {
     if !have_sipp() {

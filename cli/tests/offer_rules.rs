@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
-use common::{free_port, have_sipp, test_file, uas};
+use common::{have_sipp, sipp_uac, test_file, uas};
 
 /// A T.38 re-INVITE we cannot accept is answered 488 Not Acceptable Here and the call
 /// stays up: no BYE from us (SIPp fails on one), and the peer's later BYE gets 200.
@@ -20,33 +19,12 @@ fn a_t38_reinvite_is_answered_488_and_the_call_stays_up(runtime: &str) {
     }
     let (mut uas, addr) = uas(runtime, "echo", &[]);
     let scenario = test_file("sipp/uac_t38_reinvite_488.xml");
-    let port = free_port().to_string();
-    let media_port = free_port().to_string();
-    let out = Command::new("timeout")
-        .args(["60", "sipp", &addr, "-sf"])
-        .arg(&scenario)
-        .args([
-            "-m",
-            "1",
-            "-i",
-            "127.0.0.1",
-            "-p",
-            &port,
-            "-mp",
-            &media_port,
-        ])
-        .args(["-timeout", "30s", "-timeout_error", "-nostdin", "-s", "bob"])
-        .output()
-        .expect("sipp runs");
-    let text = format!(
-        "{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let scenario = scenario.to_string_lossy();
+    let (ok, text) = sipp_uac(&["-sf", &scenario], &addr);
     let ended = uas.wait_for("\"terminated\"", Duration::from_secs(10));
     let clean_exit = uas.terminate();
     assert!(
-        out.status.success(),
+        ok,
         "SIPp's T.38 re-INVITE scenario on {runtime} failed:\n{text}"
     );
     assert!(

@@ -239,3 +239,32 @@ impl RawPeer {
         })
     }
 }
+
+/// Runs SIPp as a UAC (one call) against `target`; returns whether it succeeded and what
+/// it printed.
+pub fn sipp_uac(scenario_args: &[&str], target: &str) -> (bool, String) {
+    let port = free_port().to_string();
+    let media_port = free_port().to_string();
+    let out = std::process::Command::new("timeout")
+        .args(["60", "sipp", target])
+        .args(scenario_args)
+        .args([
+            "-m",
+            "1",
+            "-i",
+            "127.0.0.1",
+            "-p",
+            &port,
+            "-mp",
+            &media_port,
+        ])
+        .args(["-timeout", "30s", "-timeout_error", "-nostdin", "-s", "bob"])
+        .output()
+        .expect("sipp runs");
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
