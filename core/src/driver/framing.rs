@@ -3,54 +3,16 @@
 //! Over TCP a message ends where its Content-Length says: the header section ends at the
 //! first empty line, and exactly Content-Length body bytes follow. Content-Length is
 //! mandatory over streams, so a message without it is a framing error and the runtime
-//! closes the connection. A double CRLF between messages is an RFC 5626 §3.5.1 keep-alive
-//! ping (the runtime answers with a single CRLF pong); single CRLFs are skipped.
+//! closes the connection. Line ends between messages carry no message; each CRLFCRLF
+//! among them is an RFC 5626 §3.5.1 keep-alive ping, which the runtime answers with a
+//! single CRLF pong.
 //!
-//! INTERIM: this is a small Content-Length scanner. The core parser's framing function
-//! replaces it when it lands; the [`StreamReassembler`] interface stays.
+//! The rules are [`frame_stream`](crate::sip::frame_stream)'s (one implementation, the one
+//! the `sip_stream` fuzz target checks); the reassembler adds the buffer and remembers how
+//! far it has scanned, so a message that arrives a byte at a time costs linear time.
 
-use std::fmt;
-
-/// Why a stream can no longer be framed. The connection is beyond repair: close it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum FramingError {
-    /// The header section grew past the message limit without an empty line.
-    HeadersTooLong {
-        /// The limit, in bytes.
-        limit: usize,
-    },
-    /// The message has no Content-Length header, which streams require.
-    MissingContentLength,
-    /// The Content-Length value is not a number, or two values disagree.
-    BadContentLength,
-    /// Headers plus body exceed the message limit.
-    MessageTooLarge {
-        /// Headers plus the declared body, in bytes.
-        size: usize,
-        /// The limit, in bytes.
-        limit: usize,
-    },
-}
-
-impl fmt::Display for FramingError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            FramingError::HeadersTooLong { limit } => {
-                write!(f, "no end of headers within {limit} bytes")
-            }
-            FramingError::MissingContentLength => {
-                f.write_str("stream message without Content-Length")
-            }
-            FramingError::BadContentLength => f.write_str("malformed Content-Length"),
-            FramingError::MessageTooLarge { size, limit } => {
-                write!(f, "message of {size} bytes exceeds the {limit}-byte limit")
-            }
-        }
-    }
-}
-
-impl std::error::Error for FramingError {}
+use crate::sip::framing::{check_unterminated_head, find_header_end, line_end_run, message_len};
+use crate::sip::{ParseError, ParseLimits};
 
 /// One unit cut from a stream.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,13 +24,21 @@ pub enum Frame {
     Ping,
 }
 
+/// The keep-alive ping (RFC 5626 §3.5.1).
+const PING: &[u8; 4] = b"\r\n\r\n";
+
 /// The receive side of one stream connection: bytes in, whole messages out.
 #[derive(Clone, Debug)]
 pub struct StreamReassembler {
     buf: Vec<u8>,
-    /// How far the search for the end of the headers has already looked.
+    /// How far the search for the end of the current header section has looked.
     scanned: usize,
-    max_message_bytes: usize,
+    /// The current message's length, once its header section is complete.
+    message_len: Option<usize>,
+    /// How many bytes of [`PING`] the line ends consumed at this message boundary have
+    /// matched so far (a ping may be split across reads).
+    ping_matched: usize,
+    limits: ParseLimits,
 }
 
 impl StreamReassembler {
@@ -77,7 +47,12 @@ impl StreamReassembler {
         StreamReassembler {
             buf: Vec::new(),
             scanned: 0,
-            max_message_bytes,
+            message_len: None,
+            ping_matched: 0,
+            limits: ParseLimits {
+                max_message_bytes,
+                ..ParseLimits::default()
+            },
         }
     }
 
@@ -93,94 +68,91 @@ impl StreamReassembler {
 
     /// The next complete frame, `Ok(None)` when more bytes are needed, or the error that
     /// makes the stream unusable.
-    pub fn next_frame(&mut self) -> Result<Option<Frame>, FramingError> {
-        // Keep-alives and stray line ends between messages.
-        loop {
-            if self.buf.starts_with(b"\r\n\r\n") {
-                self.consume(4);
-                return Ok(Some(Frame::Ping));
+    pub fn next_frame(&mut self) -> Result<Option<Frame>, ParseError> {
+        if self.scanned == 0 && self.message_len.is_none() {
+            if let Some(ping) = self.skip_line_ends() {
+                return Ok(Some(ping));
             }
-            if !self.buf.is_empty() && b"\r\n\r\n".starts_with(&self.buf) {
-                // "\r", "\r\n" or "\r\n\r": could still become a ping.
+            if self.buf.is_empty() {
                 return Ok(None);
             }
-            if self.buf.starts_with(b"\r\n") {
-                self.consume(2);
-                continue;
-            }
-            break;
         }
-        let Some(header_end) = self.find_header_end() else {
-            if self.buf.len() > self.max_message_bytes {
-                return Err(FramingError::HeadersTooLong {
-                    limit: self.max_message_bytes,
-                });
+        let len = match self.message_len {
+            Some(len) => len,
+            None => {
+                let Some(head) = find_header_end(&self.buf, self.scanned) else {
+                    self.scanned = self.buf.len();
+                    check_unterminated_head(self.buf.len(), &self.limits)?;
+                    return Ok(None);
+                };
+                let len = message_len(&self.buf[..head], &self.limits)?;
+                self.message_len = Some(len);
+                len
             }
-            return Ok(None);
         };
-        let body_len = content_length(&self.buf[..header_end])?;
-        let size = header_end.saturating_add(body_len);
-        if size > self.max_message_bytes {
-            return Err(FramingError::MessageTooLarge {
-                size,
-                limit: self.max_message_bytes,
-            });
-        }
-        if self.buf.len() < size {
+        if self.buf.len() < len {
             return Ok(None);
         }
-        let message = self.buf[..size].to_vec();
-        self.consume(size);
+        let message = self.buf.drain(..len).collect();
+        self.scanned = 0;
+        self.message_len = None;
+        self.ping_matched = 0;
         Ok(Some(Frame::Message(message)))
     }
 
-    /// The index just past the empty line that ends the headers.
-    fn find_header_end(&mut self) -> Option<usize> {
-        let from = self.scanned.saturating_sub(3);
-        let found = self.buf[from..]
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .map(|i| from + i + 4);
-        if found.is_none() {
-            self.scanned = self.buf.len();
+    /// Consumes the line ends at the front of the buffer, stopping just after one that
+    /// completes a ping.
+    fn skip_line_ends(&mut self) -> Option<Frame> {
+        let run = line_end_run(&self.buf);
+        for (i, &b) in self.buf[..run].iter().enumerate() {
+            self.ping_matched = if b == PING[self.ping_matched] {
+                self.ping_matched + 1
+            } else {
+                usize::from(b == b'\r')
+            };
+            if self.ping_matched == PING.len() {
+                self.ping_matched = 0;
+                self.buf.drain(..=i);
+                return Some(Frame::Ping);
+            }
         }
-        found
+        self.buf.drain(..run);
+        None
     }
-
-    fn consume(&mut self, n: usize) {
-        self.buf.drain(..n);
-        self.scanned = 0;
-    }
-}
-
-/// The Content-Length of a header section (`Content-Length` or its compact form `l`).
-fn content_length(headers: &[u8]) -> Result<usize, FramingError> {
-    let mut found: Option<usize> = None;
-    // The first line is the request or status line; header lines follow.
-    for line in headers.split(|&b| b == b'\n').skip(1) {
-        let Some(colon) = line.iter().position(|&b| b == b':') else {
-            continue;
-        };
-        let name = line[..colon].trim_ascii();
-        if !(name.eq_ignore_ascii_case(b"content-length") || name.eq_ignore_ascii_case(b"l")) {
-            continue;
-        }
-        let value = line[colon + 1..].trim_ascii();
-        let text = std::str::from_utf8(value).map_err(|_| FramingError::BadContentLength)?;
-        let n = text
-            .parse::<usize>()
-            .map_err(|_| FramingError::BadContentLength)?;
-        if found.is_some_and(|f| f != n) {
-            return Err(FramingError::BadContentLength);
-        }
-        found = Some(n);
-    }
-    found.ok_or(FramingError::MissingContentLength)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sip::{HeaderName, ParseErrorKind};
+
+    fn kind(r: Result<Option<Frame>, ParseError>) -> ParseErrorKind {
+        r.expect_err("a framing error").kind
+    }
+
+    #[test]
+    fn a_ping_split_across_reads_is_one_ping_and_runs_of_line_ends_are_skipped() {
+        let mut r = StreamReassembler::new(4096);
+        r.push(b"\r\n\r");
+        assert_eq!(r.next_frame(), Ok(None));
+        r.push(b"\n\r\n\r\n\r\n\n");
+        assert_eq!(r.next_frame(), Ok(Some(Frame::Ping)));
+        assert_eq!(r.next_frame(), Ok(Some(Frame::Ping)));
+        assert_eq!(r.next_frame(), Ok(None));
+        assert_eq!(r.buffered(), 0);
+        r.push(OPTIONS);
+        assert_eq!(r.next_frame(), Ok(Some(Frame::Message(OPTIONS.to_vec()))));
+    }
+
+    #[test]
+    fn bare_lf_line_ends_frame_too() {
+        let mut r = StreamReassembler::new(4096);
+        let m = b"OPTIONS sip:a@b SIP/2.0\nContent-Length: 2\n\nhi";
+        for b in m {
+            r.push(&[*b]);
+        }
+        assert_eq!(r.next_frame(), Ok(Some(Frame::Message(m.to_vec()))));
+    }
 
     const OPTIONS: &[u8] =
         b"OPTIONS sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h\r\nContent-Length: 0\r\n\r\n";
@@ -234,17 +206,26 @@ mod tests {
     fn a_stream_message_without_content_length_is_an_error() {
         let mut r = StreamReassembler::new(4096);
         r.push(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n\r\n");
-        assert_eq!(r.next_frame(), Err(FramingError::MissingContentLength));
+        assert_eq!(kind(r.next_frame()), ParseErrorKind::MissingContentLength);
     }
 
     #[test]
     fn disagreeing_or_garbled_content_lengths_are_errors() {
         let mut r = StreamReassembler::new(4096);
         r.push(b"BYE sip:a@b SIP/2.0\r\nContent-Length: 1\r\nl: 2\r\n\r\n");
-        assert_eq!(r.next_frame(), Err(FramingError::BadContentLength));
+        assert_eq!(
+            kind(r.next_frame()),
+            ParseErrorKind::DuplicateHeader(HeaderName::ContentLength)
+        );
         let mut r = StreamReassembler::new(4096);
         r.push(b"BYE sip:a@b SIP/2.0\r\nContent-Length: -1\r\n\r\n");
-        assert_eq!(r.next_frame(), Err(FramingError::BadContentLength));
+        assert!(matches!(
+            kind(r.next_frame()),
+            ParseErrorKind::InvalidHeader {
+                header: HeaderName::ContentLength,
+                ..
+            }
+        ));
     }
 
     #[test]
@@ -252,14 +233,14 @@ mod tests {
         let mut r = StreamReassembler::new(64);
         r.push(&[b'a'; 65]);
         assert_eq!(
-            r.next_frame(),
-            Err(FramingError::HeadersTooLong { limit: 64 })
+            kind(r.next_frame()),
+            ParseErrorKind::MessageTooLarge { limit: 64 }
         );
         let mut r = StreamReassembler::new(64);
         r.push(b"BYE sip:a@b SIP/2.0\r\nl: 999999\r\n\r\n");
-        assert!(matches!(
-            r.next_frame(),
-            Err(FramingError::MessageTooLarge { limit: 64, .. })
-        ));
+        assert_eq!(
+            kind(r.next_frame()),
+            ParseErrorKind::MessageTooLarge { limit: 64 }
+        );
     }
 }

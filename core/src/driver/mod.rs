@@ -9,7 +9,7 @@
 //! - [`PortAllocator`]: hands out even RTP ports from a configured range (RFC 3550 §11:
 //!   RTP on an even port, RTCP on the next odd one).
 //! - [`StreamReassembler`]: cuts a TCP byte stream into SIP messages by Content-Length
-//!   (RFC 3261 §18.3). Interim: the core parser's framing function replaces its scanner.
+//!   (RFC 3261 §18.3), by the rules of [`frame_stream`](crate::sip::frame_stream).
 //! - [`RetryQueue`]: keeps datagrams a socket refused with `WouldBlock`, bounded, in order.
 //! - [`MediaBook`]: which RTP socket belongs to which session, and its packet counters.
 //! - [`DriverStats`]: the counters both runtimes keep.
@@ -32,7 +32,7 @@ mod stats;
 
 pub use capture::{CapturedMessage, Direction, SipCapture};
 pub use clock::Epoch;
-pub use framing::{Frame, FramingError, StreamReassembler};
+pub use framing::{Frame, StreamReassembler};
 pub use limits::DriverLimits;
 pub use media_book::{MediaBook, MediaSocket, RtpCounters, Source};
 pub use ports::{PortAllocator, PortRangeError};

@@ -12,7 +12,7 @@
 
 mod builder;
 mod error;
-mod framing;
+pub(crate) mod framing;
 mod header;
 mod message;
 mod method;
