@@ -52,7 +52,7 @@ pub struct Config {
     pub rtp_inactivity: Option<Duration>,
     /// Received audio frames kept per call for the application (`Endpoint::poll_audio`).
     pub audio_sink_frames: usize,
-    /// The state table sessions run on; [`CompiledTable::default_table`] by default.
+    /// The state table sessions run on; [`CompiledTable::shared_default`] by default.
     pub table: Arc<CompiledTable>,
 }
 
@@ -75,7 +75,7 @@ impl Config {
             media_mode: MediaMode::Silence,
             rtp_inactivity: Some(Duration::from_secs(30)),
             audio_sink_frames: 0,
-            table: Arc::new(CompiledTable::default_table()),
+            table: CompiledTable::shared_default(),
         }
     }
 

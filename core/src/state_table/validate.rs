@@ -11,6 +11,7 @@
 //! reaches it.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::{Arc, OnceLock};
 
 use super::action::{Action, ActionKind, ReInviteMode};
 use super::compiled::{
@@ -123,6 +124,14 @@ impl CompiledTable {
         // The embedded table is checked by this crate's tests; failing here is a build bug.
         CompiledTable::from_yaml("default.yaml", DEFAULT_TABLE_YAML)
             .expect("the embedded default state table is valid")
+    }
+
+    /// The default table, compiled on first use and shared from then on. Every
+    /// [`Config::new`](crate::Config::new) takes it: compiling the YAML again for each
+    /// configuration was most of the cost of starting a short-lived endpoint.
+    pub fn shared_default() -> Arc<CompiledTable> {
+        static DEFAULT: OnceLock<Arc<CompiledTable>> = OnceLock::new();
+        Arc::clone(DEFAULT.get_or_init(|| Arc::new(CompiledTable::default_table())))
     }
 }
 
