@@ -187,6 +187,7 @@ const VECTORS: &[(&str, &str, Rfc)] = &[
     ("invalid", "clerr", Respond(400)),
     ("invalid", "ncl", Respond(400)),
     ("invalid", "scalar02", Respond(400)),
+    // A response (out-of-range CSeq): a UA answers no response; it drops it.
     ("invalid", "scalarlg", Discard),
     ("invalid", "quotbal", Respond(400)),
     ("invalid", "ltgtruri", Respond(400)),
@@ -201,6 +202,7 @@ const VECTORS: &[(&str, &str, Rfc)] = &[
     ("invalid", "badvers", Respond(505)),
     ("invalid", "mismatch01", Respond(400)),
     ("invalid", "mismatch02", Respond(501)),
+    // A response with a status beyond 699: dropped.
     ("invalid", "bigcode", Discard),
     ("invalid", "badbranch", Process),
     ("invalid", "insuf", Respond(400)),
@@ -213,6 +215,7 @@ const VECTORS: &[(&str, &str, Rfc)] = &[
     ("invalid", "regaut01", Respond(405)),
     ("invalid", "multi01", Respond(400)),
     ("invalid", "mcl01", Respond(400)),
+    // A response whose second Via is the broadcast address: nothing to answer.
     ("invalid", "bcast", Discard),
     ("invalid", "zeromf", Process),
     ("invalid", "cparam01", Process),
@@ -220,6 +223,7 @@ const VECTORS: &[(&str, &str, Rfc)] = &[
     ("invalid", "regescrt", Process),
     ("invalid", "sdp01", Respond(406)),
     ("invalid", "inv2543", Process),
+    // No SIP-Version, Via or CSeq: no response can be built (it would go to the top Via).
     ("invalid", "test", Discard),
 ];
 
