@@ -215,3 +215,50 @@ fn merged_invite_by_a_second_path_is_answered_482() {
     assert_eq!(to_second, [482]);
     assert_eq!(p.ep("bob").sessions().count(), 1, "one call");
 }
+
+/// RFC 3261 §12.1.1 and §12.2.1.1: a dialog with a peer whose INVITE had no From tag (an
+/// RFC 2543 peer, or a tag lost on the way) has an empty remote tag, and our requests in
+/// it carry the peer's To without a `tag` parameter. An empty `;tag=` is not a token, so
+/// the peer's parser would refuse the BYE and the call could never be ended.
+#[test]
+fn bye_to_a_peer_whose_invite_had_no_from_tag_carries_no_empty_tag() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
+                 m=audio 30000 RTP/AVP 0\r\na=sendrecv\r\n";
+    let untagged = invite("z9hG4bKnotag").replace(";tag=merged1", "").replace(
+        "Content-Length: 0\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n",
+            offer.len()
+        ),
+    ) + offer;
+    p.inject("bob", from, untagged.as_bytes());
+    let session = p.ep("bob").sessions().next().expect("a session").id;
+    let now = p.now;
+    p.ep("bob").accept(now, session).expect("accept");
+    p.run_for(Duration::from_millis(100));
+    let ok = p
+        .unrouted
+        .iter()
+        .find(|w| status_of(&w.bytes) == Some(200))
+        .expect("a 200");
+    let to = header_of(&ok.bytes, "To").expect("To");
+    let ack = invite("z9hG4bKnotagack")
+        .replace(";tag=merged1", "")
+        .replacen("INVITE sip:", "ACK sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 1 ACK")
+        .replace("To: <sip:bob@127.0.0.2>", &format!("To: {to}"));
+    p.inject("bob", from, ack.as_bytes());
+    let now = p.now;
+    p.ep("bob").hangup(now, session).expect("hang up");
+    p.run_for(Duration::from_millis(100));
+    let bye = p
+        .unrouted
+        .iter()
+        .find(|w| w.bytes.starts_with(b"BYE "))
+        .expect("a BYE to the peer");
+    let message = session_core::sip::Message::parse(&bye.bytes).expect("the BYE parses");
+    assert_eq!(message.to().tag(), None, "no tag on To");
+    assert!(!String::from_utf8_lossy(&bye.bytes).contains("tag=\r\n"));
+}

@@ -390,8 +390,10 @@ fn write_top_via(out: &mut Vec<u8>, via: &Via<'_>, ip: &str, port: u16) {
 }
 
 /// `Name: addr[;tag=t]`, bracketing a bare URI so that the tag cannot be read as a URI
-/// parameter (RFC 3261 §20.10).
+/// parameter (RFC 3261 §20.10). An empty tag is no tag: a dialog with a peer that sent
+/// none (RFC 2543) has an empty remote tag (§12.1.1), and `;tag=` is not a token.
 fn write_addr(out: &mut Vec<u8>, name: &str, addr: &str, tag: Option<&str>) {
+    let tag = tag.filter(|t| !t.is_empty());
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     let bare = !addr.contains('<') && tag.is_some();
