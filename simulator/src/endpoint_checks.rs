@@ -382,6 +382,13 @@ pub enum KnownRace {
     /// without `Answered`, while the callee reports `Answered` then `HungUp { by: Remote }`.
     /// Not a race: both are right about what they saw.
     CallerRefused2xx,
+    /// The caller's INVITE arrived with its Via branch corrupted, then intact as a
+    /// retransmission: to the callee that is a second request with the same From tag,
+    /// Call-ID and CSeq in another transaction, which RFC 3261 §8.2.2.2 answers 482
+    /// (merged request). The caller reports `Rejected { status: 482 }` and ACKs and BYEs
+    /// the callee's 2xx to the first copy; the callee reports `Answered` then
+    /// `HungUp { by: Remote }`. Not a race: both are right about what they saw.
+    CorruptedInviteLooksMerged,
 }
 
 impl KnownRace {
@@ -412,6 +419,20 @@ impl KnownRace {
             && hung_up(callee, Some(Side::Remote))
         {
             return Some(KnownRace::CallerRefused2xx);
+        }
+        let caller_saw_482 = matches!(
+            caller.ended,
+            Some(EndReason::Rejected {
+                by: Side::Remote,
+                status: 482
+            })
+        );
+        if !caller.answered
+            && caller_saw_482
+            && callee.answered
+            && hung_up(callee, Some(Side::Remote))
+        {
+            return Some(KnownRace::CorruptedInviteLooksMerged);
         }
         if caller.answered && hung_up(caller, None) && !callee.answered && callee.responded {
             if hung_up(callee, Some(Side::Remote)) {
