@@ -13,7 +13,9 @@ use session_core::driver::PortAllocator;
 use session_core::endpoint::EndReason;
 use session_core::{CommandError, SessionEvent};
 
-use crate::runtime::{self, Action, AgentError, Agents, EndpointOptions, Media, Wake};
+use crate::runtime::{
+    self, Action, AgentError, Agents, CallOptionArgs, EndpointOptions, Media, Wake,
+};
 
 /// No final answer by then: give up (CANCEL). Timer B (64·T1 = 32 s) fires first.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(40);
@@ -55,6 +57,8 @@ pub struct CallArgs {
     /// Seed for tags, branches and Call-IDs (default: from the clock and pid).
     #[arg(long)]
     pub seed: Option<u64>,
+    #[command(flatten)]
+    pub call_options: CallOptionArgs,
 }
 
 /// What the call came to.
@@ -76,6 +80,8 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         rtp_ports: args.rtp_ports.clone(),
         media: args.media,
         capture_sip: None,
+        media_timeout: args.call_options.media_timeout(),
+        table: args.call_options.table.clone(),
     };
     if let Err(e) = agents.add(options) {
         eprintln!("sessionctl call: {e}");

@@ -8,11 +8,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use session_core::driver::{CapturedMessage, PortAllocator, RtpCounters};
 use session_core::endpoint::EndReason;
-use session_core::{CommandError, SessionEvent, SessionId};
+use session_core::state_table::CompiledTable;
+use session_core::{CommandError, Config, MediaMode, SessionEvent, SessionId};
 
 /// Which runtime drives the endpoints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -29,11 +31,25 @@ pub enum RuntimeKind {
 pub enum Media {
     /// Send back what arrives.
     Echo,
-    /// A test tone.
+    /// A 1 kHz test tone.
     Tone,
     /// Comfort silence.
     #[default]
     Silence,
+}
+
+/// The tone `--media tone` sends (ARCHITECTURE.md: a 1 kHz sine).
+pub const TONE_HZ: u32 = 1000;
+
+impl Media {
+    /// The core's media mode for this flag.
+    pub fn mode(self) -> MediaMode {
+        match self {
+            Media::Echo => MediaMode::Echo,
+            Media::Tone => MediaMode::Tone { freq_hz: TONE_HZ },
+            Media::Silence => MediaMode::Silence,
+        }
+    }
 }
 
 /// How to set up one endpoint.
@@ -54,6 +70,47 @@ pub struct EndpointOptions {
     pub media: Media,
     /// Record up to this many SIP messages crossing the socket (for a ladder).
     pub capture_sip: Option<usize>,
+    /// Hang up a send-receive call after this long without RTP or RTCP; `None`: never.
+    pub media_timeout: Option<Duration>,
+    /// The state table calls run on; `None`: the embedded default.
+    pub table: Option<Arc<CompiledTable>>,
+}
+
+impl EndpointOptions {
+    /// The endpoint configuration both runtimes are given, so that every option means
+    /// the same on each.
+    pub fn config(&self) -> Config {
+        let mut config = Config::new(self.bind);
+        config.seed = self.seed;
+        config.user = self.user.clone();
+        config.advertised_ip = self.advertise;
+        config.media_mode = self.media.mode();
+        config.rtp_inactivity = self.media_timeout;
+        if let Some(table) = &self.table {
+            config.table = Arc::clone(table);
+        }
+        config
+    }
+}
+
+/// The `--media-timeout-ms` and `--table` call options, shared by every subcommand
+/// that takes part in calls.
+#[derive(Clone, Debug, clap::Args)]
+pub struct CallOptionArgs {
+    /// Hang up (BYE) after this many ms without RTP or RTCP from a peer that should be
+    /// sending (held calls are exempt); 0: off, as in baresip, Asterisk and FreeSWITCH.
+    #[arg(long, default_value_t = 0)]
+    pub media_timeout_ms: u64,
+    /// Run calls on this state table (YAML) instead of the embedded default.
+    #[arg(long, value_name = "FILE.yaml", value_parser = crate::table::parse_table_arg)]
+    pub table: Option<Arc<CompiledTable>>,
+}
+
+impl CallOptionArgs {
+    /// The timeout, `None` when off.
+    pub fn media_timeout(&self) -> Option<Duration> {
+        (self.media_timeout_ms > 0).then(|| Duration::from_millis(self.media_timeout_ms))
+    }
 }
 
 /// Which endpoint of an [`Agents`] (in the order they were added).
@@ -189,7 +246,7 @@ pub fn emit(value: &serde_json::Value) {
 
 mod tokio_agents {
     use super::*;
-    use session_core_tokio::{CallError, CallHandle, MediaMode, SessionCoordinator};
+    use session_core_tokio::{CallError, CallHandle, SessionCoordinator};
     use tokio::signal::unix::{signal, Signal, SignalKind};
     use tokio::sync::mpsc;
 
@@ -250,20 +307,9 @@ mod tokio_agents {
 
     impl Agents for TokioAgents {
         fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
-            let mut builder = SessionCoordinator::builder()
-                .bind(o.bind)
-                .user(o.user)
-                .seed(o.seed)
-                .media_mode(match o.media {
-                    Media::Echo => MediaMode::Echo,
-                    Media::Tone => MediaMode::Tone,
-                    Media::Silence => MediaMode::Silence,
-                });
+            let mut builder = SessionCoordinator::builder().config(o.config());
             if let Some(ports) = o.rtp_ports {
                 builder = builder.rtp_ports(ports);
-            }
-            if let Some(ip) = o.advertise {
-                builder = builder.advertise(ip);
             }
             if let Some(limit) = o.capture_sip {
                 builder = builder.capture_sip(limit);
@@ -400,7 +446,7 @@ mod tokio_agents {
 mod mio_agents {
     use super::*;
     use mio::{Events, Poll, Token};
-    use session_core::{CallOptions, Config};
+    use session_core::CallOptions;
     use session_core_mio::{Driver, DriverConfig};
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook_mio::v1_0::Signals;
@@ -438,16 +484,8 @@ mod mio_agents {
 
     impl Agents for MioAgents {
         fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
-            let mut config = DriverConfig::new(Config {
-                seed: o.seed,
-                user: o.user,
-                advertised_ip: o.advertise,
-                ..Config::new(o.bind)
-            });
+            let mut config = DriverConfig::new(o.config());
             config.rtp_ports = o.rtp_ports;
-            // The media mode reaches the core with its media layer; the driver only
-            // handles sockets.
-            let _ = o.media;
             let first = self.drivers.len() * TOKENS_PER_ENDPOINT;
             let mut driver = Driver::new(
                 config,

@@ -5,9 +5,10 @@
 //! (warnings allowed) and 1 otherwise. `graph` prints the drawing to stdout.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Subcommand, ValueEnum};
-use session_core::state_table::{compile, graph, LoadedTable};
+use session_core::state_table::{compile, graph, CompiledTable, LoadedTable};
 
 /// The `table` subcommands.
 #[derive(Debug, Subcommand)]
@@ -73,6 +74,14 @@ pub fn run(command: TableCommand) -> i32 {
             0
         }
     }
+}
+
+/// `--table FILE.yaml` on the call subcommands: the compiled table, or (its errors
+/// printed to stderr) a refusal clap reports as a usage error.
+pub fn parse_table_arg(path: &str) -> Result<Arc<CompiledTable>, String> {
+    load(Path::new(path))
+        .map(|loaded| Arc::new(loaded.table))
+        .ok_or_else(|| "not a valid state table (see the errors above)".to_owned())
 }
 
 /// Reads and compiles a table, printing every error to stderr on failure.

@@ -12,7 +12,7 @@ use serde_json::json;
 use session_core::driver::PortAllocator;
 use session_core::{SessionEvent, SessionId};
 
-use crate::runtime::{self, Action, Agents, EndpointOptions, Media, Wake};
+use crate::runtime::{self, Action, Agents, CallOptionArgs, EndpointOptions, Media, Wake};
 
 /// How long calls get to end after a signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -48,6 +48,8 @@ pub struct UasArgs {
     /// Seed for tags, branches and Call-IDs (default: from the clock and pid).
     #[arg(long)]
     pub seed: Option<u64>,
+    #[command(flatten)]
+    pub call_options: CallOptionArgs,
 }
 
 /// Runs the UA until a signal.
@@ -60,6 +62,8 @@ pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
         rtp_ports: args.rtp_ports,
         media: args.media,
         capture_sip: None,
+        media_timeout: args.call_options.media_timeout(),
+        table: args.call_options.table.clone(),
     };
     let addr = match agents.add(options) {
         Ok(a) => a,

@@ -106,5 +106,6 @@ pub use endpoint::{
     CallOptions, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent, SessionId,
     SessionInfo,
 };
+pub use media::MediaMode;
 pub use rng::Rng;
 pub use time::Instant;

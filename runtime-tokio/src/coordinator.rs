@@ -9,7 +9,7 @@ use std::time::Duration;
 use session_core::driver::{
     CapturedMessage, DriverLimits, DriverStats, PortAllocator, RtpCounters, SipCapture,
 };
-use session_core::{CallOptions, CommandError, Config, SessionEvent, SessionId};
+use session_core::{CallOptions, CommandError, Config, MediaMode, SessionEvent, SessionId};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
@@ -23,23 +23,6 @@ const INCOMING_CALLS: usize = 64;
 const GLOBAL_EVENTS: usize = 1024;
 /// Capacity of the command channel into the driver task.
 const COMMANDS: usize = 256;
-
-/// What audio a call sends.
-///
-/// Recorded by the coordinator; the core's media layer (RTP packetization, G.711 tone
-/// and echo) takes it over when it lands in `session_core::media`. Until then the driver
-/// only opens, counts and closes RTP sockets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MediaMode {
-    /// Send comfort silence.
-    #[default]
-    Silence,
-    /// Send a test tone.
-    Tone,
-    /// Send back what arrives.
-    Echo,
-}
 
 /// Why the coordinator could not start.
 #[derive(Debug)]
@@ -103,36 +86,40 @@ impl From<CommandError> for CallError {
 /// Builds a [`SessionCoordinator`].
 #[derive(Clone, Debug)]
 pub struct SessionCoordinatorBuilder {
-    bind: SocketAddr,
-    seed: u64,
-    user: String,
+    config: Config,
     tcp: bool,
-    media_mode: MediaMode,
     rtp_ports: Option<PortAllocator>,
     rtp_ip: Option<IpAddr>,
-    advertised_ip: Option<IpAddr>,
     limits: DriverLimits,
     capture_limit: Option<usize>,
 }
 
 impl SessionCoordinatorBuilder {
-    /// Where SIP listens, UDP and TCP (default `127.0.0.1:5060`; port 0 lets the kernel
-    /// pick).
+    /// The whole endpoint configuration: state table, media mode, codecs, timers, limits
+    /// (default: [`Config::new`] at `127.0.0.1:5060`). The setters below change single
+    /// fields of it, so call this one first.
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Where SIP listens, UDP and TCP (`Config::sip_addr`; default `127.0.0.1:5060`; port
+    /// 0 lets the kernel pick).
     pub fn bind(mut self, addr: SocketAddr) -> Self {
-        self.bind = addr;
+        self.config.sip_addr = addr;
         self
     }
 
     /// The seed for tags, branches, Call-IDs and SSRCs (default 0; use a random one in
     /// production so two processes do not collide).
     pub fn seed(mut self, seed: u64) -> Self {
-        self.seed = seed;
+        self.config.seed = seed;
         self
     }
 
     /// The user part of our Contact and From (default `session-core`).
     pub fn user(mut self, user: impl Into<String>) -> Self {
-        self.user = user.into();
+        self.config.user = user.into();
         self
     }
 
@@ -142,9 +129,9 @@ impl SessionCoordinatorBuilder {
         self
     }
 
-    /// What audio calls send (see [`MediaMode`]).
+    /// What audio calls send (see [`MediaMode`]; default silence).
     pub fn media_mode(mut self, mode: MediaMode) -> Self {
-        self.media_mode = mode;
+        self.config.media_mode = mode;
         self
     }
 
@@ -163,7 +150,7 @@ impl SessionCoordinatorBuilder {
     /// The IP put in Via, Contact and SDP (default: the bound IP, or for a wildcard bind
     /// the source address of the default route; see `Config::advertised_ip`).
     pub fn advertise(mut self, ip: IpAddr) -> Self {
-        self.advertised_ip = Some(ip);
+        self.config.advertised_ip = Some(ip);
         self
     }
 
@@ -182,12 +169,8 @@ impl SessionCoordinatorBuilder {
 
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
-        let config = Config {
-            seed: self.seed,
-            user: self.user,
-            advertised_ip: self.advertised_ip,
-            ..Config::new(self.bind)
-        };
+        let config = self.config;
+        let media_mode = config.media_mode;
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
         let (incoming_tx, incoming_rx) = mpsc::channel(INCOMING_CALLS);
         let (events_tx, _) = broadcast::channel(GLOBAL_EVENTS);
@@ -211,7 +194,7 @@ impl SessionCoordinatorBuilder {
         Ok(SessionCoordinator {
             commands: cmd_tx,
             sip_addr,
-            media_mode: self.media_mode,
+            media_mode,
             incoming: Some(IncomingCalls { rx: incoming_rx }),
             events: events_tx,
             task: Some(task),
@@ -239,14 +222,10 @@ impl SessionCoordinator {
     /// A builder with defaults.
     pub fn builder() -> SessionCoordinatorBuilder {
         SessionCoordinatorBuilder {
-            bind: SocketAddr::from(([127, 0, 0, 1], 5060)),
-            seed: 0,
-            user: "session-core".into(),
+            config: Config::new(SocketAddr::from(([127, 0, 0, 1], 5060))),
             tcp: true,
-            media_mode: MediaMode::default(),
             rtp_ports: None,
             rtp_ip: None,
-            advertised_ip: None,
             limits: DriverLimits::default(),
             capture_limit: None,
         }

@@ -58,7 +58,8 @@ mod ready;
 mod timer;
 
 pub use coordinator::{
-    BuildError, CallError, CallHandle, IncomingCall, IncomingCalls, MediaMode, SessionCoordinator,
+    BuildError, CallError, CallHandle, IncomingCall, IncomingCalls, SessionCoordinator,
     SessionCoordinatorBuilder,
 };
 pub use session_core::driver::{DriverLimits, DriverStats, PortAllocator, RtpCounters};
+pub use session_core::{Config, MediaMode};

@@ -48,7 +48,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// What our RTP sends: tone, echo, silence or application audio.
     pub media_mode: MediaMode,
-    /// A call with no RTP for this long while we expect some is hung up; `None` never.
+    /// A send-receive call with no RTP or RTCP for this long is hung up; `None` (the
+    /// default, as in baresip, Asterisk and FreeSWITCH) never. Held calls are exempt.
     pub rtp_inactivity: Option<Duration>,
     /// Received audio frames kept per call for the application (`Endpoint::poll_audio`).
     pub audio_sink_frames: usize,
@@ -73,7 +74,7 @@ impl Config {
             parse_limits: ParseLimits::default(),
             media: MediaConfig::default(),
             media_mode: MediaMode::Silence,
-            rtp_inactivity: Some(Duration::from_secs(30)),
+            rtp_inactivity: None,
             audio_sink_frames: 0,
             table: CompiledTable::shared_default(),
         }

@@ -208,8 +208,10 @@ pub struct RtpSessionConfig {
     pub mode: MediaMode,
     /// The stream's direction.
     pub direction: MediaDirection,
-    /// Report [`MediaEvent::Timeout`] after this long without a packet while we expect
-    /// to receive; `None` never does.
+    /// Report [`MediaEvent::Timeout`] after this long without an RTP or RTCP packet while
+    /// the stream is send-receive; `None` (the default) never does. A held stream (in
+    /// either direction) is never timed out: a peer that holds us without music on hold
+    /// sends nothing, and a peer we hold may stop too.
     pub inactivity_timeout: Option<Duration>,
     /// Received frames kept for [`RtpSession::poll_audio`] (0: decoded audio is dropped;
     /// at most [`MAX_FRAMES`](super::frames::MAX_FRAMES)).
@@ -224,7 +226,8 @@ pub struct RtpSessionConfig {
 }
 
 impl RtpSessionConfig {
-    /// 20 ms packets, send-receive, tone at 1 kHz, a 30 s inactivity timeout, no sink.
+    /// 20 ms packets, send-receive, tone at 1 kHz, no inactivity timeout (off, as in
+    /// baresip, Asterisk and FreeSWITCH), no sink.
     pub fn new(
         ssrc: u32,
         initial_sequence: u16,
@@ -242,7 +245,7 @@ impl RtpSessionConfig {
             remote,
             mode: MediaMode::Tone { freq_hz: 1000 },
             direction: MediaDirection::SendRecv,
-            inactivity_timeout: Some(Duration::from_secs(30)),
+            inactivity_timeout: None,
             sink_capacity_frames: 0,
             send_queue_frames: 4,
             event_capacity: 32,
@@ -360,6 +363,9 @@ pub struct RtpSession {
     sink: FrameQueue<i16>,
     receiving_since: Instant,
     last_received: Option<Instant>,
+    /// When the last valid RTCP compound arrived: a sign of life for the inactivity
+    /// timeout (a peer that sends no RTP for a while still reports).
+    last_rtcp: Option<Instant>,
     timeout_reported: bool,
 
     /// The peer's last sender report: the middle of its NTP time and when it arrived.
@@ -407,6 +413,7 @@ impl RtpSession {
             sink: FrameQueue::new(config.sink_capacity_frames, MAX_FRAME_SAMPLES),
             receiving_since: now,
             last_received: None,
+            last_rtcp: None,
             timeout_reported: false,
             last_sr: None,
             events: VecDeque::new(),
@@ -579,7 +586,7 @@ impl RtpSession {
         if let Some(deadline) = self.inactivity_deadline() {
             if now >= deadline {
                 self.timeout_reported = true;
-                let since = self.last_received.unwrap_or(self.receiving_since);
+                let since = self.last_sign_of_life();
                 self.push_event(MediaEvent::Timeout {
                     silent_for: now - since,
                 });
@@ -615,8 +622,11 @@ impl RtpSession {
             self.talkspurt_start = true;
         }
         if direction.receives() && !self.direction.receives() {
-            self.receiving_since = now;
             self.last_received = None;
+        }
+        if direction == MediaDirection::SendRecv && self.direction != MediaDirection::SendRecv {
+            // Leaving hold: the peer gets a whole timeout to start again.
+            self.receiving_since = now;
             self.timeout_reported = false;
         }
         self.direction = direction;
@@ -778,6 +788,7 @@ impl RtpSession {
             }
         };
         self.stats.rtcp_received += 1;
+        self.last_rtcp = Some(now);
         let remote = self.stats.reception.ssrc();
         for packet in compound.packets() {
             match packet {
@@ -831,10 +842,18 @@ impl RtpSession {
 
     fn inactivity_deadline(&self) -> Option<Instant> {
         let timeout = self.inactivity_timeout?;
-        if self.timeout_reported || !self.direction.receives() {
+        if self.timeout_reported || self.direction != MediaDirection::SendRecv {
             return None;
         }
-        Some(self.last_received.unwrap_or(self.receiving_since) + timeout)
+        Some(self.last_sign_of_life() + timeout)
+    }
+
+    /// The latest of: the stream becoming send-receive, the last RTP, the last RTCP.
+    fn last_sign_of_life(&self) -> Instant {
+        [self.last_received, self.last_rtcp]
+            .into_iter()
+            .flatten()
+            .fold(self.receiving_since, Instant::max)
     }
 
     /// Whole packet times from `from` to `to`.
@@ -1414,42 +1433,96 @@ mod tests {
         assert_eq!(s.poll_timeout(), Some(Instant::from_millis(1020)));
     }
 
+    /// Steps `s` through every due deadline up to `until` and returns what it reported.
+    fn events_until(s: &mut RtpSession, until: Instant) -> Vec<MediaEvent> {
+        let mut buf = Vec::new();
+        while let Some(t) = s.poll_timeout().filter(|&t| t <= until) {
+            s.handle_timeout(t);
+            while s.poll_transmit(t, &mut buf).is_some() {
+                buf.clear();
+            }
+        }
+        std::iter::from_fn(|| s.poll_event()).collect()
+    }
+
+    fn timeout_after(ms: u64) -> MediaEvent {
+        MediaEvent::Timeout {
+            silent_for: Duration::from_millis(ms),
+        }
+    }
+
     #[test]
     fn inactivity_is_reported_once_and_flow_restart_is_reported() {
         let mut c = config(1, B_ADDR, MediaMode::Silence);
         c.inactivity_timeout = Some(Duration::from_millis(500));
-        c.direction = MediaDirection::RecvOnly;
         let mut s = RtpSession::new(c, Instant::ZERO);
-        assert_eq!(s.poll_timeout(), Some(Instant::from_millis(500)));
         s.handle_packet(Instant::from_millis(100), &audio(1, 1));
         assert_eq!(
             s.poll_event(),
             Some(MediaEvent::FlowStarted { ssrc: 0x5EED })
         );
-        assert_eq!(s.poll_timeout(), Some(Instant::from_millis(600)));
-        s.handle_timeout(Instant::from_millis(599));
-        assert_eq!(s.poll_event(), None);
-        s.handle_timeout(Instant::from_millis(600));
+        assert_eq!(events_until(&mut s, Instant::from_millis(599)), []);
         assert_eq!(
-            s.poll_event(),
-            Some(MediaEvent::Timeout {
-                silent_for: Duration::from_millis(500)
-            })
+            events_until(&mut s, Instant::from_millis(600)),
+            [timeout_after(500)]
         );
         assert_eq!(
-            s.poll_timeout(),
-            None,
-            "reported once, nothing else scheduled"
+            events_until(&mut s, Instant::from_millis(5000)),
+            [],
+            "reported once"
         );
-        s.handle_packet(Instant::from_millis(900), &audio(2, 161));
+        s.handle_packet(Instant::from_millis(5100), &audio(2, 161));
         assert_eq!(
             s.poll_event(),
             Some(MediaEvent::FlowStarted { ssrc: 0x5EED })
         );
-        // Sendonly: we do not expect packets, so no timeout.
-        s.set_direction(MediaDirection::SendOnly, Instant::from_millis(900));
-        s.handle_timeout(Instant::from_millis(5000));
-        assert_eq!(s.poll_event(), None);
+    }
+
+    #[test]
+    fn the_inactivity_timeout_is_off_by_default() {
+        let c = RtpSessionConfig::new(1, 0, 0, AudioCodec::PCMU, B_ADDR.parse().unwrap());
+        assert_eq!(c.inactivity_timeout, None);
+        let mut s = RtpSession::new(c, Instant::ZERO);
+        assert_eq!(events_until(&mut s, Instant::from_millis(600_000)), []);
+    }
+
+    /// A peer that holds us without music on hold sends nothing, and one we hold may stop
+    /// too: a held stream, in either direction, is not timed out; leaving hold gives the
+    /// peer a whole timeout to start again.
+    #[test]
+    fn a_held_stream_is_never_timed_out_and_resuming_restarts_the_timer() {
+        for held in [MediaDirection::RecvOnly, MediaDirection::SendOnly] {
+            let mut c = config(1, B_ADDR, MediaMode::Silence);
+            c.inactivity_timeout = Some(Duration::from_millis(500));
+            c.direction = held;
+            let mut s = RtpSession::new(c, Instant::ZERO);
+            assert_eq!(
+                events_until(&mut s, Instant::from_millis(60_000)),
+                [],
+                "{held:?}"
+            );
+            s.set_direction(MediaDirection::SendRecv, Instant::from_millis(60_000));
+            assert_eq!(events_until(&mut s, Instant::from_millis(60_499)), []);
+            assert_eq!(
+                events_until(&mut s, Instant::from_millis(60_500)),
+                [timeout_after(500)]
+            );
+        }
+    }
+
+    #[test]
+    fn rtcp_from_the_peer_is_a_sign_of_life() {
+        let mut c = config(1, B_ADDR, MediaMode::Silence);
+        c.inactivity_timeout = Some(Duration::from_millis(500));
+        let mut s = RtpSession::new(c, Instant::ZERO);
+        let mut rr = Vec::new();
+        rtcp::write_receiver_report(&mut rr, 0x5EED, &[]).unwrap();
+        s.handle_packet(Instant::from_millis(400), &rr);
+        assert_eq!(events_until(&mut s, Instant::from_millis(899)), []);
+        assert_eq!(
+            events_until(&mut s, Instant::from_millis(900)),
+            [timeout_after(500)]
+        );
     }
 
     #[test]
