@@ -183,7 +183,7 @@ fn tail(samples: &[i16], n: usize) -> &[i16] {
 
 fn media_tone_sends_a_1khz_sine_and_silence_does_not(runtime: &str) {
     for media in ["tone", "silence"] {
-        let (mut uas, addr) = uas(runtime, media, &["--ring-ms", "0"]);
+        let (uas, addr) = uas(runtime, media, &["--ring-ms", "0"]);
         let call = Call::place(&addr);
         let audio = call.exchange(None, Duration::from_millis(600));
         call.hang_up();
@@ -204,7 +204,7 @@ fn media_tone_sends_a_1khz_sine_and_silence_does_not(runtime: &str) {
 }
 
 fn media_echo_sends_back_the_tone_it_receives(runtime: &str) {
-    let (mut uas, addr) = uas(runtime, "echo", &["--ring-ms", "0"]);
+    let (uas, addr) = uas(runtime, "echo", &["--ring-ms", "0"]);
     let call = Call::place(&addr);
     let audio = call.exchange(Some(600.0), Duration::from_millis(800));
     call.hang_up();
