@@ -243,6 +243,12 @@ impl RawPeer {
 /// Runs SIPp as a UAC (one call) against `target`; returns whether it succeeded and what
 /// it printed.
 pub fn sipp_uac(scenario_args: &[&str], target: &str) -> (bool, String) {
+    sipp_uac_calls(scenario_args, target, 1)
+}
+
+/// Runs SIPp as a UAC placing `calls` calls (20 a second) against `target`; returns
+/// whether every call succeeded and what it printed.
+pub fn sipp_uac_calls(scenario_args: &[&str], target: &str, calls: u32) -> (bool, String) {
     let port = free_port().to_string();
     let media_port = free_port().to_string();
     let out = std::process::Command::new("timeout")
@@ -250,7 +256,9 @@ pub fn sipp_uac(scenario_args: &[&str], target: &str) -> (bool, String) {
         .args(scenario_args)
         .args([
             "-m",
-            "1",
+            &calls.to_string(),
+            "-r",
+            "20",
             "-i",
             "127.0.0.1",
             "-p",
