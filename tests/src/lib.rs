@@ -35,6 +35,8 @@ pub struct Node {
     pub ep: Endpoint,
     /// Every application event, with its time.
     pub events: Vec<(Instant, SessionEvent)>,
+    /// Every RTP socket the endpoint gave back (`MediaRequest::Close`), with its time.
+    pub rtp_closed: Vec<(Instant, SessionId, SocketAddr)>,
     next_rtp_port: u16,
 }
 
@@ -88,6 +90,7 @@ impl Pump {
                     name,
                     ep: Endpoint::new(c),
                     events: Vec::new(),
+                    rtp_closed: Vec::new(),
                     next_rtp_port: 20_000,
                 })
                 .collect(),
@@ -177,6 +180,9 @@ impl Pump {
                 node.next_rtp_port += 2;
                 node.ep
                     .handle_media(now, MediaInput::Ready { session, local_rtp });
+            }
+            Output::Media(MediaRequest::Close { session, local_rtp }) => {
+                self.nodes[from].rtp_closed.push((now, session, local_rtp));
             }
             Output::Media(_) => {}
             Output::Event(e) => self.nodes[from].events.push((now, e)),

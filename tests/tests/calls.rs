@@ -749,3 +749,31 @@ fn after_a_refused_hold_the_caller_answers_a_hold_with_recvonly() {
         .unwrap_or_default();
     assert!(answer.contains("[recvonly]"), "{ladder}");
 }
+
+/// An ended call gives its RTP port back as soon as its media stops, on both sides, not
+/// when the session is destroyed after lingering (a load of 1,000 calls/s would hold
+/// thousands of ports for nothing), and each port is given back once.
+#[test]
+fn rtp_ports_are_released_when_the_call_ends_not_after_the_linger() {
+    let mut p = pair();
+    let (a, b) = answered(&mut p);
+    let hangup_at = p.now;
+    p.ep("alice").hangup(hangup_at, a).expect("alice hangs up");
+    p.run_for(Duration::from_millis(100));
+    for (node, s) in [("alice", a), ("bob", b)] {
+        let closed = &p.node(node).rtp_closed;
+        assert_eq!(closed.len(), 1, "{node}: {closed:?}");
+        assert_eq!(closed[0].1, s);
+        assert!(
+            closed[0].0 <= hangup_at + Duration::from_millis(20),
+            "{node}: {closed:?}"
+        );
+        assert!(
+            p.state(node, s).is_some(),
+            "{node}: the session still lingers"
+        );
+    }
+    finish_idle(&mut p);
+    assert_eq!(p.node("alice").rtp_closed.len(), 1, "closed once");
+    assert_eq!(p.node("bob").rtp_closed.len(), 1, "closed once");
+}

@@ -116,7 +116,9 @@ pub(super) fn start_media_flow(
     send_dtmf(ctx, id, call, now)
 }
 
-/// Stops sending and receiving; the socket stays until cleanup.
+/// Stops sending and receiving, and gives the RTP socket back to the runtime at once: an
+/// ended call has no use for its port while the session lingers (a load of 1,000 calls/s
+/// would otherwise hold 5,000 ports for nothing).
 pub(super) fn stop_media_flow(
     ctx: &mut Ctx,
     id: SessionId,
@@ -125,8 +127,20 @@ pub(super) fn stop_media_flow(
     if let Some(media) = call.media.as_mut() {
         media.stop();
     }
+    release_rtp(ctx, id, call);
     ctx.timers.cancel((id, SessionTimer::Media));
     Ok(())
+}
+
+/// Asks the runtime to close the session's RTP socket, once.
+fn release_rtp(ctx: &mut Ctx, id: SessionId, call: &mut Call) {
+    if let Some(local_rtp) = call.local_rtp.filter(|_| !call.rtp_released) {
+        call.rtp_released = true;
+        ctx.outputs.push_back(Output::Media(MediaRequest::Close {
+            session: id,
+            local_rtp,
+        }));
+    }
 }
 
 /// Hold and resume: the stream follows the direction the last exchange negotiated.
@@ -185,23 +199,13 @@ pub(super) fn send_dtmf(
     Ok(())
 }
 
-/// Gives the RTP socket back to the runtime.
+/// Gives the RTP socket back to the runtime, if media never stopped before.
 pub(super) fn cleanup_media(
     ctx: &mut Ctx,
     id: SessionId,
     call: &mut Call,
 ) -> Result<(), ActionError> {
-    if let Some(media) = call.media.as_mut() {
-        media.stop();
-    }
-    if let Some(local_rtp) = call.local_rtp {
-        ctx.outputs.push_back(Output::Media(MediaRequest::Close {
-            session: id,
-            local_rtp,
-        }));
-    }
-    ctx.timers.cancel((id, SessionTimer::Media));
-    Ok(())
+    stop_media_flow(ctx, id, call)
 }
 
 /// Keeps the endpoint's timer for this session's RTP in step with the RTP session.

@@ -107,7 +107,11 @@ pub(crate) struct Call {
     /// The peer's SDP carried by the message being processed.
     pub(crate) inbound_sdp: Option<Box<SessionDescription>>,
     pub(crate) negotiated: Option<Negotiated>,
+    /// Our RTP socket, once the runtime opened it (kept after it is released, so that the
+    /// store can unindex it).
     pub(crate) local_rtp: Option<SocketAddr>,
+    /// Whether the RTP socket was given back to the runtime (when media stopped).
+    pub(crate) rtp_released: bool,
     pub(crate) media: Option<Box<RtpSession>>,
     /// DTMF digits asked for before media ran.
     pub(crate) dtmf_queue: String,
@@ -172,6 +176,7 @@ impl Call {
             inbound_sdp: None,
             negotiated: None,
             local_rtp: None,
+            rtp_released: false,
             media: None,
             dtmf_queue: String::new(),
             refer_to: None,

@@ -165,8 +165,11 @@ impl SessionStore {
         if let Some(key) = session.origin {
             unindex(&mut self.by_origin, key, id);
         }
+        // A released port may already belong to a newer session: only our own entry goes.
         if let Some(rtp) = session.call.local_rtp {
-            self.by_rtp.remove(&rtp);
+            if self.by_rtp.get(&rtp) == Some(&id) {
+                self.by_rtp.remove(&rtp);
+            }
         }
         Some(session)
     }
