@@ -18,25 +18,9 @@ use std::time::{Duration, Instant};
 use common::{uas, RawPeer};
 use session_core::media::g711::G711Law;
 use session_core::media::RtpPacket;
+use session_core_tests::audio::tone_share;
 
 const SAMPLE_RATE: f64 = 8000.0;
-
-/// The share of a signal's energy at `freq_hz` (0..=1), by the Goertzel algorithm over
-/// the whole block; `None` for a block with (next to) no energy at all.
-fn share_at(samples: &[i16], freq_hz: f64) -> Option<f64> {
-    let n = samples.len() as f64;
-    let coeff = 2.0 * (2.0 * PI * freq_hz / SAMPLE_RATE).cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s0 = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    let energy: f64 = samples.iter().map(|&x| f64::from(x).powi(2)).sum();
-    // Mean amplitude below ~30 of 32767 (about -60 dBFS): silence.
-    (energy / n > 900.0).then(|| 2.0 * power / (n * energy))
-}
 
 /// One call from a raw peer to `uas`, its RTP on a socket of its own.
 struct Call {
@@ -189,7 +173,7 @@ fn media_tone_sends_a_1khz_sine_and_silence_does_not(runtime: &str) {
         call.hang_up();
         assert!(uas.terminate(), "uas exits 0 on SIGTERM");
         let block = tail(&audio, 1600);
-        let share = share_at(block, 1000.0);
+        let share = tone_share(block, 1000.0);
         match media {
             "tone" => assert!(
                 share.is_some_and(|s| s > 0.9),
@@ -210,8 +194,8 @@ fn media_echo_sends_back_the_tone_it_receives(runtime: &str) {
     call.hang_up();
     assert!(uas.terminate(), "uas exits 0 on SIGTERM");
     let block = tail(&audio, 1600);
-    let at_600 = share_at(block, 600.0);
-    let at_1k = share_at(block, 1000.0);
+    let at_600 = tone_share(block, 600.0);
+    let at_1k = tone_share(block, 1000.0);
     assert!(
         at_600.is_some_and(|s| s > 0.9) && at_1k.is_some_and(|s| s < 0.05),
         "{runtime}: --media echo: 600 Hz holds {at_600:?}, 1 kHz {at_1k:?}"

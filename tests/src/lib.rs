@@ -4,6 +4,7 @@
 //! The pump is deliberately simple — fixed latency, no faults — so that a test reads as
 //! the call flow it checks; fault injection is the simulator's job.
 
+pub mod audio;
 pub mod fuzz_support;
 
 use std::collections::BTreeMap;

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use session_core::endpoint::{SessionEvent, SessionId};
+use session_core::media::analysis::goertzel_power;
 use session_core::media::MediaMode;
 use session_core::{CallOptions, Config};
 use session_core_tests::{config, Pump};
@@ -24,20 +25,6 @@ fn call(alice: Config, bob: Config) -> (Pump, SessionId, SessionId) {
     let now = p.now;
     p.ep("bob").accept(now, b).unwrap();
     (p, a, b)
-}
-
-/// The power of `freq_hz` in `samples` at 8 kHz (Goertzel), normalised by length.
-fn goertzel(samples: &[i16], freq_hz: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq_hz / 8_000.0;
-    let coeff = 2.0 * w.cos();
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &x in samples {
-        let s0 = f64::from(x) + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
-    }
-    let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    power / (samples.len() as f64).powi(2)
 }
 
 #[test]
@@ -65,13 +52,14 @@ fn a_two_second_call_with_tone_and_echo_carries_100_packets_each_way_and_the_ton
         frames += 1;
     }
     assert!(frames >= 90, "only {frames} frames reached alice's sink");
-    let at_tone = goertzel(&heard, f64::from(TONE_HZ));
-    let elsewhere = goertzel(&heard, 1_700.0);
+    // Normalised by N², a sine of amplitude A has power A²/4.
+    let n2 = (heard.len() as f64).powi(2);
+    let at_tone = goertzel_power(&heard, f64::from(TONE_HZ), 8_000.0) / n2;
+    let elsewhere = goertzel_power(&heard, 1_700.0, 8_000.0) / n2;
     assert!(
         at_tone > 1_000.0 * elsewhere.max(1e-3),
         "tone {at_tone:.1} vs off-tone {elsewhere:.1}"
     );
-    // A sine of amplitude A has Goertzel power A²/4 by this normalisation.
     let amplitude = (at_tone * 4.0).sqrt();
     println!(
         "rtp to alice {to_alice}, to bob {to_bob}; {frames} frames heard; \

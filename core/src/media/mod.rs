@@ -12,10 +12,12 @@
 //! | [`g711`] | µ-law and A-law | ITU-T G.711, RFC 3551 §4.5.14 |
 //! | [`dtmf`] | telephone-event sender and receiver | RFC 4733 |
 //! | [`tone`] | a deterministic sine source | — |
+//! | [`analysis`] | Goertzel power, dominant frequency, level: checking audio by content | — |
 //! | [`stats`] | counters, loss, jitter | RFC 3550 A.1, A.3, A.8 |
 //! | [`frames`] | bounded frame queues (sink, echo) | — |
 //! | [`session`] | [`RtpSession`], one per call | RFC 3550, RFC 3551 |
 
+pub mod analysis;
 pub mod dtmf;
 pub mod frames;
 pub mod g711;

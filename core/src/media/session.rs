@@ -968,7 +968,7 @@ fn push_dtmf(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::media::tone::analysis::{dominant_frequency, rms};
+    use crate::media::analysis::{dominant_frequency, rms};
 
     const A_ADDR: &str = "192.0.2.1:40000";
     const B_ADDR: &str = "192.0.2.2:50000";
