@@ -103,8 +103,8 @@ pub mod time;
 pub mod transaction;
 
 pub use endpoint::{
-    CallOptions, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent, SessionId,
-    SessionInfo,
+    CallOptions, Command, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent,
+    SessionId, SessionInfo,
 };
 pub use media::MediaMode;
 pub use rng::Rng;

@@ -13,6 +13,7 @@
 //! random generator, so the same [`Config::seed`] and the same inputs at the same
 //! instants give byte-identical outputs.
 
+mod command;
 mod config;
 pub(crate) mod ctx;
 mod output;
@@ -20,6 +21,7 @@ mod router;
 mod timers;
 mod uas_checks;
 
+pub use command::Command;
 pub use config::Config;
 pub use ctx::EndpointStats;
 pub use output::{EndReason, MediaRequest, Output, SessionEvent, SessionId, Side, Transmit};
@@ -221,6 +223,28 @@ impl Endpoint {
         match (self.ctx.transactions.poll_timeout(), self.ctx.timers.next()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
+        }
+    }
+
+    /// Carries out one [`Command`]; returns the session it created or acted on. The
+    /// methods below (`make_call`, `accept`, …) are the same commands, typed one by one.
+    pub fn execute(&mut self, now: Instant, command: Command) -> Result<SessionId, CommandError> {
+        let done = |session: SessionId| move |()| session;
+        match command {
+            Command::MakeCall { target, options } => self.make_call(now, &target, options),
+            Command::Accept { session } => self.accept(now, session).map(done(session)),
+            Command::Reject { session, status } => {
+                self.reject(now, session, status).map(done(session))
+            }
+            Command::Hangup { session } => self.hangup(now, session).map(done(session)),
+            Command::Hold { session } => self.hold(now, session).map(done(session)),
+            Command::Resume { session } => self.resume(now, session).map(done(session)),
+            Command::SendDtmf { session, digits } => {
+                self.send_dtmf(now, session, &digits).map(done(session))
+            }
+            Command::Transfer { session, target } => {
+                self.transfer(now, session, &target).map(done(session))
+            }
         }
     }
 

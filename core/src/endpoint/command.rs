@@ -1,0 +1,155 @@
+//! What an application asks of the endpoint: one vocabulary for every caller (the
+//! runtimes' handles, `sessionctl`, the simulator's scripts), so that a command is added
+//! in one place. Each command becomes the table event the seed names for it
+//! (`MakeCall`, `AcceptCall`, `RejectCall`, `HangupCall`, `HoldCall`, `ResumeCall`,
+//! `SendDtmf`, `BlindTransfer`) and runs through [`Endpoint::execute`](super::Endpoint::execute).
+
+use super::{CallOptions, SessionId};
+
+/// A command to the endpoint.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub enum Command {
+    /// Place a call to `target` (a `sip:` or `sips:` URI); creates a session.
+    MakeCall {
+        /// Whom to call.
+        target: String,
+        /// From and the like.
+        options: CallOptions,
+    },
+    /// Answer an incoming call.
+    Accept {
+        /// The call.
+        session: SessionId,
+    },
+    /// Refuse an incoming call with a final status (400–699).
+    Reject {
+        /// The call.
+        session: SessionId,
+        /// The status.
+        status: u16,
+    },
+    /// End a call: CANCEL before an answer, BYE after, 603 for a call ringing here.
+    Hangup {
+        /// The call.
+        session: SessionId,
+    },
+    /// Put an answered call on hold (a sendonly re-INVITE, RFC 3264 §8.4).
+    Hold {
+        /// The call.
+        session: SessionId,
+    },
+    /// Take a held call off hold.
+    Resume {
+        /// The call.
+        session: SessionId,
+    },
+    /// Send DTMF digits (`0-9*#A-D`) as RFC 4733 events.
+    SendDtmf {
+        /// The call.
+        session: SessionId,
+        /// The digits.
+        digits: String,
+    },
+    /// Ask the peer to call `target` instead (blind transfer: REFER, RFC 3515).
+    Transfer {
+        /// The call.
+        session: SessionId,
+        /// Where the peer should call.
+        target: String,
+    },
+}
+
+impl Command {
+    /// Every command's name, in declaration order: what [`Command::name`] returns.
+    pub const NAMES: &'static [&'static str] = &[
+        "make_call",
+        "accept",
+        "reject",
+        "hangup",
+        "hold",
+        "resume",
+        "send_dtmf",
+        "transfer",
+    ];
+
+    /// The command's name, as errors and logs spell it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::MakeCall { .. } => "make_call",
+            Command::Accept { .. } => "accept",
+            Command::Reject { .. } => "reject",
+            Command::Hangup { .. } => "hangup",
+            Command::Hold { .. } => "hold",
+            Command::Resume { .. } => "resume",
+            Command::SendDtmf { .. } => "send_dtmf",
+            Command::Transfer { .. } => "transfer",
+        }
+    }
+
+    /// The session the command acts on; `None` for one that creates a session.
+    pub fn session(&self) -> Option<SessionId> {
+        match self {
+            Command::MakeCall { .. } => None,
+            Command::Accept { session }
+            | Command::Reject { session, .. }
+            | Command::Hangup { session }
+            | Command::Hold { session }
+            | Command::Resume { session }
+            | Command::SendDtmf { session, .. }
+            | Command::Transfer { session, .. } => Some(*session),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One of each command; the exhaustive match makes a new variant fail to compile
+    /// until it is listed here, and the test then checks `NAMES` lists it too.
+    fn one_of_each() -> Vec<Command> {
+        let session = SessionId(1);
+        let all = vec![
+            Command::MakeCall {
+                target: "sip:a@127.0.0.1".into(),
+                options: CallOptions::default(),
+            },
+            Command::Accept { session },
+            Command::Reject {
+                session,
+                status: 486,
+            },
+            Command::Hangup { session },
+            Command::Hold { session },
+            Command::Resume { session },
+            Command::SendDtmf {
+                session,
+                digits: "1".into(),
+            },
+            Command::Transfer {
+                session,
+                target: "sip:b@127.0.0.1".into(),
+            },
+        ];
+        for c in &all {
+            match c {
+                Command::MakeCall { .. }
+                | Command::Accept { .. }
+                | Command::Reject { .. }
+                | Command::Hangup { .. }
+                | Command::Hold { .. }
+                | Command::Resume { .. }
+                | Command::SendDtmf { .. }
+                | Command::Transfer { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn names_lists_every_command_once_in_order() {
+        let names: Vec<&str> = one_of_each().iter().map(Command::name).collect();
+        assert_eq!(names, Command::NAMES);
+    }
+}
