@@ -28,7 +28,9 @@ use session_core::sip::Transport;
 use session_core::state_table::CompiledTable;
 use session_core::transaction::TimerConfig;
 use session_core::SessionId;
-use session_core::{CallOptions, CommandError, Config, Endpoint, Instant, MediaInput, Rng};
+use session_core::{
+    CallOptions, Command, CommandError, Config, Endpoint, Instant, MediaInput, Rng,
+};
 
 use crate::endpoint_checks::{WireBreach, WireRules};
 use crate::node::{
@@ -42,6 +44,12 @@ pub const MAX_RECORDS: usize = 4_096;
 /// The first RTP port a node hands out; ports go up by two and wrap below 60000.
 pub const FIRST_RTP_PORT: u16 = 20_000;
 
+/// The media timeout simulated endpoints run with (the core's default is off). A call
+/// whose BYE the network mangled (a corrupted tag is answered 481, RFC 3261 §12.2.2) is
+/// left up on the other side; without session timers this is what ends it, as it would
+/// in a deployment that cares to, and the liveness phase requires every call to end.
+pub const SIMULATED_MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// How the endpoints of a run are set up.
 #[derive(Clone, Debug)]
 pub struct EndpointFactory {
@@ -52,12 +60,13 @@ pub struct EndpointFactory {
 
 impl EndpointFactory {
     /// A factory for `scenario`'s participants: the default state table (compiled once and
-    /// shared), silence as media, and random T1/T2 when the scenario asks for them (one
-    /// draw per run from its seed, or one per node from the node's seed).
+    /// shared), silence as media, a media timeout, and random T1/T2 when the scenario asks
+    /// for them (one draw per run from its seed, or one per node from the node's seed).
     pub fn new(scenario: &Scenario) -> EndpointFactory {
         let mut template = Config::new(SocketAddr::from(([0, 0, 0, 0], 5060)));
         template.user_agent = String::new();
         template.media_mode = MediaMode::Silence;
+        template.rtp_inactivity = Some(SIMULATED_MEDIA_TIMEOUT);
         EndpointFactory {
             template,
             random_timers: scenario.random_timers,
@@ -300,18 +309,58 @@ impl EndpointNode {
         }
     }
 
-    fn call(
+    /// The endpoint command a script action stands for: participants become SIP URIs,
+    /// "the current call" and "the newest unanswered call" become sessions.
+    fn command_for(
         &mut self,
-        now: Instant,
         action: &ScriptAction,
-        target: &str,
-    ) -> Result<(), ScriptError> {
-        let id = self
-            .ep
-            .make_call(now, target, CallOptions::default())
-            .map_err(|e| self.command_error(action, e))?;
-        self.record(id, true);
-        Ok(())
+        ctx: &ScriptContext<'_>,
+    ) -> Result<Command, ScriptError> {
+        let uri_of = |to: &String| {
+            ctx.address_of(to)
+                .map(|peer| format!("sip:{to}@{peer}"))
+                .ok_or_else(|| ScriptError::UnknownParticipant(to.clone()))
+        };
+        let current = |node: &Self| node.current().ok_or_else(|| node.refused(action));
+        let unanswered = |node: &Self| node.unanswered().ok_or_else(|| node.refused(action));
+        Ok(match action {
+            ScriptAction::Call { to } => Command::MakeCall {
+                target: uri_of(to)?,
+                options: CallOptions::default(),
+            },
+            ScriptAction::FollowTransfer => Command::MakeCall {
+                target: self
+                    .transfer_target
+                    .take()
+                    .ok_or_else(|| self.refused(action))?,
+                options: CallOptions::default(),
+            },
+            ScriptAction::Answer => Command::Accept {
+                session: unanswered(self)?,
+            },
+            ScriptAction::Reject { status } => Command::Reject {
+                session: unanswered(self)?,
+                status: *status,
+            },
+            ScriptAction::Hangup => Command::Hangup {
+                session: current(self)?,
+            },
+            ScriptAction::Hold => Command::Hold {
+                session: current(self)?,
+            },
+            ScriptAction::Resume => Command::Resume {
+                session: current(self)?,
+            },
+            ScriptAction::Dtmf { digits } => Command::SendDtmf {
+                session: current(self)?,
+                digits: digits.clone(),
+            },
+            ScriptAction::Transfer { to } => Command::Transfer {
+                target: uri_of(to)?,
+                session: current(self)?,
+            },
+            other => return Err(ScriptError::Unsupported(other.clone())),
+        })
     }
 }
 
@@ -391,71 +440,25 @@ impl SimNode for EndpointNode {
         ctx: &ScriptContext<'_>,
     ) -> Result<(), ScriptError> {
         self.sync_cleanup();
-        let current = |node: &Self| node.current().ok_or_else(|| node.refused(action));
-        let result = match action {
-            ScriptAction::Call { to } => {
-                let peer = ctx
-                    .address_of(to)
-                    .ok_or_else(|| ScriptError::UnknownParticipant(to.clone()))?;
-                return self.call(now, action, &format!("sip:{to}@{peer}"));
+        if let ScriptAction::Shutdown = action {
+            self.ep.shutdown(now);
+            return Ok(());
+        }
+        let command = self.command_for(action, ctx)?;
+        let answers = matches!(command, Command::Accept { .. } | Command::Reject { .. });
+        let creates = matches!(command, Command::MakeCall { .. });
+        let id = self
+            .ep
+            .execute(now, command)
+            .map_err(|e| self.command_error(action, e))?;
+        if creates {
+            self.record(id, true);
+        } else if answers {
+            if let Some(rec) = self.record_mut(id) {
+                rec.responded = true;
             }
-            ScriptAction::FollowTransfer => {
-                let target = self
-                    .transfer_target
-                    .take()
-                    .ok_or_else(|| self.refused(action))?;
-                return self.call(now, action, &target);
-            }
-            ScriptAction::Answer => {
-                let id = self.unanswered().ok_or_else(|| self.refused(action))?;
-                let r = self.ep.accept(now, id);
-                if r.is_ok() {
-                    if let Some(rec) = self.record_mut(id) {
-                        rec.responded = true;
-                    }
-                }
-                r
-            }
-            ScriptAction::Reject { status } => {
-                let id = self.unanswered().ok_or_else(|| self.refused(action))?;
-                let r = self.ep.reject(now, id, *status);
-                if r.is_ok() {
-                    if let Some(rec) = self.record_mut(id) {
-                        rec.responded = true;
-                    }
-                }
-                r
-            }
-            ScriptAction::Hangup => {
-                let id = current(self)?;
-                self.ep.hangup(now, id)
-            }
-            ScriptAction::Hold => {
-                let id = current(self)?;
-                self.ep.hold(now, id)
-            }
-            ScriptAction::Resume => {
-                let id = current(self)?;
-                self.ep.resume(now, id)
-            }
-            ScriptAction::Dtmf { digits } => {
-                let id = current(self)?;
-                self.ep.send_dtmf(now, id, digits)
-            }
-            ScriptAction::Transfer { to } => {
-                let peer = ctx
-                    .address_of(to)
-                    .ok_or_else(|| ScriptError::UnknownParticipant(to.clone()))?;
-                let id = current(self)?;
-                self.ep.transfer(now, id, &format!("sip:{to}@{peer}"))
-            }
-            ScriptAction::Shutdown => {
-                self.ep.shutdown(now);
-                Ok(())
-            }
-            other => return Err(ScriptError::Unsupported(other.clone())),
-        };
-        result.map_err(|e| self.command_error(action, e))
+        }
+        Ok(())
     }
 
     fn serve_media(&mut self, now: Instant, request: &MediaRequest) {
