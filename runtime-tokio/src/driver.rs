@@ -380,7 +380,7 @@ impl Driver {
             return false;
         }
         if !idle {
-            let states: Vec<&str> = self.endpoint.sessions().map(|i| i.state).collect();
+            let states: Vec<String> = self.endpoint.sessions().map(|i| i.state).collect();
             if !states.is_empty() {
                 tracing::warn!(?states, "shutdown grace over with calls still ending");
             } else {

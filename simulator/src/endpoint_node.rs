@@ -500,7 +500,7 @@ impl SimNode for EndpointNode {
             if !label.is_empty() {
                 label.push(',');
             }
-            snake_case_into(s.state, &mut label);
+            snake_case_into(&s.state, &mut label);
         }
         if label.is_empty() {
             label.push_str("lingering");

@@ -398,12 +398,12 @@ impl Endpoint {
     }
 
     /// Every session, in id order, with its state's name.
-    pub fn sessions(&self) -> impl Iterator<Item = SessionInfo<'_>> + '_ {
+    pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
         self.sessions.infos(&self.table)
     }
 
     /// One session's summary.
-    pub fn session(&self, id: SessionId) -> Option<SessionInfo<'_>> {
+    pub fn session(&self, id: SessionId) -> Option<SessionInfo> {
         self.sessions
             .get(id)
             .map(|s| SessionInfo::new(id, s, &self.table))

@@ -191,41 +191,42 @@ impl Call {
     }
 }
 
-/// What the application can inspect of a session.
+/// What the application can inspect of a session: a copy, so that a runtime can hand it
+/// to another thread.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
-pub struct SessionInfo<'a> {
+pub struct SessionInfo {
     /// The session.
     pub id: SessionId,
     /// Its current state's name in the state table.
-    pub state: &'a str,
+    pub state: String,
     /// Whether we placed the call.
     pub outgoing: bool,
     /// The Call-ID.
-    pub call_id: &'a str,
+    pub call_id: String,
     /// The peer's URI.
-    pub remote_uri: &'a str,
+    pub remote_uri: String,
     /// When the session was created.
     pub created_at: Instant,
     /// When it was answered.
     pub answered_at: Option<Instant>,
     /// The RTP statistics, when media ran.
-    pub media: Option<&'a crate::media::MediaStats>,
+    pub media: Option<crate::media::MediaStats>,
     /// The transitions recorded so far.
     pub transitions: u64,
 }
 
-impl<'a> SessionInfo<'a> {
-    pub(crate) fn new(id: SessionId, s: &'a Session, table: &'a CompiledTable) -> Self {
+impl SessionInfo {
+    pub(crate) fn new(id: SessionId, s: &Session, table: &CompiledTable) -> Self {
         SessionInfo {
             id,
-            state: &table.state(s.machine.state()).name,
+            state: table.state(s.machine.state()).name.to_string(),
             outgoing: s.call.role == DialogRole::Uac,
-            call_id: &s.call.call_id,
-            remote_uri: &s.call.remote_uri,
+            call_id: s.call.call_id.clone(),
+            remote_uri: s.call.remote_uri.clone(),
             created_at: s.call.created_at,
             answered_at: s.call.answered_at,
-            media: s.call.media.as_ref().map(|m| m.stats()),
+            media: s.call.media.as_ref().map(|m| m.stats().clone()),
             transitions: s.machine.history().recorded(),
         }
     }

@@ -186,7 +186,7 @@ impl SessionStore {
     pub(crate) fn infos<'a>(
         &'a self,
         table: &'a CompiledTable,
-    ) -> impl Iterator<Item = SessionInfo<'a>> + 'a {
+    ) -> impl Iterator<Item = SessionInfo> + 'a {
         self.sessions
             .iter()
             .map(move |(&id, s)| SessionInfo::new(id, s, table))
