@@ -109,6 +109,17 @@ impl Ctx {
         c
     }
 
+    /// The `Retry-After` seconds RFC 3261 pairs with a refusal, `None` for a status it
+    /// pairs none with. A 500 carries a value drawn from 0–10 s: §14.2 requires it when an
+    /// INVITE meets another INVITE still in progress on its dialog, so that the two sides
+    /// fall out of step, and any other 500 we send is as worth retrying.
+    pub(crate) fn retry_after(&mut self, status: u16) -> Option<u32> {
+        match status {
+            500 => Some(self.rng.range_inclusive(0, 10) as u32),
+            _ => None,
+        }
+    }
+
     /// Our Contact for a transport: `<sip:user@addr>` (with `;transport=tcp` on TCP).
     pub(crate) fn contact(&self, transport: &Transport) -> String {
         match transport {

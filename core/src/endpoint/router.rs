@@ -281,6 +281,7 @@ fn respond(
     let mut out = Vec::with_capacity(512);
     ResponseBuilder::new(&msg, status)
         .to_tag(&tag)
+        .retry_after(ctx.retry_after(status))
         .headers(headers)
         .write(&mut out);
     let _ = ctx.transactions.send_response(now, request.tx, status, out);
@@ -300,6 +301,7 @@ fn respond_stateless(
     }
     let mut out = Vec::with_capacity(512);
     ResponseBuilder::new(msg, status)
+        .retry_after(ctx.retry_after(status))
         .headers(headers)
         .write(&mut out);
     ctx.transmit(dest, transport, out);

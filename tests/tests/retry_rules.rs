@@ -1,0 +1,131 @@
+//! Refusals that RFC 3261 pairs with `Retry-After`, and the INVITE whose `Expires`
+//! passes while it rings: each checked between endpoints back to back, on the wire they
+//! send.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use session_core::{CallOptions, SessionId};
+use session_core_tests::{config, header_of, status_of, Pump};
+
+const STRANGER: &str = "127.0.0.9:5060";
+
+/// A call from alice to bob that bob lets ring: the Call-ID, alice's tag and bob's tag
+/// of the early dialog, read from bob's 180.
+struct Ringing {
+    p: Pump,
+    alice: SessionId,
+    bob: SessionId,
+    call_id: String,
+    alice_tag: String,
+    bob_tag: String,
+}
+
+fn ringing() -> Ringing {
+    let mut p = Pump::new(vec![
+        ("alice", config("127.0.0.1:5060", 1)),
+        ("bob", config("127.0.0.2:5060", 2)),
+    ]);
+    let now = p.now;
+    let alice = p
+        .ep("alice")
+        .make_call(now, "sip:bob@127.0.0.2:5060", CallOptions::default())
+        .unwrap();
+    p.run_for(Duration::from_millis(100));
+    let bob = p.incoming("bob").unwrap();
+    let ringing = p
+        .wire
+        .iter()
+        .find(|w| w.bytes.starts_with(b"SIP/2.0 180"))
+        .expect("180")
+        .bytes
+        .clone();
+    let tag = |h: &str| {
+        let v = header_of(&ringing, h).unwrap();
+        v.split(";tag=").nth(1).unwrap().to_owned()
+    };
+    Ringing {
+        alice,
+        bob,
+        call_id: header_of(&ringing, "Call-ID").unwrap(),
+        alice_tag: tag("From"),
+        bob_tag: tag("To"),
+        p,
+    }
+}
+
+/// A re-INVITE on the early dialog, without SDP, as `from_tag`'s side would send it to
+/// the side whose tag is `to_tag`.
+fn reinvite(c: &Ringing, from_tag: &str, to_tag: &str, cseq: u32) -> String {
+    format!(
+        "INVITE sip:ua@127.0.0.1:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {STRANGER};branch=z9hG4bKre{cseq}{from_tag}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:peer@127.0.0.9>;tag={from_tag}\r\n\
+         To: <sip:ua@127.0.0.1>;tag={to_tag}\r\n\
+         Call-ID: {}\r\n\
+         CSeq: {cseq} INVITE\r\n\
+         Contact: <sip:peer@{STRANGER}>\r\n\
+         Content-Length: 0\r\n\r\n",
+        c.call_id
+    )
+}
+
+/// The last answer an injected request got: its status and its `Retry-After` seconds.
+fn last_answer(p: &Pump) -> (Option<u16>, Option<u32>) {
+    let answer = &p.unrouted.last().expect("an answer").bytes;
+    let retry_after = header_of(answer, "Retry-After").map(|v| {
+        v.parse()
+            .unwrap_or_else(|_| panic!("Retry-After is delta-seconds: {v}"))
+    });
+    (status_of(answer), retry_after)
+}
+
+/// RFC 3261 §14.2: an INVITE that arrives on a dialog while an INVITE is still in
+/// progress there (here our own, unanswered INVITE) is refused with 500, and the 500
+/// "MUST include a Retry-After header field with a randomly chosen value of between 0
+/// and 10 seconds"; the call goes on.
+#[test]
+fn reinvite_while_our_invite_is_unanswered_gets_500_with_retry_after_up_to_10_s() {
+    let mut c = ringing();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let request = reinvite(&c, &c.bob_tag.clone(), &c.alice_tag.clone(), 2);
+    c.p.inject("alice", from, request.as_bytes());
+    let (status, retry_after) = last_answer(&c.p);
+    assert_eq!(status, Some(500));
+    let retry_after = retry_after.expect("Retry-After on the 500");
+    assert!(retry_after <= 10, "Retry-After {retry_after} is above 10 s");
+    assert_eq!(c.p.state("alice", c.alice).as_deref(), Some("Ringing"));
+}
+
+/// RFC 3261 §14.2, the UAS half: a second INVITE on the dialog before we sent the final
+/// response to the first (the call still rings here) gets 500 with `Retry-After`
+/// (0–10 s), and the first INVITE still rings.
+#[test]
+fn reinvite_while_the_peers_invite_is_unanswered_gets_500_with_retry_after_up_to_10_s() {
+    let mut c = ringing();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let request = reinvite(&c, &c.alice_tag.clone(), &c.bob_tag.clone(), 2);
+    c.p.inject("bob", from, request.as_bytes());
+    let (status, retry_after) = last_answer(&c.p);
+    assert_eq!(status, Some(500));
+    assert!(retry_after.expect("Retry-After on the 500") <= 10);
+    assert_eq!(c.p.state("bob", c.bob).as_deref(), Some("Ringing"));
+}
+
+/// The random `Retry-After` comes from the endpoint's seeded generator: the same seed
+/// and the same inputs give the same value, so a run replays byte for byte.
+#[test]
+fn the_random_retry_after_of_a_500_is_the_same_for_the_same_seed() {
+    let values: Vec<Option<u32>> = (0..2)
+        .map(|_| {
+            let mut c = ringing();
+            let from: SocketAddr = STRANGER.parse().unwrap();
+            let request = reinvite(&c, &c.bob_tag.clone(), &c.alice_tag.clone(), 2);
+            c.p.inject("alice", from, request.as_bytes());
+            last_answer(&c.p).1
+        })
+        .collect();
+    assert!(values[0].is_some());
+    assert_eq!(values[0], values[1]);
+}
