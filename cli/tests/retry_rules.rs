@@ -6,7 +6,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{sessionctl, uas, Process, RawPeer};
+use common::{free_port, sessionctl, uas, Process, RawPeer};
 
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -168,7 +168,50 @@ fn reinvite_while_our_invite_is_unanswered_gets_500_with_retry_after(runtime: &s
     drop(caller);
 }
 
+/// RFC 3261 §21.5.4: with no RTP port left, a new INVITE gets 503 Service Unavailable
+/// with `Retry-After` (the uas's default, 5 s), which callers and proxies act on; the
+/// call holding the one port goes on ringing.
+fn invite_when_no_rtp_port_is_left_gets_503_with_retry_after(runtime: &str) {
+    let port = free_port() & !1;
+    let ports = format!("{port}-{}", port + 1);
+    let (uas, addr) = uas(
+        runtime,
+        "silence",
+        &["--ring-ms", "5000", "--rtp-ports", &ports],
+    );
+    let peer = RawPeer::new(&addr);
+    let first = "holds-the-port@retry-rules";
+    peer.send(&INVITE.replace("[call-id]", first).replace("[extra]", ""));
+    let ringing = peer.recv_matching("SIP/2.0 180", WAIT).expect("180");
+    let to_tag = tag_of(RawPeer::header(&ringing, "To").expect("To"));
+    peer.send(
+        &INVITE
+            .replace("[call-id]", "no-port@retry-rules")
+            .replace("z9hG4bKinvite1", "z9hG4bKnoport")
+            .replace("[extra]", ""),
+    );
+    let refused = peer
+        .recv_matching("z9hG4bKnoport", WAIT)
+        .expect("the second INVITE is answered");
+    let refused = if RawPeer::status(&refused).is_some_and(|s| s < 200) {
+        peer.recv_matching("z9hG4bKnoport", WAIT)
+            .expect("a final answer")
+    } else {
+        refused
+    };
+    assert_eq!(RawPeer::status(&refused), Some(503), "{refused}");
+    assert_eq!(retry_after(&refused), 5, "{refused}");
+    peer.send(&on_the_invite("CANCEL", "z9hG4bKinvite1", 1, "", first));
+    assert!(
+        peer.recv_matching("SIP/2.0 487", WAIT).is_some(),
+        "the first call was still ringing"
+    );
+    peer.send(&on_the_invite("ACK", "z9hG4bKinvite1", 1, &to_tag, first));
+    assert!(uas.terminate(), "uas exits 0");
+}
+
 on_both_runtimes!(
     reinvite_while_the_peers_invite_is_unanswered_gets_500_with_retry_after,
     reinvite_while_our_invite_is_unanswered_gets_500_with_retry_after,
+    invite_when_no_rtp_port_is_left_gets_503_with_retry_after,
 );

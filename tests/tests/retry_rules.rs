@@ -5,7 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use session_core::{CallOptions, SessionId};
+use session_core::endpoint::{MediaRequest, Output, SessionId};
+use session_core::{CallOptions, Config, Endpoint, MediaInput};
 use session_core_tests::{config, header_of, status_of, Pump};
 
 const STRANGER: &str = "127.0.0.9:5060";
@@ -128,4 +129,92 @@ fn the_random_retry_after_of_a_500_is_the_same_for_the_same_seed() {
         .collect();
     assert!(values[0].is_some());
     assert_eq!(values[0], values[1]);
+}
+/// An INVITE from outside, to bob at 127.0.0.2, with the extra headers given.
+fn invite(call_id: &str, extra: &str) -> String {
+    format!(
+        "INVITE sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {STRANGER};branch=z9hG4bK{call_id}\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:x@127.0.0.9>;tag=caller\r\n\
+         To: <sip:bob@127.0.0.2>\r\n\
+         Call-ID: {call_id}\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:x@{STRANGER}>\r\n\
+         {extra}\
+         Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// Feeds one INVITE to a lone endpoint whose driver has no RTP port to give (it answers
+/// every `MediaRequest::Open` with `MediaInput::Failed`) and returns the final response.
+fn answer_without_rtp_port(ep: &mut Endpoint, request: &str) -> Vec<u8> {
+    let now = session_core::Instant::from_millis(1_000);
+    let local = ep.config().sip_addr;
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    ep.handle_datagram(
+        now,
+        local,
+        from,
+        session_core::sip::Transport::Udp,
+        request.as_bytes(),
+    );
+    let mut finals = Vec::new();
+    for _ in 0..1_000 {
+        let Some(out) = ep.poll_output() else {
+            break;
+        };
+        match out {
+            Output::Media(MediaRequest::Open { session }) => {
+                ep.handle_media(now, MediaInput::Failed { session });
+            }
+            Output::Transmit(t) if status_of(&t.payload).is_some_and(|s| s >= 200) => {
+                finals.push(t.payload);
+            }
+            _ => {}
+        }
+    }
+    assert_eq!(finals.len(), 1, "one final response");
+    finals.remove(0)
+}
+
+/// RFC 3261 §21.5.4: a UAS that cannot take a call for now (no RTP port left) answers
+/// 503 Service Unavailable with `Retry-After`, which callers and proxies act on (§16.7
+/// tries another server); a 500 says nothing they can use.
+#[test]
+fn invite_when_no_rtp_port_is_left_gets_503_with_the_configured_retry_after() {
+    let config: Config = config("127.0.0.2:5060", 2);
+    let expected = config.retry_after_503_s;
+    let mut ep = Endpoint::new(config);
+    let answer = answer_without_rtp_port(&mut ep, &invite("noport", ""));
+    assert_eq!(status_of(&answer), Some(503));
+    assert_eq!(
+        header_of(&answer, "Retry-After"),
+        Some(expected.to_string())
+    );
+}
+
+/// The class closed: every 503 we send carries `Retry-After` (§21.5.4), the stateless
+/// one when the transaction layer is full and the one at the session limit as well.
+#[test]
+fn every_503_at_a_limit_carries_retry_after() {
+    for limit in ["sessions", "transactions"] {
+        let mut config = config("127.0.0.2:5060", 2);
+        match limit {
+            "sessions" => config.max_sessions = 1,
+            _ => config.max_transactions = 1,
+        }
+        let expected = config.retry_after_503_s.to_string();
+        let mut p = Pump::new(vec![("bob", config)]);
+        let from: SocketAddr = STRANGER.parse().unwrap();
+        p.inject("bob", from, invite("first", "").as_bytes());
+        p.inject("bob", from, invite("second", "").as_bytes());
+        let answer = &p.unrouted.last().expect("an answer").bytes;
+        assert_eq!(status_of(answer), Some(503), "at the {limit} limit");
+        assert_eq!(
+            header_of(answer, "Retry-After"),
+            Some(expected),
+            "at the {limit} limit"
+        );
+    }
 }

@@ -112,10 +112,12 @@ impl Ctx {
     /// The `Retry-After` seconds RFC 3261 pairs with a refusal, `None` for a status it
     /// pairs none with. A 500 carries a value drawn from 0–10 s: §14.2 requires it when an
     /// INVITE meets another INVITE still in progress on its dialog, so that the two sides
-    /// fall out of step, and any other 500 we send is as worth retrying.
+    /// fall out of step, and any other 500 we send is as worth retrying. A 503 carries
+    /// [`Config::retry_after_503_s`] (§21.5.4: callers and proxies act on it).
     pub(crate) fn retry_after(&mut self, status: u16) -> Option<u32> {
         match status {
             500 => Some(self.rng.range_inclusive(0, 10) as u32),
+            503 => Some(self.config.retry_after_503_s),
             _ => None,
         }
     }
