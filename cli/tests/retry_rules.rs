@@ -210,8 +210,39 @@ fn invite_when_no_rtp_port_is_left_gets_503_with_retry_after(runtime: &str) {
     assert!(uas.terminate(), "uas exits 0");
 }
 
+/// RFC 3261 §13.3.1: an INVITE with `Expires: 1` that the uas has not answered a second
+/// later (it rings for 5 s) gets 487 Request Terminated; the peer ACKs it and the uas
+/// reports the call ended as expired.
+fn invite_whose_expires_passes_while_ringing_is_answered_487(runtime: &str) {
+    let (mut uas, addr) = uas(runtime, "silence", &["--ring-ms", "5000"]);
+    let peer = RawPeer::new(&addr);
+    let call_id = "expires@retry-rules";
+    peer.send(
+        &INVITE
+            .replace("[call-id]", call_id)
+            .replace("[extra]", "Expires: 1\n"),
+    );
+    let sent = std::time::Instant::now();
+    let ringing = peer.recv_matching("SIP/2.0 180", WAIT).expect("180");
+    let to_tag = tag_of(RawPeer::header(&ringing, "To").expect("To"));
+    let terminated = peer
+        .recv_matching("CSeq: 1 INVITE", WAIT)
+        .expect("a final answer to the INVITE");
+    let waited = sent.elapsed();
+    assert_eq!(RawPeer::status(&terminated), Some(487), "{terminated}");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "487 after {waited:?}, before the INVITE expired"
+    );
+    peer.send(&on_the_invite("ACK", "z9hG4bKinvite1", 1, &to_tag, call_id));
+    let ended = uas.wait_for("\"terminated\"", WAIT);
+    assert!(ended.contains("\"expired\""), "{ended}");
+    assert!(uas.terminate(), "uas exits 0");
+}
+
 on_both_runtimes!(
     reinvite_while_the_peers_invite_is_unanswered_gets_500_with_retry_after,
     reinvite_while_our_invite_is_unanswered_gets_500_with_retry_after,
     invite_when_no_rtp_port_is_left_gets_503_with_retry_after,
+    invite_whose_expires_passes_while_ringing_is_answered_487,
 );

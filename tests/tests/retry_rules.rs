@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use session_core::endpoint::{MediaRequest, Output, SessionId};
+use session_core::endpoint::{EndReason, MediaRequest, Output, SessionEvent, SessionId};
 use session_core::{CallOptions, Config, Endpoint, MediaInput};
 use session_core_tests::{config, header_of, status_of, Pump};
 
@@ -130,8 +130,11 @@ fn the_random_retry_after_of_a_500_is_the_same_for_the_same_seed() {
     assert!(values[0].is_some());
     assert_eq!(values[0], values[1]);
 }
-/// An INVITE from outside, to bob at 127.0.0.2, with the extra headers given.
+/// An INVITE from outside with an SDP offer, to bob at 127.0.0.2, with the extra
+/// headers given.
 fn invite(call_id: &str, extra: &str) -> String {
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
+               m=audio 9000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
     format!(
         "INVITE sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
          Via: SIP/2.0/UDP {STRANGER};branch=z9hG4bK{call_id}\r\n\
@@ -142,7 +145,9 @@ fn invite(call_id: &str, extra: &str) -> String {
          CSeq: 1 INVITE\r\n\
          Contact: <sip:x@{STRANGER}>\r\n\
          {extra}\
-         Content-Length: 0\r\n\r\n"
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
     )
 }
 
@@ -217,4 +222,67 @@ fn every_503_at_a_limit_carries_retry_after() {
             "at the {limit} limit"
         );
     }
+}
+/// RFC 3261 §13.3.1: "If the INVITE request contained an Expires header field, and the
+/// UAS has not yet sent a final response by the time the timer fires, the UAS MUST
+/// send a 487 (Request Terminated) response" — the call ends, and says why.
+#[test]
+fn invite_whose_expires_passes_while_ringing_is_answered_487() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    p.inject("bob", from, invite("expiring", "Expires: 1\r\n").as_bytes());
+    let bob = p.incoming("bob").expect("the call rings");
+    p.run_for(Duration::from_millis(900));
+    assert_eq!(p.state("bob", bob).as_deref(), Some("Ringing"));
+    p.run_for(Duration::from_millis(200));
+    let finals: Vec<u16> = p
+        .unrouted
+        .iter()
+        .filter_map(|w| status_of(&w.bytes))
+        .filter(|&s| s >= 200)
+        .collect();
+    assert_eq!(finals.first(), Some(&487), "{finals:?}");
+    let ended = p.events_of("bob", bob).into_iter().find_map(|e| match e {
+        SessionEvent::Terminated { reason, .. } => Some(reason),
+        _ => None,
+    });
+    assert_eq!(ended, Some(EndReason::Expired));
+}
+
+/// The other half of §13.3.1: once the INVITE is answered its `Expires` means nothing,
+/// and the call outlives it.
+#[test]
+fn invite_answered_before_its_expires_keeps_the_call() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    p.inject("bob", from, invite("answered", "Expires: 1\r\n").as_bytes());
+    let bob = p.incoming("bob").expect("the call rings");
+    let now = p.now;
+    p.ep("bob").accept(now, bob).unwrap();
+    p.run_for(Duration::from_millis(100));
+    let ok = p
+        .unrouted
+        .iter()
+        .find(|w| status_of(&w.bytes) == Some(200))
+        .expect("200")
+        .bytes
+        .clone();
+    let to = header_of(&ok, "To").unwrap();
+    let ack = format!(
+        "ACK sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP {STRANGER};branch=z9hG4bKack\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:x@127.0.0.9>;tag=caller\r\n\
+         To: {to}\r\n\
+         Call-ID: answered\r\n\
+         CSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    p.inject("bob", from, ack.as_bytes());
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.state("bob", bob).as_deref(), Some("Active"));
+    assert!(
+        !p.unrouted.iter().any(|w| status_of(&w.bytes) == Some(487)),
+        "no 487 after the answer"
+    );
 }

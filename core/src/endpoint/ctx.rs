@@ -19,6 +19,8 @@ use crate::transaction::{LayerConfig, TransactionLayer, TransactionOutput};
 pub(crate) enum SessionTimer {
     /// A timer the state table started (`StartTimer`).
     Table(TimerName),
+    /// The incoming INVITE's `Expires` (RFC 3261 §13.3.1).
+    InviteExpires,
     /// The UAS re-sends its 2xx until the ACK (RFC 3261 §13.3.1.4).
     Retransmit2xx,
     /// The RTP session's next packet or inactivity check.

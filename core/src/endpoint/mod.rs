@@ -578,6 +578,9 @@ impl Endpoint {
             SessionTimer::Table(TimerName::GlareRetry) => {
                 self.feed(now, id, Event::new(EventType::GlareRetryTimer));
             }
+            SessionTimer::InviteExpires => {
+                self.feed(now, id, Event::new(EventType::InviteExpired));
+            }
             SessionTimer::Retransmit2xx => self.retransmit_2xx(now, id),
             SessionTimer::Media => {
                 if let Some(media) = self
