@@ -201,6 +201,7 @@ pub fn reason_name(reason: &EndReason) -> &'static str {
         EndReason::MediaTimeout => "media_timeout",
         EndReason::MediaFailed => "media_failed",
         EndReason::NotAcceptable => "not_acceptable",
+        EndReason::Expired => "expired",
         EndReason::Shutdown => "shutdown",
         _ => "other",
     }

@@ -261,9 +261,10 @@ fn respond_to_invite(
     Ok(bytes)
 }
 
-/// A response to `request` with our To tag, Contact, Allow/Supported on 2xx, and body.
+/// A response to `request` with our To tag, Contact, Allow/Supported on 2xx, `Retry-After`
+/// on a refusal that carries one ([`Ctx::retry_after`]), and body.
 pub(crate) fn build_response(
-    ctx: &Ctx,
+    ctx: &mut Ctx,
     request: &[u8],
     status: u16,
     local_tag: &str,
@@ -281,6 +282,7 @@ pub(crate) fn build_response(
     let mut out = Vec::with_capacity(512 + body.map_or(0, <[u8]>::len));
     let mut b = ResponseBuilder::new(&msg, status)
         .to_tag(local_tag)
+        .retry_after(ctx.retry_after(status))
         .headers(&pairs);
     if let Some(contact) = contact {
         b = b.contact(contact);

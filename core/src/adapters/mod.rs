@@ -200,6 +200,7 @@ fn end_reason(trigger: &Event, call: &Call) -> EndReason {
         EventType::TransportError => EndReason::TransportError,
         EventType::MediaTimeout => EndReason::MediaTimeout,
         EventType::MediaSessionFailed => EndReason::MediaFailed,
+        EventType::InviteExpired => EndReason::Expired,
         _ => EndReason::Internal,
     }
 }

@@ -39,6 +39,12 @@ pub struct Config {
     pub max_sessions: usize,
     /// The most transactions alive at once; a request beyond it gets 503.
     pub max_transactions: usize,
+    /// The `Retry-After` seconds of every 503 we send (at a limit, or with no RTP port
+    /// left), RFC 3261 §21.5.4. Small on purpose: what we lack (a session, a transaction,
+    /// a port) frees up as calls end, and a proxy that honours it stops sending us calls
+    /// for that long (§16.7), so a long value would turn a moment's overload into minutes
+    /// of lost calls. 5 s by default.
+    pub retry_after_503_s: u32,
     /// The most outputs queued before the driver drains them; past it, RTP is dropped
     /// first (counted), and SIP is still queued so that no protocol step is lost.
     pub max_queued_outputs: usize,
@@ -70,6 +76,7 @@ impl Config {
             timers: TimerConfig::default(),
             max_sessions: 10_000,
             max_transactions: 40_000,
+            retry_after_503_s: 5,
             max_queued_outputs: 65_536,
             parse_limits: ParseLimits::default(),
             media: MediaConfig::default(),

@@ -19,6 +19,8 @@ use crate::transaction::{LayerConfig, TransactionLayer, TransactionOutput};
 pub(crate) enum SessionTimer {
     /// A timer the state table started (`StartTimer`).
     Table(TimerName),
+    /// The incoming INVITE's `Expires` (RFC 3261 §13.3.1).
+    InviteExpires,
     /// The UAS re-sends its 2xx until the ACK (RFC 3261 §13.3.1.4).
     Retransmit2xx,
     /// The RTP session's next packet or inactivity check.
@@ -107,6 +109,19 @@ impl Ctx {
             }
         }
         c
+    }
+
+    /// The `Retry-After` seconds RFC 3261 pairs with a refusal, `None` for a status it
+    /// pairs none with. A 500 carries a value drawn from 0–10 s: §14.2 requires it when an
+    /// INVITE meets another INVITE still in progress on its dialog, so that the two sides
+    /// fall out of step, and any other 500 we send is as worth retrying. A 503 carries
+    /// [`Config::retry_after_503_s`] (§21.5.4: callers and proxies act on it).
+    pub(crate) fn retry_after(&mut self, status: u16) -> Option<u32> {
+        match status {
+            500 => Some(self.rng.range_inclusive(0, 10) as u32),
+            503 => Some(self.config.retry_after_503_s),
+            _ => None,
+        }
     }
 
     /// Our Contact for a transport: `<sip:user@addr>` (with `;transport=tcp` on TCP).

@@ -511,7 +511,7 @@ impl Endpoint {
     }
 
     /// An action failed: refuse an INVITE still unanswered (488 when the SDP was the
-    /// problem) and move the session to its failure state through `InternalError`.
+    /// problem, 503 at a limit) and move the session to its failure state through `InternalError`.
     /// An in-dialog offer we cannot accept is the exception: see [`Self::refuse_offer`].
     fn fail_session(&mut self, now: Instant, id: SessionId, error: ActionError) {
         let Some(session) = self.sessions.get_mut(id) else {
@@ -531,7 +531,12 @@ impl Endpoint {
         }
         if call.role == DialogRole::Uas && call.final_status.is_none() {
             if let Some(invite) = call.incoming_invite.clone() {
-                let status = if not_acceptable { 488 } else { 500 };
+                let status = match error {
+                    ActionError::SdpNotAcceptable => 488,
+                    // §21.5.4: for now we cannot; Retry-After says when to try again.
+                    ActionError::LimitReached => 503,
+                    _ => 500,
+                };
                 if crate::adapters::dialog_adapter::answer_request(
                     &mut self.ctx,
                     call,
@@ -596,6 +601,9 @@ impl Endpoint {
             }
             SessionTimer::Table(TimerName::GlareRetry) => {
                 self.feed(now, id, Event::new(EventType::GlareRetryTimer));
+            }
+            SessionTimer::InviteExpires => {
+                self.feed(now, id, Event::new(EventType::InviteExpired));
             }
             SessionTimer::Retransmit2xx => self.retransmit_2xx(now, id),
             SessionTimer::Media => {

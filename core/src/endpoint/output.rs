@@ -114,6 +114,9 @@ pub enum EndReason {
     MediaFailed,
     /// No acceptable media (the offer and our codecs had nothing in common).
     NotAcceptable,
+    /// The incoming INVITE's `Expires` passed while it rang; it was answered 487
+    /// (RFC 3261 §13.3.1).
+    Expired,
     /// The endpoint is shutting down.
     Shutdown,
     /// The state machine could not complete a step (an action failed); the call was

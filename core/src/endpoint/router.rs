@@ -281,6 +281,7 @@ fn respond(
     let mut out = Vec::with_capacity(512);
     ResponseBuilder::new(&msg, status)
         .to_tag(&tag)
+        .retry_after(ctx.retry_after(status))
         .headers(headers)
         .write(&mut out);
     let _ = ctx.transactions.send_response(now, request.tx, status, out);
@@ -300,6 +301,7 @@ fn respond_stateless(
     }
     let mut out = Vec::with_capacity(512);
     ResponseBuilder::new(msg, status)
+        .retry_after(ctx.retry_after(status))
         .headers(headers)
         .write(&mut out);
     ctx.transmit(dest, transport, out);
@@ -384,7 +386,18 @@ fn new_invite(
     call.incoming_invite = Some(request);
     ep.insert_session(id, Role::Uas, call);
     ep.sessions.index_origin(id, &origin);
+    start_invite_expiry(&mut ep.ctx, id, msg, now);
     ep.feed(now, id, event);
+}
+
+/// RFC 3261 §13.3.1: an INVITE with `Expires` is answered 487 if that many seconds pass
+/// before its final response; the table decides in which states (`InviteExpired`). An
+/// unreadable value is ignored, as if absent: the call is not refused for it.
+fn start_invite_expiry(ctx: &mut Ctx, id: SessionId, msg: &Message<'_>, now: Instant) {
+    if let Some(Ok(seconds)) = msg.expires() {
+        let at = now + std::time::Duration::from_secs(seconds.into());
+        ctx.set_timer(id, SessionTimer::InviteExpires, at);
+    }
 }
 
 /// A name-addr header value without its tag parameter (the session keeps tags apart).

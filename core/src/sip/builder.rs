@@ -164,6 +164,7 @@ pub struct ResponseBuilder<'r, 'a> {
     to_tag: Option<&'r str>,
     source: Option<(&'r str, u16)>,
     contact: Option<&'r str>,
+    retry_after_s: Option<u32>,
     headers: &'r [(&'r str, &'r str)],
     body: Option<(&'r str, &'r [u8])>,
 }
@@ -178,6 +179,7 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
             to_tag: None,
             source: None,
             contact: None,
+            retry_after_s: None,
             headers: &[],
             body: None,
         }
@@ -206,6 +208,13 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
     /// Contact (a name-addr or URI).
     pub fn contact(mut self, contact: &'r str) -> Self {
         self.contact = Some(contact);
+        self
+    }
+
+    /// `Retry-After` in seconds (RFC 3261 §20.33), when `Some`: how long the client
+    /// should wait before trying again.
+    pub fn retry_after(mut self, seconds: Option<u32>) -> Self {
+        self.retry_after_s = seconds;
         self
     }
 
@@ -263,6 +272,9 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
         }
         if let Some(contact) = self.contact {
             write_addr(out, "Contact", contact, None);
+        }
+        if let Some(seconds) = self.retry_after_s {
+            write_header_line(out, "Retry-After", &seconds.to_string());
         }
         for (name, value) in self.headers {
             write_header_line(out, name, value);

@@ -138,6 +138,10 @@ vocabulary! {
         GlareRetryTimer,
         /// Nobody answered in time.
         NoAnswerTimeout,
+        /// The incoming INVITE's `Expires` passed before it was answered (RFC 3261
+        /// §13.3.1: the UAS then answers 487). Its timer is started by the endpoint from
+        /// the request's header, not by `StartTimer`. Added beyond the seed.
+        InviteExpired,
         /// The session lingered long enough after ending; release its resources.
         LingerExpired,
         // --- Internal ---
