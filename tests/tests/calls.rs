@@ -777,3 +777,28 @@ fn rtp_ports_are_released_when_the_call_ends_not_after_the_linger() {
     assert_eq!(p.node("alice").rtp_closed.len(), 1, "closed once");
     assert_eq!(p.node("bob").rtp_closed.len(), 1, "closed once");
 }
+/// RFC 3515 §2.4.2: a REFER with a Refer-To is accepted with 202 and the transferee
+/// learns the target. (The router looked the header up under a name the parser never
+/// gives it, so every REFER, ours included, was refused 400.)
+#[test]
+fn a_refer_is_accepted_202_and_the_transferee_is_told_the_target() {
+    let mut p = pair();
+    let (a, b) = answered(&mut p);
+    let now = p.now;
+    p.ep("alice")
+        .transfer(now, a, "sip:carol@127.0.0.3:5060")
+        .expect("alice transfers");
+    p.run_for(Duration::from_millis(100));
+    let answer = p
+        .wire
+        .iter()
+        .find(|w| w.from == "bob" && String::from_utf8_lossy(&w.bytes).contains("CSeq: 2 REFER"))
+        .and_then(|w| status_of(&w.bytes));
+    assert_eq!(answer, Some(202));
+    assert!(p
+        .events_of("bob", b)
+        .contains(&SessionEvent::TransferRequested {
+            session: b,
+            target: "sip:carol@127.0.0.3:5060".into(),
+        }));
+}

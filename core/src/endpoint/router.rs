@@ -512,10 +512,7 @@ fn in_dialog(
             event
         }
         Method::Refer => {
-            let Some(refer_to) = msg
-                .header(HeaderName::Other("Refer-To"))
-                .or_else(|| msg.header(HeaderName::Other("r")))
-            else {
+            let Some(refer_to) = msg.header(HeaderName::ReferTo) else {
                 return respond(&mut ep.ctx, &request, 400, &[], now);
             };
             s.call.refer_to = Some(strip_name_addr(refer_to).to_owned());
