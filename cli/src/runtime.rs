@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use session_core::driver::{CapturedMessage, PortAllocator, RtpCounters};
 use session_core::endpoint::EndReason;
 use session_core::state_table::CompiledTable;
-use session_core::{CommandError, Config, MediaMode, SessionEvent, SessionId};
+use session_core::{Command, CommandError, Config, MediaMode, SessionEvent, SessionId};
 
 /// Which runtime drives the endpoints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -136,6 +136,20 @@ pub enum Action {
     Hold,
     Resume,
     Dtmf(String),
+}
+
+impl Action {
+    /// The endpoint command this action is on `session`.
+    fn command(self, session: SessionId) -> Command {
+        match self {
+            Action::Accept => Command::Accept { session },
+            Action::Reject(status) => Command::Reject { session, status },
+            Action::Hangup => Command::Hangup { session },
+            Action::Hold => Command::Hold { session },
+            Action::Resume => Command::Resume { session },
+            Action::Dtmf(digits) => Command::SendDtmf { session, digits },
+        }
+    }
 }
 
 /// Why an endpoint or a command failed.
@@ -291,12 +305,6 @@ mod tokio_agents {
                 sigterm,
             })
         }
-
-        fn handle(&self, ep: Ep, session: SessionId) -> Result<&CallHandle, AgentError> {
-            self.calls
-                .get(&(ep, session))
-                .ok_or(AgentError::Command(CommandError::UnknownSession(session)))
-        }
     }
 
     fn call_error(e: CallError) -> AgentError {
@@ -406,18 +414,11 @@ mod tokio_agents {
         }
 
         fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError> {
-            let call = self.handle(ep, session)?;
-            let r = self.rt.block_on(async {
-                match action {
-                    Action::Accept => call.accept().await,
-                    Action::Reject(code) => call.reject(code).await,
-                    Action::Hangup => call.hangup().await,
-                    Action::Hold => call.hold().await,
-                    Action::Resume => call.resume().await,
-                    Action::Dtmf(digits) => call.send_dtmf(&digits).await,
-                }
-            });
-            r.map_err(call_error)
+            let coordinator = self.coordinators.get(ep).ok_or(AgentError::Stopped)?;
+            self.rt
+                .block_on(coordinator.execute(action.command(session)))
+                .map(drop)
+                .map_err(call_error)
         }
 
         fn rtp_counters(&mut self, ep: Ep, session: SessionId) -> Option<RtpCounters> {
@@ -548,23 +549,20 @@ mod mio_agents {
         }
 
         fn make_call(&mut self, ep: Ep, target: &str) -> Result<SessionId, AgentError> {
+            let command = Command::MakeCall {
+                target: target.to_owned(),
+                options: CallOptions::default(),
+            };
             self.driver(ep)?
-                .make_call(Instant::now(), target, CallOptions::default())
+                .execute(Instant::now(), command)
                 .map_err(AgentError::Command)
         }
 
         fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError> {
-            let d = self.driver(ep)?;
-            let now = Instant::now();
-            let r = match action {
-                Action::Accept => d.accept(now, session),
-                Action::Reject(code) => d.reject(now, session, code),
-                Action::Hangup => d.hangup(now, session),
-                Action::Hold => d.hold(now, session),
-                Action::Resume => d.resume(now, session),
-                Action::Dtmf(digits) => d.send_dtmf(now, session, &digits),
-            };
-            r.map_err(AgentError::Command)
+            self.driver(ep)?
+                .execute(Instant::now(), action.command(session))
+                .map(drop)
+                .map_err(AgentError::Command)
         }
 
         fn rtp_counters(&mut self, ep: Ep, session: SessionId) -> Option<RtpCounters> {

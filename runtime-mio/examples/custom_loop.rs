@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use mio::net::UdpSocket;
 use mio::{Events, Interest, Poll, Token};
-use session_core::{CallOptions, Config, SessionEvent, SessionId};
+use session_core::{CallOptions, Command, Config, SessionEvent, SessionId};
 use session_core_mio::{Driver, DriverConfig};
 
 const CONTROL: Token = Token(1);
@@ -41,7 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let target = format!("sip:echo@{}", sip.local_sip_addr());
     println!("SIP on {}; calling {target}", sip.local_sip_addr());
     let mut live: BTreeSet<SessionId> = BTreeSet::new();
-    match sip.make_call(Instant::now(), &target, CallOptions::default()) {
+    let call = Command::MakeCall {
+        target: target.clone(),
+        options: CallOptions::default(),
+    };
+    match sip.execute(Instant::now(), call) {
         Ok(id) => {
             live.insert(id);
         }
@@ -71,7 +75,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                         "status" => format!("calls: {live:?}, stats: {:?}\n", sip.stats()),
                         "hangup" => {
                             for &id in &live {
-                                let _ = sip.hangup(now, id);
+                                let _ = sip.execute(now, Command::Hangup { session: id });
                             }
                             "hanging up\n".to_owned()
                         }
@@ -92,7 +96,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             match event {
                 SessionEvent::IncomingCall { session, .. } => {
                     live.insert(session);
-                    let _ = sip.accept(now, session);
+                    let _ = sip.execute(now, Command::Accept { session });
                 }
                 SessionEvent::Terminated { session, .. } => {
                     live.remove(&session);

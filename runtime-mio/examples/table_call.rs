@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
 use session_core::state_table::CompiledTable;
-use session_core::{CallOptions, Config, MediaMode, SessionEvent};
+use session_core::{CallOptions, Command, Config, MediaMode, SessionEvent};
 use session_core_mio::{Driver, DriverConfig};
 
 /// The call must be over by then.
@@ -51,7 +51,11 @@ pub fn run(table_file: &Path) -> Result<Option<SessionEvent>, Box<dyn std::error
     let mut bob = driver(&poll, "bob", 2, &table, 2000..3000)?;
     let start = Instant::now();
     let target = format!("sip:bob@{}", bob.local_sip_addr());
-    let call = alice.make_call(start, &target, CallOptions::default())?;
+    let make_call = Command::MakeCall {
+        target,
+        options: CallOptions::default(),
+    };
+    let call = alice.execute(start, make_call)?;
 
     let mut events = Events::with_capacity(256);
     let mut answered_at = None;
@@ -81,14 +85,16 @@ pub fn run(table_file: &Path) -> Result<Option<SessionEvent>, Box<dyn std::error
         }
         while let Some(event) = bob.poll_event() {
             match event {
-                SessionEvent::IncomingCall { session, .. } => bob.accept(now, session)?,
+                SessionEvent::IncomingCall { session, .. } => {
+                    bob.execute(now, Command::Accept { session })?;
+                }
                 SessionEvent::Terminated { .. } => bob_ended = Some(event),
                 _ => {}
             }
         }
         if answered_at.is_some_and(|t| now.duration_since(t) >= Duration::from_secs(1)) {
             answered_at = None;
-            alice.hangup(now, call)?;
+            alice.execute(now, Command::Hangup { session: call })?;
         }
     }
 

@@ -15,9 +15,12 @@ use session_core::driver::{
     RetryQueue, RtpCounters, SipCapture, Source, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
+use session_core::media::PushAudioError;
 use session_core::sip::Transport;
+use session_core::state_machine::History;
 use session_core::{
-    CallOptions, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent, SessionId,
+    Command, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent, SessionId,
+    SessionInfo,
 };
 
 use crate::slots::Slots;
@@ -379,57 +382,42 @@ impl Driver {
         self.events.pop_front()
     }
 
-    /// Places a call to `target`.
-    pub fn make_call(
+    /// Runs a [`Command`] (place a call, answer, hang up, hold, DTMF, transfer …) and
+    /// sends what it produced; returns the session it created or acted on.
+    pub fn execute(
         &mut self,
         now: StdInstant,
-        target: &str,
-        options: CallOptions,
+        command: Command,
     ) -> Result<SessionId, CommandError> {
         let now = self.epoch.to_core(now);
-        let r = self.endpoint.make_call(now, target, options);
+        let r = self.endpoint.execute(now, command);
         self.drain(now);
         r
     }
 
-    /// Answers an incoming call.
-    pub fn accept(&mut self, now: StdInstant, session: SessionId) -> Result<(), CommandError> {
-        self.command(now, |ep, now| ep.accept(now, session))
-    }
-
-    /// Rejects an incoming call with `status`.
-    pub fn reject(
+    /// Audio for a call in `MediaMode::App`: one packet time of 8 kHz samples.
+    pub fn push_audio(
         &mut self,
-        now: StdInstant,
         session: SessionId,
-        status: u16,
-    ) -> Result<(), CommandError> {
-        self.command(now, |ep, now| ep.reject(now, session, status))
+        samples: &[i16],
+    ) -> Result<(), PushAudioError> {
+        self.endpoint.push_audio(session, samples)
     }
 
-    /// Ends a call.
-    pub fn hangup(&mut self, now: StdInstant, session: SessionId) -> Result<(), CommandError> {
-        self.command(now, |ep, now| ep.hangup(now, session))
+    /// One frame of a call's received audio appended to `out`, with its RTP timestamp
+    /// (when `Config::audio_sink_frames` keeps any).
+    pub fn poll_audio(&mut self, session: SessionId, out: &mut Vec<i16>) -> Option<u32> {
+        self.endpoint.poll_audio(session, out)
     }
 
-    /// Puts a call on hold.
-    pub fn hold(&mut self, now: StdInstant, session: SessionId) -> Result<(), CommandError> {
-        self.command(now, |ep, now| ep.hold(now, session))
+    /// Every session's summary, in id order.
+    pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
+        self.endpoint.sessions()
     }
 
-    /// Takes a call off hold.
-    pub fn resume(&mut self, now: StdInstant, session: SessionId) -> Result<(), CommandError> {
-        self.command(now, |ep, now| ep.resume(now, session))
-    }
-
-    /// Sends DTMF digits.
-    pub fn send_dtmf(
-        &mut self,
-        now: StdInstant,
-        session: SessionId,
-        digits: &str,
-    ) -> Result<(), CommandError> {
-        self.command(now, |ep, now| ep.send_dtmf(now, session, digits))
+    /// One session's transitions so far.
+    pub fn history(&self, session: SessionId) -> Option<&History> {
+        self.endpoint.history(session)
     }
 
     /// Starts a graceful shutdown: every call gets its BYE or CANCEL and new TCP
@@ -462,17 +450,6 @@ impl Driver {
     /// Deregisters and closes every socket. The driver is unusable afterwards.
     pub fn close(mut self) {
         self.close_all();
-    }
-
-    fn command(
-        &mut self,
-        now: StdInstant,
-        f: impl FnOnce(&mut Endpoint, session_core::Instant) -> Result<(), CommandError>,
-    ) -> Result<(), CommandError> {
-        let now = self.epoch.to_core(now);
-        let r = f(&mut self.endpoint, now);
-        self.drain(now);
-        r
     }
 
     fn token_of_slot(&self, index: usize) -> Token {

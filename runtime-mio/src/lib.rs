@@ -10,8 +10,8 @@
 //! 2. Poll with a timeout no later than [`Driver::next_timeout`].
 //! 3. Hand each event whose token [`Driver::owns`] to [`Driver::handle_event`], then call
 //!    [`Driver::handle_timeout`] once.
-//! 4. Drain [`Driver::poll_event`] and issue commands ([`Driver::make_call`],
-//!    [`Driver::accept`] …) as plain method calls.
+//! 4. Drain [`Driver::poll_event`] and issue commands ([`Driver::execute`] with a
+//!    [`Command`]: make a call, accept, hang up …) as plain method calls.
 //!
 //! ```no_run
 //! use std::time::Instant;
@@ -65,3 +65,4 @@ pub mod sockets;
 pub use driver::{Driver, DriverConfig, DriverError};
 pub use run::{run, Control};
 pub use session_core::driver::{DriverLimits, DriverStats, PortAllocator, RtpCounters};
+pub use session_core::{Command, Config, SessionInfo};

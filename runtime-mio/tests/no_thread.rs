@@ -5,7 +5,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Poll};
-use session_core::Config;
+use session_core::{Command, Config};
 use session_core_mio::{Driver, DriverConfig};
 
 fn threads() -> usize {
@@ -38,7 +38,11 @@ fn the_driver_spawns_no_thread() {
         }
         driver.handle_timeout(now);
     }
-    let _ = driver.make_call(Instant::now(), "sip:bob@127.0.0.1", Default::default());
+    let call = Command::MakeCall {
+        target: "sip:bob@127.0.0.1".into(),
+        options: Default::default(),
+    };
+    let _ = driver.execute(Instant::now(), call);
     driver.shutdown(Instant::now());
     assert!(driver.stats().datagrams_received > 0, "the driver did work");
     assert_eq!(threads(), before, "a thread appeared");

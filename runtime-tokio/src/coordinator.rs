@@ -9,11 +9,15 @@ use std::time::Duration;
 use session_core::driver::{
     CapturedMessage, DriverLimits, DriverStats, PortAllocator, RtpCounters, SipCapture,
 };
-use session_core::{CallOptions, CommandError, Config, MediaMode, SessionEvent, SessionId};
+use session_core::media::PushAudioError;
+use session_core::state_machine::History;
+use session_core::{
+    CallOptions, Command, CommandError, Config, MediaMode, SessionEvent, SessionId, SessionInfo,
+};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::driver::{self, Command, Op};
+use crate::driver::{self, Request};
 
 /// Capacity of each call's event channel; events past it are dropped and counted.
 pub(crate) const CALL_EVENTS: usize = 64;
@@ -62,6 +66,8 @@ impl std::error::Error for BuildError {
 pub enum CallError {
     /// The endpoint refused the command.
     Command(CommandError),
+    /// The audio pushed does not fit the call's packet time.
+    Audio(PushAudioError),
     /// The driver task has stopped (after shutdown, or it panicked).
     DriverGone,
 }
@@ -70,6 +76,7 @@ impl fmt::Display for CallError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             CallError::Command(e) => e.fmt(f),
+            CallError::Audio(e) => fmt::Display::fmt(e, f),
             CallError::DriverGone => f.write_str("the session driver has stopped"),
         }
     }
@@ -209,7 +216,7 @@ impl SessionCoordinatorBuilder {
 /// stop by itself; [`SessionCoordinator::shutdown`] does it explicitly and waits.
 #[derive(Debug)]
 pub struct SessionCoordinator {
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Request>,
     sip_addr: SocketAddr,
     media_mode: MediaMode,
     incoming: Option<IncomingCalls>,
@@ -274,7 +281,7 @@ impl SessionCoordinator {
         options: CallOptions,
     ) -> Result<CallHandle, CallError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::MakeCall {
+        let cmd = Request::MakeCall {
             target: target.to_owned(),
             options,
             reply,
@@ -291,6 +298,22 @@ impl SessionCoordinator {
         })
     }
 
+    /// Runs any [`Command`] and returns the session it created or acted on. A call placed
+    /// this way has no [`CallHandle`]: its events reach [`SessionCoordinator::events`].
+    pub async fn execute(&self, command: Command) -> Result<SessionId, CallError> {
+        execute(&self.commands, command).await
+    }
+
+    /// Every session's summary, in id order.
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>, CallError> {
+        sessions(&self.commands).await
+    }
+
+    /// One session's transitions so far.
+    pub async fn history(&self, session: SessionId) -> Result<Option<History>, CallError> {
+        history(&self.commands, session).await
+    }
+
     /// A session's RTP counters (kept a while after the call ended).
     pub async fn rtp_counters(&self, session: SessionId) -> Option<RtpCounters> {
         rtp_counters(&self.commands, session).await
@@ -299,7 +322,7 @@ impl SessionCoordinator {
     /// What the driver has counted so far; `None` once it stopped.
     pub async fn stats(&self) -> Option<DriverStats> {
         let (reply, rx) = oneshot::channel();
-        self.commands.send(Command::Stats { reply }).await.ok()?;
+        self.commands.send(Request::Stats { reply }).await.ok()?;
         rx.await.ok()
     }
 
@@ -309,7 +332,7 @@ impl SessionCoordinator {
         let (reply, rx) = oneshot::channel();
         if self
             .commands
-            .send(Command::Shutdown { grace, reply })
+            .send(Request::Shutdown { grace, reply })
             .await
             .is_ok()
         {
@@ -349,14 +372,14 @@ pub struct IncomingCall {
 #[derive(Debug)]
 pub struct CallHandle {
     session: SessionId,
-    commands: mpsc::Sender<Command>,
+    commands: mpsc::Sender<Request>,
     events: mpsc::Receiver<SessionEvent>,
 }
 
 impl CallHandle {
     pub(crate) fn new(
         session: SessionId,
-        commands: mpsc::Sender<Command>,
+        commands: mpsc::Sender<Request>,
         events: mpsc::Receiver<SessionEvent>,
     ) -> CallHandle {
         CallHandle {
@@ -373,32 +396,35 @@ impl CallHandle {
 
     /// Answers an incoming call.
     pub async fn accept(&self) -> Result<(), CallError> {
-        self.op(Op::Accept).await
+        self.on_call(|session| Command::Accept { session }).await
     }
 
     /// Rejects an incoming call with `status` (4xx–6xx).
     pub async fn reject(&self, status: u16) -> Result<(), CallError> {
-        self.op(Op::Reject(status)).await
+        self.on_call(|session| Command::Reject { session, status })
+            .await
     }
 
     /// Ends the call: CANCEL before an answer, BYE after.
     pub async fn hangup(&self) -> Result<(), CallError> {
-        self.op(Op::Hangup).await
+        self.on_call(|session| Command::Hangup { session }).await
     }
 
     /// Puts the call on hold.
     pub async fn hold(&self) -> Result<(), CallError> {
-        self.op(Op::Hold).await
+        self.on_call(|session| Command::Hold { session }).await
     }
 
     /// Takes the call off hold.
     pub async fn resume(&self) -> Result<(), CallError> {
-        self.op(Op::Resume).await
+        self.on_call(|session| Command::Resume { session }).await
     }
 
     /// Sends DTMF digits (RFC 4733).
     pub async fn send_dtmf(&self, digits: &str) -> Result<(), CallError> {
-        self.op(Op::Dtmf(digits.to_owned())).await
+        let digits = digits.to_owned();
+        self.on_call(|session| Command::SendDtmf { session, digits })
+            .await
     }
 
     /// The call's next event; `None` after `Terminated` has been delivered.
@@ -428,27 +454,95 @@ impl CallHandle {
         rtp_counters(&self.commands, self.session).await
     }
 
-    async fn op(&self, op: Op) -> Result<(), CallError> {
+    /// Asks the peer to call `target` instead (blind transfer: REFER, RFC 3515).
+    pub async fn transfer(&self, target: &str) -> Result<(), CallError> {
+        let target = target.to_owned();
+        self.on_call(|session| Command::Transfer { session, target })
+            .await
+    }
+
+    /// Audio for a call in `MediaMode::App`: one packet time of 8 kHz samples.
+    pub async fn push_audio(&self, samples: &[i16]) -> Result<(), CallError> {
         let (reply, rx) = oneshot::channel();
-        let cmd = Command::Op {
+        let request = Request::PushAudio {
             session: self.session,
-            op,
+            samples: samples.to_vec(),
             reply,
         };
-        self.commands
-            .send(cmd)
+        ask(&self.commands, request, rx)
+            .await?
+            .map_err(CallError::Audio)
+    }
+
+    /// One frame of the audio received on the call, with its RTP timestamp (when
+    /// `Config::audio_sink_frames` keeps any); `None` when none is waiting.
+    pub async fn poll_audio(&self) -> Result<Option<(u32, Vec<i16>)>, CallError> {
+        let (reply, rx) = oneshot::channel();
+        let request = Request::PollAudio {
+            session: self.session,
+            reply,
+        };
+        ask(&self.commands, request, rx).await
+    }
+
+    /// The call's summary (state, Call-ID, RTP statistics …); `None` once it is gone.
+    pub async fn info(&self) -> Result<Option<SessionInfo>, CallError> {
+        let sessions = sessions(&self.commands).await?;
+        Ok(sessions.into_iter().find(|s| s.id == self.session))
+    }
+
+    /// The call's transitions so far (bounded; the oldest drop first).
+    pub async fn history(&self) -> Result<Option<History>, CallError> {
+        history(&self.commands, self.session).await
+    }
+
+    /// Runs the command this call's id makes.
+    async fn on_call(&self, command: impl FnOnce(SessionId) -> Command) -> Result<(), CallError> {
+        execute(&self.commands, command(self.session))
             .await
-            .map_err(|_| CallError::DriverGone)?;
-        rx.await
-            .map_err(|_| CallError::DriverGone)?
-            .map_err(Into::into)
+            .map(drop)
     }
 }
 
-async fn rtp_counters(commands: &mpsc::Sender<Command>, session: SessionId) -> Option<RtpCounters> {
+/// Sends `request` and waits for its reply; `DriverGone` when the task has stopped.
+async fn ask<T>(
+    commands: &mpsc::Sender<Request>,
+    request: Request,
+    rx: oneshot::Receiver<T>,
+) -> Result<T, CallError> {
+    commands
+        .send(request)
+        .await
+        .map_err(|_| CallError::DriverGone)?;
+    rx.await.map_err(|_| CallError::DriverGone)
+}
+
+async fn execute(
+    commands: &mpsc::Sender<Request>,
+    command: Command,
+) -> Result<SessionId, CallError> {
+    let (reply, rx) = oneshot::channel();
+    let request = Request::Execute { command, reply };
+    Ok(ask(commands, request, rx).await??)
+}
+
+async fn sessions(commands: &mpsc::Sender<Request>) -> Result<Vec<SessionInfo>, CallError> {
+    let (reply, rx) = oneshot::channel();
+    ask(commands, Request::Sessions { reply }, rx).await
+}
+
+async fn history(
+    commands: &mpsc::Sender<Request>,
+    session: SessionId,
+) -> Result<Option<History>, CallError> {
+    let (reply, rx) = oneshot::channel();
+    ask(commands, Request::History { session, reply }, rx).await
+}
+
+async fn rtp_counters(commands: &mpsc::Sender<Request>, session: SessionId) -> Option<RtpCounters> {
     let (reply, rx) = oneshot::channel();
     commands
-        .send(Command::Counters { session, reply })
+        .send(Request::Counters { session, reply })
         .await
         .ok()?;
     rx.await.ok().flatten()

@@ -17,9 +17,12 @@ use session_core::driver::{
     RtpCounters, SipCapture, Source, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
+use session_core::media::PushAudioError;
 use session_core::sip::Transport;
+use session_core::state_machine::History;
 use session_core::{
-    CallOptions, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent, SessionId,
+    CallOptions, Command, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent,
+    SessionId, SessionInfo,
 };
 use tokio::io::ReadBuf;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -38,17 +41,38 @@ const ORPHAN_GRACE: Duration = Duration::from_secs(4);
 
 type Connecting = Pin<Box<dyn Future<Output = io::Result<TcpStream>> + Send>>;
 
-/// A command from the application to the task.
-pub(crate) enum Command {
+/// A request from the application's handles to the task.
+pub(crate) enum Request {
+    /// Place a call and open its event channel (for a [`CallHandle`]).
     MakeCall {
         target: String,
         options: CallOptions,
         reply: oneshot::Sender<Result<(SessionId, mpsc::Receiver<SessionEvent>), CommandError>>,
     },
-    Op {
+    /// Run any endpoint command.
+    Execute {
+        command: Command,
+        reply: oneshot::Sender<Result<SessionId, CommandError>>,
+    },
+    /// Audio for a call in `MediaMode::App`.
+    PushAudio {
         session: SessionId,
-        op: Op,
-        reply: oneshot::Sender<Result<(), CommandError>>,
+        samples: Vec<i16>,
+        reply: oneshot::Sender<Result<(), PushAudioError>>,
+    },
+    /// One frame of a call's received audio, with its RTP timestamp.
+    PollAudio {
+        session: SessionId,
+        reply: oneshot::Sender<Option<(u32, Vec<i16>)>>,
+    },
+    /// Every session's summary.
+    Sessions {
+        reply: oneshot::Sender<Vec<SessionInfo>>,
+    },
+    /// One session's transition history.
+    History {
+        session: SessionId,
+        reply: oneshot::Sender<Option<History>>,
     },
     Counters {
         session: SessionId,
@@ -63,28 +87,21 @@ pub(crate) enum Command {
     },
 }
 
-impl std::fmt::Debug for Command {
+impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = match self {
-            Command::MakeCall { .. } => "MakeCall",
-            Command::Op { .. } => "Op",
-            Command::Counters { .. } => "Counters",
-            Command::Stats { .. } => "Stats",
-            Command::Shutdown { .. } => "Shutdown",
+            Request::MakeCall { .. } => "MakeCall",
+            Request::Execute { command, .. } => command.name(),
+            Request::PushAudio { .. } => "PushAudio",
+            Request::PollAudio { .. } => "PollAudio",
+            Request::Sessions { .. } => "Sessions",
+            Request::History { .. } => "History",
+            Request::Counters { .. } => "Counters",
+            Request::Stats { .. } => "Stats",
+            Request::Shutdown { .. } => "Shutdown",
         };
         f.write_str(name)
     }
-}
-
-/// A per-call command.
-#[derive(Debug)]
-pub(crate) enum Op {
-    Accept,
-    Reject(u16),
-    Hangup,
-    Hold,
-    Resume,
-    Dtmf(String),
 }
 
 /// Everything the task needs to start.
@@ -94,8 +111,8 @@ pub(crate) struct Setup {
     pub(crate) rtp_ports: Option<PortAllocator>,
     pub(crate) rtp_ip: Option<IpAddr>,
     pub(crate) limits: DriverLimits,
-    pub(crate) commands: mpsc::Receiver<Command>,
-    pub(crate) command_tx: mpsc::WeakSender<Command>,
+    pub(crate) commands: mpsc::Receiver<Request>,
+    pub(crate) command_tx: mpsc::WeakSender<Request>,
     pub(crate) incoming: mpsc::Sender<IncomingCall>,
     pub(crate) events: broadcast::Sender<SessionEvent>,
     pub(crate) capture: Option<SharedCapture>,
@@ -158,8 +175,8 @@ pub(crate) struct Driver {
     ports: Option<PortAllocator>,
     rtp_ip: IpAddr,
     limits: DriverLimits,
-    commands: mpsc::Receiver<Command>,
-    command_tx: mpsc::WeakSender<Command>,
+    commands: mpsc::Receiver<Request>,
+    command_tx: mpsc::WeakSender<Request>,
     commands_closed: bool,
     incoming: mpsc::Sender<IncomingCall>,
     events: broadcast::Sender<SessionEvent>,
@@ -305,10 +322,10 @@ impl Driver {
         true
     }
 
-    fn command(&mut self, cmd: Command) {
+    fn command(&mut self, request: Request) {
         let now = self.now();
-        match cmd {
-            Command::MakeCall {
+        match request {
+            Request::MakeCall {
                 target,
                 options,
                 reply,
@@ -323,25 +340,37 @@ impl Driver {
                     });
                 let _ = reply.send(r);
             }
-            Command::Op { session, op, reply } => {
-                let ep = &mut self.endpoint;
-                let r = match op {
-                    Op::Accept => ep.accept(now, session),
-                    Op::Reject(status) => ep.reject(now, session, status),
-                    Op::Hangup => ep.hangup(now, session),
-                    Op::Hold => ep.hold(now, session),
-                    Op::Resume => ep.resume(now, session),
-                    Op::Dtmf(digits) => ep.send_dtmf(now, session, &digits),
-                };
+            Request::Execute { command, reply } => {
+                let _ = reply.send(self.endpoint.execute(now, command));
+            }
+            Request::PushAudio {
+                session,
+                samples,
+                reply,
+            } => {
+                let _ = reply.send(self.endpoint.push_audio(session, &samples));
+            }
+            Request::PollAudio { session, reply } => {
+                let mut frame = Vec::new();
+                let r = self
+                    .endpoint
+                    .poll_audio(session, &mut frame)
+                    .map(|ts| (ts, frame));
                 let _ = reply.send(r);
             }
-            Command::Counters { session, reply } => {
+            Request::Sessions { reply } => {
+                let _ = reply.send(self.endpoint.sessions().collect());
+            }
+            Request::History { session, reply } => {
+                let _ = reply.send(self.endpoint.history(session).cloned());
+            }
+            Request::Counters { session, reply } => {
                 let _ = reply.send(self.media.counters(session));
             }
-            Command::Stats { reply } => {
+            Request::Stats { reply } => {
                 let _ = reply.send(self.stats);
             }
-            Command::Shutdown { grace, reply } => self.begin_shutdown(grace, Some(reply)),
+            Request::Shutdown { grace, reply } => self.begin_shutdown(grace, Some(reply)),
         }
         self.drain(now);
     }
@@ -952,7 +981,7 @@ mod tests {
     use super::*;
 
     /// A setup and the command sender that keeps its driver from shutting down.
-    fn setup(ports: Option<PortAllocator>) -> (Setup, mpsc::Sender<Command>) {
+    fn setup(ports: Option<PortAllocator>) -> (Setup, mpsc::Sender<Request>) {
         let (tx, commands) = mpsc::channel(4);
         let (incoming, _) = mpsc::channel(4);
         let (events, _) = broadcast::channel(4);

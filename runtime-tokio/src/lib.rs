@@ -62,4 +62,4 @@ pub use coordinator::{
     SessionCoordinatorBuilder,
 };
 pub use session_core::driver::{DriverLimits, DriverStats, PortAllocator, RtpCounters};
-pub use session_core::{Config, MediaMode};
+pub use session_core::{Command, Config, MediaMode, SessionInfo};

@@ -335,6 +335,21 @@ pub enum PushAudioError {
     QueueFull,
 }
 
+impl std::fmt::Display for PushAudioError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PushAudioError::WrongLength { len, expected } => {
+                write!(f, "{len} samples pushed where a packet holds {expected}")
+            }
+            PushAudioError::QueueFull => {
+                f.write_str("the send queue is full: audio pushed ahead of the packet clock")
+            }
+        }
+    }
+}
+
+impl std::error::Error for PushAudioError {}
+
 /// The media of one call: see the module documentation for the driving loop.
 #[derive(Debug)]
 pub struct RtpSession {
