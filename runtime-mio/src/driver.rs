@@ -24,7 +24,7 @@ use session_core::{
 };
 
 use crate::slots::Slots;
-use crate::sockets;
+use session_core_runtime::sockets;
 
 /// Session events kept for the application before the oldest are dropped.
 const MAX_QUEUED_EVENTS: usize = 4096;

@@ -60,7 +60,6 @@
 mod driver;
 mod run;
 mod slots;
-pub mod sockets;
 
 pub use driver::{Driver, DriverConfig, DriverError};
 pub use run::{run, Control};

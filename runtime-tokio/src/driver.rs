@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 use crate::coordinator::{CallHandle, IncomingCall, CALL_EVENTS};
 use crate::ready::ReadySet;
 use crate::timer::Timer;
-use session_core_mio::sockets;
+use session_core_runtime::sockets;
 
 /// Commands handled per wake-up before yielding.
 const COMMANDS_PER_WAKEUP: usize = 64;

@@ -2,9 +2,8 @@
 //! (bursts of SIP or RTP must not turn into drops and retransmissions), SIP's UDP and TCP
 //! on one address, RTP from a port range.
 //!
-//! Shared by both runtimes: `session-core-tokio` binds its sockets here too (tokio's
-//! sockets are built from these std sockets). It cannot live in `session-core`, which
-//! takes no socket crate.
+//! Both runtimes bind here (tokio's and mio's sockets are built from these std sockets).
+//! It cannot live in `session-core`, which takes no socket crate.
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
