@@ -140,6 +140,7 @@ pub fn reason_name(reason: &EndReason) -> &'static str {
         EndReason::Cancelled { .. } => "cancelled",
         EndReason::Rejected { .. } => "rejected",
         EndReason::Timeout => "timeout",
+        EndReason::ByeTimedOut => "bye_timeout",
         EndReason::TransportError => "transport_error",
         EndReason::MediaTimeout => "media_timeout",
         EndReason::MediaFailed => "media_failed",

@@ -1,0 +1,66 @@
+//! How an outgoing call ends when the peer goes quiet, how a command given while a
+//! re-INVITE is pending is kept, and what we do with an answer that bends RFC 3261:
+//! two endpoints back to back on the default state table.
+
+use std::time::Duration;
+
+use session_core::endpoint::{EndReason, SessionEvent, SessionId};
+use session_core::{CallOptions, Instant};
+use session_core_tests::{config, Pump};
+
+const BOB: &str = "sip:bob@127.0.0.2:5060";
+
+fn pair() -> Pump {
+    Pump::new(vec![
+        ("alice", config("127.0.0.1:5060", 1)),
+        ("bob", config("127.0.0.2:5060", 2)),
+    ])
+}
+
+/// Alice calls Bob, Bob answers; both sessions, 1 s after the answer.
+fn answered(p: &mut Pump) -> (SessionId, SessionId) {
+    let now = p.now;
+    let a = p
+        .ep("alice")
+        .make_call(now, BOB, CallOptions::default())
+        .expect("alice calls");
+    p.run_for(Duration::from_millis(100));
+    let b = p.incoming("bob").expect("bob sees the call");
+    let now = p.now;
+    p.ep("bob").accept(now, b).expect("bob answers");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    (a, b)
+}
+
+/// The `Terminated` event of `s` on `node`: when it came, why, and the INVITE's status.
+fn terminated(p: &mut Pump, node: &str, s: SessionId) -> Option<(Instant, EndReason, Option<u16>)> {
+    p.node(node).events.iter().find_map(|(at, e)| match e {
+        SessionEvent::Terminated {
+            session,
+            reason,
+            status,
+        } if *session == s => Some((*at, reason.clone(), *status)),
+        _ => None,
+    })
+}
+
+/// RFC 3261 §15.1.1: a BYE that gets no answer still ends the session, once its client
+/// transaction gives up (Timer F, 64·T1 = 32 s). The caller reports the INVITE's final
+/// status (200: the call was established) and that its BYE timed out.
+#[test]
+fn an_unanswered_bye_ends_the_call_at_timer_f_with_the_invite_status_kept() {
+    let mut p = pair();
+    let (a, _) = answered(&mut p);
+    p.drop_sip = Some(Box::new(|w| w.to == "bob"));
+    let hangup = p.now;
+    p.ep("alice").hangup(hangup, a).expect("alice hangs up");
+    p.run_for(Duration::from_millis(31_900));
+    assert_eq!(terminated(&mut p, "alice", a), None, "ended before Timer F");
+    p.run_for(Duration::from_millis(200));
+    let (at, reason, status) = terminated(&mut p, "alice", a).expect("ended at Timer F");
+    assert_eq!((at - hangup).as_millis(), 32_000);
+    assert_eq!(reason, EndReason::ByeTimedOut);
+    assert_eq!(status, Some(200));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Terminated"));
+}
