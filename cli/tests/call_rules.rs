@@ -91,4 +91,35 @@ fn an_unanswered_bye_is_reported_with_the_invite_status_and_bye_timeout(runtime:
     assert_eq!(result["reason"], "bye_timeout", "{result}");
 }
 
-on_both_runtimes!(an_unanswered_bye_is_reported_with_the_invite_status_and_bye_timeout);
+/// RFC 3261 §14.1: a re-INVITE that met glare (491) is retried after a random back-off
+/// (2.1–4 s for the Call-ID's owner, which the caller is). When that retry lands after
+/// the time `--hold-ms` wants the call resumed, the resume waits for the hold to complete
+/// and is then sent: the call ends up un-held.
+fn a_resume_due_while_a_glared_hold_waits_is_sent_after_the_hold(runtime: &str) {
+    let mut c = Callee::call(runtime, &["--duration-ms", "8000", "--hold-ms", "500"]);
+    let invite = c.request("INVITE");
+    c.answer(&invite, "200 OK", Some("bob1"));
+    c.request("ACK");
+    let hold = c.request("INVITE");
+    assert!(hold.contains("a=sendonly"), "{hold}");
+    c.answer(&hold, "491 Request Pending", None);
+    let retry = c.request("INVITE");
+    assert!(retry.contains("a=sendonly"), "{retry}");
+    c.answer(&retry, "200 OK", None);
+    let resume = c.request("INVITE");
+    assert!(!resume.contains("a=sendonly"), "{resume}");
+    c.answer(&resume, "200 OK", None);
+    c.caller.wait_for("\"resumed\"", Duration::from_secs(5));
+    let bye = c
+        .peer
+        .recv_matching("BYE sip:", Duration::from_secs(10))
+        .expect("the call is hung up");
+    c.answer(&bye, "200 OK", None);
+    let result = c.result(Duration::from_secs(5));
+    assert_eq!(result["reason"], "hangup_local", "{result}");
+}
+
+on_both_runtimes!(
+    an_unanswered_bye_is_reported_with_the_invite_status_and_bye_timeout,
+    a_resume_due_while_a_glared_hold_waits_is_sent_after_the_hold,
+);

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use session_core::endpoint::{EndReason, SessionEvent, SessionId};
+use session_core::endpoint::{EndReason, SessionEvent, SessionId, Side};
 use session_core::{CallOptions, Instant};
 use session_core_tests::{config, Pump};
 
@@ -63,4 +63,58 @@ fn an_unanswered_bye_ends_the_call_at_timer_f_with_the_invite_status_kept() {
     assert_eq!(reason, EndReason::ByeTimedOut);
     assert_eq!(status, Some(200));
     assert_eq!(p.state("alice", a).as_deref(), Some("Terminated"));
+}
+
+/// RFC 3261 §14.1: only one offer may be outstanding, and a re-INVITE that met glare
+/// (491) is retried after a random back-off (2.1–4 s for the Call-ID's owner). A resume
+/// asked for during that wait is kept and sent once the hold completes, so the call
+/// ends up un-held — not refused and lost.
+#[test]
+fn a_resume_asked_while_a_glared_hold_waits_is_sent_after_the_hold() {
+    let mut p = pair();
+    let start = p.now;
+    let (a, b) = answered(&mut p);
+    let now = p.now;
+    p.ep("alice").hold(now, a).expect("alice holds");
+    p.ep("bob").hold(now, b).expect("bob holds");
+    p.run_for(Duration::from_millis(500));
+    let ladder = p.ladder(start);
+    assert_eq!(ladder.matches("491 Request Pending").count(), 2, "{ladder}");
+    let now = p.now;
+    p.ep("alice")
+        .resume(now, a)
+        .expect("a resume during the glare wait is kept");
+    p.run_for(Duration::from_secs(10));
+    let ladder = p.ladder(start);
+    let held_then_resumed: Vec<SessionEvent> = p
+        .events_of("alice", a)
+        .into_iter()
+        .filter(|e| {
+            matches!(
+                e,
+                SessionEvent::Held {
+                    by: Side::Local,
+                    ..
+                } | SessionEvent::Resumed {
+                    by: Side::Local,
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(
+        held_then_resumed,
+        [
+            SessionEvent::Held {
+                session: a,
+                by: Side::Local
+            },
+            SessionEvent::Resumed {
+                session: a,
+                by: Side::Local
+            }
+        ],
+        "{ladder}"
+    );
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"), "{ladder}");
 }
