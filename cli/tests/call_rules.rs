@@ -119,7 +119,25 @@ fn a_resume_due_while_a_glared_hold_waits_is_sent_after_the_hold(runtime: &str) 
     assert_eq!(result["reason"], "hangup_local", "{result}");
 }
 
+/// RFC 3261 §12.1.2 wants a To tag on a 2xx to INVITE; a UAS that leaves it out still
+/// answered (§8.1.3 robustness, as PJSIP and baresip take it): `call` ACKs the 200, keeps
+/// the call up and ends it with a BYE whose To carries no tag.
+fn a_200_without_a_to_tag_is_acked_and_the_call_completes(runtime: &str) {
+    let mut c = Callee::call(runtime, &["--duration-ms", "500"]);
+    let invite = c.request("INVITE");
+    c.answer(&invite, "200 OK", None);
+    c.request("ACK");
+    let bye = c.request("BYE");
+    let to = RawPeer::header(&bye, "To").expect("a To");
+    assert!(!to.contains("tag="), "{bye}");
+    c.answer(&bye, "200 OK", None);
+    let result = c.result(Duration::from_secs(5));
+    assert_eq!(result["status"], 200, "{result}");
+    assert_eq!(result["reason"], "hangup_local", "{result}");
+}
+
 on_both_runtimes!(
     an_unanswered_bye_is_reported_with_the_invite_status_and_bye_timeout,
     a_resume_due_while_a_glared_hold_waits_is_sent_after_the_hold,
+    a_200_without_a_to_tag_is_acked_and_the_call_completes,
 );

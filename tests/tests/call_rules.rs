@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use session_core::endpoint::{EndReason, SessionEvent, SessionId, Side};
 use session_core::{CallOptions, Instant};
-use session_core_tests::{config, Pump};
+use session_core_tests::{config, header_of, status_of, Pump};
 
 const BOB: &str = "sip:bob@127.0.0.2:5060";
 
@@ -117,4 +117,75 @@ fn a_resume_asked_while_a_glared_hold_waits_is_sent_after_the_hold() {
         "{ladder}"
     );
     assert_eq!(p.state("alice", a).as_deref(), Some("Active"), "{ladder}");
+}
+
+/// The response's bytes with the To header's tag removed.
+fn without_to_tag(bytes: &[u8]) -> Vec<u8> {
+    let text = String::from_utf8(bytes.to_vec()).expect("a text response");
+    let mut out = String::new();
+    for line in text.split_inclusive("\r\n") {
+        match line.find(";tag=").filter(|_| line.starts_with("To:")) {
+            Some(i) => {
+                out.push_str(&line[..i]);
+                out.push_str("\r\n");
+            }
+            None => out.push_str(line),
+        }
+    }
+    out.into_bytes()
+}
+
+/// RFC 3261 §12.1.2 says a 2xx to INVITE carries a To tag; one without is still an
+/// answer (robustness, §8.1.3, as PJSIP and baresip take it): it is ACKed, the call is
+/// established with an empty remote tag, and its BYE carries no empty `;tag=`.
+#[test]
+fn a_2xx_without_a_to_tag_is_acked_and_the_call_established() {
+    let mut p = pair();
+    p.drop_sip = Some(Box::new(|w| w.to == "alice"));
+    let now = p.now;
+    let a = p
+        .ep("alice")
+        .make_call(now, BOB, CallOptions::default())
+        .expect("alice calls");
+    p.run_for(Duration::from_millis(100));
+    let b = p.incoming("bob").expect("bob sees the call");
+    let now = p.now;
+    p.ep("bob").accept(now, b).expect("bob answers");
+    p.run_for(Duration::from_millis(20));
+    let ok = p
+        .wire
+        .iter()
+        .find(|w| w.from == "bob" && status_of(&w.bytes) == Some(200))
+        .expect("bob's 200")
+        .bytes
+        .clone();
+    p.drop_sip = None;
+    let sent_before = p.wire.len();
+    p.inject(
+        "alice",
+        "127.0.0.2:5060".parse().unwrap(),
+        &without_to_tag(&ok),
+    );
+    p.run_for(Duration::from_millis(100));
+    let alice_sent: Vec<String> = p.wire[sent_before..]
+        .iter()
+        .filter(|w| w.from == "alice")
+        .map(|w| String::from_utf8_lossy(&w.bytes).into_owned())
+        .collect();
+    assert!(
+        alice_sent.iter().any(|m| m.starts_with("ACK ")),
+        "{alice_sent:?}"
+    );
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    let now = p.now;
+    p.ep("alice").hangup(now, a).expect("alice hangs up");
+    p.run_for(Duration::from_millis(100));
+    let bye = p
+        .wire
+        .iter()
+        .rev()
+        .find(|w| w.from == "alice" && w.bytes.starts_with(b"BYE "))
+        .expect("alice's BYE");
+    let to = header_of(&bye.bytes, "To").expect("a To");
+    assert!(!to.contains(";tag="), "{to}");
 }
