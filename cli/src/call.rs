@@ -83,6 +83,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         rtp_ports: args.rtp_ports.clone(),
         media: args.media,
         capture_sip: None,
+        limits: Default::default(),
     };
     if let Err(e) = agents.add(options) {
         eprintln!("sessionctl call: {e}");

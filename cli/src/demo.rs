@@ -51,6 +51,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         rtp_ports: None,
         media,
         capture_sip: Some(CAPTURE_LIMIT),
+        limits: Default::default(),
     };
     let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone)) {
         Ok(a) => a,

@@ -10,7 +10,7 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use session_core::driver::{CapturedMessage, PortAllocator, RtpCounters};
+use session_core::driver::{CapturedMessage, DriverLimits, PortAllocator, RtpCounters};
 use session_core::endpoint::EndReason;
 use session_core::{CommandError, SessionEvent, SessionId};
 
@@ -54,6 +54,8 @@ pub struct EndpointOptions {
     pub media: Media,
     /// Record up to this many SIP messages crossing the socket (for a ladder).
     pub capture_sip: Option<usize>,
+    /// Bounds on the runtime's IO (TCP connections and their idle timeout included).
+    pub limits: DriverLimits,
 }
 
 /// Which endpoint of an [`Agents`] (in the order they were added).
@@ -269,6 +271,7 @@ mod tokio_agents {
             if let Some(limit) = o.capture_sip {
                 builder = builder.capture_sip(limit);
             }
+            builder = builder.limits(o.limits);
             let mut coordinator = self
                 .rt
                 .block_on(builder.build())
@@ -446,6 +449,7 @@ mod mio_agents {
                 ..Config::new(o.bind)
             });
             config.rtp_ports = o.rtp_ports;
+            config.limits = o.limits;
             // The media mode reaches the core with its media layer; the driver only
             // handles sockets.
             let _ = o.media;
