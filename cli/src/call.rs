@@ -1,8 +1,10 @@
 //! `sessionctl call`: places one call, keeps it up for `--duration-ms`, hangs up, and
 //! prints the result as its last stdout line (the ARCHITECTURE.md contract):
-//! `{"event":"result","status":200,"reason":"hangup_local","duration_ms":…,"rtp_sent":…,
-//! "rtp_received":…}`. Exit 0 when the call was answered and ended normally (either
-//! side hung up), 1 otherwise, 2 for a usage or bind error.
+//! `{"event":"result","status":200,"established":true,"reason":"hangup_local",
+//! "duration_ms":…,"rtp_sent":…,"rtp_received":…}`. Exit 0 when the call was answered and
+//! ended normally (either side hung up), 1 otherwise (a BYE the peer never answered
+//! included: the call was established, `"reason":"bye_timeout"`, but the peer went
+//! quiet), 2 for a usage or bind error.
 
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
@@ -11,6 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use session_core::driver::PortAllocator;
 use session_core::endpoint::EndReason;
+use session_core::transaction::TimerConfig;
 use session_core::{CommandError, SessionEvent};
 
 use crate::runtime::{
@@ -19,8 +22,12 @@ use crate::runtime::{
 
 /// No final answer by then: give up (CANCEL). Timer B (64·T1 = 32 s) fires first.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(40);
-/// How long the BYE or CANCEL gets before the tool stops waiting.
-const HANGUP_GRACE: Duration = Duration::from_secs(5);
+/// How long after its BYE or CANCEL the tool waits for the call to end before it calls
+/// it stuck: past the request's own timeout (Timer F, 64·T1 = 32 s), which ends the
+/// session whatever the peer does (RFC 3261 §15.1.1), so only a fault reaches it.
+fn hangup_grace() -> Duration {
+    TimerConfig::default().sixty_four_t1() + Duration::from_secs(3)
+}
 
 /// Arguments of `sessionctl call`.
 #[derive(Debug, clap::Args)]
@@ -82,6 +89,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         capture_sip: None,
         media_timeout: args.call_options.media_timeout(),
         table: args.call_options.table.clone(),
+        limits: Default::default(),
     };
     if let Err(e) = agents.add(options) {
         eprintln!("sessionctl call: {e}");
@@ -92,12 +100,12 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         Ok(s) => s,
         Err(AgentError::Command(e @ CommandError::BadTarget { .. })) => {
             eprintln!("sessionctl call: {e} (try sip:user@IP:port)");
-            report(&args, None, "bad_target", None, 0, (0, 0));
+            report(&args, None, "bad_target", None, None, (0, 0));
             return ExitCode::from(2);
         }
         Err(e) => {
             eprintln!("sessionctl call: {e}");
-            report(&args, None, "error", None, 0, (0, 0));
+            report(&args, None, "error", None, None, (0, 0));
             return ExitCode::FAILURE;
         }
     };
@@ -132,7 +140,10 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
                     continue_after(&mut *agents, session, &mut hangup_at, &mut gave_up_at);
                 }
                 if gave_up_at.is_some_and(|t| t <= now) {
-                    eprintln!("sessionctl call: the call did not end within {HANGUP_GRACE:?}");
+                    eprintln!(
+                        "sessionctl call: the call did not end within {:?}",
+                        hangup_grace()
+                    );
                     break Outcome {
                         status: None,
                         reason: "stuck".into(),
@@ -180,9 +191,9 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
             }
         }
     };
-    let duration_ms = outcome.answered_at.map_or(0, |a| {
-        outcome.ended_at.saturating_duration_since(a).as_millis() as u64
-    });
+    let duration_ms = outcome
+        .answered_at
+        .map(|a| outcome.ended_at.saturating_duration_since(a).as_millis() as u64);
     let counters = agents
         .rtp_counters(0, session)
         .map_or((0, 0), |c| (c.packets_sent, c.packets_received));
@@ -211,7 +222,7 @@ fn continue_after(
 ) {
     if hangup_at.take().is_some() {
         act(agents, session, Action::Hangup);
-        *gave_up_at = Some(Instant::now() + HANGUP_GRACE);
+        *gave_up_at = Some(Instant::now() + hangup_grace());
     }
 }
 
@@ -224,6 +235,10 @@ fn explain(target: &str, reason: &EndReason, answered: bool) -> Option<String> {
              64*T1): is anything listening there?"
         ),
         EndReason::Timeout => format!("{target} stopped responding (a request timed out)"),
+        EndReason::ByeTimedOut => format!(
+            "{target} never answered our BYE (Timer F, 64*T1): the call is over on our side, \
+             the peer may still think it is up"
+        ),
         EndReason::TransportError => {
             format!("could not send to {target} (transport error): check the address and port")
         }
@@ -248,12 +263,13 @@ fn act(agents: &mut dyn Agents, session: session_core::SessionId, action: Action
     }
 }
 
+/// Prints the result line; `duration_ms` is `None` for a call that was never established.
 fn report(
     args: &CallArgs,
     status: Option<u16>,
     reason: &str,
     session: Option<String>,
-    duration_ms: u64,
+    duration_ms: Option<u64>,
     (rtp_sent, rtp_received): (u64, u64),
 ) {
     runtime::emit(&json!({
@@ -261,8 +277,9 @@ fn report(
         "target": args.target,
         "session": session,
         "status": status,
+        "established": duration_ms.is_some(),
         "reason": reason,
-        "duration_ms": duration_ms,
+        "duration_ms": duration_ms.unwrap_or(0),
         "rtp_sent": rtp_sent,
         "rtp_received": rtp_received,
     }));

@@ -53,6 +53,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         capture_sip: Some(CAPTURE_LIMIT),
         media_timeout: None,
         table: None,
+        limits: Default::default(),
     };
     let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone)) {
         Ok(a) => a,

@@ -11,7 +11,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use session_core::driver::{CapturedMessage, PortAllocator, RtpCounters};
+use session_core::driver::{CapturedMessage, DriverLimits, PortAllocator, RtpCounters};
 use session_core::endpoint::EndReason;
 use session_core::state_table::CompiledTable;
 use session_core::{Command, CommandError, Config, MediaMode, SessionEvent, SessionId};
@@ -74,6 +74,8 @@ pub struct EndpointOptions {
     pub media_timeout: Option<Duration>,
     /// The state table calls run on; `None`: the embedded default.
     pub table: Option<Arc<CompiledTable>>,
+    /// Bounds on the runtime's IO (TCP connections and their idle timeout included).
+    pub limits: DriverLimits,
 }
 
 impl EndpointOptions {
@@ -211,6 +213,7 @@ pub fn reason_name(reason: &EndReason) -> &'static str {
         EndReason::Cancelled { .. } => "cancelled",
         EndReason::Rejected { .. } => "rejected",
         EndReason::Timeout => "timeout",
+        EndReason::ByeTimedOut => "bye_timeout",
         EndReason::TransportError => "transport_error",
         EndReason::MediaTimeout => "media_timeout",
         EndReason::MediaFailed => "media_failed",
@@ -323,6 +326,7 @@ mod tokio_agents {
             if let Some(limit) = o.capture_sip {
                 builder = builder.capture_sip(limit);
             }
+            builder = builder.limits(o.limits);
             let mut coordinator = self
                 .rt
                 .block_on(builder.build())
@@ -488,6 +492,7 @@ mod mio_agents {
         fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
             let mut config = DriverConfig::new(o.config());
             config.rtp_ports = o.rtp_ports;
+            config.limits = o.limits;
             let first = self.drivers.len() * TOKENS_PER_ENDPOINT;
             let mut driver = Driver::new(
                 config,

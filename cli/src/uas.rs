@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use session_core::driver::PortAllocator;
+use session_core::driver::{DriverLimits, PortAllocator};
 use session_core::{SessionEvent, SessionId};
 
 use crate::runtime::{self, Action, Agents, CallOptionArgs, EndpointOptions, Media, Wake};
@@ -50,6 +50,14 @@ pub struct UasArgs {
     pub seed: Option<u64>,
     #[command(flatten)]
     pub call_options: CallOptionArgs,
+    /// The most TCP connections open at once; at the limit the one idle for longest is
+    /// closed to make room.
+    #[arg(long, default_value_t = DriverLimits::default().max_tcp_connections)]
+    pub max_tcp_connections: usize,
+    /// Close a TCP connection after this long without traffic (default 180 s: longer
+    /// than RFC 5626's 95–120 s keep-alive interval).
+    #[arg(long, default_value_t = DriverLimits::default().tcp_idle_timeout.as_millis() as u64)]
+    pub tcp_idle_timeout_ms: u64,
 }
 
 /// Runs the UA until a signal.
@@ -64,6 +72,11 @@ pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
         capture_sip: None,
         media_timeout: args.call_options.media_timeout(),
         table: args.call_options.table.clone(),
+        limits: DriverLimits {
+            max_tcp_connections: args.max_tcp_connections,
+            tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms),
+            ..DriverLimits::default()
+        },
     };
     let addr = match agents.add(options) {
         Ok(a) => a,

@@ -11,8 +11,8 @@ use mio::event::Event;
 use mio::net::{TcpListener, TcpStream, UdpSocket};
 use mio::{Interest, Registry, Token};
 use session_core::driver::{
-    CapturedMessage, Direction, DriverLimits, DriverStats, Epoch, Frame, MediaBook, PortAllocator,
-    RetryQueue, RtpCounters, SipCapture, Source, StreamReassembler,
+    CapturedMessage, Direction, DriverLimits, DriverStats, Epoch, Frame, IdleConnections,
+    MediaBook, PortAllocator, RetryQueue, RtpCounters, SipCapture, Source, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
 use session_core::media::PushAudioError;
@@ -127,6 +127,9 @@ pub struct Driver {
     listener: Option<TcpListener>,
     slots: Slots<Slot>,
     conns: BTreeMap<SocketAddr, usize>,
+    /// Last traffic per TCP connection slot: idle ones are closed, the longest idle
+    /// evicted at the connection limit.
+    idle: IdleConnections<usize, session_core::Instant>,
     media: MediaBook<usize>,
     ports: Option<PortAllocator>,
     rtp_ip: IpAddr,
@@ -234,6 +237,7 @@ impl Driver {
             listener,
             slots: Slots::new(slot_count),
             conns: BTreeMap::new(),
+            idle: IdleConnections::new(limits.tcp_idle_timeout),
             media: MediaBook::new(),
             ports: rtp_ports,
             rtp_ip: rtp_ip.unwrap_or(sip_addr.ip()),
@@ -314,7 +318,7 @@ impl Driver {
                     self.read_udp(None, now);
                 }
             }
-            LISTENER_OFFSET => self.accept_connections(),
+            LISTENER_OFFSET => self.accept_connections(now),
             _ => {
                 let index = offset - FIRST_SLOT_OFFSET;
                 match self.slots.get(index) {
@@ -351,7 +355,7 @@ impl Driver {
             let offset = token - self.tokens.start;
             match offset {
                 UDP_OFFSET => self.read_udp(None, now),
-                LISTENER_OFFSET => self.accept_connections(),
+                LISTENER_OFFSET => self.accept_connections(now),
                 _ => match self.slots.get(offset - FIRST_SLOT_OFFSET) {
                     Some(Slot::Tcp(_)) => self.read_tcp(offset - FIRST_SLOT_OFFSET, now),
                     Some(Slot::Rtp(_)) => self.read_udp(Some(offset - FIRST_SLOT_OFFSET), now),
@@ -364,16 +368,24 @@ impl Driver {
             self.endpoint.handle_timeout(now);
             self.drain(now);
         }
+        for index in self.idle.expired(now) {
+            tracing::debug!(index, "closing idle TCP connection");
+            self.stats.connections_closed_idle += 1;
+            self.close_slot(index);
+        }
     }
 
-    /// When [`Driver::handle_timeout`] must next be called: the core's next timer, or
-    /// at once (a past instant) when a read was cut short by the per-wake-up budget.
+    /// When [`Driver::handle_timeout`] must next be called: the core's next timer or the
+    /// next TCP connection going idle, or at once (a past instant) when a read was cut
+    /// short by the per-wake-up budget.
     pub fn next_timeout(&self) -> Option<StdInstant> {
         if !self.unfinished_reads.is_empty() {
             return Some(self.epoch.origin());
         }
-        self.endpoint
-            .poll_timeout()
+        [self.endpoint.poll_timeout(), self.idle.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
             .map(|t| self.epoch.to_runtime(t))
     }
 
@@ -505,7 +517,7 @@ impl Driver {
         self.unfinished_reads.insert(token);
     }
 
-    fn accept_connections(&mut self) {
+    fn accept_connections(&mut self, now: session_core::Instant) {
         for _ in 0..self.limits.reads_per_wakeup {
             let Some(listener) = self.listener.as_ref() else {
                 return;
@@ -518,7 +530,7 @@ impl Driver {
                     return;
                 }
             };
-            if self.conns.len() >= self.limits.max_tcp_connections {
+            if !self.make_room_for_a_connection() {
                 tracing::warn!(%remote, "TCP connection refused: connection limit reached");
                 self.stats.connections_refused += 1;
                 continue;
@@ -544,7 +556,7 @@ impl Driver {
                 out: Vec::new(),
                 connected: true,
             };
-            self.insert_conn(conn);
+            self.insert_conn(conn, now);
             self.stats.connections_accepted += 1;
             tracing::debug!(%remote, "TCP connection accepted");
         }
@@ -552,7 +564,25 @@ impl Driver {
             .insert(self.tokens.start + LISTENER_OFFSET);
     }
 
-    fn insert_conn(&mut self, conn: Conn) -> usize {
+    /// At the connection limit, closes the connection idle for longest; false when none
+    /// could be closed.
+    fn make_room_for_a_connection(&mut self) -> bool {
+        if self.conns.len() < self.limits.max_tcp_connections {
+            return true;
+        }
+        let Some(index) = self.idle.longest_idle() else {
+            return false;
+        };
+        tracing::debug!(
+            index,
+            "connection limit: closing the longest idle TCP connection"
+        );
+        self.stats.connections_evicted += 1;
+        self.close_slot(index);
+        self.conns.len() < self.limits.max_tcp_connections
+    }
+
+    fn insert_conn(&mut self, conn: Conn, now: session_core::Instant) -> usize {
         let remote = conn.remote;
         // The caller checked `vacant()` just before.
         let index = match self.slots.insert(Slot::Tcp(conn)) {
@@ -563,6 +593,7 @@ impl Driver {
             self.close_slot(old);
             self.conns.insert(remote, index);
         }
+        self.idle.touch(index, now);
         index
     }
 
@@ -578,7 +609,10 @@ impl Driver {
                     closed = true;
                     break;
                 }
-                Ok(n) => conn.reassembler.push(&self.buf[..n]),
+                Ok(n) => {
+                    conn.reassembler.push(&self.buf[..n]);
+                    self.idle.touch(index, now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                     finished = true;
                     break;
@@ -724,7 +758,7 @@ impl Driver {
     fn drain(&mut self, now: session_core::Instant) {
         while let Some(output) = self.endpoint.poll_output() {
             match output {
-                Output::Transmit(t) => self.transmit(t),
+                Output::Transmit(t) => self.transmit(t, now),
                 Output::Media(MediaRequest::Open { session }) => {
                     let input = self.open_media(session);
                     self.endpoint.handle_media(now, input);
@@ -742,10 +776,10 @@ impl Driver {
         }
     }
 
-    fn transmit(&mut self, t: Transmit) {
+    fn transmit(&mut self, t: Transmit, now: session_core::Instant) {
         match t.transport {
             Transport::Udp => self.transmit_udp(t),
-            Transport::Tcp => self.transmit_tcp(t),
+            Transport::Tcp => self.transmit_tcp(t, now),
             ref other => {
                 tracing::warn!(transport = %other, remote = %t.remote, "transport not supported");
                 self.stats.datagrams_dropped += 1;
@@ -824,10 +858,10 @@ impl Driver {
         }
     }
 
-    fn transmit_tcp(&mut self, t: Transmit) {
+    fn transmit_tcp(&mut self, t: Transmit, now: session_core::Instant) {
         let index = match self.conns.get(&t.remote) {
             Some(&i) => i,
-            None => match self.connect(t.remote) {
+            None => match self.connect(t.remote, now) {
                 Some(i) => i,
                 None => {
                     self.stats.datagrams_dropped += 1;
@@ -845,11 +879,12 @@ impl Driver {
             return;
         }
         conn.out.extend_from_slice(&t.payload);
+        self.idle.touch(index, now);
         self.flush_tcp(index);
     }
 
-    fn connect(&mut self, remote: SocketAddr) -> Option<usize> {
-        if self.conns.len() >= self.limits.max_tcp_connections {
+    fn connect(&mut self, remote: SocketAddr, now: session_core::Instant) -> Option<usize> {
+        if !self.make_room_for_a_connection() {
             tracing::warn!(%remote, "no TCP connection opened: connection limit reached");
             return None;
         }
@@ -872,13 +907,16 @@ impl Driver {
         }
         self.stats.connections_opened += 1;
         tracing::debug!(%remote, "TCP connection opening");
-        Some(self.insert_conn(Conn {
-            stream,
-            remote,
-            reassembler: StreamReassembler::new(self.limits.max_message_bytes),
-            out: Vec::new(),
-            connected: false,
-        }))
+        Some(self.insert_conn(
+            Conn {
+                stream,
+                remote,
+                reassembler: StreamReassembler::new(self.limits.max_message_bytes),
+                out: Vec::new(),
+                connected: false,
+            },
+            now,
+        ))
     }
 
     /// Binds an RTP socket for `session` and says how it went, as the core's input.
@@ -952,6 +990,7 @@ impl Driver {
         self.unfinished_reads.remove(&self.token_of_slot(index).0);
         match slot {
             Slot::Tcp(mut conn) => {
+                self.idle.remove(&index);
                 let _ = self.registry.deregister(&mut conn.stream);
                 if self.conns.get(&conn.remote) == Some(&index) {
                     self.conns.remove(&conn.remote);
@@ -1044,12 +1083,15 @@ mod tests {
             d.rtp_counters(SessionId(1)).unwrap().packets_received == 1
         });
 
-        d.transmit(Transmit {
-            local: local_rtp,
-            remote: peer.local_addr().unwrap(),
-            transport: Transport::Udp,
-            payload: vec![0x80; 172],
-        });
+        d.transmit(
+            Transmit {
+                local: local_rtp,
+                remote: peer.local_addr().unwrap(),
+                transport: Transport::Udp,
+                payload: vec![0x80; 172],
+            },
+            session_core::Instant::ZERO,
+        );
         peer.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
         let mut buf = [0u8; 256];
         let (n, from) = peer.recv_from(&mut buf).unwrap();
@@ -1103,12 +1145,15 @@ mod tests {
         let mut d = driver(&poll, None);
         let peer = StdListener::bind("127.0.0.1:0").unwrap();
         let payload = b"BYE sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n".to_vec();
-        d.transmit(Transmit {
-            local: d.local_sip_addr(),
-            remote: peer.local_addr().unwrap(),
-            transport: Transport::Tcp,
-            payload: payload.clone(),
-        });
+        d.transmit(
+            Transmit {
+                local: d.local_sip_addr(),
+                remote: peer.local_addr().unwrap(),
+                transport: Transport::Tcp,
+                payload: payload.clone(),
+            },
+            session_core::Instant::ZERO,
+        );
         assert_eq!(d.stats().connections_opened, 1);
         let (mut accepted, _) = peer.accept().unwrap();
         pump_until(&mut poll, &mut d, |d| d.is_idle());

@@ -13,8 +13,8 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use session_core::driver::{
-    Direction, DriverLimits, DriverStats, Epoch, Frame, MediaBook, PortAllocator, RetryQueue,
-    RtpCounters, SipCapture, Source, StreamReassembler,
+    Direction, DriverLimits, DriverStats, Epoch, Frame, IdleConnections, MediaBook, PortAllocator,
+    RetryQueue, RtpCounters, SipCapture, Source, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
 use session_core::media::PushAudioError;
@@ -167,6 +167,9 @@ pub(crate) struct Driver {
     listener: Option<TcpListener>,
     conns: BTreeMap<u64, Conn>,
     conn_by_remote: BTreeMap<SocketAddr, u64>,
+    /// Last traffic per TCP connection: idle ones are closed, the longest idle evicted at
+    /// the connection limit.
+    idle: IdleConnections<u64, session_core::Instant>,
     rtp: BTreeMap<u64, RtpSocket>,
     /// Connections and RTP sockets to poll on the next wake-up.
     ready: Arc<ReadySet>,
@@ -228,6 +231,7 @@ impl Driver {
             listener,
             conns: BTreeMap::new(),
             conn_by_remote: BTreeMap::new(),
+            idle: IdleConnections::new(limits.tcp_idle_timeout),
             rtp: BTreeMap::new(),
             ready: Arc::new(ReadySet::default()),
             media: MediaBook::new(),
@@ -421,6 +425,7 @@ impl Driver {
         let replies = self.shutdown.take().map(|s| s.replies).unwrap_or_default();
         self.conns.clear();
         self.conn_by_remote.clear();
+        self.idle = IdleConnections::new(self.limits.tcp_idle_timeout);
         self.rtp.clear();
         self.calls.clear();
         for r in replies {
@@ -523,7 +528,7 @@ impl Driver {
                     return false;
                 }
             };
-            if self.conn_by_remote.len() >= self.limits.max_tcp_connections {
+            if !self.make_room_for_a_connection() {
                 tracing::warn!(%remote, "TCP connection refused: connection limit reached");
                 self.stats.connections_refused += 1;
                 continue;
@@ -543,6 +548,33 @@ impl Driver {
         true
     }
 
+    /// At the connection limit, closes the connection idle for longest; false when none
+    /// could be closed.
+    fn make_room_for_a_connection(&mut self) -> bool {
+        if self.conn_by_remote.len() < self.limits.max_tcp_connections {
+            return true;
+        }
+        let Some(id) = self.idle.longest_idle() else {
+            return false;
+        };
+        tracing::debug!(
+            id,
+            "connection limit: closing the longest idle TCP connection"
+        );
+        self.stats.connections_evicted += 1;
+        self.close_conn(id);
+        self.conn_by_remote.len() < self.limits.max_tcp_connections
+    }
+
+    /// Closes the TCP connections that carried nothing for the idle timeout.
+    fn close_idle_conns(&mut self, now: session_core::Instant) {
+        for id in self.idle.expired(now) {
+            tracing::debug!(id, "closing idle TCP connection");
+            self.stats.connections_closed_idle += 1;
+            self.close_conn(id);
+        }
+    }
+
     fn insert_conn(&mut self, mut conn: Conn) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
@@ -551,12 +583,16 @@ impl Driver {
         self.rewake = true;
         if let Some(old) = self.conn_by_remote.insert(conn.remote, id) {
             self.conns.remove(&old);
+            self.idle.remove(&old);
         }
         self.conns.insert(id, conn);
+        let now = self.now();
+        self.idle.touch(id, now);
         id
     }
 
     fn close_conn(&mut self, id: u64) {
+        self.idle.remove(&id);
         if let Some(conn) = self.conns.remove(&id) {
             if self.conn_by_remote.get(&conn.remote) == Some(&id) {
                 self.conn_by_remote.remove(&conn.remote);
@@ -611,7 +647,11 @@ impl Driver {
                     self.close_conn(id);
                     return false;
                 }
-                Ok(n) => conn.reassembler.push(&self.buf[..n]),
+                Ok(n) => {
+                    conn.reassembler.push(&self.buf[..n]);
+                    let now = self.now();
+                    self.idle.touch(id, now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 Err(e) => {
                     tracing::debug!(remote = %conn.remote, error = %e, "TCP read error");
@@ -706,9 +746,10 @@ impl Driver {
     fn poll_timers(&mut self, cx: &mut Context<'_>) {
         // A few rounds: handling a timer may set an earlier or equal deadline.
         for _ in 0..8 {
-            let deadline = self
-                .endpoint
-                .poll_timeout()
+            let deadline = [self.endpoint.poll_timeout(), self.idle.next_expiry()]
+                .into_iter()
+                .flatten()
+                .min()
                 .map(|t| tokio::time::Instant::from_std(self.epoch.to_runtime(t)));
             self.timer.arm(deadline);
             match self.timer.poll_expired(cx, tokio::time::Instant::now()) {
@@ -717,6 +758,7 @@ impl Driver {
                     let now = self.now();
                     self.endpoint.handle_timeout(now);
                     self.drain(now);
+                    self.close_idle_conns(now);
                 }
             }
         }
@@ -865,7 +907,7 @@ impl Driver {
         let id = match self.conn_by_remote.get(&t.remote) {
             Some(&id) => id,
             None => {
-                if self.conn_by_remote.len() >= self.limits.max_tcp_connections {
+                if !self.make_room_for_a_connection() {
                     tracing::warn!(remote = %t.remote, "no TCP connection: limit reached");
                     self.stats.datagrams_dropped += 1;
                     return;
@@ -893,6 +935,8 @@ impl Driver {
         }
         // Written by the next poll of the connection.
         conn.out.extend_from_slice(&t.payload);
+        let now = self.now();
+        self.idle.touch(id, now);
         self.ready.mark(id);
         self.rewake = true;
     }

@@ -397,6 +397,7 @@ impl KnownRace {
     pub fn classify(caller: &SessionRecord, callee: &SessionRecord) -> Option<KnownRace> {
         let hung_up = |r: &SessionRecord, by: Option<Side>| match &r.ended {
             Some(EndReason::HungUp { by: b }) => by.is_none_or(|by| by == *b),
+            Some(EndReason::ByeTimedOut) => by != Some(Side::Remote),
             Some(EndReason::Shutdown) => by != Some(Side::Remote),
             _ => false,
         };
@@ -475,8 +476,11 @@ impl Invariant<EndpointNode> for OutcomeAgreement {
                 if callee.answered == r.answered {
                     continue;
                 }
-                let timed_out = matches!(end, EndReason::Timeout)
-                    || matches!(callee.ended, Some(EndReason::Timeout));
+                let timed_out = matches!(end, EndReason::Timeout | EndReason::ByeTimedOut)
+                    || matches!(
+                        callee.ended,
+                        Some(EndReason::Timeout | EndReason::ByeTimedOut)
+                    );
                 if timed_out || (!self.strict && KnownRace::classify(r, callee).is_some()) {
                     continue;
                 }

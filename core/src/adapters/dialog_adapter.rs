@@ -52,13 +52,19 @@ fn dialog_params_from_request(msg: &Message<'_>, call: &Call) -> DialogParams {
     dialog_params(msg, call, remote_tag, &call.remote_uri)
 }
 
-/// The UAC's dialog from a response with a To tag (RFC 3261 §12.1.2).
+/// The UAC's dialog from a response (RFC 3261 §12.1.2). A provisional response without
+/// a To tag makes no early dialog; a 2xx without one, which §12.1.2 does not allow but
+/// some UAS send, is still the answer (§8.1.3 robustness, as PJSIP and baresip take it):
+/// its dialog has an empty remote tag, so it is ACKed and can be ended with BYE.
 pub(crate) fn dialog_from_response(
     msg: &Message<'_>,
     call: &Call,
     state: DialogState,
 ) -> Option<Dialog> {
-    let remote_tag = msg.to().tag()?;
+    let remote_tag = match state {
+        DialogState::Early => msg.to().tag()?,
+        DialogState::Confirmed => msg.to().tag().unwrap_or_default(),
+    };
     let params = dialog_params(msg, call, remote_tag, &call.request_uri);
     Some(Dialog::uac(params, state))
 }
@@ -424,6 +430,12 @@ pub(super) fn send_refer(
     Ok(())
 }
 
+/// The To tag of our in-dialog requests: none for a dialog whose 2xx had none (an empty
+/// `;tag=` is not a valid tag, RFC 3261 §25.1).
+fn remote_tag(dialog: &Dialog) -> Option<&str> {
+    Some(dialog.id().remote_tag.as_str()).filter(|tag| !tag.is_empty())
+}
+
 /// Sends an in-dialog request through a client transaction.
 fn send_in_dialog(
     ctx: &mut Ctx,
@@ -490,7 +502,7 @@ fn build_in_dialog(
     let mut b = RequestBuilder::new(method, target.request_uri, &call.call_id, cseq)
         .via(&call.transport, &ctx.sent_by, branch)
         .from(dialog.local_uri(), &dialog.id().local_tag)
-        .to(dialog.remote_uri(), Some(&dialog.id().remote_tag))
+        .to(dialog.remote_uri(), remote_tag(dialog))
         .routes(&routes)
         .headers(&headers);
     if let Some(body) = body {

@@ -63,6 +63,10 @@ impl ActionHandler for Adapters<'_> {
                 d::schedule_glare_retry(ctx, id, call, now);
                 Ok(())
             }
+            Action::DeferCommand => {
+                call.deferred_command = Some(event.clone());
+                Ok(())
+            }
             Action::CleanupDialog => {
                 call.dialog = None;
                 call.retransmit_2xx = None;

@@ -1,6 +1,8 @@
 //! The bounds a runtime applies to its IO, so that no peer can make it grow without limit
 //! and no busy socket can starve the others.
 
+use std::time::Duration;
+
 /// Limits shared by both runtimes. The defaults suit a softphone or a small server; a
 /// load test raises `max_tcp_connections` and the socket buffers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -9,8 +11,12 @@ pub struct DriverLimits {
     /// messages are under 64 KiB by construction; a larger stream message closes the
     /// connection.
     pub max_message_bytes: usize,
-    /// How many concurrent TCP connections (accepted and outgoing together).
+    /// How many concurrent TCP connections (accepted and outgoing together). At the
+    /// limit, the connection idle for longest is closed to make room for a new one.
     pub max_tcp_connections: usize,
+    /// A TCP connection without traffic (keep-alives included) for this long is closed;
+    /// see [`DEFAULT_IDLE_TIMEOUT`](super::DEFAULT_IDLE_TIMEOUT) for the default's reasons.
+    pub tcp_idle_timeout: Duration,
     /// Bytes queued for one TCP connection before it is closed as stuck.
     pub max_tcp_send_queue_bytes: usize,
     /// Datagrams kept per socket after the socket refused them with `WouldBlock`.
@@ -29,6 +35,7 @@ impl Default for DriverLimits {
         DriverLimits {
             max_message_bytes: 65_535,
             max_tcp_connections: 256,
+            tcp_idle_timeout: super::DEFAULT_IDLE_TIMEOUT,
             max_tcp_send_queue_bytes: 1 << 20,
             max_retry_datagrams: 1024,
             max_retry_bytes: 4 << 20,

@@ -14,6 +14,8 @@
 //! - [`MediaBook`]: which RTP socket belongs to which session, and its packet counters.
 //! - [`DriverStats`]: the counters both runtimes keep.
 //! - [`SipCapture`]: a bounded record of the SIP messages that crossed the sockets.
+//! - [`IdleConnections`]: when a TCP connection has been idle long enough to close, and
+//!   which one to evict when the connection limit is reached.
 //! - [`DriverLimits`]: the bounds every runtime applies (buffers, connections, work per
 //!   wake-up).
 //!
@@ -24,6 +26,7 @@
 mod capture;
 mod clock;
 mod framing;
+mod idle;
 mod limits;
 mod media_book;
 mod ports;
@@ -33,6 +36,7 @@ mod stats;
 pub use capture::{CapturedMessage, Direction, SipCapture};
 pub use clock::Epoch;
 pub use framing::{Frame, StreamReassembler};
+pub use idle::{IdleConnections, DEFAULT_IDLE_TIMEOUT};
 pub use limits::DriverLimits;
 pub use media_book::{MediaBook, MediaSocket, RtpCounters, Source};
 pub use ports::{PortAllocator, PortRangeError};

@@ -498,7 +498,12 @@ impl Endpoint {
             now,
         );
         let fed = match outcome {
-            Outcome::Transitioned { .. } => Fed::Fired,
+            Outcome::Transitioned { from, to, .. } => {
+                if from != to {
+                    self.replay_deferred(now, id);
+                }
+                Fed::Fired
+            }
             Outcome::Unhandled { .. } | Outcome::Blocked { .. } => Fed::NotHandled,
             Outcome::ActionFailed { error, .. } => {
                 tracing::debug!(session = %id, ?error, event = ?event.event_type, "action failed");
@@ -508,6 +513,22 @@ impl Endpoint {
         };
         self.service_media(now, id);
         fed
+    }
+
+    /// The session changed state: the command it deferred while an offer of ours was
+    /// outstanding runs now (once; it may defer itself again). One the new state has no
+    /// use for (a resume once a hold failed) is dropped.
+    fn replay_deferred(&mut self, now: Instant, id: SessionId) {
+        let Some(event) = self
+            .sessions
+            .get_mut(id)
+            .and_then(|s| s.call.deferred_command.take())
+        else {
+            return;
+        };
+        if self.feed(now, id, event.clone()) == Fed::NotHandled {
+            tracing::debug!(session = %id, event = ?event.event_type, "deferred command dropped");
+        }
     }
 
     /// An action failed: refuse an INVITE still unanswered (488 when the SDP was the

@@ -106,6 +106,10 @@ pub enum EndReason {
     },
     /// A transaction timed out (Timer B, F or H), so the peer is unreachable.
     Timeout,
+    /// We hung up an answered call and our BYE got no final response before Timer F
+    /// (64·T1): the session is over all the same (RFC 3261 §15.1.1), but the peer may
+    /// not know it.
+    ByeTimedOut,
     /// The transport reported an error sending to the peer.
     TransportError,
     /// No RTP arrived for the configured inactivity time.

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use super::ctx::{Ctx, SessionTimer};
-use super::output::SessionId;
+use super::output::{EndReason, SessionId, Side};
 use super::uas_checks;
 use super::Endpoint;
 use crate::adapters::dialog_adapter::{self, ALLOW, SUPPORTED};
@@ -839,11 +839,28 @@ fn forget_finished_request(ep: &mut Endpoint, id: SessionId, tx: TransactionId) 
     }
 }
 
+/// A non-INVITE request timed out after our BYE: when the call was ending because we
+/// hung up, it ends because the BYE went unanswered (RFC 3261 §15.1.1), which is what
+/// the application is told.
+fn note_bye_timed_out(ep: &mut Endpoint, id: SessionId) {
+    let Some(s) = ep.sessions.get_mut(id) else {
+        return;
+    };
+    let call = &mut s.call;
+    let hung_up = matches!(call.end_reason, Some(EndReason::HungUp { by: Side::Local }));
+    if call.bye_sent && hung_up {
+        call.end_reason = Some(EndReason::ByeTimedOut);
+    }
+}
+
 /// The transaction layer's timeouts and transport errors, routed to their sessions.
 pub(super) fn on_transaction_report(ep: &mut Endpoint, now: Instant, report: TransactionOutput) {
     match report {
         TransactionOutput::Timeout { owner, timer, .. } if owner != 0 => {
             if matches!(timer, Timer::B | Timer::F | Timer::H) {
+                if timer == Timer::F {
+                    note_bye_timed_out(ep, SessionId(owner));
+                }
                 let event = Event::new(EventType::DialogTimeout).with_status(408);
                 ep.feed(now, SessionId(owner), event);
             }

@@ -9,7 +9,7 @@ use crate::endpoint::{EndReason, SessionId};
 use crate::media::RtpSession;
 use crate::sdp::{LocalSession, Negotiated, SessionDescription};
 use crate::sip::{Method, Transport};
-use crate::state_table::CompiledTable;
+use crate::state_table::{CompiledTable, Event};
 use crate::time::Instant;
 use crate::transaction::TransactionId;
 
@@ -113,6 +113,9 @@ pub(crate) struct Call {
     /// Whether the RTP socket was given back to the runtime (when media stopped).
     pub(crate) rtp_released: bool,
     pub(crate) media: Option<Box<RtpSession>>,
+    /// A command that arrived while an offer of ours was outstanding (`DeferCommand`),
+    /// replayed at the session's next state change.
+    pub(crate) deferred_command: Option<Event>,
     /// DTMF digits asked for before media ran.
     pub(crate) dtmf_queue: String,
     /// The Refer-To of a REFER received, or the target of a transfer we asked for.
@@ -178,6 +181,7 @@ impl Call {
             local_rtp: None,
             rtp_released: false,
             media: None,
+            deferred_command: None,
             dtmf_queue: String::new(),
             refer_to: None,
             refer_subscription: None,

@@ -49,6 +49,11 @@ vocabulary! {
         /// Pick the randomised glare back-off (RFC 3261 §14.1: 2.1–4 s for the Call-ID
         /// owner, 0–2 s otherwise) and start the `GlareRetry` timer.
         ScheduleGlareRetry,
+        /// Keep the triggering command (hold, resume) until the session leaves its state:
+        /// an offer of ours is outstanding and a second must wait (RFC 3261 §14.1), so the
+        /// endpoint replays the command at the next state change. One slot per session; a
+        /// later command replaces one still waiting.
+        DeferCommand,
         /// Release the dialog state.
         CleanupDialog,
         // --- media ---
@@ -170,6 +175,8 @@ pub enum Action {
     AcceptNOTIFY,
     /// See [`ActionKind::ScheduleGlareRetry`].
     ScheduleGlareRetry,
+    /// See [`ActionKind::DeferCommand`].
+    DeferCommand,
     /// See [`ActionKind::CleanupDialog`].
     CleanupDialog,
     /// See [`ActionKind::CreateMediaSession`].
@@ -235,6 +242,7 @@ impl Action {
             Action::AcceptREFER => ActionKind::AcceptREFER,
             Action::AcceptNOTIFY => ActionKind::AcceptNOTIFY,
             Action::ScheduleGlareRetry => ActionKind::ScheduleGlareRetry,
+            Action::DeferCommand => ActionKind::DeferCommand,
             Action::CleanupDialog => ActionKind::CleanupDialog,
             Action::CreateMediaSession => ActionKind::CreateMediaSession,
             Action::GenerateLocalSDP => ActionKind::GenerateLocalSDP,
@@ -272,6 +280,7 @@ impl Action {
             ActionKind::AcceptREFER => Action::AcceptREFER,
             ActionKind::AcceptNOTIFY => Action::AcceptNOTIFY,
             ActionKind::ScheduleGlareRetry => Action::ScheduleGlareRetry,
+            ActionKind::DeferCommand => Action::DeferCommand,
             ActionKind::CleanupDialog => Action::CleanupDialog,
             ActionKind::CreateMediaSession => Action::CreateMediaSession,
             ActionKind::GenerateLocalSDP => Action::GenerateLocalSDP,
