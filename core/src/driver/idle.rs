@@ -6,7 +6,7 @@
 //! over TCP). Without a policy, connections that say nothing hold their place in the
 //! table for ever, and a full table locks every new TCP peer out.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Add;
 use std::time::Duration;
 
@@ -16,11 +16,14 @@ use std::time::Duration;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(180);
 
 /// The last activity of each open connection, keyed by the runtime's handle `K`, on the
-/// runtime's clock `T`. Bounded by the runtime's connection limit: every method is linear
-/// in the number of connections at worst.
+/// runtime's clock `T`. A runtime touches a connection on every read and asks for the
+/// next expiry on every wake-up, so both are logarithmic: the connections are also kept
+/// ordered by last activity.
 #[derive(Clone, Debug)]
 pub struct IdleConnections<K, T> {
     last_active: BTreeMap<K, T>,
+    /// The same entries as (last activity, key): the quietest connection first.
+    by_activity: BTreeSet<(T, K)>,
     timeout: Duration,
 }
 
@@ -33,41 +36,44 @@ where
     pub fn new(timeout: Duration) -> Self {
         IdleConnections {
             last_active: BTreeMap::new(),
+            by_activity: BTreeSet::new(),
             timeout,
         }
     }
 
     /// A connection opened, or bytes crossed it (a keep-alive included), at `now`.
     pub fn touch(&mut self, key: K, now: T) {
-        self.last_active.insert(key, now);
+        if let Some(before) = self.last_active.insert(key, now) {
+            self.by_activity.remove(&(before, key));
+        }
+        self.by_activity.insert((now, key));
     }
 
     /// The connection was closed.
     pub fn remove(&mut self, key: &K) {
-        self.last_active.remove(key);
+        if let Some(before) = self.last_active.remove(key) {
+            self.by_activity.remove(&(before, *key));
+        }
     }
 
     /// The connections idle for the whole timeout at `now`, to be closed.
     pub fn expired(&self, now: T) -> Vec<K> {
-        self.last_active
+        self.by_activity
             .iter()
-            .filter(|&(_, &at)| at + self.timeout <= now)
-            .map(|(&k, _)| k)
+            .take_while(|&&(at, _)| at + self.timeout <= now)
+            .map(|&(_, k)| k)
             .collect()
     }
 
     /// When the next connection goes idle, if any is open: the runtime wakes up then.
     pub fn next_expiry(&self) -> Option<T> {
-        self.last_active.values().min().map(|&at| at + self.timeout)
+        self.by_activity.first().map(|&(at, _)| at + self.timeout)
     }
 
     /// The connection to close so that a new one fits when the limit is reached: the one
     /// quiet for longest (ties: the smallest key, so the choice is deterministic).
     pub fn longest_idle(&self) -> Option<K> {
-        self.last_active
-            .iter()
-            .min_by_key(|&(&k, &at)| (at, k))
-            .map(|(&k, _)| k)
+        self.by_activity.first().map(|&(_, k)| k)
     }
 
     /// How many connections are tracked.
@@ -121,6 +127,17 @@ mod tests {
         t.touch(7, ms(0));
         t.touch(4, ms(0));
         assert_eq!(t.longest_idle(), Some(4));
+    }
+
+    #[test]
+    fn expired_lists_every_due_connection_quietest_first_and_no_other() {
+        let mut t = table();
+        t.touch(1, ms(300));
+        t.touch(2, ms(100));
+        t.touch(3, ms(200));
+        t.touch(2, ms(5_000));
+        assert_eq!(t.expired(ms(10_300)), [3, 1]);
+        assert_eq!(t.len(), 3);
     }
 
     #[test]
