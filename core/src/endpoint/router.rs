@@ -14,8 +14,8 @@ use crate::dialog::{DialogIdRef, DialogRole, DialogState};
 use crate::sdp::{is_hold, LocalSession, SessionDescription};
 use crate::session_store::{Call, IncomingRequest, RequestOrigin, SdpPhase};
 use crate::sip::{
-    write_ack_for_non_2xx, write_salvaged_response, HeaderName, Host, Message, Method, ParseError,
-    RPort, ResponseBuilder, Salvaged, Transport, Via,
+    write_ack_for_non_2xx, write_salvaged_response, HeaderName, Host, Message, Method, Params,
+    ParseError, RPort, ResponseBuilder, Salvaged, Transport, Via,
 };
 use crate::state_table::{Event, EventType, Role};
 use crate::time::Instant;
@@ -565,13 +565,10 @@ fn reports_on_our_refer(msg: &Message<'_>, refer_cseq: Option<u32>) -> bool {
     let (Some(refer_cseq), Some(event)) = (refer_cseq, msg.header(HeaderName::Event)) else {
         return false;
     };
-    let mut parts = event.split(';');
-    let package = parts.next().unwrap_or_default().trim();
-    let id = parts.find_map(|p| {
-        let (name, value) = p.split_once('=')?;
-        name.trim().eq_ignore_ascii_case("id").then(|| value.trim())
-    });
-    package.eq_ignore_ascii_case("refer") && id.is_none_or(|id| id.parse() == Ok(refer_cseq))
+    let (package, params) = event.split_at(event.find(';').unwrap_or(event.len()));
+    let id = Params::new(params).value("id");
+    package.trim().eq_ignore_ascii_case("refer")
+        && id.is_none_or(|id| id.trim().parse() == Ok(refer_cseq))
 }
 
 /// The status code of a `message/sipfrag` body (`SIP/2.0 200 OK`), RFC 3515 §2.4.5.
