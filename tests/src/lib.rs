@@ -340,6 +340,82 @@ impl std::fmt::Debug for Pump {
     }
 }
 
+/// Where [`alice_and_bob`]'s Bob listens.
+pub const BOB: &str = "sip:bob@127.0.0.2:5060";
+
+/// Alice (127.0.0.1:5060, seed 1) and Bob (127.0.0.2:5060, seed 2), with `alice` and
+/// `bob` as their configurations (from [`config`], changed as a test needs).
+pub fn alice_and_bob_with(alice: Config, bob: Config) -> Pump {
+    Pump::new(vec![("alice", alice), ("bob", bob)])
+}
+
+/// Alice and Bob on the default table.
+pub fn alice_and_bob() -> Pump {
+    alice_and_bob_with(config("127.0.0.1:5060", 1), config("127.0.0.2:5060", 2))
+}
+
+/// Alice calls Bob; both sessions once Bob has seen the INVITE (100 ms later).
+pub fn ring(p: &mut Pump) -> (SessionId, SessionId) {
+    let now = p.now;
+    let call = p
+        .ep("alice")
+        .make_call(now, BOB, session_core::CallOptions::default())
+        .expect("alice calls");
+    p.run_for(Duration::from_millis(100));
+    let incoming = p.incoming("bob").expect("bob sees the call");
+    (call, incoming)
+}
+
+/// Alice calls Bob and Bob answers; both sessions, active, 1 s after the answer.
+pub fn answered(p: &mut Pump) -> (SessionId, SessionId) {
+    let (a, b) = ring(p);
+    let now = p.now;
+    p.ep("bob").accept(now, b).expect("bob answers");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    (a, b)
+}
+
+/// The dialog a message names: its Call-ID and the tags of its From and To.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DialogIds {
+    /// The Call-ID.
+    pub call_id: String,
+    /// The From tag (empty when there is none).
+    pub from_tag: String,
+    /// The To tag (empty when there is none).
+    pub to_tag: String,
+}
+
+/// The [`DialogIds`] of a SIP message's bytes.
+pub fn dialog_ids(bytes: &[u8]) -> DialogIds {
+    let tag = |h: &str| {
+        header_of(bytes, h)
+            .and_then(|v| {
+                v.split(";tag=")
+                    .nth(1)
+                    .map(|t| t.split(';').next().unwrap_or(t).to_owned())
+            })
+            .unwrap_or_default()
+    };
+    DialogIds {
+        call_id: header_of(bytes, "Call-ID").unwrap_or_default(),
+        from_tag: tag("From"),
+        to_tag: tag("To"),
+    }
+}
+
+/// The first message on the wire whose bytes start with `start` (`b"ACK "`, `b"SIP/2.0 180"`).
+pub fn first_on_wire(p: &Pump, start: &[u8]) -> Vec<u8> {
+    p.wire
+        .iter()
+        .find(|w| w.bytes.starts_with(start))
+        .unwrap_or_else(|| panic!("no {} on the wire", String::from_utf8_lossy(start)))
+        .bytes
+        .clone()
+}
+
 /// The status code of a SIP response's bytes (`None` for a request).
 pub fn status_of(bytes: &[u8]) -> Option<u16> {
     let text = std::str::from_utf8(bytes.get(..12)?).ok()?;

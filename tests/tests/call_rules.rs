@@ -6,32 +6,7 @@ use std::time::Duration;
 
 use session_core::endpoint::{EndReason, SessionEvent, SessionId, Side};
 use session_core::{CallOptions, Instant};
-use session_core_tests::{config, header_of, status_of, Pump};
-
-const BOB: &str = "sip:bob@127.0.0.2:5060";
-
-fn pair() -> Pump {
-    Pump::new(vec![
-        ("alice", config("127.0.0.1:5060", 1)),
-        ("bob", config("127.0.0.2:5060", 2)),
-    ])
-}
-
-/// Alice calls Bob, Bob answers; both sessions, 1 s after the answer.
-fn answered(p: &mut Pump) -> (SessionId, SessionId) {
-    let now = p.now;
-    let a = p
-        .ep("alice")
-        .make_call(now, BOB, CallOptions::default())
-        .expect("alice calls");
-    p.run_for(Duration::from_millis(100));
-    let b = p.incoming("bob").expect("bob sees the call");
-    let now = p.now;
-    p.ep("bob").accept(now, b).expect("bob answers");
-    p.run_for(Duration::from_secs(1));
-    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
-    (a, b)
-}
+use session_core_tests::{alice_and_bob, answered, header_of, status_of, Pump, BOB};
 
 /// The `Terminated` event of `s` on `node`: when it came, why, and the INVITE's status.
 fn terminated(p: &mut Pump, node: &str, s: SessionId) -> Option<(Instant, EndReason, Option<u16>)> {
@@ -50,7 +25,7 @@ fn terminated(p: &mut Pump, node: &str, s: SessionId) -> Option<(Instant, EndRea
 /// status (200: the call was established) and that its BYE timed out.
 #[test]
 fn an_unanswered_bye_ends_the_call_at_timer_f_with_the_invite_status_kept() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let (a, _) = answered(&mut p);
     p.drop_sip = Some(Box::new(|w| w.to == "bob"));
     let hangup = p.now;
@@ -71,7 +46,7 @@ fn an_unanswered_bye_ends_the_call_at_timer_f_with_the_invite_status_kept() {
 /// ends up un-held — not refused and lost.
 #[test]
 fn a_resume_asked_while_a_glared_hold_waits_is_sent_after_the_hold() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = answered(&mut p);
     let now = p.now;
@@ -140,7 +115,7 @@ fn without_to_tag(bytes: &[u8]) -> Vec<u8> {
 /// established with an empty remote tag, and its BYE carries no empty `;tag=`.
 #[test]
 fn a_2xx_without_a_to_tag_is_acked_and_the_call_established() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     p.drop_sip = Some(Box::new(|w| w.to == "alice"));
     let now = p.now;
     let a = p

@@ -8,39 +8,7 @@ use std::time::Duration;
 use session_core::endpoint::{EndReason, SessionEvent, SessionId, Side};
 use session_core::state_table::CompiledTable;
 use session_core::{CallOptions, Instant};
-use session_core_tests::{config, status_of, Pump};
-
-const BOB: &str = "sip:bob@127.0.0.2:5060";
-
-fn pair() -> Pump {
-    Pump::new(vec![
-        ("alice", config("127.0.0.1:5060", 1)),
-        ("bob", config("127.0.0.2:5060", 2)),
-    ])
-}
-
-/// Alice calls Bob; Bob's session once he has seen the INVITE (100 ms later).
-fn ring(p: &mut Pump) -> (SessionId, SessionId) {
-    let now = p.now;
-    let call = p
-        .ep("alice")
-        .make_call(now, BOB, CallOptions::default())
-        .expect("alice calls");
-    p.run_for(Duration::from_millis(100));
-    let incoming = p.incoming("bob").expect("bob sees the call");
-    (call, incoming)
-}
-
-/// An answered call, 1 s after the answer.
-fn answered(p: &mut Pump) -> (SessionId, SessionId) {
-    let (a, b) = ring(p);
-    let now = p.now;
-    p.ep("bob").accept(now, b).expect("bob answers");
-    p.run_for(Duration::from_secs(1));
-    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
-    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
-    (a, b)
-}
+use session_core_tests::{alice_and_bob, answered, config, ring, status_of, Pump, BOB};
 
 fn terminated(p: &mut Pump, node: &str, s: SessionId) -> (EndReason, Option<u16>) {
     p.events_of(node, s)
@@ -79,7 +47,7 @@ fn names(events: &[SessionEvent]) -> Vec<&'static str> {
 
 #[test]
 fn basic_call_answered_then_hung_up_by_the_caller() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = answered(&mut p);
     let now = p.now;
@@ -109,7 +77,7 @@ fn basic_call_answered_then_hung_up_by_the_caller() {
 
 #[test]
 fn basic_call_hung_up_by_the_callee() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = answered(&mut p);
     let now = p.now;
@@ -179,7 +147,7 @@ fn session_progress_with_sdp_is_early_media_then_answer() {
 
 #[test]
 fn cancel_before_answer_gets_200_and_487() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = ring(&mut p);
     assert_eq!(p.state("alice", a).as_deref(), Some("Ringing"));
@@ -211,7 +179,7 @@ fn cancel_before_answer_gets_200_and_487() {
 
 #[test]
 fn cancel_crossing_the_200_is_acked_then_byed() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = ring(&mut p);
     // Both act at the same instant: the 200 and the CANCEL cross on the wire.
@@ -244,7 +212,7 @@ fn cancel_crossing_the_200_is_acked_then_byed() {
 }
 
 fn reject_with(status: u16) -> (Pump, Instant) {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = ring(&mut p);
     let now = p.now;
@@ -290,7 +258,7 @@ fn reject_decline_603() {
 }
 
 fn hold_and_resume_by(holder: &str, other: &str) -> (Pump, Instant) {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = answered(&mut p);
     let (h, o) = if holder == "alice" { (a, b) } else { (b, a) };
@@ -370,7 +338,7 @@ fn hold_and_resume_by_the_callee() {
 
 #[test]
 fn reinvite_glare_gets_491_on_both_then_a_retry_settles_it() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = answered(&mut p);
     let now = p.now;
@@ -445,7 +413,7 @@ fn with_to_tag(bytes: &[u8], tag: &str) -> Vec<u8> {
 
 #[test]
 fn a_second_2xx_from_a_fork_is_acked_and_byed() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = answered(&mut p);
     let ok = p
@@ -487,7 +455,7 @@ fn a_second_2xx_from_a_fork_is_acked_and_byed() {
 
 #[test]
 fn unanswered_invite_times_out_with_timer_b() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     p.drop_sip = Some(Box::new(|w| w.to == "bob"));
     let start = p.now;
     let now = p.now;
@@ -516,7 +484,7 @@ fn unanswered_invite_times_out_with_timer_b() {
 
 #[test]
 fn a_lost_bye_is_recovered_by_retransmission() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let mut byes = 0;
     p.drop_sip = Some(Box::new(move |w| {
         let bye = w.bytes.starts_with(b"BYE ");
@@ -543,7 +511,7 @@ fn a_lost_bye_is_recovered_by_retransmission() {
 
 #[test]
 fn cancel_before_any_provisional_waits_for_the_180() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let now = p.now;
     let a = p
@@ -572,7 +540,7 @@ fn cancel_before_any_provisional_waits_for_the_180() {
 
 #[test]
 fn callee_hanging_up_before_the_ack_sends_bye_after_it() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = ring(&mut p);
     let now = p.now;
@@ -596,7 +564,7 @@ fn callee_hanging_up_before_the_ack_sends_bye_after_it() {
 
 #[test]
 fn an_unanswered_call_is_refused_480_after_the_callee_no_answer_timer() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let start = p.now;
     let (a, b) = ring(&mut p);
     p.run_for(Duration::from_secs(60));
@@ -623,7 +591,7 @@ fn an_unanswered_call_is_refused_480_after_the_callee_no_answer_timer() {
 
 #[test]
 fn a_lost_200_is_retransmitted_and_a_lost_ack_is_resent_for_the_repeated_200() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let mut oks = 0;
     let mut acks = 0;
     p.drop_sip = Some(Box::new(move |w| {
@@ -654,7 +622,7 @@ fn a_lost_200_is_retransmitted_and_a_lost_ack_is_resent_for_the_repeated_200() {
 #[test]
 fn the_same_seeds_give_byte_identical_wires() {
     let run = || {
-        let mut p = pair();
+        let mut p = alice_and_bob();
         let (a, b) = answered(&mut p);
         let now = p.now;
         p.ep("alice").hold(now, a).unwrap();
@@ -676,7 +644,7 @@ fn the_same_seeds_give_byte_identical_wires() {
 /// Every byte of a basic call, for review: headers, tags, SDP.
 #[test]
 fn basic_call_messages_in_full() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let (a, _) = answered(&mut p);
     let now = p.now;
     p.ep("alice").hangup(now, a).unwrap();
@@ -755,7 +723,7 @@ fn after_a_refused_hold_the_caller_answers_a_hold_with_recvonly() {
 /// thousands of ports for nothing), and each port is given back once.
 #[test]
 fn rtp_ports_are_released_when_the_call_ends_not_after_the_linger() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let (a, b) = answered(&mut p);
     let hangup_at = p.now;
     p.ep("alice").hangup(hangup_at, a).expect("alice hangs up");
@@ -782,7 +750,7 @@ fn rtp_ports_are_released_when_the_call_ends_not_after_the_linger() {
 /// gives it, so every REFER, ours included, was refused 400.)
 #[test]
 fn a_refer_is_accepted_202_and_the_transferee_is_told_the_target() {
-    let mut p = pair();
+    let mut p = alice_and_bob();
     let (a, b) = answered(&mut p);
     let now = p.now;
     p.ep("alice")

@@ -5,8 +5,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use session_core::{CallOptions, SessionId};
-use session_core_tests::{config, header_of, status_of, Pump};
+use session_core::SessionId;
+use session_core_tests::{
+    alice_and_bob, answered, config, dialog_ids, first_on_wire, header_of, status_of, Pump,
+};
 
 const STRANGER: &str = "127.0.0.9:5060";
 
@@ -21,37 +23,15 @@ struct Call {
 }
 
 fn call() -> Call {
-    let mut p = Pump::new(vec![
-        ("alice", config("127.0.0.1:5060", 1)),
-        ("bob", config("127.0.0.2:5060", 2)),
-    ]);
-    let now = p.now;
-    let alice = p
-        .ep("alice")
-        .make_call(now, "sip:bob@127.0.0.2:5060", CallOptions::default())
-        .unwrap();
-    p.run_for(Duration::from_millis(100));
-    let bob = p.incoming("bob").unwrap();
-    let now = p.now;
-    p.ep("bob").accept(now, bob).unwrap();
-    p.run_for(Duration::from_secs(1));
-    let ack = p
-        .wire
-        .iter()
-        .find(|w| w.bytes.starts_with(b"ACK "))
-        .expect("ACK")
-        .bytes
-        .clone();
-    let tag = |h: &str| {
-        let v = header_of(&ack, h).unwrap();
-        v.split(";tag=").nth(1).unwrap().to_owned()
-    };
+    let mut p = alice_and_bob();
+    let (alice, bob) = answered(&mut p);
+    let ids = dialog_ids(&first_on_wire(&p, b"ACK "));
     Call {
         alice,
         bob,
-        call_id: header_of(&ack, "Call-ID").unwrap(),
-        alice_tag: tag("From"),
-        bob_tag: tag("To"),
+        call_id: ids.call_id,
+        alice_tag: ids.from_tag,
+        bob_tag: ids.to_tag,
         p,
     }
 }

@@ -7,21 +7,15 @@ use std::time::Duration;
 use session_core::endpoint::{SessionEvent, SessionId};
 use session_core::media::analysis::goertzel_power;
 use session_core::media::MediaMode;
-use session_core::{CallOptions, Config};
-use session_core_tests::{config, Pump};
+use session_core::Config;
+use session_core_tests::{alice_and_bob_with, config, ring, Pump};
 
 const TONE_HZ: u32 = 1_000;
 
 /// Alice calls Bob, Bob answers at once; both sides' sessions.
 fn call(alice: Config, bob: Config) -> (Pump, SessionId, SessionId) {
-    let mut p = Pump::new(vec![("alice", alice), ("bob", bob)]);
-    let now = p.now;
-    let a = p
-        .ep("alice")
-        .make_call(now, "sip:bob@127.0.0.2:5060", CallOptions::default())
-        .unwrap();
-    p.run_for(Duration::from_millis(100));
-    let b = p.incoming("bob").expect("bob sees the call");
+    let mut p = alice_and_bob_with(alice, bob);
+    let (a, b) = ring(&mut p);
     let now = p.now;
     p.ep("bob").accept(now, b).unwrap();
     (p, a, b)

@@ -6,8 +6,10 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use session_core::endpoint::{EndReason, MediaRequest, Output, SessionEvent, SessionId};
-use session_core::{CallOptions, Config, Endpoint, MediaInput};
-use session_core_tests::{config, header_of, status_of, Pump};
+use session_core::{Config, Endpoint, MediaInput};
+use session_core_tests::{
+    alice_and_bob, config, dialog_ids, first_on_wire, header_of, ring, status_of, Pump,
+};
 
 const STRANGER: &str = "127.0.0.9:5060";
 
@@ -23,34 +25,15 @@ struct Ringing {
 }
 
 fn ringing() -> Ringing {
-    let mut p = Pump::new(vec![
-        ("alice", config("127.0.0.1:5060", 1)),
-        ("bob", config("127.0.0.2:5060", 2)),
-    ]);
-    let now = p.now;
-    let alice = p
-        .ep("alice")
-        .make_call(now, "sip:bob@127.0.0.2:5060", CallOptions::default())
-        .unwrap();
-    p.run_for(Duration::from_millis(100));
-    let bob = p.incoming("bob").unwrap();
-    let ringing = p
-        .wire
-        .iter()
-        .find(|w| w.bytes.starts_with(b"SIP/2.0 180"))
-        .expect("180")
-        .bytes
-        .clone();
-    let tag = |h: &str| {
-        let v = header_of(&ringing, h).unwrap();
-        v.split(";tag=").nth(1).unwrap().to_owned()
-    };
+    let mut p = alice_and_bob();
+    let (alice, bob) = ring(&mut p);
+    let ids = dialog_ids(&first_on_wire(&p, b"SIP/2.0 180"));
     Ringing {
         alice,
         bob,
-        call_id: header_of(&ringing, "Call-ID").unwrap(),
-        alice_tag: tag("From"),
-        bob_tag: tag("To"),
+        call_id: ids.call_id,
+        alice_tag: ids.from_tag,
+        bob_tag: ids.to_tag,
         p,
     }
 }

@@ -7,8 +7,9 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use session_core::CallOptions;
-use session_core_tests::{config, header_of, status_of, Pump};
+use session_core_tests::{
+    alice_and_bob, answered, config, dialog_ids, first_on_wire, header_of, status_of, Pump,
+};
 
 const STRANGER: &str = "127.0.0.9:5060";
 
@@ -72,34 +73,11 @@ fn options_outside_a_dialog_lists_what_we_can_do() {
 
 #[test]
 fn options_inside_a_dialog_is_answered_and_the_call_goes_on() {
-    let mut p = Pump::new(vec![
-        ("alice", config("127.0.0.1:5060", 1)),
-        ("bob", config("127.0.0.2:5060", 2)),
-    ]);
-    let now = p.now;
-    let a = p
-        .ep("alice")
-        .make_call(now, "sip:bob@127.0.0.2:5060", CallOptions::default())
-        .unwrap();
-    p.run_for(Duration::from_millis(100));
-    let b = p.incoming("bob").unwrap();
-    let now = p.now;
-    p.ep("bob").accept(now, b).unwrap();
-    p.run_for(Duration::from_secs(1));
+    let mut p = alice_and_bob();
+    let (a, b) = answered(&mut p);
     // The dialog's identifiers, from alice's ACK.
-    let ack = p
-        .wire
-        .iter()
-        .find(|w| w.bytes.starts_with(b"ACK "))
-        .expect("ACK")
-        .bytes
-        .clone();
-    let call_id = header_of(&ack, "Call-ID").unwrap();
-    let tag = |h: &str| {
-        let v = header_of(&ack, h).unwrap();
-        v.split(";tag=").nth(1).unwrap().to_owned()
-    };
-    let (alice_tag, bob_tag) = (tag("From"), tag("To"));
+    let ids = dialog_ids(&first_on_wire(&p, b"ACK "));
+    let (call_id, alice_tag, bob_tag) = (ids.call_id, ids.from_tag, ids.to_tag);
     let from: SocketAddr = STRANGER.parse().unwrap();
     let req = options(
         "SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bKopt2",
