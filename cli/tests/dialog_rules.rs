@@ -6,30 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{uas, Process, RawPeer};
+use common::{invite, uas, Process, RawPeer};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-/// An INVITE with an SDP offer; `[branch]` and `[cseq]` are filled by the caller.
-const INVITE: &str = "INVITE sip:bob@[remote] SIP/2.0
-Via: SIP/2.0/UDP [local];branch=[branch]
-Max-Forwards: 70
-From: <sip:alice@[local]>;tag=alice1
-To: <sip:bob@[remote]>
-Call-ID: [call-id]
-CSeq: 1 INVITE
-Contact: <sip:alice@[local]>
-Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=- 1 1 IN IP4 127.0.0.1
-s=-
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio 9 RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-";
 
 /// An in-dialog request from alice to the uas: `[from-tag]`, `[to-tag]`, `[method]`,
 /// `[cseq]`, `[extra]` (header lines) are filled by the caller.
@@ -56,11 +35,7 @@ impl Call {
     fn new(runtime: &str, call_id: &str) -> Call {
         let (uas, addr) = uas(runtime, "silence", &[]);
         let peer = RawPeer::new(&addr);
-        peer.send(
-            &INVITE
-                .replace("[branch]", "z9hG4bKinvite1")
-                .replace("[call-id]", call_id),
-        );
+        peer.send(&invite("z9hG4bKinvite1", call_id, ""));
         let ok = peer
             .recv_matching("SIP/2.0 200", WAIT)
             .expect("the INVITE is answered 200");
@@ -139,11 +114,8 @@ fn notify_without_our_refer_is_answered_481_and_the_call_survives(runtime: &str)
 /// Call-ID, From tag and CSeq) is a merged request: 482, and no second call.
 fn merged_invite_by_a_second_path_is_answered_482(runtime: &str) {
     let call = Call::new(runtime, "merged@dialog-rules");
-    call.peer.send(
-        &INVITE
-            .replace("[branch]", "z9hG4bKinvite2")
-            .replace("[call-id]", "merged@dialog-rules"),
-    );
+    call.peer
+        .send(&invite("z9hG4bKinvite2", "merged@dialog-rules", ""));
     let response = call
         .peer
         .recv_matching("z9hG4bKinvite2", WAIT)

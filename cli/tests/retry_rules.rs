@@ -6,31 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use common::{free_port, sessionctl, uas, Process, RawPeer};
+use common::{free_port, invite, sessionctl, uas, Process, RawPeer};
 
 const WAIT: Duration = Duration::from_secs(5);
-
-/// An INVITE with an SDP offer from the raw peer; `[call-id]` and `[extra]` (header
-/// lines) are filled by the caller.
-const INVITE: &str = "INVITE sip:bob@[remote] SIP/2.0
-Via: SIP/2.0/UDP [local];branch=z9hG4bKinvite1
-Max-Forwards: 70
-From: <sip:alice@[local]>;tag=alice1
-To: <sip:bob@[remote]>
-Call-ID: [call-id]
-CSeq: 1 INVITE
-Contact: <sip:alice@[local]>
-[extra]Content-Type: application/sdp
-Content-Length: [len]
-
-v=0
-o=- 1 1 IN IP4 127.0.0.1
-s=-
-c=IN IP4 127.0.0.1
-t=0 0
-m=audio 9 RTP/AVP 0
-a=rtpmap:0 PCMU/8000
-";
 
 /// A request on the dialog the raw peer's INVITE made (`[to-tag]` is the uas's), on the
 /// INVITE's branch for CANCEL and ACK of a non-2xx (RFC 3261 §9.1, §17.1.1.3).
@@ -76,7 +54,7 @@ fn reinvite_while_the_peers_invite_is_unanswered_gets_500_with_retry_after(runti
     let (uas, addr) = uas(runtime, "silence", &["--ring-ms", "5000"]);
     let peer = RawPeer::new(&addr);
     let call_id = "second-invite@retry-rules";
-    peer.send(&INVITE.replace("[call-id]", call_id).replace("[extra]", ""));
+    peer.send(&invite("z9hG4bKinvite1", call_id, ""));
     let ringing = peer.recv_matching("SIP/2.0 180", WAIT).expect("180");
     let to_tag = tag_of(RawPeer::header(&ringing, "To").expect("To"));
     peer.send(&on_the_invite(
@@ -181,15 +159,10 @@ fn invite_when_no_rtp_port_is_left_gets_503_with_retry_after(runtime: &str) {
     );
     let peer = RawPeer::new(&addr);
     let first = "holds-the-port@retry-rules";
-    peer.send(&INVITE.replace("[call-id]", first).replace("[extra]", ""));
+    peer.send(&invite("z9hG4bKinvite1", first, ""));
     let ringing = peer.recv_matching("SIP/2.0 180", WAIT).expect("180");
     let to_tag = tag_of(RawPeer::header(&ringing, "To").expect("To"));
-    peer.send(
-        &INVITE
-            .replace("[call-id]", "no-port@retry-rules")
-            .replace("z9hG4bKinvite1", "z9hG4bKnoport")
-            .replace("[extra]", ""),
-    );
+    peer.send(&invite("z9hG4bKnoport", "no-port@retry-rules", ""));
     let refused = peer
         .recv_matching("z9hG4bKnoport", WAIT)
         .expect("the second INVITE is answered");
@@ -217,11 +190,7 @@ fn invite_whose_expires_passes_while_ringing_is_answered_487(runtime: &str) {
     let (mut uas, addr) = uas(runtime, "silence", &["--ring-ms", "5000"]);
     let peer = RawPeer::new(&addr);
     let call_id = "expires@retry-rules";
-    peer.send(
-        &INVITE
-            .replace("[call-id]", call_id)
-            .replace("[extra]", "Expires: 1\n"),
-    );
+    peer.send(&invite("z9hG4bKinvite1", call_id, "Expires: 1\n"));
     let sent = std::time::Instant::now();
     let ringing = peer.recv_matching("SIP/2.0 180", WAIT).expect("180");
     let to_tag = tag_of(RawPeer::header(&ringing, "To").expect("To"));

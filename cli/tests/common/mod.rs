@@ -167,6 +167,38 @@ pub fn uas(runtime: &str, media: &str, extra: &[&str]) -> (Process, String) {
     (p, addr)
 }
 
+/// An INVITE from alice at a [`RawPeer`] to bob at `[remote]`, with an SDP offer of PCMU
+/// from port 9 (discard: where a test that reads no media points it). `invite` fills in
+/// the placeholders of its own; `[local]`, `[remote]` and `[len]` are the peer's.
+const INVITE: &str = "INVITE sip:bob@[remote] SIP/2.0
+Via: SIP/2.0/UDP [local];branch=[branch]
+Max-Forwards: 70
+From: <sip:alice@[local]>;tag=alice1
+To: <sip:bob@[remote]>
+Call-ID: [call-id]
+CSeq: 1 INVITE
+Contact: <sip:alice@[local]>
+[extra]Content-Type: application/sdp
+Content-Length: [len]
+
+v=0
+o=- 1 1 IN IP4 127.0.0.1
+s=-
+c=IN IP4 127.0.0.1
+t=0 0
+m=audio 9 RTP/AVP 0
+a=rtpmap:0 PCMU/8000
+";
+
+/// The [`INVITE`] template on branch `branch`, with Call-ID `call_id` and the extra header
+/// lines `extra` (each ending in a newline), for [`RawPeer::send`].
+pub fn invite(branch: &str, call_id: &str, extra: &str) -> String {
+    INVITE
+        .replace("[branch]", branch)
+        .replace("[call-id]", call_id)
+        .replace("[extra]", extra)
+}
+
 /// A hand-written SIP peer on a loopback UDP socket, for the wire tests that send what no
 /// well-behaved tool sends (a wrong tag, a merged request, a NOTIFY nobody asked for).
 /// Messages are templates: `[local]` is replaced by this socket's address, `[remote]` by
