@@ -86,31 +86,17 @@ impl Command {
             Command::Transfer { .. } => "transfer",
         }
     }
-
-    /// The session the command acts on; `None` for one that creates a session.
-    pub fn session(&self) -> Option<SessionId> {
-        match self {
-            Command::MakeCall { .. } => None,
-            Command::Accept { session }
-            | Command::Reject { session, .. }
-            | Command::Hangup { session }
-            | Command::Hold { session }
-            | Command::Resume { session }
-            | Command::SendDtmf { session, .. }
-            | Command::Transfer { session, .. } => Some(*session),
-        }
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// One of each command; the exhaustive match makes a new variant fail to compile
-    /// until it is listed here, and the test then checks `NAMES` lists it too.
+    /// One of each command. A new variant must be added here by hand: `NAMES` (which
+    /// `tests/tests/commands.rs` runs through both runtimes) is checked against this list.
     fn one_of_each() -> Vec<Command> {
         let session = SessionId(1);
-        let all = vec![
+        vec![
             Command::MakeCall {
                 target: "sip:a@127.0.0.1".into(),
                 options: CallOptions::default(),
@@ -131,20 +117,7 @@ mod tests {
                 session,
                 target: "sip:b@127.0.0.1".into(),
             },
-        ];
-        for c in &all {
-            match c {
-                Command::MakeCall { .. }
-                | Command::Accept { .. }
-                | Command::Reject { .. }
-                | Command::Hangup { .. }
-                | Command::Hold { .. }
-                | Command::Resume { .. }
-                | Command::SendDtmf { .. }
-                | Command::Transfer { .. } => {}
-            }
-        }
-        all
+        ]
     }
 
     #[test]
