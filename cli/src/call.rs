@@ -6,19 +6,16 @@
 //! included: the call was established, `"reason":"bye_timeout"`, but the peer went
 //! quiet), 2 for a usage or bind error.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use session_core::driver::PortAllocator;
 use session_core::endpoint::EndReason;
 use session_core::transaction::TimerConfig;
 use session_core::{CommandError, SessionEvent};
 
-use crate::runtime::{
-    self, Action, AgentError, Agents, CallOptionArgs, EndpointOptions, Media, Wake,
-};
+use crate::runtime::{self, Action, AgentError, Agents, CallOptionArgs, Media, Wake};
 
 /// No final answer by then: give up (CANCEL). Timer B (64·T1 = 32 s) fires first.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(40);
@@ -42,10 +39,6 @@ pub struct CallArgs {
     /// Local address for SIP (port 0: any).
     #[arg(long, default_value = "127.0.0.1:0")]
     pub bind: SocketAddr,
-    /// The IP a peer reaches us at, put in Via, Contact and SDP (default: the bound IP;
-    /// for a wildcard bind, the source address of the default route, else loopback).
-    #[arg(long)]
-    pub advertise: Option<IpAddr>,
     /// How long to keep the answered call before hanging up.
     #[arg(long, default_value_t = 3000)]
     pub duration_ms: u64,
@@ -58,12 +51,6 @@ pub struct CallArgs {
     /// Put the call on hold for this long, starting a quarter into the call.
     #[arg(long)]
     pub hold_ms: Option<u64>,
-    /// RTP port range, e.g. 20000-20999.
-    #[arg(long, value_parser = PortAllocator::parse)]
-    pub rtp_ports: Option<PortAllocator>,
-    /// Seed for tags, branches and Call-IDs (default: from the clock and pid).
-    #[arg(long)]
-    pub seed: Option<u64>,
     #[command(flatten)]
     pub call_options: CallOptionArgs,
 }
@@ -79,18 +66,9 @@ struct Outcome {
 
 /// Places the call and reports.
 pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
-    let options = EndpointOptions {
-        bind: args.bind,
-        advertise: args.advertise,
-        user: "sessionctl".into(),
-        seed: args.seed.unwrap_or_else(crate::fresh_seed),
-        rtp_ports: args.rtp_ports.clone(),
-        media: args.media,
-        capture_sip: None,
-        media_timeout: args.call_options.media_timeout(),
-        table: args.call_options.table.clone(),
-        limits: Default::default(),
-    };
+    let options = args
+        .call_options
+        .endpoint(args.bind, "sessionctl", args.media);
     if let Err(e) = agents.add(options) {
         eprintln!("sessionctl call: {e}");
         return ExitCode::from(2);

@@ -95,10 +95,18 @@ impl EndpointOptions {
     }
 }
 
-/// The `--media-timeout-ms` and `--table` call options, shared by every subcommand
-/// that takes part in calls.
+/// The call options every subcommand that takes part in calls shares (ARCHITECTURE.md,
+/// "The command-line tool"), so that a flag means the same thing everywhere. `--bind` and
+/// `--media` are each subcommand's own: their defaults differ.
 #[derive(Clone, Debug, clap::Args)]
 pub struct CallOptionArgs {
+    /// The IP a peer reaches us at, put in Via, Contact and SDP (default: the bound IP;
+    /// for a wildcard bind, the source address of the default route, else loopback).
+    #[arg(long)]
+    pub advertise: Option<IpAddr>,
+    /// RTP port range, e.g. 20000-20999 (even ports are used).
+    #[arg(long, value_parser = PortAllocator::parse)]
+    pub rtp_ports: Option<PortAllocator>,
     /// Hang up (BYE) after this many ms without RTP or RTCP from a peer that should be
     /// sending (held calls are exempt); 0: off, as in baresip, Asterisk and FreeSWITCH.
     #[arg(long, default_value_t = 0)]
@@ -106,12 +114,28 @@ pub struct CallOptionArgs {
     /// Run calls on this state table (YAML) instead of the embedded default.
     #[arg(long, value_name = "FILE.yaml", value_parser = crate::table::parse_table_arg)]
     pub table: Option<Arc<CompiledTable>>,
+    /// Seed for tags, branches, Call-IDs and SSRCs (default: from the clock and pid).
+    #[arg(long)]
+    pub seed: Option<u64>,
 }
 
 impl CallOptionArgs {
-    /// The timeout, `None` when off.
-    pub fn media_timeout(&self) -> Option<Duration> {
-        (self.media_timeout_ms > 0).then(|| Duration::from_millis(self.media_timeout_ms))
+    /// The endpoint these options describe, bound at `bind`, sending `media`, with `user`
+    /// in its Contact and From.
+    pub fn endpoint(&self, bind: SocketAddr, user: &str, media: Media) -> EndpointOptions {
+        EndpointOptions {
+            bind,
+            advertise: self.advertise,
+            user: user.into(),
+            seed: self.seed.unwrap_or_else(crate::fresh_seed),
+            rtp_ports: self.rtp_ports.clone(),
+            media,
+            capture_sip: None,
+            media_timeout: (self.media_timeout_ms > 0)
+                .then(|| Duration::from_millis(self.media_timeout_ms)),
+            table: self.table.clone(),
+            limits: DriverLimits::default(),
+        }
     }
 }
 

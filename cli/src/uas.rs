@@ -4,12 +4,12 @@
 //! JSON line per call event. Answers every INVITE after `--ring-ms` (or rejects it with
 //! `--reject CODE`), and on SIGINT/SIGTERM ends its calls and exits 0.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use session_core::driver::{DriverLimits, PortAllocator};
+use session_core::driver::DriverLimits;
 use session_core::{SessionEvent, SessionId};
 
 use crate::runtime::{self, Action, Agents, CallOptionArgs, EndpointOptions, Media, Wake};
@@ -29,10 +29,6 @@ pub struct UasArgs {
     /// says which).
     #[arg(long, default_value = "127.0.0.1:5060")]
     pub bind: SocketAddr,
-    /// The IP a peer reaches us at, put in Via, Contact and SDP (default: the bound IP;
-    /// for a wildcard bind, the source address of the default route, else loopback).
-    #[arg(long)]
-    pub advertise: Option<IpAddr>,
     /// Audio sent on answered calls.
     #[arg(long, value_enum, default_value_t = Media::Echo)]
     pub media: Media,
@@ -42,12 +38,6 @@ pub struct UasArgs {
     /// Reject every call with this status (4xx–6xx) instead of answering.
     #[arg(long, value_parser = clap::value_parser!(u16).range(400..700))]
     pub reject: Option<u16>,
-    /// RTP port range, e.g. 20000-20999 (even ports are used).
-    #[arg(long, value_parser = PortAllocator::parse)]
-    pub rtp_ports: Option<PortAllocator>,
-    /// Seed for tags, branches and Call-IDs (default: from the clock and pid).
-    #[arg(long)]
-    pub seed: Option<u64>,
     #[command(flatten)]
     pub call_options: CallOptionArgs,
     /// The most TCP connections open at once; at the limit the one idle for longest is
@@ -63,20 +53,12 @@ pub struct UasArgs {
 /// Runs the UA until a signal.
 pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
     let options = EndpointOptions {
-        bind: args.bind,
-        advertise: args.advertise,
-        user: "uas".into(),
-        seed: args.seed.unwrap_or_else(crate::fresh_seed),
-        rtp_ports: args.rtp_ports,
-        media: args.media,
-        capture_sip: None,
-        media_timeout: args.call_options.media_timeout(),
-        table: args.call_options.table.clone(),
         limits: DriverLimits {
             max_tcp_connections: args.max_tcp_connections,
             tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms),
             ..DriverLimits::default()
         },
+        ..args.call_options.endpoint(args.bind, "uas", args.media)
     };
     let addr = match agents.add(options) {
         Ok(a) => a,
