@@ -133,7 +133,8 @@ pub(super) fn send_invite(
         b = b.body(SDP, body);
     }
     b.write(&mut out);
-    let tx = start_client(ctx, id, &branch, Method::Invite, out.clone(), call, now)?;
+    let key = ClientKey::new(&branch, call.local_cseq, Method::Invite);
+    let tx = start_client(ctx, id, key, out.clone(), call, now)?;
     call.invite = Some(OutgoingRequest {
         tx,
         bytes: out,
@@ -166,22 +167,14 @@ fn common_headers(ctx: &Ctx) -> CommonHeaders {
 fn start_client(
     ctx: &mut Ctx,
     id: SessionId,
-    branch: &str,
-    method: Method,
+    key: ClientKey,
     bytes: Vec<u8>,
     call: &Call,
     now: Instant,
 ) -> Result<crate::transaction::TransactionId, ActionError> {
     let dest = call.peer;
     ctx.transactions
-        .start_client(
-            now,
-            ClientKey::new(branch, method),
-            bytes,
-            dest,
-            call.transport.clone(),
-            id.0,
-        )
+        .start_client(now, key, bytes, dest, call.transport.clone(), id.0)
         .map_err(|e| match e {
             TransactionError::LayerFull { .. } => ActionError::LimitReached,
             _ => ActionError::Transport,
@@ -362,7 +355,9 @@ pub(super) fn send_cancel(
     let mut out = Vec::with_capacity(invite.bytes.len() / 2);
     write_cancel(&msg, &mut out);
     let invite_tx = invite.tx;
-    start_client(ctx, id, &branch, Method::Cancel, out, call, now)?;
+    // §9.1: the CANCEL carries the INVITE's CSeq number.
+    let key = ClientKey::new(&branch, invite.cseq, Method::Cancel);
+    start_client(ctx, id, key, out, call, now)?;
     // §9.1: if no final response comes within 64·T1 of the CANCEL, the INVITE is over.
     let _ = ctx.transactions.on_cancel_sent(now, invite_tx);
     call.cancel_sent = true;
@@ -461,7 +456,7 @@ fn send_in_dialog(
         .transactions
         .start_client(
             now,
-            ClientKey::new(&branch, method),
+            ClientKey::new(&branch, cseq, method),
             bytes.clone(),
             dest,
             call.transport.clone(),

@@ -610,7 +610,7 @@ fn on_response(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
         return;
     };
     let cseq = msg.cseq();
-    let key = ClientKey::new(branch, cseq.method.clone());
+    let key = ClientKey::new(branch, cseq.seq, cseq.method.clone());
     match ep.ctx.transactions.on_response(now, &key, status) {
         ResponseDisposition::PassUp {
             id,

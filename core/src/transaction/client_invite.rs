@@ -185,7 +185,7 @@ mod tests {
     };
 
     fn key() -> ClientKey {
-        ClientKey::new("z9hG4bKinv", Method::Invite)
+        ClientKey::new("z9hG4bKinv", 1, Method::Invite)
     }
 
     #[test]

@@ -138,7 +138,7 @@ mod tests {
     };
 
     fn key() -> ClientKey {
-        ClientKey::new("z9hG4bKbye", Method::Bye)
+        ClientKey::new("z9hG4bKbye", 1, Method::Bye)
     }
 
     #[test]
@@ -252,7 +252,7 @@ mod tests {
         let id = h.start(Method::Register, "z9hG4bKreg", Transport::Tcp);
         h.drain();
         let now = h.at(100);
-        let key = ClientKey::new("z9hG4bKreg", Method::Register);
+        let key = ClientKey::new("z9hG4bKreg", 1, Method::Register);
         assert!(matches!(
             h.layer.on_response(now, &key, 401),
             ResponseDisposition::PassUp { .. }
@@ -267,7 +267,7 @@ mod tests {
     fn a_response_with_another_cseq_method_does_not_match() {
         let mut h = Harness::new();
         let _ = h.start(Method::Bye, "z9hG4bKbye", Transport::Udp);
-        let cancel = ClientKey::new("z9hG4bKbye", Method::Cancel);
+        let cancel = ClientKey::new("z9hG4bKbye", 1, Method::Cancel);
         assert_eq!(
             h.layer.on_response(h.now, &cancel, 200),
             ResponseDisposition::Unmatched

@@ -5,8 +5,12 @@
 //! typed views.
 //!
 //! - A response matches a client transaction by the branch of its top Via and its CSeq
-//!   method ([`ClientKey`], §17.1.3). The method keeps a CANCEL's transaction apart from
-//!   the INVITE's, whose branch it shares. ACK never starts a client transaction: the ACK
+//!   method ([`ClientKey`], §17.1.3), and also by its CSeq number: a response copies its
+//!   request's CSeq (§8.2.6.2), so one with another number is not this transaction's,
+//!   and taking it would end the transaction on a response the session then refuses
+//!   (a forged final response would leave a cancelled call waiting for ever). The method
+//!   keeps a CANCEL's transaction apart from the INVITE's, whose branch and number it
+//!   shares. ACK never starts a client transaction: the ACK
 //!   for a non-2xx belongs to the INVITE transaction, and the ACK for a 2xx is the
 //!   dialog layer's.
 //! - A request matches a server transaction ([`ServerKey`], §17.2.3) by the branch and
@@ -33,7 +37,7 @@ use crate::sip::{Method, Transport};
 pub const MAGIC_COOKIE: &str = "z9hG4bK";
 
 /// The key of a client transaction (RFC 3261 §17.1.3): the branch of the request's top
-/// Via and the CSeq method.
+/// Via and its CSeq (number and method).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientKey {
     /// A digest of the fields, compared first so that the layer's maps rarely compare
@@ -41,17 +45,23 @@ pub struct ClientKey {
     /// the maps; no output depends on that order.
     digest: u64,
     branch: Box<str>,
+    seq: u32,
     method: Method,
 }
 
 impl ClientKey {
-    /// The key of the transaction a request with top-Via `branch` and CSeq method
+    /// The key of the transaction a request with top-Via `branch` and CSeq `seq`
     /// `cseq_method` starts, and equally the key a response to it carries.
-    pub fn new(branch: &str, cseq_method: Method) -> Self {
-        let digest = Digest::new().str(branch).str(cseq_method.as_str()).finish();
+    pub fn new(branch: &str, seq: u32, cseq_method: Method) -> Self {
+        let digest = Digest::new()
+            .str(branch)
+            .u64(seq.into())
+            .str(cseq_method.as_str())
+            .finish();
         ClientKey {
             digest,
             branch: branch.into(),
+            seq,
             method: cseq_method,
         }
     }
@@ -69,7 +79,7 @@ impl ClientKey {
 
 impl fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.branch, self.method)
+        write!(f, "{}/{} {}", self.branch, self.seq, self.method)
     }
 }
 
@@ -442,10 +452,19 @@ mod tests {
 
     #[test]
     fn client_keys_tell_cancel_from_invite_on_the_same_branch() {
-        let invite = ClientKey::new("z9hG4bK1", Method::Invite);
-        let cancel = ClientKey::new("z9hG4bK1", Method::Cancel);
+        let invite = ClientKey::new("z9hG4bK1", 1, Method::Invite);
+        let cancel = ClientKey::new("z9hG4bK1", 1, Method::Cancel);
         assert_ne!(invite, cancel);
         assert_eq!(invite.branch(), cancel.branch());
-        assert_eq!(format!("{invite:?}"), "z9hG4bK1/INVITE");
+        assert_eq!(format!("{invite:?}"), "z9hG4bK1/1 INVITE");
+    }
+
+    /// A response carries its request's CSeq (RFC 3261 §8.2.6.2): one with another number
+    /// on the same branch is not the transaction's.
+    #[test]
+    fn client_keys_differ_by_cseq_number() {
+        let invite = ClientKey::new("z9hG4bK1", 1, Method::Invite);
+        assert_ne!(invite, ClientKey::new("z9hG4bK1", 2, Method::Invite));
+        assert_eq!(invite, ClientKey::new("z9hG4bK1", 1, Method::Invite));
     }
 }

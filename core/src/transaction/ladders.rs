@@ -40,7 +40,7 @@ fn drained(h: &mut Harness) -> Vec<Timed> {
 fn ladder_invite_client_rejected_over_udp() {
     let mut h = Harness::new();
     let mut l = String::new();
-    let key = ClientKey::new("z9hG4bKinv", Method::Invite);
+    let key = ClientKey::new("z9hG4bKinv", 1, Method::Invite);
     let id = h.start(Method::Invite, "z9hG4bKinv", Transport::Udp);
     ladder(&mut l, &drained(&mut h));
     ladder(&mut l, &h.run_until(2_000));
@@ -103,7 +103,7 @@ fn ladder_invite_server_rejected_over_udp() {
 fn ladder_non_invite_client_answered_late_over_udp() {
     let mut h = Harness::new();
     let mut l = String::new();
-    let key = ClientKey::new("z9hG4bKreg", Method::Register);
+    let key = ClientKey::new("z9hG4bKreg", 1, Method::Register);
     let _ = h.start(Method::Register, "z9hG4bKreg", Transport::Udp);
     ladder(&mut l, &drained(&mut h));
     ladder(&mut l, &h.run_until(12_000));

@@ -750,7 +750,7 @@ mod tests {
             h.layer.on_request(h.now, key, peer(), Transport::Udp, 0),
             full
         );
-        let ckey = ClientKey::new("z9hG4bKd", Method::Bye);
+        let ckey = ClientKey::new("z9hG4bKd", 1, Method::Bye);
         assert_eq!(
             h.layer
                 .start_client(h.now, ckey.clone(), vec![], peer(), Transport::Udp, 0)
@@ -769,7 +769,7 @@ mod tests {
         let now = h.at(10);
         let _ = h
             .layer
-            .on_response(now, &ClientKey::new("z9hG4bKa", Method::Options), 200);
+            .on_response(now, &ClientKey::new("z9hG4bKa", 1, Method::Options), 200);
         h.run_until(10);
         assert_eq!(h.layer.state(a), None);
         assert!(h
@@ -781,14 +781,14 @@ mod tests {
     #[test]
     fn ack_and_duplicate_keys_cannot_start_client_transactions() {
         let mut h = Harness::new();
-        let ack = ClientKey::new("z9hG4bKa", Method::Ack);
+        let ack = ClientKey::new("z9hG4bKa", 1, Method::Ack);
         assert_eq!(
             h.layer
                 .start_client(h.now, ack, vec![], peer(), Transport::Udp, 0),
             Err(TransactionError::AckIsNotATransaction)
         );
         let id = h.start(Method::Invite, "z9hG4bKi", Transport::Udp);
-        let again = ClientKey::new("z9hG4bKi", Method::Invite);
+        let again = ClientKey::new("z9hG4bKi", 1, Method::Invite);
         assert_eq!(
             h.layer
                 .start_client(h.now, again, vec![], peer(), Transport::Udp, 0),
@@ -803,7 +803,7 @@ mod tests {
     #[test]
     fn stray_and_invalid_responses_are_reported_as_such() {
         let mut h = Harness::new();
-        let key = ClientKey::new("z9hG4bKnone", Method::Invite);
+        let key = ClientKey::new("z9hG4bKnone", 1, Method::Invite);
         assert_eq!(
             h.layer.on_response(h.now, &key, 200),
             ResponseDisposition::Unmatched

@@ -22,7 +22,7 @@
 //!
 //! let mut layer = TransactionLayer::new(LayerConfig::default());
 //! let dest: SocketAddr = "192.0.2.7:5060".parse().unwrap();
-//! let key = ClientKey::new("z9hG4bK-1", Method::Options);
+//! let key = ClientKey::new("z9hG4bK-1", 1, Method::Options);
 //! let now = Instant::ZERO;
 //! let id = layer
 //!     .start_client(now, key.clone(), b"OPTIONS ...".to_vec(), dest, Transport::Udp, 7)

@@ -132,7 +132,7 @@ impl Driver {
                 } else {
                     Method::Options
                 };
-                let key = ClientKey::new(&format!("z9hG4bK{}", self.clients.len()), method);
+                let key = ClientKey::new(&format!("z9hG4bK{}", self.clients.len()), 1, method);
                 let started = self.layer.start_client(
                     self.now,
                     key.clone(),

@@ -75,7 +75,7 @@ impl Harness {
         branch: &str,
         transport: Transport,
     ) -> TransactionId {
-        let key = ClientKey::new(branch, method.clone());
+        let key = ClientKey::new(branch, 1, method.clone());
         let bytes = format!("{method} {branch}").into_bytes();
         self.layer
             .start_client(self.now, key, bytes, peer(), transport, 42)
