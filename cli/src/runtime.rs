@@ -4,7 +4,6 @@
 //! An [`Agents`] value holds one or more endpoints (the demo runs two in one process)
 //! and blocks in [`Agents::wait`] until an event, a deadline, or SIGINT/SIGTERM.
 
-use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -288,21 +287,15 @@ pub fn emit(value: &serde_json::Value) {
 
 mod tokio_agents {
     use super::*;
-    use session_core_tokio::{CallError, CallHandle, SessionCoordinator};
+    use session_core_tokio::{CallError, SessionCoordinator};
     use tokio::signal::unix::{signal, Signal, SignalKind};
     use tokio::sync::mpsc;
-
-    enum Item {
-        Incoming(session_core_tokio::IncomingCall),
-        Event(SessionEvent),
-    }
 
     pub(super) struct TokioAgents {
         rt: tokio::runtime::Runtime,
         coordinators: Vec<SessionCoordinator>,
-        calls: BTreeMap<(Ep, SessionId), CallHandle>,
-        tx: mpsc::Sender<(Ep, Item)>,
-        rx: mpsc::Receiver<(Ep, Item)>,
+        tx: mpsc::Sender<(Ep, SessionEvent)>,
+        rx: mpsc::Receiver<(Ep, SessionEvent)>,
         sigint: Signal,
         sigterm: Signal,
     }
@@ -325,7 +318,6 @@ mod tokio_agents {
             Ok(TokioAgents {
                 rt,
                 coordinators: Vec::new(),
-                calls: BTreeMap::new(),
                 tx,
                 rx,
                 sigint,
@@ -357,32 +349,26 @@ mod tokio_agents {
                 .map_err(|e| AgentError::Bind(e.to_string()))?;
             let ep = self.coordinators.len();
             let addr = coordinator.local_sip_addr();
-            let mut incoming = coordinator.incoming_calls();
+            // The tool commands calls by session id, so it needs no handles: incoming
+            // calls are taken (else they are refused 480) and their handles dropped; every
+            // event, IncomingCall included, comes from the event stream.
+            if let Some(mut incoming) = coordinator.incoming_calls() {
+                self.rt
+                    .spawn(async move { while incoming.next().await.is_some() {} });
+            }
             let mut events = coordinator.events();
             let tx = self.tx.clone();
-            // One forwarder per endpoint, incoming calls first so a call's handle is
-            // stored before any of its later events arrive.
             self.rt.spawn(async move {
                 loop {
-                    let item = tokio::select! {
-                        biased;
-                        Some(call) = async {
-                            match incoming.as_mut() {
-                                Some(i) => i.next().await,
-                                None => std::future::pending().await,
-                            }
-                        } => Item::Incoming(call),
-                        event = events.recv() => match event {
-                            Ok(SessionEvent::IncomingCall { .. }) => continue,
-                            Ok(e) => Item::Event(e),
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                                tracing::warn!(n, "events lost: the tool fell behind");
-                                continue;
-                            }
-                            Err(_) => return,
-                        },
+                    let event = match events.recv().await {
+                        Ok(e) => e,
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                            tracing::warn!(n, "events lost: the tool fell behind");
+                            continue;
+                        }
+                        Err(_) => return,
                     };
-                    if tx.send((ep, item)).await.is_err() {
+                    if tx.send((ep, event)).await.is_err() {
                         return;
                     }
                 }
@@ -407,24 +393,7 @@ mod tokio_agents {
                 }
             });
             match item {
-                Some(Ok((ep, Item::Incoming(call)))) => {
-                    let session = call.call.id();
-                    self.calls.insert((ep, session), call.call);
-                    Wake::Event(
-                        ep,
-                        SessionEvent::IncomingCall {
-                            session,
-                            from: call.from,
-                            to: call.to,
-                        },
-                    )
-                }
-                Some(Ok((ep, Item::Event(event)))) => {
-                    if let SessionEvent::Terminated { session, .. } = &event {
-                        self.calls.remove(&(ep, *session));
-                    }
-                    Wake::Event(ep, event)
-                }
+                Some(Ok((ep, event))) => Wake::Event(ep, event),
                 Some(Err(true)) => Wake::Signal,
                 Some(Err(false)) | None => Wake::Deadline,
             }
@@ -432,13 +401,13 @@ mod tokio_agents {
 
         fn make_call(&mut self, ep: Ep, target: &str) -> Result<SessionId, AgentError> {
             let coordinator = self.coordinators.get(ep).ok_or(AgentError::Stopped)?;
-            let handle = self
-                .rt
-                .block_on(coordinator.make_call(target))
-                .map_err(call_error)?;
-            let session = handle.id();
-            self.calls.insert((ep, session), handle);
-            Ok(session)
+            let command = Command::MakeCall {
+                target: target.to_owned(),
+                options: session_core::CallOptions::default(),
+            };
+            self.rt
+                .block_on(coordinator.execute(command))
+                .map_err(call_error)
         }
 
         fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError> {
@@ -463,7 +432,6 @@ mod tokio_agents {
 
         fn shutdown(&mut self, grace: Duration) {
             let coordinators = std::mem::take(&mut self.coordinators);
-            self.calls.clear();
             self.rt.block_on(async {
                 for c in coordinators {
                     c.shutdown(grace).await;

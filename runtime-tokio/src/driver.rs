@@ -787,8 +787,13 @@ impl Driver {
             self.offer_incoming(now, session, from.clone(), to.clone());
         }
         if let Some(tx) = self.calls.get(&session) {
-            if tx.try_send(event.clone()).is_err() {
-                self.stats.events_dropped += 1;
+            match tx.try_send(event.clone()) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(_)) => self.stats.events_dropped += 1,
+                // The handle was dropped: nobody reads this call's channel any more.
+                Err(mpsc::error::TrySendError::Closed(_)) => {
+                    self.calls.remove(&session);
+                }
             }
         }
         if matches!(event, SessionEvent::Terminated { .. }) {
