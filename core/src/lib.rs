@@ -82,13 +82,20 @@
 //! | [`media`] | RTP/RTCP codec, G.711, DTMF, RTP sessions | 3550, 3551, 4733 |
 //! | [`state_table`] | the YAML table format, validator, compiled index | — |
 //! | [`state_machine`] | the executor | — |
-//! | `adapters` (internal) | table actions → SIP and media; the event router is in `endpoint` | — |
-//! | `session_store` (internal) | sessions, their call data and indexes ([`SessionInfo`] to inspect) | — |
-//! | [`endpoint`] | the façade: [`Endpoint`] | 3261 §8, 3581 |
+//! | `call` (internal) | one call leg's data; what a session step may use and yields (effects) | — |
+//! | `adapters` (internal) | table actions → SIP and media | 3261 §12–15, 3264, 3515 |
+//! | `session_store` (internal) | the `Session` value (its inputs: SIP in a dialog, timers, RTP) and the store's indexes ([`SessionInfo`] to inspect) | 3261 §9, §12.2, §13, 6665 |
+//! | [`endpoint`] | the façade: parsing, §8.2/§18 rules, transactions, routing to sessions, the output queue | 3261 §8, §18, 3581 |
+//!
+//! Arrows point down: the endpoint uses the session store, a session runs the
+//! [`state_machine`] with the adapters, and the adapters use `call` and the protocol
+//! modules. Nothing below the endpoint imports it.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod adapters;
+mod call;
+mod config;
 pub mod dialog;
 pub mod driver;
 pub mod endpoint;

@@ -9,15 +9,16 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::call::{Call, IncomingRequest, OutgoingRequest, Retransmit2xx, SdpPhase};
+use crate::call::{SessionTimer, Step};
 use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
-use crate::endpoint::ctx::{Ctx, SessionTimer};
-use crate::endpoint::SessionId;
-use crate::session_store::{Call, IncomingRequest, OutgoingRequest, Retransmit2xx, SdpPhase};
-use crate::sip::{write_cancel, Contact, Message, Method, RequestBuilder, ResponseBuilder, Scheme};
+use crate::sdp::SessionDescription;
+use crate::sip::{
+    write_cancel, Contact, Message, Method, RequestBuilder, ResponseBuilder, Scheme, Transport,
+};
 use crate::state_machine::ActionError;
 use crate::state_table::{Event, ReInviteMode, TimerName};
-use crate::time::Instant;
-use crate::transaction::{ClientKey, TransactionError};
+use crate::transaction::{ClientKey, TransactionError, TransactionId};
 
 /// Methods we accept, for Allow headers.
 pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, INFO";
@@ -27,7 +28,7 @@ const SDP: &str = "application/sdp";
 
 /// UAS: the dialog our first response with a To tag creates (RFC 3261 §12.1.1). UAC:
 /// nothing — the UAC's dialog is made from the response that carries the To tag.
-pub(super) fn create_dialog(ctx: &mut Ctx, call: &mut Call) -> Result<(), ActionError> {
+pub(super) fn create_dialog(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     if call.role == DialogRole::Uac {
         return Ok(());
     }
@@ -35,13 +36,13 @@ pub(super) fn create_dialog(ctx: &mut Ctx, call: &mut Call) -> Result<(), Action
         .incoming_invite
         .as_ref()
         .ok_or(ActionError::NoTransaction)?;
-    let msg = Message::parse_with(&invite.bytes, &ctx.config.parse_limits)
+    let msg = Message::parse_with(&invite.bytes, &step.config.parse_limits)
         .map_err(|_| ActionError::NoTransaction)?;
     let params = dialog_params_from_request(&msg, call);
     call.dialog = Some(Dialog::uas(
         params,
         DialogState::Early,
-        ctx.rng.range_inclusive(1, 9999) as u32,
+        step.rng.range_inclusive(1, 9999) as u32,
     ));
     Ok(())
 }
@@ -106,16 +107,11 @@ pub(crate) fn first_contact_uri(msg: &Message<'_>) -> Option<String> {
 }
 
 /// The initial INVITE (RFC 3261 §8.1.1, §13.2.1), with our offer.
-pub(super) fn send_invite(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
-    let branch = ctx.new_branch();
+pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    let branch = step.new_branch();
     let body = call.local_offer.take();
-    let contact = ctx.contact(&call.transport);
-    let headers = common_headers(ctx);
+    let contact = step.contact(&call.transport);
+    let headers = common_headers(step);
     let pairs = headers.pairs();
     let mut out = Vec::with_capacity(1024);
     let mut b = RequestBuilder::new(
@@ -124,7 +120,7 @@ pub(super) fn send_invite(
         &call.call_id,
         call.local_cseq,
     )
-    .via(&call.transport, &ctx.sent_by, &branch)
+    .via(&call.transport, step.sent_by, &branch)
     .from(&call.local_uri, &call.local_tag)
     .to(&call.remote_uri, None)
     .contact(&contact)
@@ -134,7 +130,7 @@ pub(super) fn send_invite(
     }
     b.write(&mut out);
     let key = ClientKey::new(&branch, call.local_cseq, Method::Invite);
-    let tx = start_client(ctx, id, key, out.clone(), call, now)?;
+    let tx = start_client(step, key, out.clone(), call.peer, call.transport.clone())?;
     call.invite = Some(OutgoingRequest {
         tx,
         bytes: out,
@@ -158,23 +154,21 @@ impl CommonHeaders {
     }
 }
 
-fn common_headers(ctx: &Ctx) -> CommonHeaders {
+fn common_headers(step: &Step<'_>) -> CommonHeaders {
     CommonHeaders {
-        user_agent: ctx.config.user_agent.clone(),
+        user_agent: step.config.user_agent.clone(),
     }
 }
 
+/// Starts a client transaction for one of our requests.
 fn start_client(
-    ctx: &mut Ctx,
-    id: SessionId,
+    step: &mut Step<'_>,
     key: ClientKey,
     bytes: Vec<u8>,
-    call: &Call,
-    now: Instant,
-) -> Result<crate::transaction::TransactionId, ActionError> {
-    let dest = call.peer;
-    ctx.transactions
-        .start_client(now, key, bytes, dest, call.transport.clone(), id.0)
+    dest: SocketAddr,
+    transport: Transport,
+) -> Result<TransactionId, ActionError> {
+    step.start_client(key, bytes, dest, transport)
         .map_err(|e| match e {
             TransactionError::LayerFull { .. } => ActionError::LimitReached,
             _ => ActionError::Transport,
@@ -185,72 +179,64 @@ fn start_client(
 /// carries our answer when one is ready (early media, RFC 3261 §13.3.1.1 and RFC 3960);
 /// the answer is kept, and the 2xx repeats it.
 pub(super) fn send_provisional(
-    ctx: &mut Ctx,
+    step: &mut Step<'_>,
     call: &mut Call,
     status: u16,
-    now: Instant,
 ) -> Result<(), ActionError> {
-    let contact = ctx.contact(&call.transport);
+    let contact = step.contact(&call.transport);
     let body = if status == 183 {
         call.local_answer.clone()
     } else {
         None
     };
-    respond_to_invite(ctx, call, status, Some(&contact), body.as_deref(), now).map(|_| ())
+    respond_to_invite(step, call, status, Some(&contact), body.as_deref()).map(|_| ())
 }
 
 /// The 2xx to the INVITE, with our answer (or our offer when the INVITE had none), and
 /// its retransmission until the ACK (RFC 3261 §13.3.1.4).
-pub(super) fn send_200_ok(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
+pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let body = call
         .local_answer
         .take()
         .or_else(|| call.local_offer.take())
         .ok_or(ActionError::NoLocalSdp)?;
-    let contact = ctx.contact(&call.transport);
+    let contact = step.contact(&call.transport);
     let cseq = call.incoming_invite.as_ref().map_or(0, |i| i.cseq);
-    let bytes = respond_to_invite(ctx, call, 200, Some(&contact), Some(&body), now)?;
+    let bytes = respond_to_invite(step, call, 200, Some(&contact), Some(&body))?;
     call.final_status = Some(200);
     if let Some(d) = call.dialog.as_mut() {
         d.confirm();
     }
-    start_2xx_retransmission(ctx, id, call, bytes, cseq, now);
+    start_2xx_retransmission(step, call, bytes, cseq);
     Ok(())
 }
 
 /// A final error response to the INVITE we are answering.
 pub(super) fn send_reject(
-    ctx: &mut Ctx,
+    step: &mut Step<'_>,
     call: &mut Call,
     status: u16,
-    now: Instant,
 ) -> Result<(), ActionError> {
-    respond_to_invite(ctx, call, status, None, None, now)?;
+    respond_to_invite(step, call, status, None, None)?;
     call.final_status = Some(status);
     Ok(())
 }
 
 /// Builds and sends a response to the INVITE we are answering; returns its bytes.
 fn respond_to_invite(
-    ctx: &mut Ctx,
+    step: &mut Step<'_>,
     call: &mut Call,
     status: u16,
     contact: Option<&str>,
     body: Option<&[u8]>,
-    now: Instant,
 ) -> Result<Vec<u8>, ActionError> {
     let invite = call
         .incoming_invite
         .as_ref()
         .ok_or(ActionError::NoTransaction)?;
-    let bytes = build_response(ctx, &invite.bytes, status, &call.local_tag, contact, body)?;
-    ctx.transactions
-        .send_response(now, invite.tx, status, bytes.clone())
+    let bytes = build_response(step, &invite.bytes, status, &call.local_tag, contact, body)?;
+    step.transactions
+        .send_response(step.now, invite.tx, status, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
     if status >= 200 {
         // Answered for good: the transaction keeps what it must re-send, and nothing
@@ -263,16 +249,16 @@ fn respond_to_invite(
 /// A response to `request` with our To tag, Contact, Allow/Supported on 2xx, `Retry-After`
 /// on a refusal that carries one ([`Ctx::retry_after`]), and body.
 pub(crate) fn build_response(
-    ctx: &mut Ctx,
+    step: &mut Step<'_>,
     request: &[u8],
     status: u16,
     local_tag: &str,
     contact: Option<&str>,
     body: Option<&[u8]>,
 ) -> Result<Vec<u8>, ActionError> {
-    let msg = Message::parse_with(request, &ctx.config.parse_limits)
+    let msg = Message::parse_with(request, &step.config.parse_limits)
         .map_err(|_| ActionError::NoTransaction)?;
-    let headers = common_headers(ctx);
+    let headers = common_headers(step);
     let pairs: Vec<(&str, &str)> = if (200..300).contains(&status) {
         headers.pairs()
     } else {
@@ -281,7 +267,7 @@ pub(crate) fn build_response(
     let mut out = Vec::with_capacity(512 + body.map_or(0, <[u8]>::len));
     let mut b = ResponseBuilder::new(&msg, status)
         .to_tag(local_tag)
-        .retry_after(ctx.retry_after(status))
+        .retry_after(step.retry_after(status))
         .headers(&pairs);
     if let Some(contact) = contact {
         b = b.contact(contact);
@@ -293,15 +279,9 @@ pub(crate) fn build_response(
     Ok(out)
 }
 
-fn start_2xx_retransmission(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-    bytes: Vec<u8>,
-    cseq: u32,
-    now: Instant,
-) {
-    let t1 = ctx.config.timers.t1;
+fn start_2xx_retransmission(step: &mut Step<'_>, call: &mut Call, bytes: Vec<u8>, cseq: u32) {
+    let t1 = step.config.timers.t1;
+    let now = step.now;
     let give_up_at = now + t1 * 64;
     let interval = if call.transport.is_reliable() {
         // Nothing to retransmit on a reliable transport; the give-up timer still runs.
@@ -315,41 +295,48 @@ fn start_2xx_retransmission(
         give_up_at,
         cseq,
     });
-    ctx.set_timer(id, SessionTimer::Retransmit2xx, now + interval);
+    step.set_timer(SessionTimer::Retransmit2xx, now + interval);
 }
 
 /// The ACK for a 2xx (RFC 3261 §13.2.2.4): a new transaction-less request in the
 /// dialog, re-sent unchanged for every retransmission of the same 2xx.
-pub(super) fn send_ack(ctx: &mut Ctx, call: &mut Call, event: &Event) -> Result<(), ActionError> {
+pub(super) fn send_ack(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    event: &Event,
+) -> Result<(), ActionError> {
     let cseq = event
         .cseq
         .or(call.invite.as_ref().map(|i| i.cseq))
         .ok_or(ActionError::NoTransaction)?;
     if let Some((acked, bytes)) = &call.last_ack {
         if *acked == cseq {
-            let (dest, bytes) = (dialog_destination(ctx, call), bytes.clone());
-            ctx.transmit(dest, call.transport.clone(), bytes);
+            let (dest, bytes) = (dialog_destination(step, call), bytes.clone());
+            step.transmit(dest, call.transport.clone(), bytes);
             return Ok(());
         }
     }
     let body = call.local_answer.take();
-    let branch = ctx.new_branch();
-    let bytes = build_in_dialog(ctx, call, &Method::Ack, cseq, &branch, body.as_deref(), &[])?;
-    let dest = dialog_destination(ctx, call);
-    ctx.transmit(dest, call.transport.clone(), bytes.clone());
+    let branch = step.new_branch();
+    let bytes = build_in_dialog(
+        step,
+        call,
+        &Method::Ack,
+        cseq,
+        &branch,
+        body.as_deref(),
+        &[],
+    )?;
+    let dest = dialog_destination(step, call);
+    step.transmit(dest, call.transport.clone(), bytes.clone());
     call.last_ack = Some((cseq, bytes));
     Ok(())
 }
 
 /// CANCEL for our INVITE (RFC 3261 §9.1): same branch, its own transaction.
-pub(super) fn send_cancel(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
+pub(super) fn send_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let invite = call.invite.as_ref().ok_or(ActionError::NoTransaction)?;
-    let msg = Message::parse_with(&invite.bytes, &ctx.config.parse_limits)
+    let msg = Message::parse_with(&invite.bytes, &step.config.parse_limits)
         .map_err(|_| ActionError::NoTransaction)?;
     let branch = msg.top_via().branch.unwrap_or_default().to_owned();
     let mut out = Vec::with_capacity(invite.bytes.len() / 2);
@@ -357,69 +344,58 @@ pub(super) fn send_cancel(
     let invite_tx = invite.tx;
     // §9.1: the CANCEL carries the INVITE's CSeq number.
     let key = ClientKey::new(&branch, invite.cseq, Method::Cancel);
-    start_client(ctx, id, key, out, call, now)?;
+    start_client(step, key, out, call.peer, call.transport.clone())?;
     // §9.1: if no final response comes within 64·T1 of the CANCEL, the INVITE is over.
-    let _ = ctx.transactions.on_cancel_sent(now, invite_tx);
+    let _ = step.transactions.on_cancel_sent(step.now, invite_tx);
     call.cancel_sent = true;
     Ok(())
 }
 
 /// BYE (RFC 3261 §15.1.1).
 pub(super) fn send_bye(
-    ctx: &mut Ctx,
-    id: SessionId,
+    step: &mut Step<'_>,
     call: &mut Call,
     event: &Event,
-    now: Instant,
 ) -> Result<(), ActionError> {
     if call.end_reason.is_none() {
         call.end_reason = Some(super::bye_reason(event, call));
     }
-    send_in_dialog(ctx, id, call, Method::Bye, None, &[], now)?;
+    send_in_dialog(step, call, Method::Bye, None, &[])?;
     Ok(())
 }
 
 /// A re-INVITE that holds (sendonly offer) or resumes (sendrecv offer).
 pub(super) fn send_reinvite(
-    ctx: &mut Ctx,
-    id: SessionId,
+    step: &mut Step<'_>,
     call: &mut Call,
     mode: ReInviteMode,
-    now: Instant,
 ) -> Result<(), ActionError> {
     let offer = match mode {
         ReInviteMode::Hold => call.sdp.hold_offer().ok_or(ActionError::NoLocalSdp)?,
         _ => {
             let local =
-                super::media_adapter::local_media(ctx, call).ok_or(ActionError::NoMediaSession)?;
-            call.sdp.resume_offer(&ctx.config.media, &local)
+                super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
+            call.sdp.resume_offer(&step.config.media, &local)
         }
     };
     let body = offer.to_bytes();
-    let (tx, bytes, cseq) = send_in_dialog(ctx, id, call, Method::Invite, Some(&body), &[], now)?;
+    let (tx, bytes, cseq) = send_in_dialog(step, call, Method::Invite, Some(&body), &[])?;
     call.sdp_phase = SdpPhase::LocalOffer;
     call.reinvite = Some(OutgoingRequest { tx, bytes, cseq });
     Ok(())
 }
 
 /// REFER for a blind transfer (RFC 3515).
-pub(super) fn send_refer(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
+pub(super) fn send_refer(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let target = call.refer_to.clone().ok_or(ActionError::NotSupported)?;
     let refer_to = format!("<{}>", super::strip_name_addr(&target));
-    let contact = ctx.contact(&call.transport);
+    let contact = step.contact(&call.transport);
     let (_, _, cseq) = send_in_dialog(
-        ctx,
-        id,
+        step,
         call,
         Method::Refer,
         None,
         &[("Refer-To", &refer_to), ("Contact", &contact)],
-        now,
     )?;
     call.refer_subscription = Some(cseq);
     Ok(())
@@ -433,14 +409,12 @@ fn remote_tag(dialog: &Dialog) -> Option<&str> {
 
 /// Sends an in-dialog request through a client transaction.
 fn send_in_dialog(
-    ctx: &mut Ctx,
-    id: SessionId,
+    step: &mut Step<'_>,
     call: &mut Call,
     method: Method,
     body: Option<&[u8]>,
     extra: &[(&str, &str)],
-    now: Instant,
-) -> Result<(crate::transaction::TransactionId, Vec<u8>, u32), ActionError> {
+) -> Result<(TransactionId, Vec<u8>, u32), ActionError> {
     let cseq = call
         .dialog
         .as_mut()
@@ -449,29 +423,17 @@ fn send_in_dialog(
     if method == Method::Bye {
         call.bye_sent = true;
     }
-    let branch = ctx.new_branch();
-    let bytes = build_in_dialog(ctx, call, &method, cseq, &branch, body, extra)?;
-    let dest = dialog_destination(ctx, call);
-    let tx = ctx
-        .transactions
-        .start_client(
-            now,
-            ClientKey::new(&branch, cseq, method),
-            bytes.clone(),
-            dest,
-            call.transport.clone(),
-            id.0,
-        )
-        .map_err(|e| match e {
-            TransactionError::LayerFull { .. } => ActionError::LimitReached,
-            _ => ActionError::Transport,
-        })?;
+    let branch = step.new_branch();
+    let bytes = build_in_dialog(step, call, &method, cseq, &branch, body, extra)?;
+    let dest = dialog_destination(step, call);
+    let key = ClientKey::new(&branch, cseq, method);
+    let tx = start_client(step, key, bytes.clone(), dest, call.transport.clone())?;
     Ok((tx, bytes, cseq))
 }
 
 /// Builds a request inside the session's dialog (RFC 3261 §12.2.1.1).
 fn build_in_dialog(
-    ctx: &Ctx,
+    step: &Step<'_>,
     call: &Call,
     method: &Method,
     cseq: u32,
@@ -487,7 +449,7 @@ fn build_in_dialog(
         appended = format!("<{t}>");
         routes.push(&appended);
     }
-    let contact = ctx.contact(&call.transport);
+    let contact = step.contact(&call.transport);
     let mut headers: Vec<(&str, &str)> = extra.to_vec();
     if matches!(method, Method::Invite) {
         headers.push(("Contact", &contact));
@@ -495,7 +457,7 @@ fn build_in_dialog(
     }
     let mut out = Vec::with_capacity(768 + body.map_or(0, <[u8]>::len));
     let mut b = RequestBuilder::new(method, target.request_uri, &call.call_id, cseq)
-        .via(&call.transport, &ctx.sent_by, branch)
+        .via(&call.transport, step.sent_by, branch)
         .from(dialog.local_uri(), &dialog.id().local_tag)
         .to(dialog.remote_uri(), remote_tag(dialog))
         .routes(&routes)
@@ -510,7 +472,7 @@ fn build_in_dialog(
 /// Where in-dialog requests go: the first route's host when there is a route set, else
 /// the remote target, when either is an IP literal; else the outbound proxy or the peer
 /// the call was set up with.
-pub(crate) fn dialog_destination(ctx: &Ctx, call: &Call) -> SocketAddr {
+pub(crate) fn dialog_destination(step: &Step<'_>, call: &Call) -> SocketAddr {
     let Some(dialog) = call.dialog.as_ref() else {
         return call.peer;
     };
@@ -519,107 +481,140 @@ pub(crate) fn dialog_destination(ctx: &Ctx, call: &Call) -> SocketAddr {
         .first()
         .map(String::as_str)
         .unwrap_or(dialog.remote_target());
-    ctx.resolve(hop).unwrap_or(call.peer)
+    step.config.resolve(hop).unwrap_or(call.peer)
 }
 
 /// The 2xx to a re-INVITE, with our answer (or our current description as an offer when
 /// the re-INVITE had none; its answer then comes in the ACK).
-pub(super) fn accept_reinvite(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
+pub(super) fn accept_reinvite(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let body = match call.local_answer.take() {
         Some(answer) => answer,
         None => {
             let local =
-                super::media_adapter::local_media(ctx, call).ok_or(ActionError::NoMediaSession)?;
+                super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
             call.sdp_phase = SdpPhase::LocalOffer;
-            call.sdp.offer(&ctx.config.media, &local).to_bytes()
+            call.sdp.offer(&step.config.media, &local).to_bytes()
         }
     };
     let pending = call
         .pending_request
         .take()
         .ok_or(ActionError::NoTransaction)?;
-    let contact = ctx.contact(&call.transport);
+    let contact = step.contact(&call.transport);
     let bytes = build_response(
-        ctx,
+        step,
         &pending.bytes,
         200,
         &call.local_tag,
         Some(&contact),
         Some(&body),
     )?;
-    ctx.transactions
-        .send_response(now, pending.tx, 200, bytes.clone())
+    step.transactions
+        .send_response(step.now, pending.tx, 200, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
-    start_2xx_retransmission(ctx, id, call, bytes, pending.cseq, now);
+    start_2xx_retransmission(step, call, bytes, pending.cseq);
     Ok(())
 }
 
 /// Answers the pending in-dialog request (BYE, REFER, NOTIFY, a refused re-INVITE).
 pub(crate) fn answer_pending(
-    ctx: &mut Ctx,
+    step: &mut Step<'_>,
     call: &mut Call,
     status: u16,
-    now: Instant,
 ) -> Result<(), ActionError> {
     let pending = call
         .pending_request
         .take()
         .ok_or(ActionError::NoTransaction)?;
-    answer_request(ctx, call, &pending, status, now)
+    answer_request(step, call, &pending, status)
 }
 
 /// Sends a final response on a request's server transaction.
 pub(crate) fn answer_request(
-    ctx: &mut Ctx,
+    step: &mut Step<'_>,
     call: &Call,
     request: &IncomingRequest,
     status: u16,
-    now: Instant,
 ) -> Result<(), ActionError> {
-    let bytes = build_response(ctx, &request.bytes, status, &call.local_tag, None, None)?;
-    ctx.transactions
-        .send_response(now, request.tx, status, bytes)
+    let bytes = build_response(step, &request.bytes, status, &call.local_tag, None, None)?;
+    step.transactions
+        .send_response(step.now, request.tx, status, bytes)
         .map_err(|_| ActionError::NoTransaction)
 }
 
-/// 200 to the CANCEL and 487 to the INVITE it cancels (RFC 3261 §9.2).
-pub(super) fn accept_cancel(
-    ctx: &mut Ctx,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
-    if let Some(cancel) = call.pending_cancel.take() {
-        answer_request(ctx, call, &cancel, 200, now)?;
+/// A final response on a request's server transaction, outside any dialog of ours: a
+/// fresh To tag, `Retry-After` where the status carries one.
+pub(crate) fn respond(
+    step: &mut Step<'_>,
+    request: &IncomingRequest,
+    status: u16,
+    headers: &[(&str, &str)],
+) {
+    let Ok(msg) = Message::parse_with(&request.bytes, &step.config.parse_limits) else {
+        return;
+    };
+    let tag = step.new_tag();
+    let mut out = Vec::with_capacity(512);
+    ResponseBuilder::new(&msg, status)
+        .to_tag(&tag)
+        .retry_after(step.retry_after(status))
+        .headers(headers)
+        .write(&mut out);
+    let _ = step
+        .transactions
+        .send_response(step.now, request.tx, status, out);
+}
+
+/// 200 to OPTIONS with what we can do (RFC 3261 §11.2).
+pub(crate) fn answer_options(step: &mut Step<'_>, request: &IncomingRequest) {
+    let headers = [("Allow", ALLOW), ("Accept", SDP), ("Supported", SUPPORTED)];
+    respond(step, request, 200, &headers);
+}
+
+/// The SDP body of a message, if it has one; `Err` when it is there but unreadable.
+pub(crate) fn sdp_of(msg: &Message<'_>) -> Result<Option<SessionDescription>, ()> {
+    if msg.body().is_empty() {
+        return Ok(None);
     }
-    respond_to_invite(ctx, call, 487, None, None, now)?;
+    let is_sdp = msg
+        .content_type()
+        .and_then(Result::ok)
+        .is_none_or(|ct| ct.is("application", "sdp"));
+    if !is_sdp {
+        return Ok(None);
+    }
+    SessionDescription::parse(msg.body())
+        .map(Some)
+        .map_err(|_| ())
+}
+
+/// 200 to the CANCEL and 487 to the INVITE it cancels (RFC 3261 §9.2).
+pub(super) fn accept_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    if let Some(cancel) = call.pending_cancel.take() {
+        answer_request(step, call, &cancel, 200)?;
+    }
+    respond_to_invite(step, call, 487, None, None)?;
     call.final_status = Some(487);
     Ok(())
 }
 
 /// Schedules the glare retry (RFC 3261 §14.1): 2.1–4 s for the Call-ID's owner (the
 /// UAC), 0–2 s for the other side, in 10 ms steps.
-pub(super) fn schedule_glare_retry(ctx: &mut Ctx, id: SessionId, call: &mut Call, now: Instant) {
+pub(super) fn schedule_glare_retry(step: &mut Step<'_>, call: &mut Call) {
     let steps = match call.role {
-        DialogRole::Uac => ctx.rng.range_inclusive(210, 400),
-        DialogRole::Uas => ctx.rng.range_inclusive(0, 200),
+        DialogRole::Uac => step.rng.range_inclusive(210, 400),
+        DialogRole::Uas => step.rng.range_inclusive(0, 200),
     };
-    let at = now + Duration::from_millis(steps * 10);
-    ctx.set_timer(id, SessionTimer::Table(TimerName::GlareRetry), at);
+    let at = step.now + Duration::from_millis(steps * 10);
+    step.set_timer(SessionTimer::Table(TimerName::GlareRetry), at);
 }
 
 /// Ends a confirmed dialog with BYE when the session failed without sending one: a UAC
 /// that ACKed a 2xx it could not use, a UAS whose call broke after its 2xx (RFC 3261
 /// §15: a confirmed dialog is ended by BYE, not by forgetting it).
 pub(crate) fn end_confirmed_dialog(
-    ctx: &mut Ctx,
-    id: SessionId,
+    step: &mut Step<'_>,
     call: &mut Call,
-    now: Instant,
 ) -> Result<(), ActionError> {
     let confirmed = call
         .dialog
@@ -628,31 +623,27 @@ pub(crate) fn end_confirmed_dialog(
     if !confirmed || call.bye_sent {
         return Ok(());
     }
-    send_in_dialog(ctx, id, call, Method::Bye, None, &[], now).map(|_| ())
+    send_in_dialog(step, call, Method::Bye, None, &[]).map(|_| ())
 }
 
 /// Re-sends the last ACK for a 2xx (the peer retransmitted its 2xx).
-pub(crate) fn resend_ack(ctx: &mut Ctx, call: &Call) -> Result<(), ActionError> {
+pub(crate) fn resend_ack(step: &mut Step<'_>, call: &Call) -> Result<(), ActionError> {
     let (_, bytes) = call.last_ack.as_ref().ok_or(ActionError::NoTransaction)?;
-    let dest = dialog_destination(ctx, call);
-    ctx.transmit(dest, call.transport.clone(), bytes.clone());
+    let dest = dialog_destination(step, call);
+    step.transmit(dest, call.transport.clone(), bytes.clone());
     Ok(())
 }
 
 /// ACKs a 2xx for a call that is not a session's (a forked dialog we end at once).
 pub(crate) fn send_ack_standalone(
-    ctx: &mut Ctx,
+    step: &mut Step<'_>,
     call: &mut Call,
     event: &Event,
 ) -> Result<(), ActionError> {
-    send_ack(ctx, call, event)
+    send_ack(step, call, event)
 }
 
 /// BYE for a dialog no session owns (a forked dialog): its transaction reports to nobody.
-pub(crate) fn send_bye_standalone(
-    ctx: &mut Ctx,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
-    send_in_dialog(ctx, SessionId(0), call, Method::Bye, None, &[], now).map(|_| ())
+pub(crate) fn send_bye_standalone(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    send_in_dialog(&mut step.unowned(), call, Method::Bye, None, &[]).map(|_| ())
 }

@@ -3,51 +3,55 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use crate::endpoint::ctx::{Ctx, SessionTimer};
-use crate::endpoint::{MediaRequest, Output, SessionId};
+use crate::call::MediaRequest;
+use crate::call::{Call, SdpPhase};
+use crate::call::{SessionTimer, Step};
 use crate::media::{AudioCodec, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
 use crate::sdp::{Direction, LocalMedia, Negotiated};
-use crate::session_store::{Call, SdpPhase};
 use crate::state_machine::ActionError;
 use crate::time::Instant;
 
 /// Our media address for SDP (`c=` and `m=`), once the runtime has opened the RTP
 /// socket: its port, at the configured advertised address when there is one (the socket
 /// is then bound at that address or at the wildcard), else at the socket's own address.
-pub(crate) fn local_media(ctx: &Ctx, call: &Call) -> Option<LocalMedia> {
-    let ip = |a: SocketAddr| ctx.config.advertised_ip.unwrap_or(a.ip());
+pub(crate) fn local_media(step: &Step<'_>, call: &Call) -> Option<LocalMedia> {
+    let ip = |a: SocketAddr| step.config.advertised_ip.unwrap_or(a.ip());
     call.local_rtp.map(|a| LocalMedia::new(ip(a), a.port()))
 }
 
 /// Asks the runtime for an RTP socket (the seed's CreateMediaSession); it answers with
 /// `MediaInput::Ready`, which becomes `MediaSessionReady`.
-pub(super) fn create_media_session(ctx: &mut Ctx, id: SessionId) -> Result<(), ActionError> {
-    ctx.outputs
-        .push_back(Output::Media(MediaRequest::Open { session: id }));
+pub(super) fn create_media_session(step: &mut Step<'_>) -> Result<(), ActionError> {
+    let session = step.id;
+    step.media(MediaRequest::Open { session });
     Ok(())
 }
 
 /// Our SDP: the answer to the peer's pending offer, or else a new offer.
-pub(super) fn generate_local_sdp(ctx: &mut Ctx, call: &mut Call) -> Result<(), ActionError> {
-    let local = local_media(ctx, call).ok_or(ActionError::NoMediaSession)?;
+pub(super) fn generate_local_sdp(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    let local = local_media(step, call).ok_or(ActionError::NoMediaSession)?;
     if call.remote_offer.is_some() {
-        return answer_remote_offer(ctx, call, &local);
+        return answer_remote_offer(step, call, &local);
     }
     if call.local_answer.is_some() {
         // The answer was already built (and sent in a reliable-enough 183 for early
         // media); the 2xx repeats it rather than making a new offer.
         return Ok(());
     }
-    call.local_offer = Some(call.sdp.offer(&ctx.config.media, &local).to_bytes());
+    call.local_offer = Some(call.sdp.offer(&step.config.media, &local).to_bytes());
     call.sdp_phase = SdpPhase::LocalOffer;
     Ok(())
 }
 
-fn answer_remote_offer(ctx: &Ctx, call: &mut Call, local: &LocalMedia) -> Result<(), ActionError> {
+fn answer_remote_offer(
+    step: &Step<'_>,
+    call: &mut Call,
+    local: &LocalMedia,
+) -> Result<(), ActionError> {
     let offer = call.remote_offer.take().ok_or(ActionError::NoRemoteSdp)?;
     let answer = call
         .sdp
-        .answer(&ctx.config.media, local, &offer)
+        .answer(&step.config.media, local, &offer)
         .map_err(|_| ActionError::SdpNotAcceptable)?;
     call.local_answer = Some(answer.description.to_bytes());
     call.negotiated = Some(answer.negotiated);
@@ -60,14 +64,10 @@ fn answer_remote_offer(ctx: &Ctx, call: &mut Call, local: &LocalMedia) -> Result
 /// without SDP changes nothing, and neither does SDP once our offer was answered: the
 /// 2xx after a 183 that carried the answer repeats it at best, and RFC 3261 §13.2.1
 /// has the UAC ignore it.
-pub(super) fn negotiate_sdp(
-    ctx: &mut Ctx,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
+pub(super) fn negotiate_sdp(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     if call.remote_offer.is_some() {
-        let local = local_media(ctx, call).ok_or(ActionError::NoMediaSession)?;
-        answer_remote_offer(ctx, call, &local)?;
+        let local = local_media(step, call).ok_or(ActionError::NoMediaSession)?;
+        answer_remote_offer(step, call, &local)?;
     } else if let Some(answer) = call.inbound_sdp.take() {
         if call.sdp_phase != SdpPhase::LocalOffer {
             return Ok(());
@@ -80,18 +80,13 @@ pub(super) fn negotiate_sdp(
         call.sdp_phase = SdpPhase::Idle;
     }
     if call.media.is_some() {
-        apply_negotiated(call, now);
+        apply_negotiated(call, step.now);
     }
     Ok(())
 }
 
 /// Starts RTP with the negotiated parameters (or updates a running session).
-pub(super) fn start_media_flow(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
+pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let negotiated = call.negotiated.as_ref().ok_or(ActionError::NoRemoteSdp)?;
     call.local_rtp.ok_or(ActionError::NoMediaSession)?;
     if call.media.is_none() {
@@ -99,59 +94,48 @@ pub(super) fn start_media_flow(
         let remote = negotiated
             .remote_rtp
             .unwrap_or(SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 9));
-        let ssrc = ctx.rng.next_u32();
-        let seq = ctx.rng.next_u32() as u16;
-        let ts = ctx.rng.next_u32();
+        let ssrc = step.rng.next_u32();
+        let seq = step.rng.next_u32() as u16;
+        let ts = step.rng.next_u32();
         let mut config = RtpSessionConfig::new(ssrc, seq, ts, codec, remote);
         config.telephone_event_payload_type = negotiated.telephone_event_pt;
         config.ptime_ms = negotiated.ptime_ms;
-        config.mode = ctx.config.media_mode;
+        config.mode = step.config.media_mode;
         config.direction = media_direction(negotiated.direction, negotiated.remote_rtp.is_some());
-        config.inactivity_timeout = ctx.config.rtp_inactivity;
-        config.sink_capacity_frames = ctx.config.audio_sink_frames;
-        call.media = Some(Box::new(RtpSession::new(config, now)));
+        config.inactivity_timeout = step.config.rtp_inactivity;
+        config.sink_capacity_frames = step.config.audio_sink_frames;
+        call.media = Some(Box::new(RtpSession::new(config, step.now)));
     } else {
-        apply_negotiated(call, now);
+        apply_negotiated(call, step.now);
     }
-    send_dtmf(ctx, id, call, now)
+    send_dtmf(step, call)
 }
 
 /// Stops sending and receiving, and gives the RTP socket back to the runtime at once: an
 /// ended call has no use for its port while the session lingers (a load of 1,000 calls/s
 /// would otherwise hold 5,000 ports for nothing).
-pub(super) fn stop_media_flow(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-) -> Result<(), ActionError> {
+pub(super) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     if let Some(media) = call.media.as_mut() {
         media.stop();
     }
-    release_rtp(ctx, id, call);
-    ctx.timers.cancel((id, SessionTimer::Media));
+    release_rtp(step, call);
+    step.cancel_timer(SessionTimer::Media);
     Ok(())
 }
 
 /// Asks the runtime to close the session's RTP socket, once.
-fn release_rtp(ctx: &mut Ctx, id: SessionId, call: &mut Call) {
+fn release_rtp(step: &mut Step<'_>, call: &mut Call) {
     if let Some(local_rtp) = call.local_rtp.filter(|_| !call.rtp_released) {
         call.rtp_released = true;
-        ctx.outputs.push_back(Output::Media(MediaRequest::Close {
-            session: id,
-            local_rtp,
-        }));
+        let session = step.id;
+        step.media(MediaRequest::Close { session, local_rtp });
     }
 }
 
 /// Hold and resume: the stream follows the direction the last exchange negotiated.
-pub(super) fn apply_direction(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
-    apply_negotiated(call, now);
-    refresh_timer(ctx, id, call);
+pub(super) fn apply_direction(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    apply_negotiated(call, step.now);
+    refresh_timer(step, call);
     Ok(())
 }
 
@@ -183,39 +167,33 @@ fn audio_codec(negotiated: &Negotiated) -> Option<AudioCodec> {
 }
 
 /// RFC 4733 digits, queued until media runs if it does not yet.
-pub(super) fn send_dtmf(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-    now: Instant,
-) -> Result<(), ActionError> {
+pub(super) fn send_dtmf(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     if let Some(media) = call.media.as_mut().filter(|_| !call.dtmf_queue.is_empty()) {
         let digits = std::mem::take(&mut call.dtmf_queue);
         media
-            .send_dtmf(&digits, now)
+            .send_dtmf(&digits, step.now)
             .map_err(|_| ActionError::NotSupported)?;
     }
-    refresh_timer(ctx, id, call);
+    refresh_timer(step, call);
     Ok(())
 }
 
 /// Gives the RTP socket back to the runtime, if media never stopped before.
-pub(super) fn cleanup_media(
-    ctx: &mut Ctx,
-    id: SessionId,
-    call: &mut Call,
-) -> Result<(), ActionError> {
-    stop_media_flow(ctx, id, call)
+pub(super) fn cleanup_media(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    stop_media_flow(step, call)
 }
 
 /// Keeps the endpoint's timer for this session's RTP in step with the RTP session.
-pub(crate) fn refresh_timer(ctx: &mut Ctx, id: SessionId, call: &Call) {
+pub(crate) fn refresh_timer(step: &mut Step<'_>, call: &Call) {
     let at = call
         .media
         .as_ref()
         .filter(|m| !m.is_stopped())
         .and_then(|m| m.poll_timeout());
-    ctx.timers.set_opt((id, SessionTimer::Media), at);
+    match at {
+        Some(at) => step.set_timer(SessionTimer::Media, at),
+        None => step.cancel_timer(SessionTimer::Media),
+    }
 }
 
 fn media_direction(d: Direction, can_send: bool) -> MediaDirection {

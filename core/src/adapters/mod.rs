@@ -3,32 +3,34 @@
 //! events.
 //!
 //! `Adapters` implements the executor's [`ActionHandler`] for one session: it borrows
-//! the session's `Call` data and the endpoint's shared `Ctx` for the length of one
-//! transition, so every action runs to completion with nothing copied out and written
-//! back. The SIP side lives in `dialog_adapter`, the media side in `media_adapter`;
-//! the event router (the other direction: datagrams and media events into state-machine
-//! events) is `endpoint::router`.
+//! the session's `Call` data and the [`Step`] the endpoint lent the session for the
+//! length of one transition, so every action runs to completion with nothing copied out
+//! and written back; what reaches outside the session is an effect in the step. The SIP
+//! side lives in `dialog_adapter`, the media side in `media_adapter`. The other direction
+//! (datagrams and media events into state-machine events) is the session's own inputs
+//! (`session_store`), after the endpoint's router has found the session.
 
 pub(crate) mod dialog_adapter;
 pub(crate) mod media_adapter;
 
+use crate::call::Call;
+use crate::call::{Effect, EndReason, SessionEvent, Side};
+use crate::call::{SessionTimer, Step};
 use crate::dialog::{DialogRole, DialogState};
-use crate::endpoint::ctx::{Ctx, SessionTimer};
-use crate::endpoint::{EndReason, SessionEvent, SessionId, Side};
-use crate::session_store::Call;
 use crate::state_machine::{ActionError, ActionHandler, SessionState};
 use crate::state_table::{Action, Event, EventType, GuardName, PublishedEvent};
 use crate::time::Instant;
 use std::time::Duration;
 
 /// The action handler for one session during one transition.
-pub(crate) struct Adapters<'a> {
-    pub(crate) ctx: &'a mut Ctx,
-    pub(crate) id: SessionId,
+pub(crate) struct Adapters<'a, 's> {
+    pub(crate) step: &'a mut Step<'s>,
     pub(crate) call: &'a mut Call,
+    /// The digit a `MediaDtmfReceived` event reports, for its `DtmfReceived`.
+    pub(crate) digit: Option<(char, u32)>,
 }
 
-impl ActionHandler for Adapters<'_> {
+impl ActionHandler for Adapters<'_, '_> {
     fn execute(
         &mut self,
         action: &Action,
@@ -38,29 +40,29 @@ impl ActionHandler for Adapters<'_> {
     ) -> Result<(), ActionError> {
         use dialog_adapter as d;
         use media_adapter as m;
-        let (ctx, id, call) = (&mut *self.ctx, self.id, &mut *self.call);
+        let (step, call) = (&mut *self.step, &mut *self.call);
         match *action {
-            Action::CreateDialog => d::create_dialog(ctx, call),
-            Action::SendINVITE => d::send_invite(ctx, id, call, now),
-            Action::SendProvisional { status } => d::send_provisional(ctx, call, status, now),
-            Action::Send200OK => d::send_200_ok(ctx, id, call, now),
+            Action::CreateDialog => d::create_dialog(step, call),
+            Action::SendINVITE => d::send_invite(step, call),
+            Action::SendProvisional { status } => d::send_provisional(step, call, status),
+            Action::Send200OK => d::send_200_ok(step, call),
             Action::SendReject { status } => {
                 let status = status.or(event.status).unwrap_or(486);
-                d::send_reject(ctx, call, status, now)
+                d::send_reject(step, call, status)
             }
-            Action::SendACK => d::send_ack(ctx, call, event),
-            Action::SendCANCEL => d::send_cancel(ctx, id, call, now),
-            Action::SendBYE => d::send_bye(ctx, id, call, event, now),
-            Action::AcceptBYE => d::answer_pending(ctx, call, 200, now),
-            Action::AcceptCANCEL => d::accept_cancel(ctx, call, now),
-            Action::SendReINVITE { mode } => d::send_reinvite(ctx, id, call, mode, now),
-            Action::AcceptReINVITE => d::accept_reinvite(ctx, id, call, now),
-            Action::RejectReINVITE { status } => d::answer_pending(ctx, call, status, now),
-            Action::SendREFER => d::send_refer(ctx, id, call, now),
-            Action::AcceptREFER => d::answer_pending(ctx, call, 202, now),
-            Action::AcceptNOTIFY => d::answer_pending(ctx, call, 200, now),
+            Action::SendACK => d::send_ack(step, call, event),
+            Action::SendCANCEL => d::send_cancel(step, call),
+            Action::SendBYE => d::send_bye(step, call, event),
+            Action::AcceptBYE => d::answer_pending(step, call, 200),
+            Action::AcceptCANCEL => d::accept_cancel(step, call),
+            Action::SendReINVITE { mode } => d::send_reinvite(step, call, mode),
+            Action::AcceptReINVITE => d::accept_reinvite(step, call),
+            Action::RejectReINVITE { status } => d::answer_pending(step, call, status),
+            Action::SendREFER => d::send_refer(step, call),
+            Action::AcceptREFER => d::answer_pending(step, call, 202),
+            Action::AcceptNOTIFY => d::answer_pending(step, call, 200),
             Action::ScheduleGlareRetry => {
-                d::schedule_glare_retry(ctx, id, call, now);
+                d::schedule_glare_retry(step, call);
                 Ok(())
             }
             Action::DeferCommand => {
@@ -70,29 +72,29 @@ impl ActionHandler for Adapters<'_> {
             Action::CleanupDialog => {
                 call.dialog = None;
                 call.retransmit_2xx = None;
-                ctx.timers.cancel((id, SessionTimer::Retransmit2xx));
+                step.cancel_timer(SessionTimer::Retransmit2xx);
                 Ok(())
             }
-            Action::CreateMediaSession => m::create_media_session(ctx, id),
-            Action::GenerateLocalSDP => m::generate_local_sdp(ctx, call),
-            Action::NegotiateSDP => m::negotiate_sdp(ctx, call, now),
-            Action::StartMediaFlow => m::start_media_flow(ctx, id, call, now),
-            Action::StopMediaFlow => m::stop_media_flow(ctx, id, call),
-            Action::HoldMedia | Action::ResumeMedia => m::apply_direction(ctx, id, call, now),
-            Action::SendDTMF => m::send_dtmf(ctx, id, call, now),
-            Action::CleanupMedia => m::cleanup_media(ctx, id, call),
+            Action::CreateMediaSession => m::create_media_session(step),
+            Action::GenerateLocalSDP => m::generate_local_sdp(step, call),
+            Action::NegotiateSDP => m::negotiate_sdp(step, call),
+            Action::StartMediaFlow => m::start_media_flow(step, call),
+            Action::StopMediaFlow => m::stop_media_flow(step, call),
+            Action::HoldMedia | Action::ResumeMedia => m::apply_direction(step, call),
+            Action::SendDTMF => m::send_dtmf(step, call),
+            Action::CleanupMedia => m::cleanup_media(step, call),
             Action::BridgeMedia | Action::UnbridgeMedia => Err(ActionError::NotSupported),
             Action::StartTimer { timer, ms } => {
                 let at = now + Duration::from_millis(u64::from(ms));
-                ctx.set_timer(id, SessionTimer::Table(timer), at);
+                step.set_timer(SessionTimer::Table(timer), at);
                 Ok(())
             }
             Action::CancelTimer { timer } => {
-                ctx.timers.cancel((id, SessionTimer::Table(timer)));
+                step.cancel_timer(SessionTimer::Table(timer));
                 Ok(())
             }
             Action::DestroySession => {
-                ctx.destroyed.push(id);
+                step.effects.push(Effect::Destroyed);
                 Ok(())
             }
             // The executor applies these to the RetryCount condition itself.
@@ -115,7 +117,7 @@ impl ActionHandler for Adapters<'_> {
     }
 
     fn publish(&mut self, published: PublishedEvent, trigger: &Event, _session: &SessionState) {
-        let session = self.id;
+        let session = self.step.id;
         let event = match published {
             PublishedEvent::IncomingCall => SessionEvent::IncomingCall {
                 session,
@@ -148,7 +150,7 @@ impl ActionHandler for Adapters<'_> {
                 session,
                 target: self.call.refer_to.clone().unwrap_or_default(),
             },
-            PublishedEvent::DtmfReceived => match self.ctx.dtmf_digit.take() {
+            PublishedEvent::DtmfReceived => match self.digit.take() {
                 Some((digit, duration_ms)) => SessionEvent::DtmfReceived {
                     session,
                     digit,
@@ -175,7 +177,7 @@ impl ActionHandler for Adapters<'_> {
             // Hold/resume/transfer failures and bridging have no application event yet.
             _ => return,
         };
-        self.ctx.event(event);
+        self.step.event(event);
     }
 }
 

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 
-use crate::endpoint::SessionId;
+use crate::call::SessionId;
 
 /// How many closed sessions' counters are remembered.
 const CLOSED_KEPT: usize = 1024;

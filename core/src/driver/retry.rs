@@ -5,7 +5,7 @@
 use std::collections::VecDeque;
 use std::fmt;
 
-use crate::endpoint::Transmit;
+use crate::call::Transmit;
 
 /// The queue was full: the datagram was dropped and counted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,11 +1,17 @@
 //! The sans-IO [`Endpoint`]: the one value a driver feeds and drains.
 //!
 //! ```text
-//!   datagrams ─┐                       ┌─► Output::Transmit (SIP and RTP)
-//!   commands  ─┼─► router ─► executor ─┼─► Output::Media    (open/close RTP sockets)
-//!   media     ─┤   (event    (YAML     └─► Output::Event    (IncomingCall, Answered …)
-//!   time      ─┘   router)    table) ─► adapters (dialog, media, timers)
+//!   datagrams ─┐  router: parse, §8.2/§18,   Session (one per call leg)     ┌─► Output::Transmit
+//!   commands  ─┼─► transactions, find the ─► state machine + adapters ─► effects ─┼─► Output::Media
+//!   media     ─┤   session by dialog id       (YAML table)                     └─► Output::Event
+//!   time      ─┘                                                         timers ◄┘
 //! ```
+//!
+//! The endpoint keeps what is shared by all calls: parsing and the RFC 3261 §8.2 and §18
+//! rules, the transaction layer and its matching, finding the session a message belongs
+//! to, the session timers' queue, and the one output queue. Each session runs an input
+//! with a `Step` the endpoint lends it (configuration, table, random generator,
+//! transaction layer) and yields effects, which the endpoint drains into its queues.
 //!
 //! Every input carries `now`. After each input, drain [`Endpoint::poll_output`] until it
 //! returns `None`, then sleep until [`Endpoint::poll_timeout`] and call
@@ -14,34 +20,37 @@
 //! instants give byte-identical outputs.
 
 mod command;
-mod config;
-pub(crate) mod ctx;
 mod output;
 mod router;
+mod stats;
 mod timers;
 mod uas_checks;
 
+pub use crate::call::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
+pub use crate::config::Config;
+pub use crate::session_store::SessionInfo;
 pub use command::Command;
-pub use config::Config;
-pub use ctx::EndpointStats;
-pub use output::{EndReason, MediaRequest, Output, SessionEvent, SessionId, Side, Transmit};
+pub use output::Output;
+pub use stats::EndpointStats;
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use ctx::{Ctx, SessionTimer};
+use timers::TimerQueue;
 
-use crate::adapters::{media_adapter, Adapters};
+use crate::call::{Call, Effect, SessionTimer, Step};
 use crate::dialog::DialogRole;
-use crate::media::{MediaEvent, PushAudioError};
+use crate::media::PushAudioError;
+use crate::rng::Rng;
 use crate::sdp::LocalSession;
-pub use crate::session_store::SessionInfo;
-use crate::session_store::{Call, SdpPhase, Session, SessionStore};
-use crate::sip::{Method, Scheme, Transport, Uri};
-use crate::state_machine::{process, ActionError, History, Outcome, SessionState};
-use crate::state_table::{CompiledTable, Event, EventType, Role, TimerName};
+use crate::session_store::{Fed, Session, SessionStore};
+use crate::sip::{Scheme, Transport, Uri};
+use crate::state_machine::{History, SessionState};
+use crate::state_table::{CompiledTable, Event, EventType, Role};
 use crate::time::Instant;
+use crate::transaction::{LayerConfig, TransactionLayer, TransactionOutput};
 
 /// Options for [`Endpoint::make_call`].
 #[derive(Clone, Debug, Default)]
@@ -117,43 +126,57 @@ impl fmt::Display for CommandError {
 
 impl std::error::Error for CommandError {}
 
-/// How one event went through a session.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Fed {
-    Fired,
-    NotHandled,
-    Failed,
-    NoSession,
-}
-
 /// The sans-IO SIP endpoint: transactions, dialogs, sessions on a state table, SDP and
 /// RTP, fed with datagrams, commands and time.
 #[derive(Debug)]
 pub struct Endpoint {
-    ctx: Ctx,
-    sessions: SessionStore,
+    config: Config,
     table: Arc<CompiledTable>,
+    /// `host:port` of our Via sent-by.
+    sent_by: String,
+    rng: Rng,
+    transactions: TransactionLayer,
+    sessions: SessionStore,
+    timers: TimerQueue<(SessionId, SessionTimer)>,
+    outputs: VecDeque<Output>,
+    stats: EndpointStats,
+    /// What the session being stepped yielded; drained after each step (kept to reuse
+    /// its allocation).
+    effects: Vec<Effect>,
+    /// Sessions whose `DestroySession` ran during the current input.
+    destroyed: Vec<SessionId>,
 }
 
 impl Endpoint {
     /// A new endpoint.
     pub fn new(config: Config) -> Endpoint {
-        let table = Arc::clone(&config.table);
+        let transactions = TransactionLayer::new(LayerConfig {
+            timers: config.timers,
+            max_transactions: config.max_transactions,
+        });
         Endpoint {
-            ctx: Ctx::new(config),
+            table: Arc::clone(&config.table),
+            sent_by: config.advertised_addr().to_string(),
+            rng: Rng::new(config.seed),
+            transactions,
             sessions: SessionStore::default(),
-            table,
+            timers: TimerQueue::new(),
+            outputs: VecDeque::new(),
+            stats: EndpointStats::default(),
+            effects: Vec::new(),
+            destroyed: Vec::new(),
+            config,
         }
     }
 
     /// The configuration it was built with.
     pub fn config(&self) -> &Config {
-        &self.ctx.config
+        &self.config
     }
 
     /// Counters of what was dropped or refused.
     pub fn stats(&self) -> &EndpointStats {
-        &self.ctx.stats
+        &self.stats
     }
 
     /// A datagram (or one framed stream message) arrived on `local` from `remote`. RTP for
@@ -167,14 +190,7 @@ impl Endpoint {
         bytes: &[u8],
     ) {
         if let Some(id) = self.sessions.by_rtp(local) {
-            if let Some(media) = self
-                .sessions
-                .get_mut(id)
-                .and_then(|s| s.call.media.as_mut())
-            {
-                let _ = media.handle_packet(now, bytes);
-            }
-            self.service_media(now, id);
+            self.step(now, id, |s, step| s.on_rtp(bytes, step));
         } else {
             router::on_sip(self, now, local, remote, transport, bytes);
         }
@@ -201,26 +217,26 @@ impl Endpoint {
 
     /// Time has reached `now`: fire due timers.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.ctx.transactions.handle_timeout(now);
+        self.transactions.handle_timeout(now);
         // Each session timer is re-armed strictly later than `now` (or not at all), so
         // this loop ends; the bound is a guard against a bug becoming a hang.
         for _ in 0..100_000 {
-            let Some((id, timer)) = self.ctx.timers.pop_due(now) else {
+            let Some((id, timer)) = self.timers.pop_due(now) else {
                 break;
             };
-            self.fire_timer(now, id, timer);
+            self.step(now, id, |s, step| s.on_timer(timer, step));
         }
         self.after_step(now);
     }
 
     /// The next output; call until `None` after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.ctx.outputs.pop_front()
+        self.outputs.pop_front()
     }
 
     /// When the endpoint next needs [`Endpoint::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.ctx.transactions.poll_timeout(), self.ctx.timers.next()) {
+        match (self.transactions.poll_timeout(), self.timers.next()) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         }
@@ -257,7 +273,7 @@ impl Endpoint {
         target: &str,
         options: CallOptions,
     ) -> Result<SessionId, CommandError> {
-        if self.sessions.len() >= self.ctx.config.max_sessions {
+        if self.sessions.len() >= self.config.max_sessions {
             return Err(CommandError::TooManySessions);
         }
         let target = target.trim();
@@ -269,21 +285,17 @@ impl Endpoint {
         if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips) {
             return Err(bad("only sip: and sips: URIs can be called"));
         }
-        let peer = self.ctx.resolve(target).ok_or_else(|| {
+        let peer = self.config.resolve(target).ok_or_else(|| {
             bad("the host is not an IP address and no outbound proxy is configured")
         })?;
-        let transport = Ctx::uri_transport(target);
+        let transport = uri_transport(target);
         let id = self.sessions.next_id();
-        let call_id = self.ctx.new_call_id();
-        let local_tag = self.ctx.new_tag();
+        let call_id = self.new_call_id();
+        let local_tag = crate::call::new_tag(&mut self.rng);
         let local_uri = options
             .from
-            .unwrap_or_else(|| format!("<sip:{}@{}>", self.ctx.config.user, self.ctx.sent_by));
-        let sdp = LocalSession::new(
-            &self.ctx.config.media,
-            self.ctx.rng.next_u32().into(),
-            self.ctx.config.advertised_addr().ip(),
-        );
+            .unwrap_or_else(|| format!("<sip:{}@{}>", self.config.user, self.sent_by));
+        let sdp = self.local_session();
         let call = Call::new(
             DialogRole::Uac,
             call_id,
@@ -394,7 +406,7 @@ impl Endpoint {
 
     /// True when no session, transaction or timer is left.
     pub fn is_idle(&self) -> bool {
-        self.sessions.len() == 0 && self.ctx.transactions.is_empty() && self.ctx.timers.is_empty()
+        self.sessions.len() == 0 && self.transactions.is_empty() && self.timers.is_empty()
     }
 
     /// Every session, in id order, with its state's name.
@@ -449,7 +461,41 @@ impl Endpoint {
     fn insert_session(&mut self, id: SessionId, role: Role, call: Call) {
         let machine = SessionState::new(&self.table, role);
         self.sessions.insert(id, Session::new(machine, call));
-        self.ctx.stats.sessions_created += 1;
+        self.stats.sessions_created += 1;
+    }
+
+    /// Sends a SIP message outside any transaction, from our SIP address.
+    fn transmit(&mut self, remote: SocketAddr, transport: Transport, payload: Vec<u8>) {
+        self.outputs.push_back(Output::Transmit(Transmit {
+            local: self.config.sip_addr,
+            remote,
+            transport,
+            payload,
+        }));
+    }
+
+    /// A new Call-ID, `token@our-ip`.
+    fn new_call_id(&mut self) -> String {
+        let mut c = self.rng.token(20);
+        c.push('@');
+        match self.config.advertised_addr().ip() {
+            IpAddr::V4(ip) => c.push_str(&ip.to_string()),
+            IpAddr::V6(ip) => {
+                c.push('[');
+                c.push_str(&ip.to_string());
+                c.push(']');
+            }
+        }
+        c
+    }
+
+    /// A new session's SDP origin, with its random session id.
+    fn local_session(&mut self) -> LocalSession {
+        LocalSession::new(
+            &self.config.media,
+            self.rng.next_u32().into(),
+            self.config.advertised_addr().ip(),
+        )
     }
 
     /// Runs a command's event; an event the state has no transition for is refused.
@@ -463,9 +509,9 @@ impl Endpoint {
         let fed = self.feed(now, id, event);
         self.after_step(now);
         match fed {
-            Fed::Fired | Fed::Failed => Ok(()),
-            Fed::NoSession => Err(CommandError::UnknownSession(id)),
-            Fed::NotHandled => {
+            Some(Fed::Fired | Fed::Failed) => Ok(()),
+            None => Err(CommandError::UnknownSession(id)),
+            Some(Fed::NotHandled) => {
                 let state = self
                     .sessions
                     .get(id)
@@ -480,237 +526,78 @@ impl Endpoint {
         }
     }
 
-    /// Runs one event through one session, to completion.
-    fn feed(&mut self, now: Instant, id: SessionId, event: Event) -> Fed {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return Fed::NoSession;
-        };
-        let mut adapters = Adapters {
-            ctx: &mut self.ctx,
+    /// Runs one table event through one session; `None` when there is no such session.
+    fn feed(&mut self, now: Instant, id: SessionId, event: Event) -> Option<Fed> {
+        self.step(now, id, |s, step| s.feed(event, step))
+    }
+
+    /// Lends session `id` a [`Step`] for `f`, then carries out what it yielded; `None`
+    /// when there is no such session.
+    fn step<R>(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        f: impl FnOnce(&mut Session, &mut Step<'_>) -> R,
+    ) -> Option<R> {
+        let session = self.sessions.get_mut(id)?;
+        let mut effects = std::mem::take(&mut self.effects);
+        let mut step = Step {
             id,
-            call: &mut session.call,
-        };
-        let outcome = process(
-            &self.table,
-            &mut session.machine,
-            &event,
-            &mut adapters,
             now,
-        );
-        let fed = match outcome {
-            Outcome::Transitioned { from, to, .. } => {
-                if from != to {
-                    self.replay_deferred(now, id);
-                }
-                Fed::Fired
-            }
-            Outcome::Unhandled { .. } | Outcome::Blocked { .. } => Fed::NotHandled,
-            Outcome::ActionFailed { error, .. } => {
-                tracing::debug!(session = %id, ?error, event = ?event.event_type, "action failed");
-                self.fail_session(now, id, error);
-                Fed::Failed
-            }
+            config: &self.config,
+            table: &self.table,
+            sent_by: &self.sent_by,
+            rng: &mut self.rng,
+            transactions: &mut self.transactions,
+            effects: &mut effects,
         };
-        self.service_media(now, id);
-        fed
+        let result = f(session, &mut step);
+        self.apply(id, &mut effects);
+        self.effects = effects;
+        Some(result)
     }
 
-    /// The session changed state: the command it deferred while an offer of ours was
-    /// outstanding runs now (once; it may defer itself again). One the new state has no
-    /// use for (a resume once a hold failed) is dropped.
-    fn replay_deferred(&mut self, now: Instant, id: SessionId) {
-        let Some(event) = self
-            .sessions
-            .get_mut(id)
-            .and_then(|s| s.call.deferred_command.take())
-        else {
-            return;
-        };
-        if self.feed(now, id, event.clone()) == Fed::NotHandled {
-            tracing::debug!(session = %id, event = ?event.event_type, "deferred command dropped");
-        }
-    }
-
-    /// An action failed: refuse an INVITE still unanswered (488 when the SDP was the
-    /// problem, 503 at a limit) and move the session to its failure state through `InternalError`.
-    /// An in-dialog offer we cannot accept is the exception: see [`Self::refuse_offer`].
-    fn fail_session(&mut self, now: Instant, id: SessionId, error: ActionError) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
-        };
-        let call = &mut session.call;
-        let not_acceptable = error == ActionError::SdpNotAcceptable;
-        if not_acceptable && Self::refuse_offer(&mut self.ctx, call, now) {
-            return;
-        }
-        if call.end_reason.is_none() {
-            call.end_reason = Some(if not_acceptable {
-                EndReason::NotAcceptable
-            } else {
-                EndReason::Internal
-            });
-        }
-        if call.role == DialogRole::Uas && call.final_status.is_none() {
-            if let Some(invite) = call.incoming_invite.clone() {
-                let status = match error {
-                    ActionError::SdpNotAcceptable => 488,
-                    // §21.5.4: for now we cannot; Retry-After says when to try again.
-                    ActionError::LimitReached => 503,
-                    _ => 500,
-                };
-                if crate::adapters::dialog_adapter::answer_request(
-                    &mut self.ctx,
-                    call,
-                    &invite,
-                    status,
-                    now,
-                )
-                .is_ok()
-                {
-                    call.final_status = Some(status);
-                }
-            }
-        }
-        let mut adapters = Adapters {
-            ctx: &mut self.ctx,
+    /// [`Self::step`] for work no session owns (answering a request outside any dialog).
+    fn sessionless<R>(&mut self, now: Instant, f: impl FnOnce(&mut Step<'_>) -> R) -> R {
+        let id = SessionId(0);
+        let mut effects = std::mem::take(&mut self.effects);
+        let mut step = Step {
             id,
-            call: &mut session.call,
-        };
-        let internal = Event::new(EventType::InternalError);
-        let _ = process(
-            &self.table,
-            &mut session.machine,
-            &internal,
-            &mut adapters,
             now,
-        );
-        let _ = crate::adapters::dialog_adapter::end_confirmed_dialog(
-            &mut self.ctx,
-            id,
-            &mut session.call,
-            now,
-        );
-    }
-
-    /// An offer in a re-INVITE that we cannot accept (T.38 only, no codec in common) is
-    /// answered 488 and the session stays exactly as it was: RFC 3261 §14.2 ("the UAS
-    /// MUST return a 488 … the session remains as it was"), RFC 3264 §8. The executor
-    /// left the state unchanged; the offer is dropped here. False when no re-INVITE is
-    /// pending, so the caller fails the session as before.
-    fn refuse_offer(ctx: &mut Ctx, call: &mut Call, now: Instant) -> bool {
-        if call
-            .pending_request
-            .as_ref()
-            .is_none_or(|r| r.method != Method::Invite)
-        {
-            return false;
-        }
-        call.remote_offer = None;
-        call.sdp_phase = SdpPhase::Idle;
-        // Without the transaction there is nothing to answer; the session still stays.
-        let _ = crate::adapters::dialog_adapter::answer_pending(ctx, call, 488, now);
-        true
-    }
-
-    fn fire_timer(&mut self, now: Instant, id: SessionId, timer: SessionTimer) {
-        match timer {
-            SessionTimer::Table(TimerName::NoAnswer) => {
-                self.feed(now, id, Event::new(EventType::NoAnswerTimeout));
-            }
-            SessionTimer::Table(TimerName::Linger) => {
-                self.feed(now, id, Event::new(EventType::LingerExpired));
-            }
-            SessionTimer::Table(TimerName::GlareRetry) => {
-                self.feed(now, id, Event::new(EventType::GlareRetryTimer));
-            }
-            SessionTimer::InviteExpires => {
-                self.feed(now, id, Event::new(EventType::InviteExpired));
-            }
-            SessionTimer::Retransmit2xx => self.retransmit_2xx(now, id),
-            SessionTimer::Media => {
-                if let Some(media) = self
-                    .sessions
-                    .get_mut(id)
-                    .and_then(|s| s.call.media.as_mut())
-                {
-                    media.handle_timeout(now);
-                }
-                self.service_media(now, id);
-            }
-        }
-    }
-
-    /// RFC 3261 §13.3.1.4: re-send the 2xx at T1, 2·T1 … capped at T2, until the ACK;
-    /// after 64·T1 the dialog is given up (`DialogTimeout`, and the table sends BYE).
-    fn retransmit_2xx(&mut self, now: Instant, id: SessionId) {
-        let Some(session) = self.sessions.get_mut(id) else {
-            return;
+            config: &self.config,
+            table: &self.table,
+            sent_by: &self.sent_by,
+            rng: &mut self.rng,
+            transactions: &mut self.transactions,
+            effects: &mut effects,
         };
-        let call = &mut session.call;
-        let Some(r) = call.retransmit_2xx.as_mut() else {
-            return;
-        };
-        if now >= r.give_up_at {
-            call.retransmit_2xx = None;
-            self.feed(
-                now,
-                id,
-                Event::new(EventType::DialogTimeout).with_status(408),
-            );
-            return;
-        }
-        let bytes = r.bytes.clone();
-        r.interval = (r.interval * 2).min(self.ctx.config.timers.t2);
-        let next = (now + r.interval).min(r.give_up_at);
-        let dest = crate::adapters::dialog_adapter::dialog_destination(&self.ctx, call);
-        let transport = call.transport.clone();
-        self.ctx.transmit(dest, transport, bytes);
-        self.ctx.set_timer(id, SessionTimer::Retransmit2xx, next);
+        let result = f(&mut step);
+        self.apply(id, &mut effects);
+        self.effects = effects;
+        result
     }
 
-    /// Drains a session's RTP session: packets to send, events into the state machine.
-    fn service_media(&mut self, now: Instant, id: SessionId) {
-        let mut events: smallvec::SmallVec<[MediaEvent; 2]> = smallvec::SmallVec::new();
-        {
-            let Some(session) = self.sessions.get_mut(id) else {
-                return;
-            };
-            let call = &mut session.call;
-            let (Some(media), Some(local)) = (call.media.as_mut(), call.local_rtp) else {
-                return;
-            };
-            let mut buf = Vec::with_capacity(256);
-            while let Some(t) = media.poll_transmit(now, &mut buf) {
-                if self.ctx.outputs.len() >= self.ctx.config.max_queued_outputs {
-                    self.ctx.stats.rtp_dropped_queue_full += 1;
-                    buf.clear();
-                    continue;
-                }
-                let payload = std::mem::replace(&mut buf, Vec::with_capacity(256));
-                self.ctx.outputs.push_back(Output::Transmit(Transmit {
-                    local,
-                    remote: t.destination,
-                    transport: Transport::Udp,
+    /// Carries out a step's effects, in order: outputs into the one queue (RTP dropped
+    /// and counted when it is full), timers into the timer queue.
+    fn apply(&mut self, id: SessionId, effects: &mut Vec<Effect>) {
+        for effect in effects.drain(..) {
+            match effect {
+                Effect::Transmit {
+                    remote,
+                    transport,
                     payload,
-                }));
-            }
-            while let Some(ev) = media.poll_event() {
-                events.push(ev);
-            }
-            media_adapter::refresh_timer(&mut self.ctx, id, call);
-        }
-        for ev in events {
-            match ev {
-                MediaEvent::DtmfReceived { digit, duration } => {
-                    let ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
-                    self.ctx.dtmf_digit = Some((digit, ms));
-                    self.feed(now, id, Event::new(EventType::MediaDtmfReceived));
-                    self.ctx.dtmf_digit = None;
+                } => self.transmit(remote, transport, payload),
+                Effect::Rtp(packet) => {
+                    if self.outputs.len() >= self.config.max_queued_outputs {
+                        self.stats.rtp_dropped_queue_full += 1;
+                    } else {
+                        self.outputs.push_back(Output::Transmit(packet));
+                    }
                 }
-                MediaEvent::Timeout { .. } => {
-                    self.feed(now, id, Event::new(EventType::MediaTimeout));
-                }
-                _ => {}
+                Effect::Media(request) => self.outputs.push_back(Output::Media(request)),
+                Effect::Event(event) => self.outputs.push_back(Output::Event(event)),
+                Effect::Timer(timer, at) => self.timers.set_opt((id, timer), at),
+                Effect::Destroyed => self.destroyed.push(id),
             }
         }
     }
@@ -720,8 +607,17 @@ impl Endpoint {
     fn after_step(&mut self, now: Instant) {
         let mut reports = Vec::new();
         for _ in 0..1_000 {
-            reports.clear();
-            self.ctx.drain_transactions(&mut reports);
+            while let Some(out) = self.transactions.poll_output() {
+                match out {
+                    TransactionOutput::Transmit {
+                        dest,
+                        transport,
+                        bytes,
+                        ..
+                    } => self.transmit(dest, transport, bytes),
+                    report => reports.push(report),
+                }
+            }
             if reports.is_empty() {
                 break;
             }
@@ -729,15 +625,30 @@ impl Endpoint {
                 router::on_transaction_report(self, now, report);
             }
         }
-        for id in std::mem::take(&mut self.ctx.destroyed) {
+        for id in std::mem::take(&mut self.destroyed) {
             if let Some(invite) = self.sessions.remove(id).and_then(|s| s.call.invite) {
                 // An INVITE whose final response never matched it (a 2xx that reached the
                 // dialog with a mangled branch) would otherwise wait for Timer C (3 min):
                 // with the session gone it gets the bounded end of a cancelled INVITE
                 // (64·T1, RFC 3261 §9.1). A finished transaction ignores this.
-                let _ = self.ctx.transactions.on_cancel_sent(now, invite.tx);
+                let _ = self.transactions.on_cancel_sent(now, invite.tx);
             }
-            self.ctx.timers.cancel_where(|&(s, _)| s == id);
+            self.timers.cancel_where(|&(s, _)| s == id);
         }
+    }
+}
+
+/// The transport a URI asks for (`;transport=tcp`), UDP by default.
+fn uri_transport(uri: &str) -> Transport {
+    let lower = uri.to_ascii_lowercase();
+    match lower.split_once(";transport=") {
+        Some((_, rest)) => {
+            let token: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            Transport::from_token(&token)
+        }
+        None => Transport::Udp,
     }
 }

@@ -1,44 +1,27 @@
 //! Sessions and the indexes that find them.
 //!
-//! A [`Session`] is one call leg: its state-machine state (current state, conditions,
-//! history) and its [`Call`] data — SIP identity, dialog, pending transactions, SDP
-//! offer/answer state, the RTP session. The store owns them by [`SessionId`] in a
-//! `BTreeMap` (deterministic iteration) and keeps the indexes the event router needs:
-//! by dialog, by the request that created a UAS session, and by RTP socket address.
+//! A [`Session`] is one call leg as a value: its state-machine state (current state,
+//! conditions, history) and its call data (SIP identity, dialog, pending transactions,
+//! SDP offer/answer state, the RTP session), with the inputs it takes and the effects it
+//! yields. The store owns sessions by [`SessionId`] in a `BTreeMap` (deterministic
+//! iteration) and keeps the indexes the endpoint's router needs: by dialog, by the
+//! request that created a UAS session, and by RTP socket address.
 
-mod call;
+mod inbound;
+mod info;
+mod session;
 
-pub use call::SessionInfo;
-pub(crate) use call::{Call, IncomingRequest, OutgoingRequest, Retransmit2xx, SdpPhase};
+pub use info::SessionInfo;
+pub(crate) use session::{Fed, Session};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use smallvec::SmallVec;
 
+use crate::call::SessionId;
 use crate::dialog::DialogIdRef;
-use crate::endpoint::SessionId;
-use crate::state_machine::SessionState;
 use crate::state_table::CompiledTable;
-
-/// One call leg: its machine state and its call data.
-#[derive(Debug)]
-pub(crate) struct Session {
-    pub(crate) machine: SessionState,
-    pub(crate) call: Call,
-    /// UAS: the [`origin_key`] of the INVITE that created the session.
-    origin: Option<u64>,
-}
-
-impl Session {
-    pub(crate) fn new(machine: SessionState, call: Call) -> Self {
-        Session {
-            machine,
-            call,
-            origin: None,
-        }
-    }
-}
 
 /// What names the request that created a UAS session, once merged requests are told
 /// apart (RFC 3261 §8.2.2.2): Call-ID, From tag and CSeq number, whatever path it took.

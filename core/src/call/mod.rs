@@ -1,15 +1,22 @@
-//! One call leg's data: what the adapters read and write while the state machine runs.
+//! One call leg, below the endpoint: its data (what the adapters read and write while the
+//! state machine runs), what one step of it may use and yields ([`step`]), and the
+//! names of what it tells the world ([`event`]). Nothing here knows the endpoint or the
+//! session store.
+
+mod event;
+mod step;
+
+pub use event::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
+pub(crate) use step::{new_tag, retry_after, Effect, SessionTimer, Step};
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use super::Session;
 use crate::dialog::{Dialog, DialogRole};
-use crate::endpoint::{EndReason, SessionId};
 use crate::media::RtpSession;
 use crate::sdp::{LocalSession, Negotiated, SessionDescription};
 use crate::sip::{Method, Transport};
-use crate::state_table::{CompiledTable, Event};
+use crate::state_table::Event;
 use crate::time::Instant;
 use crate::transaction::TransactionId;
 
@@ -191,47 +198,6 @@ impl Call {
             terminated_reported: false,
             created_at: now,
             answered_at: None,
-        }
-    }
-}
-
-/// What the application can inspect of a session: a copy, so that a runtime can hand it
-/// to another thread.
-#[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct SessionInfo {
-    /// The session.
-    pub id: SessionId,
-    /// Its current state's name in the state table.
-    pub state: String,
-    /// Whether we placed the call.
-    pub outgoing: bool,
-    /// The Call-ID.
-    pub call_id: String,
-    /// The peer's URI.
-    pub remote_uri: String,
-    /// When the session was created.
-    pub created_at: Instant,
-    /// When it was answered.
-    pub answered_at: Option<Instant>,
-    /// The RTP statistics, when media ran.
-    pub media: Option<crate::media::MediaStats>,
-    /// The transitions recorded so far.
-    pub transitions: u64,
-}
-
-impl SessionInfo {
-    pub(crate) fn new(id: SessionId, s: &Session, table: &CompiledTable) -> Self {
-        SessionInfo {
-            id,
-            state: table.state(s.machine.state()).name.to_string(),
-            outgoing: s.call.role == DialogRole::Uac,
-            call_id: s.call.call_id.clone(),
-            remote_uri: s.call.remote_uri.clone(),
-            created_at: s.call.created_at,
-            answered_at: s.call.answered_at,
-            media: s.call.media.as_ref().map(|m| m.stats().clone()),
-            transitions: s.machine.history().recorded(),
         }
     }
 }

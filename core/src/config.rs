@@ -1,4 +1,5 @@
-//! The endpoint's configuration: one value that decides everything the core does.
+//! The endpoint's configuration: one value that decides everything the core does. It
+//! sits below the endpoint, since every session reads it.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -6,7 +7,7 @@ use std::time::Duration;
 
 use crate::media::MediaMode;
 use crate::sdp::MediaConfig;
-use crate::sip::ParseLimits;
+use crate::sip::{Host, ParseLimits, Uri};
 use crate::state_table::CompiledTable;
 use crate::transaction::TimerConfig;
 
@@ -84,6 +85,23 @@ impl Config {
             rtp_inactivity: None,
             audio_sink_frames: 0,
             table: CompiledTable::shared_default(),
+        }
+    }
+
+    /// Where a request to `uri` goes: its host when that is an IP literal (port 5060 by
+    /// default), else the outbound proxy. The core resolves no names.
+    pub(crate) fn resolve(&self, uri: &str) -> Option<SocketAddr> {
+        let uri = uri.trim();
+        let uri = uri
+            .strip_prefix('<')
+            .and_then(|u| u.split_once('>').map(|(u, _)| u))
+            .unwrap_or(uri);
+        let parsed = Uri::parse(uri).ok()?;
+        let port = parsed.port.unwrap_or(5060);
+        match parsed.host? {
+            Host::Ipv4(ip) => Some(SocketAddr::new(IpAddr::V4(ip), port)),
+            Host::Ipv6(ip) => Some(SocketAddr::new(IpAddr::V6(ip), port)),
+            Host::Domain(_) => self.outbound_proxy,
         }
     }
 

@@ -1,0 +1,204 @@
+//! What a session produces for the world outside the core: datagrams to send, media
+//! socket requests, application events, and the names they use (session ids, sides,
+//! end reasons). The endpoint passes them on in its one output queue.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use crate::sip::Transport;
+
+/// Identifies one session (one call leg) inside an endpoint. Allocated in order from 1,
+/// never reused within an endpoint's life, so traces and snapshots stay stable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SessionId(pub u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "s{}", self.0)
+    }
+}
+
+/// A datagram (or, over a stream transport, one framed message) to send.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Transmit {
+    /// The local address to send from: the SIP listener a request arrived on, or the
+    /// session's RTP socket.
+    pub local: SocketAddr,
+    /// Where to send it.
+    pub remote: SocketAddr,
+    /// UDP or a stream transport (the driver frames nothing: SIP messages are
+    /// self-delimiting by Content-Length).
+    pub transport: Transport,
+    /// The bytes.
+    pub payload: Vec<u8>,
+}
+
+impl fmt::Debug for Transmit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Transmit")
+            .field("local", &self.local)
+            .field("remote", &self.remote)
+            .field("transport", &self.transport)
+            .field("len", &self.payload.len())
+            .finish()
+    }
+}
+
+/// A request to the driver about media sockets (the seed's CreateMediaSession).
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MediaRequest {
+    /// Open an RTP socket for the session, then report it with
+    /// `MediaInput::Ready { session, local_rtp }` (or `Failed`).
+    Open {
+        /// The session that needs media.
+        session: SessionId,
+    },
+    /// The session no longer needs its RTP socket.
+    Close {
+        /// The session.
+        session: SessionId,
+        /// The socket's local address, as reported in `Ready`.
+        local_rtp: SocketAddr,
+    },
+}
+
+/// Which side did something.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Side {
+    /// This endpoint (its application).
+    Local,
+    /// The peer.
+    Remote,
+}
+
+/// Why a session ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EndReason {
+    /// A BYE ended an answered call; `by` says who sent it.
+    HungUp {
+        /// Who sent the BYE.
+        by: Side,
+    },
+    /// The call was cancelled before it was answered; `by` says who cancelled.
+    Cancelled {
+        /// Who cancelled.
+        by: Side,
+    },
+    /// The INVITE got a final error response (`by` = Remote) or we rejected it (`Local`).
+    Rejected {
+        /// Who rejected.
+        by: Side,
+        /// The final status code.
+        status: u16,
+    },
+    /// A transaction timed out (Timer B, F or H), so the peer is unreachable.
+    Timeout,
+    /// We hung up an answered call and our BYE got no final response before Timer F
+    /// (64·T1): the session is over all the same (RFC 3261 §15.1.1), but the peer may
+    /// not know it.
+    ByeTimedOut,
+    /// The transport reported an error sending to the peer.
+    TransportError,
+    /// No RTP arrived for the configured inactivity time.
+    MediaTimeout,
+    /// The media socket could not be opened.
+    MediaFailed,
+    /// No acceptable media (the offer and our codecs had nothing in common).
+    NotAcceptable,
+    /// The incoming INVITE's `Expires` passed while it rang; it was answered 487
+    /// (RFC 3261 §13.3.1).
+    Expired,
+    /// The endpoint is shutting down.
+    Shutdown,
+    /// The state machine could not complete a step (an action failed); the call was
+    /// ended rather than left half-done.
+    Internal,
+}
+
+/// An event for the application.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum SessionEvent {
+    /// A new INVITE arrived; answer with `accept` or `reject`.
+    IncomingCall {
+        /// The new session.
+        session: SessionId,
+        /// The caller (From header's URI).
+        from: String,
+        /// The callee (To header's URI).
+        to: String,
+    },
+    /// The callee is alerting (180, or a 1xx without SDP).
+    Ringing {
+        /// The session.
+        session: SessionId,
+    },
+    /// Early media: a 1xx with SDP.
+    EarlyMedia {
+        /// The session.
+        session: SessionId,
+    },
+    /// The call is answered and media flows.
+    Answered {
+        /// The session.
+        session: SessionId,
+    },
+    /// The call went on hold.
+    Held {
+        /// The session.
+        session: SessionId,
+        /// Who put it on hold.
+        by: Side,
+    },
+    /// The call came off hold.
+    Resumed {
+        /// The session.
+        session: SessionId,
+        /// Who resumed it.
+        by: Side,
+    },
+    /// The peer sent an RFC 4733 DTMF digit.
+    DtmfReceived {
+        /// The session.
+        session: SessionId,
+        /// The digit: `0`–`9`, `*`, `#`, `A`–`D`.
+        digit: char,
+        /// How long it was pressed.
+        duration_ms: u32,
+    },
+    /// The peer asked us to call someone else (REFER, RFC 3515).
+    TransferRequested {
+        /// The session.
+        session: SessionId,
+        /// The Refer-To URI.
+        target: String,
+    },
+    /// The session is over. Nothing more comes for it.
+    Terminated {
+        /// The session.
+        session: SessionId,
+        /// Why.
+        reason: EndReason,
+        /// The final SIP status of the INVITE, when there was one.
+        status: Option<u16>,
+    },
+}
+
+impl SessionEvent {
+    /// The session the event is about.
+    pub fn session(&self) -> SessionId {
+        match self {
+            SessionEvent::IncomingCall { session, .. }
+            | SessionEvent::Ringing { session }
+            | SessionEvent::EarlyMedia { session }
+            | SessionEvent::Answered { session }
+            | SessionEvent::Held { session, .. }
+            | SessionEvent::Resumed { session, .. }
+            | SessionEvent::DtmfReceived { session, .. }
+            | SessionEvent::TransferRequested { session, .. }
+            | SessionEvent::Terminated { session, .. } => *session,
+        }
+    }
+}

@@ -1,0 +1,187 @@
+//! One step of one session: what it may use while an input runs through it, and what it
+//! yields.
+//!
+//! A session reads the configuration and the state table, draws from the endpoint's
+//! seeded generator, and starts and answers transactions on the endpoint's transaction
+//! layer (their matching stays the endpoint's). Everything else it does is an [`Effect`]
+//! the endpoint drains after the step: a datagram sent outside any transaction, a media
+//! socket request, an application event, a timer set or cleared, its own end. Nothing
+//! here knows the endpoint.
+
+use std::net::SocketAddr;
+
+use super::event::{MediaRequest, SessionEvent, SessionId, Transmit};
+use crate::config::Config;
+use crate::rng::Rng;
+use crate::sip::Transport;
+use crate::state_table::{CompiledTable, TimerName};
+use crate::time::Instant;
+use crate::transaction::{ClientKey, TransactionError, TransactionId, TransactionLayer};
+
+/// A session's timers, besides the transaction timers the transaction layer keeps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum SessionTimer {
+    /// A timer the state table started (`StartTimer`).
+    Table(TimerName),
+    /// The incoming INVITE's `Expires` (RFC 3261 §13.3.1).
+    InviteExpires,
+    /// The UAS re-sends its 2xx until the ACK (RFC 3261 §13.3.1.4).
+    Retransmit2xx,
+    /// The RTP session's next packet or inactivity check.
+    Media,
+}
+
+/// What a session step yields for the endpoint, in the order it happened.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    /// A SIP message sent outside any transaction (the ACK for a 2xx, a retransmitted
+    /// 2xx), from our SIP address.
+    Transmit {
+        remote: SocketAddr,
+        transport: Transport,
+        payload: Vec<u8>,
+    },
+    /// An RTP or RTCP packet from the session's socket; dropped (and counted) when the
+    /// endpoint's output queue is full, unlike SIP.
+    Rtp(Transmit),
+    /// Open or close the session's RTP socket.
+    Media(MediaRequest),
+    /// Tell the application.
+    Event(SessionEvent),
+    /// Set a timer of this session, or clear it (`None`).
+    Timer(SessionTimer, Option<Instant>),
+    /// The session is over (`DestroySession`): the endpoint forgets it after the step.
+    Destroyed,
+}
+
+/// What the endpoint lends a session for one step.
+pub(crate) struct Step<'a> {
+    /// The session the step is for; it owns the transactions it starts (0: none, for a
+    /// dialog no session keeps).
+    pub(crate) id: SessionId,
+    pub(crate) now: Instant,
+    pub(crate) config: &'a Config,
+    pub(crate) table: &'a CompiledTable,
+    /// `host:port` of our Via sent-by.
+    pub(crate) sent_by: &'a str,
+    pub(crate) rng: &'a mut Rng,
+    pub(crate) transactions: &'a mut TransactionLayer,
+    pub(crate) effects: &'a mut Vec<Effect>,
+}
+
+impl Step<'_> {
+    /// A new RFC 3261 branch (magic cookie + random token).
+    pub(crate) fn new_branch(&mut self) -> String {
+        new_branch(self.rng)
+    }
+
+    /// A new From/To tag.
+    pub(crate) fn new_tag(&mut self) -> String {
+        new_tag(self.rng)
+    }
+
+    /// The `Retry-After` a refusal with `status` carries ([`retry_after`]).
+    pub(crate) fn retry_after(&mut self, status: u16) -> Option<u32> {
+        retry_after(self.rng, self.config, status)
+    }
+
+    /// Our Contact for a transport: `<sip:user@addr>` (with `;transport=tcp` on TCP).
+    pub(crate) fn contact(&self, transport: &Transport) -> String {
+        match transport {
+            Transport::Udp => format!("<sip:{}@{}>", self.config.user, self.sent_by),
+            other => format!(
+                "<sip:{}@{};transport={}>",
+                self.config.user,
+                self.sent_by,
+                other.as_str().to_ascii_lowercase()
+            ),
+        }
+    }
+
+    /// The same step for a request no session owns (the BYE that ends a forked dialog):
+    /// its transaction reports to nobody.
+    pub(crate) fn unowned(&mut self) -> Step<'_> {
+        Step {
+            id: SessionId(0),
+            now: self.now,
+            config: self.config,
+            table: self.table,
+            sent_by: self.sent_by,
+            rng: &mut *self.rng,
+            transactions: &mut *self.transactions,
+            effects: &mut *self.effects,
+        }
+    }
+
+    /// Starts a client transaction owned by this step's session.
+    pub(crate) fn start_client(
+        &mut self,
+        key: ClientKey,
+        bytes: Vec<u8>,
+        dest: SocketAddr,
+        transport: Transport,
+    ) -> Result<TransactionId, TransactionError> {
+        self.transactions
+            .start_client(self.now, key, bytes, dest, transport, self.id.0)
+    }
+
+    /// Sends a SIP message outside any transaction.
+    pub(crate) fn transmit(&mut self, remote: SocketAddr, transport: Transport, payload: Vec<u8>) {
+        self.effects.push(Effect::Transmit {
+            remote,
+            transport,
+            payload,
+        });
+    }
+
+    /// Sends an RTP or RTCP packet.
+    pub(crate) fn rtp(&mut self, packet: Transmit) {
+        self.effects.push(Effect::Rtp(packet));
+    }
+
+    /// Tells the application.
+    pub(crate) fn event(&mut self, event: SessionEvent) {
+        self.effects.push(Effect::Event(event));
+    }
+
+    /// Asks the runtime to open or close the session's RTP socket.
+    pub(crate) fn media(&mut self, request: MediaRequest) {
+        self.effects.push(Effect::Media(request));
+    }
+
+    /// Sets one of the session's timers.
+    pub(crate) fn set_timer(&mut self, timer: SessionTimer, at: Instant) {
+        self.effects.push(Effect::Timer(timer, Some(at)));
+    }
+
+    /// Clears one of the session's timers.
+    pub(crate) fn cancel_timer(&mut self, timer: SessionTimer) {
+        self.effects.push(Effect::Timer(timer, None));
+    }
+}
+
+/// A new RFC 3261 branch (magic cookie + random token).
+pub(crate) fn new_branch(rng: &mut Rng) -> String {
+    let mut b = String::with_capacity(7 + 16);
+    b.push_str(crate::transaction::MAGIC_COOKIE);
+    rng.push_token(&mut b, 16);
+    b
+}
+
+/// A new From/To tag.
+pub(crate) fn new_tag(rng: &mut Rng) -> String {
+    rng.token(10)
+}
+
+/// The `Retry-After` seconds RFC 3261 pairs with a refusal, `None` for a status it pairs
+/// none with. A 500 carries a value drawn from 0–10 s: §14.2 requires it when an INVITE
+/// meets another INVITE still in progress on its dialog, so that the two sides fall out
+/// of step, and any other 500 we send is as worth retrying. A 503 carries
+/// [`Config::retry_after_503_s`] (§21.5.4: callers and proxies act on it).
+pub(crate) fn retry_after(rng: &mut Rng, config: &Config, status: u16) -> Option<u32> {
+    match status {
+        500 => Some(rng.range_inclusive(0, 10) as u32),
+        503 => Some(config.retry_after_503_s),
+        _ => None,
+    }
+}

@@ -1,0 +1,356 @@
+//! The SIP inputs of a session, once the endpoint has parsed a message, matched its
+//! transaction and found the session: an in-dialog request (RFC 3261 §12.2.2, §14.2,
+//! §15; RFC 3515, RFC 6665 for REFER and its NOTIFY), the ACK of our 2xx (§13.3.1.4),
+//! a CANCEL (§9.2), a response to one of our requests (§13.2.2, forks included), and
+//! what the transaction layer reports (timeouts, transport errors, ends).
+
+use super::session::Session;
+use crate::adapters::dialog_adapter::{self, ALLOW};
+use crate::adapters::strip_name_addr;
+use crate::call::{Call, EndReason, IncomingRequest, SdpPhase, Side, Step};
+use crate::dialog::DialogState;
+use crate::sdp::is_hold;
+use crate::sip::{write_ack_for_non_2xx, HeaderName, Message, Method, Params};
+use crate::state_table::{Event, EventType};
+use crate::transaction::{Timer, TransactionId, TransactionOutput};
+
+/// How many forked dialogs one call remembers having ended (a bound on what a peer that
+/// forks without end can make us keep).
+const MAX_ENDED_FORKS: usize = 16;
+
+impl Session {
+    /// A request inside this session's dialog (its dialog id matched).
+    pub(crate) fn on_request(
+        &mut self,
+        msg: &Message<'_>,
+        request: IncomingRequest,
+        step: &mut Step<'_>,
+    ) {
+        if let Some(dialog) = self.call.dialog.as_mut() {
+            if dialog.accept_remote_seq(request.cseq, false).is_err() {
+                return dialog_adapter::respond(step, &request, 500, &[]);
+            }
+        }
+        let mut event = match request.method {
+            Method::Options | Method::Info => {
+                return dialog_adapter::answer_options(step, &request)
+            }
+            Method::Bye => Event::new(EventType::DialogBYE),
+            Method::Invite => {
+                let Ok(offer) = dialog_adapter::sdp_of(msg) else {
+                    return dialog_adapter::respond(step, &request, 400, &[]);
+                };
+                if let (Some(contact), Some(dialog)) = (
+                    dialog_adapter::first_contact_uri(msg),
+                    self.call.dialog.as_mut(),
+                ) {
+                    dialog.refresh_remote_target(&contact);
+                }
+                let mut event = Event::new(EventType::DialogReINVITE);
+                if let Some(offer) = offer {
+                    event = if is_hold(&offer) {
+                        event.with_remote_hold()
+                    } else {
+                        event.with_sdp()
+                    };
+                    self.call.remote_offer = Some(Box::new(offer));
+                    self.call.sdp_phase = SdpPhase::RemoteOffer;
+                }
+                event
+            }
+            Method::Refer => {
+                let Some(refer_to) = msg.header(HeaderName::ReferTo) else {
+                    return dialog_adapter::respond(step, &request, 400, &[]);
+                };
+                self.call.refer_to = Some(strip_name_addr(refer_to).to_owned());
+                Event::new(EventType::DialogREFER)
+            }
+            Method::Notify => {
+                if !reports_on_our_refer(msg, self.call.refer_subscription) {
+                    // RFC 6665 §4.1.3: a NOTIFY for no subscription we created.
+                    return dialog_adapter::respond(step, &request, 481, &[]);
+                }
+                let mut event = Event::new(EventType::DialogNotify);
+                if let Some(status) = sipfrag_status(msg.body()) {
+                    event = event.with_status(status);
+                }
+                event
+            }
+            _ => return dialog_adapter::respond(step, &request, 405, &[("Allow", ALLOW)]),
+        };
+        event = event.with_cseq(request.cseq);
+        self.call.pending_request = Some(request);
+        self.feed(event, step);
+        // A request the table did not answer gets the answer RFC 3261 expects in that case.
+        if let Some(pending) = self.call.pending_request.take() {
+            let status = match pending.method {
+                Method::Bye => 481,
+                Method::Invite => 500,
+                Method::Refer => 603,
+                _ => 200,
+            };
+            dialog_adapter::respond(step, &pending, status, &[]);
+        }
+    }
+
+    /// The ACK for a 2xx: ends the 2xx retransmission and moves the session on.
+    pub(crate) fn on_ack(&mut self, msg: &Message<'_>, step: &mut Step<'_>) {
+        let cseq = msg.cseq().seq;
+        match &self.call.retransmit_2xx {
+            Some(r) if r.cseq == cseq => {}
+            // A retransmitted ACK, or one for a 2xx we are not waiting on.
+            _ => return,
+        }
+        self.call.retransmit_2xx = None;
+        step.cancel_timer(crate::call::SessionTimer::Retransmit2xx);
+        let mut event = Event::new(EventType::DialogACK).with_cseq(cseq);
+        if let Ok(Some(sdp)) = dialog_adapter::sdp_of(msg) {
+            self.call.inbound_sdp = Some(Box::new(sdp));
+            event = event.with_sdp();
+        }
+        self.feed(event, step);
+    }
+
+    /// A CANCEL for the INVITE this session answers (RFC 3261 §9.2): the table decides;
+    /// when the INVITE was already answered the CANCEL has no effect but gets its 200.
+    pub(crate) fn on_cancel(&mut self, request: IncomingRequest, step: &mut Step<'_>) {
+        self.call.pending_cancel = Some(request);
+        self.feed(Event::new(EventType::DialogCANCEL), step);
+        if let Some(cancel) = self.call.pending_cancel.take() {
+            dialog_adapter::respond(step, &cancel, 200, &[]);
+        }
+    }
+
+    /// A response to one of our requests: dialog bookkeeping, then the state-machine
+    /// event. `ack_tx` is the INVITE client transaction that needs the ACK of a non-2xx
+    /// final response (RFC 3261 §17.1.1.3), when it does.
+    pub(crate) fn on_response(
+        &mut self,
+        msg: &Message<'_>,
+        status: u16,
+        ack_tx: Option<TransactionId>,
+        step: &mut Step<'_>,
+    ) {
+        if let Some(tx) = ack_tx {
+            self.send_non_2xx_ack(tx, msg, step);
+        }
+        let cseq = msg.cseq();
+        let call = &mut self.call;
+        let sdp = dialog_adapter::sdp_of(msg).ok().flatten();
+        let has_sdp = sdp.is_some();
+        let event = match cseq.method {
+            Method::Invite if call.invite.as_ref().is_some_and(|i| i.cseq == cseq.seq) => {
+                match status {
+                    100..=199 => {
+                        if call.dialog.is_none() {
+                            call.dialog =
+                                dialog_adapter::dialog_from_response(msg, call, DialogState::Early);
+                        }
+                        call.inbound_sdp = sdp.map(Box::new);
+                        Event::new(EventType::DialogProvisional)
+                    }
+                    200..=299 => {
+                        let tag = msg.to().tag().unwrap_or_default();
+                        let other_dialog = call.confirmed
+                            && call
+                                .dialog
+                                .as_ref()
+                                .is_some_and(|d| d.id().remote_tag != tag);
+                        // A 2xx from another fork, or one that arrives after the session
+                        // ended (Timer B fired, the CANCEL won): that dialog is confirmed
+                        // at the callee, so it is ACKed and ended with BYE (§13.2.2.4).
+                        let too_late = !call.confirmed && self.machine.is_terminal(step.table);
+                        if other_dialog || too_late {
+                            return end_forked_dialog(call, msg, step);
+                        }
+                        let same = call
+                            .dialog
+                            .as_ref()
+                            .is_some_and(|d| d.id().remote_tag == tag);
+                        if same {
+                            if let Some(d) = call.dialog.as_mut() {
+                                d.confirm();
+                                if let Some(c) = dialog_adapter::first_contact_uri(msg) {
+                                    d.refresh_remote_target(&c);
+                                }
+                            }
+                        } else {
+                            call.dialog = dialog_adapter::dialog_from_response(
+                                msg,
+                                call,
+                                DialogState::Confirmed,
+                            );
+                        }
+                        if !call.confirmed {
+                            call.confirmed = true;
+                            call.final_status = Some(status);
+                            call.answered_at = Some(step.now);
+                            call.inbound_sdp = sdp.map(Box::new);
+                        }
+                        Event::new(EventType::Dialog200OK)
+                    }
+                    _ => {
+                        call.final_status = Some(status);
+                        Event::new(EventType::DialogFailure)
+                    }
+                }
+            }
+            Method::Invite => match status {
+                100..=199 => return,
+                200..=299 => {
+                    if let (Some(c), Some(d)) =
+                        (dialog_adapter::first_contact_uri(msg), call.dialog.as_mut())
+                    {
+                        d.refresh_remote_target(&c);
+                    }
+                    let repeat = call.last_ack.as_ref().is_some_and(|(c, _)| *c == cseq.seq);
+                    if repeat {
+                        // A retransmitted 2xx to our re-INVITE: only the ACK is re-sent.
+                        let _ = dialog_adapter::resend_ack(step, call);
+                        return;
+                    }
+                    call.inbound_sdp = sdp.map(Box::new);
+                    call.sdp.reoffer_answered();
+                    Event::new(EventType::DialogReInviteAccepted)
+                }
+                _ => {
+                    call.sdp.reoffer_rejected();
+                    call.sdp_phase = SdpPhase::Idle;
+                    Event::new(EventType::DialogReInviteFailed)
+                }
+            },
+            Method::Bye if status >= 200 => Event::new(EventType::DialogByeResponse),
+            Method::Refer if status >= 200 => Event::new(EventType::DialogReferResponse),
+            _ => return,
+        };
+        let mut event = event.with_status(status).with_cseq(cseq.seq);
+        if has_sdp {
+            event = event.with_sdp();
+        }
+        self.feed(event, step);
+    }
+
+    /// The ACK the INVITE client transaction `tx` needs for a non-2xx final (RFC 3261
+    /// §17.1.1.3), built from our INVITE or re-INVITE.
+    fn send_non_2xx_ack(&self, tx: TransactionId, response: &Message<'_>, step: &mut Step<'_>) {
+        let call = &self.call;
+        let invite = [call.invite.as_ref(), call.reinvite.as_ref()]
+            .into_iter()
+            .flatten()
+            .find(|r| r.tx == tx);
+        let Some(invite) = invite else {
+            return;
+        };
+        let Ok(invite_msg) = Message::parse_with(&invite.bytes, &step.config.parse_limits) else {
+            return;
+        };
+        let mut ack = Vec::with_capacity(invite.bytes.len() / 2);
+        write_ack_for_non_2xx(&invite_msg, response, &mut ack);
+        let _ = step.transactions.set_ack(step.now, tx, ack);
+    }
+
+    /// What the transaction layer reported about one of this session's transactions.
+    pub(crate) fn on_transaction_report(&mut self, report: TransactionOutput, step: &mut Step<'_>) {
+        match report {
+            TransactionOutput::Timeout { timer, .. }
+                if matches!(timer, Timer::B | Timer::F | Timer::H) =>
+            {
+                if timer == Timer::F {
+                    self.note_bye_timed_out();
+                }
+                let event = Event::new(EventType::DialogTimeout).with_status(408);
+                self.feed(event, step);
+            }
+            TransactionOutput::TransportError { .. } => {
+                self.feed(Event::new(EventType::TransportError), step);
+            }
+            TransactionOutput::Terminated { id, .. } => self.forget_finished_request(id),
+            _ => {}
+        }
+    }
+
+    /// A client transaction ended: the bytes kept for it (our INVITE for CANCEL and for
+    /// the non-2xx ACK, the ACK re-sent for retransmitted 2xx) are not needed any more. A
+    /// 2xx retransmitted later still gets an ACK, built anew.
+    fn forget_finished_request(&mut self, tx: TransactionId) {
+        let call = &mut self.call;
+        if let Some(invite) = call.invite.as_mut().filter(|i| i.tx == tx) {
+            invite.bytes = Vec::new();
+            call.last_ack = None;
+        }
+        if call.reinvite.as_ref().is_some_and(|r| r.tx == tx) {
+            call.reinvite = None;
+            call.last_ack = None;
+        }
+    }
+
+    /// A non-INVITE request timed out after our BYE: when the call was ending because we
+    /// hung up, it ends because the BYE went unanswered (RFC 3261 §15.1.1), which is what
+    /// the application is told.
+    fn note_bye_timed_out(&mut self) {
+        let call = &mut self.call;
+        let hung_up = matches!(call.end_reason, Some(EndReason::HungUp { by: Side::Local }));
+        if call.bye_sent && hung_up {
+            call.end_reason = Some(EndReason::ByeTimedOut);
+        }
+    }
+}
+
+/// A second 2xx from another branch of a forked INVITE: ACK it and end that dialog with
+/// BYE right away (RFC 3261 §13.2.2.4); the session keeps the first.
+fn end_forked_dialog(call: &mut Call, msg: &Message<'_>, step: &mut Step<'_>) {
+    let Some(dialog) = dialog_adapter::dialog_from_response(msg, call, DialogState::Confirmed)
+    else {
+        return;
+    };
+    let tag = dialog.id().remote_tag.clone();
+    let ended = &mut call.ended_forks;
+    let already_ended = ended.contains(&tag);
+    if !already_ended && ended.len() < MAX_ENDED_FORKS {
+        ended.push(tag);
+    }
+    let mut fork = shadow_call(call);
+    fork.dialog = Some(dialog);
+    let ack_event = Event::new(EventType::Dialog200OK).with_cseq(msg.cseq().seq);
+    let _ = dialog_adapter::send_ack_standalone(step, &mut fork, &ack_event);
+    if !already_ended {
+        let _ = dialog_adapter::send_bye_standalone(step, &mut fork);
+    }
+}
+
+/// A throw-away copy of a call's identity, for a forked dialog we only end.
+fn shadow_call(call: &Call) -> Call {
+    Call::new(
+        call.role,
+        call.call_id.clone(),
+        call.local_tag.clone(),
+        call.local_uri.clone(),
+        call.remote_uri.clone(),
+        call.request_uri.clone(),
+        call.peer,
+        call.transport.clone(),
+        call.local_cseq,
+        call.sdp.clone(),
+        call.created_at,
+    )
+}
+
+/// Whether a NOTIFY belongs to the subscription our REFER created (RFC 3515 §2.4.4,
+/// RFC 6665 §4.1.3): `Event: refer`, and an `id` parameter, when present, equal to that
+/// REFER's CSeq. Without a REFER of ours there is no subscription to report on.
+fn reports_on_our_refer(msg: &Message<'_>, refer_cseq: Option<u32>) -> bool {
+    let (Some(refer_cseq), Some(event)) = (refer_cseq, msg.header(HeaderName::Event)) else {
+        return false;
+    };
+    let (package, params) = event.split_at(event.find(';').unwrap_or(event.len()));
+    let id = Params::new(params).value("id");
+    package.trim().eq_ignore_ascii_case("refer")
+        && id.is_none_or(|id| id.trim().parse() == Ok(refer_cseq))
+}
+
+/// The status code of a `message/sipfrag` body (`SIP/2.0 200 OK`), RFC 3515 §2.4.5.
+fn sipfrag_status(body: &[u8]) -> Option<u16> {
+    let text = std::str::from_utf8(body.get(..body.len().min(64))?).ok()?;
+    let rest = text.trim_start().strip_prefix("SIP/2.0 ")?;
+    rest.get(..3)?.parse().ok()
+}

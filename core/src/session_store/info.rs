@@ -1,0 +1,48 @@
+//! What the application can inspect of a session.
+
+use super::Session;
+use crate::call::SessionId;
+use crate::dialog::DialogRole;
+use crate::state_table::CompiledTable;
+use crate::time::Instant;
+
+/// What the application can inspect of a session: a copy, so that a runtime can hand it
+/// to another thread.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The session.
+    pub id: SessionId,
+    /// Its current state's name in the state table.
+    pub state: String,
+    /// Whether we placed the call.
+    pub outgoing: bool,
+    /// The Call-ID.
+    pub call_id: String,
+    /// The peer's URI.
+    pub remote_uri: String,
+    /// When the session was created.
+    pub created_at: Instant,
+    /// When it was answered.
+    pub answered_at: Option<Instant>,
+    /// The RTP statistics, when media ran.
+    pub media: Option<crate::media::MediaStats>,
+    /// The transitions recorded so far.
+    pub transitions: u64,
+}
+
+impl SessionInfo {
+    pub(crate) fn new(id: SessionId, s: &Session, table: &CompiledTable) -> Self {
+        SessionInfo {
+            id,
+            state: table.state(s.machine.state()).name.to_string(),
+            outgoing: s.call.role == DialogRole::Uac,
+            call_id: s.call.call_id.clone(),
+            remote_uri: s.call.remote_uri.clone(),
+            created_at: s.call.created_at,
+            answered_at: s.call.answered_at,
+            media: s.call.media.as_ref().map(|m| m.stats().clone()),
+            transitions: s.machine.history().recorded(),
+        }
+    }
+}

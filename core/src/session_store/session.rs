@@ -1,0 +1,238 @@
+//! One session as a value: its state-machine state and its call data, the inputs it
+//! takes (a table event, a timer, RTP, and the SIP inputs of [`super::inbound`]), and
+//! the rules of RFC 3261 that belong to one call rather than to the endpoint: the UAS's
+//! 2xx retransmission, what a failed action leaves behind, an offer refused without
+//! harm. Every input runs with a [`Step`], and what the session does outside itself is
+//! an effect the endpoint drains.
+
+use smallvec::SmallVec;
+
+use crate::adapters::{dialog_adapter, media_adapter, Adapters};
+use crate::call::{Call, EndReason, SdpPhase, SessionTimer, Step, Transmit};
+use crate::dialog::DialogRole;
+use crate::media::MediaEvent;
+use crate::sip::{Method, Transport};
+use crate::state_machine::{process, ActionError, Outcome, SessionState};
+use crate::state_table::{Event, EventType, TimerName};
+
+/// One call leg: its machine state and its call data.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub(crate) machine: SessionState,
+    pub(crate) call: Call,
+    /// UAS: the hash of the INVITE that created the session (see `SessionStore::by_origin`).
+    pub(super) origin: Option<u64>,
+}
+
+/// How one event went through a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fed {
+    /// A transition fired (its actions ran).
+    Fired,
+    /// The current state has no transition for the event (or its guards failed).
+    NotHandled,
+    /// An action failed; the session went the failure way.
+    Failed,
+}
+
+impl Session {
+    pub(crate) fn new(machine: SessionState, call: Call) -> Self {
+        Session {
+            machine,
+            call,
+            origin: None,
+        }
+    }
+
+    /// Runs one table event through the session, to completion.
+    pub(crate) fn feed(&mut self, event: Event, step: &mut Step<'_>) -> Fed {
+        self.feed_with(event, None, step)
+    }
+
+    /// [`Self::feed`], with the digit a `MediaDtmfReceived` reports.
+    fn feed_with(&mut self, event: Event, digit: Option<(char, u32)>, step: &mut Step<'_>) -> Fed {
+        let mut adapters = Adapters {
+            step,
+            call: &mut self.call,
+            digit,
+        };
+        let (table, now) = (adapters.step.table, adapters.step.now);
+        let fed = match process(table, &mut self.machine, &event, &mut adapters, now) {
+            Outcome::Transitioned { from, to, .. } => {
+                if from != to {
+                    self.replay_deferred(step);
+                }
+                Fed::Fired
+            }
+            Outcome::Unhandled { .. } | Outcome::Blocked { .. } => Fed::NotHandled,
+            Outcome::ActionFailed { error, .. } => {
+                tracing::debug!(session = %step.id, ?error, event = ?event.event_type, "action failed");
+                self.fail(error, step);
+                Fed::Failed
+            }
+        };
+        self.service_media(step);
+        fed
+    }
+
+    /// The session changed state: the command it deferred while an offer of ours was
+    /// outstanding runs now (once; it may defer itself again). One the new state has no
+    /// use for (a resume once a hold failed) is dropped.
+    fn replay_deferred(&mut self, step: &mut Step<'_>) {
+        let Some(event) = self.call.deferred_command.take() else {
+            return;
+        };
+        let kind = event.event_type;
+        if self.feed(event, step) == Fed::NotHandled {
+            tracing::debug!(session = %step.id, event = ?kind, "deferred command dropped");
+        }
+    }
+
+    /// An action failed: refuse an INVITE still unanswered (488 when the SDP was the
+    /// problem, 503 at a limit) and move the session to its failure state through
+    /// `InternalError`. An in-dialog offer we cannot accept is the exception: see
+    /// [`Self::refuse_offer`].
+    fn fail(&mut self, error: ActionError, step: &mut Step<'_>) {
+        let now = step.now;
+        let call = &mut self.call;
+        let not_acceptable = error == ActionError::SdpNotAcceptable;
+        if not_acceptable && refuse_offer(call, step) {
+            return;
+        }
+        if call.end_reason.is_none() {
+            call.end_reason = Some(if not_acceptable {
+                EndReason::NotAcceptable
+            } else {
+                EndReason::Internal
+            });
+        }
+        if call.role == DialogRole::Uas && call.final_status.is_none() {
+            if let Some(invite) = call.incoming_invite.clone() {
+                let status = match error {
+                    ActionError::SdpNotAcceptable => 488,
+                    // §21.5.4: for now we cannot; Retry-After says when to try again.
+                    ActionError::LimitReached => 503,
+                    _ => 500,
+                };
+                if dialog_adapter::answer_request(step, call, &invite, status).is_ok() {
+                    call.final_status = Some(status);
+                }
+            }
+        }
+        let mut adapters = Adapters {
+            step,
+            call: &mut self.call,
+            digit: None,
+        };
+        let internal = Event::new(EventType::InternalError);
+        let table = adapters.step.table;
+        let _ = process(table, &mut self.machine, &internal, &mut adapters, now);
+        let _ = dialog_adapter::end_confirmed_dialog(step, &mut self.call);
+    }
+
+    /// One of the session's timers is due.
+    pub(crate) fn on_timer(&mut self, timer: SessionTimer, step: &mut Step<'_>) {
+        let event = match timer {
+            SessionTimer::Table(TimerName::NoAnswer) => EventType::NoAnswerTimeout,
+            SessionTimer::Table(TimerName::Linger) => EventType::LingerExpired,
+            SessionTimer::Table(TimerName::GlareRetry) => EventType::GlareRetryTimer,
+            SessionTimer::InviteExpires => EventType::InviteExpired,
+            SessionTimer::Retransmit2xx => return self.retransmit_2xx(step),
+            SessionTimer::Media => {
+                if let Some(media) = self.call.media.as_mut() {
+                    media.handle_timeout(step.now);
+                }
+                return self.service_media(step);
+            }
+        };
+        self.feed(Event::new(event), step);
+    }
+
+    /// RFC 3261 §13.3.1.4: re-send the 2xx at T1, 2·T1 … capped at T2, until the ACK;
+    /// after 64·T1 the dialog is given up (`DialogTimeout`, and the table sends BYE).
+    fn retransmit_2xx(&mut self, step: &mut Step<'_>) {
+        let now = step.now;
+        let Some(r) = self.call.retransmit_2xx.as_mut() else {
+            return;
+        };
+        if now >= r.give_up_at {
+            self.call.retransmit_2xx = None;
+            let timeout = Event::new(EventType::DialogTimeout).with_status(408);
+            self.feed(timeout, step);
+            return;
+        }
+        let bytes = r.bytes.clone();
+        r.interval = (r.interval * 2).min(step.config.timers.t2);
+        let next = (now + r.interval).min(r.give_up_at);
+        let dest = dialog_adapter::dialog_destination(step, &self.call);
+        step.transmit(dest, self.call.transport.clone(), bytes);
+        step.set_timer(SessionTimer::Retransmit2xx, next);
+    }
+
+    /// An RTP or RTCP packet arrived on the session's socket.
+    pub(crate) fn on_rtp(&mut self, bytes: &[u8], step: &mut Step<'_>) {
+        if let Some(media) = self.call.media.as_mut() {
+            let _ = media.handle_packet(step.now, bytes);
+        }
+        self.service_media(step);
+    }
+
+    /// Drains the RTP session: packets to send, events into the state machine.
+    fn service_media(&mut self, step: &mut Step<'_>) {
+        let now = step.now;
+        let mut events: SmallVec<[MediaEvent; 2]> = SmallVec::new();
+        {
+            let call = &mut self.call;
+            let (Some(media), Some(local)) = (call.media.as_mut(), call.local_rtp) else {
+                return;
+            };
+            let mut buf = Vec::with_capacity(256);
+            while let Some(t) = media.poll_transmit(now, &mut buf) {
+                let payload = std::mem::replace(&mut buf, Vec::with_capacity(256));
+                step.rtp(Transmit {
+                    local,
+                    remote: t.destination,
+                    transport: Transport::Udp,
+                    payload,
+                });
+            }
+            while let Some(ev) = media.poll_event() {
+                events.push(ev);
+            }
+            media_adapter::refresh_timer(step, call);
+        }
+        for ev in events {
+            match ev {
+                MediaEvent::DtmfReceived { digit, duration } => {
+                    let ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
+                    let event = Event::new(EventType::MediaDtmfReceived);
+                    self.feed_with(event, Some((digit, ms)), step);
+                }
+                MediaEvent::Timeout { .. } => {
+                    self.feed(Event::new(EventType::MediaTimeout), step);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// An offer in a re-INVITE that we cannot accept (T.38 only, no codec in common) is
+/// answered 488 and the session stays exactly as it was: RFC 3261 §14.2 ("the UAS MUST
+/// return a 488 … the session remains as it was"), RFC 3264 §8. The executor left the
+/// state unchanged; the offer is dropped here. False when no re-INVITE is pending, so
+/// the caller fails the session as before.
+fn refuse_offer(call: &mut Call, step: &mut Step<'_>) -> bool {
+    if call
+        .pending_request
+        .as_ref()
+        .is_none_or(|r| r.method != Method::Invite)
+    {
+        return false;
+    }
+    call.remote_offer = None;
+    call.sdp_phase = SdpPhase::Idle;
+    // Without the transaction there is nothing to answer; the session still stays.
+    let _ = dialog_adapter::answer_pending(step, call, 488);
+    true
+}
