@@ -8,7 +8,9 @@ use std::time::Duration;
 use session_core::endpoint::{EndReason, SessionEvent, SessionId, Side};
 use session_core::state_table::CompiledTable;
 use session_core::{CallOptions, Instant};
-use session_core_tests::{alice_and_bob, answered, config, ring, status_of, Pump, BOB};
+use session_core_tests::{
+    alice_and_bob, alice_and_bob_with, answered, config, ring, status_of, Pump, BOB,
+};
 
 fn terminated(p: &mut Pump, node: &str, s: SessionId) -> (EndReason, Option<u16>) {
     p.events_of(node, s)
@@ -769,4 +771,35 @@ fn a_refer_is_accepted_202_and_the_transferee_is_told_the_target() {
             session: b,
             target: "sip:carol@127.0.0.3:5060".into(),
         }));
+}
+
+/// A table row may match the method of the SIP message behind its event (`method:` in
+/// the event match): every event a message causes carries it. Here the remote-BYE row
+/// asks for `method: BYE`; the call must still end on Bob's BYE, not be answered 481.
+#[test]
+fn a_table_row_matching_the_method_fires_for_that_method() {
+    let yaml = include_str!("../../state_tables/default.yaml");
+    let from = "  - state: [Answering, Active, OnHold, Holding, Resuming]
+    event: DialogBYE
+";
+    let to = "  - state: [Answering, Active, OnHold, Holding, Resuming]
+    event: { type: DialogBYE, method: BYE }
+";
+    assert!(
+        yaml.contains(from),
+        "the default table changed; update this test"
+    );
+    let table = CompiledTable::from_yaml("method-match.yaml", &yaml.replace(from, to))
+        .expect("valid table");
+    let mut alice = config("127.0.0.1:5060", 1);
+    alice.table = Arc::new(table);
+    let mut p = alice_and_bob_with(alice, config("127.0.0.2:5060", 2));
+    let (a, b) = answered(&mut p);
+    let now = p.now;
+    p.ep("bob").hangup(now, b).unwrap();
+    p.run_for(Duration::from_secs(1));
+    let (reason, _) = terminated(&mut p, "alice", a);
+    assert_eq!(reason, EndReason::HungUp { by: Side::Remote });
+    let (reason, _) = terminated(&mut p, "bob", b);
+    assert_eq!(reason, EndReason::HungUp { by: Side::Local });
 }

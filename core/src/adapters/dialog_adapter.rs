@@ -386,9 +386,13 @@ pub(super) fn send_reinvite(
 }
 
 /// REFER for a blind transfer (RFC 3515).
-pub(super) fn send_refer(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
-    let target = call.refer_to.clone().ok_or(ActionError::NotSupported)?;
-    let refer_to = format!("<{}>", super::strip_name_addr(&target));
+pub(super) fn send_refer(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    target: Option<&str>,
+) -> Result<(), ActionError> {
+    let target = target.ok_or(ActionError::NotSupported)?;
+    let refer_to = format!("<{}>", super::strip_name_addr(target));
     let contact = step.contact(&call.transport);
     let (_, _, cseq) = send_in_dialog(
         step,
@@ -486,7 +490,11 @@ pub(crate) fn dialog_destination(step: &Step<'_>, call: &Call) -> SocketAddr {
 
 /// The 2xx to a re-INVITE, with our answer (or our current description as an offer when
 /// the re-INVITE had none; its answer then comes in the ACK).
-pub(super) fn accept_reinvite(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+pub(super) fn accept_reinvite(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    pending: &mut Option<IncomingRequest>,
+) -> Result<(), ActionError> {
     let body = match call.local_answer.take() {
         Some(answer) => answer,
         None => {
@@ -496,10 +504,7 @@ pub(super) fn accept_reinvite(step: &mut Step<'_>, call: &mut Call) -> Result<()
             call.sdp.offer(&step.config.media, &local).to_bytes()
         }
     };
-    let pending = call
-        .pending_request
-        .take()
-        .ok_or(ActionError::NoTransaction)?;
+    let pending = pending.take().ok_or(ActionError::NoTransaction)?;
     let contact = step.contact(&call.transport);
     let bytes = build_response(
         step,
@@ -519,13 +524,11 @@ pub(super) fn accept_reinvite(step: &mut Step<'_>, call: &mut Call) -> Result<()
 /// Answers the pending in-dialog request (BYE, REFER, NOTIFY, a refused re-INVITE).
 pub(crate) fn answer_pending(
     step: &mut Step<'_>,
-    call: &mut Call,
+    call: &Call,
+    pending: &mut Option<IncomingRequest>,
     status: u16,
 ) -> Result<(), ActionError> {
-    let pending = call
-        .pending_request
-        .take()
-        .ok_or(ActionError::NoTransaction)?;
+    let pending = pending.take().ok_or(ActionError::NoTransaction)?;
     answer_request(step, call, &pending, status)
 }
 
@@ -589,8 +592,12 @@ pub(crate) fn sdp_of(msg: &Message<'_>) -> Result<Option<SessionDescription>, ()
 }
 
 /// 200 to the CANCEL and 487 to the INVITE it cancels (RFC 3261 §9.2).
-pub(super) fn accept_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
-    if let Some(cancel) = call.pending_cancel.take() {
+pub(super) fn accept_cancel(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    cancel: Option<IncomingRequest>,
+) -> Result<(), ActionError> {
+    if let Some(cancel) = cancel {
         answer_request(step, call, &cancel, 200)?;
     }
     respond_to_invite(step, call, 487, None, None)?;

@@ -7,7 +7,7 @@ use crate::call::MediaRequest;
 use crate::call::{Call, SdpPhase};
 use crate::call::{SessionTimer, Step};
 use crate::media::{AudioCodec, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
-use crate::sdp::{Direction, LocalMedia, Negotiated};
+use crate::sdp::{Direction, LocalMedia, Negotiated, SessionDescription};
 use crate::state_machine::ActionError;
 use crate::time::Instant;
 
@@ -64,11 +64,15 @@ fn answer_remote_offer(
 /// without SDP changes nothing, and neither does SDP once our offer was answered: the
 /// 2xx after a 183 that carried the answer repeats it at best, and RFC 3261 §13.2.1
 /// has the UAC ignore it.
-pub(super) fn negotiate_sdp(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+pub(super) fn negotiate_sdp(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    inbound: &mut Option<Box<SessionDescription>>,
+) -> Result<(), ActionError> {
     if call.remote_offer.is_some() {
         let local = local_media(step, call).ok_or(ActionError::NoMediaSession)?;
         answer_remote_offer(step, call, &local)?;
-    } else if let Some(answer) = call.inbound_sdp.take() {
+    } else if let Some(answer) = inbound.take() {
         if call.sdp_phase != SdpPhase::LocalOffer {
             return Ok(());
         }

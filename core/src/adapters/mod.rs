@@ -13,7 +13,7 @@
 pub(crate) mod dialog_adapter;
 pub(crate) mod media_adapter;
 
-use crate::call::Call;
+use crate::call::{Call, Payload};
 use crate::call::{Effect, EndReason, SessionEvent, Side};
 use crate::call::{SessionTimer, Step};
 use crate::dialog::{DialogRole, DialogState};
@@ -26,8 +26,8 @@ use std::time::Duration;
 pub(crate) struct Adapters<'a, 's> {
     pub(crate) step: &'a mut Step<'s>,
     pub(crate) call: &'a mut Call,
-    /// The digit a `MediaDtmfReceived` event reports, for its `DtmfReceived`.
-    pub(crate) digit: Option<(char, u32)>,
+    /// What the input that triggered the transition carries.
+    pub(crate) payload: &'a mut Payload,
 }
 
 impl ActionHandler for Adapters<'_, '_> {
@@ -40,7 +40,7 @@ impl ActionHandler for Adapters<'_, '_> {
     ) -> Result<(), ActionError> {
         use dialog_adapter as d;
         use media_adapter as m;
-        let (step, call) = (&mut *self.step, &mut *self.call);
+        let (step, call, payload) = (&mut *self.step, &mut *self.call, &mut *self.payload);
         match *action {
             Action::CreateDialog => d::create_dialog(step, call),
             Action::SendINVITE => d::send_invite(step, call),
@@ -53,20 +53,22 @@ impl ActionHandler for Adapters<'_, '_> {
             Action::SendACK => d::send_ack(step, call, event),
             Action::SendCANCEL => d::send_cancel(step, call),
             Action::SendBYE => d::send_bye(step, call, event),
-            Action::AcceptBYE => d::answer_pending(step, call, 200),
-            Action::AcceptCANCEL => d::accept_cancel(step, call),
+            Action::AcceptBYE => d::answer_pending(step, call, &mut payload.request, 200),
+            Action::AcceptCANCEL => d::accept_cancel(step, call, payload.cancel.take()),
             Action::SendReINVITE { mode } => d::send_reinvite(step, call, mode),
-            Action::AcceptReINVITE => d::accept_reinvite(step, call),
-            Action::RejectReINVITE { status } => d::answer_pending(step, call, status),
-            Action::SendREFER => d::send_refer(step, call),
-            Action::AcceptREFER => d::answer_pending(step, call, 202),
-            Action::AcceptNOTIFY => d::answer_pending(step, call, 200),
+            Action::AcceptReINVITE => d::accept_reinvite(step, call, &mut payload.request),
+            Action::RejectReINVITE { status } => {
+                d::answer_pending(step, call, &mut payload.request, status)
+            }
+            Action::SendREFER => d::send_refer(step, call, payload.refer_to.as_deref()),
+            Action::AcceptREFER => d::answer_pending(step, call, &mut payload.request, 202),
+            Action::AcceptNOTIFY => d::answer_pending(step, call, &mut payload.request, 200),
             Action::ScheduleGlareRetry => {
                 d::schedule_glare_retry(step, call);
                 Ok(())
             }
             Action::DeferCommand => {
-                call.deferred_command = Some(event.clone());
+                call.deferred_command = Some((event.clone(), std::mem::take(payload)));
                 Ok(())
             }
             Action::CleanupDialog => {
@@ -77,7 +79,7 @@ impl ActionHandler for Adapters<'_, '_> {
             }
             Action::CreateMediaSession => m::create_media_session(step),
             Action::GenerateLocalSDP => m::generate_local_sdp(step, call),
-            Action::NegotiateSDP => m::negotiate_sdp(step, call),
+            Action::NegotiateSDP => m::negotiate_sdp(step, call, &mut payload.sdp),
             Action::StartMediaFlow => m::start_media_flow(step, call),
             Action::StopMediaFlow => m::stop_media_flow(step, call),
             Action::HoldMedia | Action::ResumeMedia => m::apply_direction(step, call),
@@ -148,9 +150,9 @@ impl ActionHandler for Adapters<'_, '_> {
             },
             PublishedEvent::TransferRequested => SessionEvent::TransferRequested {
                 session,
-                target: self.call.refer_to.clone().unwrap_or_default(),
+                target: self.payload.refer_to.clone().unwrap_or_default(),
             },
-            PublishedEvent::DtmfReceived => match self.digit.take() {
+            PublishedEvent::DtmfReceived => match self.payload.digit.take() {
                 Some((digit, duration_ms)) => SessionEvent::DtmfReceived {
                     session,
                     digit,

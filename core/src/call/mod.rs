@@ -30,6 +30,24 @@ pub(crate) struct IncomingRequest {
     pub(crate) cseq: u32,
 }
 
+/// What an input brings a session besides its table event: the payloads the actions of
+/// that one transition consume. What they leave is the session's to deal with (an
+/// in-dialog request nobody answered gets the answer RFC 3261 expects).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Payload {
+    /// The in-dialog request being answered (BYE, re-INVITE, REFER, NOTIFY).
+    pub(crate) request: Option<IncomingRequest>,
+    /// The CANCEL being answered (its own transaction).
+    pub(crate) cancel: Option<IncomingRequest>,
+    /// The peer's SDP carried by the message: an answer to our offer (an offer goes to
+    /// the session's offer/answer state, since it is answered later).
+    pub(crate) sdp: Option<Box<SessionDescription>>,
+    /// The transfer target: of a REFER received, or of a transfer the application asked.
+    pub(crate) refer_to: Option<String>,
+    /// The digit (and its duration in ms) a `MediaDtmfReceived` reports.
+    pub(crate) digit: Option<(char, u32)>,
+}
+
 /// A request we sent: its bytes (the INVITE's are needed for CANCEL and ACK), its
 /// client transaction, branch and CSeq.
 #[derive(Clone, Debug)]
@@ -85,10 +103,6 @@ pub(crate) struct Call {
     pub(crate) cancel_sent: bool,
     /// UAS: the INVITE we are answering.
     pub(crate) incoming_invite: Option<IncomingRequest>,
-    /// The in-dialog request being answered now (BYE, re-INVITE, REFER, NOTIFY, CANCEL).
-    pub(crate) pending_request: Option<IncomingRequest>,
-    /// The CANCEL being answered (its own transaction).
-    pub(crate) pending_cancel: Option<IncomingRequest>,
     /// Our in-dialog re-INVITE, REFER or BYE in flight.
     pub(crate) reinvite: Option<OutgoingRequest>,
     pub(crate) dialog: Option<Dialog>,
@@ -111,8 +125,6 @@ pub(crate) struct Call {
     pub(crate) local_answer: Option<Vec<u8>>,
     /// The offer we built, waiting to be sent.
     pub(crate) local_offer: Option<Vec<u8>>,
-    /// The peer's SDP carried by the message being processed.
-    pub(crate) inbound_sdp: Option<Box<SessionDescription>>,
     pub(crate) negotiated: Option<Negotiated>,
     /// Our RTP socket, once the runtime opened it (kept after it is released, so that the
     /// store can unindex it).
@@ -122,11 +134,9 @@ pub(crate) struct Call {
     pub(crate) media: Option<Box<RtpSession>>,
     /// A command that arrived while an offer of ours was outstanding (`DeferCommand`),
     /// replayed at the session's next state change.
-    pub(crate) deferred_command: Option<Event>,
+    pub(crate) deferred_command: Option<(Event, Payload)>,
     /// DTMF digits asked for before media ran.
     pub(crate) dtmf_queue: String,
-    /// The Refer-To of a REFER received, or the target of a transfer we asked for.
-    pub(crate) refer_to: Option<String>,
     /// The CSeq of the last REFER we sent: the id of the implicit subscription it created
     /// (RFC 3515 §2.4.4), the one NOTIFY may report on (RFC 6665 §4.1.3).
     pub(crate) refer_subscription: Option<u32>,
@@ -169,8 +179,6 @@ impl Call {
             invite: None,
             cancel_sent: false,
             incoming_invite: None,
-            pending_request: None,
-            pending_cancel: None,
             reinvite: None,
             dialog: None,
             confirmed: false,
@@ -183,14 +191,12 @@ impl Call {
             remote_offer: None,
             local_answer: None,
             local_offer: None,
-            inbound_sdp: None,
             negotiated: None,
             local_rtp: None,
             rtp_released: false,
             media: None,
             deferred_command: None,
             dtmf_queue: String::new(),
-            refer_to: None,
             refer_subscription: None,
             answered: false,
             final_status: None,

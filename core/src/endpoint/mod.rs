@@ -40,7 +40,7 @@ use std::sync::Arc;
 
 use timers::TimerQueue;
 
-use crate::call::{Call, Effect, SessionTimer, Step};
+use crate::call::{Call, Effect, Payload, SessionTimer, Step};
 use crate::dialog::DialogRole;
 use crate::media::PushAudioError;
 use crate::rng::Rng;
@@ -377,17 +377,12 @@ impl Endpoint {
         session: SessionId,
         target: &str,
     ) -> Result<(), CommandError> {
-        let s = self
-            .sessions
-            .get_mut(session)
-            .ok_or(CommandError::UnknownSession(session))?;
-        s.call.refer_to = Some(target.to_owned());
-        self.command(
-            now,
-            session,
-            Event::new(EventType::BlindTransfer),
-            "transfer",
-        )
+        let payload = Payload {
+            refer_to: Some(target.to_owned()),
+            ..Payload::default()
+        };
+        let event = Event::new(EventType::BlindTransfer);
+        self.command_with(now, session, event, payload, "transfer")
     }
 
     /// Ends every call (BYE, CANCEL or a final response) ahead of shutting down. Keep
@@ -506,7 +501,19 @@ impl Endpoint {
         event: Event,
         command: &'static str,
     ) -> Result<(), CommandError> {
-        let fed = self.feed(now, id, event);
+        self.command_with(now, id, event, Payload::default(), command)
+    }
+
+    /// [`Self::command`] for a command that carries a payload (a transfer's target).
+    fn command_with(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        event: Event,
+        mut payload: Payload,
+        command: &'static str,
+    ) -> Result<(), CommandError> {
+        let fed = self.step(now, id, |s, step| s.run(&event, &mut payload, step));
         self.after_step(now);
         match fed {
             Some(Fed::Fired | Fed::Failed) => Ok(()),

@@ -334,7 +334,9 @@ fn new_invite(
         sdp,
         now,
     );
-    let mut event = Event::new(EventType::IncomingCall).with_cseq(request.cseq);
+    let mut event = Event::new(EventType::IncomingCall)
+        .with_cseq(request.cseq)
+        .with_method(Method::Invite);
     if let Some(offer) = offer {
         event = if is_hold(&offer) {
             event.with_remote_hold()

@@ -7,7 +7,7 @@
 use super::session::Session;
 use crate::adapters::dialog_adapter::{self, ALLOW};
 use crate::adapters::strip_name_addr;
-use crate::call::{Call, EndReason, IncomingRequest, SdpPhase, Side, Step};
+use crate::call::{Call, EndReason, IncomingRequest, Payload, SdpPhase, Side, Step};
 use crate::dialog::DialogState;
 use crate::sdp::is_hold;
 use crate::sip::{write_ack_for_non_2xx, HeaderName, Message, Method, Params};
@@ -31,6 +31,7 @@ impl Session {
                 return dialog_adapter::respond(step, &request, 500, &[]);
             }
         }
+        let mut payload = Payload::default();
         let mut event = match request.method {
             Method::Options | Method::Info => {
                 return dialog_adapter::answer_options(step, &request)
@@ -62,7 +63,7 @@ impl Session {
                 let Some(refer_to) = msg.header(HeaderName::ReferTo) else {
                     return dialog_adapter::respond(step, &request, 400, &[]);
                 };
-                self.call.refer_to = Some(strip_name_addr(refer_to).to_owned());
+                payload.refer_to = Some(strip_name_addr(refer_to).to_owned());
                 Event::new(EventType::DialogREFER)
             }
             Method::Notify => {
@@ -78,11 +79,13 @@ impl Session {
             }
             _ => return dialog_adapter::respond(step, &request, 405, &[("Allow", ALLOW)]),
         };
-        event = event.with_cseq(request.cseq);
-        self.call.pending_request = Some(request);
-        self.feed(event, step);
+        event = event
+            .with_cseq(request.cseq)
+            .with_method(request.method.clone());
+        payload.request = Some(request);
+        self.run(&event, &mut payload, step);
         // A request the table did not answer gets the answer RFC 3261 expects in that case.
-        if let Some(pending) = self.call.pending_request.take() {
+        if let Some(pending) = payload.request {
             let status = match pending.method {
                 Method::Bye => 481,
                 Method::Invite => 500,
@@ -103,20 +106,29 @@ impl Session {
         }
         self.call.retransmit_2xx = None;
         step.cancel_timer(crate::call::SessionTimer::Retransmit2xx);
-        let mut event = Event::new(EventType::DialogACK).with_cseq(cseq);
+        let mut event = Event::new(EventType::DialogACK)
+            .with_cseq(cseq)
+            .with_method(Method::Ack);
+        let mut payload = Payload::default();
         if let Ok(Some(sdp)) = dialog_adapter::sdp_of(msg) {
-            self.call.inbound_sdp = Some(Box::new(sdp));
+            payload.sdp = Some(Box::new(sdp));
             event = event.with_sdp();
         }
-        self.feed(event, step);
+        self.run(&event, &mut payload, step);
     }
 
     /// A CANCEL for the INVITE this session answers (RFC 3261 §9.2): the table decides;
     /// when the INVITE was already answered the CANCEL has no effect but gets its 200.
     pub(crate) fn on_cancel(&mut self, request: IncomingRequest, step: &mut Step<'_>) {
-        self.call.pending_cancel = Some(request);
-        self.feed(Event::new(EventType::DialogCANCEL), step);
-        if let Some(cancel) = self.call.pending_cancel.take() {
+        let event = Event::new(EventType::DialogCANCEL)
+            .with_cseq(request.cseq)
+            .with_method(Method::Cancel);
+        let mut payload = Payload {
+            cancel: Some(request),
+            ..Payload::default()
+        };
+        self.run(&event, &mut payload, step);
+        if let Some(cancel) = payload.cancel {
             dialog_adapter::respond(step, &cancel, 200, &[]);
         }
     }
@@ -136,8 +148,9 @@ impl Session {
         }
         let cseq = msg.cseq();
         let call = &mut self.call;
-        let sdp = dialog_adapter::sdp_of(msg).ok().flatten();
+        let mut sdp = dialog_adapter::sdp_of(msg).ok().flatten().map(Box::new);
         let has_sdp = sdp.is_some();
+        let mut payload = Payload::default();
         let event = match cseq.method {
             Method::Invite if call.invite.as_ref().is_some_and(|i| i.cseq == cseq.seq) => {
                 match status {
@@ -146,7 +159,7 @@ impl Session {
                             call.dialog =
                                 dialog_adapter::dialog_from_response(msg, call, DialogState::Early);
                         }
-                        call.inbound_sdp = sdp.map(Box::new);
+                        payload.sdp = sdp;
                         Event::new(EventType::DialogProvisional)
                     }
                     200..=299 => {
@@ -185,7 +198,7 @@ impl Session {
                             call.confirmed = true;
                             call.final_status = Some(status);
                             call.answered_at = Some(step.now);
-                            call.inbound_sdp = sdp.map(Box::new);
+                            payload.sdp = sdp.take();
                         }
                         Event::new(EventType::Dialog200OK)
                     }
@@ -209,7 +222,7 @@ impl Session {
                         let _ = dialog_adapter::resend_ack(step, call);
                         return;
                     }
-                    call.inbound_sdp = sdp.map(Box::new);
+                    payload.sdp = sdp;
                     call.sdp.reoffer_answered();
                     Event::new(EventType::DialogReInviteAccepted)
                 }
@@ -223,11 +236,14 @@ impl Session {
             Method::Refer if status >= 200 => Event::new(EventType::DialogReferResponse),
             _ => return,
         };
-        let mut event = event.with_status(status).with_cseq(cseq.seq);
+        let mut event = event
+            .with_status(status)
+            .with_cseq(cseq.seq)
+            .with_method(cseq.method.clone());
         if has_sdp {
             event = event.with_sdp();
         }
-        self.feed(event, step);
+        self.run(&event, &mut payload, step);
     }
 
     /// The ACK the INVITE client transaction `tx` needs for a non-2xx final (RFC 3261

@@ -8,7 +8,9 @@
 use smallvec::SmallVec;
 
 use crate::adapters::{dialog_adapter, media_adapter, Adapters};
-use crate::call::{Call, EndReason, SdpPhase, SessionTimer, Step, Transmit};
+use crate::call::{
+    Call, EndReason, IncomingRequest, Payload, SdpPhase, SessionTimer, Step, Transmit,
+};
 use crate::dialog::DialogRole;
 use crate::media::MediaEvent;
 use crate::sip::{Method, Transport};
@@ -44,20 +46,22 @@ impl Session {
         }
     }
 
-    /// Runs one table event through the session, to completion.
+    /// Runs one table event that carries nothing more through the session.
     pub(crate) fn feed(&mut self, event: Event, step: &mut Step<'_>) -> Fed {
-        self.feed_with(event, None, step)
+        self.run(&event, &mut Payload::default(), step)
     }
 
-    /// [`Self::feed`], with the digit a `MediaDtmfReceived` reports.
-    fn feed_with(&mut self, event: Event, digit: Option<(char, u32)>, step: &mut Step<'_>) -> Fed {
+    /// Runs one input through the session, to completion: its event through the state
+    /// machine, the actions taking what they use from `payload`; what they leave stays
+    /// there for the caller.
+    pub(crate) fn run(&mut self, event: &Event, payload: &mut Payload, step: &mut Step<'_>) -> Fed {
         let mut adapters = Adapters {
             step,
             call: &mut self.call,
-            digit,
+            payload,
         };
         let (table, now) = (adapters.step.table, adapters.step.now);
-        let fed = match process(table, &mut self.machine, &event, &mut adapters, now) {
+        let fed = match process(table, &mut self.machine, event, &mut adapters, now) {
             Outcome::Transitioned { from, to, .. } => {
                 if from != to {
                     self.replay_deferred(step);
@@ -67,7 +71,7 @@ impl Session {
             Outcome::Unhandled { .. } | Outcome::Blocked { .. } => Fed::NotHandled,
             Outcome::ActionFailed { error, .. } => {
                 tracing::debug!(session = %step.id, ?error, event = ?event.event_type, "action failed");
-                self.fail(error, step);
+                self.fail(error, payload, step);
                 Fed::Failed
             }
         };
@@ -79,12 +83,11 @@ impl Session {
     /// outstanding runs now (once; it may defer itself again). One the new state has no
     /// use for (a resume once a hold failed) is dropped.
     fn replay_deferred(&mut self, step: &mut Step<'_>) {
-        let Some(event) = self.call.deferred_command.take() else {
+        let Some((event, mut payload)) = self.call.deferred_command.take() else {
             return;
         };
-        let kind = event.event_type;
-        if self.feed(event, step) == Fed::NotHandled {
-            tracing::debug!(session = %step.id, event = ?kind, "deferred command dropped");
+        if self.run(&event, &mut payload, step) == Fed::NotHandled {
+            tracing::debug!(session = %step.id, event = ?event.event_type, "deferred command dropped");
         }
     }
 
@@ -92,11 +95,11 @@ impl Session {
     /// problem, 503 at a limit) and move the session to its failure state through
     /// `InternalError`. An in-dialog offer we cannot accept is the exception: see
     /// [`Self::refuse_offer`].
-    fn fail(&mut self, error: ActionError, step: &mut Step<'_>) {
+    fn fail(&mut self, error: ActionError, payload: &mut Payload, step: &mut Step<'_>) {
         let now = step.now;
         let call = &mut self.call;
         let not_acceptable = error == ActionError::SdpNotAcceptable;
-        if not_acceptable && refuse_offer(call, step) {
+        if not_acceptable && refuse_offer(call, &mut payload.request, step) {
             return;
         }
         if call.end_reason.is_none() {
@@ -122,7 +125,7 @@ impl Session {
         let mut adapters = Adapters {
             step,
             call: &mut self.call,
-            digit: None,
+            payload,
         };
         let internal = Event::new(EventType::InternalError);
         let table = adapters.step.table;
@@ -206,7 +209,11 @@ impl Session {
                 MediaEvent::DtmfReceived { digit, duration } => {
                     let ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
                     let event = Event::new(EventType::MediaDtmfReceived);
-                    self.feed_with(event, Some((digit, ms)), step);
+                    let mut payload = Payload {
+                        digit: Some((digit, ms)),
+                        ..Payload::default()
+                    };
+                    self.run(&event, &mut payload, step);
                 }
                 MediaEvent::Timeout { .. } => {
                     self.feed(Event::new(EventType::MediaTimeout), step);
@@ -222,17 +229,17 @@ impl Session {
 /// return a 488 … the session remains as it was"), RFC 3264 §8. The executor left the
 /// state unchanged; the offer is dropped here. False when no re-INVITE is pending, so
 /// the caller fails the session as before.
-fn refuse_offer(call: &mut Call, step: &mut Step<'_>) -> bool {
-    if call
-        .pending_request
-        .as_ref()
-        .is_none_or(|r| r.method != Method::Invite)
-    {
+fn refuse_offer(
+    call: &mut Call,
+    pending: &mut Option<IncomingRequest>,
+    step: &mut Step<'_>,
+) -> bool {
+    if pending.as_ref().is_none_or(|r| r.method != Method::Invite) {
         return false;
     }
     call.remote_offer = None;
     call.sdp_phase = SdpPhase::Idle;
     // Without the transaction there is nothing to answer; the session still stays.
-    let _ = dialog_adapter::answer_pending(step, call, 488);
+    let _ = dialog_adapter::answer_pending(step, call, pending, 488);
     true
 }

@@ -2,8 +2,10 @@
 //!
 //! An event is its [`EventType`] plus the facts guards and match fields need — status
 //! code, method, CSeq, whether an SDP body came with it and whether that SDP is a hold
-//! offer (RFC 3264 §8.4), and which transaction it belongs to. Adapters fill them in
-//! from parsed messages; nothing is ever matched by formatting a message as a string.
+//! offer (RFC 3264 §8.4). The session fills them in from parsed messages (every event
+//! a SIP message causes carries its method, so a row's `method:` can match it); nothing
+//! is ever matched by formatting a message as a string. What a message carries beyond
+//! facts (the request to answer, its SDP) travels beside the event, to the actions.
 
 use super::vocabulary::EventType;
 use crate::sip::Method;
@@ -25,9 +27,6 @@ pub struct Event {
     /// Whether that SDP is a hold offer: every stream sendonly or inactive, or a zero
     /// connection address (RFC 3264 §8.4, RFC 2543 style).
     pub remote_hold: bool,
-    /// The transaction the message belongs to (an adapter-chosen key), so an action can
-    /// answer the right request.
-    pub transaction: Option<u64>,
 }
 
 impl Event {
@@ -40,7 +39,6 @@ impl Event {
             cseq: None,
             has_sdp: false,
             remote_hold: false,
-            transaction: None,
         }
     }
 
@@ -72,12 +70,6 @@ impl Event {
     pub fn with_remote_hold(mut self) -> Event {
         self.has_sdp = true;
         self.remote_hold = true;
-        self
-    }
-
-    /// The same event, tied to a transaction.
-    pub fn with_transaction(mut self, transaction: u64) -> Event {
-        self.transaction = Some(transaction);
         self
     }
 
