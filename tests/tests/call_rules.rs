@@ -164,3 +164,64 @@ fn a_2xx_without_a_to_tag_is_acked_and_the_call_established() {
     let to = header_of(&bye.bytes, "To").expect("a To");
     assert!(!to.contains(";tag="), "{to}");
 }
+
+/// RFC 3264 §4 and RFC 3261 §14.2: an offer we refuse with 491 leaves no trace, and the
+/// answer to our own outstanding offer is what decides our media. Bob's 200 to Alice's
+/// hold is lost; Bob then holds too, and his re-INVITE reaches Alice while hers is still
+/// outstanding, so she answers it 491. When Bob's 200 comes again, Alice takes its
+/// answer: her ACK carries no SDP (there is nothing to answer) and she holds Bob with
+/// her media sendonly, as her offer and his answer say, rather than following Bob's
+/// refused offer (inactive: she would send nothing).
+#[test]
+fn an_offer_refused_with_491_leaves_our_own_offer_outstanding() {
+    let mut p = alice_and_bob();
+    let (a, b) = answered(&mut p);
+    let mut lost_one = false;
+    p.drop_sip = Some(Box::new(move |w| {
+        let first_200_to_alice =
+            !lost_one && w.to == "alice" && w.bytes.starts_with(b"SIP/2.0 200");
+        lost_one |= first_200_to_alice;
+        first_200_to_alice
+    }));
+    let start = p.now;
+    p.ep("alice").hold(start, a).expect("alice holds");
+    p.run_for(Duration::from_millis(10));
+    let now = p.now;
+    p.ep("bob").hold(now, b).expect("bob holds");
+    // Bob's 200 comes again at 510 ms; his own re-INVITE is retried after 700 ms.
+    p.run_for(Duration::from_millis(590));
+    let rtp_to_bob = |p: &Pump| p.rtp_delivered.get("bob").copied().unwrap_or(0);
+    let before = rtp_to_bob(&p);
+    p.run_for(Duration::from_millis(100));
+    assert!(
+        rtp_to_bob(&p) >= before + 4,
+        "Alice holds with sendonly media and keeps sending"
+    );
+    let refused = p
+        .wire
+        .iter()
+        .any(|w| w.from == "alice" && w.bytes.starts_with(b"SIP/2.0 491"));
+    assert!(refused, "Alice refused Bob's re-INVITE with 491");
+    let acks: Vec<&[u8]> = p
+        .wire
+        .iter()
+        .filter(|w| w.from == "alice" && w.bytes.starts_with(b"ACK ") && w.at > start)
+        .map(|w| w.bytes.as_slice())
+        .collect();
+    assert!(!acks.is_empty(), "Alice ACKed Bob's 200");
+    for ack in acks {
+        assert_eq!(
+            header_of(ack, "Content-Length").as_deref(),
+            Some("0"),
+            "an ACK with a body: {}",
+            String::from_utf8_lossy(ack)
+        );
+    }
+    assert!(
+        p.events_of("alice", a).contains(&SessionEvent::Held {
+            session: a,
+            by: Side::Local
+        }),
+        "Alice holds Bob"
+    );
+}

@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::call::{Call, IncomingRequest, OutgoingRequest, Retransmit2xx, SdpPhase};
+use crate::call::{Call, IncomingRequest, OutgoingRequest, Retransmit2xx};
 use crate::call::{SessionTimer, Step};
 use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
 use crate::sdp::SessionDescription;
@@ -109,7 +109,7 @@ pub(crate) fn first_contact_uri(msg: &Message<'_>) -> Option<String> {
 /// The initial INVITE (RFC 3261 §8.1.1, §13.2.1), with our offer.
 pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let branch = step.new_branch();
-    let body = call.local_offer.take();
+    let body = call.offer_answer.take_unsent_offer();
     let contact = step.contact(&call.transport);
     let headers = common_headers(step);
     let pairs = headers.pairs();
@@ -131,6 +131,7 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     b.write(&mut out);
     let key = ClientKey::new(&branch, call.local_cseq, Method::Invite);
     let tx = start_client(step, key, out.clone(), call.peer, call.transport.clone())?;
+    call.offer_answer.offer_sent(call.local_cseq);
     call.invite = Some(OutgoingRequest {
         tx,
         bytes: out,
@@ -185,7 +186,7 @@ pub(super) fn send_provisional(
 ) -> Result<(), ActionError> {
     let contact = step.contact(&call.transport);
     let body = if status == 183 {
-        call.local_answer.clone()
+        call.offer_answer.answer()
     } else {
         None
     };
@@ -196,13 +197,15 @@ pub(super) fn send_provisional(
 /// its retransmission until the ACK (RFC 3261 §13.3.1.4).
 pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let body = call
-        .local_answer
-        .take()
-        .or_else(|| call.local_offer.take())
+        .offer_answer
+        .take_answer()
+        .or_else(|| call.offer_answer.take_unsent_offer())
         .ok_or(ActionError::NoLocalSdp)?;
     let contact = step.contact(&call.transport);
     let cseq = call.incoming_invite.as_ref().map_or(0, |i| i.cseq);
     let bytes = respond_to_invite(step, call, 200, Some(&contact), Some(&body))?;
+    // When the body is our offer (the INVITE had none), the ACK brings the answer.
+    call.offer_answer.offer_sent(cseq);
     call.final_status = Some(200);
     if let Some(d) = call.dialog.as_mut() {
         d.confirm();
@@ -316,7 +319,7 @@ pub(super) fn send_ack(
             return Ok(());
         }
     }
-    let body = call.local_answer.take();
+    let body = call.offer_answer.take_answer();
     let branch = step.new_branch();
     let bytes = build_in_dialog(
         step,
@@ -380,7 +383,8 @@ pub(super) fn send_reinvite(
     };
     let body = offer.to_bytes();
     let (tx, bytes, cseq) = send_in_dialog(step, call, Method::Invite, Some(&body), &[])?;
-    call.sdp_phase = SdpPhase::LocalOffer;
+    call.offer_answer.offer_made(None);
+    call.offer_answer.offer_sent(cseq);
     call.reinvite = Some(OutgoingRequest { tx, bytes, cseq });
     Ok(())
 }
@@ -495,12 +499,16 @@ pub(super) fn accept_reinvite(
     call: &mut Call,
     pending: &mut Option<IncomingRequest>,
 ) -> Result<(), ActionError> {
-    let body = match call.local_answer.take() {
+    let body = match call.offer_answer.take_answer() {
         Some(answer) => answer,
         None => {
             let local =
                 super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
-            call.sdp_phase = SdpPhase::LocalOffer;
+            // Our offer goes in the 2xx; its answer comes in the ACK, same CSeq.
+            call.offer_answer.offer_made(None);
+            if let Some(request) = pending.as_ref() {
+                call.offer_answer.offer_sent(request.cseq);
+            }
             call.sdp.offer(&step.config.media, &local).to_bytes()
         }
     };

@@ -4,7 +4,7 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::call::MediaRequest;
-use crate::call::{Call, SdpPhase};
+use crate::call::{Call, Payload};
 use crate::call::{SessionTimer, Step};
 use crate::media::{AudioCodec, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
 use crate::sdp::{Direction, LocalMedia, Negotiated, SessionDescription};
@@ -28,34 +28,48 @@ pub(super) fn create_media_session(step: &mut Step<'_>) -> Result<(), ActionErro
 }
 
 /// Our SDP: the answer to the peer's pending offer, or else a new offer.
-pub(super) fn generate_local_sdp(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+pub(super) fn generate_local_sdp(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    offer: &mut Option<Box<SessionDescription>>,
+) -> Result<(), ActionError> {
     let local = local_media(step, call).ok_or(ActionError::NoMediaSession)?;
-    if call.remote_offer.is_some() {
-        return answer_remote_offer(step, call, &local);
+    if let Some(offer) = pending_offer(call, offer) {
+        return answer_offer(step, call, &local, &offer);
     }
-    if call.local_answer.is_some() {
+    if call.offer_answer.has_answer() {
         // The answer was already built (and sent in a reliable-enough 183 for early
         // media); the 2xx repeats it rather than making a new offer.
         return Ok(());
     }
-    call.local_offer = Some(call.sdp.offer(&step.config.media, &local).to_bytes());
-    call.sdp_phase = SdpPhase::LocalOffer;
+    let body = call.sdp.offer(&step.config.media, &local).to_bytes();
+    call.offer_answer.offer_made(Some(body));
     Ok(())
 }
 
-fn answer_remote_offer(
+/// The peer's offer to answer now: the one this step's re-INVITE brought, else the one
+/// the INVITE that created the session left waiting.
+fn pending_offer(
+    call: &mut Call,
+    offer: &mut Option<Box<SessionDescription>>,
+) -> Option<Box<SessionDescription>> {
+    offer
+        .take()
+        .or_else(|| call.offer_answer.take_remote_offer())
+}
+
+fn answer_offer(
     step: &Step<'_>,
     call: &mut Call,
     local: &LocalMedia,
+    offer: &SessionDescription,
 ) -> Result<(), ActionError> {
-    let offer = call.remote_offer.take().ok_or(ActionError::NoRemoteSdp)?;
     let answer = call
         .sdp
-        .answer(&step.config.media, local, &offer)
+        .answer(&step.config.media, local, offer)
         .map_err(|_| ActionError::SdpNotAcceptable)?;
-    call.local_answer = Some(answer.description.to_bytes());
+    call.offer_answer.answered(answer.description.to_bytes());
     call.negotiated = Some(answer.negotiated);
-    call.sdp_phase = SdpPhase::Idle;
     Ok(())
 }
 
@@ -63,17 +77,21 @@ fn answer_remote_offer(
 /// offer, or an offer (re-INVITE) we answer now for the 2xx that follows. A message
 /// without SDP changes nothing, and neither does SDP once our offer was answered: the
 /// 2xx after a 183 that carried the answer repeats it at best, and RFC 3261 §13.2.1
-/// has the UAC ignore it.
+/// has the UAC ignore it. An answer counts only from the transaction (`cseq`) that
+/// carried our offer.
 pub(super) fn negotiate_sdp(
     step: &mut Step<'_>,
     call: &mut Call,
-    inbound: &mut Option<Box<SessionDescription>>,
+    payload: &mut Payload,
+    cseq: Option<u32>,
 ) -> Result<(), ActionError> {
-    if call.remote_offer.is_some() {
+    if payload.offer.is_some() || call.offer_answer.has_remote_offer() {
         let local = local_media(step, call).ok_or(ActionError::NoMediaSession)?;
-        answer_remote_offer(step, call, &local)?;
-    } else if let Some(answer) = inbound.take() {
-        if call.sdp_phase != SdpPhase::LocalOffer {
+        if let Some(offer) = pending_offer(call, &mut payload.offer) {
+            answer_offer(step, call, &local, &offer)?;
+        }
+    } else if let Some(answer) = payload.sdp.take() {
+        if !call.offer_answer.answers_our_offer(cseq) {
             return Ok(());
         }
         let negotiated = call
@@ -81,7 +99,7 @@ pub(super) fn negotiate_sdp(
             .negotiate(&answer)
             .map_err(|_| ActionError::SdpNotAcceptable)?;
         call.negotiated = Some(negotiated);
-        call.sdp_phase = SdpPhase::Idle;
+        call.offer_answer.close();
     }
     if call.media.is_some() {
         apply_negotiated(call, step.now);

@@ -78,8 +78,8 @@ impl ActionHandler for Adapters<'_, '_> {
                 Ok(())
             }
             Action::CreateMediaSession => m::create_media_session(step),
-            Action::GenerateLocalSDP => m::generate_local_sdp(step, call),
-            Action::NegotiateSDP => m::negotiate_sdp(step, call, &mut payload.sdp),
+            Action::GenerateLocalSDP => m::generate_local_sdp(step, call, &mut payload.offer),
+            Action::NegotiateSDP => m::negotiate_sdp(step, call, payload, event.cseq),
             Action::StartMediaFlow => m::start_media_flow(step, call),
             Action::StopMediaFlow => m::stop_media_flow(step, call),
             Action::HoldMedia | Action::ResumeMedia => m::apply_direction(step, call),

@@ -4,9 +4,11 @@
 //! session store.
 
 mod event;
+mod offer_answer;
 mod step;
 
 pub use event::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
+pub(crate) use offer_answer::OfferAnswer;
 pub(crate) use step::{new_tag, retry_after, Effect, SessionTimer, Step};
 
 use std::net::SocketAddr;
@@ -39,9 +41,11 @@ pub(crate) struct Payload {
     pub(crate) request: Option<IncomingRequest>,
     /// The CANCEL being answered (its own transaction).
     pub(crate) cancel: Option<IncomingRequest>,
-    /// The peer's SDP carried by the message: an answer to our offer (an offer goes to
-    /// the session's offer/answer state, since it is answered later).
+    /// The peer's SDP carried by the message, when it is not an offer: an answer to ours.
     pub(crate) sdp: Option<Box<SessionDescription>>,
+    /// The peer's offer in a re-INVITE, answered or refused in this step (the offer of
+    /// the INVITE that creates a session waits in its `OfferAnswer` instead).
+    pub(crate) offer: Option<Box<SessionDescription>>,
     /// The transfer target: of a REFER received, or of a transfer the application asked.
     pub(crate) refer_to: Option<String>,
     /// The digit (and its duration in ms) a `MediaDtmfReceived` reports.
@@ -65,18 +69,6 @@ pub(crate) struct Retransmit2xx {
     pub(crate) interval: Duration,
     pub(crate) give_up_at: Instant,
     pub(crate) cseq: u32,
-}
-
-/// Where the SDP offer/answer exchange stands (RFC 3264).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub(crate) enum SdpPhase {
-    /// No exchange open.
-    #[default]
-    Idle,
-    /// We sent an offer and wait for the answer.
-    LocalOffer,
-    /// The peer sent an offer we have not answered yet.
-    RemoteOffer,
 }
 
 /// A call leg's data.
@@ -118,13 +110,7 @@ pub(crate) struct Call {
     /// UAS: our 2xx until the ACK comes.
     pub(crate) retransmit_2xx: Option<Retransmit2xx>,
     pub(crate) sdp: LocalSession,
-    pub(crate) sdp_phase: SdpPhase,
-    /// The peer's offer we have to answer.
-    pub(crate) remote_offer: Option<Box<SessionDescription>>,
-    /// The answer we built, waiting to be sent in a 2xx.
-    pub(crate) local_answer: Option<Vec<u8>>,
-    /// The offer we built, waiting to be sent.
-    pub(crate) local_offer: Option<Vec<u8>>,
+    pub(crate) offer_answer: OfferAnswer,
     pub(crate) negotiated: Option<Negotiated>,
     /// Our RTP socket, once the runtime opened it (kept after it is released, so that the
     /// store can unindex it).
@@ -187,10 +173,7 @@ impl Call {
             last_ack: None,
             retransmit_2xx: None,
             sdp,
-            sdp_phase: SdpPhase::Idle,
-            remote_offer: None,
-            local_answer: None,
-            local_offer: None,
+            offer_answer: OfferAnswer::default(),
             negotiated: None,
             local_rtp: None,
             rtp_released: false,

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use super::uas_checks;
 use super::Endpoint;
 use crate::adapters::dialog_adapter::{self, ALLOW};
-use crate::call::{new_tag, retry_after, Call, IncomingRequest, SdpPhase, SessionId, SessionTimer};
+use crate::call::{new_tag, retry_after, Call, IncomingRequest, SessionId, SessionTimer};
 use crate::dialog::{DialogIdRef, DialogRole};
 use crate::sdp::is_hold;
 use crate::session_store::RequestOrigin;
@@ -343,8 +343,7 @@ fn new_invite(
         } else {
             event.with_sdp()
         };
-        call.remote_offer = Some(Box::new(offer));
-        call.sdp_phase = SdpPhase::RemoteOffer;
+        call.offer_answer.remote_offer(Box::new(offer));
     }
     call.incoming_invite = Some(request);
     ep.insert_session(id, Role::Uas, call);

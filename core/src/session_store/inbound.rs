@@ -7,7 +7,7 @@
 use super::session::Session;
 use crate::adapters::dialog_adapter::{self, ALLOW};
 use crate::adapters::strip_name_addr;
-use crate::call::{Call, EndReason, IncomingRequest, Payload, SdpPhase, Side, Step};
+use crate::call::{Call, EndReason, IncomingRequest, Payload, Side, Step};
 use crate::dialog::DialogState;
 use crate::sdp::is_hold;
 use crate::sip::{write_ack_for_non_2xx, HeaderName, Message, Method, Params};
@@ -54,8 +54,7 @@ impl Session {
                     } else {
                         event.with_sdp()
                     };
-                    self.call.remote_offer = Some(Box::new(offer));
-                    self.call.sdp_phase = SdpPhase::RemoteOffer;
+                    payload.offer = Some(Box::new(offer));
                 }
                 event
             }
@@ -228,7 +227,7 @@ impl Session {
                 }
                 _ => {
                     call.sdp.reoffer_rejected();
-                    call.sdp_phase = SdpPhase::Idle;
+                    call.offer_answer.close();
                     Event::new(EventType::DialogReInviteFailed)
                 }
             },

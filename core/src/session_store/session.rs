@@ -8,9 +8,7 @@
 use smallvec::SmallVec;
 
 use crate::adapters::{dialog_adapter, media_adapter, Adapters};
-use crate::call::{
-    Call, EndReason, IncomingRequest, Payload, SdpPhase, SessionTimer, Step, Transmit,
-};
+use crate::call::{Call, EndReason, IncomingRequest, Payload, SessionTimer, Step, Transmit};
 use crate::dialog::DialogRole;
 use crate::media::MediaEvent;
 use crate::sip::{Method, Transport};
@@ -227,18 +225,12 @@ impl Session {
 /// An offer in a re-INVITE that we cannot accept (T.38 only, no codec in common) is
 /// answered 488 and the session stays exactly as it was: RFC 3261 §14.2 ("the UAS MUST
 /// return a 488 … the session remains as it was"), RFC 3264 §8. The executor left the
-/// state unchanged; the offer is dropped here. False when no re-INVITE is pending, so
-/// the caller fails the session as before.
-fn refuse_offer(
-    call: &mut Call,
-    pending: &mut Option<IncomingRequest>,
-    step: &mut Step<'_>,
-) -> bool {
+/// state unchanged, and the offer goes with the step's payload. False when no re-INVITE
+/// is pending, so the caller fails the session as before.
+fn refuse_offer(call: &Call, pending: &mut Option<IncomingRequest>, step: &mut Step<'_>) -> bool {
     if pending.as_ref().is_none_or(|r| r.method != Method::Invite) {
         return false;
     }
-    call.remote_offer = None;
-    call.sdp_phase = SdpPhase::Idle;
     // Without the transaction there is nothing to answer; the session still stays.
     let _ = dialog_adapter::answer_pending(step, call, pending, 488);
     true
