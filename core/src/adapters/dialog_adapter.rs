@@ -33,7 +33,8 @@ pub(super) fn create_dialog(step: &mut Step<'_>, call: &mut Call) -> Result<(), 
         return Ok(());
     }
     let invite = call
-        .incoming_invite
+        .invite
+        .incoming
         .as_ref()
         .ok_or(ActionError::NoTransaction)?;
     let msg = Message::parse_with(&invite.bytes, &step.config.parse_limits)
@@ -132,7 +133,7 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let key = ClientKey::new(&branch, call.local_cseq, Method::Invite);
     let tx = start_client(step, key, out.clone(), call.peer, call.transport.clone())?;
     call.offer_answer.offer_sent(call.local_cseq);
-    call.invite = Some(OutgoingRequest {
+    call.invite.request = Some(OutgoingRequest {
         tx,
         bytes: out,
         cseq: call.local_cseq,
@@ -202,11 +203,11 @@ pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
         .or_else(|| call.offer_answer.take_unsent_offer())
         .ok_or(ActionError::NoLocalSdp)?;
     let contact = step.contact(&call.transport);
-    let cseq = call.incoming_invite.as_ref().map_or(0, |i| i.cseq);
+    let cseq = call.invite.incoming.as_ref().map_or(0, |i| i.cseq);
     let bytes = respond_to_invite(step, call, 200, Some(&contact), Some(&body))?;
     // When the body is our offer (the INVITE had none), the ACK brings the answer.
     call.offer_answer.offer_sent(cseq);
-    call.final_status = Some(200);
+    call.invite.final_status = Some(200);
     if let Some(d) = call.dialog.as_mut() {
         d.confirm();
     }
@@ -221,7 +222,7 @@ pub(super) fn send_reject(
     status: u16,
 ) -> Result<(), ActionError> {
     respond_to_invite(step, call, status, None, None)?;
-    call.final_status = Some(status);
+    call.invite.final_status = Some(status);
     Ok(())
 }
 
@@ -234,7 +235,8 @@ fn respond_to_invite(
     body: Option<&[u8]>,
 ) -> Result<Vec<u8>, ActionError> {
     let invite = call
-        .incoming_invite
+        .invite
+        .incoming
         .as_ref()
         .ok_or(ActionError::NoTransaction)?;
     let bytes = build_response(step, &invite.bytes, status, &call.local_tag, contact, body)?;
@@ -244,7 +246,7 @@ fn respond_to_invite(
     if status >= 200 {
         // Answered for good: the transaction keeps what it must re-send, and nothing
         // else needs the request (a CANCEL now only gets its own 200).
-        call.incoming_invite = None;
+        call.invite.incoming = None;
     }
     Ok(bytes)
 }
@@ -292,7 +294,7 @@ fn start_2xx_retransmission(step: &mut Step<'_>, call: &mut Call, bytes: Vec<u8>
     } else {
         t1
     };
-    call.retransmit_2xx = Some(Retransmit2xx {
+    call.invite.retransmit_2xx = Some(Retransmit2xx {
         bytes,
         interval,
         give_up_at,
@@ -310,9 +312,9 @@ pub(super) fn send_ack(
 ) -> Result<(), ActionError> {
     let cseq = event
         .cseq
-        .or(call.invite.as_ref().map(|i| i.cseq))
+        .or(call.invite.request.as_ref().map(|i| i.cseq))
         .ok_or(ActionError::NoTransaction)?;
-    if let Some((acked, bytes)) = &call.last_ack {
+    if let Some((acked, bytes)) = &call.invite.last_ack {
         if *acked == cseq {
             let (dest, bytes) = (dialog_destination(step, call), bytes.clone());
             step.transmit(dest, call.transport.clone(), bytes);
@@ -332,13 +334,17 @@ pub(super) fn send_ack(
     )?;
     let dest = dialog_destination(step, call);
     step.transmit(dest, call.transport.clone(), bytes.clone());
-    call.last_ack = Some((cseq, bytes));
+    call.invite.last_ack = Some((cseq, bytes));
     Ok(())
 }
 
 /// CANCEL for our INVITE (RFC 3261 §9.1): same branch, its own transaction.
 pub(super) fn send_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
-    let invite = call.invite.as_ref().ok_or(ActionError::NoTransaction)?;
+    let invite = call
+        .invite
+        .request
+        .as_ref()
+        .ok_or(ActionError::NoTransaction)?;
     let msg = Message::parse_with(&invite.bytes, &step.config.parse_limits)
         .map_err(|_| ActionError::NoTransaction)?;
     let branch = msg.top_via().branch.unwrap_or_default().to_owned();
@@ -350,7 +356,7 @@ pub(super) fn send_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     start_client(step, key, out, call.peer, call.transport.clone())?;
     // §9.1: if no final response comes within 64·T1 of the CANCEL, the INVITE is over.
     let _ = step.transactions.on_cancel_sent(step.now, invite_tx);
-    call.cancel_sent = true;
+    call.invite.cancel_sent = true;
     Ok(())
 }
 
@@ -360,8 +366,8 @@ pub(super) fn send_bye(
     call: &mut Call,
     event: &Event,
 ) -> Result<(), ActionError> {
-    if call.end_reason.is_none() {
-        call.end_reason = Some(super::bye_reason(event, call));
+    if call.report.end_reason.is_none() {
+        call.report.end_reason = Some(super::bye_reason(event, call));
     }
     send_in_dialog(step, call, Method::Bye, None, &[])?;
     Ok(())
@@ -385,7 +391,7 @@ pub(super) fn send_reinvite(
     let (tx, bytes, cseq) = send_in_dialog(step, call, Method::Invite, Some(&body), &[])?;
     call.offer_answer.offer_made(None);
     call.offer_answer.offer_sent(cseq);
-    call.reinvite = Some(OutgoingRequest { tx, bytes, cseq });
+    call.invite.reinvite = Some(OutgoingRequest { tx, bytes, cseq });
     Ok(())
 }
 
@@ -429,7 +435,7 @@ fn send_in_dialog(
         .ok_or(ActionError::NoDialog)?
         .next_local_seq();
     if method == Method::Bye {
-        call.bye_sent = true;
+        call.invite.bye_sent = true;
     }
     let branch = step.new_branch();
     let bytes = build_in_dialog(step, call, &method, cseq, &branch, body, extra)?;
@@ -609,7 +615,7 @@ pub(super) fn accept_cancel(
         answer_request(step, call, &cancel, 200)?;
     }
     respond_to_invite(step, call, 487, None, None)?;
-    call.final_status = Some(487);
+    call.invite.final_status = Some(487);
     Ok(())
 }
 
@@ -635,7 +641,7 @@ pub(crate) fn end_confirmed_dialog(
         .dialog
         .as_ref()
         .is_some_and(|d| d.state() == DialogState::Confirmed);
-    if !confirmed || call.bye_sent {
+    if !confirmed || call.invite.bye_sent {
         return Ok(());
     }
     send_in_dialog(step, call, Method::Bye, None, &[]).map(|_| ())
@@ -643,7 +649,11 @@ pub(crate) fn end_confirmed_dialog(
 
 /// Re-sends the last ACK for a 2xx (the peer retransmitted its 2xx).
 pub(crate) fn resend_ack(step: &mut Step<'_>, call: &Call) -> Result<(), ActionError> {
-    let (_, bytes) = call.last_ack.as_ref().ok_or(ActionError::NoTransaction)?;
+    let (_, bytes) = call
+        .invite
+        .last_ack
+        .as_ref()
+        .ok_or(ActionError::NoTransaction)?;
     let dest = dialog_destination(step, call);
     step.transmit(dest, call.transport.clone(), bytes.clone());
     Ok(())

@@ -16,7 +16,9 @@ use crate::time::Instant;
 /// is then bound at that address or at the wildcard), else at the socket's own address.
 pub(crate) fn local_media(step: &Step<'_>, call: &Call) -> Option<LocalMedia> {
     let ip = |a: SocketAddr| step.config.advertised_ip.unwrap_or(a.ip());
-    call.local_rtp.map(|a| LocalMedia::new(ip(a), a.port()))
+    call.media
+        .local_rtp
+        .map(|a| LocalMedia::new(ip(a), a.port()))
 }
 
 /// Asks the runtime for an RTP socket (the seed's CreateMediaSession); it answers with
@@ -101,7 +103,7 @@ pub(super) fn negotiate_sdp(
         call.negotiated = Some(negotiated);
         call.offer_answer.close();
     }
-    if call.media.is_some() {
+    if call.media.rtp.is_some() {
         apply_negotiated(call, step.now);
     }
     Ok(())
@@ -110,8 +112,8 @@ pub(super) fn negotiate_sdp(
 /// Starts RTP with the negotiated parameters (or updates a running session).
 pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let negotiated = call.negotiated.as_ref().ok_or(ActionError::NoRemoteSdp)?;
-    call.local_rtp.ok_or(ActionError::NoMediaSession)?;
-    if call.media.is_none() {
+    call.media.local_rtp.ok_or(ActionError::NoMediaSession)?;
+    if call.media.rtp.is_none() {
         let codec = audio_codec(negotiated).ok_or(ActionError::SdpNotAcceptable)?;
         let remote = negotiated
             .remote_rtp
@@ -126,7 +128,7 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
         config.direction = media_direction(negotiated.direction, negotiated.remote_rtp.is_some());
         config.inactivity_timeout = step.config.rtp_inactivity;
         config.sink_capacity_frames = step.config.audio_sink_frames;
-        call.media = Some(Box::new(RtpSession::new(config, step.now)));
+        call.media.rtp = Some(Box::new(RtpSession::new(config, step.now)));
     } else {
         apply_negotiated(call, step.now);
     }
@@ -137,7 +139,7 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
 /// ended call has no use for its port while the session lingers (a load of 1,000 calls/s
 /// would otherwise hold 5,000 ports for nothing).
 pub(super) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
-    if let Some(media) = call.media.as_mut() {
+    if let Some(media) = call.media.rtp.as_mut() {
         media.stop();
     }
     release_rtp(step, call);
@@ -147,8 +149,8 @@ pub(super) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<()
 
 /// Asks the runtime to close the session's RTP socket, once.
 fn release_rtp(step: &mut Step<'_>, call: &mut Call) {
-    if let Some(local_rtp) = call.local_rtp.filter(|_| !call.rtp_released) {
-        call.rtp_released = true;
+    if let Some(local_rtp) = call.media.local_rtp.filter(|_| !call.media.released) {
+        call.media.released = true;
         let session = step.id;
         step.media(MediaRequest::Close { session, local_rtp });
     }
@@ -162,7 +164,7 @@ pub(super) fn apply_direction(step: &mut Step<'_>, call: &mut Call) -> Result<()
 }
 
 fn apply_negotiated(call: &mut Call, now: Instant) {
-    let (Some(media), Some(n)) = (call.media.as_mut(), call.negotiated.as_ref()) else {
+    let (Some(media), Some(n)) = (call.media.rtp.as_mut(), call.negotiated.as_ref()) else {
         return;
     };
     if let Some(remote) = n.remote_rtp {
@@ -190,8 +192,13 @@ fn audio_codec(negotiated: &Negotiated) -> Option<AudioCodec> {
 
 /// RFC 4733 digits, queued until media runs if it does not yet.
 pub(super) fn send_dtmf(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
-    if let Some(media) = call.media.as_mut().filter(|_| !call.dtmf_queue.is_empty()) {
-        let digits = std::mem::take(&mut call.dtmf_queue);
+    if let Some(media) = call
+        .media
+        .rtp
+        .as_mut()
+        .filter(|_| !call.media.dtmf_queue.is_empty())
+    {
+        let digits = std::mem::take(&mut call.media.dtmf_queue);
         media
             .send_dtmf(&digits, step.now)
             .map_err(|_| ActionError::NotSupported)?;
@@ -209,6 +216,7 @@ pub(super) fn cleanup_media(step: &mut Step<'_>, call: &mut Call) -> Result<(), 
 pub(crate) fn refresh_timer(step: &mut Step<'_>, call: &Call) {
     let at = call
         .media
+        .rtp
         .as_ref()
         .filter(|m| !m.is_stopped())
         .and_then(|m| m.poll_timeout());

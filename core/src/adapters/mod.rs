@@ -73,7 +73,7 @@ impl ActionHandler for Adapters<'_, '_> {
             }
             Action::CleanupDialog => {
                 call.dialog = None;
-                call.retransmit_2xx = None;
+                call.invite.retransmit_2xx = None;
                 step.cancel_timer(SessionTimer::Retransmit2xx);
                 Ok(())
             }
@@ -113,7 +113,7 @@ impl ActionHandler for Adapters<'_, '_> {
                 .dialog
                 .as_ref()
                 .is_some_and(|d| d.state() == DialogState::Confirmed),
-            GuardName::MediaReady => call.local_rtp.is_some(),
+            GuardName::MediaReady => call.media.local_rtp.is_some(),
             _ => false,
         }
     }
@@ -129,7 +129,7 @@ impl ActionHandler for Adapters<'_, '_> {
             PublishedEvent::Ringing => SessionEvent::Ringing { session },
             PublishedEvent::EarlyMedia => SessionEvent::EarlyMedia { session },
             PublishedEvent::Answered => {
-                self.call.answered = true;
+                self.call.report.answered = true;
                 SessionEvent::Answered { session }
             }
             PublishedEvent::Held => SessionEvent::Held {
@@ -161,19 +161,20 @@ impl ActionHandler for Adapters<'_, '_> {
                 None => return,
             },
             PublishedEvent::Terminated | PublishedEvent::Failed => {
-                if self.call.terminated_reported {
+                if self.call.report.terminated {
                     return;
                 }
-                self.call.terminated_reported = true;
+                self.call.report.terminated = true;
                 let reason = self
                     .call
+                    .report
                     .end_reason
                     .clone()
                     .unwrap_or_else(|| end_reason(trigger, self.call));
                 SessionEvent::Terminated {
                     session,
                     reason,
-                    status: self.call.final_status,
+                    status: self.call.invite.final_status,
                 }
             }
             // Hold/resume/transfer failures and bridging have no application event yet.
@@ -188,17 +189,19 @@ fn end_reason(trigger: &Event, call: &Call) -> EndReason {
     match trigger.event_type {
         EventType::DialogBYE => EndReason::HungUp { by: Side::Remote },
         EventType::DialogCANCEL => EndReason::Cancelled { by: Side::Remote },
-        EventType::HangupCall if call.answered => EndReason::HungUp { by: Side::Local },
+        EventType::HangupCall if call.report.answered => EndReason::HungUp { by: Side::Local },
         EventType::HangupCall if call.role == DialogRole::Uas => EndReason::Rejected {
             by: Side::Local,
-            status: call.final_status.unwrap_or(603),
+            status: call.invite.final_status.unwrap_or(603),
         },
         EventType::HangupCall => EndReason::Cancelled { by: Side::Local },
         EventType::RejectCall | EventType::NoAnswerTimeout => EndReason::Rejected {
             by: Side::Local,
-            status: call.final_status.unwrap_or(486),
+            status: call.invite.final_status.unwrap_or(486),
         },
-        EventType::DialogFailure if call.cancel_sent => EndReason::Cancelled { by: Side::Local },
+        EventType::DialogFailure if call.invite.cancel_sent => {
+            EndReason::Cancelled { by: Side::Local }
+        }
         EventType::DialogFailure if trigger.status == Some(488) => EndReason::NotAcceptable,
         EventType::DialogFailure => EndReason::Rejected {
             by: Side::Remote,
@@ -219,7 +222,9 @@ fn bye_reason(trigger: &Event, call: &Call) -> EndReason {
         EventType::DialogTimeout => EndReason::Timeout,
         EventType::MediaTimeout => EndReason::MediaTimeout,
         EventType::MediaSessionFailed => EndReason::MediaFailed,
-        EventType::Dialog200OK if call.cancel_sent => EndReason::Cancelled { by: Side::Local },
+        EventType::Dialog200OK if call.invite.cancel_sent => {
+            EndReason::Cancelled { by: Side::Local }
+        }
         _ => EndReason::HungUp { by: Side::Local },
     }
 }

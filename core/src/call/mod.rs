@@ -71,7 +71,10 @@ pub(crate) struct Retransmit2xx {
     pub(crate) cseq: u32,
 }
 
-/// A call leg's data.
+/// A call leg's data. The state table's states are the application's view of the call,
+/// named as each table likes; what RFC 3261 rules need whatever a table calls its states
+/// (a BYE was sent, a 2xx confirmed the dialog) is kept here, in the dialog usage it
+/// belongs to (RFC 5057).
 #[derive(Debug)]
 pub(crate) struct Call {
     pub(crate) role: DialogRole,
@@ -89,18 +92,42 @@ pub(crate) struct Call {
     pub(crate) transport: Transport,
     /// The CSeq of the next request outside a dialog (the INVITE), then kept by the dialog.
     pub(crate) local_cseq: u32,
+    pub(crate) dialog: Option<Dialog>,
+    /// The INVITE usage of the dialog.
+    pub(crate) invite: InviteUsage,
+    /// The CSeq of the last REFER we sent: the id of the implicit subscription it created
+    /// (RFC 3515 §2.4.4), the usage NOTIFY may report on (RFC 6665 §4.1.3).
+    pub(crate) refer_subscription: Option<u32>,
+    /// Our SDP origin and versions.
+    pub(crate) sdp: LocalSession,
+    pub(crate) offer_answer: OfferAnswer,
+    /// What the last exchange settled.
+    pub(crate) negotiated: Option<Negotiated>,
+    pub(crate) media: Media,
+    /// A command that arrived while an offer of ours was outstanding (`DeferCommand`),
+    /// replayed at the session's next state change.
+    pub(crate) deferred_command: Option<(Event, Payload)>,
+    /// What the application has been told.
+    pub(crate) report: Report,
+    pub(crate) created_at: Instant,
+    pub(crate) answered_at: Option<Instant>,
+}
+
+/// The INVITE usage of a dialog (RFC 5057 §5): the INVITE transactions in both
+/// directions and the facts about them the RFC 3261 rules turn on.
+#[derive(Debug, Default)]
+pub(crate) struct InviteUsage {
     /// UAC: our INVITE.
-    pub(crate) invite: Option<OutgoingRequest>,
-    /// UAC: whether a CANCEL was sent.
+    pub(crate) request: Option<OutgoingRequest>,
+    /// UAC: whether a CANCEL was sent for it.
     pub(crate) cancel_sent: bool,
     /// UAS: the INVITE we are answering.
-    pub(crate) incoming_invite: Option<IncomingRequest>,
+    pub(crate) incoming: Option<IncomingRequest>,
     /// Our in-dialog re-INVITE, REFER or BYE in flight.
     pub(crate) reinvite: Option<OutgoingRequest>,
-    pub(crate) dialog: Option<Dialog>,
-    /// UAC: a 2xx confirmed `dialog`; a 2xx with another To tag is from another fork.
+    /// UAC: a 2xx confirmed the dialog; a 2xx with another To tag is from another fork.
     pub(crate) confirmed: bool,
-    /// A BYE was sent for `dialog`.
+    /// A BYE was sent for the dialog.
     pub(crate) bye_sent: bool,
     /// UAC: To tags of forked dialogs we ACKed and ended with BYE; a retransmission of
     /// their 2xx is ACKed again but not BYEd twice.
@@ -109,31 +136,32 @@ pub(crate) struct Call {
     pub(crate) last_ack: Option<(u32, Vec<u8>)>,
     /// UAS: our 2xx until the ACK comes.
     pub(crate) retransmit_2xx: Option<Retransmit2xx>,
-    pub(crate) sdp: LocalSession,
-    pub(crate) offer_answer: OfferAnswer,
-    pub(crate) negotiated: Option<Negotiated>,
+    /// The final status of the INVITE, sent or received.
+    pub(crate) final_status: Option<u16>,
+}
+
+/// The call's media: its RTP socket and session.
+#[derive(Debug, Default)]
+pub(crate) struct Media {
     /// Our RTP socket, once the runtime opened it (kept after it is released, so that the
     /// store can unindex it).
     pub(crate) local_rtp: Option<SocketAddr>,
     /// Whether the RTP socket was given back to the runtime (when media stopped).
-    pub(crate) rtp_released: bool,
-    pub(crate) media: Option<Box<RtpSession>>,
-    /// A command that arrived while an offer of ours was outstanding (`DeferCommand`),
-    /// replayed at the session's next state change.
-    pub(crate) deferred_command: Option<(Event, Payload)>,
+    pub(crate) released: bool,
+    pub(crate) rtp: Option<Box<RtpSession>>,
     /// DTMF digits asked for before media ran.
     pub(crate) dtmf_queue: String,
-    /// The CSeq of the last REFER we sent: the id of the implicit subscription it created
-    /// (RFC 3515 §2.4.4), the one NOTIFY may report on (RFC 6665 §4.1.3).
-    pub(crate) refer_subscription: Option<u32>,
+}
+
+/// What the application has been told of the call, so that it is told once.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    /// `Answered` was published.
     pub(crate) answered: bool,
-    /// The final status of the INVITE, sent or received.
-    pub(crate) final_status: Option<u16>,
     /// Why the call ends, decided when the first step towards the end is taken.
     pub(crate) end_reason: Option<EndReason>,
-    pub(crate) terminated_reported: bool,
-    pub(crate) created_at: Instant,
-    pub(crate) answered_at: Option<Instant>,
+    /// `Terminated` was published.
+    pub(crate) terminated: bool,
 }
 
 impl Call {
@@ -162,29 +190,15 @@ impl Call {
             peer,
             transport,
             local_cseq,
-            invite: None,
-            cancel_sent: false,
-            incoming_invite: None,
-            reinvite: None,
             dialog: None,
-            confirmed: false,
-            bye_sent: false,
-            ended_forks: Vec::new(),
-            last_ack: None,
-            retransmit_2xx: None,
+            invite: InviteUsage::default(),
+            refer_subscription: None,
             sdp,
             offer_answer: OfferAnswer::default(),
             negotiated: None,
-            local_rtp: None,
-            rtp_released: false,
-            media: None,
+            media: Media::default(),
             deferred_command: None,
-            dtmf_queue: String::new(),
-            refer_subscription: None,
-            answered: false,
-            final_status: None,
-            end_reason: None,
-            terminated_reported: false,
+            report: Report::default(),
             created_at: now,
             answered_at: None,
         }

@@ -204,7 +204,7 @@ impl Endpoint {
                 let Some(s) = self.sessions.get_mut(session) else {
                     return;
                 };
-                s.call.local_rtp = Some(local_rtp);
+                s.call.media.local_rtp = Some(local_rtp);
                 self.sessions.index_rtp(local_rtp, session);
                 self.feed(now, session, Event::new(EventType::MediaSessionReady));
             }
@@ -359,11 +359,11 @@ impl Endpoint {
             .sessions
             .get_mut(session)
             .ok_or(CommandError::UnknownSession(session))?;
-        s.call.dtmf_queue.push_str(digits);
+        s.call.media.dtmf_queue.push_str(digits);
         let result = self.command(now, session, Event::new(EventType::SendDtmf), "send_dtmf");
         if result.is_err() {
             if let Some(s) = self.sessions.get_mut(session) {
-                s.call.dtmf_queue.clear();
+                s.call.media.dtmf_queue.clear();
             }
         }
         result
@@ -391,8 +391,8 @@ impl Endpoint {
         let ids: Vec<SessionId> = self.sessions.ids().collect();
         for id in ids {
             if let Some(s) = self.sessions.get_mut(id) {
-                if s.call.end_reason.is_none() {
-                    s.call.end_reason = Some(EndReason::Shutdown);
+                if s.call.report.end_reason.is_none() {
+                    s.call.report.end_reason = Some(EndReason::Shutdown);
                 }
             }
             let _ = self.command(now, id, Event::new(EventType::HangupCall), "shutdown");
@@ -433,6 +433,7 @@ impl Endpoint {
             .get_mut(session)?
             .call
             .media
+            .rtp
             .as_mut()?
             .poll_audio(out)
     }
@@ -446,7 +447,7 @@ impl Endpoint {
         match self
             .sessions
             .get_mut(session)
-            .and_then(|s| s.call.media.as_mut())
+            .and_then(|s| s.call.media.rtp.as_mut())
         {
             Some(media) => media.push_audio(samples),
             None => Ok(()),
@@ -633,7 +634,7 @@ impl Endpoint {
             }
         }
         for id in std::mem::take(&mut self.destroyed) {
-            if let Some(invite) = self.sessions.remove(id).and_then(|s| s.call.invite) {
+            if let Some(invite) = self.sessions.remove(id).and_then(|s| s.call.invite.request) {
                 // An INVITE whose final response never matched it (a 2xx that reached the
                 // dialog with a mangled branch) would otherwise wait for Timer C (3 min):
                 // with the session gone it gets the bounded end of a cancelled INVITE

@@ -345,7 +345,7 @@ fn new_invite(
         };
         call.offer_answer.remote_offer(Box::new(offer));
     }
-    call.incoming_invite = Some(request);
+    call.invite.incoming = Some(request);
     ep.insert_session(id, Role::Uas, call);
     ep.sessions.index_origin(id, &origin);
     start_invite_expiry(ep, id, msg, now);

@@ -98,12 +98,12 @@ impl Session {
     /// The ACK for a 2xx: ends the 2xx retransmission and moves the session on.
     pub(crate) fn on_ack(&mut self, msg: &Message<'_>, step: &mut Step<'_>) {
         let cseq = msg.cseq().seq;
-        match &self.call.retransmit_2xx {
+        match &self.call.invite.retransmit_2xx {
             Some(r) if r.cseq == cseq => {}
             // A retransmitted ACK, or one for a 2xx we are not waiting on.
             _ => return,
         }
-        self.call.retransmit_2xx = None;
+        self.call.invite.retransmit_2xx = None;
         step.cancel_timer(crate::call::SessionTimer::Retransmit2xx);
         let mut event = Event::new(EventType::DialogACK)
             .with_cseq(cseq)
@@ -151,7 +151,13 @@ impl Session {
         let has_sdp = sdp.is_some();
         let mut payload = Payload::default();
         let event = match cseq.method {
-            Method::Invite if call.invite.as_ref().is_some_and(|i| i.cseq == cseq.seq) => {
+            Method::Invite
+                if call
+                    .invite
+                    .request
+                    .as_ref()
+                    .is_some_and(|i| i.cseq == cseq.seq) =>
+            {
                 match status {
                     100..=199 => {
                         if call.dialog.is_none() {
@@ -163,7 +169,7 @@ impl Session {
                     }
                     200..=299 => {
                         let tag = msg.to().tag().unwrap_or_default();
-                        let other_dialog = call.confirmed
+                        let other_dialog = call.invite.confirmed
                             && call
                                 .dialog
                                 .as_ref()
@@ -171,7 +177,8 @@ impl Session {
                         // A 2xx from another fork, or one that arrives after the session
                         // ended (Timer B fired, the CANCEL won): that dialog is confirmed
                         // at the callee, so it is ACKed and ended with BYE (§13.2.2.4).
-                        let too_late = !call.confirmed && self.machine.is_terminal(step.table);
+                        let too_late =
+                            !call.invite.confirmed && self.machine.is_terminal(step.table);
                         if other_dialog || too_late {
                             return end_forked_dialog(call, msg, step);
                         }
@@ -193,16 +200,16 @@ impl Session {
                                 DialogState::Confirmed,
                             );
                         }
-                        if !call.confirmed {
-                            call.confirmed = true;
-                            call.final_status = Some(status);
+                        if !call.invite.confirmed {
+                            call.invite.confirmed = true;
+                            call.invite.final_status = Some(status);
                             call.answered_at = Some(step.now);
                             payload.sdp = sdp.take();
                         }
                         Event::new(EventType::Dialog200OK)
                     }
                     _ => {
-                        call.final_status = Some(status);
+                        call.invite.final_status = Some(status);
                         Event::new(EventType::DialogFailure)
                     }
                 }
@@ -215,7 +222,11 @@ impl Session {
                     {
                         d.refresh_remote_target(&c);
                     }
-                    let repeat = call.last_ack.as_ref().is_some_and(|(c, _)| *c == cseq.seq);
+                    let repeat = call
+                        .invite
+                        .last_ack
+                        .as_ref()
+                        .is_some_and(|(c, _)| *c == cseq.seq);
                     if repeat {
                         // A retransmitted 2xx to our re-INVITE: only the ACK is re-sent.
                         let _ = dialog_adapter::resend_ack(step, call);
@@ -249,7 +260,7 @@ impl Session {
     /// §17.1.1.3), built from our INVITE or re-INVITE.
     fn send_non_2xx_ack(&self, tx: TransactionId, response: &Message<'_>, step: &mut Step<'_>) {
         let call = &self.call;
-        let invite = [call.invite.as_ref(), call.reinvite.as_ref()]
+        let invite = [call.invite.request.as_ref(), call.invite.reinvite.as_ref()]
             .into_iter()
             .flatten()
             .find(|r| r.tx == tx);
@@ -289,13 +300,13 @@ impl Session {
     /// 2xx retransmitted later still gets an ACK, built anew.
     fn forget_finished_request(&mut self, tx: TransactionId) {
         let call = &mut self.call;
-        if let Some(invite) = call.invite.as_mut().filter(|i| i.tx == tx) {
+        if let Some(invite) = call.invite.request.as_mut().filter(|i| i.tx == tx) {
             invite.bytes = Vec::new();
-            call.last_ack = None;
+            call.invite.last_ack = None;
         }
-        if call.reinvite.as_ref().is_some_and(|r| r.tx == tx) {
-            call.reinvite = None;
-            call.last_ack = None;
+        if call.invite.reinvite.as_ref().is_some_and(|r| r.tx == tx) {
+            call.invite.reinvite = None;
+            call.invite.last_ack = None;
         }
     }
 
@@ -304,9 +315,12 @@ impl Session {
     /// the application is told.
     fn note_bye_timed_out(&mut self) {
         let call = &mut self.call;
-        let hung_up = matches!(call.end_reason, Some(EndReason::HungUp { by: Side::Local }));
-        if call.bye_sent && hung_up {
-            call.end_reason = Some(EndReason::ByeTimedOut);
+        let hung_up = matches!(
+            call.report.end_reason,
+            Some(EndReason::HungUp { by: Side::Local })
+        );
+        if call.invite.bye_sent && hung_up {
+            call.report.end_reason = Some(EndReason::ByeTimedOut);
         }
     }
 }
@@ -319,7 +333,7 @@ fn end_forked_dialog(call: &mut Call, msg: &Message<'_>, step: &mut Step<'_>) {
         return;
     };
     let tag = dialog.id().remote_tag.clone();
-    let ended = &mut call.ended_forks;
+    let ended = &mut call.invite.ended_forks;
     let already_ended = ended.contains(&tag);
     if !already_ended && ended.len() < MAX_ENDED_FORKS {
         ended.push(tag);

@@ -41,7 +41,7 @@ impl SessionInfo {
             remote_uri: s.call.remote_uri.clone(),
             created_at: s.call.created_at,
             answered_at: s.call.answered_at,
-            media: s.call.media.as_ref().map(|m| m.stats().clone()),
+            media: s.call.media.rtp.as_ref().map(|m| m.stats().clone()),
             transitions: s.machine.history().recorded(),
         }
     }

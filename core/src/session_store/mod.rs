@@ -149,7 +149,7 @@ impl SessionStore {
             unindex(&mut self.by_origin, key, id);
         }
         // A released port may already belong to a newer session: only our own entry goes.
-        if let Some(rtp) = session.call.local_rtp {
+        if let Some(rtp) = session.call.media.local_rtp {
             if self.by_rtp.get(&rtp) == Some(&id) {
                 self.by_rtp.remove(&rtp);
             }

@@ -100,15 +100,15 @@ impl Session {
         if not_acceptable && refuse_offer(call, &mut payload.request, step) {
             return;
         }
-        if call.end_reason.is_none() {
-            call.end_reason = Some(if not_acceptable {
+        if call.report.end_reason.is_none() {
+            call.report.end_reason = Some(if not_acceptable {
                 EndReason::NotAcceptable
             } else {
                 EndReason::Internal
             });
         }
-        if call.role == DialogRole::Uas && call.final_status.is_none() {
-            if let Some(invite) = call.incoming_invite.clone() {
+        if call.role == DialogRole::Uas && call.invite.final_status.is_none() {
+            if let Some(invite) = call.invite.incoming.clone() {
                 let status = match error {
                     ActionError::SdpNotAcceptable => 488,
                     // §21.5.4: for now we cannot; Retry-After says when to try again.
@@ -116,7 +116,7 @@ impl Session {
                     _ => 500,
                 };
                 if dialog_adapter::answer_request(step, call, &invite, status).is_ok() {
-                    call.final_status = Some(status);
+                    call.invite.final_status = Some(status);
                 }
             }
         }
@@ -140,7 +140,7 @@ impl Session {
             SessionTimer::InviteExpires => EventType::InviteExpired,
             SessionTimer::Retransmit2xx => return self.retransmit_2xx(step),
             SessionTimer::Media => {
-                if let Some(media) = self.call.media.as_mut() {
+                if let Some(media) = self.call.media.rtp.as_mut() {
                     media.handle_timeout(step.now);
                 }
                 return self.service_media(step);
@@ -153,11 +153,11 @@ impl Session {
     /// after 64·T1 the dialog is given up (`DialogTimeout`, and the table sends BYE).
     fn retransmit_2xx(&mut self, step: &mut Step<'_>) {
         let now = step.now;
-        let Some(r) = self.call.retransmit_2xx.as_mut() else {
+        let Some(r) = self.call.invite.retransmit_2xx.as_mut() else {
             return;
         };
         if now >= r.give_up_at {
-            self.call.retransmit_2xx = None;
+            self.call.invite.retransmit_2xx = None;
             let timeout = Event::new(EventType::DialogTimeout).with_status(408);
             self.feed(timeout, step);
             return;
@@ -172,7 +172,7 @@ impl Session {
 
     /// An RTP or RTCP packet arrived on the session's socket.
     pub(crate) fn on_rtp(&mut self, bytes: &[u8], step: &mut Step<'_>) {
-        if let Some(media) = self.call.media.as_mut() {
+        if let Some(media) = self.call.media.rtp.as_mut() {
             let _ = media.handle_packet(step.now, bytes);
         }
         self.service_media(step);
@@ -184,7 +184,7 @@ impl Session {
         let mut events: SmallVec<[MediaEvent; 2]> = SmallVec::new();
         {
             let call = &mut self.call;
-            let (Some(media), Some(local)) = (call.media.as_mut(), call.local_rtp) else {
+            let (Some(media), Some(local)) = (call.media.rtp.as_mut(), call.media.local_rtp) else {
                 return;
             };
             let mut buf = Vec::with_capacity(256);
