@@ -13,9 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use session_core::endpoint::EndReason;
 use session_core::transaction::TimerConfig;
-use session_core::{CommandError, SessionEvent};
+use session_core::{Command, CommandError, SessionEvent};
 
-use crate::runtime::{self, Action, AgentError, Agents, CallOptionArgs, Media, Wake};
+use crate::runtime::{self, AgentError, Agents, CallOptionArgs, Media, Wake};
 
 /// No final answer by then: give up (CANCEL). Timer B (64·T1 = 32 s) fires first.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(40);
@@ -74,7 +74,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let started = Instant::now();
-    let session = match agents.make_call(0, &args.target) {
+    let session = match agents.execute(0, runtime::make_call(&args.target)) {
         Ok(s) => s,
         Err(AgentError::Command(e @ CommandError::BadTarget { .. })) => {
             eprintln!("sessionctl call: {e} (try sip:user@IP:port)");
@@ -108,11 +108,11 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
                 let now = Instant::now();
                 if hold_at.is_some_and(|t| t <= now) {
                     hold_at = None;
-                    act(agents, session, Action::Hold);
+                    execute(agents, Command::Hold { session });
                 }
                 if resume_at.is_some_and(|t| t <= now) {
                     resume_at = None;
-                    act(agents, session, Action::Resume);
+                    execute(agents, Command::Resume { session });
                 }
                 if hangup_at.is_some_and(|t| t <= now) {
                     continue_after(&mut *agents, session, &mut hangup_at, &mut gave_up_at);
@@ -142,7 +142,8 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
                         answered_at = Some(now);
                         hangup_at = Some(now + Duration::from_millis(args.duration_ms));
                         if let Some(digits) = &args.dtmf {
-                            act(agents, session, Action::Dtmf(digits.clone()));
+                            let digits = digits.clone();
+                            execute(agents, Command::SendDtmf { session, digits });
                         }
                         if let Some(ms) = args.hold_ms {
                             let at = now + Duration::from_millis(args.duration_ms / 4);
@@ -199,7 +200,7 @@ fn continue_after(
     gave_up_at: &mut Option<Instant>,
 ) {
     if hangup_at.take().is_some() {
-        act(agents, session, Action::Hangup);
+        execute(agents, Command::Hangup { session });
         *gave_up_at = Some(Instant::now() + hangup_grace());
     }
 }
@@ -229,15 +230,18 @@ fn explain(target: &str, reason: &EndReason, answered: bool) -> Option<String> {
             status,
         } => format!("{target} rejected the call with {status}"),
         EndReason::MediaFailed => "could not open an RTP socket (see --rtp-ports)".to_owned(),
-        EndReason::MediaTimeout => format!("no RTP from {target} for 30 s: call ended"),
+        EndReason::MediaTimeout => {
+            format!("no RTP from {target} within --media-timeout-ms: call ended")
+        }
         _ => return None,
     })
 }
 
-fn act(agents: &mut dyn Agents, session: session_core::SessionId, action: Action) {
-    let what = format!("{action:?}");
-    if let Err(e) = agents.act(0, session, action) {
-        tracing::warn!(%session, action = %what, error = %e, "command refused");
+/// Carries out a command on the call, logging a refusal (the call goes on).
+fn execute(agents: &mut dyn Agents, command: Command) {
+    let what = format!("{command:?}");
+    if let Err(e) = agents.execute(0, command) {
+        tracing::warn!(command = %what, error = %e, "command refused");
     }
 }
 

@@ -14,12 +14,12 @@ use std::time::{Duration, Instant};
 use std::sync::Arc;
 
 use session_core::driver::{CapturedMessage, Direction};
-use session_core::{SessionEvent, SessionId};
+use session_core::{Command, SessionEvent, SessionId};
 use session_core_sim::ladder;
 use session_core_sim::node::NodeId;
 use session_core_sim::trace::{DatagramId, TraceEntry, TraceKind};
 
-use crate::runtime::{Action, Agents, EndpointOptions, Ep, Media, Wake};
+use crate::runtime::{self, Agents, EndpointOptions, Ep, Media, Wake};
 
 const ALICE: Ep = 0;
 const BOB: Ep = 1;
@@ -69,14 +69,14 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
 
     let start = Instant::now();
     let target = format!("sip:bob@{bob_addr}");
-    let alice_call = match agents.make_call(ALICE, &target) {
+    let alice_call = match agents.execute(ALICE, runtime::make_call(&target)) {
         Ok(s) => s,
         Err(e) => return fail(&format!("alice cannot call {target}: {e}")),
     };
     line(start, "alice", &format!("calls {target}"));
 
     let mut bob_call: Option<SessionId> = None;
-    let mut plan: Vec<(Instant, Action)> = Vec::new();
+    let mut plan: Vec<(Instant, Command)> = Vec::new();
     let mut ended = [false, false];
     let limit = start + DEMO_LIMIT;
     while !(ended[ALICE] && ended[BOB]) {
@@ -100,9 +100,9 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
                 let (ready, later): (Vec<_>, Vec<_>) =
                     plan.into_iter().partition(|(t, _)| *t <= now);
                 plan = later;
-                for (_, action) in ready {
-                    line(start, "alice", &describe(&action));
-                    if let Err(e) = agents.act(ALICE, alice_call, action) {
+                for (_, command) in ready {
+                    line(start, "alice", &describe(&command));
+                    if let Err(e) = agents.execute(ALICE, command) {
                         line(start, "alice", &format!("  refused: {e}"));
                     }
                 }
@@ -113,18 +113,19 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
                 match event {
                     SessionEvent::IncomingCall { session, .. } if ep == BOB => {
                         bob_call = Some(session);
-                        if let Err(e) = agents.act(BOB, session, Action::Accept) {
+                        if let Err(e) = agents.execute(BOB, Command::Accept { session }) {
                             line(start, "bob", &format!("cannot answer: {e}"));
                         }
                     }
                     SessionEvent::Answered { .. } if ep == ALICE => {
                         let now = Instant::now();
                         let d = Duration::from_millis(args.duration_ms);
+                        let session = alice_call;
                         plan = vec![
-                            (now + d / 4, Action::Hold),
-                            (now + d / 2, Action::Resume),
-                            (now + d * 5 / 8, Action::Dtmf("123#".into())),
-                            (now + d, Action::Hangup),
+                            (now + d / 4, Command::Hold { session }),
+                            (now + d / 2, Command::Resume { session }),
+                            (now + d * 5 / 8, dtmf(session, "123#")),
+                            (now + d, Command::Hangup { session }),
                         ];
                     }
                     SessionEvent::Terminated { .. } => ended[ep] = true,
@@ -233,14 +234,19 @@ fn line(start: Instant, who: &str, what: &str) {
     );
 }
 
-fn describe(action: &Action) -> String {
-    match action {
-        Action::Hold => "puts the call on hold".into(),
-        Action::Resume => "resumes the call".into(),
-        Action::Dtmf(d) => format!("sends DTMF {d}"),
-        Action::Hangup => "hangs up".into(),
+fn describe(command: &Command) -> String {
+    match command {
+        Command::Hold { .. } => "puts the call on hold".into(),
+        Command::Resume { .. } => "resumes the call".into(),
+        Command::SendDtmf { digits, .. } => format!("sends DTMF {digits}"),
+        Command::Hangup { .. } => "hangs up".into(),
         other => format!("{other:?}"),
     }
+}
+
+fn dtmf(session: SessionId, digits: &str) -> Command {
+    let digits = digits.to_owned();
+    Command::SendDtmf { session, digits }
 }
 
 fn narrate(event: &SessionEvent) -> String {

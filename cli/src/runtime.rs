@@ -152,31 +152,6 @@ pub enum Wake {
     Signal,
 }
 
-/// A per-call command.
-#[derive(Clone, Debug)]
-pub enum Action {
-    Accept,
-    Reject(u16),
-    Hangup,
-    Hold,
-    Resume,
-    Dtmf(String),
-}
-
-impl Action {
-    /// The endpoint command this action is on `session`.
-    fn command(self, session: SessionId) -> Command {
-        match self {
-            Action::Accept => Command::Accept { session },
-            Action::Reject(status) => Command::Reject { session, status },
-            Action::Hangup => Command::Hangup { session },
-            Action::Hold => Command::Hold { session },
-            Action::Resume => Command::Resume { session },
-            Action::Dtmf(digits) => Command::SendDtmf { session, digits },
-        }
-    }
-}
-
 /// Why an endpoint or a command failed.
 #[derive(Debug)]
 pub enum AgentError {
@@ -207,10 +182,8 @@ pub trait Agents {
     fn add(&mut self, options: EndpointOptions) -> Result<SocketAddr, AgentError>;
     /// Blocks until an event, `deadline`, or a signal.
     fn wait(&mut self, deadline: Option<Instant>) -> Wake;
-    /// Places a call from endpoint `ep`.
-    fn make_call(&mut self, ep: Ep, target: &str) -> Result<SessionId, AgentError>;
-    /// Acts on a call.
-    fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError>;
+    /// Carries out a command on endpoint `ep`; returns the session it created or acted on.
+    fn execute(&mut self, ep: Ep, command: Command) -> Result<SessionId, AgentError>;
     /// A call's RTP counters.
     fn rtp_counters(&mut self, ep: Ep, session: SessionId) -> Option<RtpCounters>;
     /// The SIP messages endpoint `ep` recorded (empty unless `capture_sip` was set).
@@ -224,6 +197,14 @@ pub fn open(kind: RuntimeKind) -> Result<Box<dyn Agents>, AgentError> {
     match kind {
         RuntimeKind::Tokio => Ok(Box::new(tokio_agents::TokioAgents::new()?)),
         RuntimeKind::Mio => Ok(Box::new(mio_agents::MioAgents::new()?)),
+    }
+}
+
+/// A call to `target` with default options.
+pub fn make_call(target: &str) -> Command {
+    Command::MakeCall {
+        target: target.to_owned(),
+        options: session_core::CallOptions::default(),
     }
 }
 
@@ -399,22 +380,10 @@ mod tokio_agents {
             }
         }
 
-        fn make_call(&mut self, ep: Ep, target: &str) -> Result<SessionId, AgentError> {
+        fn execute(&mut self, ep: Ep, command: Command) -> Result<SessionId, AgentError> {
             let coordinator = self.coordinators.get(ep).ok_or(AgentError::Stopped)?;
-            let command = Command::MakeCall {
-                target: target.to_owned(),
-                options: session_core::CallOptions::default(),
-            };
             self.rt
                 .block_on(coordinator.execute(command))
-                .map_err(call_error)
-        }
-
-        fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError> {
-            let coordinator = self.coordinators.get(ep).ok_or(AgentError::Stopped)?;
-            self.rt
-                .block_on(coordinator.execute(action.command(session)))
-                .map(drop)
                 .map_err(call_error)
         }
 
@@ -444,7 +413,6 @@ mod tokio_agents {
 mod mio_agents {
     use super::*;
     use mio::{Events, Poll, Token};
-    use session_core::CallOptions;
     use session_core_mio::{Driver, DriverConfig};
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook_mio::v1_0::Signals;
@@ -545,20 +513,9 @@ mod mio_agents {
             }
         }
 
-        fn make_call(&mut self, ep: Ep, target: &str) -> Result<SessionId, AgentError> {
-            let command = Command::MakeCall {
-                target: target.to_owned(),
-                options: CallOptions::default(),
-            };
+        fn execute(&mut self, ep: Ep, command: Command) -> Result<SessionId, AgentError> {
             self.driver(ep)?
                 .execute(Instant::now(), command)
-                .map_err(AgentError::Command)
-        }
-
-        fn act(&mut self, ep: Ep, session: SessionId, action: Action) -> Result<(), AgentError> {
-            self.driver(ep)?
-                .execute(Instant::now(), action.command(session))
-                .map(drop)
                 .map_err(AgentError::Command)
         }
 

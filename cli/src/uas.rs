@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use session_core::driver::DriverLimits;
-use session_core::{SessionEvent, SessionId};
+use session_core::{Command, SessionEvent};
 
-use crate::runtime::{self, Action, Agents, CallOptionArgs, EndpointOptions, Media, Wake};
+use crate::runtime::{self, Agents, CallOptionArgs, EndpointOptions, Media, Wake};
 
 /// How long calls get to end after a signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
@@ -70,7 +70,7 @@ pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
     runtime::emit(&json!({"event": "listening", "sip": addr.to_string()}));
 
     // Answers (or rejections) waiting for their ring time, in due order.
-    let mut due: Vec<(Instant, SessionId, Action)> = Vec::new();
+    let mut due: Vec<(Instant, Command)> = Vec::new();
     loop {
         let next = due.iter().map(|(t, ..)| *t).min();
         match agents.wait(next) {
@@ -85,9 +85,9 @@ pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
                 let (ready, later): (Vec<_>, Vec<_>) =
                     due.into_iter().partition(|(t, ..)| *t <= now);
                 due = later;
-                for (_, session, action) in ready {
-                    if let Err(e) = agents.act(0, session, action) {
-                        tracing::warn!(%session, error = %e, "could not answer");
+                for (_, command) in ready {
+                    if let Err(e) = agents.execute(0, command) {
+                        tracing::warn!(error = %e, "could not answer");
                     }
                 }
             }
@@ -95,15 +95,15 @@ pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
                 runtime::emit(&runtime::event_json(&event));
                 match event {
                     SessionEvent::IncomingCall { session, .. } => {
-                        let action = match args.reject {
-                            Some(code) => Action::Reject(code),
-                            None => Action::Accept,
+                        let command = match args.reject {
+                            Some(status) => Command::Reject { session, status },
+                            None => Command::Accept { session },
                         };
                         let at = Instant::now() + Duration::from_millis(args.ring_ms);
-                        due.push((at, session, action));
+                        due.push((at, command));
                     }
                     SessionEvent::Terminated { session, .. } => {
-                        due.retain(|(_, s, _)| *s != session);
+                        due.retain(|(_, command)| command.session() != Some(session));
                         if let Some(c) = agents.rtp_counters(0, session) {
                             runtime::emit(
                                 &json!({"event": "media", "session": session.to_string(),

@@ -86,6 +86,20 @@ impl Command {
             Command::Transfer { .. } => "transfer",
         }
     }
+
+    /// The session the command acts on; `None` for one that creates a session.
+    pub fn session(&self) -> Option<SessionId> {
+        match self {
+            Command::MakeCall { .. } => None,
+            Command::Accept { session }
+            | Command::Reject { session, .. }
+            | Command::Hangup { session }
+            | Command::Hold { session }
+            | Command::Resume { session }
+            | Command::SendDtmf { session, .. }
+            | Command::Transfer { session, .. } => Some(*session),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -118,6 +132,14 @@ mod tests {
                 target: "sip:b@127.0.0.1".into(),
             },
         ]
+    }
+
+    #[test]
+    fn every_command_but_make_call_names_its_session() {
+        for command in one_of_each() {
+            let expected = (command.name() != "make_call").then_some(SessionId(1));
+            assert_eq!(command.session(), expected, "{}", command.name());
+        }
     }
 
     #[test]
