@@ -223,6 +223,7 @@ pub fn reason_name(reason: &EndReason) -> &'static str {
         EndReason::MediaFailed => "media_failed",
         EndReason::NotAcceptable => "not_acceptable",
         EndReason::Expired => "expired",
+        EndReason::AuthFailed { .. } => "auth_failed",
         EndReason::Shutdown => "shutdown",
         _ => "other",
     }

@@ -5,6 +5,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::auth::Credentials;
 use crate::media::MediaMode;
 use crate::sdp::MediaConfig;
 use crate::sip::{Host, ParseLimits, Uri};
@@ -60,6 +61,8 @@ pub struct Config {
     pub rtp_inactivity: Option<Duration>,
     /// Received audio frames kept per call for the application (`Endpoint::poll_audio`).
     pub audio_sink_frames: usize,
+    /// What 401 and 407 challenges are answered with (RFC 3261 §22); none by default.
+    pub credentials: Credentials,
     /// The state table sessions run on; [`CompiledTable::shared_default`] by default.
     pub table: Arc<CompiledTable>,
 }
@@ -84,6 +87,7 @@ impl Config {
             media_mode: MediaMode::Silence,
             rtp_inactivity: None,
             audio_sink_frames: 0,
+            credentials: Credentials::default(),
             table: CompiledTable::shared_default(),
         }
     }

@@ -94,6 +94,7 @@
 #![deny(missing_docs)]
 
 mod adapters;
+pub mod auth;
 mod call;
 mod config;
 pub mod dialog;

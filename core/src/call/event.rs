@@ -110,6 +110,12 @@ pub enum EndReason {
     /// The incoming INVITE's `Expires` passed while it rang; it was answered 487
     /// (RFC 3261 §13.3.1).
     Expired,
+    /// The INVITE was challenged (401 or 407) and could not be answered: no credentials
+    /// for the realm, or the ones sent were refused (RFC 3261 §22.2).
+    AuthFailed {
+        /// The challenge's status, 401 or 407.
+        status: u16,
+    },
     /// The endpoint is shutting down.
     Shutdown,
     /// The state machine could not complete a step (an action failed); the call was

@@ -458,7 +458,7 @@ fn on_response(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
     };
     let cseq = msg.cseq();
     let key = ClientKey::new(branch, cseq.seq, cseq.method.clone());
-    let (session, ack_tx) = match ep.transactions.on_response(now, &key, status) {
+    let (session, tx, needs_ack) = match ep.transactions.on_response(now, &key, status) {
         ResponseDisposition::PassUp {
             id,
             owner,
@@ -467,7 +467,7 @@ fn on_response(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
             if owner == 0 {
                 return;
             }
-            (SessionId(owner), needs_ack.then_some(id))
+            (SessionId(owner), Some(id), needs_ack)
         }
         ResponseDisposition::Unmatched => {
             // A 2xx retransmitted after its INVITE transaction ended: re-ACK it.
@@ -476,7 +476,7 @@ fn on_response(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
                 .flatten()
                 .and_then(|tag| ep.sessions.by_request(msg.call_id(), tag));
             match session {
-                Some(id) => (id, None),
+                Some(id) => (id, None, false),
                 None => {
                     ep.stats.stray_responses += 1;
                     return;
@@ -486,7 +486,7 @@ fn on_response(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
         _ => return,
     };
     ep.step(now, session, |s, step| {
-        s.on_response(msg, status, ack_tx, step)
+        s.on_response(msg, status, tx, needs_ack, step)
     });
 }
 

@@ -7,12 +7,13 @@
 use super::session::Session;
 use crate::adapters::dialog_adapter::{self, ALLOW};
 use crate::adapters::strip_name_addr;
-use crate::call::{Call, EndReason, IncomingRequest, Payload, Side, Step};
+use crate::auth::{self, AuthError};
+use crate::call::{Call, EndReason, IncomingRequest, OutgoingRequest, Payload, Side, Step};
 use crate::dialog::DialogState;
 use crate::sdp::is_hold;
-use crate::sip::{write_ack_for_non_2xx, HeaderName, Message, Method, Params};
+use crate::sip::{write_ack_for_non_2xx, write_reissued, HeaderName, Message, Method, Params};
 use crate::state_table::{Event, EventType};
-use crate::transaction::{Timer, TransactionId, TransactionOutput};
+use crate::transaction::{ClientKey, Timer, TransactionId, TransactionOutput};
 
 /// How many forked dialogs one call remembers having ended (a bound on what a peer that
 /// forks without end can make us keep).
@@ -133,17 +134,37 @@ impl Session {
     }
 
     /// A response to one of our requests: dialog bookkeeping, then the state-machine
-    /// event. `ack_tx` is the INVITE client transaction that needs the ACK of a non-2xx
-    /// final response (RFC 3261 §17.1.1.3), when it does.
+    /// event. `tx` is the client transaction it matched (none for a 2xx retransmitted
+    /// after it ended); `needs_ack` says that it is an INVITE's non-2xx final, which the
+    /// transaction ACKs (RFC 3261 §17.1.1.3). A 401 or 407 is answered with credentials
+    /// when we have them (§22.2), and the table sees it only when we cannot.
     pub(crate) fn on_response(
         &mut self,
         msg: &Message<'_>,
         status: u16,
-        ack_tx: Option<TransactionId>,
+        tx: Option<TransactionId>,
+        needs_ack: bool,
         step: &mut Step<'_>,
     ) {
-        if let Some(tx) = ack_tx {
+        if let Some(tx) = tx.filter(|_| needs_ack) {
             self.send_non_2xx_ack(tx, msg, step);
+        }
+        if let (401 | 407, Some(tx)) = (status, tx) {
+            match self.send_with_credentials(tx, msg, step) {
+                Ok(()) => return,
+                Err(error) => {
+                    tracing::debug!(session = %step.id, ?error, status, "challenge not answered");
+                    let is_invite = self
+                        .call
+                        .invite
+                        .request
+                        .as_ref()
+                        .is_some_and(|r| r.tx == tx);
+                    if is_invite && self.call.report.end_reason.is_none() {
+                        self.call.report.end_reason = Some(EndReason::AuthFailed { status });
+                    }
+                }
+            }
         }
         let cseq = msg.cseq();
         let call = &mut self.call;
@@ -254,6 +275,72 @@ impl Session {
             event = event.with_sdp();
         }
         self.run(&event, &mut payload, step);
+    }
+
+    /// Sends the request transaction `tx` carried again, answering the challenge in
+    /// `response` (RFC 3261 §22.2): a new branch and CSeq (the next of the dialog, or of
+    /// the call for the INVITE that sets it up), the same Call-ID. What the session
+    /// tracks of that request follows it to its new transaction.
+    fn send_with_credentials(
+        &mut self,
+        tx: TransactionId,
+        response: &Message<'_>,
+        step: &mut Step<'_>,
+    ) -> Result<(), AuthError> {
+        let (bytes, dest, transport) = step
+            .transactions
+            .client_request(tx)
+            .map(|(bytes, dest, transport)| (bytes.to_vec(), dest, transport.clone()))
+            .ok_or(AuthError::NoUsableChallenge)?;
+        let request = Message::parse_with(&bytes, &step.config.parse_limits)
+            .map_err(|_| AuthError::NoUsableChallenge)?;
+        let method = request
+            .method()
+            .cloned()
+            .ok_or(AuthError::NoUsableChallenge)?;
+        if matches!(method, Method::Ack | Method::Cancel) {
+            // §22.1: neither can be sent again with credentials.
+            return Err(AuthError::NoUsableChallenge);
+        }
+        let credentials = auth::answer(&request, response, &step.config.credentials, step.rng)?;
+        let cseq = if request.to().tag().is_some() {
+            let dialog = self
+                .call
+                .dialog
+                .as_mut()
+                .ok_or(AuthError::NoUsableChallenge)?;
+            dialog.next_local_seq()
+        } else {
+            self.call.local_cseq += 1;
+            self.call.local_cseq
+        };
+        let branch = step.new_branch();
+        let headers: Vec<(&str, &str)> = credentials
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let mut out = Vec::with_capacity(bytes.len() + 256);
+        write_reissued(&request, &branch, cseq, &headers, &mut out);
+        let key = ClientKey::new(&branch, cseq, method.clone());
+        let new_tx = step
+            .start_client(key, out.clone(), dest, transport)
+            .map_err(|_| AuthError::NoUsableChallenge)?;
+        let sent = OutgoingRequest {
+            tx: new_tx,
+            bytes: out,
+            cseq,
+        };
+        let usage = &mut self.call.invite;
+        if usage.request.as_ref().is_some_and(|r| r.tx == tx) {
+            usage.request = Some(sent);
+            self.call.offer_answer.offer_sent(cseq);
+        } else if usage.reinvite.as_ref().is_some_and(|r| r.tx == tx) {
+            usage.reinvite = Some(sent);
+            self.call.offer_answer.offer_sent(cseq);
+        } else if method == Method::Refer {
+            self.call.refer_subscription = Some(cseq);
+        }
+        Ok(())
     }
 
     /// The ACK the INVITE client transaction `tx` needs for a non-2xx final (RFC 3261

@@ -330,6 +330,81 @@ pub fn write_cancel(invite: &Message<'_>, out: &mut Vec<u8>) {
     write_hop_request(invite, &Method::Cancel, invite.to().raw, out);
 }
 
+/// Appends `request` sent again as a new transaction with credentials (RFC 3261 §22.2,
+/// §8.1.3.5): the same request line, headers and body, with `branch` in its top Via, CSeq
+/// number `cseq`, and `credentials` (`Authorization` or `Proxy-Authorization` lines) in
+/// place of any it carried. `request` must be a request we built: one Via.
+pub fn write_reissued(
+    request: &Message<'_>,
+    branch: &str,
+    cseq: u32,
+    credentials: &[(&str, &str)],
+    out: &mut Vec<u8>,
+) {
+    let (method, uri) = match request.start_line() {
+        StartLine::Request(r) => (&r.method, r.uri.raw),
+        StartLine::Response(_) => return,
+    };
+    out.extend_from_slice(method.as_str().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(uri.as_bytes());
+    out.extend_from_slice(b" SIP/2.0\r\n");
+    let mut via_done = false;
+    for h in request.headers() {
+        match h.name {
+            HeaderName::Via if !via_done => {
+                via_done = true;
+                write_header_line(out, "Via", &with_branch(request.top_via().raw, branch));
+            }
+            HeaderName::CSeq => {
+                out.extend_from_slice(b"CSeq: ");
+                write_usize(out, cseq as usize);
+                out.push(b' ');
+                out.extend_from_slice(method.as_str().as_bytes());
+                out.extend_from_slice(b"\r\n");
+            }
+            HeaderName::Authorization | HeaderName::ProxyAuthorization => {}
+            HeaderName::ContentLength => {}
+            _ => write_header_line(out, h.name.as_str(), h.value),
+        }
+    }
+    for (name, value) in credentials {
+        write_header_line(out, name, value);
+    }
+    let body = request.body();
+    out.extend_from_slice(b"Content-Length: ");
+    write_usize(out, body.len());
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+}
+
+/// A Via value with its `branch` parameter set to `branch` (added when it had none).
+fn with_branch(via: &str, branch: &str) -> String {
+    let mut out = String::with_capacity(via.len() + branch.len());
+    let mut replaced = false;
+    for (i, part) in via.split(';').enumerate() {
+        if i > 0 {
+            out.push(';');
+        }
+        let is_branch = i > 0
+            && part
+                .split_once('=')
+                .is_some_and(|(name, _)| name.trim().eq_ignore_ascii_case("branch"));
+        if is_branch {
+            out.push_str("branch=");
+            out.push_str(branch);
+            replaced = true;
+        } else {
+            out.push_str(part);
+        }
+    }
+    if !replaced {
+        out.push_str(";branch=");
+        out.push_str(branch);
+    }
+    out
+}
+
 fn write_hop_request(invite: &Message<'_>, method: &Method, to: &str, out: &mut Vec<u8>) {
     let uri = match invite.start_line() {
         StartLine::Request(r) => r.uri.raw,
@@ -650,5 +725,38 @@ v=0\n";
         assert_eq!(cancel.top_via().branch, Some("z9hG4bKnashds8"));
         assert_eq!(cancel.to().tag(), None);
         assert_eq!(cancel.cseq().method, Method::Cancel);
+    }
+
+    #[test]
+    fn a_reissued_request_keeps_everything_but_branch_cseq_and_credentials() {
+        let request = b"INVITE sip:bob@example.com SIP/2.0\r\n\
+Via: SIP/2.0/UDP 192.0.2.1:5060;branch=z9hG4bKold;rport\r\n\
+Max-Forwards: 70\r\n\
+From: <sip:alice@example.com>;tag=a1\r\n\
+To: <sip:bob@example.com>\r\n\
+Call-ID: c1@192.0.2.1\r\n\
+CSeq: 1 INVITE\r\n\
+Proxy-Authorization: Digest username=\"old\"\r\n\
+Contact: <sip:alice@192.0.2.1>\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\
+\r\n\
+v=0\n";
+        let msg = Message::parse(request).unwrap();
+        let mut out = Vec::new();
+        let auth = [("Proxy-Authorization", "Digest username=\"alice\"")];
+        write_reissued(&msg, "z9hG4bKnew", 2, &auth, &mut out);
+        let again = Message::parse(&out).expect("the reissued request parses");
+        assert_eq!(again.top_via().branch, Some("z9hG4bKnew"));
+        assert_eq!(again.top_via().rport, RPort::Requested);
+        assert_eq!(again.cseq().seq, 2);
+        assert_eq!(again.cseq().method, Method::Invite);
+        assert_eq!(again.call_id(), "c1@192.0.2.1");
+        assert_eq!(again.from().tag(), Some("a1"));
+        let credentials: Vec<&str> = again
+            .header_values(HeaderName::ProxyAuthorization)
+            .collect();
+        assert_eq!(credentials, ["Digest username=\"alice\""]);
+        assert_eq!(again.body(), b"v=0\n");
     }
 }

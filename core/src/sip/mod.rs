@@ -27,7 +27,8 @@ mod uri;
 mod views;
 
 pub use builder::{
-    write_ack_for_non_2xx, write_cancel, write_salvaged_response, RequestBuilder, ResponseBuilder,
+    write_ack_for_non_2xx, write_cancel, write_reissued, write_salvaged_response, RequestBuilder,
+    ResponseBuilder,
 };
 pub use error::{ParseError, ParseErrorKind, ParseLimits, UriError, ValueError};
 pub use framing::{frame_stream, StreamFrame};

@@ -395,6 +395,17 @@ impl TransactionLayer {
         self.entries.get(id).map(|e| e.machine.state())
     }
 
+    /// The request client transaction `id` sent, where it went and over what: what a
+    /// request sent again (with credentials, RFC 3261 §22.2) is built from.
+    pub fn client_request(&self, id: TransactionId) -> Option<(&[u8], SocketAddr, &Transport)> {
+        let entry = self.entries.get(id)?;
+        matches!(entry.index, Index::Client(_)).then_some((
+            entry.message.as_slice(),
+            entry.dest,
+            &entry.transport,
+        ))
+    }
+
     /// The owner tag of transaction `id`.
     pub fn owner(&self, id: TransactionId) -> Option<u64> {
         self.entries.get(id).map(|e| e.owner)
