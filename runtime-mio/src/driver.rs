@@ -285,7 +285,7 @@ impl Driver {
             None => return true,
         };
         if event.is_writable() || (tcp && event.is_error()) {
-            let _ = self.core.flush(slot, now);
+            let _ = self.core.flush(slot);
         }
         if event.is_readable() || (tcp && event.is_read_closed()) {
             self.read(slot, now);

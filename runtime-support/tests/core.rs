@@ -103,7 +103,7 @@ fn turn(core: &mut Core<Plain>, listener: &TcpListener) {
         core.accept(stream, remote, now);
     }
     for slot in std::iter::once(None).chain((0..SLOTS).map(Some)) {
-        let _ = core.flush(slot, now);
+        let _ = core.flush(slot);
         let _ = core.read(slot, now);
     }
     core.handle_timeout(now);

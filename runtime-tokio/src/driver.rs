@@ -442,7 +442,7 @@ impl Driver {
     fn poll_socket(&mut self, cx: &mut Context<'_>, slot: Option<usize>) -> bool {
         let now = self.now();
         // `WouldBlock` cleared tokio's readiness, so asking for it registers the waker.
-        let mut again = self.core.flush(slot, now) == Progress::Blocked
+        let mut again = self.core.flush(slot) == Progress::Blocked
             && self.poll_ready(cx, slot, Interest::WRITABLE);
         again |= match self.core.read(slot, now) {
             Progress::BudgetSpent => true,
