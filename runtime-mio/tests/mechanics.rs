@@ -3,11 +3,11 @@
 //! `session-core-runtime`.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
-use session_core::Config;
+use session_core::{CallOptions, Command, Config};
 use session_core_mio::{Driver, DriverConfig, DriverError};
 
 const OPTIONS: &[u8] =
@@ -47,6 +47,24 @@ fn pump(poll: &mut Poll, driver: &mut Driver, mut done: impl FnMut(&Driver) -> b
     }
 }
 
+/// Polls until what arrives on `stream` starts with `prefix`, at most two seconds.
+fn pump_until_received(
+    poll: &mut Poll,
+    driver: &mut Driver,
+    stream: &mut TcpStream,
+    prefix: &[u8],
+) {
+    stream.set_nonblocking(true).unwrap();
+    let mut received = Vec::new();
+    pump(poll, driver, |_| {
+        let mut buf = [0u8; 512];
+        if let Ok(n) = stream.read(&mut buf) {
+            received.extend_from_slice(&buf[..n]);
+        }
+        received.starts_with(prefix)
+    });
+}
+
 #[test]
 fn binds_sip_on_udp_and_tcp_at_one_kernel_chosen_port_and_reads_both() {
     let mut poll = Poll::new().unwrap();
@@ -65,15 +83,25 @@ fn binds_sip_on_udp_and_tcp_at_one_kernel_chosen_port_and_reads_both() {
     assert_eq!(d.open_tcp_connections(), 1);
     // The OPTIONS lacks From, To, Call-ID and CSeq: answered 400 (RFC 3261 §8.2.6) on
     // the connection it came by, once the driver sees it writable.
-    tcp.set_nonblocking(true).unwrap();
-    let mut answer = Vec::new();
-    pump(&mut poll, &mut d, |_| {
-        let mut buf = [0u8; 512];
-        if let Ok(n) = tcp.read(&mut buf) {
-            answer.extend_from_slice(&buf[..n]);
-        }
-        answer.starts_with(b"SIP/2.0 400")
-    });
+    pump_until_received(&mut poll, &mut d, &mut tcp, b"SIP/2.0 400");
+}
+
+/// An outgoing connection is set up in the background: its token turns writable once
+/// connected, and the queued request goes out then.
+#[test]
+fn a_call_over_tcp_connects_when_writable_and_sends_its_invite() {
+    let mut poll = Poll::new().unwrap();
+    let mut d = driver(&poll);
+    let peer = TcpListener::bind("127.0.0.1:0").unwrap();
+    let target = format!("sip:bob@{};transport=tcp", peer.local_addr().unwrap());
+    let call = Command::MakeCall {
+        target,
+        options: CallOptions::default(),
+    };
+    d.execute(Instant::now(), call).unwrap();
+    let (mut accepted, _) = peer.accept().unwrap();
+    pump_until_received(&mut poll, &mut d, &mut accepted, b"INVITE ");
+    assert_eq!(d.stats().connections_opened, 1);
 }
 
 #[test]
