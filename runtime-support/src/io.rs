@@ -3,8 +3,8 @@
 //!
 //! Every operation is non-blocking: one the socket cannot do now fails with
 //! `io::ErrorKind::WouldBlock`, and the runtime's event loop says when to try again
-//! (mio: a readiness event; tokio: a waker, which tokio's `try_*` methods arm by
-//! clearing the socket's readiness on `WouldBlock`).
+//! (mio: a readiness event; tokio: its `try_*` methods clear the socket's readiness on
+//! `WouldBlock`, and asking for readiness then registers the waker).
 //!
 //! Sockets other than SIP's UDP socket live in numbered slots; a slot number is the
 //! handle the runtime knows the socket by (`None` stands for the SIP socket where a UDP
