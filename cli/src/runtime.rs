@@ -528,7 +528,6 @@ mod mio_agents {
             self.drivers
                 .get(ep)
                 .and_then(Driver::sip_capture)
-                .map(<[_]>::to_vec)
                 .unwrap_or_default()
         }
 

@@ -53,15 +53,19 @@
 //!   (even ports), and close on `Close`; their packets are counted per session.
 //! - Time: the `std::time::Instant` given to [`Driver::new`] is the core's zero.
 //!
+//! What to send, queue, open or close is decided in the runtime core both runtimes
+//! share (`session_core_runtime::Core`); this crate is its mio glue: tokens, registration,
+//! readiness events, reads resumed after the budget.
+//!
 //! [`DriverLimits`]: session_core::driver::DriverLimits
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod driver;
 mod run;
-mod slots;
 
-pub use driver::{Driver, DriverConfig, DriverError};
+pub use driver::{Driver, DriverError};
 pub use run::{run, Control};
 pub use session_core::driver::{DriverLimits, DriverStats, PortAllocator, RtpCounters};
 pub use session_core::{Command, Config, SessionInfo};
+pub use session_core_runtime::DriverConfig;

@@ -1,14 +1,36 @@
 //! # session-core-runtime
 //!
-//! The parts of a session-core runtime that do IO but belong to no event loop, shared by
-//! `session-core-tokio` and `session-core-mio` (as quinn-udp serves quinn's runtimes):
+//! The runtime core that `session-core-tokio` and `session-core-mio` share: everything a
+//! runtime does besides running its event loop, written once (as quinn-udp serves quinn's
+//! runtimes, it does the IO but owns no loop).
 //!
-//! - [`sockets`]: binding SIP's UDP socket and TCP listener on one port, RTP sockets from a
-//!   port range, large kernel buffers, and the address a wildcard bind advertises.
+//! - [`Core`]: an [`Endpoint`](session_core::Endpoint) with its sockets and every
+//!   decision about them — which socket an output leaves by, send now or queue, connect
+//!   or refuse at the TCP connection limit (evicting the longest idle), TCP framing and
+//!   keep-alive pongs, when an RTP socket is bound and its port released, the SIP
+//!   capture and the counters.
+//! - [`Io`]: what a runtime lends the core — its socket types, their non-blocking
+//!   operations, and how a socket joins and leaves its event loop. The tokio runtime
+//!   implements it with waker-per-socket readiness, the mio runtime with a `Registry`
+//!   and a token range.
+//! - [`sockets`]: binding SIP's UDP socket and TCP listener on one port, RTP sockets from
+//!   a port range, outgoing TCP connections, large kernel buffers, and the address a
+//!   wildcard bind advertises.
 //!
-//! The bookkeeping both runtimes share without IO (framing, port allocation, retry
-//! queues, limits) is in `session_core::driver`.
+//! A runtime's loop, whatever its shape: when a socket is ready, call [`Core::read`],
+//! [`Core::flush`] or [`Core::accept`] for it; keep one timer at [`Core::next_timeout`]
+//! and call [`Core::handle_timeout`] when it fires; hand [`Core::poll_event`]'s events to
+//! the application.
+//!
+//! The bookkeeping without IO (framing, port allocation, retry queues, idle connections,
+//! limits) is in `session_core::driver`, where it is tested on a virtual clock.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+mod io;
+mod runtime_core;
+mod slots;
 pub mod sockets;
+
+pub use io::Io;
+pub use runtime_core::{captured, Core, DriverConfig, Progress, SharedCapture, Socket, StartError};

@@ -6,7 +6,7 @@
 //! It cannot live in `session-core`, which takes no socket crate.
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
 
 use session_core::driver::PortAllocator;
 use session_core::Config;
@@ -140,6 +140,34 @@ pub fn bind_rtp(
         ports.release(port);
     }
     found
+}
+
+/// A non-blocking TCP connection to `remote`, with Nagle off (SIP messages go out whole),
+/// still being set up when it returns: it is connected once writable, and its
+/// `take_error` then says whether the connect failed.
+pub fn connect_tcp(remote: SocketAddr) -> io::Result<TcpStream> {
+    let socket = Socket::new(
+        Domain::for_address(remote),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
+    socket.set_nonblocking(true)?;
+    socket.set_tcp_nodelay(true)?;
+    match socket.connect(&remote.into()) {
+        Ok(()) => {}
+        Err(e) if connect_in_progress(&e) => {}
+        Err(e) => return Err(e),
+    }
+    Ok(socket.into())
+}
+
+/// Whether a non-blocking connect's error only says that it goes on in the background.
+fn connect_in_progress(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    if e.raw_os_error() == Some(libc::EINPROGRESS) {
+        return true;
+    }
+    e.kind() == io::ErrorKind::WouldBlock
 }
 
 fn size_buffers(socket: &Socket, bytes: usize) {

@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::driver::{self, Request};
+use session_core_runtime::{DriverConfig, SharedCapture};
 
 /// Capacity of each call's event channel; events past it are dropped and counted.
 pub(crate) const CALL_EVENTS: usize = 64;
@@ -185,11 +186,13 @@ impl SessionCoordinatorBuilder {
             .capture_limit
             .map(|limit| Arc::new(Mutex::new(SipCapture::new(limit))));
         let setup = driver::Setup {
-            config,
-            tcp: self.tcp,
-            rtp_ports: self.rtp_ports,
-            rtp_ip: self.rtp_ip,
-            limits: self.limits,
+            driver: DriverConfig {
+                endpoint: config,
+                tcp: self.tcp,
+                rtp_ports: self.rtp_ports,
+                rtp_ip: self.rtp_ip,
+                limits: self.limits,
+            },
             commands: cmd_rx,
             command_tx: cmd_tx.downgrade(),
             incoming: incoming_tx,
@@ -222,7 +225,7 @@ pub struct SessionCoordinator {
     incoming: Option<IncomingCalls>,
     events: broadcast::Sender<SessionEvent>,
     task: Option<JoinHandle<()>>,
-    capture: Option<driver::SharedCapture>,
+    capture: Option<SharedCapture>,
 }
 
 impl SessionCoordinator {
@@ -241,10 +244,7 @@ impl SessionCoordinator {
     /// The SIP messages recorded so far, when [`SessionCoordinatorBuilder::capture_sip`]
     /// turned the capture on; `None` otherwise.
     pub fn sip_capture(&self) -> Option<Vec<CapturedMessage<std::time::Instant>>> {
-        let capture = self.capture.as_ref()?;
-        // A poisoned lock only means the driver panicked mid-record; the entries are sound.
-        let c = capture.lock().unwrap_or_else(|e| e.into_inner());
-        Some(c.entries().to_vec())
+        self.capture.as_ref().map(session_core_runtime::captured)
     }
 
     /// The address SIP is bound to (UDP and TCP).

@@ -48,6 +48,10 @@
 //! - Shutdown ends every call, drives the endpoint until idle or the grace period ends,
 //!   then closes the sockets. Dropping every handle does the same in the background.
 //!
+//! What to send, queue, open or close is decided in the runtime core both runtimes
+//! share (`session_core_runtime::Core`); this crate is its tokio glue: the task, the
+//! wakers, the timer and the channels.
+//!
 //! [`DriverLimits::reads_per_wakeup`]: session_core::driver::DriverLimits::reads_per_wakeup
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]

@@ -17,7 +17,7 @@ pub(crate) struct ReadySet {
 
 #[derive(Debug, Default)]
 struct Inner {
-    ids: BTreeSet<u64>,
+    ids: BTreeSet<usize>,
     task: Option<Waker>,
 }
 
@@ -31,20 +31,20 @@ impl ReadySet {
     }
 
     /// Marks `id` ready without waking anyone (the driver is already running).
-    pub(crate) fn mark(&self, id: u64) {
+    pub(crate) fn mark(&self, id: usize) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         inner.ids.insert(id);
     }
 
     /// Takes the ready ids into `out` (cleared first), in id order.
-    pub(crate) fn drain_into(&self, out: &mut Vec<u64>) {
+    pub(crate) fn drain_into(&self, out: &mut Vec<usize>) {
         out.clear();
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         out.extend(std::mem::take(&mut inner.ids));
     }
 
     /// A waker that marks `id` ready and wakes the driver task.
-    pub(crate) fn waker(self: &Arc<Self>, id: u64) -> Waker {
+    pub(crate) fn waker(self: &Arc<Self>, id: usize) -> Waker {
         Waker::from(Arc::new(SocketWaker {
             id,
             set: Arc::clone(self),
@@ -53,7 +53,7 @@ impl ReadySet {
 }
 
 struct SocketWaker {
-    id: u64,
+    id: usize,
     set: Arc<ReadySet>,
 }
 

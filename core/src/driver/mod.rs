@@ -19,7 +19,9 @@
 //! - [`DriverLimits`]: the bounds every runtime applies (buffers, connections, work per
 //!   wake-up).
 //!
-//! Nothing here opens a socket or reads a clock.
+//! Nothing here opens a socket or reads a clock. The decisions that need sockets (which
+//! socket an output leaves by, send or queue, connect or refuse, when a port is released)
+//! are made once, on top of these, by `Core` in the `session-core-runtime` crate.
 //!
 //! [`Instant`]: crate::Instant
 

@@ -1,5 +1,6 @@
-//! A small slab: sockets live in numbered slots, and a slot's number is its mio token's
-//! offset, so an event finds its socket in O(1) and tokens are reused after a close.
+//! A small slab: sockets live in numbered slots, and a slot's number is the handle a
+//! runtime knows the socket by (mio: the token's offset; tokio: the waker's id), so an
+//! event finds its socket in O(1) and numbers are reused after a close.
 
 /// Fixed-capacity storage with reusable indices.
 #[derive(Debug)]

@@ -1,0 +1,209 @@
+//! The core's datagram sockets: SIP's UDP socket and one RTP socket per call. A datagram
+//! leaves by the socket bound at its source address, now or behind what that socket
+//! refused (kept in order, bounded); an RTP socket is bound from the configured port range
+//! when the endpoint asks for media, and its port goes back when the media stops.
+
+use std::io;
+use std::net::SocketAddr;
+
+use session_core::driver::{Direction, RetryQueue, Source};
+use session_core::endpoint::Transmit;
+use session_core::sip::Transport;
+use session_core::{Instant, MediaInput, SessionId};
+
+use super::{Core, Progress, RtpSocket, Slot};
+use crate::io::Io;
+use crate::sockets;
+
+impl<R: Io> Core<R> {
+    /// Reads datagrams from the SIP socket (`None`) or an RTP socket until `WouldBlock`
+    /// or the budget, feeding each to the endpoint.
+    pub(super) fn read_udp(&mut self, slot: Option<usize>, now: Instant) -> Progress {
+        for _ in 0..self.limits.reads_per_wakeup {
+            let (local, received) = match slot {
+                None => (self.sip_addr, R::recv_from(&self.udp, &mut self.buf)),
+                Some(i) => match self.slots.get(i) {
+                    Some(Slot::Rtp(r)) => (r.local, R::recv_from(&r.socket, &mut self.buf)),
+                    _ => return Progress::Closed,
+                },
+            };
+            match received {
+                Ok((n, remote)) => {
+                    self.stats.datagrams_received += 1;
+                    if slot.is_some() {
+                        self.media.record_received(local, n);
+                    } else {
+                        self.record(Direction::Received, local, remote, &self.buf[..n]);
+                    }
+                    self.endpoint.handle_datagram(
+                        now,
+                        local,
+                        remote,
+                        Transport::Udp,
+                        &self.buf[..n],
+                    );
+                    self.drain(now);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Blocked,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // ICMP errors for earlier sends surface here on Linux: not fatal.
+                Err(e) => tracing::debug!(%local, error = %e, "UDP receive error"),
+            }
+        }
+        Progress::BudgetSpent
+    }
+
+    /// Sends what the SIP socket (`None`) or an RTP socket has queued, until `WouldBlock`.
+    pub(super) fn flush_udp(&mut self, slot: Option<usize>) -> Progress {
+        loop {
+            let (socket, queue) = match slot {
+                None => (&self.udp, &mut self.udp_queue),
+                Some(i) => match self.slots.get_mut(i) {
+                    Some(Slot::Rtp(r)) => (&r.socket, &mut r.queue),
+                    _ => return Progress::Closed,
+                },
+            };
+            let Some(t) = queue.front() else {
+                return Progress::Done;
+            };
+            match R::send_to(socket, &t.payload, t.remote) {
+                Ok(_) => {
+                    if let Some(t) = queue.pop_front() {
+                        self.sent(slot, &t);
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Blocked,
+                Err(e) => {
+                    tracing::debug!(remote = %t.remote, error = %e, "UDP send failed");
+                    queue.pop_front();
+                    self.stats.datagrams_dropped += 1;
+                }
+            }
+        }
+    }
+
+    pub(super) fn transmit_udp(&mut self, t: Transmit) {
+        let slot = match self.media.source(t.local, self.sip_addr) {
+            Some(Source::Sip) => None,
+            Some(Source::Rtp(slot)) => Some(slot),
+            None => {
+                tracing::debug!(local = %t.local, "no socket at the source address");
+                self.stats.datagrams_dropped += 1;
+                return;
+            }
+        };
+        let (socket, queue) = match slot {
+            None => (&self.udp, &mut self.udp_queue),
+            Some(i) => match self.slots.get_mut(i) {
+                Some(Slot::Rtp(r)) => (&r.socket, &mut r.queue),
+                _ => return,
+            },
+        };
+        // Behind anything already waiting, so datagrams leave in order.
+        let result = if queue.is_empty() {
+            R::send_to(socket, &t.payload, t.remote)
+        } else {
+            Err(io::ErrorKind::WouldBlock.into())
+        };
+        match result {
+            Ok(_) => self.sent(slot, &t),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => match queue.push_back(t) {
+                Ok(()) => {
+                    self.stats.datagrams_deferred += 1;
+                    self.io.output_queued(slot);
+                }
+                Err(full) => {
+                    tracing::warn!(%full, "UDP datagram dropped");
+                    self.stats.datagrams_dropped += 1;
+                }
+            },
+            Err(e) => {
+                tracing::debug!(remote = %t.remote, error = %e, "UDP send failed");
+                self.stats.datagrams_dropped += 1;
+            }
+        }
+    }
+
+    /// Counts a datagram the socket took, and records it when it is SIP.
+    fn sent(&mut self, slot: Option<usize>, t: &Transmit) {
+        self.stats.datagrams_sent += 1;
+        if slot.is_some() {
+            self.media.record_sent(t.local, t.payload.len());
+        } else {
+            self.record(Direction::Sent, t.local, t.remote, &t.payload);
+        }
+    }
+
+    /// Records a SIP datagram in the capture, when one is on, at the time it crossed
+    /// the socket.
+    fn record(&self, direction: Direction, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
+        if let Some(capture) = &self.capture {
+            let at = std::time::Instant::now();
+            // A poisoned lock only means a reader panicked; the capture itself is sound.
+            let mut c = capture.lock().unwrap_or_else(|e| e.into_inner());
+            c.record(at, direction, local, remote, Transport::Udp, bytes);
+        }
+    }
+
+    /// Binds an RTP socket for `session` and says how it went, as the endpoint's input:
+    /// what [`Core::drain`] does on `MediaRequest::Open` (public so that a runtime's tests
+    /// can open sockets without a call).
+    pub fn open_media(&mut self, session: SessionId) -> MediaInput {
+        let Some(slot) = self.slots.vacant() else {
+            tracing::warn!(%session, "no RTP socket: no free slot");
+            return MediaInput::Failed { session };
+        };
+        let Some((socket, port)) = sockets::bind_rtp(
+            self.ports.as_mut(),
+            self.rtp_ip,
+            self.limits.socket_buffer_bytes,
+        ) else {
+            tracing::warn!(%session, "no RTP socket: no free port");
+            return MediaInput::Failed { session };
+        };
+        let adopted = socket
+            .local_addr()
+            .and_then(|local| Ok((local, self.io.adopt_udp(Some(slot), socket)?)));
+        let (local, socket) = match adopted {
+            Ok(pair) => pair,
+            Err(e) => {
+                tracing::warn!(%session, error = %e, "cannot watch RTP socket");
+                self.release_port(port);
+                return MediaInput::Failed { session };
+            }
+        };
+        let rtp = RtpSocket {
+            socket,
+            session,
+            local,
+            queue: RetryQueue::new(self.limits.max_retry_datagrams, self.limits.max_retry_bytes),
+            port,
+        };
+        let Ok(slot) = self.slots.insert(Slot::Rtp(rtp)) else {
+            unreachable!("a vacant slot was found before binding");
+        };
+        if let Some(old) = self.media.insert(session, local, slot) {
+            self.close_slot(old);
+        }
+        tracing::debug!(%session, %local, "RTP socket open");
+        MediaInput::Ready {
+            session,
+            local_rtp: local,
+        }
+    }
+
+    /// Closes a session's RTP socket and releases its port: what [`Core::drain`] does on
+    /// `MediaRequest::Close`.
+    pub fn close_media(&mut self, session: SessionId) {
+        if let Some(socket) = self.media.remove(session) {
+            self.close_slot(socket.handle);
+            tracing::debug!(%session, local = %socket.local_rtp, "RTP socket closed");
+        }
+    }
+
+    pub(super) fn release_port(&mut self, port: Option<u16>) {
+        if let (Some(ports), Some(p)) = (self.ports.as_mut(), port) {
+            ports.release(p);
+        }
+    }
+}

@@ -1,0 +1,468 @@
+//! The runtime core: an [`Endpoint`] with its sockets, and every decision a runtime makes
+//! about them, written once for both runtimes.
+//!
+//! - which socket an output leaves by (SIP's UDP socket, a call's RTP socket, a TCP
+//!   connection), and whether it is sent now or queued behind what the socket refused;
+//! - connect or refuse at the TCP connection limit, evicting the connection idle for
+//!   longest (RFC 3261 §18 lets either side close a connection it no longer needs);
+//! - TCP framing into messages and the RFC 5626 §3.5.1 keep-alive pong;
+//! - when an RTP socket is bound, from which port, and when its port goes back;
+//! - the SIP capture, the counters, the bounded queue of session events.
+//!
+//! A runtime keeps only its event loop: it learns which socket is ready, calls
+//! [`Core::read`], [`Core::flush`] or [`Core::accept`] for it, and arms one timer at
+//! [`Core::next_timeout`]. It lends the core its socket types through [`Io`].
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use session_core::driver::{
+    CapturedMessage, DriverLimits, DriverStats, Epoch, IdleConnections, MediaBook, PortAllocator,
+    RetryQueue, RtpCounters, SipCapture, StreamReassembler,
+};
+use session_core::endpoint::{MediaRequest, Transmit};
+use session_core::sip::Transport;
+use session_core::{
+    Command, CommandError, Config, Endpoint, Instant, Output, SessionEvent, SessionId,
+};
+
+use crate::io::Io;
+use crate::slots::Slots;
+use crate::sockets;
+
+mod connections;
+mod datagrams;
+
+/// Session events kept for the application before the oldest are dropped.
+const MAX_QUEUED_EVENTS: usize = 4096;
+
+/// A SIP capture the core records into and the application reads, possibly from another
+/// thread.
+pub type SharedCapture = Arc<Mutex<SipCapture<std::time::Instant>>>;
+
+/// A copy of what `capture` holds.
+pub fn captured(capture: &SharedCapture) -> Vec<CapturedMessage<std::time::Instant>> {
+    // A poisoned lock only means a recorder panicked mid-record; the entries are sound.
+    let c = capture.lock().unwrap_or_else(|e| e.into_inner());
+    c.entries().to_vec()
+}
+
+/// How a driver is set up.
+#[derive(Clone, Debug)]
+pub struct DriverConfig {
+    /// The endpoint's configuration. Its `sip_addr` is where SIP is bound (port 0: the
+    /// kernel picks); the driver rewrites it to the bound address before building the
+    /// endpoint, so Via and Contact carry a real port.
+    pub endpoint: Config,
+    /// Listen for SIP over TCP on the same address as UDP (default true).
+    pub tcp: bool,
+    /// Where RTP sockets come from; `None` lets the kernel pick any port.
+    pub rtp_ports: Option<PortAllocator>,
+    /// The address RTP sockets bind to; the SIP address's IP when absent.
+    pub rtp_ip: Option<IpAddr>,
+    /// Buffers, connection counts and work per wake-up.
+    pub limits: DriverLimits,
+}
+
+impl DriverConfig {
+    /// A configuration with TCP on, kernel-chosen RTP ports and default limits.
+    pub fn new(endpoint: Config) -> DriverConfig {
+        DriverConfig {
+            endpoint,
+            tcp: true,
+            rtp_ports: None,
+            rtp_ip: None,
+            limits: DriverLimits::default(),
+        }
+    }
+}
+
+/// Why the core could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// A SIP socket could not be bound (most often: the address is in use).
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// The runtime could not take the bound SIP socket into its event loop.
+    Adopt(io::Error),
+}
+
+/// How far a read or a flush got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub enum Progress {
+    /// A flush sent everything queued.
+    Done,
+    /// The socket said `WouldBlock` (or a connection is still being set up): wait for
+    /// its readiness.
+    Blocked,
+    /// The per-wake-up read budget ran out with more to read: come back soon, since an
+    /// edge-triggered source will not report it again.
+    BudgetSpent,
+    /// The socket is gone (closed here, or never was).
+    Closed,
+}
+
+/// One of the core's sockets, as the runtime polls it.
+#[derive(Debug)]
+pub enum Socket<'a, R: Io> {
+    /// SIP's UDP socket or a call's RTP socket.
+    Udp(&'a R::Udp),
+    /// A TCP connection.
+    Tcp(&'a R::Tcp),
+}
+
+/// An [`Endpoint`], its sockets and the decisions about them; see the module doc.
+pub struct Core<R: Io> {
+    endpoint: Endpoint,
+    epoch: Epoch,
+    io: R,
+    sip_addr: SocketAddr,
+    udp: R::Udp,
+    udp_queue: RetryQueue,
+    slots: Slots<Slot<R>>,
+    /// The open connection to each remote address.
+    conns: BTreeMap<SocketAddr, usize>,
+    /// Last traffic per TCP connection slot: idle ones are closed, the longest idle
+    /// evicted at the connection limit.
+    idle: IdleConnections<usize, Instant>,
+    media: MediaBook<usize>,
+    ports: Option<PortAllocator>,
+    rtp_ip: IpAddr,
+    limits: DriverLimits,
+    events: VecDeque<SessionEvent>,
+    buf: Vec<u8>,
+    stats: DriverStats,
+    capture: Option<SharedCapture>,
+}
+
+enum Slot<R: Io> {
+    Tcp(Conn<R>),
+    Rtp(RtpSocket<R>),
+}
+
+struct Conn<R: Io> {
+    stream: R::Tcp,
+    remote: SocketAddr,
+    reassembler: StreamReassembler,
+    out: Vec<u8>,
+    /// False while an outgoing connection is being set up.
+    connected: bool,
+}
+
+struct RtpSocket<R: Io> {
+    socket: R::Udp,
+    session: SessionId,
+    local: SocketAddr,
+    queue: RetryQueue,
+    /// The port taken from the configured range, which goes back when the socket closes.
+    port: Option<u16>,
+}
+
+impl<R: Io> Core<R> {
+    /// Binds SIP (UDP, and a TCP listener on the same address when `config.tcp`), hands
+    /// the UDP socket to `io`, and builds the endpoint; `origin` becomes the core's time
+    /// zero. At most `slots` TCP connections and RTP sockets are open at once. Returns the
+    /// TCP listener, which the runtime accepts on.
+    pub fn bind(
+        config: DriverConfig,
+        mut io: R,
+        origin: std::time::Instant,
+        slots: usize,
+    ) -> Result<(Core<R>, Option<std::net::TcpListener>), StartError> {
+        let DriverConfig {
+            mut endpoint,
+            tcp,
+            rtp_ports,
+            rtp_ip,
+            limits,
+        } = config;
+        let asked = endpoint.sip_addr;
+        let bind_error = |source| StartError::Bind {
+            addr: asked,
+            source,
+        };
+        let (udp, listener) =
+            sockets::bind_sip(asked, tcp, limits.socket_buffer_bytes).map_err(bind_error)?;
+        let sip_addr = udp.local_addr().map_err(bind_error)?;
+        let udp = io.adopt_udp(None, udp).map_err(StartError::Adopt)?;
+        endpoint.sip_addr = sip_addr;
+        sockets::advertise_for_wildcard(&mut endpoint);
+        tracing::info!(%sip_addr, tcp, "SIP bound");
+        let core = Core {
+            endpoint: Endpoint::new(endpoint),
+            epoch: Epoch::new(origin),
+            io,
+            sip_addr,
+            udp,
+            udp_queue: RetryQueue::new(limits.max_retry_datagrams, limits.max_retry_bytes),
+            slots: Slots::new(slots),
+            conns: BTreeMap::new(),
+            idle: IdleConnections::new(limits.tcp_idle_timeout),
+            media: MediaBook::new(),
+            ports: rtp_ports,
+            rtp_ip: rtp_ip.unwrap_or(sip_addr.ip()),
+            buf: vec![0; limits.max_message_bytes.max(2048)],
+            limits,
+            events: VecDeque::new(),
+            stats: DriverStats::default(),
+            capture: None,
+        };
+        Ok((core, listener))
+    }
+
+    /// Records the SIP messages that cross the UDP socket into `capture`.
+    pub fn capture_sip(&mut self, capture: SharedCapture) {
+        self.capture = Some(capture);
+    }
+
+    /// A copy of the SIP messages recorded so far, or `None` when no capture is on.
+    pub fn sip_capture(&self) -> Option<Vec<CapturedMessage<std::time::Instant>>> {
+        self.capture.as_ref().map(captured)
+    }
+
+    /// The address SIP is bound to (UDP and TCP).
+    pub fn sip_addr(&self) -> SocketAddr {
+        self.sip_addr
+    }
+
+    /// The endpoint, for inspection.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The endpoint, for calls that produce no output (application audio); after any
+    /// other, [`Core::drain`].
+    pub fn endpoint_mut(&mut self) -> &mut Endpoint {
+        &mut self.endpoint
+    }
+
+    /// The epoch mapping the runtime's clock to the core's.
+    pub fn epoch(&self) -> Epoch {
+        self.epoch
+    }
+
+    /// The runtime's side, lent at [`Core::bind`].
+    pub fn io(&self) -> &R {
+        &self.io
+    }
+
+    /// The runtime's side, mutably.
+    pub fn io_mut(&mut self) -> &mut R {
+        &mut self.io
+    }
+
+    /// The socket in `slot` (`None`: SIP's UDP socket), if one is open there.
+    pub fn socket(&self, slot: Option<usize>) -> Option<Socket<'_, R>> {
+        let Some(slot) = slot else {
+            return Some(Socket::Udp(&self.udp));
+        };
+        match self.slots.get(slot)? {
+            Slot::Tcp(c) => Some(Socket::Tcp(&c.stream)),
+            Slot::Rtp(r) => Some(Socket::Udp(&r.socket)),
+        }
+    }
+
+    /// Reads the socket in `slot` (`None`: SIP's UDP socket) until `WouldBlock` or the
+    /// budget, feeding what arrived to the endpoint: datagrams as they are, a TCP
+    /// stream cut into messages (RFC 3261 §18.3). A connection closes at the peer's end
+    /// or on broken framing.
+    pub fn read(&mut self, slot: Option<usize>, now: Instant) -> Progress {
+        match slot.map(|i| (i, self.slots.get(i))) {
+            None | Some((_, Some(Slot::Rtp(_)))) => self.read_udp(slot, now),
+            Some((i, Some(Slot::Tcp(_)))) => self.read_tcp(i, now),
+            Some((_, None)) => Progress::Closed,
+        }
+    }
+
+    /// Sends what the socket in `slot` (`None`: SIP's UDP socket) has queued, until
+    /// `WouldBlock`; an outgoing connection finishes its set-up first, and closes when
+    /// that or a write fails.
+    pub fn flush(&mut self, slot: Option<usize>) -> Progress {
+        match slot.map(|i| (i, self.slots.get(i))) {
+            None | Some((_, Some(Slot::Rtp(_)))) => self.flush_udp(slot),
+            Some((i, Some(Slot::Tcp(_)))) => self.flush_tcp(i),
+            Some((_, None)) => Progress::Closed,
+        }
+    }
+
+    /// The bounds it applies.
+    pub fn limits(&self) -> &DriverLimits {
+        &self.limits
+    }
+
+    /// What the core has counted so far.
+    pub fn stats(&self) -> DriverStats {
+        self.stats
+    }
+
+    /// A session's RTP packet counters (kept a while after the call ended).
+    pub fn rtp_counters(&self, session: SessionId) -> Option<RtpCounters> {
+        self.media.counters(session)
+    }
+
+    /// How many RTP sockets are open.
+    pub fn open_rtp_sockets(&self) -> usize {
+        self.media.len()
+    }
+
+    /// How many ports of the configured RTP range are taken.
+    pub fn rtp_ports_in_use(&self) -> usize {
+        self.ports.as_ref().map_or(0, PortAllocator::in_use)
+    }
+
+    /// How many TCP connections are open.
+    pub fn open_tcp_connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// Counts a session event the application had no room for.
+    pub fn count_dropped_event(&mut self) {
+        self.stats.events_dropped += 1;
+    }
+
+    /// The next session event for the application.
+    pub fn poll_event(&mut self) -> Option<SessionEvent> {
+        self.events.pop_front()
+    }
+
+    /// Runs a [`Command`] and sends what it produced; returns the session it created or
+    /// acted on.
+    pub fn execute(&mut self, now: Instant, command: Command) -> Result<SessionId, CommandError> {
+        let r = self.endpoint.execute(now, command);
+        self.drain(now);
+        r
+    }
+
+    /// Starts a graceful shutdown: every call gets its BYE or CANCEL. (The runtime stops
+    /// accepting connections.)
+    pub fn shutdown(&mut self, now: Instant) {
+        self.endpoint.shutdown(now);
+        self.drain(now);
+    }
+
+    /// True when the endpoint has nothing left to do and nothing waits to be sent.
+    pub fn is_idle(&self) -> bool {
+        self.endpoint.is_idle()
+            && self.udp_queue.is_empty()
+            && self
+                .slots
+                .indices()
+                .into_iter()
+                .all(|i| match self.slots.get(i) {
+                    Some(Slot::Tcp(c)) => c.out.is_empty(),
+                    Some(Slot::Rtp(r)) => r.queue.is_empty(),
+                    None => true,
+                })
+    }
+
+    /// When [`Core::handle_timeout`] must next be called: the endpoint's next timer or
+    /// the next TCP connection going idle.
+    pub fn next_timeout(&self) -> Option<Instant> {
+        [self.endpoint.poll_timeout(), self.idle.next_expiry()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Fires the endpoint's timers when due and closes the connections gone idle. Cheap
+    /// when nothing is due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        if self.endpoint.poll_timeout().is_some_and(|due| due <= now) {
+            self.endpoint.handle_timeout(now);
+            self.drain(now);
+        }
+        for slot in self.idle.expired(now) {
+            tracing::debug!(slot, "closing idle TCP connection");
+            self.stats.connections_closed_idle += 1;
+            self.close_slot(slot);
+        }
+    }
+
+    /// Drains the endpoint's outputs: transmits, media requests, events.
+    pub fn drain(&mut self, now: Instant) {
+        while let Some(output) = self.endpoint.poll_output() {
+            match output {
+                Output::Transmit(t) => self.transmit(t, now),
+                Output::Media(MediaRequest::Open { session }) => {
+                    let input = self.open_media(session);
+                    self.endpoint.handle_media(now, input);
+                }
+                Output::Media(MediaRequest::Close { session, .. }) => self.close_media(session),
+                Output::Event(event) => {
+                    if self.events.len() >= MAX_QUEUED_EVENTS {
+                        self.events.pop_front();
+                        self.stats.events_dropped += 1;
+                    }
+                    self.events.push_back(event);
+                }
+                other => tracing::warn!(?other, "output not understood by this driver"),
+            }
+        }
+    }
+
+    /// Closes every TCP connection and RTP socket, and stops watching the SIP socket.
+    pub fn close_all(&mut self) {
+        for slot in self.slots.indices() {
+            self.close_slot(slot);
+        }
+        self.io.forget_udp(None, &mut self.udp);
+    }
+
+    /// Sends `t` by the socket its transport and source address name, or queues it
+    /// behind what that socket refused: what [`Core::drain`] does with
+    /// `Output::Transmit`.
+    pub fn transmit(&mut self, t: Transmit, now: Instant) {
+        match t.transport {
+            Transport::Udp => self.transmit_udp(t),
+            Transport::Tcp => self.transmit_tcp(t, now),
+            ref other => {
+                tracing::warn!(transport = %other, remote = %t.remote, "transport not supported");
+                self.stats.datagrams_dropped += 1;
+            }
+        }
+    }
+
+    /// Closes the socket in `slot` and forgets it everywhere it is indexed; an RTP
+    /// socket's port goes back to the range.
+    fn close_slot(&mut self, slot: usize) {
+        let Some(socket) = self.slots.remove(slot) else {
+            return;
+        };
+        match socket {
+            Slot::Tcp(mut conn) => {
+                self.idle.remove(&slot);
+                self.io.forget_tcp(slot, &mut conn.stream);
+                if self.conns.get(&conn.remote) == Some(&slot) {
+                    self.conns.remove(&conn.remote);
+                }
+                tracing::debug!(remote = %conn.remote, "TCP connection closed");
+            }
+            Slot::Rtp(mut rtp) => {
+                self.io.forget_udp(Some(slot), &mut rtp.socket);
+                if self.media.socket(rtp.session).map(|s| s.handle) == Some(slot) {
+                    self.media.remove(rtp.session);
+                }
+                self.release_port(rtp.port);
+            }
+        }
+    }
+}
+
+impl<R: Io + std::fmt::Debug> std::fmt::Debug for Core<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Core")
+            .field("sip_addr", &self.sip_addr)
+            .field("io", &self.io)
+            .field("tcp_connections", &self.conns.len())
+            .field("rtp_sockets", &self.media.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}

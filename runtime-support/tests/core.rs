@@ -1,0 +1,373 @@
+//! The runtime core's decisions on loopback, with plain non-blocking std sockets and no
+//! event loop: the test polls every socket itself. What each runtime adds (readiness,
+//! tokens, wakers) is tested in its own crate.
+
+use std::cell::Cell;
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use session_core::driver::PortAllocator;
+use session_core::endpoint::Transmit;
+use session_core::sip::Transport;
+use session_core::{CallOptions, Command, Config, MediaInput, SessionId};
+use session_core_runtime::{Core, DriverConfig, Io};
+
+/// Std sockets as they are, the test being the event loop; a test can make UDP sends
+/// fail with `WouldBlock`, as a full socket buffer does.
+#[derive(Debug)]
+struct Plain;
+
+thread_local! {
+    /// Whether UDP sends on this test's thread are refused.
+    static REFUSE_SENDS: Cell<bool> = const { Cell::new(false) };
+}
+
+impl Io for Plain {
+    type Udp = UdpSocket;
+    type Tcp = TcpStream;
+
+    fn send_to(socket: &UdpSocket, payload: &[u8], remote: SocketAddr) -> io::Result<usize> {
+        if REFUSE_SENDS.get() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        socket.send_to(payload, remote)
+    }
+
+    fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
+        socket.recv_from(buf)
+    }
+
+    fn read(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
+        stream.read(buf)
+    }
+
+    fn write(mut stream: &TcpStream, bytes: &[u8]) -> io::Result<usize> {
+        stream.write(bytes)
+    }
+
+    fn take_error(stream: &TcpStream) -> io::Result<Option<io::Error>> {
+        stream.take_error()
+    }
+
+    fn peer_addr(stream: &TcpStream) -> io::Result<SocketAddr> {
+        stream.peer_addr()
+    }
+
+    fn adopt_udp(&mut self, _: Option<usize>, socket: UdpSocket) -> io::Result<UdpSocket> {
+        Ok(socket)
+    }
+
+    fn adopt_tcp(&mut self, _: usize, stream: TcpStream) -> io::Result<TcpStream> {
+        Ok(stream)
+    }
+
+    fn watch_accepted(&mut self, _: usize, stream: &mut TcpStream) -> io::Result<()> {
+        stream.set_nonblocking(true)
+    }
+
+    fn forget_udp(&mut self, _: Option<usize>, _: &mut UdpSocket) {}
+
+    fn forget_tcp(&mut self, _: usize, _: &mut TcpStream) {}
+
+    fn output_queued(&mut self, _: Option<usize>) {}
+}
+
+const OPTIONS: &[u8] =
+    b"OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/TCP 127.0.0.1\r\nContent-Length: 0\r\n\r\n";
+
+/// How many slots the tests' cores have: enough to poll them all every turn.
+const SLOTS: usize = 16;
+
+fn config() -> DriverConfig {
+    DriverConfig::new(Config {
+        seed: 3,
+        user: "t".into(),
+        ..Config::new("127.0.0.1:0".parse().expect("literal"))
+    })
+}
+
+fn core(config: DriverConfig) -> (Core<Plain>, TcpListener) {
+    let (core, listener) = Core::bind(config, Plain, Instant::now(), SLOTS).expect("bound");
+    (core, listener.expect("TCP is on by default"))
+}
+
+fn now(core: &Core<Plain>) -> session_core::Instant {
+    core.epoch().to_core(Instant::now())
+}
+
+/// One turn of the test's event loop: accept, then flush and read every socket.
+fn turn(core: &mut Core<Plain>, listener: &TcpListener) {
+    let now = now(core);
+    while let Ok((stream, remote)) = listener.accept() {
+        core.accept(stream, remote, now);
+    }
+    for slot in std::iter::once(None).chain((0..SLOTS).map(Some)) {
+        let _ = core.flush(slot);
+        let _ = core.read(slot, now);
+    }
+    core.handle_timeout(now);
+}
+
+/// Turns until `done` holds, at most two seconds.
+fn turn_until(core: &mut Core<Plain>, listener: &TcpListener, done: impl Fn(&Core<Plain>) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !done(core) {
+        assert!(Instant::now() < deadline, "condition not reached in time");
+        turn(core, listener);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Reads from `stream` until `done` holds for what arrived, at most two seconds.
+fn read_until(
+    stream: &mut TcpStream,
+    core: &mut Core<Plain>,
+    listener: &TcpListener,
+    done: impl Fn(&[u8]) -> bool,
+) -> Vec<u8> {
+    stream.set_nonblocking(true).expect("non-blocking");
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let mut received = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !done(&received) {
+        assert!(
+            Instant::now() < deadline,
+            "not received in time: {received:?}"
+        );
+        turn(core, listener);
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => received.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => panic!("read failed: {e}"),
+        }
+    }
+    received
+}
+
+#[test]
+fn media_open_binds_an_even_port_in_range_counts_rtp_and_close_releases_it() {
+    let mut config = config();
+    config.rtp_ports = Some(PortAllocator::new(41_000, 41_999).expect("range"));
+    let (mut core, listener) = core(config);
+    let MediaInput::Ready { local_rtp, .. } = core.open_media(SessionId(1)) else {
+        panic!("no RTP socket");
+    };
+    assert!((41_000..=41_999).contains(&local_rtp.port()));
+    assert_eq!(
+        local_rtp.port() % 2,
+        0,
+        "RTP on an even port (RFC 3550 §11)"
+    );
+    assert_eq!(core.open_rtp_sockets(), 1);
+
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    peer.send_to(&[0x80; 172], local_rtp).expect("sent");
+    turn_until(&mut core, &listener, |c| {
+        c.rtp_counters(SessionId(1))
+            .is_some_and(|r| r.packets_received == 1)
+    });
+    let now = now(&core);
+    core.transmit(
+        Transmit {
+            local: local_rtp,
+            remote: peer.local_addr().expect("bound"),
+            transport: Transport::Udp,
+            payload: vec![0x80; 172],
+        },
+        now,
+    );
+    peer.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buf = [0u8; 256];
+    let (n, from) = peer.recv_from(&mut buf).expect("received");
+    assert_eq!(
+        (n, from),
+        (172, local_rtp),
+        "sent from the session's socket"
+    );
+
+    core.close_media(SessionId(1));
+    assert_eq!(core.open_rtp_sockets(), 0);
+    assert_eq!(
+        core.rtp_ports_in_use(),
+        0,
+        "the port went back to the range"
+    );
+    let totals = core.rtp_counters(SessionId(1)).expect("kept after close");
+    assert_eq!((totals.packets_sent, totals.packets_received), (1, 1));
+    UdpSocket::bind(local_rtp).expect("the port is free again");
+}
+
+/// A datagram the socket refuses waits, and those after it queue behind it: the peer
+/// sees them in the order the endpoint produced them.
+#[test]
+fn datagrams_a_socket_refuses_are_queued_and_leave_in_order() {
+    let (mut core, listener) = core(config());
+    let MediaInput::Ready { local_rtp, .. } = core.open_media(SessionId(1)) else {
+        panic!("no RTP socket");
+    };
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    let remote = peer.local_addr().expect("bound");
+    let datagram = |n: u8| Transmit {
+        local: local_rtp,
+        remote,
+        transport: Transport::Udp,
+        payload: vec![n; 12],
+    };
+    let now = now(&core);
+    REFUSE_SENDS.set(true);
+    core.transmit(datagram(1), now);
+    REFUSE_SENDS.set(false);
+    core.transmit(datagram(2), now);
+    assert_eq!(core.stats().datagrams_deferred, 2, "the second waits too");
+    assert_eq!(core.stats().datagrams_sent, 0);
+
+    turn_until(&mut core, &listener, |c| c.stats().datagrams_sent == 2);
+    peer.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let order: Vec<u8> = (0..2)
+        .map(|_| {
+            let mut buf = [0u8; 16];
+            peer.recv_from(&mut buf).expect("received");
+            buf[0]
+        })
+        .collect();
+    assert_eq!(order, [1, 2]);
+}
+
+#[test]
+fn media_open_skips_ports_other_processes_hold() {
+    let squatter = UdpSocket::bind("127.0.0.1:0").expect("squatter");
+    let port = squatter.local_addr().expect("bound").port() & !1;
+    let _squatter2 = UdpSocket::bind(("127.0.0.1", port));
+    let mut config = config();
+    config.rtp_ports = Some(PortAllocator::new(port, port.saturating_add(6)).expect("range"));
+    let (mut core, _listener) = core(config);
+    let MediaInput::Ready { local_rtp, .. } = core.open_media(SessionId(9)) else {
+        panic!("no RTP socket although the range has free ports");
+    };
+    assert_ne!(local_rtp.port(), port);
+    assert_eq!(core.rtp_ports_in_use(), 1, "the busy port went back");
+}
+
+#[test]
+fn media_open_fails_when_the_range_is_exhausted() {
+    let mut config = config();
+    config.rtp_ports = Some(PortAllocator::new(42_000, 42_000).expect("range"));
+    let (mut core, _listener) = core(config);
+    assert!(matches!(
+        core.open_media(SessionId(1)),
+        MediaInput::Ready { .. }
+    ));
+    assert_eq!(
+        core.open_media(SessionId(2)),
+        MediaInput::Failed {
+            session: SessionId(2)
+        }
+    );
+}
+
+#[test]
+fn a_tcp_request_to_a_new_peer_opens_a_connection_and_delivers() {
+    let (mut core, listener) = core(config());
+    let peer = TcpListener::bind("127.0.0.1:0").expect("peer");
+    let target = format!(
+        "sip:bob@{};transport=tcp",
+        peer.local_addr().expect("bound")
+    );
+    let now = now(&core);
+    core.execute(
+        now,
+        Command::MakeCall {
+            target,
+            options: CallOptions::default(),
+        },
+    )
+    .expect("call placed");
+    assert_eq!(core.stats().connections_opened, 1);
+    let (mut accepted, _) = peer.accept().expect("connected");
+    let got = read_until(&mut accepted, &mut core, &listener, |r| {
+        r.windows(4).any(|w| w == b"\r\n\r\n")
+    });
+    assert!(got.starts_with(b"INVITE sip:bob@"), "{got:?}");
+    assert_eq!(core.open_tcp_connections(), 1, "kept for reuse");
+}
+
+#[test]
+fn frames_tcp_messages_split_across_writes_and_answers_keepalive_pings() {
+    let (mut core, listener) = core(config());
+    let mut client = TcpStream::connect(core.sip_addr()).expect("connected");
+    let mut bytes = OPTIONS.to_vec();
+    bytes.extend_from_slice(b"\r\n\r\n");
+    bytes.extend_from_slice(OPTIONS);
+    // Half of the second message now, the rest later.
+    let cut = bytes.len() - 10;
+    client.write_all(&bytes[..cut]).expect("written");
+    turn_until(&mut core, &listener, |c| {
+        c.stats().stream_messages_received == 1
+    });
+    client.write_all(&bytes[cut..]).expect("written");
+    turn_until(&mut core, &listener, |c| {
+        c.stats().stream_messages_received == 2
+    });
+    // Each OPTIONS lacks From, To, Call-ID and CSeq, so each is answered 400 (RFC 3261
+    // §8.2.6); between the two answers stands the keep-alive pong (RFC 5626 §3.5.1).
+    let received = read_until(&mut client, &mut core, &listener, |r| {
+        r.windows(11).filter(|w| w == b"SIP/2.0 400").count() == 2 && r.ends_with(b"\r\n\r\n")
+    });
+    let text = String::from_utf8(received).expect("text");
+    let answers: Vec<&str> = text.split("SIP/2.0 400").collect();
+    assert_eq!(answers.len(), 3, "two 400s: {text:?}");
+    assert!(
+        answers[1].ends_with("\r\n\r\n\r\n"),
+        "the pong follows the first answer: {text:?}"
+    );
+}
+
+#[test]
+fn a_tcp_stream_with_broken_framing_is_closed() {
+    let (mut core, listener) = core(config());
+    let mut client = TcpStream::connect(core.sip_addr()).expect("connected");
+    client
+        .write_all(b"OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: x\r\n\r\n")
+        .expect("written");
+    turn_until(&mut core, &listener, |c| c.stats().connections_refused == 1);
+    assert_eq!(core.open_tcp_connections(), 0);
+    client
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    assert_eq!(client.read(&mut buf).expect("read"), 0, "closed");
+}
+
+/// RFC 3261 §18 lets a side close a connection it no longer needs: at the limit, the one
+/// quiet for longest makes room for the newcomer.
+#[test]
+fn at_the_connection_limit_the_longest_idle_connection_makes_room() {
+    let mut config = config();
+    config.limits.max_tcp_connections = 1;
+    let (mut core, listener) = core(config);
+    let mut quiet = TcpStream::connect(core.sip_addr()).expect("connected");
+    turn_until(&mut core, &listener, |c| {
+        c.stats().connections_accepted == 1
+    });
+    let _newcomer = TcpStream::connect(core.sip_addr()).expect("connected");
+    turn_until(&mut core, &listener, |c| {
+        c.stats().connections_accepted == 2
+    });
+    assert_eq!(core.stats().connections_evicted, 1);
+    assert_eq!(core.open_tcp_connections(), 1);
+    quiet
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("timeout");
+    let mut buf = [0u8; 16];
+    assert_eq!(
+        quiet.read(&mut buf).expect("read"),
+        0,
+        "the quiet one closed"
+    );
+}
