@@ -54,6 +54,8 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         media_timeout: None,
         table: None,
         limits: Default::default(),
+        credentials: Default::default(),
+        outbound_proxy: None,
     };
     let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone)) {
         Ok(a) => a,

@@ -10,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use session_core::auth::{Credentials, Login};
 use session_core::driver::{CapturedMessage, DriverLimits, PortAllocator, RtpCounters};
 use session_core::endpoint::EndReason;
 use session_core::state_table::CompiledTable;
@@ -75,6 +76,10 @@ pub struct EndpointOptions {
     pub table: Option<Arc<CompiledTable>>,
     /// Bounds on the runtime's IO (TCP connections and their idle timeout included).
     pub limits: DriverLimits,
+    /// What digest challenges are answered with.
+    pub credentials: Credentials,
+    /// Where requests outside a dialog go, with a pre-loaded Route.
+    pub outbound_proxy: Option<SocketAddr>,
 }
 
 impl EndpointOptions {
@@ -90,6 +95,8 @@ impl EndpointOptions {
         if let Some(table) = &self.table {
             config.table = Arc::clone(table);
         }
+        config.credentials = self.credentials.clone();
+        config.outbound_proxy = self.outbound_proxy;
         config
     }
 }
@@ -116,6 +123,33 @@ pub struct CallOptionArgs {
     /// Seed for tags, branches, Call-IDs and SSRCs (default: from the clock and pid).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The user name that answers digest challenges (401/407, RFC 3261 §22); also the
+    /// user part of our From and Contact.
+    #[arg(long, requires = "password")]
+    pub user: Option<String>,
+    /// The password that answers digest challenges.
+    #[arg(long, requires = "user")]
+    pub password: Option<String>,
+    /// An outbound proxy, a SIP URI whose host is an IP address: every request outside a
+    /// dialog goes there with a pre-loaded Route (RFC 3261 §8.1.2; `;lr` assumed).
+    #[arg(long, value_name = "SIP-URI", value_parser = parse_proxy)]
+    pub proxy: Option<SocketAddr>,
+}
+
+/// The address of a `--proxy` URI (`sip:10.0.0.1:5070;lr`, or the bare `10.0.0.1:5070`).
+fn parse_proxy(value: &str) -> Result<SocketAddr, String> {
+    let uri = if value.contains(':') && (value.starts_with("sip:") || value.starts_with("sips:")) {
+        value.to_owned()
+    } else {
+        format!("sip:{value}")
+    };
+    let parsed = session_core::sip::Uri::parse(&uri).map_err(|e| format!("not a SIP URI: {e}"))?;
+    let port = parsed.port.unwrap_or(5060);
+    match parsed.host {
+        Some(session_core::sip::Host::Ipv4(ip)) => Ok(SocketAddr::from((ip, port))),
+        Some(session_core::sip::Host::Ipv6(ip)) => Ok(SocketAddr::from((ip, port))),
+        _ => Err("the proxy's host must be an IP address".to_owned()),
+    }
 }
 
 impl CallOptionArgs {
@@ -125,7 +159,7 @@ impl CallOptionArgs {
         EndpointOptions {
             bind,
             advertise: self.advertise,
-            user: user.into(),
+            user: self.user.as_deref().unwrap_or(user).into(),
             seed: self.seed.unwrap_or_else(crate::fresh_seed),
             rtp_ports: self.rtp_ports.clone(),
             media,
@@ -134,6 +168,13 @@ impl CallOptionArgs {
                 .then(|| Duration::from_millis(self.media_timeout_ms)),
             table: self.table.clone(),
             limits: DriverLimits::default(),
+            credentials: match (&self.user, &self.password) {
+                (Some(user), Some(password)) => {
+                    Credentials::with_default(Login::new(user, password))
+                }
+                _ => Credentials::default(),
+            },
+            outbound_proxy: self.proxy,
         }
     }
 }

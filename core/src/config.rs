@@ -30,9 +30,10 @@ pub struct Config {
     pub user: String,
     /// The `User-Agent` / `Server` header value; empty for none.
     pub user_agent: String,
-    /// Where requests to a URI whose host is a name (not an IP literal) are sent: the core
-    /// resolves no names (RFC 3263 is the runtime's business), so such targets need an
-    /// outbound proxy.
+    /// An outbound proxy (RFC 3261 §8.1.2): every request outside a dialog (the INVITE)
+    /// is sent there with a pre-loaded `Route: <sip:ADDR;lr>`, whatever its target; the
+    /// dialog's own route set (its Record-Route) then carries the requests inside it.
+    /// In-dialog targets whose host is a name go there too: the core resolves no names.
     pub outbound_proxy: Option<SocketAddr>,
     /// T1, T2, T4 (RFC 3261 §17), from which every transaction timer is derived.
     pub timers: TimerConfig,

@@ -1,7 +1,7 @@
-//! Runs the `table_call` example (a call on `state_tables/sip_client.yaml` loaded from its
+//! Runs the `mio_table_call` example (a call on `state_tables/sip_client.yaml` loaded from its
 //! file, over loopback, on one mio `Poll`) as a test, so that CI keeps it working.
 
-#[path = "../examples/table_call.rs"]
+#[path = "../examples/mio_table_call.rs"]
 #[allow(dead_code)] // the example's `main` is not called here
 mod table_call;
 

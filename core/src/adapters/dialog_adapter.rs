@@ -114,6 +114,9 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let contact = step.contact(&call.transport);
     let headers = common_headers(step);
     let pairs = headers.pairs();
+    // §8.1.2: the outbound proxy is the pre-loaded route set, loose routing assumed.
+    let route = step.config.outbound_proxy.map(|p| format!("<sip:{p};lr>"));
+    let routes: Vec<&str> = route.iter().map(String::as_str).collect();
     let mut out = Vec::with_capacity(1024);
     let mut b = RequestBuilder::new(
         &Method::Invite,
@@ -125,6 +128,7 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     .from(&call.local_uri, &call.local_tag)
     .to(&call.remote_uri, None)
     .contact(&contact)
+    .routes(&routes)
     .headers(&pairs);
     if let Some(body) = &body {
         b = b.body(SDP, body);

@@ -285,9 +285,13 @@ impl Endpoint {
         if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips) {
             return Err(bad("only sip: and sips: URIs can be called"));
         }
-        let peer = self.config.resolve(target).ok_or_else(|| {
-            bad("the host is not an IP address and no outbound proxy is configured")
-        })?;
+        let peer = self
+            .config
+            .outbound_proxy
+            .or_else(|| self.config.resolve(target))
+            .ok_or_else(|| {
+                bad("the host is not an IP address and no outbound proxy is configured")
+            })?;
         let transport = uri_transport(target);
         let id = self.sessions.next_id();
         let call_id = self.new_call_id();

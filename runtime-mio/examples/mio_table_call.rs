@@ -2,7 +2,7 @@
 //! mio `Poll`, both running `state_tables/sip_client.yaml` (or the file named as the
 //! first argument); Alice calls Bob, Bob answers, Alice hangs up after a second.
 //!
-//! Run with `cargo run -p session-core-mio --example table_call [FILE.yaml]`.
+//! Run with `cargo run -p session-core-mio --example mio_table_call [FILE.yaml]`.
 
 use std::path::Path;
 use std::sync::Arc;

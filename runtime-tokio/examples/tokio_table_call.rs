@@ -2,7 +2,7 @@
 //! running `state_tables/sip_client.yaml` (or the file named as the first argument);
 //! Alice calls Bob, Bob answers, Alice hangs up after a second.
 //!
-//! Run with `cargo run -p session-core-tokio --example table_call [FILE.yaml]`.
+//! Run with `cargo run -p session-core-tokio --example tokio_table_call [FILE.yaml]`.
 
 use std::path::Path;
 use std::sync::Arc;

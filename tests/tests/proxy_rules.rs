@@ -1,6 +1,7 @@
-//! Digest authentication on the client side (RFC 3261 §22.2, RFC 7616): Alice calls
-//! through a hand-driven proxy that challenges her INVITE with 407 (or 401), and what she
-//! sends again is checked line by line.
+//! Calling through a proxy: the outbound proxy's pre-loaded Route (RFC 3261 §8.1.2), and
+//! digest authentication on the client side (§22.2, RFC 7616). Alice calls through a
+//! hand-driven proxy that challenges her INVITE with 407 (or 401), and what she sends
+//! again is checked line by line.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -184,5 +185,26 @@ fn a_challenge_without_credentials_ends_the_call_with_auth_failed() {
     assert_eq!(
         terminated(&mut p, call),
         Some((EndReason::AuthFailed { status: 407 }, Some(407)))
+    );
+}
+
+/// §8.1.2: with an outbound proxy, the INVITE goes to the proxy whatever the target, with
+/// the proxy as a pre-loaded loose route, and the Request-URI is the target.
+#[test]
+fn an_outbound_proxy_gets_the_invite_with_a_preloaded_route() {
+    let mut alice = config("127.0.0.1:5060", 1);
+    alice.outbound_proxy = Some(proxy());
+    let mut p = Pump::new(vec![("alice", alice)]);
+    let now = p.now;
+    p.ep("alice")
+        .make_call(now, "sip:bob@127.0.0.2:5060", CallOptions::default())
+        .expect("a call");
+    p.run_for(Duration::from_millis(1));
+    let invite = sent(&p, "INVITE").remove(0);
+    assert_eq!(p.unrouted_to[0], proxy(), "sent to the proxy");
+    assert!(invite.starts_with(b"INVITE sip:bob@127.0.0.2:5060 SIP/2.0\r\n"));
+    assert_eq!(
+        header_of(&invite, "Route").as_deref(),
+        Some("<sip:127.0.0.9:5060;lr>")
     );
 }
