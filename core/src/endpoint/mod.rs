@@ -551,27 +551,24 @@ impl Endpoint {
         id: SessionId,
         f: impl FnOnce(&mut Session, &mut Step<'_>) -> R,
     ) -> Option<R> {
-        let session = self.sessions.get_mut(id)?;
-        let mut effects = std::mem::take(&mut self.effects);
-        let mut step = Step {
-            id,
-            now,
-            config: &self.config,
-            table: &self.table,
-            sent_by: &self.sent_by,
-            rng: &mut self.rng,
-            transactions: &mut self.transactions,
-            effects: &mut effects,
-        };
-        let result = f(session, &mut step);
-        self.apply(id, &mut effects);
-        self.effects = effects;
-        Some(result)
+        self.lend(now, id, |sessions, step| {
+            sessions.get_mut(id).map(|s| f(s, step))
+        })
     }
 
     /// [`Self::step`] for work no session owns (answering a request outside any dialog).
     fn sessionless<R>(&mut self, now: Instant, f: impl FnOnce(&mut Step<'_>) -> R) -> R {
-        let id = SessionId(0);
+        self.lend(now, SessionId(0), |_, step| f(step))
+    }
+
+    /// Builds the [`Step`] for `id` from the endpoint's parts, runs `f` with it and the
+    /// session store, then carries out the effects.
+    fn lend<R>(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        f: impl FnOnce(&mut SessionStore, &mut Step<'_>) -> R,
+    ) -> R {
         let mut effects = std::mem::take(&mut self.effects);
         let mut step = Step {
             id,
@@ -583,7 +580,7 @@ impl Endpoint {
             transactions: &mut self.transactions,
             effects: &mut effects,
         };
-        let result = f(&mut step);
+        let result = f(&mut self.sessions, &mut step);
         self.apply(id, &mut effects);
         self.effects = effects;
         result
