@@ -138,7 +138,7 @@ pub struct CallOptionArgs {
 
 /// The address of a `--proxy` URI (`sip:10.0.0.1:5070;lr`, or the bare `10.0.0.1:5070`).
 fn parse_proxy(value: &str) -> Result<SocketAddr, String> {
-    let uri = if value.contains(':') && (value.starts_with("sip:") || value.starts_with("sips:")) {
+    let uri = if value.starts_with("sip:") || value.starts_with("sips:") {
         value.to_owned()
     } else {
         format!("sip:{value}")

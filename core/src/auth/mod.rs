@@ -111,6 +111,9 @@ pub(crate) enum AuthError {
     NoCredentials,
     /// The credentials we sent for a realm were refused.
     Refused,
+    /// The challenged request cannot go again: its transaction is gone, it is an ACK or
+    /// a CANCEL (§22.1), or the transaction layer is full.
+    CannotResend,
 }
 
 /// The credential headers that answer `response` (a 401 or 407) to `request`, the

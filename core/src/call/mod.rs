@@ -35,7 +35,7 @@ pub(crate) struct IncomingRequest {
 /// What an input brings a session besides its table event: the payloads the actions of
 /// that one transition consume. What they leave is the session's to deal with (an
 /// in-dialog request nobody answered gets the answer RFC 3261 expects).
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Payload {
     /// The in-dialog request being answered (BYE, re-INVITE, REFER, NOTIFY).
     pub(crate) request: Option<IncomingRequest>,

@@ -291,24 +291,17 @@ impl Session {
             .transactions
             .client_request(tx)
             .map(|(bytes, dest, transport)| (bytes.to_vec(), dest, transport.clone()))
-            .ok_or(AuthError::NoUsableChallenge)?;
+            .ok_or(AuthError::CannotResend)?;
         let request = Message::parse_with(&bytes, &step.config.parse_limits)
-            .map_err(|_| AuthError::NoUsableChallenge)?;
-        let method = request
-            .method()
-            .cloned()
-            .ok_or(AuthError::NoUsableChallenge)?;
+            .map_err(|_| AuthError::CannotResend)?;
+        let method = request.method().cloned().ok_or(AuthError::CannotResend)?;
         if matches!(method, Method::Ack | Method::Cancel) {
             // §22.1: neither can be sent again with credentials.
-            return Err(AuthError::NoUsableChallenge);
+            return Err(AuthError::CannotResend);
         }
         let credentials = auth::answer(&request, response, &step.config.credentials, step.rng)?;
         let cseq = if request.to().tag().is_some() {
-            let dialog = self
-                .call
-                .dialog
-                .as_mut()
-                .ok_or(AuthError::NoUsableChallenge)?;
+            let dialog = self.call.dialog.as_mut().ok_or(AuthError::CannotResend)?;
             dialog.next_local_seq()
         } else {
             self.call.local_cseq += 1;
@@ -324,7 +317,7 @@ impl Session {
         let key = ClientKey::new(&branch, cseq, method.clone());
         let new_tx = step
             .start_client(key, out.clone(), dest, transport)
-            .map_err(|_| AuthError::NoUsableChallenge)?;
+            .map_err(|_| AuthError::CannotResend)?;
         let sent = OutgoingRequest {
             tx: new_tx,
             bytes: out,
