@@ -15,6 +15,12 @@ Not a test: a benchmark a human runs and reads. Two modes:
       VmRSS of the server idle, then holding --calls concurrent calls (SIPp uac with a
       long pause before BYE, -l CALLS), and the difference.
 
+  scripts/load.py hold --runtime mio [--calls 1000] [--hold-s 60] [--media-timeout-ms N]
+      --calls concurrent SIPp calls that send no RTP, held --hold-s seconds. Without
+      --media-timeout-ms the server must hang up none of them (every call ends
+      hangup_remote, by SIPp's BYE); with it, SIPp waits for the server's BYE and the
+      script reports how long after its answer each call was hung up (media_timeout).
+
 Needs `sipp` (Debian: sip-tester) and a release build (`cargo build --release -p
 sessionctl`; the script builds it when missing). Loopback only; every process it starts
 is stopped by pid when a step ends.
@@ -61,22 +67,32 @@ def rss_kib(pid):
 class Server:
     """A release `sessionctl uas` on a free loopback port."""
 
-    def __init__(self, runtime, rtp_ports):
-        # Its event lines go to a file (a pipe nobody drains would stall it).
-        self.out = tempfile.TemporaryFile(mode="w+")
+    def __init__(self, runtime, rtp_ports, extra=()):
+        # Its event lines go to a file (a pipe nobody drains would stall it), read through
+        # a handle of our own: the child shares the offset of the one it writes with.
+        self.out = tempfile.NamedTemporaryFile(mode="w")
+        self.events = open(self.out.name)
         self.proc = subprocess.Popen(
             [BIN, "--runtime", runtime, "uas", "--bind", "127.0.0.1:0",
-             "--media", "silence", "--rtp-ports", rtp_ports],
+             "--media", "silence", "--rtp-ports", rtp_ports, *extra],
             stdout=self.out, stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + 10
-        line = ""
-        while not line.endswith("\n"):
+        line = None
+        while line is None:
             if time.monotonic() > deadline or self.proc.poll() is not None:
                 raise SystemExit("sessionctl uas did not print its listening line")
             time.sleep(0.05)
-            self.out.seek(0)
-            line = self.out.readline()
+            line = self.next_line()
         self.addr = json.loads(line)["sip"]
+
+    def next_line(self):
+        """The next complete stdout line, or None when there is none yet."""
+        at = self.events.tell()
+        line = self.events.readline()
+        if not line.endswith("\n"):
+            self.events.seek(at)
+            return None
+        return line
 
     def stop(self):
         self.proc.send_signal(signal.SIGTERM)
@@ -85,13 +101,14 @@ class Server:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        self.events.close()
         self.out.close()
 
 
-def start_sipp(target, rate, calls, extra, stat_dir, timeout_s):
+def start_sipp(target, rate, calls, extra, stat_dir, timeout_s, scenario=("-sn", "uac")):
     port, media = free_port(), free_port()
     stat = os.path.join(stat_dir, f"sipp-{port}.csv")
-    cmd = ["sipp", target, "-sn", "uac", "-i", "127.0.0.1", "-p", str(port),
+    cmd = ["sipp", target, *scenario, "-i", "127.0.0.1", "-p", str(port),
            "-mp", str(media), "-r", str(rate), "-m", str(calls),
            "-nostdin", "-trace_stat", "-stf", stat, "-fd", "1",
            "-timeout", f"{timeout_s}s", "-timeout_error"] + extra
@@ -199,9 +216,58 @@ def rss_mode(args):
           f"{1024 * (held - idle) / max(current, 1):.0f} B/call")
 
 
+def hold_mode(args):
+    extra = ["--ring-ms", "0"]
+    if args.media_timeout_ms:
+        extra += ["--media-timeout-ms", str(args.media_timeout_ms)]
+        scenario = ["-sf", os.path.join(ROOT, "cli", "tests", "sipp",
+                                        "uac_wait_media_timeout_bye.xml")]
+        hold_s = args.media_timeout_ms / 1000
+    else:
+        scenario = ["-sn", "uac", "-d", str(args.hold_s * 1000)]
+        hold_s = args.hold_s
+    server = Server(args.runtime, "20000-59999", extra)
+    rate = min(args.calls, 200)
+    ramp_s = args.calls / rate
+    bound_s = ramp_s + hold_s + 30
+    answered, ended = {}, {}
+    with tempfile.TemporaryDirectory(prefix="sessionctl-hold-") as stat_dir:
+        proc, stat = start_sipp(server.addr, rate, args.calls, ["-l", str(args.calls)],
+                                stat_dir, int(bound_s), scenario)
+        deadline = time.monotonic() + bound_s
+        while time.monotonic() < deadline:
+            now = time.monotonic()
+            while (line := server.next_line()) is not None:
+                e = json.loads(line)
+                if e.get("event") == "answered":
+                    answered[e["session"]] = now
+                elif e.get("event") == "terminated":
+                    ended[e["session"]] = (now, e["reason"])
+            if proc.poll() is not None and len(ended) >= len(answered):
+                break
+            time.sleep(0.05)
+        s = last_stats(stat)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+    server.stop()
+    reasons = {}
+    for _, reason in ended.values():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    print(f"{args.runtime}: {args.calls} calls placed at {rate}/s, held {hold_s:g} s "
+          f"(media timeout {args.media_timeout_ms or 'off'}): {len(answered)} answered, "
+          f"SIPp: {count(s, 'SuccessfulCall(C)')} successful, "
+          f"{count(s, 'FailedCall(C)')} failed; ends by reason: {reasons}")
+    lifetimes = sorted(ended[k][0] - answered[k] for k in ended if k in answered)
+    if lifetimes:
+        print(f"  answer to end: min {lifetimes[0]:.2f} s, median "
+              f"{lifetimes[len(lifetimes) // 2]:.2f} s, max {lifetimes[-1]:.2f} s "
+              f"(polled every 50 ms)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("mode", choices=["rate", "rss"])
+    p.add_argument("mode", choices=["rate", "rss", "hold"])
     p.add_argument("--runtime", choices=["tokio", "mio"], default="tokio")
     p.add_argument("--rates", default="200,500,1000,2000,4000",
                    type=lambda s: [int(x) for x in s.split(",")])
@@ -209,15 +275,15 @@ def main():
     p.add_argument("--per-sipp", type=int, default=1500,
                    help="calls/s one SIPp process is asked for at most")
     p.add_argument("--calls", type=int, default=1000, help="concurrent calls (rss)")
+    p.add_argument("--hold-s", type=int, default=60, help="seconds each call is held (hold)")
+    p.add_argument("--media-timeout-ms", type=int, default=0,
+                   help="the server's RTP inactivity timeout (hold; 0: off)")
     p.add_argument("--json", action="store_true", help="also print the steps as JSON")
     args = p.parse_args()
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "-p", "sessionctl"], cwd=ROOT,
                        check=True)
-    if args.mode == "rate":
-        rate_mode(args)
-    else:
-        rss_mode(args)
+    {"rate": rate_mode, "rss": rss_mode, "hold": hold_mode}[args.mode](args)
 
 
 if __name__ == "__main__":
