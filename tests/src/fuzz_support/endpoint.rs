@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use arbitrary::{Arbitrary, Unstructured};
 use session_core::endpoint::SessionId;
+use session_core::media::session::MAX_PTIME_MS;
 use session_core::sip::Transport;
 use session_core::{CallOptions, SessionEvent};
 
@@ -279,6 +280,9 @@ fn setup(stage: Stage) -> Pump {
         c.max_sessions = MAX_SESSIONS;
         c.max_transactions = 64;
         c.max_queued_outputs = 4096;
+        // RTP is fuzzed on its own (the `rtp` target); the longest packet time keeps the
+        // media clock from dominating each run's virtual minute of calls.
+        c.media.ptime_ms = Some(MAX_PTIME_MS);
         nodes.push((name, c));
     }
     let mut p = Pump::new(nodes);
