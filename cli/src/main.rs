@@ -47,6 +47,9 @@ enum Command {
     Uas(uas::UasArgs),
     /// Places one call, hangs up after a duration, prints the result as JSON.
     Call(call::CallArgs),
+    /// Registers with a registrar, keeps the registration refreshed and answers calls
+    /// like `uas` until SIGINT/SIGTERM, then unregisters.
+    Register(uas::RegisterArgs),
     /// Validate or draw a YAML state table.
     #[command(subcommand)]
     Table(table::TableCommand),
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         Command::Demo(args) => demo::run(agents.as_mut(), args),
         Command::Uas(args) => uas::run(agents.as_mut(), args),
         Command::Call(args) => call::run(agents.as_mut(), args),
+        Command::Register(args) => uas::register(agents.as_mut(), args),
         Command::Table(_) | Command::Parse { .. } | Command::Simulate(_) => {
             unreachable!("handled above")
         }

@@ -266,6 +266,7 @@ pub fn reason_name(reason: &EndReason) -> &'static str {
         EndReason::Expired => "expired",
         EndReason::AuthFailed { .. } => "auth_failed",
         EndReason::Shutdown => "shutdown",
+        EndReason::Unregistered => "unregistered",
         _ => "other",
     }
 }
@@ -294,6 +295,16 @@ pub fn event_json(event: &SessionEvent) -> serde_json::Value {
         SessionEvent::TransferRequested { target, .. } => {
             json!({"event": "transfer_requested", "session": session, "target": target})
         }
+        SessionEvent::Registered { expires, .. } => {
+            json!({"event": "registered", "session": session, "expires": expires})
+        }
+        SessionEvent::RegistrationRefreshed { expires, .. } => {
+            json!({"event": "registration_refreshed", "session": session, "expires": expires})
+        }
+        SessionEvent::RegistrationFailed {
+            status, retry_in, ..
+        } => json!({"event": "registration_failed", "session": session, "status": status,
+                    "retry_in_ms": retry_in.map(|d| d.as_millis() as u64)}),
         SessionEvent::Terminated { reason, status, .. } => json!({"event": "terminated",
             "session": session, "reason": reason_name(reason), "status": status}),
         other => json!({"event": "other", "session": session, "debug": format!("{other:?}")}),

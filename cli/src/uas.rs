@@ -1,8 +1,10 @@
-//! `sessionctl uas`: an auto-answering user agent (the ARCHITECTURE.md contract).
+//! `sessionctl uas`: an auto-answering user agent (the ARCHITECTURE.md contract), and
+//! `sessionctl register`, the same agent registered with a registrar.
 //!
 //! Prints `{"event":"listening","sip":"ADDR"}` once SIP is bound on UDP and TCP, then one
 //! JSON line per call event. Answers every INVITE after `--ring-ms` (or rejects it with
-//! `--reject CODE`), and on SIGINT/SIGTERM ends its calls and exits 0.
+//! `--reject CODE`), and on SIGINT/SIGTERM ends its calls (and removes its registration)
+//! and exits 0.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -50,24 +52,71 @@ pub struct UasArgs {
     pub tcp_idle_timeout_ms: u64,
 }
 
+/// Arguments of `sessionctl register`.
+#[derive(Debug, clap::Args)]
+#[command(after_help = "Examples:\n  \
+    sessionctl register sip:alice@127.0.0.1:5060 --bind 127.0.0.1:5070 --password secret\n  \
+    sessionctl register sip:alice@example.com --proxy sip:192.0.2.1:5060 --expires 600")]
+pub struct RegisterArgs {
+    /// The address-of-record to register (`sip:user@registrar`); the registrar is its
+    /// host, the Contact user its user unless --user says otherwise.
+    pub aor: String,
+    /// The registration expiry asked for, in seconds (the registrar may grant another).
+    #[arg(long, default_value_t = 3600)]
+    pub expires: u32,
+    #[command(flatten)]
+    pub uas: UasArgs,
+}
+
+/// Registers, then serves calls like `uas` until a signal, then unregisters.
+pub fn register(agents: &mut dyn Agents, args: RegisterArgs) -> ExitCode {
+    let user = session_core::sip::Uri::parse(args.aor.trim())
+        .ok()
+        .and_then(|u| u.user.map(str::to_owned))
+        .unwrap_or_else(|| "uas".to_owned());
+    let start = Command::Register {
+        aor: args.aor,
+        expires: args.expires,
+    };
+    serve(agents, args.uas, "register", &user, Some(start))
+}
+
 /// Runs the UA until a signal.
 pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
+    serve(agents, args, "uas", "uas", None)
+}
+
+/// Binds, runs `start` (when given), then answers calls until a signal.
+fn serve(
+    agents: &mut dyn Agents,
+    args: UasArgs,
+    name: &str,
+    user: &str,
+    start: Option<Command>,
+) -> ExitCode {
     let options = EndpointOptions {
         limits: DriverLimits {
             max_tcp_connections: args.max_tcp_connections,
             tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms),
             ..DriverLimits::default()
         },
-        ..args.call_options.endpoint(args.bind, "uas", args.media)
+        ..args.call_options.endpoint(args.bind, user, args.media)
     };
     let addr = match agents.add(options) {
         Ok(a) => a,
         Err(e) => {
-            eprintln!("sessionctl uas: {e}");
+            eprintln!("sessionctl {name}: {e}");
             return ExitCode::from(2);
         }
     };
     runtime::emit(&json!({"event": "listening", "sip": addr.to_string()}));
+    if let Some(command) = start {
+        if let Err(e) = agents.execute(0, command) {
+            eprintln!("sessionctl {name}: {e}");
+            agents.shutdown(SHUTDOWN_GRACE);
+            return ExitCode::from(2);
+        }
+    }
 
     // Answers (or rejections) waiting for their ring time, in due order.
     let mut due: Vec<(Instant, Command)> = Vec::new();

@@ -5,59 +5,10 @@
 
 mod common;
 
-use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
+use std::process::{Output, Stdio};
 
-use common::{free_port, have_tool, sessionctl, test_file, uas};
-
-/// Kamailio in the foreground on a free loopback port, relaying to `uas`; stopped with
-/// SIGTERM (which also ends its children) when dropped.
-struct Kamailio {
-    child: Child,
-    uri: String,
-    rundir: std::path::PathBuf,
-}
-
-impl Kamailio {
-    fn start(uas: &str) -> Kamailio {
-        let port = free_port();
-        let rundir = std::env::temp_dir().join(format!("session-core-kamailio-{port}"));
-        std::fs::create_dir_all(&rundir).expect("a run directory");
-        let child = Command::new("kamailio")
-            .arg("-f")
-            .arg(test_file("kamailio/proxy.cfg"))
-            .args(["-DD", "-E", "-n", "1", "-Y"])
-            .arg(&rundir)
-            .args(["-l", &format!("udp:127.0.0.1:{port}")])
-            .args(["-A", &format!("UAS_URI=\"sip:{uas}\"")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("kamailio starts");
-        Kamailio {
-            child,
-            uri: format!("sip:127.0.0.1:{port}"),
-            rundir,
-        }
-    }
-}
-
-impl Drop for Kamailio {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        for _ in 0..100 {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.rundir);
-    }
-}
+use common::kamailio::Kamailio;
+use common::{have_tool, sessionctl, uas};
 
 /// One `sessionctl call` to the UAS through the proxy with `password`. The INVITE's own
 /// retransmissions cover Kamailio's start-up.
@@ -83,7 +34,8 @@ fn a_call_through_a_challenging_kamailio(runtime: &str) {
         return;
     }
     let (uas, uas_addr) = uas(runtime, "silence", &[]);
-    let proxy = Kamailio::start(&uas_addr);
+    let uas_uri = format!("sip:{uas_addr}");
+    let proxy = Kamailio::start("proxy.cfg", &[("UAS_URI", &uas_uri)]);
 
     let answered = call(runtime, &uas_addr, &proxy, "secret");
     let stdout = String::from_utf8_lossy(&answered.stdout);

@@ -64,6 +64,13 @@ pub struct Config {
     pub audio_sink_frames: usize,
     /// What 401 and 407 challenges are answered with (RFC 3261 §22); none by default.
     pub credentials: Credentials,
+    /// The back-off after a first failed registration; it doubles with each failure in
+    /// a row up to `registration_retry_max`, and a random 50–100 % of it is waited.
+    /// 30 s by default, RFC 5626 §4.5's base time when no registration is working.
+    pub registration_retry_base: Duration,
+    /// The longest back-off between registration attempts; 1800 s by default (RFC 5626
+    /// §4.5).
+    pub registration_retry_max: Duration,
     /// The state table sessions run on; [`CompiledTable::shared_default`] by default.
     pub table: Arc<CompiledTable>,
 }
@@ -89,6 +96,8 @@ impl Config {
             rtp_inactivity: None,
             audio_sink_frames: 0,
             credentials: Credentials::default(),
+            registration_retry_base: Duration::from_secs(30),
+            registration_retry_max: Duration::from_secs(1800),
             table: CompiledTable::shared_default(),
         }
     }

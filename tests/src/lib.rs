@@ -435,3 +435,34 @@ pub fn header_of(bytes: &[u8], name: &str) -> Option<String> {
                 .then(|| v.trim().to_owned())
         })
 }
+
+/// The requests sent to addresses no node owns (`Pump::unrouted`: a hand-driven proxy or
+/// registrar) with this method, in order.
+pub fn sent(p: &Pump, method: &str) -> Vec<Vec<u8>> {
+    let start = format!("{method} ");
+    p.unrouted
+        .iter()
+        .filter(|w| w.bytes.starts_with(start.as_bytes()))
+        .map(|w| w.bytes.clone())
+        .collect()
+}
+
+/// A hand-made response to `request` with `status` and `extra` header lines: its Via,
+/// From, Call-ID and CSeq, and its To with a tag.
+pub fn respond(request: &[u8], status: u16, extra: &[&str]) -> Vec<u8> {
+    let text = String::from_utf8_lossy(request);
+    let mut out = format!("SIP/2.0 {status} Whatever\r\n");
+    for line in text.lines() {
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        match name.as_str() {
+            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
+            "to" => out.push_str(&format!("{line};tag=peer\r\n")),
+            _ => {}
+        }
+    }
+    for line in extra {
+        out.push_str(&format!("{line}\r\n"));
+    }
+    out.push_str("Content-Length: 0\r\n\r\n");
+    out.into_bytes()
+}

@@ -1,13 +1,14 @@
 //! Every [`Command`] through both runtimes, over loopback: a command a runtime cannot
 //! carry fails here. Alice calls Bob twice: Bob rejects the first call and answers the
-//! second, which Alice then holds, resumes, sends a digit on, transfers and hangs up.
+//! second, which Alice then holds, resumes, sends a digit on, transfers and hangs up;
+//! then she registers with Bob (who refuses: he is no registrar) and unregisters.
 //! Each command is checked by what the other side reports, and the test checks that
 //! every name in [`Command::NAMES`] ran.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use session_core::endpoint::Side;
+use session_core::endpoint::{EndReason, Side};
 use session_core::{CallOptions, Command, CommandError, Config, SessionEvent, SessionId};
 
 const ALICE: usize = 0;
@@ -143,6 +144,24 @@ fn every_command(pair: &mut dyn Pair) -> BTreeSet<&'static str> {
         BOB,
         "BYE",
         |e| matches!(e, E::Terminated { session, .. } if *session == at_bob),
+    );
+
+    // Bob is no registrar: his 405 to the REGISTER is a registration failure, and the
+    // REGISTER that removes the binding ends the registration all the same.
+    let aor = format!("sip:alice@{}", pair.addr(BOB));
+    let reg = run(pair, ALICE, Command::Register { aor, expires: 60 });
+    expect(
+        pair,
+        ALICE,
+        "405 to REGISTER",
+        |e| matches!(e, E::RegistrationFailed { session, status: Some(405), .. } if *session == reg),
+    );
+    run(pair, ALICE, Command::Unregister { session: reg });
+    expect(
+        pair,
+        ALICE,
+        "unregistered",
+        |e| matches!(e, E::Terminated { session, reason: EndReason::Unregistered, .. } if *session == reg),
     );
     ran
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use session_core::auth::{Credentials, Login};
 use session_core::endpoint::{EndReason, SessionEvent, SessionId};
 use session_core::CallOptions;
-use session_core_tests::{config, header_of, Pump};
+use session_core_tests::{config, header_of, respond, sent, Pump};
 
 /// Where the challenging proxy listens; no node owns it, so what Alice sends there is
 /// collected in `Pump::unrouted`.
@@ -32,35 +32,6 @@ fn alice_calls(credentials: Credentials) -> (Pump, SessionId) {
         .expect("a call");
     p.run_for(Duration::from_millis(1));
     (p, call)
-}
-
-/// The requests Alice sent to the proxy with this method, in order.
-fn sent(p: &Pump, method: &str) -> Vec<Vec<u8>> {
-    let start = format!("{method} ");
-    p.unrouted
-        .iter()
-        .filter(|w| w.bytes.starts_with(start.as_bytes()))
-        .map(|w| w.bytes.clone())
-        .collect()
-}
-
-/// A response to `request` with `status` and `extra` header lines, the To tagged.
-fn respond(request: &[u8], status: u16, extra: &[&str]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(request);
-    let mut out = format!("SIP/2.0 {status} Challenge\r\n");
-    for line in text.lines() {
-        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
-        match name.as_str() {
-            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
-            "to" => out.push_str(&format!("{line};tag=proxy\r\n")),
-            _ => {}
-        }
-    }
-    for line in extra {
-        out.push_str(&format!("{line}\r\n"));
-    }
-    out.push_str("Content-Length: 0\r\n\r\n");
-    out.into_bytes()
 }
 
 fn branch_of(request: &[u8]) -> String {

@@ -114,8 +114,7 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let contact = step.contact(&call.transport);
     let headers = common_headers(step);
     let pairs = headers.pairs();
-    // §8.1.2: the outbound proxy is the pre-loaded route set, loose routing assumed.
-    let route = step.config.outbound_proxy.map(|p| format!("<sip:{p};lr>"));
+    let route = preloaded_route(step);
     let routes: Vec<&str> = route.iter().map(String::as_str).collect();
     let mut out = Vec::with_capacity(1024);
     let mut b = RequestBuilder::new(
@@ -145,6 +144,12 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     Ok(())
 }
 
+/// The route set of a request outside any dialog: the outbound proxy, loose routing
+/// assumed (RFC 3261 §8.1.2).
+pub(super) fn preloaded_route(step: &Step<'_>) -> Option<String> {
+    step.config.outbound_proxy.map(|p| format!("<sip:{p};lr>"))
+}
+
 /// Headers every request and 2xx of ours carries.
 struct CommonHeaders {
     user_agent: String,
@@ -167,7 +172,7 @@ fn common_headers(step: &Step<'_>) -> CommonHeaders {
 }
 
 /// Starts a client transaction for one of our requests.
-fn start_client(
+pub(super) fn start_client(
     step: &mut Step<'_>,
     key: ClientKey,
     bytes: Vec<u8>,

@@ -12,6 +12,7 @@
 
 pub(crate) mod dialog_adapter;
 pub(crate) mod media_adapter;
+pub(crate) mod registration_adapter;
 
 use crate::call::{Call, Payload};
 use crate::call::{Effect, EndReason, SessionEvent, Side};
@@ -40,6 +41,7 @@ impl ActionHandler for Adapters<'_, '_> {
     ) -> Result<(), ActionError> {
         use dialog_adapter as d;
         use media_adapter as m;
+        use registration_adapter as r;
         let (step, call, payload) = (&mut *self.step, &mut *self.call, &mut *self.payload);
         match *action {
             Action::CreateDialog => d::create_dialog(step, call),
@@ -63,6 +65,10 @@ impl ActionHandler for Adapters<'_, '_> {
             Action::SendREFER => d::send_refer(step, call, payload.refer_to.as_deref()),
             Action::AcceptREFER => d::answer_pending(step, call, &mut payload.request, 202),
             Action::AcceptNOTIFY => d::answer_pending(step, call, &mut payload.request, 200),
+            Action::SendREGISTER => r::send_register(step, call, None),
+            Action::SendUnREGISTER => r::send_register(step, call, Some(0)),
+            Action::ScheduleRegistrationRefresh => r::schedule_refresh(step, call),
+            Action::ScheduleRegistrationRetry => r::schedule_retry(step, call),
             Action::ScheduleGlareRetry => {
                 d::schedule_glare_retry(step, call);
                 Ok(())
@@ -114,6 +120,14 @@ impl ActionHandler for Adapters<'_, '_> {
                 .as_ref()
                 .is_some_and(|d| d.state() == DialogState::Confirmed),
             GuardName::MediaReady => call.media.local_rtp.is_some(),
+            GuardName::ContactBehindNat => call
+                .registration
+                .as_ref()
+                .is_some_and(|r| r.contact_behind_nat),
+            GuardName::MinExpiresRaised => call
+                .registration
+                .as_ref()
+                .is_some_and(|r| r.min_expires_raised),
             _ => false,
         }
     }
@@ -171,10 +185,32 @@ impl ActionHandler for Adapters<'_, '_> {
                     .end_reason
                     .clone()
                     .unwrap_or_else(|| end_reason(trigger, self.call));
+                let last_register = self.call.registration.as_ref().and_then(|r| r.last_status);
                 SessionEvent::Terminated {
                     session,
                     reason,
-                    status: self.call.invite.final_status,
+                    status: self.call.invite.final_status.or(last_register),
+                }
+            }
+            PublishedEvent::Registered | PublishedEvent::RegistrationRefreshed => {
+                let Some(reg) = self.call.registration.as_ref() else {
+                    return;
+                };
+                let expires = reg.granted.unwrap_or(reg.expires);
+                if published == PublishedEvent::Registered {
+                    SessionEvent::Registered { session, expires }
+                } else {
+                    SessionEvent::RegistrationRefreshed { session, expires }
+                }
+            }
+            PublishedEvent::RegistrationFailed => {
+                let Some(reg) = self.call.registration.as_ref() else {
+                    return;
+                };
+                SessionEvent::RegistrationFailed {
+                    session,
+                    status: reg.last_status,
+                    retry_in: reg.retry_in,
                 }
             }
             // Hold/resume/transfer failures and bridging have no application event yet.
@@ -186,6 +222,12 @@ impl ActionHandler for Adapters<'_, '_> {
 
 /// Why a call ended, from the event that ended it, when no earlier step decided.
 fn end_reason(trigger: &Event, call: &Call) -> EndReason {
+    if call.registration.is_some() {
+        return match trigger.event_type {
+            EventType::InternalError => EndReason::Internal,
+            _ => EndReason::Unregistered,
+        };
+    }
     match trigger.event_type {
         EventType::DialogBYE => EndReason::HungUp { by: Side::Remote },
         EventType::DialogCANCEL => EndReason::Cancelled { by: Side::Remote },

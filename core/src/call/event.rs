@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use crate::sip::Transport;
 
@@ -116,6 +117,9 @@ pub enum EndReason {
         /// The challenge's status, 401 or 407.
         status: u16,
     },
+    /// The registration ended: our contact was removed (REGISTER with `Expires: 0`), or
+    /// an attempt to remove it was made.
+    Unregistered,
     /// The endpoint is shutting down.
     Shutdown,
     /// The state machine could not complete a step (an action failed); the call was
@@ -181,13 +185,38 @@ pub enum SessionEvent {
         /// The Refer-To URI.
         target: String,
     },
+    /// The registrar accepted our contact: the first time, or again after a failure.
+    Registered {
+        /// The registration.
+        session: SessionId,
+        /// The expiry the registrar granted, in seconds.
+        expires: u32,
+    },
+    /// A refresh of the registration was accepted.
+    RegistrationRefreshed {
+        /// The registration.
+        session: SessionId,
+        /// The expiry the registrar granted, in seconds.
+        expires: u32,
+    },
+    /// A REGISTER failed (a final error the credentials could not answer, a timeout, a
+    /// transport error).
+    RegistrationFailed {
+        /// The registration.
+        session: SessionId,
+        /// The registrar's final status; `None` when none came.
+        status: Option<u16>,
+        /// When the next attempt goes, when the table scheduled one.
+        retry_in: Option<Duration>,
+    },
     /// The session is over. Nothing more comes for it.
     Terminated {
         /// The session.
         session: SessionId,
         /// Why.
         reason: EndReason,
-        /// The final SIP status of the INVITE, when there was one.
+        /// The final SIP status of the INVITE (of the last REGISTER, for a
+        /// registration), when there was one.
         status: Option<u16>,
     },
 }
@@ -204,6 +233,9 @@ impl SessionEvent {
             | SessionEvent::Resumed { session, .. }
             | SessionEvent::DtmfReceived { session, .. }
             | SessionEvent::TransferRequested { session, .. }
+            | SessionEvent::Registered { session, .. }
+            | SessionEvent::RegistrationRefreshed { session, .. }
+            | SessionEvent::RegistrationFailed { session, .. }
             | SessionEvent::Terminated { session, .. } => *session,
         }
     }

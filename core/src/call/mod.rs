@@ -5,10 +5,12 @@
 
 mod event;
 mod offer_answer;
+mod registration;
 mod step;
 
 pub use event::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub(crate) use offer_answer::OfferAnswer;
+pub(crate) use registration::Registration;
 pub(crate) use step::{new_tag, retry_after, Effect, SessionTimer, Step};
 
 use std::net::SocketAddr;
@@ -107,6 +109,8 @@ pub(crate) struct Call {
     /// A command that arrived while an offer of ours was outstanding (`DeferCommand`),
     /// replayed at the session's next state change.
     pub(crate) deferred_command: Option<(Event, Payload)>,
+    /// A registration session's own data; `None` for a call.
+    pub(crate) registration: Option<Box<Registration>>,
     /// What the application has been told.
     pub(crate) report: Report,
     pub(crate) created_at: Instant,
@@ -198,6 +202,7 @@ impl Call {
             negotiated: None,
             media: Media::default(),
             deferred_command: None,
+            registration: None,
             report: Report::default(),
             created_at: now,
             answered_at: None,

@@ -2,7 +2,7 @@
 //! runtimes' handles, `sessionctl`, the simulator's scripts), so that a command is added
 //! in one place. Each command becomes the table event the seed names for it
 //! (`MakeCall`, `AcceptCall`, `RejectCall`, `HangupCall`, `HoldCall`, `ResumeCall`,
-//! `SendDtmf`, `BlindTransfer`) and runs through [`Endpoint::execute`](super::Endpoint::execute).
+//! `SendDtmf`, `BlindTransfer`, `StartRegistration`, `StopRegistration`) and runs through [`Endpoint::execute`](super::Endpoint::execute).
 
 use super::{CallOptions, SessionId};
 
@@ -58,6 +58,20 @@ pub enum Command {
         /// Where the peer should call.
         target: String,
     },
+    /// Register our contact for an address-of-record with its registrar (RFC 3261 §10):
+    /// creates a registration session, kept refreshed until `Unregister`.
+    Register {
+        /// The address-of-record (`sip:alice@example.com`): To and From of every
+        /// REGISTER; the registrar is its host (the Request-URI, §10.2).
+        aor: String,
+        /// The expiry asked for, in seconds.
+        expires: u32,
+    },
+    /// Remove a registration's contact (`Expires: 0`) and end the registration.
+    Unregister {
+        /// The registration.
+        session: SessionId,
+    },
 }
 
 impl Command {
@@ -71,6 +85,8 @@ impl Command {
         "resume",
         "send_dtmf",
         "transfer",
+        "register",
+        "unregister",
     ];
 
     /// The command's name, as errors and logs spell it.
@@ -84,20 +100,23 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::SendDtmf { .. } => "send_dtmf",
             Command::Transfer { .. } => "transfer",
+            Command::Register { .. } => "register",
+            Command::Unregister { .. } => "unregister",
         }
     }
 
     /// The session the command acts on; `None` for one that creates a session.
     pub fn session(&self) -> Option<SessionId> {
         match self {
-            Command::MakeCall { .. } => None,
+            Command::MakeCall { .. } | Command::Register { .. } => None,
             Command::Accept { session }
             | Command::Reject { session, .. }
             | Command::Hangup { session }
             | Command::Hold { session }
             | Command::Resume { session }
             | Command::SendDtmf { session, .. }
-            | Command::Transfer { session, .. } => Some(*session),
+            | Command::Transfer { session, .. }
+            | Command::Unregister { session } => Some(*session),
         }
     }
 }
@@ -131,13 +150,19 @@ mod tests {
                 session,
                 target: "sip:b@127.0.0.1".into(),
             },
+            Command::Register {
+                aor: "sip:a@127.0.0.1".into(),
+                expires: 3600,
+            },
+            Command::Unregister { session },
         ]
     }
 
     #[test]
-    fn every_command_but_make_call_names_its_session() {
+    fn every_command_but_the_two_that_create_a_session_names_its_session() {
         for command in one_of_each() {
-            let expected = (command.name() != "make_call").then_some(SessionId(1));
+            let creates = matches!(command.name(), "make_call" | "register");
+            let expected = (!creates).then_some(SessionId(1));
             assert_eq!(command.session(), expected, "{}", command.name());
         }
     }

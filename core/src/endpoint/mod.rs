@@ -40,7 +40,7 @@ use std::sync::Arc;
 
 use timers::TimerQueue;
 
-use crate::call::{Call, Effect, Payload, SessionTimer, Step};
+use crate::call::{Call, Effect, Payload, Registration, SessionTimer, Step};
 use crate::dialog::DialogRole;
 use crate::media::PushAudioError;
 use crate::rng::Rng;
@@ -261,7 +261,93 @@ impl Endpoint {
             Command::Transfer { session, target } => {
                 self.transfer(now, session, &target).map(done(session))
             }
+            Command::Register { aor, expires } => self.register(now, &aor, expires),
+            Command::Unregister { session } => self.unregister(now, session).map(done(session)),
         }
+    }
+
+    /// Registers our contact for the address-of-record `aor` (a `sip:` URI whose host is
+    /// the registrar's, an IP address unless an outbound proxy is configured) for
+    /// `expires` seconds, RFC 3261 §10. The registration is a session of its own,
+    /// driven by the state table's registration rows: it is refreshed before each expiry
+    /// the registrar grants, retried with back-off after a failure, and reported with
+    /// `Registered`, `RegistrationRefreshed`, `RegistrationFailed` and, once
+    /// [`Endpoint::unregister`] removed the binding, `Terminated`.
+    pub fn register(
+        &mut self,
+        now: Instant,
+        aor: &str,
+        expires: u32,
+    ) -> Result<SessionId, CommandError> {
+        if self.sessions.len() >= self.config.max_sessions {
+            return Err(CommandError::TooManySessions);
+        }
+        let aor = aor.trim();
+        let bad = |why| CommandError::BadTarget {
+            target: aor.to_owned(),
+            why,
+        };
+        let uri = Uri::parse(aor).map_err(|_| bad("not a valid URI"))?;
+        let (Scheme::Sip | Scheme::Sips, Some(host)) = (&uri.scheme, uri.host) else {
+            return Err(bad(
+                "only sip: and sips: URIs with a host can be registered",
+            ));
+        };
+        let peer = self
+            .config
+            .outbound_proxy
+            .or_else(|| self.config.resolve(aor))
+            .ok_or_else(|| {
+                bad("the host is not an IP address and no outbound proxy is configured")
+            })?;
+        // §10.2: the Request-URI names the registrar's domain, without user part.
+        let port = uri.port.map(|p| format!(":{p}")).unwrap_or_default();
+        let scheme = if uri.scheme == Scheme::Sips {
+            "sips"
+        } else {
+            "sip"
+        };
+        let registrar = format!("{scheme}:{host}{port}");
+        let id = self.sessions.next_id();
+        let call_id = self.new_call_id();
+        let local_tag = crate::call::new_tag(&mut self.rng);
+        let sdp = self.local_session();
+        let mut call = Call::new(
+            DialogRole::Uac,
+            call_id,
+            local_tag,
+            format!("<{aor}>"),
+            format!("<{aor}>"),
+            registrar,
+            peer,
+            uri_transport(aor),
+            0,
+            sdp,
+            now,
+        );
+        call.registration = Some(Box::new(Registration::new(expires)));
+        self.insert_session(id, Role::Uac, call);
+        let started = self.command(
+            now,
+            id,
+            Event::new(EventType::StartRegistration),
+            "register",
+        );
+        if started.is_err() {
+            self.sessions.remove(id);
+        }
+        started.map(|()| id)
+    }
+
+    /// Removes a registration's binding (REGISTER with `Expires: 0`, RFC 3261 §10.2.2);
+    /// the registration ends once the registrar answered, or gave no answer in time.
+    pub fn unregister(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
+        self.command(
+            now,
+            session,
+            Event::new(EventType::StopRegistration),
+            "unregister",
+        )
     }
 
     /// Places a call to `target`, a `sip:` or `sips:` URI whose host is an IP address
@@ -394,12 +480,19 @@ impl Endpoint {
     pub fn shutdown(&mut self, now: Instant) {
         let ids: Vec<SessionId> = self.sessions.ids().collect();
         for id in ids {
-            if let Some(s) = self.sessions.get_mut(id) {
+            let Some(s) = self.sessions.get_mut(id) else {
+                continue;
+            };
+            // A registration removes its binding; a call ends.
+            let event = if s.call.registration.is_some() {
+                EventType::StopRegistration
+            } else {
                 if s.call.report.end_reason.is_none() {
                     s.call.report.end_reason = Some(EndReason::Shutdown);
                 }
-            }
-            let _ = self.command(now, id, Event::new(EventType::HangupCall), "shutdown");
+                EventType::HangupCall
+            };
+            let _ = self.command(now, id, Event::new(event), "shutdown");
         }
     }
 

@@ -6,6 +6,7 @@
 
 use super::session::Session;
 use crate::adapters::dialog_adapter::{self, ALLOW};
+use crate::adapters::registration_adapter;
 use crate::adapters::strip_name_addr;
 use crate::auth::{self, AuthError};
 use crate::call::{Call, EndReason, IncomingRequest, OutgoingRequest, Payload, Side, Step};
@@ -265,6 +266,12 @@ impl Session {
             },
             Method::Bye if status >= 200 => Event::new(EventType::DialogByeResponse),
             Method::Refer if status >= 200 => Event::new(EventType::DialogReferResponse),
+            Method::Register => {
+                let Some(event) = registration_adapter::on_response(step, call, msg, status) else {
+                    return;
+                };
+                Event::new(event)
+            }
             _ => return,
         };
         let mut event = event

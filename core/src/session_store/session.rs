@@ -13,7 +13,7 @@ use crate::dialog::DialogRole;
 use crate::media::MediaEvent;
 use crate::sip::{Method, Transport};
 use crate::state_machine::{process, ActionError, Outcome, SessionState};
-use crate::state_table::{Event, EventType, TimerName};
+use crate::state_table::{Event, EventType};
 
 /// One call leg: its machine state and its call data.
 #[derive(Debug)]
@@ -134,9 +134,7 @@ impl Session {
     /// One of the session's timers is due.
     pub(crate) fn on_timer(&mut self, timer: SessionTimer, step: &mut Step<'_>) {
         let event = match timer {
-            SessionTimer::Table(TimerName::NoAnswer) => EventType::NoAnswerTimeout,
-            SessionTimer::Table(TimerName::Linger) => EventType::LingerExpired,
-            SessionTimer::Table(TimerName::GlareRetry) => EventType::GlareRetryTimer,
+            SessionTimer::Table(timer) => timer.event_type(),
             SessionTimer::InviteExpires => EventType::InviteExpired,
             SessionTimer::Retransmit2xx => return self.retransmit_2xx(step),
             SessionTimer::Media => {

@@ -58,6 +58,8 @@ pub enum ActionError {
     LimitReached,
     /// The transport refused the message.
     Transport,
+    /// A registration action ran on a session that is not a registration.
+    NoRegistration,
 }
 
 impl fmt::Display for ActionError {
@@ -72,6 +74,7 @@ impl fmt::Display for ActionError {
             ActionError::NoTransaction => "no transaction to answer",
             ActionError::LimitReached => "a limit was reached",
             ActionError::Transport => "the transport refused the message",
+            ActionError::NoRegistration => "the session is not a registration",
         })
     }
 }

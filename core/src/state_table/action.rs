@@ -46,6 +46,16 @@ vocabulary! {
         AcceptREFER,
         /// Answer a received NOTIFY with 200.
         AcceptNOTIFY,
+        /// Send REGISTER for the registration's contact with the expiry it asks for
+        /// (RFC 3261 §10.2), the same Call-ID every time and the next CSeq.
+        SendREGISTER,
+        /// Send REGISTER with `Expires: 0` for our contact: remove the binding (§10.2.2).
+        SendUnREGISTER,
+        /// Start the `RegistrationRefresh` timer before the granted expiry runs out.
+        ScheduleRegistrationRefresh,
+        /// Start the `RegistrationBackoff` timer: an exponential back-off with jitter
+        /// after each failure in a row (RFC 5626 §4.5), reset by a success.
+        ScheduleRegistrationRetry,
         /// Pick the randomised glare back-off (RFC 3261 §14.1: 2.1–4 s for the Call-ID
         /// owner, 0–2 s otherwise) and start the `GlareRetry` timer.
         ScheduleGlareRetry,
@@ -173,6 +183,14 @@ pub enum Action {
     AcceptREFER,
     /// See [`ActionKind::AcceptNOTIFY`].
     AcceptNOTIFY,
+    /// See [`ActionKind::SendREGISTER`].
+    SendREGISTER,
+    /// See [`ActionKind::SendUnREGISTER`].
+    SendUnREGISTER,
+    /// See [`ActionKind::ScheduleRegistrationRefresh`].
+    ScheduleRegistrationRefresh,
+    /// See [`ActionKind::ScheduleRegistrationRetry`].
+    ScheduleRegistrationRetry,
     /// See [`ActionKind::ScheduleGlareRetry`].
     ScheduleGlareRetry,
     /// See [`ActionKind::DeferCommand`].
@@ -241,6 +259,10 @@ impl Action {
             Action::SendREFER => ActionKind::SendREFER,
             Action::AcceptREFER => ActionKind::AcceptREFER,
             Action::AcceptNOTIFY => ActionKind::AcceptNOTIFY,
+            Action::SendREGISTER => ActionKind::SendREGISTER,
+            Action::SendUnREGISTER => ActionKind::SendUnREGISTER,
+            Action::ScheduleRegistrationRefresh => ActionKind::ScheduleRegistrationRefresh,
+            Action::ScheduleRegistrationRetry => ActionKind::ScheduleRegistrationRetry,
             Action::ScheduleGlareRetry => ActionKind::ScheduleGlareRetry,
             Action::DeferCommand => ActionKind::DeferCommand,
             Action::CleanupDialog => ActionKind::CleanupDialog,
@@ -279,6 +301,10 @@ impl Action {
             ActionKind::SendREFER => Action::SendREFER,
             ActionKind::AcceptREFER => Action::AcceptREFER,
             ActionKind::AcceptNOTIFY => Action::AcceptNOTIFY,
+            ActionKind::SendREGISTER => Action::SendREGISTER,
+            ActionKind::SendUnREGISTER => Action::SendUnREGISTER,
+            ActionKind::ScheduleRegistrationRefresh => Action::ScheduleRegistrationRefresh,
+            ActionKind::ScheduleRegistrationRetry => Action::ScheduleRegistrationRetry,
             ActionKind::ScheduleGlareRetry => Action::ScheduleGlareRetry,
             ActionKind::DeferCommand => Action::DeferCommand,
             ActionKind::CleanupDialog => Action::CleanupDialog,

@@ -8,7 +8,8 @@
 //! earlier one for the same (role, state, event) fires whenever it could; a transition
 //! out of a terminal state. Warned: a reachable non-terminal state other than the initial
 //! one that does not handle HangupCall, DialogBYE or DialogTimeout in a role that
-//! reaches it.
+//! reaches it (a registration's states, reached through StartRegistration: one that
+//! does not handle StopRegistration).
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, OnceLock};
@@ -46,6 +47,9 @@ pub const ESSENTIAL_EVENTS: [EventType; 3] = [
     EventType::DialogBYE,
     EventType::DialogTimeout,
 ];
+
+/// The events every state a registration reaches should handle (else a warning).
+pub const ESSENTIAL_REGISTRATION_EVENTS: [EventType; 1] = [EventType::StopRegistration];
 
 /// A table that passed validation, and the warnings it raised.
 #[derive(Clone, Debug)]
@@ -811,9 +815,10 @@ impl Cx {
         }
 
         // Unreachable in both roles.
-        let reach = [reachable(table, Role::Uac), reachable(table, Role::Uas)];
+        let reach = Role::ALL.map(|role| reachable(table, role, |_| true));
         for (s, info) in table.states.iter().enumerate() {
-            if !reach[0][s] && !reach[1][s] {
+            let initial = s == usize::from(table.initial.0);
+            if !initial && !reach[0][s] && !reach[1][s] {
                 out_errors.push((
                     info.line,
                     TableErrorKind::Unreachable {
@@ -830,13 +835,19 @@ impl Cx {
     fn warnings(&self, table: &CompiledTable) -> Vec<TableWarning> {
         let mut out = Vec::new();
         for role in Role::ALL {
-            let reach = reachable(table, role);
+            let reach = reachable(table, role, |_| true);
+            let registration = reachable(table, role, |e| e == EventType::StartRegistration);
             for (s, info) in table.states.iter().enumerate() {
                 let id = StateId(s as u16);
                 if !reach[s] || info.terminal || id == table.initial {
                     continue;
                 }
-                for event in ESSENTIAL_EVENTS {
+                let essential: &[EventType] = if registration[s] {
+                    &ESSENTIAL_REGISTRATION_EVENTS
+                } else {
+                    &ESSENTIAL_EVENTS
+                };
+                for &event in essential {
                     if table.candidates(role, id, event).is_empty() {
                         out.push(TableWarning {
                             file: self.file.clone(),
@@ -859,13 +870,16 @@ impl Cx {
 /// The counter `IncrementRetry` and `ResetRetry` act on.
 pub const RETRY_COUNT: &str = "RetryCount";
 
-/// Which states a session in `role` can reach from the initial state.
-fn reachable(table: &CompiledTable, role: Role) -> Vec<bool> {
+/// Which states a session in `role` can reach from the initial state by a first event
+/// that `first` accepts (then any events). The initial state counts only when reached.
+fn reachable(table: &CompiledTable, role: Role, first: impl Fn(EventType) -> bool) -> Vec<bool> {
     let mut seen = vec![false; table.states.len()];
     let mut queue = VecDeque::from([table.initial]);
-    seen[usize::from(table.initial.0)] = true;
     while let Some(s) = queue.pop_front() {
-        for &event in EventType::ALL {
+        let events = EventType::ALL
+            .iter()
+            .filter(|&&e| s != table.initial || first(e));
+        for &event in events {
             for &id in table.candidates(role, s, event) {
                 let target = table.transition(id).target(s);
                 if !seen[usize::from(target.0)] {

@@ -90,6 +90,12 @@ vocabulary! {
         BridgeSessions,
         /// Undo [`EventType::BridgeSessions`].
         UnbridgeSessions,
+        /// Register a contact with a registrar (RFC 3261 §10); the session is the
+        /// registration.
+        StartRegistration,
+        /// Remove the registered contact (REGISTER with `Expires: 0`) and end the
+        /// registration.
+        StopRegistration,
         // --- Dialog (from SIP) ---
         /// An initial INVITE arrived (UAS).
         IncomingCall,
@@ -120,6 +126,13 @@ vocabulary! {
         /// A NOTIFY reporting transfer progress; `status` is the sipfrag's status code
         /// (RFC 3515 §2.4.5). Added beyond the seed.
         DialogNotify,
+        /// A 2xx response to our REGISTER; the expiry the registrar granted is the
+        /// registration's (RFC 3261 §10.2.4).
+        Registration200OK,
+        /// A final non-2xx response to our REGISTER that credentials could not answer;
+        /// a 423 has already raised the expiry to the registrar's `Min-Expires`
+        /// (§10.2.8), so a table may simply send again.
+        RegistrationFailed,
         /// A client transaction of this session timed out (Timer B, F or H, RFC 3261 §17).
         DialogTimeout,
         /// The transport refused or failed to deliver a request (RFC 3261 §18.4).
@@ -144,6 +157,10 @@ vocabulary! {
         InviteExpired,
         /// The session lingered long enough after ending; release its resources.
         LingerExpired,
+        /// Time to refresh the registration, before the expiry the registrar granted.
+        RefreshRegistration,
+        /// The back-off after a failed registration has passed: try again.
+        RegistrationRetry,
         // --- Internal ---
         /// An action failed and the driver reports it (see `Outcome::ActionFailed`).
         /// Added beyond the seed.
@@ -154,7 +171,7 @@ vocabulary! {
 impl EventType {
     /// Whether an application command produces this event (rather than SIP, media or a timer).
     pub const fn is_api(self) -> bool {
-        (self as usize) <= (EventType::UnbridgeSessions as usize)
+        (self as usize) <= (EventType::StopRegistration as usize)
     }
 }
 
@@ -186,6 +203,12 @@ vocabulary! {
         MediaReady,
         /// This session is bridged to another (B2BUA).
         IsBridged,
+        /// The registrar saw our REGISTER come from another address than our Contact
+        /// names (its `received`/`rport`, RFC 3581): the contact must say what it saw.
+        ContactBehindNat,
+        /// A 423 raised the expiry we ask for to the registrar's `Min-Expires` (RFC 3261
+        /// §10.2.8), so that sending again can succeed.
+        MinExpiresRaised,
     }
 }
 
@@ -199,6 +222,10 @@ vocabulary! {
         NoAnswer,
         /// Fires [`EventType::LingerExpired`].
         Linger,
+        /// Fires [`EventType::RefreshRegistration`]; set by `ScheduleRegistrationRefresh`.
+        RegistrationRefresh,
+        /// Fires [`EventType::RegistrationRetry`]; set by `ScheduleRegistrationRetry`.
+        RegistrationBackoff,
     }
 }
 
@@ -209,6 +236,8 @@ impl TimerName {
             TimerName::GlareRetry => EventType::GlareRetryTimer,
             TimerName::NoAnswer => EventType::NoAnswerTimeout,
             TimerName::Linger => EventType::LingerExpired,
+            TimerName::RegistrationRefresh => EventType::RefreshRegistration,
+            TimerName::RegistrationBackoff => EventType::RegistrationRetry,
         }
     }
 }
@@ -253,6 +282,12 @@ vocabulary! {
         Terminated,
         /// The call failed (rejected by the remote side, timed out, transport failure).
         Failed,
+        /// The registrar accepted our contact (the first time, or again after a failure).
+        Registered,
+        /// A refresh of the registration was accepted.
+        RegistrationRefreshed,
+        /// A REGISTER failed; a retry is scheduled when the transition scheduled one.
+        RegistrationFailed,
     }
 }
 
@@ -353,7 +388,7 @@ mod tests {
     fn api_events_are_exactly_the_leading_block() {
         let api: Vec<_> = EventType::ALL.iter().filter(|e| e.is_api()).collect();
         assert_eq!(api.first(), Some(&&EventType::MakeCall));
-        assert_eq!(api.last(), Some(&&EventType::UnbridgeSessions));
+        assert_eq!(api.last(), Some(&&EventType::StopRegistration));
         assert!(!EventType::IncomingCall.is_api());
     }
 
