@@ -6,7 +6,8 @@
 //! `send_dtmf`, `transfer`, `shutdown`); [`SimNode::serve_media`] plays the runtime,
 //! answering `MediaRequest::Open` with `MediaInput::Ready` on a port of the node's own IP
 //! (the simulator routes by IP, so RTP reaches it); [`SimNode::restart`] rebuilds the
-//! endpoint from its configuration with a fresh seed.
+//! endpoint from its configuration with a fresh seed. A participant with a `registrar:`
+//! also answers REGISTER itself ([`crate::registrar`]) before its endpoint sees anything.
 //!
 //! On the way out, every datagram passes the wire rules of [`crate::endpoint_checks`]
 //! (CSeq strictly increasing per dialog direction, RFC 3261 §12.2.1.1; nothing new sent
@@ -17,11 +18,13 @@
 //! `reject`, the newest incoming call not yet answered or rejected).
 
 use std::borrow::Cow;
+use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use session_core::auth::{Credentials, Login};
 use session_core::endpoint::{EndReason, MediaRequest, Output, SessionEvent};
 use session_core::media::MediaMode;
 use session_core::sip::Transport;
@@ -36,6 +39,7 @@ use crate::endpoint_checks::{WireBreach, WireRules};
 use crate::node::{
     NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit,
 };
+use crate::registrar::{Registrar, RegistrarSpec};
 use crate::scenario::Scenario;
 use crate::sim::NodeSetup;
 
@@ -56,6 +60,8 @@ pub struct EndpointFactory {
     template: Config,
     random_timers: bool,
     timers_per_node: bool,
+    registrars: BTreeMap<String, RegistrarSpec>,
+    passwords: BTreeMap<String, String>,
 }
 
 impl EndpointFactory {
@@ -71,6 +77,16 @@ impl EndpointFactory {
             template,
             random_timers: scenario.random_timers,
             timers_per_node: scenario.timers_per_node,
+            registrars: scenario
+                .participants
+                .iter()
+                .filter_map(|p| Some((p.name.clone(), p.registrar.clone()?)))
+                .collect(),
+            passwords: scenario
+                .participants
+                .iter()
+                .filter_map(|p| Some((p.name.clone(), p.password.clone()?)))
+                .collect(),
         }
     }
 
@@ -86,6 +102,9 @@ impl EndpointFactory {
         config.sip_addr = setup.address;
         config.user = setup.name.to_owned();
         config.seed = setup.seed;
+        if let Some(password) = self.passwords.get(setup.name) {
+            config.credentials = Credentials::with_default(Login::new(setup.name, password));
+        }
         if self.random_timers {
             let seed = if self.timers_per_node {
                 setup.seed
@@ -94,7 +113,9 @@ impl EndpointFactory {
             };
             config.timers = random_timers(seed);
         }
-        EndpointNode::new(config)
+        let mut node = EndpointNode::new(config);
+        node.registrar = self.registrars.get(setup.name).cloned().map(Registrar::new);
+        node
     }
 }
 
@@ -141,6 +162,12 @@ pub struct EndpointNode {
     records_dropped: u64,
     transfer_target: Option<String>,
     rules: WireRules,
+    /// The registrar this participant also plays, if any.
+    registrar: Option<Registrar>,
+    /// Its responses, sent before the endpoint's outputs.
+    registrar_replies: VecDeque<Transmit>,
+    /// The registration `register` started, until it ends.
+    registration: Option<SessionId>,
 }
 
 impl EndpointNode {
@@ -155,6 +182,9 @@ impl EndpointNode {
             records_dropped: 0,
             transfer_target: None,
             rules: WireRules::default(),
+            registrar: None,
+            registrar_replies: VecDeque::new(),
+            registration: None,
         }
     }
 
@@ -266,6 +296,9 @@ impl EndpointNode {
                 if let Some(r) = self.record_mut(*session) {
                     r.ended = Some(reason.clone());
                 }
+                if self.registration == Some(*session) {
+                    self.registration = None;
+                }
             }
             _ => {}
         }
@@ -359,6 +392,18 @@ impl EndpointNode {
                 target: uri_of(to)?,
                 session: current(self)?,
             },
+            ScriptAction::Register { at, expires } => Command::Register {
+                aor: format!(
+                    "sip:{}@{}",
+                    self.config.user,
+                    ctx.address_of(at)
+                        .ok_or_else(|| ScriptError::UnknownParticipant(at.clone()))?
+                ),
+                expires: *expires,
+            },
+            ScriptAction::Unregister => Command::Unregister {
+                session: self.registration.ok_or_else(|| self.refused(action))?,
+            },
             other => return Err(ScriptError::Unsupported(other.clone())),
         })
     }
@@ -375,6 +420,9 @@ impl SimEvent for SessionEvent {
             SessionEvent::Resumed { .. } => "resumed",
             SessionEvent::DtmfReceived { .. } => "dtmf_received",
             SessionEvent::TransferRequested { .. } => "transfer_requested",
+            SessionEvent::Registered { .. } => "registered",
+            SessionEvent::RegistrationRefreshed { .. } => "registration_refreshed",
+            SessionEvent::RegistrationFailed { .. } => "registration_failed",
             SessionEvent::Terminated { .. } => "terminated",
             _ => "other",
         })
@@ -394,6 +442,19 @@ impl SimNode for EndpointNode {
         bytes: &[u8],
     ) {
         self.sync_cleanup();
+        if let Some(payload) = self
+            .registrar
+            .as_mut()
+            .and_then(|r| r.handle(now, remote, bytes))
+        {
+            self.registrar_replies.push_back(Transmit {
+                local,
+                remote,
+                transport,
+                payload,
+            });
+            return;
+        }
         self.ep
             .handle_datagram(now, local, remote, transport, bytes);
     }
@@ -404,6 +465,9 @@ impl SimNode for EndpointNode {
     }
 
     fn poll_output(&mut self) -> Option<NodeOutput<SessionEvent, MediaRequest>> {
+        if let Some(reply) = self.registrar_replies.pop_front() {
+            return Some(NodeOutput::Transmit(reply));
+        }
         match self.ep.poll_output()? {
             Output::Transmit(t) => {
                 self.rules.check_send(t.local, &t.payload);
@@ -446,11 +510,15 @@ impl SimNode for EndpointNode {
         }
         let command = self.command_for(action, ctx)?;
         let answers = matches!(command, Command::Accept { .. } | Command::Reject { .. });
-        let creates = matches!(command, Command::MakeCall { .. });
+        let creates = matches!(command, Command::MakeCall { .. } | Command::Register { .. });
+        let registers = matches!(command, Command::Register { .. });
         let id = self
             .ep
             .execute(now, command)
             .map_err(|e| self.command_error(action, e))?;
+        if registers {
+            self.registration = Some(id);
+        }
         if creates {
             self.record(id, true);
         } else if answers {
@@ -488,6 +556,11 @@ impl SimNode for EndpointNode {
         config.seed = Rng::new(self.config.seed ^ u64::from(self.epoch)).next_u64();
         self.ep = Endpoint::new(config);
         self.transfer_target = None;
+        self.registration = None;
+        self.registrar_replies.clear();
+        if let Some(r) = self.registrar.as_mut() {
+            r.forget();
+        }
         self.rules.restarted();
     }
 

@@ -98,6 +98,7 @@ pub mod ladder;
 pub mod network;
 pub mod node;
 pub mod queue;
+pub mod registrar;
 pub mod scenario;
 pub mod sim;
 pub mod toy;

@@ -164,6 +164,16 @@ pub enum ScriptAction {
     /// Simulator-level: the node's process restarts (after a stop, or in place), losing its
     /// memory ([`SimNode::restart`]).
     Restart,
+    /// Register with the participant `at` (a registrar) for `expires` seconds, as
+    /// `sip:NAME@ADDRESS-OF-AT`.
+    Register {
+        /// The registrar participant's name.
+        at: String,
+        /// The expiry asked for, in seconds.
+        expires: u32,
+    },
+    /// Remove the registration (REGISTER with `Expires: 0`).
+    Unregister,
     /// Simulator-level: the node's process is paused for `for_ms` milliseconds; datagrams
     /// and timers due meanwhile are handled, in order, when it resumes.
     Pause {
@@ -198,6 +208,8 @@ impl fmt::Display for ScriptAction {
             ScriptAction::Stop => f.write_str("stop"),
             ScriptAction::Restart => f.write_str("restart"),
             ScriptAction::Pause { for_ms } => write!(f, "pause {for_ms}ms"),
+            ScriptAction::Register { at, expires } => write!(f, "register at {at} for {expires}s"),
+            ScriptAction::Unregister => f.write_str("unregister"),
         }
     }
 }

@@ -31,6 +31,7 @@ use session_core::Rng;
 use crate::clock::ClockSkew;
 use crate::network::{FaultConfig, LinkFaults, Partition, PartitionScope};
 use crate::node::{NodeId, ScriptAction};
+use crate::registrar::RegistrarSpec;
 
 /// The most participants a scenario may have.
 pub const MAX_PARTICIPANTS: usize = 64;
@@ -93,6 +94,12 @@ pub struct Participant {
     pub name: String,
     /// Its SIP address.
     pub address: SocketAddr,
+    /// It also answers REGISTER as a registrar, when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registrar: Option<RegistrarSpec>,
+    /// The password its endpoint answers digest challenges with (user: its name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
 }
 
 /// A scripted action at a fixed instant.
@@ -475,6 +482,8 @@ impl ScenarioBuilder {
         self.scenario.participants.push(Participant {
             name: name.to_owned(),
             address,
+            registrar: None,
+            password: None,
         });
         self
     }
