@@ -49,11 +49,12 @@ fn accept_last(p: &mut Pump, expires: u32) {
     p.run_for(Duration::from_millis(1));
 }
 
-/// Alice's REGISTER requests, one per CSeq (retransmissions left out).
+/// Alice's REGISTER requests, one per Call-ID and CSeq (retransmissions left out).
 fn registers(p: &Pump) -> Vec<Vec<u8>> {
+    let key = |r: &[u8]| (header_of(r, "Call-ID"), header_of(r, "CSeq"));
     let mut out: Vec<Vec<u8>> = Vec::new();
     for r in sent(p, "REGISTER") {
-        if out.last().map(|l| header_of(l, "CSeq")) != Some(header_of(&r, "CSeq")) {
+        if !out.iter().any(|o| key(o) == key(&r)) {
             out.push(r);
         }
     }
@@ -288,4 +289,57 @@ fn shutdown_unregisters() {
     p.run_for(Duration::from_millis(1));
     let last = registers(&p).pop().unwrap();
     assert_eq!(header_of(&last, "Expires").as_deref(), Some("0"));
+}
+
+/// Several registrations per endpoint: each its own session, Call-ID and refresh; and
+/// the password shows in no message, event or session summary.
+#[test]
+fn two_registrations_run_side_by_side_and_the_password_never_shows() {
+    let (mut p, first) = alice_registers(600);
+    let now = p.now;
+    let second = p
+        .ep("alice")
+        .register(now, "sip:alice@127.0.0.10:5060", 600)
+        .expect("a second registration");
+    p.run_for(Duration::from_millis(1));
+    let initial = registers(&p);
+    assert_eq!(initial.len(), 2);
+    assert_ne!(
+        header_of(&initial[0], "Call-ID"),
+        header_of(&initial[1], "Call-ID")
+    );
+    let challenge = "WWW-Authenticate: Digest realm=\"reg.test\", nonce=\"n-1\", qop=\"auth\"";
+    for (i, request) in initial.iter().enumerate() {
+        let from: SocketAddr = ["127.0.0.9:5060", "127.0.0.10:5060"][i].parse().unwrap();
+        p.inject("alice", from, &respond(request, 401, &[challenge]));
+        p.run_for(Duration::from_millis(1));
+    }
+    for request in registers(&p).iter().skip(2) {
+        let contact = header_of(request, "Contact").unwrap();
+        let to = header_of(request, "To").unwrap();
+        let from: SocketAddr = if to.contains("127.0.0.10") {
+            "127.0.0.10:5060".parse().unwrap()
+        } else {
+            registrar()
+        };
+        let ok = respond(request, 200, &[&format!("Contact: {contact};expires=120")]);
+        p.inject("alice", from, &ok);
+    }
+    p.run_for(Duration::from_millis(1));
+    for reg in [first, second] {
+        assert!(matches!(
+            events(&mut p, reg).as_slice(),
+            [SessionEvent::Registered { expires: 120, .. }]
+        ));
+    }
+    let wire: Vec<String> = p
+        .unrouted
+        .iter()
+        .map(|w| String::from_utf8_lossy(&w.bytes).into_owned())
+        .collect();
+    let events = format!("{:?}", p.node("alice").events);
+    let sessions = format!("{:?}", p.ep("alice").sessions().collect::<Vec<_>>());
+    for text in wire.iter().chain([&events, &sessions]) {
+        assert!(!text.contains("wonderland"), "{text}");
+    }
 }
