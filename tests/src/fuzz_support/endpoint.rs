@@ -182,6 +182,8 @@ pub enum MethodName {
     Notify,
     /// PRACK.
     Prack,
+    /// REGISTER.
+    Register,
     /// An extension method.
     Foo,
 }
@@ -205,6 +207,10 @@ pub enum Command {
     Dtmf(u8, String),
     /// Blind-transfer to one of the fixed targets.
     Transfer(u8, u8),
+    /// Register one of the fixed targets as an address-of-record, for any expiry.
+    Register(u8, u32),
+    /// Unregister session n.
+    Unregister(u8),
     /// Shut down.
     Shutdown,
     /// The media socket for session n failed to open.
@@ -420,6 +426,13 @@ fn command_on(p: &mut Pump, node: usize, command: &Command) {
             let s = session_arg(p, node, *s);
             let _ = p.nodes[node].ep.transfer(now, s, target(*t));
         }
+        Command::Register(t, expires) => {
+            let _ = p.nodes[node].ep.register(now, target(*t), *expires);
+        }
+        Command::Unregister(s) => {
+            let s = session_arg(p, node, *s);
+            let _ = p.nodes[node].ep.unregister(now, s);
+        }
         Command::Shutdown => p.nodes[node].ep.shutdown(now),
         Command::MediaFailed(s) => {
             let session = session_arg(p, node, *s);
@@ -510,6 +523,7 @@ fn method_name(m: MethodName) -> &'static str {
         MethodName::Refer => "REFER",
         MethodName::Notify => "NOTIFY",
         MethodName::Prack => "PRACK",
+        MethodName::Register => "REGISTER",
         MethodName::Foo => "FOO",
     }
 }
