@@ -127,8 +127,14 @@ pub struct CallOptionArgs {
     /// user part of our From and Contact.
     #[arg(long, requires = "password")]
     pub user: Option<String>,
-    /// The password that answers digest challenges.
-    #[arg(long, requires = "user")]
+    /// The password that answers digest challenges; read from the environment when the
+    /// flag is absent, so that it need not show in the process list.
+    #[arg(
+        long,
+        requires = "user",
+        env = "SESSIONCTL_PASSWORD",
+        hide_env_values = true
+    )]
     pub password: Option<String>,
     /// An outbound proxy, a SIP URI whose host is an IP address: every request outside a
     /// dialog goes there with a pre-loaded Route (RFC 3261 §8.1.2; `;lr` assumed).
@@ -589,7 +595,7 @@ mod mio_agents {
                 d.shutdown(now);
             }
             let deadline = now + grace;
-            while Instant::now() < deadline && !self.drivers.iter().all(Driver::is_idle) {
+            while Instant::now() < deadline && !self.drivers.iter().all(Driver::sessions_ended) {
                 if let Wake::Signal = self.wait(Some(deadline.min(Instant::now() + grace / 20))) {
                     break;
                 }

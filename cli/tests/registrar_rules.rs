@@ -14,19 +14,14 @@ use std::time::Duration;
 use common::kamailio::Kamailio;
 use common::{have_tool, sessionctl, Process};
 
-/// `sessionctl register sip:USER@KAMAILIO` with `password`, asking for `expires` s.
+/// `sessionctl register sip:USER@KAMAILIO` with `password` (from the environment, where
+/// the process list does not show it), asking for `expires` s.
 fn register(runtime: &str, k: &Kamailio, user: &str, password: &str, expires: &str) -> Process {
     let mut cmd = sessionctl(runtime);
     cmd.args(["register", &format!("sip:{user}@{}", k.addr)])
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--user",
-            user,
-            "--password",
-            password,
-        ])
-        .args(["--expires", expires, "--media", "silence", "--ring-ms", "0"]);
+        .args(["--bind", "127.0.0.1:0", "--user", user])
+        .args(["--expires", expires, "--media", "silence", "--ring-ms", "0"])
+        .env("SESSIONCTL_PASSWORD", password);
     Process::spawn(cmd)
 }
 

@@ -359,9 +359,10 @@ impl Driver {
         self.core.endpoint().history(session)
     }
 
-    /// Starts a graceful shutdown: every call gets its BYE or CANCEL and new TCP
-    /// connections are no longer accepted. Keep driving until [`Driver::is_idle`] (or a
-    /// deadline), then drop the driver or call [`Driver::close`].
+    /// Starts a graceful shutdown: every call gets its BYE or CANCEL (every registration
+    /// its REGISTER with `Expires: 0`) and new TCP connections are no longer accepted.
+    /// Keep driving until [`Driver::sessions_ended`] (or a deadline), then drop the
+    /// driver or call [`Driver::close`].
     pub fn shutdown(&mut self, now: StdInstant) {
         let now = self.core.epoch().to_core(now);
         self.close_listener();
@@ -371,6 +372,12 @@ impl Driver {
     /// True when the endpoint has nothing left to do and no datagram waits to be sent.
     pub fn is_idle(&self) -> bool {
         self.core.is_idle()
+    }
+
+    /// True when every call and registration has ended and no datagram waits to be sent;
+    /// what is left only absorbs retransmissions (see [`Driver::shutdown`]).
+    pub fn sessions_ended(&self) -> bool {
+        self.core.sessions_ended()
     }
 
     /// Deregisters and closes every socket. The driver is unusable afterwards.

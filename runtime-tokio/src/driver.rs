@@ -407,23 +407,17 @@ impl Driver {
         let Some(s) = self.shutdown.as_ref() else {
             return false;
         };
-        let idle = self.core.is_idle();
+        let ended = self.core.sessions_ended();
         let late = tokio::time::Instant::now() >= s.deadline;
-        if !idle && !late {
+        if !ended && !late {
             let _ = self
                 .shutdown_timer
                 .poll_expired(cx, tokio::time::Instant::now());
             return false;
         }
-        if !idle {
+        if !ended {
             let states: Vec<String> = self.core.endpoint().sessions().map(|i| i.state).collect();
-            if !states.is_empty() {
-                tracing::warn!(?states, "shutdown grace over with calls still ending");
-            } else {
-                // Every call ended; only transactions absorbing retransmissions (Timers
-                // D, J, K of RFC 3261 §17) were left, which is harmless to cut short.
-                tracing::debug!("shutdown grace over with transactions still completing");
-            }
+            tracing::warn!(?states, "shutdown grace over with calls still ending");
         }
         let replies = self.shutdown.take().map(|s| s.replies).unwrap_or_default();
         self.core.close_all();

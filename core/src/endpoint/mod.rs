@@ -496,6 +496,13 @@ impl Endpoint {
         }
     }
 
+    /// True when every session has reached a terminal state: each call and registration
+    /// has said all it had to say, and what is left lingers only to absorb retransmissions
+    /// (RFC 3261 §17) until [`Endpoint::is_idle`]. What a graceful shutdown waits for.
+    pub fn sessions_ended(&self) -> bool {
+        self.sessions.all_terminal(&self.table)
+    }
+
     /// True when no session, transaction or timer is left.
     pub fn is_idle(&self) -> bool {
         self.sessions.len() == 0 && self.transactions.is_empty() && self.timers.is_empty()

@@ -165,6 +165,11 @@ impl SessionStore {
         self.sessions.keys().copied()
     }
 
+    /// Whether every session has reached a terminal state of `table`.
+    pub(crate) fn all_terminal(&self, table: &CompiledTable) -> bool {
+        self.sessions.values().all(|s| s.machine.is_terminal(table))
+    }
+
     /// A read-only summary of every session, in id order.
     pub(crate) fn infos<'a>(
         &'a self,

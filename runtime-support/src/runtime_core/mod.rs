@@ -349,8 +349,19 @@ impl<R: Io> Core<R> {
 
     /// True when the endpoint has nothing left to do and nothing waits to be sent.
     pub fn is_idle(&self) -> bool {
-        self.endpoint.is_idle()
-            && self.udp_queue.is_empty()
+        self.endpoint.is_idle() && self.nothing_queued()
+    }
+
+    /// True when every session has ended (`Endpoint::sessions_ended`) and nothing waits
+    /// to be sent: what a graceful shutdown waits for. Ended sessions linger and their
+    /// transactions absorb retransmissions until [`Core::is_idle`]; cutting that short
+    /// loses nothing a peer needs.
+    pub fn sessions_ended(&self) -> bool {
+        self.endpoint.sessions_ended() && self.nothing_queued()
+    }
+
+    fn nothing_queued(&self) -> bool {
+        self.udp_queue.is_empty()
             && self
                 .slots
                 .indices()
