@@ -101,6 +101,7 @@ pub mod dialog;
 pub mod driver;
 pub mod endpoint;
 pub mod media;
+pub mod resolve;
 pub mod rng;
 pub mod sdp;
 mod session_store;

@@ -5,6 +5,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 
+use crate::resolve::ResolveError;
 use crate::sip::Transport;
 
 /// Identifies one session (one call leg) inside an endpoint. Allocated in order from 1,
@@ -115,6 +116,14 @@ pub enum EndReason {
     AuthFailed {
         /// The challenge's status, 401 or 407.
         status: u16,
+    },
+    /// The target's host name could not be resolved to an address (RFC 3263): the call
+    /// ended before any request was sent.
+    Unresolvable {
+        /// The host name.
+        name: String,
+        /// Why.
+        error: ResolveError,
     },
     /// The endpoint is shutting down.
     Shutdown,

@@ -21,6 +21,7 @@
 
 mod command;
 mod output;
+mod resolving;
 mod router;
 mod stats;
 mod timers;
@@ -38,15 +39,17 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use resolving::{PendingCall, Resolving};
 use timers::TimerQueue;
 
 use crate::call::{Call, Effect, Payload, SessionTimer, Step};
 use crate::dialog::DialogRole;
 use crate::media::PushAudioError;
+use crate::resolve::{self, Family, QueryId, ResolveError, ResolveQuery, Resolved};
 use crate::rng::Rng;
 use crate::sdp::LocalSession;
 use crate::session_store::{Fed, Session, SessionStore};
-use crate::sip::{Scheme, Transport, Uri};
+use crate::sip::{Host, Scheme, Transport, Uri};
 use crate::state_machine::{History, SessionState};
 use crate::state_table::{CompiledTable, Event, EventType, Role};
 use crate::time::Instant;
@@ -104,6 +107,8 @@ pub enum CommandError {
     BadStatus(u16),
     /// The session limit is reached.
     TooManySessions,
+    /// `Config::max_dns_queries` host names are already being resolved.
+    TooManyQueries,
 }
 
 impl fmt::Display for CommandError {
@@ -120,6 +125,7 @@ impl fmt::Display for CommandError {
             } => write!(f, "{command} is not allowed for {session} in state {state}"),
             CommandError::BadStatus(s) => write!(f, "status {s} is not allowed here"),
             CommandError::TooManySessions => f.write_str("session limit reached"),
+            CommandError::TooManyQueries => f.write_str("too many host names being resolved"),
         }
     }
 }
@@ -145,6 +151,8 @@ pub struct Endpoint {
     effects: Vec<Effect>,
     /// Sessions whose `DestroySession` ran during the current input.
     destroyed: Vec<SessionId>,
+    /// Calls waiting for their target's name to resolve.
+    resolving: Resolving,
 }
 
 impl Endpoint {
@@ -165,6 +173,7 @@ impl Endpoint {
             stats: EndpointStats::default(),
             effects: Vec::new(),
             destroyed: Vec::new(),
+            resolving: Resolving::default(),
             config,
         }
     }
@@ -264,16 +273,19 @@ impl Endpoint {
         }
     }
 
-    /// Places a call to `target`, a `sip:` or `sips:` URI whose host is an IP address
-    /// (or any host, when an outbound proxy is configured). The session then asks for an
-    /// RTP socket (`MediaRequest::Open`) and sends the INVITE once it is ready.
+    /// Places a call to `target`, a `sip:` URI over UDP or TCP (`;transport=tcp`). When
+    /// its host is a name and no outbound proxy is configured, the endpoint first asks
+    /// the driver to resolve it (`Output::Resolve`, RFC 3263) and the call starts with
+    /// the answer ([`Endpoint::handle_resolved`]); a name that does not resolve ends the
+    /// session with `EndReason::Unresolvable`. The session then asks for an RTP socket
+    /// (`MediaRequest::Open`) and sends the INVITE once it is ready.
     pub fn make_call(
         &mut self,
         now: Instant,
         target: &str,
         options: CallOptions,
     ) -> Result<SessionId, CommandError> {
-        if self.sessions.len() >= self.config.max_sessions {
+        if self.sessions.len() + self.resolving.len() >= self.config.max_sessions {
             return Err(CommandError::TooManySessions);
         }
         let target = target.trim();
@@ -282,40 +294,82 @@ impl Endpoint {
             why,
         };
         let uri = Uri::parse(target).map_err(|_| bad("not a valid URI"))?;
-        if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips) {
-            return Err(bad("only sip: and sips: URIs can be called"));
-        }
-        let peer = self
-            .config
-            .outbound_proxy
-            .or_else(|| self.config.resolve(target))
-            .ok_or_else(|| {
-                bad("the host is not an IP address and no outbound proxy is configured")
-            })?;
-        let transport = uri_transport(target);
+        let transport = match (uri.scheme, uri_transport(target)) {
+            (Scheme::Sip, t @ (Transport::Udp | Transport::Tcp)) => t,
+            (Scheme::Sip | Scheme::Sips, _) => {
+                return Err(bad("only UDP and TCP are supported (no TLS, so no sips:)"))
+            }
+            _ => return Err(bad("only sip: URIs can be called")),
+        };
+        let peer = match (self.config.outbound_proxy, &uri.host) {
+            (Some(proxy), _) => proxy,
+            (None, Some(Host::Ipv4(ip))) => SocketAddr::new(IpAddr::V4(*ip), uri_port(&uri)),
+            (None, Some(Host::Ipv6(ip))) => SocketAddr::new(IpAddr::V6(*ip), uri_port(&uri)),
+            (None, Some(Host::Domain(name))) => {
+                if self.resolving.len() >= self.config.max_dns_queries {
+                    return Err(CommandError::TooManyQueries);
+                }
+                let query = ResolveQuery {
+                    id: self.resolving.next_id(),
+                    name: name.to_string(),
+                    port: uri.port,
+                    transport,
+                    family: Family::of(self.config.sip_addr.ip()),
+                };
+                let session = self.sessions.next_id();
+                self.outputs.push_back(Output::Resolve(query.clone()));
+                self.resolving.insert(PendingCall {
+                    session,
+                    target: target.to_owned(),
+                    options,
+                    query,
+                });
+                return Ok(session);
+            }
+            (None, None) => return Err(bad("the URI has no host")),
+        };
         let id = self.sessions.next_id();
-        let call_id = self.new_call_id();
-        let local_tag = crate::call::new_tag(&mut self.rng);
-        let local_uri = options
-            .from
-            .unwrap_or_else(|| format!("<sip:{}@{}>", self.config.user, self.sent_by));
-        let sdp = self.local_session();
-        let call = Call::new(
-            DialogRole::Uac,
-            call_id,
-            local_tag,
-            local_uri,
-            format!("<{target}>"),
-            target.to_owned(),
-            peer,
-            transport,
-            1,
-            sdp,
-            now,
-        );
-        self.insert_session(id, Role::Uac, call);
-        self.command(now, id, Event::new(EventType::MakeCall), "make_call")?;
+        self.start_call(now, id, target, peer, transport, options)?;
         Ok(id)
+    }
+
+    /// The driver's answer to an [`Output::Resolve`]: the call waiting for it starts
+    /// toward the first address RFC 3263 orders (RFC 2782 weights drawn from the seeded
+    /// generator), or ends `Unresolvable`. An answer nobody waits for (the call was hung
+    /// up meanwhile, or a duplicate) is ignored.
+    pub fn handle_resolved(
+        &mut self,
+        now: Instant,
+        id: QueryId,
+        answer: Result<Resolved, ResolveError>,
+    ) {
+        let Some(call) = self.resolving.answer(id) else {
+            return;
+        };
+        let first = answer.and_then(|r| resolve::targets(&call.query, &r, &mut self.rng));
+        match first {
+            Ok(targets) => {
+                let PendingCall {
+                    session,
+                    target,
+                    options,
+                    query,
+                } = call;
+                tracing::debug!(%session, name = %query.name, peer = %targets[0], "resolved");
+                // MakeCall always fires from a new session's first state.
+                let _ =
+                    self.start_call(now, session, &target, targets[0], query.transport, options);
+            }
+            Err(error) => {
+                tracing::debug!(session = %call.session, name = %call.query.name, %error, "unresolvable");
+                let reason = EndReason::Unresolvable {
+                    name: call.query.name,
+                    error,
+                };
+                self.end_unstarted(call.session, reason);
+            }
+        }
+        self.after_step(now);
     }
 
     /// Answers an incoming call.
@@ -339,6 +393,10 @@ impl Endpoint {
 
     /// Ends a call: CANCEL before an answer, BYE after, a 603 for a call still ringing here.
     pub fn hangup(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
+        if self.resolving.remove_session(session) {
+            self.end_unstarted(session, EndReason::Cancelled { by: Side::Local });
+            return Ok(());
+        }
         self.command(now, session, Event::new(EventType::HangupCall), "hangup")
     }
 
@@ -392,6 +450,10 @@ impl Endpoint {
     /// Ends every call (BYE, CANCEL or a final response) ahead of shutting down. Keep
     /// driving the endpoint until [`Endpoint::is_idle`] (or a deadline).
     pub fn shutdown(&mut self, now: Instant) {
+        for session in self.resolving.sessions() {
+            self.resolving.remove_session(session);
+            self.end_unstarted(session, EndReason::Shutdown);
+        }
         let ids: Vec<SessionId> = self.sessions.ids().collect();
         for id in ids {
             if let Some(s) = self.sessions.get_mut(id) {
@@ -405,7 +467,10 @@ impl Endpoint {
 
     /// True when no session, transaction or timer is left.
     pub fn is_idle(&self) -> bool {
-        self.sessions.len() == 0 && self.transactions.is_empty() && self.timers.is_empty()
+        self.sessions.len() == 0
+            && self.resolving.len() == 0
+            && self.transactions.is_empty()
+            && self.timers.is_empty()
     }
 
     /// Every session, in id order, with its state's name.
@@ -462,6 +527,50 @@ impl Endpoint {
         let machine = SessionState::new(&self.table, role);
         self.sessions.insert(id, Session::new(machine, call));
         self.stats.sessions_created += 1;
+    }
+
+    /// Creates the UAC session `id` toward `peer` and runs its MakeCall.
+    fn start_call(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        target: &str,
+        peer: SocketAddr,
+        transport: Transport,
+        options: CallOptions,
+    ) -> Result<(), CommandError> {
+        let call_id = self.new_call_id();
+        let local_tag = crate::call::new_tag(&mut self.rng);
+        let local_uri = options
+            .from
+            .unwrap_or_else(|| format!("<sip:{}@{}>", self.config.user, self.sent_by));
+        let sdp = self.local_session();
+        let call = Call::new(
+            DialogRole::Uac,
+            call_id,
+            local_tag,
+            local_uri,
+            format!("<{target}>"),
+            target.to_owned(),
+            peer,
+            transport,
+            1,
+            sdp,
+            now,
+        );
+        self.insert_session(id, Role::Uac, call);
+        self.command(now, id, Event::new(EventType::MakeCall), "make_call")
+    }
+
+    /// Ends a call that never started (its target still resolving): nothing was sent,
+    /// so only the application is told.
+    fn end_unstarted(&mut self, session: SessionId, reason: EndReason) {
+        self.outputs
+            .push_back(Output::Event(SessionEvent::Terminated {
+                session,
+                reason,
+                status: None,
+            }));
     }
 
     /// Sends a SIP message outside any transaction, from our SIP address.
@@ -522,6 +631,11 @@ impl Endpoint {
         self.after_step(now);
         match fed {
             Some(Fed::Fired | Fed::Failed) => Ok(()),
+            None if self.resolving.contains_session(id) => Err(CommandError::NotAllowed {
+                session: id,
+                state: "Resolving".into(),
+                command,
+            }),
             None => Err(CommandError::UnknownSession(id)),
             Some(Fed::NotHandled) => {
                 let state = self
@@ -645,6 +759,11 @@ impl Endpoint {
             self.timers.cancel_where(|&(s, _)| s == id);
         }
     }
+}
+
+/// The port of a SIP URI: its own, else 5060 (RFC 3261 §19.1.2; no TLS here).
+fn uri_port(uri: &Uri<'_>) -> u16 {
+    uri.port.unwrap_or(5060)
 }
 
 /// The transport a URI asks for (`;transport=tcp`), UDP by default.
