@@ -265,6 +265,7 @@ pub fn reason_name(reason: &EndReason) -> &'static str {
         EndReason::NotAcceptable => "not_acceptable",
         EndReason::Expired => "expired",
         EndReason::AuthFailed { .. } => "auth_failed",
+        EndReason::Unresolvable { .. } => "unresolvable",
         EndReason::Shutdown => "shutdown",
         _ => "other",
     }
