@@ -6,7 +6,9 @@
 //! `send_dtmf`, `transfer`, `shutdown`); [`SimNode::serve_media`] plays the runtime,
 //! answering `MediaRequest::Open` with `MediaInput::Ready` on a port of the node's own IP
 //! (the simulator routes by IP, so RTP reaches it); [`SimNode::restart`] rebuilds the
-//! endpoint from its configuration with a fresh seed.
+//! endpoint from its configuration with a fresh seed. It also plays the runtime's
+//! resolver: an `Output::Resolve` is answered from the scenario's names ([`SimDns`])
+//! after their delay, on the node's own timer.
 //!
 //! On the way out, every datagram passes the wire rules of [`crate::endpoint_checks`]
 //! (CSeq strictly increasing per dialog direction, RFC 3261 §12.2.1.1; nothing new sent
@@ -17,6 +19,7 @@
 //! `reject`, the newest incoming call not yet answered or rejected).
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +27,7 @@ use std::time::Duration;
 
 use session_core::endpoint::{EndReason, MediaRequest, Output, SessionEvent};
 use session_core::media::MediaMode;
+use session_core::resolve::{QueryId, ResolveError, Resolved};
 use session_core::sip::Transport;
 use session_core::state_table::CompiledTable;
 use session_core::transaction::TimerConfig;
@@ -32,11 +36,12 @@ use session_core::{
     CallOptions, Command, CommandError, Config, Endpoint, Instant, MediaInput, Rng,
 };
 
+use crate::dns::SimDns;
 use crate::endpoint_checks::{WireBreach, WireRules};
 use crate::node::{
     NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit,
 };
-use crate::scenario::Scenario;
+use crate::scenario::{is_uri, Scenario};
 use crate::sim::NodeSetup;
 
 /// The most sessions a node keeps a record of (per run); later ones are counted only.
@@ -54,6 +59,7 @@ pub const SIMULATED_MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct EndpointFactory {
     template: Config,
+    dns: Arc<SimDns>,
     random_timers: bool,
     timers_per_node: bool,
 }
@@ -69,6 +75,8 @@ impl EndpointFactory {
         template.rtp_inactivity = Some(SIMULATED_MEDIA_TIMEOUT);
         EndpointFactory {
             template,
+            // `Scenario::validate`, which every run calls first, checked each name.
+            dns: Arc::new(SimDns::new(scenario).unwrap_or_default()),
             random_timers: scenario.random_timers,
             timers_per_node: scenario.timers_per_node,
         }
@@ -94,7 +102,7 @@ impl EndpointFactory {
             };
             config.timers = random_timers(seed);
         }
-        EndpointNode::new(config)
+        EndpointNode::new(config).with_dns(Arc::clone(&self.dns))
     }
 }
 
@@ -141,6 +149,11 @@ pub struct EndpointNode {
     records_dropped: u64,
     transfer_target: Option<String>,
     rules: WireRules,
+    dns: Arc<SimDns>,
+    /// Answers to the endpoint's name queries, by when they arrive.
+    lookups: BTreeMap<(Instant, QueryId), Result<Resolved, ResolveError>>,
+    /// The node's time at its latest input, which its outputs answer to.
+    now: Instant,
 }
 
 impl EndpointNode {
@@ -155,7 +168,16 @@ impl EndpointNode {
             records_dropped: 0,
             transfer_target: None,
             rules: WireRules::default(),
+            dns: Arc::default(),
+            lookups: BTreeMap::new(),
+            now: Instant::ZERO,
         }
+    }
+
+    /// The same, resolving names with `dns` (by default every name is unknown).
+    pub fn with_dns(mut self, dns: Arc<SimDns>) -> EndpointNode {
+        self.dns = dns;
+        self
     }
 
     /// The endpoint, to inspect.
@@ -203,10 +225,23 @@ impl EndpointNode {
             if r.epoch != self.epoch {
                 break;
             }
-            if !r.cleaned && self.ep.session(r.id).is_none() {
-                r.cleaned = true;
-                if let Some(call_id) = &r.call_id {
-                    gone.push(call_id.clone());
+            if r.cleaned {
+                continue;
+            }
+            match self.ep.session(r.id) {
+                // A call placed to a host name has its session once the name resolved.
+                Some(info) if r.call_id.is_none() => {
+                    self.rules.session_started(&info.call_id);
+                    r.call_id = Some(info.call_id.to_owned());
+                }
+                Some(_) => {}
+                // Still resolving: nothing started, nothing to clean.
+                None if r.outgoing && r.call_id.is_none() && r.ended.is_none() => {}
+                None => {
+                    r.cleaned = true;
+                    if let Some(call_id) = &r.call_id {
+                        gone.push(call_id.clone());
+                    }
                 }
             }
         }
@@ -317,6 +352,9 @@ impl EndpointNode {
         ctx: &ScriptContext<'_>,
     ) -> Result<Command, ScriptError> {
         let uri_of = |to: &String| {
+            if is_uri(to) {
+                return Ok(to.clone());
+            }
             ctx.address_of(to)
                 .map(|peer| format!("sip:{to}@{peer}"))
                 .ok_or_else(|| ScriptError::UnknownParticipant(to.clone()))
@@ -393,13 +431,22 @@ impl SimNode for EndpointNode {
         transport: Transport,
         bytes: &[u8],
     ) {
+        self.now = now;
         self.sync_cleanup();
         self.ep
             .handle_datagram(now, local, remote, transport, bytes);
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         self.sync_cleanup();
+        while let Some(entry) = self.lookups.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, id), answer) = entry.remove_entry();
+            self.ep.handle_resolved(now, id, answer);
+        }
         self.ep.handle_timeout(now);
     }
 
@@ -424,13 +471,20 @@ impl SimNode for EndpointNode {
                 self.on_event(&e);
                 Some(NodeOutput::Event(e))
             }
+            Output::Resolve(query) => {
+                let due = self.now + self.dns.delay();
+                self.lookups
+                    .insert((due, query.id), self.dns.answer(&query));
+                self.poll_output()
+            }
             // A future output kind the simulator does not know: skip it, keep draining.
             _ => self.poll_output(),
         }
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        self.ep.poll_timeout()
+        let answer = self.lookups.keys().next().map(|&(due, _)| due);
+        [self.ep.poll_timeout(), answer].into_iter().flatten().min()
     }
 
     fn apply(
@@ -439,6 +493,7 @@ impl SimNode for EndpointNode {
         action: &ScriptAction,
         ctx: &ScriptContext<'_>,
     ) -> Result<(), ScriptError> {
+        self.now = now;
         self.sync_cleanup();
         if let ScriptAction::Shutdown = action {
             self.ep.shutdown(now);
@@ -462,6 +517,7 @@ impl SimNode for EndpointNode {
     }
 
     fn serve_media(&mut self, now: Instant, request: &MediaRequest) {
+        self.now = now;
         if let MediaRequest::Open { session } = request {
             self.sync_cleanup();
             let local_rtp = SocketAddr::new(self.config.sip_addr.ip(), self.next_rtp_port);
@@ -488,6 +544,7 @@ impl SimNode for EndpointNode {
         config.seed = Rng::new(self.config.seed ^ u64::from(self.epoch)).next_u64();
         self.ep = Endpoint::new(config);
         self.transfer_target = None;
+        self.lookups.clear();
         self.rules.restarted();
     }
 
