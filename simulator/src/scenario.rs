@@ -94,7 +94,7 @@ pub struct Scenario {
     #[serde(default)]
     pub timers_per_node: bool,
     /// The names the simulated resolver knows; any other name is answered NXDOMAIN.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "DnsSpec::is_empty")]
     pub dns: DnsSpec,
 }
 
@@ -106,6 +106,13 @@ pub struct DnsSpec {
     pub delay_ms: u64,
     /// The names known.
     pub names: Vec<DnsName>,
+}
+
+impl DnsSpec {
+    /// No name and no delay: left out of a scenario written back as YAML.
+    pub fn is_empty(&self) -> bool {
+        *self == DnsSpec::default()
+    }
 }
 
 /// One name: an address record, SRV records, or both.
