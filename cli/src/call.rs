@@ -30,11 +30,13 @@ fn hangup_grace() -> Duration {
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     sessionctl call sip:bob@127.0.0.1:5060 --bind 127.0.0.1:0\n  \
+    sessionctl call sip:bob@pbx.example.com\n  \
     sessionctl call sip:echo@192.0.2.10 --bind 0.0.0.0:5070 --duration-ms 10000 --media tone\n  \
     sessionctl call sip:ivr@127.0.0.1:5060 --dtmf 1234# --hold-ms 2000\n  \
     sessionctl --runtime mio call sip:bob@127.0.0.1:5060")]
 pub struct CallArgs {
-    /// Whom to call, e.g. sip:bob@127.0.0.1:5060.
+    /// Whom to call, e.g. sip:bob@127.0.0.1:5060 or sip:bob@example.com (a host name is
+    /// resolved per RFC 3263: SRV without a port, else A/AAAA, in --bind's IP version).
     pub target: String,
     /// Local address for SIP (port 0: any).
     #[arg(long, default_value = "127.0.0.1:0")]
@@ -77,7 +79,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
     let session = match agents.execute(0, runtime::make_call(&args.target)) {
         Ok(s) => s,
         Err(AgentError::Command(e @ CommandError::BadTarget { .. })) => {
-            eprintln!("sessionctl call: {e} (try sip:user@IP:port)");
+            eprintln!("sessionctl call: {e} (try sip:user@host:port)");
             report(&args, None, "bad_target", None, None, (0, 0));
             return ExitCode::from(2);
         }
@@ -229,6 +231,10 @@ fn explain(target: &str, reason: &EndReason, answered: bool) -> Option<String> {
             by: Side::Remote,
             status,
         } => format!("{target} rejected the call with {status}"),
+        EndReason::Unresolvable { name, error } => format!(
+            "cannot resolve {name}: {error} (RFC 3263: SRV, then A/AAAA, through \
+             /etc/hosts and /etc/resolv.conf)"
+        ),
         EndReason::MediaFailed => "could not open an RTP socket (see --rtp-ports)".to_owned(),
         EndReason::MediaTimeout => {
             format!("no RTP from {target} within --media-timeout-ms: call ended")

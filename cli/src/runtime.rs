@@ -271,6 +271,7 @@ pub fn reason_name(reason: &EndReason) -> &'static str {
         EndReason::NotAcceptable => "not_acceptable",
         EndReason::Expired => "expired",
         EndReason::AuthFailed { .. } => "auth_failed",
+        EndReason::Unresolvable { .. } => "unresolvable",
         EndReason::Shutdown => "shutdown",
         EndReason::Unregistered => "unregistered",
         _ => "other",

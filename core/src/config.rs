@@ -33,13 +33,17 @@ pub struct Config {
     /// An outbound proxy (RFC 3261 §8.1.2): every request outside a dialog (the INVITE)
     /// is sent there with a pre-loaded `Route: <sip:ADDR;lr>`, whatever its target; the
     /// dialog's own route set (its Record-Route) then carries the requests inside it.
-    /// In-dialog targets whose host is a name go there too: the core resolves no names.
+    /// In-dialog targets whose host is a name go there too; without one, only a call's
+    /// first target is resolved (through the driver, `Output::Resolve`).
     pub outbound_proxy: Option<SocketAddr>,
     /// T1, T2, T4 (RFC 3261 §17), from which every transaction timer is derived.
     pub timers: TimerConfig,
     /// The most sessions alive at once; an INVITE beyond it gets 503 and a `make_call`
     /// an error.
     pub max_sessions: usize,
+    /// The most host names being resolved at once (calls waiting for their target's
+    /// address); a `make_call` beyond it is refused.
+    pub max_dns_queries: usize,
     /// The most transactions alive at once; a request beyond it gets 503.
     pub max_transactions: usize,
     /// The `Retry-After` seconds of every 503 we send (at a limit, or with no RTP port
@@ -87,6 +91,7 @@ impl Config {
             outbound_proxy: None,
             timers: TimerConfig::default(),
             max_sessions: 10_000,
+            max_dns_queries: 256,
             max_transactions: 40_000,
             retry_after_503_s: 5,
             max_queued_outputs: 65_536,

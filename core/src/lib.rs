@@ -17,7 +17,9 @@
 //!    [`Endpoint::handle_timeout`] when [`Endpoint::poll_timeout`] is reached.
 //! 3. After every input, drain [`Endpoint::poll_output`] until `None`:
 //!    [`Output::Transmit`] (send bytes from a local address), [`Output::Media`] (open or
-//!    close an RTP socket), [`Output::Event`] (tell the application).
+//!    close an RTP socket), [`Output::Event`] (tell the application),
+//!    [`Output::Resolve`] (look a host name up, RFC 3263, and answer with
+//!    [`Endpoint::handle_resolved`]).
 //!
 //! Two endpoints wired back to back, a whole call:
 //!
@@ -85,6 +87,7 @@
 //! | `call` (internal) | one call leg's data; what a session step may use and yields (effects) | — |
 //! | `adapters` (internal) | table actions → SIP and media | 3261 §12–15, 3264, 3515 |
 //! | `session_store` (internal) | the `Session` value (its inputs: SIP in a dialog, timers, RTP) and the store's indexes ([`SessionInfo`] to inspect) | 3261 §9, §12.2, §13, 6665 |
+//! | [`resolve`] | what a driver is asked to look up for a host-name target, and the order of the answers | 3263 §4, 2782 |
 //! | [`endpoint`] | the façade: parsing, §8.2/§18 rules, transactions, routing to sessions, the output queue | 3261 §8, §18, 3581 |
 //!
 //! Arrows point down: the endpoint uses the session store, a session runs the
@@ -101,6 +104,7 @@ pub mod dialog;
 pub mod driver;
 pub mod endpoint;
 pub mod media;
+pub mod resolve;
 pub mod rng;
 pub mod sdp;
 mod session_store;

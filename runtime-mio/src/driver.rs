@@ -11,12 +11,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant as StdInstant;
 
 use mio::event::{Event, Source};
-use mio::net::{TcpListener, TcpStream, UdpSocket};
+use mio::net::{TcpListener, TcpStream, UdpSocket, UnixDatagram};
 use mio::{Interest, Registry, Token};
 use session_core::driver::{CapturedMessage, DriverStats, Epoch, RtpCounters, SipCapture};
 use session_core::media::PushAudioError;
+use session_core::resolve::{Family, ResolveError};
 use session_core::state_machine::History;
 use session_core::{Command, CommandError, Endpoint, SessionEvent, SessionId, SessionInfo};
+use session_core_runtime::dns::ResolverThread;
 use session_core_runtime::{Core, DriverConfig, Io, Progress, Socket, StartError};
 
 /// Why a driver could not start.
@@ -49,7 +51,7 @@ impl fmt::Display for DriverError {
             DriverError::Register(e) => write!(f, "cannot register a socket with mio: {e}"),
             DriverError::TokenRange { tokens } => write!(
                 f,
-                "token range {tokens:?} is too small: the driver needs at least 3 tokens"
+                "token range {tokens:?} is too small: the driver needs at least 4 tokens"
             ),
         }
     }
@@ -74,7 +76,9 @@ impl std::error::Error for DriverError {
 /// 3. polls with a timeout no later than [`Driver::next_timeout`];
 /// 4. drains [`Driver::poll_event`].
 ///
-/// No threads, channels or async: everything happens inside these calls.
+/// No async, and no thread but one for name lookups (a hickory resolver, started by
+/// the first call to a host name, waking the poll through a socket on the range's third
+/// token): everything else happens inside these calls.
 #[derive(Debug)]
 pub struct Driver {
     core: Core<Registered>,
@@ -82,6 +86,9 @@ pub struct Driver {
     /// Tokens whose read budget ran out before `WouldBlock`: read again on the next
     /// `handle_timeout`, since an edge-triggered source will not fire again.
     unfinished_reads: BTreeSet<usize>,
+    /// The thread that resolves host names (RFC 3263), started by the first one, with
+    /// the socket it wakes the poll through.
+    resolver: Option<(ResolverThread, UnixDatagram)>,
 }
 
 /// The core's sockets as mio sources in the caller's registry, under the driver's tokens.
@@ -93,7 +100,9 @@ struct Registered {
 
 const UDP_OFFSET: usize = 0;
 const LISTENER_OFFSET: usize = 1;
-const FIRST_SLOT_OFFSET: usize = 2;
+/// The waker the lookup thread wakes the poll with when an answer is ready.
+const RESOLVER_OFFSET: usize = 2;
+const FIRST_SLOT_OFFSET: usize = 3;
 
 impl Registered {
     /// The token of the socket in `slot` (`None`: SIP's UDP socket).
@@ -171,8 +180,8 @@ impl Driver {
     /// the sockets under `tokens` in `registry`, and builds the endpoint. `now` becomes
     /// the core's time zero.
     ///
-    /// The range's first token is the UDP socket, the second the TCP listener, and the
-    /// rest number TCP connections and RTP sockets, so its length bounds how many of
+    /// The range's first token is the UDP socket, the second the TCP listener, the third
+    /// the name-lookup waker, and the rest number TCP connections and RTP sockets, so its length bounds how many of
     /// those can be open at once.
     pub fn new(
         config: DriverConfig,
@@ -195,6 +204,7 @@ impl Driver {
             core,
             listener: None,
             unfinished_reads: BTreeSet::new(),
+            resolver: None,
         };
         if let Some(l) = listener {
             let mut l = TcpListener::from_std(l);
@@ -274,6 +284,13 @@ impl Driver {
                 self.accept_connections(now);
                 return true;
             }
+            RESOLVER_OFFSET => {
+                if let Some((_, wakeups)) = &self.resolver {
+                    while wakeups.recv(&mut [0; 16]).is_ok() {}
+                }
+                self.serve_lookups(now);
+                return true;
+            }
             offset => Some(offset - FIRST_SLOT_OFFSET),
         };
         // An error or a closed read side matters to a connection (a failed connect, the
@@ -297,6 +314,7 @@ impl Driver {
     /// after every poll; it checks the clock itself, so an early wake-up is harmless.
     pub fn handle_timeout(&mut self, now: StdInstant) {
         let now = self.core.epoch().to_core(now);
+        self.serve_lookups(now);
         for token in std::mem::take(&mut self.unfinished_reads) {
             match self.offset(token) {
                 UDP_OFFSET => self.read(None, now),
@@ -331,7 +349,9 @@ impl Driver {
         command: Command,
     ) -> Result<SessionId, CommandError> {
         let now = self.core.epoch().to_core(now);
-        self.core.execute(now, command)
+        let result = self.core.execute(now, command);
+        self.serve_lookups(now);
+        result
     }
 
     /// Audio for a call in `MediaMode::App`: one packet time of 8 kHz samples.
@@ -385,6 +405,53 @@ impl Driver {
         self.close_all();
     }
 
+    /// Hands the names the core asked for to the lookup thread (started on first use)
+    /// and the answers it has ready back to the core.
+    fn serve_lookups(&mut self, now: session_core::Instant) {
+        while let Some(query) = self.core.poll_query() {
+            let id = query.id;
+            let asked = self
+                .lookup_thread()
+                .map_err(|error| {
+                    tracing::warn!(%error, "cannot start the lookup thread");
+                    ResolveError::Failed
+                })
+                .and_then(|thread| thread.ask(query));
+            if let Err(error) = asked {
+                self.core.resolved(now, id, Err(error));
+            }
+        }
+        while let Some((id, answer)) = self.resolver.as_mut().and_then(|(r, _)| r.poll_answer()) {
+            self.core.resolved(now, id, answer);
+        }
+    }
+
+    /// The lookup thread, started on first use. It wakes the poll by writing to a
+    /// socket pair registered under the driver's resolver token (a socket rather than a
+    /// `mio::Waker`, of which a `Poll` may have only one, and the caller's loop may own it
+    /// or drive several drivers).
+    fn lookup_thread(&mut self) -> io::Result<&mut ResolverThread> {
+        if self.resolver.is_none() {
+            let (wake_tx, wake_rx) = std::os::unix::net::UnixDatagram::pair()?;
+            wake_tx.set_nonblocking(true)?;
+            wake_rx.set_nonblocking(true)?;
+            let mut wake_rx = UnixDatagram::from_std(wake_rx);
+            let registered = self.core.io();
+            let token = Token(registered.tokens.start + RESOLVER_OFFSET);
+            registered
+                .registry
+                .register(&mut wake_rx, token, Interest::READABLE)?;
+            let family = Family::of(self.core.sip_addr().ip());
+            let capacity = self.core.endpoint().config().max_dns_queries;
+            // A full socket already has a wake-up waiting: a failed send loses nothing.
+            let thread = ResolverThread::spawn(family, capacity, move || {
+                let _ = wake_tx.send(&[1]);
+            })?;
+            self.resolver = Some((thread, wake_rx));
+        }
+        Ok(&mut self.resolver.as_mut().expect("set just above").0)
+    }
+
     fn offset(&self, token: usize) -> usize {
         token - self.core.io().tokens.start
     }
@@ -426,6 +493,9 @@ impl Driver {
 
     fn close_all(&mut self) {
         self.close_listener();
+        if let Some((_, mut wakeups)) = self.resolver.take() {
+            let _ = self.core.io().registry.deregister(&mut wakeups);
+        }
         self.core.close_all();
     }
 }

@@ -43,7 +43,10 @@
 //!
 //! # Behaviour
 //!
-//! - No threads, channels or async: every effect happens inside a method call.
+//! - No async, and no thread but a helper that resolves host names (RFC 3263) with
+//!   hickory, started by the first call to one; it wakes the poll through a socket pair
+//!   under the range's third token, and its answers reach the endpoint inside
+//!   `handle_event`/`handle_timeout`. Every other effect happens inside a method call.
 //! - Reads go until `WouldBlock` or the per-wake-up budget ([`DriverLimits`]); a source
 //!   cut short is finished on the next `handle_timeout`, which `next_timeout` asks for at
 //!   once (mio is edge-triggered, so it would not fire again).

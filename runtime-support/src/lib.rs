@@ -13,6 +13,8 @@
 //!   operations, and how a socket joins and leaves its event loop. The tokio runtime
 //!   implements it with waker-per-socket readiness, the mio runtime with a `Registry`
 //!   and a token range.
+//! - [`dns`]: answering the core's name queries (RFC 3263) with hickory, from the
+//!   system's resolver configuration; as a future, or on a helper thread.
 //! - [`sockets`]: binding SIP's UDP socket and TCP listener on one port, RTP sockets from
 //!   a port range, outgoing TCP connections, large kernel buffers, and the address a
 //!   wildcard bind advertises.
@@ -20,13 +22,15 @@
 //! A runtime's loop, whatever its shape: when a socket is ready, call [`Core::read`],
 //! [`Core::flush`] or [`Core::accept`] for it; keep one timer at [`Core::next_timeout`]
 //! and call [`Core::handle_timeout`] when it fires; hand [`Core::poll_event`]'s events to
-//! the application.
+//! the application; resolve each [`Core::poll_query`] and give the answer to
+//! [`Core::resolved`].
 //!
 //! The bookkeeping without IO (framing, port allocation, retry queues, idle connections,
 //! limits) is in `session_core::driver`, where it is tested on a virtual clock.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod dns;
 mod io;
 mod runtime_core;
 mod slots;

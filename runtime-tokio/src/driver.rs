@@ -13,13 +13,15 @@ use std::time::Duration;
 
 use session_core::driver::{DriverStats, RtpCounters};
 use session_core::media::PushAudioError;
+use session_core::resolve::{Family, QueryId, ResolveError};
 use session_core::state_machine::History;
 use session_core::{CallOptions, Command, CommandError, SessionEvent, SessionId, SessionInfo};
+use session_core_runtime::dns::{Answer, Resolver};
 use session_core_runtime::{Core, DriverConfig, Io, Progress, SharedCapture, Socket, StartError};
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
+use tokio::task::{JoinHandle, JoinSet};
 
 use crate::coordinator::{CallHandle, IncomingCall, CALL_EVENTS};
 use crate::ready::ReadySet;
@@ -133,6 +135,11 @@ pub(crate) struct Driver {
     shutdown: Option<Shutdown>,
     shutdown_timer: Timer,
     scratch: Vec<usize>,
+    resolver: Resolver,
+    /// The lookups under way, aborted if the task ends first, with the query each is
+    /// for (so that one that panicked still ends its call).
+    lookups: JoinSet<Answer>,
+    lookup_queries: BTreeMap<tokio::task::Id, QueryId>,
 }
 
 /// The core's sockets as tokio sockets, each TCP connection and RTP socket polled with
@@ -245,6 +252,7 @@ impl Driver {
         if let Some(capture) = capture {
             core.capture_sip(capture);
         }
+        let sip_ip = core.sip_addr().ip();
         let listener = match listener {
             Some(l) => Some(TcpListener::from_std(l).map_err(|e| (asked, e))?),
             None => None,
@@ -262,6 +270,9 @@ impl Driver {
             shutdown: None,
             shutdown_timer: Timer::new(),
             scratch: Vec::new(),
+            resolver: Resolver::system(Family::of(sip_ip)),
+            lookups: JoinSet::new(),
+            lookup_queries: BTreeMap::new(),
         })
     }
 
@@ -293,6 +304,7 @@ impl Driver {
             }
         }
         self.scratch = ready;
+        self.poll_lookups(cx);
         self.poll_timers(cx);
         self.dispatch_events();
         if self.finish_shutdown_if_done(cx) {
@@ -481,6 +493,30 @@ impl Driver {
             }
         }
         true
+    }
+
+    /// Starts a lookup for each name the core asked to resolve (RFC 3263), and hands it
+    /// the answers that came back. Before the timers: an answer starts a call, which
+    /// arms them.
+    fn poll_lookups(&mut self, cx: &mut Context<'_>) {
+        while let Some(query) = self.core.poll_query() {
+            let (id, resolver) = (query.id, self.resolver.clone());
+            let task = self
+                .lookups
+                .spawn(async move { (query.id, resolver.resolve(&query).await) });
+            self.lookup_queries.insert(task.id(), id);
+        }
+        while let Poll::Ready(Some(done)) = self.lookups.poll_join_next_with_id(cx) {
+            let (task, answer) = match done {
+                Ok((task, (_, answer))) => (task, answer),
+                Err(e) => (e.id(), Err(ResolveError::Failed)),
+            };
+            let Some(id) = self.lookup_queries.remove(&task) else {
+                continue;
+            };
+            let now = self.now();
+            self.core.resolved(now, id, answer);
+        }
     }
 
     /// Arms the core's timer at its deadline and fires it when the clock says so.

@@ -8,6 +8,8 @@
 //! (the simulator routes by IP, so RTP reaches it); [`SimNode::restart`] rebuilds the
 //! endpoint from its configuration with a fresh seed. A participant with a `registrar:`
 //! also answers REGISTER itself ([`crate::registrar`]) before its endpoint sees anything.
+//! It also plays the runtime's resolver: an `Output::Resolve` is answered from the
+//! scenario's names ([`SimDns`]) after their delay, on the node's own timer.
 //!
 //! On the way out, every datagram passes the wire rules of [`crate::endpoint_checks`]
 //! (CSeq strictly increasing per dialog direction, RFC 3261 §12.2.1.1; nothing new sent
@@ -27,6 +29,7 @@ use std::time::Duration;
 use session_core::auth::{Credentials, Login};
 use session_core::endpoint::{EndReason, MediaRequest, Output, SessionEvent};
 use session_core::media::MediaMode;
+use session_core::resolve::{QueryId, ResolveError, Resolved};
 use session_core::sip::Transport;
 use session_core::state_table::CompiledTable;
 use session_core::transaction::TimerConfig;
@@ -35,12 +38,13 @@ use session_core::{
     CallOptions, Command, CommandError, Config, Endpoint, Instant, MediaInput, Rng,
 };
 
+use crate::dns::SimDns;
 use crate::endpoint_checks::{WireBreach, WireRules};
 use crate::node::{
     NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit,
 };
 use crate::registrar::{Registrar, RegistrarSpec};
-use crate::scenario::Scenario;
+use crate::scenario::{is_uri, Scenario};
 use crate::sim::NodeSetup;
 
 /// The most sessions a node keeps a record of (per run); later ones are counted only.
@@ -58,6 +62,7 @@ pub const SIMULATED_MEDIA_TIMEOUT: Duration = Duration::from_secs(30);
 #[derive(Clone, Debug)]
 pub struct EndpointFactory {
     template: Config,
+    dns: Arc<SimDns>,
     random_timers: bool,
     timers_per_node: bool,
     registrars: BTreeMap<String, RegistrarSpec>,
@@ -75,6 +80,8 @@ impl EndpointFactory {
         template.rtp_inactivity = Some(SIMULATED_MEDIA_TIMEOUT);
         EndpointFactory {
             template,
+            // `Scenario::validate`, which every run calls first, checked each name.
+            dns: Arc::new(SimDns::new(scenario).unwrap_or_default()),
             random_timers: scenario.random_timers,
             timers_per_node: scenario.timers_per_node,
             registrars: scenario
@@ -113,7 +120,7 @@ impl EndpointFactory {
             };
             config.timers = random_timers(seed);
         }
-        let mut node = EndpointNode::new(config);
+        let mut node = EndpointNode::new(config).with_dns(Arc::clone(&self.dns));
         node.registrar = self.registrars.get(setup.name).cloned().map(Registrar::new);
         node
     }
@@ -168,6 +175,11 @@ pub struct EndpointNode {
     registrar_replies: VecDeque<Transmit>,
     /// The registration `register` started, until it ends.
     registration: Option<SessionId>,
+    dns: Arc<SimDns>,
+    /// Answers to the endpoint's name queries, by when they arrive.
+    lookups: BTreeMap<(Instant, QueryId), Result<Resolved, ResolveError>>,
+    /// The node's time at its latest input, which its outputs answer to.
+    now: Instant,
 }
 
 impl EndpointNode {
@@ -185,7 +197,16 @@ impl EndpointNode {
             registrar: None,
             registrar_replies: VecDeque::new(),
             registration: None,
+            dns: Arc::default(),
+            lookups: BTreeMap::new(),
+            now: Instant::ZERO,
         }
+    }
+
+    /// The same, resolving names with `dns` (by default every name is unknown).
+    pub fn with_dns(mut self, dns: Arc<SimDns>) -> EndpointNode {
+        self.dns = dns;
+        self
     }
 
     /// The endpoint, to inspect.
@@ -233,10 +254,23 @@ impl EndpointNode {
             if r.epoch != self.epoch {
                 break;
             }
-            if !r.cleaned && self.ep.session(r.id).is_none() {
-                r.cleaned = true;
-                if let Some(call_id) = &r.call_id {
-                    gone.push(call_id.clone());
+            if r.cleaned {
+                continue;
+            }
+            match self.ep.session(r.id) {
+                // A call placed to a host name has its session once the name resolved.
+                Some(info) if r.call_id.is_none() => {
+                    self.rules.session_started(&info.call_id);
+                    r.call_id = Some(info.call_id.to_owned());
+                }
+                Some(_) => {}
+                // Still resolving: nothing started, nothing to clean.
+                None if r.outgoing && r.call_id.is_none() && r.ended.is_none() => {}
+                None => {
+                    r.cleaned = true;
+                    if let Some(call_id) = &r.call_id {
+                        gone.push(call_id.clone());
+                    }
                 }
             }
         }
@@ -350,6 +384,9 @@ impl EndpointNode {
         ctx: &ScriptContext<'_>,
     ) -> Result<Command, ScriptError> {
         let uri_of = |to: &String| {
+            if is_uri(to) {
+                return Ok(to.clone());
+            }
             ctx.address_of(to)
                 .map(|peer| format!("sip:{to}@{peer}"))
                 .ok_or_else(|| ScriptError::UnknownParticipant(to.clone()))
@@ -441,6 +478,7 @@ impl SimNode for EndpointNode {
         transport: Transport,
         bytes: &[u8],
     ) {
+        self.now = now;
         self.sync_cleanup();
         if let Some(payload) = self
             .registrar
@@ -460,7 +498,15 @@ impl SimNode for EndpointNode {
     }
 
     fn handle_timeout(&mut self, now: Instant) {
+        self.now = now;
         self.sync_cleanup();
+        while let Some(entry) = self.lookups.first_entry() {
+            if entry.key().0 > now {
+                break;
+            }
+            let ((_, id), answer) = entry.remove_entry();
+            self.ep.handle_resolved(now, id, answer);
+        }
         self.ep.handle_timeout(now);
     }
 
@@ -488,13 +534,20 @@ impl SimNode for EndpointNode {
                 self.on_event(&e);
                 Some(NodeOutput::Event(e))
             }
+            Output::Resolve(query) => {
+                let due = self.now + self.dns.delay();
+                self.lookups
+                    .insert((due, query.id), self.dns.answer(&query));
+                self.poll_output()
+            }
             // A future output kind the simulator does not know: skip it, keep draining.
             _ => self.poll_output(),
         }
     }
 
     fn poll_timeout(&mut self) -> Option<Instant> {
-        self.ep.poll_timeout()
+        let answer = self.lookups.keys().next().map(|&(due, _)| due);
+        [self.ep.poll_timeout(), answer].into_iter().flatten().min()
     }
 
     fn apply(
@@ -503,6 +556,7 @@ impl SimNode for EndpointNode {
         action: &ScriptAction,
         ctx: &ScriptContext<'_>,
     ) -> Result<(), ScriptError> {
+        self.now = now;
         self.sync_cleanup();
         if let ScriptAction::Shutdown = action {
             self.ep.shutdown(now);
@@ -530,6 +584,7 @@ impl SimNode for EndpointNode {
     }
 
     fn serve_media(&mut self, now: Instant, request: &MediaRequest) {
+        self.now = now;
         if let MediaRequest::Open { session } = request {
             self.sync_cleanup();
             let local_rtp = SocketAddr::new(self.config.sip_addr.ip(), self.next_rtp_port);
@@ -561,6 +616,7 @@ impl SimNode for EndpointNode {
         if let Some(r) = self.registrar.as_mut() {
             r.forget();
         }
+        self.lookups.clear();
         self.rules.restarted();
     }
 

@@ -90,6 +90,7 @@
 #![deny(missing_docs)]
 
 pub mod clock;
+pub mod dns;
 pub mod driver;
 pub mod endpoint_checks;
 pub mod endpoint_node;

@@ -127,7 +127,8 @@ pub trait SimNode {
 pub enum ScriptAction {
     /// Start a call (for the toy node: a request) towards another participant.
     Call {
-        /// The participant's name.
+        /// The participant's name, or a SIP URI (`sip:bob@example.com`, its host answered
+        /// from the scenario's `dns`).
         to: String,
     },
     /// End the current call (for the toy node: abandon outstanding requests).

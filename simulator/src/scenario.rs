@@ -18,6 +18,17 @@
 //!   - { participant: alice, state: idle, events: [answered] }
 //! ```
 //!
+//! A call can also name a SIP URI (`{ do: call, to: "sip:bob@example.com" }`): its host is
+//! resolved from the scenario's `dns` section (RFC 3263), answered after `delay_ms`:
+//!
+//! ```yaml
+//! dns:
+//!   delay_ms: 30
+//!   names:
+//!     - { name: bob.example.com, address_of: bob }
+//!     - { name: example.com, srv: [ { priority: 10, weight: 0, participant: bob } ] }
+//! ```
+//!
 //! Every struct rejects unknown fields, so a typo is an error with a line and column, not a
 //! silently ignored setting. Names are resolved and probabilities checked by
 //! [`Scenario::validate`], which every run calls first.
@@ -83,6 +94,53 @@ pub struct Scenario {
     /// bug.
     #[serde(default)]
     pub timers_per_node: bool,
+    /// The names the simulated resolver knows; any other name is answered NXDOMAIN.
+    #[serde(default, skip_serializing_if = "DnsSpec::is_empty")]
+    pub dns: DnsSpec,
+}
+
+/// What the simulated resolver answers (RFC 3263 lookups from `Output::Resolve`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DnsSpec {
+    /// How long every answer takes, in (the asking node's) milliseconds.
+    pub delay_ms: u64,
+    /// The names known.
+    pub names: Vec<DnsName>,
+}
+
+impl DnsSpec {
+    /// No name and no delay: left out of a scenario written back as YAML.
+    pub fn is_empty(&self) -> bool {
+        *self == DnsSpec::default()
+    }
+}
+
+/// One name: an address record, SRV records, or both.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsName {
+    /// The host name, as in URIs (compared without regard to case).
+    pub name: String,
+    /// The participant whose IP address the name's A (or AAAA) record holds.
+    #[serde(default)]
+    pub address_of: Option<String>,
+    /// The SRV records of `_sip._udp.NAME` and `_sip._tcp.NAME`.
+    #[serde(default)]
+    pub srv: Vec<DnsSrv>,
+}
+
+/// One SRV record (RFC 2782) pointing at a participant's SIP address.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnsSrv {
+    /// Lower is tried first.
+    pub priority: u16,
+    /// Among equal priorities, the relative chance of going first.
+    #[serde(default)]
+    pub weight: u16,
+    /// The participant it points at (its IP and port).
+    pub participant: String,
 }
 
 /// A participant: a name and the address its SIP traffic uses. Datagrams are routed by IP
@@ -219,6 +277,8 @@ pub enum Place {
     Clock(usize),
     /// The n-th expectation.
     Expectation(usize),
+    /// The n-th DNS name.
+    Dns(usize),
 }
 
 /// Why a scenario cannot run.
@@ -315,6 +375,7 @@ impl Scenario {
                 expect: Vec::new(),
                 random_timers: false,
                 timers_per_node: false,
+                dns: DnsSpec::default(),
             },
         }
     }
@@ -373,6 +434,15 @@ impl Scenario {
         }
         for (i, e) in self.expect.iter().enumerate() {
             self.index_of(&e.participant, Place::Expectation(i))?;
+        }
+        for (i, d) in self.dns.names.iter().enumerate() {
+            let named = d
+                .address_of
+                .iter()
+                .chain(d.srv.iter().map(|r| &r.participant));
+            for participant in named {
+                self.index_of(participant, Place::Dns(i))?;
+            }
         }
         Ok(())
     }
@@ -450,12 +520,18 @@ impl Scenario {
         place: Place,
     ) -> Result<(), ScenarioError> {
         match action {
+            ScriptAction::Call { to } if is_uri(to) => Ok(()),
             ScriptAction::Call { to } | ScriptAction::Transfer { to } => {
                 self.index_of(to, place).map(|_| ())
             }
             _ => Ok(()),
         }
     }
+}
+
+/// Whether a call's `to` is a SIP URI rather than a participant's name.
+pub fn is_uri(to: &str) -> bool {
+    to.starts_with("sip:") || to.starts_with("sips:")
 }
 
 fn check_link(link: &LinkFaults, place: Place) -> Result<(), ScenarioError> {
@@ -711,5 +787,22 @@ expect:
             Scenario::from_yaml(&same_ip),
             Err(ScenarioError::DuplicateAddress(_))
         ));
+    }
+
+    #[test]
+    fn a_dns_name_pointing_at_an_unknown_participant_is_refused() {
+        let yaml = r#"
+name: dns
+participants: [ { name: alice, address: "10.0.0.1:5060" } ]
+timeline: [ { at_ms: 0, participant: alice, action: { do: call, to: "sip:x@example.com" } } ]
+dns: { names: [ { name: example.com, srv: [ { priority: 1, participant: zed } ] } ] }
+"#;
+        let err = Scenario::from_yaml(yaml).unwrap_err();
+        assert!(
+            matches!(err, ScenarioError::UnknownParticipant { ref name, place: Place::Dns(0) } if name == "zed"),
+            "{err}"
+        );
+        let fixed = yaml.replace("participant: zed", "participant: alice");
+        assert!(Scenario::from_yaml(&fixed).is_ok(), "a call may name a URI");
     }
 }

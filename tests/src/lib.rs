@@ -12,6 +12,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use session_core::endpoint::{MediaRequest, Output, SessionEvent, SessionId};
+use session_core::resolve::ResolveQuery;
 use session_core::{Config, Endpoint, Instant, MediaInput};
 
 /// One message that crossed the wire, for ladders.
@@ -68,6 +69,9 @@ pub struct Pump {
     pub unrouted: Vec<Wire>,
     /// Where each unrouted datagram was sent.
     pub unrouted_to: Vec<SocketAddr>,
+    /// Names the nodes asked to resolve (`Output::Resolve`), unanswered: a test answers
+    /// them with `Endpoint::handle_resolved`.
+    pub queries: Vec<(&'static str, ResolveQuery)>,
     in_flight: BTreeMap<(Instant, u64), InFlight>,
     seq: u64,
 }
@@ -103,6 +107,7 @@ impl Pump {
             lost: Vec::new(),
             unrouted: Vec::new(),
             unrouted_to: Vec::new(),
+            queries: Vec::new(),
             in_flight: BTreeMap::new(),
             seq: 0,
         }
@@ -187,6 +192,7 @@ impl Pump {
             }
             Output::Media(_) => {}
             Output::Event(e) => self.nodes[from].events.push((now, e)),
+            Output::Resolve(q) => self.queries.push((self.nodes[from].name, q)),
             _ => {}
         }
     }

@@ -343,3 +343,56 @@ fn two_registrations_run_side_by_side_and_the_password_never_shows() {
         assert!(!text.contains("wonderland"), "{text}");
     }
 }
+
+/// A registrar named by host (RFC 3263): the REGISTER waits for the driver's answer,
+/// goes to the address found (port 5060 without SRV), and keeps the name in its
+/// Request-URI and To; a name that does not resolve ends the registration
+/// `Unresolvable`.
+#[test]
+fn a_registrar_host_name_is_resolved_before_the_register_leaves() {
+    use session_core::resolve::{ResolveError, Resolved};
+    let mut p = Pump::new(vec![("alice", config("127.0.0.1:5060", 1))]);
+    let now = p.now;
+    let reg = p
+        .ep("alice")
+        .register(now, "sip:alice@pbx.example.com", 600)
+        .expect("registers");
+    let lost = p
+        .ep("alice")
+        .register(now, "sip:alice@nowhere.invalid", 600)
+        .expect("registers");
+    p.run_for(Duration::from_millis(1));
+    assert!(registers(&p).is_empty(), "nothing before the answer");
+    let queries: Vec<_> = p.queries.drain(..).map(|(_, q)| q).collect();
+    assert_eq!(queries.len(), 2);
+    let now = p.now;
+    let found = Resolved {
+        srv: Vec::new(),
+        addresses: vec!["127.0.0.9".parse().unwrap()],
+    };
+    p.ep("alice").handle_resolved(now, queries[0].id, Ok(found));
+    p.ep("alice")
+        .handle_resolved(now, queries[1].id, Err(ResolveError::NotFound));
+    p.run_for(Duration::from_millis(1));
+    let register = registers(&p).pop().expect("a REGISTER");
+    let text = String::from_utf8_lossy(&register).into_owned();
+    assert!(
+        text.starts_with("REGISTER sip:pbx.example.com SIP/2.0\r\n"),
+        "{text}"
+    );
+    assert!(header_of(&register, "To")
+        .unwrap()
+        .contains("sip:alice@pbx.example.com"));
+    accept_last(&mut p, 600);
+    assert!(matches!(
+        events(&mut p, reg).as_slice(),
+        [SessionEvent::Registered { expires: 600, .. }]
+    ));
+    assert!(matches!(
+        events(&mut p, lost).as_slice(),
+        [SessionEvent::Terminated {
+            reason: EndReason::Unresolvable { .. },
+            ..
+        }]
+    ));
+}

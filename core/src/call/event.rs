@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::resolve::ResolveError;
 use crate::sip::Transport;
 
 /// Identifies one session (one call leg) inside an endpoint. Allocated in order from 1,
@@ -120,6 +121,14 @@ pub enum EndReason {
     /// The registration ended: our contact was removed (REGISTER with `Expires: 0`), or
     /// an attempt to remove it was made.
     Unregistered,
+    /// The target's host name could not be resolved to an address (RFC 3263): the call
+    /// ended before any request was sent.
+    Unresolvable {
+        /// The host name.
+        name: String,
+        /// Why.
+        error: ResolveError,
+    },
     /// The endpoint is shutting down.
     Shutdown,
     /// The state machine could not complete a step (an action failed); the call was

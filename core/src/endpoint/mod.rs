@@ -21,6 +21,7 @@
 
 mod command;
 mod output;
+mod resolving;
 mod router;
 mod stats;
 mod timers;
@@ -38,15 +39,17 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use resolving::{Pending, PendingCall, Resolving};
 use timers::TimerQueue;
 
 use crate::call::{Call, Effect, Payload, Registration, SessionTimer, Step};
 use crate::dialog::DialogRole;
 use crate::media::PushAudioError;
+use crate::resolve::{self, Family, QueryId, ResolveError, ResolveQuery, Resolved};
 use crate::rng::Rng;
 use crate::sdp::LocalSession;
 use crate::session_store::{Fed, Session, SessionStore};
-use crate::sip::{Scheme, Transport, Uri};
+use crate::sip::{Host, Scheme, Transport, Uri};
 use crate::state_machine::{History, SessionState};
 use crate::state_table::{CompiledTable, Event, EventType, Role};
 use crate::time::Instant;
@@ -104,6 +107,8 @@ pub enum CommandError {
     BadStatus(u16),
     /// The session limit is reached.
     TooManySessions,
+    /// `Config::max_dns_queries` host names are already being resolved.
+    TooManyQueries,
 }
 
 impl fmt::Display for CommandError {
@@ -120,6 +125,7 @@ impl fmt::Display for CommandError {
             } => write!(f, "{command} is not allowed for {session} in state {state}"),
             CommandError::BadStatus(s) => write!(f, "status {s} is not allowed here"),
             CommandError::TooManySessions => f.write_str("session limit reached"),
+            CommandError::TooManyQueries => f.write_str("too many host names being resolved"),
         }
     }
 }
@@ -145,6 +151,8 @@ pub struct Endpoint {
     effects: Vec<Effect>,
     /// Sessions whose `DestroySession` ran during the current input.
     destroyed: Vec<SessionId>,
+    /// Calls waiting for their target's name to resolve.
+    resolving: Resolving,
 }
 
 impl Endpoint {
@@ -165,6 +173,7 @@ impl Endpoint {
             stats: EndpointStats::default(),
             effects: Vec::new(),
             destroyed: Vec::new(),
+            resolving: Resolving::default(),
             config,
         }
     }
@@ -279,7 +288,7 @@ impl Endpoint {
         aor: &str,
         expires: u32,
     ) -> Result<SessionId, CommandError> {
-        if self.sessions.len() >= self.config.max_sessions {
+        if self.sessions.len() + self.resolving.len() >= self.config.max_sessions {
             return Err(CommandError::TooManySessions);
         }
         let aor = aor.trim();
@@ -288,27 +297,39 @@ impl Endpoint {
             why,
         };
         let uri = Uri::parse(aor).map_err(|_| bad("not a valid URI"))?;
-        let (Scheme::Sip | Scheme::Sips, Some(host)) = (&uri.scheme, uri.host) else {
-            return Err(bad(
-                "only sip: and sips: URIs with a host can be registered",
-            ));
-        };
-        let peer = self
-            .config
-            .outbound_proxy
-            .or_else(|| self.config.resolve(aor))
-            .ok_or_else(|| {
-                bad("the host is not an IP address and no outbound proxy is configured")
-            })?;
+        let transport = sip_transport(&uri, aor).map_err(bad)?;
+        let session = self.sessions.next_id();
+        match self.destination(aor, &uri, transport.clone())? {
+            Destination::Now(peer) => {
+                self.start_registration(now, session, aor, peer, transport, expires)?;
+            }
+            Destination::Resolve(query) => {
+                self.pend(session, aor, Pending::Registration { expires }, query);
+            }
+        }
+        Ok(session)
+    }
+
+    /// Creates the registration session for `aor` and feeds it `StartRegistration`; a
+    /// table without registration rows refuses, and the session is dropped.
+    fn start_registration(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        aor: &str,
+        peer: SocketAddr,
+        transport: Transport,
+        expires: u32,
+    ) -> Result<(), CommandError> {
         // §10.2: the Request-URI names the registrar's domain, without user part.
-        let port = uri.port.map(|p| format!(":{p}")).unwrap_or_default();
-        let scheme = if uri.scheme == Scheme::Sips {
-            "sips"
-        } else {
-            "sip"
-        };
-        let registrar = format!("{scheme}:{host}{port}");
-        let id = self.sessions.next_id();
+        let registrar = Uri::parse(aor)
+            .ok()
+            .and_then(|uri| {
+                let host = uri.host?;
+                let port = uri.port.map(|p| format!(":{p}")).unwrap_or_default();
+                Some(format!("sip:{host}{port}"))
+            })
+            .unwrap_or_default();
         let call_id = self.new_call_id();
         let local_tag = crate::call::new_tag(&mut self.rng);
         let sdp = self.local_session();
@@ -320,7 +341,7 @@ impl Endpoint {
             format!("<{aor}>"),
             registrar,
             peer,
-            uri_transport(aor),
+            transport,
             0,
             sdp,
             now,
@@ -336,12 +357,16 @@ impl Endpoint {
         if started.is_err() {
             self.sessions.remove(id);
         }
-        started.map(|()| id)
+        started
     }
 
     /// Removes a registration's binding (REGISTER with `Expires: 0`, RFC 3261 §10.2.2);
     /// the registration ends once the registrar answered, or gave no answer in time.
     pub fn unregister(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
+        if self.resolving.remove_session(session) {
+            self.end_unstarted(session, EndReason::Unregistered);
+            return Ok(());
+        }
         self.command(
             now,
             session,
@@ -350,16 +375,19 @@ impl Endpoint {
         )
     }
 
-    /// Places a call to `target`, a `sip:` or `sips:` URI whose host is an IP address
-    /// (or any host, when an outbound proxy is configured). The session then asks for an
-    /// RTP socket (`MediaRequest::Open`) and sends the INVITE once it is ready.
+    /// Places a call to `target`, a `sip:` URI over UDP or TCP (`;transport=tcp`). When
+    /// its host is a name and no outbound proxy is configured, the endpoint first asks
+    /// the driver to resolve it (`Output::Resolve`, RFC 3263) and the call starts with
+    /// the answer ([`Endpoint::handle_resolved`]); a name that does not resolve ends the
+    /// session with `EndReason::Unresolvable`. The session then asks for an RTP socket
+    /// (`MediaRequest::Open`) and sends the INVITE once it is ready.
     pub fn make_call(
         &mut self,
         now: Instant,
         target: &str,
         options: CallOptions,
     ) -> Result<SessionId, CommandError> {
-        if self.sessions.len() >= self.config.max_sessions {
+        if self.sessions.len() + self.resolving.len() >= self.config.max_sessions {
             return Err(CommandError::TooManySessions);
         }
         let target = target.trim();
@@ -368,40 +396,113 @@ impl Endpoint {
             why,
         };
         let uri = Uri::parse(target).map_err(|_| bad("not a valid URI"))?;
-        if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips) {
-            return Err(bad("only sip: and sips: URIs can be called"));
+        let transport = sip_transport(&uri, target).map_err(bad)?;
+        let session = self.sessions.next_id();
+        match self.destination(target, &uri, transport.clone())? {
+            Destination::Now(peer) => {
+                self.start_call(now, session, target, peer, transport, options)?;
+            }
+            Destination::Resolve(query) => {
+                self.pend(session, target, Pending::Call(options), query);
+            }
         }
-        let peer = self
-            .config
-            .outbound_proxy
-            .or_else(|| self.config.resolve(target))
-            .ok_or_else(|| {
-                bad("the host is not an IP address and no outbound proxy is configured")
-            })?;
-        let transport = uri_transport(target);
-        let id = self.sessions.next_id();
-        let call_id = self.new_call_id();
-        let local_tag = crate::call::new_tag(&mut self.rng);
-        let local_uri = options
-            .from
-            .unwrap_or_else(|| format!("<sip:{}@{}>", self.config.user, self.sent_by));
-        let sdp = self.local_session();
-        let call = Call::new(
-            DialogRole::Uac,
-            call_id,
-            local_tag,
-            local_uri,
-            format!("<{target}>"),
-            target.to_owned(),
-            peer,
-            transport,
-            1,
-            sdp,
-            now,
-        );
-        self.insert_session(id, Role::Uac, call);
-        self.command(now, id, Event::new(EventType::MakeCall), "make_call")?;
-        Ok(id)
+        Ok(session)
+    }
+
+    /// Where an out-of-dialog request to `uri` goes: the outbound proxy or the URI's IP
+    /// address now, or, for a host name, once the driver has resolved it (the
+    /// [`ResolveQuery`] to ask, while fewer than `Config::max_dns_queries` are pending).
+    fn destination(
+        &mut self,
+        target: &str,
+        uri: &Uri<'_>,
+        transport: Transport,
+    ) -> Result<Destination, CommandError> {
+        Ok(match (self.config.outbound_proxy, &uri.host) {
+            (Some(proxy), _) => Destination::Now(proxy),
+            (None, Some(Host::Ipv4(ip))) => {
+                Destination::Now(SocketAddr::new(IpAddr::V4(*ip), uri_port(uri)))
+            }
+            (None, Some(Host::Ipv6(ip))) => {
+                Destination::Now(SocketAddr::new(IpAddr::V6(*ip), uri_port(uri)))
+            }
+            (None, Some(Host::Domain(name))) => {
+                if self.resolving.len() >= self.config.max_dns_queries {
+                    return Err(CommandError::TooManyQueries);
+                }
+                Destination::Resolve(ResolveQuery {
+                    id: self.resolving.next_id(),
+                    name: name.to_string(),
+                    port: uri.port,
+                    transport,
+                    family: Family::of(self.config.sip_addr.ip()),
+                })
+            }
+            (None, None) => {
+                return Err(CommandError::BadTarget {
+                    target: target.to_owned(),
+                    why: "the URI has no host",
+                })
+            }
+        })
+    }
+
+    /// Asks the driver to resolve `query` for `session`, which starts with the answer.
+    fn pend(&mut self, session: SessionId, target: &str, kind: Pending, query: ResolveQuery) {
+        self.outputs.push_back(Output::Resolve(query.clone()));
+        self.resolving.insert(PendingCall {
+            session,
+            target: target.to_owned(),
+            kind,
+            query,
+        });
+    }
+
+    /// The driver's answer to an [`Output::Resolve`]: the call waiting for it starts
+    /// toward the first address RFC 3263 orders (RFC 2782 weights drawn from the seeded
+    /// generator), or ends `Unresolvable`. An answer nobody waits for (the call was hung
+    /// up meanwhile, or a duplicate) is ignored.
+    pub fn handle_resolved(
+        &mut self,
+        now: Instant,
+        id: QueryId,
+        answer: Result<Resolved, ResolveError>,
+    ) {
+        let Some(call) = self.resolving.answer(id) else {
+            return;
+        };
+        let first = answer.and_then(|r| resolve::targets(&call.query, &r, &mut self.rng));
+        match first {
+            Ok(targets) => {
+                let PendingCall {
+                    session,
+                    target,
+                    kind,
+                    query,
+                } = call;
+                tracing::debug!(%session, name = %query.name, peer = %targets[0], "resolved");
+                let (peer, transport) = (targets[0], query.transport);
+                // MakeCall and StartRegistration fire from a new session's first state;
+                // a table without them refuses, and the session is gone.
+                let _ = match kind {
+                    Pending::Call(options) => {
+                        self.start_call(now, session, &target, peer, transport, options)
+                    }
+                    Pending::Registration { expires } => {
+                        self.start_registration(now, session, &target, peer, transport, expires)
+                    }
+                };
+            }
+            Err(error) => {
+                tracing::debug!(session = %call.session, name = %call.query.name, %error, "unresolvable");
+                let reason = EndReason::Unresolvable {
+                    name: call.query.name,
+                    error,
+                };
+                self.end_unstarted(call.session, reason);
+            }
+        }
+        self.after_step(now);
     }
 
     /// Answers an incoming call.
@@ -425,6 +526,10 @@ impl Endpoint {
 
     /// Ends a call: CANCEL before an answer, BYE after, a 603 for a call still ringing here.
     pub fn hangup(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
+        if self.resolving.remove_session(session) {
+            self.end_unstarted(session, EndReason::Cancelled { by: Side::Local });
+            return Ok(());
+        }
         self.command(now, session, Event::new(EventType::HangupCall), "hangup")
     }
 
@@ -478,6 +583,10 @@ impl Endpoint {
     /// Ends every call (BYE, CANCEL or a final response) ahead of shutting down. Keep
     /// driving the endpoint until [`Endpoint::is_idle`] (or a deadline).
     pub fn shutdown(&mut self, now: Instant) {
+        for session in self.resolving.sessions() {
+            self.resolving.remove_session(session);
+            self.end_unstarted(session, EndReason::Shutdown);
+        }
         let ids: Vec<SessionId> = self.sessions.ids().collect();
         for id in ids {
             let Some(s) = self.sessions.get_mut(id) else {
@@ -505,7 +614,10 @@ impl Endpoint {
 
     /// True when no session, transaction or timer is left.
     pub fn is_idle(&self) -> bool {
-        self.sessions.len() == 0 && self.transactions.is_empty() && self.timers.is_empty()
+        self.sessions.len() == 0
+            && self.resolving.len() == 0
+            && self.transactions.is_empty()
+            && self.timers.is_empty()
     }
 
     /// Every session, in id order, with its state's name.
@@ -562,6 +674,50 @@ impl Endpoint {
         let machine = SessionState::new(&self.table, role);
         self.sessions.insert(id, Session::new(machine, call));
         self.stats.sessions_created += 1;
+    }
+
+    /// Creates the UAC session `id` toward `peer` and runs its MakeCall.
+    fn start_call(
+        &mut self,
+        now: Instant,
+        id: SessionId,
+        target: &str,
+        peer: SocketAddr,
+        transport: Transport,
+        options: CallOptions,
+    ) -> Result<(), CommandError> {
+        let call_id = self.new_call_id();
+        let local_tag = crate::call::new_tag(&mut self.rng);
+        let local_uri = options
+            .from
+            .unwrap_or_else(|| format!("<sip:{}@{}>", self.config.user, self.sent_by));
+        let sdp = self.local_session();
+        let call = Call::new(
+            DialogRole::Uac,
+            call_id,
+            local_tag,
+            local_uri,
+            format!("<{target}>"),
+            target.to_owned(),
+            peer,
+            transport,
+            1,
+            sdp,
+            now,
+        );
+        self.insert_session(id, Role::Uac, call);
+        self.command(now, id, Event::new(EventType::MakeCall), "make_call")
+    }
+
+    /// Ends a call that never started (its target still resolving): nothing was sent,
+    /// so only the application is told.
+    fn end_unstarted(&mut self, session: SessionId, reason: EndReason) {
+        self.outputs
+            .push_back(Output::Event(SessionEvent::Terminated {
+                session,
+                reason,
+                status: None,
+            }));
     }
 
     /// Sends a SIP message outside any transaction, from our SIP address.
@@ -622,6 +778,11 @@ impl Endpoint {
         self.after_step(now);
         match fed {
             Some(Fed::Fired | Fed::Failed) => Ok(()),
+            None if self.resolving.contains_session(id) => Err(CommandError::NotAllowed {
+                session: id,
+                state: "Resolving".into(),
+                command,
+            }),
             None => Err(CommandError::UnknownSession(id)),
             Some(Fed::NotHandled) => {
                 let state = self
@@ -747,6 +908,11 @@ impl Endpoint {
     }
 }
 
+/// The port of a SIP URI: its own, else 5060 (RFC 3261 §19.1.2; no TLS here).
+fn uri_port(uri: &Uri<'_>) -> u16 {
+    uri.port.unwrap_or(5060)
+}
+
 /// The transport a URI asks for (`;transport=tcp`), UDP by default.
 fn uri_transport(uri: &str) -> Transport {
     let lower = uri.to_ascii_lowercase();
@@ -759,5 +925,25 @@ fn uri_transport(uri: &str) -> Transport {
             Transport::from_token(&token)
         }
         None => Transport::Udp,
+    }
+}
+
+/// Where an out-of-dialog request goes (see `Endpoint::destination`).
+enum Destination {
+    /// This address, now.
+    Now(SocketAddr),
+    /// The address the driver finds for this name.
+    Resolve(ResolveQuery),
+}
+
+/// The transport of a `sip:` URI we send to: UDP, or TCP with `;transport=tcp`. TLS (and
+/// so `sips:`) is not supported.
+fn sip_transport(uri: &Uri<'_>, text: &str) -> Result<Transport, &'static str> {
+    match (uri.scheme, uri_transport(text)) {
+        (Scheme::Sip, t @ (Transport::Udp | Transport::Tcp)) => Ok(t),
+        (Scheme::Sip | Scheme::Sips, _) => {
+            Err("only UDP and TCP are supported (no TLS, so no sips:)")
+        }
+        _ => Err("only sip: URIs can be used"),
     }
 }

@@ -1,6 +1,7 @@
 //! What the endpoint hands its driver, drained with `poll_output`: one exhaustive enum.
 
 use crate::call::{MediaRequest, SessionEvent, Transmit};
+use crate::resolve::ResolveQuery;
 
 /// One output of the endpoint.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -12,4 +13,6 @@ pub enum Output {
     Media(MediaRequest),
     /// Something the application should know.
     Event(SessionEvent),
+    /// Resolve a host name (RFC 3263), then answer with `Endpoint::handle_resolved`.
+    Resolve(ResolveQuery),
 }

@@ -23,6 +23,7 @@ use session_core::driver::{
     RetryQueue, RtpCounters, SipCapture, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
+use session_core::resolve::{QueryId, ResolveError, ResolveQuery, Resolved};
 use session_core::sip::Transport;
 use session_core::{
     Command, CommandError, Config, Endpoint, Instant, Output, SessionEvent, SessionId,
@@ -137,6 +138,8 @@ pub struct Core<R: Io> {
     rtp_ip: IpAddr,
     limits: DriverLimits,
     events: VecDeque<SessionEvent>,
+    /// Names the endpoint asked to resolve, for the runtime to take.
+    queries: VecDeque<ResolveQuery>,
     buf: Vec<u8>,
     stats: DriverStats,
     capture: Option<SharedCapture>,
@@ -211,6 +214,7 @@ impl<R: Io> Core<R> {
             buf: vec![0; limits.max_message_bytes.max(2048)],
             limits,
             events: VecDeque::new(),
+            queries: VecDeque::new(),
             stats: DriverStats::default(),
             capture: None,
         };
@@ -332,6 +336,20 @@ impl<R: Io> Core<R> {
         self.events.pop_front()
     }
 
+    /// The next host name the endpoint wants resolved (RFC 3263); the runtime looks it
+    /// up (with [`crate::dns`]) and hands the answer to [`Core::resolved`]. The endpoint
+    /// bounds how many are pending (`Config::max_dns_queries`).
+    pub fn poll_query(&mut self) -> Option<ResolveQuery> {
+        self.queries.pop_front()
+    }
+
+    /// The answer to a query from [`Core::poll_query`]: the call starts, or ends
+    /// unresolvable.
+    pub fn resolved(&mut self, now: Instant, id: QueryId, answer: Result<Resolved, ResolveError>) {
+        self.endpoint.handle_resolved(now, id, answer);
+        self.drain(now);
+    }
+
     /// Runs a [`Command`] and sends what it produced; returns the session it created or
     /// acted on.
     pub fn execute(&mut self, now: Instant, command: Command) -> Result<SessionId, CommandError> {
@@ -413,6 +431,7 @@ impl<R: Io> Core<R> {
                     }
                     self.events.push_back(event);
                 }
+                Output::Resolve(query) => self.queries.push_back(query),
                 other => tracing::warn!(?other, "output not understood by this driver"),
             }
         }
