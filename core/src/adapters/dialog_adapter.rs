@@ -117,18 +117,8 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let route = preloaded_route(step);
     let routes: Vec<&str> = route.iter().map(String::as_str).collect();
     let mut out = Vec::with_capacity(1024);
-    let mut b = RequestBuilder::new(
-        &Method::Invite,
-        &call.request_uri,
-        &call.call_id,
-        call.local_cseq,
-    )
-    .via(&call.transport, step.sent_by, &branch)
-    .from(&call.local_uri, &call.local_tag)
-    .to(&call.remote_uri, None)
-    .contact(&contact)
-    .routes(&routes)
-    .headers(&pairs);
+    let mut b =
+        out_of_dialog(&Method::Invite, step, call, &branch, &contact, &routes).headers(&pairs);
     if let Some(body) = &body {
         b = b.body(SDP, body);
     }
@@ -142,6 +132,24 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
         cseq: call.local_cseq,
     });
     Ok(())
+}
+
+/// A request outside any dialog (RFC 3261 §8.1.1): the session's Request-URI, Call-ID and
+/// CSeq, From with our tag, To without one, our Contact and the pre-loaded route.
+pub(super) fn out_of_dialog<'b>(
+    method: &'b Method,
+    step: &'b Step<'_>,
+    call: &'b Call,
+    branch: &'b str,
+    contact: &'b str,
+    routes: &'b [&'b str],
+) -> RequestBuilder<'b> {
+    RequestBuilder::new(method, &call.request_uri, &call.call_id, call.local_cseq)
+        .via(&call.transport, step.sent_by, branch)
+        .from(&call.local_uri, &call.local_tag)
+        .to(&call.remote_uri, None)
+        .contact(contact)
+        .routes(routes)
 }
 
 /// The route set of a request outside any dialog: the outbound proxy, loose routing

@@ -3,9 +3,9 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use super::dialog_adapter::{preloaded_route, start_client, ALLOW};
+use super::dialog_adapter::{out_of_dialog, preloaded_route, start_client, ALLOW};
 use crate::call::{Call, Registration, SessionTimer, Step};
-use crate::sip::{Contact, HeaderName, Message, Method, RPort, RequestBuilder, Transport};
+use crate::sip::{Contact, HeaderName, Message, Method, RPort, Transport};
 use crate::state_machine::ActionError;
 use crate::state_table::{EventType, TimerName};
 use crate::transaction::ClientKey;
@@ -38,19 +38,9 @@ pub(super) fn send_register(
         headers.push(("User-Agent", &step.config.user_agent));
     }
     let mut out = Vec::with_capacity(640);
-    RequestBuilder::new(
-        &Method::Register,
-        &call.request_uri,
-        &call.call_id,
-        call.local_cseq,
-    )
-    .via(&call.transport, step.sent_by, &branch)
-    .from(&call.local_uri, &call.local_tag)
-    .to(&call.remote_uri, None)
-    .contact(&contact)
-    .routes(&routes)
-    .headers(&headers)
-    .write(&mut out);
+    out_of_dialog(&Method::Register, step, call, &branch, &contact, &routes)
+        .headers(&headers)
+        .write(&mut out);
     let key = ClientKey::new(&branch, call.local_cseq, Method::Register);
     start_client(step, key, out, call.peer, call.transport.clone())?;
     Ok(())

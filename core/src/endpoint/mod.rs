@@ -288,26 +288,7 @@ impl Endpoint {
         aor: &str,
         expires: u32,
     ) -> Result<SessionId, CommandError> {
-        if self.sessions.len() + self.resolving.len() >= self.config.max_sessions {
-            return Err(CommandError::TooManySessions);
-        }
-        let aor = aor.trim();
-        let bad = |why| CommandError::BadTarget {
-            target: aor.to_owned(),
-            why,
-        };
-        let uri = Uri::parse(aor).map_err(|_| bad("not a valid URI"))?;
-        let transport = sip_transport(&uri, aor).map_err(bad)?;
-        let session = self.sessions.next_id();
-        match self.destination(aor, &uri, transport.clone())? {
-            Destination::Now(peer) => {
-                self.start_registration(now, session, aor, peer, transport, expires)?;
-            }
-            Destination::Resolve(query) => {
-                self.pend(session, aor, Pending::Registration { expires }, query);
-            }
-        }
-        Ok(session)
+        self.open_session(now, aor, Pending::Registration { expires })
     }
 
     /// Creates the registration session for `aor` and feeds it `StartRegistration`; a
@@ -387,6 +368,17 @@ impl Endpoint {
         target: &str,
         options: CallOptions,
     ) -> Result<SessionId, CommandError> {
+        self.open_session(now, target, Pending::Call(options))
+    }
+
+    /// A new call or registration toward `target`: started at once when its address is
+    /// known, else once the driver has resolved its host name.
+    fn open_session(
+        &mut self,
+        now: Instant,
+        target: &str,
+        kind: Pending,
+    ) -> Result<SessionId, CommandError> {
         if self.sessions.len() + self.resolving.len() >= self.config.max_sessions {
             return Err(CommandError::TooManySessions);
         }
@@ -399,14 +391,30 @@ impl Endpoint {
         let transport = sip_transport(&uri, target).map_err(bad)?;
         let session = self.sessions.next_id();
         match self.destination(target, &uri, transport.clone())? {
-            Destination::Now(peer) => {
-                self.start_call(now, session, target, peer, transport, options)?;
-            }
-            Destination::Resolve(query) => {
-                self.pend(session, target, Pending::Call(options), query);
-            }
+            Destination::Now(peer) => self.start(now, session, target, peer, transport, kind)?,
+            Destination::Resolve(query) => self.pend(session, target, kind, query),
         }
         Ok(session)
+    }
+
+    /// Starts a call or a registration toward `peer`.
+    fn start(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        target: &str,
+        peer: SocketAddr,
+        transport: Transport,
+        kind: Pending,
+    ) -> Result<(), CommandError> {
+        match kind {
+            Pending::Call(options) => {
+                self.start_call(now, session, target, peer, transport, options)
+            }
+            Pending::Registration { expires } => {
+                self.start_registration(now, session, target, peer, transport, expires)
+            }
+        }
     }
 
     /// Where an out-of-dialog request to `uri` goes: the outbound proxy or the URI's IP
@@ -481,17 +489,9 @@ impl Endpoint {
                     query,
                 } = call;
                 tracing::debug!(%session, name = %query.name, peer = %targets[0], "resolved");
-                let (peer, transport) = (targets[0], query.transport);
                 // MakeCall and StartRegistration fire from a new session's first state;
                 // a table without them refuses, and the session is gone.
-                let _ = match kind {
-                    Pending::Call(options) => {
-                        self.start_call(now, session, &target, peer, transport, options)
-                    }
-                    Pending::Registration { expires } => {
-                        self.start_registration(now, session, &target, peer, transport, expires)
-                    }
-                };
+                let _ = self.start(now, session, &target, targets[0], query.transport, kind);
             }
             Err(error) => {
                 tracing::debug!(session = %call.session, name = %call.query.name, %error, "unresolvable");
