@@ -136,13 +136,15 @@ pub struct CallOptionArgs {
         hide_env_values = true
     )]
     pub password: Option<String>,
-    /// An outbound proxy, a SIP URI whose host is an IP address: every request outside a
-    /// dialog goes there with a pre-loaded Route (RFC 3261 §8.1.2; `;lr` assumed).
+    /// An outbound proxy, a SIP URI: every request outside a dialog goes there with a
+    /// pre-loaded Route (RFC 3261 §8.1.2; `;lr` assumed). A host name is looked up once,
+    /// at start, through the system resolver (A/AAAA, port 5060 unless given).
     #[arg(long, value_name = "SIP-URI", value_parser = parse_proxy)]
     pub proxy: Option<SocketAddr>,
 }
 
-/// The address of a `--proxy` URI (`sip:10.0.0.1:5070;lr`, or the bare `10.0.0.1:5070`).
+/// The address of a `--proxy` URI (`sip:10.0.0.1:5070;lr`, `sip:proxy.example.com`, or
+/// the bare `10.0.0.1:5070`); of a name's addresses, IPv4 first.
 fn parse_proxy(value: &str) -> Result<SocketAddr, String> {
     let uri = if value.starts_with("sip:") || value.starts_with("sips:") {
         value.to_owned()
@@ -154,7 +156,20 @@ fn parse_proxy(value: &str) -> Result<SocketAddr, String> {
     match parsed.host {
         Some(session_core::sip::Host::Ipv4(ip)) => Ok(SocketAddr::from((ip, port))),
         Some(session_core::sip::Host::Ipv6(ip)) => Ok(SocketAddr::from((ip, port))),
-        _ => Err("the proxy's host must be an IP address".to_owned()),
+        Some(session_core::sip::Host::Domain(name)) => {
+            use std::net::ToSocketAddrs;
+            let found: Vec<SocketAddr> = (name, port)
+                .to_socket_addrs()
+                .map_err(|e| format!("the proxy's host {name} does not resolve: {e}"))?
+                .collect();
+            found
+                .iter()
+                .find(|a| a.is_ipv4())
+                .or(found.first())
+                .copied()
+                .ok_or_else(|| format!("the proxy's host {name} has no address"))
+        }
+        _ => Err("the proxy URI has no host".to_owned()),
     }
 }
 
@@ -605,5 +620,28 @@ mod mio_agents {
                 d.close();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_proxy;
+
+    #[test]
+    fn a_proxy_is_an_ip_uri_a_bare_address_or_a_name_looked_up_at_start() {
+        assert_eq!(
+            parse_proxy("sip:10.0.0.1:5070;lr").unwrap().to_string(),
+            "10.0.0.1:5070"
+        );
+        assert_eq!(
+            parse_proxy("10.0.0.1").unwrap().to_string(),
+            "10.0.0.1:5060"
+        );
+        assert_eq!(
+            parse_proxy("sip:localhost:5070").unwrap().to_string(),
+            "127.0.0.1:5070"
+        );
+        let unknown = parse_proxy("sip:no-such-host.invalid").unwrap_err();
+        assert!(unknown.contains("does not resolve"), "{unknown}");
     }
 }
