@@ -461,6 +461,17 @@ impl CallHandle {
             .await
     }
 
+    /// Asks the peer to call the party of `consultation` (another answered call of ours)
+    /// instead, replacing that call (attended transfer: REFER with Replaces, RFC 3891).
+    pub async fn transfer_attended(&self, consultation: &CallHandle) -> Result<(), CallError> {
+        let consultation = consultation.session;
+        self.on_call(|session| Command::TransferAttended {
+            session,
+            consultation,
+        })
+        .await
+    }
+
     /// Audio for a call in `MediaMode::App`: one packet time of 8 kHz samples.
     pub async fn push_audio(&self, samples: &[i16]) -> Result<(), CallError> {
         let (reply, rx) = oneshot::channel();

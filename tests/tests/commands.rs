@@ -1,6 +1,7 @@
 //! Every [`Command`] through both runtimes, over loopback: a command a runtime cannot
 //! carry fails here. Alice calls Bob twice: Bob rejects the first call and answers the
-//! second, which Alice then holds, resumes, sends a digit on, transfers and hangs up;
+//! second, which Alice then holds, resumes, sends a digit on and transfers; a third call
+//! is transferred, attended, with the second as its consultation; both are hung up;
 //! then she registers with Bob (who refuses: he is no registrar) and unregisters.
 //! Each command is checked by what the other side reports, and the test checks that
 //! every name in [`Command::NAMES`] ran.
@@ -138,13 +139,40 @@ fn every_command(pair: &mut dyn Pair) -> BTreeSet<&'static str> {
         "REFER",
         |e| matches!(e, E::TransferRequested { target, .. } if target.contains("carol")),
     );
-    run(pair, ALICE, Command::Hangup { session: call });
+    // An attended transfer on a second call, naming the first as the consultation:
+    // Bob is asked to call himself with Replaces, which is all this checks.
+    let consult = run(pair, ALICE, make_call());
+    let at_bob_2 = incoming(pair);
+    run(pair, BOB, Command::Accept { session: at_bob_2 });
+    expect(
+        pair,
+        ALICE,
+        "answer",
+        |e| matches!(e, E::Answered { session } if *session == consult),
+    );
+    run(
+        pair,
+        ALICE,
+        Command::TransferAttended {
+            session: consult,
+            consultation: call,
+        },
+    );
     expect(
         pair,
         BOB,
-        "BYE",
-        |e| matches!(e, E::Terminated { session, .. } if *session == at_bob),
+        "REFER with Replaces",
+        |e| matches!(e, E::TransferRequested { session, .. } if *session == at_bob_2),
     );
+    for (session, at_bob) in [(call, at_bob), (consult, at_bob_2)] {
+        run(pair, ALICE, Command::Hangup { session });
+        expect(
+            pair,
+            BOB,
+            "BYE",
+            |e| matches!(e, E::Terminated { session, .. } if *session == at_bob),
+        );
+    }
 
     // Bob is no registrar: his 405 to the REGISTER is a registration failure, and the
     // REGISTER that removes the binding ends the registration all the same.

@@ -1,5 +1,6 @@
 //! The dialog adapter: state-machine actions → SIP requests and responses (RFC 3261
-//! §8.1, §8.2.6, §9, §12.2, §13, §14, §15; RFC 3515 for REFER).
+//! §8.1, §8.2.6, §9, §12.2, §13, §14, §15; RFC 3515, RFC 3891 and RFC 6665 for REFER,
+//! its NOTIFYs and the call it places).
 //!
 //! Every request we send outside the transaction layer's retransmission (the ACK for a
 //! 2xx) goes straight to the output queue; everything else is handed to the transaction
@@ -9,8 +10,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::call::{Call, IncomingRequest, OutgoingRequest, Retransmit2xx};
-use crate::call::{SessionTimer, Step};
+use crate::call::{Call, Effect, IncomingRequest, OutgoingRequest, Payload, Retransmit2xx};
+use crate::call::{ReferNotifier, ReferSent, SessionTimer, Step};
 use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
 use crate::sdp::SessionDescription;
 use crate::sip::{
@@ -22,9 +23,14 @@ use crate::transaction::{ClientKey, TransactionError, TransactionId};
 
 /// Methods we accept, for Allow headers.
 pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, INFO";
-/// Extensions we support, for Supported headers.
-pub(crate) const SUPPORTED: &str = "";
+/// Extensions we support, for Supported headers: INVITEs with `Replaces` (RFC 3891),
+/// REFERs without a subscription (RFC 4488).
+pub(crate) const SUPPORTED: &str = "replaces, norefersub";
 const SDP: &str = "application/sdp";
+/// The body type of a REFER's NOTIFYs (RFC 3515 §2.4.5).
+const SIPFRAG: &str = "message/sipfrag;version=2.0";
+/// How long a REFER's subscription lasts, as we grant it; each NOTIFY says it again.
+const REFER_SUBSCRIPTION_S: u32 = 120;
 
 /// UAS: the dialog our first response with a To tag creates (RFC 3261 §12.1.1). UAC:
 /// nothing — the UAC's dialog is made from the response that carries the To tag.
@@ -113,7 +119,8 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let body = call.offer_answer.take_unsent_offer();
     let contact = step.contact(&call.transport);
     let headers = common_headers(step);
-    let pairs = headers.pairs();
+    let mut pairs = headers.pairs();
+    pairs.extend(call.invite_headers.iter().map(|(n, v)| (*n, v.as_str())));
     let route = preloaded_route(step);
     let routes: Vec<&str> = route.iter().map(String::as_str).collect();
     let mut out = Vec::with_capacity(1024);
@@ -256,7 +263,13 @@ fn respond_to_invite(
         .incoming
         .as_ref()
         .ok_or(ActionError::NoTransaction)?;
-    let bytes = build_response(step, &invite.bytes, status, &call.local_tag, contact, body)?;
+    let reply = Reply {
+        status,
+        contact,
+        body,
+        headers: &[],
+    };
+    let bytes = build_response(step, &invite.bytes, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, invite.tx, status, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
@@ -268,33 +281,44 @@ fn respond_to_invite(
     Ok(bytes)
 }
 
+/// What a response of ours says besides what the request gives it.
+#[derive(Default)]
+pub(crate) struct Reply<'a> {
+    pub(crate) status: u16,
+    pub(crate) contact: Option<&'a str>,
+    /// An SDP body.
+    pub(crate) body: Option<&'a [u8]>,
+    pub(crate) headers: &'a [(&'a str, &'a str)],
+}
+
 /// A response to `request` with our To tag, Contact, Allow/Supported on 2xx, `Retry-After`
-/// on a refusal that carries one ([`Ctx::retry_after`]), and body.
+/// on a refusal that carries one ([`Step::retry_after`]), the reply's own headers, and
+/// body.
 pub(crate) fn build_response(
     step: &mut Step<'_>,
     request: &[u8],
-    status: u16,
     local_tag: &str,
-    contact: Option<&str>,
-    body: Option<&[u8]>,
+    reply: &Reply<'_>,
 ) -> Result<Vec<u8>, ActionError> {
     let msg = Message::parse_with(request, &step.config.parse_limits)
         .map_err(|_| ActionError::NoTransaction)?;
+    let status = reply.status;
     let headers = common_headers(step);
-    let pairs: Vec<(&str, &str)> = if (200..300).contains(&status) {
+    let mut pairs: Vec<(&str, &str)> = if (200..300).contains(&status) {
         headers.pairs()
     } else {
         Vec::new()
     };
-    let mut out = Vec::with_capacity(512 + body.map_or(0, <[u8]>::len));
+    pairs.extend_from_slice(reply.headers);
+    let mut out = Vec::with_capacity(512 + reply.body.map_or(0, <[u8]>::len));
     let mut b = ResponseBuilder::new(&msg, status)
         .to_tag(local_tag)
         .retry_after(step.retry_after(status))
         .headers(&pairs);
-    if let Some(contact) = contact {
+    if let Some(contact) = reply.contact {
         b = b.contact(contact);
     }
-    if let Some(body) = body {
+    if let Some(body) = reply.body {
         b = b.body(SDP, body);
     }
     b.write(&mut out);
@@ -340,15 +364,8 @@ pub(super) fn send_ack(
     }
     let body = call.offer_answer.take_answer();
     let branch = step.new_branch();
-    let bytes = build_in_dialog(
-        step,
-        call,
-        &Method::Ack,
-        cseq,
-        &branch,
-        body.as_deref(),
-        &[],
-    )?;
+    let body = body.as_deref().map(|b| (SDP, b));
+    let bytes = build_in_dialog(step, call, &Method::Ack, cseq, &branch, body, &[])?;
     let dest = dialog_destination(step, call);
     step.transmit(dest, call.transport.clone(), bytes.clone());
     call.invite.last_ack = Some((cseq, bytes));
@@ -405,30 +422,151 @@ pub(super) fn send_reinvite(
         }
     };
     let body = offer.to_bytes();
-    let (tx, bytes, cseq) = send_in_dialog(step, call, Method::Invite, Some(&body), &[])?;
+    let (tx, bytes, cseq) =
+        send_in_dialog(step, call, Method::Invite, Some((SDP, &body[..])), &[])?;
     call.offer_answer.offer_made(None);
     call.offer_answer.offer_sent(cseq);
     call.invite.reinvite = Some(OutgoingRequest { tx, bytes, cseq });
     Ok(())
 }
 
-/// REFER for a blind transfer (RFC 3515).
+/// REFER (RFC 3515 §2.4.1) to `refer_to`, a Refer-To value (a name-addr, or a bare URI
+/// bracketed here), with `Referred-By` naming us (RFC 3892). One at a time: the
+/// subscription of an earlier one must have ended.
 pub(super) fn send_refer(
     step: &mut Step<'_>,
     call: &mut Call,
-    target: Option<&str>,
+    refer_to: Option<&str>,
 ) -> Result<(), ActionError> {
-    let target = target.ok_or(ActionError::NotSupported)?;
-    let refer_to = format!("<{}>", super::strip_name_addr(target));
+    let refer_to = refer_to.ok_or(ActionError::NotSupported)?.trim();
+    if call.transfers.sent.is_some() {
+        return Err(ActionError::NotSupported);
+    }
+    let refer_to = if refer_to.starts_with('<') {
+        refer_to.to_owned()
+    } else {
+        format!("<{refer_to}>")
+    };
     let contact = step.contact(&call.transport);
-    let (_, _, cseq) = send_in_dialog(
+    let referred_by = call
+        .dialog
+        .as_ref()
+        .map(|d| format!("<{}>", super::strip_name_addr(d.local_uri())))
+        .ok_or(ActionError::NoDialog)?;
+    let (tx, _, cseq) = send_in_dialog(
         step,
         call,
         Method::Refer,
         None,
-        &[("Refer-To", &refer_to), ("Contact", &contact)],
+        &[
+            ("Refer-To", &refer_to),
+            ("Referred-By", &referred_by),
+            ("Contact", &contact),
+        ],
     )?;
-    call.refer_subscription = Some(cseq);
+    call.transfers.sent = Some(ReferSent { cseq, tx });
+    Ok(())
+}
+
+/// 202 to a REFER (RFC 3515 §2.4.2), and the start of its subscription: the first
+/// NOTIFY, `100 Trying`, goes at once (§2.4.4). A REFER with `Refer-Sub: false` gets
+/// `Refer-Sub: false` back and no subscription (RFC 4488 §4).
+pub(super) fn accept_refer(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    payload: &mut Payload,
+) -> Result<(), ActionError> {
+    let subscribe = payload.refer.as_ref().is_none_or(|r| r.subscribe);
+    let request = payload.request.take().ok_or(ActionError::NoTransaction)?;
+    let headers: &[(&str, &str)] = if subscribe {
+        &[]
+    } else {
+        &[("Refer-Sub", "false")]
+    };
+    answer_request_with(step, call, &request, 202, headers)?;
+    if subscribe {
+        call.transfers.notifier = Some(ReferNotifier::new(request.cseq));
+        send_notify(step, call, 100)?;
+    }
+    Ok(())
+}
+
+/// Reports `status` on the subscription of the REFER we accepted (RFC 3515 §2.4.4): a
+/// NOTIFY with it as `message/sipfrag`, `Subscription-State: terminated` once it is
+/// final. While a NOTIFY is in flight the status waits (RFC 6665 §4.2.2), replacing one
+/// already waiting. Nothing without a subscription, or once it is terminated.
+pub(crate) fn send_notify(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    status: u16,
+) -> Result<(), ActionError> {
+    let Some(notifier) = call.transfers.notifier.as_mut() else {
+        return Ok(());
+    };
+    if notifier.terminated() {
+        return Ok(());
+    }
+    if notifier.in_flight.is_some() {
+        notifier.queued = Some(status);
+        return Ok(());
+    }
+    let event = format!("refer;id={}", notifier.id);
+    let state = if status >= 200 {
+        "terminated;reason=noresource".to_owned()
+    } else {
+        format!("active;expires={REFER_SUBSCRIPTION_S}")
+    };
+    let body = format!(
+        "SIP/2.0 {status} {}\r\n",
+        crate::sip::default_reason(status)
+    );
+    let contact = step.contact(&call.transport);
+    let (tx, _, _) = send_in_dialog(
+        step,
+        call,
+        Method::Notify,
+        Some((SIPFRAG, body.as_bytes())),
+        &[
+            ("Event", &event),
+            ("Subscription-State", &state),
+            ("Contact", &contact),
+        ],
+    )?;
+    if let Some(notifier) = call.transfers.notifier.as_mut() {
+        notifier.in_flight = Some(tx);
+        notifier.last_sent = Some(status);
+    }
+    Ok(())
+}
+
+/// The NOTIFY in flight was answered with `status` (`None`: it timed out): send the
+/// status that waited; end the subscription once its final NOTIFY is through, or when
+/// the subscriber no longer has it (481, RFC 6665 §4.1.3) or does not answer (§4.2.2).
+pub(crate) fn notify_answered(step: &mut Step<'_>, call: &mut Call, status: Option<u16>) {
+    let Some(notifier) = call.transfers.notifier.as_mut() else {
+        return;
+    };
+    notifier.in_flight = None;
+    let gone = status.is_none_or(|s| s == 481 || s == 408);
+    if gone || notifier.terminated() {
+        call.transfers.notifier = None;
+        return;
+    }
+    if let Some(next) = notifier.queued.take() {
+        let _ = send_notify(step, call, next);
+    }
+}
+
+/// Places the call a REFER we accepted asks for: a new session, under an id reserved
+/// now, which the endpoint starts after this step and links to ours.
+pub(super) fn call_refer_target(
+    step: &mut Step<'_>,
+    payload: &mut Payload,
+) -> Result<(), ActionError> {
+    let target = payload.refer.clone().ok_or(ActionError::NotSupported)?;
+    let session = step.ids.next();
+    step.effects.push(Effect::PlaceCall { session, target });
+    payload.referred_call = Some(session);
     Ok(())
 }
 
@@ -443,7 +581,7 @@ fn send_in_dialog(
     step: &mut Step<'_>,
     call: &mut Call,
     method: Method,
-    body: Option<&[u8]>,
+    body: Option<(&str, &[u8])>,
     extra: &[(&str, &str)],
 ) -> Result<(TransactionId, Vec<u8>, u32), ActionError> {
     let cseq = call
@@ -469,7 +607,7 @@ fn build_in_dialog(
     method: &Method,
     cseq: u32,
     branch: &str,
-    body: Option<&[u8]>,
+    body: Option<(&str, &[u8])>,
     extra: &[(&str, &str)],
 ) -> Result<Vec<u8>, ActionError> {
     let dialog = call.dialog.as_ref().ok_or(ActionError::NoDialog)?;
@@ -486,15 +624,15 @@ fn build_in_dialog(
         headers.push(("Contact", &contact));
         headers.push(("Allow", ALLOW));
     }
-    let mut out = Vec::with_capacity(768 + body.map_or(0, <[u8]>::len));
+    let mut out = Vec::with_capacity(768 + body.map_or(0, |(_, b)| b.len()));
     let mut b = RequestBuilder::new(method, target.request_uri, &call.call_id, cseq)
         .via(&call.transport, step.sent_by, branch)
         .from(dialog.local_uri(), &dialog.id().local_tag)
         .to(dialog.remote_uri(), remote_tag(dialog))
         .routes(&routes)
         .headers(&headers);
-    if let Some(body) = body {
-        b = b.body(SDP, body);
+    if let Some((content_type, body)) = body {
+        b = b.body(content_type, body);
     }
     b.write(&mut out);
     Ok(out)
@@ -537,14 +675,13 @@ pub(super) fn accept_reinvite(
     };
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;
     let contact = step.contact(&call.transport);
-    let bytes = build_response(
-        step,
-        &pending.bytes,
-        200,
-        &call.local_tag,
-        Some(&contact),
-        Some(&body),
-    )?;
+    let reply = Reply {
+        status: 200,
+        contact: Some(&contact),
+        body: Some(&body),
+        headers: &[],
+    };
+    let bytes = build_response(step, &pending.bytes, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, pending.tx, 200, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
@@ -570,7 +707,23 @@ pub(crate) fn answer_request(
     request: &IncomingRequest,
     status: u16,
 ) -> Result<(), ActionError> {
-    let bytes = build_response(step, &request.bytes, status, &call.local_tag, None, None)?;
+    answer_request_with(step, call, request, status, &[])
+}
+
+/// [`answer_request`] with headers of its own.
+fn answer_request_with(
+    step: &mut Step<'_>,
+    call: &Call,
+    request: &IncomingRequest,
+    status: u16,
+    headers: &[(&str, &str)],
+) -> Result<(), ActionError> {
+    let reply = Reply {
+        status,
+        headers,
+        ..Reply::default()
+    };
+    let bytes = build_response(step, &request.bytes, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, request.tx, status, bytes)
         .map_err(|_| ActionError::NoTransaction)

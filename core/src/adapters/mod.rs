@@ -63,8 +63,13 @@ impl ActionHandler for Adapters<'_, '_> {
                 d::answer_pending(step, call, &mut payload.request, status)
             }
             Action::SendREFER => d::send_refer(step, call, payload.refer_to.as_deref()),
-            Action::AcceptREFER => d::answer_pending(step, call, &mut payload.request, 202),
+            Action::AcceptREFER => d::accept_refer(step, call, payload),
             Action::AcceptNOTIFY => d::answer_pending(step, call, &mut payload.request, 200),
+            Action::SendNOTIFY => {
+                let status = event.status.ok_or(ActionError::NotSupported)?;
+                d::send_notify(step, call, status)
+            }
+            Action::CallReferTarget => d::call_refer_target(step, payload),
             Action::SendREGISTER => r::send_register(step, call, None),
             Action::SendUnREGISTER => r::send_register(step, call, Some(0)),
             Action::ScheduleRegistrationRefresh => r::schedule_refresh(step, call),
@@ -165,6 +170,19 @@ impl ActionHandler for Adapters<'_, '_> {
             PublishedEvent::TransferRequested => SessionEvent::TransferRequested {
                 session,
                 target: self.payload.refer_to.clone().unwrap_or_default(),
+                call: self.payload.referred_call,
+            },
+            PublishedEvent::TransferProgress => SessionEvent::TransferProgress {
+                session,
+                status: trigger.status.unwrap_or(100),
+            },
+            PublishedEvent::TransferSucceeded => SessionEvent::TransferSucceeded {
+                session,
+                status: trigger.status.unwrap_or(200),
+            },
+            PublishedEvent::TransferFailed => SessionEvent::TransferFailed {
+                session,
+                status: trigger.status,
             },
             PublishedEvent::DtmfReceived => match self.payload.digit.take() {
                 Some((digit, duration_ms)) => SessionEvent::DtmfReceived {
@@ -213,7 +231,7 @@ impl ActionHandler for Adapters<'_, '_> {
                     retry_in: reg.retry_in,
                 }
             }
-            // Hold/resume/transfer failures and bridging have no application event yet.
+            // Hold/resume failures and bridging have no application event yet.
             _ => return,
         };
         self.step.event(event);

@@ -129,6 +129,12 @@ pub enum EndReason {
         /// Why.
         error: ResolveError,
     },
+    /// Another call replaced this one (an INVITE with `Replaces` naming its dialog, RFC
+    /// 3891): once that call was answered, this one was ended.
+    Replaced {
+        /// The call that took its place.
+        by: SessionId,
+    },
     /// The endpoint is shutting down.
     Shutdown,
     /// The state machine could not complete a step (an action failed); the call was
@@ -193,6 +199,33 @@ pub enum SessionEvent {
         session: SessionId,
         /// The Refer-To URI.
         target: String,
+        /// The call placed to it, when the state table placed one (its progress is
+        /// reported to the peer by NOTIFY).
+        call: Option<SessionId>,
+    },
+    /// The transfer we asked for is under way: the peer's NOTIFY reported a provisional
+    /// status of the call it placed (RFC 3515 §2.4.5).
+    TransferProgress {
+        /// The session that sent the REFER.
+        session: SessionId,
+        /// The sipfrag's status (100, 180, 183 …).
+        status: u16,
+    },
+    /// The transfer we asked for succeeded: the transfer target answered (a 2xx
+    /// sipfrag).
+    TransferSucceeded {
+        /// The session that sent the REFER.
+        session: SessionId,
+        /// The sipfrag's status.
+        status: u16,
+    },
+    /// The transfer we asked for failed: the REFER was refused or timed out, the call
+    /// to the target failed, or no final NOTIFY came in time. The call goes on.
+    TransferFailed {
+        /// The session that sent the REFER.
+        session: SessionId,
+        /// The REFER's refusal or the sipfrag's final status; `None` when none came.
+        status: Option<u16>,
     },
     /// The registrar accepted our contact: the first time, or again after a failure.
     Registered {
@@ -242,6 +275,9 @@ impl SessionEvent {
             | SessionEvent::Resumed { session, .. }
             | SessionEvent::DtmfReceived { session, .. }
             | SessionEvent::TransferRequested { session, .. }
+            | SessionEvent::TransferProgress { session, .. }
+            | SessionEvent::TransferSucceeded { session, .. }
+            | SessionEvent::TransferFailed { session, .. }
             | SessionEvent::Registered { session, .. }
             | SessionEvent::RegistrationRefreshed { session, .. }
             | SessionEvent::RegistrationFailed { session, .. }

@@ -7,11 +7,15 @@ mod event;
 mod offer_answer;
 mod registration;
 mod step;
+mod transfer;
 
 pub use event::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub(crate) use offer_answer::OfferAnswer;
 pub(crate) use registration::Registration;
-pub(crate) use step::{new_tag, retry_after, Effect, SessionTimer, Step};
+pub(crate) use step::{new_tag, retry_after, Effect, SessionIds, SessionTimer, Step};
+pub(crate) use transfer::{
+    refer_to_replacing, ReferNotifier, ReferSent, ReferTarget, Replaces, Transfers,
+};
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -48,8 +52,13 @@ pub(crate) struct Payload {
     /// The peer's offer in a re-INVITE, answered or refused in this step (the offer of
     /// the INVITE that creates a session waits in its `OfferAnswer` instead).
     pub(crate) offer: Option<Box<SessionDescription>>,
-    /// The transfer target: of a REFER received, or of a transfer the application asked.
+    /// The transfer target of a transfer the application asked (the Refer-To URI we
+    /// send), or of a REFER received (as the application is told).
     pub(crate) refer_to: Option<String>,
+    /// What a REFER received asks for.
+    pub(crate) refer: Option<ReferTarget>,
+    /// The call placed for a REFER received (`CallReferTarget`).
+    pub(crate) referred_call: Option<SessionId>,
     /// The digit (and its duration in ms) a `MediaDtmfReceived` reports.
     pub(crate) digit: Option<(char, u32)>,
 }
@@ -97,9 +106,11 @@ pub(crate) struct Call {
     pub(crate) dialog: Option<Dialog>,
     /// The INVITE usage of the dialog.
     pub(crate) invite: InviteUsage,
-    /// The CSeq of the last REFER we sent: the id of the implicit subscription it created
-    /// (RFC 3515 §2.4.4), the usage NOTIFY may report on (RFC 6665 §4.1.3).
-    pub(crate) refer_subscription: Option<u32>,
+    /// Headers our initial INVITE adds: `Referred-By` and `Replaces` for a call a REFER
+    /// asked for (RFC 3892, RFC 3891).
+    pub(crate) invite_headers: Vec<(&'static str, String)>,
+    /// The REFER usages of the dialog, both ways.
+    pub(crate) transfers: Transfers,
     /// Our SDP origin and versions.
     pub(crate) sdp: LocalSession,
     pub(crate) offer_answer: OfferAnswer,
@@ -196,7 +207,8 @@ impl Call {
             local_cseq,
             dialog: None,
             invite: InviteUsage::default(),
-            refer_subscription: None,
+            invite_headers: Vec::new(),
+            transfers: Transfers::default(),
             sdp,
             offer_answer: OfferAnswer::default(),
             negotiated: None,

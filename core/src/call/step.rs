@@ -11,6 +11,7 @@
 use std::net::SocketAddr;
 
 use super::event::{MediaRequest, SessionEvent, SessionId, Transmit};
+use super::transfer::ReferTarget;
 use crate::config::Config;
 use crate::rng::Rng;
 use crate::sip::Transport;
@@ -52,6 +53,27 @@ pub(crate) enum Effect {
     Timer(SessionTimer, Option<Instant>),
     /// The session is over (`DestroySession`): the endpoint forgets it after the step.
     Destroyed,
+    /// Place the call a REFER we accepted asks for, as session `session` (an id this step
+    /// reserved), linked to this one, which reports its progress (RFC 3515 §2.4.4).
+    PlaceCall {
+        session: SessionId,
+        target: ReferTarget,
+    },
+    /// Our initial INVITE got a response other than 100: what a REFER's subscription
+    /// reports when this call was placed for one.
+    InviteProgress(u16),
+}
+
+/// Hands out session ids in order from 1, never reusing one, so that traces and
+/// snapshots stay stable.
+#[derive(Debug, Default)]
+pub(crate) struct SessionIds(u64);
+
+impl SessionIds {
+    pub(crate) fn next(&mut self) -> SessionId {
+        self.0 += 1;
+        SessionId(self.0)
+    }
 }
 
 /// What the endpoint lends a session for one step.
@@ -65,6 +87,8 @@ pub(crate) struct Step<'a> {
     /// `host:port` of our Via sent-by.
     pub(crate) sent_by: &'a str,
     pub(crate) rng: &'a mut Rng,
+    /// Where a session placed by this step gets its id.
+    pub(crate) ids: &'a mut SessionIds,
     pub(crate) transactions: &'a mut TransactionLayer,
     pub(crate) effects: &'a mut Vec<Effect>,
 }
@@ -108,6 +132,7 @@ impl Step<'_> {
             table: self.table,
             sent_by: self.sent_by,
             rng: &mut *self.rng,
+            ids: &mut *self.ids,
             transactions: &mut *self.transactions,
             effects: &mut *self.effects,
         }

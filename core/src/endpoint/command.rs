@@ -2,7 +2,8 @@
 //! runtimes' handles, `sessionctl`, the simulator's scripts), so that a command is added
 //! in one place. Each command becomes the table event the seed names for it
 //! (`MakeCall`, `AcceptCall`, `RejectCall`, `HangupCall`, `HoldCall`, `ResumeCall`,
-//! `SendDtmf`, `BlindTransfer`, `StartRegistration`, `StopRegistration`) and runs through [`Endpoint::execute`](super::Endpoint::execute).
+//! `SendDtmf`, `BlindTransfer`, `AttendedTransfer`, `StartRegistration`,
+//! `StopRegistration`) and runs through [`Endpoint::execute`](super::Endpoint::execute).
 
 use super::{CallOptions, SessionId};
 
@@ -58,6 +59,14 @@ pub enum Command {
         /// Where the peer should call.
         target: String,
     },
+    /// Ask the peer to call the party of our call `consultation` instead, replacing that
+    /// call (attended transfer: REFER with Replaces, RFC 3891, RFC 5589 §7).
+    TransferAttended {
+        /// The call whose peer is transferred.
+        session: SessionId,
+        /// Our answered call with the transfer target.
+        consultation: SessionId,
+    },
     /// Register our contact for an address-of-record with its registrar (RFC 3261 §10):
     /// creates a registration session, kept refreshed until `Unregister`.
     Register {
@@ -85,6 +94,7 @@ impl Command {
         "resume",
         "send_dtmf",
         "transfer",
+        "transfer_attended",
         "register",
         "unregister",
     ];
@@ -100,6 +110,7 @@ impl Command {
             Command::Resume { .. } => "resume",
             Command::SendDtmf { .. } => "send_dtmf",
             Command::Transfer { .. } => "transfer",
+            Command::TransferAttended { .. } => "transfer_attended",
             Command::Register { .. } => "register",
             Command::Unregister { .. } => "unregister",
         }
@@ -116,6 +127,7 @@ impl Command {
             | Command::Resume { session }
             | Command::SendDtmf { session, .. }
             | Command::Transfer { session, .. }
+            | Command::TransferAttended { session, .. }
             | Command::Unregister { session } => Some(*session),
         }
     }
@@ -149,6 +161,10 @@ mod tests {
             Command::Transfer {
                 session,
                 target: "sip:b@127.0.0.1".into(),
+            },
+            Command::TransferAttended {
+                session,
+                consultation: SessionId(2),
             },
             Command::Register {
                 aor: "sip:a@127.0.0.1".into(),

@@ -20,6 +20,7 @@
 //! instants give byte-identical outputs.
 
 mod command;
+mod linked;
 mod output;
 mod resolving;
 mod router;
@@ -39,16 +40,18 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use linked::Linked;
 use resolving::{Pending, PendingCall, Resolving};
 use timers::TimerQueue;
 
-use crate::call::{Call, Effect, Payload, Registration, SessionTimer, Step};
+use crate::call::{refer_to_replacing, Replaces};
+use crate::call::{Call, Effect, Payload, Registration, SessionIds, SessionTimer, Step};
 use crate::dialog::DialogRole;
 use crate::media::PushAudioError;
 use crate::resolve::{self, Family, QueryId, ResolveError, ResolveQuery, Resolved};
 use crate::rng::Rng;
 use crate::sdp::LocalSession;
-use crate::session_store::{Fed, Session, SessionStore};
+use crate::session_store::{Fed, Link, Session, SessionStore};
 use crate::sip::{Host, Scheme, Transport, Uri};
 use crate::state_machine::{History, SessionState};
 use crate::state_table::{CompiledTable, Event, EventType, Role};
@@ -61,6 +64,11 @@ pub struct CallOptions {
     /// The From name-addr (`"Alice" <sip:alice@example.com>`); `<sip:{user}@{sip_addr}>`
     /// when absent.
     pub from: Option<String>,
+    /// A `Referred-By` value for the INVITE (RFC 3892): who asked for this call.
+    pub referred_by: Option<String>,
+    /// A `Replaces` value for the INVITE (`call-id;to-tag=…;from-tag=…`, RFC 3891): the
+    /// target's dialog this call takes the place of.
+    pub replaces: Option<String>,
 }
 
 /// A media event from the driver.
@@ -141,6 +149,7 @@ pub struct Endpoint {
     /// `host:port` of our Via sent-by.
     sent_by: String,
     rng: Rng,
+    ids: SessionIds,
     transactions: TransactionLayer,
     sessions: SessionStore,
     timers: TimerQueue<(SessionId, SessionTimer)>,
@@ -153,6 +162,9 @@ pub struct Endpoint {
     destroyed: Vec<SessionId>,
     /// Calls waiting for their target's name to resolve.
     resolving: Resolving,
+    /// What a step left for other sessions (a REFER's call, its progress, a replaced
+    /// call's end).
+    linked: linked::Queue,
 }
 
 impl Endpoint {
@@ -166,6 +178,7 @@ impl Endpoint {
             table: Arc::clone(&config.table),
             sent_by: config.advertised_addr().to_string(),
             rng: Rng::new(config.seed),
+            ids: SessionIds::default(),
             transactions,
             sessions: SessionStore::default(),
             timers: TimerQueue::new(),
@@ -174,6 +187,7 @@ impl Endpoint {
             effects: Vec::new(),
             destroyed: Vec::new(),
             resolving: Resolving::default(),
+            linked: linked::Queue::new(),
             config,
         }
     }
@@ -270,6 +284,12 @@ impl Endpoint {
             Command::Transfer { session, target } => {
                 self.transfer(now, session, &target).map(done(session))
             }
+            Command::TransferAttended {
+                session,
+                consultation,
+            } => self
+                .transfer_attended(now, session, consultation)
+                .map(done(session)),
             Command::Register { aor, expires } => self.register(now, &aor, expires),
             Command::Unregister { session } => self.unregister(now, session).map(done(session)),
         }
@@ -288,7 +308,7 @@ impl Endpoint {
         aor: &str,
         expires: u32,
     ) -> Result<SessionId, CommandError> {
-        self.open_session(now, aor, Pending::Registration { expires })
+        self.open_session(now, None, aor, Pending::Registration { expires })
     }
 
     /// Creates the registration session for `aor` and feeds it `StartRegistration`; a
@@ -368,14 +388,16 @@ impl Endpoint {
         target: &str,
         options: CallOptions,
     ) -> Result<SessionId, CommandError> {
-        self.open_session(now, target, Pending::Call(options))
+        self.open_session(now, None, target, Pending::Call(options))
     }
 
-    /// A new call or registration toward `target`: started at once when its address is
-    /// known, else once the driver has resolved its host name.
+    /// A new call or registration toward `target`, as `session` when an id was reserved
+    /// for it: started at once when its address is known, else once the driver has
+    /// resolved its host name.
     fn open_session(
         &mut self,
         now: Instant,
+        session: Option<SessionId>,
         target: &str,
         kind: Pending,
     ) -> Result<SessionId, CommandError> {
@@ -389,7 +411,7 @@ impl Endpoint {
         };
         let uri = Uri::parse(target).map_err(|_| bad("not a valid URI"))?;
         let transport = sip_transport(&uri, target).map_err(bad)?;
-        let session = self.sessions.next_id();
+        let session = session.unwrap_or_else(|| self.ids.next());
         match self.destination(target, &uri, transport.clone())? {
             Destination::Now(peer) => self.start(now, session, target, peer, transport, kind)?,
             Destination::Resolve(query) => self.pend(session, target, kind, query),
@@ -564,20 +586,76 @@ impl Endpoint {
         result
     }
 
-    /// Asks the peer to call `target` instead (a blind transfer: REFER, RFC 3515); the
-    /// call ends when the peer reports the new call answered.
+    /// Asks the peer to call `target` instead (a blind transfer: REFER, RFC 3515). The
+    /// peer's NOTIFYs come as `TransferProgress`, the outcome as `TransferSucceeded` (and
+    /// the default table then ends the call) or `TransferFailed` (the call goes on).
     pub fn transfer(
         &mut self,
         now: Instant,
         session: SessionId,
         target: &str,
     ) -> Result<(), CommandError> {
+        self.no_transfer_under_way(session, "transfer")?;
         let payload = Payload {
             refer_to: Some(target.to_owned()),
             ..Payload::default()
         };
         let event = Event::new(EventType::BlindTransfer);
         self.command_with(now, session, event, payload, "transfer")
+    }
+
+    /// An attended transfer (RFC 5589 §7): asks the peer of `session` to call the party
+    /// of our call `consultation`, whose dialog that INVITE replaces (a REFER whose
+    /// Refer-To is the consultation's remote target with `Replaces`, RFC 3891). Once the
+    /// two are connected, the target ends the consultation with BYE and the peer's final
+    /// NOTIFY ends `session`, as for a blind transfer.
+    pub fn transfer_attended(
+        &mut self,
+        now: Instant,
+        session: SessionId,
+        consultation: SessionId,
+    ) -> Result<(), CommandError> {
+        let consulted = self
+            .sessions
+            .get(consultation)
+            .ok_or(CommandError::UnknownSession(consultation))?;
+        let dialog = consulted
+            .call
+            .dialog
+            .as_ref()
+            .filter(|d| d.state() == crate::dialog::DialogState::Confirmed)
+            .ok_or_else(|| CommandError::NotAllowed {
+                session: consultation,
+                state: self.table.state(consulted.machine.state()).name.to_string(),
+                command: "transfer_attended",
+            })?;
+        let id = dialog.id();
+        let replaces = Replaces::naming(&id.call_id, &id.local_tag, &id.remote_tag);
+        let refer_to = refer_to_replacing(dialog.remote_target(), &replaces);
+        self.no_transfer_under_way(session, "transfer_attended")?;
+        let payload = Payload {
+            refer_to: Some(refer_to),
+            ..Payload::default()
+        };
+        let event = Event::new(EventType::AttendedTransfer);
+        self.command_with(now, session, event, payload, "transfer_attended")
+    }
+
+    /// Refuses a second transfer while the REFER of the first still waits for its outcome
+    /// (one subscription per dialog and direction here).
+    fn no_transfer_under_way(
+        &self,
+        session: SessionId,
+        command: &'static str,
+    ) -> Result<(), CommandError> {
+        match self.sessions.get(session) {
+            Some(s) if s.call.transfers.sent.is_some() => Err(CommandError::NotAllowed {
+                session,
+                state: "a transfer under way".into(),
+                command,
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Ends every call (BYE, CANCEL or a final response) ahead of shutting down. Keep
@@ -629,7 +707,7 @@ impl Endpoint {
     pub fn session(&self, id: SessionId) -> Option<SessionInfo> {
         self.sessions
             .get(id)
-            .map(|s| SessionInfo::new(id, s, &self.table))
+            .map(|s| SessionInfo::new(id, s, self.sessions.link_of(id), &self.table))
     }
 
     /// One session's transition history (bounded; the oldest entries drop first).
@@ -692,7 +770,7 @@ impl Endpoint {
             .from
             .unwrap_or_else(|| format!("<sip:{}@{}>", self.config.user, self.sent_by));
         let sdp = self.local_session();
-        let call = Call::new(
+        let mut call = Call::new(
             DialogRole::Uac,
             call_id,
             local_tag,
@@ -705,6 +783,12 @@ impl Endpoint {
             sdp,
             now,
         );
+        if let Some(referred_by) = options.referred_by {
+            call.invite_headers.push(("Referred-By", referred_by));
+        }
+        if let Some(replaces) = options.replaces {
+            call.invite_headers.push(("Replaces", replaces));
+        }
         self.insert_session(id, Role::Uac, call);
         self.command(now, id, Event::new(EventType::MakeCall), "make_call")
     }
@@ -712,12 +796,100 @@ impl Endpoint {
     /// Ends a call that never started (its target still resolving): nothing was sent,
     /// so only the application is told.
     fn end_unstarted(&mut self, session: SessionId, reason: EndReason) {
-        self.outputs
-            .push_back(Output::Event(SessionEvent::Terminated {
-                session,
-                reason,
-                status: None,
-            }));
+        self.publish(SessionEvent::Terminated {
+            session,
+            reason,
+            status: None,
+        });
+        self.sessions.unlink(session);
+    }
+
+    /// Tells the application, and the sessions linked to the one the event is about: a
+    /// call placed for a REFER reports its end to the REFER's session, a call that
+    /// replaces another ends it once answered.
+    fn publish(&mut self, event: SessionEvent) {
+        let session = event.session();
+        if let Some(link) = self.sessions.link_of(session) {
+            match (&event, link.replaces) {
+                (SessionEvent::Answered { .. }, Some(replaced)) => {
+                    self.linked.push_back(Linked::EndReplaced {
+                        session: replaced,
+                        by: session,
+                    });
+                }
+                _ => {
+                    if let Some(status) = linked::final_status(&event) {
+                        self.report_progress(session, status);
+                    }
+                }
+            }
+        }
+        self.outputs.push_back(Output::Event(event));
+    }
+
+    /// A status of call `session`'s INVITE, for the session whose REFER placed it (if
+    /// any): each provisional one, and the first final one only.
+    fn report_progress(&mut self, session: SessionId, status: u16) {
+        let Some(link) = self.sessions.link_mut(session) else {
+            return;
+        };
+        let Some(to) = link.referred_by.filter(|_| !link.final_reported) else {
+            return;
+        };
+        link.final_reported = status >= 200;
+        self.linked.push_back(Linked::Report { to, status });
+    }
+
+    /// Carries out what steps left for other sessions, in order (each item may leave
+    /// more; the bound is a guard against a bug becoming a hang).
+    fn run_linked(&mut self, now: Instant) {
+        for _ in 0..1_000 {
+            let Some(work) = self.linked.pop_front() else {
+                return;
+            };
+            match work {
+                Linked::Place {
+                    session,
+                    referred_by,
+                    target,
+                } => {
+                    let link = Link {
+                        referred_by: Some(referred_by),
+                        ..Link::default()
+                    };
+                    self.sessions.link(session, link);
+                    let options = CallOptions {
+                        from: None,
+                        referred_by: target.referred_by,
+                        replaces: target.replaces,
+                    };
+                    let kind = Pending::Call(options);
+                    if let Err(error) = self.open_session(now, Some(session), &target.uri, kind) {
+                        tracing::debug!(%session, %error, "the call a REFER asked for failed");
+                        let status = match error {
+                            CommandError::BadTarget { .. } => 416,
+                            CommandError::TooManySessions | CommandError::TooManyQueries => 503,
+                            _ => 500,
+                        };
+                        self.report_progress(session, status);
+                        self.sessions.unlink(session);
+                    }
+                }
+                Linked::Report { to, status } => {
+                    let event = Event::new(EventType::TransferProgress).with_status(status);
+                    self.feed(now, to, event);
+                }
+                Linked::EndReplaced { session, by } => {
+                    if let Some(s) = self.sessions.get_mut(session) {
+                        s.call
+                            .report
+                            .end_reason
+                            .get_or_insert(EndReason::Replaced { by });
+                    }
+                    let _ = self.hangup(now, session);
+                }
+            }
+        }
     }
 
     /// Sends a SIP message outside any transaction, from our SIP address.
@@ -838,6 +1010,7 @@ impl Endpoint {
             table: &self.table,
             sent_by: &self.sent_by,
             rng: &mut self.rng,
+            ids: &mut self.ids,
             transactions: &mut self.transactions,
             effects: &mut effects,
         };
@@ -865,9 +1038,15 @@ impl Endpoint {
                     }
                 }
                 Effect::Media(request) => self.outputs.push_back(Output::Media(request)),
-                Effect::Event(event) => self.outputs.push_back(Output::Event(event)),
+                Effect::Event(event) => self.publish(event),
                 Effect::Timer(timer, at) => self.timers.set_opt((id, timer), at),
                 Effect::Destroyed => self.destroyed.push(id),
+                Effect::PlaceCall { session, target } => self.linked.push_back(Linked::Place {
+                    session,
+                    referred_by: id,
+                    target,
+                }),
+                Effect::InviteProgress(status) => self.report_progress(id, status),
             }
         }
     }
@@ -905,6 +1084,7 @@ impl Endpoint {
             }
             self.timers.cancel_where(|&(s, _)| s == id);
         }
+        self.run_linked(now);
     }
 }
 

@@ -9,14 +9,14 @@ use std::net::SocketAddr;
 
 use super::uas_checks;
 use super::Endpoint;
-use crate::adapters::dialog_adapter::{self, ALLOW};
-use crate::call::{new_tag, retry_after, Call, IncomingRequest, SessionId, SessionTimer};
-use crate::dialog::{DialogIdRef, DialogRole};
+use crate::adapters::dialog_adapter::{self, ALLOW, SUPPORTED};
+use crate::call::{new_tag, retry_after, Call, IncomingRequest, Replaces, SessionId, SessionTimer};
+use crate::dialog::{DialogIdRef, DialogRole, DialogState};
 use crate::sdp::is_hold;
-use crate::session_store::RequestOrigin;
+use crate::session_store::{Link, RequestOrigin};
 use crate::sip::{
-    write_salvaged_response, Host, Message, Method, ParseError, RPort, ResponseBuilder, Salvaged,
-    Transport, Via,
+    write_salvaged_response, HeaderName, Host, Message, Method, ParseError, RPort, ResponseBuilder,
+    Salvaged, Transport, Via,
 };
 use crate::state_table::{Event, EventType, Role};
 use crate::time::Instant;
@@ -237,7 +237,7 @@ fn on_request(
         method: method.clone(),
         cseq: msg.cseq().seq,
     };
-    if let Some(refusal) = uas_checks::check(msg, ALLOW) {
+    if let Some(refusal) = uas_checks::check(msg, ALLOW, SUPPORTED) {
         let headers: Vec<(&str, &str)> = refusal
             .headers
             .iter()
@@ -315,7 +315,15 @@ fn new_invite(
     let Ok(offer) = dialog_adapter::sdp_of(msg) else {
         return respond(ep, now, &request, 400, &[]);
     };
-    let id = ep.sessions.next_id();
+    let replaces = match msg
+        .header(HeaderName::Replaces)
+        .map(|v| replaced_session(ep, v))
+    {
+        None => None,
+        Some(Ok(replaced)) => Some(replaced),
+        Some(Err(status)) => return respond(ep, now, &request, status, &[]),
+    };
+    let id = ep.ids.next();
     let _ = ep.transactions.set_owner(request.tx, id.0);
     let local_tag = new_tag(&mut ep.rng);
     let sdp = ep.local_session();
@@ -348,8 +356,43 @@ fn new_invite(
     call.invite.incoming = Some(request);
     ep.insert_session(id, Role::Uas, call);
     ep.sessions.index_origin(id, &origin);
+    if replaces.is_some() {
+        let link = Link {
+            replaces,
+            ..Link::default()
+        };
+        ep.sessions.link(id, link);
+    }
     start_invite_expiry(ep, id, msg, now);
     ep.feed(now, id, event);
+}
+
+/// The session whose dialog an INVITE's `Replaces` names (RFC 3891 §3), or the status
+/// that refuses the INVITE: 400 for a value without Call-ID and both tags, 481 when no
+/// dialog matches (or only an early one we did not initiate), 603 for a dialog already
+/// ending, 486 for a confirmed one the INVITE wants only while early (`early-only`).
+fn replaced_session(ep: &Endpoint, value: &str) -> Result<SessionId, u16> {
+    let replaces = Replaces::parse(value).ok_or(400u16)?;
+    let dialog = DialogIdRef {
+        call_id: replaces.call_id,
+        local_tag: replaces.to_tag,
+        remote_tag: replaces.from_tag,
+    };
+    let id = ep.sessions.by_dialog(&dialog).ok_or(481u16)?;
+    let session = ep.sessions.get(id).ok_or(481u16)?;
+    let call = &session.call;
+    if session.machine.is_terminal(&ep.table) || call.invite.bye_sent {
+        return Err(603);
+    }
+    let confirmed = call
+        .dialog
+        .as_ref()
+        .is_some_and(|d| d.state() == DialogState::Confirmed);
+    match (confirmed, replaces.early_only, call.role) {
+        (true, true, _) => Err(486),
+        (false, _, DialogRole::Uas) => Err(481),
+        _ => Ok(id),
+    }
 }
 
 /// RFC 3261 §13.3.1: an INVITE with `Expires` is answered 487 if that many seconds pass

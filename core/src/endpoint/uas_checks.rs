@@ -29,7 +29,7 @@ pub(crate) fn implemented(method: &Method) -> bool {
 
 /// The first §8.2 check the request fails, if any, in the RFC's order: method
 /// (§8.2.1), Request-URI scheme (§8.2.2.1), Require (§8.2.2.3), content (§8.2.3).
-pub(crate) fn check(msg: &Message<'_>, allow: &str) -> Option<Refusal> {
+pub(crate) fn check(msg: &Message<'_>, allow: &str, supported: &str) -> Option<Refusal> {
     let method = msg.method()?;
     if !implemented(method) {
         // 405 for a method we know but do not take; 501 for one we do not know.
@@ -52,7 +52,14 @@ pub(crate) fn check(msg: &Message<'_>, allow: &str) -> Option<Refusal> {
         }
     }
     if !matches!(method, Method::Ack | Method::Cancel) {
-        let unknown: Vec<&str> = msg.require().collect();
+        let unknown: Vec<&str> = msg
+            .require()
+            .filter(|tag| {
+                !supported
+                    .split(',')
+                    .any(|ours| ours.trim().eq_ignore_ascii_case(tag))
+            })
+            .collect();
         if !unknown.is_empty() {
             return Some(Refusal {
                 status: 420,

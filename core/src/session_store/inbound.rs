@@ -7,13 +7,13 @@
 use super::session::Session;
 use crate::adapters::dialog_adapter::{self, ALLOW};
 use crate::adapters::registration_adapter;
-use crate::adapters::strip_name_addr;
 use crate::auth::{self, AuthError};
-use crate::call::{Call, EndReason, IncomingRequest, OutgoingRequest, Payload, Side, Step};
+use crate::call::{Call, Effect, EndReason, IncomingRequest, OutgoingRequest, Payload, Side, Step};
+use crate::call::{ReferTarget, SessionTimer};
 use crate::dialog::DialogState;
 use crate::sdp::is_hold;
 use crate::sip::{write_ack_for_non_2xx, write_reissued, HeaderName, Message, Method, Params};
-use crate::state_table::{Event, EventType};
+use crate::state_table::{Event, EventType, TimerName};
 use crate::transaction::{ClientKey, Timer, TransactionId, TransactionOutput};
 
 /// How many forked dialogs one call remembers having ended (a bound on what a peer that
@@ -61,20 +61,46 @@ impl Session {
                 event
             }
             Method::Refer => {
-                let Some(refer_to) = msg.header(HeaderName::ReferTo) else {
+                let target = msg.header(HeaderName::ReferTo).and_then(|refer_to| {
+                    ReferTarget::parse(
+                        refer_to,
+                        msg.header(HeaderName::ReferredBy),
+                        msg.header(HeaderName::ReferSub),
+                    )
+                });
+                let Some(target) = target else {
+                    // RFC 3515 §2.4.1: exactly one Refer-To, holding a URI.
                     return dialog_adapter::respond(step, &request, 400, &[]);
                 };
-                payload.refer_to = Some(strip_name_addr(refer_to).to_owned());
+                let busy = self
+                    .call
+                    .transfers
+                    .notifier
+                    .as_ref()
+                    .is_some_and(|n| !n.terminated());
+                if busy {
+                    // The call the last REFER asked for is still under way.
+                    return dialog_adapter::respond(step, &request, 491, &[]);
+                }
+                payload.refer_to = Some(target.uri.clone());
+                payload.refer = Some(target);
                 Event::new(EventType::DialogREFER)
             }
             Method::Notify => {
-                if !reports_on_our_refer(msg, self.call.refer_subscription) {
+                let sent = self.call.transfers.sent.as_ref().map(|r| r.cseq);
+                if !reports_on_our_refer(msg, sent) {
                     // RFC 6665 §4.1.3: a NOTIFY for no subscription we created.
                     return dialog_adapter::respond(step, &request, 481, &[]);
                 }
                 let mut event = Event::new(EventType::DialogNotify);
-                if let Some(status) = sipfrag_status(msg.body()) {
+                let status = sipfrag_status(msg.body());
+                if let Some(status) = status {
                     event = event.with_status(status);
+                }
+                if status.is_some_and(|s| s >= 200) || subscription_terminated(msg) {
+                    // The subscription is over; a later NOTIFY gets 481.
+                    self.call.transfers.sent = None;
+                    step.cancel_timer(SessionTimer::Table(TimerName::TransferSubscription));
                 }
                 event
             }
@@ -180,6 +206,9 @@ impl Session {
                     .as_ref()
                     .is_some_and(|i| i.cseq == cseq.seq) =>
             {
+                if status > 100 {
+                    step.effects.push(Effect::InviteProgress(status));
+                }
                 match status {
                     100..=199 => {
                         if call.dialog.is_none() {
@@ -265,7 +294,23 @@ impl Session {
                 }
             },
             Method::Bye if status >= 200 => Event::new(EventType::DialogByeResponse),
-            Method::Refer if status >= 200 => Event::new(EventType::DialogReferResponse),
+            Method::Refer if status >= 200 => {
+                if status >= 300 {
+                    call.transfers.sent = None;
+                }
+                Event::new(EventType::DialogReferResponse)
+            }
+            Method::Notify if status >= 200 => {
+                let ours = call
+                    .transfers
+                    .notifier
+                    .as_ref()
+                    .is_some_and(|n| n.in_flight.is_some() && n.in_flight == tx);
+                if ours {
+                    dialog_adapter::notify_answered(step, call, Some(status));
+                }
+                return;
+            }
             Method::Register => {
                 let Some(event) = registration_adapter::on_response(step, call, msg, status) else {
                     return;
@@ -337,8 +382,9 @@ impl Session {
         } else if usage.reinvite.as_ref().is_some_and(|r| r.tx == tx) {
             usage.reinvite = Some(sent);
             self.call.offer_answer.offer_sent(cseq);
-        } else if method == Method::Refer {
-            self.call.refer_subscription = Some(cseq);
+        } else if let Some(refer) = self.call.transfers.sent.as_mut().filter(|r| r.tx == tx) {
+            refer.cseq = cseq;
+            refer.tx = new_tx;
         }
         Ok(())
     }
@@ -364,6 +410,13 @@ impl Session {
 
     /// What the transaction layer reported about one of this session's transactions.
     pub(crate) fn on_transaction_report(&mut self, report: TransactionOutput, step: &mut Step<'_>) {
+        if let TransactionOutput::Timeout { id, .. }
+        | TransactionOutput::TransportError { id, .. } = report
+        {
+            if self.refer_usage_failed(id, step) {
+                return;
+            }
+        }
         match report {
             TransactionOutput::Timeout { timer, .. }
                 if matches!(timer, Timer::B | Timer::F | Timer::H) =>
@@ -380,6 +433,29 @@ impl Session {
             TransactionOutput::Terminated { id, .. } => self.forget_finished_request(id),
             _ => {}
         }
+    }
+
+    /// A REFER or NOTIFY of ours got no answer: that ends the REFER's usage, not the
+    /// call (RFC 5057 §5.2). Our REFER failing is the transfer failing (as a 408); a
+    /// NOTIFY failing ends the subscription we serve. False for any other transaction.
+    fn refer_usage_failed(&mut self, tx: TransactionId, step: &mut Step<'_>) -> bool {
+        let transfers = &mut self.call.transfers;
+        if transfers.sent.as_ref().is_some_and(|r| r.tx == tx) {
+            transfers.sent = None;
+            let event = Event::new(EventType::DialogReferResponse)
+                .with_status(408)
+                .with_method(Method::Refer);
+            self.feed(event, step);
+            return true;
+        }
+        let notify = transfers
+            .notifier
+            .as_ref()
+            .is_some_and(|n| n.in_flight == Some(tx));
+        if notify {
+            dialog_adapter::notify_answered(step, &mut self.call, None);
+        }
+        notify
     }
 
     /// A client transaction ended: the bytes kept for it (our INVITE for CANCEL and for
@@ -462,6 +538,15 @@ fn reports_on_our_refer(msg: &Message<'_>, refer_cseq: Option<u32>) -> bool {
     let id = Params::new(params).value("id");
     package.trim().eq_ignore_ascii_case("refer")
         && id.is_none_or(|id| id.trim().parse() == Ok(refer_cseq))
+}
+
+/// Whether a NOTIFY ends its subscription (`Subscription-State: terminated`, RFC 6665
+/// §4.1.3).
+fn subscription_terminated(msg: &Message<'_>) -> bool {
+    msg.header(HeaderName::SubscriptionState).is_some_and(|v| {
+        let state = v.split(';').next().unwrap_or("");
+        state.trim().eq_ignore_ascii_case("terminated")
+    })
 }
 
 /// The status code of a `message/sipfrag` body (`SIP/2.0 200 OK`), RFC 3515 §2.4.5.

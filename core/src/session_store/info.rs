@@ -1,6 +1,6 @@
 //! What the application can inspect of a session.
 
-use super::Session;
+use super::{Link, Session};
 use crate::call::SessionId;
 use crate::dialog::DialogRole;
 use crate::state_table::CompiledTable;
@@ -29,10 +29,20 @@ pub struct SessionInfo {
     pub media: Option<crate::media::MediaStats>,
     /// The transitions recorded so far.
     pub transitions: u64,
+    /// The session whose REFER this call was placed for (RFC 3515).
+    pub referred_by: Option<SessionId>,
+    /// The session whose dialog this call replaces (RFC 3891).
+    pub replaces: Option<SessionId>,
 }
 
 impl SessionInfo {
-    pub(crate) fn new(id: SessionId, s: &Session, table: &CompiledTable) -> Self {
+    pub(crate) fn new(
+        id: SessionId,
+        s: &Session,
+        link: Option<Link>,
+        table: &CompiledTable,
+    ) -> Self {
+        let link = link.unwrap_or_default();
         SessionInfo {
             id,
             state: table.state(s.machine.state()).name.to_string(),
@@ -43,6 +53,8 @@ impl SessionInfo {
             answered_at: s.call.answered_at,
             media: s.call.media.rtp.as_ref().map(|m| m.stats().clone()),
             transitions: s.machine.history().recorded(),
+            referred_by: link.referred_by,
+            replaces: link.replaces,
         }
     }
 }

@@ -5,7 +5,9 @@
 //! SDP offer/answer state, the RTP session), with the inputs it takes and the effects it
 //! yields. The store owns sessions by [`SessionId`] in a `BTreeMap` (deterministic
 //! iteration) and keeps the indexes the endpoint's router needs: by dialog, by the
-//! request that created a UAS session, and by RTP socket address.
+//! request that created a UAS session, and by RTP socket address; and the links between
+//! sessions that act on one another (a call placed for a REFER, a call that replaces
+//! another).
 
 mod inbound;
 mod info;
@@ -46,16 +48,24 @@ pub(crate) struct SessionStore {
     /// session's Call-ID and its origin's hash.
     by_origin: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
     by_rtp: BTreeMap<SocketAddr, SessionId>,
-    next_id: u64,
+    /// Each linked session's link, by the session it belongs to.
+    links: BTreeMap<SessionId, Link>,
+}
+
+/// How a session stands to others.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Link {
+    /// This call was placed for a REFER that session accepted: its progress goes there,
+    /// as NOTIFYs (RFC 3515 §2.4.4).
+    pub(crate) referred_by: Option<SessionId>,
+    /// This call replaces that session's dialog, which ends once this one is answered
+    /// (RFC 3891 §3).
+    pub(crate) replaces: Option<SessionId>,
+    /// A final status went to `referred_by` already.
+    pub(crate) final_reported: bool,
 }
 
 impl SessionStore {
-    /// Allocates the next id (ids are never reused).
-    pub(crate) fn next_id(&mut self) -> SessionId {
-        self.next_id += 1;
-        SessionId(self.next_id)
-    }
-
     pub(crate) fn insert(&mut self, id: SessionId, session: Session) {
         self.by_dialog
             .entry(dialog_key(&session.call.call_id, &session.call.local_tag))
@@ -140,8 +150,29 @@ impl SessionStore {
         self.by_rtp.insert(local, id);
     }
 
-    /// Forgets a session and its index entries.
+    /// Links session `id` (which may not have started yet) to others.
+    pub(crate) fn link(&mut self, id: SessionId, link: Link) {
+        self.links.insert(id, link);
+    }
+
+    /// Session `id`'s link, if it has one.
+    pub(crate) fn link_of(&self, id: SessionId) -> Option<Link> {
+        self.links.get(&id).copied()
+    }
+
+    /// Session `id`'s link, to update.
+    pub(crate) fn link_mut(&mut self, id: SessionId) -> Option<&mut Link> {
+        self.links.get_mut(&id)
+    }
+
+    /// Forgets session `id`'s link (a session that never started has nothing else here).
+    pub(crate) fn unlink(&mut self, id: SessionId) {
+        self.links.remove(&id);
+    }
+
+    /// Forgets a session, its index entries and its link.
     pub(crate) fn remove(&mut self, id: SessionId) -> Option<Box<Session>> {
+        self.links.remove(&id);
         let session = self.sessions.remove(&id)?;
         let key = dialog_key(&session.call.call_id, &session.call.local_tag);
         unindex(&mut self.by_dialog, key, id);
@@ -177,7 +208,7 @@ impl SessionStore {
     ) -> impl Iterator<Item = SessionInfo> + 'a {
         self.sessions
             .iter()
-            .map(move |(&id, s)| SessionInfo::new(id, s, table))
+            .map(move |(&id, s)| SessionInfo::new(id, s, self.link_of(id), table))
     }
 }
 

@@ -13,7 +13,7 @@ use crate::dialog::DialogRole;
 use crate::media::MediaEvent;
 use crate::sip::{Method, Transport};
 use crate::state_machine::{process, ActionError, Outcome, SessionState};
-use crate::state_table::{Event, EventType};
+use crate::state_table::{Event, EventType, TimerName};
 
 /// One call leg: its machine state and its call data.
 #[derive(Debug)]
@@ -134,6 +134,11 @@ impl Session {
     /// One of the session's timers is due.
     pub(crate) fn on_timer(&mut self, timer: SessionTimer, step: &mut Step<'_>) {
         let event = match timer {
+            SessionTimer::Table(TimerName::TransferSubscription) => {
+                // The subscription our REFER created lapsed without a final NOTIFY.
+                self.call.transfers.sent = None;
+                EventType::TransferTimeout
+            }
             SessionTimer::Table(timer) => timer.event_type(),
             SessionTimer::InviteExpires => EventType::InviteExpired,
             SessionTimer::Retransmit2xx => return self.retransmit_2xx(step),

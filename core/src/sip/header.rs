@@ -76,8 +76,12 @@ pub enum HeaderName<'a> {
     ReferTo,
     /// `Referred-By` (compact `b`, RFC 3892).
     ReferredBy,
+    /// `Refer-Sub` (RFC 4488).
+    ReferSub,
     /// `Reject-Contact` (compact `j`, RFC 3841).
     RejectContact,
+    /// `Replaces` (RFC 3891).
+    Replaces,
     /// `Request-Disposition` (compact `d`, RFC 3841).
     RequestDisposition,
     /// `Require`.
@@ -94,6 +98,8 @@ pub enum HeaderName<'a> {
     SessionExpires,
     /// `Subject` (compact `s`).
     Subject,
+    /// `Subscription-State` (RFC 6665).
+    SubscriptionState,
     /// `Supported` (compact `k`).
     Supported,
     /// `Timestamp`.
@@ -156,13 +162,16 @@ const KNOWN: &[(&str, u8, HeaderName<'static>)] = &[
     ("Reason", 0, HeaderName::Reason),
     ("Refer-To", b'r', HeaderName::ReferTo),
     ("Referred-By", b'b', HeaderName::ReferredBy),
+    ("Refer-Sub", 0, HeaderName::ReferSub),
     ("Reject-Contact", b'j', HeaderName::RejectContact),
+    ("Replaces", 0, HeaderName::Replaces),
     ("Request-Disposition", b'd', HeaderName::RequestDisposition),
     ("Retry-After", 0, HeaderName::RetryAfter),
     ("RSeq", 0, HeaderName::RSeq),
     ("Server", 0, HeaderName::Server),
     ("Session-Expires", b'x', HeaderName::SessionExpires),
     ("Subject", b's', HeaderName::Subject),
+    ("Subscription-State", 0, HeaderName::SubscriptionState),
     ("Timestamp", 0, HeaderName::Timestamp),
     ("User-Agent", 0, HeaderName::UserAgent),
     ("Warning", 0, HeaderName::Warning),
@@ -222,8 +231,10 @@ impl<'a> HeaderName<'a> {
                 ("identity", HeaderName::Identity),
                 ("priority", HeaderName::Priority),
                 ("refer-to", HeaderName::ReferTo),
+                ("replaces", HeaderName::Replaces),
             ],
             9 => &[
+                ("refer-sub", HeaderName::ReferSub),
                 ("supported", HeaderName::Supported),
                 ("call-info", HeaderName::CallInfo),
                 ("timestamp", HeaderName::Timestamp),
@@ -263,7 +274,10 @@ impl<'a> HeaderName<'a> {
                 ("content-encoding", HeaderName::ContentEncoding),
                 ("www-authenticate", HeaderName::WwwAuthenticate),
             ],
-            18 => &[("proxy-authenticate", HeaderName::ProxyAuthenticate)],
+            18 => &[
+                ("proxy-authenticate", HeaderName::ProxyAuthenticate),
+                ("subscription-state", HeaderName::SubscriptionState),
+            ],
             19 => &[
                 ("content-disposition", HeaderName::ContentDisposition),
                 ("proxy-authorization", HeaderName::ProxyAuthorization),

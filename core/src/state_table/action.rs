@@ -46,6 +46,15 @@ vocabulary! {
         AcceptREFER,
         /// Answer a received NOTIFY with 200.
         AcceptNOTIFY,
+        /// Report the progress of the call placed for a REFER we accepted: a NOTIFY with
+        /// the event's status as `message/sipfrag` on the REFER's subscription, which a
+        /// final status terminates (RFC 3515 §2.4.4, RFC 6665 §4.2.2). Nothing when the
+        /// REFER asked for no subscription (`Refer-Sub: false`, RFC 4488).
+        SendNOTIFY,
+        /// Place the call a REFER we accepted asks for, to its Refer-To target, carrying
+        /// `Referred-By` and, when the Refer-To names one, `Replaces` (RFC 3891): a new
+        /// session, whose progress comes back as `TransferProgress`.
+        CallReferTarget,
         /// Send REGISTER for the registration's contact with the expiry it asks for
         /// (RFC 3261 §10.2), the same Call-ID every time and the next CSeq.
         SendREGISTER,
@@ -183,6 +192,10 @@ pub enum Action {
     AcceptREFER,
     /// See [`ActionKind::AcceptNOTIFY`].
     AcceptNOTIFY,
+    /// See [`ActionKind::SendNOTIFY`].
+    SendNOTIFY,
+    /// See [`ActionKind::CallReferTarget`].
+    CallReferTarget,
     /// See [`ActionKind::SendREGISTER`].
     SendREGISTER,
     /// See [`ActionKind::SendUnREGISTER`].
@@ -259,6 +272,8 @@ impl Action {
             Action::SendREFER => ActionKind::SendREFER,
             Action::AcceptREFER => ActionKind::AcceptREFER,
             Action::AcceptNOTIFY => ActionKind::AcceptNOTIFY,
+            Action::SendNOTIFY => ActionKind::SendNOTIFY,
+            Action::CallReferTarget => ActionKind::CallReferTarget,
             Action::SendREGISTER => ActionKind::SendREGISTER,
             Action::SendUnREGISTER => ActionKind::SendUnREGISTER,
             Action::ScheduleRegistrationRefresh => ActionKind::ScheduleRegistrationRefresh,
@@ -301,6 +316,8 @@ impl Action {
             ActionKind::SendREFER => Action::SendREFER,
             ActionKind::AcceptREFER => Action::AcceptREFER,
             ActionKind::AcceptNOTIFY => Action::AcceptNOTIFY,
+            ActionKind::SendNOTIFY => Action::SendNOTIFY,
+            ActionKind::CallReferTarget => Action::CallReferTarget,
             ActionKind::SendREGISTER => Action::SendREGISTER,
             ActionKind::SendUnREGISTER => Action::SendUnREGISTER,
             ActionKind::ScheduleRegistrationRefresh => Action::ScheduleRegistrationRefresh,

@@ -86,6 +86,10 @@ vocabulary! {
         SendDtmf,
         /// Transfer the remote party elsewhere (REFER, RFC 3515).
         BlindTransfer,
+        /// Transfer the remote party to the party of another of our calls, which its
+        /// INVITE replaces (REFER with `Replaces` in the Refer-To, RFC 3891, RFC 5589
+        /// §7). Added beyond the seed.
+        AttendedTransfer,
         /// Connect this session's media to another session's (B2BUA).
         BridgeSessions,
         /// Undo [`EventType::BridgeSessions`].
@@ -126,6 +130,10 @@ vocabulary! {
         /// A NOTIFY reporting transfer progress; `status` is the sipfrag's status code
         /// (RFC 3515 §2.4.5). Added beyond the seed.
         DialogNotify,
+        /// The call we placed for a REFER we accepted made progress; `status` is its
+        /// latest response (or what its failure amounts to), which the REFER's
+        /// subscription reports by NOTIFY (RFC 3515 §2.4.4). Added beyond the seed.
+        TransferProgress,
         /// A 2xx response to our REGISTER; the expiry the registrar granted is the
         /// registration's (RFC 3261 §10.2.4).
         Registration200OK,
@@ -161,6 +169,9 @@ vocabulary! {
         RefreshRegistration,
         /// The back-off after a failed registration has passed: try again.
         RegistrationRetry,
+        /// The subscription our REFER created brought no final NOTIFY in time: the
+        /// transfer's outcome is unknown (RFC 6665 §4.1.2.4). Added beyond the seed.
+        TransferTimeout,
         // --- Internal ---
         /// An action failed and the driver reports it (see `Outcome::ActionFailed`).
         /// Added beyond the seed.
@@ -226,6 +237,8 @@ vocabulary! {
         RegistrationRefresh,
         /// Fires [`EventType::RegistrationRetry`]; set by `ScheduleRegistrationRetry`.
         RegistrationBackoff,
+        /// Fires [`EventType::TransferTimeout`].
+        TransferSubscription,
     }
 }
 
@@ -238,6 +251,7 @@ impl TimerName {
             TimerName::Linger => EventType::LingerExpired,
             TimerName::RegistrationRefresh => EventType::RefreshRegistration,
             TimerName::RegistrationBackoff => EventType::RegistrationRetry,
+            TimerName::TransferSubscription => EventType::TransferTimeout,
         }
     }
 }
@@ -268,6 +282,9 @@ vocabulary! {
         RemoteResumed,
         /// The remote party asks us to call someone else (REFER received).
         TransferRequested,
+        /// A NOTIFY on our REFER's subscription reported the transfer's progress (a 1xx
+        /// sipfrag).
+        TransferProgress,
         /// The transfer target answered (NOTIFY 2xx); we leave the call.
         TransferSucceeded,
         /// The transfer did not happen; the call continues.
