@@ -5,6 +5,12 @@
 //! ended normally (either side hung up), 1 otherwise (a BYE the peer never answered
 //! included: the call was established, `"reason":"bye_timeout"`, but the peer went
 //! quiet), 2 for a usage or bind error.
+//!
+//! With `--transfer-to` the answered call is transferred blind (REFER, RFC 3515) after
+//! `--transfer-after-ms`; with `--consult` it is held, the consultation call placed, and
+//! once that one is answered the first party is transferred to it (REFER with Replaces,
+//! RFC 3891). The result line then carries `"transfer"`: the final sipfrag status (or
+//! null), and exit 0 needs it to be 2xx.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -13,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use session_core::endpoint::EndReason;
 use session_core::transaction::TimerConfig;
-use session_core::{Command, CommandError, SessionEvent};
+use session_core::{Command, CommandError, SessionEvent, SessionId};
 
 use crate::runtime::{self, AgentError, Agents, CallOptionArgs, Media, Wake};
 
@@ -33,6 +39,8 @@ fn hangup_grace() -> Duration {
     sessionctl call sip:bob@pbx.example.com\n  \
     sessionctl call sip:echo@192.0.2.10 --bind 0.0.0.0:5070 --duration-ms 10000 --media tone\n  \
     sessionctl call sip:ivr@127.0.0.1:5060 --dtmf 1234# --hold-ms 2000\n  \
+    sessionctl call sip:bob@127.0.0.1:5060 --transfer-to sip:carol@127.0.0.1:5062\n  \
+    sessionctl call sip:bob@127.0.0.1:5060 --consult sip:carol@127.0.0.1:5062\n  \
     sessionctl --runtime mio call sip:bob@127.0.0.1:5060")]
 pub struct CallArgs {
     /// Whom to call, e.g. sip:bob@127.0.0.1:5060 or sip:bob@example.com (a host name is
@@ -53,8 +61,32 @@ pub struct CallArgs {
     /// Put the call on hold for this long, starting a quarter into the call.
     #[arg(long)]
     pub hold_ms: Option<u64>,
+    /// Once answered, transfer the callee there (blind transfer: REFER, RFC 3515); the
+    /// call ends when the callee reports the transfer target answered.
+    #[arg(long, conflicts_with = "consult")]
+    pub transfer_to: Option<String>,
+    /// Attended transfer: once answered, hold the call, call this target, and once it
+    /// answers transfer the callee to it, replacing that call (RFC 3891, RFC 5589).
+    #[arg(long)]
+    pub consult: Option<String>,
+    /// When the transfer starts, counted from the answer.
+    #[arg(long, default_value_t = 500)]
+    pub transfer_after_ms: u64,
     #[command(flatten)]
     pub call_options: CallOptionArgs,
+}
+
+/// The transfer the call was asked to make, and how it went.
+#[derive(Default)]
+struct Transfer {
+    /// When it starts (set at the answer).
+    at: Option<Instant>,
+    /// The consultation call of an attended transfer.
+    consultation: Option<SessionId>,
+    /// The REFER went (for an attended transfer: once the consultation was answered).
+    referred: bool,
+    /// The final sipfrag status the callee reported (or the REFER's refusal).
+    status: Option<u16>,
 }
 
 /// What the call came to.
@@ -80,12 +112,12 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         Ok(s) => s,
         Err(AgentError::Command(e @ CommandError::BadTarget { .. })) => {
             eprintln!("sessionctl call: {e} (try sip:user@host:port)");
-            report(&args, None, "bad_target", None, None, (0, 0));
+            report(&args, None, "bad_target", None, None, (0, 0), None);
             return ExitCode::from(2);
         }
         Err(e) => {
             eprintln!("sessionctl call: {e}");
-            report(&args, None, "error", None, None, (0, 0));
+            report(&args, None, "error", None, None, (0, 0), None);
             return ExitCode::FAILURE;
         }
     };
@@ -95,8 +127,9 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
     let mut hold_at = None;
     let mut resume_at = None;
     let mut gave_up_at = None;
+    let mut transfer = Transfer::default();
     let outcome = loop {
-        let next = [hangup_at, hold_at, resume_at, gave_up_at]
+        let next = [hangup_at, hold_at, resume_at, gave_up_at, transfer.at]
             .into_iter()
             .flatten()
             .min();
@@ -116,6 +149,10 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
                     resume_at = None;
                     execute(agents, Command::Resume { session });
                 }
+                if transfer.at.is_some_and(|t| t <= now) {
+                    transfer.at = None;
+                    start_transfer(agents, &args, session, &mut transfer);
+                }
                 if hangup_at.is_some_and(|t| t <= now) {
                     continue_after(&mut *agents, session, &mut hangup_at, &mut gave_up_at);
                 }
@@ -134,6 +171,11 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
                 }
             }
             Wake::Event(_, event) => {
+                if transfer.consultation == Some(event.session()) {
+                    runtime::emit(&runtime::event_json(&event));
+                    on_consultation(agents, session, &event, &mut transfer);
+                    continue;
+                }
                 if event.session() != session {
                     continue;
                 }
@@ -152,13 +194,35 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
                             hold_at = Some(at);
                             resume_at = Some(at + Duration::from_millis(ms));
                         }
+                        if args.transfer_to.is_some() || args.consult.is_some() {
+                            transfer.at = Some(now + Duration::from_millis(args.transfer_after_ms));
+                        }
+                    }
+                    SessionEvent::TransferSucceeded { status, .. } => {
+                        transfer.status = Some(status);
+                    }
+                    SessionEvent::TransferFailed { status, .. } => {
+                        transfer.status = status;
+                        eprintln!("sessionctl call: the transfer failed ({status:?})");
+                        if let Some(consultation) = transfer.consultation.take() {
+                            execute(
+                                agents,
+                                Command::Hangup {
+                                    session: consultation,
+                                },
+                            );
+                            execute(agents, Command::Resume { session });
+                        }
                     }
                     SessionEvent::Terminated { reason, status, .. } => {
                         if let Some(why) = explain(&args.target, &reason, answered_at.is_some()) {
                             eprintln!("sessionctl call: {why}");
                         }
-                        let ok =
-                            answered_at.is_some() && matches!(reason, EndReason::HungUp { .. });
+                        let transferred = args.transfer_to.is_none() && args.consult.is_none()
+                            || transfer.status.is_some_and(|s| (200..300).contains(&s));
+                        let ok = answered_at.is_some()
+                            && matches!(reason, EndReason::HungUp { .. })
+                            && transferred;
                         break Outcome {
                             status,
                             reason: runtime::reason_name(&reason).into(),
@@ -186,11 +250,64 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         Some(session.to_string()),
         duration_ms,
         counters,
+        (args.transfer_to.is_some() || args.consult.is_some()).then_some(transfer.status),
     );
     if outcome.ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+/// Starts the transfer asked for: the REFER of a blind one; for an attended one, the
+/// hold and the consultation call (whose answer sends the REFER).
+fn start_transfer(
+    agents: &mut dyn Agents,
+    args: &CallArgs,
+    session: SessionId,
+    transfer: &mut Transfer,
+) {
+    if let Some(target) = &args.transfer_to {
+        let target = target.clone();
+        execute(agents, Command::Transfer { session, target });
+        transfer.referred = true;
+    } else if let Some(target) = &args.consult {
+        execute(agents, Command::Hold { session });
+        match agents.execute(0, runtime::make_call(target)) {
+            Ok(consultation) => transfer.consultation = Some(consultation),
+            Err(e) => eprintln!("sessionctl call: cannot call {target}: {e}"),
+        }
+    }
+}
+
+/// An event of the consultation call: its answer sends the REFER with Replaces; its end
+/// before that takes the first call off hold. (Once the REFER went, the transfer target
+/// ends it when the transfer succeeds, and the outcome comes by NOTIFY.)
+fn on_consultation(
+    agents: &mut dyn Agents,
+    session: SessionId,
+    event: &SessionEvent,
+    transfer: &mut Transfer,
+) {
+    match event {
+        SessionEvent::Answered {
+            session: consultation,
+        } => {
+            execute(
+                agents,
+                Command::TransferAttended {
+                    session,
+                    consultation: *consultation,
+                },
+            );
+            transfer.referred = true;
+        }
+        SessionEvent::Terminated { .. } if !transfer.referred => {
+            eprintln!("sessionctl call: the consultation call ended before the transfer");
+            transfer.consultation = None;
+            execute(agents, Command::Resume { session });
+        }
+        _ => {}
     }
 }
 
@@ -259,8 +376,9 @@ fn report(
     session: Option<String>,
     duration_ms: Option<u64>,
     (rtp_sent, rtp_received): (u64, u64),
+    transfer: Option<Option<u16>>,
 ) {
-    runtime::emit(&json!({
+    let mut line = json!({
         "event": "result",
         "target": args.target,
         "session": session,
@@ -270,5 +388,9 @@ fn report(
         "duration_ms": duration_ms.unwrap_or(0),
         "rtp_sent": rtp_sent,
         "rtp_received": rtp_received,
-    }));
+    });
+    if let Some(transfer) = transfer {
+        line["transfer"] = json!(transfer);
+    }
+    runtime::emit(&line);
 }

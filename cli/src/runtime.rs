@@ -289,6 +289,7 @@ pub fn reason_name(reason: &EndReason) -> &'static str {
         EndReason::Unresolvable { .. } => "unresolvable",
         EndReason::Shutdown => "shutdown",
         EndReason::Unregistered => "unregistered",
+        EndReason::Replaced { .. } => "replaced",
         _ => "other",
     }
 }
@@ -314,8 +315,16 @@ pub fn event_json(event: &SessionEvent) -> serde_json::Value {
             digit, duration_ms, ..
         } => json!({"event": "dtmf", "session": session, "digit": digit.to_string(),
                     "duration_ms": duration_ms}),
-        SessionEvent::TransferRequested { target, .. } => {
-            json!({"event": "transfer_requested", "session": session, "target": target})
+        SessionEvent::TransferRequested { target, call, .. } => json!({"event": "transfer",
+            "session": session, "target": target, "call": call.map(|c| c.to_string())}),
+        SessionEvent::TransferProgress { status, .. } => {
+            json!({"event": "transfer_progress", "session": session, "status": status})
+        }
+        SessionEvent::TransferSucceeded { status, .. } => {
+            json!({"event": "transfer_succeeded", "session": session, "status": status})
+        }
+        SessionEvent::TransferFailed { status, .. } => {
+            json!({"event": "transfer_failed", "session": session, "status": status})
         }
         SessionEvent::Registered { expires, .. } => {
             json!({"event": "registered", "session": session, "expires": expires})
