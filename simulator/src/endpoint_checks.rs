@@ -24,6 +24,9 @@
 //!     unless one side ended with `Timeout`, i.e. the other was unreachable for a whole
 //!     transaction timeout and could not have told it. Two races of the current core are
 //!     tolerated unless `strict` ([`KnownRace`]).
+//!   - [`TransferOutcome`]: a transfer the application asked for is reported at most
+//!     once (`TransferSucceeded` or `TransferFailed`), and a success is true: the peer
+//!     placed the call the REFER asked for (RFC 3515 §2.4.4).
 //!
 //! Sessions lost to a process restart, and nodes left stopped, are exempt from the
 //! end-of-run checks: their memory is gone by design.
@@ -283,6 +286,8 @@ pub const WIRE_RULES_INVARIANT: &str = "wire_rules";
 pub const SESSIONS_END_INVARIANT: &str = "sessions_end_and_are_cleaned_up";
 /// The name of [`OutcomeAgreement`].
 pub const OUTCOME_AGREEMENT_INVARIANT: &str = "both_sides_agree_on_the_outcome";
+/// The name of [`TransferOutcome`].
+pub const TRANSFER_OUTCOME_INVARIANT: &str = "every_transfer_has_one_true_outcome";
 
 /// After every step: no node broke a wire rule.
 #[derive(Clone, Copy, Debug, Default)]
@@ -498,12 +503,69 @@ impl Invariant<EndpointNode> for OutcomeAgreement {
     }
 }
 
+/// Every transfer a script asked for came to one reported outcome at most, and each
+/// reported success is true: the peer of that call (when its node kept its memory)
+/// placed the call the REFER asked for. A transfer without an outcome is one whose call
+/// ended first (a BYE, a restart), which [`SessionsEnd`] already requires of every call.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TransferOutcome;
+
+impl Invariant<EndpointNode> for TransferOutcome {
+    fn name(&self) -> &str {
+        TRANSFER_OUTCOME_INVARIANT
+    }
+
+    fn after_step(&mut self, _world: &World<EndpointNode>) -> Result<(), Breach> {
+        Ok(())
+    }
+
+    fn at_end(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        for i in 0..world.node_count() {
+            for r in world.node(NodeId(i)).records() {
+                let told = r.transfer_outcomes.len();
+                if told > r.transfers_asked as usize {
+                    return Err(Breach::Other(format!(
+                        "{} session {}: {} transfers asked, {told} outcomes reported: {:?}",
+                        name(world, i),
+                        r.id,
+                        r.transfers_asked,
+                        r.transfer_outcomes
+                    )));
+                }
+                let succeeded = r.transfer_outcomes.iter().any(Result::is_ok);
+                let Some(call_id) = r.call_id.as_deref().filter(|_| succeeded) else {
+                    continue;
+                };
+                let transferee = (0..world.node_count()).filter(|&j| j != i).find_map(|j| {
+                    world
+                        .node(NodeId(j))
+                        .records()
+                        .iter()
+                        .find(|t| t.call_id.as_deref() == Some(call_id))
+                        .map(|t| (j, t))
+                });
+                if let Some((j, t)) = transferee {
+                    if t.referred_calls.is_empty() {
+                        return Err(Breach::Other(format!(
+                            "call {call_id}: {} was told its transfer succeeded, but {} placed                              no call for a REFER on it",
+                            name(world, i),
+                            name(world, j),
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The session-level invariants for `Endpoint` runs, to add to the standard ones.
 pub fn endpoint_invariants() -> Vec<Box<dyn Invariant<EndpointNode>>> {
     vec![
         Box::new(WireRulesHold),
         Box::new(SessionsEnd),
         Box::new(OutcomeAgreement::default()),
+        Box::new(TransferOutcome),
     ]
 }
 

@@ -3,7 +3,7 @@
 //! [`EndpointNode`] owns one `Endpoint` and implements [`SimNode`]: the four driving calls
 //! forward; [`SimNode::apply`] maps the scenario's [`ScriptAction`]s onto the endpoint's
 //! command surface (`make_call`, `accept`, `reject`, `hangup`, `hold`, `resume`,
-//! `send_dtmf`, `transfer`, `shutdown`); [`SimNode::serve_media`] plays the runtime,
+//! `send_dtmf`, `transfer`, `transfer_attended`, `shutdown`); [`SimNode::serve_media`] plays the runtime,
 //! answering `MediaRequest::Open` with `MediaInput::Ready` on a port of the node's own IP
 //! (the simulator routes by IP, so RTP reaches it); [`SimNode::restart`] rebuilds the
 //! endpoint from its configuration with a fresh seed. A participant with a `registrar:`
@@ -154,6 +154,15 @@ pub struct SessionRecord {
     pub answered: bool,
     /// The `Terminated` reason, once reported.
     pub ended: Option<EndReason>,
+    /// Transfers the application asked for on this call (the command was taken).
+    pub transfers_asked: u32,
+    /// Their outcomes as reported: `Ok(status)` for `TransferSucceeded`, `Err(status)`
+    /// for `TransferFailed`.
+    pub transfer_outcomes: Vec<Result<u16, Option<u16>>>,
+    /// The calls this endpoint placed for a REFER received on this call.
+    pub referred_calls: Vec<SessionId>,
+    /// The call whose REFER this one was placed for.
+    pub referred_by: Option<SessionId>,
     /// Whether the endpoint has forgotten the session (its cleanup ran).
     pub cleaned: bool,
 }
@@ -167,7 +176,6 @@ pub struct EndpointNode {
     next_rtp_port: u16,
     records: Vec<SessionRecord>,
     records_dropped: u64,
-    transfer_target: Option<String>,
     rules: WireRules,
     /// The registrar this participant also plays, if any.
     registrar: Option<Registrar>,
@@ -192,7 +200,6 @@ impl EndpointNode {
             next_rtp_port: FIRST_RTP_PORT,
             records: Vec::new(),
             records_dropped: 0,
-            transfer_target: None,
             rules: WireRules::default(),
             registrar: None,
             registrar_replies: VecDeque::new(),
@@ -301,6 +308,10 @@ impl EndpointNode {
             answered: false,
             ended: None,
             cleaned: false,
+            transfers_asked: 0,
+            transfer_outcomes: Vec::new(),
+            referred_calls: Vec::new(),
+            referred_by: None,
         });
     }
 
@@ -321,8 +332,28 @@ impl EndpointNode {
                     r.answered = true;
                 }
             }
-            SessionEvent::TransferRequested { target, .. } => {
-                self.transfer_target = Some(target.clone());
+            SessionEvent::TransferRequested {
+                session,
+                call: Some(call),
+                ..
+            } => {
+                self.record(*call, true);
+                if let Some(r) = self.record_mut(*call) {
+                    r.referred_by = Some(*session);
+                }
+                if let Some(r) = self.record_mut(*session) {
+                    r.referred_calls.push(*call);
+                }
+            }
+            SessionEvent::TransferSucceeded { session, status } => {
+                if let Some(r) = self.record_mut(*session) {
+                    r.transfer_outcomes.push(Ok(*status));
+                }
+            }
+            SessionEvent::TransferFailed { session, status } => {
+                if let Some(r) = self.record_mut(*session) {
+                    r.transfer_outcomes.push(Err(*status));
+                }
             }
             SessionEvent::Terminated {
                 session, reason, ..
@@ -345,6 +376,16 @@ impl EndpointNode {
             .rev()
             .take_while(|r| r.epoch == self.epoch)
             .find(|r| r.ended.is_none() && !r.cleaned)
+            .map(|r| r.id)
+    }
+
+    /// The newest session still alive in this process life that is older than `than`.
+    fn alive_before(&self, than: SessionId) -> Option<SessionId> {
+        self.records
+            .iter()
+            .rev()
+            .take_while(|r| r.epoch == self.epoch)
+            .find(|r| r.id < than && r.ended.is_none() && !r.cleaned)
             .map(|r| r.id)
     }
 
@@ -398,13 +439,15 @@ impl EndpointNode {
                 target: uri_of(to)?,
                 options: CallOptions::default(),
             },
-            ScriptAction::FollowTransfer => Command::MakeCall {
-                target: self
-                    .transfer_target
-                    .take()
-                    .ok_or_else(|| self.refused(action))?,
-                options: CallOptions::default(),
-            },
+            ScriptAction::AttendedTransfer => {
+                let consultation = current(self)?;
+                Command::TransferAttended {
+                    session: self
+                        .alive_before(consultation)
+                        .ok_or_else(|| self.refused(action))?,
+                    consultation,
+                }
+            }
             ScriptAction::Answer => Command::Accept {
                 session: unanswered(self)?,
             },
@@ -457,6 +500,9 @@ impl SimEvent for SessionEvent {
             SessionEvent::Resumed { .. } => "resumed",
             SessionEvent::DtmfReceived { .. } => "dtmf_received",
             SessionEvent::TransferRequested { .. } => "transfer_requested",
+            SessionEvent::TransferProgress { .. } => "transfer_progress",
+            SessionEvent::TransferSucceeded { .. } => "transfer_succeeded",
+            SessionEvent::TransferFailed { .. } => "transfer_failed",
             SessionEvent::Registered { .. } => "registered",
             SessionEvent::RegistrationRefreshed { .. } => "registration_refreshed",
             SessionEvent::RegistrationFailed { .. } => "registration_failed",
@@ -566,6 +612,10 @@ impl SimNode for EndpointNode {
         let answers = matches!(command, Command::Accept { .. } | Command::Reject { .. });
         let creates = matches!(command, Command::MakeCall { .. } | Command::Register { .. });
         let registers = matches!(command, Command::Register { .. });
+        let transfers = matches!(
+            command,
+            Command::Transfer { .. } | Command::TransferAttended { .. }
+        );
         let id = self
             .ep
             .execute(now, command)
@@ -578,6 +628,10 @@ impl SimNode for EndpointNode {
         } else if answers {
             if let Some(rec) = self.record_mut(id) {
                 rec.responded = true;
+            }
+        } else if transfers {
+            if let Some(rec) = self.record_mut(id) {
+                rec.transfers_asked += 1;
             }
         }
         Ok(())
@@ -610,7 +664,6 @@ impl SimNode for EndpointNode {
         // A new process draws new tags, branches and Call-IDs: a fresh seed per life.
         config.seed = Rng::new(self.config.seed ^ u64::from(self.epoch)).next_u64();
         self.ep = Endpoint::new(config);
-        self.transfer_target = None;
         self.registration = None;
         self.registrar_replies.clear();
         if let Some(r) = self.registrar.as_mut() {

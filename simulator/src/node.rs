@@ -155,8 +155,10 @@ pub enum ScriptAction {
         /// The participant the peer is asked to call.
         to: String,
     },
-    /// Call the target the peer last asked us to call with a REFER.
-    FollowTransfer,
+    /// Attended transfer: ask the peer of the call before the current one to call the
+    /// party of the current call, which its INVITE replaces (REFER with Replaces, RFC
+    /// 3891, RFC 5589 §7).
+    AttendedTransfer,
     /// End every call ahead of shutting down (BYE, CANCEL or a final response).
     Shutdown,
     /// Simulator-level: the node's process stops; nothing is delivered to it afterwards and
@@ -204,7 +206,7 @@ impl fmt::Display for ScriptAction {
             ScriptAction::Resume => f.write_str("resume"),
             ScriptAction::Dtmf { digits } => write!(f, "dtmf {digits}"),
             ScriptAction::Transfer { to } => write!(f, "transfer to {to}"),
-            ScriptAction::FollowTransfer => f.write_str("follow transfer"),
+            ScriptAction::AttendedTransfer => f.write_str("attended transfer"),
             ScriptAction::Shutdown => f.write_str("shutdown"),
             ScriptAction::Stop => f.write_str("stop"),
             ScriptAction::Restart => f.write_str("restart"),

@@ -1,6 +1,8 @@
 //! proptest: random scenarios on real `Endpoint` nodes (participants, timings, the whole
 //! command surface, reactions, process faults) × random network faults. The standard and
-//! session-level invariants hold, and every run replays identically.
+//! session-level invariants hold (among them that every scripted transfer, blind or
+//! attended, has at most one reported outcome and a reported success is true), and every
+//! run replays identically.
 //!
 //! 32 cases from a fixed seed by default (a few seconds in a debug build);
 //! `PROPTEST_CASES=10000` raises it (with a random seed).
@@ -28,6 +30,7 @@ enum Act {
     Resume,
     Dtmf,
     Transfer(usize),
+    AttendedTransfer,
     Pause(u64),
     Stop,
     Restart,
@@ -43,6 +46,7 @@ fn act() -> impl Strategy<Value = Act> {
         2 => Just(Act::Resume),
         1 => Just(Act::Dtmf),
         1 => (1usize..4).prop_map(Act::Transfer),
+        1 => Just(Act::AttendedTransfer),
         1 => (1u64..3_000).prop_map(Act::Pause),
         1 => Just(Act::Stop),
         1 => Just(Act::Restart),
@@ -103,6 +107,7 @@ fn scenario(
             Act::Transfer(k) => ScriptAction::Transfer {
                 to: other(who, *k).into(),
             },
+            Act::AttendedTransfer => ScriptAction::AttendedTransfer,
             Act::Pause(ms) => ScriptAction::Pause { for_ms: *ms },
             Act::Stop => ScriptAction::Stop,
             Act::Restart => ScriptAction::Restart,
@@ -120,12 +125,6 @@ fn scenario(
             ),
             Habit::Ignores => b,
         };
-        b = b.on(
-            NAMES[i],
-            "transfer_requested",
-            0,
-            ScriptAction::FollowTransfer,
-        );
         b = b.at(END_MS, NAMES[i], ScriptAction::Shutdown);
     }
     b.build().unwrap()

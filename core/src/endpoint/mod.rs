@@ -871,8 +871,13 @@ impl Endpoint {
                             CommandError::TooManySessions | CommandError::TooManyQueries => 503,
                             _ => 500,
                         };
-                        self.report_progress(session, status);
-                        self.sessions.unlink(session);
+                        // Refused here, before anything was sent; the REFER's final
+                        // NOTIFY says so.
+                        let reason = EndReason::Rejected {
+                            by: Side::Local,
+                            status,
+                        };
+                        self.end_unstarted(session, reason);
                     }
                 }
                 Linked::Report { to, status } => {
