@@ -215,6 +215,8 @@ pub enum Command {
     Shutdown,
     /// The media socket for session n failed to open.
     MediaFailed(u8),
+    /// Attended transfer of session n to the party of session m.
+    TransferAttended(u8, u8),
 }
 
 const TARGETS: &[&str] = &[
@@ -439,6 +441,11 @@ fn command_on(p: &mut Pump, node: usize, command: &Command) {
             p.nodes[node]
                 .ep
                 .handle_media(now, session_core::MediaInput::Failed { session });
+        }
+        Command::TransferAttended(s, c) => {
+            let s = session_arg(p, node, *s);
+            let c = session_arg(p, node, *c);
+            let _ = p.nodes[node].ep.transfer_attended(now, s, c);
         }
     }
 }
