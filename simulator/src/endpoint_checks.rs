@@ -370,17 +370,19 @@ pub enum KnownRace {
     /// The caller hung up before it saw the callee's 2xx (its CANCEL crossed the 2xx, or
     /// waited for a provisional response that never came): the caller ACKs and BYEs the
     /// 2xx, as it should, but reports `Cancelled { by: Local }` (or `HungUp { by: Local }`,
-    /// `Shutdown`) without `Answered`; the callee
-    /// reports `Answered` then `HungUp { by: Remote }` (e.g. `loss_20.yaml` seed 24).
+    /// `Shutdown`) without `Answered`; the callee reports `Answered` then `HungUp { by:
+    /// Remote }` (e.g. `loss_20.yaml` seed 24), or `Shutdown` when its own shutdown's BYE
+    /// crossed the caller's lost one (the transfer scenarios' sweeps).
     CancelCrossed2xx,
     /// Every ACK for the callee's 2xx was lost and the caller's BYE arrived first: the
     /// callee reports `HungUp { by: Remote }` without ever reporting `Answered` (its
     /// `Answered` waits for the ACK), though the caller did (e.g. `loss_20.yaml` seed 38).
     ByeBeforeAck,
-    /// The callee hung up (or shut down) after sending its 2xx but before the ACK: it
-    /// waits for the ACK before its BYE (RFC 3261 §15), as it should, but then reports
-    /// `HungUp { by: Local }` without `Answered`, though the caller reported `Answered`
-    /// (found by `endpoint_random.rs`).
+    /// The callee hung up (or shut down, or took an INVITE with Replaces in the call's
+    /// place) after sending its 2xx but before the ACK: it waits for the ACK before its
+    /// BYE (RFC 3261 §15), as it should, but then reports `HungUp { by: Local }` (or
+    /// `Replaced`) without `Answered`, though the caller reported `Answered` (found by
+    /// `endpoint_random.rs`, and by the attended transfer sweep).
     HangupBeforeAck,
     /// The caller could not use the callee's 2xx (its SDP arrived corrupted or
     /// unacceptable): it ACKs and BYEs it and reports `NotAcceptable` (or `Internal`)
@@ -404,15 +406,15 @@ impl KnownRace {
             Some(EndReason::HungUp { by: b }) => by.is_none_or(|by| by == *b),
             Some(EndReason::ByeTimedOut) => by != Some(Side::Remote),
             Some(EndReason::Shutdown) => by != Some(Side::Remote),
+            // Ended here because another call took its place (RFC 3891): a local hangup.
+            Some(EndReason::Replaced { .. }) => by != Some(Side::Remote),
             _ => false,
         };
         let caller_gave_up = hung_up(caller, Some(Side::Local))
             || matches!(caller.ended, Some(EndReason::Cancelled { by: Side::Local }));
-        if !caller.answered
-            && caller_gave_up
-            && callee.answered
-            && hung_up(callee, Some(Side::Remote))
-        {
+        let callee_ended = hung_up(callee, Some(Side::Remote))
+            || matches!(callee.ended, Some(EndReason::Shutdown));
+        if !caller.answered && caller_gave_up && callee.answered && callee_ended {
             return Some(KnownRace::CancelCrossed2xx);
         }
         let caller_refused = matches!(
