@@ -242,3 +242,46 @@ fn bye_to_a_peer_whose_invite_had_no_from_tag_carries_no_empty_tag() {
     assert_eq!(message.to().tag(), None, "no tag on To");
     assert!(!String::from_utf8_lossy(&bye.bytes).contains("tag=\r\n"));
 }
+
+/// RFC 3261 §12.1.1: the remote target is the INVITE's Contact URI. An INVITE whose
+/// Contact is missing or unusable (here: none, and a From whose `tag` was mangled into
+/// another parameter) leaves the From URI as the target; the BYE's Request-URI must be
+/// that URI, not the From header's whole name-addr with its parameters, which no parser
+/// takes as a Request-URI (found by the simulator's sweep, a corrupted INVITE).
+#[test]
+fn bye_to_a_peer_whose_invite_had_no_contact_goes_to_its_from_uri() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
+                 m=audio 30000 RTP/AVP 0\r\na=sendrecv\r\n";
+    let no_contact = invite("z9hG4bKnocontact")
+        .replace(";tag=merged1", ";ta3=merged1")
+        .replace("Contact: <sip:x@127.0.0.9:5060>\r\n", "")
+        .replace(
+            "Content-Length: 0\r\n",
+            &format!(
+                "Content-Type: application/sdp\r\nContent-Length: {}\r\n",
+                offer.len()
+            ),
+        )
+        + offer;
+    p.inject("bob", from, no_contact.as_bytes());
+    let session = p.ep("bob").sessions().next().expect("a session").id;
+    let now = p.now;
+    p.ep("bob").accept(now, session).expect("accept");
+    p.run_for(Duration::from_millis(100));
+    let now = p.now;
+    p.ep("bob").hangup(now, session).expect("hang up");
+    // Without the ACK the BYE waits for the 2xx's retransmissions to give up (64·T1).
+    p.run_for(Duration::from_secs(40));
+    let bye = p
+        .unrouted
+        .iter()
+        .find(|w| w.bytes.starts_with(b"BYE "))
+        .expect("a BYE to the peer");
+    let message = session_core::sip::Message::parse(&bye.bytes).expect("the BYE parses");
+    assert_eq!(
+        message.request_uri().map(|u| u.raw),
+        Some("sip:x@127.0.0.9")
+    );
+}

@@ -78,7 +78,8 @@ pub(crate) fn dialog_from_response(
 }
 
 /// The dialog state a dialog-creating message gives, either side: the peer's tag, its
-/// Contact (or `fallback_target` without one), the Record-Route set, the INVITE's CSeq.
+/// Contact (or the URI of `fallback_target` without one), the Record-Route set, the
+/// INVITE's CSeq.
 fn dialog_params(
     msg: &Message<'_>,
     call: &Call,
@@ -91,7 +92,10 @@ fn dialog_params(
         remote_tag: remote_tag.to_owned(),
         local_uri: call.local_uri.clone(),
         remote_uri: call.remote_uri.clone(),
-        remote_target: first_contact_uri(msg).unwrap_or_else(|| fallback_target.to_owned()),
+        // Without a usable Contact, the URI the request or response came for: never a
+        // name-addr with its parameters, which is no Request-URI.
+        remote_target: first_contact_uri(msg)
+            .unwrap_or_else(|| super::strip_name_addr(fallback_target).to_owned()),
         record_route: msg
             .record_routes()
             .filter_map(Result::ok)
