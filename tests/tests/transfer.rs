@@ -228,6 +228,39 @@ fn a_lost_notify_is_retransmitted_and_the_transfer_still_completes() {
     insta::assert_snapshot!(p.transcript(start));
 }
 
+/// RFC 3515 §2.4.4: the NOTIFYs may overtake the 202. Here the 202 is lost and the
+/// target refuses at once, so the final NOTIFY (486) ends the subscription before the
+/// 202, re-sent for the REFER's retransmission, arrives. The late 202 must not start a
+/// wait for an outcome that already came: Alice is told of the failure once, and her
+/// call goes on.
+#[test]
+fn a_final_notify_before_the_202_decides_the_transfer_once() {
+    let mut p = three();
+    let (a, b) = answered(&mut p);
+    let mut dropped = false;
+    p.drop_sip = Some(Box::new(move |w: &Wire| {
+        let lose = !dropped && w.from == "bob" && status_of(&w.bytes) == Some(202);
+        dropped |= lose;
+        lose
+    }));
+    let now = p.now;
+    p.ep("alice")
+        .transfer(now, a, CAROL)
+        .expect("alice transfers");
+    let c = wait_incoming(&mut p, "carol", Duration::from_secs(1));
+    let now = p.now;
+    p.ep("carol").reject(now, c, 486).expect("carol is busy");
+    p.run_for(Duration::from_secs(200));
+
+    assert_eq!(p.lost.len(), 1, "the first 202 was lost");
+    assert_eq!(
+        transfer_events(&mut p, "alice", a),
+        ["progress 100", "progress 180", "failed Some(486)"]
+    );
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+}
+
 /// RFC 5589 §7 and RFC 3891: Alice, talking to Bob, holds him and consults Carol; then
 /// she REFERs Bob to Carol with Replaces naming the consultation. Carol takes Bob's
 /// INVITE in place of Alice's call, which she ends with BYE; Bob's final NOTIFY ends

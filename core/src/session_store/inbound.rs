@@ -295,6 +295,16 @@ impl Session {
             },
             Method::Bye if status >= 200 => Event::new(EventType::DialogByeResponse),
             Method::Refer if status >= 200 => {
+                let ours = call
+                    .transfers
+                    .sent
+                    .as_ref()
+                    .is_some_and(|r| Some(r.tx) == tx);
+                if !ours {
+                    // The subscription is already over: its final NOTIFY overtook the
+                    // 202 (RFC 3515 §2.4.4 allows that), or it was given up.
+                    return;
+                }
                 if status >= 300 {
                     call.transfers.sent = None;
                 }
