@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use session_core::endpoint::EndReason;
 use session_core::transaction::TimerConfig;
-use session_core::{Command, CommandError, SessionEvent, SessionId};
+use session_core::{Command, CommandError, DtmfMode, SessionEvent, SessionId};
 
 use crate::runtime::{self, AgentError, Agents, CallOptionArgs, Media, Wake};
 
@@ -55,9 +55,13 @@ pub struct CallArgs {
     /// Audio to send.
     #[arg(long, value_enum, default_value_t = Media::Tone)]
     pub media: Media,
-    /// DTMF digits to send (RFC 4733) once the call is answered.
+    /// DTMF digits to send once the call is answered.
     #[arg(long)]
     pub dtmf: Option<String>,
+    /// How --dtmf digits are sent: RFC 4733 events, or one INFO each
+    /// (`application/dtmf-relay`), each after the previous one's 2xx.
+    #[arg(long, value_enum, default_value_t = DtmfModeArg::Rfc4733)]
+    pub dtmf_mode: DtmfModeArg,
     /// Put the call on hold for this long, starting a quarter into the call.
     #[arg(long)]
     pub hold_ms: Option<u64>,
@@ -74,6 +78,15 @@ pub struct CallArgs {
     pub transfer_after_ms: u64,
     #[command(flatten)]
     pub call_options: CallOptionArgs,
+}
+
+/// `--dtmf-mode`.
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum DtmfModeArg {
+    /// RFC 4733 telephone-event packets.
+    Rfc4733,
+    /// SIP INFO, `application/dtmf-relay`.
+    Info,
 }
 
 /// The transfer the call was asked to make, and how it went.
@@ -100,9 +113,13 @@ struct Outcome {
 
 /// Places the call and reports.
 pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
-    let options = args
+    let mut options = args
         .call_options
         .endpoint(args.bind, "sessionctl", args.media);
+    options.dtmf_mode = match args.dtmf_mode {
+        DtmfModeArg::Rfc4733 => DtmfMode::Rfc4733,
+        DtmfModeArg::Info => DtmfMode::Info,
+    };
     if let Err(e) = agents.add(options) {
         eprintln!("sessionctl call: {e}");
         return ExitCode::from(2);

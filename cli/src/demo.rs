@@ -56,6 +56,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         limits: Default::default(),
         credentials: Default::default(),
         outbound_proxy: None,
+        dtmf_mode: Default::default(),
     };
     let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone)) {
         Ok(a) => a,

@@ -14,7 +14,7 @@ use session_core::auth::{Credentials, Login};
 use session_core::driver::{CapturedMessage, DriverLimits, PortAllocator, RtpCounters};
 use session_core::endpoint::EndReason;
 use session_core::state_table::CompiledTable;
-use session_core::{Command, CommandError, Config, MediaMode, SessionEvent, SessionId};
+use session_core::{Command, CommandError, Config, DtmfMode, MediaMode, SessionEvent, SessionId};
 
 /// Which runtime drives the endpoints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -80,6 +80,8 @@ pub struct EndpointOptions {
     pub credentials: Credentials,
     /// Where requests outside a dialog go, with a pre-loaded Route.
     pub outbound_proxy: Option<SocketAddr>,
+    /// How DTMF is sent.
+    pub dtmf_mode: DtmfMode,
 }
 
 impl EndpointOptions {
@@ -97,6 +99,7 @@ impl EndpointOptions {
         }
         config.credentials = self.credentials.clone();
         config.outbound_proxy = self.outbound_proxy;
+        config.dtmf_mode = self.dtmf_mode;
         config
     }
 }
@@ -196,6 +199,7 @@ impl CallOptionArgs {
                 _ => Credentials::default(),
             },
             outbound_proxy: self.proxy,
+            dtmf_mode: DtmfMode::Rfc4733,
         }
     }
 }
@@ -312,9 +316,19 @@ pub fn event_json(event: &SessionEvent) -> serde_json::Value {
             json!({"event": "resumed", "session": session, "by": format!("{by:?}").to_lowercase()})
         }
         SessionEvent::DtmfReceived {
-            digit, duration_ms, ..
+            digit,
+            duration_ms,
+            via,
+            ..
         } => json!({"event": "dtmf", "session": session, "digit": digit.to_string(),
-                    "duration_ms": duration_ms}),
+        "duration_ms": duration_ms, "via": match via {
+            DtmfMode::Rfc4733 => "rfc4733",
+            DtmfMode::Info => "info",
+        }}),
+        SessionEvent::InfoReceived {
+            content_type, body, ..
+        } => json!({"event": "info", "session": session, "content_type": content_type,
+                    "body": String::from_utf8_lossy(body)}),
         SessionEvent::TransferRequested { target, call, .. } => json!({"event": "transfer",
             "session": session, "target": target, "call": call.map(|c| c.to_string())}),
         SessionEvent::TransferProgress { status, .. } => {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::Credentials;
-use crate::media::MediaMode;
+use crate::media::{DtmfMode, MediaMode};
 use crate::sdp::MediaConfig;
 use crate::sip::{Host, ParseLimits, Uri};
 use crate::state_table::CompiledTable;
@@ -61,6 +61,8 @@ pub struct Config {
     pub media: MediaConfig,
     /// What our RTP sends: tone, echo, silence or application audio.
     pub media_mode: MediaMode,
+    /// How `send_dtmf` sends digits: RFC 4733 events (the default) or one INFO each.
+    pub dtmf_mode: DtmfMode,
     /// A send-receive call with no RTP or RTCP for this long is hung up; `None` (the
     /// default, as in baresip, Asterisk and FreeSWITCH) never. Held calls are exempt.
     pub rtp_inactivity: Option<Duration>,
@@ -98,6 +100,7 @@ impl Config {
             parse_limits: ParseLimits::default(),
             media: MediaConfig::default(),
             media_mode: MediaMode::Silence,
+            dtmf_mode: DtmfMode::Rfc4733,
             rtp_inactivity: None,
             audio_sink_frames: 0,
             credentials: Credentials::default(),

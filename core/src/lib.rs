@@ -118,6 +118,6 @@ pub use endpoint::{
     CallOptions, Command, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent,
     SessionId, SessionInfo,
 };
-pub use media::MediaMode;
+pub use media::{DtmfMode, MediaMode};
 pub use rng::Rng;
 pub use time::Instant;

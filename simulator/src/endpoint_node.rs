@@ -499,6 +499,7 @@ impl SimEvent for SessionEvent {
             SessionEvent::Held { .. } => "held",
             SessionEvent::Resumed { .. } => "resumed",
             SessionEvent::DtmfReceived { .. } => "dtmf_received",
+            SessionEvent::InfoReceived { .. } => "info_received",
             SessionEvent::TransferRequested { .. } => "transfer_requested",
             SessionEvent::TransferProgress { .. } => "transfer_progress",
             SessionEvent::TransferSucceeded { .. } => "transfer_succeeded",

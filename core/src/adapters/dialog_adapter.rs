@@ -27,6 +27,8 @@ pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY
 /// REFERs without a subscription (RFC 4488).
 pub(crate) const SUPPORTED: &str = "replaces, norefersub";
 const SDP: &str = "application/sdp";
+/// The body type of the INFO that carries a DTMF digit.
+const DTMF_RELAY: &str = "application/dtmf-relay";
 /// The body type of a REFER's NOTIFYs (RFC 3515 §2.4.5).
 const SIPFRAG: &str = "message/sipfrag;version=2.0";
 /// How long a REFER's subscription lasts, as we grant it; each NOTIFY says it again.
@@ -558,6 +560,41 @@ pub(crate) fn notify_answered(step: &mut Step<'_>, call: &mut Call, status: Opti
     }
     if let Some(next) = notifier.queued.take() {
         let _ = send_notify(step, call, next);
+    }
+}
+
+/// Sends the next queued DTMF digit as an INFO (`application/dtmf-relay`, RFC 6086 §2),
+/// one at a time: the next waits for this one's final response.
+pub(crate) fn send_dtmf_info(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    if call.media.dtmf_info.is_some() {
+        return Ok(());
+    }
+    let Some(digit) = call.media.dtmf_queue.chars().next() else {
+        return Ok(());
+    };
+    call.media.dtmf_queue.drain(..digit.len_utf8());
+    // As long as the tone an RFC 4733 digit of ours lasts.
+    let duration = crate::media::DtmfConfig::default().tone_duration_ms;
+    let body = format!("Signal={digit}\r\nDuration={duration}\r\n");
+    let (tx, _, _) = send_in_dialog(
+        step,
+        call,
+        Method::Info,
+        Some((DTMF_RELAY, body.as_bytes())),
+        &[],
+    )?;
+    call.media.dtmf_info = Some(tx);
+    Ok(())
+}
+
+/// The INFO carrying a digit was answered with `status` (`None`: no answer): the next
+/// digit goes after a 2xx; any failure drops the digits still queued.
+pub(crate) fn dtmf_info_answered(step: &mut Step<'_>, call: &mut Call, status: Option<u16>) {
+    call.media.dtmf_info = None;
+    if status.is_some_and(|s| (200..300).contains(&s)) {
+        let _ = send_dtmf_info(step, call);
+    } else {
+        call.media.dtmf_queue.clear();
     }
 }
 

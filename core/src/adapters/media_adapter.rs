@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use crate::call::MediaRequest;
 use crate::call::{Call, Payload};
 use crate::call::{SessionTimer, Step};
-use crate::media::{AudioCodec, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
+use crate::media::{AudioCodec, DtmfMode, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
 use crate::sdp::{Direction, LocalMedia, Negotiated, SessionDescription};
 use crate::state_machine::ActionError;
 use crate::time::Instant;
@@ -192,6 +192,9 @@ fn audio_codec(negotiated: &Negotiated) -> Option<AudioCodec> {
 
 /// RFC 4733 digits, queued until media runs if it does not yet.
 pub(super) fn send_dtmf(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    if step.config.dtmf_mode == DtmfMode::Info {
+        return super::dialog_adapter::send_dtmf_info(step, call);
+    }
     if let Some(media) = call
         .media
         .rtp

@@ -64,7 +64,9 @@ impl ActionHandler for Adapters<'_, '_> {
             }
             Action::SendREFER => d::send_refer(step, call, payload.refer_to.as_deref()),
             Action::AcceptREFER => d::accept_refer(step, call, payload),
-            Action::AcceptNOTIFY => d::answer_pending(step, call, &mut payload.request, 200),
+            Action::AcceptNOTIFY | Action::AcceptINFO => {
+                d::answer_pending(step, call, &mut payload.request, 200)
+            }
             Action::SendNOTIFY => {
                 let status = event.status.ok_or(ActionError::NotSupported)?;
                 d::send_notify(step, call, status)
@@ -185,10 +187,19 @@ impl ActionHandler for Adapters<'_, '_> {
                 status: trigger.status,
             },
             PublishedEvent::DtmfReceived => match self.payload.digit.take() {
-                Some((digit, duration_ms)) => SessionEvent::DtmfReceived {
+                Some((digit, duration_ms, via)) => SessionEvent::DtmfReceived {
                     session,
                     digit,
                     duration_ms,
+                    via,
+                },
+                None => return,
+            },
+            PublishedEvent::InfoReceived => match self.payload.info.take() {
+                Some((content_type, body)) => SessionEvent::InfoReceived {
+                    session,
+                    content_type,
+                    body,
                 },
                 None => return,
             },

@@ -6,6 +6,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::media::DtmfMode;
 use crate::resolve::ResolveError;
 use crate::sip::Transport;
 
@@ -184,7 +185,7 @@ pub enum SessionEvent {
         /// Who resumed it.
         by: Side,
     },
-    /// The peer sent an RFC 4733 DTMF digit.
+    /// The peer sent a DTMF digit.
     DtmfReceived {
         /// The session.
         session: SessionId,
@@ -192,6 +193,18 @@ pub enum SessionEvent {
         digit: char,
         /// How long it was pressed.
         duration_ms: u32,
+        /// How it came: RFC 4733 or INFO.
+        via: DtmfMode,
+    },
+    /// The peer sent an INFO request that carried no DTMF (RFC 6086): its body, for the
+    /// application. It was answered 200.
+    InfoReceived {
+        /// The session.
+        session: SessionId,
+        /// Its Content-Type, empty without a body.
+        content_type: String,
+        /// Its body.
+        body: Vec<u8>,
     },
     /// The peer asked us to call someone else (REFER, RFC 3515).
     TransferRequested {
@@ -274,6 +287,7 @@ impl SessionEvent {
             | SessionEvent::Held { session, .. }
             | SessionEvent::Resumed { session, .. }
             | SessionEvent::DtmfReceived { session, .. }
+            | SessionEvent::InfoReceived { session, .. }
             | SessionEvent::TransferRequested { session, .. }
             | SessionEvent::TransferProgress { session, .. }
             | SessionEvent::TransferSucceeded { session, .. }

@@ -9,6 +9,7 @@ mod registration;
 mod step;
 mod transfer;
 
+pub use crate::media::DtmfMode;
 pub use event::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub(crate) use offer_answer::OfferAnswer;
 pub(crate) use registration::Registration;
@@ -59,8 +60,11 @@ pub(crate) struct Payload {
     pub(crate) refer: Option<ReferTarget>,
     /// The call placed for a REFER received (`CallReferTarget`).
     pub(crate) referred_call: Option<SessionId>,
-    /// The digit (and its duration in ms) a `MediaDtmfReceived` reports.
-    pub(crate) digit: Option<(char, u32)>,
+    /// The digit a `MediaDtmfReceived` or a `DialogINFO` reports: the digit, its
+    /// duration in ms, how it came.
+    pub(crate) digit: Option<(char, u32, DtmfMode)>,
+    /// The Content-Type and body of an INFO that carried no DTMF.
+    pub(crate) info: Option<(String, Vec<u8>)>,
 }
 
 /// A request we sent: its bytes (the INVITE's are needed for CANCEL and ACK), its
@@ -164,8 +168,11 @@ pub(crate) struct Media {
     /// Whether the RTP socket was given back to the runtime (when media stopped).
     pub(crate) released: bool,
     pub(crate) rtp: Option<Box<RtpSession>>,
-    /// DTMF digits asked for before media ran.
+    /// DTMF digits asked for and not sent yet: before media ran, or, sent by INFO, each
+    /// waiting for the last one's answer.
     pub(crate) dtmf_queue: String,
+    /// The INFO carrying a digit, while it has no final response.
+    pub(crate) dtmf_info: Option<TransactionId>,
 }
 
 /// What the application has been told of the call, so that it is told once.

@@ -35,3 +35,15 @@ pub use session::{
     RtpSessionConfig, RtpTransmit,
 };
 pub use stats::{MediaStats, ReceptionStats};
+
+/// How DTMF digits travel: as RFC 4733 events in the RTP stream, or one SIP INFO
+/// request per digit (`application/dtmf-relay`, the legacy usage RFC 6086 §2 leaves in
+/// place, which many PBXs and trunks still send).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DtmfMode {
+    /// RFC 4733 telephone-event packets.
+    #[default]
+    Rfc4733,
+    /// SIP INFO with `application/dtmf-relay` (received also as `application/dtmf`).
+    Info,
+}

@@ -9,7 +9,7 @@ use crate::adapters::dialog_adapter::{self, ALLOW};
 use crate::adapters::registration_adapter;
 use crate::auth::{self, AuthError};
 use crate::call::{Call, Effect, EndReason, IncomingRequest, OutgoingRequest, Payload, Side, Step};
-use crate::call::{ReferTarget, SessionTimer};
+use crate::call::{DtmfMode, ReferTarget, SessionTimer};
 use crate::dialog::DialogState;
 use crate::sdp::is_hold;
 use crate::sip::{write_ack_for_non_2xx, write_reissued, HeaderName, Message, Method, Params};
@@ -35,8 +35,20 @@ impl Session {
         }
         let mut payload = Payload::default();
         let mut event = match request.method {
-            Method::Options | Method::Info => {
-                return dialog_adapter::answer_options(step, &request)
+            Method::Options => return dialog_adapter::answer_options(step, &request),
+            Method::Info => {
+                if msg.header(HeaderName::InfoPackage).is_some() {
+                    // RFC 6086 §4.2.2: we announced no Info Package (no Recv-Info).
+                    return dialog_adapter::respond(step, &request, 469, &[("Recv-Info", "")]);
+                }
+                match dtmf_of_info(msg) {
+                    Some(digit) => payload.digit = Some(digit),
+                    None => {
+                        let content_type = msg.header(HeaderName::ContentType).unwrap_or("");
+                        payload.info = Some((content_type.trim().to_owned(), msg.body().to_vec()));
+                    }
+                }
+                Event::new(EventType::DialogINFO)
             }
             Method::Bye => Event::new(EventType::DialogBYE),
             Method::Invite => {
@@ -310,6 +322,12 @@ impl Session {
                 }
                 Event::new(EventType::DialogReferResponse)
             }
+            Method::Info if status >= 200 => {
+                if call.media.dtmf_info.is_some() && call.media.dtmf_info == tx {
+                    dialog_adapter::dtmf_info_answered(step, call, Some(status));
+                }
+                return;
+            }
             Method::Notify if status >= 200 => {
                 let ours = call
                     .transfers
@@ -449,6 +467,10 @@ impl Session {
     /// call (RFC 5057 §5.2). Our REFER failing is the transfer failing (as a 408); a
     /// NOTIFY failing ends the subscription we serve. False for any other transaction.
     fn refer_usage_failed(&mut self, tx: TransactionId, step: &mut Step<'_>) -> bool {
+        if self.call.media.dtmf_info == Some(tx) {
+            dialog_adapter::dtmf_info_answered(step, &mut self.call, None);
+            return true;
+        }
         let transfers = &mut self.call.transfers;
         if transfers.sent.as_ref().is_some_and(|r| r.tx == tx) {
             transfers.sent = None;
@@ -548,6 +570,34 @@ fn reports_on_our_refer(msg: &Message<'_>, refer_cseq: Option<u32>) -> bool {
     let id = Params::new(params).value("id");
     package.trim().eq_ignore_ascii_case("refer")
         && id.is_none_or(|id| id.trim().parse() == Ok(refer_cseq))
+}
+
+/// The DTMF digit an INFO carries (RFC 6086 §2's legacy usage): `application/dtmf-relay`
+/// (`Signal=5` and `Duration=160` lines) or `application/dtmf` (the digit alone); the
+/// duration is 250 ms when none is given.
+fn dtmf_of_info(msg: &Message<'_>) -> Option<(char, u32, DtmfMode)> {
+    let content_type = msg.content_type()?.ok()?;
+    let body = std::str::from_utf8(msg.body()).ok()?;
+    let is_digit = |c: char| c.is_ascii_digit() || matches!(c, '*' | '#' | 'A'..='D');
+    let (digit, duration) = if content_type.is("application", "dtmf-relay") {
+        let field = |name: &str| {
+            body.lines().find_map(|line| {
+                let (n, v) = line.split_once('=')?;
+                n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+            })
+        };
+        let signal = field("Signal")?;
+        (
+            signal.chars().next()?,
+            field("Duration").and_then(|d| d.parse().ok()),
+        )
+    } else if content_type.is("application", "dtmf") {
+        (body.trim().chars().next()?, None)
+    } else {
+        return None;
+    };
+    let digit = digit.to_ascii_uppercase();
+    is_digit(digit).then_some((digit, duration.unwrap_or(250), DtmfMode::Info))
 }
 
 /// Whether a NOTIFY ends its subscription (`Subscription-State: terminated`, RFC 6665

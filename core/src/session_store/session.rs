@@ -8,7 +8,9 @@
 use smallvec::SmallVec;
 
 use crate::adapters::{dialog_adapter, media_adapter, Adapters};
-use crate::call::{Call, EndReason, IncomingRequest, Payload, SessionTimer, Step, Transmit};
+use crate::call::{
+    Call, DtmfMode, EndReason, IncomingRequest, Payload, SessionTimer, Step, Transmit,
+};
 use crate::dialog::DialogRole;
 use crate::media::MediaEvent;
 use crate::sip::{Method, Transport};
@@ -211,7 +213,7 @@ impl Session {
                     let ms = u32::try_from(duration.as_millis()).unwrap_or(u32::MAX);
                     let event = Event::new(EventType::MediaDtmfReceived);
                     let mut payload = Payload {
-                        digit: Some((digit, ms)),
+                        digit: Some((digit, ms, DtmfMode::Rfc4733)),
                         ..Payload::default()
                     };
                     self.run(&event, &mut payload, step);

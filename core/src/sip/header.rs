@@ -52,6 +52,8 @@ pub enum HeaderName<'a> {
     Identity,
     /// `Max-Forwards`.
     MaxForwards,
+    /// `Info-Package` (RFC 6086).
+    InfoPackage,
     /// `Min-Expires`.
     MinExpires,
     /// `Min-SE` (RFC 4028).
@@ -72,6 +74,8 @@ pub enum HeaderName<'a> {
     Reason,
     /// `Record-Route`.
     RecordRoute,
+    /// `Recv-Info` (RFC 6086).
+    RecvInfo,
     /// `Refer-To` (compact `r`, RFC 3515).
     ReferTo,
     /// `Referred-By` (compact `b`, RFC 3892).
@@ -152,6 +156,7 @@ const KNOWN: &[(&str, u8, HeaderName<'static>)] = &[
     ("Date", 0, HeaderName::Date),
     ("Event", b'o', HeaderName::Event),
     ("Identity", b'y', HeaderName::Identity),
+    ("Info-Package", 0, HeaderName::InfoPackage),
     ("Min-Expires", 0, HeaderName::MinExpires),
     ("Min-SE", 0, HeaderName::MinSe),
     ("Organization", 0, HeaderName::Organization),
@@ -162,6 +167,7 @@ const KNOWN: &[(&str, u8, HeaderName<'static>)] = &[
     ("Reason", 0, HeaderName::Reason),
     ("Refer-To", b'r', HeaderName::ReferTo),
     ("Referred-By", b'b', HeaderName::ReferredBy),
+    ("Recv-Info", 0, HeaderName::RecvInfo),
     ("Refer-Sub", 0, HeaderName::ReferSub),
     ("Reject-Contact", b'j', HeaderName::RejectContact),
     ("Replaces", 0, HeaderName::Replaces),
@@ -235,6 +241,7 @@ impl<'a> HeaderName<'a> {
             ],
             9 => &[
                 ("refer-sub", HeaderName::ReferSub),
+                ("recv-info", HeaderName::RecvInfo),
                 ("supported", HeaderName::Supported),
                 ("call-info", HeaderName::CallInfo),
                 ("timestamp", HeaderName::Timestamp),
@@ -255,6 +262,7 @@ impl<'a> HeaderName<'a> {
                 ("record-route", HeaderName::RecordRoute),
                 ("allow-events", HeaderName::AllowEvents),
                 ("organization", HeaderName::Organization),
+                ("info-package", HeaderName::InfoPackage),
             ],
             13 => &[
                 ("proxy-require", HeaderName::ProxyRequire),

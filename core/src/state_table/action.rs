@@ -46,6 +46,8 @@ vocabulary! {
         AcceptREFER,
         /// Answer a received NOTIFY with 200.
         AcceptNOTIFY,
+        /// Answer a received INFO with 200 (RFC 6086 §4.2.2).
+        AcceptINFO,
         /// Report the progress of the call placed for a REFER we accepted: a NOTIFY with
         /// the event's status as `message/sipfrag` on the REFER's subscription, which a
         /// final status terminates (RFC 3515 §2.4.4, RFC 6665 §4.2.2). Nothing when the
@@ -192,6 +194,8 @@ pub enum Action {
     AcceptREFER,
     /// See [`ActionKind::AcceptNOTIFY`].
     AcceptNOTIFY,
+    /// See [`ActionKind::AcceptINFO`].
+    AcceptINFO,
     /// See [`ActionKind::SendNOTIFY`].
     SendNOTIFY,
     /// See [`ActionKind::CallReferTarget`].
@@ -272,6 +276,7 @@ impl Action {
             Action::SendREFER => ActionKind::SendREFER,
             Action::AcceptREFER => ActionKind::AcceptREFER,
             Action::AcceptNOTIFY => ActionKind::AcceptNOTIFY,
+            Action::AcceptINFO => ActionKind::AcceptINFO,
             Action::SendNOTIFY => ActionKind::SendNOTIFY,
             Action::CallReferTarget => ActionKind::CallReferTarget,
             Action::SendREGISTER => ActionKind::SendREGISTER,
@@ -316,6 +321,7 @@ impl Action {
             ActionKind::SendREFER => Action::SendREFER,
             ActionKind::AcceptREFER => Action::AcceptREFER,
             ActionKind::AcceptNOTIFY => Action::AcceptNOTIFY,
+            ActionKind::AcceptINFO => Action::AcceptINFO,
             ActionKind::SendNOTIFY => Action::SendNOTIFY,
             ActionKind::CallReferTarget => Action::CallReferTarget,
             ActionKind::SendREGISTER => Action::SendREGISTER,

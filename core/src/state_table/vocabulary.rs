@@ -127,6 +127,10 @@ vocabulary! {
         DialogREFER,
         /// The final response to our REFER. Added beyond the seed.
         DialogReferResponse,
+        /// An INFO from the remote party (RFC 6086) without an Info-Package (those are
+        /// refused 469: we take none); a DTMF digit it carries (`application/dtmf-relay`,
+        /// `application/dtmf`) or its other body goes with it. Added beyond the seed.
+        DialogINFO,
         /// A NOTIFY reporting transfer progress; `status` is the sipfrag's status code
         /// (RFC 3515 §2.4.5). Added beyond the seed.
         DialogNotify,
@@ -289,8 +293,10 @@ vocabulary! {
         TransferSucceeded,
         /// The transfer did not happen; the call continues.
         TransferFailed,
-        /// A DTMF digit arrived.
+        /// A DTMF digit arrived (RFC 4733, or an INFO's).
         DtmfReceived,
+        /// An INFO without DTMF arrived; its body goes to the application.
+        InfoReceived,
         /// The session's media is bridged to another session.
         Bridged,
         /// The bridge is undone.
