@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,8 @@ use session_core::driver::{CapturedMessage, DriverLimits, PortAllocator, RtpCoun
 use session_core::endpoint::EndReason;
 use session_core::state_table::CompiledTable;
 use session_core::{Command, CommandError, Config, MediaMode, SessionEvent, SessionId};
+use session_core_runtime::pcap::PcapFile;
+use session_core_runtime::tap::Tap;
 
 /// Which runtime drives the endpoints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -80,6 +83,8 @@ pub struct EndpointOptions {
     pub credentials: Credentials,
     /// Where requests outside a dialog go, with a pre-loaded Route.
     pub outbound_proxy: Option<SocketAddr>,
+    /// Write every SIP and RTP datagram crossing the sockets to this pcap file.
+    pub pcap: Option<PathBuf>,
 }
 
 impl EndpointOptions {
@@ -141,6 +146,12 @@ pub struct CallOptionArgs {
     /// at start, through the system resolver (A/AAAA, port 5060 unless given).
     #[arg(long, value_name = "SIP-URI", value_parser = parse_proxy)]
     pub proxy: Option<SocketAddr>,
+
+    // Watching a running tool: captures, metrics.
+    /// Write every SIP and RTP datagram sent and received (SIP over TCP as segments) to
+    /// this pcap file, with wall-clock times: open it in Wireshark or `sngrep -I FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
 }
 
 /// The address of a `--proxy` URI (`sip:10.0.0.1:5070;lr`, `sip:proxy.example.com`, or
@@ -196,6 +207,7 @@ impl CallOptionArgs {
                 _ => Credentials::default(),
             },
             outbound_proxy: self.proxy,
+            pcap: self.pcap.clone(),
         }
     }
 }
@@ -225,6 +237,13 @@ pub enum AgentError {
     Command(CommandError),
     /// The endpoint's driver has stopped.
     Stopped,
+    /// The pcap file could not be created.
+    Capture {
+        /// The file asked for.
+        path: PathBuf,
+        /// Why not.
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for AgentError {
@@ -234,6 +253,9 @@ impl fmt::Display for AgentError {
             AgentError::Runtime(e) => write!(f, "cannot start the runtime: {e}"),
             AgentError::Command(e) => e.fmt(f),
             AgentError::Stopped => f.write_str("the endpoint has stopped"),
+            AgentError::Capture { path, source } => {
+                write!(f, "cannot write the capture {}: {source}", path.display())
+            }
         }
     }
 }
@@ -252,6 +274,21 @@ pub trait Agents {
     fn sip_capture(&mut self, ep: Ep) -> Vec<CapturedMessage<Instant>>;
     /// Ends every call, waits until idle or `grace` passes, closes the sockets.
     fn shutdown(&mut self, grace: Duration);
+}
+
+/// The tap on an endpoint's sockets that writes the pcap file at `pcap`, if one is asked
+/// for.
+fn open_tap(pcap: Option<&std::path::Path>) -> Result<Option<Arc<dyn Tap>>, AgentError> {
+    let Some(path) = pcap else {
+        return Ok(None);
+    };
+    match PcapFile::create(path) {
+        Ok(file) => Ok(Some(Arc::new(file))),
+        Err(source) => Err(AgentError::Capture {
+            path: path.to_owned(),
+            source,
+        }),
+    }
 }
 
 /// The agents for `kind`, with SIGINT and SIGTERM caught.
@@ -398,6 +435,9 @@ mod tokio_agents {
             if let Some(limit) = o.capture_sip {
                 builder = builder.capture_sip(limit);
             }
+            if let Some(tap) = open_tap(o.pcap.as_deref())? {
+                builder = builder.tap(tap);
+            }
             builder = builder.limits(o.limits);
             let mut coordinator = self
                 .rt
@@ -538,6 +578,9 @@ mod mio_agents {
             .map_err(|e| AgentError::Bind(e.to_string()))?;
             if let Some(limit) = o.capture_sip {
                 driver.capture_sip(limit);
+            }
+            if let Some(tap) = open_tap(o.pcap.as_deref())? {
+                driver.tap(tap);
             }
             let addr = driver.local_sip_addr();
             self.drivers.push(driver);

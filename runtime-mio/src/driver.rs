@@ -226,6 +226,12 @@ impl Driver {
             .capture_sip(Arc::new(Mutex::new(SipCapture::new(limit))));
     }
 
+    /// Shows `tap` every datagram (SIP and RTP) and every TCP read and write from now on
+    /// (a [`session_core_runtime::pcap::PcapFile`] writes them for Wireshark).
+    pub fn tap(&mut self, tap: Arc<dyn session_core_runtime::tap::Tap>) {
+        self.core.tap(tap);
+    }
+
     /// The SIP messages recorded since [`Driver::capture_sip`], or `None` when off.
     pub fn sip_capture(&self) -> Option<Vec<CapturedMessage<StdInstant>>> {
         self.core.sip_capture()

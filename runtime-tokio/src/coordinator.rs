@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::driver::{self, Request};
+use session_core_runtime::tap::Tap;
 use session_core_runtime::{DriverConfig, SharedCapture};
 
 /// Capacity of each call's event channel; events past it are dropped and counted.
@@ -100,6 +101,7 @@ pub struct SessionCoordinatorBuilder {
     rtp_ip: Option<IpAddr>,
     limits: DriverLimits,
     capture_limit: Option<usize>,
+    tap: Option<Arc<dyn Tap>>,
 }
 
 impl SessionCoordinatorBuilder {
@@ -175,6 +177,14 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// Shows `tap` every datagram (SIP and RTP) and every TCP read and write that crosses
+    /// the sockets (a [`session_core_runtime::pcap::PcapFile`] writes them for
+    /// Wireshark). Off by default.
+    pub fn tap(mut self, tap: Arc<dyn Tap>) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
         let config = self.config;
@@ -198,6 +208,7 @@ impl SessionCoordinatorBuilder {
             incoming: incoming_tx,
             events: events_tx.clone(),
             capture: capture.clone(),
+            tap: self.tap,
         };
         let (sip_addr, task) =
             driver::spawn(setup).map_err(|(addr, source)| BuildError::Bind { addr, source })?;
@@ -238,6 +249,7 @@ impl SessionCoordinator {
             rtp_ip: None,
             limits: DriverLimits::default(),
             capture_limit: None,
+            tap: None,
         }
     }
 

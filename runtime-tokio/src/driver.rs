@@ -17,6 +17,7 @@ use session_core::resolve::{Family, QueryId, ResolveError};
 use session_core::state_machine::History;
 use session_core::{CallOptions, Command, CommandError, SessionEvent, SessionId, SessionInfo};
 use session_core_runtime::dns::{Answer, Resolver};
+use session_core_runtime::tap::Tap;
 use session_core_runtime::{Core, DriverConfig, Io, Progress, SharedCapture, Socket, StartError};
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -103,6 +104,7 @@ pub(crate) struct Setup {
     pub(crate) incoming: mpsc::Sender<IncomingCall>,
     pub(crate) events: broadcast::Sender<SessionEvent>,
     pub(crate) capture: Option<SharedCapture>,
+    pub(crate) tap: Option<Arc<dyn Tap>>,
 }
 
 /// Binds SIP and spawns the task. Returns the bound address, or the address that could
@@ -236,6 +238,7 @@ impl Driver {
             incoming,
             events,
             capture,
+            tap,
         } = setup;
         let asked = driver.endpoint.sip_addr;
         let io = Wakers {
@@ -251,6 +254,9 @@ impl Driver {
             })?;
         if let Some(capture) = capture {
             core.capture_sip(capture);
+        }
+        if let Some(tap) = tap {
+            core.tap(tap);
         }
         let sip_ip = core.sip_addr().ip();
         let listener = match listener {
@@ -645,6 +651,7 @@ mod tests {
             incoming,
             events,
             capture: None,
+            tap: None,
         };
         (setup, tx)
     }

@@ -11,9 +11,10 @@ use session_core::endpoint::Transmit;
 use session_core::sip::Transport;
 use session_core::{Instant, MediaInput, SessionId};
 
-use super::{Core, Progress, RtpSocket, Slot};
+use super::{tap_wire, Core, Progress, RtpSocket, Slot};
 use crate::io::Io;
 use crate::sockets;
+use crate::tap::Wire;
 
 impl<R: Io> Core<R> {
     /// Reads datagrams from the SIP socket (`None`) or an RTP socket until `WouldBlock`
@@ -32,9 +33,9 @@ impl<R: Io> Core<R> {
                     self.stats.datagrams_received += 1;
                     if slot.is_some() {
                         self.media.record_received(local, n);
-                    } else {
-                        self.record(Direction::Received, local, remote, &self.buf[..n]);
                     }
+                    let sip = slot.is_none();
+                    self.record(sip, Direction::Received, local, remote, &self.buf[..n]);
                     self.endpoint.handle_datagram(
                         now,
                         local,
@@ -124,20 +125,40 @@ impl<R: Io> Core<R> {
         }
     }
 
-    /// Counts a datagram the socket took, and records it when it is SIP.
+    /// Counts a datagram the socket took, and records it.
     fn sent(&mut self, slot: Option<usize>, t: &Transmit) {
         self.stats.datagrams_sent += 1;
         if slot.is_some() {
             self.media.record_sent(t.local, t.payload.len());
-        } else {
-            self.record(Direction::Sent, t.local, t.remote, &t.payload);
         }
+        self.record(
+            slot.is_none(),
+            Direction::Sent,
+            t.local,
+            t.remote,
+            &t.payload,
+        );
     }
 
-    /// Records a SIP datagram in the capture, when one is on, at the time it crossed
-    /// the socket.
-    fn record(&self, direction: Direction, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
-        if let Some(capture) = &self.capture {
+    /// Shows a datagram to the tap, and records it in the SIP capture when it is `sip`
+    /// and a capture is on, at the time it crossed the socket.
+    fn record(
+        &self,
+        sip: bool,
+        direction: Direction,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let wire = Wire {
+            direction,
+            transport: Transport::Udp,
+            local,
+            remote,
+            bytes,
+        };
+        tap_wire(self.tap.as_deref(), wire);
+        if let (true, Some(capture)) = (sip, &self.capture) {
             let at = std::time::Instant::now();
             // A poisoned lock only means a reader panicked; the capture itself is sound.
             let mut c = capture.lock().unwrap_or_else(|e| e.into_inner());

@@ -7,7 +7,8 @@
 //!   longest (RFC 3261 §18 lets either side close a connection it no longer needs);
 //! - TCP framing into messages and the RFC 5626 §3.5.1 keep-alive pong;
 //! - when an RTP socket is bound, from which port, and when its port goes back;
-//! - the SIP capture, the counters, the bounded queue of session events.
+//! - the SIP capture, the tap on every socket, the counters, the bounded queue of session
+//!   events.
 //!
 //! A runtime keeps only its event loop: it learns which socket is ready, calls
 //! [`Core::read`], [`Core::flush`] or [`Core::accept`] for it, and arms one timer at
@@ -32,6 +33,7 @@ use session_core::{
 use crate::io::Io;
 use crate::slots::Slots;
 use crate::sockets;
+use crate::tap::{Tap, Wire};
 
 mod connections;
 mod datagrams;
@@ -143,6 +145,7 @@ pub struct Core<R: Io> {
     buf: Vec<u8>,
     stats: DriverStats,
     capture: Option<SharedCapture>,
+    tap: Option<Arc<dyn Tap>>,
 }
 
 enum Slot<R: Io> {
@@ -217,6 +220,7 @@ impl<R: Io> Core<R> {
             queries: VecDeque::new(),
             stats: DriverStats::default(),
             capture: None,
+            tap: None,
         };
         Ok((core, listener))
     }
@@ -224,6 +228,11 @@ impl<R: Io> Core<R> {
     /// Records the SIP messages that cross the UDP socket into `capture`.
     pub fn capture_sip(&mut self, capture: SharedCapture) {
         self.capture = Some(capture);
+    }
+
+    /// Shows `tap` every datagram (SIP and RTP) and every TCP read and write from now on.
+    pub fn tap(&mut self, tap: Arc<dyn Tap>) {
+        self.tap = Some(tap);
     }
 
     /// A copy of the SIP messages recorded so far, or `None` when no capture is on.
@@ -482,6 +491,14 @@ impl<R: Io> Core<R> {
                 self.release_port(rtp.port);
             }
         }
+    }
+}
+
+/// Shows `tap`, when there is one, what crossed a socket now (a free function, so that it
+/// can be called while a connection of the core is borrowed).
+fn tap_wire(tap: Option<&dyn Tap>, wire: Wire<'_>) {
+    if let Some(tap) = tap {
+        tap.observe(std::time::SystemTime::now(), &wire);
     }
 }
 
