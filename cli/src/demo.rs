@@ -65,6 +65,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         credentials: Default::default(),
         outbound_proxy: None,
         pcap,
+        metrics: None,
     };
     let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone, args.pcap)) {
         Ok(a) => a,

@@ -85,6 +85,8 @@ pub struct EndpointOptions {
     pub outbound_proxy: Option<SocketAddr>,
     /// Write every SIP and RTP datagram crossing the sockets to this pcap file.
     pub pcap: Option<PathBuf>,
+    /// Serve the counters for Prometheus at this address (`GET /metrics`).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl EndpointOptions {
@@ -152,6 +154,11 @@ pub struct CallOptionArgs {
     /// this pcap file, with wall-clock times: open it in Wireshark or `sngrep -I FILE`.
     #[arg(long, value_name = "FILE")]
     pub pcap: Option<PathBuf>,
+    /// Serve the endpoint's counters (calls by outcome, transactions, retransmissions,
+    /// malformed and overload drops, RTP packets, queue drops) in Prometheus's text
+    /// format over HTTP at this address, e.g. 127.0.0.1:9090.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// The address of a `--proxy` URI (`sip:10.0.0.1:5070;lr`, `sip:proxy.example.com`, or
@@ -208,6 +215,7 @@ impl CallOptionArgs {
             },
             outbound_proxy: self.proxy,
             pcap: self.pcap.clone(),
+            metrics: self.metrics,
         }
     }
 }
@@ -237,6 +245,8 @@ pub enum AgentError {
     Command(CommandError),
     /// The endpoint's driver has stopped.
     Stopped,
+    /// The metrics exporter could not start (most often: its address is in use).
+    Metrics(String),
     /// The pcap file could not be created.
     Capture {
         /// The file asked for.
@@ -253,6 +263,7 @@ impl fmt::Display for AgentError {
             AgentError::Runtime(e) => write!(f, "cannot start the runtime: {e}"),
             AgentError::Command(e) => e.fmt(f),
             AgentError::Stopped => f.write_str("the endpoint has stopped"),
+            AgentError::Metrics(e) => write!(f, "cannot serve metrics: {e}"),
             AgentError::Capture { path, source } => {
                 write!(f, "cannot write the capture {}: {source}", path.display())
             }
@@ -291,6 +302,30 @@ fn open_tap(pcap: Option<&std::path::Path>) -> Result<Option<Arc<dyn Tap>>, Agen
     }
 }
 
+/// How often the runtimes copy their counters into the metrics recorder.
+const METRICS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts serving metrics at `addr` (once per process: the recorder is global), when asked
+/// to; says whether the endpoint should publish.
+fn serve_metrics(addr: Option<SocketAddr>) -> Result<bool, AgentError> {
+    static SERVING: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let Some(addr) = addr else {
+        return Ok(false);
+    };
+    // The exporter runs on a thread of its own (with a small tokio runtime), whichever
+    // runtime drives the endpoints.
+    SERVING
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .with_http_listener(addr)
+                .install()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map(|()| true)
+        .map_err(AgentError::Metrics)
+}
+
 /// The agents for `kind`, with SIGINT and SIGTERM caught.
 pub fn open(kind: RuntimeKind) -> Result<Box<dyn Agents>, AgentError> {
     match kind {
@@ -307,27 +342,10 @@ pub fn make_call(target: &str) -> Command {
     }
 }
 
-/// The short machine-readable name of why a call ended.
+/// The short machine-readable name of why a call ended (the `reason` label of the
+/// runtimes' call metrics, too).
 pub fn reason_name(reason: &EndReason) -> &'static str {
-    use session_core::endpoint::Side;
-    match reason {
-        EndReason::HungUp { by: Side::Local } => "hangup_local",
-        EndReason::HungUp { by: Side::Remote } => "hangup_remote",
-        EndReason::Cancelled { .. } => "cancelled",
-        EndReason::Rejected { .. } => "rejected",
-        EndReason::Timeout => "timeout",
-        EndReason::ByeTimedOut => "bye_timeout",
-        EndReason::TransportError => "transport_error",
-        EndReason::MediaTimeout => "media_timeout",
-        EndReason::MediaFailed => "media_failed",
-        EndReason::NotAcceptable => "not_acceptable",
-        EndReason::Expired => "expired",
-        EndReason::AuthFailed { .. } => "auth_failed",
-        EndReason::Unresolvable { .. } => "unresolvable",
-        EndReason::Shutdown => "shutdown",
-        EndReason::Unregistered => "unregistered",
-        _ => "other",
-    }
+    session_core_runtime::metrics::end_reason_name(reason)
 }
 
 /// A session event as one JSON object (a stdout line).
@@ -437,6 +455,9 @@ mod tokio_agents {
             }
             if let Some(tap) = open_tap(o.pcap.as_deref())? {
                 builder = builder.tap(tap);
+            }
+            if serve_metrics(o.metrics)? {
+                builder = builder.publish_metrics(METRICS_INTERVAL);
             }
             builder = builder.limits(o.limits);
             let mut coordinator = self
@@ -581,6 +602,9 @@ mod mio_agents {
             }
             if let Some(tap) = open_tap(o.pcap.as_deref())? {
                 driver.tap(tap);
+            }
+            if serve_metrics(o.metrics)? {
+                driver.publish_metrics(METRICS_INTERVAL);
             }
             let addr = driver.local_sip_addr();
             self.drivers.push(driver);

@@ -232,6 +232,12 @@ impl Driver {
         self.core.tap(tap);
     }
 
+    /// Publishes the endpoint's and the driver's counters through the `metrics` facade
+    /// every `every` (see `session_core_runtime::metrics`), and counts calls by outcome.
+    pub fn publish_metrics(&mut self, every: std::time::Duration) {
+        self.core.publish_metrics(every);
+    }
+
     /// The SIP messages recorded since [`Driver::capture_sip`], or `None` when off.
     pub fn sip_capture(&self) -> Option<Vec<CapturedMessage<StdInstant>>> {
         self.core.sip_capture()

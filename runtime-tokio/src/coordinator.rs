@@ -102,6 +102,7 @@ pub struct SessionCoordinatorBuilder {
     limits: DriverLimits,
     capture_limit: Option<usize>,
     tap: Option<Arc<dyn Tap>>,
+    publish_metrics: Option<Duration>,
 }
 
 impl SessionCoordinatorBuilder {
@@ -185,6 +186,14 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// Publishes the endpoint's and the driver's counters through the `metrics` facade
+    /// every `every` (see `session_core_runtime::metrics` for the series), and counts
+    /// calls by outcome. Off by default.
+    pub fn publish_metrics(mut self, every: Duration) -> Self {
+        self.publish_metrics = Some(every);
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
         let config = self.config;
@@ -209,6 +218,7 @@ impl SessionCoordinatorBuilder {
             events: events_tx.clone(),
             capture: capture.clone(),
             tap: self.tap,
+            publish_metrics: self.publish_metrics,
         };
         let (sip_addr, task) =
             driver::spawn(setup).map_err(|(addr, source)| BuildError::Bind { addr, source })?;
@@ -250,6 +260,7 @@ impl SessionCoordinator {
             limits: DriverLimits::default(),
             capture_limit: None,
             tap: None,
+            publish_metrics: None,
         }
     }
 

@@ -105,6 +105,7 @@ pub(crate) struct Setup {
     pub(crate) events: broadcast::Sender<SessionEvent>,
     pub(crate) capture: Option<SharedCapture>,
     pub(crate) tap: Option<Arc<dyn Tap>>,
+    pub(crate) publish_metrics: Option<Duration>,
 }
 
 /// Binds SIP and spawns the task. Returns the bound address, or the address that could
@@ -239,6 +240,7 @@ impl Driver {
             events,
             capture,
             tap,
+            publish_metrics,
         } = setup;
         let asked = driver.endpoint.sip_addr;
         let io = Wakers {
@@ -257,6 +259,9 @@ impl Driver {
         }
         if let Some(tap) = tap {
             core.tap(tap);
+        }
+        if let Some(every) = publish_metrics {
+            core.publish_metrics(every);
         }
         let sip_ip = core.sip_addr().ip();
         let listener = match listener {
@@ -652,6 +657,7 @@ mod tests {
             events,
             capture: None,
             tap: None,
+            publish_metrics: None,
         };
         (setup, tx)
     }

@@ -188,6 +188,12 @@ impl Endpoint {
         &self.stats
     }
 
+    /// Counters of the transaction layer: transactions started, retransmissions sent and
+    /// absorbed, timeouts.
+    pub fn transaction_stats(&self) -> crate::transaction::TransactionStats {
+        self.transactions.stats()
+    }
+
     /// A datagram (or one framed stream message) arrived on `local` from `remote`. RTP for
     /// a session arrives here too, on the session's RTP address.
     pub fn handle_datagram(

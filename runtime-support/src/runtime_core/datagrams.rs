@@ -32,6 +32,7 @@ impl<R: Io> Core<R> {
                 Ok((n, remote)) => {
                     self.stats.datagrams_received += 1;
                     if slot.is_some() {
+                        self.stats.rtp_packets_received += 1;
                         self.media.record_received(local, n);
                     }
                     let sip = slot.is_none();
@@ -129,6 +130,7 @@ impl<R: Io> Core<R> {
     fn sent(&mut self, slot: Option<usize>, t: &Transmit) {
         self.stats.datagrams_sent += 1;
         if slot.is_some() {
+            self.stats.rtp_packets_sent += 1;
             self.media.record_sent(t.local, t.payload.len());
         }
         self.record(

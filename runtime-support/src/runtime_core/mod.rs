@@ -31,6 +31,7 @@ use session_core::{
 };
 
 use crate::io::Io;
+use crate::metrics;
 use crate::slots::Slots;
 use crate::sockets;
 use crate::tap::{Tap, Wire};
@@ -146,6 +147,8 @@ pub struct Core<R: Io> {
     stats: DriverStats,
     capture: Option<SharedCapture>,
     tap: Option<Arc<dyn Tap>>,
+    /// When the counters go to the `metrics` facade next; `None`: they do not.
+    metrics: Option<metrics::Schedule>,
 }
 
 enum Slot<R: Io> {
@@ -221,6 +224,7 @@ impl<R: Io> Core<R> {
             stats: DriverStats::default(),
             capture: None,
             tap: None,
+            metrics: None,
         };
         Ok((core, listener))
     }
@@ -233,6 +237,14 @@ impl<R: Io> Core<R> {
     /// Shows `tap` every datagram (SIP and RTP) and every TCP read and write from now on.
     pub fn tap(&mut self, tap: Arc<dyn Tap>) {
         self.tap = Some(tap);
+    }
+
+    /// Publishes the counters through the `metrics` facade every `every`, starting at
+    /// the next [`Core::handle_timeout`] (see [`crate::metrics`] for the series), and
+    /// counts calls by outcome as their events pass. The core then wakes at least that
+    /// often.
+    pub fn publish_metrics(&mut self, every: std::time::Duration) {
+        self.metrics = Some(metrics::Schedule::new(every));
     }
 
     /// A copy of the SIP messages recorded so far, or `None` when no capture is on.
@@ -403,10 +415,14 @@ impl<R: Io> Core<R> {
     /// When [`Core::handle_timeout`] must next be called: the endpoint's next timer or
     /// the next TCP connection going idle.
     pub fn next_timeout(&self) -> Option<Instant> {
-        [self.endpoint.poll_timeout(), self.idle.next_expiry()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.endpoint.poll_timeout(),
+            self.idle.next_expiry(),
+            self.metrics.map(|m| m.next()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires the endpoint's timers when due and closes the connections gone idle. Cheap
@@ -421,6 +437,13 @@ impl<R: Io> Core<R> {
             self.stats.connections_closed_idle += 1;
             self.close_slot(slot);
         }
+        if self.metrics.as_mut().is_some_and(|m| m.due(now)) {
+            let open = metrics::Open {
+                rtp_sockets: self.media.len(),
+                tcp_connections: self.conns.len(),
+            };
+            metrics::publish(&self.endpoint, &self.stats, open);
+        }
     }
 
     /// Drains the endpoint's outputs: transmits, media requests, events.
@@ -434,6 +457,9 @@ impl<R: Io> Core<R> {
                 }
                 Output::Media(MediaRequest::Close { session, .. }) => self.close_media(session),
                 Output::Event(event) => {
+                    if self.metrics.is_some() {
+                        metrics::count_event(&event);
+                    }
                     if self.events.len() >= MAX_QUEUED_EVENTS {
                         self.events.pop_front();
                         self.stats.events_dropped += 1;
