@@ -819,7 +819,9 @@ impl Endpoint {
         f: impl FnOnce(&mut Session, &mut Step<'_>) -> R,
     ) -> Option<R> {
         self.lend(now, id, |sessions, step| {
-            sessions.get_mut(id).map(|s| f(s, step))
+            let session = sessions.get_mut(id)?;
+            let _span = session.span(id).entered();
+            Some(f(session, step))
         })
     }
 
