@@ -238,6 +238,18 @@ impl Driver {
         self.core.publish_metrics(every);
     }
 
+    /// Records every input the endpoint is given and every datagram it sends, at most
+    /// `limit` of each, for a replay into a fresh endpoint (see
+    /// `session_core::driver::Recording`). Call it before the first input.
+    pub fn record_inputs(&mut self, limit: usize) {
+        self.core.record_inputs(limit);
+    }
+
+    /// What [`Driver::record_inputs`] recorded so far.
+    pub fn recording(&self) -> Option<&session_core::driver::Recording> {
+        self.core.recording()
+    }
+
     /// The SIP messages recorded since [`Driver::capture_sip`], or `None` when off.
     pub fn sip_capture(&self) -> Option<Vec<CapturedMessage<StdInstant>>> {
         self.core.sip_capture()

@@ -6,7 +6,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use session_core::driver::{Direction, Frame, StreamReassembler};
+use session_core::driver::{Direction, Frame, RecordedInput, StreamReassembler};
 use session_core::endpoint::Transmit;
 use session_core::sip::Transport;
 use session_core::Instant;
@@ -241,6 +241,15 @@ impl<R: Io> Core<R> {
             match conn.reassembler.next_frame() {
                 Ok(Some(Frame::Message(message))) => {
                     self.stats.stream_messages_received += 1;
+                    if let Some(recording) = self.recording.as_mut() {
+                        let input = RecordedInput::Datagram {
+                            local: self.sip_addr,
+                            remote,
+                            transport: Transport::Tcp,
+                            bytes: message.to_vec(),
+                        };
+                        recording.input(now, input);
+                    }
                     self.endpoint.handle_datagram(
                         now,
                         self.sip_addr,

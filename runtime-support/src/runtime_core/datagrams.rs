@@ -6,7 +6,7 @@
 use std::io;
 use std::net::SocketAddr;
 
-use session_core::driver::{Direction, RetryQueue, Source};
+use session_core::driver::{Direction, RecordedInput, RetryQueue, Source};
 use session_core::endpoint::Transmit;
 use session_core::sip::Transport;
 use session_core::{Instant, MediaInput, SessionId};
@@ -36,7 +36,16 @@ impl<R: Io> Core<R> {
                         self.media.record_received(local, n);
                     }
                     let sip = slot.is_none();
-                    self.record(sip, Direction::Received, local, remote, &self.buf[..n]);
+                    self.observe(sip, Direction::Received, local, remote, &self.buf[..n]);
+                    if let Some(recording) = self.recording.as_mut() {
+                        let input = RecordedInput::Datagram {
+                            local,
+                            remote,
+                            transport: Transport::Udp,
+                            bytes: self.buf[..n].to_vec(),
+                        };
+                        recording.input(now, input);
+                    }
                     self.endpoint.handle_datagram(
                         now,
                         local,
@@ -133,7 +142,7 @@ impl<R: Io> Core<R> {
             self.stats.rtp_packets_sent += 1;
             self.media.record_sent(t.local, t.payload.len());
         }
-        self.record(
+        self.observe(
             slot.is_none(),
             Direction::Sent,
             t.local,
@@ -144,7 +153,7 @@ impl<R: Io> Core<R> {
 
     /// Shows a datagram to the tap, and records it in the SIP capture when it is `sip`
     /// and a capture is on, at the time it crossed the socket.
-    fn record(
+    fn observe(
         &self,
         sip: bool,
         direction: Direction,

@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use session_core::driver::{
     CapturedMessage, DriverLimits, DriverStats, Epoch, IdleConnections, MediaBook, PortAllocator,
-    RetryQueue, RtpCounters, SipCapture, StreamReassembler,
+    RecordedInput, Recording, RetryQueue, RtpCounters, SipCapture, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
 use session_core::resolve::{QueryId, ResolveError, ResolveQuery, Resolved};
@@ -149,6 +149,8 @@ pub struct Core<R: Io> {
     tap: Option<Arc<dyn Tap>>,
     /// When the counters go to the `metrics` facade next; `None`: they do not.
     metrics: Option<metrics::Schedule>,
+    /// Every input given to the endpoint and every datagram it sent, when recording.
+    recording: Option<Recording>,
 }
 
 enum Slot<R: Io> {
@@ -225,6 +227,7 @@ impl<R: Io> Core<R> {
             capture: None,
             tap: None,
             metrics: None,
+            recording: None,
         };
         Ok((core, listener))
     }
@@ -245,6 +248,26 @@ impl<R: Io> Core<R> {
     /// often.
     pub fn publish_metrics(&mut self, every: std::time::Duration) {
         self.metrics = Some(metrics::Schedule::new(every));
+    }
+
+    /// Records every input the endpoint is given from now on, with its instant, and every
+    /// datagram it sends, at most `limit` of each, for a replay into a fresh endpoint
+    /// (`session_core::driver::Recording`). Call it before the first input (right after
+    /// [`Core::bind`]): a recording that misses the start does not replay.
+    pub fn record_inputs(&mut self, limit: usize) {
+        self.recording = Some(Recording::new(self.endpoint.config().clone(), limit));
+    }
+
+    /// What [`Core::record_inputs`] recorded so far.
+    pub fn recording(&self) -> Option<&Recording> {
+        self.recording.as_ref()
+    }
+
+    /// Records an input, when recording.
+    fn record(&mut self, now: Instant, input: impl FnOnce() -> RecordedInput) {
+        if let Some(recording) = self.recording.as_mut() {
+            recording.input(now, input());
+        }
     }
 
     /// A copy of the SIP messages recorded so far, or `None` when no capture is on.
@@ -367,6 +390,10 @@ impl<R: Io> Core<R> {
     /// The answer to a query from [`Core::poll_query`]: the call starts, or ends
     /// unresolvable.
     pub fn resolved(&mut self, now: Instant, id: QueryId, answer: Result<Resolved, ResolveError>) {
+        self.record(now, || RecordedInput::Resolved {
+            id,
+            answer: answer.clone(),
+        });
         self.endpoint.handle_resolved(now, id, answer);
         self.drain(now);
     }
@@ -374,6 +401,7 @@ impl<R: Io> Core<R> {
     /// Runs a [`Command`] and sends what it produced; returns the session it created or
     /// acted on.
     pub fn execute(&mut self, now: Instant, command: Command) -> Result<SessionId, CommandError> {
+        self.record(now, || RecordedInput::Command(command.clone()));
         let r = self.endpoint.execute(now, command);
         self.drain(now);
         r
@@ -382,6 +410,7 @@ impl<R: Io> Core<R> {
     /// Starts a graceful shutdown: every call gets its BYE or CANCEL. (The runtime stops
     /// accepting connections.)
     pub fn shutdown(&mut self, now: Instant) {
+        self.record(now, || RecordedInput::Shutdown);
         self.endpoint.shutdown(now);
         self.drain(now);
     }
@@ -429,6 +458,7 @@ impl<R: Io> Core<R> {
     /// when nothing is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.endpoint.poll_timeout().is_some_and(|due| due <= now) {
+            self.record(now, || RecordedInput::Timeout);
             self.endpoint.handle_timeout(now);
             self.drain(now);
         }
@@ -450,9 +480,15 @@ impl<R: Io> Core<R> {
     pub fn drain(&mut self, now: Instant) {
         while let Some(output) = self.endpoint.poll_output() {
             match output {
-                Output::Transmit(t) => self.transmit(t, now),
+                Output::Transmit(t) => {
+                    if let Some(recording) = self.recording.as_mut() {
+                        recording.sent(&t);
+                    }
+                    self.transmit(t, now);
+                }
                 Output::Media(MediaRequest::Open { session }) => {
                     let input = self.open_media(session);
+                    self.record(now, || RecordedInput::Media(input.clone()));
                     self.endpoint.handle_media(now, input);
                 }
                 Output::Media(MediaRequest::Close { session, .. }) => self.close_media(session),
