@@ -24,7 +24,9 @@ mod table;
         sessionctl demo\n  \
         sessionctl uas --bind 127.0.0.1:5060\n  \
         sessionctl call sip:bob@127.0.0.1:5060 --duration-ms 5000\n  \
-        sessionctl --runtime mio uas --bind 127.0.0.1:5060\n\n\
+        sessionctl --runtime mio uas --bind 127.0.0.1:5060\n  \
+        sessionctl uas --bind 127.0.0.1:5060 --pcap uas.pcap --metrics 127.0.0.1:9090\n  \
+        sessionctl simulate simulator/scenarios/dtmf.yaml --pcap dtmf.pcap   (then: wireshark dtmf.pcap, sngrep -I dtmf.pcap)\n\n\
         Machine-readable events go to stdout as JSON lines; logs go to stderr\n\
         (-v, -vv, or RUST_LOG=session_core=debug; one call:\n\
         RUST_LOG='session_core[session{call_id=CALL-ID}]=debug'; --log-format json)."
