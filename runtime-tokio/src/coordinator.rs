@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use session_core::driver::{
-    CapturedMessage, DriverLimits, DriverStats, PortAllocator, RtpCounters, SipCapture,
+    CapturedMessage, DriverLimits, DriverStats, PortAllocator, Recording, RtpCounters, SipCapture,
 };
 use session_core::media::PushAudioError;
 use session_core::state_machine::History;
@@ -103,6 +103,7 @@ pub struct SessionCoordinatorBuilder {
     capture_limit: Option<usize>,
     tap: Option<Arc<dyn Tap>>,
     publish_metrics: Option<Duration>,
+    record_inputs: Option<usize>,
 }
 
 impl SessionCoordinatorBuilder {
@@ -194,6 +195,14 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// Records every input the endpoint is given and every datagram it sends, at most
+    /// `limit` of each, for [`SessionCoordinator::recording`] and a replay into a fresh
+    /// endpoint (`session_core::driver::Recording`). Off by default.
+    pub fn record_inputs(mut self, limit: usize) -> Self {
+        self.record_inputs = Some(limit);
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
         let config = self.config;
@@ -219,6 +228,7 @@ impl SessionCoordinatorBuilder {
             capture: capture.clone(),
             tap: self.tap,
             publish_metrics: self.publish_metrics,
+            record_inputs: self.record_inputs,
         };
         let (sip_addr, task) =
             driver::spawn(setup).map_err(|(addr, source)| BuildError::Bind { addr, source })?;
@@ -261,6 +271,7 @@ impl SessionCoordinator {
             capture_limit: None,
             tap: None,
             publish_metrics: None,
+            record_inputs: None,
         }
     }
 
@@ -340,6 +351,17 @@ impl SessionCoordinator {
     /// A session's RTP counters (kept a while after the call ended).
     pub async fn rtp_counters(&self, session: SessionId) -> Option<RtpCounters> {
         rtp_counters(&self.commands, session).await
+    }
+
+    /// A copy of what [`SessionCoordinatorBuilder::record_inputs`] recorded so far; `None`
+    /// when it is off or the driver stopped.
+    pub async fn recording(&self) -> Option<Recording> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Request::Recording { reply })
+            .await
+            .ok()?;
+        rx.await.ok().flatten()
     }
 
     /// What the driver has counted so far; `None` once it stopped.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use session_core::driver::{DriverStats, RtpCounters};
+use session_core::driver::{DriverStats, Recording, RtpCounters};
 use session_core::media::PushAudioError;
 use session_core::resolve::{Family, QueryId, ResolveError};
 use session_core::state_machine::History;
@@ -73,6 +73,9 @@ pub(crate) enum Request {
     Stats {
         reply: oneshot::Sender<DriverStats>,
     },
+    Recording {
+        reply: oneshot::Sender<Option<Recording>>,
+    },
     Shutdown {
         grace: Duration,
         reply: oneshot::Sender<()>,
@@ -90,6 +93,7 @@ impl std::fmt::Debug for Request {
             Request::History { .. } => "History",
             Request::Counters { .. } => "Counters",
             Request::Stats { .. } => "Stats",
+            Request::Recording { .. } => "Recording",
             Request::Shutdown { .. } => "Shutdown",
         };
         f.write_str(name)
@@ -106,6 +110,7 @@ pub(crate) struct Setup {
     pub(crate) capture: Option<SharedCapture>,
     pub(crate) tap: Option<Arc<dyn Tap>>,
     pub(crate) publish_metrics: Option<Duration>,
+    pub(crate) record_inputs: Option<usize>,
 }
 
 /// Binds SIP and spawns the task. Returns the bound address, or the address that could
@@ -241,6 +246,7 @@ impl Driver {
             capture,
             tap,
             publish_metrics,
+            record_inputs,
         } = setup;
         let asked = driver.endpoint.sip_addr;
         let io = Wakers {
@@ -262,6 +268,9 @@ impl Driver {
         }
         if let Some(every) = publish_metrics {
             core.publish_metrics(every);
+        }
+        if let Some(limit) = record_inputs {
+            core.record_inputs(limit);
         }
         let sip_ip = core.sip_addr().ip();
         let listener = match listener {
@@ -402,6 +411,9 @@ impl Driver {
             }
             Request::Stats { reply } => {
                 let _ = reply.send(self.core.stats());
+            }
+            Request::Recording { reply } => {
+                let _ = reply.send(self.core.recording().cloned());
             }
             Request::Shutdown { grace, reply } => self.begin_shutdown(grace, Some(reply)),
         }
@@ -658,6 +670,7 @@ mod tests {
             capture: None,
             tap: None,
             publish_metrics: None,
+            record_inputs: None,
         };
         (setup, tx)
     }

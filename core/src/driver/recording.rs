@@ -78,6 +78,17 @@ impl RecordedInput {
     }
 }
 
+/// The first datagram where a replay parted from the recording.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplayMismatch {
+    /// Its position among the datagrams sent.
+    pub index: usize,
+    /// What the recorded run sent there (`None`: it had sent everything).
+    pub recorded: Option<Box<Transmit>>,
+    /// What the replay sent there (`None`: it sent nothing more).
+    pub replayed: Option<Box<Transmit>>,
+}
+
 /// The inputs an endpoint was given since it was made, and the datagrams it asked to
 /// send; see the module doc.
 #[derive(Clone, Debug)]
@@ -156,5 +167,88 @@ impl Recording {
             }
         }
         sent
+    }
+
+    /// Replays (see [`Recording::replay`]) and compares: the number of datagrams when the
+    /// replay sent exactly what the recorded run did, else the first difference.
+    pub fn check_replay(&self) -> Result<usize, ReplayMismatch> {
+        let replayed = self.replay();
+        let recorded = &self.sent;
+        let index =
+            (0..recorded.len().max(replayed.len())).find(|&i| recorded.get(i) != replayed.get(i));
+        match index {
+            None => Ok(recorded.len()),
+            Some(index) => Err(ReplayMismatch {
+                index,
+                recorded: recorded.get(index).cloned().map(Box::new),
+                replayed: replayed.get(index).cloned().map(Box::new),
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(n: u32) -> RecordedInput {
+        let bytes = format!(
+            "OPTIONS sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK{n}\r\n\
+             From: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>\r\nCall-ID: c{n}\r\n\
+             CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+        );
+        RecordedInput::Datagram {
+            local: "127.0.0.1:5060".parse().unwrap(),
+            remote: "127.0.0.1:5070".parse().unwrap(),
+            transport: Transport::Udp,
+            bytes: bytes.into_bytes(),
+        }
+    }
+
+    /// Records an endpoint answering two OPTIONS as a driver would.
+    fn recorded() -> Recording {
+        let config = Config::new("127.0.0.1:5060".parse().unwrap());
+        let mut endpoint = Endpoint::new(config.clone());
+        let mut recording = Recording::new(config, 16);
+        for (n, at_ms) in [(1, 10), (2, 20)] {
+            let now = Instant::from_millis(at_ms);
+            let input = options(n);
+            let _ = input.apply(&mut endpoint, now);
+            recording.input(now, input);
+            while let Some(output) = endpoint.poll_output() {
+                if let Output::Transmit(t) = output {
+                    recording.sent(&t);
+                }
+            }
+        }
+        recording
+    }
+
+    #[test]
+    fn a_recording_replays_to_the_same_datagrams() {
+        let recording = recorded();
+        assert_eq!(recording.check_replay(), Ok(2));
+    }
+
+    #[test]
+    fn a_replay_that_parts_from_the_recording_names_the_first_difference() {
+        let mut recording = recorded();
+        let extra = recording.sent_datagrams()[0].clone();
+        recording.sent(&extra);
+        let mismatch = recording.check_replay().unwrap_err();
+        assert_eq!(mismatch.index, 2);
+        assert_eq!(mismatch.recorded, Some(Box::new(extra)));
+        assert_eq!(mismatch.replayed, None);
+    }
+
+    #[test]
+    fn a_recording_past_its_limit_says_it_is_incomplete() {
+        let config = Config::new("127.0.0.1:5060".parse().unwrap());
+        let mut recording = Recording::new(config, 1);
+        recording.input(Instant::ZERO, RecordedInput::Timeout);
+        assert!(recording.is_complete());
+        recording.input(Instant::ZERO, RecordedInput::Timeout);
+        assert!(!recording.is_complete());
+        assert_eq!(recording.inputs().len(), 1);
     }
 }
