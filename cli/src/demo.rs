@@ -8,6 +8,7 @@
 //! side sent and the other never read ends in an `x`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,10 @@ const CAPTURE_LIMIT: usize = 256;
 
 /// Arguments of `sessionctl demo`.
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Examples:\n  sessionctl demo\n  sessionctl --runtime mio demo")]
+#[command(
+    after_help = "Examples:\n  sessionctl demo\n  sessionctl --runtime mio demo\n  \
+    sessionctl demo --pcap demo.pcap && wireshark demo.pcap"
+)]
 pub struct DemoArgs {
     /// How long the call stays up after the answer.
     #[arg(long, default_value_t = 2000)]
@@ -38,12 +42,16 @@ pub struct DemoArgs {
     /// Seed for both endpoints (Bob gets seed + 1).
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Write the call (every SIP and RTP datagram, as Alice's sockets saw them) to this
+    /// pcap file: open it in Wireshark or `sngrep -I FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
 }
 
 /// Runs the demo call.
 pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
     let loopback: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 0));
-    let endpoint = |user: &str, seed, media| EndpointOptions {
+    let endpoint = |user: &str, seed, media, pcap| EndpointOptions {
         bind: loopback,
         advertise: None,
         user: user.into(),
@@ -57,12 +65,19 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         credentials: Default::default(),
         outbound_proxy: None,
         dtmf_mode: Default::default(),
+        pcap,
+        metrics: None,
     };
-    let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone)) {
+    let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone, args.pcap)) {
         Ok(a) => a,
         Err(e) => return fail(&format!("alice: {e}")),
     };
-    let bob_addr = match agents.add(endpoint("bob", args.seed.wrapping_add(1), Media::Echo)) {
+    let bob_addr = match agents.add(endpoint(
+        "bob",
+        args.seed.wrapping_add(1),
+        Media::Echo,
+        None,
+    )) {
         Ok(a) => a,
         Err(e) => return fail(&format!("bob: {e}")),
     };

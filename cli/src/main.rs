@@ -24,9 +24,12 @@ mod table;
         sessionctl demo\n  \
         sessionctl uas --bind 127.0.0.1:5060\n  \
         sessionctl call sip:bob@127.0.0.1:5060 --duration-ms 5000\n  \
-        sessionctl --runtime mio uas --bind 127.0.0.1:5060\n\n\
+        sessionctl --runtime mio uas --bind 127.0.0.1:5060\n  \
+        sessionctl uas --bind 127.0.0.1:5060 --pcap uas.pcap --metrics 127.0.0.1:9090\n  \
+        sessionctl simulate simulator/scenarios/dtmf.yaml --pcap dtmf.pcap   (then: wireshark dtmf.pcap, sngrep -I dtmf.pcap)\n\n\
         Machine-readable events go to stdout as JSON lines; logs go to stderr\n\
-        (-v, -vv, or RUST_LOG=session_core=debug)."
+        (-v, -vv, or RUST_LOG=session_core=debug; one call:\n\
+        RUST_LOG='session_core[session{call_id=CALL-ID}]=debug'; --log-format json)."
 )]
 struct Cli {
     /// Which runtime drives the endpoints.
@@ -35,6 +38,10 @@ struct Cli {
     /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides.
     #[arg(short, long, global = true, action = ArgAction::Count)]
     verbose: u8,
+    /// How log lines on stderr are written: text, or one JSON object a line with the
+    /// span of the call (`session` with its id, `call_id` and `role`) in each.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -64,7 +71,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, cli.log_format);
     let command = match cli.command {
         Command::Table(command) => return ExitCode::from(table::run(command) as u8),
         Command::Parse { file } => return parse::run(file.as_deref()),
@@ -89,8 +96,20 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs to stderr: `RUST_LOG` when set, else a level from `-v`.
-fn init_logging(verbose: u8) {
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines, with the spans (`session{id=s1 call_id=… role=uas}`).
+    Text,
+    /// One JSON object a line (tracing-subscriber's json format, spans included).
+    Json,
+}
+
+/// Logs to stderr: `RUST_LOG` when set, else a level from `-v`. Every line a call's
+/// session logs carries its span, so one call can be filtered out, e.g.
+/// `RUST_LOG='session_core[session{call_id=CALL-ID}]=debug'` (the value unquoted: it is
+/// matched as a pattern).
+fn init_logging(verbose: u8, format: LogFormat) {
     use tracing_subscriber::EnvFilter;
     let level = match verbose {
         0 => "warn",
@@ -99,11 +118,15 @@ fn init_logging(verbose: u8) {
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .try_init();
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }
 
 /// A seed that differs between runs and processes, for tools that were given none: two

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,8 @@ use session_core::driver::{CapturedMessage, DriverLimits, PortAllocator, RtpCoun
 use session_core::endpoint::EndReason;
 use session_core::state_table::CompiledTable;
 use session_core::{Command, CommandError, Config, DtmfMode, MediaMode, SessionEvent, SessionId};
+use session_core_runtime::pcap::PcapFile;
+use session_core_runtime::tap::Tap;
 
 /// Which runtime drives the endpoints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -82,6 +85,10 @@ pub struct EndpointOptions {
     pub outbound_proxy: Option<SocketAddr>,
     /// How DTMF is sent.
     pub dtmf_mode: DtmfMode,
+    /// Write every SIP and RTP datagram crossing the sockets to this pcap file.
+    pub pcap: Option<PathBuf>,
+    /// Serve the counters for Prometheus at this address (`GET /metrics`).
+    pub metrics: Option<SocketAddr>,
 }
 
 impl EndpointOptions {
@@ -144,6 +151,17 @@ pub struct CallOptionArgs {
     /// at start, through the system resolver (A/AAAA, port 5060 unless given).
     #[arg(long, value_name = "SIP-URI", value_parser = parse_proxy)]
     pub proxy: Option<SocketAddr>,
+
+    // Watching a running tool: captures, metrics.
+    /// Write every SIP and RTP datagram sent and received (SIP over TCP as segments) to
+    /// this pcap file, with wall-clock times: open it in Wireshark or `sngrep -I FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub pcap: Option<PathBuf>,
+    /// Serve the endpoint's counters (calls by outcome, transactions, retransmissions,
+    /// malformed and overload drops, RTP packets, queue drops) in Prometheus's text
+    /// format over HTTP at this address, e.g. 127.0.0.1:9090.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// The address of a `--proxy` URI (`sip:10.0.0.1:5070;lr`, `sip:proxy.example.com`, or
@@ -200,6 +218,8 @@ impl CallOptionArgs {
             },
             outbound_proxy: self.proxy,
             dtmf_mode: DtmfMode::Rfc4733,
+            pcap: self.pcap.clone(),
+            metrics: self.metrics,
         }
     }
 }
@@ -229,6 +249,15 @@ pub enum AgentError {
     Command(CommandError),
     /// The endpoint's driver has stopped.
     Stopped,
+    /// The metrics exporter could not start (most often: its address is in use).
+    Metrics(String),
+    /// The pcap file could not be created.
+    Capture {
+        /// The file asked for.
+        path: PathBuf,
+        /// Why not.
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for AgentError {
@@ -238,6 +267,10 @@ impl fmt::Display for AgentError {
             AgentError::Runtime(e) => write!(f, "cannot start the runtime: {e}"),
             AgentError::Command(e) => e.fmt(f),
             AgentError::Stopped => f.write_str("the endpoint has stopped"),
+            AgentError::Metrics(e) => write!(f, "cannot serve metrics: {e}"),
+            AgentError::Capture { path, source } => {
+                write!(f, "cannot write the capture {}: {source}", path.display())
+            }
         }
     }
 }
@@ -258,6 +291,45 @@ pub trait Agents {
     fn shutdown(&mut self, grace: Duration);
 }
 
+/// The tap on an endpoint's sockets that writes the pcap file at `pcap`, if one is asked
+/// for.
+fn open_tap(pcap: Option<&std::path::Path>) -> Result<Option<Arc<dyn Tap>>, AgentError> {
+    let Some(path) = pcap else {
+        return Ok(None);
+    };
+    match PcapFile::create(path) {
+        Ok(file) => Ok(Some(Arc::new(file))),
+        Err(source) => Err(AgentError::Capture {
+            path: path.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// How often the runtimes copy their counters into the metrics recorder.
+const METRICS_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Starts serving metrics at `addr` (once per process: the recorder is global), when asked
+/// to; says whether the endpoint should publish.
+fn serve_metrics(addr: Option<SocketAddr>) -> Result<bool, AgentError> {
+    static SERVING: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    let Some(addr) = addr else {
+        return Ok(false);
+    };
+    // The exporter runs on a thread of its own (with a small tokio runtime), whichever
+    // runtime drives the endpoints.
+    SERVING
+        .get_or_init(|| {
+            metrics_exporter_prometheus::PrometheusBuilder::new()
+                .with_http_listener(addr)
+                .install()
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map(|()| true)
+        .map_err(AgentError::Metrics)
+}
+
 /// The agents for `kind`, with SIGINT and SIGTERM caught.
 pub fn open(kind: RuntimeKind) -> Result<Box<dyn Agents>, AgentError> {
     match kind {
@@ -274,28 +346,10 @@ pub fn make_call(target: &str) -> Command {
     }
 }
 
-/// The short machine-readable name of why a call ended.
+/// The short machine-readable name of why a call ended (the `reason` label of the
+/// runtimes' call metrics, too).
 pub fn reason_name(reason: &EndReason) -> &'static str {
-    use session_core::endpoint::Side;
-    match reason {
-        EndReason::HungUp { by: Side::Local } => "hangup_local",
-        EndReason::HungUp { by: Side::Remote } => "hangup_remote",
-        EndReason::Cancelled { .. } => "cancelled",
-        EndReason::Rejected { .. } => "rejected",
-        EndReason::Timeout => "timeout",
-        EndReason::ByeTimedOut => "bye_timeout",
-        EndReason::TransportError => "transport_error",
-        EndReason::MediaTimeout => "media_timeout",
-        EndReason::MediaFailed => "media_failed",
-        EndReason::NotAcceptable => "not_acceptable",
-        EndReason::Expired => "expired",
-        EndReason::AuthFailed { .. } => "auth_failed",
-        EndReason::Unresolvable { .. } => "unresolvable",
-        EndReason::Shutdown => "shutdown",
-        EndReason::Unregistered => "unregistered",
-        EndReason::Replaced { .. } => "replaced",
-        _ => "other",
-    }
+    session_core_runtime::metrics::end_reason_name(reason)
 }
 
 /// A session event as one JSON object (a stdout line).
@@ -420,6 +474,12 @@ mod tokio_agents {
             }
             if let Some(limit) = o.capture_sip {
                 builder = builder.capture_sip(limit);
+            }
+            if let Some(tap) = open_tap(o.pcap.as_deref())? {
+                builder = builder.tap(tap);
+            }
+            if serve_metrics(o.metrics)? {
+                builder = builder.publish_metrics(METRICS_INTERVAL);
             }
             builder = builder.limits(o.limits);
             let mut coordinator = self
@@ -561,6 +621,12 @@ mod mio_agents {
             .map_err(|e| AgentError::Bind(e.to_string()))?;
             if let Some(limit) = o.capture_sip {
                 driver.capture_sip(limit);
+            }
+            if let Some(tap) = open_tap(o.pcap.as_deref())? {
+                driver.tap(tap);
+            }
+            if serve_metrics(o.metrics)? {
+                driver.publish_metrics(METRICS_INTERVAL);
             }
             let addr = driver.local_sip_addr();
             self.drivers.push(driver);

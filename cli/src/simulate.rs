@@ -6,11 +6,17 @@
 //! prints a summary table, then every violation kept (seed, settings and ladder, replayed
 //! with a full trace). The exit code is 1 on any violation, 2 on a bad scenario.
 //! Without a file, the built-in scenario is `simulator/scenarios/basic_call.yaml`.
+//! `--pcap FILE` writes the run's datagrams for Wireshark and sngrep.
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use clap::Args;
+use session_core::driver::Direction;
+use session_core::sip::Transport;
+use session_core_runtime::pcap::PcapWriter;
+use session_core_runtime::tap::Wire;
 use session_core_sim::driver::sweep_parallel;
 use session_core_sim::endpoint_checks::endpoint_invariants;
 use session_core_sim::endpoint_node::{describe_nodes, simulation, EndpointFactory, EndpointNode};
@@ -18,6 +24,7 @@ use session_core_sim::ladder::{render_with, LadderOptions};
 use session_core_sim::node::{NodeId, SimNode};
 use session_core_sim::scenario::Scenario;
 use session_core_sim::sim::{NodeSetup, SimConfig, Simulation};
+use session_core_sim::trace::{TraceEntry, TraceKind};
 
 /// The scenario `sessionctl simulate` runs when given no file.
 pub const DEFAULT_SCENARIO: &str = include_str!("../../simulator/scenarios/basic_call.yaml");
@@ -44,6 +51,11 @@ pub struct SimulateArgs {
     /// and deterministic); the machine's parallelism by default.
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Write the run's datagrams (SIP and RTP, each as it was sent, with the virtual
+    /// clock's time from 1970-01-01 on) to this pcap file: open it in Wireshark or
+    /// `sngrep -I FILE`.
+    #[arg(long, value_name = "FILE", conflicts_with = "runs")]
+    pub pcap: Option<PathBuf>,
 }
 
 /// Runs the command; returns the process exit code.
@@ -71,7 +83,7 @@ pub fn run(args: SimulateArgs) -> i32 {
     }
     let seed = args.seed.unwrap_or(scenario.seed);
     match args.runs {
-        None => one(&scenario, seed, args.rtp),
+        None => one(&scenario, seed, args.rtp, args.pcap.as_deref()),
         Some(runs) => {
             let jobs = args.jobs.unwrap_or_else(|| {
                 std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
@@ -81,7 +93,7 @@ pub fn run(args: SimulateArgs) -> i32 {
     }
 }
 
-fn one(scenario: &Scenario, seed: u64, rtp: bool) -> i32 {
+fn one(scenario: &Scenario, seed: u64, rtp: bool, pcap: Option<&Path>) -> i32 {
     let mut sim = match simulation(scenario, seed, SimConfig::default()) {
         Ok(s) => s,
         Err(e) => {
@@ -90,6 +102,12 @@ fn one(scenario: &Scenario, seed: u64, rtp: bool) -> i32 {
         }
     };
     let outcome = sim.run();
+    if let Some(path) = pcap {
+        if let Err(e) = write_pcap(path, sim.trace().entries()) {
+            eprintln!("sessionctl simulate: {}: {e}", path.display());
+            return 2;
+        }
+    }
     let world = sim.world();
     print!("{}", sim.settings());
     print!(
@@ -136,6 +154,33 @@ fn one(scenario: &Scenario, seed: u64, rtp: bool) -> i32 {
             1
         }
     }
+}
+
+/// Writes every datagram of a run's trace, as its sender put it on the network, to a pcap
+/// file: a capture taken on the simulated network's wire, before loss, duplication or
+/// corruption (which the ladder shows). The simulated network carries UDP only.
+fn write_pcap(path: &Path, entries: &[TraceEntry]) -> std::io::Result<()> {
+    let mut pcap = PcapWriter::new(std::io::BufWriter::new(std::fs::File::create(path)?))?;
+    for entry in entries {
+        let TraceKind::Send {
+            local,
+            remote,
+            bytes,
+            ..
+        } = &entry.kind
+        else {
+            continue;
+        };
+        let wire = Wire {
+            direction: Direction::Sent,
+            transport: Transport::Udp,
+            local: *local,
+            remote: *remote,
+            bytes,
+        };
+        pcap.write(Duration::from_micros(entry.at.as_micros()), &wire)?;
+    }
+    pcap.into_inner().flush()
 }
 
 fn many(scenario: &Scenario, first: u64, runs: u64, jobs: usize) -> i32 {
@@ -212,7 +257,7 @@ mod tests {
     #[test]
     fn the_embedded_scenario_runs_clean_once_and_in_a_sweep() {
         let s = Scenario::from_yaml(DEFAULT_SCENARIO).unwrap();
-        assert_eq!(one(&s, s.seed, false), 0);
+        assert_eq!(one(&s, s.seed, false, None), 0);
         assert_eq!(many(&s, 0, 20, 2), 0);
     }
 
@@ -221,7 +266,7 @@ mod tests {
         let mut s = Scenario::from_yaml(DEFAULT_SCENARIO).unwrap();
         // Nobody answers, yet the scenario expects an answer.
         s.reactions.clear();
-        assert_eq!(one(&s, s.seed, false), 1);
+        assert_eq!(one(&s, s.seed, false, None), 1);
         assert_eq!(many(&s, 0, 3, 1), 1);
     }
 }

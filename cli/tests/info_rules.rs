@@ -37,10 +37,7 @@ fn sipp_sends_dtmf_by_info_and_the_uas_reports_each_digit(runtime: &str) {
     let (ok, text) = sipp_uac(&["-sf", scenario.to_str().unwrap()], &at);
     assert!(ok, "SIPp's INFO scenario failed:\n{text}");
     for digit in ["7", "#"] {
-        let line = callee.wait_for(
-            &format!("\"digit\":\"{digit}\""),
-            Duration::from_secs(5),
-        );
+        let line = callee.wait_for(&format!("\"digit\":\"{digit}\""), Duration::from_secs(5));
         assert!(line.contains("\"duration_ms\":160"), "{line}");
         assert!(line.contains("\"via\":\"info\""), "{line}");
     }

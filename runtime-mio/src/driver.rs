@@ -226,6 +226,30 @@ impl Driver {
             .capture_sip(Arc::new(Mutex::new(SipCapture::new(limit))));
     }
 
+    /// Shows `tap` every datagram (SIP and RTP) and every TCP read and write from now on
+    /// (a [`session_core_runtime::pcap::PcapFile`] writes them for Wireshark).
+    pub fn tap(&mut self, tap: Arc<dyn session_core_runtime::tap::Tap>) {
+        self.core.tap(tap);
+    }
+
+    /// Publishes the endpoint's and the driver's counters through the `metrics` facade
+    /// every `every` (see `session_core_runtime::metrics`), and counts calls by outcome.
+    pub fn publish_metrics(&mut self, every: std::time::Duration) {
+        self.core.publish_metrics(every);
+    }
+
+    /// Records every input the endpoint is given and every datagram it sends, at most
+    /// `limit` of each, for a replay into a fresh endpoint (see
+    /// `session_core::driver::Recording`). Call it before the first input.
+    pub fn record_inputs(&mut self, limit: usize) {
+        self.core.record_inputs(limit);
+    }
+
+    /// What [`Driver::record_inputs`] recorded so far.
+    pub fn recording(&self) -> Option<&session_core::driver::Recording> {
+        self.core.recording()
+    }
+
     /// The SIP messages recorded since [`Driver::capture_sip`], or `None` when off.
     pub fn sip_capture(&self) -> Option<Vec<CapturedMessage<StdInstant>>> {
         self.core.sip_capture()

@@ -15,6 +15,10 @@
 //!   and a token range.
 //! - [`dns`]: answering the core's name queries (RFC 3263) with hickory, from the
 //!   system's resolver configuration; as a future, or on a helper thread.
+//! - [`metrics`]: the endpoint's and the core's counters published through the
+//!   `metrics` facade, and calls counted by outcome.
+//! - [`tap`]: an observer of every datagram and stream read or write on the core's
+//!   sockets; [`pcap`] writes what it sees as a capture for Wireshark and sngrep.
 //! - [`sockets`]: binding SIP's UDP socket and TCP listener on one port, RTP sockets from
 //!   a port range, outgoing TCP connections, large kernel buffers, and the address a
 //!   wildcard bind advertises.
@@ -32,9 +36,12 @@
 
 pub mod dns;
 mod io;
+pub mod metrics;
+pub mod pcap;
 mod runtime_core;
 mod slots;
 pub mod sockets;
+pub mod tap;
 
 pub use io::Io;
 pub use runtime_core::{captured, Core, DriverConfig, Progress, SharedCapture, Socket, StartError};

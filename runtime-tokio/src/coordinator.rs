@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use session_core::driver::{
-    CapturedMessage, DriverLimits, DriverStats, PortAllocator, RtpCounters, SipCapture,
+    CapturedMessage, DriverLimits, DriverStats, PortAllocator, Recording, RtpCounters, SipCapture,
 };
 use session_core::media::PushAudioError;
 use session_core::state_machine::History;
@@ -18,6 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::driver::{self, Request};
+use session_core_runtime::tap::Tap;
 use session_core_runtime::{DriverConfig, SharedCapture};
 
 /// Capacity of each call's event channel; events past it are dropped and counted.
@@ -100,6 +101,9 @@ pub struct SessionCoordinatorBuilder {
     rtp_ip: Option<IpAddr>,
     limits: DriverLimits,
     capture_limit: Option<usize>,
+    tap: Option<Arc<dyn Tap>>,
+    publish_metrics: Option<Duration>,
+    record_inputs: Option<usize>,
 }
 
 impl SessionCoordinatorBuilder {
@@ -175,6 +179,30 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// Shows `tap` every datagram (SIP and RTP) and every TCP read and write that crosses
+    /// the sockets (a [`session_core_runtime::pcap::PcapFile`] writes them for
+    /// Wireshark). Off by default.
+    pub fn tap(mut self, tap: Arc<dyn Tap>) -> Self {
+        self.tap = Some(tap);
+        self
+    }
+
+    /// Publishes the endpoint's and the driver's counters through the `metrics` facade
+    /// every `every` (see `session_core_runtime::metrics` for the series), and counts
+    /// calls by outcome. Off by default.
+    pub fn publish_metrics(mut self, every: Duration) -> Self {
+        self.publish_metrics = Some(every);
+        self
+    }
+
+    /// Records every input the endpoint is given and every datagram it sends, at most
+    /// `limit` of each, for [`SessionCoordinator::recording`] and a replay into a fresh
+    /// endpoint (`session_core::driver::Recording`). Off by default.
+    pub fn record_inputs(mut self, limit: usize) -> Self {
+        self.record_inputs = Some(limit);
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
         let config = self.config;
@@ -198,6 +226,9 @@ impl SessionCoordinatorBuilder {
             incoming: incoming_tx,
             events: events_tx.clone(),
             capture: capture.clone(),
+            tap: self.tap,
+            publish_metrics: self.publish_metrics,
+            record_inputs: self.record_inputs,
         };
         let (sip_addr, task) =
             driver::spawn(setup).map_err(|(addr, source)| BuildError::Bind { addr, source })?;
@@ -238,6 +269,9 @@ impl SessionCoordinator {
             rtp_ip: None,
             limits: DriverLimits::default(),
             capture_limit: None,
+            tap: None,
+            publish_metrics: None,
+            record_inputs: None,
         }
     }
 
@@ -317,6 +351,17 @@ impl SessionCoordinator {
     /// A session's RTP counters (kept a while after the call ended).
     pub async fn rtp_counters(&self, session: SessionId) -> Option<RtpCounters> {
         rtp_counters(&self.commands, session).await
+    }
+
+    /// A copy of what [`SessionCoordinatorBuilder::record_inputs`] recorded so far; `None`
+    /// when it is off or the driver stopped.
+    pub async fn recording(&self) -> Option<Recording> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Request::Recording { reply })
+            .await
+            .ok()?;
+        rx.await.ok().flatten()
     }
 
     /// What the driver has counted so far; `None` once it stopped.

@@ -11,12 +11,13 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
-use session_core::driver::{DriverStats, RtpCounters};
+use session_core::driver::{DriverStats, Recording, RtpCounters};
 use session_core::media::PushAudioError;
 use session_core::resolve::{Family, QueryId, ResolveError};
 use session_core::state_machine::History;
 use session_core::{CallOptions, Command, CommandError, SessionEvent, SessionId, SessionInfo};
 use session_core_runtime::dns::{Answer, Resolver};
+use session_core_runtime::tap::Tap;
 use session_core_runtime::{Core, DriverConfig, Io, Progress, SharedCapture, Socket, StartError};
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -72,6 +73,9 @@ pub(crate) enum Request {
     Stats {
         reply: oneshot::Sender<DriverStats>,
     },
+    Recording {
+        reply: oneshot::Sender<Option<Recording>>,
+    },
     Shutdown {
         grace: Duration,
         reply: oneshot::Sender<()>,
@@ -89,6 +93,7 @@ impl std::fmt::Debug for Request {
             Request::History { .. } => "History",
             Request::Counters { .. } => "Counters",
             Request::Stats { .. } => "Stats",
+            Request::Recording { .. } => "Recording",
             Request::Shutdown { .. } => "Shutdown",
         };
         f.write_str(name)
@@ -103,6 +108,9 @@ pub(crate) struct Setup {
     pub(crate) incoming: mpsc::Sender<IncomingCall>,
     pub(crate) events: broadcast::Sender<SessionEvent>,
     pub(crate) capture: Option<SharedCapture>,
+    pub(crate) tap: Option<Arc<dyn Tap>>,
+    pub(crate) publish_metrics: Option<Duration>,
+    pub(crate) record_inputs: Option<usize>,
 }
 
 /// Binds SIP and spawns the task. Returns the bound address, or the address that could
@@ -236,6 +244,9 @@ impl Driver {
             incoming,
             events,
             capture,
+            tap,
+            publish_metrics,
+            record_inputs,
         } = setup;
         let asked = driver.endpoint.sip_addr;
         let io = Wakers {
@@ -251,6 +262,15 @@ impl Driver {
             })?;
         if let Some(capture) = capture {
             core.capture_sip(capture);
+        }
+        if let Some(tap) = tap {
+            core.tap(tap);
+        }
+        if let Some(every) = publish_metrics {
+            core.publish_metrics(every);
+        }
+        if let Some(limit) = record_inputs {
+            core.record_inputs(limit);
         }
         let sip_ip = core.sip_addr().ip();
         let listener = match listener {
@@ -391,6 +411,9 @@ impl Driver {
             }
             Request::Stats { reply } => {
                 let _ = reply.send(self.core.stats());
+            }
+            Request::Recording { reply } => {
+                let _ = reply.send(self.core.recording().cloned());
             }
             Request::Shutdown { grace, reply } => self.begin_shutdown(grace, Some(reply)),
         }
@@ -645,6 +668,9 @@ mod tests {
             incoming,
             events,
             capture: None,
+            tap: None,
+            publish_metrics: None,
+            record_inputs: None,
         };
         (setup, tx)
     }

@@ -32,6 +32,7 @@ mod idle;
 mod limits;
 mod media_book;
 mod ports;
+mod recording;
 mod retry;
 mod stats;
 
@@ -42,5 +43,6 @@ pub use idle::{IdleConnections, DEFAULT_IDLE_TIMEOUT};
 pub use limits::DriverLimits;
 pub use media_book::{MediaBook, MediaSocket, RtpCounters, Source};
 pub use ports::{PortAllocator, PortRangeError};
+pub use recording::{RecordedInput, Recording, ReplayMismatch};
 pub use retry::{QueueFull, RetryQueue};
 pub use stats::DriverStats;

@@ -7,6 +7,10 @@ pub struct DriverStats {
     pub datagrams_received: u64,
     /// UDP datagrams sent (SIP and RTP).
     pub datagrams_sent: u64,
+    /// RTP (and RTCP) datagrams received on calls' RTP sockets, of `datagrams_received`.
+    pub rtp_packets_received: u64,
+    /// RTP (and RTCP) datagrams sent from calls' RTP sockets, of `datagrams_sent`.
+    pub rtp_packets_sent: u64,
     /// Datagrams a socket refused with `WouldBlock` and the runtime queued for retry.
     pub datagrams_deferred: u64,
     /// Datagrams dropped: retry queue full, no socket at the source address, an

@@ -202,6 +202,12 @@ impl Endpoint {
         &self.stats
     }
 
+    /// Counters of the transaction layer: transactions started, retransmissions sent and
+    /// absorbed, timeouts.
+    pub fn transaction_stats(&self) -> crate::transaction::TransactionStats {
+        self.transactions.stats()
+    }
+
     /// A datagram (or one framed stream message) arrived on `local` from `remote`. RTP for
     /// a session arrives here too, on the session's RTP address.
     pub fn handle_datagram(
@@ -990,7 +996,9 @@ impl Endpoint {
         f: impl FnOnce(&mut Session, &mut Step<'_>) -> R,
     ) -> Option<R> {
         self.lend(now, id, |sessions, step| {
-            sessions.get_mut(id).map(|s| f(s, step))
+            let session = sessions.get_mut(id)?;
+            let _span = session.span(id).entered();
+            Some(f(session, step))
         })
     }
 

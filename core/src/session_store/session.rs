@@ -9,7 +9,7 @@ use smallvec::SmallVec;
 
 use crate::adapters::{dialog_adapter, media_adapter, Adapters};
 use crate::call::{
-    Call, DtmfMode, EndReason, IncomingRequest, Payload, SessionTimer, Step, Transmit,
+    Call, DtmfMode, EndReason, IncomingRequest, Payload, SessionId, SessionTimer, Step, Transmit,
 };
 use crate::dialog::DialogRole;
 use crate::media::MediaEvent;
@@ -46,6 +46,17 @@ impl Session {
         }
     }
 
+    /// The `tracing` span every input to this session runs in: the session id, the
+    /// Call-ID and our role, so that one call's log lines can be picked out (e.g.
+    /// `RUST_LOG='session_core[session{call_id=a84b4c76e66710}]=debug'`).
+    pub(crate) fn span(&self, id: SessionId) -> tracing::Span {
+        let role = match self.call.role {
+            DialogRole::Uac => "uac",
+            DialogRole::Uas => "uas",
+        };
+        tracing::debug_span!("session", id = %id, call_id = %self.call.call_id, role)
+    }
+
     /// Runs one table event that carries nothing more through the session.
     pub(crate) fn feed(&mut self, event: Event, step: &mut Step<'_>) -> Fed {
         self.run(&event, &mut Payload::default(), step)
@@ -63,12 +74,21 @@ impl Session {
         let (table, now) = (adapters.step.table, adapters.step.now);
         let fed = match process(table, &mut self.machine, event, &mut adapters, now) {
             Outcome::Transitioned { from, to, .. } => {
+                tracing::debug!(
+                    event = ?event.event_type,
+                    from = &*table.state(from).name,
+                    to = &*table.state(to).name,
+                    "transition"
+                );
                 if from != to {
                     self.replay_deferred(step);
                 }
                 Fed::Fired
             }
-            Outcome::Unhandled { .. } | Outcome::Blocked { .. } => Fed::NotHandled,
+            Outcome::Unhandled { .. } | Outcome::Blocked { .. } => {
+                tracing::debug!(event = ?event.event_type, "event not handled in this state");
+                Fed::NotHandled
+            }
             Outcome::ActionFailed { error, .. } => {
                 tracing::debug!(session = %step.id, ?error, event = ?event.event_type, "action failed");
                 self.fail(error, payload, step);

@@ -67,6 +67,24 @@ impl Default for LayerConfig {
     }
 }
 
+/// What the layer has counted since it was made: plain numbers a runtime publishes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TransactionStats {
+    /// Client transactions started (requests sent, ACK aside).
+    pub client_started: u64,
+    /// Server transactions created (requests received, ACK aside).
+    pub server_started: u64,
+    /// Messages sent again on a timer: requests on Timers A and E, non-2xx finals on
+    /// Timer G (RFC 3261 §17).
+    pub retransmissions_sent: u64,
+    /// Retransmitted requests a server transaction absorbed (answered with its last
+    /// response, if any, §17.2).
+    pub retransmissions_received: u64,
+    /// Transactions that failed on Timer B, F or H.
+    pub timeouts: u64,
+}
+
 /// All transactions of one endpoint. See the module docs for the driving contract.
 #[derive(Debug)]
 pub struct TransactionLayer {
@@ -76,6 +94,7 @@ pub struct TransactionLayer {
     servers: BTreeMap<ServerMatch, TransactionId>,
     deadlines: BTreeSet<(Instant, TransactionId)>,
     outputs: VecDeque<TransactionOutput>,
+    stats: TransactionStats,
 }
 
 impl TransactionLayer {
@@ -88,7 +107,13 @@ impl TransactionLayer {
             servers: BTreeMap::new(),
             deadlines: BTreeSet::new(),
             outputs: VecDeque::new(),
+            stats: TransactionStats::default(),
         }
+    }
+
+    /// What the layer has counted so far.
+    pub fn stats(&self) -> TransactionStats {
+        self.stats
     }
 
     /// The configuration the layer runs with.
@@ -131,6 +156,7 @@ impl TransactionLayer {
             scheduled: None,
         });
         self.clients.insert(key, id);
+        self.stats.client_started += 1;
         let mut fx = Effects::new();
         fx.push(Effect::Transmit(Message::Request));
         self.apply(id, fx);
@@ -269,6 +295,7 @@ impl TransactionLayer {
             scheduled: None,
         });
         self.servers.insert(matching, id);
+        self.stats.server_started += 1;
         Ok(RequestDisposition::New { id })
     }
 
@@ -357,6 +384,9 @@ impl TransactionLayer {
                     break;
                 };
                 entry.machine.on_timer(now, cfg, timer, &mut fx);
+                if matches!(timer, Timer::B | Timer::F | Timer::H) {
+                    self.stats.timeouts += 1;
+                }
                 if entry.machine.state() == TransactionState::Terminated {
                     break;
                 }
@@ -374,6 +404,10 @@ impl TransactionLayer {
                 debug_assert!(false, "{id} keeps a timer due at {now:?}");
                 fx.push(Effect::Terminated);
             }
+            self.stats.retransmissions_sent += fx
+                .iter()
+                .filter(|e| matches!(e, Effect::Transmit(_)))
+                .count() as u64;
             self.apply(id, fx);
         }
     }
@@ -457,10 +491,12 @@ impl TransactionLayer {
                 AckOutcome::ToDialog => RequestDisposition::AckForDialog { id: Some(id) },
             },
             (Machine::ServerInvite(m), false) => {
+                self.stats.retransmissions_received += 1;
                 m.on_retransmission(&mut fx);
                 RequestDisposition::Absorbed { id }
             }
             (Machine::ServerNonInvite(m), _) => {
+                self.stats.retransmissions_received += 1;
                 m.on_retransmission(&mut fx);
                 RequestDisposition::Absorbed { id }
             }
@@ -652,6 +688,27 @@ mod tests {
             RequestDisposition::New { id } => id,
             other => panic!("expected a new transaction, got {other:?}"),
         }
+    }
+
+    /// RFC 3261 §17.1.1.2: an unanswered INVITE over UDP is sent again on Timer A at
+    /// 0.5, 1.5, 3.5, 7.5, 15.5 and 31.5 s and fails on Timer B at 32 s; §17.2.1: a
+    /// retransmitted INVITE is absorbed by its server transaction.
+    #[test]
+    fn the_layer_counts_transactions_retransmissions_and_timeouts() {
+        let mut h = Harness::new();
+        let _ = h.start(Method::Invite, "z9hG4bKc", Transport::Udp);
+        let _ = h.receive(Method::Invite, "z9hG4bKs", Transport::Udp);
+        let _ = h.receive(Method::Invite, "z9hG4bKs", Transport::Udp);
+        h.run_until(33_000);
+        let stats = h.layer.stats();
+        assert_eq!(
+            (stats.client_started, stats.server_started),
+            (1, 1),
+            "{stats:?}"
+        );
+        assert_eq!(stats.retransmissions_sent, 6, "{stats:?}");
+        assert_eq!(stats.retransmissions_received, 1, "{stats:?}");
+        assert_eq!(stats.timeouts, 1, "{stats:?}");
     }
 
     #[test]

@@ -65,7 +65,7 @@ use smallvec::SmallVec;
 
 pub use error::TransactionError;
 pub use key::{ClientKey, RequestFields, SentBy, ServerKey, MAGIC_COOKIE};
-pub use layer::{LayerConfig, TransactionLayer};
+pub use layer::{LayerConfig, TransactionLayer, TransactionStats};
 pub use output::{RequestDisposition, ResponseDisposition, TransactionOutput};
 pub use timers::{Timer, TimerConfig};
 

@@ -6,14 +6,15 @@
 use std::io;
 use std::net::SocketAddr;
 
-use session_core::driver::{Frame, StreamReassembler};
+use session_core::driver::{Direction, Frame, RecordedInput, StreamReassembler};
 use session_core::endpoint::Transmit;
 use session_core::sip::Transport;
 use session_core::Instant;
 
-use super::{Conn, Core, Progress, Slot};
+use super::{tap_wire, Conn, Core, Progress, Slot};
 use crate::io::Io;
 use crate::sockets;
+use crate::tap::Wire;
 
 impl<R: Io> Core<R> {
     /// Takes a connection the runtime accepted, or refuses it at the connection limit.
@@ -53,6 +54,14 @@ impl<R: Io> Core<R> {
                     return Progress::Closed;
                 }
                 Ok(n) => {
+                    let wire = Wire {
+                        direction: Direction::Received,
+                        transport: Transport::Tcp,
+                        local: self.sip_addr,
+                        remote: conn.remote,
+                        bytes: &self.buf[..n],
+                    };
+                    tap_wire(self.tap.as_deref(), wire);
                     conn.reassembler.push(&self.buf[..n]);
                     self.idle.touch(slot, now);
                 }
@@ -101,6 +110,14 @@ impl<R: Io> Core<R> {
             match R::write(&conn.stream, &conn.out) {
                 Ok(0) => return Progress::Blocked,
                 Ok(n) => {
+                    let wire = Wire {
+                        direction: Direction::Sent,
+                        transport: Transport::Tcp,
+                        local: self.sip_addr,
+                        remote: conn.remote,
+                        bytes: &conn.out[..n],
+                    };
+                    tap_wire(self.tap.as_deref(), wire);
                     conn.out.drain(..n);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Blocked,
@@ -224,6 +241,15 @@ impl<R: Io> Core<R> {
             match conn.reassembler.next_frame() {
                 Ok(Some(Frame::Message(message))) => {
                     self.stats.stream_messages_received += 1;
+                    if let Some(recording) = self.recording.as_mut() {
+                        let input = RecordedInput::Datagram {
+                            local: self.sip_addr,
+                            remote,
+                            transport: Transport::Tcp,
+                            bytes: message.to_vec(),
+                        };
+                        recording.input(now, input);
+                    }
                     self.endpoint.handle_datagram(
                         now,
                         self.sip_addr,

@@ -6,14 +6,15 @@
 use std::io;
 use std::net::SocketAddr;
 
-use session_core::driver::{Direction, RetryQueue, Source};
+use session_core::driver::{Direction, RecordedInput, RetryQueue, Source};
 use session_core::endpoint::Transmit;
 use session_core::sip::Transport;
 use session_core::{Instant, MediaInput, SessionId};
 
-use super::{Core, Progress, RtpSocket, Slot};
+use super::{tap_wire, Core, Progress, RtpSocket, Slot};
 use crate::io::Io;
 use crate::sockets;
+use crate::tap::Wire;
 
 impl<R: Io> Core<R> {
     /// Reads datagrams from the SIP socket (`None`) or an RTP socket until `WouldBlock`
@@ -31,9 +32,19 @@ impl<R: Io> Core<R> {
                 Ok((n, remote)) => {
                     self.stats.datagrams_received += 1;
                     if slot.is_some() {
+                        self.stats.rtp_packets_received += 1;
                         self.media.record_received(local, n);
-                    } else {
-                        self.record(Direction::Received, local, remote, &self.buf[..n]);
+                    }
+                    let sip = slot.is_none();
+                    self.observe(sip, Direction::Received, local, remote, &self.buf[..n]);
+                    if let Some(recording) = self.recording.as_mut() {
+                        let input = RecordedInput::Datagram {
+                            local,
+                            remote,
+                            transport: Transport::Udp,
+                            bytes: self.buf[..n].to_vec(),
+                        };
+                        recording.input(now, input);
                     }
                     self.endpoint.handle_datagram(
                         now,
@@ -124,20 +135,41 @@ impl<R: Io> Core<R> {
         }
     }
 
-    /// Counts a datagram the socket took, and records it when it is SIP.
+    /// Counts a datagram the socket took, and records it.
     fn sent(&mut self, slot: Option<usize>, t: &Transmit) {
         self.stats.datagrams_sent += 1;
         if slot.is_some() {
+            self.stats.rtp_packets_sent += 1;
             self.media.record_sent(t.local, t.payload.len());
-        } else {
-            self.record(Direction::Sent, t.local, t.remote, &t.payload);
         }
+        self.observe(
+            slot.is_none(),
+            Direction::Sent,
+            t.local,
+            t.remote,
+            &t.payload,
+        );
     }
 
-    /// Records a SIP datagram in the capture, when one is on, at the time it crossed
-    /// the socket.
-    fn record(&self, direction: Direction, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) {
-        if let Some(capture) = &self.capture {
+    /// Shows a datagram to the tap, and records it in the SIP capture when it is `sip`
+    /// and a capture is on, at the time it crossed the socket.
+    fn observe(
+        &self,
+        sip: bool,
+        direction: Direction,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let wire = Wire {
+            direction,
+            transport: Transport::Udp,
+            local,
+            remote,
+            bytes,
+        };
+        tap_wire(self.tap.as_deref(), wire);
+        if let (true, Some(capture)) = (sip, &self.capture) {
             let at = std::time::Instant::now();
             // A poisoned lock only means a reader panicked; the capture itself is sound.
             let mut c = capture.lock().unwrap_or_else(|e| e.into_inner());

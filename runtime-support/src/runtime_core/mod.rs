@@ -7,7 +7,8 @@
 //!   longest (RFC 3261 §18 lets either side close a connection it no longer needs);
 //! - TCP framing into messages and the RFC 5626 §3.5.1 keep-alive pong;
 //! - when an RTP socket is bound, from which port, and when its port goes back;
-//! - the SIP capture, the counters, the bounded queue of session events.
+//! - the SIP capture, the tap on every socket, the counters, the bounded queue of session
+//!   events.
 //!
 //! A runtime keeps only its event loop: it learns which socket is ready, calls
 //! [`Core::read`], [`Core::flush`] or [`Core::accept`] for it, and arms one timer at
@@ -20,7 +21,7 @@ use std::sync::{Arc, Mutex};
 
 use session_core::driver::{
     CapturedMessage, DriverLimits, DriverStats, Epoch, IdleConnections, MediaBook, PortAllocator,
-    RetryQueue, RtpCounters, SipCapture, StreamReassembler,
+    RecordedInput, Recording, RetryQueue, RtpCounters, SipCapture, StreamReassembler,
 };
 use session_core::endpoint::{MediaRequest, Transmit};
 use session_core::resolve::{QueryId, ResolveError, ResolveQuery, Resolved};
@@ -30,8 +31,10 @@ use session_core::{
 };
 
 use crate::io::Io;
+use crate::metrics;
 use crate::slots::Slots;
 use crate::sockets;
+use crate::tap::{Tap, Wire};
 
 mod connections;
 mod datagrams;
@@ -143,6 +146,11 @@ pub struct Core<R: Io> {
     buf: Vec<u8>,
     stats: DriverStats,
     capture: Option<SharedCapture>,
+    tap: Option<Arc<dyn Tap>>,
+    /// When the counters go to the `metrics` facade next; `None`: they do not.
+    metrics: Option<metrics::Schedule>,
+    /// Every input given to the endpoint and every datagram it sent, when recording.
+    recording: Option<Recording>,
 }
 
 enum Slot<R: Io> {
@@ -217,6 +225,9 @@ impl<R: Io> Core<R> {
             queries: VecDeque::new(),
             stats: DriverStats::default(),
             capture: None,
+            tap: None,
+            metrics: None,
+            recording: None,
         };
         Ok((core, listener))
     }
@@ -224,6 +235,39 @@ impl<R: Io> Core<R> {
     /// Records the SIP messages that cross the UDP socket into `capture`.
     pub fn capture_sip(&mut self, capture: SharedCapture) {
         self.capture = Some(capture);
+    }
+
+    /// Shows `tap` every datagram (SIP and RTP) and every TCP read and write from now on.
+    pub fn tap(&mut self, tap: Arc<dyn Tap>) {
+        self.tap = Some(tap);
+    }
+
+    /// Publishes the counters through the `metrics` facade every `every`, starting at
+    /// the next [`Core::handle_timeout`] (see [`crate::metrics`] for the series), and
+    /// counts calls by outcome as their events pass. The core then wakes at least that
+    /// often.
+    pub fn publish_metrics(&mut self, every: std::time::Duration) {
+        self.metrics = Some(metrics::Schedule::new(every));
+    }
+
+    /// Records every input the endpoint is given from now on, with its instant, and every
+    /// datagram it sends, at most `limit` of each, for a replay into a fresh endpoint
+    /// (`session_core::driver::Recording`). Call it before the first input (right after
+    /// [`Core::bind`]): a recording that misses the start does not replay.
+    pub fn record_inputs(&mut self, limit: usize) {
+        self.recording = Some(Recording::new(self.endpoint.config().clone(), limit));
+    }
+
+    /// What [`Core::record_inputs`] recorded so far.
+    pub fn recording(&self) -> Option<&Recording> {
+        self.recording.as_ref()
+    }
+
+    /// Records an input, when recording.
+    fn record(&mut self, now: Instant, input: impl FnOnce() -> RecordedInput) {
+        if let Some(recording) = self.recording.as_mut() {
+            recording.input(now, input());
+        }
     }
 
     /// A copy of the SIP messages recorded so far, or `None` when no capture is on.
@@ -346,6 +390,10 @@ impl<R: Io> Core<R> {
     /// The answer to a query from [`Core::poll_query`]: the call starts, or ends
     /// unresolvable.
     pub fn resolved(&mut self, now: Instant, id: QueryId, answer: Result<Resolved, ResolveError>) {
+        self.record(now, || RecordedInput::Resolved {
+            id,
+            answer: answer.clone(),
+        });
         self.endpoint.handle_resolved(now, id, answer);
         self.drain(now);
     }
@@ -353,6 +401,7 @@ impl<R: Io> Core<R> {
     /// Runs a [`Command`] and sends what it produced; returns the session it created or
     /// acted on.
     pub fn execute(&mut self, now: Instant, command: Command) -> Result<SessionId, CommandError> {
+        self.record(now, || RecordedInput::Command(command.clone()));
         let r = self.endpoint.execute(now, command);
         self.drain(now);
         r
@@ -361,6 +410,7 @@ impl<R: Io> Core<R> {
     /// Starts a graceful shutdown: every call gets its BYE or CANCEL. (The runtime stops
     /// accepting connections.)
     pub fn shutdown(&mut self, now: Instant) {
+        self.record(now, || RecordedInput::Shutdown);
         self.endpoint.shutdown(now);
         self.drain(now);
     }
@@ -394,16 +444,21 @@ impl<R: Io> Core<R> {
     /// When [`Core::handle_timeout`] must next be called: the endpoint's next timer or
     /// the next TCP connection going idle.
     pub fn next_timeout(&self) -> Option<Instant> {
-        [self.endpoint.poll_timeout(), self.idle.next_expiry()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.endpoint.poll_timeout(),
+            self.idle.next_expiry(),
+            self.metrics.map(|m| m.next()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Fires the endpoint's timers when due and closes the connections gone idle. Cheap
     /// when nothing is due.
     pub fn handle_timeout(&mut self, now: Instant) {
         if self.endpoint.poll_timeout().is_some_and(|due| due <= now) {
+            self.record(now, || RecordedInput::Timeout);
             self.endpoint.handle_timeout(now);
             self.drain(now);
         }
@@ -412,19 +467,35 @@ impl<R: Io> Core<R> {
             self.stats.connections_closed_idle += 1;
             self.close_slot(slot);
         }
+        if self.metrics.as_mut().is_some_and(|m| m.due(now)) {
+            let open = metrics::Open {
+                rtp_sockets: self.media.len(),
+                tcp_connections: self.conns.len(),
+            };
+            metrics::publish(&self.endpoint, &self.stats, open);
+        }
     }
 
     /// Drains the endpoint's outputs: transmits, media requests, events.
     pub fn drain(&mut self, now: Instant) {
         while let Some(output) = self.endpoint.poll_output() {
             match output {
-                Output::Transmit(t) => self.transmit(t, now),
+                Output::Transmit(t) => {
+                    if let Some(recording) = self.recording.as_mut() {
+                        recording.sent(&t);
+                    }
+                    self.transmit(t, now);
+                }
                 Output::Media(MediaRequest::Open { session }) => {
                     let input = self.open_media(session);
+                    self.record(now, || RecordedInput::Media(input.clone()));
                     self.endpoint.handle_media(now, input);
                 }
                 Output::Media(MediaRequest::Close { session, .. }) => self.close_media(session),
                 Output::Event(event) => {
+                    if self.metrics.is_some() {
+                        metrics::count_event(&event);
+                    }
                     if self.events.len() >= MAX_QUEUED_EVENTS {
                         self.events.pop_front();
                         self.stats.events_dropped += 1;
@@ -482,6 +553,14 @@ impl<R: Io> Core<R> {
                 self.release_port(rtp.port);
             }
         }
+    }
+}
+
+/// Shows `tap`, when there is one, what crossed a socket now (a free function, so that it
+/// can be called while a connection of the core is borrowed).
+fn tap_wire(tap: Option<&dyn Tap>, wire: Wire<'_>) {
+    if let Some(tap) = tap {
+        tap.observe(std::time::SystemTime::now(), &wire);
     }
 }
 
