@@ -1,7 +1,8 @@
 //! Interop with SIPp (Debian's `sip-tester`), the tool VoIP engineers test SIP with:
 //! SIPp as UAC against `sessionctl uas` (basic call, CANCEL, 486, hold/resume with the
-//! SDP direction checked), and `sessionctl call` against SIPp's built-in UAS, each on
-//! both runtimes (`--runtime tokio` and `--runtime mio`, issue 7).
+//! SDP direction checked, UPDATE with and without an offer), and `sessionctl call`
+//! against SIPp's built-in UAS, each on both runtimes (`--runtime tokio` and `--runtime
+//! mio`).
 //!
 //! Loopback only, free ports, every process bounded in time and killed on drop. When
 //! `sipp` is not installed the tests say so and pass, unless `SESSION_CORE_INTEROP=1`
@@ -57,6 +58,11 @@ fn sipp_uac_offering_no_common_codec_gets_488(runtime: &str) {
 
 fn sipp_uac_holds_and_resumes_with_directions_checked(runtime: &str) {
     let path = test_file("sipp/uac_hold_resume.xml");
+    run_against_uas(runtime, &["-sf", path.to_str().unwrap()], &[]);
+}
+
+fn sipp_uac_updates_a_confirmed_call_with_and_without_an_offer(runtime: &str) {
+    let path = test_file("sipp/uac_update.xml");
     run_against_uas(runtime, &["-sf", path.to_str().unwrap()], &[]);
 }
 
@@ -148,6 +154,7 @@ on_both_runtimes!(
     sipp_uac_is_rejected_with_486,
     sipp_uac_offering_no_common_codec_gets_488,
     sipp_uac_holds_and_resumes_with_directions_checked,
+    sipp_uac_updates_a_confirmed_call_with_and_without_an_offer,
     sessionctl_call_to_sipp_uas,
     sessionctl_call_refused_with_488_says_so,
 );

@@ -22,7 +22,7 @@ use crate::state_table::{Event, ReInviteMode, TimerName};
 use crate::transaction::{ClientKey, TransactionError, TransactionId};
 
 /// Methods we accept, for Allow headers.
-pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REFER, NOTIFY, INFO";
+pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, REFER, NOTIFY, INFO";
 /// Extensions we support, for Supported headers: INVITEs with `Replaces` (RFC 3891),
 /// REFERs without a subscription (RFC 4488).
 pub(crate) const SUPPORTED: &str = "replaces, norefersub";
@@ -728,6 +728,29 @@ pub(super) fn accept_reinvite(
         .map_err(|_| ActionError::NoTransaction)?;
     start_2xx_retransmission(step, call, bytes, pending.cseq);
     Ok(())
+}
+
+/// The 2xx to an UPDATE (RFC 3311 §5.2): with our answer when it carried an offer,
+/// without a body when it did not (a refresh). Unlike a re-INVITE's, it is a non-INVITE
+/// transaction's: nothing to retransmit, no ACK.
+pub(super) fn accept_update(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    pending: &mut Option<IncomingRequest>,
+) -> Result<(), ActionError> {
+    let pending = pending.take().ok_or(ActionError::NoTransaction)?;
+    let body = call.offer_answer.take_answer();
+    let contact = step.contact(&call.transport);
+    let reply = Reply {
+        status: 200,
+        contact: Some(&contact),
+        body: body.as_deref(),
+        headers: &[],
+    };
+    let bytes = build_response(step, &pending.bytes, &call.local_tag, &reply)?;
+    step.transactions
+        .send_response(step.now, pending.tx, 200, bytes)
+        .map_err(|_| ActionError::NoTransaction)
 }
 
 /// Answers the pending in-dialog request (BYE, REFER, NOTIFY, a refused re-INVITE).

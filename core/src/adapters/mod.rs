@@ -59,9 +59,10 @@ impl ActionHandler for Adapters<'_, '_> {
             Action::AcceptCANCEL => d::accept_cancel(step, call, payload.cancel.take()),
             Action::SendReINVITE { mode } => d::send_reinvite(step, call, mode),
             Action::AcceptReINVITE => d::accept_reinvite(step, call, &mut payload.request),
-            Action::RejectReINVITE { status } => {
+            Action::RejectReINVITE { status } | Action::RejectUPDATE { status } => {
                 d::answer_pending(step, call, &mut payload.request, status)
             }
+            Action::AcceptUPDATE => d::accept_update(step, call, &mut payload.request),
             Action::SendREFER => d::send_refer(step, call, payload.refer_to.as_deref()),
             Action::AcceptREFER => d::accept_refer(step, call, payload),
             Action::AcceptNOTIFY | Action::AcceptINFO => {

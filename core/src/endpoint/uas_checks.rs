@@ -21,6 +21,7 @@ pub(crate) fn implemented(method: &Method) -> bool {
             | Method::Bye
             | Method::Cancel
             | Method::Options
+            | Method::Update
             | Method::Refer
             | Method::Notify
             | Method::Info

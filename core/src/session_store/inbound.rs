@@ -51,17 +51,22 @@ impl Session {
                 Event::new(EventType::DialogINFO)
             }
             Method::Bye => Event::new(EventType::DialogBYE),
-            Method::Invite => {
+            Method::Invite | Method::Update => {
                 let Ok(offer) = dialog_adapter::sdp_of(msg) else {
                     return dialog_adapter::respond(step, &request, 400, &[]);
                 };
+                // Both are target refresh requests (RFC 3261 §12.2, RFC 3311 §5.2).
                 if let (Some(contact), Some(dialog)) = (
                     dialog_adapter::first_contact_uri(msg),
                     self.call.dialog.as_mut(),
                 ) {
                     dialog.refresh_remote_target(&contact);
                 }
-                let mut event = Event::new(EventType::DialogReINVITE);
+                let mut event = Event::new(if request.method == Method::Update {
+                    EventType::DialogUPDATE
+                } else {
+                    EventType::DialogReINVITE
+                });
                 if let Some(offer) = offer {
                     event = if is_hold(&offer) {
                         event.with_remote_hold()
@@ -127,7 +132,8 @@ impl Session {
         if let Some(pending) = payload.request {
             let status = match pending.method {
                 Method::Bye => 481,
-                Method::Invite => 500,
+                // RFC 3311 §5.2: 500 (with Retry-After) for an UPDATE we cannot take now.
+                Method::Invite | Method::Update => 500,
                 Method::Refer => 603,
                 _ => 200,
             };

@@ -253,7 +253,10 @@ impl Session {
 /// state unchanged, and the offer goes with the step's payload. False when no re-INVITE
 /// is pending, so the caller fails the session as before.
 fn refuse_offer(call: &Call, pending: &mut Option<IncomingRequest>, step: &mut Step<'_>) -> bool {
-    if pending.as_ref().is_none_or(|r| r.method != Method::Invite) {
+    if pending
+        .as_ref()
+        .is_none_or(|r| !matches!(r.method, Method::Invite | Method::Update))
+    {
         return false;
     }
     // Without the transaction there is nothing to answer; the session still stays.

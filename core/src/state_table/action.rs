@@ -40,6 +40,13 @@ vocabulary! {
         AcceptReINVITE,
         /// Reject a received re-INVITE; parameter `status` (e.g. 491 on glare).
         RejectReINVITE,
+        /// Answer a received UPDATE with 200, carrying our answer when it brought an offer
+        /// (RFC 3311 §5.2).
+        AcceptUPDATE,
+        /// Refuse a received UPDATE; parameter `status` (491 when our own offer is
+        /// outstanding, 500 with `Retry-After` when the session cannot take an offer now,
+        /// RFC 3311 §5.2).
+        RejectUPDATE,
         /// Send REFER to the transfer target (RFC 3515).
         SendREFER,
         /// Answer a received REFER with 202 Accepted.
@@ -188,6 +195,13 @@ pub enum Action {
         /// 300–699, typically 491 Request Pending.
         status: u16,
     },
+    /// See [`ActionKind::AcceptUPDATE`].
+    AcceptUPDATE,
+    /// See [`ActionKind::RejectUPDATE`].
+    RejectUPDATE {
+        /// 300–699: 491 or 500.
+        status: u16,
+    },
     /// See [`ActionKind::SendREFER`].
     SendREFER,
     /// See [`ActionKind::AcceptREFER`].
@@ -273,6 +287,8 @@ impl Action {
             Action::SendReINVITE { .. } => ActionKind::SendReINVITE,
             Action::AcceptReINVITE => ActionKind::AcceptReINVITE,
             Action::RejectReINVITE { .. } => ActionKind::RejectReINVITE,
+            Action::AcceptUPDATE => ActionKind::AcceptUPDATE,
+            Action::RejectUPDATE { .. } => ActionKind::RejectUPDATE,
             Action::SendREFER => ActionKind::SendREFER,
             Action::AcceptREFER => ActionKind::AcceptREFER,
             Action::AcceptNOTIFY => ActionKind::AcceptNOTIFY,
@@ -345,9 +361,11 @@ impl Action {
             ActionKind::IncrementRetry => Action::IncrementRetry,
             ActionKind::ResetRetry => Action::ResetRetry,
             ActionKind::DestroySession => Action::DestroySession,
+            ActionKind::AcceptUPDATE => Action::AcceptUPDATE,
             ActionKind::SendProvisional
             | ActionKind::SendReINVITE
             | ActionKind::RejectReINVITE
+            | ActionKind::RejectUPDATE
             | ActionKind::StartTimer
             | ActionKind::CancelTimer => return None,
         })
@@ -367,6 +385,7 @@ impl fmt::Display for Action {
             Action::SendReject { status: Some(s) } => write!(f, "SendReject({s})"),
             Action::SendReINVITE { mode } => write!(f, "SendReINVITE({})", mode.name()),
             Action::RejectReINVITE { status } => write!(f, "RejectReINVITE({status})"),
+            Action::RejectUPDATE { status } => write!(f, "RejectUPDATE({status})"),
             Action::StartTimer { timer, ms } => write!(f, "StartTimer({timer}, {ms}ms)"),
             Action::CancelTimer { timer } => write!(f, "CancelTimer({timer})"),
             other => f.write_str(other.kind().name()),

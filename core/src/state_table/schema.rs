@@ -174,7 +174,7 @@ pub struct RawAction {
     /// The action's name.
     #[serde(rename = "type")]
     pub kind: String,
-    /// A status code (SendProvisional, SendReject, RejectReINVITE).
+    /// A status code (SendProvisional, SendReject, RejectReINVITE, RejectUPDATE).
     #[serde(default)]
     pub status: Option<u16>,
     /// A timer name (StartTimer, CancelTimer).

@@ -630,9 +630,10 @@ impl Cx {
         };
         // Which parameters each kind takes: (status, timer, ms, mode).
         let takes = match kind {
-            ActionKind::SendProvisional | ActionKind::SendReject | ActionKind::RejectReINVITE => {
-                (true, false, false, false)
-            }
+            ActionKind::SendProvisional
+            | ActionKind::SendReject
+            | ActionKind::RejectReINVITE
+            | ActionKind::RejectUPDATE => (true, false, false, false),
             ActionKind::StartTimer => (false, true, true, false),
             ActionKind::CancelTimer => (false, true, false, false),
             ActionKind::SendReINVITE => (false, false, false, true),
@@ -693,6 +694,13 @@ impl Cx {
                     return None;
                 };
                 Action::RejectReINVITE { status }
+            }
+            ActionKind::RejectUPDATE => {
+                let Some(status) = status_in(self, 300, 699)? else {
+                    bad(self, ParameterProblem::Missing("status"));
+                    return None;
+                };
+                Action::RejectUPDATE { status }
             }
             ActionKind::StartTimer => {
                 let timer = timer(self)?;

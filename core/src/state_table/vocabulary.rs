@@ -117,6 +117,9 @@ vocabulary! {
         DialogBYE,
         /// A re-INVITE from the remote party (in-dialog INVITE).
         DialogReINVITE,
+        /// An UPDATE from the remote party (RFC 3311), with or without an offer. Added
+        /// beyond the seed.
+        DialogUPDATE,
         /// A 2xx response to our re-INVITE.
         DialogReInviteAccepted,
         /// A non-2xx final response to our re-INVITE (491 = glare, RFC 3261 §14.1).
