@@ -177,6 +177,26 @@ fn invite(branch: &str) -> String {
     )
 }
 
+/// [`invite`]'s text with a PCMU offer from port 30000 as its body.
+fn with_offer(invite: &str) -> String {
+    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
+                 m=audio 30000 RTP/AVP 0\r\na=sendrecv\r\n";
+    let length = format!(
+        "Content-Type: application/sdp\r\nContent-Length: {}\r\n",
+        offer.len()
+    );
+    invite.replace("Content-Length: 0\r\n", &length) + offer
+}
+
+/// The first BYE bob sent to the peer outside the pump.
+fn bye_to_peer(p: &Pump) -> Vec<u8> {
+    p.unrouted
+        .iter()
+        .find(|w| w.bytes.starts_with(b"BYE "))
+        .map(|w| w.bytes.clone())
+        .expect("a BYE to the peer")
+}
+
 /// RFC 3261 §8.2.2.2: a request without a To tag whose From tag, Call-ID and CSeq match
 /// a request in progress, but which is not in its transaction (another Via branch: it
 /// came by another path), is a merged request and gets 482; there is one call.
@@ -204,15 +224,7 @@ fn merged_invite_by_a_second_path_is_answered_482() {
 fn bye_to_a_peer_whose_invite_had_no_from_tag_carries_no_empty_tag() {
     let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
     let from: SocketAddr = STRANGER.parse().unwrap();
-    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
-                 m=audio 30000 RTP/AVP 0\r\na=sendrecv\r\n";
-    let untagged = invite("z9hG4bKnotag").replace(";tag=merged1", "").replace(
-        "Content-Length: 0\r\n",
-        &format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n",
-            offer.len()
-        ),
-    ) + offer;
+    let untagged = with_offer(&invite("z9hG4bKnotag").replace(";tag=merged1", ""));
     p.inject("bob", from, untagged.as_bytes());
     let session = p.ep("bob").sessions().next().expect("a session").id;
     let now = p.now;
@@ -233,14 +245,10 @@ fn bye_to_a_peer_whose_invite_had_no_from_tag_carries_no_empty_tag() {
     let now = p.now;
     p.ep("bob").hangup(now, session).expect("hang up");
     p.run_for(Duration::from_millis(100));
-    let bye = p
-        .unrouted
-        .iter()
-        .find(|w| w.bytes.starts_with(b"BYE "))
-        .expect("a BYE to the peer");
-    let message = session_core::sip::Message::parse(&bye.bytes).expect("the BYE parses");
+    let bye = bye_to_peer(&p);
+    let message = session_core::sip::Message::parse(&bye).expect("the BYE parses");
     assert_eq!(message.to().tag(), None, "no tag on To");
-    assert!(!String::from_utf8_lossy(&bye.bytes).contains("tag=\r\n"));
+    assert!(!String::from_utf8_lossy(&bye).contains("tag=\r\n"));
 }
 
 /// RFC 3261 §12.1.1: the remote target is the INVITE's Contact URI. An INVITE whose
@@ -252,19 +260,11 @@ fn bye_to_a_peer_whose_invite_had_no_from_tag_carries_no_empty_tag() {
 fn bye_to_a_peer_whose_invite_had_no_contact_goes_to_its_from_uri() {
     let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
     let from: SocketAddr = STRANGER.parse().unwrap();
-    let offer = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
-                 m=audio 30000 RTP/AVP 0\r\na=sendrecv\r\n";
-    let no_contact = invite("z9hG4bKnocontact")
-        .replace(";tag=merged1", ";ta3=merged1")
-        .replace("Contact: <sip:x@127.0.0.9:5060>\r\n", "")
-        .replace(
-            "Content-Length: 0\r\n",
-            &format!(
-                "Content-Type: application/sdp\r\nContent-Length: {}\r\n",
-                offer.len()
-            ),
-        )
-        + offer;
+    let no_contact = with_offer(
+        &invite("z9hG4bKnocontact")
+            .replace(";tag=merged1", ";ta3=merged1")
+            .replace("Contact: <sip:x@127.0.0.9:5060>\r\n", ""),
+    );
     p.inject("bob", from, no_contact.as_bytes());
     let session = p.ep("bob").sessions().next().expect("a session").id;
     let now = p.now;
@@ -274,12 +274,8 @@ fn bye_to_a_peer_whose_invite_had_no_contact_goes_to_its_from_uri() {
     p.ep("bob").hangup(now, session).expect("hang up");
     // Without the ACK the BYE waits for the 2xx's retransmissions to give up (64·T1).
     p.run_for(Duration::from_secs(40));
-    let bye = p
-        .unrouted
-        .iter()
-        .find(|w| w.bytes.starts_with(b"BYE "))
-        .expect("a BYE to the peer");
-    let message = session_core::sip::Message::parse(&bye.bytes).expect("the BYE parses");
+    let bye = bye_to_peer(&p);
+    let message = session_core::sip::Message::parse(&bye).expect("the BYE parses");
     assert_eq!(
         message.request_uri().map(|u| u.raw),
         Some("sip:x@127.0.0.9")

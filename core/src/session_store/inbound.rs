@@ -447,7 +447,7 @@ impl Session {
         if let TransactionOutput::Timeout { id, .. }
         | TransactionOutput::TransportError { id, .. } = report
         {
-            if self.refer_usage_failed(id, step) {
+            if self.usage_request_failed(id, step) {
                 return;
             }
         }
@@ -469,10 +469,11 @@ impl Session {
         }
     }
 
-    /// A REFER or NOTIFY of ours got no answer: that ends the REFER's usage, not the
+    /// A REFER, NOTIFY or DTMF INFO of ours got no answer: that ends its usage, not the
     /// call (RFC 5057 §5.2). Our REFER failing is the transfer failing (as a 408); a
-    /// NOTIFY failing ends the subscription we serve. False for any other transaction.
-    fn refer_usage_failed(&mut self, tx: TransactionId, step: &mut Step<'_>) -> bool {
+    /// NOTIFY failing ends the subscription we serve; an INFO failing drops the digits
+    /// still queued. False for any other transaction.
+    fn usage_request_failed(&mut self, tx: TransactionId, step: &mut Step<'_>) -> bool {
         if self.call.media.dtmf_info == Some(tx) {
             dialog_adapter::dtmf_info_answered(step, &mut self.call, None);
             return true;
