@@ -62,6 +62,12 @@ pub struct CallArgs {
     /// (`application/dtmf-relay`), each after the previous one's 2xx.
     #[arg(long, value_enum, default_value_t = DtmfModeArg::Rfc4733)]
     pub dtmf_mode: DtmfModeArg,
+    /// Ask for session timers (RFC 4028): `Session-Expires: S;refresher=uac` and
+    /// `Min-SE: 90` on the INVITE; we refresh at half the interval (UPDATE when the callee
+    /// allows it, else re-INVITE) when we are the refresher, and hang up when no refresh
+    /// comes in time when we are not.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(90..))]
+    pub session_expires: Option<u32>,
     /// Put the call on hold for this long, starting a quarter into the call.
     #[arg(long)]
     pub hold_ms: Option<u64>,
@@ -120,6 +126,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         DtmfModeArg::Rfc4733 => DtmfMode::Rfc4733,
         DtmfModeArg::Info => DtmfMode::Info,
     };
+    options.session_expires = args.session_expires;
     if let Err(e) = agents.add(options) {
         eprintln!("sessionctl call: {e}");
         return ExitCode::from(2);
@@ -373,6 +380,10 @@ fn explain(target: &str, reason: &EndReason, answered: bool) -> Option<String> {
         EndReason::MediaTimeout => {
             format!("no RTP from {target} within --media-timeout-ms: call ended")
         }
+        EndReason::SessionExpired => format!(
+            "{target} stopped refreshing the session (RFC 4028): no refresh within \
+             Session-Expires, so we sent BYE"
+        ),
         _ => return None,
     })
 }

@@ -65,6 +65,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         credentials: Default::default(),
         outbound_proxy: None,
         dtmf_mode: Default::default(),
+        session_expires: None,
         pcap,
         metrics: None,
     };

@@ -85,6 +85,8 @@ pub struct EndpointOptions {
     pub outbound_proxy: Option<SocketAddr>,
     /// How DTMF is sent.
     pub dtmf_mode: DtmfMode,
+    /// The session interval (RFC 4028) our INVITEs ask for, in seconds.
+    pub session_expires: Option<u32>,
     /// Write every SIP and RTP datagram crossing the sockets to this pcap file.
     pub pcap: Option<PathBuf>,
     /// Serve the counters for Prometheus at this address (`GET /metrics`).
@@ -107,6 +109,7 @@ impl EndpointOptions {
         config.credentials = self.credentials.clone();
         config.outbound_proxy = self.outbound_proxy;
         config.dtmf_mode = self.dtmf_mode;
+        config.session_expires = self.session_expires;
         config
     }
 }
@@ -218,6 +221,7 @@ impl CallOptionArgs {
             },
             outbound_proxy: self.proxy,
             dtmf_mode: DtmfMode::Rfc4733,
+            session_expires: None,
             pcap: self.pcap.clone(),
             metrics: self.metrics,
         }

@@ -68,6 +68,10 @@ pub struct Config {
     pub rtp_inactivity: Option<Duration>,
     /// Received audio frames kept per call for the application (`Endpoint::poll_audio`).
     pub audio_sink_frames: usize,
+    /// The session interval (RFC 4028) our calls ask for in their INVITE, in seconds
+    /// (never below 90, our `Min-SE`): `Session-Expires: N;refresher=uac`. `None` (the
+    /// default): we ask for none, and still honour the one a peer asks for.
+    pub session_expires: Option<u32>,
     /// What 401 and 407 challenges are answered with (RFC 3261 §22); none by default.
     pub credentials: Credentials,
     /// The back-off after a first failed registration; it doubles with each failure in
@@ -103,6 +107,7 @@ impl Config {
             dtmf_mode: DtmfMode::Rfc4733,
             rtp_inactivity: None,
             audio_sink_frames: 0,
+            session_expires: None,
             credentials: Credentials::default(),
             registration_retry_base: Duration::from_secs(30),
             registration_retry_max: Duration::from_secs(1800),

@@ -262,15 +262,34 @@ struct Fields {
     body: Vec<u8>,
 }
 
+/// `text` with each run of whitespace that holds a line break (a fold) made one space.
+fn unfold(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for c in text.chars() {
+        if matches!(c, ' ' | '\t' | '\r' | '\n') {
+            run.push(c);
+            continue;
+        }
+        out.push_str(if run.contains('\n') { " " } else { &run });
+        run.clear();
+        out.push(c);
+    }
+    out.push_str(if run.contains('\n') { " " } else { &run });
+    out
+}
+
 fn fields(m: &Message<'_>) -> Fields {
     let start = match m.start_line() {
         StartLine::Request(r) => format!("{} {} {}", r.method, r.uri.raw, r.version),
         StartLine::Response(s) => format!("{} {} {}", s.version, s.status, s.reason),
         _ => unreachable!("only requests and responses exist"),
     };
+    // A fold is the same as one space (RFC 3261 §7.3.1): a display name read from a
+    // folded header keeps its fold, the normalised message has the space.
     let addr = |n: &session_core::sip::NameAddr<'_>| {
         (
-            n.display_name.map(str::to_owned),
+            n.display_name.map(unfold),
             n.uri.raw.to_owned(),
             n.tag().map(str::to_owned),
         )

@@ -51,6 +51,7 @@ pub fn end_reason_name(reason: &EndReason) -> &'static str {
         EndReason::MediaFailed => "media_failed",
         EndReason::NotAcceptable => "not_acceptable",
         EndReason::Expired => "expired",
+        EndReason::SessionExpired => "session_expired",
         EndReason::AuthFailed { .. } => "auth_failed",
         EndReason::Unresolvable { .. } => "unresolvable",
         EndReason::Shutdown => "shutdown",

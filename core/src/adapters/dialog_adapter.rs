@@ -10,8 +10,10 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::call::{
+    grant, ReferNotifier, ReferSent, SessionExpires, SessionRefresh, SessionTimer, Step,
+};
 use crate::call::{Call, Effect, IncomingRequest, OutgoingRequest, Payload, Retransmit2xx};
-use crate::call::{ReferNotifier, ReferSent, SessionTimer, Step};
 use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
 use crate::sdp::SessionDescription;
 use crate::sip::{
@@ -24,8 +26,8 @@ use crate::transaction::{ClientKey, TransactionError, TransactionId};
 /// Methods we accept, for Allow headers.
 pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, REFER, NOTIFY, INFO";
 /// Extensions we support, for Supported headers: INVITEs with `Replaces` (RFC 3891),
-/// REFERs without a subscription (RFC 4488).
-pub(crate) const SUPPORTED: &str = "replaces, norefersub";
+/// REFERs without a subscription (RFC 4488), session timers (RFC 4028).
+pub(crate) const SUPPORTED: &str = "replaces, norefersub, timer";
 const SDP: &str = "application/sdp";
 /// The body type of the INFO that carries a DTMF digit.
 const DTMF_RELAY: &str = "application/dtmf-relay";
@@ -125,8 +127,11 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let body = call.offer_answer.take_unsent_offer();
     let contact = step.contact(&call.transport);
     let headers = common_headers(step);
+    call.refresh.ask(step.config.session_expires);
+    let timer = call.refresh.invite_headers();
     let mut pairs = headers.pairs();
     pairs.extend(call.invite_headers.iter().map(|(n, v)| (*n, v.as_str())));
+    pairs.extend(timer.iter().map(|(n, v)| (*n, v.as_str())));
     let route = preloaded_route(step);
     let routes: Vec<&str> = route.iter().map(String::as_str).collect();
     let mut out = Vec::with_capacity(1024);
@@ -221,7 +226,7 @@ pub(super) fn send_provisional(
     } else {
         None
     };
-    respond_to_invite(step, call, status, Some(&contact), body.as_deref()).map(|_| ())
+    respond_to_invite(step, call, status, Some(&contact), body.as_deref(), &[]).map(|_| ())
 }
 
 /// The 2xx to the INVITE, with our answer (or our offer when the INVITE had none), and
@@ -234,7 +239,14 @@ pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
         .ok_or(ActionError::NoLocalSdp)?;
     let contact = step.contact(&call.transport);
     let cseq = call.invite.incoming.as_ref().map_or(0, |i| i.cseq);
-    let bytes = respond_to_invite(step, call, 200, Some(&contact), Some(&body))?;
+    let granted = match call.invite.incoming.as_ref() {
+        Some(invite) => session_timer_grant(step, &mut call.refresh, &invite.bytes),
+        None => None,
+    };
+    let headers = session_timer_headers(granted.as_ref());
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let bytes = respond_to_invite(step, call, 200, Some(&contact), Some(&body), &pairs)?;
+    call.refresh.granted(step, granted.map(|(se, _)| se));
     // When the body is our offer (the INVITE had none), the ACK brings the answer.
     call.offer_answer.offer_sent(cseq);
     call.invite.final_status = Some(200);
@@ -251,7 +263,7 @@ pub(super) fn send_reject(
     call: &mut Call,
     status: u16,
 ) -> Result<(), ActionError> {
-    respond_to_invite(step, call, status, None, None)?;
+    respond_to_invite(step, call, status, None, None, &[])?;
     call.invite.final_status = Some(status);
     Ok(())
 }
@@ -263,6 +275,7 @@ fn respond_to_invite(
     status: u16,
     contact: Option<&str>,
     body: Option<&[u8]>,
+    headers: &[(&str, &str)],
 ) -> Result<Vec<u8>, ActionError> {
     let invite = call
         .invite
@@ -273,7 +286,7 @@ fn respond_to_invite(
         status,
         contact,
         body,
-        headers: &[],
+        headers,
     };
     let bytes = build_response(step, &invite.bytes, &call.local_tag, &reply)?;
     step.transactions
@@ -285,6 +298,32 @@ fn respond_to_invite(
         call.invite.incoming = None;
     }
     Ok(bytes)
+}
+
+/// The session timer (RFC 4028 §9) we grant the peer's INVITE or UPDATE in `request`,
+/// with whether our 2xx requires the extension; the peer's `Allow` is noted too (it says
+/// how our refreshes may go).
+fn session_timer_grant(
+    step: &Step<'_>,
+    refresh: &mut SessionRefresh,
+    request: &[u8],
+) -> Option<(SessionExpires, bool)> {
+    let msg = Message::parse_with(request, &step.config.parse_limits).ok()?;
+    refresh.note_allow(&msg);
+    grant(&msg, step.config.session_expires)
+}
+
+/// The headers of a 2xx granting a session timer: `Session-Expires` with the refresher
+/// named, and `Require: timer` when the client supports the extension.
+fn session_timer_headers(granted: Option<&(SessionExpires, bool)>) -> Vec<(&'static str, String)> {
+    let Some((se, require)) = granted else {
+        return Vec::new();
+    };
+    let mut headers = vec![("Session-Expires", se.value())];
+    if *require {
+        headers.push(("Require", "timer".to_owned()));
+    }
+    headers
 }
 
 /// What a response of ours says besides what the request gives it.
@@ -352,7 +391,7 @@ fn start_2xx_retransmission(step: &mut Step<'_>, call: &mut Call, bytes: Vec<u8>
 
 /// The ACK for a 2xx (RFC 3261 §13.2.2.4): a new transaction-less request in the
 /// dialog, re-sent unchanged for every retransmission of the same 2xx.
-pub(super) fn send_ack(
+pub(crate) fn send_ack(
     step: &mut Step<'_>,
     call: &mut Call,
     event: &Event,
@@ -660,10 +699,13 @@ fn build_in_dialog(
         routes.push(&appended);
     }
     let contact = step.contact(&call.transport);
+    let timer = call.refresh.refresh_headers();
     let mut headers: Vec<(&str, &str)> = extra.to_vec();
-    if matches!(method, Method::Invite) {
+    if matches!(method, Method::Invite | Method::Update) {
         headers.push(("Contact", &contact));
         headers.push(("Allow", ALLOW));
+        headers.push(("Supported", SUPPORTED));
+        headers.extend(timer.iter().map(|(n, v)| (*n, v.as_str())));
     }
     let mut out = Vec::with_capacity(768 + body.map_or(0, |(_, b)| b.len()));
     let mut b = RequestBuilder::new(method, target.request_uri, &call.call_id, cseq)
@@ -716,17 +758,21 @@ pub(super) fn accept_reinvite(
     };
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;
     let contact = step.contact(&call.transport);
+    let granted = session_timer_grant(step, &mut call.refresh, &pending.bytes);
+    let headers = session_timer_headers(granted.as_ref());
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let reply = Reply {
         status: 200,
         contact: Some(&contact),
         body: Some(&body),
-        headers: &[],
+        headers: &pairs,
     };
     let bytes = build_response(step, &pending.bytes, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, pending.tx, 200, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
     start_2xx_retransmission(step, call, bytes, pending.cseq);
+    call.refresh.granted(step, granted.map(|(se, _)| se));
     Ok(())
 }
 
@@ -741,16 +787,50 @@ pub(super) fn accept_update(
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;
     let body = call.offer_answer.take_answer();
     let contact = step.contact(&call.transport);
+    let granted = session_timer_grant(step, &mut call.refresh, &pending.bytes);
+    let headers = session_timer_headers(granted.as_ref());
+    let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let reply = Reply {
         status: 200,
         contact: Some(&contact),
         body: body.as_deref(),
-        headers: &[],
+        headers: &pairs,
     };
     let bytes = build_response(step, &pending.bytes, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, pending.tx, 200, bytes)
-        .map_err(|_| ActionError::NoTransaction)
+        .map_err(|_| ActionError::NoTransaction)?;
+    call.refresh.granted(step, granted.map(|(se, _)| se));
+    Ok(())
+}
+
+/// Our session refresh (RFC 4028 §7.4): an UPDATE without a body when the peer allows
+/// UPDATE (no offer, so nothing for media to do), else a re-INVITE offering the
+/// description we last sent, version unchanged (RFC 6337 §5.3: nothing changes). A
+/// re-INVITE cannot go while an offer or INVITE of ours is outstanding: it is tried
+/// again shortly.
+pub(super) fn refresh_session(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    if call.refresh.in_flight.is_some() || call.refresh.running.is_none() {
+        return Ok(());
+    }
+    if call.refresh.peer_allows_update {
+        let (tx, _, _) = send_in_dialog(step, call, Method::Update, None, &[])?;
+        call.refresh.in_flight = Some(tx);
+        return Ok(());
+    }
+    let busy = call.invite.reinvite.is_some() || call.offer_answer.has_local_offer();
+    let current = call.sdp.local_description().map(|d| d.to_bytes());
+    let Some(body) = current.filter(|_| !busy) else {
+        call.refresh.retry_later(step);
+        return Ok(());
+    };
+    let (tx, bytes, cseq) =
+        send_in_dialog(step, call, Method::Invite, Some((SDP, &body[..])), &[])?;
+    call.offer_answer.offer_made(None);
+    call.offer_answer.offer_sent(cseq);
+    call.invite.reinvite = Some(OutgoingRequest { tx, bytes, cseq });
+    call.refresh.in_flight = Some(tx);
+    Ok(())
 }
 
 /// Answers the pending in-dialog request (BYE, REFER, NOTIFY, a refused re-INVITE).
@@ -848,7 +928,7 @@ pub(super) fn accept_cancel(
     if let Some(cancel) = cancel {
         answer_request(step, call, &cancel, 200)?;
     }
-    respond_to_invite(step, call, 487, None, None)?;
+    respond_to_invite(step, call, 487, None, None, &[])?;
     call.invite.final_status = Some(487);
     Ok(())
 }

@@ -63,6 +63,7 @@ impl ActionHandler for Adapters<'_, '_> {
                 d::answer_pending(step, call, &mut payload.request, status)
             }
             Action::AcceptUPDATE => d::accept_update(step, call, &mut payload.request),
+            Action::RefreshSession => d::refresh_session(step, call),
             Action::SendREFER => d::send_refer(step, call, payload.refer_to.as_deref()),
             Action::AcceptREFER => d::accept_refer(step, call, payload),
             Action::AcceptNOTIFY | Action::AcceptINFO => {
@@ -294,6 +295,7 @@ fn bye_reason(trigger: &Event, call: &Call) -> EndReason {
         EventType::DialogTimeout => EndReason::Timeout,
         EventType::MediaTimeout => EndReason::MediaTimeout,
         EventType::MediaSessionFailed => EndReason::MediaFailed,
+        EventType::SessionExpired => EndReason::SessionExpired,
         EventType::Dialog200OK if call.invite.cancel_sent => {
             EndReason::Cancelled { by: Side::Local }
         }

@@ -113,6 +113,9 @@ pub enum EndReason {
     /// The incoming INVITE's `Expires` passed while it rang; it was answered 487
     /// (RFC 3261 §13.3.1).
     Expired,
+    /// The session interval passed without a refresh (RFC 4028 §10): the peer is
+    /// presumed gone, and we sent BYE.
+    SessionExpired,
     /// The INVITE was challenged (401 or 407) and could not be answered: no credentials
     /// for the realm, or the ones sent were refused (RFC 3261 §22.2).
     AuthFailed {

@@ -6,6 +6,7 @@
 mod event;
 mod offer_answer;
 mod registration;
+mod session_refresh;
 mod step;
 mod transfer;
 
@@ -13,6 +14,10 @@ pub use crate::media::DtmfMode;
 pub use event::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub(crate) use offer_answer::OfferAnswer;
 pub(crate) use registration::Registration;
+pub(crate) use session_refresh::MIN_SESSION_EXPIRES;
+pub(crate) use session_refresh::{
+    asks_too_brief, grant, min_se_of, SessionExpires, SessionRefresh,
+};
 pub(crate) use step::{new_tag, retry_after, Effect, SessionIds, SessionTimer, Step};
 pub(crate) use transfer::{
     refer_to_replacing, ReferNotifier, ReferSent, ReferTarget, Replaces, Transfers,
@@ -115,6 +120,8 @@ pub(crate) struct Call {
     pub(crate) invite_headers: Vec<(&'static str, String)>,
     /// The REFER usages of the dialog, both ways.
     pub(crate) transfers: Transfers,
+    /// The dialog's session timer (RFC 4028).
+    pub(crate) refresh: SessionRefresh,
     /// Our SDP origin and versions.
     pub(crate) sdp: LocalSession,
     pub(crate) offer_answer: OfferAnswer,
@@ -216,6 +223,7 @@ impl Call {
             invite: InviteUsage::default(),
             invite_headers: Vec::new(),
             transfers: Transfers::default(),
+            refresh: SessionRefresh::default(),
             sdp,
             offer_answer: OfferAnswer::default(),
             negotiated: None,

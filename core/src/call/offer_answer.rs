@@ -56,6 +56,11 @@ impl OfferAnswer {
         matches!(self.exchange, Exchange::RemoteOffer(_))
     }
 
+    /// Whether an offer of ours is outstanding.
+    pub(crate) fn has_local_offer(&self) -> bool {
+        matches!(self.exchange, Exchange::LocalOffer { .. })
+    }
+
     /// We made an offer, `body` to be sent by the next message that carries one.
     pub(crate) fn offer_made(&mut self, body: Option<Vec<u8>>) {
         self.exchange = Exchange::LocalOffer {

@@ -1,8 +1,10 @@
 //! RFC 3261 §8.2: what a UAS checks before it processes a new request, and the error
 //! response each failure gets (405/501 for methods, 416 for URI schemes, 420 for unknown
-//! Require option tags, 415 for bodies it cannot read, 406 when the INVITE's Accept
+//! Require option tags, 422 for a session interval below our minimum (RFC 4028), 415
+//! for bodies it cannot read, 406 when the INVITE's Accept
 //! leaves out the SDP our answer needs — RFC 3261 §21.4.7, RFC 4475 §3.3.15).
 
+use crate::call::{asks_too_brief, MIN_SESSION_EXPIRES};
 use crate::sip::{Message, Method, Scheme};
 
 /// A refusal: status and the headers that must come with it.
@@ -67,6 +69,13 @@ pub(crate) fn check(msg: &Message<'_>, allow: &str, supported: &str) -> Option<R
                 headers: vec![("Unsupported", unknown.join(", "))],
             });
         }
+    }
+    if asks_too_brief(msg, MIN_SESSION_EXPIRES) {
+        // RFC 4028 §8.1, §9: an interval below our minimum; the 422 names it.
+        return Some(Refusal {
+            status: 422,
+            headers: vec![("Min-SE", MIN_SESSION_EXPIRES.to_string())],
+        });
     }
     if matches!(method, Method::Invite) {
         if let Some(accept) = msg.header(crate::sip::HeaderName::Accept) {

@@ -8,8 +8,8 @@ use super::session::Session;
 use crate::adapters::dialog_adapter::{self, ALLOW};
 use crate::adapters::registration_adapter;
 use crate::auth::{self, AuthError};
+use crate::call::{min_se_of, DtmfMode, ReferTarget, SessionTimer};
 use crate::call::{Call, Effect, EndReason, IncomingRequest, OutgoingRequest, Payload, Side, Step};
-use crate::call::{DtmfMode, ReferTarget, SessionTimer};
 use crate::dialog::DialogState;
 use crate::sdp::is_hold;
 use crate::sip::{write_ack_for_non_2xx, write_reissued, HeaderName, Message, Method, Params};
@@ -211,6 +211,11 @@ impl Session {
                 }
             }
         }
+        if let (422, Some(tx)) = (status, tx) {
+            if self.send_with_larger_interval(tx, msg, step) {
+                return;
+            }
+        }
         let cseq = msg.cseq();
         let call = &mut self.call;
         let mut sdp = dialog_adapter::sdp_of(msg).ok().flatten().map(Box::new);
@@ -273,6 +278,7 @@ impl Session {
                             call.invite.confirmed = true;
                             call.invite.final_status = Some(status);
                             call.answered_at = Some(step.now);
+                            call.refresh.answered(step, msg);
                             payload.sdp = sdp.take();
                         }
                         Event::new(EventType::Dialog200OK)
@@ -301,16 +307,36 @@ impl Session {
                         let _ = dialog_adapter::resend_ack(step, call);
                         return;
                     }
-                    payload.sdp = sdp;
+                    let refresh = tx.is_some() && call.refresh.in_flight == tx;
+                    call.refresh.answered(step, msg);
                     call.sdp.reoffer_answered();
+                    if refresh {
+                        // Our session refresh offered what we last sent, unchanged: it
+                        // is ACKed and the media left alone (RFC 4028 §7.4).
+                        call.offer_answer.close();
+                        let ack = Event::new(EventType::Dialog200OK).with_cseq(cseq.seq);
+                        let _ = dialog_adapter::send_ack(step, call, &ack);
+                        return;
+                    }
+                    payload.sdp = sdp;
                     Event::new(EventType::DialogReInviteAccepted)
                 }
                 _ => {
                     call.sdp.reoffer_rejected();
                     call.offer_answer.close();
+                    if tx.is_some() && call.refresh.in_flight == tx {
+                        return self.refresh_failed(status, step);
+                    }
                     Event::new(EventType::DialogReInviteFailed)
                 }
             },
+            Method::Update if status >= 200 && tx.is_some() && call.refresh.in_flight == tx => {
+                if status < 300 {
+                    call.refresh.answered(step, msg);
+                    return;
+                }
+                return self.refresh_failed(status, step);
+            }
             Method::Bye if status >= 200 => Event::new(EventType::DialogByeResponse),
             Method::Refer if status >= 200 => {
                 let ours = call
@@ -373,37 +399,80 @@ impl Session {
         response: &Message<'_>,
         step: &mut Step<'_>,
     ) -> Result<(), AuthError> {
-        let (bytes, dest, transport) = step
+        let bytes = step
             .transactions
             .client_request(tx)
-            .map(|(bytes, dest, transport)| (bytes.to_vec(), dest, transport.clone()))
+            .map(|(bytes, _, _)| bytes.to_vec())
             .ok_or(AuthError::CannotResend)?;
         let request = Message::parse_with(&bytes, &step.config.parse_limits)
             .map_err(|_| AuthError::CannotResend)?;
-        let method = request.method().cloned().ok_or(AuthError::CannotResend)?;
-        if matches!(method, Method::Ack | Method::Cancel) {
+        if matches!(request.method(), Some(Method::Ack | Method::Cancel)) {
             // §22.1: neither can be sent again with credentials.
             return Err(AuthError::CannotResend);
         }
         let credentials = auth::answer(&request, response, &step.config.credentials, step.rng)?;
+        let headers: Vec<(&str, &str)> = credentials
+            .iter()
+            .map(|(name, value)| (*name, value.as_str()))
+            .collect();
+        let replaced = [HeaderName::Authorization, HeaderName::ProxyAuthorization];
+        self.reissue(tx, &replaced, &headers, step)
+            .ok_or(AuthError::CannotResend)
+    }
+
+    /// A 422 to our INVITE or refresh (RFC 4028 §7.3): the request goes again asking for
+    /// the `Min-SE` the 422 names. False when it names nothing larger than we asked for,
+    /// which the table then sees as the failure it is.
+    fn send_with_larger_interval(
+        &mut self,
+        tx: TransactionId,
+        response: &Message<'_>,
+        step: &mut Step<'_>,
+    ) -> bool {
+        if !self.call.refresh.raise(min_se_of(response)) {
+            return false;
+        }
+        let headers = if self.call.refresh.running.is_some() {
+            self.call.refresh.refresh_headers()
+        } else {
+            self.call.refresh.invite_headers()
+        };
+        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        let replaced = [HeaderName::SessionExpires, HeaderName::MinSe];
+        self.reissue(tx, &replaced, &pairs, step).is_some()
+    }
+
+    /// Sends the request transaction `tx` carried again as a new transaction with
+    /// `added` in place of the `replaced` headers: a new branch and CSeq (the next of
+    /// the dialog, or of the call for the INVITE that sets it up), the same Call-ID.
+    /// What the session tracks of that request follows it to its new transaction.
+    fn reissue(
+        &mut self,
+        tx: TransactionId,
+        replaced: &[HeaderName<'_>],
+        added: &[(&str, &str)],
+        step: &mut Step<'_>,
+    ) -> Option<()> {
+        let (bytes, dest, transport) = step
+            .transactions
+            .client_request(tx)
+            .map(|(bytes, dest, transport)| (bytes.to_vec(), dest, transport.clone()))?;
+        let request = Message::parse_with(&bytes, &step.config.parse_limits).ok()?;
+        let method = request.method().cloned()?;
         let cseq = if request.to().tag().is_some() {
-            let dialog = self.call.dialog.as_mut().ok_or(AuthError::CannotResend)?;
-            dialog.next_local_seq()
+            self.call.dialog.as_mut()?.next_local_seq()
         } else {
             self.call.local_cseq += 1;
             self.call.local_cseq
         };
         let branch = step.new_branch();
-        let headers: Vec<(&str, &str)> = credentials
-            .iter()
-            .map(|(name, value)| (*name, value.as_str()))
-            .collect();
         let mut out = Vec::with_capacity(bytes.len() + 256);
-        write_reissued(&request, &branch, cseq, &headers, &mut out);
-        let key = ClientKey::new(&branch, cseq, method.clone());
-        let new_tx = step
-            .start_client(key, out.clone(), dest, transport)
-            .map_err(|_| AuthError::CannotResend)?;
+        write_reissued(&request, &branch, cseq, replaced, added, &mut out);
+        let key = ClientKey::new(&branch, cseq, method);
+        let new_tx = step.start_client(key, out.clone(), dest, transport).ok()?;
+        if self.call.refresh.in_flight == Some(tx) {
+            self.call.refresh.in_flight = Some(new_tx);
+        }
         let sent = OutgoingRequest {
             tx: new_tx,
             bytes: out,
@@ -420,7 +489,21 @@ impl Session {
             refer.cseq = cseq;
             refer.tx = new_tx;
         }
-        Ok(())
+        Some(())
+    }
+
+    /// Our session refresh got a final error. A 408 or 481 says the dialog is gone (RFC
+    /// 4028 §10, RFC 5057 §5.1): the table hears it as a timeout and ends the call. Any
+    /// other (a 491 that crossed the peer's own offer, a 5xx) leaves the session as it
+    /// was, and the refresh goes again shortly, well before the session expires.
+    fn refresh_failed(&mut self, status: u16, step: &mut Step<'_>) {
+        self.call.refresh.in_flight = None;
+        if matches!(status, 408 | 481) {
+            let event = Event::new(EventType::DialogTimeout).with_status(status);
+            self.feed(event, step);
+        } else {
+            self.call.refresh.retry_later(step);
+        }
     }
 
     /// The ACK the INVITE client transaction `tx` needs for a non-2xx final (RFC 3261

@@ -163,6 +163,8 @@ impl Session {
             }
             SessionTimer::Table(timer) => timer.event_type(),
             SessionTimer::InviteExpires => EventType::InviteExpired,
+            SessionTimer::SessionRefresh => EventType::SessionRefreshDue,
+            SessionTimer::SessionExpires => EventType::SessionExpired,
             SessionTimer::Retransmit2xx => return self.retransmit_2xx(step),
             SessionTimer::Media => {
                 if let Some(media) = self.call.media.rtp.as_mut() {

@@ -330,15 +330,17 @@ pub fn write_cancel(invite: &Message<'_>, out: &mut Vec<u8>) {
     write_hop_request(invite, &Method::Cancel, invite.to().raw, out);
 }
 
-/// Appends `request` sent again as a new transaction with credentials (RFC 3261 §22.2,
-/// §8.1.3.5): the same request line, headers and body, with `branch` in its top Via, CSeq
-/// number `cseq`, and `credentials` (`Authorization` or `Proxy-Authorization` lines) in
-/// place of any it carried. `request` must be a request we built: one Via.
+/// Appends `request` sent again as a new transaction (RFC 3261 §8.1.3.5): the same
+/// request line, headers and body, with `branch` in its top Via, CSeq number `cseq`, the
+/// headers named in `replaced` dropped and `added` appended: credentials after a 401 or
+/// 407 (§22.2), a larger `Session-Expires` after a 422 (RFC 4028 §7.3). `request` must be
+/// a request we built: one Via.
 pub fn write_reissued(
     request: &Message<'_>,
     branch: &str,
     cseq: u32,
-    credentials: &[(&str, &str)],
+    replaced: &[HeaderName<'_>],
+    added: &[(&str, &str)],
     out: &mut Vec<u8>,
 ) {
     let (method, uri) = match request.start_line() {
@@ -363,12 +365,12 @@ pub fn write_reissued(
                 out.extend_from_slice(method.as_str().as_bytes());
                 out.extend_from_slice(b"\r\n");
             }
-            HeaderName::Authorization | HeaderName::ProxyAuthorization => {}
             HeaderName::ContentLength => {}
+            name if replaced.contains(&name) => {}
             _ => write_header_line(out, h.name.as_str(), h.value),
         }
     }
-    for (name, value) in credentials {
+    for (name, value) in added {
         write_header_line(out, name, value);
     }
     let body = request.body();
@@ -745,7 +747,14 @@ v=0\n";
         let msg = Message::parse(request).unwrap();
         let mut out = Vec::new();
         let auth = [("Proxy-Authorization", "Digest username=\"alice\"")];
-        write_reissued(&msg, "z9hG4bKnew", 2, &auth, &mut out);
+        write_reissued(
+            &msg,
+            "z9hG4bKnew",
+            2,
+            &[HeaderName::Authorization, HeaderName::ProxyAuthorization],
+            &auth,
+            &mut out,
+        );
         let again = Message::parse(&out).expect("the reissued request parses");
         assert_eq!(again.top_via().branch, Some("z9hG4bKnew"));
         assert_eq!(again.top_via().rport, RPort::Requested);

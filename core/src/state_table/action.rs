@@ -47,6 +47,11 @@ vocabulary! {
         /// outstanding, 500 with `Retry-After` when the session cannot take an offer now,
         /// RFC 3311 §5.2).
         RejectUPDATE,
+        /// Send the session refresh (RFC 4028 §7.4): an UPDATE without a body when the
+        /// peer allows UPDATE, else a re-INVITE offering our last description unchanged
+        /// (so media is not disturbed). One at a time; while an INVITE of ours is in
+        /// flight a re-INVITE waits and is tried again shortly.
+        RefreshSession,
         /// Send REFER to the transfer target (RFC 3515).
         SendREFER,
         /// Answer a received REFER with 202 Accepted.
@@ -197,6 +202,8 @@ pub enum Action {
     },
     /// See [`ActionKind::AcceptUPDATE`].
     AcceptUPDATE,
+    /// See [`ActionKind::RefreshSession`].
+    RefreshSession,
     /// See [`ActionKind::RejectUPDATE`].
     RejectUPDATE {
         /// 300–699: 491 or 500.
@@ -288,6 +295,7 @@ impl Action {
             Action::AcceptReINVITE => ActionKind::AcceptReINVITE,
             Action::RejectReINVITE { .. } => ActionKind::RejectReINVITE,
             Action::AcceptUPDATE => ActionKind::AcceptUPDATE,
+            Action::RefreshSession => ActionKind::RefreshSession,
             Action::RejectUPDATE { .. } => ActionKind::RejectUPDATE,
             Action::SendREFER => ActionKind::SendREFER,
             Action::AcceptREFER => ActionKind::AcceptREFER,
@@ -362,6 +370,7 @@ impl Action {
             ActionKind::ResetRetry => Action::ResetRetry,
             ActionKind::DestroySession => Action::DestroySession,
             ActionKind::AcceptUPDATE => Action::AcceptUPDATE,
+            ActionKind::RefreshSession => Action::RefreshSession,
             ActionKind::SendProvisional
             | ActionKind::SendReINVITE
             | ActionKind::RejectReINVITE

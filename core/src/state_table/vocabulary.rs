@@ -170,6 +170,14 @@ vocabulary! {
         /// §13.3.1: the UAS then answers 487). Its timer is started by the endpoint from
         /// the request's header, not by `StartTimer`. Added beyond the seed.
         InviteExpired,
+        /// Half the session interval has passed and we are the refresher: time for the
+        /// session refresh (RFC 4028 §7.4, §9). Its timer is started from the
+        /// negotiated `Session-Expires`, not by `StartTimer`. Added beyond the seed.
+        SessionRefreshDue,
+        /// The session interval is about to pass without a refresh (RFC 4028 §10: at
+        /// `N − min(32, N/3)` seconds): the session is presumed dead and ends with BYE.
+        /// Started with `SessionRefreshDue`'s. Added beyond the seed.
+        SessionExpired,
         /// The session lingered long enough after ending; release its resources.
         LingerExpired,
         /// Time to refresh the registration, before the expiry the registrar granted.
