@@ -1,7 +1,8 @@
 //! Interop with SIPp (Debian's `sip-tester`), the tool VoIP engineers test SIP with:
 //! SIPp as UAC against `sessionctl uas` (basic call, CANCEL, 486, hold/resume with the
-//! SDP direction checked, UPDATE with and without an offer), and `sessionctl call`
-//! against SIPp's built-in UAS, each on both runtimes (`--runtime tokio` and `--runtime
+//! SDP direction checked, UPDATE with and without an offer, session timers), and
+//! `sessionctl call` against SIPp's UAS (its built-in one, a 488, session timers
+//! refreshed by re-INVITE), each on both runtimes (`--runtime tokio` and `--runtime
 //! mio`).
 //!
 //! Loopback only, free ports, every process bounded in time and killed on drop. When
@@ -13,7 +14,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, have_sipp, sessionctl, sipp_uac, test_file, uas};
+use common::{free_port, have_sipp, sessionctl, sipp_uac, sipp_uac_within, test_file, uas};
 
 fn run_against_uas(runtime: &str, scenario_args: &[&str], uas_args: &[&str]) {
     if !have_sipp() {
@@ -66,13 +67,55 @@ fn sipp_uac_updates_a_confirmed_call_with_and_without_an_offer(runtime: &str) {
     run_against_uas(runtime, &["-sf", path.to_str().unwrap()], &[]);
 }
 
+/// RFC 4028 as the UAS: SIPp asks for 90 s without naming the refresher, so
+/// `sessionctl uas` refreshes (by UPDATE, which SIPp allows) 44 to 61 s after the ACK.
+fn sipp_uac_session_timer_is_refreshed_by_the_uas(runtime: &str) {
+    if !have_sipp() {
+        return;
+    }
+    let path = test_file("sipp/uac_session_timer.xml");
+    let (uas, addr) = uas(runtime, "echo", &[]);
+    let (ok, text) = sipp_uac_within(&["-sf", path.to_str().unwrap()], &addr, 1, 80);
+    let clean_exit = uas.terminate();
+    assert!(
+        ok,
+        "SIPp session timer scenario on {runtime} failed:\n{text}"
+    );
+    assert!(clean_exit, "sessionctl uas did not exit 0 on SIGTERM");
+}
+
+/// RFC 4028 as the UAC: `sessionctl call --session-expires 90` to a SIPp UAS that grants
+/// it and does not allow UPDATE: the refresh is a re-INVITE with the SDP unchanged, 44 to
+/// 61 s after the answer, and the call then ends normally.
+fn sessionctl_call_refreshes_its_session_by_reinvite(runtime: &str) {
+    if !have_sipp() {
+        return;
+    }
+    let path = test_file("sipp/uas_session_timer.xml");
+    let call = ["--duration-ms", "50000", "--session-expires", "90"];
+    let (ok, stdout, stderr, sipp_ok) =
+        call_sipp_uas_with(runtime, &["-sf", path.to_str().unwrap()], &call, 90);
+    assert!(ok, "sessionctl call failed: {stdout}\n{stderr}");
+    assert!(sipp_ok, "SIPp's UAS did not see the refresh in its window");
+}
+
 /// SIPp's UAS answers `sessionctl call` with what `scenario_args` make it; returns the
 /// call's exit success, stdout, stderr, and whether SIPp saw its scenario through.
 fn call_sipp_uas(runtime: &str, scenario_args: &[&str]) -> (bool, String, String, bool) {
+    call_sipp_uas_with(runtime, scenario_args, &["--duration-ms", "1000"], 60)
+}
+
+/// [`call_sipp_uas`] with the call's own arguments, SIPp given `limit_s` seconds.
+fn call_sipp_uas_with(
+    runtime: &str,
+    scenario_args: &[&str],
+    call_args: &[&str],
+    limit_s: u32,
+) -> (bool, String, String, bool) {
     let port = free_port();
     let media_port = free_port().to_string();
     let mut sipp = Command::new("timeout")
-        .args(["60", "sipp"])
+        .args([&limit_s.to_string(), "sipp"])
         .args(scenario_args)
         .args(["-m", "1", "-i", "127.0.0.1"])
         .args(["-p", &port.to_string(), "-mp", &media_port, "-nostdin"])
@@ -83,7 +126,8 @@ fn call_sipp_uas(runtime: &str, scenario_args: &[&str]) -> (bool, String, String
     std::thread::sleep(Duration::from_millis(500));
     let out = sessionctl(runtime)
         .args(["call", &format!("sip:service@127.0.0.1:{port}")])
-        .args(["--bind", "127.0.0.1:0", "--duration-ms", "1000"])
+        .args(["--bind", "127.0.0.1:0"])
+        .args(call_args)
         .output()
         .expect("sessionctl call runs");
     let sipp_ok = sipp.wait().expect("sipp ends").success();
@@ -157,4 +201,6 @@ on_both_runtimes!(
     sipp_uac_updates_a_confirmed_call_with_and_without_an_offer,
     sessionctl_call_to_sipp_uas,
     sessionctl_call_refused_with_488_says_so,
+    sipp_uac_session_timer_is_refreshed_by_the_uas,
+    sessionctl_call_refreshes_its_session_by_reinvite,
 );

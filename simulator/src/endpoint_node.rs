@@ -67,6 +67,7 @@ pub struct EndpointFactory {
     timers_per_node: bool,
     registrars: BTreeMap<String, RegistrarSpec>,
     passwords: BTreeMap<String, String>,
+    session_expires: BTreeMap<String, u32>,
 }
 
 impl EndpointFactory {
@@ -94,6 +95,11 @@ impl EndpointFactory {
                 .iter()
                 .filter_map(|p| Some((p.name.clone(), p.password.clone()?)))
                 .collect(),
+            session_expires: scenario
+                .participants
+                .iter()
+                .filter_map(|p| Some((p.name.clone(), p.session_expires?)))
+                .collect(),
         }
     }
 
@@ -112,6 +118,7 @@ impl EndpointFactory {
         if let Some(password) = self.passwords.get(setup.name) {
             config.credentials = Credentials::with_default(Login::new(setup.name, password));
         }
+        config.session_expires = self.session_expires.get(setup.name).copied();
         if self.random_timers {
             let seed = if self.timers_per_node {
                 setup.seed

@@ -158,6 +158,9 @@ pub struct Participant {
     /// The password its endpoint answers digest challenges with (user: its name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub password: Option<String>,
+    /// The session interval its calls ask for, in seconds (RFC 4028 session timers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_expires: Option<u32>,
 }
 
 /// A scripted action at a fixed instant.
@@ -560,6 +563,7 @@ impl ScenarioBuilder {
             address,
             registrar: None,
             password: None,
+            session_expires: None,
         });
         self
     }

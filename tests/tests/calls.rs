@@ -777,10 +777,10 @@ fn a_refer_is_accepted_202_and_the_transferee_is_told_the_target() {
 #[test]
 fn a_table_row_matching_the_method_fires_for_that_method() {
     let yaml = include_str!("../../state_tables/default.yaml");
-    let from = "  - state: [Answering, Active, OnHold, Holding, Resuming]
+    let from = "  - state: [Active, OnHold, Holding, Resuming]
     event: DialogBYE
 ";
-    let to = "  - state: [Answering, Active, OnHold, Holding, Resuming]
+    let to = "  - state: [Active, OnHold, Holding, Resuming]
     event: { type: DialogBYE, method: BYE }
 ";
     assert!(
@@ -800,4 +800,35 @@ fn a_table_row_matching_the_method_fires_for_that_method() {
     assert_eq!(reason, EndReason::HungUp { by: Side::Remote });
     let (reason, _) = terminated(&mut p, "bob", b);
     assert_eq!(reason, EndReason::HungUp { by: Side::Local });
+}
+
+/// RFC 3261 §13.3.1.4, §15: the caller's BYE names the dialog our 2xx created, so the
+/// 2xx reached it even though every ACK was lost. The callee reports the call answered,
+/// then ended by the caller, as the caller does (both sides agree on the outcome).
+#[test]
+fn a_bye_before_any_ack_reports_the_call_answered_then_ended() {
+    let mut p = alice_and_bob();
+    p.drop_sip = Some(Box::new(|w| w.bytes.starts_with(b"ACK ")));
+    let (a, b) = ring(&mut p);
+    let now = p.now;
+    p.ep("bob").accept(now, b).expect("bob answers");
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Answering"));
+    let now = p.now;
+    p.ep("alice").hangup(now, a).expect("alice hangs up");
+    p.run_for(Duration::from_secs(1));
+    let events = p.events_of("bob", b);
+    let answered = events
+        .iter()
+        .position(|e| matches!(e, SessionEvent::Answered { .. }));
+    let ended = events.iter().position(|e| {
+        matches!(
+            e,
+            SessionEvent::Terminated {
+                reason: EndReason::HungUp { by: Side::Remote },
+                ..
+            }
+        )
+    });
+    assert!(answered.is_some() && answered < ended, "{events:?}");
 }

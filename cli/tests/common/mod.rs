@@ -283,10 +283,21 @@ pub fn sipp_uac(scenario_args: &[&str], target: &str) -> (bool, String) {
 /// Runs SIPp as a UAC placing `calls` calls (20 a second) against `target`; returns
 /// whether every call succeeded and what it printed.
 pub fn sipp_uac_calls(scenario_args: &[&str], target: &str, calls: u32) -> (bool, String) {
+    sipp_uac_within(scenario_args, target, calls, 30)
+}
+
+/// [`sipp_uac_calls`] for scenarios that last: SIPp gives up after `limit_s` seconds.
+pub fn sipp_uac_within(
+    scenario_args: &[&str],
+    target: &str,
+    calls: u32,
+    limit_s: u32,
+) -> (bool, String) {
     let port = free_port().to_string();
     let media_port = free_port().to_string();
+    let timeout = format!("{limit_s}s");
     let out = std::process::Command::new("timeout")
-        .args(["60", "sipp", target])
+        .args([&(limit_s + 30).to_string(), "sipp", target])
         .args(scenario_args)
         .args([
             "-m",
@@ -300,7 +311,14 @@ pub fn sipp_uac_calls(scenario_args: &[&str], target: &str, calls: u32) -> (bool
             "-mp",
             &media_port,
         ])
-        .args(["-timeout", "30s", "-timeout_error", "-nostdin", "-s", "bob"])
+        .args([
+            "-timeout",
+            &timeout,
+            "-timeout_error",
+            "-nostdin",
+            "-s",
+            "bob",
+        ])
         .output()
         .expect("sipp runs");
     let text = format!(
