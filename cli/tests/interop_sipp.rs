@@ -1,8 +1,8 @@
 //! Interop with SIPp (Debian's `sip-tester`), the tool VoIP engineers test SIP with:
 //! SIPp as UAC against `sessionctl uas` (basic call, CANCEL, 486, hold/resume with the
-//! SDP direction checked, UPDATE with and without an offer, session timers), and
-//! `sessionctl call` against SIPp's UAS (its built-in one, a 488, session timers
-//! refreshed by re-INVITE), each on both runtimes (`--runtime tokio` and `--runtime
+//! SDP direction checked, UPDATE with and without an offer, 100rel, session timers),
+//! and `sessionctl call` against SIPp's UAS (its built-in one, a 488, a reliable 183,
+//! session timers refreshed by re-INVITE), each on both runtimes (`--runtime tokio` and `--runtime
 //! mio`).
 //!
 //! Loopback only, free ports, every process bounded in time and killed on drop. When
@@ -65,6 +65,29 @@ fn sipp_uac_holds_and_resumes_with_directions_checked(runtime: &str) {
 fn sipp_uac_updates_a_confirmed_call_with_and_without_an_offer(runtime: &str) {
     let path = test_file("sipp/uac_update.xml");
     run_against_uas(runtime, &["-sf", path.to_str().unwrap()], &[]);
+}
+
+/// RFC 3262 as the UAS: SIPp's INVITE requires 100rel; the 180 is reliable, SIPp's
+/// PRACK names its RSeq and gets 200, and the call is answered a second later.
+fn sipp_uac_requiring_100rel_gets_a_reliable_180(runtime: &str) {
+    let path = test_file("sipp/uac_100rel.xml");
+    run_against_uas(
+        runtime,
+        &["-sf", path.to_str().unwrap()],
+        &["--ring-ms", "1000"],
+    );
+}
+
+/// RFC 3262 as the UAC: SIPp's UAS answers in a reliable 183; `sessionctl call` PRACKs
+/// it (`RAck: 1 1 INVITE`), takes the 200 without SDP, and ends the call normally.
+fn sessionctl_call_pracks_a_reliable_183(runtime: &str) {
+    if !have_sipp() {
+        return;
+    }
+    let path = test_file("sipp/uas_reliable_183.xml");
+    let (ok, stdout, stderr, sipp_ok) = call_sipp_uas(runtime, &["-sf", path.to_str().unwrap()]);
+    assert!(ok, "sessionctl call failed: {stdout}\n{stderr}");
+    assert!(sipp_ok, "SIPp's UAS did not get its PRACK");
 }
 
 /// RFC 4028 as the UAS: SIPp asks for 90 s without naming the refresher, so
@@ -201,6 +224,8 @@ on_both_runtimes!(
     sipp_uac_updates_a_confirmed_call_with_and_without_an_offer,
     sessionctl_call_to_sipp_uas,
     sessionctl_call_refused_with_488_says_so,
+    sipp_uac_requiring_100rel_gets_a_reliable_180,
+    sessionctl_call_pracks_a_reliable_183,
     sipp_uac_session_timer_is_refreshed_by_the_uas,
     sessionctl_call_refreshes_its_session_by_reinvite,
 );

@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::auth::Credentials;
 use crate::media::{DtmfMode, MediaMode};
 use crate::sdp::MediaConfig;
-use crate::sip::{Host, ParseLimits, Uri};
+use crate::sip::{Host, Message, ParseLimits, Uri};
 use crate::state_table::CompiledTable;
 use crate::transaction::TimerConfig;
 
@@ -68,6 +68,9 @@ pub struct Config {
     pub rtp_inactivity: Option<Duration>,
     /// Received audio frames kept per call for the application (`Endpoint::poll_audio`).
     pub audio_sink_frames: usize,
+    /// When our provisional responses go reliably (RFC 3262): by default only when the
+    /// INVITE requires it.
+    pub reliable_provisionals: ReliableProvisionals,
     /// The session interval (RFC 4028) our calls ask for in their INVITE, in seconds
     /// (never below 90, our `Min-SE`): `Session-Expires: N;refresher=uac`. `None` (the
     /// default): we ask for none, and still honour the one a peer asks for.
@@ -107,6 +110,7 @@ impl Config {
             dtmf_mode: DtmfMode::Rfc4733,
             rtp_inactivity: None,
             audio_sink_frames: 0,
+            reliable_provisionals: ReliableProvisionals::WhenRequired,
             session_expires: None,
             credentials: Credentials::default(),
             registration_retry_base: Duration::from_secs(30),
@@ -139,5 +143,25 @@ impl Config {
             self.advertised_ip.unwrap_or(self.sip_addr.ip()),
             self.sip_addr.port(),
         )
+    }
+}
+
+/// When a UAS sends its provisional responses reliably.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReliableProvisionals {
+    /// When the INVITE has `Require: 100rel` (RFC 3262 §3: then it must).
+    #[default]
+    WhenRequired,
+    /// Also when the INVITE only lists 100rel in `Supported` (§3: it may).
+    WhenSupported,
+}
+
+impl ReliableProvisionals {
+    /// Whether the provisional responses to `invite` go reliably.
+    pub(crate) fn applies_to(self, invite: &Message<'_>) -> bool {
+        let named = |tag: &str| tag.eq_ignore_ascii_case("100rel");
+        invite.require().any(named)
+            || (self == ReliableProvisionals::WhenSupported && invite.supported().any(named))
     }
 }

@@ -115,8 +115,8 @@ pub mod time;
 pub mod transaction;
 
 pub use endpoint::{
-    CallOptions, Command, CommandError, Config, Endpoint, MediaInput, Output, SessionEvent,
-    SessionId, SessionInfo,
+    CallOptions, Command, CommandError, Config, Endpoint, MediaInput, Output, ReliableProvisionals,
+    SessionEvent, SessionId, SessionInfo,
 };
 pub use media::{DtmfMode, MediaMode};
 pub use rng::Rng;

@@ -33,10 +33,10 @@ use session_core::resolve::{QueryId, ResolveError, Resolved};
 use session_core::sip::Transport;
 use session_core::state_table::CompiledTable;
 use session_core::transaction::TimerConfig;
-use session_core::SessionId;
 use session_core::{
     CallOptions, Command, CommandError, Config, Endpoint, Instant, MediaInput, Rng,
 };
+use session_core::{ReliableProvisionals, SessionId};
 
 use crate::dns::SimDns;
 use crate::endpoint_checks::{WireBreach, WireRules};
@@ -68,6 +68,7 @@ pub struct EndpointFactory {
     registrars: BTreeMap<String, RegistrarSpec>,
     passwords: BTreeMap<String, String>,
     session_expires: BTreeMap<String, u32>,
+    reliable: Vec<String>,
 }
 
 impl EndpointFactory {
@@ -100,6 +101,12 @@ impl EndpointFactory {
                 .iter()
                 .filter_map(|p| Some((p.name.clone(), p.session_expires?)))
                 .collect(),
+            reliable: scenario
+                .participants
+                .iter()
+                .filter(|p| p.reliable_provisionals)
+                .map(|p| p.name.clone())
+                .collect(),
         }
     }
 
@@ -119,6 +126,9 @@ impl EndpointFactory {
             config.credentials = Credentials::with_default(Login::new(setup.name, password));
         }
         config.session_expires = self.session_expires.get(setup.name).copied();
+        if self.reliable.iter().any(|name| name == setup.name) {
+            config.reliable_provisionals = ReliableProvisionals::WhenSupported;
+        }
         if self.random_timers {
             let seed = if self.timers_per_node {
                 setup.seed

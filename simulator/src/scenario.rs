@@ -161,6 +161,10 @@ pub struct Participant {
     /// The session interval its calls ask for, in seconds (RFC 4028 session timers).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_expires: Option<u32>,
+    /// It sends its provisional responses reliably (RFC 3262) whenever the caller
+    /// supports it, not only when the caller requires it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reliable_provisionals: bool,
 }
 
 /// A scripted action at a fixed instant.
@@ -564,6 +568,7 @@ impl ScenarioBuilder {
             registrar: None,
             password: None,
             session_expires: None,
+            reliable_provisionals: false,
         });
         self
     }

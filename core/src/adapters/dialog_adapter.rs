@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use crate::call::{
     grant, ReferNotifier, ReferSent, SessionExpires, SessionRefresh, SessionTimer, Step,
+    Unacknowledged,
 };
 use crate::call::{Call, Effect, IncomingRequest, OutgoingRequest, Payload, Retransmit2xx};
 use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
@@ -24,10 +25,12 @@ use crate::state_table::{Event, ReInviteMode, TimerName};
 use crate::transaction::{ClientKey, TransactionError, TransactionId};
 
 /// Methods we accept, for Allow headers.
-pub(crate) const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, REFER, NOTIFY, INFO";
-/// Extensions we support, for Supported headers: INVITEs with `Replaces` (RFC 3891),
-/// REFERs without a subscription (RFC 4488), session timers (RFC 4028).
-pub(crate) const SUPPORTED: &str = "replaces, norefersub, timer";
+pub(crate) const ALLOW: &str =
+    "INVITE, ACK, BYE, CANCEL, OPTIONS, UPDATE, PRACK, REFER, NOTIFY, INFO";
+/// Extensions we support, for Supported headers: reliable provisional responses (RFC
+/// 3262), session timers (RFC 4028), INVITEs with `Replaces` (RFC 3891), REFERs without
+/// a subscription (RFC 4488).
+pub(crate) const SUPPORTED: &str = "100rel, timer, replaces, norefersub";
 const SDP: &str = "application/sdp";
 /// The body type of the INFO that carries a DTMF digit.
 const DTMF_RELAY: &str = "application/dtmf-relay";
@@ -214,29 +217,118 @@ pub(super) fn start_client(
 
 /// A provisional response to the INVITE we are answering (RFC 3261 §13.3.1.1). A 183
 /// carries our answer when one is ready (early media, RFC 3261 §13.3.1.1 and RFC 3960);
-/// the answer is kept, and the 2xx repeats it.
+/// the answer is kept, and the 2xx repeats it. When the INVITE asks for reliable
+/// provisional responses (RFC 3262) it goes reliably; then an answer in it is final (the
+/// 2xx has no SDP), and while an earlier one waits for its PRACK this one waits too.
 pub(super) fn send_provisional(
     step: &mut Step<'_>,
     call: &mut Call,
     status: u16,
 ) -> Result<(), ActionError> {
     let contact = step.contact(&call.transport);
-    let body = if status == 183 {
-        call.offer_answer.answer()
-    } else {
-        None
+    if !sends_reliably(step, call, status) {
+        let body = (status == 183)
+            .then(|| call.offer_answer.answer())
+            .flatten();
+        return respond_to_invite(step, call, status, Some(&contact), body.as_deref(), &[])
+            .map(|_| ());
+    }
+    let reliable = &mut call.invite.reliable;
+    if reliable.unacknowledged.is_some() {
+        reliable.queued = Some(status);
+        return Ok(());
+    }
+    let rseq = reliable.next_rseq(step.rng).to_string();
+    let body = (status == 183)
+        .then(|| call.offer_answer.take_answer())
+        .flatten();
+    let headers = [("Require", "100rel"), ("RSeq", rseq.as_str())];
+    let bytes = respond_to_invite(
+        step,
+        call,
+        status,
+        Some(&contact),
+        body.as_deref(),
+        &headers,
+    )?;
+    let t1 = step.config.timers.t1;
+    let cseq = call.invite.incoming.as_ref().map_or(0, |i| i.cseq);
+    call.invite.reliable.answer_sent |= body.is_some();
+    call.invite.reliable.unacknowledged = Some(Unacknowledged {
+        status,
+        rseq: call.invite.reliable.last_rseq,
+        cseq,
+        bytes,
+        has_sdp: body.is_some(),
+        interval: t1,
+        give_up_at: step.now + t1 * 64,
+    });
+    step.set_timer(SessionTimer::Retransmit1xx, step.now + t1);
+    Ok(())
+}
+
+/// Whether a provisional `status` to the INVITE we answer goes reliably (RFC 3262 §3).
+fn sends_reliably(step: &Step<'_>, call: &Call, status: u16) -> bool {
+    let Some(invite) = call.invite.incoming.as_ref().filter(|_| status > 100) else {
+        return false;
     };
-    respond_to_invite(step, call, status, Some(&contact), body.as_deref(), &[]).map(|_| ())
+    Message::parse_with(&invite.bytes, &step.config.parse_limits)
+        .is_ok_and(|msg| step.config.reliable_provisionals.applies_to(&msg))
+}
+
+/// The caller's PRACK acknowledged our reliable provisional response (RFC 3262 §3): 200,
+/// no more re-sending, and what waited for it goes: a held 2xx, else a queued
+/// provisional.
+pub(super) fn accept_prack(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    pending: &mut Option<IncomingRequest>,
+) -> Result<(), ActionError> {
+    answer_pending(step, call, pending, 200)?;
+    let reliable = &mut call.invite.reliable;
+    reliable.unacknowledged = None;
+    step.cancel_timer(SessionTimer::Retransmit1xx);
+    if std::mem::take(&mut reliable.held_2xx) {
+        reliable.queued = None;
+        return send_200_ok(step, call);
+    }
+    match reliable.queued.take() {
+        Some(status) => send_provisional(step, call, status),
+        None => Ok(()),
+    }
+}
+
+/// PRACK for the reliable provisional response just received (RFC 3262 §4): in its
+/// early dialog, `RAck` naming it. Nothing when none is due.
+pub(super) fn send_prack(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    let Some(rack) = call.invite.reliable.prack_due.take() else {
+        return Ok(());
+    };
+    send_in_dialog(step, call, Method::Prack, None, &[("RAck", &rack)]).map(|_| ())
 }
 
 /// The 2xx to the INVITE, with our answer (or our offer when the INVITE had none), and
 /// its retransmission until the ACK (RFC 3261 §13.3.1.4).
 pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    let reliable = &mut call.invite.reliable;
+    if reliable.unacknowledged.as_ref().is_some_and(|u| u.has_sdp) {
+        // RFC 3262 §3: not before the PRACK of a provisional response with SDP.
+        reliable.held_2xx = true;
+        return Ok(());
+    }
+    if reliable.unacknowledged.is_some() {
+        // The final response ends the re-sending (and what waited to be sent after it);
+        // a late PRACK still gets its 200.
+        step.cancel_timer(SessionTimer::Retransmit1xx);
+        reliable.queued = None;
+    }
     let body = call
         .offer_answer
         .take_answer()
-        .or_else(|| call.offer_answer.take_unsent_offer())
-        .ok_or(ActionError::NoLocalSdp)?;
+        .or_else(|| call.offer_answer.take_unsent_offer());
+    if body.is_none() && !call.invite.reliable.answer_sent {
+        return Err(ActionError::NoLocalSdp);
+    }
     let contact = step.contact(&call.transport);
     let cseq = call.invite.incoming.as_ref().map_or(0, |i| i.cseq);
     let granted = match call.invite.incoming.as_ref() {
@@ -245,7 +337,7 @@ pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     };
     let headers = session_timer_headers(granted.as_ref());
     let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
-    let bytes = respond_to_invite(step, call, 200, Some(&contact), Some(&body), &pairs)?;
+    let bytes = respond_to_invite(step, call, 200, Some(&contact), body.as_deref(), &pairs)?;
     call.refresh.granted(step, granted.map(|(se, _)| se));
     // When the body is our offer (the INVITE had none), the ACK brings the answer.
     call.offer_answer.offer_sent(cseq);

@@ -64,6 +64,8 @@ impl ActionHandler for Adapters<'_, '_> {
             }
             Action::AcceptUPDATE => d::accept_update(step, call, &mut payload.request),
             Action::RefreshSession => d::refresh_session(step, call),
+            Action::SendPRACK => d::send_prack(step, call),
+            Action::AcceptPRACK => d::accept_prack(step, call, &mut payload.request),
             Action::SendREFER => d::send_refer(step, call, payload.refer_to.as_deref()),
             Action::AcceptREFER => d::accept_refer(step, call, payload),
             Action::AcceptNOTIFY | Action::AcceptINFO => {

@@ -6,6 +6,7 @@
 mod event;
 mod offer_answer;
 mod registration;
+mod reliable;
 mod session_refresh;
 mod step;
 mod transfer;
@@ -14,6 +15,7 @@ pub use crate::media::DtmfMode;
 pub use event::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub(crate) use offer_answer::OfferAnswer;
 pub(crate) use registration::Registration;
+pub(crate) use reliable::{Reliability, Unacknowledged};
 pub(crate) use session_refresh::MIN_SESSION_EXPIRES;
 pub(crate) use session_refresh::{
     asks_too_brief, grant, min_se_of, SessionExpires, SessionRefresh,
@@ -162,6 +164,8 @@ pub(crate) struct InviteUsage {
     pub(crate) last_ack: Option<(u32, Vec<u8>)>,
     /// UAS: our 2xx until the ACK comes.
     pub(crate) retransmit_2xx: Option<Retransmit2xx>,
+    /// Reliable provisional responses (RFC 3262), ours or the peer's.
+    pub(crate) reliable: Reliability,
     /// The final status of the INVITE, sent or received.
     pub(crate) final_status: Option<u16>,
 }

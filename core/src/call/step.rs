@@ -28,6 +28,8 @@ pub(crate) enum SessionTimer {
     InviteExpires,
     /// The UAS re-sends its 2xx until the ACK (RFC 3261 §13.3.1.4).
     Retransmit2xx,
+    /// The UAS re-sends its reliable provisional response until the PRACK (RFC 3262 §3).
+    Retransmit1xx,
     /// Our session refresh is due (RFC 4028 §7.4, §9: at half the interval).
     SessionRefresh,
     /// The session interval is about to pass without a refresh (RFC 4028 §10).

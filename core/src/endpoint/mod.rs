@@ -29,7 +29,7 @@ mod timers;
 mod uas_checks;
 
 pub use crate::call::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
-pub use crate::config::Config;
+pub use crate::config::{Config, ReliableProvisionals};
 pub use crate::session_store::SessionInfo;
 pub use command::Command;
 pub use output::Output;

@@ -24,6 +24,7 @@ pub(crate) fn implemented(method: &Method) -> bool {
             | Method::Cancel
             | Method::Options
             | Method::Update
+            | Method::Prack
             | Method::Refer
             | Method::Notify
             | Method::Info

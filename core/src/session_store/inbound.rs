@@ -51,6 +51,13 @@ impl Session {
                 Event::new(EventType::DialogINFO)
             }
             Method::Bye => Event::new(EventType::DialogBYE),
+            Method::Prack => {
+                if !self.call.invite.reliable.acknowledges(msg) {
+                    // RFC 3262 §3: it names no provisional response awaiting a PRACK.
+                    return dialog_adapter::respond(step, &request, 481, &[]);
+                }
+                Event::new(EventType::DialogPRACK)
+            }
             Method::Invite | Method::Update => {
                 let Ok(offer) = dialog_adapter::sdp_of(msg) else {
                     return dialog_adapter::respond(step, &request, 400, &[]);
@@ -229,19 +236,29 @@ impl Session {
                     .as_ref()
                     .is_some_and(|i| i.cseq == cseq.seq) =>
             {
-                if status > 100 {
-                    step.effects.push(Effect::InviteProgress(status));
-                }
                 match status {
                     100..=199 => {
                         if call.dialog.is_none() {
                             call.dialog =
                                 dialog_adapter::dialog_from_response(msg, call, DialogState::Early);
                         }
+                        let tag = msg.to().tag().unwrap_or_default();
+                        let in_our_dialog = call
+                            .dialog
+                            .as_ref()
+                            .is_some_and(|d| d.id().remote_tag == tag);
+                        if in_our_dialog && !call.invite.reliable.provisional(msg, cseq.seq) {
+                            // A reliable one again, or out of order (RFC 3262 §4).
+                            return;
+                        }
+                        if status > 100 {
+                            step.effects.push(Effect::InviteProgress(status));
+                        }
                         payload.sdp = sdp;
                         Event::new(EventType::DialogProvisional)
                     }
                     200..=299 => {
+                        step.effects.push(Effect::InviteProgress(status));
                         let tag = msg.to().tag().unwrap_or_default();
                         let other_dialog = call.invite.confirmed
                             && call
@@ -284,6 +301,7 @@ impl Session {
                         Event::new(EventType::Dialog200OK)
                     }
                     _ => {
+                        step.effects.push(Effect::InviteProgress(status));
                         call.invite.final_status = Some(status);
                         Event::new(EventType::DialogFailure)
                     }

@@ -166,6 +166,8 @@ impl Session {
             SessionTimer::SessionRefresh => EventType::SessionRefreshDue,
             SessionTimer::SessionExpires => EventType::SessionExpired,
             SessionTimer::Retransmit2xx => return self.retransmit_2xx(step),
+            SessionTimer::Retransmit1xx if self.retransmit_1xx(step) => EventType::PrackTimeout,
+            SessionTimer::Retransmit1xx => return,
             SessionTimer::Media => {
                 if let Some(media) = self.call.media.rtp.as_mut() {
                     media.handle_timeout(step.now);
@@ -195,6 +197,34 @@ impl Session {
         let dest = dialog_adapter::dialog_destination(step, &self.call);
         step.transmit(dest, self.call.transport.clone(), bytes);
         step.set_timer(SessionTimer::Retransmit2xx, next);
+    }
+
+    /// RFC 3262 §3: re-send the reliable provisional response at T1, 2·T1 … until its
+    /// PRACK. True once 64·T1 passed without one: the table then refuses the INVITE.
+    fn retransmit_1xx(&mut self, step: &mut Step<'_>) -> bool {
+        let now = step.now;
+        let call = &mut self.call;
+        let (Some(invite), Some(unacknowledged)) = (
+            call.invite.incoming.as_ref(),
+            call.invite.reliable.unacknowledged.as_mut(),
+        ) else {
+            return false;
+        };
+        if now >= unacknowledged.give_up_at {
+            call.invite.reliable.unacknowledged = None;
+            if call.report.end_reason.is_none() {
+                call.report.end_reason = Some(EndReason::Timeout);
+            }
+            return true;
+        }
+        let (status, bytes) = (unacknowledged.status, unacknowledged.bytes.clone());
+        let _ = step
+            .transactions
+            .send_response(now, invite.tx, status, bytes);
+        unacknowledged.interval *= 2;
+        let next = (now + unacknowledged.interval).min(unacknowledged.give_up_at);
+        step.set_timer(SessionTimer::Retransmit1xx, next);
+        false
     }
 
     /// An RTP or RTCP packet arrived on the session's socket.

@@ -47,6 +47,13 @@ vocabulary! {
         /// outstanding, 500 with `Retry-After` when the session cannot take an offer now,
         /// RFC 3311 §5.2).
         RejectUPDATE,
+        /// PRACK the reliable provisional response the event reported (RFC 3262 §4),
+        /// with `RAck` naming it; nothing for an unreliable one or one already PRACKed.
+        SendPRACK,
+        /// Answer the caller's PRACK with 200 (RFC 3262 §3), stop re-sending the
+        /// provisional response it acknowledges, and send what waited for it: the next
+        /// reliable provisional, or the 2xx held because the acknowledged one carried SDP.
+        AcceptPRACK,
         /// Send the session refresh (RFC 4028 §7.4): an UPDATE without a body when the
         /// peer allows UPDATE, else a re-INVITE offering our last description unchanged
         /// (so media is not disturbed). One at a time; while an INVITE of ours is in
@@ -204,6 +211,10 @@ pub enum Action {
     AcceptUPDATE,
     /// See [`ActionKind::RefreshSession`].
     RefreshSession,
+    /// See [`ActionKind::SendPRACK`].
+    SendPRACK,
+    /// See [`ActionKind::AcceptPRACK`].
+    AcceptPRACK,
     /// See [`ActionKind::RejectUPDATE`].
     RejectUPDATE {
         /// 300–699: 491 or 500.
@@ -296,6 +307,8 @@ impl Action {
             Action::RejectReINVITE { .. } => ActionKind::RejectReINVITE,
             Action::AcceptUPDATE => ActionKind::AcceptUPDATE,
             Action::RefreshSession => ActionKind::RefreshSession,
+            Action::SendPRACK => ActionKind::SendPRACK,
+            Action::AcceptPRACK => ActionKind::AcceptPRACK,
             Action::RejectUPDATE { .. } => ActionKind::RejectUPDATE,
             Action::SendREFER => ActionKind::SendREFER,
             Action::AcceptREFER => ActionKind::AcceptREFER,
@@ -371,6 +384,8 @@ impl Action {
             ActionKind::DestroySession => Action::DestroySession,
             ActionKind::AcceptUPDATE => Action::AcceptUPDATE,
             ActionKind::RefreshSession => Action::RefreshSession,
+            ActionKind::SendPRACK => Action::SendPRACK,
+            ActionKind::AcceptPRACK => Action::AcceptPRACK,
             ActionKind::SendProvisional
             | ActionKind::SendReINVITE
             | ActionKind::RejectReINVITE

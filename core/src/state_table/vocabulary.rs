@@ -120,6 +120,10 @@ vocabulary! {
         /// An UPDATE from the remote party (RFC 3311), with or without an offer. Added
         /// beyond the seed.
         DialogUPDATE,
+        /// A PRACK from the caller (RFC 3262 §3) acknowledging our reliable provisional
+        /// response; one naming no response of ours was answered 481 before the table
+        /// sees it. Added beyond the seed.
+        DialogPRACK,
         /// A 2xx response to our re-INVITE.
         DialogReInviteAccepted,
         /// A non-2xx final response to our re-INVITE (491 = glare, RFC 3261 §14.1).
@@ -174,6 +178,10 @@ vocabulary! {
         /// session refresh (RFC 4028 §7.4, §9). Its timer is started from the
         /// negotiated `Session-Expires`, not by `StartTimer`. Added beyond the seed.
         SessionRefreshDue,
+        /// Our reliable provisional response went unacknowledged for 64·T1 (RFC 3262
+        /// §3): the INVITE is to be refused with a 5xx. Started with the response, not
+        /// by `StartTimer`. Added beyond the seed.
+        PrackTimeout,
         /// The session interval is about to pass without a refresh (RFC 4028 §10: at
         /// `N − min(32, N/3)` seconds): the session is presumed dead and ends with BYE.
         /// Started with `SessionRefreshDue`'s. Added beyond the seed.
