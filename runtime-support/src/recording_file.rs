@@ -21,7 +21,6 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
-use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use session_core::auth::{Credentials, Login};
 use session_core::driver::{RecordedInput, Recording};

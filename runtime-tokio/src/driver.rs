@@ -115,12 +115,16 @@ pub(crate) struct Setup {
 
 /// Binds SIP and spawns the task. Returns the bound address, or the address that could
 /// not be bound and why.
-pub(crate) fn spawn(setup: Setup) -> Result<(SocketAddr, JoinHandle<()>), (SocketAddr, io::Error)> {
+/// The task ends with what it recorded, when recording.
+pub(crate) fn spawn(
+    setup: Setup,
+) -> Result<(SocketAddr, JoinHandle<Option<Recording>>), (SocketAddr, io::Error)> {
     let driver = Driver::bind(setup)?;
     let addr = driver.core.sip_addr();
     let task = tokio::spawn(async move {
         let mut driver = driver;
         std::future::poll_fn(|cx| driver.poll(cx)).await;
+        driver.core.take_recording()
     });
     Ok((addr, task))
 }
