@@ -15,7 +15,6 @@ use session_core::{
     CallOptions, Command, CommandError, Config, MediaMode, SessionEvent, SessionId, SessionInfo,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::driver::{self, Request};
 use session_core_runtime::tap::Tap;
@@ -255,7 +254,7 @@ pub struct SessionCoordinator {
     media_mode: MediaMode,
     incoming: Option<IncomingCalls>,
     events: broadcast::Sender<SessionEvent>,
-    task: Option<JoinHandle<Option<Recording>>>,
+    task: Option<driver::Task>,
     capture: Option<SharedCapture>,
 }
 
