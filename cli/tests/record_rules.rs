@@ -20,13 +20,16 @@ fn temp_recording(name: &str) -> PathBuf {
     path
 }
 
-/// A call with DTMF from `sessionctl call --record` to `sessionctl uas --record`, each
-/// run to its end; returns the two recordings (caller's, then callee's).
-fn record_a_call(runtime: &str, name: &str) -> (PathBuf, PathBuf) {
+/// A call with DTMF from `sessionctl call --record` to `sessionctl uas --record` (with
+/// `uas_args`), each run to its end; returns the two recordings (caller's, then
+/// callee's).
+fn record_a_call(runtime: &str, name: &str, uas_args: &[&str]) -> (PathBuf, PathBuf) {
     let call_rec = temp_recording(&format!("{name}-call-{runtime}"));
     let uas_rec = temp_recording(&format!("{name}-uas-{runtime}"));
     let uas_arg = uas_rec.to_str().expect("a UTF-8 temp path");
-    let (uas, addr) = uas(runtime, "echo", &["--record", uas_arg]);
+    let mut args = vec!["--record", uas_arg];
+    args.extend_from_slice(uas_args);
+    let (uas, addr) = uas(runtime, "echo", &args);
     let mut call = sessionctl(runtime);
     call.args(["call", &format!("sip:bob@{addr}"), "--bind", "127.0.0.1:0"])
         .args(["--duration-ms", "600", "--dtmf", "12"])
@@ -57,7 +60,7 @@ fn stdout(out: &Output) -> String {
 /// Both sides of a real call replay to the datagrams they sent, byte for byte: the text
 /// summary says "identical", the JSON one `"identical":true`, and both exit 0.
 fn a_recorded_call_replays_to_byte_identical_datagrams_on_both_sides(runtime: &str) {
-    let (call_rec, uas_rec) = record_a_call(runtime, "identical");
+    let (call_rec, uas_rec) = record_a_call(runtime, "identical", &[]);
     for file in [&call_rec, &uas_rec] {
         let out = replay(file, &[]);
         let text = stdout(&out);
@@ -94,7 +97,7 @@ fn write_lines(file: &Path, header: &serde_json::Value, lines: &[String]) {
 /// replay's `+`; the call's command dropped makes it exit 1 too; a file cut short
 /// exits 2.
 fn a_changed_recording_fails_to_replay_and_names_the_first_difference(runtime: &str) {
-    let (call_rec, uas_rec) = record_a_call(runtime, "changed");
+    let (call_rec, uas_rec) = record_a_call(runtime, "changed", &[]);
     let _ = std::fs::remove_file(&uas_rec);
     let (header, lines) = read_lines(&call_rec);
     let inputs = header["inputs"].as_u64().expect("an input count") as usize;
@@ -146,7 +149,25 @@ fn a_changed_recording_fails_to_replay_and_names_the_first_difference(runtime: &
     let _ = std::fs::remove_file(&call_rec);
 }
 
+/// A uas on a state table of its own (`--table`) records the table's YAML, and the
+/// replay runs on it: identical.
+fn a_recording_carries_its_state_table_and_replays_on_it(runtime: &str) {
+    let table = common::test_file("../../state_tables/sip_client.yaml");
+    let table_arg = table.to_str().expect("a UTF-8 path");
+    let (call_rec, uas_rec) = record_a_call(runtime, "table", &["--table", table_arg]);
+    let _ = std::fs::remove_file(&call_rec);
+    let (header, _) = read_lines(&uas_rec);
+    let yaml = std::fs::read_to_string(&table).unwrap();
+    assert_eq!(header["config"]["table"]["yaml"], yaml.as_str());
+    let out = replay(&uas_rec, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("identical"), "{text}");
+    let _ = std::fs::remove_file(&uas_rec);
+}
+
 on_both_runtimes!(
     a_recorded_call_replays_to_byte_identical_datagrams_on_both_sides,
+    a_recording_carries_its_state_table_and_replays_on_it,
     a_changed_recording_fails_to_replay_and_names_the_first_difference,
 );
