@@ -120,6 +120,11 @@ pub enum LoadError {
         /// What is wrong with it.
         error: serde_json::Error,
     },
+    /// The file ends inside a line (every line [`save`] writes ends with a newline).
+    CutMidLine {
+        /// The line, from 1.
+        line: usize,
+    },
     /// A line is longer than [`MAX_LINE_BYTES`].
     LineTooLong {
         /// The line, from 1.
@@ -156,6 +161,9 @@ impl fmt::Display for LoadError {
                 "the recording is of format version {found}; this build reads up to {VERSION}"
             ),
             LoadError::Malformed { line, error } => write!(f, "line {line}: {error}"),
+            LoadError::CutMidLine { line } => {
+                write!(f, "the file is cut short in the middle of line {line}")
+            }
             LoadError::LineTooLong { line } => {
                 write!(f, "line {line} is longer than {MAX_LINE_BYTES} bytes")
             }
@@ -287,8 +295,8 @@ impl<'a, R: BufRead> Lines<'a, R> {
         if read as u64 > MAX_LINE_BYTES {
             return Err(LoadError::LineTooLong { line: self.line });
         }
-        if line.ends_with('\n') {
-            line.pop();
+        if line.pop() != Some('\n') {
+            return Err(LoadError::CutMidLine { line: self.line });
         }
         Ok(Some(line))
     }
@@ -704,10 +712,11 @@ mod tests {
         let text = saved(&recorded());
         let lines: Vec<&str> = text.lines().collect();
         let header = lines[0];
-        let newer = header.replace("\"version\":1", "\"version\":2");
-        let cut_short = lines[..3].join("\n");
+        let newer = header.replace("\"version\":1", "\"version\":2") + "\n";
+        let cut_short = lines[..3].join("\n") + "\n";
+        let cut_mid_line = &text[..text.len() - 20];
         let bad_base64 = text.replacen("\"bytes\":\"", "\"bytes\":\"!", 1);
-        let bad_input = format!("{}\n{{\"at_us\":1,\"input\":\"sneeze\"}}", header);
+        let bad_input = format!("{header}\n{{\"at_us\":1,\"input\":\"sneeze\"}}\n");
         let cases = [
             ("empty", String::new()),
             ("not json", "hello\n".to_owned()),
@@ -717,12 +726,13 @@ mod tests {
             ),
             ("newer version", newer),
             ("cut short", cut_short),
+            ("cut mid-line", cut_mid_line.to_owned()),
             ("trailing line", format!("{text}{{}}\n")),
             ("bad base64", bad_base64),
             ("unknown input", bad_input),
             (
                 "header without config",
-                "{\"format\":\"session-core-recording\",\"version\":1}".to_owned(),
+                "{\"format\":\"session-core-recording\",\"version\":1}\n".to_owned(),
             ),
         ];
         let messages: Vec<String> = cases
