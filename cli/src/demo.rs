@@ -68,6 +68,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         session_expires: None,
         pcap,
         metrics: None,
+        record: None,
     };
     let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone, args.pcap)) {
         Ok(a) => a,

@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use clap::{ArgAction, Parser, Subcommand};
 
 mod parse;
+mod replay;
 mod simulate;
 mod table;
 
@@ -26,7 +27,8 @@ mod table;
         sessionctl call sip:bob@127.0.0.1:5060 --duration-ms 5000\n  \
         sessionctl --runtime mio uas --bind 127.0.0.1:5060\n  \
         sessionctl uas --bind 127.0.0.1:5060 --pcap uas.pcap --metrics 127.0.0.1:9090\n  \
-        sessionctl simulate simulator/scenarios/dtmf.yaml --pcap dtmf.pcap   (then: wireshark dtmf.pcap, sngrep -I dtmf.pcap)\n\n\
+        sessionctl simulate simulator/scenarios/dtmf.yaml --pcap dtmf.pcap   (then: wireshark dtmf.pcap, sngrep -I dtmf.pcap)\n  \
+        sessionctl call sip:bob@127.0.0.1:5060 --record call.rec   (then: sessionctl replay call.rec)\n\n\
         Machine-readable events go to stdout as JSON lines; logs go to stderr\n\
         (-v, -vv, or RUST_LOG=session_core=debug; one call:\n\
         RUST_LOG='session_core[session{call_id=CALL-ID}]=debug'; --log-format json)."
@@ -67,6 +69,9 @@ enum Command {
     },
     /// Run call flows on real endpoints in the deterministic simulator.
     Simulate(simulate::SimulateArgs),
+    /// Replays a `--record` file into a fresh endpoint: exit 0 when it sends the same
+    /// datagrams, byte for byte, 1 with the first difference otherwise.
+    Replay(replay::ReplayArgs),
 }
 
 fn main() -> ExitCode {
@@ -76,6 +81,7 @@ fn main() -> ExitCode {
         Command::Table(command) => return ExitCode::from(table::run(command) as u8),
         Command::Parse { file } => return parse::run(file.as_deref()),
         Command::Simulate(args) => return ExitCode::from(simulate::run(args) as u8),
+        Command::Replay(args) => return replay::run(&args),
         other => other,
     };
     let mut agents = match runtime::open(cli.runtime) {
@@ -85,16 +91,23 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match command {
+    let code = match command {
         Command::Demo(args) => demo::run(agents.as_mut(), args),
         Command::Uas(args) => uas::run(agents.as_mut(), args),
         Command::Call(args) => call::run(agents.as_mut(), args),
         Command::Register(args) => uas::register(agents.as_mut(), args),
-        Command::Table(_) | Command::Parse { .. } | Command::Simulate(_) => {
+        Command::Table(_) | Command::Parse { .. } | Command::Simulate(_) | Command::Replay(_) => {
             unreachable!("handled above")
         }
-    }
+    };
+    // The subcommands shut their endpoints down on every usual path; this catches the
+    // early exits, so that what an endpoint recorded (`--record`) is always written.
+    agents.shutdown(EXIT_GRACE);
+    code
 }
+
+/// How long endpoints still running at exit get to end their calls.
+const EXIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// How log lines are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

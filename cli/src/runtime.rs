@@ -12,12 +12,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use session_core::auth::{Credentials, Login};
+use session_core::driver::Recording;
 use session_core::driver::{CapturedMessage, DriverLimits, PortAllocator, RtpCounters};
 use session_core::endpoint::EndReason;
-use session_core::state_table::CompiledTable;
 use session_core::{Command, CommandError, Config, DtmfMode, MediaMode, SessionEvent, SessionId};
 use session_core_runtime::pcap::PcapFile;
+use session_core_runtime::recording_file::{self, ConfigSources};
 use session_core_runtime::tap::Tap;
+
+use crate::table::TableFile;
 
 /// Which runtime drives the endpoints.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
@@ -76,7 +79,7 @@ pub struct EndpointOptions {
     /// Hang up a send-receive call after this long without RTP or RTCP; `None`: never.
     pub media_timeout: Option<Duration>,
     /// The state table calls run on; `None`: the embedded default.
-    pub table: Option<Arc<CompiledTable>>,
+    pub table: Option<TableFile>,
     /// Bounds on the runtime's IO (TCP connections and their idle timeout included).
     pub limits: DriverLimits,
     /// What digest challenges are answered with.
@@ -91,6 +94,9 @@ pub struct EndpointOptions {
     pub pcap: Option<PathBuf>,
     /// Serve the counters for Prometheus at this address (`GET /metrics`).
     pub metrics: Option<SocketAddr>,
+    /// Record every input the endpoint is given and every datagram it sends, and write
+    /// them to this file when the endpoint stops (for `sessionctl replay`).
+    pub record: Option<PathBuf>,
 }
 
 impl EndpointOptions {
@@ -103,14 +109,25 @@ impl EndpointOptions {
         config.advertised_ip = self.advertise;
         config.media_mode = self.media.mode();
         config.rtp_inactivity = self.media_timeout;
-        if let Some(table) = &self.table {
-            config.table = Arc::clone(table);
+        if let Some(file) = &self.table {
+            config.table = Arc::clone(&file.table);
         }
         config.credentials = self.credentials.clone();
         config.outbound_proxy = self.outbound_proxy;
         config.dtmf_mode = self.dtmf_mode;
         config.session_expires = self.session_expires;
         config
+    }
+
+    /// Where the recording goes, when `--record` asked for one, with what its file needs
+    /// besides the configuration.
+    fn recorder(&self) -> Option<Recorder> {
+        let path = self.record.clone()?;
+        let sources = ConfigSources {
+            table_yaml: self.table.as_ref().map(|file| file.yaml.to_string()),
+            digest_user: self.credentials.default_login().map(|l| l.user.clone()),
+        };
+        Some(Recorder { path, sources })
     }
 }
 
@@ -132,7 +149,7 @@ pub struct CallOptionArgs {
     pub media_timeout_ms: u64,
     /// Run calls on this state table (YAML) instead of the embedded default.
     #[arg(long, value_name = "FILE.yaml", value_parser = crate::table::parse_table_arg)]
-    pub table: Option<Arc<CompiledTable>>,
+    pub table: Option<TableFile>,
     /// Seed for tags, branches, Call-IDs and SSRCs (default: from the clock and pid).
     #[arg(long)]
     pub seed: Option<u64>,
@@ -165,6 +182,13 @@ pub struct CallOptionArgs {
     /// format over HTTP at this address, e.g. 127.0.0.1:9090.
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<SocketAddr>,
+    /// Record every input the endpoint is given (datagrams, commands, timer ticks, with
+    /// their instants) and every datagram it sends, and write them to this file when the
+    /// tool stops: `sessionctl replay FILE` then replays the run in a fresh endpoint. At
+    /// most 200,000 of each are kept; past that the file is marked incomplete. The
+    /// password is not written: give it to `replay` again.
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
 }
 
 /// The address of a `--proxy` URI (`sip:10.0.0.1:5070;lr`, `sip:proxy.example.com`, or
@@ -224,6 +248,7 @@ impl CallOptionArgs {
             session_expires: None,
             pcap: self.pcap.clone(),
             metrics: self.metrics,
+            record: self.record.clone(),
         }
     }
 }
@@ -307,6 +332,42 @@ fn open_tap(pcap: Option<&std::path::Path>) -> Result<Option<Arc<dyn Tap>>, Agen
             path: path.to_owned(),
             source,
         }),
+    }
+}
+
+/// The most inputs a `--record` keeps, and as many datagrams sent: enough for many
+/// minutes of a call with media, at some tens of MB.
+const RECORD_LIMIT: usize = 200_000;
+
+/// Where an endpoint's recording is written when it stops (`--record`).
+struct Recorder {
+    path: PathBuf,
+    sources: ConfigSources,
+}
+
+impl Recorder {
+    /// Writes `recording` to the file; problems, and a recording cut short by
+    /// [`RECORD_LIMIT`], are said on stderr.
+    fn write(&self, recording: Option<&Recording>) {
+        let path = self.path.display();
+        let Some(recording) = recording else {
+            eprintln!("sessionctl: nothing was recorded for {path}");
+            return;
+        };
+        if !recording.is_complete() {
+            eprintln!(
+                "sessionctl: the recording reached its limit of {RECORD_LIMIT} inputs or \
+                 datagrams; {path} is marked incomplete and will not replay"
+            );
+        }
+        let written = std::fs::File::create(&self.path)
+            .map_err(recording_file::SaveError::Io)
+            .and_then(|file| {
+                recording_file::save(recording, &self.sources, io::BufWriter::new(file))
+            });
+        if let Err(e) = written {
+            eprintln!("sessionctl: {path}: {e}");
+        }
     }
 }
 
@@ -431,6 +492,8 @@ mod tokio_agents {
     pub(super) struct TokioAgents {
         rt: tokio::runtime::Runtime,
         coordinators: Vec<SessionCoordinator>,
+        /// Each endpoint's `--record`, in the order of `coordinators`.
+        recorders: Vec<Option<Recorder>>,
         tx: mpsc::Sender<(Ep, SessionEvent)>,
         rx: mpsc::Receiver<(Ep, SessionEvent)>,
         sigint: Signal,
@@ -455,6 +518,7 @@ mod tokio_agents {
             Ok(TokioAgents {
                 rt,
                 coordinators: Vec::new(),
+                recorders: Vec::new(),
                 tx,
                 rx,
                 sigint,
@@ -472,7 +536,11 @@ mod tokio_agents {
 
     impl Agents for TokioAgents {
         fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
+            let recorder = o.recorder();
             let mut builder = SessionCoordinator::builder().config(o.config());
+            if recorder.is_some() {
+                builder = builder.record_inputs(RECORD_LIMIT);
+            }
             if let Some(ports) = o.rtp_ports {
                 builder = builder.rtp_ports(ports);
             }
@@ -517,6 +585,7 @@ mod tokio_agents {
                 }
             });
             self.coordinators.push(coordinator);
+            self.recorders.push(recorder);
             Ok(addr)
         }
 
@@ -563,9 +632,13 @@ mod tokio_agents {
 
         fn shutdown(&mut self, grace: Duration) {
             let coordinators = std::mem::take(&mut self.coordinators);
+            let recorders = std::mem::take(&mut self.recorders);
             self.rt.block_on(async {
-                for c in coordinators {
-                    c.shutdown(grace).await;
+                for (c, recorder) in coordinators.into_iter().zip(recorders) {
+                    let recording = c.shutdown(grace).await;
+                    if let Some(recorder) = recorder {
+                        recorder.write(recording.as_ref());
+                    }
                 }
             });
         }
@@ -587,6 +660,8 @@ mod mio_agents {
         poll: Poll,
         events: Events,
         drivers: Vec<Driver>,
+        /// Each endpoint's `--record`, in the order of `drivers`.
+        recorders: Vec<Option<Recorder>>,
         signals: Signals,
     }
 
@@ -601,6 +676,7 @@ mod mio_agents {
                 poll,
                 events: Events::with_capacity(256),
                 drivers: Vec::new(),
+                recorders: Vec::new(),
                 signals,
             })
         }
@@ -612,6 +688,7 @@ mod mio_agents {
 
     impl Agents for MioAgents {
         fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
+            let recorder = o.recorder();
             let mut config = DriverConfig::new(o.config());
             config.rtp_ports = o.rtp_ports;
             config.limits = o.limits;
@@ -623,6 +700,9 @@ mod mio_agents {
                 Instant::now(),
             )
             .map_err(|e| AgentError::Bind(e.to_string()))?;
+            if recorder.is_some() {
+                driver.record_inputs(RECORD_LIMIT);
+            }
             if let Some(limit) = o.capture_sip {
                 driver.capture_sip(limit);
             }
@@ -634,6 +714,7 @@ mod mio_agents {
             }
             let addr = driver.local_sip_addr();
             self.drivers.push(driver);
+            self.recorders.push(recorder);
             Ok(addr)
         }
 
@@ -709,7 +790,10 @@ mod mio_agents {
                     break;
                 }
             }
-            for d in self.drivers.drain(..) {
+            for (d, recorder) in self.drivers.drain(..).zip(self.recorders.drain(..)) {
+                if let Some(recorder) = recorder {
+                    recorder.write(d.recording());
+                }
                 d.close();
             }
         }

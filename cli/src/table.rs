@@ -76,28 +76,48 @@ pub fn run(command: TableCommand) -> i32 {
     }
 }
 
+/// A `--table` file: the compiled table, and its text for a recording (`--record`).
+#[derive(Clone, Debug)]
+pub struct TableFile {
+    /// The table calls run on.
+    pub table: Arc<CompiledTable>,
+    /// The YAML it was compiled from.
+    pub yaml: Arc<str>,
+}
+
 /// `--table FILE.yaml` on the call subcommands: the compiled table, or (its errors
 /// printed to stderr) a refusal clap reports as a usage error.
-pub fn parse_table_arg(path: &str) -> Result<Arc<CompiledTable>, String> {
-    load(Path::new(path))
-        .map(|loaded| Arc::new(loaded.table))
-        .ok_or_else(|| "not a valid state table (see the errors above)".to_owned())
+pub fn parse_table_arg(path: &str) -> Result<TableFile, String> {
+    let path = Path::new(path);
+    let invalid = || "not a valid state table (see the errors above)".to_owned();
+    let text = read(path).ok_or_else(invalid)?;
+    let loaded = compile_reporting(path, &text).ok_or_else(invalid)?;
+    Ok(TableFile {
+        table: Arc::new(loaded.table),
+        yaml: text.into(),
+    })
 }
 
 /// Reads and compiles a table, printing every error to stderr on failure.
 fn load(path: &Path) -> Option<LoadedTable> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) => {
-            eprintln!("{}: cannot read: {e}", path.display());
-            return None;
-        }
-    };
+    compile_reporting(path, &read(path)?)
+}
+
+/// A table file's text; on failure, says so on stderr.
+fn read(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .inspect_err(|e| eprintln!("{}: cannot read: {e}", path.display()))
+        .ok()
+}
+
+/// Compiles the text of the table file at `path`, printing every error to stderr on
+/// failure.
+fn compile_reporting(path: &Path, text: &str) -> Option<LoadedTable> {
     let name = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    match compile(&name, &text) {
+    match compile(&name, text) {
         Ok(loaded) => Some(loaded),
         Err(errors) => {
             for e in &errors.0 {

@@ -148,6 +148,8 @@ impl Config {
 
 /// When a UAS sends its provisional responses reliably.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[non_exhaustive]
 pub enum ReliableProvisionals {
     /// When the INVITE has `Require: 100rel` (RFC 3262 §3: then it must).

@@ -19,6 +19,7 @@ use crate::sip::Transport;
 const SIP_PORT: u16 = 5060;
 
 /// Identifies one [`ResolveQuery`] within an endpoint: allocated in order, never reused.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct QueryId(pub u64);
 
@@ -88,6 +89,7 @@ impl ResolveQuery {
 }
 
 /// One SRV record (RFC 2782) with the addresses its target resolved to.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SrvRecord {
     /// Lower is tried first.
@@ -103,6 +105,7 @@ pub struct SrvRecord {
 }
 
 /// A driver's answer to a [`ResolveQuery`]: the records as found, unordered.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Resolved {
     /// The SRV records found; empty when there were none or none was asked for.
@@ -112,6 +115,8 @@ pub struct Resolved {
 }
 
 /// Why a name could not be resolved.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ResolveError {

@@ -11,6 +11,7 @@ use std::ops::{Add, AddAssign, Sub};
 use std::time::Duration;
 
 /// A point in time: microseconds since the driver's epoch.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Instant(u64);
 

@@ -19,6 +19,8 @@
 //!   `metrics` facade, and calls counted by outcome.
 //! - [`tap`]: an observer of every datagram and stream read or write on the core's
 //!   sockets; [`pcap`] writes what it sees as a capture for Wireshark and sngrep.
+//! - [`recording_file`]: a `session_core::driver::Recording` saved to a file and read
+//!   back, so that a run recorded in one process replays in another.
 //! - [`sockets`]: binding SIP's UDP socket and TCP listener on one port, RTP sockets from
 //!   a port range, outgoing TCP connections, large kernel buffers, and the address a
 //!   wildcard bind advertises.
@@ -38,6 +40,7 @@ pub mod dns;
 mod io;
 pub mod metrics;
 pub mod pcap;
+pub mod recording_file;
 mod runtime_core;
 mod slots;
 pub mod sockets;

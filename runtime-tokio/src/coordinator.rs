@@ -15,7 +15,6 @@ use session_core::{
     CallOptions, Command, CommandError, Config, MediaMode, SessionEvent, SessionId, SessionInfo,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 use crate::driver::{self, Request};
 use session_core_runtime::tap::Tap;
@@ -255,7 +254,7 @@ pub struct SessionCoordinator {
     media_mode: MediaMode,
     incoming: Option<IncomingCalls>,
     events: broadcast::Sender<SessionEvent>,
-    task: Option<JoinHandle<()>>,
+    task: Option<driver::Task>,
     capture: Option<SharedCapture>,
 }
 
@@ -372,8 +371,10 @@ impl SessionCoordinator {
     }
 
     /// Ends every call (BYE or CANCEL), drives the endpoint until it is idle or `grace`
-    /// has passed, closes the sockets and stops the task.
-    pub async fn shutdown(mut self, grace: Duration) {
+    /// has passed, closes the sockets and stops the task. Returns what
+    /// [`SessionCoordinatorBuilder::record_inputs`] recorded, to the last input (`None`
+    /// when it is off).
+    pub async fn shutdown(mut self, grace: Duration) -> Option<Recording> {
         let (reply, rx) = oneshot::channel();
         if self
             .commands
@@ -383,9 +384,8 @@ impl SessionCoordinator {
         {
             let _ = rx.await;
         }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
+        let task = self.task.take()?;
+        task.await.ok().flatten()
     }
 }
 

@@ -113,14 +113,18 @@ pub(crate) struct Setup {
     pub(crate) record_inputs: Option<usize>,
 }
 
+/// The driver task; it ends with what it recorded, when recording.
+pub(crate) type Task = JoinHandle<Option<Recording>>;
+
 /// Binds SIP and spawns the task. Returns the bound address, or the address that could
 /// not be bound and why.
-pub(crate) fn spawn(setup: Setup) -> Result<(SocketAddr, JoinHandle<()>), (SocketAddr, io::Error)> {
+pub(crate) fn spawn(setup: Setup) -> Result<(SocketAddr, Task), (SocketAddr, io::Error)> {
     let driver = Driver::bind(setup)?;
     let addr = driver.core.sip_addr();
     let task = tokio::spawn(async move {
         let mut driver = driver;
         std::future::poll_fn(|cx| driver.poll(cx)).await;
+        driver.core.take_recording()
     });
     Ok((addr, task))
 }

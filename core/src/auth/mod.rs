@@ -87,6 +87,11 @@ impl Credentials {
         self.by_realm.push((realm, login));
     }
 
+    /// The login that answers any realm without one of its own.
+    pub fn default_login(&self) -> Option<&Login> {
+        self.default.as_ref()
+    }
+
     /// Whether there is anything to answer with.
     pub fn is_empty(&self) -> bool {
         self.default.is_none() && self.by_realm.is_empty()

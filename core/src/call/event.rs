@@ -12,6 +12,7 @@ use crate::sip::Transport;
 
 /// Identifies one session (one call leg) inside an endpoint. Allocated in order from 1,
 /// never reused within an endpoint's life, so traces and snapshots stay stable.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SessionId(pub u64);
 

@@ -113,6 +113,23 @@ impl Recording {
         }
     }
 
+    /// A recording read back from storage: `inputs` and `sent` as a recording made
+    /// them, `complete` as its [`Recording::is_complete`] said.
+    pub fn from_parts(
+        config: Config,
+        inputs: Vec<(Instant, RecordedInput)>,
+        sent: Vec<Transmit>,
+        complete: bool,
+    ) -> Recording {
+        Recording {
+            config,
+            limit: inputs.len().max(sent.len()),
+            inputs,
+            sent,
+            complete,
+        }
+    }
+
     /// Records an input given at `now`.
     pub fn input(&mut self, now: Instant, input: RecordedInput) {
         if self.inputs.len() >= self.limit {

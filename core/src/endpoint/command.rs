@@ -8,6 +8,8 @@
 use super::{CallOptions, SessionId};
 
 /// A command to the endpoint.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Command {

@@ -59,6 +59,7 @@ use crate::time::Instant;
 use crate::transaction::{LayerConfig, TransactionLayer, TransactionOutput};
 
 /// Options for [`Endpoint::make_call`].
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, Default)]
 pub struct CallOptions {
     /// The From name-addr (`"Alice" <sip:alice@example.com>`); `<sip:{user}@{sip_addr}>`
@@ -72,6 +73,8 @@ pub struct CallOptions {
 }
 
 /// A media event from the driver.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MediaInput {

@@ -39,6 +39,8 @@ pub use stats::{MediaStats, ReceptionStats};
 /// How DTMF digits travel: as RFC 4733 events in the RTP stream, or one SIP INFO
 /// request per digit (`application/dtmf-relay`, the legacy usage RFC 6086 §2 leaves in
 /// place, which many PBXs and trunks still send).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum DtmfMode {
     /// RFC 4733 telephone-event packets.

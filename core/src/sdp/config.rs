@@ -6,6 +6,7 @@ use super::codec::{Codec, FIRST_DYNAMIC_PAYLOAD_TYPE, MAX_PAYLOAD_TYPE, TELEPHON
 use super::direction::Direction;
 
 /// One codec we support, in preference order within [`MediaConfig::codecs`].
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CodecConfig {
     /// The encoding name as we write it in rtpmap.
@@ -92,6 +93,7 @@ impl CodecConfig {
 }
 
 /// The media side of an endpoint's configuration: what it offers and accepts.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MediaConfig {
     /// Codecs in preference order; telephone-event among them enables RFC 4733 DTMF.

@@ -13,6 +13,7 @@ use super::header::HeaderName;
 /// List values (Via, Route, Contact …) are walked lazily without allocating, so their
 /// number is bounded by these limits; a layer that stores them (a dialog's route set)
 /// bounds what it keeps.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ParseLimits {
     /// Largest message (start line, headers and body) accepted, in bytes.

@@ -3,6 +3,8 @@
 use std::fmt;
 
 /// A SIP transport. Open, for Via headers naming a transport this crate cannot use.
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[non_exhaustive]
 pub enum Transport {

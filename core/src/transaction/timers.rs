@@ -39,6 +39,7 @@ const MIN_INTERVAL: Duration = Duration::from_millis(1);
 const TIMER_D_MIN: Duration = Duration::from_secs(32);
 
 /// The base values every transaction timer is derived from (RFC 3261 §17, Table 4).
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimerConfig {
     /// T1, the round-trip time estimate (default 500 ms).

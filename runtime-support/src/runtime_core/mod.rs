@@ -263,6 +263,12 @@ impl<R: Io> Core<R> {
         self.recording.as_ref()
     }
 
+    /// Takes what [`Core::record_inputs`] recorded, ending the recording: for a driver
+    /// that stops.
+    pub fn take_recording(&mut self) -> Option<Recording> {
+        self.recording.take()
+    }
+
     /// Records an input, when recording.
     fn record(&mut self, now: Instant, input: impl FnOnce() -> RecordedInput) {
         if let Some(recording) = self.recording.as_mut() {
