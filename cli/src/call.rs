@@ -384,6 +384,10 @@ fn explain(target: &str, reason: &EndReason, answered: bool) -> Option<String> {
             "{target} stopped refreshing the session (RFC 4028): no refresh within \
              Session-Expires, so we sent BYE"
         ),
+        EndReason::DialogGone => format!(
+            "{target} answered our re-INVITE 481: it no longer knows the call, so we sent \
+             BYE and ended it"
+        ),
         _ => return None,
     })
 }

@@ -52,6 +52,7 @@ pub fn end_reason_name(reason: &EndReason) -> &'static str {
         EndReason::NotAcceptable => "not_acceptable",
         EndReason::Expired => "expired",
         EndReason::SessionExpired => "session_expired",
+        EndReason::DialogGone => "dialog_gone",
         EndReason::AuthFailed { .. } => "auth_failed",
         EndReason::Unresolvable { .. } => "unresolvable",
         EndReason::Shutdown => "shutdown",

@@ -281,3 +281,61 @@ fn bye_to_a_peer_whose_invite_had_no_contact_goes_to_its_from_uri() {
         Some("sip:x@127.0.0.9")
     );
 }
+
+/// RFC 3261 §12.2.1.2, RFC 5057 §5.1: a 481 to our re-INVITE says the peer no longer knows
+/// the dialog. It can also come from a peer that never parsed our request as belonging to
+/// it (damaged on its way), while its side of the call is still up; so the call ends with
+/// our BYE, not silently, and neither side is left in a call the other has forgotten.
+#[test]
+fn a_481_to_our_re_invite_ends_the_call_with_a_bye() {
+    let mut c = call();
+    c.p.drop_sip = Some(Box::new(|w| {
+        w.from == "alice" && w.bytes.starts_with(b"INVITE ")
+    }));
+    let now = c.p.now;
+    c.p.ep("alice").hold(now, c.alice).unwrap();
+    c.p.drain();
+    let reinvite = c.p.wire.last().expect("the re-INVITE").bytes.clone();
+    assert!(reinvite.starts_with(b"INVITE "));
+    c.p.drop_sip = None;
+
+    // Bob's answer as a peer that lost the dialog would write it: the request's Via,
+    // From, To (already tagged), Call-ID and CSeq.
+    let text = String::from_utf8_lossy(&reinvite);
+    let mut answer = String::from("SIP/2.0 481 Call/Transaction Does Not Exist\r\n");
+    for line in text.lines() {
+        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
+        if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
+            answer.push_str(line);
+            answer.push_str("\r\n");
+        }
+    }
+    answer.push_str("Content-Length: 0\r\n\r\n");
+    let bob_addr = c.p.ep("bob").config().sip_addr;
+    c.p.inject("alice", bob_addr, answer.as_bytes());
+    c.p.run_for(Duration::from_secs(2));
+
+    let byes: Vec<_> =
+        c.p.wire
+            .iter()
+            .filter(|w| w.bytes.starts_with(b"BYE "))
+            .collect();
+    assert_eq!(byes.len(), 1, "one BYE");
+    assert_eq!(byes[0].from, "alice");
+    assert!(
+        c.p.wire.iter().any(|w| w.from == "bob"
+            && status_of(&w.bytes) == Some(200)
+            && header_of(&w.bytes, "CSeq").is_some_and(|s| s.ends_with("BYE"))),
+        "bob answers the BYE"
+    );
+    let reason = c
+        .p
+        .events_of("alice", c.alice)
+        .iter()
+        .find_map(|e| match e {
+            session_core::endpoint::SessionEvent::Terminated { reason, .. } => Some(reason.clone()),
+            _ => None,
+        });
+    assert_eq!(reason, Some(session_core::endpoint::EndReason::DialogGone));
+    assert_ne!(c.p.state("bob", c.bob).as_deref(), Some("Active"));
+}

@@ -298,6 +298,7 @@ fn bye_reason(trigger: &Event, call: &Call) -> EndReason {
         EventType::MediaTimeout => EndReason::MediaTimeout,
         EventType::MediaSessionFailed => EndReason::MediaFailed,
         EventType::SessionExpired => EndReason::SessionExpired,
+        EventType::DialogReInviteFailed => EndReason::DialogGone,
         EventType::Dialog200OK if call.invite.cancel_sent => {
             EndReason::Cancelled { by: Side::Local }
         }

@@ -114,6 +114,10 @@ pub enum EndReason {
     /// The incoming INVITE's `Expires` passed while it rang; it was answered 487
     /// (RFC 3261 §13.3.1).
     Expired,
+    /// The peer answered our re-INVITE 481: it does not know the dialog (RFC 3261
+    /// §12.2.1.2). We sent BYE all the same, in case the request was damaged on its way
+    /// and the peer's side of the call is still up.
+    DialogGone,
     /// The session interval passed without a refresh (RFC 4028 §10): the peer is
     /// presumed gone, and we sent BYE.
     SessionExpired,
