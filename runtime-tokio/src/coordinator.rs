@@ -465,6 +465,11 @@ impl CallHandle {
         self.on_call(|session| Command::Resume { session }).await
     }
 
+    /// Offers the session again by UPDATE (RFC 3311), before or after the answer.
+    pub async fn update(&self) -> Result<(), CallError> {
+        self.on_call(|session| Command::Update { session }).await
+    }
+
     /// Sends DTMF digits (RFC 4733).
     pub async fn send_dtmf(&self, digits: &str) -> Result<(), CallError> {
         let digits = digits.to_owned();

@@ -481,6 +481,9 @@ impl EndpointNode {
             ScriptAction::Resume => Command::Resume {
                 session: current(self)?,
             },
+            ScriptAction::Update => Command::Update {
+                session: current(self)?,
+            },
             ScriptAction::Dtmf { digits } => Command::SendDtmf {
                 session: current(self)?,
                 digits: digits.clone(),

@@ -145,6 +145,8 @@ pub enum ScriptAction {
     Hold,
     /// Take the current call off hold.
     Resume,
+    /// Offer the current call's session again by UPDATE (RFC 3311).
+    Update,
     /// Send DTMF digits on the current call (RFC 4733).
     Dtmf {
         /// The digits, `0-9*#A-D`.
@@ -204,6 +206,7 @@ impl fmt::Display for ScriptAction {
             ScriptAction::Reject { status } => write!(f, "reject {status}"),
             ScriptAction::Hold => f.write_str("hold"),
             ScriptAction::Resume => f.write_str("resume"),
+            ScriptAction::Update => f.write_str("update"),
             ScriptAction::Dtmf { digits } => write!(f, "dtmf {digits}"),
             ScriptAction::Transfer { to } => write!(f, "transfer to {to}"),
             ScriptAction::AttendedTransfer => f.write_str("attended transfer"),

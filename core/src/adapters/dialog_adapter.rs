@@ -896,6 +896,26 @@ pub(super) fn accept_update(
     Ok(())
 }
 
+/// UPDATE offering our session again as it stands, held or not (RFC 3311 §5.1): the
+/// table sends it only when no offer is outstanding either way, in an early dialog once
+/// the INVITE's exchange is over or in a confirmed one. The answer comes in its 2xx.
+pub(super) fn send_update(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    let local = super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
+    let body = call.sdp.offer(&step.config.media, &local).to_bytes();
+    let sent = send_in_dialog(step, call, Method::Update, Some((SDP, &body[..])), &[]);
+    let (tx, _, cseq) = match sent {
+        Ok(sent) => sent,
+        Err(error) => {
+            call.sdp.reoffer_rejected();
+            return Err(error);
+        }
+    };
+    call.offer_answer.offer_made(None);
+    call.offer_answer.offer_sent(cseq);
+    call.invite.update = Some(tx);
+    Ok(())
+}
+
 /// Our session refresh (RFC 4028 §7.4): an UPDATE without a body when the peer allows
 /// UPDATE (no offer, so nothing for media to do), else a re-INVITE offering the
 /// description we last sent, version unchanged (RFC 6337 §5.3: nothing changes). A

@@ -64,6 +64,7 @@ impl ActionHandler for Adapters<'_, '_> {
             }
             Action::AcceptUPDATE => d::accept_update(step, call, &mut payload.request),
             Action::RefreshSession => d::refresh_session(step, call),
+            Action::SendUPDATE => d::send_update(step, call),
             Action::SendPRACK => d::send_prack(step, call),
             Action::AcceptPRACK => d::accept_prack(step, call, &mut payload.request),
             Action::SendREFER => d::send_refer(step, call, payload.refer_to.as_deref()),
@@ -131,6 +132,8 @@ impl ActionHandler for Adapters<'_, '_> {
                 .as_ref()
                 .is_some_and(|d| d.state() == DialogState::Confirmed),
             GuardName::MediaReady => call.media.local_rtp.is_some(),
+            GuardName::LocalOfferPending => call.offer_answer.has_local_offer(),
+            GuardName::OfferAnswerIdle => call.offer_answer.is_idle(),
             GuardName::ContactBehindNat => call
                 .registration
                 .as_ref()
@@ -298,7 +301,7 @@ fn bye_reason(trigger: &Event, call: &Call) -> EndReason {
         EventType::MediaTimeout => EndReason::MediaTimeout,
         EventType::MediaSessionFailed => EndReason::MediaFailed,
         EventType::SessionExpired => EndReason::SessionExpired,
-        EventType::DialogReInviteFailed => EndReason::DialogGone,
+        EventType::DialogReInviteFailed | EventType::DialogUpdateFailed => EndReason::DialogGone,
         EventType::Dialog200OK if call.invite.cancel_sent => {
             EndReason::Cancelled { by: Side::Local }
         }

@@ -153,6 +153,8 @@ pub(crate) struct InviteUsage {
     pub(crate) incoming: Option<IncomingRequest>,
     /// Our in-dialog re-INVITE, REFER or BYE in flight.
     pub(crate) reinvite: Option<OutgoingRequest>,
+    /// Our UPDATE carrying an offer (RFC 3311), until its final response.
+    pub(crate) update: Option<TransactionId>,
     /// UAC: a 2xx confirmed the dialog; a 2xx with another To tag is from another fork.
     pub(crate) confirmed: bool,
     /// A BYE was sent for the dialog.

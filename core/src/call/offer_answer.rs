@@ -56,6 +56,12 @@ impl OfferAnswer {
         matches!(self.exchange, Exchange::RemoteOffer(_))
     }
 
+    /// Whether a new offer may be made: none is outstanding either way, and no answer of
+    /// ours waits to be sent for good.
+    pub(crate) fn is_idle(&self) -> bool {
+        matches!(self.exchange, Exchange::Idle) && self.answer.is_none()
+    }
+
     /// Whether an offer of ours is outstanding.
     pub(crate) fn has_local_offer(&self) -> bool {
         matches!(self.exchange, Exchange::LocalOffer { .. })

@@ -2,7 +2,7 @@
 //! runtimes' handles, `sessionctl`, the simulator's scripts), so that a command is added
 //! in one place. Each command becomes the table event the seed names for it
 //! (`MakeCall`, `AcceptCall`, `RejectCall`, `HangupCall`, `HoldCall`, `ResumeCall`,
-//! `SendDtmf`, `BlindTransfer`, `AttendedTransfer`, `StartRegistration`,
+//! `UpdateCall`, `SendDtmf`, `BlindTransfer`, `AttendedTransfer`, `StartRegistration`,
 //! `StopRegistration`) and runs through [`Endpoint::execute`](super::Endpoint::execute).
 
 use super::{CallOptions, SessionId};
@@ -44,6 +44,12 @@ pub enum Command {
     },
     /// Take a held call off hold.
     Resume {
+        /// The call.
+        session: SessionId,
+    },
+    /// Offer the session again by UPDATE (RFC 3311), before or after the answer, once
+    /// no offer is outstanding either way.
+    Update {
         /// The call.
         session: SessionId,
     },
@@ -94,6 +100,7 @@ impl Command {
         "hangup",
         "hold",
         "resume",
+        "update",
         "send_dtmf",
         "transfer",
         "transfer_attended",
@@ -110,6 +117,7 @@ impl Command {
             Command::Hangup { .. } => "hangup",
             Command::Hold { .. } => "hold",
             Command::Resume { .. } => "resume",
+            Command::Update { .. } => "update",
             Command::SendDtmf { .. } => "send_dtmf",
             Command::Transfer { .. } => "transfer",
             Command::TransferAttended { .. } => "transfer_attended",
@@ -127,6 +135,7 @@ impl Command {
             | Command::Hangup { session }
             | Command::Hold { session }
             | Command::Resume { session }
+            | Command::Update { session }
             | Command::SendDtmf { session, .. }
             | Command::Transfer { session, .. }
             | Command::TransferAttended { session, .. }
@@ -156,6 +165,7 @@ mod tests {
             Command::Hangup { session },
             Command::Hold { session },
             Command::Resume { session },
+            Command::Update { session },
             Command::SendDtmf {
                 session,
                 digits: "1".into(),

@@ -287,6 +287,7 @@ impl Endpoint {
             Command::Hangup { session } => self.hangup(now, session).map(done(session)),
             Command::Hold { session } => self.hold(now, session).map(done(session)),
             Command::Resume { session } => self.resume(now, session).map(done(session)),
+            Command::Update { session } => self.update(now, session).map(done(session)),
             Command::SendDtmf { session, digits } => {
                 self.send_dtmf(now, session, &digits).map(done(session))
             }
@@ -572,6 +573,14 @@ impl Endpoint {
     /// Takes a held call off hold (a sendrecv re-INVITE).
     pub fn resume(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
         self.command(now, session, Event::new(EventType::ResumeCall), "resume")
+    }
+
+    /// Offers the session again by UPDATE (RFC 3311): before the answer (once the
+    /// INVITE's offer was answered reliably) or after it. Refused while an offer is
+    /// outstanding either way; the outcome is the peer's answer, or the session as it
+    /// was when the peer refuses (a 491 is retried after the glare back-off).
+    pub fn update(&mut self, now: Instant, session: SessionId) -> Result<(), CommandError> {
+        self.command(now, session, Event::new(EventType::UpdateCall), "update")
     }
 
     /// Sends DTMF digits (`0-9*#A-D`) as RFC 4733 events.

@@ -348,6 +348,25 @@ impl Session {
                     Event::new(EventType::DialogReInviteFailed)
                 }
             },
+            Method::Update if status >= 200 && tx.is_some() && call.invite.update == tx => {
+                call.invite.update = None;
+                if (200..300).contains(&status) && sdp.is_some() {
+                    call.sdp.reoffer_answered();
+                    payload.sdp = sdp;
+                    Event::new(EventType::DialogUpdateAccepted)
+                } else {
+                    // Refused, or a 2xx without the answer RFC 3311 §5.3 requires: the
+                    // session stays as it was.
+                    call.sdp.reoffer_rejected();
+                    call.offer_answer.close();
+                    let failed = status >= 300;
+                    Event::new(if failed {
+                        EventType::DialogUpdateFailed
+                    } else {
+                        EventType::DialogUpdateAccepted
+                    })
+                }
+            }
             Method::Update if status >= 200 && tx.is_some() && call.refresh.in_flight == tx => {
                 if status < 300 {
                     call.refresh.answered(step, msg);
@@ -502,6 +521,9 @@ impl Session {
             self.call.offer_answer.offer_sent(cseq);
         } else if usage.reinvite.as_ref().is_some_and(|r| r.tx == tx) {
             usage.reinvite = Some(sent);
+            self.call.offer_answer.offer_sent(cseq);
+        } else if usage.update == Some(tx) {
+            usage.update = Some(new_tx);
             self.call.offer_answer.offer_sent(cseq);
         } else if let Some(refer) = self.call.transfers.sent.as_mut().filter(|r| r.tx == tx) {
             refer.cseq = cseq;

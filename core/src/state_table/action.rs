@@ -47,6 +47,11 @@ vocabulary! {
         /// outstanding, 500 with `Retry-After` when the session cannot take an offer now,
         /// RFC 3311 §5.2).
         RejectUPDATE,
+        /// Send UPDATE offering our session again, held or not as it stands (RFC 3311
+        /// §5.1): in an early dialog once the INVITE's offer/answer exchange is over, or
+        /// in a confirmed one; its outcome comes back as `DialogUpdateAccepted` or
+        /// `DialogUpdateFailed`.
+        SendUPDATE,
         /// PRACK the reliable provisional response the event reported (RFC 3262 §4),
         /// with `RAck` naming it; nothing for an unreliable one or one already PRACKed.
         SendPRACK,
@@ -220,6 +225,8 @@ pub enum Action {
         /// 300–699: 491 or 500.
         status: u16,
     },
+    /// See [`ActionKind::SendUPDATE`].
+    SendUPDATE,
     /// See [`ActionKind::SendREFER`].
     SendREFER,
     /// See [`ActionKind::AcceptREFER`].
@@ -310,6 +317,7 @@ impl Action {
             Action::SendPRACK => ActionKind::SendPRACK,
             Action::AcceptPRACK => ActionKind::AcceptPRACK,
             Action::RejectUPDATE { .. } => ActionKind::RejectUPDATE,
+            Action::SendUPDATE => ActionKind::SendUPDATE,
             Action::SendREFER => ActionKind::SendREFER,
             Action::AcceptREFER => ActionKind::AcceptREFER,
             Action::AcceptNOTIFY => ActionKind::AcceptNOTIFY,
@@ -386,6 +394,7 @@ impl Action {
             ActionKind::RefreshSession => Action::RefreshSession,
             ActionKind::SendPRACK => Action::SendPRACK,
             ActionKind::AcceptPRACK => Action::AcceptPRACK,
+            ActionKind::SendUPDATE => Action::SendUPDATE,
             ActionKind::SendProvisional
             | ActionKind::SendReINVITE
             | ActionKind::RejectReINVITE

@@ -82,6 +82,10 @@ vocabulary! {
         HoldCall,
         /// Take the call off hold.
         ResumeCall,
+        /// Offer the session again by UPDATE (RFC 3311), in an early or a confirmed
+        /// dialog: the peer re-answers without the re-INVITE's three-way handshake, and
+        /// before the call is answered it is the only way to. Added beyond the seed.
+        UpdateCall,
         /// Send DTMF digits (RFC 4733) during the call.
         SendDtmf,
         /// Transfer the remote party elsewhere (REFER, RFC 3515).
@@ -128,6 +132,13 @@ vocabulary! {
         DialogReInviteAccepted,
         /// A non-2xx final response to our re-INVITE (491 = glare, RFC 3261 §14.1).
         DialogReInviteFailed,
+        /// A 2xx response to our UPDATE carrying an offer, with its answer (RFC 3311
+        /// §5.3). Added beyond the seed.
+        DialogUpdateAccepted,
+        /// A non-2xx final response to our UPDATE carrying an offer: the offer is
+        /// refused and the session stays as it was (RFC 3311 §5.3; 491 = glare, retried
+        /// as a re-INVITE's is). Added beyond the seed.
+        DialogUpdateFailed,
         /// The final response to our BYE.
         DialogByeResponse,
         /// A REFER from the remote party (RFC 3515).
@@ -240,6 +251,13 @@ vocabulary! {
         /// The registrar saw our REGISTER come from another address than our Contact
         /// names (its `received`/`rport`, RFC 3581): the contact must say what it saw.
         ContactBehindNat,
+        /// An offer of ours awaits its answer (RFC 3264 §4): no other offer may cross
+        /// it, so one the peer sends now is refused 491 (RFC 3311 §5.2).
+        LocalOfferPending,
+        /// No offer is outstanding either way and our last answer went for good (not only
+        /// in unreliable provisional responses, RFC 3311 §5.1): a new offer may be made,
+        /// by us or by the peer.
+        OfferAnswerIdle,
         /// A 423 raised the expiry we ask for to the registrar's `Min-Expires` (RFC 3261
         /// §10.2.8), so that sending again can succeed.
         MinExpiresRaised,
