@@ -76,8 +76,9 @@ pub struct Pump {
     pub unrouted: Vec<Wire>,
     /// Where each unrouted datagram was sent.
     pub unrouted_to: Vec<SocketAddr>,
-    /// The conversation with hand-driven peers, in the order it happened: every datagram
-    /// given with [`Pump::inject`] (from `"peer"`) and every unrouted one (to `"peer"`).
+    /// The SIP conversation with hand-driven peers, in the order it happened: every
+    /// datagram given with [`Pump::inject`] (from `"peer"`) and every unrouted SIP one
+    /// (to `"peer"`).
     pub peer_wire: Vec<Wire>,
     /// Names the nodes asked to resolve (`Output::Resolve`), unanswered: a test answers
     /// them with `Endpoint::handle_resolved`.
@@ -165,10 +166,14 @@ impl Pump {
                         to: "?",
                         bytes: t.payload,
                     };
-                    self.peer_wire.push(Wire {
-                        to: "peer",
-                        ..wire.clone()
-                    });
+                    // SIP only: RTP and RTCP start with version 2 (0x80..), SIP with a
+                    // method's or `SIP/2.0`'s capital letter.
+                    if wire.bytes.first().is_some_and(u8::is_ascii_uppercase) {
+                        self.peer_wire.push(Wire {
+                            to: "peer",
+                            ..wire.clone()
+                        });
+                    }
                     self.unrouted.push(wire);
                     self.unrouted_to.push(t.remote);
                     return;
