@@ -160,6 +160,42 @@ fn dtmf_by_info_goes_both_ways_and_each_side_reports_the_others_digits() {
     insta::assert_snapshot!(p.transcript(start));
 }
 
+/// RFC 3261 §17.2.2: Bob's 200 to the first INFO is lost; Alice's INFO transaction
+/// re-sends the request (Timer E), Bob's transaction answers it again without handing it
+/// up a second time, so the digit is reported once; the next digit goes after that 200.
+#[test]
+fn a_lost_200_to_an_info_resends_the_info_and_the_digit_is_reported_once() {
+    let (mut p, a, b) = call();
+    let start = session_core::Instant::from_millis(1_000);
+    let lost = std::rc::Rc::new(std::cell::Cell::new(false));
+    let once = std::rc::Rc::clone(&lost);
+    p.drop_sip = Some(Box::new(move |w| {
+        let first = w.from == "bob"
+            && header_of(&w.bytes, "CSeq").is_some_and(|c| c.ends_with(" INFO"))
+            && !once.get();
+        once.set(once.get() || first);
+        first
+    }));
+    let now = p.now;
+    p.ep("alice")
+        .send_dtmf(now, a, "12")
+        .expect("alice sends DTMF");
+    p.run_for(Duration::from_secs(2));
+    assert!(lost.get());
+    assert_eq!(
+        digits(&mut p, "bob", b),
+        [('1', 100, DtmfMode::Info), ('2', 100, DtmfMode::Info)]
+    );
+    let infos: Vec<_> = p
+        .wire
+        .iter()
+        .filter(|w| w.bytes.starts_with(b"INFO "))
+        .collect();
+    assert_eq!(infos.len(), 3, "the first INFO twice, then the second");
+    assert_eq!(infos[0].bytes, infos[1].bytes);
+    insta::assert_snapshot!(p.ladder(start));
+}
+
 /// `application/dtmf` (the digit alone) is a digit too, with a default duration.
 #[test]
 fn an_application_dtmf_info_is_a_digit() {

@@ -174,6 +174,47 @@ fn a_lost_prack_is_resent_by_its_own_transaction_and_not_for_each_resent_180() {
     insta::assert_snapshot!(p.ladder(start));
 }
 
+/// RFC 3261 §17.2.2 for the PRACK: Bob's 200 to it is lost. His 180 stopped at the
+/// PRACK all the same; Alice's PRACK transaction re-sends the request (Timer E), Bob's
+/// answers it again, and the call is then answered as usual.
+#[test]
+fn a_lost_200_to_the_prack_gets_the_prack_resent_and_answered_again() {
+    let mut p = reliable_call();
+    let start = p.now;
+    let dropped = Rc::new(Cell::new(false));
+    let once = Rc::clone(&dropped);
+    p.drop_sip = Some(Box::new(move |w| {
+        let first = header_of(&w.bytes, "CSeq").is_some_and(|c| c.ends_with(" PRACK"))
+            && w.bytes.starts_with(b"SIP/2.0 200")
+            && !once.get();
+        once.set(once.get() || first);
+        first
+    }));
+    let (a, b) = ring(&mut p);
+    p.run_for(Duration::from_secs(2));
+    assert!(dropped.get());
+    assert_eq!(
+        sent_by(&p, "bob", "SIP/2.0 180").len(),
+        1,
+        "the PRACK arrived"
+    );
+    let pracks = sent_by(&p, "alice", "PRACK ");
+    assert_eq!(pracks.len(), 2);
+    assert_eq!(pracks[0], pracks[1]);
+    let prack_ok = sent_by(&p, "bob", "SIP/2.0 200");
+    assert_eq!(prack_ok.len(), 2);
+    assert_eq!(
+        prack_ok[0], prack_ok[1],
+        "the same answer, from the transaction"
+    );
+    let now = p.now;
+    p.ep("bob").accept(now, b).expect("bob answers");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    insta::assert_snapshot!(p.ladder(start));
+}
+
 const PEER: &str = "127.0.0.9:5060";
 
 fn peer() -> SocketAddr {

@@ -344,6 +344,53 @@ fn a_peer_without_update_is_refreshed_by_reinvite_back_to_back() {
     insta::assert_snapshot!(p.ladder(start));
 }
 
+/// RFC 4028 §9 and §7.4 with the callee refreshing: Alice asks for no interval, Bob
+/// wants 90 s, so his 2xx names himself the refresher (`refresher=uas`); Alice's `Allow`
+/// has no UPDATE (rewritten on the wire), so Bob refreshes at 45 s and 90 s by
+/// re-INVITE, his SDP unchanged, each refresh saying `refresher=uac` (Bob is the
+/// client of that transaction); Alice answers each, and neither side ends the call.
+#[test]
+fn the_callee_refreshes_by_reinvite_when_the_caller_does_not_allow_update() {
+    let mut bob = config("127.0.0.2:5060", 2);
+    bob.session_expires = Some(90);
+    let mut p = alice_and_bob_with(config("127.0.0.1:5060", 1), bob);
+    p.rewrite_sip = Some(Box::new(|w| {
+        if w.from != "alice" {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&w.bytes);
+        text.contains(", UPDATE")
+            .then(|| text.replace(", UPDATE", "").into_bytes())
+    }));
+    let start = p.now;
+    let (a, b) = answered(&mut p);
+    let ok = &from_node(&p, "bob", "SIP/2.0 200")[0];
+    assert_eq!(
+        header_of(ok, "Session-Expires").as_deref(),
+        Some("90;refresher=uas")
+    );
+    assert_eq!(header_of(ok, "Require").as_deref(), Some("timer"));
+    p.run_for(Duration::from_secs(100));
+    assert!(from_node(&p, "bob", "UPDATE ").is_empty(), "no UPDATE");
+    let refreshes: Vec<_> = p
+        .wire
+        .iter()
+        .filter(|w| w.from == "bob" && w.bytes.starts_with(b"INVITE "))
+        .collect();
+    assert_eq!(refreshes.len(), 2, "at 45 s and 90 s");
+    for refresh in &refreshes {
+        assert_eq!(
+            header_of(&refresh.bytes, "Session-Expires").as_deref(),
+            Some("90;refresher=uac")
+        );
+    }
+    assert!(from_node(&p, "alice", "BYE ").is_empty());
+    assert!(from_node(&p, "bob", "BYE ").is_empty());
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    insta::assert_snapshot!(p.ladder(start));
+}
+
 /// An INVITE to Bob from outside, asking for `session_expires`.
 fn invite_to_bob(session_expires: &str) -> String {
     let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
