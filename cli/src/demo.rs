@@ -66,6 +66,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         outbound_proxy: None,
         dtmf_mode: Default::default(),
         session_expires: None,
+        reliable_provisionals: Default::default(),
         pcap,
         metrics: None,
         record: None,

@@ -15,7 +15,10 @@ use session_core::auth::{Credentials, Login};
 use session_core::driver::Recording;
 use session_core::driver::{CapturedMessage, DriverLimits, PortAllocator, RtpCounters};
 use session_core::endpoint::EndReason;
-use session_core::{Command, CommandError, Config, DtmfMode, MediaMode, SessionEvent, SessionId};
+use session_core::{
+    Command, CommandError, Config, DtmfMode, MediaMode, ReliableProvisionals, SessionEvent,
+    SessionId,
+};
 use session_core_runtime::pcap::PcapFile;
 use session_core_runtime::recording_file::{self, ConfigSources};
 use session_core_runtime::tap::Tap;
@@ -90,6 +93,8 @@ pub struct EndpointOptions {
     pub dtmf_mode: DtmfMode,
     /// The session interval (RFC 4028) our INVITEs ask for, in seconds.
     pub session_expires: Option<u32>,
+    /// When our provisional responses go reliably (RFC 3262).
+    pub reliable_provisionals: ReliableProvisionals,
     /// Write every SIP and RTP datagram crossing the sockets to this pcap file.
     pub pcap: Option<PathBuf>,
     /// Serve the counters for Prometheus at this address (`GET /metrics`).
@@ -116,6 +121,7 @@ impl EndpointOptions {
         config.outbound_proxy = self.outbound_proxy;
         config.dtmf_mode = self.dtmf_mode;
         config.session_expires = self.session_expires;
+        config.reliable_provisionals = self.reliable_provisionals;
         config
     }
 
@@ -246,6 +252,7 @@ impl CallOptionArgs {
             outbound_proxy: self.proxy,
             dtmf_mode: DtmfMode::Rfc4733,
             session_expires: None,
+            reliable_provisionals: ReliableProvisionals::WhenRequired,
             pcap: self.pcap.clone(),
             metrics: self.metrics,
             record: self.record.clone(),

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use session_core::driver::DriverLimits;
-use session_core::{Command, SessionEvent};
+use session_core::{Command, ReliableProvisionals, SessionEvent};
 
 use crate::runtime::{self, Agents, CallOptionArgs, EndpointOptions, Media, Wake};
 
@@ -25,6 +25,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
     sessionctl uas --bind 127.0.0.1:5060\n  \
     sessionctl uas --bind 0.0.0.0:5080 --media echo --ring-ms 500 --rtp-ports 20000-20999\n  \
     sessionctl uas --bind 127.0.0.1:5090 --reject 486\n  \
+    sessionctl uas --bind 127.0.0.1:5060 --ring-ms 2000 --reliable-provisionals when-supported\n  \
     sessionctl --runtime mio uas --bind 127.0.0.1:5060")]
 pub struct UasArgs {
     /// Address for SIP over UDP and TCP (port 0: the kernel picks; the listening line
@@ -40,6 +41,11 @@ pub struct UasArgs {
     /// Reject every call with this status (4xx–6xx) instead of answering.
     #[arg(long, value_parser = clap::value_parser!(u16).range(400..700))]
     pub reject: Option<u16>,
+    /// When provisional responses (the 180) go reliably (RFC 3262: `Require: 100rel`
+    /// and `RSeq`, re-sent until the caller's PRACK): when the INVITE requires 100rel, or
+    /// also when it only lists 100rel in Supported.
+    #[arg(long, value_enum, default_value_t = ReliableProvisionalsArg::WhenRequired)]
+    pub reliable_provisionals: ReliableProvisionalsArg,
     #[command(flatten)]
     pub call_options: CallOptionArgs,
     /// The most TCP connections open at once; at the limit the one idle for longest is
@@ -50,6 +56,25 @@ pub struct UasArgs {
     /// than RFC 5626's 95–120 s keep-alive interval).
     #[arg(long, default_value_t = DriverLimits::default().tcp_idle_timeout.as_millis() as u64)]
     pub tcp_idle_timeout_ms: u64,
+}
+
+/// `--reliable-provisionals`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReliableProvisionalsArg {
+    /// Only when the INVITE has `Require: 100rel` (RFC 3262 §3: then they must).
+    WhenRequired,
+    /// Also when the INVITE only has `Supported: 100rel` (§3: then they may).
+    WhenSupported,
+}
+
+impl ReliableProvisionalsArg {
+    /// The core's setting for this flag.
+    pub fn setting(self) -> ReliableProvisionals {
+        match self {
+            ReliableProvisionalsArg::WhenRequired => ReliableProvisionals::WhenRequired,
+            ReliableProvisionalsArg::WhenSupported => ReliableProvisionals::WhenSupported,
+        }
+    }
 }
 
 /// Arguments of `sessionctl register`.
@@ -100,6 +125,7 @@ fn serve(
             tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms),
             ..DriverLimits::default()
         },
+        reliable_provisionals: args.reliable_provisionals.setting(),
         ..args.call_options.endpoint(args.bind, user, args.media)
     };
     let addr = match agents.add(options) {

@@ -2,7 +2,7 @@
 //! SIPp as UAC against `sessionctl uas` (basic call, CANCEL, 486, hold/resume with the
 //! SDP direction checked, UPDATE with and without an offer, 100rel, session timers),
 //! and `sessionctl call` against SIPp's UAS (its built-in one, a 488, a reliable 183,
-//! session timers refreshed by re-INVITE), each on both runtimes (`--runtime tokio` and `--runtime
+//! session timers refreshed by re-INVITE, DTMF sent by INFO), each on both runtimes (`--runtime tokio` and `--runtime
 //! mio`).
 //!
 //! Loopback only, free ports, every process bounded in time and killed on drop. When
@@ -122,6 +122,31 @@ fn sessionctl_call_refreshes_its_session_by_reinvite(runtime: &str) {
     assert!(sipp_ok, "SIPp's UAS did not see the refresh in its window");
 }
 
+/// RFC 6086 §2 as the sender: `sessionctl call --dtmf 4# --dtmf-mode info` to a SIPp UAS
+/// that checks each INFO (`Content-Type: application/dtmf-relay`, `Signal=` and
+/// `Duration=` in the body, the digits in order) and answers it 200; the call then ends
+/// with our BYE.
+fn sessionctl_call_sends_dtmf_by_info(runtime: &str) {
+    if !have_sipp() {
+        return;
+    }
+    let path = test_file("sipp/uas_info_dtmf.xml");
+    let call = [
+        "--duration-ms",
+        "2000",
+        "--dtmf",
+        "4#",
+        "--dtmf-mode",
+        "info",
+    ];
+    let (ok, stdout, stderr, sipp_ok) =
+        call_sipp_uas_with(runtime, &["-sf", path.to_str().unwrap()], &call, 30);
+    assert!(ok, "sessionctl call failed: {stdout}\n{stderr}");
+    assert!(sipp_ok, "SIPp's UAS did not get both INFOs, then the BYE");
+    let last = stdout.lines().last().unwrap_or_default();
+    assert!(last.contains("\"status\":200"), "last line: {last}");
+}
+
 /// SIPp's UAS answers `sessionctl call` with what `scenario_args` make it; returns the
 /// call's exit success, stdout, stderr, and whether SIPp saw its scenario through.
 fn call_sipp_uas(runtime: &str, scenario_args: &[&str]) -> (bool, String, String, bool) {
@@ -228,4 +253,5 @@ on_both_runtimes!(
     sessionctl_call_pracks_a_reliable_183,
     sipp_uac_session_timer_is_refreshed_by_the_uas,
     sessionctl_call_refreshes_its_session_by_reinvite,
+    sessionctl_call_sends_dtmf_by_info,
 );

@@ -166,8 +166,37 @@ fn a_recording_carries_its_state_table_and_replays_on_it(runtime: &str) {
     let _ = std::fs::remove_file(&uas_rec);
 }
 
+/// A uas run with `--reliable-provisionals when-supported` records the setting (the
+/// caller's INVITE only supports 100rel, so its 180 went reliably and was PRACKed), and
+/// the replay, on the recorded setting, sends the same reliable 180: identical.
+fn a_recording_carries_reliable_provisionals_and_replays_on_them(runtime: &str) {
+    let args = ["--reliable-provisionals", "when-supported"];
+    let (call_rec, uas_rec) = record_a_call(runtime, "rel1xx", &args);
+    let _ = std::fs::remove_file(&call_rec);
+    let (header, lines) = read_lines(&uas_rec);
+    assert_eq!(
+        header["config"]["reliable_provisionals"], "when_supported",
+        "{header}"
+    );
+    let inputs = header["inputs"].as_u64().expect("an input count") as usize;
+    let reliable_180 = lines[inputs..].iter().any(|line| {
+        let sent: serde_json::Value = serde_json::from_str(line).expect("a JSON line");
+        let bytes = sent["sent"]["bytes"].as_str().unwrap_or_default();
+        let text =
+            String::from_utf8(STANDARD.decode(bytes).unwrap_or_default()).unwrap_or_default();
+        text.starts_with("SIP/2.0 180") && text.contains("\r\nRSeq: ")
+    });
+    assert!(reliable_180, "the recording holds a 180 with RSeq");
+    let out = replay(&uas_rec, &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.contains("identical"), "{text}");
+    let _ = std::fs::remove_file(&uas_rec);
+}
+
 on_both_runtimes!(
     a_recorded_call_replays_to_byte_identical_datagrams_on_both_sides,
     a_recording_carries_its_state_table_and_replays_on_it,
     a_changed_recording_fails_to_replay_and_names_the_first_difference,
+    a_recording_carries_reliable_provisionals_and_replays_on_them,
 );

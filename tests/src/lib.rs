@@ -48,6 +48,11 @@ type InFlight = (usize, SocketAddr, SocketAddr, Vec<u8>);
 /// Decides whether a SIP datagram is lost (called once per datagram, after logging).
 pub type DropFn = Box<dyn FnMut(&Wire) -> bool>;
 
+/// Replaces a SIP datagram's bytes on its way (`None`: leaves it as it is); called once
+/// per datagram, before it is logged, so a ladder shows what crossed the wire. A test
+/// uses it to play a peer that differs from ours in one header.
+pub type RewriteFn = Box<dyn FnMut(&Wire) -> Option<Vec<u8>>>;
+
 /// Endpoints on a virtual network with a fixed one-way latency.
 pub struct Pump {
     /// The nodes.
@@ -63,12 +68,18 @@ pub struct Pump {
     /// Drop SIP datagrams for which this returns true (after they are logged; the
     /// ladder marks them `(lost)`).
     pub drop_sip: Option<DropFn>,
+    /// Rewrite SIP datagrams between nodes before they are logged and sent.
+    pub rewrite_sip: Option<RewriteFn>,
     /// Indices into `wire` of the datagrams that were dropped.
     pub lost: Vec<usize>,
     /// Datagrams sent to an address no node owns (answers to injected requests).
     pub unrouted: Vec<Wire>,
     /// Where each unrouted datagram was sent.
     pub unrouted_to: Vec<SocketAddr>,
+    /// The SIP conversation with hand-driven peers, in the order it happened: every
+    /// datagram given with [`Pump::inject`] (from `"peer"`) and every unrouted SIP one
+    /// (to `"peer"`).
+    pub peer_wire: Vec<Wire>,
     /// Names the nodes asked to resolve (`Output::Resolve`), unanswered: a test answers
     /// them with `Endpoint::handle_resolved`.
     pub queries: Vec<(&'static str, ResolveQuery)>,
@@ -104,9 +115,11 @@ impl Pump {
             wire: Vec::new(),
             rtp_delivered: BTreeMap::new(),
             drop_sip: None,
+            rewrite_sip: None,
             lost: Vec::new(),
             unrouted: Vec::new(),
             unrouted_to: Vec::new(),
+            peer_wire: Vec::new(),
             queries: Vec::new(),
             in_flight: BTreeMap::new(),
             seq: 0,
@@ -147,23 +160,37 @@ impl Pump {
         match out {
             Output::Transmit(t) => {
                 let Some(to) = self.owner_of(t.remote) else {
-                    self.unrouted.push(Wire {
+                    let wire = Wire {
                         at: now,
                         from: self.nodes[from].name,
                         to: "?",
                         bytes: t.payload,
-                    });
+                    };
+                    // SIP only: RTP and RTCP start with version 2 (0x80..), SIP with a
+                    // method's or `SIP/2.0`'s capital letter.
+                    if wire.bytes.first().is_some_and(u8::is_ascii_uppercase) {
+                        self.peer_wire.push(Wire {
+                            to: "peer",
+                            ..wire.clone()
+                        });
+                    }
+                    self.unrouted.push(wire);
                     self.unrouted_to.push(t.remote);
                     return;
                 };
                 let is_sip = t.remote == self.nodes[to].ep.config().sip_addr;
+                let mut payload = t.payload;
                 if is_sip {
-                    let wire = Wire {
+                    let mut wire = Wire {
                         at: now,
                         from: self.nodes[from].name,
                         to: self.nodes[to].name,
-                        bytes: t.payload.clone(),
+                        bytes: payload.clone(),
                     };
+                    if let Some(bytes) = self.rewrite_sip.as_mut().and_then(|f| f(&wire)) {
+                        wire.bytes = bytes.clone();
+                        payload = bytes;
+                    }
                     let dropped = self.drop_sip.as_mut().is_some_and(|f| f(&wire));
                     if dropped {
                         self.lost.push(self.wire.len());
@@ -176,7 +203,7 @@ impl Pump {
                 self.seq += 1;
                 self.in_flight.insert(
                     (now + self.latency, self.seq),
-                    (to, t.local, t.remote, t.payload),
+                    (to, t.local, t.remote, payload),
                 );
             }
             Output::Media(MediaRequest::Open { session }) => {
@@ -257,27 +284,13 @@ impl Pump {
     /// A ladder of the SIP messages: time since `start`, arrow, first line, and the SDP
     /// direction when there is one.
     pub fn ladder(&self, start: Instant) -> String {
-        let mut out = String::new();
-        for (i, w) in self.wire.iter().enumerate() {
-            let text = String::from_utf8_lossy(&w.bytes);
-            let first = text.lines().next().unwrap_or("");
-            let dir = ["sendrecv", "sendonly", "recvonly", "inactive"]
-                .iter()
-                .find(|d| text.contains(&format!("a={d}")))
-                .map(|d| format!(" [{d}]"))
-                .unwrap_or_default();
-            let ms = (w.at - start).as_millis();
-            let lost = if self.lost.contains(&i) {
-                " (lost)"
-            } else {
-                ""
-            };
-            out.push_str(&format!(
-                "{ms:>6} {} -> {}  {first}{dir}{lost}\n",
-                w.from, w.to
-            ));
-        }
-        out
+        ladder_of(&self.wire, &self.lost, start)
+    }
+
+    /// A ladder of the conversation with hand-driven peers ([`Pump::peer_wire`]), drawn
+    /// as [`Pump::ladder`] draws the nodes' own.
+    pub fn peer_ladder(&self, start: Instant) -> String {
+        ladder_of(&self.peer_wire, &[], start)
     }
 
     /// Every node's application events, one a line, with the time since `start`.
@@ -325,15 +338,44 @@ impl Pump {
     }
 
     /// Delivers `bytes` to the node `to` as if sent from `from` over UDP, now, and
-    /// drains what it sends.
+    /// drains what it sends; the datagram goes into [`Pump::peer_wire`].
     pub fn inject(&mut self, to: &str, from: SocketAddr, bytes: &[u8]) {
         let now = self.now;
+        let name = self.node(to).name;
+        self.peer_wire.push(Wire {
+            at: now,
+            from: "peer",
+            to: name,
+            bytes: bytes.to_vec(),
+        });
         let node = self.node(to);
         let local = node.ep.config().sip_addr;
         node.ep
             .handle_datagram(now, local, from, session_core::sip::Transport::Udp, bytes);
         self.drain();
     }
+}
+
+/// One line per message of `wire`: time since `start`, arrow, first line, the SDP
+/// direction when there is one, and `(lost)` for the indices in `lost`.
+fn ladder_of(wire: &[Wire], lost: &[usize], start: Instant) -> String {
+    let mut out = String::new();
+    for (i, w) in wire.iter().enumerate() {
+        let text = String::from_utf8_lossy(&w.bytes);
+        let first = text.lines().next().unwrap_or("");
+        let dir = ["sendrecv", "sendonly", "recvonly", "inactive"]
+            .iter()
+            .find(|d| text.contains(&format!("a={d}")))
+            .map(|d| format!(" [{d}]"))
+            .unwrap_or_default();
+        let ms = (w.at - start).as_millis();
+        let lost = if lost.contains(&i) { " (lost)" } else { "" };
+        out.push_str(&format!(
+            "{ms:>6} {} -> {}  {first}{dir}{lost}\n",
+            w.from, w.to
+        ));
+    }
+    out
 }
 
 impl std::fmt::Debug for Pump {

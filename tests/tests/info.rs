@@ -100,6 +100,102 @@ fn dtmf_sent_by_info_goes_one_digit_at_a_time_and_is_reported_as_dtmf() {
     insta::assert_snapshot!(p.ladder(start));
 }
 
+/// RFC 6086 §2 both ways in one call: Alice and Bob both send DTMF by INFO. Alice
+/// sends `12` and, while her digits are still going, Bob sends `#9`; each INFO is
+/// `application/dtmf-relay` with `Signal=` and `Duration=`, the next from the same side
+/// only after the last one's 2xx. Each side reports exactly the other's digits, in
+/// order, as DTMF received by INFO, and the call stays up.
+#[test]
+fn dtmf_by_info_goes_both_ways_and_each_side_reports_the_others_digits() {
+    let mut alice = config("127.0.0.1:5060", 1);
+    alice.dtmf_mode = DtmfMode::Info;
+    let mut bob = config("127.0.0.2:5060", 2);
+    bob.dtmf_mode = DtmfMode::Info;
+    let mut p = alice_and_bob_with(alice, bob);
+    let start = p.now;
+    let (a, b) = answered(&mut p);
+    let now = p.now;
+    p.ep("alice")
+        .send_dtmf(now, a, "12")
+        .expect("alice sends DTMF");
+    p.run_for(Duration::from_millis(15));
+    let now = p.now;
+    p.ep("bob").send_dtmf(now, b, "#9").expect("bob sends DTMF");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(
+        digits(&mut p, "bob", b),
+        [('1', 100, DtmfMode::Info), ('2', 100, DtmfMode::Info)]
+    );
+    assert_eq!(
+        digits(&mut p, "alice", a),
+        [('#', 100, DtmfMode::Info), ('9', 100, DtmfMode::Info)]
+    );
+    for (from, signals) in [("alice", ["1", "2"]), ("bob", ["#", "9"])] {
+        let infos: Vec<_> = p
+            .wire
+            .iter()
+            .filter(|w| w.from == from && w.bytes.starts_with(b"INFO "))
+            .map(|w| String::from_utf8_lossy(&w.bytes).into_owned())
+            .collect();
+        assert_eq!(infos.len(), 2, "{from}: one INFO a digit");
+        for (info, signal) in infos.iter().zip(signals) {
+            assert!(info.contains("\r\nContent-Type: application/dtmf-relay\r\n"));
+            assert!(
+                info.ends_with(&format!("\r\n\r\nSignal={signal}\r\nDuration=100\r\n")),
+                "{from}: {info}"
+            );
+        }
+    }
+    let answered_ok = p
+        .wire
+        .iter()
+        .filter(|w| {
+            status_of(&w.bytes) == Some(200)
+                && header_of(&w.bytes, "CSeq").is_some_and(|c| c.ends_with(" INFO"))
+        })
+        .count();
+    assert_eq!(answered_ok, 4, "each INFO answered 200");
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    insta::assert_snapshot!(p.transcript(start));
+}
+
+/// RFC 3261 §17.2.2: Bob's 200 to the first INFO is lost; Alice's INFO transaction
+/// re-sends the request (Timer E), Bob's transaction answers it again without handing it
+/// up a second time, so the digit is reported once; the next digit goes after that 200.
+#[test]
+fn a_lost_200_to_an_info_resends_the_info_and_the_digit_is_reported_once() {
+    let (mut p, a, b) = call();
+    let start = session_core::Instant::from_millis(1_000);
+    let lost = std::rc::Rc::new(std::cell::Cell::new(false));
+    let once = std::rc::Rc::clone(&lost);
+    p.drop_sip = Some(Box::new(move |w| {
+        let first = w.from == "bob"
+            && header_of(&w.bytes, "CSeq").is_some_and(|c| c.ends_with(" INFO"))
+            && !once.get();
+        once.set(once.get() || first);
+        first
+    }));
+    let now = p.now;
+    p.ep("alice")
+        .send_dtmf(now, a, "12")
+        .expect("alice sends DTMF");
+    p.run_for(Duration::from_secs(2));
+    assert!(lost.get());
+    assert_eq!(
+        digits(&mut p, "bob", b),
+        [('1', 100, DtmfMode::Info), ('2', 100, DtmfMode::Info)]
+    );
+    let infos: Vec<_> = p
+        .wire
+        .iter()
+        .filter(|w| w.bytes.starts_with(b"INFO "))
+        .collect();
+    assert_eq!(infos.len(), 3, "the first INFO twice, then the second");
+    assert_eq!(infos[0].bytes, infos[1].bytes);
+    insta::assert_snapshot!(p.ladder(start));
+}
+
 /// `application/dtmf` (the digit alone) is a digit too, with a default duration.
 #[test]
 fn an_application_dtmf_info_is_a_digit() {

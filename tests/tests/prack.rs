@@ -81,6 +81,140 @@ fn a_reliable_180_is_resent_until_its_prack_which_is_sent_once() {
     insta::assert_snapshot!(p.ladder(start));
 }
 
+/// RFC 3262 §3, §4, §7 with nothing lost: Alice's INVITE offers `Supported: 100rel`;
+/// Bob's 180 requires it and carries an `RSeq`; Alice PRACKs it once (`RAck: RSeq 1
+/// INVITE`, CSeq 2), Bob answers the PRACK 200 and re-sends nothing; Alice reports
+/// ringing once, and Bob's later 2xx sets the call up as usual.
+#[test]
+fn a_reliable_180_is_pracked_once_and_the_call_is_answered() {
+    let mut p = reliable_call();
+    let start = p.now;
+    let (a, b) = ring(&mut p);
+    p.run_for(Duration::from_secs(2));
+    let invite = &sent_by(&p, "alice", "INVITE ")[0];
+    assert!(header_of(invite, "Supported").is_some_and(|s| s.contains("100rel")));
+    let ringing = sent_by(&p, "bob", "SIP/2.0 180");
+    assert_eq!(ringing.len(), 1, "a PRACK in time: the 180 goes once");
+    assert_eq!(header_of(&ringing[0], "Require").as_deref(), Some("100rel"));
+    let rseq = header_of(&ringing[0], "RSeq").expect("an RSeq");
+    let pracks = sent_by(&p, "alice", "PRACK ");
+    assert_eq!(pracks.len(), 1);
+    assert_eq!(header_of(&pracks[0], "CSeq").as_deref(), Some("2 PRACK"));
+    assert_eq!(
+        header_of(&pracks[0], "RAck"),
+        Some(format!("{rseq} 1 INVITE"))
+    );
+    let prack_ok = sent_by(&p, "bob", "SIP/2.0 200");
+    assert_eq!(prack_ok.len(), 1);
+    assert_eq!(header_of(&prack_ok[0], "CSeq").as_deref(), Some("2 PRACK"));
+    let rang = p
+        .events_of("alice", a)
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::Ringing { .. }))
+        .count();
+    assert_eq!(rang, 1);
+    let now = p.now;
+    p.ep("bob").accept(now, b).expect("bob answers");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    assert_eq!(sent_by(&p, "alice", "ACK ").len(), 1);
+    insta::assert_snapshot!(p.ladder(start));
+}
+
+/// RFC 3262 §4: "a UAC SHOULD NOT retransmit the PRACK request when it receives a
+/// retransmission of the provisional response being acknowledged", and such
+/// retransmissions "MUST be discarded"; the PRACK is an ordinary non-INVITE request, made
+/// reliable by its own transaction (Timer E, RFC 3261 §17.1.2.2). Bob's T1 is 200 ms and
+/// Alice's 500 ms, so his re-sent 180s (at 0.2, 0.6, 1.4 s) and her PRACK's own
+/// retransmissions (at 0.5, 1.5 s) cannot be mistaken for one another. Her first two
+/// PRACKs are lost: the 180 goes four times, the PRACK three, all three the same
+/// request, none prompted by a 180; the third gets Bob's 200, his 180 stops, and the
+/// call is answered.
+#[test]
+fn a_lost_prack_is_resent_by_its_own_transaction_and_not_for_each_resent_180() {
+    let mut bob = config("127.0.0.2:5060", 2);
+    bob.reliable_provisionals = ReliableProvisionals::WhenSupported;
+    bob.timers.t1 = Duration::from_millis(200);
+    let mut p = alice_and_bob_with(config("127.0.0.1:5060", 1), bob);
+    let start = p.now;
+    let lost = Rc::new(Cell::new(0));
+    let count = Rc::clone(&lost);
+    p.drop_sip = Some(Box::new(move |w| {
+        let drop = w.bytes.starts_with(b"PRACK ") && count.get() < 2;
+        count.set(count.get() + usize::from(drop));
+        drop
+    }));
+    let (a, b) = ring(&mut p);
+    p.run_for(Duration::from_secs(3));
+    assert_eq!(lost.get(), 2);
+    let ringing: Vec<_> = p
+        .wire
+        .iter()
+        .filter(|w| w.from == "bob" && w.bytes.starts_with(b"SIP/2.0 180"))
+        .map(|w| (w.at - start).as_millis())
+        .collect();
+    assert_eq!(ringing, [10, 210, 610, 1410], "T1 = 200 ms, doubling");
+    let pracks: Vec<_> = p
+        .wire
+        .iter()
+        .filter(|w| w.from == "alice" && w.bytes.starts_with(b"PRACK "))
+        .collect();
+    let at: Vec<_> = pracks.iter().map(|w| (w.at - start).as_millis()).collect();
+    assert_eq!(at, [20, 520, 1520], "Timer E: T1 = 500 ms, doubling");
+    assert!(pracks.iter().all(|w| w.bytes == pracks[0].bytes));
+    let prack_ok = sent_by(&p, "bob", "SIP/2.0 200");
+    assert_eq!(prack_ok.len(), 1);
+    assert_eq!(header_of(&prack_ok[0], "CSeq").as_deref(), Some("2 PRACK"));
+    let now = p.now;
+    p.ep("bob").accept(now, b).expect("bob answers");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    insta::assert_snapshot!(p.ladder(start));
+}
+
+/// RFC 3261 §17.2.2 for the PRACK: Bob's 200 to it is lost. His 180 stopped at the
+/// PRACK all the same; Alice's PRACK transaction re-sends the request (Timer E), Bob's
+/// answers it again, and the call is then answered as usual.
+#[test]
+fn a_lost_200_to_the_prack_gets_the_prack_resent_and_answered_again() {
+    let mut p = reliable_call();
+    let start = p.now;
+    let dropped = Rc::new(Cell::new(false));
+    let once = Rc::clone(&dropped);
+    p.drop_sip = Some(Box::new(move |w| {
+        let first = header_of(&w.bytes, "CSeq").is_some_and(|c| c.ends_with(" PRACK"))
+            && w.bytes.starts_with(b"SIP/2.0 200")
+            && !once.get();
+        once.set(once.get() || first);
+        first
+    }));
+    let (a, b) = ring(&mut p);
+    p.run_for(Duration::from_secs(2));
+    assert!(dropped.get());
+    assert_eq!(
+        sent_by(&p, "bob", "SIP/2.0 180").len(),
+        1,
+        "the PRACK arrived"
+    );
+    let pracks = sent_by(&p, "alice", "PRACK ");
+    assert_eq!(pracks.len(), 2);
+    assert_eq!(pracks[0], pracks[1]);
+    let prack_ok = sent_by(&p, "bob", "SIP/2.0 200");
+    assert_eq!(prack_ok.len(), 2);
+    assert_eq!(
+        prack_ok[0], prack_ok[1],
+        "the same answer, from the transaction"
+    );
+    let now = p.now;
+    p.ep("bob").accept(now, b).expect("bob answers");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    insta::assert_snapshot!(p.ladder(start));
+}
+
 const PEER: &str = "127.0.0.9:5060";
 
 fn peer() -> SocketAddr {

@@ -7,7 +7,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use session_core::endpoint::{EndReason, SessionEvent};
+use session_core::endpoint::{EndReason, SessionEvent, Side};
 use session_core::CallOptions;
 use session_core_tests::{alice_and_bob_with, answered, config, header_of, status_of, Pump, BOB};
 
@@ -84,14 +84,17 @@ fn the_refresher_refreshes_by_update_at_half_the_interval() {
 }
 
 /// RFC 4028 §10: Bob is not the refresher, and Alice's refreshes never reach him: at
-/// `90 − min(32, 90/3)` = 60 s after the answer Bob sends BYE and reports why.
+/// `90 − min(32, 90/3)` = 60 s after the answer Bob sends BYE and reports why; Alice
+/// answers it 200 and ends her side as hung up by the peer. Her lost UPDATE is an
+/// ordinary transaction: it goes on being retransmitted (Timer E) until Timer F, 32 s
+/// after it started, then ends without any further request.
 #[test]
 fn a_session_nobody_refreshes_ends_with_bye_before_the_interval_passes() {
     let mut p = timed_call(90);
     p.drop_sip = Some(Box::new(|w| w.bytes.starts_with(b"UPDATE ")));
     let start = p.now;
-    let (_a, b) = answered(&mut p);
-    p.run_for(Duration::from_secs(70));
+    let (a, b) = answered(&mut p);
+    p.run_for(Duration::from_secs(80));
     let bye = p
         .wire
         .iter()
@@ -99,8 +102,23 @@ fn a_session_nobody_refreshes_ends_with_bye_before_the_interval_passes() {
         .expect("bob sends BYE");
     let after = (bye.at - start).as_secs();
     assert!((59..=61).contains(&after), "BYE {after} s after the answer");
+    let bye_cseq = header_of(&bye.bytes, "CSeq").expect("a CSeq");
     let events = p.events_of("bob", b);
     assert_eq!(terminated(&events), Some(EndReason::SessionExpired));
+    let bye_ok = from_node(&p, "alice", "SIP/2.0 200");
+    assert_eq!(bye_ok.len(), 1);
+    assert_eq!(header_of(&bye_ok[0], "CSeq"), Some(bye_cseq));
+    assert_eq!(
+        terminated(&p.events_of("alice", a)),
+        Some(EndReason::HungUp { by: Side::Remote })
+    );
+    assert!(from_node(&p, "alice", "BYE ").is_empty());
+    let last = p.wire.last().expect("messages");
+    assert!(
+        (last.at - start) < Duration::from_secs(45 + 32),
+        "nothing after Timer F"
+    );
+    insta::assert_snapshot!(p.ladder(start));
 }
 
 /// The `INVITE` Alice sent last to the peer no node plays.
@@ -118,7 +136,12 @@ fn last_invite(p: &Pump) -> Vec<u8> {
 /// header lines, and an SDP answer on a 2xx.
 fn peer_response(request: &[u8], status: u16, extra: &[&str]) -> Vec<u8> {
     let text = String::from_utf8_lossy(request);
-    let mut out = format!("SIP/2.0 {status} Whatever\r\n");
+    let reason = match status {
+        200 => "OK",
+        422 => "Session Interval Too Small",
+        _ => "Whatever",
+    };
+    let mut out = format!("SIP/2.0 {status} {reason}\r\n");
     for line in text.lines().take_while(|l| !l.is_empty()) {
         let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
         match name.as_str() {
@@ -164,10 +187,12 @@ fn peer() -> SocketAddr {
 /// CSeq, same Call-ID) asking for exactly that, and the call is set up.
 #[test]
 fn a_422_makes_the_caller_ask_again_with_the_larger_min_se() {
+    let start = session_core::Instant::from_millis(1_000);
     let mut p = call_the_peer(90);
     let first = last_invite(&p);
     let refused = peer_response(&first, 422, &["Min-SE: 300"]);
     p.inject("alice", peer(), &refused);
+    p.run_for(Duration::from_millis(50));
     let again = last_invite(&p);
     assert_eq!(header_of(&again, "CSeq").as_deref(), Some("2 INVITE"));
     assert_eq!(header_of(&again, "Call-ID"), header_of(&first, "Call-ID"));
@@ -183,6 +208,9 @@ fn a_422_makes_the_caller_ask_again_with_the_larger_min_se() {
         .iter()
         .any(|w| w.bytes.starts_with(b"ACK ")
             && header_of(&w.bytes, "CSeq").as_deref() == Some("2 ACK")));
+    let a = session_core::SessionId(1);
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    insta::assert_snapshot!(p.peer_ladder(start));
 }
 
 /// RFC 4028 §7.4: a peer whose `Allow` leaves out UPDATE is refreshed by re-INVITE,
@@ -233,6 +261,134 @@ fn a_peer_without_update_is_refreshed_by_a_reinvite_that_changes_nothing() {
         .events_of("alice", a)
         .iter()
         .any(|e| matches!(e, SessionEvent::Held { .. } | SessionEvent::Resumed { .. })));
+}
+
+/// RFC 4028 §7.4 back to back: Bob is played by our own core with UPDATE taken out of
+/// every `Allow` he sends (a peer that does not do RFC 3311). Alice, the refresher of a
+/// 90 s interval, refreshes at 45 s and 90 s by re-INVITE, each offering her SDP
+/// unchanged and carrying `Session-Expires`; Bob takes each as a refresh (answered 200
+/// with the interval, ACKed) and so never ends the call, which stays up, unheld, on
+/// both sides.
+#[test]
+fn a_peer_without_update_is_refreshed_by_reinvite_back_to_back() {
+    let mut p = timed_call(90);
+    p.rewrite_sip = Some(Box::new(|w| {
+        if w.from != "bob" {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&w.bytes);
+        text.contains(", UPDATE")
+            .then(|| text.replace(", UPDATE", "").into_bytes())
+    }));
+    let start = p.now;
+    let (a, b) = answered(&mut p);
+    p.run_for(Duration::from_secs(100));
+    assert!(from_node(&p, "alice", "UPDATE ").is_empty(), "no UPDATE");
+    let invites: Vec<_> = p
+        .wire
+        .iter()
+        .filter(|w| w.from == "alice" && w.bytes.starts_with(b"INVITE "))
+        .collect();
+    assert_eq!(
+        invites.len(),
+        3,
+        "the INVITE, then refreshes at 45 s and 90 s"
+    );
+    let origin = |m: &[u8]| {
+        String::from_utf8_lossy(m)
+            .lines()
+            .find(|l| l.starts_with("o="))
+            .map(str::to_owned)
+    };
+    for (i, refresh) in invites[1..].iter().enumerate() {
+        let after = (refresh.at - start).as_secs();
+        assert_eq!(after, 45 * (i as u64 + 1), "refresh {i} at {after} s");
+        assert_eq!(
+            header_of(&refresh.bytes, "Session-Expires").as_deref(),
+            Some("90;refresher=uac")
+        );
+        assert_eq!(
+            header_of(&refresh.bytes, "CSeq"),
+            Some(format!("{} INVITE", i + 2))
+        );
+        assert_eq!(
+            origin(&refresh.bytes),
+            origin(&invites[0].bytes),
+            "SDP unchanged"
+        );
+    }
+    let refreshed: Vec<_> = from_node(&p, "bob", "SIP/2.0 200")
+        .into_iter()
+        .filter(|r| header_of(r, "CSeq").is_some_and(|c| c != "1 INVITE"))
+        .collect();
+    assert_eq!(refreshed.len(), 2);
+    for ok in &refreshed {
+        assert_eq!(
+            header_of(ok, "Session-Expires").as_deref(),
+            Some("90;refresher=uac")
+        );
+    }
+    assert_eq!(from_node(&p, "alice", "ACK ").len(), 3);
+    assert!(
+        from_node(&p, "bob", "BYE ").is_empty(),
+        "bob saw his refreshes"
+    );
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    for (node, s) in [("alice", a), ("bob", b)] {
+        assert!(!p
+            .events_of(node, s)
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Held { .. } | SessionEvent::Resumed { .. })));
+    }
+    insta::assert_snapshot!(p.ladder(start));
+}
+
+/// RFC 4028 §9 and §7.4 with the callee refreshing: Alice asks for no interval, Bob
+/// wants 90 s, so his 2xx names himself the refresher (`refresher=uas`); Alice's `Allow`
+/// has no UPDATE (rewritten on the wire), so Bob refreshes at 45 s and 90 s by
+/// re-INVITE, his SDP unchanged, each refresh saying `refresher=uac` (Bob is the
+/// client of that transaction); Alice answers each, and neither side ends the call.
+#[test]
+fn the_callee_refreshes_by_reinvite_when_the_caller_does_not_allow_update() {
+    let mut bob = config("127.0.0.2:5060", 2);
+    bob.session_expires = Some(90);
+    let mut p = alice_and_bob_with(config("127.0.0.1:5060", 1), bob);
+    p.rewrite_sip = Some(Box::new(|w| {
+        if w.from != "alice" {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&w.bytes);
+        text.contains(", UPDATE")
+            .then(|| text.replace(", UPDATE", "").into_bytes())
+    }));
+    let start = p.now;
+    let (a, b) = answered(&mut p);
+    let ok = &from_node(&p, "bob", "SIP/2.0 200")[0];
+    assert_eq!(
+        header_of(ok, "Session-Expires").as_deref(),
+        Some("90;refresher=uas")
+    );
+    assert_eq!(header_of(ok, "Require").as_deref(), Some("timer"));
+    p.run_for(Duration::from_secs(100));
+    assert!(from_node(&p, "bob", "UPDATE ").is_empty(), "no UPDATE");
+    let refreshes: Vec<_> = p
+        .wire
+        .iter()
+        .filter(|w| w.from == "bob" && w.bytes.starts_with(b"INVITE "))
+        .collect();
+    assert_eq!(refreshes.len(), 2, "at 45 s and 90 s");
+    for refresh in &refreshes {
+        assert_eq!(
+            header_of(&refresh.bytes, "Session-Expires").as_deref(),
+            Some("90;refresher=uac")
+        );
+    }
+    assert!(from_node(&p, "alice", "BYE ").is_empty());
+    assert!(from_node(&p, "bob", "BYE ").is_empty());
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    insta::assert_snapshot!(p.ladder(start));
 }
 
 /// An INVITE to Bob from outside, asking for `session_expires`.
