@@ -90,6 +90,22 @@ fn sessionctl_call_pracks_a_reliable_183(runtime: &str) {
     assert!(sipp_ok, "SIPp's UAS did not get its PRACK");
 }
 
+/// RFC 3311 as the UAC: SIPp's UAS answers in a reliable 183, then holds by UPDATE in
+/// the early dialog (answered recvonly), answers the INVITE without SDP, and resumes by
+/// UPDATE in the confirmed one (answered sendrecv); `sessionctl call` then ends the call
+/// normally.
+fn sessionctl_call_answers_updates_in_early_and_confirmed_dialogs(runtime: &str) {
+    if !have_sipp() {
+        return;
+    }
+    let path = test_file("sipp/uas_update_early_and_confirmed.xml");
+    let call = ["--duration-ms", "1500"];
+    let (ok, stdout, stderr, sipp_ok) =
+        call_sipp_uas_with(runtime, &["-sf", path.to_str().unwrap()], &call, 20);
+    assert!(ok, "sessionctl call failed: {stdout}\n{stderr}");
+    assert!(sipp_ok, "SIPp's UAS did not get its UPDATEs answered");
+}
+
 /// RFC 4028 as the UAS: SIPp asks for 90 s without naming the refresher, so
 /// `sessionctl uas` refreshes (by UPDATE, which SIPp allows) 44 to 61 s after the ACK.
 fn sipp_uac_session_timer_is_refreshed_by_the_uas(runtime: &str) {
@@ -251,6 +267,7 @@ on_both_runtimes!(
     sessionctl_call_refused_with_488_says_so,
     sipp_uac_requiring_100rel_gets_a_reliable_180,
     sessionctl_call_pracks_a_reliable_183,
+    sessionctl_call_answers_updates_in_early_and_confirmed_dialogs,
     sipp_uac_session_timer_is_refreshed_by_the_uas,
     sessionctl_call_refreshes_its_session_by_reinvite,
     sessionctl_call_sends_dtmf_by_info,

@@ -217,6 +217,8 @@ pub enum Command {
     MediaFailed(u8),
     /// Attended transfer of session n to the party of session m.
     TransferAttended(u8, u8),
+    /// Offer session n again by UPDATE.
+    Update(u8),
 }
 
 const TARGETS: &[&str] = &[
@@ -446,6 +448,10 @@ fn command_on(p: &mut Pump, node: usize, command: &Command) {
             let s = session_arg(p, node, *s);
             let c = session_arg(p, node, *c);
             let _ = p.nodes[node].ep.transfer_attended(now, s, c);
+        }
+        Command::Update(s) => {
+            let s = session_arg(p, node, *s);
+            let _ = p.nodes[node].ep.update(now, s);
         }
     }
 }
