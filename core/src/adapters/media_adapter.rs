@@ -44,6 +44,12 @@ pub(super) fn generate_local_sdp(
         // media); the 2xx repeats it rather than making a new offer.
         return Ok(());
     }
+    if call.invite.incoming.is_some() && call.invite.reliable.sdp_sent {
+        // Our answer or offer for this INVITE went in a reliable provisional response:
+        // that exchange is complete (or its PRACK ends the call), and the 2xx may not
+        // start another (RFC 3261 §13.2.1, RFC 3262 §5).
+        return Ok(());
+    }
     let body = call.sdp.offer(&step.config.media, &local).to_bytes();
     call.offer_answer.offer_made(Some(body));
     Ok(())

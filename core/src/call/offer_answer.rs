@@ -95,6 +95,19 @@ impl OfferAnswer {
         }
     }
 
+    /// Whether our offer went out and its answer is due in the transaction `cseq`
+    /// exactly: for an offer in a reliable provisional response, the PRACK that
+    /// acknowledges it (RFC 3262 §5), which must then carry the answer.
+    pub(crate) fn awaits_answer_in(&self, cseq: Option<u32>) -> bool {
+        match self.exchange {
+            Exchange::LocalOffer {
+                cseq: Some(sent_in),
+                ..
+            } => cseq == Some(sent_in),
+            _ => false,
+        }
+    }
+
     /// The exchange is over: our offer was answered or refused.
     pub(crate) fn close(&mut self) {
         self.exchange = Exchange::Idle;
