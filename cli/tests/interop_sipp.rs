@@ -1,6 +1,7 @@
 //! Interop with SIPp (Debian's `sip-tester`), the tool VoIP engineers test SIP with:
 //! SIPp as UAC against `sessionctl uas` (basic call, CANCEL, 486, hold/resume with the
-//! SDP direction checked, UPDATE with and without an offer, 100rel, session timers),
+//! SDP direction checked, UPDATE with and without an offer, 100rel with and without
+//! an offer in the INVITE, session timers),
 //! and `sessionctl call` against SIPp's UAS (its built-in one, a 488, a reliable 183,
 //! session timers refreshed by re-INVITE), each on both runtimes (`--runtime tokio` and `--runtime
 //! mio`).
@@ -71,6 +72,18 @@ fn sipp_uac_updates_a_confirmed_call_with_and_without_an_offer(runtime: &str) {
 /// PRACK names its RSeq and gets 200, and the call is answered a second later.
 fn sipp_uac_requiring_100rel_gets_a_reliable_180(runtime: &str) {
     let path = test_file("sipp/uac_100rel.xml");
+    run_against_uas(
+        runtime,
+        &["-sf", path.to_str().unwrap()],
+        &["--ring-ms", "1000"],
+    );
+}
+
+/// RFC 3262 §5 as the UAS: SIPp's INVITE has no offer and requires 100rel; the
+/// reliable 180 carries our offer, SIPp's PRACK its answer, and neither the 200 to the
+/// PRACK nor the 200 to the INVITE carries SDP (the exchange is complete).
+fn sipp_uac_late_offer_requiring_100rel_gets_the_offer_in_the_180(runtime: &str) {
+    let path = test_file("sipp/uac_late_offer_100rel.xml");
     run_against_uas(
         runtime,
         &["-sf", path.to_str().unwrap()],
@@ -225,6 +238,7 @@ on_both_runtimes!(
     sessionctl_call_to_sipp_uas,
     sessionctl_call_refused_with_488_says_so,
     sipp_uac_requiring_100rel_gets_a_reliable_180,
+    sipp_uac_late_offer_requiring_100rel_gets_the_offer_in_the_180,
     sessionctl_call_pracks_a_reliable_183,
     sipp_uac_session_timer_is_refreshed_by_the_uas,
     sessionctl_call_refreshes_its_session_by_reinvite,
