@@ -103,6 +103,31 @@ fn sessionctl_call_pracks_a_reliable_183(runtime: &str) {
     assert!(sipp_ok, "SIPp's UAS did not get its PRACK");
 }
 
+/// RFC 3262 §5 as the UAC: `sessionctl call --late-offer` sends its INVITE without SDP;
+/// SIPp's UAS offers in a reliable 183, the PRACK carries our answer, and the 200s and
+/// the ACK carry none. Media goes to SIPp's port from the offer (its RTP echo is off, so
+/// only our sending counts).
+fn sessionctl_call_late_offer_answers_a_reliable_183_in_the_prack(runtime: &str) {
+    if !have_sipp() {
+        return;
+    }
+    let path = test_file("sipp/uas_offer_in_reliable_183.xml");
+    let (ok, stdout, stderr, sipp_ok) = call_sipp_uas_with(
+        runtime,
+        &["-sf", path.to_str().unwrap()],
+        &["--duration-ms", "1000", "--late-offer"],
+        60,
+    );
+    assert!(ok, "sessionctl call failed: {stdout}\n{stderr}");
+    assert!(sipp_ok, "SIPp's UAS did not get the answer in the PRACK");
+    let last = stdout.lines().last().unwrap_or_default();
+    let sent = serde_json::from_str::<serde_json::Value>(last)
+        .ok()
+        .and_then(|v| v["rtp_sent"].as_u64())
+        .unwrap_or(0);
+    assert!(sent > 20, "media to the offer's address: {last}");
+}
+
 /// RFC 4028 as the UAS: SIPp asks for 90 s without naming the refresher, so
 /// `sessionctl uas` refreshes (by UPDATE, which SIPp allows) 44 to 61 s after the ACK.
 fn sipp_uac_session_timer_is_refreshed_by_the_uas(runtime: &str) {
@@ -240,6 +265,7 @@ on_both_runtimes!(
     sipp_uac_requiring_100rel_gets_a_reliable_180,
     sipp_uac_late_offer_requiring_100rel_gets_the_offer_in_the_180,
     sessionctl_call_pracks_a_reliable_183,
+    sessionctl_call_late_offer_answers_a_reliable_183_in_the_prack,
     sipp_uac_session_timer_is_refreshed_by_the_uas,
     sessionctl_call_refreshes_its_session_by_reinvite,
 );
