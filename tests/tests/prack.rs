@@ -577,3 +577,119 @@ fn an_answer_in_a_reliable_183_leaves_the_2xx_without_sdp() {
     assert_eq!(body_of(&ok[0]), "", "no SDP, and no new offer, in the 2xx");
     assert!(rtp_to(&p, "bob") >= 40 && rtp_to(&p, "alice") >= 40);
 }
+
+/// Alice calls a hand-made peer with a late offer; her INVITE.
+fn late_offer_to_peer(p: &mut Pump) -> (SessionId, Vec<u8>) {
+    let now = p.now;
+    let options = CallOptions {
+        late_offer: true,
+        ..CallOptions::default()
+    };
+    let a = p
+        .ep("alice")
+        .make_call(now, "sip:peer@127.0.0.9:5060", options)
+        .expect("alice calls");
+    p.run_for(Duration::from_millis(50));
+    let invite = p
+        .unrouted
+        .iter()
+        .find(|w| w.bytes.starts_with(b"INVITE "))
+        .expect("alice's INVITE")
+        .bytes
+        .clone();
+    (a, invite)
+}
+
+/// The peer's response to `invite` with `status`, `extra` header lines and an SDP body.
+fn peer_response(invite: &[u8], status: &str, extra: &str, sdp: &str) -> String {
+    let h = |n| header_of(invite, n).expect("header");
+    format!(
+        "SIP/2.0 {status}\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=peer1\r\nCall-ID: {}\r\n\
+         CSeq: {}\r\nContact: <sip:peer@{PEER}>\r\n{extra}Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        h("Via"),
+        h("From"),
+        h("To"),
+        h("Call-ID"),
+        h("CSeq"),
+        sdp.len()
+    )
+}
+
+/// An offer of G.729 only, which we do not have.
+const G729_OFFER: &str = "v=0\r\no=- 5 5 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\n\
+                          t=0 0\r\nm=audio 40000 RTP/AVP 18\r\na=rtpmap:18 G729/8000\r\n";
+
+fn sent_to_peer(p: &Pump, start: &str) -> Vec<Vec<u8>> {
+    p.unrouted
+        .iter()
+        .filter(|w| w.bytes.starts_with(start.as_bytes()))
+        .map(|w| w.bytes.clone())
+        .collect()
+}
+
+fn ended_not_acceptable(p: &mut Pump, a: SessionId) -> bool {
+    p.events_of("alice", a).iter().any(|e| {
+        matches!(
+            e,
+            SessionEvent::Terminated {
+                reason: EndReason::NotAcceptable,
+                ..
+            }
+        )
+    })
+}
+
+/// RFC 3261 §13.2.2.4: an offer in the 2xx to our late-offer INVITE that we cannot
+/// accept still gets a valid answer in the ACK (every stream refused, port 0), and then
+/// a BYE at once.
+#[test]
+fn an_unacceptable_offer_in_the_2xx_to_a_late_offer_is_refused_in_the_ack_then_byed() {
+    let mut p = Pump::new(vec![("alice", config("127.0.0.1:5060", 1))]);
+    let (a, invite) = late_offer_to_peer(&mut p);
+    assert_eq!(body_of(&invite), "");
+    p.inject(
+        "alice",
+        peer(),
+        peer_response(&invite, "200 OK", "", G729_OFFER).as_bytes(),
+    );
+    p.run_for(Duration::from_millis(100));
+    let acks = sent_to_peer(&p, "ACK ");
+    assert_eq!(acks.len(), 1, "the 2xx is ACKed");
+    assert!(
+        body_of(&acks[0]).contains("m=audio 0 RTP/AVP 18"),
+        "the ACK refuses the stream: {}",
+        body_of(&acks[0])
+    );
+    let byes = sent_to_peer(&p, "BYE ");
+    assert_eq!(byes.len(), 1, "then BYE");
+    let ack_at = p.unrouted.iter().position(|w| w.bytes.starts_with(b"ACK "));
+    let bye_at = p.unrouted.iter().position(|w| w.bytes.starts_with(b"BYE "));
+    assert!(ack_at < bye_at, "the ACK goes first");
+    assert!(ended_not_acceptable(&mut p, a));
+}
+
+/// RFC 3262 §5: an offer in a reliable 183 that we cannot accept is still answered in
+/// the PRACK (every stream refused); the call can have no media, so it is cancelled.
+#[test]
+fn an_unacceptable_offer_in_a_reliable_183_is_refused_in_the_prack_then_cancelled() {
+    let mut p = Pump::new(vec![("alice", config("127.0.0.1:5060", 1))]);
+    let (a, invite) = late_offer_to_peer(&mut p);
+    let reliable = "Require: 100rel\r\nRSeq: 7\r\n";
+    p.inject(
+        "alice",
+        peer(),
+        peer_response(&invite, "183 Session Progress", reliable, G729_OFFER).as_bytes(),
+    );
+    p.run_for(Duration::from_millis(100));
+    let pracks = sent_to_peer(&p, "PRACK ");
+    assert_eq!(pracks.len(), 1);
+    assert_eq!(header_of(&pracks[0], "RAck").as_deref(), Some("7 1 INVITE"));
+    assert!(
+        body_of(&pracks[0]).contains("m=audio 0 RTP/AVP 18"),
+        "the PRACK refuses the stream: {}",
+        body_of(&pracks[0])
+    );
+    assert_eq!(sent_to_peer(&p, "CANCEL ").len(), 1, "then CANCEL");
+    assert!(ended_not_acceptable(&mut p, a));
+}

@@ -335,7 +335,7 @@ pub(super) fn accept_prack(
 /// early dialog, `RAck` naming it. Nothing when none is due. When that response carried
 /// the callee's offer (our INVITE had none), `NegotiateSDP` has built our answer, and
 /// the PRACK carries it (§5: the UAC "MUST generate an answer in the PRACK").
-pub(super) fn send_prack(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+pub(crate) fn send_prack(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let Some(rack) = call.invite.reliable.prack_due.take() else {
         return Ok(());
     };
@@ -548,7 +548,7 @@ pub(crate) fn send_ack(
 }
 
 /// CANCEL for our INVITE (RFC 3261 §9.1): same branch, its own transaction.
-pub(super) fn send_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+pub(crate) fn send_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let invite = call
         .invite
         .request

@@ -72,10 +72,19 @@ fn answer_offer(
     local: &LocalMedia,
     offer: &SessionDescription,
 ) -> Result<(), ActionError> {
-    let answer = call
-        .sdp
-        .answer(&step.config.media, local, offer)
-        .map_err(|_| ActionError::SdpNotAcceptable)?;
+    let answer = match call.sdp.answer(&step.config.media, local, offer) {
+        Ok(answer) => answer,
+        Err(_) => {
+            if call.invite.late_offer && call.negotiated.is_none() {
+                // The callee's offer to our late-offer INVITE: the ACK or PRACK that
+                // must carry an answer still goes, refusing every stream, and the call
+                // ends (the session's failure path sends them).
+                let rejection = call.sdp.rejection(&step.config.media, local, offer);
+                call.offer_answer.answered(rejection.to_bytes());
+            }
+            return Err(ActionError::SdpNotAcceptable);
+        }
+    };
     call.offer_answer.answered(answer.description.to_bytes());
     call.negotiated = Some(answer.negotiated);
     Ok(())
