@@ -693,3 +693,39 @@ fn an_unacceptable_offer_in_a_reliable_183_is_refused_in_the_prack_then_cancelle
     assert_eq!(sent_to_peer(&p, "CANCEL ").len(), 1, "then CANCEL");
     assert!(ended_not_acceptable(&mut p, a));
 }
+
+/// Bob's table without the row that keeps an offerless INVITE's 180 until the media
+/// session exists: its IncomingCall row sends the 180 at once.
+fn ringing_at_once_table() -> CompiledTable {
+    let yaml = include_str!("../../state_tables/default.yaml");
+    let start = yaml
+        .find("    event: IncomingCall\n    guards: [OfferDueInProvisional]")
+        .expect("the guarded IncomingCall row");
+    let row_start = yaml[..start].rfind("  - role: UAS").expect("its row");
+    let row_end = row_start + yaml[row_start + 1..].find("  - role:").expect("a next row") + 1;
+    let table = format!("{}{}", &yaml[..row_start], &yaml[row_end..]);
+    CompiledTable::from_yaml("ringing-at-once.yaml", &table).expect("valid table")
+}
+
+/// RFC 3262 §5: on a table that rings before the media session exists, the reliable
+/// 180 does not go without the offer; the one that goes, once the offer is made,
+/// carries it.
+#[test]
+fn a_reliable_180_never_goes_without_the_offer_the_invite_lacked() {
+    let mut bob = config("127.0.0.2:5060", 2);
+    bob.table = Arc::new(ringing_at_once_table());
+    let mut p = alice_and_bob_with(config("127.0.0.1:5060", 1), bob);
+    p.inject(
+        "bob",
+        peer(),
+        offerless_invite_requiring_100rel().as_bytes(),
+    );
+    p.incoming("bob").expect("bob sees the call");
+    let ringing: Vec<_> = p
+        .unrouted
+        .iter()
+        .filter(|w| status_of(&w.bytes) == Some(180))
+        .collect();
+    assert_eq!(ringing.len(), 1, "one 180");
+    reliable_180_with_offer(&p);
+}

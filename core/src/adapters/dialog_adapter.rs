@@ -236,6 +236,11 @@ pub(super) fn send_provisional(
         return respond_to_invite(step, call, status, Some(&contact), body.as_deref(), &[])
             .map(|_| ());
     }
+    if offer_due_in_provisional(step, call) && !call.offer_answer.has_unsent_offer() {
+        // It would go without the offer §5 puts in the first reliable one (a RingCall
+        // before the media session exists): the one carrying the offer follows.
+        return Ok(());
+    }
     let reliable = &mut call.invite.reliable;
     if reliable.unacknowledged.is_some() {
         reliable.queued = Some(status);

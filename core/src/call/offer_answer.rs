@@ -69,6 +69,17 @@ impl OfferAnswer {
         };
     }
 
+    /// Whether our offer is made and waits for the message that carries it.
+    pub(crate) fn has_unsent_offer(&self) -> bool {
+        matches!(
+            self.exchange,
+            Exchange::LocalOffer {
+                unsent: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Our offer's body, taken by the message that carries it.
     pub(crate) fn take_unsent_offer(&mut self) -> Option<Vec<u8>> {
         match &mut self.exchange {
