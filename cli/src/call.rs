@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use session_core::endpoint::EndReason;
 use session_core::transaction::TimerConfig;
-use session_core::{Command, CommandError, DtmfMode, SessionEvent, SessionId};
+use session_core::{CallOptions, Command, CommandError, DtmfMode, SessionEvent, SessionId};
 
 use crate::runtime::{self, AgentError, Agents, CallOptionArgs, Media, Wake};
 
@@ -41,6 +41,7 @@ fn hangup_grace() -> Duration {
     sessionctl call sip:ivr@127.0.0.1:5060 --dtmf 1234# --hold-ms 2000\n  \
     sessionctl call sip:bob@127.0.0.1:5060 --transfer-to sip:carol@127.0.0.1:5062\n  \
     sessionctl call sip:bob@127.0.0.1:5060 --consult sip:carol@127.0.0.1:5062\n  \
+    sessionctl call sip:gw@127.0.0.1:5060 --late-offer\n  \
     sessionctl --runtime mio call sip:bob@127.0.0.1:5060")]
 pub struct CallArgs {
     /// Whom to call, e.g. sip:bob@127.0.0.1:5060 or sip:bob@example.com (a host name is
@@ -82,8 +83,24 @@ pub struct CallArgs {
     /// When the transfer starts, counted from the answer.
     #[arg(long, default_value_t = 500)]
     pub transfer_after_ms: u64,
+    /// Send the INVITE without an SDP offer (RFC 3261 §13.2.1): the callee offers in
+    /// its first reliable provisional response, answered in our PRACK (RFC 3262 §5),
+    /// or in its 2xx, answered in our ACK.
+    #[arg(long)]
+    pub late_offer: bool,
     #[command(flatten)]
     pub call_options: CallOptionArgs,
+}
+
+/// The command placing a call to `target` as the arguments ask (`--late-offer`).
+fn place_call(args: &CallArgs, target: &str) -> Command {
+    Command::MakeCall {
+        target: target.to_owned(),
+        options: CallOptions {
+            late_offer: args.late_offer,
+            ..CallOptions::default()
+        },
+    }
 }
 
 /// `--dtmf-mode`.
@@ -132,7 +149,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         return ExitCode::from(2);
     }
     let started = Instant::now();
-    let session = match agents.execute(0, runtime::make_call(&args.target)) {
+    let session = match agents.execute(0, place_call(&args, &args.target)) {
         Ok(s) => s,
         Err(AgentError::Command(e @ CommandError::BadTarget { .. })) => {
             eprintln!("sessionctl call: {e} (try sip:user@host:port)");
@@ -297,7 +314,7 @@ fn start_transfer(
         transfer.referred = true;
     } else if let Some(target) = &args.consult {
         execute(agents, Command::Hold { session });
-        match agents.execute(0, runtime::make_call(target)) {
+        match agents.execute(0, place_call(args, target)) {
             Ok(consultation) => transfer.consultation = Some(consultation),
             Err(e) => eprintln!("sessionctl call: cannot call {target}: {e}"),
         }

@@ -1,6 +1,7 @@
 //! Interop with SIPp (Debian's `sip-tester`), the tool VoIP engineers test SIP with:
 //! SIPp as UAC against `sessionctl uas` (basic call, CANCEL, 486, hold/resume with the
-//! SDP direction checked, UPDATE with and without an offer, 100rel, session timers),
+//! SDP direction checked, UPDATE with and without an offer, 100rel with and without
+//! an offer in the INVITE, session timers),
 //! and `sessionctl call` against SIPp's UAS (its built-in one, a 488, a reliable 183,
 //! session timers refreshed by re-INVITE, DTMF sent by INFO), each on both runtimes (`--runtime tokio` and `--runtime
 //! mio`).
@@ -78,6 +79,18 @@ fn sipp_uac_requiring_100rel_gets_a_reliable_180(runtime: &str) {
     );
 }
 
+/// RFC 3262 §5 as the UAS: SIPp's INVITE has no offer and requires 100rel; the
+/// reliable 180 carries our offer, SIPp's PRACK its answer, and neither the 200 to the
+/// PRACK nor the 200 to the INVITE carries SDP (the exchange is complete).
+fn sipp_uac_late_offer_requiring_100rel_gets_the_offer_in_the_180(runtime: &str) {
+    let path = test_file("sipp/uac_late_offer_100rel.xml");
+    run_against_uas(
+        runtime,
+        &["-sf", path.to_str().unwrap()],
+        &["--ring-ms", "1000"],
+    );
+}
+
 /// RFC 3262 as the UAC: SIPp's UAS answers in a reliable 183; `sessionctl call` PRACKs
 /// it (`RAck: 1 1 INVITE`), takes the 200 without SDP, and ends the call normally.
 fn sessionctl_call_pracks_a_reliable_183(runtime: &str) {
@@ -104,6 +117,31 @@ fn sessionctl_call_answers_updates_in_early_and_confirmed_dialogs(runtime: &str)
         call_sipp_uas_with(runtime, &["-sf", path.to_str().unwrap()], &call, 20);
     assert!(ok, "sessionctl call failed: {stdout}\n{stderr}");
     assert!(sipp_ok, "SIPp's UAS did not get its UPDATEs answered");
+}
+
+/// RFC 3262 §5 as the UAC: `sessionctl call --late-offer` sends its INVITE without SDP;
+/// SIPp's UAS offers in a reliable 183, the PRACK carries our answer, and the 200s and
+/// the ACK carry none. Media goes to SIPp's port from the offer (its RTP echo is off, so
+/// only our sending counts).
+fn sessionctl_call_late_offer_answers_a_reliable_183_in_the_prack(runtime: &str) {
+    if !have_sipp() {
+        return;
+    }
+    let path = test_file("sipp/uas_offer_in_reliable_183.xml");
+    let (ok, stdout, stderr, sipp_ok) = call_sipp_uas_with(
+        runtime,
+        &["-sf", path.to_str().unwrap()],
+        &["--duration-ms", "1000", "--late-offer"],
+        60,
+    );
+    assert!(ok, "sessionctl call failed: {stdout}\n{stderr}");
+    assert!(sipp_ok, "SIPp's UAS did not get the answer in the PRACK");
+    let last = stdout.lines().last().unwrap_or_default();
+    let sent = serde_json::from_str::<serde_json::Value>(last)
+        .ok()
+        .and_then(|v| v["rtp_sent"].as_u64())
+        .unwrap_or(0);
+    assert!(sent > 20, "media to the offer's address: {last}");
 }
 
 /// RFC 4028 as the UAS: SIPp asks for 90 s without naming the refresher, so
@@ -266,8 +304,10 @@ on_both_runtimes!(
     sessionctl_call_to_sipp_uas,
     sessionctl_call_refused_with_488_says_so,
     sipp_uac_requiring_100rel_gets_a_reliable_180,
+    sipp_uac_late_offer_requiring_100rel_gets_the_offer_in_the_180,
     sessionctl_call_pracks_a_reliable_183,
     sessionctl_call_answers_updates_in_early_and_confirmed_dialogs,
+    sessionctl_call_late_offer_answers_a_reliable_183_in_the_prack,
     sipp_uac_session_timer_is_refreshed_by_the_uas,
     sessionctl_call_refreshes_its_session_by_reinvite,
     sessionctl_call_sends_dtmf_by_info,

@@ -112,6 +112,7 @@ fn every_command(pair: &mut dyn Pair) -> BTreeSet<&'static str> {
     run(pair, ALICE, Command::Resume { session: call });
     expect(pair, BOB, "resume", |e| matches!(e, E::Resumed { .. }));
     expect(pair, ALICE, "resume", |e| matches!(e, E::Resumed { .. }));
+    run(pair, ALICE, Command::Update { session: call });
     let digits = "7".to_owned();
     run(
         pair,

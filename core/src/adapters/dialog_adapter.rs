@@ -220,6 +220,9 @@ pub(super) fn start_client(
 /// the answer is kept, and the 2xx repeats it. When the INVITE asks for reliable
 /// provisional responses (RFC 3262) it goes reliably; then an answer in it is final (the
 /// 2xx has no SDP), and while an earlier one waits for its PRACK this one waits too.
+/// A reliable one also carries our offer when the INVITE had none and the offer is made
+/// (RFC 3262 §5: "the UAS MUST send an offer in the first reliable non-failure
+/// message"), whatever its status: the PRACK then brings the answer.
 pub(super) fn send_provisional(
     step: &mut Step<'_>,
     call: &mut Call,
@@ -233,33 +236,47 @@ pub(super) fn send_provisional(
         return respond_to_invite(step, call, status, Some(&contact), body.as_deref(), &[])
             .map(|_| ());
     }
+    if offer_due_in_provisional(step, call) && !call.offer_answer.has_unsent_offer() {
+        // It would go without the offer §5 puts in the first reliable one (a RingCall
+        // before the media session exists): the one carrying the offer follows.
+        return Ok(());
+    }
     let reliable = &mut call.invite.reliable;
     if reliable.unacknowledged.is_some() {
         reliable.queued = Some(status);
         return Ok(());
     }
     let rseq = reliable.next_rseq(step.rng).to_string();
-    let body = (status == 183)
+    let answer = (status == 183)
         .then(|| call.offer_answer.take_answer())
         .flatten();
+    let offer = match answer {
+        Some(_) => None,
+        None => call.offer_answer.take_unsent_offer(),
+    };
+    let body = answer.as_ref().or(offer.as_ref());
     let headers = [("Require", "100rel"), ("RSeq", rseq.as_str())];
     let bytes = respond_to_invite(
         step,
         call,
         status,
         Some(&contact),
-        body.as_deref(),
+        body.map(Vec::as_slice),
         &headers,
     )?;
     let t1 = step.config.timers.t1;
     let cseq = call.invite.incoming.as_ref().map_or(0, |i| i.cseq);
-    call.invite.reliable.answer_sent |= body.is_some();
+    if offer.is_some() {
+        call.offer_answer.offer_sent(cseq);
+    }
+    call.invite.reliable.sdp_sent |= body.is_some();
     call.invite.reliable.unacknowledged = Some(Unacknowledged {
         status,
         rseq: call.invite.reliable.last_rseq,
         cseq,
         bytes,
         has_sdp: body.is_some(),
+        offer: offer.is_some(),
         interval: t1,
         give_up_at: step.now + t1 * 64,
     });
@@ -276,9 +293,26 @@ fn sends_reliably(step: &Step<'_>, call: &Call, status: u16) -> bool {
         .is_ok_and(|msg| step.config.reliable_provisionals.applies_to(&msg))
 }
 
+/// UAS: whether our offer is due in a provisional response: the INVITE we answer has no
+/// offer, our provisional responses to it go reliably, and no SDP of ours went in one
+/// yet. RFC 3262 §5 then puts our offer in the first of them, so a table lets that one
+/// wait until the media session (and with it our offer) exists.
+pub(crate) fn offer_due_in_provisional(step: &Step<'_>, call: &Call) -> bool {
+    let Some(invite) = call.invite.incoming.as_ref() else {
+        return false;
+    };
+    if call.invite.reliable.sdp_sent || call.offer_answer.has_remote_offer() {
+        return false;
+    }
+    Message::parse_with(&invite.bytes, &step.config.parse_limits).is_ok_and(|msg| {
+        step.config.reliable_provisionals.applies_to(&msg) && matches!(sdp_of(&msg), Ok(None))
+    })
+}
+
 /// The caller's PRACK acknowledged our reliable provisional response (RFC 3262 §3): 200,
 /// no more re-sending, and what waited for it goes: a held 2xx, else a queued
-/// provisional.
+/// provisional. Nothing waits any more once the INVITE has its final response (a late
+/// PRACK, or the INVITE refused in the same step).
 pub(super) fn accept_prack(
     step: &mut Step<'_>,
     call: &mut Call,
@@ -288,27 +322,36 @@ pub(super) fn accept_prack(
     let reliable = &mut call.invite.reliable;
     reliable.unacknowledged = None;
     step.cancel_timer(SessionTimer::Retransmit1xx);
-    if std::mem::take(&mut reliable.held_2xx) {
-        reliable.queued = None;
+    let held_2xx = std::mem::take(&mut reliable.held_2xx);
+    let queued = reliable.queued.take();
+    if call.invite.incoming.is_none() {
+        return Ok(());
+    }
+    if held_2xx {
         return send_200_ok(step, call);
     }
-    match reliable.queued.take() {
+    match queued {
         Some(status) => send_provisional(step, call, status),
         None => Ok(()),
     }
 }
 
 /// PRACK for the reliable provisional response just received (RFC 3262 §4): in its
-/// early dialog, `RAck` naming it. Nothing when none is due.
-pub(super) fn send_prack(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+/// early dialog, `RAck` naming it. Nothing when none is due. When that response carried
+/// the callee's offer (our INVITE had none), `NegotiateSDP` has built our answer, and
+/// the PRACK carries it (§5: the UAC "MUST generate an answer in the PRACK").
+pub(crate) fn send_prack(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let Some(rack) = call.invite.reliable.prack_due.take() else {
         return Ok(());
     };
-    send_in_dialog(step, call, Method::Prack, None, &[("RAck", &rack)]).map(|_| ())
+    let answer = call.offer_answer.take_answer();
+    let body = answer.as_deref().map(|b| (SDP, b));
+    send_in_dialog(step, call, Method::Prack, body, &[("RAck", &rack)]).map(|_| ())
 }
 
 /// The 2xx to the INVITE, with our answer (or our offer when the INVITE had none), and
-/// its retransmission until the ACK (RFC 3261 §13.3.1.4).
+/// its retransmission until the ACK (RFC 3261 §13.3.1.4). Without SDP when a reliable
+/// provisional response (and its PRACK) already held the exchange (RFC 3262 §5).
 pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let reliable = &mut call.invite.reliable;
     if reliable.unacknowledged.as_ref().is_some_and(|u| u.has_sdp) {
@@ -326,7 +369,7 @@ pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
         .offer_answer
         .take_answer()
         .or_else(|| call.offer_answer.take_unsent_offer());
-    if body.is_none() && !call.invite.reliable.answer_sent {
+    if body.is_none() && !call.invite.reliable.sdp_sent {
         return Err(ActionError::NoLocalSdp);
     }
     let contact = step.contact(&call.transport);
@@ -510,7 +553,7 @@ pub(crate) fn send_ack(
 }
 
 /// CANCEL for our INVITE (RFC 3261 §9.1): same branch, its own transaction.
-pub(super) fn send_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+pub(crate) fn send_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let invite = call
         .invite
         .request

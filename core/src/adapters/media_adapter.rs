@@ -44,6 +44,12 @@ pub(super) fn generate_local_sdp(
         // media); the 2xx repeats it rather than making a new offer.
         return Ok(());
     }
+    if call.invite.incoming.is_some() && call.invite.reliable.sdp_sent {
+        // Our answer or offer for this INVITE went in a reliable provisional response:
+        // that exchange is complete (or its PRACK ends the call), and the 2xx may not
+        // start another (RFC 3261 §13.2.1, RFC 3262 §5).
+        return Ok(());
+    }
     let body = call.sdp.offer(&step.config.media, &local).to_bytes();
     call.offer_answer.offer_made(Some(body));
     Ok(())
@@ -66,10 +72,19 @@ fn answer_offer(
     local: &LocalMedia,
     offer: &SessionDescription,
 ) -> Result<(), ActionError> {
-    let answer = call
-        .sdp
-        .answer(&step.config.media, local, offer)
-        .map_err(|_| ActionError::SdpNotAcceptable)?;
+    let answer = match call.sdp.answer(&step.config.media, local, offer) {
+        Ok(answer) => answer,
+        Err(_) => {
+            if call.invite.late_offer && call.negotiated.is_none() {
+                // The callee's offer to our late-offer INVITE: the ACK or PRACK that
+                // must carry an answer still goes, refusing every stream, and the call
+                // ends (the session's failure path sends them).
+                let rejection = call.sdp.rejection(&step.config.media, local, offer);
+                call.offer_answer.answered(rejection.to_bytes());
+            }
+            return Err(ActionError::SdpNotAcceptable);
+        }
+    };
     call.offer_answer.answered(answer.description.to_bytes());
     call.negotiated = Some(answer.negotiated);
     Ok(())

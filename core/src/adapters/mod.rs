@@ -122,7 +122,7 @@ impl ActionHandler for Adapters<'_, '_> {
         }
     }
 
-    fn guard(&self, guard: GuardName, _event: &Event, _session: &SessionState) -> bool {
+    fn guard(&self, guard: GuardName, event: &Event, _session: &SessionState) -> bool {
         let call = &*self.call;
         match guard {
             GuardName::HasValidTarget => !call.request_uri.is_empty(),
@@ -142,6 +142,11 @@ impl ActionHandler for Adapters<'_, '_> {
                 .registration
                 .as_ref()
                 .is_some_and(|r| r.min_expires_raised),
+            GuardName::LateOffer => call.invite.late_offer,
+            GuardName::OfferDueInProvisional => {
+                dialog_adapter::offer_due_in_provisional(self.step, call)
+            }
+            GuardName::OfferAwaitsAnswer => call.offer_answer.awaits_answer_in(event.cseq),
             _ => false,
         }
     }
@@ -290,6 +295,8 @@ fn end_reason(trigger: &Event, call: &Call) -> EndReason {
         EventType::MediaTimeout => EndReason::MediaTimeout,
         EventType::MediaSessionFailed => EndReason::MediaFailed,
         EventType::InviteExpired => EndReason::Expired,
+        // A PRACK ends a call only when it lacks the answer to our offer (RFC 3262 §5).
+        EventType::DialogPRACK => EndReason::NotAcceptable,
         _ => EndReason::Internal,
     }
 }

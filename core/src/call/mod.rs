@@ -168,6 +168,10 @@ pub(crate) struct InviteUsage {
     pub(crate) retransmit_2xx: Option<Retransmit2xx>,
     /// Reliable provisional responses (RFC 3262), ours or the peer's.
     pub(crate) reliable: Reliability,
+    /// UAC: our INVITE carries no offer (a late offer): the callee offers in its first
+    /// reliable provisional response, answered in the PRACK (RFC 3262 §5), or in its 2xx,
+    /// answered in the ACK (RFC 3261 §13.2.1).
+    pub(crate) late_offer: bool,
     /// The final status of the INVITE, sent or received.
     pub(crate) final_status: Option<u16>,
 }

@@ -75,6 +75,17 @@ impl OfferAnswer {
         };
     }
 
+    /// Whether our offer is made and waits for the message that carries it.
+    pub(crate) fn has_unsent_offer(&self) -> bool {
+        matches!(
+            self.exchange,
+            Exchange::LocalOffer {
+                unsent: Some(_),
+                ..
+            }
+        )
+    }
+
     /// Our offer's body, taken by the message that carries it.
     pub(crate) fn take_unsent_offer(&mut self) -> Option<Vec<u8>> {
         match &mut self.exchange {
@@ -97,6 +108,19 @@ impl OfferAnswer {
             Exchange::LocalOffer { cseq: sent_in, .. } => {
                 sent_in.is_none() || cseq.is_none() || sent_in == cseq
             }
+            _ => false,
+        }
+    }
+
+    /// Whether our offer went out and its answer is due in the transaction `cseq`
+    /// exactly: for an offer in a reliable provisional response, the PRACK that
+    /// acknowledges it (RFC 3262 §5), which must then carry the answer.
+    pub(crate) fn awaits_answer_in(&self, cseq: Option<u32>) -> bool {
+        match self.exchange {
+            Exchange::LocalOffer {
+                cseq: Some(sent_in),
+                ..
+            } => cseq == Some(sent_in),
             _ => false,
         }
     }

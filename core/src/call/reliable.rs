@@ -5,6 +5,14 @@
 //! One reliable provisional is outstanding at a time (§3): a later one waits for the
 //! PRACK of the first, and so does a 2xx when the outstanding one carried SDP. Without a
 //! PRACK in 64·T1 the UAS gives up on the INVITE.
+//!
+//! Offer/answer rides on them (§5): when the INVITE had no offer, the first reliable
+//! provisional response carries the UAS's offer and the PRACK acknowledging it carries
+//! the UAC's answer; when the INVITE had the offer, an answer in a reliable provisional
+//! response is final. Either way the exchange is complete before the 2xx, which then
+//! carries no SDP: RFC 3261 §13.2.1 lets a later message repeat it only "with the same
+//! value", which adds nothing, and has the UAC ignore it; sending none is what most
+//! peers send and expect.
 
 use std::time::Duration;
 
@@ -22,6 +30,9 @@ pub(crate) struct Unacknowledged {
     pub(crate) bytes: Vec<u8>,
     /// It carried SDP: the 2xx must wait for its PRACK (§3).
     pub(crate) has_sdp: bool,
+    /// That SDP was our offer (the INVITE had none): the PRACK acknowledging it must
+    /// carry the answer (§5).
+    pub(crate) offer: bool,
     pub(crate) interval: Duration,
     pub(crate) give_up_at: Instant,
 }
@@ -39,8 +50,10 @@ pub(crate) struct Reliability {
     pub(crate) queued: Option<u16>,
     /// UAS: the 2xx was asked for while an unacknowledged provisional carried SDP.
     pub(crate) held_2xx: bool,
-    /// UAS: our answer went in a reliable provisional; the 2xx carries no SDP.
-    pub(crate) answer_sent: bool,
+    /// UAS: our SDP for this INVITE (the answer to its offer, or our offer when it had
+    /// none) went in a reliable provisional response: the exchange happens there and in
+    /// its PRACK, and the 2xx carries no SDP.
+    pub(crate) sdp_sent: bool,
     /// UAC: the `RSeq` of the last reliable provisional response we PRACKed.
     pub(crate) acknowledged: Option<u32>,
     /// UAC: the `RAck` value the next PRACK carries (`RSeq CSeq INVITE`).

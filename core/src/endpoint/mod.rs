@@ -70,6 +70,12 @@ pub struct CallOptions {
     /// A `Replaces` value for the INVITE (`call-id;to-tag=…;from-tag=…`, RFC 3891): the
     /// target's dialog this call takes the place of.
     pub replaces: Option<String>,
+    /// Send the INVITE without an SDP offer (a "late offer", RFC 3261 §13.2.1): the
+    /// callee offers, in its first reliable provisional response (our answer goes in
+    /// the PRACK, RFC 3262 §5) or else in its 2xx (our answer goes in the ACK). For
+    /// peers and gateways that want to choose the media themselves.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub late_offer: bool,
 }
 
 /// A media event from the driver.
@@ -807,6 +813,7 @@ impl Endpoint {
         if let Some(replaces) = options.replaces {
             call.invite_headers.push(("Replaces", replaces));
         }
+        call.invite.late_offer = options.late_offer;
         self.insert_session(id, Role::Uac, call);
         self.command(now, id, Event::new(EventType::MakeCall), "make_call")
     }
@@ -880,6 +887,7 @@ impl Endpoint {
                         from: None,
                         referred_by: target.referred_by,
                         replaces: target.replaces,
+                        ..CallOptions::default()
                     };
                     let kind = Pending::Call(options);
                     if let Err(error) = self.open_session(now, Some(session), &target.uri, kind) {

@@ -77,6 +77,29 @@ pub fn create_answer(
     })
 }
 
+/// An answer that refuses every stream of `offer` (RFC 3264 §6: each line with port 0),
+/// under `origin`, with our address in `c=`. For an offer we cannot accept that still
+/// needs an answer, because the message carrying it must carry one: the ACK to a 2xx
+/// (RFC 3261 §13.2.2.4: "the UAC core MUST generate a valid answer in the ACK and then
+/// send a BYE immediately") or the PRACK to a reliable provisional response (RFC 3262
+/// §5). Nothing is negotiated by it.
+pub fn create_rejection(
+    offer: &SessionDescription,
+    config: &MediaConfig,
+    origin: &Origin,
+    local: &LocalMedia,
+) -> SessionDescription {
+    SessionDescription {
+        origin: origin.clone(),
+        session_name: config.session_name.clone(),
+        connection: Some(Connection::ip(local.address)),
+        bandwidth: Vec::new(),
+        timing: Timing::default(),
+        attributes: Vec::new(),
+        media: offer.media.iter().map(rejected).collect(),
+    }
+}
+
 fn accept_stream(
     offer: &SessionDescription,
     index: usize,
@@ -174,6 +197,21 @@ mod tests {
 
     fn pts(media: &MediaDescription) -> Vec<u8> {
         media.codecs.iter().map(|c| c.payload_type).collect()
+    }
+
+    #[test]
+    fn a_rejection_refuses_every_offered_line_and_re_parses() {
+        let offer =
+            offer_with("m=audio 4000 RTP/AVP 18\na=rtpmap:18 G729/8000\nm=image 4002 udptl t38\n");
+        let ours = config(vec![CodecConfig::pcmu()]);
+        assert!(answer(&offer, &ours).is_err(), "nothing acceptable");
+        let local = LocalMedia::new(OUR_IP, 30000);
+        let rejection = create_rejection(&offer, &ours, &origin(), &local);
+        assert_eq!(rejection.media.len(), 2, "one answer line per offered line");
+        assert!(rejection.media.iter().all(MediaDescription::is_rejected));
+        let again = SessionDescription::parse(&rejection.to_bytes()).expect("re-parses");
+        assert_eq!(again.media.len(), 2);
+        assert!(again.media.iter().all(|m| m.port == 0));
     }
 
     #[test]

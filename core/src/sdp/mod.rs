@@ -60,7 +60,7 @@ mod session;
 mod types;
 mod write;
 
-pub use answer::{create_answer, Answer};
+pub use answer::{create_answer, create_rejection, Answer};
 pub use codec::{Codec, FIRST_DYNAMIC_PAYLOAD_TYPE, MAX_PAYLOAD_TYPE, TELEPHONE_EVENT};
 pub use config::{CodecConfig, LocalMedia, MediaConfig};
 pub use direction::Direction;

@@ -8,7 +8,7 @@
 
 use std::net::IpAddr;
 
-use super::answer::{create_answer, Answer};
+use super::answer::{create_answer, create_rejection, Answer};
 use super::config::{LocalMedia, MediaConfig};
 use super::error::{AnswerError, NegotiateError};
 use super::hold::hold_offer;
@@ -85,6 +85,19 @@ impl LocalSession {
         let mut answer = create_answer(offer, config, &self.origin, &self.effective(local))?;
         answer.description = self.stamp(answer.description);
         Ok(answer)
+    }
+
+    /// An answer refusing every stream of `offer` (see
+    /// [`create_rejection`](super::create_rejection)), for an offer [`answer`](Self::answer)
+    /// could not accept in a message that must still carry an answer.
+    pub fn rejection(
+        &mut self,
+        config: &MediaConfig,
+        local: &LocalMedia,
+        offer: &SessionDescription,
+    ) -> SessionDescription {
+        let rejection = create_rejection(offer, config, &self.origin, local);
+        self.stamp(rejection)
     }
 
     /// A hold re-offer from our current description (RFC 3264 §8.4): sendonly, or

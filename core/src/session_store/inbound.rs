@@ -52,11 +52,25 @@ impl Session {
             }
             Method::Bye => Event::new(EventType::DialogBYE),
             Method::Prack => {
-                if !self.call.invite.reliable.acknowledges(msg) {
+                let reliable = &self.call.invite.reliable;
+                if !reliable.acknowledges(msg) {
                     // RFC 3262 §3: it names no provisional response awaiting a PRACK.
                     return dialog_adapter::respond(step, &request, 481, &[]);
                 }
-                Event::new(EventType::DialogPRACK)
+                let Ok(sdp) = dialog_adapter::sdp_of(msg) else {
+                    return dialog_adapter::respond(step, &request, 400, &[]);
+                };
+                if reliable.unacknowledged.as_ref().is_some_and(|u| u.offer) {
+                    // RFC 3262 §5: the answer to the offer in our reliable provisional
+                    // response comes in the PRACK acknowledging it, and only there.
+                    self.call.offer_answer.offer_sent(request.cseq);
+                }
+                let mut event = Event::new(EventType::DialogPRACK);
+                if let Some(sdp) = sdp {
+                    payload.sdp = Some(Box::new(sdp));
+                    event = event.with_sdp();
+                }
+                event
             }
             Method::Invite | Method::Update => {
                 let Ok(offer) = dialog_adapter::sdp_of(msg) else {
@@ -226,7 +240,10 @@ impl Session {
         let cseq = msg.cseq();
         let call = &mut self.call;
         let mut sdp = dialog_adapter::sdp_of(msg).ok().flatten().map(Box::new);
-        let has_sdp = sdp.is_some();
+        let mut has_sdp = sdp.is_some();
+        // Our INVITE had no offer and no exchange completed yet: SDP in a response to
+        // it is the callee's offer (RFC 3261 §13.2.1, RFC 3262 §5).
+        let callee_offers = call.invite.late_offer && call.negotiated.is_none();
         let mut payload = Payload::default();
         let event = match cseq.method {
             Method::Invite
@@ -253,6 +270,18 @@ impl Session {
                         }
                         if status > 100 {
                             step.effects.push(Effect::InviteProgress(status));
+                        }
+                        if callee_offers && sdp.is_some() {
+                            if call.invite.reliable.prack_due.is_some() {
+                                // Answered in the PRACK (RFC 3262 §5).
+                                payload.offer = sdp.take();
+                            } else {
+                                // An offer goes only in a reliable message (RFC 3261
+                                // §13.2.1): there is no message for our answer before
+                                // the 2xx, which brings the offer again. Ignored.
+                                sdp = None;
+                                has_sdp = false;
+                            }
                         }
                         payload.sdp = sdp;
                         Event::new(EventType::DialogProvisional)
@@ -296,7 +325,12 @@ impl Session {
                             call.invite.final_status = Some(status);
                             call.answered_at = Some(step.now);
                             call.refresh.answered(step, msg);
-                            payload.sdp = sdp.take();
+                            if callee_offers {
+                                // Answered in the ACK (RFC 3261 §13.2.2.4).
+                                payload.offer = sdp.take();
+                            } else {
+                                payload.sdp = sdp.take();
+                            }
                         }
                         Event::new(EventType::Dialog200OK)
                     }

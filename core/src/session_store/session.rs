@@ -122,6 +122,9 @@ impl Session {
         if not_acceptable && refuse_offer(call, &mut payload.request, step) {
             return;
         }
+        if not_acceptable && call.role == DialogRole::Uac {
+            refuse_callee_offer(call, step);
+        }
         if call.report.end_reason.is_none() {
             call.report.end_reason = Some(if not_acceptable {
                 EndReason::NotAcceptable
@@ -275,6 +278,26 @@ impl Session {
                 }
                 _ => {}
             }
+        }
+    }
+}
+
+/// The callee's offer to our late-offer INVITE could not be accepted, and `NegotiateSDP`
+/// left an answer refusing every stream: it goes where an answer must go, and the call
+/// ends. In the ACK to a 2xx, before the BYE that `end_confirmed_dialog` sends (RFC 3261
+/// §13.2.2.4); in the PRACK to a reliable provisional response (RFC 3262 §5: the UAC
+/// "MUST generate an answer in the PRACK"), followed by a CANCEL, since the call can
+/// have no media (RFC 3261 §9.1).
+fn refuse_callee_offer(call: &mut Call, step: &mut Step<'_>) {
+    if !call.offer_answer.has_answer() {
+        return;
+    }
+    if call.invite.confirmed && call.invite.last_ack.is_none() {
+        let _ = dialog_adapter::send_ack(step, call, &Event::new(EventType::Dialog200OK));
+    } else if call.invite.reliable.prack_due.is_some() {
+        let _ = dialog_adapter::send_prack(step, call);
+        if !call.invite.cancel_sent {
+            let _ = dialog_adapter::send_cancel(step, call);
         }
     }
 }

@@ -261,6 +261,19 @@ vocabulary! {
         /// A 423 raised the expiry we ask for to the registrar's `Min-Expires` (RFC 3261
         /// §10.2.8), so that sending again can succeed.
         MinExpiresRaised,
+        /// UAC: the call is placed without an offer in its INVITE (a late offer): the
+        /// callee offers in a reliable provisional response or the 2xx, and we answer
+        /// in the PRACK or the ACK. Added beyond the seed.
+        LateOffer,
+        /// UAS: the INVITE we answer has no offer and our provisional responses to it go
+        /// reliably, none with SDP yet: the first must carry our offer (RFC 3262 §5), so
+        /// it waits for the media session. Added beyond the seed.
+        OfferDueInProvisional,
+        /// An offer of ours is outstanding and the event's message belongs to the
+        /// transaction that must carry its answer: the PRACK acknowledging the reliable
+        /// provisional response that carried our offer (RFC 3262 §5). Added beyond the
+        /// seed.
+        OfferAwaitsAnswer,
     }
 }
 
