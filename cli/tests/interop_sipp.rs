@@ -91,6 +91,19 @@ fn sipp_uac_late_offer_requiring_100rel_gets_the_offer_in_the_180(runtime: &str)
     );
 }
 
+/// RFC 3311 §5.1 as the UAS: SIPp's INVITE has no offer and requires 100rel; our
+/// reliable 180 offers and its PRACK answers, and while the call still rings SIPp holds
+/// and resumes by UPDATE (answered recvonly, then sendrecv) before `sessionctl uas`
+/// answers.
+fn sipp_uac_updates_an_early_dialog(runtime: &str) {
+    let path = test_file("sipp/uac_update_early.xml");
+    run_against_uas(
+        runtime,
+        &["-sf", path.to_str().unwrap()],
+        &["--ring-ms", "1500"],
+    );
+}
+
 /// RFC 3262 as the UAC: SIPp's UAS answers in a reliable 183; `sessionctl call` PRACKs
 /// it (`RAck: 1 1 INVITE`), takes the 200 without SDP, and ends the call normally.
 fn sessionctl_call_pracks_a_reliable_183(runtime: &str) {
@@ -305,6 +318,7 @@ on_both_runtimes!(
     sessionctl_call_refused_with_488_says_so,
     sipp_uac_requiring_100rel_gets_a_reliable_180,
     sipp_uac_late_offer_requiring_100rel_gets_the_offer_in_the_180,
+    sipp_uac_updates_an_early_dialog,
     sessionctl_call_pracks_a_reliable_183,
     sessionctl_call_answers_updates_in_early_and_confirmed_dialogs,
     sessionctl_call_late_offer_answers_a_reliable_183_in_the_prack,

@@ -69,6 +69,7 @@ pub struct EndpointFactory {
     passwords: BTreeMap<String, String>,
     session_expires: BTreeMap<String, u32>,
     reliable: Vec<String>,
+    late_offer: Vec<String>,
 }
 
 impl EndpointFactory {
@@ -107,6 +108,12 @@ impl EndpointFactory {
                 .filter(|p| p.reliable_provisionals)
                 .map(|p| p.name.clone())
                 .collect(),
+            late_offer: scenario
+                .participants
+                .iter()
+                .filter(|p| p.late_offer)
+                .map(|p| p.name.clone())
+                .collect(),
         }
     }
 
@@ -139,6 +146,7 @@ impl EndpointFactory {
         }
         let mut node = EndpointNode::new(config).with_dns(Arc::clone(&self.dns));
         node.registrar = self.registrars.get(setup.name).cloned().map(Registrar::new);
+        node.late_offer = self.late_offer.iter().any(|name| name == setup.name);
         node
     }
 }
@@ -205,6 +213,8 @@ pub struct EndpointNode {
     lookups: BTreeMap<(Instant, QueryId), Result<Resolved, ResolveError>>,
     /// The node's time at its latest input, which its outputs answer to.
     now: Instant,
+    /// Its calls go without an offer in the INVITE.
+    late_offer: bool,
 }
 
 impl EndpointNode {
@@ -223,6 +233,7 @@ impl EndpointNode {
             registration: None,
             dns: Arc::default(),
             lookups: BTreeMap::new(),
+            late_offer: false,
             now: Instant::ZERO,
         }
     }
@@ -454,7 +465,10 @@ impl EndpointNode {
         Ok(match action {
             ScriptAction::Call { to } => Command::MakeCall {
                 target: uri_of(to)?,
-                options: CallOptions::default(),
+                options: CallOptions {
+                    late_offer: self.late_offer,
+                    ..CallOptions::default()
+                },
             },
             ScriptAction::AttendedTransfer => {
                 let consultation = current(self)?;

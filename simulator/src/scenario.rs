@@ -165,6 +165,10 @@ pub struct Participant {
     /// supports it, not only when the caller requires it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reliable_provisionals: bool,
+    /// Its calls go without an offer in the INVITE (a late offer: the callee offers in
+    /// its first reliable 18x or its 2xx).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub late_offer: bool,
 }
 
 /// A scripted action at a fixed instant.
@@ -569,6 +573,7 @@ impl ScenarioBuilder {
             password: None,
             session_expires: None,
             reliable_provisionals: false,
+            late_offer: false,
         });
         self
     }

@@ -1,7 +1,9 @@
 //! Core bugs the simulator found, each as a scenario file under `tests/findings/` with the
 //! seed that showed it, kept as regression tests now that the core is fixed: a late 2xx
 //! (after Timer B), an unusable 2xx, and a duplicated 2xx of a second dialog are each
-//! ACKed and ended with exactly one BYE.
+//! ACKed and ended with exactly one BYE; an unusable answer to our UPDATE leaves the call
+//! as it was; a dialog made by a damaged 2xx numbers its requests on from the early
+//! dialog's.
 
 use session_core_sim::endpoint_node::simulation;
 use session_core_sim::scenario::Scenario;
@@ -27,4 +29,14 @@ fn an_unusable_2xx_is_acked_and_byed() {
 #[test]
 fn a_duplicated_2xx_of_a_second_dialog_is_byed_once() {
     run("duplicate_fork_2xx_two_byes.yaml").unwrap_or_else(|v| panic!("{v}"));
+}
+
+#[test]
+fn an_unusable_answer_to_our_early_update_leaves_the_call_up() {
+    run("corrupted_answer_to_our_update_ends_the_call.yaml").unwrap_or_else(|v| panic!("{v}"));
+}
+
+#[test]
+fn a_dialog_from_a_damaged_2xx_keeps_cseq_increasing() {
+    run("early_update_then_a_corrupted_2xx_cseq_backwards.yaml").unwrap_or_else(|v| panic!("{v}"));
 }

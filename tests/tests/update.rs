@@ -418,3 +418,35 @@ fn a_481_to_our_update_ends_the_call_with_a_bye() {
     assert_eq!(reason, Some(session_core::endpoint::EndReason::DialogGone));
     assert_ne!(p.state("bob", b).as_deref(), Some("Active"));
 }
+
+/// An answer to our UPDATE that we cannot use (here: no codec of our offer in it) must
+/// not cost the established call: the session goes on as it was (RFC 3264 §8), media
+/// keeps flowing, and a later offer is possible.
+#[test]
+fn an_unusable_answer_to_our_update_leaves_the_call_as_it_was() {
+    let mut p = alice_and_bob();
+    let (a, b) = answered(&mut p);
+    p.drop_sip = Some(Box::new(|w| w.bytes.starts_with(b"UPDATE ")));
+    let now = p.now;
+    p.ep("alice").update(now, a).expect("alice updates");
+    p.drain();
+    p.drop_sip = None;
+    let ours = from_alice(&p, "UPDATE ").pop().expect("the UPDATE");
+    let unusable = "v=0\r\no=- 7 8 IN IP4 127.0.0.2\r\ns=-\r\nc=IN IP4 127.0.0.2\r\nt=0 0\r\n\
+                    m=audio 20000 RTP/AVP 99\r\na=rtpmap:99 opus/48000/2\r\n";
+    let answer = peer_answer(&ours, 200, &[], Some(unusable));
+    let bob = p.ep("bob").config().sip_addr;
+    p.inject("alice", bob, &answer);
+    let rtp_before = p.rtp_delivered.get("bob").copied().unwrap_or(0);
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert!(from_alice(&p, "BYE ").is_empty());
+    assert!(p.rtp_delivered.get("bob").copied().unwrap_or(0) > rtp_before + 20);
+    let now = p.now;
+    p.ep("alice")
+        .hold(now, a)
+        .expect("a later offer is possible");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(p.state("alice", a).as_deref(), Some("OnHold"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+}

@@ -111,12 +111,21 @@ pub(super) fn negotiate_sdp(
         if !call.offer_answer.answers_our_offer(cseq) {
             return Ok(());
         }
-        let negotiated = call
-            .sdp
-            .negotiate(&answer)
-            .map_err(|_| ActionError::SdpNotAcceptable)?;
-        call.negotiated = Some(negotiated);
         call.offer_answer.close();
+        match call.sdp.negotiate(&answer) {
+            Ok(negotiated) => {
+                call.sdp.reoffer_answered();
+                call.negotiated = Some(negotiated);
+            }
+            // An answer we cannot use to a re-offer (damaged on its way, or not one to
+            // our offer at all): the session goes on as it was (RFC 3264 §8), rather
+            // than an established call being lost to one bad message.
+            Err(error) if call.negotiated.is_some() => {
+                tracing::debug!(?error, "unusable answer to our re-offer; session unchanged");
+                call.sdp.reoffer_rejected();
+            }
+            Err(_) => return Err(ActionError::SdpNotAcceptable),
+        }
     }
     if call.media.rtp.is_some() {
         apply_negotiated(call, step.now);

@@ -234,6 +234,13 @@ impl Dialog {
         self.state = DialogState::Confirmed;
     }
 
+    /// Makes the next request's CSeq follow `seq` when that is higher: a dialog built
+    /// anew from a late 2xx goes on from the numbers our requests in the early dialog
+    /// used (RFC 3261 §12.2.1.1 asks them to increase).
+    pub fn skip_local_seq_past(&mut self, seq: u32) {
+        self.local_seq = self.local_seq.max(seq);
+    }
+
     /// The CSeq number for the next request we send in this dialog (§12.2.1.1): one more
     /// than the last. ACK and CANCEL reuse the INVITE's number and must not call this.
     pub fn next_local_seq(&mut self) -> u32 {

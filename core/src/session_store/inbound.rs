@@ -314,11 +314,17 @@ impl Session {
                                 }
                             }
                         } else {
+                            let early_seq = call.dialog.as_ref().map(|d| d.local_seq());
                             call.dialog = dialog_adapter::dialog_from_response(
                                 msg,
                                 call,
                                 DialogState::Confirmed,
                             );
+                            // Another branch answered: our CSeq numbers go on from those
+                            // the early dialog used, never backwards.
+                            if let (Some(d), Some(seq)) = (call.dialog.as_mut(), early_seq) {
+                                d.skip_local_seq_past(seq);
+                            }
                         }
                         if !call.invite.confirmed {
                             call.invite.confirmed = true;
@@ -361,10 +367,10 @@ impl Session {
                     }
                     let refresh = tx.is_some() && call.refresh.in_flight == tx;
                     call.refresh.answered(step, msg);
-                    call.sdp.reoffer_answered();
                     if refresh {
                         // Our session refresh offered what we last sent, unchanged: it
                         // is ACKed and the media left alone (RFC 4028 §7.4).
+                        call.sdp.reoffer_answered();
                         call.offer_answer.close();
                         let ack = Event::new(EventType::Dialog200OK).with_cseq(cseq.seq);
                         let _ = dialog_adapter::send_ack(step, call, &ack);
@@ -385,7 +391,6 @@ impl Session {
             Method::Update if status >= 200 && tx.is_some() && call.invite.update == tx => {
                 call.invite.update = None;
                 if (200..300).contains(&status) && sdp.is_some() {
-                    call.sdp.reoffer_answered();
                     payload.sdp = sdp;
                     Event::new(EventType::DialogUpdateAccepted)
                 } else {
@@ -684,13 +689,19 @@ impl Session {
     }
 }
 
-/// A second 2xx from another branch of a forked INVITE: ACK it and end that dialog with
-/// BYE right away (RFC 3261 §13.2.2.4); the session keeps the first.
+/// A second 2xx from another branch of a forked INVITE, or a 2xx for a session that has
+/// already ended: ACK it and end that dialog with BYE right away (RFC 3261 §13.2.2.4);
+/// the session keeps the first.
 fn end_forked_dialog(call: &mut Call, msg: &Message<'_>, step: &mut Step<'_>) {
-    let Some(dialog) = dialog_adapter::dialog_from_response(msg, call, DialogState::Confirmed)
+    let Some(mut dialog) = dialog_adapter::dialog_from_response(msg, call, DialogState::Confirmed)
     else {
         return;
     };
+    // Its BYE goes on from the CSeq our requests in the early dialog reached (a PRACK,
+    // an UPDATE), so that no request of this call goes backwards.
+    if let Some(ours) = call.dialog.as_ref() {
+        dialog.skip_local_seq_past(ours.local_seq());
+    }
     let tag = dialog.id().remote_tag.clone();
     let ended = &mut call.invite.ended_forks;
     let already_ended = ended.contains(&tag);
