@@ -4,13 +4,14 @@
 //! the offer. The answers are insta snapshots in `tests/sdp/snapshots/`.
 
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use session_core::sdp::{
-    is_hold, CodecConfig, LocalMedia, LocalSession, MediaConfig, SessionDescription,
+    is_hold, Address, CodecConfig, LocalMedia, LocalSession, MediaConfig, SessionDescription,
 };
 
 const OUR_IP: IpAddr = IpAddr::V4(Ipv4Addr::new(192, 0, 2, 10));
+const OUR_IP6: IpAddr = IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x10));
 
 fn our_config() -> MediaConfig {
     MediaConfig {
@@ -29,6 +30,14 @@ fn our_config() -> MediaConfig {
 fn body(path: &std::path::Path) -> Vec<u8> {
     let text = std::fs::read_to_string(path).expect("fixture readable");
     text.replace('\n', "\r\n").into_bytes()
+}
+
+/// Whether the offer's first stream is reached over IPv6.
+fn offer_is_ipv6(offer: &SessionDescription) -> bool {
+    matches!(
+        offer.connection_for(0).map(|c| &c.address),
+        Some(Address::Ip(IpAddr::V6(_))) | Some(Address::Fqdn { ipv6: true, .. })
+    )
 }
 
 /// What a reviewer reads: the offer as we understood it, then our answer or error.
@@ -59,8 +68,15 @@ fn report(offer: &SessionDescription) -> String {
         );
     }
     let config = our_config();
-    let mut session = LocalSession::new(&config, 1_000_001, OUR_IP);
-    match session.answer(&config, &LocalMedia::new(OUR_IP, 30000), offer) {
+    // We answer from a socket in the offer's address family, as a dual-stack host would
+    // (a stream in the other family is refused).
+    let ours = if offer_is_ipv6(offer) {
+        OUR_IP6
+    } else {
+        OUR_IP
+    };
+    let mut session = LocalSession::new(&config, 1_000_001, ours);
+    match session.answer(&config, &LocalMedia::new(ours, 30000), offer) {
         Ok(answer) => {
             let n = &answer.negotiated;
             let _ = writeln!(

@@ -276,3 +276,21 @@ fn sdp_in_the_200_after_a_183_answer_is_ignored_and_media_stays() {
         "media moved to the 200's SDP"
     );
 }
+
+/// RFC 3264 §6: a stream whose connection address is in the other address family than
+/// our RTP socket's cannot be served; an IPv6-only offer to our IPv4 endpoint is refused
+/// 488 (before, it was answered from IPv4 and no RTP could ever reach the caller).
+#[test]
+fn an_ipv6_only_offer_to_an_ipv4_endpoint_is_answered_488() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let v6 = "v=0\r\no=peer 1 1 IN IP6 fd00::9\r\ns=-\r\nc=IN IP6 fd00::9\r\nt=0 0\r\n\
+              m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    p.inject("bob", peer(), request("INVITE", 1, None, v6).as_bytes());
+    let b = p.incoming("bob").expect("offered to the application");
+    let now = p.now;
+    let _ = p.ep("bob").accept(now, b);
+    p.run_for(Duration::from_secs(1));
+    let statuses: Vec<_> = sip_sent(&p, 0).iter().map(|r| status_of(r)).collect();
+    assert!(statuses.contains(&Some(488)), "{statuses:?}");
+    assert!(!statuses.contains(&Some(200)), "{statuses:?}");
+}

@@ -14,6 +14,8 @@
 //! The answer's `c=` is ours, at session level. If no stream is accepted there is no
 //! answer: [`AnswerError::NoAcceptableMedia`], which the UAS sends as 488.
 
+use std::net::IpAddr;
+
 use super::codec::Codec;
 use super::config::{LocalMedia, MediaConfig};
 use super::direction::Direction;
@@ -21,7 +23,7 @@ use super::error::AnswerError;
 use super::hold::remote_direction;
 use super::negotiate::{negotiate, Negotiated};
 use super::types::{
-    Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription, Timing,
+    Address, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription, Timing,
 };
 
 /// An answer and what it negotiated.
@@ -100,6 +102,19 @@ pub fn create_rejection(
     }
 }
 
+/// Whether our RTP socket, bound in `ours`'s address family, can reach the stream's
+/// connection address. An IPv6 `c=` offered to an IPv4 socket (or the reverse) cannot
+/// be served: the stream is refused (port 0, RFC 3264 §6) rather than accepted and then
+/// left silent. The hold address (`0.0.0.0`, `::`) asks for no media either way, and a
+/// host name is left to the rest of the negotiation.
+fn same_family(connection: Option<&Connection>, ours: IpAddr) -> bool {
+    match connection.map(|c| &c.address) {
+        Some(Address::Ip(ip)) => ip.is_unspecified() || ip.is_ipv4() == ours.is_ipv4(),
+        Some(Address::Fqdn { ipv6, .. }) => *ipv6 == ours.is_ipv6(),
+        None => true,
+    }
+}
+
 fn accept_stream(
     offer: &SessionDescription,
     index: usize,
@@ -108,6 +123,9 @@ fn accept_stream(
 ) -> Option<MediaDescription> {
     let offered = &offer.media[index];
     if offered.is_rejected() || offered.kind != MediaKind::Audio || offered.proto != Proto::RtpAvp {
+        return None;
+    }
+    if !same_family(offer.connection_for(index), local.address) {
         return None;
     }
     let mut codecs: Vec<Codec> = Vec::new();
@@ -373,6 +391,29 @@ mod tests {
         let answer = answer(&offer, &MediaConfig::default()).expect("ok");
         assert_eq!(answer.description.media[0].direction, Direction::RecvOnly);
         assert_eq!(answer.negotiated.remote_rtp, None);
+    }
+
+    #[test]
+    fn a_stream_in_the_other_address_family_is_refused() {
+        let v6 = parse(
+            "v=0\no=- 1 1 IN IP6 fd00::2\ns=-\nc=IN IP6 fd00::2\nt=0 0\nm=audio 4000 RTP/AVP 0\n",
+        );
+        assert_eq!(
+            answer(&v6, &MediaConfig::default()),
+            Err(AnswerError::NoAcceptableMedia),
+            "our socket is IPv4: nothing could be sent to fd00::2"
+        );
+        let both = parse(
+            "v=0\no=- 1 1 IN IP4 10.0.0.1\ns=-\nt=0 0\n\
+             m=audio 4000 RTP/AVP 0\nc=IN IP6 fd00::2\n\
+             m=audio 4002 RTP/AVP 0\nc=IN IP4 10.0.0.1\n",
+        );
+        let answer = answer(&both, &MediaConfig::default()).expect("the IPv4 stream");
+        assert!(answer.description.media[0].is_rejected());
+        assert_eq!(
+            answer.negotiated.remote_rtp,
+            Some("10.0.0.1:4002".parse().expect("addr"))
+        );
     }
 
     #[test]

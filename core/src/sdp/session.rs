@@ -259,7 +259,9 @@ mod tests {
     #[test]
     fn late_offer_in_2xx_answered_in_ack_gives_both_sides_matching_media() {
         let config = MediaConfig::default();
+        // Both on IPv6: a stream in the other family than our socket's is refused.
         let bob_ip: IpAddr = "2001:db8::b".parse().expect("literal");
+        let alice_ip: IpAddr = "2001:db8::a".parse().expect("literal");
         // INVITE without SDP: Bob (UAS) offers in the 200 OK …
         let mut bob = LocalSession::new(&config, 20, bob_ip);
         let offer = bob
@@ -267,10 +269,10 @@ mod tests {
             .to_bytes();
         assert!(String::from_utf8_lossy(&offer).contains("c=IN IP6 2001:db8::b\r\n"));
         // … Alice (UAC) answers in the ACK …
-        let mut alice = LocalSession::new(&config, 10, IP);
+        let mut alice = LocalSession::new(&config, 10, alice_ip);
         let offer = SessionDescription::parse(&offer).expect("offer parses");
         let answer = alice
-            .answer(&config, &LocalMedia::new(IP, 4000), &offer)
+            .answer(&config, &LocalMedia::new(alice_ip, 4000), &offer)
             .expect("acceptable");
         let answer_body = answer.description.to_bytes();
         // … and Bob reads it.
@@ -285,7 +287,7 @@ mod tests {
             bob_side.local_telephone_event_pt
         );
         assert_eq!(alice_side.remote_rtp, Some((bob_ip, 6000).into()));
-        assert_eq!(bob_side.remote_rtp, Some((IP, 4000).into()));
+        assert_eq!(bob_side.remote_rtp, Some((alice_ip, 4000).into()));
         assert_eq!(alice_side.direction, Direction::SendRecv);
         assert_eq!(bob_side.direction, Direction::SendRecv);
     }
