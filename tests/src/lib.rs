@@ -498,12 +498,28 @@ pub fn sent(p: &Pump, method: &str) -> Vec<Vec<u8>> {
 /// A hand-made response to `request` with `status` and `extra` header lines: its Via,
 /// From, Call-ID and CSeq, and its To with a tag.
 pub fn respond(request: &[u8], status: u16, extra: &[&str]) -> Vec<u8> {
+    peer_reply(request, status, extra, None)
+}
+
+/// A response to `request` as a peer no node plays would write it: the request's Via,
+/// From, Call-ID and CSeq, its To (tagged `peer` unless it is tagged already), the
+/// `extra` header lines, and `sdp` as an `application/sdp` body when given.
+pub fn peer_reply(request: &[u8], status: u16, extra: &[&str], sdp: Option<&str>) -> Vec<u8> {
     let text = String::from_utf8_lossy(request);
-    let mut out = format!("SIP/2.0 {status} Whatever\r\n");
-    for line in text.lines() {
+    let reason = match status {
+        180 => "Ringing",
+        183 => "Session Progress",
+        200 => "OK",
+        422 => "Session Interval Too Small",
+        481 => "Call/Transaction Does Not Exist",
+        _ => "Whatever",
+    };
+    let mut out = format!("SIP/2.0 {status} {reason}\r\n");
+    for line in text.lines().take_while(|l| !l.is_empty()) {
         let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
         match name.as_str() {
             "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
+            "to" if line.contains(";tag=") => out.push_str(&format!("{line}\r\n")),
             "to" => out.push_str(&format!("{line};tag=peer\r\n")),
             _ => {}
         }
@@ -511,6 +527,12 @@ pub fn respond(request: &[u8], status: u16, extra: &[&str]) -> Vec<u8> {
     for line in extra {
         out.push_str(&format!("{line}\r\n"));
     }
-    out.push_str("Content-Length: 0\r\n\r\n");
+    match sdp {
+        Some(sdp) => out.push_str(&format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+            sdp.len()
+        )),
+        None => out.push_str("Content-Length: 0\r\n\r\n"),
+    }
     out.into_bytes()
 }

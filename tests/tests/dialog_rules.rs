@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use session_core::SessionId;
 use session_core_tests::{
-    alice_and_bob, answered, config, dialog_ids, first_on_wire, header_of, status_of, Pump,
+    alice_and_bob, answered, config, dialog_ids, first_on_wire, header_of, peer_reply, status_of,
+    Pump,
 };
 
 const STRANGER: &str = "127.0.0.9:5060";
@@ -299,20 +300,10 @@ fn a_481_to_our_re_invite_ends_the_call_with_a_bye() {
     assert!(reinvite.starts_with(b"INVITE "));
     c.p.drop_sip = None;
 
-    // Bob's answer as a peer that lost the dialog would write it: the request's Via,
-    // From, To (already tagged), Call-ID and CSeq.
-    let text = String::from_utf8_lossy(&reinvite);
-    let mut answer = String::from("SIP/2.0 481 Call/Transaction Does Not Exist\r\n");
-    for line in text.lines() {
-        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
-        if ["via", "from", "to", "call-id", "cseq"].contains(&name.as_str()) {
-            answer.push_str(line);
-            answer.push_str("\r\n");
-        }
-    }
-    answer.push_str("Content-Length: 0\r\n\r\n");
+    // Bob's answer as a peer that lost the dialog would write it.
+    let answer = peer_reply(&reinvite, 481, &[], None);
     let bob_addr = c.p.ep("bob").config().sip_addr;
-    c.p.inject("alice", bob_addr, answer.as_bytes());
+    c.p.inject("alice", bob_addr, &answer);
     c.p.run_for(Duration::from_secs(2));
 
     let byes: Vec<_> =

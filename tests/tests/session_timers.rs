@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use session_core::endpoint::{EndReason, SessionEvent, Side};
 use session_core::CallOptions;
-use session_core_tests::{alice_and_bob_with, answered, config, header_of, status_of, Pump, BOB};
+use session_core_tests::{
+    alice_and_bob_with, answered, config, header_of, peer_reply, status_of, Pump, BOB,
+};
 
 /// A peer no node plays: the test answers what Alice sends it.
 const PEER: &str = "127.0.0.9:5060";
@@ -135,37 +137,14 @@ fn last_invite(p: &Pump) -> Vec<u8> {
 /// A response from the peer to `request` with `status`, To tag `peer`, the `extra`
 /// header lines, and an SDP answer on a 2xx.
 fn peer_response(request: &[u8], status: u16, extra: &[&str]) -> Vec<u8> {
-    let text = String::from_utf8_lossy(request);
-    let reason = match status {
-        200 => "OK",
-        422 => "Session Interval Too Small",
-        _ => "Whatever",
-    };
-    let mut out = format!("SIP/2.0 {status} {reason}\r\n");
-    for line in text.lines().take_while(|l| !l.is_empty()) {
-        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
-        match name.as_str() {
-            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
-            "to" if line.contains(";tag=") => out.push_str(&format!("{line}\r\n")),
-            "to" => out.push_str(&format!("{line};tag=peer\r\n")),
-            _ => {}
-        }
-    }
-    out.push_str(&format!("Contact: <sip:bob@{PEER}>\r\n"));
-    for line in extra {
-        out.push_str(&format!("{line}\r\n"));
-    }
+    let contact = format!("Contact: <sip:bob@{PEER}>");
+    let headers: Vec<&str> = std::iter::once(contact.as_str())
+        .chain(extra.iter().copied())
+        .collect();
     let sdp = "v=0\r\no=- 7 7 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
                m=audio 9000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
-    if (200..300).contains(&status) {
-        out.push_str(&format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-            sdp.len()
-        ));
-    } else {
-        out.push_str("Content-Length: 0\r\n\r\n");
-    }
-    out.into_bytes()
+    let body = (200..300).contains(&status).then_some(sdp);
+    peer_reply(request, status, &headers, body)
 }
 
 /// A call from Alice (asking for `seconds`) to the peer no node plays.

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use session_core::endpoint::{SessionEvent, Side};
 use session_core_tests::{
-    alice_and_bob, answered, dialog_ids, first_on_wire, header_of, ring, status_of, Pump,
+    alice_and_bob, answered, dialog_ids, first_on_wire, header_of, peer_reply, ring, status_of,
+    Pump,
 };
 
 const ALICE: &str = "127.0.0.1:5060";
@@ -239,36 +240,15 @@ const PEER: &str = "127.0.0.9:5060";
 /// A hand-written answer from the peer to `request`: its Via, From, Call-ID and CSeq,
 /// its To tagged `peer`, our Contact, and `sdp` as the body when given.
 fn peer_answer(request: &[u8], status: u16, extra: &[&str], sdp: Option<&str>) -> Vec<u8> {
-    let text = String::from_utf8_lossy(request);
-    let reason = match status {
-        183 => "Session Progress",
-        200 => "OK",
-        _ => "Whatever",
-    };
-    let mut out = format!("SIP/2.0 {status} {reason}\r\n");
-    for line in text.lines().take_while(|l| !l.is_empty()) {
-        let name = line.split(':').next().unwrap_or("").to_ascii_lowercase();
-        match name.as_str() {
-            "via" | "from" | "call-id" | "cseq" => out.push_str(&format!("{line}\r\n")),
-            "to" if line.contains(";tag=") => out.push_str(&format!("{line}\r\n")),
-            "to" => out.push_str(&format!("{line};tag=peer\r\n")),
-            _ => {}
-        }
-    }
-    out.push_str(&format!(
-        "Contact: <sip:bob@{PEER}>\r\nAllow: INVITE, ACK, BYE, CANCEL, PRACK, UPDATE\r\n"
-    ));
-    for line in extra {
-        out.push_str(&format!("{line}\r\n"));
-    }
-    match sdp {
-        Some(sdp) => out.push_str(&format!(
-            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
-            sdp.len()
-        )),
-        None => out.push_str("Content-Length: 0\r\n\r\n"),
-    }
-    out.into_bytes()
+    let contact = format!("Contact: <sip:bob@{PEER}>");
+    let headers: Vec<&str> = [
+        contact.as_str(),
+        "Allow: INVITE, ACK, BYE, CANCEL, PRACK, UPDATE",
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .collect();
+    peer_reply(request, status, &headers, sdp)
 }
 
 fn peer_sdp(version: u32, direction: &str) -> String {
