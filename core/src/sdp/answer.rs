@@ -22,8 +22,9 @@ use super::direction::Direction;
 use super::error::AnswerError;
 use super::hold::remote_direction;
 use super::negotiate::{negotiate, Negotiated};
+use super::offer::our_description;
 use super::types::{
-    Address, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription, Timing,
+    Address, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription,
 };
 
 /// An answer and what it negotiated.
@@ -61,15 +62,7 @@ pub fn create_answer(
     if !accepted {
         return Err(AnswerError::NoAcceptableMedia);
     }
-    let description = SessionDescription {
-        origin: origin.clone(),
-        session_name: config.session_name.clone(),
-        connection: Some(Connection::ip(local.address)),
-        bandwidth: Vec::new(),
-        timing: Timing::default(),
-        attributes: Vec::new(),
-        media,
-    };
+    let description = our_description(origin, config, local, media);
     // An accepted stream has a codec in common by construction, so this succeeds; the
     // error is still mapped rather than unwrapped.
     let negotiated = negotiate(&description, offer).map_err(|_| AnswerError::NoAcceptableMedia)?;
@@ -91,15 +84,12 @@ pub fn create_rejection(
     origin: &Origin,
     local: &LocalMedia,
 ) -> SessionDescription {
-    SessionDescription {
-        origin: origin.clone(),
-        session_name: config.session_name.clone(),
-        connection: Some(Connection::ip(local.address)),
-        bandwidth: Vec::new(),
-        timing: Timing::default(),
-        attributes: Vec::new(),
-        media: offer.media.iter().map(rejected).collect(),
-    }
+    our_description(
+        origin,
+        config,
+        local,
+        offer.media.iter().map(rejected).collect(),
+    )
 }
 
 /// Whether our RTP socket, bound in `ours`'s address family, can reach the stream's

@@ -21,6 +21,17 @@ pub fn create_offer(
     audio.codecs = config.offered_codecs();
     audio.direction = local.direction;
     audio.ptime_ms = config.ptime_ms;
+    our_description(origin, config, local, vec![audio])
+}
+
+/// A description of ours, offer or answer: our origin and session name, our address in
+/// the session-level `c=`, `t=0 0`, and `media`.
+pub(super) fn our_description(
+    origin: &Origin,
+    config: &MediaConfig,
+    local: &LocalMedia,
+    media: Vec<MediaDescription>,
+) -> SessionDescription {
     SessionDescription {
         origin: origin.clone(),
         session_name: config.session_name.clone(),
@@ -28,7 +39,7 @@ pub fn create_offer(
         bandwidth: Vec::new(),
         timing: Timing::default(),
         attributes: Vec::new(),
-        media: vec![audio],
+        media,
     }
 }
 
