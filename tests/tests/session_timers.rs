@@ -446,3 +446,33 @@ fn the_uas_refreshes_when_no_refresher_was_asked_for() {
         Some("100;refresher=uac")
     );
 }
+
+/// RFC 4028 §7.4: the refresh goes by UPDATE when the peer allows it. A peer that lists
+/// UPDATE in `Allow` but refuses it 405 (here Bob's answer is rewritten on the wire) is
+/// refreshed by re-INVITE from then on, and the call lives on.
+#[test]
+fn an_update_refresh_refused_405_goes_again_as_a_reinvite() {
+    let mut p = timed_call(90);
+    p.rewrite_sip = Some(Box::new(|w| {
+        let text = String::from_utf8_lossy(&w.bytes);
+        let refused =
+            w.from == "bob" && text.starts_with("SIP/2.0 200") && text.contains(" UPDATE\r\n");
+        refused.then(|| {
+            text.replacen("SIP/2.0 200 OK", "SIP/2.0 405 Method Not Allowed", 1)
+                .into_bytes()
+        })
+    }));
+    let (a, b) = answered(&mut p);
+    p.run_for(Duration::from_secs(100));
+    assert_eq!(
+        from_node(&p, "alice", "UPDATE ").len(),
+        1,
+        "one UPDATE, refused"
+    );
+    let invites = from_node(&p, "alice", "INVITE ");
+    assert!(invites.len() >= 2, "the refresh went again as a re-INVITE");
+    assert!(from_node(&p, "alice", "BYE ").is_empty());
+    assert!(from_node(&p, "bob", "BYE ").is_empty());
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+}

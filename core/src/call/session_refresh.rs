@@ -118,6 +118,9 @@ pub(crate) struct SessionRefresh {
     pub(crate) in_flight: Option<TransactionId>,
     /// The peer's `Allow` lists UPDATE: a refresh needs no offer then (RFC 4028 §7.4).
     pub(crate) peer_allows_update: bool,
+    /// The peer refused an UPDATE of ours 405 or 501, whatever its `Allow` says: every
+    /// refresh from then on is a re-INVITE.
+    update_refused: bool,
 }
 
 impl Default for SessionRefresh {
@@ -128,6 +131,7 @@ impl Default for SessionRefresh {
             min_se: MIN_SESSION_EXPIRES,
             in_flight: None,
             peer_allows_update: false,
+            update_refused: false,
         }
     }
 }
@@ -141,8 +145,16 @@ impl SessionRefresh {
     /// Remembers whether the peer's message (its INVITE, or its 2xx) allows UPDATE.
     pub(crate) fn note_allow(&mut self, msg: &Message<'_>) {
         if msg.header(HeaderName::Allow).is_some() {
-            self.peer_allows_update = msg.allow().any(|m| m == Method::Update);
+            self.peer_allows_update =
+                !self.update_refused && msg.allow().any(|m| m == Method::Update);
         }
+    }
+
+    /// The peer refused our UPDATE as a method it does not take (405, 501): the next
+    /// refreshes are re-INVITEs.
+    pub(crate) fn update_refused(&mut self) {
+        self.update_refused = true;
+        self.peer_allows_update = false;
     }
 
     /// The headers our initial INVITE carries: what we ask for, with our `Min-SE`.

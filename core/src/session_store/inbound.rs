@@ -574,9 +574,14 @@ impl Session {
     /// Our session refresh got a final error. A 408 or 481 says the dialog is gone (RFC
     /// 4028 §10, RFC 5057 §5.1): the table hears it as a timeout and ends the call. Any
     /// other (a 491 that crossed the peer's own offer, a 5xx) leaves the session as it
-    /// was, and the refresh goes again shortly, well before the session expires.
+    /// was, and the refresh goes again shortly, well before the session expires. A 405
+    /// or 501 to an UPDATE says the peer takes none after all, whatever its `Allow`
+    /// said: the refresh goes again as a re-INVITE (RFC 4028 §7.4).
     fn refresh_failed(&mut self, status: u16, step: &mut Step<'_>) {
         self.call.refresh.in_flight = None;
+        if matches!(status, 405 | 501) {
+            self.call.refresh.update_refused();
+        }
         if matches!(status, 408 | 481) {
             let event = Event::new(EventType::DialogTimeout).with_status(status);
             self.feed(event, step);
