@@ -421,6 +421,17 @@ impl<R: Io> Core<R> {
         self.drain(now);
     }
 
+    /// Starts a graceful drain ([`Endpoint::drain`]): new calls are refused with 503, the
+    /// calls up may finish within `grace`, the rest are then ended. The runtime keeps
+    /// serving (connections included: in-dialog requests may come on new ones) until
+    /// [`Core::sessions_ended`].
+    pub fn start_drain(&mut self, now: Instant, grace: std::time::Duration) {
+        let grace_ms = grace.as_millis() as u64;
+        self.record(now, || RecordedInput::Drain { grace_ms });
+        self.endpoint.drain(now, grace);
+        self.drain(now);
+    }
+
     /// True when the endpoint has nothing left to do and nothing waits to be sent.
     pub fn is_idle(&self) -> bool {
         self.endpoint.is_idle() && self.nothing_queued()
