@@ -127,6 +127,20 @@ impl Process {
         }
     }
 
+    /// Reads (bounded) every stdout line left once the process has closed its stdout;
+    /// whether it did within `timeout`.
+    pub fn wait_for_end(&mut self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return true,
+                Err(mpsc::RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+
     /// SIGTERM, then a bounded wait; returns whether it exited 0.
     pub fn terminate(mut self) -> bool {
         let _ = Command::new("kill")
