@@ -60,8 +60,9 @@ pub struct UasArgs {
     pub reliable_provisionals: ReliableProvisionalsArg,
     #[command(flatten)]
     pub call_options: CallOptionArgs,
-    /// The most TCP connections open at once; at the limit the one idle for longest is
-    /// closed to make room.
+    /// The most TCP connections open at once; at the limit the one idle for longest that
+    /// no call goes by is closed to make room, and when every one carries a call the new
+    /// connection is refused (closed at once, as Kamailio's tcp_max_connections does).
     #[arg(long, default_value_t = DriverLimits::default().max_tcp_connections)]
     pub max_tcp_connections: usize,
     /// Close a TCP connection after this long without traffic (default 180 s: longer

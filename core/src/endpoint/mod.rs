@@ -792,6 +792,17 @@ impl Endpoint {
         self.sessions.all_terminal(&self.table)
     }
 
+    /// The peers that calls still up (not ended) talk to over a stream transport (TCP,
+    /// TLS): the connections a runtime must not close to make room for new ones.
+    pub fn stream_peers_in_calls(&self) -> std::collections::BTreeSet<SocketAddr> {
+        self.sessions
+            .ids()
+            .filter_map(|id| self.sessions.get(id))
+            .filter(|s| s.call.transport.is_reliable() && !s.machine.is_terminal(&self.table))
+            .map(|s| s.call.peer)
+            .collect()
+    }
+
     /// True when no session, transaction or timer is left.
     pub fn is_idle(&self) -> bool {
         self.sessions.len() == 0
