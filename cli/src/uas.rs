@@ -9,8 +9,9 @@
 //! rolling restart expects: it prints `{"event":"draining","grace_ms":N}`; new INVITEs
 //! (and OPTIONS probes) are answered 503 with `Retry-After`, so a proxy sends them to
 //! another server (RFC 3261 §16.7); the registration is removed; calls up may go on for
-//! `--drain-grace-ms` (30 s by default, as long as a typical orchestrator waits between
-//! SIGTERM and SIGKILL) with their in-dialog requests served; then the rest are ended
+//! `--drain-grace-ms` (30 s by default, Kubernetes' default wait between SIGTERM and
+//! SIGKILL; set it a few seconds below the orchestrator's, so that the BYEs sent at its
+//! end are answered) with their in-dialog requests served; then the rest are ended
 //! (BYE, CANCEL, or 503 for a call still ringing). It prints `{"event":"stopping"}` and
 //! exits 0 once every call has ended. A second signal ends every call at once.
 
@@ -37,6 +38,7 @@ const DRAIN_POLL: Duration = Duration::from_millis(100);
     sessionctl uas --bind 127.0.0.1:5060\n  \
     sessionctl uas --bind 0.0.0.0:5080 --media echo --ring-ms 500 --rtp-ports 20000-20999\n  \
     sessionctl uas --bind 127.0.0.1:5090 --reject 486\n  \
+    sessionctl uas --bind 127.0.0.1:5060 --drain-grace-ms 10000 --max-calls 2000\n  \
     sessionctl uas --bind 127.0.0.1:5060 --ring-ms 2000 --reliable-provisionals when-supported\n  \
     sessionctl --runtime mio uas --bind 127.0.0.1:5060")]
 pub struct UasArgs {
