@@ -23,8 +23,9 @@ Not a test: a benchmark a human runs and reads. Two modes:
 
   scripts/load.py flood --runtime tokio [--max-calls 500] [--hold-s 5] [--factor 10]
       [--duration-s 60]
-      Overload: the server admits --max-calls calls at once (`--max-calls`), each held
-      --hold-s by SIPp, so it sustains max-calls / hold-s new calls a second; SIPp
+      Overload: the server admits --max-calls sessions at once (`--max-calls`), each call
+      held --hold-s by SIPp and lingering 5 s once ended (the default table's Linger), so
+      it sustains max-calls / (hold-s + 5) new calls a second; SIPp
       offers --factor times that for --duration-s (scripts/sipp/uac_flood.xml, which
       ACKs a 503 and counts it apart). Prints calls answered 200 vs refused 503 (from
       the server's metrics, by cause), SIPp's failures (neither answered nor refused),
@@ -296,12 +297,18 @@ def scrape(addr):
     return out
 
 
+# The default table's Linger timer: how long an ended session stays, in seconds.
+LINGER_S = 5
+
+
 def flood_mode(args):
     metrics = f"127.0.0.1:{free_port()}"
     server = Server(args.runtime, "20000-59999",
                     ["--ring-ms", "0", "--max-calls", str(args.max_calls),
                      "--metrics", metrics])
-    sustainable = args.max_calls / args.hold_s
+    # An ended call keeps its session slot for the default table's Linger (5 s, to absorb
+    # retransmissions), so a slot serves one call every hold + linger seconds.
+    sustainable = args.max_calls / (args.hold_s + LINGER_S)
     rate = int(sustainable * args.factor)
     calls = rate * args.duration_s
     time.sleep(1.0)
@@ -330,8 +337,8 @@ def flood_mode(args):
     answered = int(m.get("session_core_calls_answered_total", 0))
     refused = {k.split('"')[1]: int(v) for k, v in m.items()
                if k.startswith("session_core_refusals_total{")}
-    print(f"{args.runtime}: admits {args.max_calls} calls held {args.hold_s} s = "
-          f"{sustainable:g} calls/s sustainable; SIPp offered {rate}/s for "
+    print(f"{args.runtime}: admits {args.max_calls} sessions, calls held {args.hold_s} s "
+          f"+ {LINGER_S} s linger = {sustainable:g} calls/s sustainable; SIPp offered {rate}/s for "
           f"{args.duration_s} s ({count(s, 'TotalCallCreated')} calls placed)")
     print(f"  answered 200: {answered}; refused 503: {sum(refused.values())} {refused}; "
           f"SIPp: {count(s, 'SuccessfulCall(C)')} ended as scripted, "

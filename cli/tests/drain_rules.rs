@@ -16,7 +16,7 @@ use common::{free_port, have_sipp, invite, test_file, uas, Process, RawPeer};
 const CALLS: usize = 50;
 
 /// SIPp placing `CALLS` calls at once (`-l`, 50 a second) with `scenario`, killed on drop.
-struct Sipp(Child);
+struct Sipp(Option<Child>);
 
 impl Sipp {
     fn start(scenario: &str, target: &str) -> Sipp {
@@ -32,22 +32,21 @@ impl Sipp {
             .stderr(Stdio::piped())
             .spawn()
             .expect("sipp runs");
-        Sipp(child)
+        Sipp(Some(child))
     }
 
     /// Waits (bounded) for SIPp to finish; whether every call succeeded, and its output.
     fn finish(mut self, within: Duration) -> (bool, String) {
+        let mut child = self.0.take().expect("finished once");
         let deadline = Instant::now() + within;
         while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.0.try_wait() {
+            if let Ok(Some(_)) = child.try_wait() {
                 break;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        let _ = self.0.kill();
-        let out = std::mem::replace(&mut self.0, Command::new("true").spawn().expect("true"))
-            .wait_with_output()
-            .expect("sipp output");
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("sipp output");
         let text = format!(
             "{}\n{}",
             String::from_utf8_lossy(&out.stdout),
@@ -59,8 +58,10 @@ impl Sipp {
 
 impl Drop for Sipp {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
