@@ -635,12 +635,13 @@ mod tokio_agents {
                         let _ = c.drained().await;
                     }
                 };
-                // Events first: a call's last event is printed before the process ends.
+                // In this order: a signal is never starved by a stream of events, and
+                // every event is printed before the drain is reported over.
                 tokio::select! {
                     biased;
-                    item = self.rx.recv() => item.map(Ok),
                     _ = self.sigint.recv() => Some(Err(Some(true))),
                     _ = self.sigterm.recv() => Some(Err(Some(true))),
+                    item = self.rx.recv() => item.map(Ok),
                     _ = sleep => Some(Err(Some(false))),
                     _ = drained => Some(Err(None)),
                 }
