@@ -654,6 +654,7 @@ mod tests {
                 }),
             ),
             (600, RecordedInput::Timeout),
+            (650, RecordedInput::Drain { grace_ms: 30_000 }),
             (700, RecordedInput::Shutdown),
         ];
         for (at_ms, input) in inputs {
@@ -685,10 +686,10 @@ mod tests {
         let text = saved(&recording);
         let sent = recording.sent_datagrams().len();
         assert!(sent >= 3, "a 200, an INVITE and its retransmission: {sent}");
-        assert_eq!(text.lines().count(), 1 + 5 + sent);
+        assert_eq!(text.lines().count(), 1 + 6 + sent);
         let loaded = load_text(&text).unwrap();
         assert_eq!(loaded.sent_datagrams(), recording.sent_datagrams());
-        assert_eq!(loaded.inputs().len(), 5);
+        assert_eq!(loaded.inputs().len(), 6);
         assert!(loaded.is_complete());
         assert_eq!(loaded.config().seed, 7);
         assert_eq!(loaded.check_replay(), Ok(sent));
