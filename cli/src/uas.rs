@@ -201,9 +201,11 @@ fn serve(
             Wake::Deadline => {
                 let now = Instant::now();
                 if drain_until.is_some_and(|t| now >= t) {
+                    // The calls ended at the end of the grace have had SHUTDOWN_GRACE
+                    // for their BYEs already: close now.
                     tracing::warn!("drain: calls still ending at the deadline");
                     runtime::emit(&json!({"event": "stopping"}));
-                    agents.shutdown(SHUTDOWN_GRACE);
+                    agents.shutdown(Duration::ZERO);
                     return ExitCode::SUCCESS;
                 }
                 let (ready, later): (Vec<_>, Vec<_>) =
