@@ -21,6 +21,16 @@ Not a test: a benchmark a human runs and reads. Two modes:
       hangup_remote, by SIPp's BYE); with it, SIPp waits for the server's BYE and the
       script reports how long after its answer each call was hung up (media_timeout).
 
+  scripts/load.py flood --runtime tokio [--max-calls 500] [--hold-s 5] [--factor 10]
+      [--duration-s 60]
+      Overload: the server admits --max-calls sessions at once (`--max-calls`), each call
+      held --hold-s by SIPp and lingering 5 s once ended (the default table's Linger), so
+      it sustains max-calls / (hold-s + 5) new calls a second; SIPp
+      offers --factor times that for --duration-s (scripts/sipp/uac_flood.xml, which
+      ACKs a 503 and counts it apart). Prints calls answered 200 vs refused 503 (from
+      the server's metrics, by cause), SIPp's failures (neither answered nor refused),
+      and VmRSS before, at its highest during, and after the flood.
+
 Needs `sipp` (Debian: sip-tester) and a release build (`cargo build --release -p
 sessionctl`; the script builds it when missing). Loopback only; every process it starts
 is stopped by pid when a step ends.
@@ -265,9 +275,81 @@ def hold_mode(args):
               f"(polled every 50 ms)")
 
 
+def scrape(addr):
+    """The server's Prometheus series, as {series-with-labels: value}."""
+    try:
+        with socket.create_connection(tuple(addr.rsplit(":", 1)), timeout=5) as c:
+            c.sendall(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n")
+            data = b""
+            while chunk := c.recv(65536):
+                data += chunk
+    except OSError:
+        return {}
+    body = data.decode(errors="replace").split("\r\n\r\n", 1)[-1]
+    out = {}
+    for line in body.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            try:
+                out[name] = float(value)
+            except ValueError:
+                pass
+    return out
+
+
+# The default table's Linger timer: how long an ended session stays, in seconds.
+LINGER_S = 5
+
+
+def flood_mode(args):
+    metrics = f"127.0.0.1:{free_port()}"
+    server = Server(args.runtime, "20000-59999",
+                    ["--ring-ms", "0", "--max-calls", str(args.max_calls),
+                     "--metrics", metrics])
+    # An ended call keeps its session slot for the default table's Linger (5 s, to absorb
+    # retransmissions), so a slot serves one call every hold + linger seconds.
+    sustainable = args.max_calls / (args.hold_s + LINGER_S)
+    rate = int(sustainable * args.factor)
+    calls = rate * args.duration_s
+    time.sleep(1.0)
+    before = rss_kib(server.proc.pid)
+    peak = before
+    scenario = ("-sf", os.path.join(ROOT, "scripts", "sipp", "uac_flood.xml"),
+                "-d", str(args.hold_s * 1000))
+    cpu0 = cpu_seconds(server.proc.pid)
+    with tempfile.TemporaryDirectory(prefix="sessionctl-flood-") as stat_dir:
+        proc, stat = start_sipp(server.addr, rate, calls, ["-l", str(rate * 2 * args.hold_s)],
+                                stat_dir, args.duration_s + args.hold_s + 40, scenario)
+        deadline = time.monotonic() + args.duration_s + args.hold_s + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            peak = max(peak, rss_kib(server.proc.pid))
+            time.sleep(0.5)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        s = last_stats(stat)
+    cpu1 = cpu_seconds(server.proc.pid)
+    # What is left ends and lingers out (Timer J/K-like absorption) before "after".
+    time.sleep(5)
+    after = rss_kib(server.proc.pid)
+    m = scrape(metrics)
+    server.stop()
+    answered = int(m.get("session_core_calls_answered_total", 0))
+    refused = {k.split('"')[1]: int(v) for k, v in m.items()
+               if k.startswith("session_core_refusals_total{")}
+    print(f"{args.runtime}: admits {args.max_calls} sessions, calls held {args.hold_s} s "
+          f"+ {LINGER_S} s linger = {sustainable:g} calls/s sustainable; SIPp offered {rate}/s for "
+          f"{args.duration_s} s ({count(s, 'TotalCallCreated')} calls placed)")
+    print(f"  answered 200: {answered}; refused 503: {sum(refused.values())} {refused}; "
+          f"SIPp: {count(s, 'SuccessfulCall(C)')} ended as scripted, "
+          f"{count(s, 'FailedCall(C)')} failed, {count(s, 'Retransmissions(C)')} retransmissions")
+    print(f"  server CPU {cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]:.1f} s; VmRSS before "
+          f"{before} KiB, highest during {peak} KiB, after {after} KiB")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("mode", choices=["rate", "rss", "hold"])
+    p.add_argument("mode", choices=["rate", "rss", "hold", "flood"])
     p.add_argument("--runtime", choices=["tokio", "mio"], default="tokio")
     p.add_argument("--rates", default="200,500,1000,2000,4000",
                    type=lambda s: [int(x) for x in s.split(",")])
@@ -275,15 +357,24 @@ def main():
     p.add_argument("--per-sipp", type=int, default=1500,
                    help="calls/s one SIPp process is asked for at most")
     p.add_argument("--calls", type=int, default=1000, help="concurrent calls (rss)")
-    p.add_argument("--hold-s", type=int, default=60, help="seconds each call is held (hold)")
+    p.add_argument("--hold-s", type=int, default=None,
+                   help="seconds each call is held (hold: 60 by default; flood: 5)")
     p.add_argument("--media-timeout-ms", type=int, default=0,
                    help="the server's RTP inactivity timeout (hold; 0: off)")
     p.add_argument("--json", action="store_true", help="also print the steps as JSON")
+    p.add_argument("--max-calls", type=int, default=500,
+                   help="calls the server admits at once (flood)")
+    p.add_argument("--factor", type=float, default=10.0,
+                   help="offered rate as a multiple of the sustainable one (flood)")
+    p.add_argument("--duration-s", type=int, default=60, help="seconds of flood (flood)")
     args = p.parse_args()
+    if args.hold_s is None:
+        args.hold_s = 5 if args.mode == "flood" else 60
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "-p", "sessionctl"], cwd=ROOT,
                        check=True)
-    {"rate": rate_mode, "rss": rss_mode, "hold": hold_mode}[args.mode](args)
+    modes = {"rate": rate_mode, "rss": rss_mode, "hold": hold_mode, "flood": flood_mode}
+    modes[args.mode](args)
 
 
 if __name__ == "__main__":

@@ -180,7 +180,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
                 hangup_at = Some(Instant::now());
                 continue_after(&mut *agents, session, &mut hangup_at, &mut gave_up_at);
             }
-            Wake::Deadline => {
+            Wake::Deadline | Wake::Drained => {
                 let now = Instant::now();
                 if hold_at.is_some_and(|t| t <= now) {
                     hold_at = None;

@@ -70,6 +70,8 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         pcap,
         metrics: None,
         record: None,
+        max_sessions: None,
+        max_pending_incoming: None,
     };
     let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone, args.pcap)) {
         Ok(a) => a,
@@ -112,7 +114,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
                 agents.shutdown(Duration::from_secs(2));
                 return ExitCode::SUCCESS;
             }
-            Wake::Deadline => {
+            Wake::Deadline | Wake::Drained => {
                 let now = Instant::now();
                 if now >= limit {
                     agents.shutdown(Duration::from_secs(1));

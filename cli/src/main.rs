@@ -52,12 +52,13 @@ struct Cli {
 enum Command {
     /// A complete call between two endpoints on loopback.
     Demo(demo::DemoArgs),
-    /// An auto-answering user agent: answers every call until SIGINT/SIGTERM.
+    /// An auto-answering user agent: answers every call until SIGINT/SIGTERM, then drains
+    /// (new calls get 503, calls up get --drain-grace-ms to end) and exits 0.
     Uas(uas::UasArgs),
     /// Places one call, hangs up after a duration, prints the result as JSON.
     Call(call::CallArgs),
     /// Registers with a registrar, keeps the registration refreshed and answers calls
-    /// like `uas` until SIGINT/SIGTERM, then unregisters.
+    /// like `uas` until SIGINT/SIGTERM, then unregisters at once and drains like `uas`.
     Register(uas::RegisterArgs),
     /// Validate or draw a YAML state table.
     #[command(subcommand)]

@@ -102,6 +102,10 @@ pub struct EndpointOptions {
     /// Record every input the endpoint is given and every datagram it sends, and write
     /// them to this file when the endpoint stops (for `sessionctl replay`).
     pub record: Option<PathBuf>,
+    /// `Config::max_sessions`, when not the default.
+    pub max_sessions: Option<usize>,
+    /// `Config::max_pending_incoming`, when not the default.
+    pub max_pending_incoming: Option<usize>,
 }
 
 impl EndpointOptions {
@@ -122,6 +126,12 @@ impl EndpointOptions {
         config.dtmf_mode = self.dtmf_mode;
         config.session_expires = self.session_expires;
         config.reliable_provisionals = self.reliable_provisionals;
+        if let Some(n) = self.max_sessions {
+            config.max_sessions = n;
+        }
+        if let Some(n) = self.max_pending_incoming {
+            config.max_pending_incoming = n;
+        }
         config
     }
 
@@ -256,6 +266,8 @@ impl CallOptionArgs {
             pcap: self.pcap.clone(),
             metrics: self.metrics,
             record: self.record.clone(),
+            max_sessions: None,
+            max_pending_incoming: None,
         }
     }
 }
@@ -272,6 +284,8 @@ pub enum Wake {
     Deadline,
     /// SIGINT or SIGTERM arrived.
     Signal,
+    /// After [`Agents::drain`]: every call and registration has ended.
+    Drained,
 }
 
 /// Why an endpoint or a command failed.
@@ -325,6 +339,10 @@ pub trait Agents {
     fn sip_capture(&mut self, ep: Ep) -> Vec<CapturedMessage<Instant>>;
     /// Ends every call, waits until idle or `grace` passes, closes the sockets.
     fn shutdown(&mut self, grace: Duration);
+    /// Starts a graceful drain on every endpoint (`Endpoint::drain`): new calls get 503,
+    /// calls up may go on for `grace`, then the rest are ended. From now on
+    /// [`Agents::wait`] returns [`Wake::Drained`] once every session has ended.
+    fn drain(&mut self, grace: Duration);
 }
 
 /// The tap on an endpoint's sockets that writes the pcap file at `pcap`, if one is asked
@@ -505,6 +523,8 @@ mod tokio_agents {
         rx: mpsc::Receiver<(Ep, SessionEvent)>,
         sigint: Signal,
         sigterm: Signal,
+        /// A drain is under way: `wait` also waits for every session to end.
+        draining: bool,
     }
 
     impl TokioAgents {
@@ -530,6 +550,7 @@ mod tokio_agents {
                 rx,
                 sigint,
                 sigterm,
+                draining: false,
             })
         }
     }
@@ -604,17 +625,32 @@ mod tokio_agents {
                         None => std::future::pending().await,
                     }
                 };
+                let coordinators = &self.coordinators;
+                let draining = self.draining;
+                let drained = async {
+                    if !draining {
+                        return std::future::pending().await;
+                    }
+                    for c in coordinators {
+                        let _ = c.drained().await;
+                    }
+                };
+                // In this order: a signal is never starved by a stream of events, and
+                // every event is printed before the drain is reported over.
                 tokio::select! {
+                    biased;
+                    _ = self.sigint.recv() => Some(Err(Some(true))),
+                    _ = self.sigterm.recv() => Some(Err(Some(true))),
                     item = self.rx.recv() => item.map(Ok),
-                    _ = sleep => Some(Err(false)),
-                    _ = self.sigint.recv() => Some(Err(true)),
-                    _ = self.sigterm.recv() => Some(Err(true)),
+                    _ = sleep => Some(Err(Some(false))),
+                    _ = drained => Some(Err(None)),
                 }
             });
             match item {
                 Some(Ok((ep, event))) => Wake::Event(ep, event),
-                Some(Err(true)) => Wake::Signal,
-                Some(Err(false)) | None => Wake::Deadline,
+                Some(Err(Some(true))) => Wake::Signal,
+                Some(Err(None)) => Wake::Drained,
+                Some(Err(Some(false))) | None => Wake::Deadline,
             }
         }
 
@@ -635,6 +671,17 @@ mod tokio_agents {
                 .get(ep)
                 .and_then(SessionCoordinator::sip_capture)
                 .unwrap_or_default()
+        }
+
+        fn drain(&mut self, grace: Duration) {
+            self.draining = true;
+            self.rt.block_on(async {
+                for c in &self.coordinators {
+                    if let Err(e) = c.drain(grace).await {
+                        tracing::warn!(error = %e, "cannot drain");
+                    }
+                }
+            });
         }
 
         fn shutdown(&mut self, grace: Duration) {
@@ -670,6 +717,8 @@ mod mio_agents {
         /// Each endpoint's `--record`, in the order of `drivers`.
         recorders: Vec<Option<Recorder>>,
         signals: Signals,
+        /// A drain is under way: `wait` also returns once every session has ended.
+        draining: bool,
     }
 
     impl MioAgents {
@@ -685,6 +734,7 @@ mod mio_agents {
                 drivers: Vec::new(),
                 recorders: Vec::new(),
                 signals,
+                draining: false,
             })
         }
 
@@ -731,6 +781,9 @@ mod mio_agents {
                     if let Some(event) = d.poll_event() {
                         return Wake::Event(ep, event);
                     }
+                }
+                if self.draining && self.drivers.iter().all(Driver::sessions_ended) {
+                    return Wake::Drained;
                 }
                 let now = Instant::now();
                 if deadline.is_some_and(|d| now >= d) {
@@ -786,7 +839,16 @@ mod mio_agents {
                 .unwrap_or_default()
         }
 
+        fn drain(&mut self, grace: Duration) {
+            self.draining = true;
+            let now = Instant::now();
+            for d in &mut self.drivers {
+                d.drain(now, grace);
+            }
+        }
+
         fn shutdown(&mut self, grace: Duration) {
+            self.draining = false;
             let now = Instant::now();
             for d in &mut self.drivers {
                 d.shutdown(now);

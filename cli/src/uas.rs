@@ -3,8 +3,17 @@
 //!
 //! Prints `{"event":"listening","sip":"ADDR"}` once SIP is bound on UDP and TCP, then one
 //! JSON line per call event. Answers every INVITE after `--ring-ms` (or rejects it with
-//! `--reject CODE`), and on SIGINT/SIGTERM ends its calls (and removes its registration)
-//! and exits 0.
+//! `--reject CODE`).
+//!
+//! SIGINT or SIGTERM starts a graceful drain (`Endpoint::drain`), as a load balancer's
+//! rolling restart expects: it prints `{"event":"draining","grace_ms":N}`; new INVITEs
+//! (and OPTIONS probes) are answered 503 with `Retry-After`, so a proxy sends them to
+//! another server (RFC 3261 §16.7); the registration is removed; calls up may go on for
+//! `--drain-grace-ms` (30 s by default, Kubernetes' default wait between SIGTERM and
+//! SIGKILL; set it a few seconds below the orchestrator's, so that the BYEs sent at its
+//! end are answered) with their in-dialog requests served; then the rest are ended
+//! (BYE, CANCEL, or 503 for a call still ringing). It prints `{"event":"stopping"}` and
+//! exits 0 once every call has ended. A second signal ends every call at once.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -16,8 +25,12 @@ use session_core::{Command, ReliableProvisionals, SessionEvent};
 
 use crate::runtime::{self, Agents, CallOptionArgs, EndpointOptions, Media, Wake};
 
-/// How long calls get to end after a signal.
+/// How long the calls we end (BYE, CANCEL, a final response) get to finish: enough for
+/// a BYE's retransmissions on a lossy path to be answered, not Timer F's 32 s.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// How often a drain looks whether every call has ended, besides after each event.
+const DRAIN_POLL: Duration = Duration::from_millis(100);
 
 /// Arguments of `sessionctl uas`.
 #[derive(Debug, clap::Args)]
@@ -25,6 +38,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
     sessionctl uas --bind 127.0.0.1:5060\n  \
     sessionctl uas --bind 0.0.0.0:5080 --media echo --ring-ms 500 --rtp-ports 20000-20999\n  \
     sessionctl uas --bind 127.0.0.1:5090 --reject 486\n  \
+    sessionctl uas --bind 127.0.0.1:5060 --drain-grace-ms 10000 --max-calls 2000\n  \
     sessionctl uas --bind 127.0.0.1:5060 --ring-ms 2000 --reliable-provisionals when-supported\n  \
     sessionctl --runtime mio uas --bind 127.0.0.1:5060")]
 pub struct UasArgs {
@@ -48,14 +62,28 @@ pub struct UasArgs {
     pub reliable_provisionals: ReliableProvisionalsArg,
     #[command(flatten)]
     pub call_options: CallOptionArgs,
-    /// The most TCP connections open at once; at the limit the one idle for longest is
-    /// closed to make room.
+    /// The most TCP connections open at once; at the limit the one idle for longest that
+    /// no call goes by is closed to make room, and when every one carries a call the new
+    /// connection is refused (closed at once, as Kamailio's tcp_max_connections does).
     #[arg(long, default_value_t = DriverLimits::default().max_tcp_connections)]
     pub max_tcp_connections: usize,
     /// Close a TCP connection after this long without traffic (default 180 s: longer
     /// than RFC 5626's 95–120 s keep-alive interval).
     #[arg(long, default_value_t = DriverLimits::default().tcp_idle_timeout.as_millis() as u64)]
     pub tcp_idle_timeout_ms: u64,
+    /// On SIGINT/SIGTERM, how long calls up may go on (while new INVITEs get 503 with
+    /// Retry-After) before the rest are ended with BYE; the process exits 0 as soon as
+    /// every call has ended. 0: end them at once.
+    #[arg(long, default_value_t = 30_000)]
+    pub drain_grace_ms: u64,
+    /// The most incoming calls ringing (unanswered) at once; a new INVITE beyond it gets
+    /// 503 with Retry-After.
+    #[arg(long, default_value_t = session_core::Config::new(([127, 0, 0, 1], 0).into()).max_pending_incoming)]
+    pub max_pending_incoming: usize,
+    /// The most calls (sessions) at once; a new INVITE beyond it gets 503 with
+    /// Retry-After, and calls already up are never affected.
+    #[arg(long, default_value_t = session_core::Config::new(([127, 0, 0, 1], 0).into()).max_sessions)]
+    pub max_calls: usize,
 }
 
 /// `--reliable-provisionals`.
@@ -126,6 +154,8 @@ fn serve(
             ..DriverLimits::default()
         },
         reliable_provisionals: args.reliable_provisionals.setting(),
+        max_sessions: Some(args.max_calls),
+        max_pending_incoming: Some(args.max_pending_incoming),
         ..args.call_options.endpoint(args.bind, user, args.media)
     };
     let addr = match agents.add(options) {
@@ -146,17 +176,38 @@ fn serve(
 
     // Answers (or rejections) waiting for their ring time, in due order.
     let mut due: Vec<(Instant, Command)> = Vec::new();
+    // When draining: the latest the process waits for its calls to end.
+    let mut drain_until: Option<Instant> = None;
     loop {
-        let next = due.iter().map(|(t, ..)| *t).min();
+        let next = due
+            .iter()
+            .map(|(t, ..)| *t)
+            .chain(drain_until.map(|_| Instant::now() + DRAIN_POLL))
+            .min();
         match agents.wait(next) {
-            Wake::Signal => {
-                tracing::info!("signal: ending calls");
+            Wake::Signal if drain_until.is_none() => {
+                let grace = Duration::from_millis(args.drain_grace_ms);
+                tracing::info!(?grace, "signal: draining");
+                runtime::emit(&json!({"event": "draining", "grace_ms": args.drain_grace_ms}));
+                agents.drain(grace);
+                drain_until = Some(Instant::now() + grace + SHUTDOWN_GRACE);
+            }
+            Wake::Signal | Wake::Drained => {
+                tracing::info!("stopping");
                 runtime::emit(&json!({"event": "stopping"}));
                 agents.shutdown(SHUTDOWN_GRACE);
                 return ExitCode::SUCCESS;
             }
             Wake::Deadline => {
                 let now = Instant::now();
+                if drain_until.is_some_and(|t| now >= t) {
+                    // The calls ended at the end of the grace have had SHUTDOWN_GRACE
+                    // for their BYEs already: close now.
+                    tracing::warn!("drain: calls still ending at the deadline");
+                    runtime::emit(&json!({"event": "stopping"}));
+                    agents.shutdown(Duration::ZERO);
+                    return ExitCode::SUCCESS;
+                }
                 let (ready, later): (Vec<_>, Vec<_>) =
                     due.into_iter().partition(|(t, ..)| *t <= now);
                 due = later;

@@ -32,7 +32,16 @@ a=rtpmap:0 PCMU/8000
 /// returns its 200 (the process is stopped).
 fn answer_from_wildcard_uas(runtime: &str, extra: &[&str]) -> String {
     let mut cmd = sessionctl(runtime);
-    cmd.args(["uas", "--bind", "0.0.0.0:0", "--ring-ms", "0"]);
+    // No drain grace: the process is stopped with the call up.
+    cmd.args([
+        "uas",
+        "--bind",
+        "0.0.0.0:0",
+        "--ring-ms",
+        "0",
+        "--drain-grace-ms",
+        "0",
+    ]);
     cmd.args(extra);
     let mut uas = Process::spawn(cmd);
     let line = uas.wait_for("\"listening\"", Duration::from_secs(10));

@@ -12,7 +12,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-use common::{free_port, have_sipp, sipp_uac_calls, uas};
+use common::{free_port, have_sipp, invite, sipp_uac_calls, uas, RawPeer};
 
 /// One `GET /metrics` (HTTP/1.0, so the server closes after the body): the body, or
 /// `None` while nothing answers.
@@ -120,4 +120,43 @@ fn sipp_calls_are_counted_on_the_metrics_endpoint(runtime: &str) {
     );
 }
 
-on_both_runtimes!(sipp_calls_are_counted_on_the_metrics_endpoint);
+/// Each 503 is counted by its cause: here an INVITE beyond `--max-pending-incoming 1`
+/// while the first still rings.
+fn refusals_are_counted_by_cause(runtime: &str) {
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let (uas, addr) = uas(
+        runtime,
+        "silence",
+        &[
+            "--metrics",
+            &metrics,
+            "--ring-ms",
+            "20000",
+            "--max-pending-incoming",
+            "1",
+        ],
+    );
+    let peer = RawPeer::new(&addr);
+    peer.send(&invite("z9hG4bKpend1", "pending-1", ""));
+    assert!(peer
+        .recv_matching("SIP/2.0 1", Duration::from_secs(3))
+        .is_some());
+    peer.send(&invite("z9hG4bKpend2", "pending-2", ""));
+    let refusal = peer
+        .recv_matching("SIP/2.0 503", Duration::from_secs(3))
+        .expect("the second INVITE is refused");
+    assert!(RawPeer::header(&refusal, "Retry-After").is_some());
+    let series = "session_core_refusals_total{cause=\"pending_incoming\"}";
+    let body = scrape_until(&metrics, |b| value(b, series) == Some(1.0));
+    assert_eq!(value(&body, series), Some(1.0), "{body}");
+    assert_eq!(
+        value(&body, "session_core_overload_rejections_total"),
+        Some(1.0)
+    );
+    drop(uas);
+}
+
+on_both_runtimes!(
+    sipp_calls_are_counted_on_the_metrics_endpoint,
+    refusals_are_counted_by_cause
+);

@@ -46,6 +46,12 @@ pub struct Config {
     pub max_dns_queries: usize,
     /// The most transactions alive at once; a request beyond it gets 503.
     pub max_transactions: usize,
+    /// The most incoming calls ringing at once (received, not yet answered finally); a
+    /// new INVITE beyond it gets 503. Such a call holds a session and a transaction but
+    /// no commitment, so a burst of INVITEs nobody answers (a storm of retries, a
+    /// scanner, a slow application) is kept from taking every session slot that calls
+    /// being answered need. 1,000 by default.
+    pub max_pending_incoming: usize,
     /// The `Retry-After` seconds of every 503 we send (at a limit, or with no RTP port
     /// left), RFC 3261 §21.5.4. Small on purpose: what we lack (a session, a transaction,
     /// a port) frees up as calls end, and a proxy that honours it stops sending us calls
@@ -53,7 +59,9 @@ pub struct Config {
     /// of lost calls. 5 s by default.
     pub retry_after_503_s: u32,
     /// The most outputs queued before the driver drains them; past it, RTP is dropped
-    /// first (counted), and SIP is still queued so that no protocol step is lost.
+    /// first (counted), a new INVITE gets 503 (the driver is not keeping up, so no new
+    /// work is taken on), and the SIP of calls in progress is still queued so that no
+    /// protocol step of theirs is lost.
     pub max_queued_outputs: usize,
     /// Limits on every SIP message parsed.
     pub parse_limits: ParseLimits,
@@ -102,6 +110,7 @@ impl Config {
             max_sessions: 10_000,
             max_dns_queries: 256,
             max_transactions: 40_000,
+            max_pending_incoming: 1_000,
             retry_after_503_s: 5,
             max_queued_outputs: 65_536,
             parse_limits: ParseLimits::default(),

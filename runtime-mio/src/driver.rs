@@ -413,6 +413,16 @@ impl Driver {
         self.core.shutdown(now);
     }
 
+    /// Starts a graceful drain ([`Endpoint::drain`](session_core::Endpoint::drain)): new
+    /// calls are refused with 503 and `Retry-After`, calls up may go on for `grace` (their
+    /// in-dialog requests are served, TCP connections still accepted), then the rest are
+    /// ended; registrations are removed at once. Keep driving until
+    /// [`Driver::sessions_ended`], then [`Driver::close`].
+    pub fn drain(&mut self, now: StdInstant, grace: std::time::Duration) {
+        let now = self.core.epoch().to_core(now);
+        self.core.start_drain(now, grace);
+    }
+
     /// True when the endpoint has nothing left to do and no datagram waits to be sent.
     pub fn is_idle(&self) -> bool {
         self.core.is_idle()

@@ -6,7 +6,7 @@
 //!
 //! - [`Core`]: an [`Endpoint`](session_core::Endpoint) with its sockets and every
 //!   decision about them — which socket an output leaves by, send now or queue, connect
-//!   or refuse at the TCP connection limit (evicting the longest idle), TCP framing and
+//!   or refuse at the TCP connection limit (evicting the longest idle that no call needs), TCP framing and
 //!   keep-alive pongs, when an RTP socket is bound and its port released, the SIP
 //!   capture and the counters.
 //! - [`Io`]: what a runtime lends the core — its socket types, their non-blocking

@@ -20,6 +20,7 @@
 //! | `session_core_transaction_timeouts_total` | counter | `TransactionStats` |
 //! | `session_core_malformed_total{handling="dropped"\|"answered"}` | counter | `EndpointStats` |
 //! | `session_core_stray_responses_total`, `…_overload_rejections_total` | counter | `EndpointStats` |
+//! | `session_core_refusals_total{cause="sessions"\|"transactions"\|"pending_incoming"\|"output_queue"\|"draining"}` | counter | `EndpointStats`: each 503 by its cause |
 //! | `session_core_queue_drops_total{queue}` | counter | `EndpointStats`, `DriverStats` |
 //! | `session_core_datagrams_total{direction}`, `session_core_rtp_packets_total{direction}` | counter | `DriverStats` |
 //! | `session_core_tcp_connections_total{event}` | counter | `DriverStats` |
@@ -132,6 +133,15 @@ pub(crate) fn publish(endpoint: &Endpoint, driver: &DriverStats, open: Open) {
         .absolute(ep.malformed_answered);
     counter!("session_core_stray_responses_total").absolute(ep.stray_responses);
     counter!("session_core_overload_rejections_total").absolute(ep.overload_rejections);
+    for (cause, n) in [
+        ("sessions", ep.refused_session_limit),
+        ("transactions", ep.refused_transaction_limit),
+        ("pending_incoming", ep.refused_pending_limit),
+        ("output_queue", ep.refused_output_queue_full),
+        ("draining", ep.refused_draining),
+    ] {
+        counter!("session_core_refusals_total", "cause" => cause).absolute(n);
+    }
     counter!("session_core_queue_drops_total", "queue" => "rtp_output")
         .absolute(ep.rtp_dropped_queue_full);
     counter!("session_core_queue_drops_total", "queue" => "datagram_retry")

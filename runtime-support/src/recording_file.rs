@@ -341,6 +341,9 @@ struct ConfigRecord {
     max_sessions: usize,
     max_dns_queries: usize,
     max_transactions: usize,
+    /// Absent from recordings made before the limit existed: the default then.
+    #[serde(default = "default_max_pending_incoming")]
+    max_pending_incoming: usize,
     retry_after_503_s: u32,
     max_queued_outputs: usize,
     parse_limits: ParseLimits,
@@ -366,6 +369,10 @@ struct TableRecord {
     yaml: String,
 }
 
+fn default_max_pending_incoming() -> usize {
+    Config::new(SocketAddr::from(([127, 0, 0, 1], 0))).max_pending_incoming
+}
+
 impl ConfigRecord {
     fn new(config: &Config, sources: &ConfigSources) -> Result<ConfigRecord, SaveError> {
         // Every field named, none skipped with `..`: a field added to `Config` does not
@@ -381,6 +388,7 @@ impl ConfigRecord {
             max_sessions,
             max_dns_queries,
             max_transactions,
+            max_pending_incoming,
             retry_after_503_s,
             max_queued_outputs,
             parse_limits,
@@ -417,6 +425,7 @@ impl ConfigRecord {
             max_sessions: *max_sessions,
             max_dns_queries: *max_dns_queries,
             max_transactions: *max_transactions,
+            max_pending_incoming: *max_pending_incoming,
             retry_after_503_s: *retry_after_503_s,
             max_queued_outputs: *max_queued_outputs,
             parse_limits: *parse_limits,
@@ -458,6 +467,7 @@ impl ConfigRecord {
         config.max_sessions = self.max_sessions;
         config.max_dns_queries = self.max_dns_queries;
         config.max_transactions = self.max_transactions;
+        config.max_pending_incoming = self.max_pending_incoming;
         config.retry_after_503_s = self.retry_after_503_s;
         config.max_queued_outputs = self.max_queued_outputs;
         config.parse_limits = self.parse_limits;
@@ -503,6 +513,9 @@ enum InputRecord {
         answer: Result<Resolved, ResolveError>,
     },
     Shutdown,
+    Drain {
+        grace_ms: u64,
+    },
 }
 
 impl InputRecord {
@@ -528,6 +541,9 @@ impl InputRecord {
                 answer: answer.clone(),
             },
             RecordedInput::Shutdown => InputRecord::Shutdown,
+            RecordedInput::Drain { grace_ms } => InputRecord::Drain {
+                grace_ms: *grace_ms,
+            },
             _ => return None,
         })
     }
@@ -545,6 +561,7 @@ impl InputRecord {
             InputRecord::Timeout => RecordedInput::Timeout,
             InputRecord::Resolved { id, answer } => RecordedInput::Resolved { id, answer },
             InputRecord::Shutdown => RecordedInput::Shutdown,
+            InputRecord::Drain { grace_ms } => RecordedInput::Drain { grace_ms },
         }
     }
 }
@@ -637,6 +654,7 @@ mod tests {
                 }),
             ),
             (600, RecordedInput::Timeout),
+            (650, RecordedInput::Drain { grace_ms: 30_000 }),
             (700, RecordedInput::Shutdown),
         ];
         for (at_ms, input) in inputs {
@@ -668,10 +686,10 @@ mod tests {
         let text = saved(&recording);
         let sent = recording.sent_datagrams().len();
         assert!(sent >= 3, "a 200, an INVITE and its retransmission: {sent}");
-        assert_eq!(text.lines().count(), 1 + 5 + sent);
+        assert_eq!(text.lines().count(), 1 + 6 + sent);
         let loaded = load_text(&text).unwrap();
         assert_eq!(loaded.sent_datagrams(), recording.sent_datagrams());
-        assert_eq!(loaded.inputs().len(), 5);
+        assert_eq!(loaded.inputs().len(), 6);
         assert!(loaded.is_complete());
         assert_eq!(loaded.config().seed, 7);
         assert_eq!(loaded.check_replay(), Ok(sent));

@@ -370,6 +370,32 @@ impl SessionCoordinator {
         rx.await.ok()
     }
 
+    /// Starts a graceful drain ([`Endpoint::drain`](session_core::Endpoint::drain)): new
+    /// calls are refused with 503 and `Retry-After`, calls up may go on for `grace` (and
+    /// their in-dialog requests are served), then the rest are ended; registrations are
+    /// removed at once. Returns once the drain has started; [`SessionCoordinator::drained`]
+    /// says when every call has ended, and [`SessionCoordinator::shutdown`] then stops the
+    /// task.
+    pub async fn drain(&self, grace: Duration) -> Result<(), CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Request::Drain { grace, reply })
+            .await
+            .map_err(|_| CallError::DriverGone)?;
+        rx.await.map_err(|_| CallError::DriverGone)
+    }
+
+    /// Resolves once every call and registration has ended (at once when none is up):
+    /// after [`SessionCoordinator::drain`], the moment the process may stop.
+    pub async fn drained(&self) -> Result<(), CallError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Request::Drained { reply })
+            .await
+            .map_err(|_| CallError::DriverGone)?;
+        rx.await.map_err(|_| CallError::DriverGone)
+    }
+
     /// Ends every call (BYE or CANCEL), drives the endpoint until it is idle or `grace`
     /// has passed, closes the sockets and stops the task. Returns what
     /// [`SessionCoordinatorBuilder::record_inputs`] recorded, to the last input (`None`

@@ -80,6 +80,15 @@ pub(crate) enum Request {
         grace: Duration,
         reply: oneshot::Sender<()>,
     },
+    /// Start a graceful drain (`Endpoint::drain`); replied to at once.
+    Drain {
+        grace: Duration,
+        reply: oneshot::Sender<()>,
+    },
+    /// Reply once every session has ended (`Core::sessions_ended`).
+    Drained {
+        reply: oneshot::Sender<()>,
+    },
 }
 
 impl std::fmt::Debug for Request {
@@ -95,6 +104,8 @@ impl std::fmt::Debug for Request {
             Request::Stats { .. } => "Stats",
             Request::Recording { .. } => "Recording",
             Request::Shutdown { .. } => "Shutdown",
+            Request::Drain { .. } => "Drain",
+            Request::Drained { .. } => "Drained",
         };
         f.write_str(name)
     }
@@ -146,6 +157,8 @@ pub(crate) struct Driver {
     timer: Timer,
     shutdown: Option<Shutdown>,
     shutdown_timer: Timer,
+    /// Waiting for every session to end ([`Request::Drained`]).
+    drained: Vec<oneshot::Sender<()>>,
     scratch: Vec<usize>,
     resolver: Resolver,
     /// The lookups under way, aborted if the task ends first, with the query each is
@@ -293,6 +306,7 @@ impl Driver {
             timer: Timer::new(),
             shutdown: None,
             shutdown_timer: Timer::new(),
+            drained: Vec::new(),
             scratch: Vec::new(),
             resolver: Resolver::system(Family::of(sip_ip)),
             lookups: JoinSet::new(),
@@ -331,6 +345,11 @@ impl Driver {
         self.poll_lookups(cx);
         self.poll_timers(cx);
         self.dispatch_events();
+        if !self.drained.is_empty() && self.core.sessions_ended() {
+            for reply in self.drained.drain(..) {
+                let _ = reply.send(());
+            }
+        }
         if self.finish_shutdown_if_done(cx) {
             return Poll::Ready(());
         }
@@ -420,6 +439,15 @@ impl Driver {
                 let _ = reply.send(self.core.recording().cloned());
             }
             Request::Shutdown { grace, reply } => self.begin_shutdown(grace, Some(reply)),
+            Request::Drain { grace, reply } => {
+                self.core.start_drain(now, grace);
+                let _ = reply.send(());
+            }
+            Request::Drained { reply } => {
+                // A waiter that gave up is forgotten, so that polling does not pile up.
+                self.drained.retain(|r| !r.is_closed());
+                self.drained.push(reply);
+            }
         }
         self.core.drain(now);
         self.dispatch_events();

@@ -291,6 +291,22 @@ fn shutdown_unregisters() {
     assert_eq!(header_of(&last, "Expires").as_deref(), Some("0"));
 }
 
+/// A drain removes the registration at once, not at the end of the grace period: the
+/// registrar stops sending calls here while the calls up go on; once the registrar's
+/// 200 is in, the endpoint has nothing left up.
+#[test]
+fn drain_unregisters_at_once() {
+    let (mut p, _reg) = alice_registers(600);
+    accept_last(&mut p, 600);
+    let now = p.now;
+    p.ep("alice").drain(now, Duration::from_secs(30));
+    p.run_for(Duration::from_millis(1));
+    let last = registers(&p).pop().unwrap();
+    assert_eq!(header_of(&last, "Expires").as_deref(), Some("0"));
+    accept_last(&mut p, 0);
+    assert!(p.ep("alice").sessions_ended());
+}
+
 /// Several registrations per endpoint: each its own session, Call-ID and refresh; and
 /// the password shows in no message, event or session summary.
 #[test]

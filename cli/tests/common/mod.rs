@@ -127,6 +127,20 @@ impl Process {
         }
     }
 
+    /// Reads (bounded) every stdout line left once the process has closed its stdout;
+    /// whether it did within `timeout`.
+    pub fn wait_for_end(&mut self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.seen.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return true,
+                Err(mpsc::RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+
     /// SIGTERM, then a bounded wait; returns whether it exited 0.
     pub fn terminate(mut self) -> bool {
         let _ = Command::new("kill")
@@ -150,12 +164,18 @@ impl Drop for Process {
     }
 }
 
-/// Starts `sessionctl uas` on a free loopback port; returns it and its SIP address.
+/// Starts `sessionctl uas` on a free loopback port (ringing 100 ms and without a drain
+/// grace unless `extra` says otherwise); returns it and its SIP address.
 pub fn uas(runtime: &str, media: &str, extra: &[&str]) -> (Process, String) {
     let mut cmd = sessionctl(runtime);
     cmd.args(["uas", "--bind", "127.0.0.1:0", "--media", media]);
     if !extra.contains(&"--ring-ms") {
         cmd.args(["--ring-ms", "100"]);
+    }
+    // Most tests stop the agent with calls still up and want it gone at once (its calls
+    // ended, exit 0): no drain grace, unless a test asks for one.
+    if !extra.contains(&"--drain-grace-ms") {
+        cmd.args(["--drain-grace-ms", "0"]);
     }
     cmd.args(extra);
     let mut p = Process::spawn(cmd);

@@ -76,6 +76,14 @@ where
         self.by_activity.first().map(|&(_, k)| k)
     }
 
+    /// The connection idle for longest among those `may_close` allows.
+    pub fn longest_idle_where(&self, mut may_close: impl FnMut(K) -> bool) -> Option<K> {
+        self.by_activity
+            .iter()
+            .map(|&(_, k)| k)
+            .find(|&k| may_close(k))
+    }
+
     /// How many connections are tracked.
     pub fn len(&self) -> usize {
         self.last_active.len()

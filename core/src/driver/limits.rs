@@ -12,7 +12,8 @@ pub struct DriverLimits {
     /// connection.
     pub max_message_bytes: usize,
     /// How many concurrent TCP connections (accepted and outgoing together). At the
-    /// limit, the connection idle for longest is closed to make room for a new one.
+    /// limit, the connection idle for longest that no call up goes by is closed to make
+    /// room for a new one; when every one carries a call, the new one is refused.
     pub max_tcp_connections: usize,
     /// A TCP connection without traffic (keep-alives included) for this long is closed;
     /// see [`DEFAULT_IDLE_TIMEOUT`](super::DEFAULT_IDLE_TIMEOUT) for the default's reasons.

@@ -49,6 +49,11 @@ pub enum RecordedInput {
     },
     /// [`Endpoint::shutdown`].
     Shutdown,
+    /// [`Endpoint::drain`].
+    Drain {
+        /// The grace period, in milliseconds.
+        grace_ms: u64,
+    },
 }
 
 impl RecordedInput {
@@ -73,6 +78,9 @@ impl RecordedInput {
                 endpoint.handle_resolved(now, *id, answer.clone());
             }
             RecordedInput::Shutdown => endpoint.shutdown(now),
+            RecordedInput::Drain { grace_ms } => {
+                endpoint.drain(now, std::time::Duration::from_millis(*grace_ms));
+            }
         }
         None
     }

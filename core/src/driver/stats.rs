@@ -26,7 +26,8 @@ pub struct DriverStats {
     pub connections_refused: u64,
     /// TCP connections closed after the idle timeout without traffic.
     pub connections_closed_idle: u64,
-    /// TCP connections closed, longest idle first, to make room at the connection limit.
+    /// TCP connections closed, longest idle first (never one a call goes by), to make
+    /// room at the connection limit.
     pub connections_evicted: u64,
     /// Session events dropped because the application did not drain them.
     pub events_dropped: u64,

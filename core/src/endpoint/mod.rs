@@ -19,7 +19,9 @@
 //! random generator, so the same [`Config::seed`] and the same inputs at the same
 //! instants give byte-identical outputs.
 
+mod admission;
 mod command;
+mod drain;
 mod linked;
 mod output;
 mod resolving;
@@ -40,6 +42,8 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use admission::PendingIncoming;
+use drain::Drain;
 use linked::Linked;
 use resolving::{Pending, PendingCall, Resolving};
 use timers::TimerQueue;
@@ -126,6 +130,8 @@ pub enum CommandError {
     TooManySessions,
     /// `Config::max_dns_queries` host names are already being resolved.
     TooManyQueries,
+    /// The endpoint is draining ([`Endpoint::drain`]) or shut down: it starts nothing new.
+    Draining,
 }
 
 impl fmt::Display for CommandError {
@@ -143,6 +149,7 @@ impl fmt::Display for CommandError {
             CommandError::BadStatus(s) => write!(f, "status {s} is not allowed here"),
             CommandError::TooManySessions => f.write_str("session limit reached"),
             CommandError::TooManyQueries => f.write_str("too many host names being resolved"),
+            CommandError::Draining => f.write_str("the endpoint is draining"),
         }
     }
 }
@@ -174,6 +181,10 @@ pub struct Endpoint {
     /// What a step left for other sessions (a REFER's call, its progress, a replaced
     /// call's end).
     linked: linked::Queue,
+    /// Incoming calls that may still be ringing (`Config::max_pending_incoming`).
+    pending_incoming: PendingIncoming,
+    /// A drain or shutdown under way: nothing new is started.
+    drain: Option<Drain>,
 }
 
 impl Endpoint {
@@ -197,6 +208,8 @@ impl Endpoint {
             destroyed: Vec::new(),
             resolving: Resolving::default(),
             linked: linked::Queue::new(),
+            pending_incoming: PendingIncoming::default(),
+            drain: None,
             config,
         }
     }
@@ -265,6 +278,10 @@ impl Endpoint {
             self.step(now, id, |s, step| s.on_timer(timer, step));
         }
         self.after_step(now);
+        if self.drain.as_mut().is_some_and(|d| d.due(now)) {
+            tracing::info!("drain: grace period over, ending the calls still up");
+            self.shutdown(now);
+        }
     }
 
     /// The next output; call until `None` after every input.
@@ -274,10 +291,14 @@ impl Endpoint {
 
     /// When the endpoint next needs [`Endpoint::handle_timeout`].
     pub fn poll_timeout(&self) -> Option<Instant> {
-        match (self.transactions.poll_timeout(), self.timers.next()) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [
+            self.transactions.poll_timeout(),
+            self.timers.next(),
+            self.drain.and_then(|d| d.timeout()),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// Carries out one [`Command`]; returns the session it created or acted on. The
@@ -417,6 +438,9 @@ impl Endpoint {
         target: &str,
         kind: Pending,
     ) -> Result<SessionId, CommandError> {
+        if self.drain.is_some() {
+            return Err(CommandError::Draining);
+        }
         if self.sessions.len() + self.resolving.len() >= self.config.max_sessions {
             return Err(CommandError::TooManySessions);
         }
@@ -682,9 +706,56 @@ impl Endpoint {
         }
     }
 
-    /// Ends every call (BYE, CANCEL or a final response) ahead of shutting down. Keep
-    /// driving the endpoint until [`Endpoint::is_idle`] (or a deadline).
+    /// Starts a graceful drain (see the `drain` module): from now on a new INVITE (or
+    /// OPTIONS outside a dialog) is answered 503 with `Retry-After` and `make_call` is
+    /// refused, registrations are removed at once, and the calls in progress may go on
+    /// for `grace`; then the rest are ended as [`Endpoint::shutdown`] ends them. Keep
+    /// driving the endpoint (and its timeout) until [`Endpoint::sessions_ended`] or
+    /// [`Endpoint::is_idle`]. Draining again can only bring the deadline closer.
+    pub fn drain(&mut self, now: Instant, grace: std::time::Duration) {
+        let deadline = now + grace;
+        match &mut self.drain {
+            Some(d) if d.ended => return,
+            Some(d) => d.deadline = d.deadline.min(deadline),
+            None => self.drain = Some(Drain::until(deadline)),
+        }
+        tracing::info!(
+            grace_ms = grace.as_millis() as u64,
+            "drain: refusing new calls"
+        );
+        let registrations: Vec<SessionId> = self
+            .sessions
+            .ids()
+            .filter(|&id| {
+                self.sessions
+                    .get(id)
+                    .is_some_and(|s| s.call.registration.is_some())
+            })
+            .collect();
+        for id in registrations {
+            let event = Event::new(EventType::StopRegistration);
+            let _ = self.command(now, id, event, "drain");
+        }
+        if self.drain.as_mut().is_some_and(|d| d.due(now)) {
+            self.shutdown(now);
+        }
+    }
+
+    /// Whether a drain or shutdown is under way: new calls are refused.
+    pub fn is_draining(&self) -> bool {
+        self.drain.is_some()
+    }
+
+    /// Ends every call (BYE once answered, CANCEL for ours still ringing, 503 for an
+    /// incoming one still ringing, so that its caller's proxy can try elsewhere, RFC 3261
+    /// §16.7) and removes every registration, ahead of shutting down; from now on new
+    /// calls are refused as in a drain. Keep driving the endpoint until
+    /// [`Endpoint::is_idle`] (or a deadline).
     pub fn shutdown(&mut self, now: Instant) {
+        self.drain = Some(Drain {
+            deadline: now,
+            ended: true,
+        });
         for session in self.resolving.sessions() {
             self.resolving.remove_session(session);
             self.end_unstarted(session, EndReason::Shutdown);
@@ -696,14 +767,21 @@ impl Endpoint {
             };
             // A registration removes its binding; a call ends.
             let event = if s.call.registration.is_some() {
-                EventType::StopRegistration
+                Event::new(EventType::StopRegistration)
             } else {
                 if s.call.report.end_reason.is_none() {
                     s.call.report.end_reason = Some(EndReason::Shutdown);
                 }
-                EventType::HangupCall
+                if s.call.invite.incoming.is_some() {
+                    Event::new(EventType::RejectCall).with_status(503)
+                } else {
+                    Event::new(EventType::HangupCall)
+                }
             };
-            let _ = self.command(now, id, Event::new(event), "shutdown");
+            if self.command(now, id, event, "shutdown").is_err() {
+                // A state that cannot reject (still preparing its answer) can hang up.
+                let _ = self.command(now, id, Event::new(EventType::HangupCall), "shutdown");
+            }
         }
     }
 
@@ -712,6 +790,17 @@ impl Endpoint {
     /// (RFC 3261 §17) until [`Endpoint::is_idle`]. What a graceful shutdown waits for.
     pub fn sessions_ended(&self) -> bool {
         self.sessions.all_terminal(&self.table)
+    }
+
+    /// The peers that calls still up (not ended) talk to over a stream transport (TCP,
+    /// TLS): the connections a runtime must not close to make room for new ones.
+    pub fn stream_peers_in_calls(&self) -> std::collections::BTreeSet<SocketAddr> {
+        self.sessions
+            .ids()
+            .filter_map(|id| self.sessions.get(id))
+            .filter(|s| s.call.transport.is_reliable() && !s.machine.is_terminal(&self.table))
+            .map(|s| s.call.peer)
+            .collect()
     }
 
     /// True when no session, transaction or timer is left.
@@ -894,7 +983,9 @@ impl Endpoint {
                         tracing::debug!(%session, %error, "the call a REFER asked for failed");
                         let status = match error {
                             CommandError::BadTarget { .. } => 416,
-                            CommandError::TooManySessions | CommandError::TooManyQueries => 503,
+                            CommandError::TooManySessions
+                            | CommandError::TooManyQueries
+                            | CommandError::Draining => 503,
                             _ => 500,
                         };
                         // Refused here, before anything was sent; the REFER's final

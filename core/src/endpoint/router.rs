@@ -7,6 +7,7 @@
 
 use std::net::SocketAddr;
 
+use super::admission;
 use super::uas_checks;
 use super::Endpoint;
 use crate::adapters::dialog_adapter::{self, ALLOW, SUPPORTED};
@@ -227,6 +228,7 @@ fn on_request(
         Ok(_) => return,
         Err(TransactionError::LayerFull { .. }) => {
             ep.stats.overload_rejections += 1;
+            ep.stats.refused_transaction_limit += 1;
             return respond_stateless(ep, msg, reply_to, transport, 503);
         }
         Err(_) => return,
@@ -251,6 +253,12 @@ fn on_request(
     match method {
         Method::Invite => new_invite(ep, now, msg, request, reply_to, transport),
         Method::Cancel => on_cancel(ep, now, &key, request),
+        // §11.2: OPTIONS is answered as an INVITE would be; while draining that is 503,
+        // which takes us out of a proxy's rotation (Kamailio `dispatcher` probing).
+        Method::Options if ep.drain.is_some() => {
+            ep.stats.refused_draining += 1;
+            respond(ep, now, &request, 503, &[])
+        }
         Method::Options => {
             ep.sessionless(now, |step| dialog_adapter::answer_options(step, &request))
         }
@@ -298,8 +306,7 @@ fn new_invite(
     reply_to: SocketAddr,
     transport: Transport,
 ) {
-    if ep.sessions.len() >= ep.config.max_sessions {
-        ep.stats.overload_rejections += 1;
+    if admission::refuse_new_session(ep).is_some() {
         return respond(ep, now, &request, 503, &[]);
     }
     let origin = RequestOrigin {
@@ -355,6 +362,7 @@ fn new_invite(
     }
     call.invite.incoming = Some(request);
     ep.insert_session(id, Role::Uas, call);
+    ep.pending_incoming.insert(id);
     ep.sessions.index_origin(id, &origin);
     if replaces.is_some() {
         let link = Link {

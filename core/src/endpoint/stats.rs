@@ -12,8 +12,24 @@ pub struct EndpointStats {
     pub stray_responses: u64,
     /// RTP datagrams dropped because the output queue was full.
     pub rtp_dropped_queue_full: u64,
-    /// Requests refused with 503 because a limit was reached.
+    /// Requests refused with 503 because a limit was reached: the sum of the five
+    /// `refused_*` counters below.
     pub overload_rejections: u64,
+    /// New INVITEs refused with 503 at [`Config::max_sessions`](crate::Config::max_sessions).
+    pub refused_session_limit: u64,
+    /// Requests refused with a stateless 503 at
+    /// [`Config::max_transactions`](crate::Config::max_transactions).
+    pub refused_transaction_limit: u64,
+    /// New INVITEs refused with 503 at
+    /// [`Config::max_pending_incoming`](crate::Config::max_pending_incoming).
+    pub refused_pending_limit: u64,
+    /// New INVITEs refused with 503 because the output queue held
+    /// [`Config::max_queued_outputs`](crate::Config::max_queued_outputs).
+    pub refused_output_queue_full: u64,
+    /// New INVITEs (and OPTIONS) answered 503 while draining
+    /// ([`Endpoint::drain`](crate::Endpoint::drain)); not an overload, so not in
+    /// `overload_rejections`.
+    pub refused_draining: u64,
     /// Sessions created so far.
     pub sessions_created: u64,
 }

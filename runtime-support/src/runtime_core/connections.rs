@@ -1,7 +1,15 @@
 //! The core's TCP connections (RFC 3261 §18): accepted or opened on demand, one per
 //! remote address, cut into messages by Content-Length (§18.3) with RFC 5626 §3.5.1
-//! keep-alive pings answered, closed when idle, when broken, or — the longest idle one —
-//! to make room at the connection limit.
+//! keep-alive pings answered, closed when idle, when broken, or — the longest idle one
+//! that carries no call — to make room at the connection limit.
+//!
+//! At the limit, as Kamailio's `tcp_max_connections` does, a new connection is refused
+//! (accepted and closed at once) rather than letting the set grow, with one difference:
+//! a connection that no call up goes by (a stale one, a scanner's) is closed first to
+//! make room, so idle connections cannot lock every new peer out; a connection a call
+//! still uses is never closed for a newcomer. A TCP peer cannot be sent a 503 before a
+//! connection exists; the refused peer's transaction sees a transport error, which RFC
+//! 3261 §8.1.3.1 has it treat as a 503, and RFC 3263 §4.3 moves it to the next server.
 
 use std::io;
 use std::net::SocketAddr;
@@ -186,13 +194,18 @@ impl<R: Io> Core<R> {
         Some(self.insert_conn(stream, remote, false, now))
     }
 
-    /// At the connection limit, closes the connection idle for longest; false when none
-    /// could be closed.
+    /// At the connection limit, closes the connection idle for longest that no call up
+    /// goes by; false when none could be closed (every one carries a call).
     fn make_room_for_a_connection(&mut self) -> bool {
         if self.conns.len() < self.limits.max_tcp_connections {
             return true;
         }
-        let Some(slot) = self.idle.longest_idle() else {
+        let in_calls = self.endpoint.stream_peers_in_calls();
+        let slots = &self.slots;
+        let Some(slot) = self.idle.longest_idle_where(|slot| match slots.get(slot) {
+            Some(Slot::Tcp(conn)) => !in_calls.contains(&conn.remote),
+            _ => true,
+        }) else {
             return false;
         };
         tracing::debug!(

@@ -4,7 +4,8 @@
 //! - which socket an output leaves by (SIP's UDP socket, a call's RTP socket, a TCP
 //!   connection), and whether it is sent now or queued behind what the socket refused;
 //! - connect or refuse at the TCP connection limit, evicting the connection idle for
-//!   longest (RFC 3261 §18 lets either side close a connection it no longer needs);
+//!   longest that no call goes by (RFC 3261 §18 lets either side close a connection it
+//!   no longer needs), refusing the newcomer when every one carries a call;
 //! - TCP framing into messages and the RFC 5626 §3.5.1 keep-alive pong;
 //! - when an RTP socket is bound, from which port, and when its port goes back;
 //! - the SIP capture, the tap on every socket, the counters, the bounded queue of session
@@ -418,6 +419,17 @@ impl<R: Io> Core<R> {
     pub fn shutdown(&mut self, now: Instant) {
         self.record(now, || RecordedInput::Shutdown);
         self.endpoint.shutdown(now);
+        self.drain(now);
+    }
+
+    /// Starts a graceful drain ([`Endpoint::drain`]): new calls are refused with 503, the
+    /// calls up may finish within `grace`, the rest are then ended. The runtime keeps
+    /// serving (connections included: in-dialog requests may come on new ones) until
+    /// [`Core::sessions_ended`].
+    pub fn start_drain(&mut self, now: Instant, grace: std::time::Duration) {
+        let grace_ms = grace.as_millis() as u64;
+        self.record(now, || RecordedInput::Drain { grace_ms });
+        self.endpoint.drain(now, grace);
         self.drain(now);
     }
 
