@@ -5,11 +5,17 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::call::MediaRequest;
 use crate::call::{Call, Payload};
-use crate::call::{SessionTimer, Step};
+use crate::call::{SessionTimer, Step, Transmit};
+use crate::media::rtcp;
 use crate::media::{AudioCodec, DtmfMode, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
 use crate::sdp::{Direction, LocalMedia, Negotiated, SessionDescription};
+use crate::sip::Transport;
 use crate::state_machine::ActionError;
 use crate::time::Instant;
+
+/// Characters of the random SDES CNAME of a call: 16 of 62 kinds, more than the 96 bits
+/// RFC 7022 §4.2 asks for.
+const CNAME_LEN: usize = 17;
 
 /// Our media address for SDP (`c=` and `m=`), once the runtime has opened the RTP
 /// socket: its port, at the configured advertised address when there is one (the socket
@@ -152,6 +158,12 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
         config.direction = media_direction(negotiated.direction, negotiated.remote_rtp.is_some());
         config.inactivity_timeout = step.config.rtp_inactivity;
         config.sink_capacity_frames = step.config.audio_sink_frames;
+        config.rtcp_remote = negotiated.remote_rtcp;
+        // RFC 7022 §4.2: a random CNAME per call, so reports say nothing about the user.
+        let mut cname = String::with_capacity(CNAME_LEN);
+        step.rng.push_token(&mut cname, CNAME_LEN);
+        config.cname = cname.into_bytes().into_boxed_slice();
+        config.rtcp_seed = step.rng.next_u64();
         call.media.rtp = Some(Box::new(RtpSession::new(config, step.now)));
     } else {
         apply_negotiated(call, step.now);
@@ -162,9 +174,22 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
 /// Stops sending and receiving, and gives the RTP socket back to the runtime at once: an
 /// ended call has no use for its port while the session lingers (a load of 1,000 calls/s
 /// would otherwise hold 5,000 ports for nothing).
+///
+/// The stream's RTCP BYE (RFC 3550 §6.6) goes before the socket is given back, so that
+/// the runtime still has the RTCP socket to send it from.
 pub(super) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    let local_rtcp = call.media.local_rtp.and_then(rtcp::rtcp_address);
     if let Some(media) = call.media.rtp.as_mut() {
-        media.stop();
+        let mut buf = Vec::new();
+        let bye = media.stop_with_bye(step.now, &mut buf);
+        if let (Some(bye), Some(local), false) = (bye, local_rtcp, call.media.released) {
+            step.rtp(Transmit {
+                local,
+                remote: bye.destination,
+                transport: Transport::Udp,
+                payload: buf,
+            });
+        }
     }
     release_rtp(step, call);
     step.cancel_timer(SessionTimer::Media);
@@ -193,6 +218,7 @@ fn apply_negotiated(call: &mut Call, now: Instant) {
     };
     if let Some(remote) = n.remote_rtp {
         media.set_remote(remote);
+        media.set_rtcp_remote(n.remote_rtcp, now);
     }
     // A re-INVITE may change the codec (RFC 3264 §8.3.2): what we send follows the answer.
     if let Some(codec) = audio_codec(n) {

@@ -40,6 +40,9 @@ pub struct Negotiated {
     /// not send (old-style hold `0.0.0.0`) or cannot (a host name the core does not
     /// resolve).
     pub remote_rtp: Option<SocketAddr>,
+    /// Where to send RTCP: the peer's `a=rtcp` (RFC 3605), else its RTP port + 1 (RFC
+    /// 3550 §11); `None` exactly when `remote_rtp` is.
+    pub remote_rtcp: Option<SocketAddr>,
     /// Our direction on the stream: whether we send and whether we receive.
     pub direction: Direction,
     /// The packet time to send with: the peer's `a=ptime`, else ours, else 20 ms.
@@ -89,6 +92,7 @@ pub fn negotiate(
             telephone_event_pt: events.map(|(theirs, _)| theirs),
             local_telephone_event_pt: events.map(|(_, ours)| ours),
             remote_rtp: remote.rtp_destination(index),
+            remote_rtcp: remote.rtcp_destination(index),
             direction: ours.direction.intersect(their_direction.reversed()),
             ptime_ms: theirs
                 .ptime_ms
