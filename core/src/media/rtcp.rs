@@ -478,6 +478,10 @@ pub fn randomise_interval(interval: Duration, draw: u64) -> Duration {
 /// `arrival` (the middle 32 bits of our NTP clock) minus the LSR and DLSR it carries, all
 /// in 1/65536 s. `None` when the peer has had no SR of ours (LSR 0), or the figures do
 /// not add up (a negative delay: a report for an SR from before a clock restart).
+///
+/// A result below zero by at most [`ROUND_TRIP_SLACK_UNITS`] is a round trip of zero:
+/// peers measure DLSR on a millisecond clock (baresip's libre does), which on a
+/// sub-millisecond path such as loopback can overshoot the whole round trip.
 pub fn round_trip(arrival: u32, last_sr: u32, delay_since_last_sr: u32) -> Option<Duration> {
     if last_sr == 0 {
         return None;
@@ -486,10 +490,15 @@ pub fn round_trip(arrival: u32, last_sr: u32, delay_since_last_sr: u32) -> Optio
         .wrapping_sub(last_sr)
         .wrapping_sub(delay_since_last_sr);
     if units > i32::MAX as u32 {
-        return None;
+        let short_by = units.wrapping_neg();
+        return (short_by <= ROUND_TRIP_SLACK_UNITS).then_some(Duration::ZERO);
     }
     Some(Duration::from_micros(u64::from(units) * 1_000_000 / 65_536))
 }
+
+/// How far below zero (in 1/65536 s: 5 ms) a round trip is still taken as zero rather
+/// than refused; see [`round_trip`].
+pub const ROUND_TRIP_SLACK_UNITS: u32 = 328;
 
 /// The RTCP address of the RTP address `rtp`: the next port up (RFC 3550 §11), where
 /// a runtime binds our RTCP socket. `None` for port 65535.
@@ -722,6 +731,11 @@ mod tests {
         let rtt = round_trip(0x0000_1000, 0xFFFF_F000, 0x0000_1000).unwrap();
         assert_eq!(rtt, Duration::from_micros(1_000_000 / 16));
         assert_eq!(round_trip(0x0001_0000, 0, 0), None, "no SR of ours yet");
+        assert_eq!(
+            round_trip(0x0001_0000, 0x0000_FF00, 0x0000_0140),
+            Some(Duration::ZERO),
+            "a DLSR rounded up by a millisecond clock overshoots a loopback round trip"
+        );
         assert_eq!(
             round_trip(0x0001_0000, 0x0001_0000, 0x0000_8000),
             None,

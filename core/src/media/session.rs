@@ -987,13 +987,14 @@ impl RtpSession {
         if self.next_report.is_none_or(|at| now < at) {
             return None;
         }
-        // Who sent in the interval now ending decides the next one.
+        // Who sent in the interval now ending decides the next one, which is never an
+        // initial one again (§6.2: only the first report may come at half the minimum).
+        self.reported_once = true;
         let interval = self.next_interval();
         buf.clear();
         let cname = std::mem::take(&mut self.cname);
         let written = self.write_rtcp_report(now, &cname, buf);
         self.cname = cname;
-        self.reported_once = true;
         self.next_report = Some(now + interval);
         // Only a CNAME over 255 octets fails, and the endpoint never makes one.
         written.ok()?;
