@@ -170,7 +170,7 @@ fn bind_kernel_pair(ip: IpAddr, buffer_bytes: usize) -> Option<RtpPair> {
     for _ in 0..RTP_BIND_ATTEMPTS {
         let rtp = bind_udp(SocketAddr::new(ip, 0), buffer_bytes).ok()?;
         let port = rtp.local_addr().ok()?.port();
-        if port % 2 == 0 && port < u16::MAX {
+        if port.is_multiple_of(2) && port < u16::MAX {
             if let Ok(rtcp) = bind_udp(SocketAddr::new(ip, port + 1), buffer_bytes) {
                 return Some(RtpPair {
                     rtp,

@@ -67,7 +67,7 @@ fn reports_flow_both_ways_at_rfc3550_intervals_and_each_side_ends_with_a_bye() {
             return false;
         }
         to_bob += 1;
-        to_bob % 10 == 0
+        to_bob.is_multiple_of(10)
     }));
     let start = p.now;
     p.run_for(Duration::from_secs(30));
@@ -139,7 +139,7 @@ fn each_side_reads_the_peers_loss_jitter_and_round_trip_into_its_media_stats() {
             return false;
         }
         to_bob += 1;
-        to_bob % 10 == 0
+        to_bob.is_multiple_of(10)
     }));
     let start = p.now;
     p.run_for(Duration::from_secs(30));

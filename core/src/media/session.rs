@@ -1951,7 +1951,7 @@ mod tests {
         p.copies = |d| {
             let from_a = d.len() >= 12 && d[8..12] == 0xAAAAu32.to_be_bytes();
             let seq = d.get(2..4).map_or(1, |s| u16::from_be_bytes([s[0], s[1]]));
-            usize::from(!(from_a && !looks_like_rtcp(d) && seq % 10 == 0))
+            usize::from(!(from_a && !looks_like_rtcp(d) && seq.is_multiple_of(10)))
         };
         p.run_until(Instant::from_millis(2_000));
         let mut sr = Vec::new();

@@ -41,7 +41,7 @@ pub struct Negotiated {
     /// resolve).
     pub remote_rtp: Option<SocketAddr>,
     /// Where to send RTCP: the peer's `a=rtcp` (RFC 3605), else its RTP port + 1 (RFC
-    /// 3550 §11); `None` exactly when `remote_rtp` is.
+    /// 3550 §11); `None` when `remote_rtp` is, or when `a=rtcp` names a host by name.
     pub remote_rtcp: Option<SocketAddr>,
     /// Our direction on the stream: whether we send and whether we receive.
     pub direction: Direction,
