@@ -13,10 +13,6 @@ use crate::sip::Transport;
 use crate::state_machine::ActionError;
 use crate::time::Instant;
 
-/// Characters of the random SDES CNAME of a call: 16 of 62 kinds, more than the 96 bits
-/// RFC 7022 §4.2 asks for.
-const CNAME_LEN: usize = 17;
-
 /// Our media address for SDP (`c=` and `m=`), once the runtime has opened the RTP
 /// socket: its port, at the configured advertised address when there is one (the socket
 /// is then bound at that address or at the wildcard), else at the socket's own address.
@@ -159,11 +155,12 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
         config.inactivity_timeout = step.config.rtp_inactivity;
         config.sink_capacity_frames = step.config.audio_sink_frames;
         config.rtcp_remote = negotiated.remote_rtcp;
-        // RFC 7022 §4.2: a random CNAME per call, so reports say nothing about the user.
-        let mut cname = String::with_capacity(CNAME_LEN);
-        step.rng.push_token(&mut cname, CNAME_LEN);
-        config.cname = cname.into_bytes().into_boxed_slice();
-        config.rtcp_seed = step.rng.next_u64();
+        // The CNAME and the RTCP intervals' generator come from the stream's random SSRC,
+        // sequence and timestamp rather than new draws: the endpoint's random sequence
+        // (tags, branches, the simulator's recorded seeds) stays what it was before RTCP.
+        let rtcp_seed = (u64::from(ssrc) << 32 | u64::from(ts)) ^ (u64::from(seq) << 16);
+        config.rtcp_seed = rtcp_seed;
+        config.cname = cname(rtcp_seed);
         call.media.rtp = Some(Box::new(RtpSession::new(config, step.now)));
     } else {
         apply_negotiated(call, step.now);
@@ -194,6 +191,22 @@ pub(super) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<()
     release_rtp(step, call);
     step.cancel_timer(SessionTimer::Media);
     Ok(())
+}
+
+/// A call's SDES CNAME: 24 hexadecimal digits (96 bits, the size RFC 7022 §4.2 asks
+/// for) mixed from `seed` by SplitMix64, so that it is random per call and says nothing
+/// about the user or host (RFC 7022 §4.2).
+fn cname(seed: u64) -> Box<[u8]> {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let a = mix(seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
+    let b = mix(seed.wrapping_add(0x3C6E_F372_FE94_F82A));
+    format!("{a:016x}{:08x}", b >> 32)
+        .into_bytes()
+        .into_boxed_slice()
 }
 
 /// Asks the runtime to close the session's RTP socket, once.
