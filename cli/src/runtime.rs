@@ -676,7 +676,8 @@ mod mio_agents {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook_mio::v1_0::Signals;
 
-    /// Tokens per endpoint: the SIP sockets, TCP connections and RTP sockets.
+    /// Tokens per endpoint: the SIP sockets, TCP connections, and RTP and RTCP sockets (two
+    /// per call).
     const TOKENS_PER_ENDPOINT: usize = 1 << 16;
     const SIGNALS: Token = Token(usize::MAX - 1);
 
