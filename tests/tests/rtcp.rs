@@ -12,7 +12,7 @@ use session_core::media::rtp::looks_like_rtcp;
 use session_core::media::MediaMode;
 use session_core::sip::Transport;
 use session_core::Config;
-use session_core_tests::{alice_and_bob_with, config, ring, Pump};
+use session_core_tests::{alice_and_bob_with, config, header_of, ring, Pump};
 
 /// The pump's first RTP port on each node; RTCP is on the port above.
 const ALICE_RTP: &str = "127.0.0.1:20000";
@@ -220,4 +220,84 @@ fn malformed_rtcp_is_counted_and_dropped_and_the_call_goes_on() {
     assert!(after.packets_received > before.packets_received + 300);
     assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
     assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+}
+
+/// A peer at 127.0.0.9 that offers `a=rtcp-mux` (RFC 5761) to Bob.
+#[test]
+fn an_offer_of_rtcp_mux_is_answered_with_it_and_rtcp_then_shares_the_rtp_port() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let peer: SocketAddr = addr("127.0.0.9:5060");
+    let sdp = "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
+               m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\na=rtcp-mux\r\na=sendrecv\r\n";
+    let invite = format!(
+        "INVITE sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bKmux1\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:peer@127.0.0.9>;tag=peer1\r\n\
+         To: <sip:bob@127.0.0.2>\r\n\
+         Call-ID: rtcp-mux@127.0.0.9\r\n\
+         CSeq: 1 INVITE\r\n\
+         Contact: <sip:peer@127.0.0.9:5060>\r\n\
+         Content-Type: application/sdp\r\n\
+         Content-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    p.inject("bob", peer, invite.as_bytes());
+    let b = p.incoming("bob").expect("a new call");
+    let now = p.now;
+    p.ep("bob").accept(now, b).expect("accept");
+    p.run_for(Duration::from_millis(20));
+    let ok = p
+        .unrouted
+        .iter()
+        .find(|w| w.bytes.starts_with(b"SIP/2.0 200"))
+        .expect("bob's 200")
+        .bytes
+        .clone();
+    let ok = String::from_utf8_lossy(&ok).into_owned();
+    assert!(
+        ok.contains("a=rtcp-mux\r\n"),
+        "the answer accepts it:\n{ok}"
+    );
+    let to = header_of(ok.as_bytes(), "To").expect("To");
+    let ack = format!(
+        "ACK sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
+         Via: SIP/2.0/UDP 127.0.0.9:5060;branch=z9hG4bKmux2\r\n\
+         Max-Forwards: 70\r\n\
+         From: <sip:peer@127.0.0.9>;tag=peer1\r\n\
+         To: {to}\r\n\
+         Call-ID: rtcp-mux@127.0.0.9\r\n\
+         CSeq: 1 ACK\r\n\
+         Content-Length: 0\r\n\r\n"
+    );
+    p.inject("bob", peer, ack.as_bytes());
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    p.run_for(Duration::from_secs(8));
+    // RTCP goes to the peer's RTP port (the only port it listens on), not 40001.
+    let rtcp_to: Vec<SocketAddr> = p
+        .unrouted
+        .iter()
+        .zip(&p.unrouted_to)
+        .filter(|(w, _)| looks_like_rtcp(&w.bytes))
+        .map(|(_, to)| *to)
+        .collect();
+    assert!(!rtcp_to.is_empty(), "bob reported within 8 s");
+    assert!(
+        rtcp_to.iter().all(|to| *to == addr("127.0.0.9:40000")),
+        "{rtcp_to:?}"
+    );
+    // And RTCP the peer multiplexes on Bob's RTP port is read there.
+    let mut rr = Vec::new();
+    session_core::media::rtcp::write_receiver_report(&mut rr, 0x5EED, &[]).expect("an RR");
+    let now = p.now;
+    p.ep("bob").handle_datagram(
+        now,
+        addr(BOB_RTP),
+        addr("127.0.0.9:40000"),
+        Transport::Udp,
+        &rr,
+    );
+    let stats = p.ep("bob").media_stats(b).expect("media").clone();
+    assert_eq!(stats.rtcp_received, 1);
+    assert_eq!(stats.rtcp_invalid, 0);
 }

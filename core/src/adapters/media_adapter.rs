@@ -175,7 +175,11 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
 /// The stream's RTCP BYE (RFC 3550 §6.6) goes before the socket is given back, so that
 /// the runtime still has the RTCP socket to send it from.
 pub(super) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
-    let local_rtcp = call.media.local_rtp.and_then(rtcp::rtcp_address);
+    let mux = call.negotiated.as_ref().is_some_and(|n| n.rtcp_mux);
+    let local_rtcp = match mux {
+        true => call.media.local_rtp,
+        false => call.media.local_rtp.and_then(rtcp::rtcp_address),
+    };
     if let Some(media) = call.media.rtp.as_mut() {
         let mut buf = Vec::new();
         let bye = media.stop_with_bye(step.now, &mut buf);

@@ -255,11 +255,13 @@ impl Session {
             let (Some(media), Some(local)) = (call.media.rtp.as_mut(), call.media.local_rtp) else {
                 return;
             };
+            let mux = call.negotiated.as_ref().is_some_and(|n| n.rtcp_mux);
             let mut buf = Vec::with_capacity(256);
             while let Some(t) = media.poll_transmit(now, &mut buf) {
                 let payload = std::mem::replace(&mut buf, Vec::with_capacity(256));
-                // RTCP leaves from the port above RTP's (RFC 3550 §11).
-                let local = match t.rtcp {
+                // RTCP leaves from the port above RTP's (RFC 3550 §11), or from the RTP
+                // port itself when multiplexed (RFC 5761).
+                let local = match t.rtcp && !mux {
                     true => rtcp::rtcp_address(local).unwrap_or(local),
                     false => local,
                 };
