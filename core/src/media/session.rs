@@ -67,7 +67,9 @@
 //!   factor in [0.5, 1.5] from the session's own seeded generator. RTCP keeps going on
 //!   hold: RFC 3264 §5.1 has it sent and received whatever the direction.
 //! - RTCP is read from the RTCP port ([`handle_rtcp`](RtpSession::handle_rtcp)) and
-//!   multiplexed on the RTP port (RFC 5761 §4, told apart by the packet type). A sender
+//!   multiplexed on the RTP port (RFC 5761 §4, told apart by the packet type); with
+//!   rtcp-mux negotiated the endpoint points `rtcp_remote` at the peer's RTP port and
+//!   sends our reports from our RTP port. A sender
 //!   report from the peer is remembered for the LSR/DLSR fields of our reports; a report
 //!   block about our source becomes [`MediaStats::remote_report`], with the round trip
 //!   of §6.4.1; a BYE becomes [`MediaEvent::RemoteBye`]. Malformed RTCP is counted
