@@ -17,6 +17,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use session_core::driver::RtpCounters;
 use session_core::endpoint::EndReason;
 use session_core::transaction::TimerConfig;
 use session_core::{CallOptions, Command, CommandError, DtmfMode, SessionEvent, SessionId};
@@ -153,12 +154,20 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
         Ok(s) => s,
         Err(AgentError::Command(e @ CommandError::BadTarget { .. })) => {
             eprintln!("sessionctl call: {e} (try sip:user@host:port)");
-            report(&args, None, "bad_target", None, None, (0, 0), None);
+            report(
+                &args,
+                None,
+                "bad_target",
+                None,
+                None,
+                Default::default(),
+                None,
+            );
             return ExitCode::from(2);
         }
         Err(e) => {
             eprintln!("sessionctl call: {e}");
-            report(&args, None, "error", None, None, (0, 0), None);
+            report(&args, None, "error", None, None, Default::default(), None);
             return ExitCode::FAILURE;
         }
     };
@@ -280,9 +289,7 @@ pub fn run(agents: &mut dyn Agents, args: CallArgs) -> ExitCode {
     let duration_ms = outcome
         .answered_at
         .map(|a| outcome.ended_at.saturating_duration_since(a).as_millis() as u64);
-    let counters = agents
-        .rtp_counters(0, session)
-        .map_or((0, 0), |c| (c.packets_sent, c.packets_received));
+    let counters = agents.rtp_counters(0, session).unwrap_or_default();
     agents.shutdown(Duration::from_secs(1));
     report(
         &args,
@@ -424,7 +431,7 @@ fn report(
     reason: &str,
     session: Option<String>,
     duration_ms: Option<u64>,
-    (rtp_sent, rtp_received): (u64, u64),
+    counters: RtpCounters,
     transfer: Option<Option<u16>>,
 ) {
     let mut line = json!({
@@ -435,9 +442,10 @@ fn report(
         "established": duration_ms.is_some(),
         "reason": reason,
         "duration_ms": duration_ms.unwrap_or(0),
-        "rtp_sent": rtp_sent,
-        "rtp_received": rtp_received,
+        "rtp_sent": counters.packets_sent,
+        "rtp_received": counters.packets_received,
     });
+    runtime::add_rtcp_json(&mut line, &counters);
     if let Some(transfer) = transfer {
         line["transfer"] = json!(transfer);
     }

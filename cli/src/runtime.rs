@@ -500,6 +500,23 @@ pub fn event_json(event: &SessionEvent) -> serde_json::Value {
     }
 }
 
+/// Adds a session's RTCP figures to a JSON object (the `media` line of `uas`, the result
+/// line of `call`): how many RTCP packets crossed its RTCP socket each way and, once the
+/// peer reported on our stream (RFC 3550 §6.4), what it said — `peer_fraction_lost` in
+/// percent, `peer_cumulative_lost`, `peer_jitter_ms` — and the round trip from its LSR
+/// and DLSR (`rtt_ms`, §6.4.1; `null` until the peer had an SR of ours).
+pub fn add_rtcp_json(line: &mut serde_json::Value, counters: &RtpCounters) {
+    line["rtcp_sent"] = counters.rtcp_sent.into();
+    line["rtcp_received"] = counters.rtcp_received.into();
+    if let Some(r) = counters.remote_report {
+        line["peer_fraction_lost"] = r.fraction_lost_percent().into();
+        line["peer_cumulative_lost"] = r.cumulative_lost.into();
+        line["peer_jitter_ms"] = (r.jitter_us as f64 / 1000.0).into();
+        line["rtt_ms"] = r.round_trip.map(|d| d.as_micros() as f64 / 1000.0).into();
+        line["peer_reports"] = r.reports.into();
+    }
+}
+
 /// Prints one JSON line on stdout.
 pub fn emit(value: &serde_json::Value) {
     use std::io::Write;
@@ -706,7 +723,8 @@ mod mio_agents {
     use signal_hook::consts::{SIGINT, SIGTERM};
     use signal_hook_mio::v1_0::Signals;
 
-    /// Tokens per endpoint: the SIP sockets, TCP connections and RTP sockets.
+    /// Tokens per endpoint: the SIP sockets, TCP connections, and RTP and RTCP sockets (two
+    /// per call).
     const TOKENS_PER_ENDPOINT: usize = 1 << 16;
     const SIGNALS: Token = Token(usize::MAX - 1);
 

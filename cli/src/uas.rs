@@ -231,10 +231,11 @@ fn serve(
                     SessionEvent::Terminated { session, .. } => {
                         due.retain(|(_, command)| command.session() != Some(session));
                         if let Some(c) = agents.rtp_counters(0, session) {
-                            runtime::emit(
-                                &json!({"event": "media", "session": session.to_string(),
-                                "rtp_sent": c.packets_sent, "rtp_received": c.packets_received}),
-                            );
+                            let mut line = json!({"event": "media",
+                                "session": session.to_string(),
+                                "rtp_sent": c.packets_sent, "rtp_received": c.packets_received});
+                            runtime::add_rtcp_json(&mut line, &c);
+                            runtime::emit(&line);
                         }
                     }
                     _ => {}

@@ -1,6 +1,9 @@
 //! Interop with baresip (issue 6, item 4), a full SIP user agent as the peer: baresip calls
 //! `sessionctl uas`, and `sessionctl call` calls baresip, each with audio both ways
-//! checked by RTP packet counts, on both runtimes.
+//! checked by RTP packet counts, on both runtimes. A 12 s call to baresip also checks
+//! RTCP (RFC 3550 §6): captured with `--pcap` and read back by `tshark`, our reports
+//! leave from our RTP port + 1 to baresip's RTCP port, about every 5 s, and baresip's
+//! reports on our stream come back into the result line (`peer_fraction_lost`, `rtt_ms`).
 //!
 //! baresip runs headless from a temporary config directory (`-f DIR`): no stdio module
 //! (it cannot poll a non-terminal stdin: `epoll_ctl` refuses /dev/null), the `aufile`
@@ -91,7 +94,7 @@ fn write_config(dir: &Path, sip_port: u16) {
     std::fs::create_dir_all(dir).expect("temp config dir");
     let rtp = free_port() & !1;
     let wav = dir.join("tone.wav");
-    std::fs::write(&wav, tone_wav(10)).expect("baresip audio file");
+    std::fs::write(&wav, tone_wav(20)).expect("baresip audio file");
     let config = format!(
         "poll_method epoll\n\
          sip_listen 127.0.0.1:{sip_port}\n\
@@ -206,4 +209,140 @@ fn sessionctl_call_to_baresip(runtime: &str) {
     );
 }
 
-on_both_runtimes!(baresip_calls_sessionctl_uas, sessionctl_call_to_baresip);
+/// One RTCP packet of a capture as tshark decoded it: source and destination ports and
+/// the packet types of the compound.
+#[derive(Debug)]
+struct RtcpFrame {
+    time_s: f64,
+    src_port: u16,
+    dst_port: u16,
+    types: String,
+}
+
+fn rtcp_frames(pcap: &Path) -> Vec<RtcpFrame> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args([
+            "-o",
+            "rtcp.heuristic_rtcp:TRUE",
+            "-Y",
+            "rtcp",
+            "-T",
+            "fields",
+        ])
+        .args([
+            "-e",
+            "frame.time_relative",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "udp.dstport",
+        ])
+        .args(["-e", "rtcp.pt"])
+        .output()
+        .expect("tshark runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split('\t');
+            Some(RtcpFrame {
+                time_s: f.next()?.parse().ok()?,
+                src_port: f.next()?.parse().ok()?,
+                dst_port: f.next()?.parse().ok()?,
+                types: f.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The RTP port of our offer: the audio port of the first INVITE's SDP in the capture.
+fn our_offer_port(pcap: &Path) -> u16 {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-Y", "sip.Method == \"INVITE\"", "-T", "fields"])
+        .args(["-e", "sdp.media.port"])
+        .output()
+        .expect("tshark runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().parse().ok())
+        .expect("our INVITE with SDP in the capture")
+}
+
+fn sessionctl_call_to_baresip_exchanges_rtcp(runtime: &str) {
+    if !have_baresip() || !have_tool("tshark", "-v", "tshark") {
+        return;
+    }
+    let port = free_port();
+    let bs = Baresip::start(port, &[], 17);
+    std::thread::sleep(Duration::from_millis(700));
+    let pcap = std::env::temp_dir().join(format!(
+        "sessionctl-rtcp-{runtime}-{}.pcap",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&pcap);
+    let out = sessionctl(runtime)
+        .args(["call", &format!("sip:bs@127.0.0.1:{port}")])
+        .args(["--bind", "127.0.0.1:0", "--duration-ms", "12000"])
+        .args(["--media", "tone", "--pcap"])
+        .arg(&pcap)
+        .output()
+        .expect("sessionctl call runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    let bs_out = bs.finish(Duration::from_millis(100));
+    let last = stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(
+        out.status.success() && last.contains("\"status\":200"),
+        "call failed: {stdout}\n{}\nbaresip:\n{bs_out}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let frames = rtcp_frames(&pcap);
+    let our_rtp = our_offer_port(&pcap);
+    let _ = std::fs::remove_file(&pcap);
+    // Ours leave from our RTP port + 1, each an SR (200) first, the last with our BYE (203).
+    let our_rtcp = our_rtp + 1;
+    let ours: Vec<&RtcpFrame> = frames.iter().filter(|f| f.src_port == our_rtcp).collect();
+    let theirs: Vec<&RtcpFrame> = frames.iter().filter(|f| f.dst_port == our_rtcp).collect();
+    println!("{runtime}: {frames:#?}\n{last}");
+    let reports = ours.iter().filter(|f| !f.types.contains("203")).count();
+    assert!(
+        (2..=5).contains(&reports),
+        "12 s at 5 s ± 50 % (the first after about 2.5 s): {frames:#?}"
+    );
+    assert!(
+        ours.iter().all(|f| f.types.starts_with("200")),
+        "SRs: {frames:#?}"
+    );
+    assert!(
+        ours.last().is_some_and(|f| f.types.contains("203")),
+        "our BYE last: {frames:#?}"
+    );
+    for pair in ours.windows(2).take(reports.saturating_sub(1)) {
+        let gap = pair[1].time_s - pair[0].time_s;
+        assert!(
+            (2.4..=7.6).contains(&gap),
+            "{gap} s between reports: {frames:#?}"
+        );
+    }
+    assert!(
+        !theirs.is_empty(),
+        "baresip sent RTCP to our RTCP port: {frames:#?}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&last).expect("a JSON line");
+    assert!(v["rtcp_sent"].as_u64().unwrap_or(0) >= 3, "{last}");
+    assert!(v["rtcp_received"].as_u64().unwrap_or(0) >= 1, "{last}");
+    let lost = v["peer_fraction_lost"]
+        .as_f64()
+        .expect("baresip reported on our stream");
+    assert!(lost < 5.0, "loopback loses nothing: {last}");
+    let rtt = v["rtt_ms"].as_f64().expect("baresip echoed our SR");
+    assert!((0.0..50.0).contains(&rtt), "loopback round trip: {last}");
+}
+
+on_both_runtimes!(
+    baresip_calls_sessionctl_uas,
+    sessionctl_call_to_baresip,
+    sessionctl_call_to_baresip_exchanges_rtcp
+);

@@ -53,7 +53,8 @@
 //! - A datagram the socket refused with `WouldBlock` is queued (bounded) and sent on the
 //!   next writable event, in order.
 //! - RTP sockets open on the core's `MediaRequest::Open`, from the configured port range
-//!   (even ports), and close on `Close`; their packets are counted per session.
+//!   (even ports), each with its RTCP socket on the port above (RFC 3550 §11), both with a
+//!   token of their own, and close on `Close`; their packets are counted per session.
 //! - Time: the `std::time::Instant` given to [`Driver::new`] is the core's zero.
 //!
 //! What to send, queue, open or close is decided in the runtime core both runtimes

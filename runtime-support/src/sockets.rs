@@ -107,17 +107,30 @@ pub fn bind_sip(
     Err(last_error.unwrap_or_else(|| io::Error::from(io::ErrorKind::AddrInUse)))
 }
 
-/// An RTP socket on `ip`: from `ports` when a range is configured (skipping ports other
-/// processes hold, which go back to the range), else on a kernel-chosen port. Returns the
-/// socket and the range port it took, if any.
+/// An RTP socket and its RTCP socket on the port above (RFC 3550 §11), both on `ip`.
+#[derive(Debug)]
+pub struct RtpPair {
+    /// The RTP socket, on an even port.
+    pub rtp: UdpSocket,
+    /// The RTCP socket, on the RTP port + 1; `None` only when no kernel-chosen port had
+    /// its neighbour free within the attempts (RTCP is then not sent, and counted as
+    /// dropped).
+    pub rtcp: Option<UdpSocket>,
+    /// The range port the pair took, if a range is configured.
+    pub port: Option<u16>,
+}
+
+/// An RTP socket on an even port and its RTCP socket on the next: from `ports` when a
+/// range is configured (skipping ports other processes hold, which go back to the range),
+/// else on kernel-chosen ports, retried until the kernel gives an even one whose
+/// neighbour is free.
 pub fn bind_rtp(
     ports: Option<&mut PortAllocator>,
     ip: IpAddr,
     buffer_bytes: usize,
-) -> Option<(UdpSocket, Option<u16>)> {
+) -> Option<RtpPair> {
     let Some(ports) = ports else {
-        let addr = SocketAddr::new(ip, 0);
-        return bind_udp(addr, buffer_bytes).ok().map(|s| (s, None));
+        return bind_kernel_pair(ip, buffer_bytes);
     };
     let mut busy = Vec::new();
     let mut found = None;
@@ -125,13 +138,21 @@ pub fn bind_rtp(
         let Some(port) = ports.allocate() else {
             break;
         };
-        match bind_udp(SocketAddr::new(ip, port), buffer_bytes) {
-            Ok(s) => {
-                found = Some((s, Some(port)));
+        let pair = bind_udp(SocketAddr::new(ip, port), buffer_bytes).and_then(|rtp| {
+            let rtcp = bind_udp(SocketAddr::new(ip, port + 1), buffer_bytes)?;
+            Ok((rtp, rtcp))
+        });
+        match pair {
+            Ok((rtp, rtcp)) => {
+                found = Some(RtpPair {
+                    rtp,
+                    rtcp: Some(rtcp),
+                    port: Some(port),
+                });
                 break;
             }
             Err(e) => {
-                tracing::debug!(port, error = %e, "RTP port unavailable");
+                tracing::debug!(port, error = %e, "RTP or RTCP port unavailable");
                 busy.push(port);
             }
         }
@@ -140,6 +161,32 @@ pub fn bind_rtp(
         ports.release(port);
     }
     found
+}
+
+/// Kernel-chosen ports: the kernel hands out any port, so an odd one, or one whose
+/// neighbour is taken, is given back and another asked for.
+fn bind_kernel_pair(ip: IpAddr, buffer_bytes: usize) -> Option<RtpPair> {
+    let mut fallback = None;
+    for _ in 0..RTP_BIND_ATTEMPTS {
+        let rtp = bind_udp(SocketAddr::new(ip, 0), buffer_bytes).ok()?;
+        let port = rtp.local_addr().ok()?.port();
+        if port.is_multiple_of(2) && port < u16::MAX {
+            if let Ok(rtcp) = bind_udp(SocketAddr::new(ip, port + 1), buffer_bytes) {
+                return Some(RtpPair {
+                    rtp,
+                    rtcp: Some(rtcp),
+                    port: None,
+                });
+            }
+        }
+        fallback.get_or_insert(rtp);
+    }
+    tracing::warn!(%ip, "no even RTP port with a free RTCP neighbour; RTCP off for this call");
+    fallback.map(|rtp| RtpPair {
+        rtp,
+        rtcp: None,
+        port: None,
+    })
 }
 
 /// A non-blocking TCP connection to `remote`, with Nagle off (SIP messages go out whole),

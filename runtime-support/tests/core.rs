@@ -257,7 +257,7 @@ fn media_open_skips_ports_other_processes_hold() {
 #[test]
 fn media_open_fails_when_the_range_is_exhausted() {
     let mut config = config();
-    config.rtp_ports = Some(PortAllocator::new(42_000, 42_000).expect("range"));
+    config.rtp_ports = Some(PortAllocator::new(42_000, 42_001).expect("range"));
     let (mut core, _listener) = core(config);
     assert!(matches!(
         core.open_media(SessionId(1)),

@@ -4,7 +4,8 @@
 //! # Shape
 //!
 //! One tokio task owns the endpoint and every socket (SIP over UDP and TCP on one address,
-//! one UDP socket per call's RTP from a port range). The application talks to it through
+//! one UDP socket per call's RTP from a port range and one for its RTCP on the port above).
+//! The application talks to it through
 //! a [`SessionCoordinator`] (commands go over a channel, answers come back) and receives
 //! events per call ([`CallHandle`]), for incoming calls ([`IncomingCalls`]) and globally
 //! ([`SessionCoordinator::events`]).

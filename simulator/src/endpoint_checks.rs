@@ -169,11 +169,17 @@ impl WireRules {
     /// The runtime opened an RTP port.
     pub fn rtp_opened(&mut self, local: SocketAddr) {
         self.rtp_open.insert(local);
+        // And its RTCP socket on the port above (RFC 3550 §11).
+        self.rtp_open
+            .extend(session_core::media::rtcp::rtcp_address(local));
     }
 
     /// The core asked for an RTP port to be closed.
     pub fn rtp_closed(&mut self, local: SocketAddr) {
         self.rtp_open.remove(&local);
+        if let Some(rtcp) = session_core::media::rtcp::rtcp_address(local) {
+            self.rtp_open.remove(&rtcp);
+        }
     }
 
     /// The process restarted: its sockets are gone, and so is its memory of which

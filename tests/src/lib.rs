@@ -48,6 +48,9 @@ type InFlight = (usize, SocketAddr, SocketAddr, Vec<u8>);
 /// Decides whether a SIP datagram is lost (called once per datagram, after logging).
 pub type DropFn = Box<dyn FnMut(&Wire) -> bool>;
 
+/// Decides whether an RTP or RTCP datagram to `remote` is lost (called once per datagram).
+pub type MediaDropFn = Box<dyn FnMut(SocketAddr, &[u8]) -> bool>;
+
 /// Replaces a SIP datagram's bytes on its way (`None`: leaves it as it is); called once
 /// per datagram, before it is logged, so a ladder shows what crossed the wire. A test
 /// uses it to play a peer that differs from ours in one header.
@@ -65,6 +68,12 @@ pub struct Pump {
     pub wire: Vec<Wire>,
     /// RTP packets delivered, per receiving node.
     pub rtp_delivered: BTreeMap<&'static str, u64>,
+    /// RTCP packets delivered (to an odd port, RFC 3550 §11), per receiving node.
+    pub rtcp_delivered: BTreeMap<&'static str, u64>,
+    /// Every RTCP datagram sent (to an odd port), lost or not, with its destination.
+    pub rtcp_wire: Vec<(Wire, SocketAddr)>,
+    /// Drop RTP and RTCP datagrams for which this returns true.
+    pub drop_media: Option<MediaDropFn>,
     /// Drop SIP datagrams for which this returns true (after they are logged; the
     /// ladder marks them `(lost)`).
     pub drop_sip: Option<DropFn>,
@@ -114,6 +123,9 @@ impl Pump {
             latency: Duration::from_millis(10),
             wire: Vec::new(),
             rtp_delivered: BTreeMap::new(),
+            rtcp_delivered: BTreeMap::new(),
+            rtcp_wire: Vec::new(),
+            drop_media: None,
             drop_sip: None,
             rewrite_sip: None,
             lost: Vec::new(),
@@ -199,6 +211,21 @@ impl Pump {
                     if dropped {
                         return;
                     }
+                } else {
+                    if t.remote.port() % 2 == 1 {
+                        let wire = Wire {
+                            at: now,
+                            from: self.nodes[from].name,
+                            to: self.nodes[to].name,
+                            bytes: payload.clone(),
+                        };
+                        self.rtcp_wire.push((wire, t.remote));
+                    }
+                    if let Some(drop) = self.drop_media.as_mut() {
+                        if drop(t.remote, &payload) {
+                            return;
+                        }
+                    }
                 }
                 self.seq += 1;
                 self.in_flight.insert(
@@ -253,7 +280,9 @@ impl Pump {
                 let (to, from_addr, to_addr, bytes) =
                     self.in_flight.remove(&key).expect("checked above");
                 let node = &mut self.nodes[to];
-                if to_addr != node.ep.config().sip_addr {
+                if to_addr.port() % 2 == 1 && to_addr != node.ep.config().sip_addr {
+                    *self.rtcp_delivered.entry(node.name).or_default() += 1;
+                } else if to_addr != node.ep.config().sip_addr {
                     *self.rtp_delivered.entry(node.name).or_default() += 1;
                 }
                 node.ep.handle_datagram(

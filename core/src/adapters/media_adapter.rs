@@ -5,9 +5,11 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use crate::call::MediaRequest;
 use crate::call::{Call, Payload};
-use crate::call::{SessionTimer, Step};
+use crate::call::{SessionTimer, Step, Transmit};
+use crate::media::rtcp;
 use crate::media::{AudioCodec, DtmfMode, G711Law, MediaDirection, RtpSession, RtpSessionConfig};
 use crate::sdp::{Direction, LocalMedia, Negotiated, SessionDescription};
+use crate::sip::Transport;
 use crate::state_machine::ActionError;
 use crate::time::Instant;
 
@@ -152,6 +154,13 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
         config.direction = media_direction(negotiated.direction, negotiated.remote_rtp.is_some());
         config.inactivity_timeout = step.config.rtp_inactivity;
         config.sink_capacity_frames = step.config.audio_sink_frames;
+        config.rtcp_remote = negotiated.remote_rtcp;
+        // The CNAME and the RTCP intervals' generator come from the stream's random SSRC,
+        // sequence and timestamp rather than new draws: the endpoint's random sequence
+        // (tags, branches, the simulator's recorded seeds) stays what it was before RTCP.
+        let rtcp_seed = (u64::from(ssrc) << 32 | u64::from(ts)) ^ (u64::from(seq) << 16);
+        config.rtcp_seed = rtcp_seed;
+        config.cname = cname(rtcp_seed);
         call.media.rtp = Some(Box::new(RtpSession::new(config, step.now)));
     } else {
         apply_negotiated(call, step.now);
@@ -162,13 +171,46 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
 /// Stops sending and receiving, and gives the RTP socket back to the runtime at once: an
 /// ended call has no use for its port while the session lingers (a load of 1,000 calls/s
 /// would otherwise hold 5,000 ports for nothing).
+///
+/// The stream's RTCP BYE (RFC 3550 §6.6) goes before the socket is given back, so that
+/// the runtime still has the RTCP socket to send it from.
 pub(super) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    let mux = call.negotiated.as_ref().is_some_and(|n| n.rtcp_mux);
+    let local_rtcp = match mux {
+        true => call.media.local_rtp,
+        false => call.media.local_rtp.and_then(rtcp::rtcp_address),
+    };
     if let Some(media) = call.media.rtp.as_mut() {
-        media.stop();
+        let mut buf = Vec::new();
+        let bye = media.stop_with_bye(step.now, &mut buf);
+        if let (Some(bye), Some(local), false) = (bye, local_rtcp, call.media.released) {
+            step.rtp(Transmit {
+                local,
+                remote: bye.destination,
+                transport: Transport::Udp,
+                payload: buf,
+            });
+        }
     }
     release_rtp(step, call);
     step.cancel_timer(SessionTimer::Media);
     Ok(())
+}
+
+/// A call's SDES CNAME: 24 hexadecimal digits (96 bits, the size RFC 7022 §4.2 asks
+/// for) mixed from `seed` by SplitMix64, so that it is random per call and says nothing
+/// about the user or host (RFC 7022 §4.2).
+fn cname(seed: u64) -> Box<[u8]> {
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    let a = mix(seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
+    let b = mix(seed.wrapping_add(0x3C6E_F372_FE94_F82A));
+    format!("{a:016x}{:08x}", b >> 32)
+        .into_bytes()
+        .into_boxed_slice()
 }
 
 /// Asks the runtime to close the session's RTP socket, once.
@@ -193,6 +235,7 @@ fn apply_negotiated(call: &mut Call, now: Instant) {
     };
     if let Some(remote) = n.remote_rtp {
         media.set_remote(remote);
+        media.set_rtcp_remote(n.remote_rtcp, now);
     }
     // A re-INVITE may change the codec (RFC 3264 §8.3.2): what we send follows the answer.
     if let Some(codec) = audio_codec(n) {

@@ -1,9 +1,10 @@
 //! Which RTP socket belongs to which session, and how many packets each carried.
 //!
 //! The core asks for a socket with `MediaRequest::Open` and gives it up with `Close`; in
-//! between, RTP for the session arrives on that socket and the core sends RTP from it.
-//! The book maps both ways (session → socket for `Close`, local address → session for
-//! counting) and keeps the last counters of recently closed sessions so an application
+//! between, RTP for the session arrives on that socket and the core sends RTP from it,
+//! and RTCP on the socket bound one port above (RFC 3550 §11), which the book keeps with
+//! it. The book maps both ways (session → sockets for `Close`, local address → session
+//! for counting) and keeps the last counters of recently closed sessions so an application
 //! can still read a call's totals after it ended.
 
 use std::collections::{BTreeMap, VecDeque};
@@ -14,7 +15,8 @@ use crate::call::SessionId;
 /// How many closed sessions' counters are remembered.
 const CLOSED_KEPT: usize = 1024;
 
-/// Packets and bytes through one RTP socket.
+/// Packets and bytes through one session's RTP and RTCP sockets, and the peer's last
+/// RTCP report on our stream.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RtpCounters {
     /// Datagrams sent from the socket.
@@ -25,6 +27,13 @@ pub struct RtpCounters {
     pub bytes_sent: u64,
     /// Payload bytes received.
     pub bytes_received: u64,
+    /// RTCP datagrams sent from the RTCP socket.
+    pub rtcp_sent: u64,
+    /// RTCP datagrams received on the RTCP socket.
+    pub rtcp_received: u64,
+    /// The peer's last RTCP report on our stream (RFC 3550 §6.4), as the core's media
+    /// statistics held it when the sockets closed (see [`MediaBook::set_remote_report`]).
+    pub remote_report: Option<crate::media::RemoteReport>,
 }
 
 /// One open RTP socket as the book knows it.
@@ -36,6 +45,8 @@ pub struct MediaSocket<H> {
     pub local_rtp: SocketAddr,
     /// The runtime's handle for the socket (a slab index, a token).
     pub handle: H,
+    /// The RTCP socket bound at the port above, with its runtime handle.
+    pub rtcp: Option<(SocketAddr, H)>,
     /// Its traffic so far.
     pub counters: RtpCounters,
 }
@@ -86,17 +97,32 @@ impl<H: Copy> MediaBook<H> {
                 session,
                 local_rtp,
                 handle,
+                rtcp: None,
                 counters: RtpCounters::default(),
             },
         );
         old
     }
 
-    /// Forgets the session's socket and returns it, keeping its counters for
-    /// [`MediaBook::counters`].
+    /// Records the RTCP socket of a session whose RTP socket is in the book. False (and
+    /// nothing recorded) when the session has none.
+    pub fn insert_rtcp(&mut self, session: SessionId, local_rtcp: SocketAddr, handle: H) -> bool {
+        let Some(socket) = self.by_session.get_mut(&session) else {
+            return false;
+        };
+        socket.rtcp = Some((local_rtcp, handle));
+        self.by_addr.insert(local_rtcp, session);
+        true
+    }
+
+    /// Forgets the session's sockets (RTP and RTCP) and returns them, keeping their
+    /// counters for [`MediaBook::counters`].
     pub fn remove(&mut self, session: SessionId) -> Option<MediaSocket<H>> {
         let socket = self.by_session.remove(&session)?;
         self.by_addr.remove(&socket.local_rtp);
+        if let Some((local_rtcp, _)) = socket.rtcp {
+            self.by_addr.remove(&local_rtcp);
+        }
         if self.closed_order.len() >= CLOSED_KEPT {
             if let Some(oldest) = self.closed_order.pop_front() {
                 self.closed.remove(&oldest);
@@ -120,8 +146,8 @@ impl<H: Copy> MediaBook<H> {
     }
 
     /// Which socket a datagram sent from `local` leaves by: the SIP socket for
-    /// `sip_addr`, else the RTP socket bound at `local`; `None` when no socket is bound
-    /// there (the runtime drops and counts the datagram).
+    /// `sip_addr`, else the RTP or RTCP socket bound at `local`; `None` when no socket is
+    /// bound there (the runtime drops and counts the datagram).
     pub fn source(&self, local: SocketAddr, sip_addr: SocketAddr) -> Option<Source<H>>
     where
         H: Copy,
@@ -129,22 +155,36 @@ impl<H: Copy> MediaBook<H> {
         if local == sip_addr {
             return Some(Source::Sip);
         }
-        self.socket_at(local).map(|s| Source::Rtp(s.handle))
+        let socket = self.socket_at(local)?;
+        match socket.rtcp {
+            Some((at, handle)) if at == local => Some(Source::Rtp(handle)),
+            _ => Some(Source::Rtp(socket.handle)),
+        }
     }
 
-    /// Counts a datagram sent from `local`. False when no RTP socket is bound there.
+    /// Counts a datagram sent from `local` (as RTCP when `local` is the RTCP socket's).
+    /// False when no RTP or RTCP socket is bound there.
     pub fn record_sent(&mut self, local: SocketAddr, bytes: usize) -> bool {
-        self.with_counters(local, |c| {
-            c.packets_sent += 1;
-            c.bytes_sent += bytes as u64;
+        self.with_counters(local, |c, rtcp| {
+            if rtcp {
+                c.rtcp_sent += 1;
+            } else {
+                c.packets_sent += 1;
+                c.bytes_sent += bytes as u64;
+            }
         })
     }
 
-    /// Counts a datagram received on `local`. False when no RTP socket is bound there.
+    /// Counts a datagram received on `local` (as RTCP when `local` is the RTCP socket's).
+    /// False when no RTP or RTCP socket is bound there.
     pub fn record_received(&mut self, local: SocketAddr, bytes: usize) -> bool {
-        self.with_counters(local, |c| {
-            c.packets_received += 1;
-            c.bytes_received += bytes as u64;
+        self.with_counters(local, |c, rtcp| {
+            if rtcp {
+                c.rtcp_received += 1;
+            } else {
+                c.packets_received += 1;
+                c.bytes_received += bytes as u64;
+            }
         })
     }
 
@@ -155,6 +195,22 @@ impl<H: Copy> MediaBook<H> {
             .get(&session)
             .map(|s| s.counters)
             .or_else(|| self.closed.get(&session).copied())
+    }
+
+    /// Keeps the peer's last RTCP report on a session's stream with its counters, so that
+    /// it outlives the session like they do. False when the session has no socket here.
+    pub fn set_remote_report(
+        &mut self,
+        session: SessionId,
+        report: Option<crate::media::RemoteReport>,
+    ) -> bool {
+        match self.by_session.get_mut(&session) {
+            Some(s) => {
+                s.counters.remote_report = report;
+                true
+            }
+            None => false,
+        }
     }
 
     /// How many RTP sockets are open.
@@ -172,13 +228,14 @@ impl<H: Copy> MediaBook<H> {
         self.by_session.values()
     }
 
-    fn with_counters(&mut self, local: SocketAddr, f: impl FnOnce(&mut RtpCounters)) -> bool {
+    fn with_counters(&mut self, local: SocketAddr, f: impl FnOnce(&mut RtpCounters, bool)) -> bool {
         let Some(session) = self.by_addr.get(&local) else {
             return false;
         };
         match self.by_session.get_mut(session) {
             Some(s) => {
-                f(&mut s.counters);
+                let rtcp = s.local_rtp != local;
+                f(&mut s.counters, rtcp);
                 true
             }
             None => false,
@@ -203,6 +260,32 @@ mod tests {
         assert_eq!(book.source(addr(10_002), addr(5060)), None);
         book.remove(SessionId(1));
         assert_eq!(book.source(addr(10_000), addr(5060)), None);
+    }
+
+    #[test]
+    fn rtcp_leaves_by_its_own_socket_and_counts_with_the_session() {
+        let mut book = MediaBook::new();
+        book.insert(SessionId(1), addr(10_000), 7usize);
+        assert!(book.insert_rtcp(SessionId(1), addr(10_001), 8));
+        assert!(!book.insert_rtcp(SessionId(2), addr(10_003), 9));
+        assert_eq!(book.source(addr(10_000), addr(5060)), Some(Source::Rtp(7)));
+        assert_eq!(book.source(addr(10_001), addr(5060)), Some(Source::Rtp(8)));
+        assert!(book.record_received(addr(10_001), 60));
+        assert!(book.record_sent(addr(10_001), 60));
+        assert!(book.record_received(addr(10_000), 172));
+        let closed = book.remove(SessionId(1)).unwrap();
+        assert_eq!(closed.rtcp, Some((addr(10_001), 8)));
+        assert_eq!(book.source(addr(10_001), addr(5060)), None);
+        let c = book.counters(SessionId(1)).unwrap();
+        assert_eq!(
+            (
+                c.packets_received,
+                c.rtcp_received,
+                c.rtcp_sent,
+                c.bytes_received
+            ),
+            (1, 1, 1, 172)
+        );
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! RTP port allocation from a configured range.
 //!
 //! RFC 3550 §11: RTP uses an even port and RTCP the next odd one, so the allocator hands
-//! out even ports only and leaves each odd neighbour free for RTCP. It rotates through
+//! out even ports only, each with its odd neighbour inside the range, and leaves that
+//! neighbour to the RTCP socket. It rotates through
 //! the range rather than reusing the lowest free port, so a port just released is not
 //! handed out again while stray packets of the old call may still arrive.
 
@@ -19,7 +20,7 @@ pub enum PortRangeError {
         /// The last port given.
         last: u16,
     },
-    /// The range holds no even port above zero.
+    /// The range holds no even port above zero with its odd neighbour.
     NoEvenPort {
         /// The first port given.
         first: u16,
@@ -37,7 +38,10 @@ impl fmt::Display for PortRangeError {
                 write!(f, "port range {first}-{last} is reversed")
             }
             PortRangeError::NoEvenPort { first, last } => {
-                write!(f, "port range {first}-{last} holds no even port for RTP")
+                write!(
+                    f,
+                    "port range {first}-{last} holds no even RTP port with RTCP above it"
+                )
             }
             PortRangeError::Syntax(text) => {
                 write!(f, "{text:?} is not a port range like 10000-20000")
@@ -68,7 +72,8 @@ impl PortAllocator {
             f if f % 2 == 0 => f,
             f => f.saturating_add(1),
         };
-        let last_even = last & !1;
+        // The highest even port whose RTCP neighbour is in the range too.
+        let last_even = last.saturating_sub(1) & !1;
         if first_even > last_even || first_even % 2 != 0 {
             return Err(PortRangeError::NoEvenPort { first, last });
         }
@@ -133,13 +138,14 @@ mod tests {
     fn hands_out_even_ports_only_within_the_range() {
         let mut ports = PortAllocator::new(10_001, 10_008).unwrap();
         let got: Vec<u16> = std::iter::from_fn(|| ports.allocate()).collect();
-        assert_eq!(got, vec![10_002, 10_004, 10_006, 10_008]);
+        // 10 008 is even, but its RTCP port 10 009 is outside the range.
+        assert_eq!(got, vec![10_002, 10_004, 10_006]);
         assert_eq!(ports.allocate(), None);
     }
 
     #[test]
     fn a_released_port_is_reused_only_after_the_rest_of_the_range() {
-        let mut ports = PortAllocator::new(20_000, 20_006).unwrap();
+        let mut ports = PortAllocator::new(20_000, 20_007).unwrap();
         let a = ports.allocate().unwrap();
         assert!(ports.release(a));
         assert_eq!(ports.allocate(), Some(20_002));
@@ -169,6 +175,11 @@ mod tests {
             Err(PortRangeError::Reversed { .. })
         ));
         assert!(PortAllocator::new(0, 1).is_err());
+        assert!(
+            PortAllocator::new(42_000, 42_000).is_err(),
+            "no room for RTCP"
+        );
+        assert_eq!(PortAllocator::new(42_000, 42_001).unwrap().capacity(), 1);
     }
 
     #[test]
@@ -180,7 +191,8 @@ mod tests {
 
     #[test]
     fn parses_a_command_line_range() {
-        assert_eq!(PortAllocator::parse("10000-10010").unwrap().capacity(), 6);
+        assert_eq!(PortAllocator::parse("10000-10010").unwrap().capacity(), 5);
+        assert_eq!(PortAllocator::parse("10000-10011").unwrap().capacity(), 6);
         assert!(matches!(
             PortAllocator::parse("10000:10010"),
             Err(PortRangeError::Syntax(_))

@@ -88,7 +88,9 @@ pub struct CallOptions {
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum MediaInput {
-    /// The RTP socket the core asked for with `MediaRequest::Open` is bound at `local_rtp`.
+    /// The RTP socket the core asked for with `MediaRequest::Open` is bound at `local_rtp`,
+    /// an even port, and its RTCP socket at the port above (RFC 3550 §11): the core sends
+    /// RTCP from there and takes what arrives there as RTCP.
     Ready {
         /// The session it is for.
         session: SessionId,
@@ -231,7 +233,8 @@ impl Endpoint {
     }
 
     /// A datagram (or one framed stream message) arrived on `local` from `remote`. RTP for
-    /// a session arrives here too, on the session's RTP address.
+    /// a session arrives here too, on the session's RTP address, and its RTCP on the port
+    /// above it (RFC 3550 §11).
     pub fn handle_datagram(
         &mut self,
         now: Instant,
@@ -241,7 +244,7 @@ impl Endpoint {
         bytes: &[u8],
     ) {
         if let Some(id) = self.sessions.by_rtp(local) {
-            self.step(now, id, |s, step| s.on_rtp(bytes, step));
+            self.step(now, id, |s, step| s.on_rtp(local, bytes, step));
         } else {
             router::on_sip(self, now, local, remote, transport, bytes);
         }
@@ -257,6 +260,9 @@ impl Endpoint {
                 };
                 s.call.media.local_rtp = Some(local_rtp);
                 self.sessions.index_rtp(local_rtp, session);
+                if let Some(local_rtcp) = crate::media::rtcp::rtcp_address(local_rtp) {
+                    self.sessions.index_rtp(local_rtcp, session);
+                }
                 self.feed(now, session, Event::new(EventType::MediaSessionReady));
             }
             MediaInput::Failed { session } => {
@@ -814,6 +820,14 @@ impl Endpoint {
     /// Every session, in id order, with its state's name.
     pub fn sessions(&self) -> impl Iterator<Item = SessionInfo> + '_ {
         self.sessions.infos(&self.table)
+    }
+
+    /// A session's media statistics, RTCP figures included, while its RTP session
+    /// exists: a borrow, for a driver that wants them without copying the rest of
+    /// [`SessionInfo`].
+    pub fn media_stats(&self, id: SessionId) -> Option<&crate::media::MediaStats> {
+        let session = self.sessions.get(id)?;
+        session.call.media.rtp.as_deref().map(|m| m.stats())
     }
 
     /// One session's summary.

@@ -8,7 +8,7 @@
 //! | file | what | RFC |
 //! | --- | --- | --- |
 //! | [`rtp`] | borrowed header reader, writer into a caller buffer | RFC 3550 §5.1, §5.3.1 |
-//! | [`rtcp`] | SR, RR and BYE, minimal compound reader and writer | RFC 3550 §6.4, §6.6 |
+//! | [`rtcp`] | SR, RR, SDES CNAME and BYE, compound reader and writer; report interval, round trip | RFC 3550 §6.2–§6.6, A.7 |
 //! | [`g711`] | µ-law and A-law | ITU-T G.711, RFC 3551 §4.5.14 |
 //! | [`dtmf`] | telephone-event sender and receiver | RFC 4733 |
 //! | [`tone`] | a deterministic sine source | — |
@@ -34,7 +34,7 @@ pub use session::{
     AudioCodec, MediaDirection, MediaEvent, MediaMode, PacketOutcome, PushAudioError, RtpSession,
     RtpSessionConfig, RtpTransmit,
 };
-pub use stats::{MediaStats, ReceptionStats};
+pub use stats::{MediaStats, ReceptionStats, RemoteReport};
 
 /// How DTMF digits travel: as RFC 4733 events in the RTP stream, or one SIP INFO
 /// request per digit (`application/dtmf-relay`, the legacy usage RFC 6086 §2 leaves in

@@ -9,8 +9,14 @@
 //!
 //! Timestamps in the NTP format are the caller's: the core has no wall clock, and RFC 3550
 //! §4 allows a clock that is only relative, as long as one sender keeps to the same one.
+//!
+//! The timing rules live here too: [`report_interval`] is the deterministic part of RFC
+//! 3550 §6.3.1 (A.7's `rtcp_interval`) and [`round_trip`] the §6.4.1 delay arithmetic;
+//! [`RtpSession`](super::RtpSession) applies them.
 
 use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 /// Packet type of a sender report.
 pub const PT_SR: u8 = 200;
@@ -406,6 +412,100 @@ pub fn ntp_middle(ntp_timestamp: u64) -> u32 {
     (ntp_timestamp >> 16) as u32
 }
 
+/// RFC 3550 §6.2: the smallest interval between two reports of one participant.
+pub const MIN_REPORT_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The fraction of the session bandwidth RTCP may take (RFC 3550 §6.2).
+pub const RTCP_BANDWIDTH_FRACTION_PERCENT: u32 = 5;
+
+/// Octets of IPv4 and UDP headers, counted in every RTCP packet size (RFC 3550 §6.2).
+pub const UDP_IPV4_OVERHEAD: u32 = 28;
+
+/// What the report interval of RFC 3550 §6.3.1 depends on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IntervalInputs {
+    /// Participants in the session, ourselves included (two on a call).
+    pub members: u32,
+    /// Those of them that sent RTP since the previous report.
+    pub senders: u32,
+    /// The RTCP bandwidth: the session bandwidth times [`RTCP_BANDWIDTH_FRACTION_PERCENT`].
+    pub rtcp_octets_per_s: u32,
+    /// Whether we sent RTP since our previous report.
+    pub we_sent: bool,
+    /// The running average size of the RTCP packets sent and received, headers included.
+    pub avg_rtcp_octets: u32,
+    /// True before our first report: the minimum is halved (§6.2).
+    pub initial: bool,
+}
+
+/// The report interval before randomisation: A.7's `rtcp_interval` up to the random
+/// factor. Senders share a quarter of the RTCP bandwidth when they are at most a quarter
+/// of the members, the receivers the rest; the result is never below the §6.2 minimum
+/// (halved for the first report). The e−3/2 compensation A.7 applies is left out: it
+/// offsets timer reconsideration (§6.3.3), which a two-party call with a fixed membership
+/// never needs.
+pub fn report_interval(inputs: &IntervalInputs) -> Duration {
+    let min = if inputs.initial {
+        MIN_REPORT_INTERVAL / 2
+    } else {
+        MIN_REPORT_INTERVAL
+    };
+    let members = u64::from(inputs.members.max(1));
+    let senders = u64::from(inputs.senders.min(inputs.members));
+    let bandwidth = u64::from(inputs.rtcp_octets_per_s.max(1));
+    // (share of the bandwidth, participants sharing it), in octets per second.
+    let (share, n) = if senders > 0 && senders * 4 <= members {
+        if inputs.we_sent {
+            (bandwidth / 4, senders)
+        } else {
+            (bandwidth - bandwidth / 4, members - senders)
+        }
+    } else {
+        (bandwidth, members)
+    };
+    let micros = n * u64::from(inputs.avg_rtcp_octets) * 1_000_000 / share.max(1);
+    Duration::from_micros(micros).max(min)
+}
+
+/// `interval` scaled by a factor uniform in [0.5, 1.5] (RFC 3550 §6.3.1), `draw` being a
+/// uniform value in `0..=1_000_000` from the caller's seeded generator.
+pub fn randomise_interval(interval: Duration, draw: u64) -> Duration {
+    let micros = interval.as_micros() as u64;
+    Duration::from_micros(micros / 2 + micros * draw.min(1_000_000) / 1_000_000)
+}
+
+/// The round-trip time a reception report shows (RFC 3550 §6.4.1): its arrival time
+/// `arrival` (the middle 32 bits of our NTP clock) minus the LSR and DLSR it carries, all
+/// in 1/65536 s. `None` when the peer has had no SR of ours (LSR 0), or the figures do
+/// not add up (a negative delay: a report for an SR from before a clock restart).
+///
+/// A result below zero by at most [`ROUND_TRIP_SLACK_UNITS`] is a round trip of zero:
+/// peers measure DLSR on a millisecond clock (baresip's libre does), which on a
+/// sub-millisecond path such as loopback can overshoot the whole round trip.
+pub fn round_trip(arrival: u32, last_sr: u32, delay_since_last_sr: u32) -> Option<Duration> {
+    if last_sr == 0 {
+        return None;
+    }
+    let units = arrival
+        .wrapping_sub(last_sr)
+        .wrapping_sub(delay_since_last_sr);
+    if units > i32::MAX as u32 {
+        let short_by = units.wrapping_neg();
+        return (short_by <= ROUND_TRIP_SLACK_UNITS).then_some(Duration::ZERO);
+    }
+    Some(Duration::from_micros(u64::from(units) * 1_000_000 / 65_536))
+}
+
+/// How far below zero (in 1/65536 s: 5 ms) a round trip is still taken as zero rather
+/// than refused; see [`round_trip`].
+pub const ROUND_TRIP_SLACK_UNITS: u32 = 328;
+
+/// The RTCP address of the RTP address `rtp`: the next port up (RFC 3550 §11), where
+/// a runtime binds our RTCP socket. `None` for port 65535.
+pub fn rtcp_address(rtp: SocketAddr) -> Option<SocketAddr> {
+    Some(SocketAddr::new(rtp.ip(), rtp.port().checked_add(1)?))
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Header {
     padding: bool,
@@ -620,6 +720,82 @@ mod tests {
             Err(RtcpWriteError::TextTooLong { len: 256 })
         );
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn round_trip_follows_the_worked_example_of_rfc3550_6_4_1() {
+        // A = 46864.500 s, LSR = 46853.125 s, DLSR = 5.250 s: 6.125 s of delay.
+        let rtt = round_trip(0xB710_8000, 0xB705_2000, 0x0005_4000).unwrap();
+        assert_eq!(rtt, Duration::from_micros(6_125_000));
+        // Across the wrap of the 32-bit field.
+        let rtt = round_trip(0x0000_1000, 0xFFFF_F000, 0x0000_1000).unwrap();
+        assert_eq!(rtt, Duration::from_micros(1_000_000 / 16));
+        assert_eq!(round_trip(0x0001_0000, 0, 0), None, "no SR of ours yet");
+        assert_eq!(
+            round_trip(0x0001_0000, 0x0000_FF00, 0x0000_0140),
+            Some(Duration::ZERO),
+            "a DLSR rounded up by a millisecond clock overshoots a loopback round trip"
+        );
+        assert_eq!(
+            round_trip(0x0001_0000, 0x0001_0000, 0x0000_8000),
+            None,
+            "a delay longer than the round trip cannot be"
+        );
+    }
+
+    #[test]
+    fn a_two_party_audio_call_reports_at_the_minimum_interval() {
+        // G.711 at 20 ms: 80 kbit/s with headers, 5 % of it for RTCP.
+        let mut inputs = IntervalInputs {
+            members: 2,
+            senders: 2,
+            rtcp_octets_per_s: 500,
+            we_sent: true,
+            avg_rtcp_octets: 100,
+            initial: true,
+        };
+        assert_eq!(report_interval(&inputs), Duration::from_millis(2_500));
+        inputs.initial = false;
+        assert_eq!(report_interval(&inputs), MIN_REPORT_INTERVAL);
+        // A large conference on a thin link: n · size / bandwidth exceeds the minimum.
+        let big = IntervalInputs {
+            members: 400,
+            senders: 4,
+            rtcp_octets_per_s: 500,
+            we_sent: false,
+            avg_rtcp_octets: 100,
+            initial: false,
+        };
+        // 396 receivers share 3/4 of 500 octets/s (375): 396 · 100 / 375 = 105.6 s.
+        assert_eq!(report_interval(&big), Duration::from_micros(105_600_000));
+        let sender = IntervalInputs {
+            we_sent: true,
+            ..big
+        };
+        // 4 senders share 125 octets/s: 4 · 100 / 125 = 3.2 s, so the minimum.
+        assert_eq!(report_interval(&sender), MIN_REPORT_INTERVAL);
+    }
+
+    #[test]
+    fn the_random_factor_spans_half_to_one_and_a_half() {
+        let t = MIN_REPORT_INTERVAL;
+        assert_eq!(randomise_interval(t, 0), Duration::from_millis(2_500));
+        assert_eq!(randomise_interval(t, 500_000), t);
+        assert_eq!(
+            randomise_interval(t, 1_000_000),
+            Duration::from_millis(7_500)
+        );
+        assert_eq!(
+            randomise_interval(t, u64::MAX),
+            Duration::from_millis(7_500)
+        );
+    }
+
+    #[test]
+    fn rtcp_goes_one_port_above_rtp() {
+        let rtp: SocketAddr = "192.0.2.1:40000".parse().unwrap();
+        assert_eq!(rtcp_address(rtp), Some("192.0.2.1:40001".parse().unwrap()));
+        assert_eq!(rtcp_address("192.0.2.1:65535".parse().unwrap()), None);
     }
 
     proptest! {

@@ -59,13 +59,25 @@
 //! - Every RTP packet from the peer is counted, whatever the direction: a session on hold
 //!   still counts what arrives. Only the inactivity timeout depends on whether we expect
 //!   to receive.
-//! - RTCP multiplexed on the RTP port (RFC 5761) is read: a sender report from the peer
-//!   is remembered for the LSR/DLSR fields of our reports, and a BYE becomes
-//!   [`MediaEvent::RemoteBye`]. The session does not schedule RTCP itself: the endpoint
-//!   calls [`write_rtcp_report`](RtpSession::write_rtcp_report) on its own RTCP timer
-//!   (RFC 3550 §6.2: about every 5 s, randomised) and sends the compound to the RTCP
-//!   port (RTP port + 1, or the RTP port with rtcp-mux). NTP timestamps are the core's
-//!   clock since the driver's epoch (RFC 3550 §4 allows a relative clock).
+//! - RTCP (RFC 3550 §6) is scheduled here, with the packet clock: once the configuration
+//!   names the peer's RTCP address, a compound report (an SR when we sent RTP since the
+//!   previous report, else an RR; then SDES CNAME) comes out of
+//!   [`poll_transmit`](RtpSession::poll_transmit) with [`RtpTransmit::rtcp`] set, the
+//!   first after half the §6.2 minimum and then every 5 s, each interval randomised by a
+//!   factor in [0.5, 1.5] from the session's own seeded generator. RTCP keeps going on
+//!   hold: RFC 3264 §5.1 has it sent and received whatever the direction.
+//! - RTCP is read from the RTCP port ([`handle_rtcp`](RtpSession::handle_rtcp)) and
+//!   multiplexed on the RTP port (RFC 5761 §4, told apart by the packet type); with
+//!   rtcp-mux negotiated the endpoint points `rtcp_remote` at the peer's RTP port and
+//!   sends our reports from our RTP port. A sender
+//!   report from the peer is remembered for the LSR/DLSR fields of our reports; a report
+//!   block about our source becomes [`MediaStats::remote_report`], with the round trip
+//!   of §6.4.1; a BYE becomes [`MediaEvent::RemoteBye`]. Malformed RTCP is counted
+//!   (`rtcp_invalid`) and dropped. NTP timestamps are the core's clock since the
+//!   driver's epoch (RFC 3550 §4 allows a relative clock): only we read our own LSRs
+//!   back, so the round trip needs no wall clock.
+//! - [`stop_with_bye`](RtpSession::stop_with_bye) ends the stream with a last report
+//!   and a BYE (RFC 3550 §6.6), unless nothing was ever sent (§6.3.7).
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -76,9 +88,10 @@ use super::frames::FrameQueue;
 use super::g711::G711Law;
 use super::rtcp::{
     self, ReportBlock, RtcpCompound, RtcpError, RtcpPacket, RtcpWriteError, SenderInfo,
+    UDP_IPV4_OVERHEAD,
 };
 use super::rtp::{looks_like_rtcp, RtpError, RtpHeader, RtpPacket};
-use super::stats::{MediaStats, SequenceVerdict};
+use super::stats::{MediaStats, RemoteReport, SequenceVerdict};
 use super::tone::ToneSource;
 use crate::time::Instant;
 
@@ -225,6 +238,13 @@ pub struct RtpSessionConfig {
     pub event_capacity: usize,
     /// The DTMF sender's settings.
     pub dtmf: DtmfConfig,
+    /// Where our RTCP goes (RFC 3550 §6); `None` (the default) sends none.
+    pub rtcp_remote: Option<SocketAddr>,
+    /// Our SDES CNAME (RFC 3550 §6.5.1, at most 255 octets): the endpoint draws a random
+    /// one per call (RFC 7022 §4.2), so that it says nothing about the user.
+    pub cname: Box<[u8]>,
+    /// Seeds the session's generator for the RTCP intervals' random factor.
+    pub rtcp_seed: u64,
 }
 
 impl RtpSessionConfig {
@@ -252,6 +272,9 @@ impl RtpSessionConfig {
             send_queue_frames: 4,
             event_capacity: 32,
             dtmf: DtmfConfig::default(),
+            rtcp_remote: None,
+            cname: Box::default(),
+            rtcp_seed: u64::from(ssrc),
         }
     }
 }
@@ -320,6 +343,8 @@ pub struct RtpTransmit {
     pub len: usize,
     /// True for a telephone-event packet, false for audio.
     pub dtmf: bool,
+    /// True for an RTCP compound: it leaves from our RTCP port, not the RTP port.
+    pub rtcp: bool,
 }
 
 /// Why a frame pushed by the application was refused.
@@ -388,14 +413,38 @@ pub struct RtpSession {
     /// The peer's last sender report: the middle of its NTP time and when it arrived.
     last_sr: Option<(u32, Instant)>,
 
+    // RTCP sending (RFC 3550 §6.2, §6.3).
+    rtcp_remote: Option<SocketAddr>,
+    next_report: Option<Instant>,
+    reported_once: bool,
+    /// `packets_sent` and `packets_received` when the previous report went: who is a
+    /// sender in this interval.
+    sent_at_report: u64,
+    received_at_report: u64,
+    /// The running average RTCP packet size, octets with UDP/IP headers (§6.3.3).
+    avg_rtcp_octets: u32,
+    /// SplitMix64 state for the intervals' random factor: seeded by the endpoint's
+    /// generator, and eight octets rather than a second xoshiro per call.
+    rtcp_rng: u64,
+    cname: Box<[u8]>,
+
     events: VecDeque<MediaEvent>,
     event_capacity: usize,
     stats: MediaStats,
 }
 
 impl RtpSession {
-    /// A session whose packet clock starts at `now`: the first packet is due at once.
+    /// A session whose packet clock starts at `now`: the first packet is due at once, the
+    /// first RTCP report (with an RTCP address) after half the RFC 3550 §6.2 minimum,
+    /// randomised.
     pub fn new(config: RtpSessionConfig, now: Instant) -> Self {
+        let rtcp_remote = config.rtcp_remote;
+        let mut session = Self::without_rtcp(config, now);
+        session.set_rtcp_remote(rtcp_remote, now);
+        session
+    }
+
+    fn without_rtcp(config: RtpSessionConfig, now: Instant) -> Self {
         let ptime_ms = config.ptime_ms.clamp(10, MAX_PTIME_MS);
         let samples_per_packet = ptime_ms * CLOCK_RATE_HZ / 1000;
         let tone_hz = match config.mode {
@@ -433,6 +482,16 @@ impl RtpSession {
             last_rtcp: None,
             timeout_reported: false,
             last_sr: None,
+            rtcp_remote: None,
+            next_report: None,
+            reported_once: false,
+            sent_at_report: 0,
+            received_at_report: 0,
+            // A report with one block and a short CNAME, with its headers (§6.3.2:
+            // initialised to the probable size of the first packet).
+            avg_rtcp_octets: 8 + 20 + 24 + 28 + UDP_IPV4_OVERHEAD,
+            rtcp_rng: config.rtcp_seed,
+            cname: config.cname,
             events: VecDeque::new(),
             event_capacity: config.event_capacity.min(MAX_EVENTS),
             stats: MediaStats::default(),
@@ -515,11 +574,27 @@ impl RtpSession {
         PacketOutcome::Audio
     }
 
+    /// Handles one datagram from the RTCP port: RTCP whatever its first octets say, so
+    /// anything that does not parse is counted as invalid RTCP.
+    pub fn handle_rtcp(&mut self, now: Instant, datagram: &[u8]) -> PacketOutcome {
+        if self.stopped {
+            return PacketOutcome::Ignored;
+        }
+        self.receive_rtcp(now, datagram)
+    }
+
     /// Writes the next due packet into `buf` (cleared first) and says where it goes;
-    /// `None` when no packet is due at `now`. Call until `None`.
+    /// `None` when no packet is due at `now`. Call until `None`. A due RTCP report comes
+    /// first.
     #[must_use]
     pub fn poll_transmit(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<RtpTransmit> {
-        if self.stopped || !self.direction.sends() || now < self.next_tick {
+        if self.stopped {
+            return None;
+        }
+        if let Some(report) = self.poll_report(now, buf) {
+            return Some(report);
+        }
+        if !self.direction.sends() || now < self.next_tick {
             return None;
         }
         let late_ticks = self.ticks_between(self.next_tick, now);
@@ -579,6 +654,7 @@ impl RtpSession {
             destination: self.remote,
             len: buf.len(),
             dtmf: dtmf.is_some(),
+            rtcp: false,
         })
     }
 
@@ -590,11 +666,10 @@ impl RtpSession {
             return None;
         }
         let send = self.direction.sends().then_some(self.next_tick);
-        let inactivity = self.inactivity_deadline();
-        match (send, inactivity) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [send, self.inactivity_deadline(), self.next_report]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Lets time pass: reports the inactivity timeout when it is due. Packets that are
@@ -680,6 +755,52 @@ impl RtpSession {
         self.remote = remote;
     }
 
+    /// Sends RTCP reports to `rtcp_remote` from now on (`None`: none). The first report
+    /// of the session is scheduled when an address first arrives.
+    pub fn set_rtcp_remote(&mut self, rtcp_remote: Option<SocketAddr>, now: Instant) {
+        self.rtcp_remote = rtcp_remote;
+        match rtcp_remote {
+            Some(_) if self.next_report.is_none() => {
+                self.next_report = Some(now + self.next_interval());
+            }
+            Some(_) => {}
+            None => self.next_report = None,
+        }
+    }
+
+    /// Where our RTCP goes, if anywhere.
+    pub fn rtcp_remote(&self) -> Option<SocketAddr> {
+        self.rtcp_remote
+    }
+
+    /// Stops the session like [`stop`](Self::stop) and writes into `buf` (cleared first)
+    /// its last RTCP compound: a report, SDES and a BYE for our source (RFC 3550 §6.6).
+    /// `None` without an RTCP address, when already stopped, or when we never sent RTP
+    /// or RTCP (§6.3.7: such a participant sends no BYE).
+    #[must_use]
+    pub fn stop_with_bye(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<RtpTransmit> {
+        if self.stopped {
+            return None;
+        }
+        self.stop();
+        let destination = self.rtcp_remote?;
+        if self.stats.packets_sent == 0 && self.stats.rtcp_sent == 0 {
+            return None;
+        }
+        buf.clear();
+        let cname = std::mem::take(&mut self.cname);
+        let written = self.write_rtcp_bye(now, &cname, buf);
+        self.cname = cname;
+        written.ok()?;
+        self.stats.rtcp_sent += 1;
+        Some(RtpTransmit {
+            destination,
+            len: buf.len(),
+            dtmf: false,
+            rtcp: true,
+        })
+    }
+
     /// Stops the session: nothing more is sent, received or scheduled; an event still
     /// being received is reported.
     pub fn stop(&mut self) {
@@ -687,6 +808,7 @@ impl RtpSession {
             return;
         }
         self.stopped = true;
+        self.next_report = None;
         let events = &mut self.events;
         let stats = &mut self.stats;
         let cap = self.event_capacity;
@@ -722,9 +844,10 @@ impl RtpSession {
         })
     }
 
-    /// Appends an RTCP compound to `buf` — an SR (or an RR when we have sent nothing),
-    /// with one report block on the peer's source when it has sent, then an SDES CNAME —
-    /// and returns the compound's length. RFC 3550 §6.4; see the module docs for timing.
+    /// Appends an RTCP compound to `buf` — an SR (or an RR when we sent no RTP since the
+    /// previous report), with one report block on the peer's source when it has sent,
+    /// then an SDES CNAME — and returns the compound's length. RFC 3550 §6.4; the session
+    /// calls it on its own schedule (see the module docs), and a caller may too.
     pub fn write_rtcp_report(
         &mut self,
         now: Instant,
@@ -734,7 +857,11 @@ impl RtpSession {
         let start = buf.len();
         let block = self.report_block(now);
         let blocks = block.as_slice();
-        if self.stats.packets_sent > 0 {
+        // §6.4: an SR from a participant that sent RTP since its previous report.
+        let we_sent = self.stats.packets_sent > self.sent_at_report;
+        self.sent_at_report = self.stats.packets_sent;
+        self.received_at_report = self.stats.packets_received;
+        if we_sent {
             let info = SenderInfo {
                 ntp_timestamp: ntp_from_instant(now),
                 rtp_timestamp: self.timestamp_at(now),
@@ -800,17 +927,28 @@ impl RtpSession {
         let compound = match RtcpCompound::parse(datagram) {
             Ok(c) => c,
             Err(e) => {
-                self.stats.invalid_received += 1;
+                self.stats.rtcp_invalid += 1;
                 return PacketOutcome::InvalidRtcp(e);
             }
         };
         self.stats.rtcp_received += 1;
         self.last_rtcp = Some(now);
+        self.average_rtcp_size(datagram.len());
         let remote = self.stats.reception.ssrc();
         for packet in compound.packets() {
             match packet {
-                RtcpPacket::SenderReport { ssrc, info, .. } if remote.is_none_or(|r| r == ssrc) => {
+                RtcpPacket::SenderReport {
+                    ssrc,
+                    info,
+                    reports,
+                } if remote.is_none_or(|r| r == ssrc) => {
                     self.last_sr = Some((rtcp::ntp_middle(info.ntp_timestamp), now));
+                    self.take_report_blocks(now, reports.iter());
+                }
+                RtcpPacket::ReceiverReport { ssrc, reports }
+                    if remote.is_none_or(|r| r == ssrc) =>
+                {
+                    self.take_report_blocks(now, reports.iter());
                 }
                 RtcpPacket::Bye { sources, .. } => {
                     for ssrc in sources.iter() {
@@ -823,6 +961,87 @@ impl RtpSession {
             }
         }
         PacketOutcome::Rtcp
+    }
+
+    /// Keeps the figures of the block about our source, if the report has one.
+    fn take_report_blocks(&mut self, now: Instant, blocks: impl Iterator<Item = ReportBlock>) {
+        let ours = self.ssrc;
+        let Some(block) = blocks.into_iter().find(|b| b.ssrc == ours) else {
+            return;
+        };
+        let arrival = rtcp::ntp_middle(ntp_from_instant(now));
+        let reports = self.stats.remote_report.map_or(0, |r| r.reports) + 1;
+        self.stats.remote_report = Some(RemoteReport {
+            at: now,
+            fraction_lost: block.fraction_lost,
+            cumulative_lost: block.cumulative_lost,
+            highest_sequence: block.highest_sequence,
+            jitter: block.jitter,
+            jitter_us: u64::from(block.jitter) * 1_000_000 / u64::from(CLOCK_RATE_HZ),
+            round_trip: rtcp::round_trip(arrival, block.last_sr, block.delay_since_last_sr),
+            reports,
+        });
+    }
+
+    /// The scheduled report, when due: written into `buf`, the next one scheduled.
+    fn poll_report(&mut self, now: Instant, buf: &mut Vec<u8>) -> Option<RtpTransmit> {
+        let destination = self.rtcp_remote?;
+        if self.next_report.is_none_or(|at| now < at) {
+            return None;
+        }
+        // Who sent in the interval now ending decides the next one, which is never an
+        // initial one again (§6.2: only the first report may come at half the minimum).
+        self.reported_once = true;
+        let interval = self.next_interval();
+        buf.clear();
+        let cname = std::mem::take(&mut self.cname);
+        let written = self.write_rtcp_report(now, &cname, buf);
+        self.cname = cname;
+        self.next_report = Some(now + interval);
+        // Only a CNAME over 255 octets fails, and the endpoint never makes one.
+        written.ok()?;
+        self.stats.rtcp_sent += 1;
+        self.average_rtcp_size(buf.len());
+        Some(RtpTransmit {
+            destination,
+            len: buf.len(),
+            dtmf: false,
+            rtcp: true,
+        })
+    }
+
+    /// The time to the next report: RFC 3550 §6.3.1 for the two members of a call, at
+    /// 5 % of the stream's bandwidth with its headers, times a random factor.
+    fn next_interval(&mut self) -> Duration {
+        let we_sent = self.stats.packets_sent > self.sent_at_report;
+        let they_sent = self.stats.packets_received > self.received_at_report;
+        let packets_per_s = 1000 / self.ptime.as_millis().max(1) as u32;
+        let octets_per_s = CLOCK_RATE_HZ + packets_per_s * (12 + 8 + 20);
+        let inputs = rtcp::IntervalInputs {
+            members: 2,
+            senders: u32::from(we_sent) + u32::from(they_sent),
+            rtcp_octets_per_s: octets_per_s * rtcp::RTCP_BANDWIDTH_FRACTION_PERCENT / 100,
+            we_sent,
+            avg_rtcp_octets: self.avg_rtcp_octets,
+            initial: !self.reported_once,
+        };
+        let draw = self.next_random() % 1_000_001;
+        rtcp::randomise_interval(rtcp::report_interval(&inputs), draw)
+    }
+
+    /// The next SplitMix64 output (Steele, Lea and Flood, 2014).
+    fn next_random(&mut self) -> u64 {
+        self.rtcp_rng = self.rtcp_rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.rtcp_rng;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// §6.3.3: avg_rtcp_size = 1/16 · packet_size + 15/16 · avg_rtcp_size, headers in.
+    fn average_rtcp_size(&mut self, len: usize) {
+        let size = u32::try_from(len).unwrap_or(u32::MAX / 32) + UDP_IPV4_OVERHEAD;
+        self.avg_rtcp_octets = (size.min(65_535) + 15 * self.avg_rtcp_octets) / 16;
     }
 
     /// The reception report on the peer's source, once it has sent something.
@@ -1655,12 +1874,168 @@ mod tests {
             events.contains(&MediaEvent::RemoteBye { ssrc: 0xBBBB }),
             "{events:?}"
         );
-        let invalid = p.a.stats().invalid_received;
+        let invalid = p.a.stats().rtcp_invalid;
         assert!(matches!(
             p.a.handle_packet(Instant::from_millis(1131), &[0x80, 200, 0, 40]),
             PacketOutcome::InvalidRtcp(RtcpError::LengthOverrun { .. })
         ));
-        assert_eq!(p.a.stats().invalid_received, invalid + 1);
+        assert_eq!(p.a.stats().rtcp_invalid, invalid + 1);
+    }
+
+    /// A pair whose sessions send each other RTCP too (A at `A_ADDR` + 1, B at `B_ADDR`
+    /// + 1), run with the RTCP delivered like RTP.
+    fn rtcp_config(ssrc: u32, remote: &str, mode: MediaMode) -> RtpSessionConfig {
+        let mut c = config(ssrc, remote, mode);
+        c.rtcp_remote = rtcp::rtcp_address(remote.parse().unwrap());
+        c.cname = (*b"0123456789abcdef").into();
+        c.rtcp_seed = u64::from(ssrc) * 7;
+        c
+    }
+
+    #[test]
+    fn reports_go_out_at_randomised_rfc3550_intervals_sr_when_sending_rr_when_not() {
+        let mut s = RtpSession::new(
+            rtcp_config(0xAAAA, B_ADDR, MediaMode::Silence),
+            Instant::ZERO,
+        );
+        let mut buf = Vec::new();
+        let mut reports = Vec::new();
+        let mut now = Instant::ZERO;
+        while now < Instant::from_millis(120_000) {
+            s.handle_timeout(now);
+            while let Some(t) = s.poll_transmit(now, &mut buf) {
+                if t.rtcp {
+                    assert_eq!(t.destination, "192.0.2.2:50001".parse().unwrap());
+                    let c = RtcpCompound::parse(&buf).unwrap();
+                    let first = c.packets().next().unwrap();
+                    reports.push((now, matches!(first, RtcpPacket::SenderReport { .. })));
+                    if reports.len() == 10 {
+                        // On hold (we stop sending), reports go on as RRs.
+                        s.set_direction(MediaDirection::RecvOnly, now);
+                    }
+                }
+            }
+            now = s.poll_timeout().unwrap();
+        }
+        let first = reports[0].0.as_micros();
+        assert!(
+            (1_250_000..=3_750_000).contains(&first),
+            "first report after half the minimum, randomised: {first} µs"
+        );
+        let gaps: Vec<u64> = reports
+            .windows(2)
+            .map(|w| (w[1].0 - w[0].0).as_micros() as u64)
+            .collect();
+        assert!(
+            gaps.iter().all(|g| (2_500_000..=7_500_000).contains(g)),
+            "{gaps:?}"
+        );
+        let mean = gaps.iter().sum::<u64>() / gaps.len() as u64;
+        assert!(
+            (4_000_000..=6_000_000).contains(&mean),
+            "mean interval {mean} µs over {} reports",
+            reports.len()
+        );
+        assert!(gaps.windows(2).any(|w| w[0] != w[1]), "randomised");
+        assert!(reports[..10].iter().all(|r| r.1), "SRs while sending");
+        // The report right after the hold still covers RTP sent before it.
+        assert!(reports[11..].iter().all(|r| !r.1), "RRs on hold");
+        assert_eq!(s.stats().rtcp_sent, reports.len() as u64);
+    }
+
+    #[test]
+    fn the_peers_report_gives_loss_jitter_and_the_round_trip() {
+        let mut p = Pair::new(
+            config(0xAAAA, B_ADDR, MediaMode::Tone { freq_hz: 1000 }),
+            config(0xBBBB, A_ADDR, MediaMode::Echo),
+        );
+        // Two seconds of media with every tenth RTP packet of A's lost, 30 ms each way.
+        p.copies = |d| {
+            let from_a = d.len() >= 12 && d[8..12] == 0xAAAAu32.to_be_bytes();
+            let seq = d.get(2..4).map_or(1, |s| u16::from_be_bytes([s[0], s[1]]));
+            usize::from(!(from_a && !looks_like_rtcp(d) && seq.is_multiple_of(10)))
+        };
+        p.run_until(Instant::from_millis(2_000));
+        let mut sr = Vec::new();
+        p.a.write_rtcp_report(p.now, b"a", &mut sr).unwrap();
+        // B gets it 30 ms later and answers 200 ms after that; A reads that 30 ms later.
+        let t_b = p.now + Duration::from_millis(30);
+        assert_eq!(p.b.handle_rtcp(t_b, &sr), PacketOutcome::Rtcp);
+        let mut rr = Vec::new();
+        p.b.write_rtcp_report(t_b + Duration::from_millis(200), b"b", &mut rr)
+            .unwrap();
+        let t_a = t_b + Duration::from_millis(230);
+        assert_eq!(p.a.handle_rtcp(t_a, &rr), PacketOutcome::Rtcp);
+        let report = p.a.stats().remote_report.expect("B reported on A's stream");
+        assert_eq!(report.at, t_a);
+        let sent = p.a.stats().packets_sent;
+        let lost = sent / 10;
+        assert!(
+            (i64::from(report.cumulative_lost) - lost as i64).abs() <= 1,
+            "{report:?}, {sent} sent"
+        );
+        assert!(
+            (20..=30).contains(&report.fraction_lost),
+            "about 10 % = 25/256: {report:?}"
+        );
+        let rtt = report.round_trip.expect("B had A's SR").as_micros();
+        // 60 ms on the wire, to within the 1/65536 s resolution of the fields.
+        assert!((59_900..=60_100).contains(&rtt), "round trip {rtt} µs");
+        assert_eq!(report.reports, 1);
+
+        // Malformed RTCP on the RTCP port is counted and changes nothing.
+        for junk in [
+            &[][..],
+            &[0x80, 201, 0, 9, 0],
+            &[0x00, 0x01, 0x02, 0x03],
+            &rr[..7],
+        ] {
+            assert!(matches!(
+                p.a.handle_rtcp(t_a, junk),
+                PacketOutcome::InvalidRtcp(_)
+            ));
+        }
+        assert_eq!(p.a.stats().rtcp_invalid, 4);
+        assert_eq!(p.a.stats().remote_report, Some(report));
+    }
+
+    #[test]
+    fn stopping_sends_one_bye_and_none_without_anything_sent() {
+        let mut s = RtpSession::new(
+            rtcp_config(0xAAAA, B_ADDR, MediaMode::Silence),
+            Instant::ZERO,
+        );
+        let mut buf = Vec::new();
+        while s
+            .poll_transmit(Instant::from_millis(100), &mut buf)
+            .is_some()
+        {}
+        let t = s
+            .stop_with_bye(Instant::from_millis(100), &mut buf)
+            .unwrap();
+        assert!(t.rtcp);
+        let c = RtcpCompound::parse(&buf).unwrap();
+        let kinds: Vec<_> = c
+            .packets()
+            .map(|p| match p {
+                RtcpPacket::SenderReport { .. } => "SR",
+                RtcpPacket::ReceiverReport { .. } => "RR",
+                RtcpPacket::Bye { .. } => "BYE",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(kinds, ["SR", "other", "BYE"]);
+        assert!(s
+            .stop_with_bye(Instant::from_millis(120), &mut buf)
+            .is_none());
+        assert_eq!(s.poll_timeout(), None);
+
+        let mut c = rtcp_config(0xAAAA, B_ADDR, MediaMode::Silence);
+        c.direction = MediaDirection::RecvOnly;
+        let mut quiet = RtpSession::new(c, Instant::ZERO);
+        assert!(quiet
+            .stop_with_bye(Instant::from_millis(100), &mut buf)
+            .is_none());
     }
 
     #[test]
@@ -1698,7 +2073,7 @@ mod tests {
             }
             let st = s.stats();
             let accounted = st.packets_received + st.invalid_received
-                + st.unknown_payload_type_received + st.rtcp_received;
+                + st.unknown_payload_type_received + st.rtcp_received + st.rtcp_invalid;
             proptest::prop_assert_eq!(accounted, datagrams.len() as u64);
             proptest::prop_assert!(s.events.len() <= 32);
         }
@@ -1752,10 +2127,11 @@ mod tests {
     #[test]
     fn a_session_stays_small_inline() {
         // The budget is 4 KiB per established call, signalling included: media takes
-        // 640 bytes inline today, plus one packet time per queued echo/app frame (4 × 160
+        // 640 bytes inline before RTCP and about 800 with it (the peer's RTCP address,
+        // the report schedule, the peer's last report), plus one packet time per queued echo/app frame (4 × 160
         // bytes by default, allocated on first use) and its events.
         assert!(
-            std::mem::size_of::<RtpSession>() <= 768,
+            std::mem::size_of::<RtpSession>() <= 832,
             "{}",
             std::mem::size_of::<RtpSession>()
         );

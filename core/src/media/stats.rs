@@ -34,8 +34,15 @@ pub struct MediaStats {
     pub invalid_received: u64,
     /// RTP packets with a payload type not negotiated for this session.
     pub unknown_payload_type_received: u64,
-    /// RTCP packets received on the RTP port (RFC 5761 multiplexing).
+    /// Valid RTCP compound packets received, on the RTCP port or multiplexed on the RTP
+    /// port (RFC 5761).
     pub rtcp_received: u64,
+    /// RTCP compound packets sent: reports, and the BYE that ends the stream.
+    pub rtcp_sent: u64,
+    /// Datagrams that came as RTCP but failed the RFC 3550 A.2 checks; dropped.
+    pub rtcp_invalid: u64,
+    /// What the peer last reported about our stream in an SR or RR (RFC 3550 §6.4).
+    pub remote_report: Option<RemoteReport>,
     /// RFC 4733 events (digits) sent.
     pub dtmf_sent: u64,
     /// RFC 4733 events (digits) reported to the application.
@@ -50,6 +57,37 @@ pub struct MediaStats {
     pub remote_ssrc_changes: u64,
     /// Reception statistics of the current remote source.
     pub reception: ReceptionStats,
+}
+
+/// The peer's view of our stream: the figures of the last report block about our source
+/// (RFC 3550 §6.4.1), and the round-trip time it gives.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RemoteReport {
+    /// When the report arrived.
+    pub at: Instant,
+    /// The fraction of our packets lost since its previous report, in 1/256.
+    pub fraction_lost: u8,
+    /// Our packets lost since the start (negative with duplicates).
+    pub cumulative_lost: i32,
+    /// The highest sequence number of ours it received, extended.
+    pub highest_sequence: u32,
+    /// Interarrival jitter of our packets at the peer, in timestamp units.
+    pub jitter: u32,
+    /// Interarrival jitter in microseconds (at the 8000 Hz clock of G.711).
+    pub jitter_us: u64,
+    /// The round trip from the report's LSR and DLSR (§6.4.1); `None` until the peer
+    /// has received an SR of ours.
+    pub round_trip: Option<std::time::Duration>,
+    /// Reports about our source received so far.
+    pub reports: u64,
+}
+
+impl RemoteReport {
+    /// The fraction lost as a percentage.
+    pub fn fraction_lost_percent(&self) -> f64 {
+        f64::from(self.fraction_lost) * 100.0 / 256.0
+    }
 }
 
 /// Reception statistics of one remote synchronization source (RFC 3550 A.1, A.3, A.8).

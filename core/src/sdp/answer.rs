@@ -24,7 +24,7 @@ use super::hold::remote_direction;
 use super::negotiate::{negotiate, Negotiated};
 use super::offer::our_description;
 use super::types::{
-    Address, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription,
+    Address, Attribute, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription,
 };
 
 /// An answer and what it negotiated.
@@ -145,6 +145,14 @@ fn accept_stream(
     answer.codecs = codecs;
     answer.direction = offered_direction.reversed().intersect(local.direction);
     answer.ptime_ms = offered.ptime_ms;
+    // RFC 5761 §5.1.1: an offer of RTP and RTCP on one port is accepted by repeating
+    // the attribute; we never offer it ourselves (a peer may not support it).
+    if offered.attribute("rtcp-mux").is_some() {
+        answer.attributes.push(Attribute {
+            name: "rtcp-mux".into(),
+            value: None,
+        });
+    }
     Some(answer)
 }
 

@@ -40,6 +40,13 @@ pub struct Negotiated {
     /// not send (old-style hold `0.0.0.0`) or cannot (a host name the core does not
     /// resolve).
     pub remote_rtp: Option<SocketAddr>,
+    /// Where to send RTCP: the peer's `a=rtcp` (RFC 3605), else its RTP port + 1 (RFC
+    /// 3550 §11); `None` when `remote_rtp` is, or when `a=rtcp` names a host by name.
+    pub remote_rtcp: Option<SocketAddr>,
+    /// RTP and RTCP share the RTP port (RFC 5761): both descriptions carry
+    /// `a=rtcp-mux`. `remote_rtcp` is then the peer's RTP address, and our RTCP leaves
+    /// from our RTP port.
+    pub rtcp_mux: bool,
     /// Our direction on the stream: whether we send and whether we receive.
     pub direction: Direction,
     /// The packet time to send with: the peer's `a=ptime`, else ours, else 20 ms.
@@ -82,6 +89,8 @@ pub fn negotiate(
         };
         let events = telephone_event(&ours.codecs, &theirs.codecs, codec.clock_rate);
         let their_direction = remote_direction(remote, index).unwrap_or_default();
+        let rtcp_mux =
+            ours.attribute("rtcp-mux").is_some() && theirs.attribute("rtcp-mux").is_some();
         return Ok(Negotiated {
             media_index: index,
             codec: codec.clone(),
@@ -89,6 +98,12 @@ pub fn negotiate(
             telephone_event_pt: events.map(|(theirs, _)| theirs),
             local_telephone_event_pt: events.map(|(_, ours)| ours),
             remote_rtp: remote.rtp_destination(index),
+            remote_rtcp: if rtcp_mux {
+                remote.rtp_destination(index)
+            } else {
+                remote.rtcp_destination(index)
+            },
+            rtcp_mux,
             direction: ours.direction.intersect(their_direction.reversed()),
             ptime_ms: theirs
                 .ptime_ms

@@ -689,6 +689,22 @@ a=sendonly
         assert_eq!(audio.codecs[3].fmtp.as_deref(), Some("0-16"));
         assert_eq!(audio.ptime_ms, Some(20));
         assert_eq!(audio.rtcp.as_ref().map(|r| r.port), Some(49171));
+        assert_eq!(
+            sdp.rtcp_destination(0),
+            Some("192.0.2.10:49171".parse().unwrap()),
+            "RTCP goes where a=rtcp says (RFC 3605)"
+        );
+        let mut moved = sdp.clone();
+        if let Some(rtcp) = moved.media[0].rtcp.as_mut() {
+            rtcp.port = 50000;
+        }
+        assert_eq!(moved.rtcp_destination(0).map(|a| a.port()), Some(50000));
+        moved.media[0].rtcp = None;
+        assert_eq!(
+            moved.rtcp_destination(0),
+            Some("192.0.2.10:49171".parse().unwrap()),
+            "else to the RTP port + 1 (RFC 3550 §11)"
+        );
         assert_eq!(audio.direction, Direction::SendOnly);
         let kept: Vec<&str> = audio.attributes.iter().map(|a| &*a.name).collect();
         assert_eq!(

@@ -51,6 +51,22 @@ impl SessionDescription {
             _ => None,
         }
     }
+
+    /// Where RTCP for a stream goes: the `a=rtcp` port (and address) when the stream has
+    /// one (RFC 3605 §2.1), else the RTP port + 1 (RFC 3550 §11). `None` whenever RTP has
+    /// no destination, or the attribute names a host the core cannot use.
+    pub fn rtcp_destination(&self, media_index: usize) -> Option<SocketAddr> {
+        let rtp = self.rtp_destination(media_index)?;
+        let Some(rtcp) = self.media.get(media_index)?.rtcp.as_ref() else {
+            return Some(SocketAddr::new(rtp.ip(), rtp.port().checked_add(1)?));
+        };
+        let ip = match &rtcp.address {
+            None => rtp.ip(),
+            Some(Address::Ip(ip)) if !ip.is_unspecified() => *ip,
+            Some(_) => return None,
+        };
+        (rtcp.port != 0).then(|| SocketAddr::new(ip, rtcp.port))
+    }
 }
 
 /// The `o=` line (RFC 4566 §5.2).

@@ -181,8 +181,11 @@ impl SessionStore {
         }
         // A released port may already belong to a newer session: only our own entry goes.
         if let Some(rtp) = session.call.media.local_rtp {
-            if self.by_rtp.get(&rtp) == Some(&id) {
-                self.by_rtp.remove(&rtp);
+            let rtcp = crate::media::rtcp::rtcp_address(rtp);
+            for local in std::iter::once(rtp).chain(rtcp) {
+                if self.by_rtp.get(&local) == Some(&id) {
+                    self.by_rtp.remove(&local);
+                }
             }
         }
         Some(session)

@@ -5,6 +5,8 @@
 //! harm. Every input runs with a [`Step`], and what the session does outside itself is
 //! an effect the endpoint drains.
 
+use std::net::SocketAddr;
+
 use smallvec::SmallVec;
 
 use crate::adapters::{dialog_adapter, media_adapter, Adapters};
@@ -12,7 +14,7 @@ use crate::call::{
     Call, DtmfMode, EndReason, IncomingRequest, Payload, SessionId, SessionTimer, Step, Transmit,
 };
 use crate::dialog::DialogRole;
-use crate::media::MediaEvent;
+use crate::media::{rtcp, MediaEvent};
 use crate::sip::{Method, Transport};
 use crate::state_machine::{process, ActionError, Outcome, SessionState};
 use crate::state_table::{Event, EventType, TimerName};
@@ -230,10 +232,16 @@ impl Session {
         false
     }
 
-    /// An RTP or RTCP packet arrived on the session's socket.
-    pub(crate) fn on_rtp(&mut self, bytes: &[u8], step: &mut Step<'_>) {
+    /// A datagram arrived on the session's RTP socket, or on its RTCP socket (`local`
+    /// other than the RTP address): RTP and multiplexed RTCP, or RTCP only.
+    pub(crate) fn on_rtp(&mut self, local: SocketAddr, bytes: &[u8], step: &mut Step<'_>) {
+        let on_rtp_port = self.call.media.local_rtp == Some(local);
         if let Some(media) = self.call.media.rtp.as_mut() {
-            let _ = media.handle_packet(step.now, bytes);
+            let _ = if on_rtp_port {
+                media.handle_packet(step.now, bytes)
+            } else {
+                media.handle_rtcp(step.now, bytes)
+            };
         }
         self.service_media(step);
     }
@@ -247,9 +255,16 @@ impl Session {
             let (Some(media), Some(local)) = (call.media.rtp.as_mut(), call.media.local_rtp) else {
                 return;
             };
+            let mux = call.negotiated.as_ref().is_some_and(|n| n.rtcp_mux);
             let mut buf = Vec::with_capacity(256);
             while let Some(t) = media.poll_transmit(now, &mut buf) {
                 let payload = std::mem::replace(&mut buf, Vec::with_capacity(256));
+                // RTCP leaves from the port above RTP's (RFC 3550 §11), or from the RTP
+                // port itself when multiplexed (RFC 5761).
+                let local = match t.rtcp && !mux {
+                    true => rtcp::rtcp_address(local).unwrap_or(local),
+                    false => local,
+                };
                 step.rtp(Transmit {
                     local,
                     remote: t.destination,

@@ -177,15 +177,17 @@ impl<R: Io> Core<R> {
         }
     }
 
-    /// Binds an RTP socket for `session` and says how it went, as the endpoint's input:
-    /// what [`Core::drain`] does on `MediaRequest::Open` (public so that a runtime's tests
-    /// can open sockets without a call).
+    /// Binds an RTP socket for `session`, and its RTCP socket on the port above (RFC 3550
+    /// §11), and says how it went, as the endpoint's input: what [`Core::drain`] does on
+    /// `MediaRequest::Open` (public so that a runtime's tests can open sockets without a
+    /// call).
     pub fn open_media(&mut self, session: SessionId) -> MediaInput {
+        self.close_media(session);
         let Some(slot) = self.slots.vacant() else {
             tracing::warn!(%session, "no RTP socket: no free slot");
             return MediaInput::Failed { session };
         };
-        let Some((socket, port)) = sockets::bind_rtp(
+        let Some(pair) = sockets::bind_rtp(
             self.ports.as_mut(),
             self.rtp_ip,
             self.limits.socket_buffer_bytes,
@@ -193,15 +195,49 @@ impl<R: Io> Core<R> {
             tracing::warn!(%session, "no RTP socket: no free port");
             return MediaInput::Failed { session };
         };
+        let port = pair.port;
+        let Some(local) = self.adopt_rtp(slot, session, pair.rtp, port) else {
+            self.release_port(port);
+            return MediaInput::Failed { session };
+        };
+        if let Some(old) = self.media.insert(session, local, slot) {
+            self.close_slot(old);
+        }
+        // The RTCP socket takes a slot of its own, so that the runtime watches it; the
+        // range port goes back with the RTP socket's.
+        match (pair.rtcp, self.slots.vacant()) {
+            (Some(rtcp), Some(rtcp_slot)) => {
+                if let Some(local_rtcp) = self.adopt_rtp(rtcp_slot, session, rtcp, None) {
+                    self.media.insert_rtcp(session, local_rtcp, rtcp_slot);
+                }
+            }
+            (Some(_), None) => tracing::warn!(%session, "no RTCP socket: no free slot"),
+            (None, _) => {}
+        }
+        tracing::debug!(%session, %local, "RTP socket open");
+        MediaInput::Ready {
+            session,
+            local_rtp: local,
+        }
+    }
+
+    /// Hands a freshly bound media socket to the runtime under `slot`; its local address,
+    /// or `None` when the runtime could not take it (the socket is then closed).
+    fn adopt_rtp(
+        &mut self,
+        slot: usize,
+        session: SessionId,
+        socket: std::net::UdpSocket,
+        port: Option<u16>,
+    ) -> Option<SocketAddr> {
         let adopted = socket
             .local_addr()
             .and_then(|local| Ok((local, self.io.adopt_udp(Some(slot), socket)?)));
         let (local, socket) = match adopted {
             Ok(pair) => pair,
             Err(e) => {
-                tracing::warn!(%session, error = %e, "cannot watch RTP socket");
-                self.release_port(port);
-                return MediaInput::Failed { session };
+                tracing::warn!(%session, error = %e, "cannot watch media socket");
+                return None;
             }
         };
         let rtp = RtpSocket {
@@ -211,24 +247,21 @@ impl<R: Io> Core<R> {
             queue: RetryQueue::new(self.limits.max_retry_datagrams, self.limits.max_retry_bytes),
             port,
         };
-        let Ok(slot) = self.slots.insert(Slot::Rtp(rtp)) else {
+        let Ok(inserted) = self.slots.insert(Slot::Rtp(rtp)) else {
             unreachable!("a vacant slot was found before binding");
         };
-        if let Some(old) = self.media.insert(session, local, slot) {
-            self.close_slot(old);
-        }
-        tracing::debug!(%session, %local, "RTP socket open");
-        MediaInput::Ready {
-            session,
-            local_rtp: local,
-        }
+        debug_assert_eq!(inserted, slot);
+        Some(local)
     }
 
-    /// Closes a session's RTP socket and releases its port: what [`Core::drain`] does on
-    /// `MediaRequest::Close`.
+    /// Closes a session's RTP and RTCP sockets and releases their port: what
+    /// [`Core::drain`] does on `MediaRequest::Close`.
     pub fn close_media(&mut self, session: SessionId) {
         if let Some(socket) = self.media.remove(session) {
             self.close_slot(socket.handle);
+            if let Some((_, rtcp)) = socket.rtcp {
+                self.close_slot(rtcp);
+            }
             tracing::debug!(%session, local = %socket.local_rtp, "RTP socket closed");
         }
     }

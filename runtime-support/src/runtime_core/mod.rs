@@ -357,7 +357,8 @@ impl<R: Io> Core<R> {
         self.stats
     }
 
-    /// A session's RTP packet counters (kept a while after the call ended).
+    /// A session's RTP and RTCP packet counters, with the peer's last RTCP report on our
+    /// stream (kept a while after the call ended).
     pub fn rtp_counters(&self, session: SessionId) -> Option<RtpCounters> {
         self.media.counters(session)
     }
@@ -509,7 +510,15 @@ impl<R: Io> Core<R> {
                     self.record(now, || RecordedInput::Media(input.clone()));
                     self.endpoint.handle_media(now, input);
                 }
-                Output::Media(MediaRequest::Close { session, .. }) => self.close_media(session),
+                Output::Media(MediaRequest::Close { session, .. }) => {
+                    // The peer's last RTCP report outlives the session with the counters.
+                    let report = self
+                        .endpoint
+                        .media_stats(session)
+                        .and_then(|m| m.remote_report);
+                    self.media.set_remote_report(session, report);
+                    self.close_media(session);
+                }
                 Output::Event(event) => {
                     if self.metrics.is_some() {
                         metrics::count_event(&event);
