@@ -80,7 +80,11 @@ impl EndpointFactory {
         let mut template = Config::new(SocketAddr::from(([0, 0, 0, 0], 5060)));
         template.user_agent = String::new();
         template.media_mode = MediaMode::Silence;
-        template.rtp_inactivity = Some(SIMULATED_MEDIA_TIMEOUT);
+        template.rtp_inactivity = match scenario.media_timeout_ms {
+            None => Some(SIMULATED_MEDIA_TIMEOUT),
+            Some(0) => None,
+            Some(ms) => Some(Duration::from_millis(ms)),
+        };
         EndpointFactory {
             template,
             // `Scenario::validate`, which every run calls first, checked each name.

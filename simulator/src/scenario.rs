@@ -94,6 +94,11 @@ pub struct Scenario {
     /// bug.
     #[serde(default)]
     pub timers_per_node: bool,
+    /// The endpoints' media inactivity timeout in milliseconds (no RTP or RTCP while
+    /// send-receive, no RTCP from a reporting peer while on hold); 30 s when absent, off
+    /// when 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media_timeout_ms: Option<u64>,
     /// The names the simulated resolver knows; any other name is answered NXDOMAIN.
     #[serde(default, skip_serializing_if = "DnsSpec::is_empty")]
     pub dns: DnsSpec,
@@ -386,6 +391,7 @@ impl Scenario {
                 expect: Vec::new(),
                 random_timers: false,
                 timers_per_node: false,
+                media_timeout_ms: None,
                 dns: DnsSpec::default(),
             },
         }

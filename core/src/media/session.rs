@@ -1076,12 +1076,20 @@ impl RtpSession {
         }
     }
 
+    /// When the peer counts as gone. Send-receive: no RTP and no RTCP for the timeout.
+    /// On hold RTP may stop but RTCP goes on (RFC 3550 §6, RFC 3264 §5.1), so a peer that
+    /// has been reporting and falls silent for the timeout is gone too; one that never
+    /// sent RTCP cannot be judged while the call is on hold.
     fn inactivity_deadline(&self) -> Option<Instant> {
         let timeout = self.inactivity_timeout?;
-        if self.timeout_reported || self.direction != MediaDirection::SendRecv {
+        if self.timeout_reported {
             return None;
         }
-        Some(self.last_sign_of_life() + timeout)
+        if self.direction == MediaDirection::SendRecv {
+            return Some(self.last_sign_of_life() + timeout);
+        }
+        let last_rtcp = self.last_rtcp?;
+        Some(last_rtcp.max(self.receiving_since) + timeout)
     }
 
     /// The latest of: the stream becoming send-receive, the last RTP, the last RTCP.
@@ -1723,8 +1731,8 @@ mod tests {
     }
 
     /// A peer that holds us without music on hold sends nothing, and one we hold may stop
-    /// too: a held stream, in either direction, is not timed out; leaving hold gives the
-    /// peer a whole timeout to start again.
+    /// too: a held stream, in either direction, whose peer never sent RTCP is not timed
+    /// out; leaving hold gives the peer a whole timeout to start again.
     #[test]
     fn a_held_stream_is_never_timed_out_and_resuming_restarts_the_timer() {
         for held in [MediaDirection::RecvOnly, MediaDirection::SendOnly] {
@@ -1744,6 +1752,25 @@ mod tests {
                 [timeout_after(500)]
             );
         }
+    }
+
+    /// RTCP goes on while a call is held (RFC 3264 §5.1): a held stream whose peer has
+    /// been reporting and then falls silent for the timeout is timed out, so a call on
+    /// hold whose peer vanished does not last for ever.
+    #[test]
+    fn a_held_stream_whose_peer_stops_reporting_is_timed_out() {
+        let mut c = config(1, B_ADDR, MediaMode::Silence);
+        c.inactivity_timeout = Some(Duration::from_millis(500));
+        c.direction = MediaDirection::Inactive;
+        let mut s = RtpSession::new(c, Instant::ZERO);
+        let mut rr = Vec::new();
+        rtcp::write_receiver_report(&mut rr, 0x5EED, &[]).unwrap();
+        s.handle_rtcp(Instant::from_millis(1_000), &rr);
+        assert_eq!(events_until(&mut s, Instant::from_millis(1_499)), []);
+        assert_eq!(
+            events_until(&mut s, Instant::from_millis(1_500)),
+            [timeout_after(500)]
+        );
     }
 
     #[test]
