@@ -79,7 +79,8 @@ pub struct EndpointOptions {
     pub media: Media,
     /// Record up to this many SIP messages crossing the socket (for a ladder).
     pub capture_sip: Option<usize>,
-    /// Hang up a send-receive call after this long without RTP or RTCP; `None`: never.
+    /// Hang up a call after this long without RTP or RTCP (on hold: without RTCP from a
+    /// peer that sends it); `None`: never.
     pub media_timeout: Option<Duration>,
     /// The state table calls run on; `None`: the embedded default.
     pub table: Option<TableFile>,
@@ -160,7 +161,8 @@ pub struct CallOptionArgs {
     #[arg(long, value_parser = PortAllocator::parse)]
     pub rtp_ports: Option<PortAllocator>,
     /// Hang up (BYE) after this many ms without RTP or RTCP from a peer that should be
-    /// sending (held calls are exempt); 0: off, as in baresip, Asterisk and FreeSWITCH.
+    /// sending; on hold, without RTCP from a peer that has been sending it (RTCP goes on
+    /// while held); 0: off, as in baresip, Asterisk and FreeSWITCH.
     #[arg(long, default_value_t = 0)]
     pub media_timeout_ms: u64,
     /// Run calls on this state table (YAML) instead of the embedded default.
