@@ -11,7 +11,7 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, have_sipp, invite, test_file, uas, Process, RawPeer};
+use common::{free_port, have_sipp, invite, sipp_media_port, test_file, uas, Process, RawPeer};
 
 const CALLS: usize = 50;
 
@@ -26,7 +26,7 @@ impl Sipp {
             .arg(test_file(scenario))
             .args(["-m", &calls, "-l", &calls, "-r", "50", "-i", "127.0.0.1"])
             .args(["-p", &free_port().to_string()])
-            .args(["-mp", &free_port().to_string()])
+            .args(["-mp", &sipp_media_port().to_string()])
             .args(["-timeout", "45s", "-timeout_error", "-nostdin", "-s", "bob"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

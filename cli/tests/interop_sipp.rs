@@ -15,7 +15,9 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, have_sipp, sessionctl, sipp_uac, sipp_uac_within, test_file, uas};
+use common::{
+    free_port, have_sipp, sessionctl, sipp_media_port, sipp_uac, sipp_uac_within, test_file, uas,
+};
 
 fn run_against_uas(runtime: &str, scenario_args: &[&str], uas_args: &[&str]) {
     if !have_sipp() {
@@ -228,7 +230,7 @@ fn call_sipp_uas_with(
     limit_s: u32,
 ) -> (bool, String, String, bool) {
     let port = free_port();
-    let media_port = free_port().to_string();
+    let media_port = sipp_media_port().to_string();
     let mut sipp = Command::new("timeout")
         .args([&limit_s.to_string(), "sipp"])
         .args(scenario_args)
@@ -278,7 +280,7 @@ fn sessionctl_call_to_sipp_uas(runtime: &str) {
         return;
     }
     let port = free_port();
-    let media_port = free_port().to_string();
+    let media_port = sipp_media_port().to_string();
     let mut sipp = Command::new("timeout")
         .args(["60", "sipp", "-sn", "uas", "-m", "1", "-i", "127.0.0.1"])
         .args(["-p", &port.to_string(), "-mp", &media_port, "-nostdin"])

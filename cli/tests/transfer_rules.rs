@@ -9,7 +9,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, have_sipp, sessionctl, test_file, uas, Process};
+use common::{free_port, have_sipp, sessionctl, sipp_media_port, test_file, uas, Process};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -31,7 +31,7 @@ fn sipp_refers_the_uas_which_calls_the_target_and_notifies(runtime: &str) {
             "-p",
             &free_port().to_string(),
             "-mp",
-            &free_port().to_string(),
+            &sipp_media_port().to_string(),
         ])
         .args(["-timeout", "30s", "-timeout_error", "-nostdin", "-s", "bob"])
         .output()
@@ -60,7 +60,7 @@ fn call_transfer_to_against_a_sipp_uas_that_notifies(runtime: &str) {
     let mut sipp = Command::new("timeout")
         .args(["60", "sipp", "-sf", scenario.to_str().unwrap()])
         .args(["-m", "1", "-i", "127.0.0.1", "-p", &port.to_string()])
-        .args(["-mp", &free_port().to_string(), "-nostdin"])
+        .args(["-mp", &sipp_media_port().to_string(), "-nostdin"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

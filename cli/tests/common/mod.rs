@@ -9,6 +9,7 @@ use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -66,6 +67,31 @@ pub fn free_port() -> u16 {
         .and_then(|s| s.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// A port for SIPp's `-mp`: the first of four consecutive loopback ports free right now
+/// (SIPp binds audio RTP and RTCP there, and video RTP and RTCP above), taken below the
+/// kernel's ephemeral range (32768 and up on Linux), where `sessionctl` binds its own RTP
+/// and RTCP sockets when no `--rtp-ports` range is given; a port from `free_port` could
+/// have its neighbours taken by one of those between the check and SIPp's bind. Each
+/// process walks its own stretch of 20000–31999 from its pid, and never hands a block
+/// out twice.
+pub fn sipp_media_port() -> u16 {
+    const FIRST: u32 = 20_000;
+    const BLOCKS: u32 = 3_000;
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = std::process::id() % BLOCKS;
+    for _ in 0..BLOCKS {
+        let block = (start + u32::from(NEXT.fetch_add(1, Ordering::Relaxed))) % BLOCKS;
+        let first = FIRST + block * 4;
+        let held: Vec<UdpSocket> = (first..first + 4)
+            .filter_map(|p| UdpSocket::bind(("127.0.0.1", p as u16)).ok())
+            .collect();
+        if held.len() == 4 {
+            return first as u16;
+        }
+    }
+    panic!("no four free loopback ports in 20000-31999")
 }
 
 /// A file under cli/tests/.
@@ -314,7 +340,7 @@ pub fn sipp_uac_within(
     limit_s: u32,
 ) -> (bool, String) {
     let port = free_port().to_string();
-    let media_port = free_port().to_string();
+    let media_port = sipp_media_port().to_string();
     let timeout = format!("{limit_s}s");
     let out = std::process::Command::new("timeout")
         .args([&(limit_s + 30).to_string(), "sipp", target])
