@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use session_core::endpoint::{MediaRequest, Output, SessionEvent, SessionId};
+use session_core::endpoint::{EndReason, MediaRequest, Output, SessionEvent, SessionId};
 use session_core::resolve::ResolveQuery;
 use session_core::{Config, Endpoint, Instant, MediaInput};
 
@@ -359,6 +359,16 @@ impl Pump {
             .filter(|(_, e)| e.session() == session)
             .map(|(_, e)| e.clone())
             .collect()
+    }
+
+    /// Why a node's session ended, once it reported `Terminated`.
+    pub fn end_reason(&mut self, name: &str, session: SessionId) -> Option<EndReason> {
+        self.node(name).events.iter().find_map(|(_, e)| match e {
+            SessionEvent::Terminated {
+                session: s, reason, ..
+            } if *s == session => Some(reason.clone()),
+            _ => None,
+        })
     }
 
     /// The state name of a node's session (`None` once it is cleaned up).

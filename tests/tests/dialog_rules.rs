@@ -319,14 +319,9 @@ fn a_481_to_our_re_invite_ends_the_call_with_a_bye() {
             && header_of(&w.bytes, "CSeq").is_some_and(|s| s.ends_with("BYE"))),
         "bob answers the BYE"
     );
-    let reason = c
-        .p
-        .events_of("alice", c.alice)
-        .iter()
-        .find_map(|e| match e {
-            session_core::endpoint::SessionEvent::Terminated { reason, .. } => Some(reason.clone()),
-            _ => None,
-        });
-    assert_eq!(reason, Some(session_core::endpoint::EndReason::DialogGone));
+    assert_eq!(
+        c.p.end_reason("alice", c.alice),
+        Some(session_core::endpoint::EndReason::DialogGone)
+    );
     assert_ne!(c.p.state("bob", c.bob).as_deref(), Some("Active"));
 }

@@ -6,20 +6,11 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use session_core::endpoint::{CommandError, EndReason, SessionEvent, SessionId, Side};
+use session_core::endpoint::{CommandError, EndReason, Side};
 use session_core::CallOptions;
 use session_core_tests::{alice_and_bob, answered, header_of, ring, status_of, Pump, BOB};
 
 const STRANGER: &str = "127.0.0.9:5060";
-
-fn end_of(p: &mut Pump, node: &str, session: SessionId) -> Option<EndReason> {
-    p.events_of(node, session)
-        .into_iter()
-        .find_map(|e| match e {
-            SessionEvent::Terminated { reason, .. } => Some(reason),
-            _ => None,
-        })
-}
 
 /// How many requests with `method` crossed the wire from `from`.
 fn sent_by(p: &Pump, from: &str, method: &str) -> usize {
@@ -47,7 +38,7 @@ fn draining_refuses_new_calls_and_lets_a_call_up_end_by_its_own_bye() {
         .unwrap();
     p.run_for(Duration::from_millis(200));
     assert_eq!(
-        end_of(&mut p, "alice", refused),
+        p.end_reason("alice", refused),
         Some(EndReason::Rejected {
             by: Side::Remote,
             status: 503
@@ -75,7 +66,7 @@ fn draining_refuses_new_calls_and_lets_a_call_up_end_by_its_own_bye() {
     p.ep("alice").hangup(now, alice).unwrap();
     p.run_for(Duration::from_secs(1));
     assert_eq!(
-        end_of(&mut p, "bob", bob),
+        p.end_reason("bob", bob),
         Some(EndReason::HungUp { by: Side::Remote })
     );
     assert!(p.ep("bob").sessions_ended());
@@ -96,9 +87,9 @@ fn a_call_outliving_the_grace_gets_our_bye() {
     assert_eq!(sent_by(&p, "bob", "BYE"), 0);
     p.run_for(Duration::from_millis(300));
     assert_eq!(sent_by(&p, "bob", "BYE"), 1);
-    assert_eq!(end_of(&mut p, "bob", bob), Some(EndReason::Shutdown));
+    assert_eq!(p.end_reason("bob", bob), Some(EndReason::Shutdown));
     assert_eq!(
-        end_of(&mut p, "alice", alice),
+        p.end_reason("alice", alice),
         Some(EndReason::HungUp { by: Side::Remote })
     );
     p.run_for(Duration::from_secs(60));
@@ -115,13 +106,13 @@ fn calls_still_ringing_at_the_end_of_the_grace_get_503_or_cancel() {
     p.ep("bob").drain(now, Duration::from_secs(1));
     p.run_for(Duration::from_millis(1_200));
     assert_eq!(
-        end_of(&mut p, "alice", alice),
+        p.end_reason("alice", alice),
         Some(EndReason::Rejected {
             by: Side::Remote,
             status: 503
         })
     );
-    assert_eq!(end_of(&mut p, "bob", bob), Some(EndReason::Shutdown));
+    assert_eq!(p.end_reason("bob", bob), Some(EndReason::Shutdown));
 
     let mut p = alice_and_bob();
     let (alice, bob) = ring(&mut p);
@@ -129,9 +120,9 @@ fn calls_still_ringing_at_the_end_of_the_grace_get_503_or_cancel() {
     p.ep("alice").drain(now, Duration::from_secs(1));
     p.run_for(Duration::from_millis(1_200));
     assert_eq!(sent_by(&p, "alice", "CANCEL"), 1);
-    assert_eq!(end_of(&mut p, "alice", alice), Some(EndReason::Shutdown));
+    assert_eq!(p.end_reason("alice", alice), Some(EndReason::Shutdown));
     assert!(matches!(
-        end_of(&mut p, "bob", bob),
+        p.end_reason("bob", bob),
         Some(EndReason::Cancelled { by: Side::Remote })
     ));
     p.run_for(Duration::from_secs(60));

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use session_core::endpoint::{EndReason, SessionEvent, SessionId, Side};
+use session_core::endpoint::{EndReason, SessionId, Side};
 use session_core::sip::Transport;
 use session_core::{CallOptions, Endpoint, Instant, Output};
 use session_core_tests::{alice_and_bob_with, answered, config, header_of, status_of, Pump, BOB};
@@ -28,16 +28,6 @@ fn invite(call_id: &str) -> String {
          Content-Length: {}\r\n\r\n{sdp}",
         sdp.len()
     )
-}
-
-/// How a session of `node` ended, if it has.
-fn end_of(p: &mut Pump, node: &str, session: SessionId) -> Option<EndReason> {
-    p.events_of(node, session)
-        .into_iter()
-        .find_map(|e| match e {
-            SessionEvent::Terminated { reason, .. } => Some(reason),
-            _ => None,
-        })
 }
 
 /// The final statuses sent to the hand-driven peer, in order.
@@ -70,7 +60,7 @@ fn ringing_calls_beyond_max_pending_incoming_get_503_until_one_is_answered() {
     assert_eq!(p.state("alice", calls[0]).as_deref(), Some("Ringing"));
     assert_eq!(p.state("alice", calls[1]).as_deref(), Some("Ringing"));
     assert_eq!(
-        end_of(&mut p, "alice", calls[2]),
+        p.end_reason("alice", calls[2]),
         Some(EndReason::Rejected {
             by: Side::Remote,
             status: 503
@@ -127,11 +117,11 @@ fn established_call_outlives_a_flood_refused_at_the_session_limit() {
     p.ep("alice").hangup(now, alice).unwrap();
     p.run_for(Duration::from_secs(1));
     assert_eq!(
-        end_of(&mut p, "bob", bob),
+        p.end_reason("bob", bob),
         Some(EndReason::HungUp { by: Side::Remote })
     );
     assert_eq!(
-        end_of(&mut p, "alice", alice),
+        p.end_reason("alice", alice),
         Some(EndReason::HungUp { by: Side::Local })
     );
 }

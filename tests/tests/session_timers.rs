@@ -32,13 +32,6 @@ fn from_node(p: &Pump, from: &str, start: &str) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn terminated(events: &[SessionEvent]) -> Option<EndReason> {
-    events.iter().find_map(|e| match e {
-        SessionEvent::Terminated { reason, .. } => Some(reason.clone()),
-        _ => None,
-    })
-}
-
 /// RFC 4028 §7.1, §9: Alice asks `Session-Expires: 90;refresher=uac` with `Min-SE: 90`;
 /// Bob's 2xx grants it, requiring the extension; Alice refreshes by UPDATE (Bob allows
 /// it) every 45 s, each answered with the interval again, and the call and its media go
@@ -105,13 +98,12 @@ fn a_session_nobody_refreshes_ends_with_bye_before_the_interval_passes() {
     let after = (bye.at - start).as_secs();
     assert!((59..=61).contains(&after), "BYE {after} s after the answer");
     let bye_cseq = header_of(&bye.bytes, "CSeq").expect("a CSeq");
-    let events = p.events_of("bob", b);
-    assert_eq!(terminated(&events), Some(EndReason::SessionExpired));
+    assert_eq!(p.end_reason("bob", b), Some(EndReason::SessionExpired));
     let bye_ok = from_node(&p, "alice", "SIP/2.0 200");
     assert_eq!(bye_ok.len(), 1);
     assert_eq!(header_of(&bye_ok[0], "CSeq"), Some(bye_cseq));
     assert_eq!(
-        terminated(&p.events_of("alice", a)),
+        p.end_reason("alice", a),
         Some(EndReason::HungUp { by: Side::Remote })
     );
     assert!(from_node(&p, "alice", "BYE ").is_empty());

@@ -391,11 +391,10 @@ fn a_481_to_our_update_ends_the_call_with_a_bye() {
     p.inject("alice", bob, &refusal);
     p.run_for(Duration::from_secs(1));
     assert_eq!(from_alice(&p, "BYE ").len(), 1);
-    let reason = p.events_of("alice", a).iter().find_map(|e| match e {
-        SessionEvent::Terminated { reason, .. } => Some(reason.clone()),
-        _ => None,
-    });
-    assert_eq!(reason, Some(session_core::endpoint::EndReason::DialogGone));
+    assert_eq!(
+        p.end_reason("alice", a),
+        Some(session_core::endpoint::EndReason::DialogGone)
+    );
     assert_ne!(p.state("bob", b).as_deref(), Some("Active"));
 }
 
