@@ -229,14 +229,14 @@ pub(super) fn send_provisional(
     status: u16,
 ) -> Result<(), ActionError> {
     let contact = step.contact(&call.transport);
-    if !sends_reliably(step, call, status) {
+    if !sends_reliably(call, status) {
         let body = (status == 183)
             .then(|| call.offer_answer.answer())
             .flatten();
         return respond_to_invite(step, call, status, Some(&contact), body.as_deref(), &[])
             .map(|_| ());
     }
-    if offer_due_in_provisional(step, call) && !call.offer_answer.has_unsent_offer() {
+    if offer_due_in_provisional(call) && !call.offer_answer.has_unsent_offer() {
         // It would go without the offer §5 puts in the first reliable one (a RingCall
         // before the media session exists): the one carrying the offer follows.
         return Ok(());
@@ -285,28 +285,20 @@ pub(super) fn send_provisional(
 }
 
 /// Whether a provisional `status` to the INVITE we answer goes reliably (RFC 3262 §3).
-fn sends_reliably(step: &Step<'_>, call: &Call, status: u16) -> bool {
-    let Some(invite) = call.invite.incoming.as_ref().filter(|_| status > 100) else {
-        return false;
-    };
-    Message::parse_with(&invite.bytes, &step.config.parse_limits)
-        .is_ok_and(|msg| step.config.reliable_provisionals.applies_to(&msg))
+fn sends_reliably(call: &Call, status: u16) -> bool {
+    status > 100 && call.invite.incoming.is_some() && call.invite.reliable.provisionals_reliable
 }
 
 /// UAS: whether our offer is due in a provisional response: the INVITE we answer has no
 /// offer, our provisional responses to it go reliably, and no SDP of ours went in one
 /// yet. RFC 3262 §5 then puts our offer in the first of them, so a table lets that one
 /// wait until the media session (and with it our offer) exists.
-pub(crate) fn offer_due_in_provisional(step: &Step<'_>, call: &Call) -> bool {
-    let Some(invite) = call.invite.incoming.as_ref() else {
-        return false;
-    };
-    if call.invite.reliable.sdp_sent || call.offer_answer.has_remote_offer() {
-        return false;
-    }
-    Message::parse_with(&invite.bytes, &step.config.parse_limits).is_ok_and(|msg| {
-        step.config.reliable_provisionals.applies_to(&msg) && matches!(sdp_of(&msg), Ok(None))
-    })
+pub(crate) fn offer_due_in_provisional(call: &Call) -> bool {
+    let reliable = &call.invite.reliable;
+    call.invite.incoming.is_some()
+        && reliable.provisionals_reliable
+        && !reliable.offer_in_invite
+        && !reliable.sdp_sent
 }
 
 /// The caller's PRACK acknowledged our reliable provisional response (RFC 3262 §3): 200,

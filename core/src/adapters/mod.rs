@@ -143,9 +143,7 @@ impl ActionHandler for Adapters<'_, '_> {
                 .as_ref()
                 .is_some_and(|r| r.min_expires_raised),
             GuardName::LateOffer => call.invite.late_offer,
-            GuardName::OfferDueInProvisional => {
-                dialog_adapter::offer_due_in_provisional(self.step, call)
-            }
+            GuardName::OfferDueInProvisional => dialog_adapter::offer_due_in_provisional(call),
             GuardName::OfferAwaitsAnswer => call.offer_answer.awaits_answer_in(event.cseq),
             _ => false,
         }

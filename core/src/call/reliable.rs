@@ -40,6 +40,12 @@ pub(crate) struct Unacknowledged {
 /// The 100rel state of one INVITE, in either role.
 #[derive(Debug, Default)]
 pub(crate) struct Reliability {
+    /// UAS: our provisional responses to the INVITE go reliably (it requires 100rel, or
+    /// supports it and `Config::reliable_provisionals` says so), decided once as it
+    /// arrives.
+    pub(crate) provisionals_reliable: bool,
+    /// UAS: the INVITE carried an offer.
+    pub(crate) offer_in_invite: bool,
     /// UAS: the provisional response awaiting its PRACK (re-sent only until the final
     /// response).
     pub(crate) unacknowledged: Option<Unacknowledged>,

@@ -352,6 +352,8 @@ fn new_invite(
     let mut event = Event::new(EventType::IncomingCall)
         .with_cseq(request.cseq)
         .with_method(Method::Invite);
+    call.invite.reliable.provisionals_reliable = ep.config.reliable_provisionals.applies_to(msg);
+    call.invite.reliable.offer_in_invite = offer.is_some();
     if let Some(offer) = offer {
         event = if is_hold(&offer) {
             event.with_remote_hold()
