@@ -65,9 +65,12 @@ struct Frame {
 /// Reads `pcap` with tshark, with no decode hint: SIP is found by Wireshark's heuristics
 /// and RTP through the SDP it carries.
 fn tshark(pcap: &Path) -> Vec<Frame> {
+    // The endpoints' ports are the kernel's choice: one may be a port Wireshark gives to
+    // another protocol, which would then win over the SIP heuristic. Heuristics first.
     let out = Command::new("tshark")
         .arg("-r")
         .arg(pcap)
+        .args(["-o", "udp.try_heuristic_first:TRUE"])
         .args(["-T", "fields", "-E", "separator=|"])
         .args(["-e", "frame.protocols", "-e", "sip.Request-Line"])
         .args(["-e", "sip.Status-Line", "-e", "rtpevent.event_id"])
