@@ -113,21 +113,19 @@ impl<'a> Via<'a> {
             rport: RPort::Absent,
         };
         // One pass: check each parameter and pick out the ones the core uses. The first
-        // occurrence counts, as in `Params::get` (and rsip): a repeated `branch` must not
-        // make two parsers see two transactions.
-        let (mut branch, mut received, mut rport) = (false, false, false);
+        // occurrence counts (as in rsip): a repeated `branch` must not make two parsers
+        // see two transactions. `via-branch` and `via-received` are `name EQUAL value`
+        // (RFC 3261 §20.42), so a bare `branch` or `received` is a `via-extension` that
+        // happens to share the name, not the parameter; `rport` alone is RFC 3581's request.
+        let mut rport = false;
         for p in params.iter() {
             if !p.is_valid() {
                 return Err(ValueError::BadParam);
             }
             if p.name.eq_ignore_ascii_case("branch") {
-                if !std::mem::replace(&mut branch, true) {
-                    via.branch = p.value;
-                }
+                via.branch = via.branch.or(p.value);
             } else if p.name.eq_ignore_ascii_case("received") {
-                if !std::mem::replace(&mut received, true) {
-                    via.received = p.value;
-                }
+                via.received = via.received.or(p.value);
             } else if p.name.eq_ignore_ascii_case("rport") && !std::mem::replace(&mut rport, true) {
                 via.rport = match p.value {
                     None => RPort::Requested,
@@ -295,6 +293,16 @@ mod tests {
         assert_eq!(v.branch, Some("z9hG4bK1"));
         assert_eq!(v.received, Some("a"));
         assert_eq!(v.params.value("branch"), v.branch);
+    }
+
+    #[test]
+    fn a_bare_branch_or_received_is_an_extension_not_the_parameter() {
+        // Found by the sip_message fuzz target (rsip oracle): a valueless `branch` before
+        // the real one hid the transaction id.
+        let v = Via::parse("SIP/2.0/UDP h;branch;received;branch=z9hG4bK1;received=a").unwrap();
+        assert_eq!(v.branch, Some("z9hG4bK1"));
+        assert_eq!(v.received, Some("a"));
+        assert!(v.has_rfc3261_branch());
     }
 
     #[test]
