@@ -56,6 +56,10 @@ pub type MediaDropFn = Box<dyn FnMut(SocketAddr, &[u8]) -> bool>;
 /// uses it to play a peer that differs from ours in one header.
 pub type RewriteFn = Box<dyn FnMut(&Wire) -> Option<Vec<u8>>>;
 
+/// An application on a node: called with each event the node reports, with its
+/// endpoint to act on (a gateway placing its outgoing leg, a callee answering).
+pub type AppFn = Box<dyn FnMut(&'static str, &mut Endpoint, Instant, &SessionEvent)>;
+
 /// Endpoints on a virtual network with a fixed one-way latency.
 pub struct Pump {
     /// The nodes.
@@ -92,6 +96,8 @@ pub struct Pump {
     /// Names the nodes asked to resolve (`Output::Resolve`), unanswered: a test answers
     /// them with `Endpoint::handle_resolved`.
     pub queries: Vec<(&'static str, ResolveQuery)>,
+    /// The nodes' application, if the test plays one.
+    pub app: Option<AppFn>,
     in_flight: BTreeMap<(Instant, u64), InFlight>,
     seq: u64,
 }
@@ -133,6 +139,7 @@ impl Pump {
             unrouted_to: Vec::new(),
             peer_wire: Vec::new(),
             queries: Vec::new(),
+            app: None,
             in_flight: BTreeMap::new(),
             seq: 0,
         }
@@ -245,7 +252,13 @@ impl Pump {
                 self.nodes[from].rtp_closed.push((now, session, local_rtp));
             }
             Output::Media(_) => {}
-            Output::Event(e) => self.nodes[from].events.push((now, e)),
+            Output::Event(e) => {
+                let node = &mut self.nodes[from];
+                if let Some(app) = self.app.as_mut() {
+                    app(node.name, &mut node.ep, now, &e);
+                }
+                node.events.push((now, e));
+            }
             Output::Resolve(q) => self.queries.push((self.nodes[from].name, q)),
             _ => {}
         }

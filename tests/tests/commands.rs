@@ -144,12 +144,35 @@ fn every_command(pair: &mut dyn Pair) -> BTreeSet<&'static str> {
     // Bob is asked to call himself with Replaces, which is all this checks.
     let consult = run(pair, ALICE, make_call());
     let at_bob_2 = incoming(pair);
+    run(pair, BOB, Command::Ring { session: at_bob_2 });
     run(pair, BOB, Command::Accept { session: at_bob_2 });
     expect(
         pair,
         ALICE,
         "answer",
         |e| matches!(e, E::Answered { session } if *session == consult),
+    );
+    // Alice joins her two calls, then parts them again.
+    run(
+        pair,
+        ALICE,
+        Command::Bridge {
+            a: call,
+            b: consult,
+        },
+    );
+    expect(
+        pair,
+        ALICE,
+        "bridged",
+        |e| matches!(e, E::Bridged { session, peer } if *session == consult && *peer == call),
+    );
+    run(pair, ALICE, Command::Unbridge { session: call });
+    expect(
+        pair,
+        ALICE,
+        "unbridged",
+        |e| matches!(e, E::Unbridged { session } if *session == consult),
     );
     run(
         pair,

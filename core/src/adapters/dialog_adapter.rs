@@ -590,7 +590,8 @@ pub(super) fn send_reinvite(
         _ => {
             let local =
                 super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
-            call.sdp.resume_offer(&step.config.media, &local)
+            call.sdp
+                .resume_offer(crate::call::codecs_for(&call.codecs, step.config), &local)
         }
     };
     let body = offer.to_bytes();
@@ -880,7 +881,9 @@ pub(super) fn accept_reinvite(
             if let Some(request) = pending.as_ref() {
                 call.offer_answer.offer_sent(request.cseq);
             }
-            call.sdp.offer(&step.config.media, &local).to_bytes()
+            call.sdp
+                .offer(crate::call::codecs_for(&call.codecs, step.config), &local)
+                .to_bytes()
         }
     };
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;
@@ -936,7 +939,10 @@ pub(super) fn accept_update(
 /// the INVITE's exchange is over or in a confirmed one. The answer comes in its 2xx.
 pub(super) fn send_update(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let local = super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
-    let body = call.sdp.offer(&step.config.media, &local).to_bytes();
+    let body = call
+        .sdp
+        .offer(crate::call::codecs_for(&call.codecs, step.config), &local)
+        .to_bytes();
     let sent = send_in_dialog(step, call, Method::Update, Some((SDP, &body[..])), &[]);
     let (tx, _, cseq) = match sent {
         Ok(sent) => sent,

@@ -52,7 +52,10 @@ pub(super) fn generate_local_sdp(
         // start another (RFC 3261 §13.2.1, RFC 3262 §5).
         return Ok(());
     }
-    let body = call.sdp.offer(&step.config.media, &local).to_bytes();
+    let body = call
+        .sdp
+        .offer(crate::call::codecs_for(&call.codecs, step.config), &local)
+        .to_bytes();
     call.offer_answer.offer_made(Some(body));
     Ok(())
 }
@@ -74,14 +77,22 @@ fn answer_offer(
     local: &LocalMedia,
     offer: &SessionDescription,
 ) -> Result<(), ActionError> {
-    let answer = match call.sdp.answer(&step.config.media, local, offer) {
+    let answer = match call.sdp.answer(
+        crate::call::codecs_for(&call.codecs, step.config),
+        local,
+        offer,
+    ) {
         Ok(answer) => answer,
         Err(_) => {
             if call.invite.late_offer && call.negotiated.is_none() {
                 // The callee's offer to our late-offer INVITE: the ACK or PRACK that
                 // must carry an answer still goes, refusing every stream, and the call
                 // ends (the session's failure path sends them).
-                let rejection = call.sdp.rejection(&step.config.media, local, offer);
+                let rejection = call.sdp.rejection(
+                    crate::call::codecs_for(&call.codecs, step.config),
+                    local,
+                    offer,
+                );
                 call.offer_answer.answered(rejection.to_bytes());
             }
             return Err(ActionError::SdpNotAcceptable);
@@ -161,7 +172,9 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
         let rtcp_seed = (u64::from(ssrc) << 32 | u64::from(ts)) ^ (u64::from(seq) << 16);
         config.rtcp_seed = rtcp_seed;
         config.cname = cname(rtcp_seed);
-        call.media.rtp = Some(Box::new(RtpSession::new(config, step.now)));
+        let mut media = RtpSession::new(config, step.now);
+        media.set_relaying(call.media.relaying, step.now);
+        call.media.rtp = Some(Box::new(media));
     } else {
         apply_negotiated(call, step.now);
     }
@@ -272,6 +285,22 @@ pub(super) fn send_dtmf(step: &mut Step<'_>, call: &mut Call) -> Result<(), Acti
         media
             .send_dtmf(&digits, step.now)
             .map_err(|_| ActionError::NotSupported)?;
+    }
+    refresh_timer(step, call);
+    Ok(())
+}
+
+/// Bridged legs (`BridgeMedia`, `UnbridgeMedia`): while relaying, the leg's own source
+/// is silent and the endpoint relays the other leg's packets out of its socket. Set
+/// before media runs, it applies once it does.
+pub(super) fn relay_media(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    relaying: bool,
+) -> Result<(), ActionError> {
+    call.media.relaying = relaying;
+    if let Some(media) = call.media.rtp.as_mut() {
+        media.set_relaying(relaying, step.now);
     }
     refresh_timer(step, call);
     Ok(())

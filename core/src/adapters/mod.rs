@@ -103,7 +103,8 @@ impl ActionHandler for Adapters<'_, '_> {
             Action::HoldMedia | Action::ResumeMedia => m::apply_direction(step, call),
             Action::SendDTMF => m::send_dtmf(step, call),
             Action::CleanupMedia => m::cleanup_media(step, call),
-            Action::BridgeMedia | Action::UnbridgeMedia => Err(ActionError::NotSupported),
+            Action::BridgeMedia => m::relay_media(step, call, true),
+            Action::UnbridgeMedia => m::relay_media(step, call, false),
             Action::StartTimer { timer, ms } => {
                 let at = now + Duration::from_millis(u64::from(ms));
                 step.set_timer(SessionTimer::Table(timer), at);
@@ -145,6 +146,7 @@ impl ActionHandler for Adapters<'_, '_> {
             GuardName::LateOffer => call.invite.late_offer,
             GuardName::OfferDueInProvisional => dialog_adapter::offer_due_in_provisional(call),
             GuardName::OfferAwaitsAnswer => call.offer_answer.awaits_answer_in(event.cseq),
+            GuardName::IsBridged => self.step.bridged_with.is_some(),
             _ => false,
         }
     }
@@ -252,7 +254,12 @@ impl ActionHandler for Adapters<'_, '_> {
                     retry_in: reg.retry_in,
                 }
             }
-            // Hold/resume failures and bridging have no application event yet.
+            PublishedEvent::Bridged => match self.step.bridged_with {
+                Some(peer) => SessionEvent::Bridged { session, peer },
+                None => return,
+            },
+            PublishedEvent::Unbridged => SessionEvent::Unbridged { session },
+            // Hold/resume failures have no application event yet.
             _ => return,
         };
         self.step.event(event);

@@ -272,6 +272,19 @@ pub enum SessionEvent {
         /// When the next attempt goes, when the table scheduled one.
         retry_in: Option<Duration>,
     },
+    /// The call's media is now relayed to and from another call's (`Command::Bridge`,
+    /// or `CallOptions::bridge_to` once both legs answered).
+    Bridged {
+        /// The session.
+        session: SessionId,
+        /// The other leg.
+        peer: SessionId,
+    },
+    /// The bridge ended; the call goes on alone.
+    Unbridged {
+        /// The session.
+        session: SessionId,
+    },
     /// The session is over. Nothing more comes for it.
     Terminated {
         /// The session.
@@ -303,6 +316,8 @@ impl SessionEvent {
             | SessionEvent::Registered { session, .. }
             | SessionEvent::RegistrationRefreshed { session, .. }
             | SessionEvent::RegistrationFailed { session, .. }
+            | SessionEvent::Bridged { session, .. }
+            | SessionEvent::Unbridged { session }
             | SessionEvent::Terminated { session, .. } => *session,
         }
     }

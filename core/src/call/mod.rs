@@ -28,9 +28,10 @@ pub(crate) use transfer::{
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::config::Config;
 use crate::dialog::{Dialog, DialogRole};
 use crate::media::RtpSession;
-use crate::sdp::{LocalSession, Negotiated, SessionDescription};
+use crate::sdp::{LocalSession, MediaConfig, Negotiated, SessionDescription};
 use crate::sip::{Method, Transport};
 use crate::state_table::Event;
 use crate::time::Instant;
@@ -126,6 +127,9 @@ pub(crate) struct Call {
     pub(crate) refresh: SessionRefresh,
     /// Our SDP origin and versions.
     pub(crate) sdp: LocalSession,
+    /// The codecs this call offers and accepts, when not the configuration's (a
+    /// gateway's outgoing leg puts its incoming leg's choice first).
+    pub(crate) codecs: Option<Box<MediaConfig>>,
     pub(crate) offer_answer: OfferAnswer,
     /// What the last exchange settled.
     pub(crate) negotiated: Option<Negotiated>,
@@ -190,6 +194,8 @@ pub(crate) struct Media {
     pub(crate) dtmf_queue: String,
     /// The INFO carrying a digit, while it has no final response.
     pub(crate) dtmf_info: Option<TransactionId>,
+    /// The leg relays a bridged leg's media instead of sending its own (`BridgeMedia`).
+    pub(crate) relaying: bool,
 }
 
 /// What the application has been told of the call, so that it is told once.
@@ -201,6 +207,15 @@ pub(crate) struct Report {
     pub(crate) end_reason: Option<EndReason>,
     /// `Terminated` was published.
     pub(crate) terminated: bool,
+}
+
+/// The codecs a call offers and accepts: its own (`Call::codecs`), else the
+/// configuration's. A function of the field, so that `Call::sdp` can be borrowed beside it.
+pub(crate) fn codecs_for<'a>(
+    codecs: &'a Option<Box<MediaConfig>>,
+    config: &'a Config,
+) -> &'a MediaConfig {
+    codecs.as_deref().unwrap_or(&config.media)
 }
 
 impl Call {
@@ -235,6 +250,7 @@ impl Call {
             transfers: Transfers::default(),
             refresh: SessionRefresh::default(),
             sdp,
+            codecs: None,
             offer_answer: OfferAnswer::default(),
             negotiated: None,
             media: Media::default(),

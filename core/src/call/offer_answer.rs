@@ -51,6 +51,14 @@ impl OfferAnswer {
         }
     }
 
+    /// The peer's offer waiting for our answer, to read.
+    pub(crate) fn pending_remote_offer(&self) -> Option<&SessionDescription> {
+        match &self.exchange {
+            Exchange::RemoteOffer(offer) => Some(offer),
+            _ => None,
+        }
+    }
+
     /// Whether the peer's offer waits for our answer.
     pub(crate) fn has_remote_offer(&self) -> bool {
         matches!(self.exchange, Exchange::RemoteOffer(_))

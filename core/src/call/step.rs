@@ -97,6 +97,8 @@ pub(crate) struct Step<'a> {
     pub(crate) ids: &'a mut SessionIds,
     pub(crate) transactions: &'a mut TransactionLayer,
     pub(crate) effects: &'a mut Vec<Effect>,
+    /// The other leg of this session's bridge (the link lives in the session store).
+    pub(crate) bridged_with: Option<SessionId>,
 }
 
 impl Step<'_> {
@@ -141,6 +143,7 @@ impl Step<'_> {
             ids: &mut *self.ids,
             transactions: &mut *self.transactions,
             effects: &mut *self.effects,
+            bridged_with: None,
         }
     }
 

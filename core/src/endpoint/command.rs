@@ -2,8 +2,8 @@
 //! runtimes' handles, `sessionctl`, the simulator's scripts), so that a command is added
 //! in one place. Each command becomes the table event the seed names for it
 //! (`MakeCall`, `AcceptCall`, `RejectCall`, `HangupCall`, `HoldCall`, `ResumeCall`,
-//! `UpdateCall`, `SendDtmf`, `BlindTransfer`, `AttendedTransfer`, `StartRegistration`,
-//! `StopRegistration`) and runs through [`Endpoint::execute`](super::Endpoint::execute).
+//! `UpdateCall`, `SendDtmf`, `BlindTransfer`, `AttendedTransfer`, `BridgeSessions`,
+//! `UnbridgeSessions`, `RingCall`, `StartRegistration`, `StopRegistration`) and runs through [`Endpoint::execute`](super::Endpoint::execute).
 
 use super::{CallOptions, SessionId};
 
@@ -75,6 +75,28 @@ pub enum Command {
         /// Our answered call with the transfer target.
         consultation: SessionId,
     },
+    /// Join two calls (a gateway's or a call center's legs; a media-terminating B2BUA
+    /// in RFC 7092's terms, as it transcodes): what one leg's peer does (rings, answers, rejects, hangs up,
+    /// holds, sends INFO digits) is done on the other, and once both are answered their
+    /// media is relayed between them, transcoded when the legs chose different G.711 laws.
+    /// The state table says what bridging does to each leg (`BridgeSessions`).
+    Bridge {
+        /// One leg.
+        a: SessionId,
+        /// The other leg.
+        b: SessionId,
+    },
+    /// Undo `Bridge`: each leg goes on alone, its own media source resumed.
+    Unbridge {
+        /// Either leg.
+        session: SessionId,
+    },
+    /// Make an unanswered incoming call ring (180) when its table does not ring by
+    /// itself (the gateway table waits for the far leg).
+    Ring {
+        /// The call.
+        session: SessionId,
+    },
     /// Register our contact for an address-of-record with its registrar (RFC 3261 §10):
     /// creates a registration session, kept refreshed until `Unregister`.
     Register {
@@ -104,6 +126,9 @@ impl Command {
         "send_dtmf",
         "transfer",
         "transfer_attended",
+        "bridge",
+        "unbridge",
+        "ring",
         "register",
         "unregister",
     ];
@@ -121,6 +146,9 @@ impl Command {
             Command::SendDtmf { .. } => "send_dtmf",
             Command::Transfer { .. } => "transfer",
             Command::TransferAttended { .. } => "transfer_attended",
+            Command::Bridge { .. } => "bridge",
+            Command::Unbridge { .. } => "unbridge",
+            Command::Ring { .. } => "ring",
             Command::Register { .. } => "register",
             Command::Unregister { .. } => "unregister",
         }
@@ -139,6 +167,9 @@ impl Command {
             | Command::SendDtmf { session, .. }
             | Command::Transfer { session, .. }
             | Command::TransferAttended { session, .. }
+            | Command::Bridge { a: session, .. }
+            | Command::Unbridge { session }
+            | Command::Ring { session }
             | Command::Unregister { session } => Some(*session),
         }
     }
@@ -178,6 +209,12 @@ mod tests {
                 session,
                 consultation: SessionId(2),
             },
+            Command::Bridge {
+                a: session,
+                b: SessionId(2),
+            },
+            Command::Unbridge { session },
+            Command::Ring { session },
             Command::Register {
                 aor: "sip:a@127.0.0.1".into(),
                 expires: 3600,

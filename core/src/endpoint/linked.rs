@@ -1,7 +1,8 @@
 //! Sessions that act on one another, carried out after the step that links them: the
 //! call a REFER asks for is placed, and its progress goes back to the session the REFER
 //! came in on, which reports it by NOTIFY (RFC 3515 §2.4.4); a call that replaces
-//! another ends it once it is answered (RFC 3891 §3). The links live in the session
+//! another ends it once it is answered (RFC 3891 §3); what one leg of a bridge reports
+//! is done on the other. The links live in the session
 //! store; the work waits here, in order, because a step cannot reach another session.
 
 use std::collections::VecDeque;
@@ -21,6 +22,12 @@ pub(super) enum Linked {
     Report { to: SessionId, status: u16 },
     /// End `session`: the call `by` replaced it.
     EndReplaced { session: SessionId, by: SessionId },
+    /// Do on bridged leg `to` what its other leg `from` reported.
+    Relay {
+        from: SessionId,
+        to: SessionId,
+        what: super::bridge::Relayed,
+    },
 }
 
 /// The work waiting, in the order it was left.

@@ -20,6 +20,7 @@
 //! instants give byte-identical outputs.
 
 mod admission;
+mod bridge;
 mod command;
 mod drain;
 mod linked;
@@ -33,6 +34,7 @@ mod uas_checks;
 pub use crate::call::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub use crate::config::{Config, ReliableProvisionals};
 pub use crate::session_store::SessionInfo;
+pub use bridge::Forward;
 pub use command::Command;
 pub use output::Output;
 pub use stats::EndpointStats;
@@ -80,6 +82,12 @@ pub struct CallOptions {
     /// peers and gateways that want to choose the media themselves.
     #[cfg_attr(feature = "serde", serde(default))]
     pub late_offer: bool,
+    /// Place this call as the outgoing leg of incoming call `bridge_to` (a gateway):
+    /// bridged to it from the start ([`Command::Bridge`]), so that its ringing, early
+    /// media, answer or failure reach the caller, and offering the caller's choice of
+    /// codec first.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub bridge_to: Option<SessionId>,
 }
 
 /// A media event from the driver.
@@ -243,6 +251,9 @@ impl Endpoint {
         transport: Transport,
         bytes: &[u8],
     ) {
+        if self.relay_copy(now, local, bytes) {
+            return;
+        }
         if let Some(id) = self.sessions.by_rtp(local) {
             self.step(now, id, |s, step| s.on_rtp(local, bytes, step));
         } else {
@@ -333,6 +344,9 @@ impl Endpoint {
             } => self
                 .transfer_attended(now, session, consultation)
                 .map(done(session)),
+            Command::Bridge { a, b } => self.bridge(now, a, b).map(done(a)),
+            Command::Unbridge { session } => self.unbridge(now, session).map(done(session)),
+            Command::Ring { session } => self.ring(now, session).map(done(session)),
             Command::Register { aor, expires } => self.register(now, &aor, expires),
             Command::Unregister { session } => self.unregister(now, session).map(done(session)),
         }
@@ -431,7 +445,15 @@ impl Endpoint {
         target: &str,
         options: CallOptions,
     ) -> Result<SessionId, CommandError> {
-        self.open_session(now, None, target, Pending::Call(options))
+        let leg_of = options.bridge_to;
+        if let Some(a) = leg_of {
+            self.check_bridgeable(a)?;
+        }
+        let id = self.open_session(now, None, target, Pending::Call(options))?;
+        if let Some(a) = leg_of {
+            self.sessions.bridge(a, id);
+        }
+        Ok(id)
     }
 
     /// A new call or registration toward `target`, as `session` when an id was reserved
@@ -847,8 +869,8 @@ impl Endpoint {
         &self.table
     }
 
-    /// Decoded audio received on a call (when `Config::audio_sink_frames` > 0): one frame
-    /// appended to `out`, with its RTP timestamp.
+    /// Decoded audio received on a call (when `Config::audio_sink_frames` > 0): the
+    /// oldest frame, into `out` (cleared first), with its RTP timestamp.
     pub fn poll_audio(&mut self, session: SessionId, out: &mut Vec<i16>) -> Option<u32> {
         self.sessions
             .get_mut(session)?
@@ -917,6 +939,7 @@ impl Endpoint {
             call.invite_headers.push(("Replaces", replaces));
         }
         call.invite.late_offer = options.late_offer;
+        call.codecs = options.bridge_to.and_then(|a| self.leg_codecs(a));
         self.insert_session(id, Role::Uac, call);
         self.command(now, id, Event::new(EventType::MakeCall), "make_call")
     }
@@ -936,6 +959,7 @@ impl Endpoint {
     /// call placed for a REFER reports its end to the REFER's session, a call that
     /// replaces another ends it once answered.
     fn publish(&mut self, event: SessionEvent) {
+        self.relay_event(&event);
         let session = event.session();
         if let Some(link) = self.sessions.link_of(session) {
             match (&event, link.replaces) {
@@ -1015,6 +1039,7 @@ impl Endpoint {
                     let event = Event::new(EventType::TransferProgress).with_status(status);
                     self.feed(now, to, event);
                 }
+                Linked::Relay { from, to, what } => self.relay_to(now, from, to, what),
                 Linked::EndReplaced { session, by } => {
                     if let Some(s) = self.sessions.get_mut(session) {
                         s.call
@@ -1036,6 +1061,16 @@ impl Endpoint {
             transport,
             payload,
         }));
+    }
+
+    /// Sends an RTP or RTCP packet, unless the output queue is full (then it is dropped
+    /// and counted: media is not worth delaying, unlike SIP).
+    fn transmit_rtp(&mut self, packet: Transmit) {
+        if self.outputs.len() >= self.config.max_queued_outputs {
+            self.stats.rtp_dropped_queue_full += 1;
+        } else {
+            self.outputs.push_back(Output::Transmit(packet));
+        }
     }
 
     /// A new Call-ID, `token@our-ip`.
@@ -1151,6 +1186,7 @@ impl Endpoint {
             ids: &mut self.ids,
             transactions: &mut self.transactions,
             effects: &mut effects,
+            bridged_with: self.sessions.bridged_with(id),
         };
         let result = f(&mut self.sessions, &mut step);
         self.apply(id, &mut effects);
@@ -1168,13 +1204,7 @@ impl Endpoint {
                     transport,
                     payload,
                 } => self.transmit(remote, transport, payload),
-                Effect::Rtp(packet) => {
-                    if self.outputs.len() >= self.config.max_queued_outputs {
-                        self.stats.rtp_dropped_queue_full += 1;
-                    } else {
-                        self.outputs.push_back(Output::Transmit(packet));
-                    }
-                }
+                Effect::Rtp(packet) => self.transmit_rtp(packet),
                 Effect::Media(request) => self.outputs.push_back(Output::Media(request)),
                 Effect::Event(event) => self.publish(event),
                 Effect::Timer(timer, at) => self.timers.set_opt((id, timer), at),

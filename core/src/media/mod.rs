@@ -15,7 +15,7 @@
 //! | [`analysis`] | Goertzel power, dominant frequency, level: checking audio by content | — |
 //! | [`stats`] | counters, loss, jitter | RFC 3550 A.1, A.3, A.8 |
 //! | [`frames`] | bounded frame queues (sink, echo) | — |
-//! | [`session`] | [`RtpSession`], one per call | RFC 3550, RFC 3551 |
+//! | [`session`] | [`RtpSession`], one per call; relaying a bridged leg's packets | RFC 3550, RFC 3551 |
 
 pub mod analysis;
 pub mod dtmf;
@@ -31,8 +31,8 @@ pub use dtmf::{DtmfConfig, DtmfError};
 pub use g711::G711Law;
 pub use rtp::{RtpError, RtpHeader, RtpPacket};
 pub use session::{
-    AudioCodec, MediaDirection, MediaEvent, MediaMode, PacketOutcome, PushAudioError, RtpSession,
-    RtpSessionConfig, RtpTransmit,
+    AudioCodec, MediaDirection, MediaEvent, MediaMode, PacketOutcome, PushAudioError, RelaySource,
+    RtpSession, RtpSessionConfig, RtpTransmit,
 };
 pub use stats::{MediaStats, ReceptionStats, RemoteReport};
 

@@ -95,6 +95,10 @@ use super::stats::{MediaStats, RemoteReport, SequenceVerdict};
 use super::tone::ToneSource;
 use crate::time::Instant;
 
+mod relay;
+
+pub use relay::RelaySource;
+
 /// The RTP clock rate of G.711 and of telephone-events here (RFC 3551, RFC 4733).
 pub const CLOCK_RATE_HZ: u32 = 8000;
 /// The longest packet time a session accepts, in milliseconds.
@@ -431,6 +435,9 @@ pub struct RtpSession {
     events: VecDeque<MediaEvent>,
     event_capacity: usize,
     stats: MediaStats,
+
+    /// Set while the session relays a bridged leg's packets instead of sending its own.
+    relay: Option<Box<relay::RelayMap>>,
 }
 
 impl RtpSession {
@@ -495,6 +502,7 @@ impl RtpSession {
             events: VecDeque::new(),
             event_capacity: config.event_capacity.min(MAX_EVENTS),
             stats: MediaStats::default(),
+            relay: None,
         }
     }
 
@@ -594,7 +602,7 @@ impl RtpSession {
         if let Some(report) = self.poll_report(now, buf) {
             return Some(report);
         }
-        if !self.direction.sends() || now < self.next_tick {
+        if !self.direction.sends() || now < self.next_tick || self.relay.is_some() {
             return None;
         }
         let late_ticks = self.ticks_between(self.next_tick, now);
@@ -665,7 +673,7 @@ impl RtpSession {
         if self.stopped {
             return None;
         }
-        let send = self.direction.sends().then_some(self.next_tick);
+        let send = (self.direction.sends() && self.relay.is_none()).then_some(self.next_tick);
         [send, self.inactivity_deadline(), self.next_report]
             .into_iter()
             .flatten()
@@ -690,6 +698,11 @@ impl RtpSession {
     #[must_use]
     pub fn poll_event(&mut self) -> Option<MediaEvent> {
         self.events.pop_front()
+    }
+
+    /// Whether [`poll_event`](Self::poll_event) has something.
+    pub fn has_events(&self) -> bool {
+        !self.events.is_empty()
     }
 
     /// Queues DTMF digits to send as RFC 4733 events (all or none); returns how many.
@@ -1150,7 +1163,7 @@ impl RtpSession {
                 self.stats.sink_dropped += 1;
             }
         }
-        if self.mode == MediaMode::Echo && self.direction.sends() {
+        if self.mode == MediaMode::Echo && self.direction.sends() && self.relay.is_none() {
             let fits = payload.len() == self.samples_per_packet as usize;
             if !fits || !self.send_queue.push(packet.timestamp(), payload) {
                 self.stats.echo_dropped += 1;

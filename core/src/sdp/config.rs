@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use super::codec::{Codec, FIRST_DYNAMIC_PAYLOAD_TYPE, MAX_PAYLOAD_TYPE, TELEPHONE_EVENT};
 use super::direction::Direction;
+use super::types::{MediaKind, SessionDescription};
 
 /// One codec we support, in preference order within [`MediaConfig::codecs`].
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -123,6 +124,29 @@ impl Default for MediaConfig {
 }
 
 impl MediaConfig {
+    /// The same codecs with the first of `offer`'s audio codecs that we also have moved to
+    /// the front: how a gateway's outgoing leg offers its incoming leg's choice first, so
+    /// that the legs need no transcoding when the far end can follow.
+    pub fn preferring(&self, offer: &SessionDescription) -> MediaConfig {
+        let mut config = self.clone();
+        let first_shared = offer
+            .media
+            .iter()
+            .filter(|m| m.kind == MediaKind::Audio && m.port != 0)
+            .flat_map(|m| m.codecs.iter())
+            .find_map(|c| {
+                config
+                    .codecs
+                    .iter()
+                    .position(|ours| ours.matches(c) && !ours.is_telephone_event())
+            });
+        if let Some(at) = first_shared {
+            let preferred = config.codecs.remove(at);
+            config.codecs.insert(0, preferred);
+        }
+        config
+    }
+
     /// The codecs of an initial offer: configuration order, static payload types kept,
     /// dynamic ones numbered from 96; codecs beyond payload type 127 are left out.
     pub fn offered_codecs(&self) -> Vec<Codec> {

@@ -33,6 +33,8 @@ pub struct SessionInfo {
     pub referred_by: Option<SessionId>,
     /// The session whose dialog this call replaces (RFC 3891).
     pub replaces: Option<SessionId>,
+    /// The other leg of this call's bridge.
+    pub bridged_with: Option<SessionId>,
 }
 
 impl SessionInfo {
@@ -55,6 +57,7 @@ impl SessionInfo {
             transitions: s.machine.history().recorded(),
             referred_by: link.referred_by,
             replaces: link.replaces,
+            bridged_with: link.bridged,
         }
     }
 }

@@ -7,7 +7,7 @@
 //! iteration) and keeps the indexes the endpoint's router needs: by dialog, by the
 //! request that created a UAS session, and by RTP socket address; and the links between
 //! sessions that act on one another (a call placed for a REFER, a call that replaces
-//! another).
+//! another, the two legs of a bridge).
 
 mod inbound;
 mod info;
@@ -63,6 +63,9 @@ pub(crate) struct Link {
     pub(crate) replaces: Option<SessionId>,
     /// A final status went to `referred_by` already.
     pub(crate) final_reported: bool,
+    /// The other leg of a bridge (a B2BUA's two calls, or two calls an application
+    /// joined): what one leg reports is relayed to it, and media is relayed between them.
+    pub(crate) bridged: Option<SessionId>,
 }
 
 impl SessionStore {
@@ -170,8 +173,45 @@ impl SessionStore {
         self.links.remove(&id);
     }
 
-    /// Forgets a session, its index entries and its link.
+    /// Bridges sessions `a` and `b` (each may have other links already).
+    pub(crate) fn bridge(&mut self, a: SessionId, b: SessionId) {
+        self.links.entry(a).or_default().bridged = Some(b);
+        self.links.entry(b).or_default().bridged = Some(a);
+    }
+
+    /// The other leg of session `id`'s bridge.
+    pub(crate) fn bridged_with(&self, id: SessionId) -> Option<SessionId> {
+        self.links.get(&id).and_then(|l| l.bridged)
+    }
+
+    /// Ends session `id`'s bridge, on both legs; returns the other leg.
+    pub(crate) fn unbridge(&mut self, id: SessionId) -> Option<SessionId> {
+        let other = self.links.get_mut(&id)?.bridged.take()?;
+        if let Some(link) = self.links.get_mut(&other) {
+            link.bridged = None;
+        }
+        Some(other)
+    }
+
+    /// Both legs of a bridge, to change both in one step (`a` ≠ `b`).
+    pub(crate) fn pair_mut(
+        &mut self,
+        a: SessionId,
+        b: SessionId,
+    ) -> Option<(&mut Session, &mut Session)> {
+        if a == b {
+            return None;
+        }
+        let (low, high) = (a.min(b), a.max(b));
+        let mut range = self.sessions.range_mut(low..=high);
+        let first = &mut **range.next().filter(|(id, _)| **id == low)?.1;
+        let last = &mut **range.next_back().filter(|(id, _)| **id == high)?.1;
+        Some(if a < b { (first, last) } else { (last, first) })
+    }
+
+    /// Forgets a session, its index entries and its link (a bridge ends on both legs).
     pub(crate) fn remove(&mut self, id: SessionId) -> Option<Box<Session>> {
+        self.unbridge(id);
         self.links.remove(&id);
         let session = self.sessions.remove(&id)?;
         let key = dialog_key(&session.call.call_id, &session.call.local_tag);

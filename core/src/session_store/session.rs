@@ -247,7 +247,7 @@ impl Session {
     }
 
     /// Drains the RTP session: packets to send, events into the state machine.
-    fn service_media(&mut self, step: &mut Step<'_>) {
+    pub(crate) fn service_media(&mut self, step: &mut Step<'_>) {
         let now = step.now;
         let mut events: SmallVec<[MediaEvent; 2]> = SmallVec::new();
         {

@@ -43,7 +43,7 @@ pub use error::{
 };
 pub use event::{Event, EventMatch};
 pub use validate::{
-    compile, LoadedTable, DEFAULT_TABLE_YAML, ESSENTIAL_EVENTS, MAX_CONDITIONS, MAX_PER_TRANSITION,
-    MAX_STATES, MAX_TABLE_BYTES, MAX_TRANSITIONS, RETRY_COUNT,
+    compile, LoadedTable, DEFAULT_TABLE_YAML, ESSENTIAL_EVENTS, GATEWAY_TABLE_YAML, MAX_CONDITIONS,
+    MAX_PER_TRANSITION, MAX_STATES, MAX_TABLE_BYTES, MAX_TRANSITIONS, RETRY_COUNT,
 };
 pub use vocabulary::{EventType, GuardName, PublishedEvent, Role, RoleFilter, TimerName};

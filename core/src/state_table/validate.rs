@@ -130,6 +130,13 @@ impl CompiledTable {
             .expect("the embedded default state table is valid")
     }
 
+    /// The embedded gateway table (`state_tables/gateway.yaml`): the two legs of a
+    /// B2BUA, bridged (what `sessionctl b2bua` runs).
+    pub fn gateway_table() -> CompiledTable {
+        CompiledTable::from_yaml("gateway.yaml", GATEWAY_TABLE_YAML)
+            .expect("the embedded gateway state table is valid")
+    }
+
     /// The default table, compiled on first use and shared from then on. Every
     /// [`Config::new`](crate::Config::new) takes it: compiling the YAML again for each
     /// configuration was most of the cost of starting a short-lived endpoint.
@@ -141,6 +148,9 @@ impl CompiledTable {
 
 /// The text of `state_tables/default.yaml`, embedded at build time.
 pub const DEFAULT_TABLE_YAML: &str = include_str!("../../../state_tables/default.yaml");
+
+/// The text of `state_tables/gateway.yaml`, embedded at build time.
+pub const GATEWAY_TABLE_YAML: &str = include_str!("../../../state_tables/gateway.yaml");
 
 /// Validation context: the file name, the source map and the errors so far.
 struct Cx {
@@ -679,7 +689,7 @@ impl Cx {
         };
         let action = match kind {
             ActionKind::SendProvisional => {
-                let Some(status) = status_in(self, 101, 199)? else {
+                let Some(status) = status_in(self, 100, 199)? else {
                     bad(self, ParameterProblem::Missing("status"));
                     return None;
                 };
