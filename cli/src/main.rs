@@ -1,5 +1,6 @@
 //! `sessionctl`: the command-line face of session-core.
 
+mod b2bua;
 mod call;
 mod demo;
 mod runtime;
@@ -25,6 +26,7 @@ mod table;
         sessionctl demo\n  \
         sessionctl uas --bind 127.0.0.1:5060\n  \
         sessionctl call sip:bob@127.0.0.1:5060 --duration-ms 5000\n  \
+        sessionctl b2bua --bind 127.0.0.1:5070 --to sip:127.0.0.1:5060\n  \
         sessionctl --runtime mio uas --bind 127.0.0.1:5060\n  \
         sessionctl uas --bind 127.0.0.1:5060 --pcap uas.pcap --metrics 127.0.0.1:9090\n  \
         sessionctl simulate simulator/scenarios/dtmf.yaml --pcap dtmf.pcap   (then: wireshark dtmf.pcap, sngrep -I dtmf.pcap)\n  \
@@ -60,6 +62,10 @@ enum Command {
     /// Registers with a registrar, keeps the registration refreshed and answers calls
     /// like `uas` until SIGINT/SIGTERM, then unregisters at once and drains like `uas`.
     Register(uas::RegisterArgs),
+    /// A back-to-back user agent: places each incoming call to --to as a new call of its
+    /// own, bridged to it (signalling relayed, media anchored and transcoded), on the
+    /// gateway state table; drains like `uas` on SIGINT/SIGTERM.
+    B2bua(b2bua::B2buaArgs),
     /// Validate or draw a YAML state table.
     #[command(subcommand)]
     Table(table::TableCommand),
@@ -97,6 +103,7 @@ fn main() -> ExitCode {
         Command::Uas(args) => uas::run(agents.as_mut(), args),
         Command::Call(args) => call::run(agents.as_mut(), args),
         Command::Register(args) => uas::register(agents.as_mut(), args),
+        Command::B2bua(args) => b2bua::run(agents.as_mut(), args),
         Command::Table(_) | Command::Parse { .. } | Command::Simulate(_) | Command::Replay(_) => {
             unreachable!("handled above")
         }

@@ -496,6 +496,10 @@ pub fn event_json(event: &SessionEvent) -> serde_json::Value {
             status, retry_in, ..
         } => json!({"event": "registration_failed", "session": session, "status": status,
                     "retry_in_ms": retry_in.map(|d| d.as_millis() as u64)}),
+        SessionEvent::Bridged { peer, .. } => {
+            json!({"event": "leg_bridged", "session": session, "peer": peer.to_string()})
+        }
+        SessionEvent::Unbridged { .. } => json!({"event": "unbridged", "session": session}),
         SessionEvent::Terminated { reason, status, .. } => json!({"event": "terminated",
             "session": session, "reason": reason_name(reason), "status": status}),
         other => json!({"event": "other", "session": session, "debug": format!("{other:?}")}),

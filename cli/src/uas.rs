@@ -131,21 +131,61 @@ pub fn register(agents: &mut dyn Agents, args: RegisterArgs) -> ExitCode {
         aor: args.aor,
         expires: args.expires,
     };
-    serve(agents, args.uas, "register", &user, Some(start))
+    serve(
+        agents,
+        args.uas,
+        "register",
+        &user,
+        Some(start),
+        &mut Answer,
+    )
 }
 
 /// Runs the UA until a signal.
 pub fn run(agents: &mut dyn Agents, args: UasArgs) -> ExitCode {
-    serve(agents, args, "uas", "uas", None)
+    serve(agents, args, "uas", "uas", None, &mut Answer)
 }
 
-/// Binds, runs `start` (when given), then answers calls until a signal.
-fn serve(
+/// What a served endpoint does with each incoming call, and with the events that follow.
+pub trait OnCall {
+    /// A call came in: the command that answers it (`Accept`, `Reject`) after the ring
+    /// time, or `None` when it was handled here.
+    fn incoming(
+        &mut self,
+        agents: &mut dyn Agents,
+        args: &UasArgs,
+        event: &SessionEvent,
+    ) -> Option<Command>;
+    /// Any event, after it was printed.
+    fn event(&mut self, _event: &SessionEvent) {}
+}
+
+/// `uas`: answer (or reject) every call.
+struct Answer;
+
+impl OnCall for Answer {
+    fn incoming(
+        &mut self,
+        _agents: &mut dyn Agents,
+        args: &UasArgs,
+        event: &SessionEvent,
+    ) -> Option<Command> {
+        let session = event.session();
+        Some(match args.reject {
+            Some(status) => Command::Reject { session, status },
+            None => Command::Accept { session },
+        })
+    }
+}
+
+/// Binds, runs `start` (when given), then serves calls as `on_call` says until a signal.
+pub fn serve(
     agents: &mut dyn Agents,
     args: UasArgs,
     name: &str,
     user: &str,
     start: Option<Command>,
+    on_call: &mut dyn OnCall,
 ) -> ExitCode {
     let options = EndpointOptions {
         limits: DriverLimits {
@@ -219,14 +259,13 @@ fn serve(
             }
             Wake::Event(_, event) => {
                 runtime::emit(&runtime::event_json(&event));
+                on_call.event(&event);
                 match event {
-                    SessionEvent::IncomingCall { session, .. } => {
-                        let command = match args.reject {
-                            Some(status) => Command::Reject { session, status },
-                            None => Command::Accept { session },
-                        };
-                        let at = Instant::now() + Duration::from_millis(args.ring_ms);
-                        due.push((at, command));
+                    SessionEvent::IncomingCall { .. } => {
+                        if let Some(command) = on_call.incoming(agents, &args, &event) {
+                            let at = Instant::now() + Duration::from_millis(args.ring_ms);
+                            due.push((at, command));
+                        }
                     }
                     SessionEvent::Terminated { session, .. } => {
                         due.retain(|(_, command)| command.session() != Some(session));

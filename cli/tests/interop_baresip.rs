@@ -1,5 +1,6 @@
-//! Interop with baresip (issue 6, item 4), a full SIP user agent as the peer: baresip calls
-//! `sessionctl uas`, and `sessionctl call` calls baresip, each with audio both ways
+//! Interop with baresip, a full SIP user agent as the peer: baresip calls
+//! `sessionctl uas`, `sessionctl call` calls baresip, and baresip calls baresip through
+//! `sessionctl b2bua`, each with audio both ways
 //! checked by RTP packet counts, on both runtimes. A 12 s call to baresip also checks
 //! RTCP (RFC 3550 §6): captured with `--pcap` and read back by `tshark`, our reports
 //! leave from our RTP port + 1 to baresip's RTCP port, about every 5 s, and baresip's
@@ -24,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{free_port, have_tool, sessionctl, uas};
+use common::{b2bua, free_port, have_tool, sessionctl, uas};
 
 /// A headless baresip with its own config directory, removed on drop.
 struct Baresip {
@@ -209,6 +210,35 @@ fn sessionctl_call_to_baresip(runtime: &str) {
     );
 }
 
+/// baresip calls baresip through `sessionctl b2bua`: each leg of the b2bua carries audio
+/// both ways (its per-leg `media` lines count the RTP that crossed its own sockets).
+fn baresip_to_baresip_through_b2bua(runtime: &str) {
+    if !have_baresip() {
+        return;
+    }
+    let callee_port = free_port();
+    let callee = Baresip::start(callee_port, &[], 10);
+    let to = format!("sip:bs@127.0.0.1:{callee_port}");
+    let (mut b2bua, addr) = b2bua(runtime, &to, &[]);
+    std::thread::sleep(Duration::from_millis(500));
+    let caller = Baresip::start(free_port(), &[format!("/dial sip:bs@{addr}")], 4);
+    b2bua.wait_for("\"bridged\"", Duration::from_secs(10));
+    // The caller quits after its -t time and hangs up; the b2bua ends the other leg.
+    let first = b2bua.wait_for("\"media\"", Duration::from_secs(15));
+    let second = b2bua.wait_for("\"media\"", Duration::from_secs(10));
+    let caller_out = caller.finish(Duration::from_secs(2));
+    let callee_out = callee.finish(Duration::from_millis(100));
+    let clean_exit = b2bua.terminate();
+    for line in [&first, &second] {
+        let (sent, received) = (field(line, "rtp_sent"), field(line, "rtp_received"));
+        assert!(
+            sent > 50 && received > 50,
+            "audio both ways on each leg expected: {line}\ncaller:\n{caller_out}\ncallee:\n{callee_out}"
+        );
+    }
+    assert!(clean_exit, "sessionctl b2bua did not exit 0 on SIGTERM");
+}
+
 /// One RTCP packet of a capture as tshark decoded it: source and destination ports and
 /// the packet types of the compound.
 #[derive(Debug)]
@@ -344,5 +374,6 @@ fn sessionctl_call_to_baresip_exchanges_rtcp(runtime: &str) {
 on_both_runtimes!(
     baresip_calls_sessionctl_uas,
     sessionctl_call_to_baresip,
-    sessionctl_call_to_baresip_exchanges_rtcp
+    sessionctl_call_to_baresip_exchanges_rtcp,
+    baresip_to_baresip_through_b2bua,
 );

@@ -798,6 +798,7 @@ mod tests {
                 session: SessionId(1),
                 from: "sip:a@x".into(),
                 to: "sip:b@y".into(),
+                request_uri: "sip:b@y".into(),
             },
         );
         assert!(d.calls.is_empty(), "no per-call channel for a refused call");

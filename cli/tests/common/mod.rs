@@ -198,6 +198,20 @@ pub fn uas(runtime: &str, media: &str, extra: &[&str]) -> (Process, String) {
     if !extra.contains(&"--ring-ms") {
         cmd.args(["--ring-ms", "100"]);
     }
+    listening(cmd, extra)
+}
+
+/// Starts `sessionctl b2bua` on a free loopback port, placing its calls to `to`; returns
+/// it and its SIP address.
+pub fn b2bua(runtime: &str, to: &str, extra: &[&str]) -> (Process, String) {
+    let mut cmd = sessionctl(runtime);
+    cmd.args(["b2bua", "--bind", "127.0.0.1:0", "--to", to]);
+    listening(cmd, extra)
+}
+
+/// Runs a serving subcommand (`cmd`, then `extra`), without a drain grace unless `extra`
+/// asks for one, until it says where it listens.
+fn listening(mut cmd: Command, extra: &[&str]) -> (Process, String) {
     // Most tests stop the agent with calls still up and want it gone at once (its calls
     // ended, exit 0): no drain grace, unless a test asks for one.
     if !extra.contains(&"--drain-grace-ms") {

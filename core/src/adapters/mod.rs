@@ -158,6 +158,7 @@ impl ActionHandler for Adapters<'_, '_> {
                 session,
                 from: strip_name_addr(&self.call.remote_uri).to_owned(),
                 to: strip_name_addr(&self.call.local_uri).to_owned(),
+                request_uri: self.call.request_uri.clone(),
             },
             PublishedEvent::Ringing => SessionEvent::Ringing { session },
             PublishedEvent::EarlyMedia => SessionEvent::EarlyMedia { session },

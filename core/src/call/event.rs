@@ -163,6 +163,8 @@ pub enum SessionEvent {
         from: String,
         /// The callee (To header's URI).
         to: String,
+        /// The INVITE's Request-URI: whom the call is for, where a gateway routes it.
+        request_uri: String,
     },
     /// The callee is alerting (180, or a 1xx without SDP).
     Ringing {

@@ -108,7 +108,8 @@ pub(crate) struct Call {
     pub(crate) local_uri: String,
     /// The peer's name-addr, without tag.
     pub(crate) remote_uri: String,
-    /// The initial INVITE's Request-URI (UAC; empty for a UAS).
+    /// The initial INVITE's Request-URI: the one we send to (UAC), or the one the call
+    /// came in for (UAS: what a gateway routes on; nothing is sent to it).
     pub(crate) request_uri: String,
     /// Where requests go when no dialog says otherwise, and where the INVITE came from.
     pub(crate) peer: SocketAddr,

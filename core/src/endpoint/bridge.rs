@@ -23,13 +23,23 @@ use crate::sip::Transport;
 use crate::state_table::{Event, EventType};
 use crate::time::Instant;
 
-/// Where a relayed RTP packet goes: [`Endpoint::relay_rtp`]'s answer.
+/// What [`Endpoint::relay_rtp`] did with a datagram.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Forward {
-    /// The socket to send it from: the other leg's RTP socket.
-    pub local: SocketAddr,
-    /// Where to send it: the other leg's peer.
-    pub remote: SocketAddr,
+pub enum RtpRelay {
+    /// Rewritten in place for the other leg: send it from `local` (the other leg's RTP
+    /// socket) to `remote` (the other leg's peer).
+    Forward {
+        /// The socket to send it from.
+        local: SocketAddr,
+        /// Where it goes.
+        remote: SocketAddr,
+    },
+    /// Taken in by the leg it arrived on, but not for the other leg (not media it
+    /// carries, or the other leg does not send now): nothing to send, and nothing more to
+    /// do with it.
+    Dropped,
+    /// Not a relaying leg's RTP: hand it to [`Endpoint::handle_datagram`].
+    NotBridged,
 }
 
 /// What a leg's event asks of the other leg of its bridge.
@@ -150,77 +160,65 @@ impl Endpoint {
     /// The RTP fast path for bridged legs: when `local` is the RTP socket of a leg whose
     /// media is relayed, takes `packet` in as that leg's, rewrites it in place for the
     /// other leg (SSRC, sequence, timestamp, payload type, G.711 law) and says where it
-    /// goes; the driver sends the same buffer on. `None`: not relayed (not a bridged leg's
-    /// RTP socket, or the packet is not media the other leg carries); hand the datagram to
-    /// [`handle_datagram`](Self::handle_datagram) unless [`relays`](Self::relays) says
-    /// it was taken.
-    ///
-    /// Nothing is allocated for a packet: this is how a driver relays without copying.
-    pub fn relay_rtp(
-        &mut self,
-        now: Instant,
-        local: SocketAddr,
-        packet: &mut [u8],
-    ) -> Option<Forward> {
-        let from = self.sessions.by_rtp(local)?;
-        let to = self.sessions.bridged_with(from)?;
-        let (source, sink) = self.sessions.pair_mut(from, to)?;
-        if source.call.media.local_rtp != Some(local) {
-            return None; // its RTCP socket: each leg keeps its own reports
-        }
-        let out_local = sink.call.media.local_rtp?;
-        let (src, dst) = (
-            source.call.media.rtp.as_mut()?,
-            sink.call.media.rtp.as_mut()?,
-        );
-        if !src.is_relaying() || !dst.is_relaying() {
-            return None;
-        }
+    /// goes, and the driver sends the same buffer on. Nothing is allocated for a packet:
+    /// this is how a driver relays without copying. For any other datagram the answer
+    /// is [`RtpRelay::NotBridged`], and the driver feeds it to
+    /// [`handle_datagram`](Self::handle_datagram) (which relays too, by copy).
+    pub fn relay_rtp(&mut self, now: Instant, local: SocketAddr, packet: &mut [u8]) -> RtpRelay {
+        let Some((from, to)) = self.relay_legs(local) else {
+            return RtpRelay::NotBridged;
+        };
+        let Some((source, sink)) = self.sessions.pair_mut(from, to) else {
+            return RtpRelay::NotBridged;
+        };
+        let out_local = sink.call.media.local_rtp;
+        let (Some(src), Some(dst)) = (source.call.media.rtp.as_mut(), sink.call.media.rtp.as_mut())
+        else {
+            return RtpRelay::NotBridged;
+        };
         let outcome = src.handle_packet(now, packet);
-        let pending = src.has_events();
         let remote = match outcome {
             PacketOutcome::Audio | PacketOutcome::Dtmf => dst.relay_out(src.relay_source(), packet),
             _ => None,
         };
-        if pending {
+        if src.has_events() {
             // A first packet, a digit: the leg's events go through its table as usual.
             self.step(now, from, |s, step| s.service_media(step));
             self.after_step(now);
         }
-        remote.map(|remote| Forward {
-            local: out_local,
-            remote,
-        })
+        match (out_local, remote) {
+            (Some(local), Some(remote)) => RtpRelay::Forward { local, remote },
+            _ => RtpRelay::Dropped,
+        }
     }
 
-    /// Whether RTP arriving at `local` is taken by [`relay_rtp`](Self::relay_rtp) (a
-    /// bridged leg relaying its media), so the driver does not feed it again.
-    pub fn relays(&self, local: SocketAddr) -> bool {
-        let Some(from) = self.sessions.by_rtp(local) else {
-            return false;
-        };
+    /// The legs RTP arriving at `local` is relayed between, (from, to): `local` is a
+    /// leg's RTP socket (not its RTCP one: each leg keeps its own reports), and both legs
+    /// relay.
+    fn relay_legs(&self, local: SocketAddr) -> Option<(SessionId, SessionId)> {
+        let from = self.sessions.by_rtp(local)?;
+        let to = self.sessions.bridged_with(from)?;
         let relaying = |id: SessionId| {
             self.sessions
                 .get(id)
                 .and_then(|s| s.call.media.rtp.as_ref())
                 .is_some_and(|m| m.is_relaying())
         };
-        self.sessions.get(from).and_then(|s| s.call.media.local_rtp) == Some(local)
-            && relaying(from)
-            && self.sessions.bridged_with(from).is_some_and(relaying)
+        let on_rtp = self.sessions.get(from)?.call.media.local_rtp == Some(local);
+        (on_rtp && relaying(from) && relaying(to)).then_some((from, to))
     }
 
     /// `relay_rtp` for a datagram the driver cannot lend mutably (`handle_datagram`):
     /// the relayed copy goes out as an ordinary `Transmit`. Returns whether it was taken.
     pub(super) fn relay_copy(&mut self, now: Instant, local: SocketAddr, bytes: &[u8]) -> bool {
-        if !self.relays(local) {
+        if self.relay_legs(local).is_none() {
             return false;
         }
         let mut packet = bytes.to_vec();
-        if let Some(forward) = self.relay_rtp(now, local, &mut packet) {
+        if let RtpRelay::Forward { local, remote } = self.relay_rtp(now, local, &mut packet) {
             self.transmit_rtp(crate::call::Transmit {
-                local: forward.local,
-                remote: forward.remote,
+                local,
+                remote,
                 transport: Transport::Udp,
                 payload: packet,
             });

@@ -34,7 +34,7 @@ mod uas_checks;
 pub use crate::call::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub use crate::config::{Config, ReliableProvisionals};
 pub use crate::session_store::SessionInfo;
-pub use bridge::Forward;
+pub use bridge::RtpRelay;
 pub use command::Command;
 pub use output::Output;
 pub use stats::EndpointStats;

@@ -340,9 +340,10 @@ fn new_invite(
         local_tag,
         without_tag(msg.to().raw),
         without_tag(msg.from().raw),
-        // Only a UAC sends to a Request-URI of its own; the UAS's requests follow the
-        // dialog's remote target.
-        String::new(),
+        // Kept for the application (a gateway routes on it); the UAS's own requests
+        // follow the dialog's remote target.
+        msg.request_uri()
+            .map_or_else(String::new, |u| u.raw.to_owned()),
         reply_to,
         transport,
         0,

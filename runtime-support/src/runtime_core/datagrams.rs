@@ -7,7 +7,7 @@ use std::io;
 use std::net::SocketAddr;
 
 use session_core::driver::{Direction, RecordedInput, RetryQueue, Source};
-use session_core::endpoint::Transmit;
+use session_core::endpoint::{RtpRelay, Transmit};
 use session_core::sip::Transport;
 use session_core::{Instant, MediaInput, SessionId};
 
@@ -45,6 +45,21 @@ impl<R: Io> Core<R> {
                             bytes: self.buf[..n].to_vec(),
                         };
                         recording.input(now, input);
+                    }
+                    if slot.is_some() {
+                        // A bridged leg's RTP is rewritten where it lies and sent on.
+                        match self.endpoint.relay_rtp(now, local, &mut self.buf[..n]) {
+                            RtpRelay::Forward { local, remote } => {
+                                self.forward_rtp(local, remote, n);
+                                self.drain(now);
+                                continue;
+                            }
+                            RtpRelay::Dropped => {
+                                self.drain(now);
+                                continue;
+                            }
+                            RtpRelay::NotBridged => {}
+                        }
                     }
                     self.endpoint.handle_datagram(
                         now,
@@ -91,6 +106,42 @@ impl<R: Io> Core<R> {
                 }
             }
         }
+    }
+
+    /// Sends the first `len` bytes of the receive buffer, a relayed RTP packet, from the
+    /// RTP socket at `local`: straight from the buffer when the socket takes it, copied
+    /// only when it must wait behind others.
+    fn forward_rtp(&mut self, local: SocketAddr, remote: SocketAddr, len: usize) {
+        let Some(Source::Rtp(slot)) = self.media.source(local, self.sip_addr) else {
+            self.stats.datagrams_dropped += 1;
+            return;
+        };
+        let Some(Slot::Rtp(r)) = self.slots.get(slot) else {
+            return;
+        };
+        if r.queue.is_empty() {
+            match R::send_to(&r.socket, &self.buf[..len], remote) {
+                Ok(_) => {
+                    self.stats.datagrams_sent += 1;
+                    self.stats.rtp_packets_sent += 1;
+                    self.media.record_sent(local, len);
+                    self.observe(false, Direction::Sent, local, remote, &self.buf[..len]);
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    tracing::debug!(%remote, error = %e, "UDP send failed");
+                    self.stats.datagrams_dropped += 1;
+                    return;
+                }
+            }
+        }
+        self.transmit_udp(Transmit {
+            local,
+            remote,
+            transport: Transport::Udp,
+            payload: self.buf[..len].to_vec(),
+        });
     }
 
     pub(super) fn transmit_udp(&mut self, t: Transmit) {
