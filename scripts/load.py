@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Load and memory figures for `sessionctl uas` (issue 7; ARCHITECTURE.md "Budgets").
+"""Load and memory figures for `sessionctl uas` and `b2bua` (ARCHITECTURE.md "Budgets").
 
-Not a test: a benchmark a human runs and reads. Two modes:
+Not a test: a benchmark a human runs and reads. Modes:
 
   scripts/load.py rate --runtime tokio [--rates 200,500,1000,2000,4000] [--step-s 10]
       SIPp's built-in `uac` scenario (INVITE, ACK, BYE; no pause) at stepped call
@@ -30,6 +30,11 @@ Not a test: a benchmark a human runs and reads. Two modes:
       ACKs a 503 and counts it apart). Prints calls answered 200 vs refused 503 (from
       the server's metrics, by cause), SIPp's failures (neither answered nor refused),
       and VmRSS before, at its highest during, and after the flood.
+
+  scripts/load.py b2bua --runtime mio [--rates 500] [--step-s 10]
+      CPU per call of `sessionctl b2bua` (in front of a second `sessionctl uas`) beside
+      that of a lone `sessionctl uas`, under SIPp's `uac` at the first --rates rate, in
+      the same run; the b2bua's figure as a multiple of the UAS's (budget: 2.5x).
 
 Needs `sipp` (Debian: sip-tester) and a release build (`cargo build --release -p
 sessionctl`; the script builds it when missing). Loopback only; every process it starts
@@ -75,16 +80,16 @@ def rss_kib(pid):
 
 
 class Server:
-    """A release `sessionctl uas` on a free loopback port."""
+    """A release `sessionctl uas` (or `subcommand`) on a free loopback port."""
 
-    def __init__(self, runtime, rtp_ports, extra=()):
+    def __init__(self, runtime, rtp_ports, extra=(), subcommand=("uas", "--media", "silence")):
         # Its event lines go to a file (a pipe nobody drains would stall it), read through
         # a handle of our own: the child shares the offset of the one it writes with.
         self.out = tempfile.NamedTemporaryFile(mode="w")
         self.events = open(self.out.name)
         self.proc = subprocess.Popen(
-            [BIN, "--runtime", runtime, "uas", "--bind", "127.0.0.1:0",
-             "--media", "silence", "--rtp-ports", rtp_ports, *extra],
+            [BIN, "--runtime", runtime, *subcommand, "--bind", "127.0.0.1:0",
+             "--rtp-ports", rtp_ports, *extra],
             stdout=self.out, stderr=subprocess.DEVNULL, text=True)
         deadline = time.monotonic() + 10
         line = None
@@ -347,9 +352,53 @@ def flood_mode(args):
           f"{before} KiB, highest during {peak} KiB, after {after} KiB")
 
 
+def sipp_step(target, rate, seconds, pids):
+    """SIPp's `uac` at `rate` for `seconds` against `target`: (calls placed, calls that
+    failed or never finished, {pid: CPU seconds spent meanwhile})."""
+    with tempfile.TemporaryDirectory(prefix="sessionctl-load-") as stat_dir:
+        cpu0 = {pid: sum(cpu_seconds(pid)) for pid in pids}
+        proc, stat = start_sipp(target, rate, rate * seconds, [], stat_dir, seconds + 20)
+        try:
+            proc.wait(timeout=seconds + 30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        cpu = {pid: sum(cpu_seconds(pid)) - cpu0[pid] for pid in pids}
+        s = last_stats(stat)
+    created, ok = count(s, "TotalCallCreated"), count(s, "SuccessfulCall(C)")
+    return created, created - ok, cpu
+
+
+def b2bua_mode(args):
+    """`sessionctl uas` alone, then `sessionctl b2bua` in front of a second one, under the
+    same SIPp load in the same run: each one's CPU per call, and the b2bua's as a multiple
+    of the lone UAS's (the budget: at most 2.5, for two legs)."""
+    rate, seconds = args.rates[0], args.step_s
+    uas = Server(args.runtime, "20000-29999")
+    calls, failed, cpu = sipp_step(uas.addr, rate, seconds, [uas.proc.pid])
+    uas.stop()
+    uas_us = 1e6 * cpu[uas.proc.pid] / max(calls, 1)
+    print(f"{args.runtime:5} uas alone   {rate}/s: {calls} calls, {failed} failed, "
+          f"{uas_us:6.1f} us CPU/call", flush=True)
+    callee = Server(args.runtime, "30000-39999")
+    b2bua = Server(args.runtime, "40000-49999",
+                   subcommand=("b2bua", "--to", f"sip:{callee.addr}"))
+    calls, failed, cpu = sipp_step(b2bua.addr, rate, seconds,
+                                   [b2bua.proc.pid, callee.proc.pid])
+    b2bua.stop()
+    callee.stop()
+    b2bua_us = 1e6 * cpu[b2bua.proc.pid] / max(calls, 1)
+    callee_us = 1e6 * cpu[callee.proc.pid] / max(calls, 1)
+    print(f"{args.runtime:5} via b2bua   {rate}/s: {calls} calls, {failed} failed, "
+          f"b2bua {b2bua_us:6.1f} us CPU/call, uas behind it {callee_us:6.1f} us CPU/call",
+          flush=True)
+    print(f"{args.runtime}: b2bua CPU per call = {b2bua_us / uas_us:.2f}x the lone UAS's "
+          f"(budget 2.5x)")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("mode", choices=["rate", "rss", "hold", "flood"])
+    p.add_argument("mode", choices=["rate", "rss", "hold", "flood", "b2bua"])
     p.add_argument("--runtime", choices=["tokio", "mio"], default="tokio")
     p.add_argument("--rates", default="200,500,1000,2000,4000",
                    type=lambda s: [int(x) for x in s.split(",")])
@@ -373,7 +422,8 @@ def main():
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "-p", "sessionctl"], cwd=ROOT,
                        check=True)
-    modes = {"rate": rate_mode, "rss": rss_mode, "hold": hold_mode, "flood": flood_mode}
+    modes = {"rate": rate_mode, "rss": rss_mode, "hold": hold_mode, "flood": flood_mode,
+             "b2bua": b2bua_mode}
     modes[args.mode](args)
 
 
