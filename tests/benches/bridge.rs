@@ -157,10 +157,10 @@ impl Trio {
             Output::Event(SessionEvent::IncomingCall { session, .. }) if i == CALLEE => {
                 self.eps[CALLEE].accept(now, session).expect("answer");
             }
-            Output::Event(SessionEvent::Bridged { session, peer }) if i == GATEWAY => {
-                if session < peer {
-                    self.bridged.push((session, peer));
-                }
+            Output::Event(SessionEvent::Bridged { session, peer })
+                if i == GATEWAY && session < peer =>
+            {
+                self.bridged.push((session, peer));
             }
             Output::Event(SessionEvent::Terminated { .. }) if i == CALLER => self.ended += 1,
             _ => {}
@@ -185,7 +185,7 @@ impl Trio {
 
     /// Lets the lingering sessions go.
     fn pass(&mut self, d: Duration) {
-        self.now = self.now + d;
+        self.now += d;
         let now = self.now;
         for ep in &mut self.eps {
             ep.handle_timeout(now);
