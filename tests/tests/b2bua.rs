@@ -364,16 +364,24 @@ fn a_hold_by_the_caller_is_relayed_to_the_callee_and_so_is_the_resume() {
 fn rfc4733_digits_cross_the_bridge_with_the_payload_type_remapped() {
     let mut caller = caller_config();
     caller.dtmf_mode = DtmfMode::Rfc4733;
-    let mut callee = callee_config();
-    // The callee numbers telephone-event differently: 101 → the callee's own.
-    callee.media.codecs = vec![
+    // The caller numbers telephone-event 97 (Opus took 96), the gateway's outgoing leg
+    // 96: the events' payload type is rewritten on the way.
+    caller.media.codecs = vec![
         CodecConfig::pcmu(),
-        CodecConfig::pcma(),
-        CodecConfig::g722(),
+        CodecConfig::opus(),
         CodecConfig::telephone_event(),
     ];
-    let mut p = b2bua(caller, gateway_config(), callee, Callee::Answer);
+    let mut p = b2bua(caller, gateway_config(), callee_config(), Callee::Answer);
     let a = place(&mut p, Duration::from_secs(1));
+    let invite = |p: &Pump, from: &str| {
+        p.wire
+            .iter()
+            .find(|w| w.from == from && w.bytes.starts_with(b"INVITE"))
+            .map(|w| String::from_utf8_lossy(&w.bytes).into_owned())
+            .unwrap()
+    };
+    assert!(invite(&p, "caller").contains("a=rtpmap:97 telephone-event/8000"));
+    assert!(invite(&p, "gateway").contains("a=rtpmap:96 telephone-event/8000"));
     let b = p.incoming("callee").unwrap();
     let now = p.now;
     p.ep("caller").send_dtmf(now, a, "15#").unwrap();
