@@ -1,4 +1,4 @@
-//! Session-level invariants for runs of [`EndpointNode`]s (issue 5, item 4).
+//! Session-level invariants for runs of [`EndpointNode`]s.
 //!
 //! Two kinds:
 //!
@@ -27,6 +27,17 @@
 //!   - [`TransferOutcome`]: a transfer the application asked for is reported at most
 //!     once (`TransferSucceeded` or `TransferFailed`), and a success is true: the peer
 //!     placed the call the REFER asked for (RFC 3515 §2.4.4).
+//! - **Bridges** (a B2BUA's legs, two calls an application joined):
+//!   - [`BridgeLinks`], after every step: a bridge links two different sessions, each
+//!     to the other and to no third (so a session is never bridged to itself nor to two
+//!     legs), and never a session the endpoint has forgotten.
+//!   - [`BridgesEnd`]: once the network has healed, a leg whose other leg ended is gone
+//!     within [`BRIDGE_END_BOUND_T1`] × T1 plus [`BRIDGE_END_SLACK`] (its BYE, CANCEL or
+//!     final response has had a whole transaction's time); at the end, both legs of every
+//!     bridge ended — no half-bridged leg is left once the liveness phase is over — and
+//!     the leg that ended second was ended through the bridge (or by its own peer), not by
+//!     a timeout of its own that only means nobody hung it up (`MediaTimeout`,
+//!     `SessionExpired`).
 //!
 //! Sessions lost to a process restart, and nodes left stopped, are exempt from the
 //! end-of-run checks: their memory is gone by design.
@@ -34,6 +45,7 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::fmt;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use session_core::endpoint::{EndReason, Side};
 use session_core::sip::{Message, Method};
@@ -41,7 +53,7 @@ use session_core::sip::{Message, Method};
 use crate::endpoint_node::{EndpointNode, SessionRecord};
 use crate::invariant::{Breach, Invariant};
 use crate::node::NodeId;
-use crate::sim::{NodeStatus, World};
+use crate::sim::{NodeStatus, Phase, World};
 
 /// The most dialogs a node's wire rules track; later ones go unchecked.
 pub const MAX_TRACKED_DIALOGS: usize = 4_096;
@@ -294,6 +306,10 @@ pub const SESSIONS_END_INVARIANT: &str = "sessions_end_and_are_cleaned_up";
 pub const OUTCOME_AGREEMENT_INVARIANT: &str = "both_sides_agree_on_the_outcome";
 /// The name of [`TransferOutcome`].
 pub const TRANSFER_OUTCOME_INVARIANT: &str = "every_transfer_has_one_true_outcome";
+/// The name of [`BridgeLinks`].
+pub const BRIDGE_LINKS_INVARIANT: &str = "bridges_link_two_distinct_legs";
+/// The name of [`BridgesEnd`].
+pub const BRIDGES_END_INVARIANT: &str = "both_legs_of_every_bridge_end";
 
 /// After every step: no node broke a wire rule.
 #[derive(Clone, Copy, Debug, Default)]
@@ -378,7 +394,9 @@ pub enum KnownRace {
     /// 2xx, as it should, but reports `Cancelled { by: Local }` (or `HungUp { by: Local }`,
     /// `Shutdown`) without `Answered`; the callee reports `Answered` then `HungUp { by:
     /// Remote }` (e.g. `loss_20.yaml` seed 24), or `Shutdown` when its own shutdown's BYE
-    /// crossed the caller's lost one (the transfer scenarios' sweeps).
+    /// crossed the caller's lost one (the transfer scenarios' sweeps), or `HungUp { by:
+    /// Local }` when a B2BUA's incoming leg was hung up through its bridge (the other
+    /// leg's peer hung up) as the caller's BYE was on its way (`b2bua.yaml` seed 1436).
     CancelCrossed2xx,
     /// Every ACK for the callee's 2xx was lost and the caller's BYE arrived first: the
     /// callee reports `HungUp { by: Remote }` without ever reporting `Answered` (its
@@ -419,7 +437,8 @@ impl KnownRace {
         let caller_gave_up = hung_up(caller, Some(Side::Local))
             || matches!(caller.ended, Some(EndReason::Cancelled { by: Side::Local }));
         let callee_ended = hung_up(callee, Some(Side::Remote))
-            || matches!(callee.ended, Some(EndReason::Shutdown));
+            || matches!(callee.ended, Some(EndReason::Shutdown))
+            || (callee.bridged_with.is_some() && hung_up(callee, Some(Side::Local)));
         if !caller.answered && caller_gave_up && callee.answered && callee_ended {
             return Some(KnownRace::CancelCrossed2xx);
         }
@@ -567,11 +586,167 @@ impl Invariant<EndpointNode> for TransferOutcome {
     }
 }
 
+/// After every step: every bridge a node's endpoint holds links two different sessions,
+/// each bridged to the other (a link is symmetric, so no session has two legs), and the
+/// other leg exists (or is a call still resolving its target's name).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BridgeLinks;
+
+impl Invariant<EndpointNode> for BridgeLinks {
+    fn name(&self) -> &str {
+        BRIDGE_LINKS_INVARIANT
+    }
+
+    fn after_step(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        for i in 0..world.node_count() {
+            let node = world.node(NodeId(i));
+            if world.status(NodeId(i)) == NodeStatus::Stopped || !node.has_bridged() {
+                continue;
+            }
+            let ep = node.endpoint();
+            for s in ep.sessions() {
+                let Some(peer) = s.bridged_with else {
+                    continue;
+                };
+                let fault = if peer == s.id {
+                    "itself".to_owned()
+                } else {
+                    match ep.session(peer) {
+                        Some(p) if p.bridged_with == Some(s.id) => continue,
+                        Some(p) => format!("{peer}, which is bridged to {:?}", p.bridged_with),
+                        None if node.is_resolving(peer) => continue,
+                        None => format!("{peer}, which the endpoint no longer has"),
+                    }
+                };
+                return Err(Breach::Other(format!(
+                    "{}: session {} is bridged to {fault}",
+                    name(world, i),
+                    s.id
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How many T1 a bridged leg may outlive its other leg once the network has healed: the
+/// transaction that ends it (a BYE's, a CANCEL's, a final response waiting for its ACK)
+/// gives up after 64 × T1 (RFC 3261 Timers B, F, H).
+pub const BRIDGE_END_BOUND_T1: u32 = 64;
+/// Added to that bound: the linger before `Terminated` and the network's latency.
+pub const BRIDGE_END_SLACK: Duration = Duration::from_secs(4);
+
+/// In the liveness phase, a bridged leg outlives its other leg by a transaction's time at
+/// most; at the end, both legs of every bridge a node recorded ended, and when one leg
+/// ended before the other, the second did not end by a timeout of its own — its bridge
+/// should have ended it when the first leg went (or its own peer did).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct BridgesEnd;
+
+impl Invariant<EndpointNode> for BridgesEnd {
+    fn name(&self) -> &str {
+        BRIDGES_END_INVARIANT
+    }
+
+    fn after_step(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        if world.phase() != Phase::Liveness {
+            return Ok(());
+        }
+        for i in 0..world.node_count() {
+            let node = world.node(NodeId(i));
+            if world.status(NodeId(i)) == NodeStatus::Stopped || !node.has_bridged() {
+                continue;
+            }
+            let bound = node.config().timers.t1 * BRIDGE_END_BOUND_T1 + BRIDGE_END_SLACK;
+            let current = || {
+                node.records()
+                    .iter()
+                    .rev()
+                    .take_while(|r| r.epoch == node.epoch())
+            };
+            for leg in current().filter(|r| r.ended.is_none() && !r.cleaned) {
+                let Some(peer) = leg.bridged_with else {
+                    continue;
+                };
+                let Some(gone_at) = current().find(|r| r.id == peer).and_then(|r| r.ended_at)
+                else {
+                    continue;
+                };
+                if node.now() > gone_at + bound {
+                    return Err(Breach::Other(format!(
+                        "{}: half-bridged: leg {} still up {} ms after its other leg {peer} \
+                         ended",
+                        name(world, i),
+                        leg.id,
+                        (node.now() - gone_at).as_millis()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn at_end(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        if !world.stats().quiescent {
+            return Ok(()); // the liveness check already decided
+        }
+        for i in 0..world.node_count() {
+            if world.status(NodeId(i)) == NodeStatus::Stopped {
+                continue;
+            }
+            let node = world.node(NodeId(i));
+            let current = || node.records().iter().filter(|r| r.epoch == node.epoch());
+            for leg in current() {
+                let Some(peer) = leg.bridged_with else {
+                    continue;
+                };
+                let Some(other) = current().find(|r| r.id == peer) else {
+                    continue; // not recorded (the record limit)
+                };
+                let breach = |what: String| {
+                    Err(Breach::Other(format!(
+                        "{}: bridge {} <-> {}: {what}",
+                        name(world, i),
+                        leg.id,
+                        other.id
+                    )))
+                };
+                let (Some(first), Some(second)) = (leg.end_order, other.end_order) else {
+                    let (up, gone) = if leg.ended.is_none() {
+                        (leg, other)
+                    } else {
+                        (other, leg)
+                    };
+                    return breach(format!(
+                        "leg {} is still up, its other leg {} ended with {:?}",
+                        up.id, gone.id, gone.ended
+                    ));
+                };
+                if first < second
+                    && matches!(
+                        other.ended,
+                        Some(EndReason::MediaTimeout | EndReason::SessionExpired)
+                    )
+                {
+                    return breach(format!(
+                        "leg {} ended with {:?} after leg {} had ended with {:?}: the bridge \
+                         did not hang it up",
+                        other.id, other.ended, leg.id, leg.ended
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The session-level invariants for `Endpoint` runs, to add to the standard ones.
 pub fn endpoint_invariants() -> Vec<Box<dyn Invariant<EndpointNode>>> {
     vec![
         Box::new(WireRulesHold),
+        Box::new(BridgeLinks),
         Box::new(SessionsEnd),
+        Box::new(BridgesEnd),
         Box::new(OutcomeAgreement::default()),
         Box::new(TransferOutcome),
     ]

@@ -16,8 +16,17 @@
 //! for a dialog after its cleanup; RTP only from an open port), and every session's life
 //! is recorded ([`SessionRecord`]) for the end-of-run invariants.
 //!
-//! Which session a command acts on: the newest one still alive (for `answer` and
-//! `reject`, the newest incoming call not yet answered or rejected).
+//! Which session a command acts on: the newest one still alive (for `answer`, `reject`
+//! and `bridge_call`, the newest incoming call not yet answered, rejected or bridged).
+//!
+//! A participant with `table: gateway` runs the core's gateway table; its scenario plays
+//! the B2BUA's application with a `bridge_call` reaction on `incoming_call`, which places
+//! the outgoing leg with `CallOptions::bridge_to`. Both legs' records name each other, for
+//! the bridge invariants of [`crate::endpoint_checks`].
+//!
+//! A node can also carry an [`Application`]: Rust code that sees every event its endpoint
+//! reports and acts through [`EndpointNode::execute`], with wake-ups of its own (a call
+//! center's queue, say, that no scenario reaction could express).
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
@@ -44,7 +53,7 @@ use crate::node::{
     NodeOutput, ScriptAction, ScriptContext, ScriptError, SimEvent, SimNode, Transmit,
 };
 use crate::registrar::{Registrar, RegistrarSpec};
-use crate::scenario::{is_uri, Scenario};
+use crate::scenario::{is_uri, Scenario, TableName};
 use crate::sim::NodeSetup;
 
 /// The most sessions a node keeps a record of (per run); later ones are counted only.
@@ -70,6 +79,9 @@ pub struct EndpointFactory {
     session_expires: BTreeMap<String, u32>,
     reliable: Vec<String>,
     late_offer: Vec<String>,
+    /// The participants running the gateway table, and the table (compiled once).
+    gateways: Vec<String>,
+    gateway_table: Option<Arc<CompiledTable>>,
 }
 
 impl EndpointFactory {
@@ -118,6 +130,17 @@ impl EndpointFactory {
                 .filter(|p| p.late_offer)
                 .map(|p| p.name.clone())
                 .collect(),
+            gateways: scenario
+                .participants
+                .iter()
+                .filter(|p| p.table == TableName::Gateway)
+                .map(|p| p.name.clone())
+                .collect(),
+            gateway_table: scenario
+                .participants
+                .iter()
+                .any(|p| p.table == TableName::Gateway)
+                .then(|| Arc::new(CompiledTable::gateway_table())),
         }
     }
 
@@ -137,6 +160,13 @@ impl EndpointFactory {
             config.credentials = Credentials::with_default(Login::new(setup.name, password));
         }
         config.session_expires = self.session_expires.get(setup.name).copied();
+        if let Some(table) = self
+            .gateway_table
+            .as_ref()
+            .filter(|_| self.gateways.iter().any(|name| name == setup.name))
+        {
+            config.table = Arc::clone(table);
+        }
         if self.reliable.iter().any(|name| name == setup.name) {
             config.reliable_provisionals = ReliableProvisionals::WhenSupported;
         }
@@ -166,6 +196,26 @@ pub fn random_timers(seed: u64) -> TimerConfig {
     }
 }
 
+/// Rust code playing a node's application beside the scenario's reactions: it sees each
+/// event as the node reports it and acts through [`EndpointNode::execute`] (so that what
+/// it starts is recorded for the invariants like a scripted command), and may ask to be
+/// woken at instants of its own (the node's `poll_timeout` includes them). It is not part
+/// of the process a `restart` rebuilds: it keeps its memory across one.
+pub trait Application: std::fmt::Debug {
+    /// The node's endpoint reported `event` at `now`.
+    fn on_event(&mut self, now: Instant, event: &SessionEvent, node: &mut EndpointNode);
+
+    /// When the application next wants [`Application::on_timeout`]; `None`: never.
+    fn poll_timeout(&self) -> Option<Instant> {
+        None
+    }
+
+    /// The instant from [`Application::poll_timeout`] has come (or passed).
+    fn on_timeout(&mut self, now: Instant, node: &mut EndpointNode) {
+        let _ = (now, node);
+    }
+}
+
 /// What a node remembers of one session, for the end-of-run invariants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -177,7 +227,7 @@ pub struct SessionRecord {
     pub call_id: Option<String>,
     /// Whether we placed the call.
     pub outgoing: bool,
-    /// Whether the application answered or rejected it (incoming calls).
+    /// Whether the application answered, rejected or bridged it (incoming calls).
     pub responded: bool,
     /// Whether `Answered` was reported.
     pub answered: bool,
@@ -194,6 +244,13 @@ pub struct SessionRecord {
     pub referred_by: Option<SessionId>,
     /// Whether the endpoint has forgotten the session (its cleanup ran).
     pub cleaned: bool,
+    /// The other leg of its bridge, while bridged.
+    pub bridged_with: Option<SessionId>,
+    /// Where its `Terminated` came among this node's (1 for the first session to end):
+    /// which leg of a bridge ended first.
+    pub end_order: Option<u64>,
+    /// When it reported `Terminated`, in the node's time.
+    pub ended_at: Option<Instant>,
 }
 
 /// The real `Endpoint` as a simulated participant.
@@ -219,6 +276,10 @@ pub struct EndpointNode {
     now: Instant,
     /// Its calls go without an offer in the INVITE.
     late_offer: bool,
+    /// How many of its sessions reported `Terminated`.
+    ends: u64,
+    /// The application, if the node has one (taken out while it runs).
+    app: Option<Box<dyn Application>>,
 }
 
 impl EndpointNode {
@@ -239,6 +300,8 @@ impl EndpointNode {
             lookups: BTreeMap::new(),
             late_offer: false,
             now: Instant::ZERO,
+            ends: 0,
+            app: None,
         }
     }
 
@@ -246,6 +309,86 @@ impl EndpointNode {
     pub fn with_dns(mut self, dns: Arc<SimDns>) -> EndpointNode {
         self.dns = dns;
         self
+    }
+
+    /// The same, with `app` playing its application.
+    pub fn with_app(mut self, app: Box<dyn Application>) -> EndpointNode {
+        self.app = Some(app);
+        self
+    }
+
+    /// The application, to inspect once the run is over.
+    pub fn app(&self) -> Option<&dyn Application> {
+        self.app.as_deref()
+    }
+
+    /// Runs `command` on the endpoint at `now`, recording what it starts (a call, a
+    /// registration) or answers, as a scripted action's command is: how an
+    /// [`Application`] acts.
+    pub fn execute(&mut self, now: Instant, command: Command) -> Result<SessionId, CommandError> {
+        self.now = now;
+        self.sync_cleanup();
+        let answers = matches!(command, Command::Accept { .. } | Command::Reject { .. });
+        let creates = matches!(command, Command::MakeCall { .. } | Command::Register { .. });
+        let registers = matches!(command, Command::Register { .. });
+        let leg_of = match &command {
+            Command::MakeCall { options, .. } => options.bridge_to,
+            _ => None,
+        };
+        let bridges = match &command {
+            Command::Bridge { a, b } => Some((*a, *b)),
+            _ => None,
+        };
+        let transfers = matches!(
+            command,
+            Command::Transfer { .. } | Command::TransferAttended { .. }
+        );
+        let id = self.ep.execute(now, command)?;
+        if registers {
+            self.registration = Some(id);
+        }
+        if creates {
+            self.record(id, true);
+            if let Some(incoming) = leg_of {
+                self.note_bridge(id, incoming);
+                if let Some(rec) = self.record_mut(incoming) {
+                    rec.responded = true;
+                }
+            }
+        } else if answers {
+            if let Some(rec) = self.record_mut(id) {
+                rec.responded = true;
+            }
+        } else if transfers {
+            if let Some(rec) = self.record_mut(id) {
+                rec.transfers_asked += 1;
+            }
+        }
+        if let Some((a, b)) = bridges {
+            self.note_bridge(a, b);
+        }
+        Ok(id)
+    }
+
+    fn note_bridge(&mut self, a: SessionId, b: SessionId) {
+        for (leg, other) in [(a, b), (b, a)] {
+            if let Some(rec) = self.record_mut(leg) {
+                rec.bridged_with = Some(other);
+            }
+        }
+    }
+
+    /// Hands `event` to the application, if there is one.
+    fn run_app(&mut self, event: &SessionEvent) {
+        if let Some(mut app) = self.app.take() {
+            app.on_event(self.now, event, self);
+            self.app = Some(app);
+        }
+    }
+
+    /// The node's time at its latest input.
+    pub fn now(&self) -> Instant {
+        self.now
     }
 
     /// The endpoint, to inspect.
@@ -266,6 +409,26 @@ impl EndpointNode {
     /// Every session recorded, oldest first.
     pub fn records(&self) -> &[SessionRecord] {
         &self.records
+    }
+
+    /// Whether this process life placed or took part in a bridge (the bridge invariants
+    /// look only at such nodes).
+    pub fn has_bridged(&self) -> bool {
+        self.records
+            .iter()
+            .rev()
+            .take_while(|r| r.epoch == self.epoch)
+            .any(|r| r.bridged_with.is_some())
+    }
+
+    /// Whether session `id` is a call of this process life still waiting for its target's
+    /// name to resolve (it has no session in the endpoint yet).
+    pub fn is_resolving(&self, id: SessionId) -> bool {
+        self.records
+            .iter()
+            .rev()
+            .take_while(|r| r.epoch == self.epoch)
+            .any(|r| r.id == id && r.outgoing && r.call_id.is_none() && r.ended.is_none())
     }
 
     /// The first wire rule this node broke, if any.
@@ -344,6 +507,9 @@ impl EndpointNode {
             transfer_outcomes: Vec::new(),
             referred_calls: Vec::new(),
             referred_by: None,
+            bridged_with: None,
+            end_order: None,
+            ended_at: None,
         });
     }
 
@@ -387,11 +553,25 @@ impl EndpointNode {
                     r.transfer_outcomes.push(Err(*status));
                 }
             }
+            SessionEvent::Bridged { session, peer } => {
+                if let Some(r) = self.record_mut(*session) {
+                    r.bridged_with = Some(*peer);
+                }
+            }
+            SessionEvent::Unbridged { session } => {
+                if let Some(r) = self.record_mut(*session) {
+                    r.bridged_with = None;
+                }
+            }
             SessionEvent::Terminated {
                 session, reason, ..
             } => {
+                self.ends += 1;
+                let (order, now) = (self.ends, self.now);
                 if let Some(r) = self.record_mut(*session) {
                     r.ended = Some(reason.clone());
+                    r.end_order = Some(order);
+                    r.ended_at = Some(now);
                 }
                 if self.registration == Some(*session) {
                     self.registration = None;
@@ -421,13 +601,19 @@ impl EndpointNode {
             .map(|r| r.id)
     }
 
-    /// The newest incoming call not yet answered or rejected.
+    /// The newest incoming call not yet answered, rejected or bridged.
     fn unanswered(&self) -> Option<SessionId> {
         self.records
             .iter()
             .rev()
             .take_while(|r| r.epoch == self.epoch)
-            .find(|r| !r.outgoing && !r.responded && !r.answered && r.ended.is_none())
+            .find(|r| {
+                !r.outgoing
+                    && !r.responded
+                    && !r.answered
+                    && r.ended.is_none()
+                    && r.bridged_with.is_none()
+            })
             .map(|r| r.id)
     }
 
@@ -471,6 +657,14 @@ impl EndpointNode {
                 target: uri_of(to)?,
                 options: CallOptions {
                     late_offer: self.late_offer,
+                    ..CallOptions::default()
+                },
+            },
+            ScriptAction::BridgeCall { to } => Command::MakeCall {
+                target: uri_of(to)?,
+                options: CallOptions {
+                    late_offer: self.late_offer,
+                    bridge_to: Some(unanswered(self)?),
                     ..CallOptions::default()
                 },
             },
@@ -546,6 +740,8 @@ impl SimEvent for SessionEvent {
             SessionEvent::RegistrationRefreshed { .. } => "registration_refreshed",
             SessionEvent::RegistrationFailed { .. } => "registration_failed",
             SessionEvent::Terminated { .. } => "terminated",
+            SessionEvent::Bridged { .. } => "bridged",
+            SessionEvent::Unbridged { .. } => "unbridged",
             _ => "other",
         })
     }
@@ -593,6 +789,12 @@ impl SimNode for EndpointNode {
             self.ep.handle_resolved(now, id, answer);
         }
         self.ep.handle_timeout(now);
+        if let Some(mut app) = self.app.take() {
+            if app.poll_timeout().is_some_and(|at| at <= now) {
+                app.on_timeout(now, self);
+            }
+            self.app = Some(app);
+        }
     }
 
     fn poll_output(&mut self) -> Option<NodeOutput<SessionEvent, MediaRequest>> {
@@ -617,6 +819,7 @@ impl SimNode for EndpointNode {
             }
             Output::Event(e) => {
                 self.on_event(&e);
+                self.run_app(&e);
                 Some(NodeOutput::Event(e))
             }
             Output::Resolve(query) => {
@@ -632,7 +835,11 @@ impl SimNode for EndpointNode {
 
     fn poll_timeout(&mut self) -> Option<Instant> {
         let answer = self.lookups.keys().next().map(|&(due, _)| due);
-        [self.ep.poll_timeout(), answer].into_iter().flatten().min()
+        let app = self.app.as_ref().and_then(|a| a.poll_timeout());
+        [self.ep.poll_timeout(), answer, app]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn apply(
@@ -648,32 +855,9 @@ impl SimNode for EndpointNode {
             return Ok(());
         }
         let command = self.command_for(action, ctx)?;
-        let answers = matches!(command, Command::Accept { .. } | Command::Reject { .. });
-        let creates = matches!(command, Command::MakeCall { .. } | Command::Register { .. });
-        let registers = matches!(command, Command::Register { .. });
-        let transfers = matches!(
-            command,
-            Command::Transfer { .. } | Command::TransferAttended { .. }
-        );
-        let id = self
-            .ep
-            .execute(now, command)
-            .map_err(|e| self.command_error(action, e))?;
-        if registers {
-            self.registration = Some(id);
-        }
-        if creates {
-            self.record(id, true);
-        } else if answers {
-            if let Some(rec) = self.record_mut(id) {
-                rec.responded = true;
-            }
-        } else if transfers {
-            if let Some(rec) = self.record_mut(id) {
-                rec.transfers_asked += 1;
-            }
-        }
-        Ok(())
+        self.execute(now, command)
+            .map(|_| ())
+            .map_err(|e| self.command_error(action, e))
     }
 
     fn serve_media(&mut self, now: Instant, request: &MediaRequest) {

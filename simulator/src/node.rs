@@ -131,6 +131,13 @@ pub enum ScriptAction {
         /// from the scenario's `dns`).
         to: String,
     },
+    /// Place a call to another participant as the outgoing leg of the newest incoming
+    /// call that is not answered, rejected or bridged yet, bridged to it from the start (a
+    /// B2BUA's routing: a reaction on `incoming_call` of a `table: gateway` participant).
+    BridgeCall {
+        /// The participant's name, or a SIP URI.
+        to: String,
+    },
     /// End the current call (for the toy node: abandon outstanding requests).
     Hangup,
     /// Answer the newest incoming call that is not answered yet (`answer after N ms` is a
@@ -201,6 +208,7 @@ impl fmt::Display for ScriptAction {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ScriptAction::Call { to } => write!(f, "call {to}"),
+            ScriptAction::BridgeCall { to } => write!(f, "bridge a call to {to}"),
             ScriptAction::Hangup => f.write_str("hangup"),
             ScriptAction::Answer => f.write_str("answer"),
             ScriptAction::Reject { status } => write!(f, "reject {status}"),

@@ -174,6 +174,28 @@ pub struct Participant {
     /// its first reliable 18x or its 2xx).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub late_offer: bool,
+    /// The shipped state table its endpoint runs (`gateway` for a B2BUA, whose incoming
+    /// calls wait for the outgoing leg a `bridge_call` reaction places).
+    #[serde(default, skip_serializing_if = "TableName::is_default")]
+    pub table: TableName,
+}
+
+/// One of the state tables compiled into the core, by the name a scenario gives it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TableName {
+    /// `state_tables/default.yaml`: a user agent.
+    #[default]
+    Default,
+    /// `state_tables/gateway.yaml`: a B2BUA's legs.
+    Gateway,
+}
+
+impl TableName {
+    /// Whether it is the default table (left out of a scenario written back as YAML).
+    pub fn is_default(&self) -> bool {
+        *self == TableName::Default
+    }
 }
 
 /// A scripted action at a fixed instant.
@@ -537,10 +559,10 @@ impl Scenario {
         place: Place,
     ) -> Result<(), ScenarioError> {
         match action {
-            ScriptAction::Call { to } if is_uri(to) => Ok(()),
-            ScriptAction::Call { to } | ScriptAction::Transfer { to } => {
-                self.index_of(to, place).map(|_| ())
-            }
+            ScriptAction::Call { to } | ScriptAction::BridgeCall { to } if is_uri(to) => Ok(()),
+            ScriptAction::Call { to }
+            | ScriptAction::BridgeCall { to }
+            | ScriptAction::Transfer { to } => self.index_of(to, place).map(|_| ()),
             _ => Ok(()),
         }
     }
@@ -580,6 +602,7 @@ impl ScenarioBuilder {
             session_expires: None,
             reliable_provisionals: false,
             late_offer: false,
+            table: TableName::Default,
         });
         self
     }

@@ -401,3 +401,48 @@ fn rfc4733_digits_cross_the_bridge_with_the_payload_type_remapped() {
     assert_eq!(digits, "15#");
     hangup(&mut p, "caller", a);
 }
+
+#[test]
+fn a_call_that_has_ended_takes_no_outgoing_leg_and_no_bridge() {
+    // No application places the outgoing leg: the gateway's incoming call rings until the
+    // caller gives up; an application that acts on it late must be told it is gone.
+    let mut p = Pump::new(vec![
+        ("caller", caller_config()),
+        ("gateway", gateway_config()),
+        ("callee", callee_config()),
+    ]);
+    let a = place(&mut p, Duration::from_millis(500));
+    let incoming = p.incoming("gateway").expect("the gateway got the call");
+    // A 180 first, so that the caller's CANCEL can go (RFC 3261 §9.1).
+    let now = p.now;
+    p.ep("gateway").ring(now, incoming).unwrap();
+    p.run_for(Duration::from_millis(200));
+    hangup(&mut p, "caller", a);
+    assert!(
+        p.ep("gateway").session(incoming).is_some(),
+        "the ended call lingers"
+    );
+    assert!(matches!(
+        p.end_reason("gateway", incoming),
+        Some(EndReason::Cancelled { .. })
+    ));
+    let now = p.now;
+    let leg = CallOptions {
+        bridge_to: Some(incoming),
+        ..CallOptions::default()
+    };
+    assert!(matches!(
+        p.ep("gateway")
+            .make_call(now, "sip:bob@127.0.0.3:5060", leg),
+        Err(session_core::CommandError::NotAllowed { .. })
+    ));
+    let other = p
+        .ep("gateway")
+        .make_call(now, "sip:bob@127.0.0.3:5060", CallOptions::default())
+        .unwrap();
+    assert!(matches!(
+        p.ep("gateway").bridge(now, incoming, other),
+        Err(session_core::CommandError::NotAllowed { .. })
+    ));
+    assert_eq!(p.ep("gateway").session(other).unwrap().bridged_with, None);
+}

@@ -104,15 +104,17 @@ fn refusal_status(reason: &EndReason, status: Option<u16>) -> u16 {
 impl Endpoint {
     /// Bridges calls `a` and `b` ([`Command::Bridge`](super::Command::Bridge)): from now
     /// on what happens to one is relayed to the other, and once both are answered their
-    /// media is relayed between them. Refused for a session that does not exist or is
-    /// bridged already, and when both are answered but the table has no `BridgeSessions`
-    /// for them.
+    /// media is relayed between them. Refused for a session that does not exist, has
+    /// ended (it may linger a while, but nothing would be relayed to it any more: the other
+    /// leg would be left up alone) or is bridged already, and when both are answered but
+    /// the table has no `BridgeSessions` for them.
     pub fn bridge(&mut self, now: Instant, a: SessionId, b: SessionId) -> Result<(), CommandError> {
         for id in [a, b] {
-            if self.sessions.get(id).is_none() {
+            let Some(session) = self.sessions.get(id) else {
                 return Err(CommandError::UnknownSession(id));
-            }
-            if self.sessions.bridged_with(id).is_some() || a == b {
+            };
+            let ended = session.call.report.terminated;
+            if ended || self.sessions.bridged_with(id).is_some() || a == b {
                 return Err(CommandError::NotAllowed {
                     session: id,
                     state: self.state_name(id),
@@ -227,12 +229,13 @@ impl Endpoint {
     }
 
     /// Whether session `a` can take an outgoing leg (`CallOptions::bridge_to`): it
-    /// exists and is not bridged yet.
+    /// exists, has not ended (an application acting on an incoming call late, after its
+    /// caller gave up) and is not bridged yet.
     pub(super) fn check_bridgeable(&self, a: SessionId) -> Result<(), CommandError> {
-        if self.sessions.get(a).is_none() {
+        let Some(session) = self.sessions.get(a) else {
             return Err(CommandError::UnknownSession(a));
-        }
-        if self.sessions.bridged_with(a).is_some() {
+        };
+        if session.call.report.terminated || self.sessions.bridged_with(a).is_some() {
             return Err(CommandError::NotAllowed {
                 session: a,
                 state: self.state_name(a),
