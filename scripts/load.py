@@ -374,14 +374,16 @@ def b2bua_mode(args):
     same SIPp load in the same run: each one's CPU per call, and the b2bua's as a multiple
     of the lone UAS's (the budget: at most 2.5, for two legs)."""
     rate, seconds = args.rates[0], args.step_s
-    uas = Server(args.runtime, "20000-29999")
+    # Port ranges below the kernel's ephemeral range (32768 up), which other programs'
+    # sockets may take a port of at any time.
+    uas = Server(args.runtime, "10000-15999")
     calls, failed, cpu = sipp_step(uas.addr, rate, seconds, [uas.proc.pid])
     uas.stop()
     uas_us = 1e6 * cpu[uas.proc.pid] / max(calls, 1)
     print(f"{args.runtime:5} uas alone   {rate}/s: {calls} calls, {failed} failed, "
           f"{uas_us:6.1f} us CPU/call", flush=True)
-    callee = Server(args.runtime, "30000-39999")
-    b2bua = Server(args.runtime, "40000-49999",
+    callee = Server(args.runtime, "16000-21999")
+    b2bua = Server(args.runtime, "22000-31999",
                    subcommand=("b2bua", "--to", f"sip:{callee.addr}"))
     calls, failed, cpu = sipp_step(b2bua.addr, rate, seconds,
                                    [b2bua.proc.pid, callee.proc.pid])

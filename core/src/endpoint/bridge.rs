@@ -91,7 +91,12 @@ fn refusal_status(reason: &EndReason, status: Option<u16>) -> u16 {
         (EndReason::Cancelled { .. }, None) => 487,
         (EndReason::NotAcceptable, None) => 488,
         (EndReason::AuthFailed { .. }, None) => 403,
-        (EndReason::TransportError | EndReason::Unresolvable { .. }, None) => 503,
+        // No RTP port left for the outgoing leg, or no way to reach the far end: for now
+        // we cannot, which 503 says (with Retry-After, RFC 3261 §21.5.4).
+        (
+            EndReason::MediaFailed | EndReason::TransportError | EndReason::Unresolvable { .. },
+            None,
+        ) => 503,
         (_, None) => 500,
     };
     match status {
@@ -343,6 +348,7 @@ mod tests {
         assert_eq!(refusal_status(&rejected(302), Some(302)), 480);
         assert_eq!(refusal_status(&EndReason::Timeout, None), 408);
         assert_eq!(refusal_status(&EndReason::TransportError, None), 503);
+        assert_eq!(refusal_status(&EndReason::MediaFailed, None), 503);
         assert_eq!(refusal_status(&EndReason::NotAcceptable, Some(488)), 488);
     }
 }
