@@ -36,6 +36,12 @@ Not a test: a benchmark a human runs and reads. Modes:
       that of a lone `sessionctl uas`, under SIPp's `uac` at the first --rates rate, in
       the same run; the b2bua's figure as a multiple of the UAS's (budget: 2.5x).
 
+  scripts/load.py relay --runtime mio [--calls 1000] [--hold-s 30]
+      --calls concurrent SIPp calls (each playing 20 ms PCMU, 50 packets/s) through
+      `sessionctl b2bua` to `sessionctl uas --media echo`: the packets the b2bua relays a
+      second (its metrics), its CPU meanwhile, the CPU per relayed packet, and what share
+      of one core 100,000 packets/s would take at that cost (the budget: one core).
+
 Needs `sipp` (Debian: sip-tester) and a release build (`cargo build --release -p
 sessionctl`; the script builds it when missing). Loopback only; every process it starts
 is stopped by pid when a step ends.
@@ -398,9 +404,95 @@ def b2bua_mode(args):
           f"(budget 2.5x)")
 
 
+def g711_pcap(path, seconds):
+    """A pcap of one PCMU stream, 20 ms packets of a 1 kHz tone for `seconds`: what SIPp's
+    play_pcap_audio sends (it keeps the UDP payload and the timing, and rewrites the
+    addresses)."""
+    import math
+    import struct
+
+    def ulaw(x):
+        sign = 0x80 if x < 0 else 0
+        x = min(abs(x), 32635) + 0x84
+        exp = max(0, x.bit_length() - 8)
+        exp = min(exp, 7)
+        mant = (x >> (exp + 3)) & 0x0F
+        return ~(sign | (exp << 4) | mant) & 0xFF
+
+    frame = bytes(ulaw(int(8000 * math.sin(2 * math.pi * 1000 * i / 8000)))
+                  for i in range(160))
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1))
+        for n in range(seconds * 50):
+            rtp = struct.pack("!BBHII", 0x80, 0, n & 0xFFFF, 160 * n, 0x5EED) + frame
+            udp = struct.pack("!HHHH", 5000, 5002, 8 + len(rtp), 0) + rtp
+            ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), n & 0xFFFF, 0, 64, 17,
+                             0, bytes([127, 0, 0, 1]), bytes([127, 0, 0, 1])) + udp
+            eth = b"\x00" * 12 + b"\x08\x00" + ip
+            t = n * 0.020
+            f.write(struct.pack("<IIII", int(t), int((t % 1) * 1e6), len(eth), len(eth)))
+            f.write(eth)
+
+
+def relay_mode(args):
+    """--calls concurrent calls through `sessionctl b2bua` to `sessionctl uas --media echo`,
+    each caller (SIPp) playing 20 ms PCMU for --hold-s seconds: the b2bua relays 50 packets
+    a second each way per call. Its CPU over the steady part, per relayed packet, and the
+    share of one core 100,000 relayed packets a second would take at that cost."""
+    calls, hold_s = args.calls, args.hold_s
+    with tempfile.TemporaryDirectory(prefix="sessionctl-relay-") as work:
+        pcap = os.path.join(work, "pcmu.pcap")
+        g711_pcap(pcap, hold_s)
+        with open(os.path.join(ROOT, "scripts", "sipp", "uac_relay.xml")) as f:
+            scenario = f.read().replace("PCAP_FILE", pcap).replace("HOLD_MS",
+                                                                    str(hold_s * 1000))
+        scenario_path = os.path.join(work, "uac_relay.xml")
+        with open(scenario_path, "w") as f:
+            f.write(scenario)
+        callee = Server(args.runtime, "10000-15999",
+                        subcommand=("uas", "--media", "echo"))
+        metrics = f"127.0.0.1:{free_port()}"
+        b2bua = Server(args.runtime, "16000-23999", ["--metrics", metrics],
+                       subcommand=("b2bua", "--to", f"sip:{callee.addr}"))
+        rate = min(calls, 100)
+        ramp_s = calls / rate
+        proc, stat = start_sipp(b2bua.addr, rate, calls, ["-l", str(calls)], work,
+                                int(ramp_s + hold_s + 30), ("-sf", scenario_path))
+        # Measure once every call is up and playing, for half the hold time.
+        time.sleep(ramp_s + 2)
+        pid = b2bua.proc.pid
+        counters0 = rtp_sent(metrics)
+        cpu0, t0 = sum(cpu_seconds(pid)), time.monotonic()
+        time.sleep(hold_s / 2)
+        cpu1, t1 = sum(cpu_seconds(pid)), time.monotonic()
+        counters1 = rtp_sent(metrics)
+        try:
+            proc.wait(timeout=ramp_s + hold_s + 40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        s = last_stats(stat)
+        b2bua.stop()
+        callee.stop()
+    relayed = counters1 - counters0
+    wall, cpu = t1 - t0, cpu1 - cpu0
+    per_packet_us = 1e6 * cpu / max(relayed, 1)
+    print(f"{args.runtime}: {calls} calls, SIPp {count(s, 'SuccessfulCall(C)')} successful, "
+          f"{count(s, 'FailedCall(C)')} failed; over {wall:.1f} s the b2bua relayed "
+          f"{relayed / wall:,.0f} packets/s for {cpu / wall:.2f} of a core: "
+          f"{per_packet_us:.2f} us CPU a packet, so 100,000 packets/s would take "
+          f"{per_packet_us * 0.1:.2f} of a core")
+
+
+def rtp_sent(metrics):
+    """RTP and RTCP packets a server has sent so far, from its metrics endpoint (which it
+    updates once a second)."""
+    return int(scrape(metrics).get('session_core_rtp_packets_total{direction="sent"}', 0))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("mode", choices=["rate", "rss", "hold", "flood", "b2bua"])
+    p.add_argument("mode", choices=["rate", "rss", "hold", "flood", "b2bua", "relay"])
     p.add_argument("--runtime", choices=["tokio", "mio"], default="tokio")
     p.add_argument("--rates", default="200,500,1000,2000,4000",
                    type=lambda s: [int(x) for x in s.split(",")])
@@ -425,7 +517,7 @@ def main():
         subprocess.run(["cargo", "build", "--release", "-p", "sessionctl"], cwd=ROOT,
                        check=True)
     modes = {"rate": rate_mode, "rss": rss_mode, "hold": hold_mode, "flood": flood_mode,
-             "b2bua": b2bua_mode}
+             "b2bua": b2bua_mode, "relay": relay_mode}
     modes[args.mode](args)
 
 
