@@ -347,11 +347,7 @@ impl Invariant<EndpointNode> for SessionsEnd {
         if !world.stats().quiescent {
             return Ok(()); // the liveness check already decided
         }
-        for i in 0..world.node_count() {
-            if world.status(NodeId(i)) == NodeStatus::Stopped {
-                continue;
-            }
-            let node = world.node(NodeId(i));
+        for (i, node) in running(world) {
             for r in node.records() {
                 if r.epoch == node.epoch() && r.ended.is_none() {
                     return Err(Breach::Other(format!(
@@ -598,11 +594,7 @@ impl Invariant<EndpointNode> for BridgeLinks {
     }
 
     fn after_step(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
-        for i in 0..world.node_count() {
-            let node = world.node(NodeId(i));
-            if world.status(NodeId(i)) == NodeStatus::Stopped || !node.has_bridged() {
-                continue;
-            }
+        for (i, node) in running(world).filter(|(_, n)| n.has_bridged()) {
             let ep = node.endpoint();
             for s in ep.sessions() {
                 let Some(peer) = s.bridged_with else {
@@ -652,11 +644,7 @@ impl Invariant<EndpointNode> for BridgesEnd {
         if world.phase() != Phase::Liveness {
             return Ok(());
         }
-        for i in 0..world.node_count() {
-            let node = world.node(NodeId(i));
-            if world.status(NodeId(i)) == NodeStatus::Stopped || !node.has_bridged() {
-                continue;
-            }
+        for (i, node) in running(world).filter(|(_, n)| n.has_bridged()) {
             let bound = node.config().timers.t1 * BRIDGE_END_BOUND_T1 + BRIDGE_END_SLACK;
             let current = || {
                 node.records()
@@ -690,11 +678,7 @@ impl Invariant<EndpointNode> for BridgesEnd {
         if !world.stats().quiescent {
             return Ok(()); // the liveness check already decided
         }
-        for i in 0..world.node_count() {
-            if world.status(NodeId(i)) == NodeStatus::Stopped {
-                continue;
-            }
-            let node = world.node(NodeId(i));
+        for (i, node) in running(world) {
             let current = || node.records().iter().filter(|r| r.epoch == node.epoch());
             for leg in current() {
                 let Some(peer) = leg.bridged_with else {
@@ -887,4 +871,11 @@ mod tests {
             Some(WireBreach::Unparseable { .. })
         ));
     }
+}
+
+/// The nodes not stopped, with their index, in order.
+fn running(world: &World<EndpointNode>) -> impl Iterator<Item = (usize, &EndpointNode)> + '_ {
+    (0..world.node_count())
+        .filter(|&i| world.status(NodeId(i)) != NodeStatus::Stopped)
+        .map(|i| (i, world.node(NodeId(i))))
 }
