@@ -740,6 +740,13 @@ fn name(world: &World<EndpointNode>, i: usize) -> &str {
     &world.participants()[i].0
 }
 
+/// The nodes not stopped, with their index, in order.
+fn running(world: &World<EndpointNode>) -> impl Iterator<Item = (usize, &EndpointNode)> + '_ {
+    (0..world.node_count())
+        .filter(|&i| world.status(NodeId(i)) != NodeStatus::Stopped)
+        .map(|i| (i, world.node(NodeId(i))))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -871,11 +878,4 @@ mod tests {
             Some(WireBreach::Unparseable { .. })
         ));
     }
-}
-
-/// The nodes not stopped, with their index, in order.
-fn running(world: &World<EndpointNode>) -> impl Iterator<Item = (usize, &EndpointNode)> + '_ {
-    (0..world.node_count())
-        .filter(|&i| world.status(NodeId(i)) != NodeStatus::Stopped)
-        .map(|i| (i, world.node(NodeId(i))))
 }
