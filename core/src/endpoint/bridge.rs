@@ -128,16 +128,23 @@ impl Endpoint {
             }
         }
         self.sessions.bridge(a, b);
-        if self.both_answered(a, b) {
-            for id in [a, b] {
-                let event = Event::new(EventType::BridgeSessions);
-                if let Err(error) = self.command(now, id, event, "bridge") {
-                    self.sessions.unbridge(a);
-                    return Err(error);
-                }
-            }
+        if !self.both_answered(a, b) {
+            return Ok(());
         }
-        Ok(())
+        let bridge = |ep: &mut Self, id| {
+            ep.command(now, id, Event::new(EventType::BridgeSessions), "bridge")
+        };
+        let result = bridge(self, a).and_then(|()| {
+            bridge(self, b).inspect_err(|_| {
+                // The first leg went over; it goes back to relaying nothing.
+                let _ = self.feed(now, a, Event::new(EventType::UnbridgeSessions));
+            })
+        });
+        if result.is_err() {
+            self.sessions.unbridge(a);
+            self.after_step(now);
+        }
+        result
     }
 
     /// Ends session `session`'s bridge ([`Command::Unbridge`](super::Command::Unbridge)):
