@@ -183,6 +183,7 @@ fn pcmu_and_pcma_legs_are_transcoded_and_each_tone_survives_the_trip() {
     let mut callee = callee_config();
     callee.media.codecs = vec![CodecConfig::pcma(), CodecConfig::telephone_event()];
     let mut p = b2bua(caller, gateway_config(), callee, Callee::Answer);
+    let start = p.now;
     let a = place(&mut p, Duration::from_secs(2));
     let b = p.incoming("callee").unwrap();
     // The outgoing leg offered both laws, the caller's first.
@@ -212,6 +213,7 @@ fn pcmu_and_pcma_legs_are_transcoded_and_each_tone_survives_the_trip() {
     assert!(at_caller.len() >= 8_000 && at_callee.len() >= 8_000);
     assert!(tone_share(&at_caller, f64::from(CALLEE_HZ)).is_some_and(|s| s > 0.9));
     assert!(tone_share(&at_callee, f64::from(CALLER_HZ)).is_some_and(|s| s > 0.9));
+    insta::assert_snapshot!(p.ladder(start));
 }
 
 #[test]
@@ -372,6 +374,7 @@ fn rfc4733_digits_cross_the_bridge_with_the_payload_type_remapped() {
         CodecConfig::telephone_event(),
     ];
     let mut p = b2bua(caller, gateway_config(), callee_config(), Callee::Answer);
+    let start = p.now;
     let a = place(&mut p, Duration::from_secs(1));
     let invite = |p: &Pump, from: &str| {
         p.wire
@@ -400,6 +403,7 @@ fn rfc4733_digits_cross_the_bridge_with_the_payload_type_remapped() {
         .collect();
     assert_eq!(digits, "15#");
     hangup(&mut p, "caller", a);
+    insta::assert_snapshot!(p.transcript(start));
 }
 
 #[test]
