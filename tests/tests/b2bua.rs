@@ -450,3 +450,23 @@ fn a_call_that_has_ended_takes_no_outgoing_leg_and_no_bridge() {
     ));
     assert_eq!(p.ep("gateway").session(other).unwrap().bridged_with, None);
 }
+
+#[test]
+fn the_caller_cancels_after_100_trying_though_the_far_leg_never_answers() {
+    let mut p = b2bua(caller_config(), gateway_config(), callee_config(), Callee::Ring);
+    // The callee is unreachable: the gateway's INVITE to it is lost every time.
+    p.drop_sip = Some(Box::new(|w| w.to == "callee"));
+    let start = p.now;
+    let a = place(&mut p, Duration::from_millis(500));
+    hangup(&mut p, "caller", a);
+    // A 100 Trying allows the CANCEL (RFC 3261 §9.1): the caller's call ends at once.
+    assert_eq!(
+        p.end_reason("caller", a),
+        Some(EndReason::Cancelled { by: Side::Local })
+    );
+    // The outgoing leg, which never heard back, gives up with its INVITE (Timer B).
+    p.run_for(Duration::from_secs(40));
+    let (_, outgoing) = legs(&mut p);
+    assert_eq!(p.end_reason("gateway", outgoing), Some(EndReason::Timeout));
+    insta::assert_snapshot!(p.ladder(start));
+}
