@@ -164,6 +164,48 @@ fn notify_for_our_refer_is_accepted_and_a_2xx_sipfrag_ends_the_call() {
     assert!(c.p.wire.iter().any(|w| w.bytes.starts_with(b"BYE ")), "BYE");
 }
 
+/// A re-INVITE that lost its To tag on the way (a damaged datagram) still names its
+/// dialog by Call-ID and the peer's own From tag: it is no new call. It gets 400, no
+/// phantom incoming call rings on the same Call-ID, and the call goes on (a 481 would
+/// end it, RFC 5057 §5.1). Both ends are tried: bob took the call, alice placed it.
+#[test]
+fn re_invite_that_lost_its_to_tag_is_answered_400_and_rings_no_new_call() {
+    let mut c = call();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let to_bob = in_dialog(
+        &c,
+        "INVITE",
+        &c.alice_tag.clone(),
+        90,
+        "Contact: <sip:alice@127.0.0.9:5060>\r\n",
+        "",
+    )
+    .replace(&format!(";tag={}", c.bob_tag), "");
+    let to_alice = to_bob
+        .replace("sip:bob@127.0.0.2:5060 SIP", "sip:alice@127.0.0.1:5060 SIP")
+        .replace(
+            &format!(";tag={}", c.alice_tag),
+            &format!(";tag={}", c.bob_tag),
+        )
+        .replace("INVITE90", "INVITE91");
+    for (name, request) in [("bob", to_bob), ("alice", to_alice)] {
+        c.p.inject(name, from, request.as_bytes());
+        let answer = &c.p.unrouted.last().expect("an answer").bytes;
+        assert_eq!(
+            status_of(answer),
+            Some(400),
+            "{name}: {}",
+            String::from_utf8_lossy(answer)
+        );
+        assert_eq!(c.p.ep(name).sessions().count(), 1, "{name}: one call");
+    }
+    assert!(
+        !c.p.wire.iter().any(|w| w.bytes.starts_with(b"BYE ")),
+        "no BYE"
+    );
+    assert_up(&mut c);
+}
+
 fn invite(branch: &str) -> String {
     format!(
         "INVITE sip:bob@127.0.0.2:5060 SIP/2.0\r\n\

@@ -306,12 +306,24 @@ fn new_invite(
     reply_to: SocketAddr,
     transport: Transport,
 ) {
+    let from_tag = msg.from().tag().unwrap_or_default();
+    if ep
+        .sessions
+        .confirmed_dialog_from(msg.call_id(), from_tag)
+        .is_some()
+    {
+        // An in-dialog request that lost its To tag (a damaged re-INVITE): taken as a new
+        // call it would ring a phantom call on the same Call-ID. 400, not 481: the error
+        // is this request's, and a 481 would end the dialog it belongs to (RFC 5057 §5.1).
+        ep.stats.malformed_answered += 1;
+        return respond(ep, now, &request, 400, &[]);
+    }
     if admission::refuse_new_session(ep).is_some() {
         return respond(ep, now, &request, 503, &[]);
     }
     let origin = RequestOrigin {
         call_id: msg.call_id(),
-        from_tag: msg.from().tag().unwrap_or_default(),
+        from_tag,
         cseq: request.cseq,
     };
     if ep.sessions.by_origin(&origin).is_some() {

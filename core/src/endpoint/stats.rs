@@ -6,7 +6,8 @@
 pub struct EndpointStats {
     /// Datagrams that were not SIP (or RTP for a session) and could not be answered.
     pub malformed_dropped: u64,
-    /// Malformed requests answered with 400 (or 505).
+    /// Malformed requests answered with 400 (or 505), an in-dialog request that lost its
+    /// To tag among them.
     pub malformed_answered: u64,
     /// Responses that matched no transaction and no dialog.
     pub stray_responses: u64,
