@@ -158,6 +158,10 @@ impl fmt::Display for CommandError {
 
 impl std::error::Error for CommandError {}
 
+/// Room the output queue keeps once drained: what one busy input yields, without
+/// holding on to a burst's worth.
+const KEPT_OUTPUTS: usize = 256;
+
 /// The sans-IO SIP endpoint: transactions, dialogs, sessions on a state table, SDP and
 /// RTP, fed with datagrams, commands and time.
 #[derive(Debug)]
@@ -292,7 +296,13 @@ impl Endpoint {
 
     /// The next output; call until `None` after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front();
+        if output.is_none() && self.outputs.capacity() > KEPT_OUTPUTS {
+            // One input can yield thousands of outputs (a timer instant that many
+            // transactions share under load); the queue gives that room back once drained.
+            self.outputs.shrink_to(KEPT_OUTPUTS);
+        }
+        output
     }
 
     /// When the endpoint next needs [`Endpoint::handle_timeout`].
@@ -815,6 +825,19 @@ impl Endpoint {
             && self.resolving.len() == 0
             && self.transactions.is_empty()
             && self.timers.is_empty()
+    }
+
+    /// How many transactions are alive (RFC 3261 §17), the ended ones that still absorb
+    /// retransmissions (Timers I, J, K) included: with [`Endpoint::dialog_count`] and the
+    /// session count, what a soak checks has gone back to zero.
+    pub fn transaction_count(&self) -> usize {
+        self.transactions.len()
+    }
+
+    /// How many sessions hold a dialog (early or confirmed, RFC 3261 §12), ended ones
+    /// lingering included.
+    pub fn dialog_count(&self) -> usize {
+        self.sessions.dialog_count()
     }
 
     /// Every session, in id order, with its state's name.

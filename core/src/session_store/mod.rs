@@ -230,6 +230,14 @@ impl SessionStore {
         self.sessions.len()
     }
 
+    /// How many sessions hold a dialog.
+    pub(crate) fn dialog_count(&self) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.call.dialog.is_some())
+            .count()
+    }
+
     pub(crate) fn ids(&self) -> impl Iterator<Item = SessionId> + '_ {
         self.sessions.keys().copied()
     }
