@@ -2,6 +2,7 @@
 
 mod call;
 mod demo;
+mod memory;
 mod runtime;
 mod uas;
 

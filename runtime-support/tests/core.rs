@@ -5,13 +5,15 @@
 use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use session_core::driver::PortAllocator;
 use session_core::endpoint::Transmit;
 use session_core::sip::Transport;
 use session_core::{CallOptions, Command, Config, MediaInput, SessionId};
-use session_core_runtime::{Core, DriverConfig, Io};
+use session_core_runtime::{Core, DriverConfig, IdleHook, Io};
 
 /// Std sockets as they are, the test being the event loop; a test can make UDP sends
 /// fail with `WouldBlock`, as a full socket buffer does.
@@ -200,6 +202,50 @@ fn media_open_binds_an_even_port_in_range_counts_rtp_and_close_releases_it() {
     let totals = core.rtp_counters(SessionId(1)).expect("kept after close");
     assert_eq!((totals.packets_sent, totals.packets_received), (1, 1));
     UdpSocket::bind(local_rtp).expect("the port is free again");
+}
+
+/// Once a burst of work is over (no session, transaction or timer left), what the core
+/// kept of it goes: the closed calls' counters are forgotten, and the application's idle
+/// hook runs, once per burst, not on every timeout while idle.
+#[test]
+fn going_idle_after_work_forgets_closed_counters_and_runs_the_idle_hook_once() {
+    let (mut core, listener) = core(config());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    core.on_idle(IdleHook::new(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+    }));
+    let MediaInput::Ready { .. } = core.open_media(SessionId(1)) else {
+        panic!("no RTP socket");
+    };
+    core.close_media(SessionId(1));
+    // An OPTIONS over UDP: its server transaction absorbs retransmissions for Timer J
+    // (64·T1 = 32 s).
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    let options = format!(
+        "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKidle\r\n\
+         From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: idle\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        peer.local_addr().expect("bound")
+    );
+    peer.send_to(options.as_bytes(), core.sip_addr())
+        .expect("sent");
+    turn_until(&mut core, &listener, |c| !c.endpoint().is_idle());
+    let busy = now(&core);
+    core.handle_timeout(busy);
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "not idle yet");
+    assert!(core.rtp_counters(SessionId(1)).is_some(), "kept while busy");
+
+    let later = busy + Duration::from_secs(40);
+    core.handle_timeout(later);
+    assert!(core.endpoint().is_idle());
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the hook ran on going idle");
+    assert!(
+        core.rtp_counters(SessionId(1)).is_none(),
+        "a closed call's counters are gone once idle"
+    );
+    core.handle_timeout(later + Duration::from_secs(1));
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "once per burst");
 }
 
 /// A datagram the socket refuses waits, and those after it queue behind it: the peer
