@@ -285,6 +285,76 @@ fn datagrams_a_socket_refuses_are_queued_and_leave_in_order() {
     assert_eq!(order, [1, 2]);
 }
 
+/// A request from `peer` to the core: `method` with its own Call-ID and branch.
+fn request_from(peer: &UdpSocket, method: &str, n: u32) -> String {
+    format!(
+        "{method} sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKq{n}\r\n\
+         From: <sip:a@127.0.0.1>;tag={n}\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: q{n}\r\n\
+         CSeq: 1 {method}\r\nContact: <sip:a@{}>\r\nMax-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n",
+        peer.local_addr().expect("bound"),
+        peer.local_addr().expect("bound")
+    )
+}
+
+/// The status of each response `peer` reads until none comes for 200 ms, by Call-ID.
+fn statuses(peer: &UdpSocket) -> Vec<(String, u16)> {
+    peer.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::new();
+    while let Ok((n, _)) = peer.recv_from(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let status = text[8..11].parse().expect("a response");
+        let call_id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Call-ID: "))
+            .expect("Call-ID")
+            .to_owned();
+        out.push((call_id, status));
+    }
+    out
+}
+
+/// When SIP's send queue is backed up (the socket's buffer is full and what it refused
+/// waits, past half the queue), a new INVITE is refused 503 rather than taking on work
+/// whose messages could not leave either; once the queue has drained, calls are taken
+/// again. Requests that create no call (OPTIONS) are still answered.
+#[test]
+fn a_backed_up_send_queue_refuses_new_invites_with_503_until_it_drains() {
+    let mut config = config();
+    config.limits.max_retry_datagrams = 8;
+    let (mut core, listener) = core(config);
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    REFUSE_SENDS.set(true);
+    for n in 0..4 {
+        peer.send_to(
+            request_from(&peer, "OPTIONS", n).as_bytes(),
+            core.sip_addr(),
+        )
+        .expect("sent");
+    }
+    turn_until(&mut core, &listener, |c| c.stats().datagrams_deferred == 4);
+    peer.send_to(request_from(&peer, "INVITE", 4).as_bytes(), core.sip_addr())
+        .expect("sent");
+    turn_until(&mut core, &listener, |c| c.stats().datagrams_deferred == 5);
+    assert_eq!(core.endpoint().stats().refused_output_queue_full, 1);
+    assert_eq!(core.endpoint().sessions().count(), 0, "no call taken on");
+    REFUSE_SENDS.set(false);
+    turn_until(&mut core, &listener, |c| c.stats().datagrams_sent == 5);
+    let answers = statuses(&peer);
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    assert!(answers[..4].iter().all(|(_, s)| *s == 200), "{answers:?}");
+    assert_eq!(answers[4], ("q4".to_owned(), 503));
+
+    peer.send_to(request_from(&peer, "INVITE", 5).as_bytes(), core.sip_addr())
+        .expect("sent");
+    turn_until(&mut core, &listener, |c| {
+        c.endpoint().sessions().count() == 1
+    });
+    assert_eq!(core.endpoint().stats().refused_output_queue_full, 1);
+}
+
 #[test]
 fn media_open_skips_ports_other_processes_hold() {
     let squatter = UdpSocket::bind("127.0.0.1:0").expect("squatter");

@@ -191,6 +191,8 @@ pub struct Endpoint {
     pending_incoming: PendingIncoming,
     /// A drain or shutdown under way: nothing new is started.
     drain: Option<Drain>,
+    /// The driver's send queue is backed up ([`Endpoint::set_send_backlogged`]).
+    send_backlogged: bool,
 }
 
 impl Endpoint {
@@ -216,6 +218,7 @@ impl Endpoint {
             linked: linked::Queue::new(),
             pending_incoming: PendingIncoming::default(),
             drain: None,
+            send_backlogged: false,
             config,
         }
     }
@@ -755,6 +758,20 @@ impl Endpoint {
         if self.drain.as_mut().is_some_and(|d| d.due(now)) {
             self.shutdown(now);
         }
+    }
+
+    /// Tells the endpoint whether the driver's send queue is backed up: a socket refused
+    /// datagrams (its buffer is full) and they wait behind it, past the driver's mark.
+    /// While it is, a new INVITE is answered 503 with `Retry-After` as when the output
+    /// queue is at [`Config::max_queued_outputs`](crate::Config): the outputs this
+    /// endpoint yields are not leaving, so a new call would only add to them. Calls in
+    /// progress are served as ever. The driver sets it when the queue passes its mark and
+    /// clears it once the queue has drained (it is an input: a recording keeps it).
+    pub fn set_send_backlogged(&mut self, backlogged: bool) {
+        if self.send_backlogged != backlogged {
+            tracing::debug!(backlogged, "send queue");
+        }
+        self.send_backlogged = backlogged;
     }
 
     /// Whether a drain or shutdown is under way: new calls are refused.

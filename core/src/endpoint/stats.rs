@@ -25,7 +25,9 @@ pub struct EndpointStats {
     /// [`Config::max_pending_incoming`](crate::Config::max_pending_incoming).
     pub refused_pending_limit: u64,
     /// New INVITEs refused with 503 because the output queue held
-    /// [`Config::max_queued_outputs`](crate::Config::max_queued_outputs).
+    /// [`Config::max_queued_outputs`](crate::Config::max_queued_outputs), or the driver's
+    /// send queue was backed up
+    /// ([`Endpoint::set_send_backlogged`](crate::Endpoint::set_send_backlogged)).
     pub refused_output_queue_full: u64,
     /// New INVITEs (and OPTIONS) answered 503 while draining
     /// ([`Endpoint::drain`](crate::Endpoint::drain)); not an overload, so not in

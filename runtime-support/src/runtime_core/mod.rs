@@ -174,6 +174,9 @@ pub struct Core<R: Io> {
     on_idle: Option<IdleHook>,
     /// The endpoint had work at the last check (sessions, transactions or timers).
     busy: bool,
+    /// What the endpoint was last told of SIP's send queue
+    /// (`Endpoint::set_send_backlogged`).
+    send_backlogged: bool,
 }
 
 enum Slot<R: Io> {
@@ -253,6 +256,7 @@ impl<R: Io> Core<R> {
             recording: None,
             on_idle: None,
             busy: false,
+            send_backlogged: false,
         };
         Ok((core, listener))
     }
