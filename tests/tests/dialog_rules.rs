@@ -366,6 +366,33 @@ fn bye_to_a_peer_whose_invite_had_no_contact_goes_to_its_from_uri() {
     );
 }
 
+/// RFC 3261 §19.1.5: a Request-URI carries no header component, so a Contact with one
+/// (here a damaged byte: `127.0.0?9`) is no remote target; the BYE goes to the From URI,
+/// as without a Contact, and its request line parses.
+#[test]
+fn a_contact_with_a_header_component_is_not_taken_as_the_remote_target() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let damaged = with_offer(&invite("z9hG4bKdamagedcontact").replace(
+        "Contact: <sip:x@127.0.0.9:5060>",
+        "Contact: <sip:x@127.0.0?9:5060>",
+    ));
+    p.inject("bob", from, damaged.as_bytes());
+    let session = p.ep("bob").sessions().next().expect("a session").id;
+    let now = p.now;
+    p.ep("bob").accept(now, session).expect("accept");
+    p.run_for(Duration::from_millis(100));
+    let now = p.now;
+    p.ep("bob").hangup(now, session).expect("hang up");
+    p.run_for(Duration::from_secs(40));
+    let bye = bye_to_peer(&p);
+    let message = session_core::sip::Message::parse(&bye).expect("the BYE parses");
+    assert_eq!(
+        message.request_uri().map(|u| u.raw),
+        Some("sip:x@127.0.0.9")
+    );
+}
+
 /// RFC 3261 §12.2.1.2, RFC 5057 §5.1: a 481 to our re-INVITE says the peer no longer knows
 /// the dialog. It can also come from a peer that never parsed our request as belonging to
 /// it (damaged on its way), while its side of the call is still up; so the call ends with
