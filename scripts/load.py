@@ -31,6 +31,17 @@ Not a test: a benchmark a human runs and reads. Modes:
       the server's metrics, by cause), SIPp's failures (neither answered nor refused),
       and VmRSS before, at its highest during, and after the flood.
 
+  scripts/load.py soak --runtime mio [--duration-s 600] [--loss-pct 1] [--max-calls 500]
+      [--hold-s 5]
+      A long run at half the sustainable rate of the flood mode's server (--max-calls
+      sessions, each call held --hold-s and lingering 5 s), with SIPp dropping
+      --loss-pct % of the messages it sends and receives (`-lost`), so that every
+      retransmission path runs. Then the load stops and the calls up end; the script
+      waits until the server's session, transaction and dialog gauges are all zero,
+      reads VmRSS against the idle figure, and ends the server with SIGTERM (a drain with
+      nothing left to drain), which must exit 0. Prints the calls SIPp placed, completed
+      and failed, the server's answers and refusals, the counts and RSS over time.
+
   scripts/load.py b2bua --runtime mio [--rates 500] [--step-s 10]
       CPU per call of `sessionctl b2bua` (in front of a second `sessionctl uas`) beside
       that of a lone `sessionctl uas`, under SIPp's `uac` at the first --rates rate, in
@@ -77,12 +88,19 @@ def cpu_seconds(pid):
     return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
-def rss_kib(pid):
+def rss_kib(pid, field="VmRSS"):
     with open(f"/proc/{pid}/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
+
+
+def rss_text(pid):
+    """VmRSS with its anonymous and file-backed parts: a flood faults in code that an
+    idle server never ran (RssFile), which is not memory it retains."""
+    return (f"{rss_kib(pid)} KiB (anon {rss_kib(pid, 'RssAnon')}, "
+            f"file {rss_kib(pid, 'RssFile')})")
 
 
 class Server:
@@ -311,6 +329,23 @@ def scrape(addr):
 # The default table's Linger timer: how long an ended session stays, in seconds.
 LINGER_S = 5
 
+# The gauges that must all read zero once the server is idle.
+GAUGES = ("session_core_sessions", "session_core_transactions", "session_core_dialogs")
+
+
+def wait_idle(metrics, bound_s):
+    """Polls the server's gauges until sessions, transactions and dialogs are all zero
+    (a BYE's server transaction absorbs retransmissions for 64·T1 = 32 s, Timer J), or
+    `bound_s` passes. Returns (seconds waited, the last gauges read)."""
+    started = time.monotonic()
+    while True:
+        m = scrape(metrics)
+        counts = {g.removeprefix("session_core_"): int(m.get(g, -1)) for g in GAUGES}
+        waited = time.monotonic() - started
+        if all(v == 0 for v in counts.values()) or waited > bound_s:
+            return waited, counts
+        time.sleep(0.5)
+
 
 def flood_mode(args):
     metrics = f"127.0.0.1:{free_port()}"
@@ -323,7 +358,9 @@ def flood_mode(args):
     rate = int(sustainable * args.factor)
     calls = rate * args.duration_s
     time.sleep(1.0)
-    before = rss_kib(server.proc.pid)
+    fresh = rss_text(server.proc.pid)
+    before = warm_up(server, metrics)
+    warm = rss_text(server.proc.pid)
     peak = before
     scenario = ("-sf", os.path.join(ROOT, "scripts", "sipp", "uac_flood.xml"),
                 "-d", str(args.hold_s * 1000))
@@ -340,9 +377,12 @@ def flood_mode(args):
         proc.wait()
         s = last_stats(stat)
     cpu1 = cpu_seconds(server.proc.pid)
-    # What is left ends and lingers out (Timer J/K-like absorption) before "after".
-    time.sleep(5)
+    # What is left ends and lingers out (Linger, then Timer J's absorption of BYE
+    # retransmissions) before "after"; the metrics are published once a second.
+    waited, counts = wait_idle(metrics, 90)
+    time.sleep(1.5)
     after = rss_kib(server.proc.pid)
+    after_text = rss_text(server.proc.pid)
     m = scrape(metrics)
     server.stop()
     answered = int(m.get("session_core_calls_answered_total", 0))
@@ -354,8 +394,108 @@ def flood_mode(args):
     print(f"  answered 200: {answered}; refused 503: {sum(refused.values())} {refused}; "
           f"SIPp: {count(s, 'SuccessfulCall(C)')} ended as scripted, "
           f"{count(s, 'FailedCall(C)')} failed, {count(s, 'Retransmissions(C)')} retransmissions")
-    print(f"  server CPU {cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]:.1f} s; VmRSS before "
-          f"{before} KiB, highest during {peak} KiB, after {after} KiB")
+    print(f"  server CPU {cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]:.1f} s; idle VmRSS "
+          f"{fresh} fresh, {warm} after one call; highest during {peak} KiB; after "
+          f"{after_text}: {100.0 * (after - before) / before:+.1f} % of the warm idle, read "
+          f"once idle {waited:.0f} s after the flood ({counts})")
+
+
+def warm_up(server, metrics):
+    """One call through the server, then idle again: the baseline "warm idle" a run is
+    compared with, once the code a call runs and the one-time allocations (metric series,
+    lazily built tables) are in. Returns VmRSS then, in KiB."""
+    with tempfile.TemporaryDirectory(prefix="sessionctl-warm-") as stat_dir:
+        proc, _ = start_sipp(server.addr, 1, 1, [], stat_dir, 30)
+        try:
+            proc.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    wait_idle(metrics, 90)
+    time.sleep(1.5)
+    return rss_kib(server.proc.pid)
+
+
+def soak_mode(args):
+    metrics = f"127.0.0.1:{free_port()}"
+    server = Server(args.runtime, "20000-59999",
+                    ["--ring-ms", "0", "--max-calls", str(args.max_calls),
+                     "--metrics", metrics, "--drain-grace-ms", "30000"])
+    sustainable = args.max_calls / (args.hold_s + LINGER_S)
+    rate = max(1, int(sustainable / 2))
+    calls = rate * args.duration_s
+    time.sleep(1.0)
+    fresh = rss_text(server.proc.pid)
+    idle = warm_up(server, metrics)
+    warm = rss_text(server.proc.pid)
+    peak = idle
+    scenario = ("-sf", os.path.join(ROOT, "scripts", "sipp", "uac_flood.xml"),
+                "-d", str(args.hold_s * 1000))
+    print(f"{args.runtime}: soak at {rate} calls/s (half of {sustainable:g}) for "
+          f"{args.duration_s} s, {args.loss_pct:g} % of SIPp's messages lost; idle VmRSS "
+          f"{fresh} fresh, {warm} after one call", flush=True)
+    cpu0 = cpu_seconds(server.proc.pid)
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="sessionctl-soak-") as stat_dir:
+        # Loss delays a call by retransmissions (T1 doubling up to T2 = 4 s): SIPp may
+        # hold up to the calls of 4 × hold-s seconds at once.
+        proc, stat = start_sipp(server.addr, rate, calls,
+                                ["-l", str(rate * 4 * (args.hold_s + 10)),
+                                 "-lost", f"{args.loss_pct:g}"],
+                                stat_dir, args.duration_s + args.hold_s + 120, scenario)
+        deadline = started + args.duration_s + args.hold_s + 180
+        next_report = started + 60
+        while proc.poll() is None and time.monotonic() < deadline:
+            rss = rss_kib(server.proc.pid)
+            peak = max(peak, rss)
+            if time.monotonic() >= next_report:
+                next_report += 60
+                m = scrape(metrics)
+                gauges = {g.removeprefix("session_core_"): int(m.get(g, -1)) for g in GAUGES}
+                st = last_stats(stat)
+                print(f"  {time.monotonic() - started:4.0f} s: VmRSS {rss} KiB, {gauges}, "
+                      f"SIPp {count(st, 'TotalCallCreated')} placed, "
+                      f"{count(st, 'FailedCall(C)')} failed", flush=True)
+            time.sleep(0.5)
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        s = last_stats(stat)
+    load_s = time.monotonic() - started
+    cpu1 = cpu_seconds(server.proc.pid)
+    waited, counts = wait_idle(metrics, 120)
+    time.sleep(1.5)
+    after = rss_kib(server.proc.pid)
+    after_text = rss_text(server.proc.pid)
+    m = scrape(metrics)
+    stop_started = time.monotonic()
+    server.proc.send_signal(signal.SIGTERM)
+    try:
+        code = server.proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        server.proc.kill()
+        code = "killed after 60 s"
+    stop_s = time.monotonic() - stop_started
+    server.events.close()
+    server.out.close()
+    answered = int(m.get("session_core_calls_answered_total", 0))
+    refused = {k.split('"')[1]: int(v) for k, v in m.items()
+               if k.startswith("session_core_refusals_total{") and v}
+    ended = {k.split('"')[1]: int(v) for k, v in m.items()
+             if k.startswith("session_core_calls_ended_total{") and v}
+    placed = count(s, "TotalCallCreated")
+    failed = count(s, "FailedCall(C)")
+    unfinished = max(0, placed - count(s, "SuccessfulCall(C)") - failed)
+    print(f"  SIPp: {placed} calls placed over {load_s:.0f} s, "
+          f"{count(s, 'SuccessfulCall(C)')} completed, {failed} failed, {unfinished} "
+          f"unfinished, {count(s, 'Retransmissions(C)')} retransmissions")
+    print(f"  server: {answered} answered, refused {refused or 0}, ended by reason {ended}, "
+          f"retransmissions sent {int(m.get('session_core_retransmissions_sent_total', 0))}, "
+          f"received {int(m.get('session_core_retransmissions_received_total', 0))}, "
+          f"CPU {cpu1[0] - cpu0[0] + cpu1[1] - cpu0[1]:.1f} s")
+    print(f"  idle {waited:.0f} s after the load: {counts}; VmRSS highest {peak} KiB, after "
+          f"{after_text}: {100.0 * (after - idle) / idle:+.1f} % of the warm idle")
+    print(f"  SIGTERM: exit {code} after {stop_s:.1f} s")
 
 
 def sipp_step(target, rate, seconds, pids):
@@ -492,7 +632,8 @@ def rtp_sent(metrics):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("mode", choices=["rate", "rss", "hold", "flood", "b2bua", "relay"])
+    p.add_argument("mode", choices=["rate", "rss", "hold", "flood", "soak", "b2bua",
+                                    "relay"])
     p.add_argument("--runtime", choices=["tokio", "mio"], default="tokio")
     p.add_argument("--rates", default="200,500,1000,2000,4000",
                    type=lambda s: [int(x) for x in s.split(",")])
@@ -509,15 +650,25 @@ def main():
                    help="calls the server admits at once (flood)")
     p.add_argument("--factor", type=float, default=10.0,
                    help="offered rate as a multiple of the sustainable one (flood)")
-    p.add_argument("--duration-s", type=int, default=60, help="seconds of flood (flood)")
+    p.add_argument("--duration-s", type=int, default=None,
+                   help="seconds of load (flood: 60; soak: 600)")
+    p.add_argument("--loss-pct", type=float, default=1.0,
+                   help="share of SIPp's messages it loses, in percent (soak)")
+    p.add_argument("--bin", default=None,
+                   help="the sessionctl binary (default: target/release/sessionctl)")
     args = p.parse_args()
+    if args.bin:
+        global BIN
+        BIN = os.path.abspath(args.bin)
     if args.hold_s is None:
-        args.hold_s = 5 if args.mode == "flood" else 60
+        args.hold_s = 5 if args.mode in ("flood", "soak") else 60
+    if args.duration_s is None:
+        args.duration_s = 600 if args.mode == "soak" else 60
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "-p", "sessionctl"], cwd=ROOT,
                        check=True)
     modes = {"rate": rate_mode, "rss": rss_mode, "hold": hold_mode, "flood": flood_mode,
-             "b2bua": b2bua_mode, "relay": relay_mode}
+             "soak": soak_mode, "b2bua": b2bua_mode, "relay": relay_mode}
     modes[args.mode](args)
 
 

@@ -3,6 +3,7 @@
 mod b2bua;
 mod call;
 mod demo;
+mod memory;
 mod runtime;
 mod uas;
 

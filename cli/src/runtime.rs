@@ -604,7 +604,9 @@ mod tokio_agents {
             if serve_metrics(o.metrics)? {
                 builder = builder.publish_metrics(METRICS_INTERVAL);
             }
-            builder = builder.limits(o.limits);
+            builder = builder
+                .limits(o.limits)
+                .on_idle(crate::memory::release_when_idle());
             let mut coordinator = self
                 .rt
                 .block_on(builder.build())
@@ -793,6 +795,7 @@ mod mio_agents {
             if serve_metrics(o.metrics)? {
                 driver.publish_metrics(METRICS_INTERVAL);
             }
+            driver.on_idle(crate::memory::release_when_idle());
             let addr = driver.local_sip_addr();
             self.drivers.push(driver);
             self.recorders.push(recorder);

@@ -25,7 +25,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{b2bua, free_port, have_tool, sessionctl, uas};
+use common::{
+    b2bua, free_port, have_tool, our_offer_port, rtcp_frames, sessionctl, uas, RtcpFrame,
+};
 
 /// A headless baresip with its own config directory, removed on drop.
 struct Baresip {
@@ -237,68 +239,6 @@ fn baresip_to_baresip_through_b2bua(runtime: &str) {
         );
     }
     assert!(clean_exit, "sessionctl b2bua did not exit 0 on SIGTERM");
-}
-
-/// One RTCP packet of a capture as tshark decoded it: source and destination ports and
-/// the packet types of the compound.
-#[derive(Debug)]
-struct RtcpFrame {
-    time_s: f64,
-    src_port: u16,
-    dst_port: u16,
-    types: String,
-}
-
-fn rtcp_frames(pcap: &Path) -> Vec<RtcpFrame> {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args([
-            "-o",
-            "rtcp.heuristic_rtcp:TRUE",
-            "-Y",
-            "rtcp",
-            "-T",
-            "fields",
-        ])
-        .args([
-            "-e",
-            "frame.time_relative",
-            "-e",
-            "udp.srcport",
-            "-e",
-            "udp.dstport",
-        ])
-        .args(["-e", "rtcp.pt"])
-        .output()
-        .expect("tshark runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|line| {
-            let mut f = line.split('\t');
-            Some(RtcpFrame {
-                time_s: f.next()?.parse().ok()?,
-                src_port: f.next()?.parse().ok()?,
-                dst_port: f.next()?.parse().ok()?,
-                types: f.next()?.to_owned(),
-            })
-        })
-        .collect()
-}
-
-/// The RTP port of our offer: the audio port of the first INVITE's SDP in the capture.
-fn our_offer_port(pcap: &Path) -> u16 {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args(["-Y", "sip.Method == \"INVITE\"", "-T", "fields"])
-        .args(["-e", "sdp.media.port"])
-        .output()
-        .expect("tshark runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.trim().parse().ok())
-        .expect("our INVITE with SDP in the capture")
 }
 
 fn sessionctl_call_to_baresip_exchanges_rtcp(runtime: &str) {

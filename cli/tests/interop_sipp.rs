@@ -3,7 +3,8 @@
 //! SDP direction checked, UPDATE with and without an offer, 100rel with and without
 //! an offer in the INVITE, session timers),
 //! and `sessionctl call` against SIPp's UAS (its built-in one, a 488, a reliable 183,
-//! session timers refreshed by re-INVITE, DTMF sent by INFO), each on both runtimes (`--runtime tokio` and `--runtime
+//! session timers refreshed by re-INVITE, DTMF sent by INFO, our RTCP read back from a
+//! capture by tshark), each on both runtimes (`--runtime tokio` and `--runtime
 //! mio`).
 //!
 //! Loopback only, free ports, every process bounded in time and killed on drop. When
@@ -16,7 +17,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    free_port, have_sipp, sessionctl, sipp_media_port, sipp_uac, sipp_uac_within, test_file, uas,
+    free_port, have_sipp, have_tool, our_offer_port, rtcp_frames, sessionctl, sipp_media_port,
+    sipp_uac, sipp_uac_within, test_file, uas, RtcpFrame,
 };
 
 fn run_against_uas(runtime: &str, scenario_args: &[&str], uas_args: &[&str]) {
@@ -309,6 +311,78 @@ fn sessionctl_call_to_sipp_uas(runtime: &str) {
     );
 }
 
+/// The audio port of SIPp's answer: the SDP of the 200 OK in the capture.
+fn answer_port(pcap: &std::path::Path) -> u16 {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-Y", "sip.Status-Code == 200 && sdp", "-T", "fields"])
+        .args(["-e", "sdp.media.port"])
+        .output()
+        .expect("tshark runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().parse().ok())
+        .expect("SIPp's 200 with SDP in the capture")
+}
+
+/// RTCP (RFC 3550 §6) in a call with SIPp, as tshark reads it from `--pcap`: SIPp's UAS
+/// sends none (it has no RTCP stack; it binds the port above its RTP port, so ours is not
+/// refused), and ours leave from our RTP port + 1 to its RTP port + 1 (no `a=rtcp`,
+/// §11): sender reports (the first after about half the 5 s minimum interval, §6.2),
+/// and a BYE when the call ends.
+fn sessionctl_call_to_sipp_uas_sends_rtcp(runtime: &str) {
+    if !have_sipp() || !have_tool("tshark", "-v", "tshark") {
+        return;
+    }
+    let pcap = std::env::temp_dir().join(format!(
+        "sessionctl-sipp-rtcp-{runtime}-{}.pcap",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_file(&pcap);
+    let pcap_arg = pcap.to_str().expect("a UTF-8 temp path");
+    let (ok, stdout, stderr, sipp_ok) = call_sipp_uas_with(
+        runtime,
+        &["-sn", "uas"],
+        &[
+            "--duration-ms",
+            "8000",
+            "--media",
+            "tone",
+            "--pcap",
+            pcap_arg,
+        ],
+        60,
+    );
+    assert!(ok && sipp_ok, "call failed: {stdout}\n{stderr}");
+    let frames = rtcp_frames(&pcap);
+    let (ours, theirs) = (our_offer_port(&pcap) + 1, answer_port(&pcap) + 1);
+    let _ = std::fs::remove_file(&pcap);
+    let sent: Vec<&RtcpFrame> = frames
+        .iter()
+        .filter(|f| f.src_port == ours && f.dst_port == theirs)
+        .collect();
+    println!("{runtime}: {frames:#?}");
+    assert!(sent.len() >= 2, "an SR within 8 s and the BYE: {frames:#?}");
+    assert!(
+        sent.iter().all(|f| f.types.starts_with("200")),
+        "each compound starts with an SR: {frames:#?}"
+    );
+    assert!(
+        sent.last().is_some_and(|f| f.types.contains("203")),
+        "our BYE last: {frames:#?}"
+    );
+    assert_eq!(
+        frames.len(),
+        sent.len(),
+        "no RTCP from SIPp, none elsewhere: {frames:#?}"
+    );
+    let last = stdout.lines().last().unwrap_or_default();
+    let v: serde_json::Value = serde_json::from_str(last).expect("a JSON line");
+    assert_eq!(v["rtcp_sent"].as_u64(), Some(sent.len() as u64), "{last}");
+    assert_eq!(v["rtcp_received"].as_u64(), Some(0), "{last}");
+}
+
 on_both_runtimes!(
     sipp_uac_basic_call_with_bye,
     sipp_uac_cancels_a_ringing_call,
@@ -327,4 +401,5 @@ on_both_runtimes!(
     sipp_uac_session_timer_is_refreshed_by_the_uas,
     sessionctl_call_refreshes_its_session_by_reinvite,
     sessionctl_call_sends_dtmf_by_info,
+    sessionctl_call_to_sipp_uas_sends_rtcp,
 );

@@ -226,6 +226,12 @@ impl Driver {
             .capture_sip(Arc::new(Mutex::new(SipCapture::new(limit))));
     }
 
+    /// Calls `hook` each time the endpoint goes idle after work (see
+    /// `session_core_runtime::Core::on_idle`). Off by default.
+    pub fn on_idle(&mut self, hook: session_core_runtime::IdleHook) {
+        self.core.on_idle(hook);
+    }
+
     /// Shows `tap` every datagram (SIP and RTP) and every TCP read and write from now on
     /// (a [`session_core_runtime::pcap::PcapFile`] writes them for Wireshark).
     pub fn tap(&mut self, tap: Arc<dyn session_core_runtime::tap::Tap>) {

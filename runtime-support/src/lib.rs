@@ -47,4 +47,6 @@ pub mod sockets;
 pub mod tap;
 
 pub use io::Io;
-pub use runtime_core::{captured, Core, DriverConfig, Progress, SharedCapture, Socket, StartError};
+pub use runtime_core::{
+    captured, Core, DriverConfig, IdleHook, Progress, SharedCapture, Socket, StartError,
+};

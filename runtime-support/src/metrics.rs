@@ -15,6 +15,7 @@
 //! | `session_core_calls_ended_total{reason}` | counter | `SessionEvent::Terminated` |
 //! | `session_core_sessions_created_total` | counter | `EndpointStats` |
 //! | `session_core_sessions` | gauge | sessions alive now |
+//! | `session_core_transactions`, `session_core_dialogs` | gauge | alive now, ended ones still absorbing retransmissions included |
 //! | `session_core_transactions_total{side}` | counter | `TransactionStats` |
 //! | `session_core_retransmissions_sent_total`, `…_received_total` | counter | `TransactionStats` |
 //! | `session_core_transaction_timeouts_total` | counter | `TransactionStats` |
@@ -122,6 +123,8 @@ pub(crate) fn publish(endpoint: &Endpoint, driver: &DriverStats, open: Open) {
     let tx = endpoint.transaction_stats();
     counter!("session_core_sessions_created_total").absolute(ep.sessions_created);
     gauge!("session_core_sessions").set(endpoint.sessions().count() as f64);
+    gauge!("session_core_transactions").set(endpoint.transaction_count() as f64);
+    gauge!("session_core_dialogs").set(endpoint.dialog_count() as f64);
     counter!("session_core_transactions_total", "side" => "client").absolute(tx.client_started);
     counter!("session_core_transactions_total", "side" => "server").absolute(tx.server_started);
     counter!("session_core_retransmissions_sent_total").absolute(tx.retransmissions_sent);

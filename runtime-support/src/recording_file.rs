@@ -516,6 +516,7 @@ enum InputRecord {
     Drain {
         grace_ms: u64,
     },
+    SendBacklogged(bool),
 }
 
 impl InputRecord {
@@ -544,6 +545,7 @@ impl InputRecord {
             RecordedInput::Drain { grace_ms } => InputRecord::Drain {
                 grace_ms: *grace_ms,
             },
+            RecordedInput::SendBacklogged(backlogged) => InputRecord::SendBacklogged(*backlogged),
             _ => return None,
         })
     }
@@ -562,6 +564,7 @@ impl InputRecord {
             InputRecord::Resolved { id, answer } => RecordedInput::Resolved { id, answer },
             InputRecord::Shutdown => RecordedInput::Shutdown,
             InputRecord::Drain { grace_ms } => RecordedInput::Drain { grace_ms },
+            InputRecord::SendBacklogged(backlogged) => RecordedInput::SendBacklogged(backlogged),
         }
     }
 }
@@ -654,6 +657,9 @@ mod tests {
                 }),
             ),
             (600, RecordedInput::Timeout),
+            (610, RecordedInput::SendBacklogged(true)),
+            (620, options_request(2)),
+            (630, RecordedInput::SendBacklogged(false)),
             (650, RecordedInput::Drain { grace_ms: 30_000 }),
             (700, RecordedInput::Shutdown),
         ];
@@ -686,10 +692,10 @@ mod tests {
         let text = saved(&recording);
         let sent = recording.sent_datagrams().len();
         assert!(sent >= 3, "a 200, an INVITE and its retransmission: {sent}");
-        assert_eq!(text.lines().count(), 1 + 6 + sent);
+        assert_eq!(text.lines().count(), 1 + 9 + sent);
         let loaded = load_text(&text).unwrap();
         assert_eq!(loaded.sent_datagrams(), recording.sent_datagrams());
-        assert_eq!(loaded.inputs().len(), 6);
+        assert_eq!(loaded.inputs().len(), 9);
         assert!(loaded.is_complete());
         assert_eq!(loaded.config().seed, 7);
         assert_eq!(loaded.check_replay(), Ok(sent));

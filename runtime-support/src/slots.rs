@@ -1,6 +1,11 @@
 //! A small slab: sockets live in numbered slots, and a slot's number is the handle a
 //! runtime knows the socket by (mio: the token's offset; tokio: the waker's id), so an
-//! event finds its socket in O(1) and numbers are reused after a close.
+//! event finds its socket in O(1) and numbers are reused after a close. When the last
+//! socket closes, slots beyond [`KEPT_SLOTS`] are freed, so a burst of calls does not keep
+//! its high-water mark of slots once it is over.
+
+/// Slots kept when every one is free.
+const KEPT_SLOTS: usize = 64;
 
 /// Fixed-capacity storage with reusable indices.
 #[derive(Debug)]
@@ -8,6 +13,8 @@ pub(crate) struct Slots<T> {
     items: Vec<Option<T>>,
     free: Vec<usize>,
     capacity: usize,
+    /// How many slots hold an item.
+    taken: usize,
 }
 
 impl<T> Slots<T> {
@@ -16,6 +23,7 @@ impl<T> Slots<T> {
             items: Vec::new(),
             free: Vec::new(),
             capacity,
+            taken: 0,
         }
     }
 
@@ -31,12 +39,14 @@ impl<T> Slots<T> {
     pub(crate) fn insert(&mut self, item: T) -> Result<usize, T> {
         if let Some(i) = self.free.pop() {
             self.items[i] = Some(item);
+            self.taken += 1;
             return Ok(i);
         }
         if self.items.len() >= self.capacity {
             return Err(item);
         }
         self.items.push(Some(item));
+        self.taken += 1;
         Ok(self.items.len() - 1)
     }
 
@@ -51,6 +61,11 @@ impl<T> Slots<T> {
     pub(crate) fn remove(&mut self, i: usize) -> Option<T> {
         let item = self.items.get_mut(i)?.take()?;
         self.free.push(i);
+        self.taken -= 1;
+        if self.taken == 0 && self.items.len() > KEPT_SLOTS {
+            self.items = Vec::new();
+            self.free = Vec::new();
+        }
         Some(item)
     }
 
@@ -77,5 +92,20 @@ mod tests {
         assert_eq!(s.insert('d'), Ok(0));
         assert_eq!(s.get(0), Some(&'d'));
         assert_eq!(s.indices(), vec![0, 1]);
+    }
+
+    #[test]
+    fn frees_its_slots_once_a_burst_is_over() {
+        let mut s = Slots::new(1000);
+        for i in 0..1000 {
+            assert_eq!(s.insert(i), Ok(i));
+        }
+        for i in (0..1000).rev() {
+            assert_eq!(s.remove(i), Some(i));
+        }
+        assert_eq!(s.items.capacity(), 0);
+        assert_eq!(s.free.capacity(), 0);
+        assert_eq!(s.vacant(), Some(0));
+        assert_eq!(s.insert(7), Ok(0));
     }
 }

@@ -5,13 +5,15 @@
 use std::cell::Cell;
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use session_core::driver::PortAllocator;
 use session_core::endpoint::Transmit;
 use session_core::sip::Transport;
 use session_core::{CallOptions, Command, Config, MediaInput, SessionId};
-use session_core_runtime::{Core, DriverConfig, Io};
+use session_core_runtime::{Core, DriverConfig, IdleHook, Io};
 
 /// Std sockets as they are, the test being the event loop; a test can make UDP sends
 /// fail with `WouldBlock`, as a full socket buffer does.
@@ -202,6 +204,50 @@ fn media_open_binds_an_even_port_in_range_counts_rtp_and_close_releases_it() {
     UdpSocket::bind(local_rtp).expect("the port is free again");
 }
 
+/// Once a burst of work is over (no session, transaction or timer left), what the core
+/// kept of it goes: the closed calls' counters are forgotten, and the application's idle
+/// hook runs, once per burst, not on every timeout while idle.
+#[test]
+fn going_idle_after_work_forgets_closed_counters_and_runs_the_idle_hook_once() {
+    let (mut core, listener) = core(config());
+    let runs = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&runs);
+    core.on_idle(IdleHook::new(move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+    }));
+    let MediaInput::Ready { .. } = core.open_media(SessionId(1)) else {
+        panic!("no RTP socket");
+    };
+    core.close_media(SessionId(1));
+    // An OPTIONS over UDP: its server transaction absorbs retransmissions for Timer J
+    // (64·T1 = 32 s).
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    let options = format!(
+        "OPTIONS sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKidle\r\n\
+         From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: idle\r\n\
+         CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        peer.local_addr().expect("bound")
+    );
+    peer.send_to(options.as_bytes(), core.sip_addr())
+        .expect("sent");
+    turn_until(&mut core, &listener, |c| !c.endpoint().is_idle());
+    let busy = now(&core);
+    core.handle_timeout(busy);
+    assert_eq!(runs.load(Ordering::SeqCst), 0, "not idle yet");
+    assert!(core.rtp_counters(SessionId(1)).is_some(), "kept while busy");
+
+    let later = busy + Duration::from_secs(40);
+    core.handle_timeout(later);
+    assert!(core.endpoint().is_idle());
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "the hook ran on going idle");
+    assert!(
+        core.rtp_counters(SessionId(1)).is_none(),
+        "a closed call's counters are gone once idle"
+    );
+    core.handle_timeout(later + Duration::from_secs(1));
+    assert_eq!(runs.load(Ordering::SeqCst), 1, "once per burst");
+}
+
 /// A datagram the socket refuses waits, and those after it queue behind it: the peer
 /// sees them in the order the endpoint produced them.
 #[test]
@@ -237,6 +283,76 @@ fn datagrams_a_socket_refuses_are_queued_and_leave_in_order() {
         })
         .collect();
     assert_eq!(order, [1, 2]);
+}
+
+/// A request from `peer` to the core: `method` with its own Call-ID and branch.
+fn request_from(peer: &UdpSocket, method: &str, n: u32) -> String {
+    format!(
+        "{method} sip:bob@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {};branch=z9hG4bKq{n}\r\n\
+         From: <sip:a@127.0.0.1>;tag={n}\r\nTo: <sip:bob@127.0.0.1>\r\nCall-ID: q{n}\r\n\
+         CSeq: 1 {method}\r\nContact: <sip:a@{}>\r\nMax-Forwards: 70\r\n\
+         Content-Length: 0\r\n\r\n",
+        peer.local_addr().expect("bound"),
+        peer.local_addr().expect("bound")
+    )
+}
+
+/// The status of each response `peer` reads until none comes for 200 ms, by Call-ID.
+fn statuses(peer: &UdpSocket) -> Vec<(String, u16)> {
+    peer.set_read_timeout(Some(Duration::from_millis(200)))
+        .expect("timeout");
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::new();
+    while let Ok((n, _)) = peer.recv_from(&mut buf) {
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        let status = text[8..11].parse().expect("a response");
+        let call_id = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Call-ID: "))
+            .expect("Call-ID")
+            .to_owned();
+        out.push((call_id, status));
+    }
+    out
+}
+
+/// When SIP's send queue is backed up (the socket's buffer is full and what it refused
+/// waits, past half the queue), a new INVITE is refused 503 rather than taking on work
+/// whose messages could not leave either; once the queue has drained, calls are taken
+/// again. Requests that create no call (OPTIONS) are still answered.
+#[test]
+fn a_backed_up_send_queue_refuses_new_invites_with_503_until_it_drains() {
+    let mut config = config();
+    config.limits.max_retry_datagrams = 8;
+    let (mut core, listener) = core(config);
+    let peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    REFUSE_SENDS.set(true);
+    for n in 0..4 {
+        peer.send_to(
+            request_from(&peer, "OPTIONS", n).as_bytes(),
+            core.sip_addr(),
+        )
+        .expect("sent");
+    }
+    turn_until(&mut core, &listener, |c| c.stats().datagrams_deferred == 4);
+    peer.send_to(request_from(&peer, "INVITE", 4).as_bytes(), core.sip_addr())
+        .expect("sent");
+    turn_until(&mut core, &listener, |c| c.stats().datagrams_deferred == 5);
+    assert_eq!(core.endpoint().stats().refused_output_queue_full, 1);
+    assert_eq!(core.endpoint().sessions().count(), 0, "no call taken on");
+    REFUSE_SENDS.set(false);
+    turn_until(&mut core, &listener, |c| c.stats().datagrams_sent == 5);
+    let answers = statuses(&peer);
+    assert_eq!(answers.len(), 5, "{answers:?}");
+    assert!(answers[..4].iter().all(|(_, s)| *s == 200), "{answers:?}");
+    assert_eq!(answers[4], ("q4".to_owned(), 503));
+
+    peer.send_to(request_from(&peer, "INVITE", 5).as_bytes(), core.sip_addr())
+        .expect("sent");
+    turn_until(&mut core, &listener, |c| {
+        c.endpoint().sessions().count() == 1
+    });
+    assert_eq!(core.endpoint().stats().refused_output_queue_full, 1);
 }
 
 #[test]

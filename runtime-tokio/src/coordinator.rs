@@ -18,7 +18,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::driver::{self, Request};
 use session_core_runtime::tap::Tap;
-use session_core_runtime::{DriverConfig, SharedCapture};
+use session_core_runtime::{DriverConfig, IdleHook, SharedCapture};
 
 /// Capacity of each call's event channel; events past it are dropped and counted.
 pub(crate) const CALL_EVENTS: usize = 64;
@@ -102,6 +102,7 @@ pub struct SessionCoordinatorBuilder {
     capture_limit: Option<usize>,
     tap: Option<Arc<dyn Tap>>,
     publish_metrics: Option<Duration>,
+    on_idle: Option<IdleHook>,
     record_inputs: Option<usize>,
 }
 
@@ -194,6 +195,14 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// Calls `hook` each time the endpoint goes idle after work (no session, transaction or
+    /// timer left; see `session_core_runtime::Core::on_idle`), on the driver's task. Off
+    /// by default.
+    pub fn on_idle(mut self, hook: IdleHook) -> Self {
+        self.on_idle = Some(hook);
+        self
+    }
+
     /// Records every input the endpoint is given and every datagram it sends, at most
     /// `limit` of each, for [`SessionCoordinator::recording`] and a replay into a fresh
     /// endpoint (`session_core::driver::Recording`). Off by default.
@@ -227,6 +236,7 @@ impl SessionCoordinatorBuilder {
             capture: capture.clone(),
             tap: self.tap,
             publish_metrics: self.publish_metrics,
+            on_idle: self.on_idle,
             record_inputs: self.record_inputs,
         };
         let (sip_addr, task) =
@@ -270,6 +280,7 @@ impl SessionCoordinator {
             capture_limit: None,
             tap: None,
             publish_metrics: None,
+            on_idle: None,
             record_inputs: None,
         }
     }

@@ -18,7 +18,9 @@ use session_core::state_machine::History;
 use session_core::{CallOptions, Command, CommandError, SessionEvent, SessionId, SessionInfo};
 use session_core_runtime::dns::{Answer, Resolver};
 use session_core_runtime::tap::Tap;
-use session_core_runtime::{Core, DriverConfig, Io, Progress, SharedCapture, Socket, StartError};
+use session_core_runtime::{
+    Core, DriverConfig, IdleHook, Io, Progress, SharedCapture, Socket, StartError,
+};
 use tokio::io::Interest;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -121,6 +123,7 @@ pub(crate) struct Setup {
     pub(crate) capture: Option<SharedCapture>,
     pub(crate) tap: Option<Arc<dyn Tap>>,
     pub(crate) publish_metrics: Option<Duration>,
+    pub(crate) on_idle: Option<IdleHook>,
     pub(crate) record_inputs: Option<usize>,
 }
 
@@ -263,6 +266,7 @@ impl Driver {
             capture,
             tap,
             publish_metrics,
+            on_idle,
             record_inputs,
         } = setup;
         let asked = driver.endpoint.sip_addr;
@@ -285,6 +289,9 @@ impl Driver {
         }
         if let Some(every) = publish_metrics {
             core.publish_metrics(every);
+        }
+        if let Some(hook) = on_idle {
+            core.on_idle(hook);
         }
         if let Some(limit) = record_inputs {
             core.record_inputs(limit);
@@ -702,6 +709,7 @@ mod tests {
             capture: None,
             tap: None,
             publish_metrics: None,
+            on_idle: None,
             record_inputs: None,
         };
         (setup, tx)

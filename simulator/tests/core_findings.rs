@@ -3,7 +3,8 @@
 //! (after Timer B), an unusable 2xx, and a duplicated 2xx of a second dialog are each
 //! ACKed and ended with exactly one BYE; an unusable answer to our UPDATE leaves the call
 //! as it was; a dialog made by a damaged 2xx numbers its requests on from the early
-//! dialog's.
+//! dialog's; a re-INVITE that lost its To tag rings no phantom call; a copy of an INVITE
+//! whose first copy had a damaged Via is neither refused nor rung twice.
 
 use session_core_sim::endpoint_node::simulation;
 use session_core_sim::scenario::Scenario;
@@ -39,4 +40,15 @@ fn an_unusable_answer_to_our_early_update_leaves_the_call_up() {
 #[test]
 fn a_dialog_from_a_damaged_2xx_keeps_cseq_increasing() {
     run("early_update_then_a_corrupted_2xx_cseq_backwards.yaml").unwrap_or_else(|v| panic!("{v}"));
+}
+
+#[test]
+fn a_re_invite_that_lost_its_to_tag_rings_no_phantom_call() {
+    run("glare_reinvite_without_to_tag_rings_a_phantom_call.yaml")
+        .unwrap_or_else(|v| panic!("{v}"));
+}
+
+#[test]
+fn a_damaged_via_on_the_first_invite_neither_refuses_nor_rings_the_call_twice() {
+    run("glare_damaged_via_on_the_first_invite.yaml").unwrap_or_else(|v| panic!("{v}"));
 }

@@ -72,9 +72,11 @@ pub struct Pump {
     pub wire: Vec<Wire>,
     /// RTP packets delivered, per receiving node.
     pub rtp_delivered: BTreeMap<&'static str, u64>,
-    /// RTCP packets delivered (to an odd port, RFC 3550 §11), per receiving node.
+    /// RTCP packets delivered (to an odd port, RFC 3550 §11, or multiplexed on the RTP port,
+    /// RFC 5761), per receiving node.
     pub rtcp_delivered: BTreeMap<&'static str, u64>,
-    /// Every RTCP datagram sent (to an odd port), lost or not, with its destination.
+    /// Every RTCP datagram sent (to an odd port or multiplexed), lost or not, with its
+    /// destination.
     pub rtcp_wire: Vec<(Wire, SocketAddr)>,
     /// Drop RTP and RTCP datagrams for which this returns true.
     pub drop_media: Option<MediaDropFn>,
@@ -219,7 +221,11 @@ impl Pump {
                         return;
                     }
                 } else {
-                    if t.remote.port() % 2 == 1 {
+                    // RTCP: on the port above RTP (RFC 3550 §11), or multiplexed on the
+                    // RTP port and told apart by its packet type (RFC 5761 §4).
+                    if t.remote.port() % 2 == 1
+                        || session_core::media::rtp::looks_like_rtcp(&payload)
+                    {
                         let wire = Wire {
                             at: now,
                             from: self.nodes[from].name,
@@ -293,7 +299,9 @@ impl Pump {
                 let (to, from_addr, to_addr, bytes) =
                     self.in_flight.remove(&key).expect("checked above");
                 let node = &mut self.nodes[to];
-                if to_addr.port() % 2 == 1 && to_addr != node.ep.config().sip_addr {
+                let rtcp =
+                    to_addr.port() % 2 == 1 || session_core::media::rtp::looks_like_rtcp(&bytes);
+                if rtcp && to_addr != node.ep.config().sip_addr {
                     *self.rtcp_delivered.entry(node.name).or_default() += 1;
                 } else if to_addr != node.ep.config().sip_addr {
                     *self.rtp_delivered.entry(node.name).or_default() += 1;

@@ -453,7 +453,12 @@ fn a_call_that_has_ended_takes_no_outgoing_leg_and_no_bridge() {
 
 #[test]
 fn the_caller_cancels_after_100_trying_though_the_far_leg_never_answers() {
-    let mut p = b2bua(caller_config(), gateway_config(), callee_config(), Callee::Ring);
+    let mut p = b2bua(
+        caller_config(),
+        gateway_config(),
+        callee_config(),
+        Callee::Ring,
+    );
     // The callee is unreachable: the gateway's INVITE to it is lost every time.
     p.drop_sip = Some(Box::new(|w| w.to == "callee"));
     let start = p.now;

@@ -164,6 +164,48 @@ fn notify_for_our_refer_is_accepted_and_a_2xx_sipfrag_ends_the_call() {
     assert!(c.p.wire.iter().any(|w| w.bytes.starts_with(b"BYE ")), "BYE");
 }
 
+/// A re-INVITE that lost its To tag on the way (a damaged datagram) still names its
+/// dialog by Call-ID and the peer's own From tag: it is no new call. It gets 400, no
+/// phantom incoming call rings on the same Call-ID, and the call goes on (a 481 would
+/// end it, RFC 5057 §5.1). Both ends are tried: bob took the call, alice placed it.
+#[test]
+fn re_invite_that_lost_its_to_tag_is_answered_400_and_rings_no_new_call() {
+    let mut c = call();
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let to_bob = in_dialog(
+        &c,
+        "INVITE",
+        &c.alice_tag.clone(),
+        90,
+        "Contact: <sip:alice@127.0.0.9:5060>\r\n",
+        "",
+    )
+    .replace(&format!(";tag={}", c.bob_tag), "");
+    let to_alice = to_bob
+        .replace("sip:bob@127.0.0.2:5060 SIP", "sip:alice@127.0.0.1:5060 SIP")
+        .replace(
+            &format!(";tag={}", c.alice_tag),
+            &format!(";tag={}", c.bob_tag),
+        )
+        .replace("INVITE90", "INVITE91");
+    for (name, request) in [("bob", to_bob), ("alice", to_alice)] {
+        c.p.inject(name, from, request.as_bytes());
+        let answer = &c.p.unrouted.last().expect("an answer").bytes;
+        assert_eq!(
+            status_of(answer),
+            Some(400),
+            "{name}: {}",
+            String::from_utf8_lossy(answer)
+        );
+        assert_eq!(c.p.ep(name).sessions().count(), 1, "{name}: one call");
+    }
+    assert!(
+        !c.p.wire.iter().any(|w| w.bytes.starts_with(b"BYE ")),
+        "no BYE"
+    );
+    assert_up(&mut c);
+}
+
 fn invite(branch: &str) -> String {
     format!(
         "INVITE sip:bob@127.0.0.2:5060 SIP/2.0\r\n\
@@ -215,6 +257,47 @@ fn merged_invite_by_a_second_path_is_answered_482() {
         .collect::<Vec<_>>();
     assert_eq!(to_second, [482]);
     assert_eq!(p.ep("bob").sessions().count(), 1, "one call");
+}
+
+/// A copy of the INVITE we have answered 2xx that comes in a transaction of its own (the
+/// first copy's Via was damaged, so our 200 names a branch the caller does not know) is
+/// absorbed, not answered 482: a 482 would reach the caller's INVITE transaction as the
+/// final answer to a call we have accepted. The 2xx's retransmissions reach its dialog.
+#[test]
+fn a_copy_of_an_invite_we_accepted_in_a_new_transaction_is_absorbed_not_refused() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    p.inject(
+        "bob",
+        from,
+        with_offer(&invite("z9hG4bKdamaged")).as_bytes(),
+    );
+    let session = p.ep("bob").sessions().next().expect("a session").id;
+    let now = p.now;
+    p.ep("bob").accept(now, session).expect("accept");
+    p.run_for(Duration::from_millis(100));
+    p.inject("bob", from, with_offer(&invite("z9hG4bKgood")).as_bytes());
+    let to_copy: Vec<u16> = p
+        .unrouted
+        .iter()
+        .filter(|w| header_of(&w.bytes, "Via").is_some_and(|v| v.contains("z9hG4bKgood")))
+        .filter_map(|w| status_of(&w.bytes))
+        .collect();
+    assert_eq!(to_copy, [] as [u16; 0], "no answer to the copy");
+    assert_eq!(p.ep("bob").stats().merged_absorbed, 1);
+    assert_eq!(p.ep("bob").sessions().count(), 1, "one call");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(
+        p.end_reason("bob", session),
+        None,
+        "the call waits for its ACK"
+    );
+    let oks = p
+        .unrouted
+        .iter()
+        .filter(|w| status_of(&w.bytes) == Some(200))
+        .count();
+    assert!(oks >= 2, "the 2xx is retransmitted until the ACK: {oks}");
 }
 
 /// RFC 3261 §12.1.1 and §12.2.1.1: a dialog with a peer whose INVITE had no From tag (an
@@ -274,6 +357,33 @@ fn bye_to_a_peer_whose_invite_had_no_contact_goes_to_its_from_uri() {
     let now = p.now;
     p.ep("bob").hangup(now, session).expect("hang up");
     // Without the ACK the BYE waits for the 2xx's retransmissions to give up (64·T1).
+    p.run_for(Duration::from_secs(40));
+    let bye = bye_to_peer(&p);
+    let message = session_core::sip::Message::parse(&bye).expect("the BYE parses");
+    assert_eq!(
+        message.request_uri().map(|u| u.raw),
+        Some("sip:x@127.0.0.9")
+    );
+}
+
+/// RFC 3261 §19.1.5: a Request-URI carries no header component, so a Contact with one
+/// (here a damaged byte: `127.0.0?9`) is no remote target; the BYE goes to the From URI,
+/// as without a Contact, and its request line parses.
+#[test]
+fn a_contact_with_a_header_component_is_not_taken_as_the_remote_target() {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let damaged = with_offer(&invite("z9hG4bKdamagedcontact").replace(
+        "Contact: <sip:x@127.0.0.9:5060>",
+        "Contact: <sip:x@127.0.0?9:5060>",
+    ));
+    p.inject("bob", from, damaged.as_bytes());
+    let session = p.ep("bob").sessions().next().expect("a session").id;
+    let now = p.now;
+    p.ep("bob").accept(now, session).expect("accept");
+    p.run_for(Duration::from_millis(100));
+    let now = p.now;
+    p.ep("bob").hangup(now, session).expect("hang up");
     p.run_for(Duration::from_secs(40));
     let bye = bye_to_peer(&p);
     let message = session_core::sip::Message::parse(&bye).expect("the BYE parses");

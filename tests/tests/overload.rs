@@ -172,3 +172,66 @@ fn the_transaction_limit_refusal_is_counted_apart() {
     assert_eq!(stats.overload_rejections, 1);
     assert_eq!(stats.refused_session_limit + stats.refused_pending_limit, 0);
 }
+
+/// A call that has ended but lingers (the default table's Linger, absorbing the peer's
+/// retransmissions) still holds its session: at `max_sessions` a new INVITE gets 503
+/// until the lingering session is destroyed, then the next one is taken.
+#[test]
+fn a_lingering_ended_call_still_counts_toward_max_sessions() {
+    let mut bob = config("127.0.0.2:5060", 2);
+    bob.max_sessions = 1;
+    let mut p = alice_and_bob_with(config("127.0.0.1:5060", 1), bob);
+    let (alice, bob) = answered(&mut p);
+    let now = p.now;
+    p.ep("alice").hangup(now, alice).unwrap();
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(
+        p.end_reason("bob", bob),
+        Some(EndReason::HungUp { by: Side::Remote })
+    );
+    assert_eq!(p.ep("bob").sessions().count(), 1, "bob's session lingers");
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    p.inject("bob", from, invite("while-lingering").as_bytes());
+    assert_eq!(finals_to_peer(&p).last().map(|f| f.0), Some(503));
+    assert_eq!(p.ep("bob").stats().refused_session_limit, 1);
+
+    p.run_for(Duration::from_secs(10));
+    assert_eq!(p.ep("bob").sessions().count(), 0, "the linger is over");
+    let refused = finals_to_peer(&p).len();
+    p.inject("bob", from, invite("after-linger").as_bytes());
+    assert_eq!(
+        finals_to_peer(&p).len(),
+        refused,
+        "no final answer: it rings"
+    );
+    assert_eq!(p.ep("bob").sessions().count(), 1);
+    assert_eq!(p.ep("bob").stats().refused_session_limit, 1);
+}
+
+/// The driver's send queue backed up (a full socket buffer) refuses a new INVITE with
+/// 503 as a full output queue does, counted with it; once the driver says it has
+/// drained, new calls are taken again.
+#[test]
+fn new_invite_while_the_driver_send_queue_is_backed_up_gets_503() {
+    let mut ep = Endpoint::new(config("127.0.0.2:5060", 2));
+    let now = Instant::from_millis(1_000);
+    let local = ep.config().sip_addr;
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let statuses = |ep: &mut Endpoint, call_id: &str| {
+        ep.handle_datagram(now, local, from, Transport::Udp, invite(call_id).as_bytes());
+        let mut out = Vec::new();
+        while let Some(o) = ep.poll_output() {
+            if let Output::Transmit(t) = o {
+                out.extend(status_of(&t.payload));
+            }
+        }
+        out
+    };
+    ep.set_send_backlogged(true);
+    assert_eq!(statuses(&mut ep, "backed-up"), [503]);
+    assert_eq!(ep.stats().refused_output_queue_full, 1);
+    assert_eq!(ep.sessions().count(), 0);
+    ep.set_send_backlogged(false);
+    assert!(!statuses(&mut ep, "drained").contains(&503));
+    assert_eq!(ep.sessions().count(), 1);
+}

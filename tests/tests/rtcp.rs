@@ -1,7 +1,9 @@
 //! RTCP (RFC 3550 §6) between two back-to-back Endpoints: compound reports each way at
-//! the §6.2 intervals, from and to the port above RTP (§11); the figures each side reads
-//! from the other's reports (loss, jitter, the round trip of §6.4.1); a BYE from both
-//! sides when the call ends; malformed RTCP counted and dropped.
+//! the §6.2 intervals, on the RTP ports since both offer and answer `a=rtcp-mux` (RFC
+//! 5761); the figures each side reads from the other's reports (loss, jitter, the round
+//! trip of §6.4.1); a BYE from both sides when the call ends; malformed RTCP counted and
+//! dropped. With a hand-driven peer: our offer of `a=rtcp-mux` answered with and without
+//! it (RTCP then on the port above RTP, §11), and a peer's offer of it answered.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -11,7 +13,7 @@ use session_core::media::rtcp::{RtcpCompound, RtcpPacket};
 use session_core::media::rtp::looks_like_rtcp;
 use session_core::media::MediaMode;
 use session_core::sip::Transport;
-use session_core::Config;
+use session_core::{CallOptions, Config};
 use session_core_tests::{alice_and_bob_with, config, header_of, ring, Pump};
 
 /// The pump's first RTP port on each node; RTCP is on the port above.
@@ -76,9 +78,10 @@ fn reports_flow_both_ways_at_rfc3550_intervals_and_each_side_ends_with_a_bye() {
     let hangup = p.now;
     p.run_for(Duration::from_secs(2));
 
+    // Both ends offer and answer `a=rtcp-mux`: RTCP shares the RTP ports.
     for (who, from_port, to_port) in [
-        ("alice", rtcp_of(ALICE_RTP), rtcp_of(BOB_RTP)),
-        ("bob", rtcp_of(BOB_RTP), rtcp_of(ALICE_RTP)),
+        ("alice", addr(ALICE_RTP), addr(BOB_RTP)),
+        ("bob", addr(BOB_RTP), addr(ALICE_RTP)),
     ] {
         let sent: Vec<_> = p
             .rtcp_wire
@@ -90,7 +93,7 @@ fn reports_flow_both_ways_at_rfc3550_intervals_and_each_side_ends_with_a_bye() {
                 .iter()
                 .filter(|(w, _)| w.from == who)
                 .all(|(_, to)| *to == to_port),
-            "{who}'s RTCP goes to the peer's RTP port + 1 ({to_port}), from {from_port}"
+            "{who}'s RTCP goes to the peer's RTP port ({to_port}), from {from_port}"
         );
         let times: Vec<Duration> = sent.iter().map(|(w, _)| w.at - start).collect();
         let reports: Vec<_> = sent.iter().filter(|(w, _)| w.at < hangup).collect();
@@ -300,4 +303,69 @@ fn an_offer_of_rtcp_mux_is_answered_with_it_and_rtcp_then_shares_the_rtp_port() 
     let stats = p.ep("bob").media_stats(b).expect("media").clone();
     assert_eq!(stats.rtcp_received, 1);
     assert_eq!(stats.rtcp_invalid, 0);
+}
+
+/// Alice calls a hand-driven peer at 127.0.0.9 whose 200 answers her offer with `answer_mux`
+/// or not; returns the addresses her RTCP went to in 8 s, and her offer.
+fn rtcp_destinations_when_the_answer_has(answer_mux: bool) -> (Vec<SocketAddr>, String) {
+    let mut p = Pump::new(vec![("alice", config("127.0.0.1:5060", 1))]);
+    let peer = addr("127.0.0.9:5060");
+    let now = p.now;
+    let a = p
+        .ep("alice")
+        .make_call(now, "sip:peer@127.0.0.9:5060", CallOptions::default())
+        .expect("a call");
+    p.run_for(Duration::from_millis(20));
+    let invite = p
+        .unrouted
+        .iter()
+        .find(|w| w.bytes.starts_with(b"INVITE "))
+        .map(|w| String::from_utf8_lossy(&w.bytes).into_owned())
+        .expect("alice's INVITE");
+    let header = |name| header_of(invite.as_bytes(), name).expect("a header of our INVITE");
+    let sdp = format!(
+        "v=0\r\no=- 1 1 IN IP4 127.0.0.9\r\ns=-\r\nc=IN IP4 127.0.0.9\r\nt=0 0\r\n\
+         m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n{}a=sendrecv\r\n",
+        if answer_mux { "a=rtcp-mux\r\n" } else { "" }
+    );
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {};tag=peer1\r\nCall-ID: {}\r\n\
+         CSeq: 1 INVITE\r\nContact: <sip:peer@127.0.0.9:5060>\r\n\
+         Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        header("Via"),
+        header("From"),
+        header("To"),
+        header("Call-ID"),
+        sdp.len()
+    );
+    p.inject("alice", peer, ok.as_bytes());
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    p.run_for(Duration::from_secs(8));
+    let to = p
+        .unrouted
+        .iter()
+        .zip(&p.unrouted_to)
+        .filter(|(w, _)| looks_like_rtcp(&w.bytes))
+        .map(|(_, to)| *to)
+        .collect();
+    (to, invite)
+}
+
+/// RFC 5761 §5.1.1: we offer `a=rtcp-mux`; an answer that repeats it moves RTCP onto the
+/// peer's RTP port.
+#[test]
+fn our_offer_of_rtcp_mux_accepted_sends_rtcp_to_the_peers_rtp_port() {
+    let (to, offer) = rtcp_destinations_when_the_answer_has(true);
+    assert!(offer.contains("a=rtcp-mux\r\n"), "{offer}");
+    assert!(!to.is_empty(), "alice reported within 8 s");
+    assert!(to.iter().all(|t| *t == addr("127.0.0.9:40000")), "{to:?}");
+}
+
+/// RFC 5761 §5.1.1: the offer must still work when the answer lacks `a=rtcp-mux` (SIPp's
+/// UAS, older phones): RTCP then goes to the peer's RTP port + 1, as without the offer.
+#[test]
+fn our_offer_of_rtcp_mux_declined_sends_rtcp_to_the_port_above_rtp() {
+    let (to, _) = rtcp_destinations_when_the_answer_has(false);
+    assert!(!to.is_empty(), "alice reported within 8 s");
+    assert!(to.iter().all(|t| *t == addr("127.0.0.9:40001")), "{to:?}");
 }

@@ -7,7 +7,7 @@ pub mod kamailio;
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc;
@@ -387,4 +387,66 @@ pub fn sipp_uac_within(
         String::from_utf8_lossy(&out.stderr)
     );
     (out.status.success(), text)
+}
+
+/// One RTCP packet of a capture as tshark decoded it: source and destination ports and
+/// the packet types of the compound.
+#[derive(Debug)]
+pub struct RtcpFrame {
+    pub time_s: f64,
+    pub src_port: u16,
+    pub dst_port: u16,
+    pub types: String,
+}
+
+pub fn rtcp_frames(pcap: &Path) -> Vec<RtcpFrame> {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args([
+            "-o",
+            "rtcp.heuristic_rtcp:TRUE",
+            "-Y",
+            "rtcp",
+            "-T",
+            "fields",
+        ])
+        .args([
+            "-e",
+            "frame.time_relative",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "udp.dstport",
+        ])
+        .args(["-e", "rtcp.pt"])
+        .output()
+        .expect("tshark runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|line| {
+            let mut f = line.split('\t');
+            Some(RtcpFrame {
+                time_s: f.next()?.parse().ok()?,
+                src_port: f.next()?.parse().ok()?,
+                dst_port: f.next()?.parse().ok()?,
+                types: f.next()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// The RTP port of our offer: the audio port of the first INVITE's SDP in the capture.
+pub fn our_offer_port(pcap: &Path) -> u16 {
+    let out = Command::new("tshark")
+        .arg("-r")
+        .arg(pcap)
+        .args(["-Y", "sip.Method == \"INVITE\"", "-T", "fields"])
+        .args(["-e", "sdp.media.port"])
+        .output()
+        .expect("tshark runs");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().parse().ok())
+        .expect("our INVITE with SDP in the capture")
 }

@@ -114,10 +114,16 @@ fn dialog_params(
 }
 
 /// The first Contact's URI, without angle brackets, when it is one we can send requests
-/// to (`sip:` or `sips:`); anything else leaves the dialog's target as it was.
+/// to (`sip:` or `sips:`, and no header component: RFC 3261 §19.1.5 allows none in a
+/// Request-URI, and a peer's parser refuses the request line); anything else leaves the
+/// dialog's target as it was. A `?` in a Contact is far likelier a damaged byte than a
+/// header meant for us (the simulator's corruption turned `10.0.0.1` into `10?0.0.1`).
 pub(crate) fn first_contact_uri(msg: &Message<'_>) -> Option<String> {
     match msg.contacts().next()?.ok()? {
-        Contact::Addr(addr) if matches!(addr.uri.scheme, Scheme::Sip | Scheme::Sips) => {
+        Contact::Addr(addr)
+            if matches!(addr.uri.scheme, Scheme::Sip | Scheme::Sips)
+                && addr.uri.headers.is_none() =>
+        {
             Some(addr.uri.raw.to_owned())
         }
         _ => None,

@@ -134,6 +134,14 @@ impl<H: Copy> MediaBook<H> {
         Some(socket)
     }
 
+    /// Forgets the counters of every closed session: for a driver whose endpoint has gone
+    /// idle, so that a burst of calls leaves nothing behind once it is over (every
+    /// session ended at least its linger time ago, time enough to read them).
+    pub fn forget_closed(&mut self) {
+        self.closed = BTreeMap::new();
+        self.closed_order = VecDeque::new();
+    }
+
     /// The open socket of a session.
     pub fn socket(&self, session: SessionId) -> Option<&MediaSocket<H>> {
         self.by_session.get(&session)
@@ -189,7 +197,7 @@ impl<H: Copy> MediaBook<H> {
     }
 
     /// A session's counters: live while its socket is open, and afterwards for the
-    /// most recent closed sessions.
+    /// most recent closed sessions (until [`MediaBook::forget_closed`]).
     pub fn counters(&self, session: SessionId) -> Option<RtpCounters> {
         self.by_session
             .get(&session)
@@ -314,6 +322,18 @@ mod tests {
         assert_eq!(book.len(), 1);
         assert!(book.socket_at(addr(10_000)).is_none());
         assert_eq!(book.socket(SessionId(1)).unwrap().handle, 2);
+    }
+
+    #[test]
+    fn forgets_closed_sessions_when_asked_and_keeps_open_ones() {
+        let mut book = MediaBook::new();
+        book.insert(SessionId(1), addr(10_000), 1);
+        book.insert(SessionId(2), addr(10_002), 2);
+        book.remove(SessionId(1));
+        assert!(book.counters(SessionId(1)).is_some());
+        book.forget_closed();
+        assert!(book.counters(SessionId(1)).is_none());
+        assert!(book.counters(SessionId(2)).is_some());
     }
 
     #[test]

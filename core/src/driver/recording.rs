@@ -54,6 +54,8 @@ pub enum RecordedInput {
         /// The grace period, in milliseconds.
         grace_ms: u64,
     },
+    /// [`Endpoint::set_send_backlogged`].
+    SendBacklogged(bool),
 }
 
 impl RecordedInput {
@@ -81,6 +83,7 @@ impl RecordedInput {
             RecordedInput::Drain { grace_ms } => {
                 endpoint.drain(now, std::time::Duration::from_millis(*grace_ms));
             }
+            RecordedInput::SendBacklogged(backlogged) => endpoint.set_send_backlogged(*backlogged),
         }
         None
     }

@@ -8,8 +8,9 @@
 //!
 //! 1. draining ([`Endpoint::drain`]): new calls are refused for the grace period, so a
 //!    proxy moves them to another server (§16.7: a 503 makes it try the next one);
-//! 2. the output queue at [`Config::max_queued_outputs`](crate::Config): the driver is
-//!    not keeping up, and taking on more work would only grow the queue;
+//! 2. the output queue at [`Config::max_queued_outputs`](crate::Config), or the driver's
+//!    send queue backed up ([`Endpoint::set_send_backlogged`]): the outputs are not
+//!    leaving, and taking on more work would only grow the queue;
 //! 3. [`Config::max_sessions`](crate::Config);
 //! 4. [`Config::max_pending_incoming`](crate::Config): incoming calls ringing, not yet
 //!    answered finally.
@@ -51,7 +52,7 @@ impl PendingIncoming {
 pub(super) fn refuse_new_session(ep: &mut Endpoint) -> Option<Refusal> {
     let refusal = if ep.drain.is_some() {
         Refusal::Draining
-    } else if ep.outputs.len() >= ep.config.max_queued_outputs {
+    } else if ep.send_backlogged || ep.outputs.len() >= ep.config.max_queued_outputs {
         Refusal::OutputQueueFull
     } else if ep.sessions.len() >= ep.config.max_sessions {
         Refusal::SessionLimit

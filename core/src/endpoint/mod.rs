@@ -166,6 +166,10 @@ impl fmt::Display for CommandError {
 
 impl std::error::Error for CommandError {}
 
+/// Room the output queue keeps once drained: what one busy input yields, without
+/// holding on to a burst's worth.
+const KEPT_OUTPUTS: usize = 256;
+
 /// The sans-IO SIP endpoint: transactions, dialogs, sessions on a state table, SDP and
 /// RTP, fed with datagrams, commands and time.
 #[derive(Debug)]
@@ -195,6 +199,8 @@ pub struct Endpoint {
     pending_incoming: PendingIncoming,
     /// A drain or shutdown under way: nothing new is started.
     drain: Option<Drain>,
+    /// The driver's send queue is backed up ([`Endpoint::set_send_backlogged`]).
+    send_backlogged: bool,
 }
 
 impl Endpoint {
@@ -220,6 +226,7 @@ impl Endpoint {
             linked: linked::Queue::new(),
             pending_incoming: PendingIncoming::default(),
             drain: None,
+            send_backlogged: false,
             config,
         }
     }
@@ -303,7 +310,13 @@ impl Endpoint {
 
     /// The next output; call until `None` after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.outputs.pop_front()
+        let output = self.outputs.pop_front();
+        if output.is_none() && self.outputs.capacity() > KEPT_OUTPUTS {
+            // One input can yield thousands of outputs (a timer instant that many
+            // transactions share under load); the queue gives that room back once drained.
+            self.outputs.shrink_to(KEPT_OUTPUTS);
+        }
+        output
     }
 
     /// When the endpoint next needs [`Endpoint::handle_timeout`].
@@ -769,6 +782,20 @@ impl Endpoint {
         }
     }
 
+    /// Tells the endpoint whether the driver's send queue is backed up: a socket refused
+    /// datagrams (its buffer is full) and they wait behind it, past the driver's mark.
+    /// While it is, a new INVITE is answered 503 with `Retry-After` as when the output
+    /// queue is at [`Config::max_queued_outputs`](crate::Config): the outputs this
+    /// endpoint yields are not leaving, so a new call would only add to them. Calls in
+    /// progress are served as ever. The driver sets it when the queue passes its mark and
+    /// clears it once the queue has drained (it is an input: a recording keeps it).
+    pub fn set_send_backlogged(&mut self, backlogged: bool) {
+        if self.send_backlogged != backlogged {
+            tracing::debug!(backlogged, "send queue");
+        }
+        self.send_backlogged = backlogged;
+    }
+
     /// Whether a drain or shutdown is under way: new calls are refused.
     pub fn is_draining(&self) -> bool {
         self.drain.is_some()
@@ -837,6 +864,19 @@ impl Endpoint {
             && self.resolving.len() == 0
             && self.transactions.is_empty()
             && self.timers.is_empty()
+    }
+
+    /// How many transactions are alive (RFC 3261 §17), the ended ones that still absorb
+    /// retransmissions (Timers I, J, K) included: with [`Endpoint::dialog_count`] and the
+    /// session count, what a soak checks has gone back to zero.
+    pub fn transaction_count(&self) -> usize {
+        self.transactions.len()
+    }
+
+    /// How many sessions hold a dialog (early or confirmed, RFC 3261 §12), ended ones
+    /// lingering included.
+    pub fn dialog_count(&self) -> usize {
+        self.sessions.dialog_count()
     }
 
     /// Every session, in id order, with its state's name.

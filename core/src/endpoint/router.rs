@@ -306,18 +306,41 @@ fn new_invite(
     reply_to: SocketAddr,
     transport: Transport,
 ) {
-    if admission::refuse_new_session(ep).is_some() {
-        return respond(ep, now, &request, 503, &[]);
-    }
+    let from_tag = msg.from().tag().unwrap_or_default();
     let origin = RequestOrigin {
         call_id: msg.call_id(),
-        from_tag: msg.from().tag().unwrap_or_default(),
+        from_tag,
         cseq: request.cseq,
     };
-    if ep.sessions.by_origin(&origin).is_some() {
+    if let Some(first) = ep.sessions.by_origin(&origin) {
+        if ep.sessions.confirmed_dialog_from(msg.call_id(), from_tag) == Some(first) {
+            // The INVITE we have accepted, again, in a transaction of its own: the first
+            // copy's Via was damaged on the way, so our 2xx went to a branch the caller
+            // does not know. Its retransmissions (until the ACK) reach the caller's
+            // dialog all the same; this copy is absorbed, as RFC 6026's Accepted state
+            // absorbs a copy that matches, rather than answered 482, which the caller
+            // would take as the final answer to its call.
+            ep.stats.merged_absorbed += 1;
+            ep.transactions.abandon(request.tx);
+            return;
+        }
         // §8.2.2.2: the same INVITE by another path (a new transaction) is a merged
         // request; the first copy has its call.
         return respond(ep, now, &request, 482, &[]);
+    }
+    if ep
+        .sessions
+        .confirmed_dialog_from(msg.call_id(), from_tag)
+        .is_some()
+    {
+        // An in-dialog request that lost its To tag (a damaged re-INVITE): taken as a new
+        // call it would ring a phantom call on the same Call-ID. 400, not 481: the error
+        // is this request's, and a 481 would end the dialog it belongs to (RFC 5057 §5.1).
+        ep.stats.malformed_answered += 1;
+        return respond(ep, now, &request, 400, &[]);
+    }
+    if admission::refuse_new_session(ep).is_some() {
+        return respond(ep, now, &request, 503, &[]);
     }
     let Ok(offer) = dialog_adapter::sdp_of(msg) else {
         return respond(ep, now, &request, 400, &[]);
@@ -530,7 +553,10 @@ fn on_response(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
                 .flatten()
                 .and_then(|tag| ep.sessions.by_request(msg.call_id(), tag));
             match session {
-                Some(id) => (id, None, false),
+                Some(id) => {
+                    complete_damaged_invite(ep, now, id, cseq.seq, status);
+                    (id, None, false)
+                }
                 None => {
                     ep.stats.stray_responses += 1;
                     return;
@@ -542,6 +568,26 @@ fn on_response(ep: &mut Endpoint, now: Instant, msg: &Message<'_>) {
     ep.step(now, session, |s, step| {
         s.on_response(msg, status, tx, needs_ack, step)
     });
+}
+
+/// A 2xx that matched no transaction but answers an INVITE session `id` still has in
+/// progress (same Call-ID, From tag and CSeq): the callee's copy of our INVITE had a
+/// damaged Via, so its 2xx names a branch we never sent. It answers our INVITE all the
+/// same; the client transaction is given it, or it would retransmit the INVITE until
+/// Timer B, and a copy reaching the callee after it forgot the call would ring anew.
+fn complete_damaged_invite(ep: &mut Endpoint, now: Instant, id: SessionId, cseq: u32, status: u16) {
+    let Some(session) = ep.sessions.get(id) else {
+        return;
+    };
+    let invite = &session.call.invite;
+    let pending = [invite.request.as_ref(), invite.reinvite.as_ref()]
+        .into_iter()
+        .flatten()
+        .find(|r| r.cseq == cseq)
+        .map(|r| r.tx);
+    if let Some(tx) = pending {
+        let _ = ep.transactions.on_response_to(now, tx, status);
+    }
 }
 
 /// The transaction layer's timeouts, transport errors and ends, routed to the sessions

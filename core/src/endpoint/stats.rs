@@ -6,8 +6,12 @@
 pub struct EndpointStats {
     /// Datagrams that were not SIP (or RTP for a session) and could not be answered.
     pub malformed_dropped: u64,
-    /// Malformed requests answered with 400 (or 505).
+    /// Malformed requests answered with 400 (or 505), an in-dialog request that lost its
+    /// To tag among them.
     pub malformed_answered: u64,
+    /// Copies of an INVITE we had already accepted that arrived in a transaction of
+    /// their own (the first copy's Via damaged on the way), absorbed without an answer.
+    pub merged_absorbed: u64,
     /// Responses that matched no transaction and no dialog.
     pub stray_responses: u64,
     /// RTP datagrams dropped because the output queue was full.
@@ -24,7 +28,9 @@ pub struct EndpointStats {
     /// [`Config::max_pending_incoming`](crate::Config::max_pending_incoming).
     pub refused_pending_limit: u64,
     /// New INVITEs refused with 503 because the output queue held
-    /// [`Config::max_queued_outputs`](crate::Config::max_queued_outputs).
+    /// [`Config::max_queued_outputs`](crate::Config::max_queued_outputs), or the driver's
+    /// send queue was backed up
+    /// ([`Endpoint::set_send_backlogged`](crate::Endpoint::set_send_backlogged)).
     pub refused_output_queue_full: u64,
     /// New INVITEs (and OPTIONS) answered 503 while draining
     /// ([`Endpoint::drain`](crate::Endpoint::drain)); not an overload, so not in

@@ -146,7 +146,7 @@ fn accept_stream(
     answer.direction = offered_direction.reversed().intersect(local.direction);
     answer.ptime_ms = offered.ptime_ms;
     // RFC 5761 §5.1.1: an offer of RTP and RTCP on one port is accepted by repeating
-    // the attribute; we never offer it ourselves (a peer may not support it).
+    // the attribute.
     if offered.attribute("rtcp-mux").is_some() {
         answer.attributes.push(Attribute {
             name: "rtcp-mux".into(),

@@ -1,9 +1,15 @@
 //! Offers (RFC 3264 §5): one audio stream on RTP/AVP with the configured codecs; and
 //! re-offers (RFC 3264 §8) that keep the previous m-lines and payload type numbers.
+//!
+//! Every offer carries `a=rtcp-mux` (RFC 5761 §5.1.1), as baresip's and linphone's do:
+//! RTP and RTCP on one port when the answer repeats it, and when it does not, RTCP on
+//! RTP + 1 as before. That is safe because both ends of it are already in place before
+//! the answer: the RTCP socket at RTP + 1 is bound with the RTP one, and RTCP arriving on
+//! the RTP port is told from RTP by its packet type (§4) and read.
 
 use super::config::{LocalMedia, MediaConfig};
 use super::types::{
-    Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription, Timing,
+    Attribute, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription, Timing,
 };
 
 /// Builds an offer: `c=` at session level with our address, one `m=audio` stream on
@@ -21,7 +27,16 @@ pub fn create_offer(
     audio.codecs = config.offered_codecs();
     audio.direction = local.direction;
     audio.ptime_ms = config.ptime_ms;
+    audio.attributes.push(rtcp_mux());
     our_description(origin, config, local, vec![audio])
+}
+
+/// `a=rtcp-mux`: RTP and RTCP on one port, if the answerer agrees (RFC 5761 §5.1.1).
+fn rtcp_mux() -> Attribute {
+    Attribute {
+        name: "rtcp-mux".into(),
+        value: None,
+    }
 }
 
 /// A description of ours, offer or answer: our origin and session name, our address in
@@ -69,6 +84,7 @@ pub fn create_reoffer(
     audio.codecs = config.offered_codecs_keeping(kept);
     audio.direction = local.direction;
     audio.ptime_ms = config.ptime_ms;
+    audio.attributes.push(rtcp_mux());
     let mut media = previous.media.clone();
     match audio_index {
         Some(i) => media[i] = audio,

@@ -47,6 +47,9 @@ pub(crate) struct SessionStore {
     /// A fixed hash of [`RequestOrigin`] → UAS sessions; a hit is confirmed against the
     /// session's Call-ID and its origin's hash.
     by_origin: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
+    /// A fixed hash of the Call-ID → sessions: what finds the dialog a request without a
+    /// To tag collides with ([`SessionStore::confirmed_dialog_from`]).
+    by_call_id: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
     by_rtp: BTreeMap<SocketAddr, SessionId>,
     /// Each linked session's link, by the session it belongs to.
     links: BTreeMap<SessionId, Link>,
@@ -72,6 +75,10 @@ impl SessionStore {
     pub(crate) fn insert(&mut self, id: SessionId, session: Session) {
         self.by_dialog
             .entry(dialog_key(&session.call.call_id, &session.call.local_tag))
+            .or_default()
+            .push(id);
+        self.by_call_id
+            .entry(call_id_key(&session.call.call_id))
             .or_default()
             .push(id);
         self.sessions.insert(id, Box::new(session));
@@ -120,6 +127,33 @@ impl SessionStore {
                 self.sessions
                     .get(id)
                     .is_some_and(|s| s.call.call_id == call_id && s.call.local_tag == local_tag)
+            })
+    }
+
+    /// The session, ended or not, whose confirmed dialog has this Call-ID and whose peer's
+    /// tag is `remote_tag`. A request without a To tag that names such a dialog's Call-ID
+    /// and the peer's own tag as From tag is no new call: a peer never reuses its tag and
+    /// the Call-ID of a dialog it established for another one (RFC 3261 §8.1.1.4), so it
+    /// is an in-dialog request that lost its To tag on the way. Early dialogs do not count:
+    /// a request retried after 401, 407, 422 or 3xx keeps its Call-ID and From tag, and
+    /// may follow a provisional response that carried our tag.
+    pub(crate) fn confirmed_dialog_from(
+        &self,
+        call_id: &str,
+        remote_tag: &str,
+    ) -> Option<SessionId> {
+        self.by_call_id
+            .get(&call_id_key(call_id))?
+            .iter()
+            .copied()
+            .find(|id| {
+                self.sessions.get(id).is_some_and(|s| {
+                    s.call.call_id == call_id
+                        && s.call.dialog.as_ref().is_some_and(|d| {
+                            d.state() == crate::dialog::DialogState::Confirmed
+                                && d.id().remote_tag == remote_tag
+                        })
+                })
             })
     }
 
@@ -216,6 +250,7 @@ impl SessionStore {
         let session = self.sessions.remove(&id)?;
         let key = dialog_key(&session.call.call_id, &session.call.local_tag);
         unindex(&mut self.by_dialog, key, id);
+        unindex(&mut self.by_call_id, call_id_key(&session.call.call_id), id);
         if let Some(key) = session.origin {
             unindex(&mut self.by_origin, key, id);
         }
@@ -233,6 +268,14 @@ impl SessionStore {
 
     pub(crate) fn len(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// How many sessions hold a dialog.
+    pub(crate) fn dialog_count(&self) -> usize {
+        self.sessions
+            .values()
+            .filter(|s| s.call.dialog.is_some())
+            .count()
     }
 
     pub(crate) fn ids(&self) -> impl Iterator<Item = SessionId> + '_ {
@@ -266,6 +309,10 @@ fn unindex(index: &mut BTreeMap<u64, SmallVec<[SessionId; 1]>>, key: u64, id: Se
 
 fn dialog_key(call_id: &str, local_tag: &str) -> u64 {
     fnv1a(&[call_id.as_bytes(), local_tag.as_bytes()])
+}
+
+fn call_id_key(call_id: &str) -> u64 {
+    fnv1a(&[call_id.as_bytes()])
 }
 
 fn origin_key(origin: &RequestOrigin<'_>) -> u64 {

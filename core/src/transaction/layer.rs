@@ -177,6 +177,22 @@ impl TransactionLayer {
         let Some(&id) = self.clients.get(key) else {
             return ResponseDisposition::Unmatched;
         };
+        self.on_response_to(now, id, status)
+    }
+
+    /// A response the TU has matched to client transaction `id` itself, when the key
+    /// does not match: a 2xx to our INVITE whose Via came back damaged still answers it
+    /// (same Call-ID, From tag and CSeq), and the transaction must stop retransmitting
+    /// the INVITE (Timer A) as it would on its own key.
+    pub fn on_response_to(
+        &mut self,
+        now: Instant,
+        id: TransactionId,
+        status: u16,
+    ) -> ResponseDisposition {
+        if !is_valid_status(status) {
+            return ResponseDisposition::InvalidStatus;
+        }
         let cfg = &self.config.timers;
         let Some(entry) = self.entries.get_mut(id) else {
             return ResponseDisposition::Unmatched;
@@ -332,6 +348,22 @@ impl TransactionLayer {
         entry.message = response;
         self.apply(id, fx);
         Ok(())
+    }
+
+    /// Forgets server transaction `id` before any response: the TU absorbs its request,
+    /// a copy of one it has already accepted that arrived with another transaction key (a
+    /// damaged Via on the first copy). A copy that matches the original transaction is
+    /// absorbed there (RFC 6026 §8.7, the Accepted state); this one needs the same
+    /// silence, and a transaction with nothing to send must not be kept. False when `id`
+    /// is not a server transaction still waiting for its first response.
+    pub fn abandon(&mut self, id: TransactionId) -> bool {
+        let waiting = self.entries.get(id).is_some_and(|e| {
+            matches!(e.index, Index::Server(_)) && e.message.is_empty() && e.scheduled.is_none()
+        });
+        if waiting {
+            self.remove(id);
+        }
+        waiting
     }
 
     /// For a CANCEL's key, the INVITE server transaction it cancels (§9.2), so that the

@@ -49,6 +49,7 @@ impl<R: Io> Core<R> {
     /// Reads a TCP connection until `WouldBlock` or the budget, feeding each framed
     /// message to the endpoint; closes it at the peer's end or on broken framing.
     pub(super) fn read_tcp(&mut self, slot: usize, now: Instant) -> Progress {
+        self.update_backlog(now);
         for _ in 0..self.limits.reads_per_wakeup {
             let Some(Slot::Tcp(conn)) = self.slots.get_mut(slot) else {
                 return Progress::Closed;

@@ -30,6 +30,9 @@ impl<R: Io> Core<R> {
             };
             match received {
                 Ok((n, remote)) => {
+                    if slot.is_none() {
+                        self.update_backlog(now);
+                    }
                     self.stats.datagrams_received += 1;
                     if slot.is_some() {
                         self.stats.rtp_packets_received += 1;
@@ -184,6 +187,27 @@ impl<R: Io> Core<R> {
                 self.stats.datagrams_dropped += 1;
             }
         }
+    }
+
+    /// Tells the endpoint whether SIP's send queue is backed up, before it is given a
+    /// message (what it decides about a new INVITE depends on it): past half the queue's
+    /// capacity it is, and it stays so until the queue is down to a quarter, so that the
+    /// state does not flap around one mark. A full UDP socket buffer is what fills the
+    /// queue; new calls then get 503 rather than add to what is not leaving.
+    pub(super) fn update_backlog(&mut self, now: Instant) {
+        let queued = self.udp_queue.len();
+        let high = (self.limits.max_retry_datagrams / 2).max(1);
+        let backlogged = if self.send_backlogged {
+            queued > high / 2
+        } else {
+            queued >= high
+        };
+        if backlogged == self.send_backlogged {
+            return;
+        }
+        self.send_backlogged = backlogged;
+        self.record(now, || RecordedInput::SendBacklogged(backlogged));
+        self.endpoint.set_send_backlogged(backlogged);
     }
 
     /// Counts a datagram the socket took, and records it.

@@ -43,6 +43,23 @@ mod datagrams;
 /// Session events kept for the application before the oldest are dropped.
 const MAX_QUEUED_EVENTS: usize = 4096;
 
+/// What [`Core::on_idle`] calls each time the endpoint goes idle after work.
+#[derive(Clone)]
+pub struct IdleHook(Arc<dyn Fn() + Send + Sync>);
+
+impl IdleHook {
+    /// A hook that runs `f`.
+    pub fn new(f: impl Fn() + Send + Sync + 'static) -> IdleHook {
+        IdleHook(Arc::new(f))
+    }
+}
+
+impl std::fmt::Debug for IdleHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("IdleHook")
+    }
+}
+
 /// A SIP capture the core records into and the application reads, possibly from another
 /// thread.
 pub type SharedCapture = Arc<Mutex<SipCapture<std::time::Instant>>>;
@@ -152,6 +169,14 @@ pub struct Core<R: Io> {
     metrics: Option<metrics::Schedule>,
     /// Every input given to the endpoint and every datagram it sent, when recording.
     recording: Option<Recording>,
+    /// Called when the endpoint goes idle after work ([`Core::on_idle`]), when the closed
+    /// calls' counters are forgotten too.
+    on_idle: Option<IdleHook>,
+    /// The endpoint had work at the last check (sessions, transactions or timers).
+    busy: bool,
+    /// What the endpoint was last told of SIP's send queue
+    /// (`Endpoint::set_send_backlogged`).
+    send_backlogged: bool,
 }
 
 enum Slot<R: Io> {
@@ -229,6 +254,9 @@ impl<R: Io> Core<R> {
             tap: None,
             metrics: None,
             recording: None,
+            on_idle: None,
+            busy: false,
+            send_backlogged: false,
         };
         Ok((core, listener))
     }
@@ -249,6 +277,15 @@ impl<R: Io> Core<R> {
     /// often.
     pub fn publish_metrics(&mut self, every: std::time::Duration) {
         self.metrics = Some(metrics::Schedule::new(every));
+    }
+
+    /// Calls `hook` each time the endpoint goes idle after work (no session, transaction
+    /// or timer left, [`Endpoint::is_idle`]): once a burst of calls has ended and its
+    /// transactions have absorbed their last retransmissions. For a process that wants to
+    /// give memory back to the system then (`sessionctl` trims glibc's heap); the check
+    /// runs at each [`Core::handle_timeout`], and an endpoint with work always has a timer.
+    pub fn on_idle(&mut self, hook: IdleHook) {
+        self.on_idle = Some(hook);
     }
 
     /// Records every input the endpoint is given from now on, with its instant, and every
@@ -358,7 +395,8 @@ impl<R: Io> Core<R> {
     }
 
     /// A session's RTP and RTCP packet counters, with the peer's last RTCP report on our
-    /// stream (kept a while after the call ended).
+    /// stream (kept after the call ended, for the last 1,024 calls, until the endpoint
+    /// goes idle: no session, transaction or timer left).
     pub fn rtp_counters(&self, session: SessionId) -> Option<RtpCounters> {
         self.media.counters(session)
     }
@@ -486,6 +524,15 @@ impl<R: Io> Core<R> {
             self.stats.connections_closed_idle += 1;
             self.close_slot(slot);
         }
+        let idle = self.endpoint.is_idle();
+        if idle && self.busy {
+            // A burst is over: what was kept of it goes, then the application's hook.
+            self.media.forget_closed();
+            if let Some(hook) = &self.on_idle {
+                (hook.0)();
+            }
+        }
+        self.busy = !idle;
         if self.metrics.as_mut().is_some_and(|m| m.due(now)) {
             let open = metrics::Open {
                 rtp_sockets: self.media.len(),

@@ -1,0 +1,32 @@
+//! Giving memory back to the system once a burst of calls is over.
+//!
+//! What the endpoint frees after a load peak goes back to the allocator, and glibc's
+//! malloc keeps most of it: a free chunk inside an arena (and every worker thread of the
+//! tokio runtime has an arena of its own) is returned only when it sits at the top of
+//! the heap. A flood of 30,000 INVITEs left a server at about twice its idle RSS for as
+//! long as it ran, with nothing live (docs/load.md has the figures). `malloc_trim(0)`
+//! walks every arena and returns its free pages; it costs a millisecond or so on such a
+//! heap, so it runs only when an endpoint goes idle after work (no session, transaction
+//! or timer left), not while calls come and go. A well-kept allocator crate (jemalloc,
+//! mimalloc) would decay its free pages over time instead, but it only does so while it
+//! is being called, and an idle server makes few calls; trimming at the moment it goes
+//! idle needs no new C dependency and changes nothing while it is busy.
+
+use session_core_runtime::IdleHook;
+
+/// The hook each endpoint of the tool calls when it goes idle after work.
+pub(crate) fn release_when_idle() -> IdleHook {
+    IdleHook::new(release_free_memory)
+}
+
+/// Returns the allocator's free pages to the system, where the allocator is glibc's.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        // SAFETY: malloc_trim takes no pointer and only rearranges the allocator's own
+        // free lists under its arena locks; it is safe to call from any thread at any
+        // time.
+        let released = unsafe { libc::malloc_trim(0) };
+        tracing::debug!(released, "idle: free heap pages returned to the system");
+    }
+}
