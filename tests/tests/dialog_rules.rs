@@ -259,47 +259,6 @@ fn merged_invite_by_a_second_path_is_answered_482() {
     assert_eq!(p.ep("bob").sessions().count(), 1, "one call");
 }
 
-/// A copy of the INVITE we have answered 2xx that comes in a transaction of its own (the
-/// first copy's Via was damaged, so our 200 names a branch the caller does not know) is
-/// absorbed, not answered 482: a 482 would reach the caller's INVITE transaction as the
-/// final answer to a call we have accepted. The 2xx's retransmissions reach its dialog.
-#[test]
-fn a_copy_of_an_invite_we_accepted_in_a_new_transaction_is_absorbed_not_refused() {
-    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
-    let from: SocketAddr = STRANGER.parse().unwrap();
-    p.inject(
-        "bob",
-        from,
-        with_offer(&invite("z9hG4bKdamaged")).as_bytes(),
-    );
-    let session = p.ep("bob").sessions().next().expect("a session").id;
-    let now = p.now;
-    p.ep("bob").accept(now, session).expect("accept");
-    p.run_for(Duration::from_millis(100));
-    p.inject("bob", from, with_offer(&invite("z9hG4bKgood")).as_bytes());
-    let to_copy: Vec<u16> = p
-        .unrouted
-        .iter()
-        .filter(|w| header_of(&w.bytes, "Via").is_some_and(|v| v.contains("z9hG4bKgood")))
-        .filter_map(|w| status_of(&w.bytes))
-        .collect();
-    assert_eq!(to_copy, [] as [u16; 0], "no answer to the copy");
-    assert_eq!(p.ep("bob").stats().merged_absorbed, 1);
-    assert_eq!(p.ep("bob").sessions().count(), 1, "one call");
-    p.run_for(Duration::from_secs(1));
-    assert_eq!(
-        p.end_reason("bob", session),
-        None,
-        "the call waits for its ACK"
-    );
-    let oks = p
-        .unrouted
-        .iter()
-        .filter(|w| status_of(&w.bytes) == Some(200))
-        .count();
-    assert!(oks >= 2, "the 2xx is retransmitted until the ACK: {oks}");
-}
-
 /// RFC 3261 §12.1.1 and §12.2.1.1: a dialog with a peer whose INVITE had no From tag (an
 /// RFC 2543 peer, or a tag lost on the way) has an empty remote tag, and our requests in
 /// it carry the peer's To without a `tag` parameter. An empty `;tag=` is not a token, so

@@ -312,20 +312,12 @@ fn new_invite(
         from_tag,
         cseq: request.cseq,
     };
-    if let Some(first) = ep.sessions.by_origin(&origin) {
-        if ep.sessions.confirmed_dialog_from(msg.call_id(), from_tag) == Some(first) {
-            // The INVITE we have accepted, again, in a transaction of its own: the first
-            // copy's Via was damaged on the way, so our 2xx went to a branch the caller
-            // does not know. Its retransmissions (until the ACK) reach the caller's
-            // dialog all the same; this copy is absorbed, as RFC 6026's Accepted state
-            // absorbs a copy that matches, rather than answered 482, which the caller
-            // would take as the final answer to its call.
-            ep.stats.merged_absorbed += 1;
-            ep.transactions.abandon(request.tx);
-            return;
-        }
+    if ep.sessions.by_origin(&origin).is_some() {
         // §8.2.2.2: the same INVITE by another path (a new transaction) is a merged
-        // request; the first copy has its call.
+        // request; the first copy has its call. A retransmission whose first copy had
+        // its Via damaged on the way is one too, as far as we can tell: by then the
+        // caller's INVITE transaction has usually taken our 2xx (`complete_damaged_invite`
+        // on its side), and a final response after a 2xx changes nothing there.
         return respond(ep, now, &request, 482, &[]);
     }
     if ep

@@ -9,9 +9,6 @@ pub struct EndpointStats {
     /// Malformed requests answered with 400 (or 505), an in-dialog request that lost its
     /// To tag among them.
     pub malformed_answered: u64,
-    /// Copies of an INVITE we had already accepted that arrived in a transaction of
-    /// their own (the first copy's Via damaged on the way), absorbed without an answer.
-    pub merged_absorbed: u64,
     /// Responses that matched no transaction and no dialog.
     pub stray_responses: u64,
     /// RTP datagrams dropped because the output queue was full.

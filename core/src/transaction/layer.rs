@@ -350,22 +350,6 @@ impl TransactionLayer {
         Ok(())
     }
 
-    /// Forgets server transaction `id` before any response: the TU absorbs its request,
-    /// a copy of one it has already accepted that arrived with another transaction key (a
-    /// damaged Via on the first copy). A copy that matches the original transaction is
-    /// absorbed there (RFC 6026 §8.7, the Accepted state); this one needs the same
-    /// silence, and a transaction with nothing to send must not be kept. False when `id`
-    /// is not a server transaction still waiting for its first response.
-    pub fn abandon(&mut self, id: TransactionId) -> bool {
-        let waiting = self.entries.get(id).is_some_and(|e| {
-            matches!(e.index, Index::Server(_)) && e.message.is_empty() && e.scheduled.is_none()
-        });
-        if waiting {
-            self.remove(id);
-        }
-        waiting
-    }
-
     /// For a CANCEL's key, the INVITE server transaction it cancels (§9.2), so that the
     /// TU can answer the CANCEL with 200 and the INVITE with 487. `None` when the key
     /// is not a CANCEL's or no INVITE transaction matches (answer the CANCEL with 481).
