@@ -225,3 +225,57 @@ fn an_offer_refused_with_491_leaves_our_own_offer_outstanding() {
         "Alice holds Bob"
     );
 }
+
+/// A BYE that reaches the peer damaged is answered 400, which fails the transaction and
+/// not the dialog (RFC 5057 §5.1): the caller sends it once more with the next CSeq, so
+/// that the callee's call ends too instead of lasting until a media or session timer.
+/// A second 400 is not met with a third BYE.
+#[test]
+fn a_bye_answered_400_is_sent_once_more() {
+    for damaged_byes in [1, usize::MAX] {
+        let mut p = alice_and_bob();
+        let (a, b) = answered(&mut p);
+        let mut damaged = 0;
+        p.rewrite_sip = Some(Box::new(move |w| {
+            if !w.bytes.starts_with(b"BYE ") || damaged == damaged_byes {
+                return None;
+            }
+            damaged += 1;
+            let text = String::from_utf8_lossy(&w.bytes);
+            Some(
+                text.replace("\r\nMax-Forwards: ", "\r\nMax-Forwards: x")
+                    .into_bytes(),
+            )
+        }));
+        let start = p.now;
+        p.ep("alice").hangup(start, a).expect("alice hangs up");
+        p.run_for(Duration::from_secs(1));
+        let ladder = p.ladder(start);
+        let byes: Vec<_> = p
+            .wire
+            .iter()
+            .filter(|w| w.bytes.starts_with(b"BYE "))
+            .collect();
+        assert_eq!(byes.len(), 2, "{ladder}");
+        let cseq = |w: &session_core_tests::Wire| header_of(&w.bytes, "CSeq");
+        assert_ne!(cseq(byes[0]), cseq(byes[1]), "a new transaction: {ladder}");
+        let refused = p
+            .wire
+            .iter()
+            .filter(|w| status_of(&w.bytes) == Some(400))
+            .count();
+        let (_, reason, _) = terminated(&mut p, "alice", a).expect("alice ends");
+        assert_eq!(reason, EndReason::HungUp { by: Side::Local }, "{ladder}");
+        if damaged_byes == 1 {
+            assert_eq!(refused, 1, "{ladder}");
+            assert_eq!(
+                p.end_reason("bob", b),
+                Some(EndReason::HungUp { by: Side::Remote }),
+                "{ladder}"
+            );
+        } else {
+            assert_eq!(refused, 2, "{ladder}");
+            assert_eq!(p.end_reason("bob", b), None, "{ladder}");
+        }
+    }
+}

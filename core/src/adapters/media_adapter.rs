@@ -166,6 +166,7 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
         config.inactivity_timeout = step.config.rtp_inactivity;
         config.sink_capacity_frames = step.config.audio_sink_frames;
         config.rtcp_remote = negotiated.remote_rtcp;
+        config.peer_reports = negotiated.rtcp_mux;
         // The CNAME and the RTCP intervals' generator come from the stream's random SSRC,
         // sequence and timestamp rather than new draws: the endpoint's random sequence
         // (tags, branches, the simulator's recorded seeds) stays what it was before RTCP.
@@ -250,6 +251,7 @@ fn apply_negotiated(call: &mut Call, now: Instant) {
         media.set_remote(remote);
         media.set_rtcp_remote(n.remote_rtcp, now);
     }
+    media.set_peer_reports(n.rtcp_mux);
     // A re-INVITE may change the codec (RFC 3264 §8.3.2): what we send follows the answer.
     if let Some(codec) = audio_codec(n) {
         media.set_codec(codec, n.telephone_event_pt);

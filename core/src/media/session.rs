@@ -227,11 +227,15 @@ pub struct RtpSessionConfig {
     pub mode: MediaMode,
     /// The stream's direction.
     pub direction: MediaDirection,
-    /// Report [`MediaEvent::Timeout`] after this long without an RTP or RTCP packet while
-    /// the stream is send-receive; `None` (the default) never does. A held stream (in
-    /// either direction) is never timed out: a peer that holds us without music on hold
-    /// sends nothing, and a peer we hold may stop too.
+    /// Report [`MediaEvent::Timeout`] after this long without an RTP or RTCP packet;
+    /// `None` (the default) never does. While the stream is held (in either direction) RTP
+    /// may stop, so a held stream is timed out only when the peer reports (it has sent
+    /// RTCP, or [`peer_reports`](Self::peer_reports)) and its reports stop too.
     pub inactivity_timeout: Option<Duration>,
+    /// The peer said it sends RTCP: it negotiated rtcp-mux (RFC 5761), which only a peer
+    /// that sends RTCP does. On hold its silence then counts even if no report of its has
+    /// arrived yet (RFC 3264 §5.1: RTCP goes on whatever the direction).
+    pub peer_reports: bool,
     /// Received frames kept for [`RtpSession::poll_audio`] (0: decoded audio is dropped;
     /// at most [`MAX_FRAMES`](super::frames::MAX_FRAMES)).
     pub sink_capacity_frames: usize,
@@ -272,6 +276,7 @@ impl RtpSessionConfig {
             mode: MediaMode::Tone { freq_hz: 1000 },
             direction: MediaDirection::SendRecv,
             inactivity_timeout: None,
+            peer_reports: false,
             sink_capacity_frames: 0,
             send_queue_frames: 4,
             event_capacity: 32,
@@ -393,6 +398,7 @@ pub struct RtpSession {
     mode: MediaMode,
     direction: MediaDirection,
     inactivity_timeout: Option<Duration>,
+    peer_reports: bool,
     stopped: bool,
 
     // Sending.
@@ -473,6 +479,7 @@ impl RtpSession {
             mode: config.mode,
             direction: config.direction,
             inactivity_timeout: config.inactivity_timeout,
+            peer_reports: config.peer_reports,
             stopped: false,
             next_tick: now,
             next_timestamp: config.initial_timestamp,
@@ -1089,20 +1096,22 @@ impl RtpSession {
         }
     }
 
-    /// When the peer counts as gone. Send-receive: no RTP and no RTCP for the timeout.
-    /// On hold RTP may stop but RTCP goes on (RFC 3550 §6, RFC 3264 §5.1), so a peer that
-    /// has been reporting and falls silent for the timeout is gone too; one that never
-    /// sent RTCP cannot be judged while the call is on hold.
+    /// When the peer counts as gone: no RTP and no RTCP for the timeout. On hold RTP may
+    /// stop but RTCP goes on (RFC 3550 §6, RFC 3264 §5.1), so a peer that reports (it has
+    /// sent RTCP, or said it would by negotiating rtcp-mux) and falls silent is gone too;
+    /// one that never reports cannot be judged while the call is on hold.
     fn inactivity_deadline(&self) -> Option<Instant> {
         let timeout = self.inactivity_timeout?;
-        if self.timeout_reported {
-            return None;
-        }
-        if self.direction == MediaDirection::SendRecv {
-            return Some(self.last_sign_of_life() + timeout);
-        }
-        let last_rtcp = self.last_rtcp?;
-        Some(last_rtcp.max(self.receiving_since) + timeout)
+        let judged = self.direction == MediaDirection::SendRecv
+            || self.last_rtcp.is_some()
+            || self.peer_reports;
+        (judged && !self.timeout_reported).then(|| self.last_sign_of_life() + timeout)
+    }
+
+    /// Whether the peer said it sends RTCP (see [`RtpSessionConfig::peer_reports`]); a
+    /// re-INVITE may change it.
+    pub fn set_peer_reports(&mut self, peer_reports: bool) {
+        self.peer_reports = peer_reports;
     }
 
     /// The latest of: the stream becoming send-receive, the last RTP, the last RTCP.
@@ -1782,6 +1791,33 @@ mod tests {
         assert_eq!(events_until(&mut s, Instant::from_millis(1_499)), []);
         assert_eq!(
             events_until(&mut s, Instant::from_millis(1_500)),
+            [timeout_after(500)]
+        );
+    }
+
+    /// A peer that negotiated rtcp-mux said it reports (RFC 5761): held, it is timed out
+    /// even when none of its reports ever arrived, and a report that does arrive restarts
+    /// the timer.
+    #[test]
+    fn a_held_stream_whose_peer_said_it_reports_is_timed_out_without_a_report() {
+        let mut c = config(1, B_ADDR, MediaMode::Silence);
+        c.inactivity_timeout = Some(Duration::from_millis(500));
+        c.direction = MediaDirection::Inactive;
+        c.peer_reports = true;
+        let mut s = RtpSession::new(c.clone(), Instant::ZERO);
+        assert_eq!(events_until(&mut s, Instant::from_millis(499)), []);
+        assert_eq!(
+            events_until(&mut s, Instant::from_millis(500)),
+            [timeout_after(500)]
+        );
+
+        let mut s = RtpSession::new(c, Instant::ZERO);
+        let mut rr = Vec::new();
+        rtcp::write_receiver_report(&mut rr, 0x5EED, &[]).unwrap();
+        s.handle_rtcp(Instant::from_millis(300), &rr);
+        assert_eq!(events_until(&mut s, Instant::from_millis(799)), []);
+        assert_eq!(
+            events_until(&mut s, Instant::from_millis(800)),
             [timeout_after(500)]
         );
     }
