@@ -406,8 +406,11 @@ pub enum KnownRace {
     HangupBeforeAck,
     /// The caller could not use the callee's 2xx (its SDP arrived corrupted or
     /// unacceptable): it ACKs and BYEs it and reports `NotAcceptable` (or `Internal`)
-    /// without `Answered`, while the callee reports `Answered` then `HungUp { by: Remote }`.
-    /// Not a race: both are right about what they saw.
+    /// without `Answered`, while the callee reports `Answered` and then whatever ended its
+    /// side first: that BYE (`HungUp { by: Remote }`), or, when the BYE was delayed or
+    /// lost, its own hang-up or shutdown, or the 481 its next request met
+    /// (`DialogGone`). Not a race: both are right about what they saw. (That the BYE is
+    /// sent at all is `core_findings.rs`'s `an_unusable_2xx_is_acked_and_byed`.)
     CallerRefused2xx,
     /// The caller's INVITE arrived with its Via branch corrupted, then intact as a
     /// retransmission: to the callee that is a second request with the same From tag,
@@ -442,11 +445,8 @@ impl KnownRace {
             caller.ended,
             Some(EndReason::NotAcceptable | EndReason::Internal)
         );
-        if !caller.answered
-            && caller_refused
-            && callee.answered
-            && hung_up(callee, Some(Side::Remote))
-        {
+        let callee_gone = hung_up(callee, None) || callee.ended == Some(EndReason::DialogGone);
+        if !caller.answered && caller_refused && callee.answered && callee_gone {
             return Some(KnownRace::CallerRefused2xx);
         }
         let caller_saw_482 = matches!(

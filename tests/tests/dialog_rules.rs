@@ -294,6 +294,31 @@ fn bye_to_a_peer_whose_invite_had_no_from_tag_carries_no_empty_tag() {
     assert!(!String::from_utf8_lossy(&bye).contains("tag=\r\n"));
 }
 
+/// Bob (alone in the pump) takes `invite` from the stranger and accepts it.
+fn accepted(invite: &str) -> (Pump, SessionId) {
+    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    p.inject("bob", from, invite.as_bytes());
+    let session = p.ep("bob").sessions().next().expect("a session").id;
+    let now = p.now;
+    p.ep("bob").accept(now, session).expect("accept");
+    p.run_for(Duration::from_millis(100));
+    (p, session)
+}
+
+/// The Request-URI of the BYE bob sends when he hangs up a call he accepted from
+/// `invite`. No ACK comes, so the BYE waits for the 2xx's retransmissions to give up
+/// (64·T1).
+fn bye_request_uri_after(invite: &str) -> String {
+    let (mut p, session) = accepted(invite);
+    let now = p.now;
+    p.ep("bob").hangup(now, session).expect("hang up");
+    p.run_for(Duration::from_secs(40));
+    let bye = bye_to_peer(&p);
+    let message = session_core::sip::Message::parse(&bye).expect("the BYE parses");
+    message.request_uri().expect("a Request-URI").raw.to_owned()
+}
+
 /// RFC 3261 §12.1.1: the remote target is the INVITE's Contact URI. An INVITE whose
 /// Contact is missing or unusable (here: none, and a From whose `tag` was mangled into
 /// another parameter) leaves the From URI as the target; the BYE's Request-URI must be
@@ -301,28 +326,12 @@ fn bye_to_a_peer_whose_invite_had_no_from_tag_carries_no_empty_tag() {
 /// takes as a Request-URI (found by the simulator's sweep, a corrupted INVITE).
 #[test]
 fn bye_to_a_peer_whose_invite_had_no_contact_goes_to_its_from_uri() {
-    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
-    let from: SocketAddr = STRANGER.parse().unwrap();
     let no_contact = with_offer(
         &invite("z9hG4bKnocontact")
             .replace(";tag=merged1", ";ta3=merged1")
             .replace("Contact: <sip:x@127.0.0.9:5060>\r\n", ""),
     );
-    p.inject("bob", from, no_contact.as_bytes());
-    let session = p.ep("bob").sessions().next().expect("a session").id;
-    let now = p.now;
-    p.ep("bob").accept(now, session).expect("accept");
-    p.run_for(Duration::from_millis(100));
-    let now = p.now;
-    p.ep("bob").hangup(now, session).expect("hang up");
-    // Without the ACK the BYE waits for the 2xx's retransmissions to give up (64·T1).
-    p.run_for(Duration::from_secs(40));
-    let bye = bye_to_peer(&p);
-    let message = session_core::sip::Message::parse(&bye).expect("the BYE parses");
-    assert_eq!(
-        message.request_uri().map(|u| u.raw),
-        Some("sip:x@127.0.0.9")
-    );
+    assert_eq!(bye_request_uri_after(&no_contact), "sip:x@127.0.0.9");
 }
 
 /// RFC 3261 §19.1.5: a Request-URI carries no header component, so a Contact with one
@@ -330,26 +339,34 @@ fn bye_to_a_peer_whose_invite_had_no_contact_goes_to_its_from_uri() {
 /// as without a Contact, and its request line parses.
 #[test]
 fn a_contact_with_a_header_component_is_not_taken_as_the_remote_target() {
-    let mut p = Pump::new(vec![("bob", config("127.0.0.2:5060", 2))]);
-    let from: SocketAddr = STRANGER.parse().unwrap();
     let damaged = with_offer(&invite("z9hG4bKdamagedcontact").replace(
         "Contact: <sip:x@127.0.0.9:5060>",
         "Contact: <sip:x@127.0.0?9:5060>",
     ));
-    p.inject("bob", from, damaged.as_bytes());
-    let session = p.ep("bob").sessions().next().expect("a session").id;
-    let now = p.now;
-    p.ep("bob").accept(now, session).expect("accept");
-    p.run_for(Duration::from_millis(100));
-    let now = p.now;
-    p.ep("bob").hangup(now, session).expect("hang up");
-    p.run_for(Duration::from_secs(40));
-    let bye = bye_to_peer(&p);
-    let message = session_core::sip::Message::parse(&bye).expect("the BYE parses");
-    assert_eq!(
-        message.request_uri().map(|u| u.raw),
-        Some("sip:x@127.0.0.9")
-    );
+    assert_eq!(bye_request_uri_after(&damaged), "sip:x@127.0.0.9");
+}
+
+/// RFC 3261 §13.3.1.4 and §18.2.2: until the ACK, our 2xx is re-sent where its first copy
+/// went, by the INVITE's Via, not to the Contact, which may name another host (the
+/// simulator's sweep found the retransmissions going to a Contact damaged on its way,
+/// so the caller never got the 2xx and the call was lost).
+#[test]
+fn a_2xx_is_retransmitted_by_the_via_not_to_the_contact() {
+    let elsewhere = with_offer(&invite("z9hG4bKelsewhere").replace(
+        "Contact: <sip:x@127.0.0.9:5060>",
+        "Contact: <sip:x@127.0.0.77:5070>",
+    ));
+    let (mut p, _) = accepted(&elsewhere);
+    p.run_for(Duration::from_secs(3));
+    let to_of_200s: Vec<String> = p
+        .unrouted
+        .iter()
+        .zip(&p.unrouted_to)
+        .filter(|(w, _)| status_of(&w.bytes) == Some(200))
+        .map(|(_, to)| to.to_string())
+        .collect();
+    // Sent at once, then 0.5 s (T1) and 1.5 s (T1 + 2·T1) after it; the next is due at 3.5 s.
+    assert_eq!(to_of_200s, [STRANGER; 3]);
 }
 
 /// RFC 3261 §12.2.1.2, RFC 5057 §5.1: a 481 to our re-INVITE says the peer no longer knows

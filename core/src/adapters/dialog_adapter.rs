@@ -378,6 +378,7 @@ pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     };
     let headers = session_timer_headers(granted.as_ref());
     let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
+    let tx = call.invite.incoming.as_ref().map(|invite| invite.tx);
     let bytes = respond_to_invite(step, call, 200, Some(&contact), body.as_deref(), &pairs)?;
     call.refresh.granted(step, granted.map(|(se, _)| se));
     // When the body is our offer (the INVITE had none), the ACK brings the answer.
@@ -386,7 +387,7 @@ pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     if let Some(d) = call.dialog.as_mut() {
         d.confirm();
     }
-    start_2xx_retransmission(step, call, bytes, cseq);
+    start_2xx_retransmission(step, call, bytes, cseq, tx);
     Ok(())
 }
 
@@ -503,7 +504,18 @@ pub(crate) fn build_response(
     Ok(out)
 }
 
-fn start_2xx_retransmission(step: &mut Step<'_>, call: &mut Call, bytes: Vec<u8>, cseq: u32) {
+/// Re-sends our 2xx to the INVITE of server transaction `tx` until the ACK (RFC 3261
+/// §13.3.1.4), where the transaction sent it.
+fn start_2xx_retransmission(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    bytes: Vec<u8>,
+    cseq: u32,
+    tx: Option<TransactionId>,
+) {
+    let destination = tx
+        .and_then(|tx| step.transactions.reply_destination(tx))
+        .unwrap_or(call.peer);
     let t1 = step.config.timers.t1;
     let now = step.now;
     let give_up_at = now + t1 * 64;
@@ -515,6 +527,7 @@ fn start_2xx_retransmission(step: &mut Step<'_>, call: &mut Call, bytes: Vec<u8>
     };
     call.invite.retransmit_2xx = Some(Retransmit2xx {
         bytes,
+        destination,
         interval,
         give_up_at,
         cseq,
@@ -907,7 +920,7 @@ pub(super) fn accept_reinvite(
     step.transactions
         .send_response(step.now, pending.tx, 200, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
-    start_2xx_retransmission(step, call, bytes, pending.cseq);
+    start_2xx_retransmission(step, call, bytes, pending.cseq, Some(pending.tx));
     call.refresh.granted(step, granted.map(|(se, _)| se));
     Ok(())
 }

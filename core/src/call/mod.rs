@@ -89,6 +89,8 @@ pub(crate) struct OutgoingRequest {
 #[derive(Clone, Debug)]
 pub(crate) struct Retransmit2xx {
     pub(crate) bytes: Vec<u8>,
+    /// Where the first copy went (the INVITE's Via, RFC 3261 §18.2.2).
+    pub(crate) destination: SocketAddr,
     pub(crate) interval: Duration,
     pub(crate) give_up_at: Instant,
     pub(crate) cseq: u32,

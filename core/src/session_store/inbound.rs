@@ -702,8 +702,11 @@ fn end_forked_dialog(call: &mut Call, msg: &Message<'_>, step: &mut Step<'_>) {
     else {
         return;
     };
-    // Its BYE goes on from the CSeq our requests in the early dialog reached (a PRACK,
-    // an UPDATE), so that no request of this call goes backwards.
+    // The call's dialogs share one CSeq count: the BYE goes on from where our requests in
+    // the early dialog reached (a PRACK, an UPDATE), and our dialog's next request from
+    // the BYE's. Each dialog only needs its own to increase (RFC 3261 §12.2.1.1), but a
+    // 2xx whose To tag was damaged on the way looks like another fork, and the peer sees
+    // its BYE in the real dialog: sharing the count keeps that dialog's CSeqs increasing.
     if let Some(ours) = call.dialog.as_ref() {
         dialog.skip_local_seq_past(ours.local_seq());
     }
@@ -719,6 +722,9 @@ fn end_forked_dialog(call: &mut Call, msg: &Message<'_>, step: &mut Step<'_>) {
     let _ = dialog_adapter::send_ack_standalone(step, &mut fork, &ack_event);
     if !already_ended {
         let _ = dialog_adapter::send_bye_standalone(step, &mut fork);
+    }
+    if let (Some(ours), Some(theirs)) = (call.dialog.as_mut(), fork.dialog.as_ref()) {
+        ours.skip_local_seq_past(theirs.local_seq());
     }
 }
 

@@ -196,10 +196,9 @@ impl Session {
             self.feed(timeout, step);
             return;
         }
-        let bytes = r.bytes.clone();
+        let (bytes, dest) = (r.bytes.clone(), r.destination);
         r.interval = (r.interval * 2).min(step.config.timers.t2);
         let next = (now + r.interval).min(r.give_up_at);
-        let dest = dialog_adapter::dialog_destination(step, &self.call);
         step.transmit(dest, self.call.transport.clone(), bytes);
         step.set_timer(SessionTimer::Retransmit2xx, next);
     }

@@ -456,6 +456,14 @@ impl TransactionLayer {
         ))
     }
 
+    /// Where server transaction `id` sends its responses: the Via's `received` and
+    /// `rport`, or its sent-by (RFC 3261 §18.2.2, RFC 3581). The TU re-sends a 2xx there
+    /// too (§13.3.1.4), not to the dialog's remote target, which a Contact names.
+    pub fn reply_destination(&self, id: TransactionId) -> Option<SocketAddr> {
+        let entry = self.entries.get(id)?;
+        matches!(entry.index, Index::Server(_)).then_some(entry.dest)
+    }
+
     /// The owner tag of transaction `id`.
     pub fn owner(&self, id: TransactionId) -> Option<u64> {
         self.entries.get(id).map(|e| e.owner)
