@@ -27,6 +27,15 @@ fn release_free_memory() {
         // free lists under its arena locks; it is safe to call from any thread at any
         // time.
         let released = unsafe { libc::malloc_trim(0) };
-        tracing::debug!(released, "idle: free heap pages returned to the system");
+        // SAFETY: mallinfo2 only reads the allocator's counters.
+        let m = unsafe { libc::mallinfo2() };
+        tracing::debug!(
+            released,
+            in_use = m.uordblks,
+            free = m.fordblks,
+            mmapped = m.hblkhd,
+            arena = m.arena,
+            "idle: free heap pages returned to the system"
+        );
     }
 }

@@ -18,6 +18,7 @@
 //!   which one to evict when the connection limit is reached.
 //! - [`DriverLimits`]: the bounds every runtime applies (buffers, connections, work per
 //!   wake-up).
+//! - [`pop_trimmed`]: a queue's front, giving back its peak room once drained.
 //!
 //! Nothing here opens a socket or reads a clock. The decisions that need sockets (which
 //! socket an output leaves by, send or queue, connect or refuse, when a port is released)
@@ -32,6 +33,7 @@ mod idle;
 mod limits;
 mod media_book;
 mod ports;
+mod queue;
 mod recording;
 mod retry;
 mod stats;
@@ -43,6 +45,7 @@ pub use idle::{IdleConnections, DEFAULT_IDLE_TIMEOUT};
 pub use limits::DriverLimits;
 pub use media_book::{MediaBook, MediaSocket, RtpCounters, Source};
 pub use ports::{PortAllocator, PortRangeError};
+pub use queue::{pop_trimmed, KEPT_CAPACITY};
 pub use recording::{RecordedInput, Recording, ReplayMismatch};
 pub use retry::{QueueFull, RetryQueue};
 pub use stats::DriverStats;

@@ -73,7 +73,7 @@ impl RetryQueue {
 
     /// Removes the oldest datagram (it was sent, or failed for good).
     pub fn pop_front(&mut self) -> Option<Transmit> {
-        let t = self.items.pop_front()?;
+        let t = super::pop_trimmed(&mut self.items)?;
         self.bytes -= t.payload.len();
         Some(t)
     }

@@ -166,10 +166,6 @@ impl fmt::Display for CommandError {
 
 impl std::error::Error for CommandError {}
 
-/// Room the output queue keeps once drained: what one busy input yields, without
-/// holding on to a burst's worth.
-const KEPT_OUTPUTS: usize = 256;
-
 /// The sans-IO SIP endpoint: transactions, dialogs, sessions on a state table, SDP and
 /// RTP, fed with datagrams, commands and time.
 #[derive(Debug)]
@@ -310,13 +306,7 @@ impl Endpoint {
 
     /// The next output; call until `None` after every input.
     pub fn poll_output(&mut self) -> Option<Output> {
-        let output = self.outputs.pop_front();
-        if output.is_none() && self.outputs.capacity() > KEPT_OUTPUTS {
-            // One input can yield thousands of outputs (a timer instant that many
-            // transactions share under load); the queue gives that room back once drained.
-            self.outputs.shrink_to(KEPT_OUTPUTS);
-        }
-        output
+        crate::driver::pop_trimmed(&mut self.outputs)
     }
 
     /// When the endpoint next needs [`Endpoint::handle_timeout`].

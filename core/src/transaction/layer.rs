@@ -437,7 +437,7 @@ impl TransactionLayer {
 
     /// The next output, oldest first; drain until `None` after every input.
     pub fn poll_output(&mut self) -> Option<TransactionOutput> {
-        self.outputs.pop_front()
+        crate::driver::pop_trimmed(&mut self.outputs)
     }
 
     /// The state of transaction `id`, or `None` once it has terminated.

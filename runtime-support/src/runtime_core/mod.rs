@@ -423,7 +423,7 @@ impl<R: Io> Core<R> {
 
     /// The next session event for the application.
     pub fn poll_event(&mut self) -> Option<SessionEvent> {
-        self.events.pop_front()
+        session_core::driver::pop_trimmed(&mut self.events)
     }
 
     /// The next host name the endpoint wants resolved (RFC 3263); the runtime looks it
