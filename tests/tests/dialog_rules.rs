@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use session_core::endpoint::{EndReason, Side};
 use session_core::SessionId;
 use session_core_tests::{
     alice_and_bob, answered, config, dialog_ids, first_on_wire, header_of, peer_reply, status_of,
@@ -410,4 +411,43 @@ fn a_481_to_our_re_invite_ends_the_call_with_a_bye() {
         Some(session_core::endpoint::EndReason::DialogGone)
     );
     assert_ne!(c.p.state("bob", c.bob).as_deref(), Some("Active"));
+}
+
+/// A BYE that comes before the ACK ends the call (RFC 3261 §15.1.2) and the 2xx's
+/// retransmissions with it: the BYE names the dialog our 2xx made, so the caller had it.
+#[test]
+fn a_bye_before_the_ack_stops_the_2xx_retransmissions() {
+    let (mut p, session) = accepted(&with_offer(&invite("z9hG4bKbyefirst")));
+    let from: SocketAddr = STRANGER.parse().unwrap();
+    let ok = p
+        .unrouted
+        .iter()
+        .find(|w| status_of(&w.bytes) == Some(200))
+        .expect("the 200")
+        .bytes
+        .clone();
+    let to = header_of(&ok, "To").expect("To");
+    let bye = invite("z9hG4bKbyefirstbye")
+        .replacen("INVITE sip:", "BYE sip:", 1)
+        .replace("CSeq: 1 INVITE", "CSeq: 2 BYE")
+        .replace("To: <sip:bob@127.0.0.2>", &format!("To: {to}"));
+    p.inject("bob", from, bye.as_bytes());
+    let oks_to_invite = |p: &Pump| {
+        p.unrouted
+            .iter()
+            .filter(|w| status_of(&w.bytes) == Some(200))
+            .filter(|w| header_of(&w.bytes, "CSeq").is_some_and(|c| c.ends_with("INVITE")))
+            .count()
+    };
+    let before = oks_to_invite(&p);
+    p.run_for(Duration::from_secs(10));
+    assert_eq!(oks_to_invite(&p), before, "no 2xx re-sent after the BYE");
+    let bye_answered = p.unrouted.iter().any(|w| {
+        status_of(&w.bytes) == Some(200) && header_of(&w.bytes, "CSeq").as_deref() == Some("2 BYE")
+    });
+    assert!(bye_answered, "the BYE is answered 200");
+    assert_eq!(
+        p.end_reason("bob", session),
+        Some(EndReason::HungUp { by: Side::Remote })
+    );
 }

@@ -1005,6 +1005,20 @@ pub(super) fn refresh_session(step: &mut Step<'_>, call: &mut Call) -> Result<()
     Ok(())
 }
 
+/// Answers a BYE with 200. A 2xx of ours still being re-sent for want of its ACK stops
+/// too: the BYE names the dialog, so the caller had the 2xx (or ends the call either way),
+/// and re-sending it after the session has ended only draws ACKs for nothing.
+pub(super) fn accept_bye(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    pending: &mut Option<IncomingRequest>,
+) -> Result<(), ActionError> {
+    if call.invite.retransmit_2xx.take().is_some() {
+        step.cancel_timer(SessionTimer::Retransmit2xx);
+    }
+    answer_pending(step, call, pending, 200)
+}
+
 /// Answers the pending in-dialog request (BYE, REFER, NOTIFY, a refused re-INVITE).
 pub(crate) fn answer_pending(
     step: &mut Step<'_>,

@@ -55,7 +55,7 @@ impl ActionHandler for Adapters<'_, '_> {
             Action::SendACK => d::send_ack(step, call, event),
             Action::SendCANCEL => d::send_cancel(step, call),
             Action::SendBYE => d::send_bye(step, call, event),
-            Action::AcceptBYE => d::answer_pending(step, call, &mut payload.request, 200),
+            Action::AcceptBYE => d::accept_bye(step, call, &mut payload.request),
             Action::AcceptCANCEL => d::accept_cancel(step, call, payload.cancel.take()),
             Action::SendReINVITE { mode } => d::send_reinvite(step, call, mode),
             Action::AcceptReINVITE => d::accept_reinvite(step, call, &mut payload.request),
