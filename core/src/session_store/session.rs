@@ -11,7 +11,8 @@ use smallvec::SmallVec;
 
 use crate::adapters::{dialog_adapter, media_adapter, Adapters};
 use crate::call::{
-    Call, DtmfMode, EndReason, IncomingRequest, Payload, SessionId, SessionTimer, Step, Transmit,
+    Call, DtmfMode, EndReason, IncomingRequest, Payload, Relocation, SessionId, SessionTimer,
+    Step, Transmit, MAX_RELOCATION_ATTEMPTS,
 };
 use crate::dialog::DialogRole;
 use crate::media::{rtcp, MediaEvent};
@@ -179,8 +180,62 @@ impl Session {
                 }
                 return self.service_media(step);
             }
+            SessionTimer::Relocation => return self.relocate(step),
         };
         self.feed(Event::new(event), step);
+    }
+
+    /// The runtime opened the RTP socket of a call restored here: media starts with what
+    /// was negotiated, and the re-INVITE moving the call goes (`call::relocation`). A call
+    /// that ended meanwhile (its peer's BYE reached us first) gives the socket back.
+    pub(crate) fn relocated_media_ready(&mut self, step: &mut Step<'_>) {
+        if self.machine.is_terminal(step.table) {
+            self.call.relocation = Relocation::Settled;
+            let _ = media_adapter::stop_media_flow(step, &mut self.call);
+            return;
+        }
+        if media_adapter::start_media_flow(step, &mut self.call).is_err() {
+            return self.give_up_relocation(EndReason::MediaFailed, step);
+        }
+        self.relocate(step);
+        self.service_media(step);
+    }
+
+    /// Sends the re-INVITE moving a restored call here, once more.
+    fn relocate(&mut self, step: &mut Step<'_>) {
+        if !self.call.relocation.is_under_way() || self.machine.is_terminal(step.table) {
+            return;
+        }
+        if dialog_adapter::send_relocation(step, &mut self.call).is_err() {
+            self.give_up_relocation(EndReason::DialogGone, step);
+        }
+    }
+
+    /// The re-INVITE moving the call here got a final refusal: a 491 (the peer's offer
+    /// crossed ours) or a 500/503 (try later) is tried again after the glare back-off,
+    /// a few times; anything else, or too many refusals, means the peer does not follow
+    /// us and the call ends.
+    pub(crate) fn relocation_refused(&mut self, status: u16, step: &mut Step<'_>) {
+        let attempts = self.call.relocation.attempts();
+        if matches!(status, 491 | 500 | 503) && attempts < MAX_RELOCATION_ATTEMPTS {
+            self.call.relocation = Relocation::BackingOff { attempts };
+            let at = step.now + dialog_adapter::glare_backoff(step, self.call.role);
+            step.set_timer(SessionTimer::Relocation, at);
+            return;
+        }
+        let reason = match status {
+            408 => EndReason::Timeout,
+            _ => EndReason::DialogGone,
+        };
+        self.give_up_relocation(reason, step);
+    }
+
+    /// The call cannot be moved here (no RTP socket, or the peer does not follow): it
+    /// ends as a dialog whose request failed (RFC 3261 §12.2.1.2), by the table's BYE.
+    pub(crate) fn give_up_relocation(&mut self, reason: EndReason, step: &mut Step<'_>) {
+        self.call.relocation = Relocation::Settled;
+        self.call.report.end_reason.get_or_insert(reason);
+        self.feed(Event::new(EventType::DialogTimeout).with_status(408), step);
     }
 
     /// RFC 3261 §13.3.1.4: re-send the 2xx at T1, 2·T1 … capped at T2, until the ACK;
