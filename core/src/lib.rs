@@ -116,7 +116,7 @@ pub mod transaction;
 
 pub use endpoint::{
     CallOptions, Command, CommandError, Config, Endpoint, MediaInput, Output, ReliableProvisionals,
-    SessionEvent, SessionId, SessionInfo,
+    RestoreError, SessionEvent, SessionId, SessionInfo, SessionSnapshot, SnapshotError,
 };
 pub use media::{DtmfMode, MediaMode};
 pub use rng::Rng;

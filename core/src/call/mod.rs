@@ -6,8 +6,8 @@
 mod event;
 mod offer_answer;
 mod registration;
-mod relocation;
 mod reliable;
+mod relocation;
 mod session_refresh;
 mod step;
 mod transfer;
@@ -16,8 +16,8 @@ pub use crate::media::DtmfMode;
 pub use event::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub(crate) use offer_answer::OfferAnswer;
 pub(crate) use registration::Registration;
-pub(crate) use relocation::{Relocation, MAX_RELOCATION_ATTEMPTS};
 pub(crate) use reliable::{Reliability, Unacknowledged};
+pub(crate) use relocation::{Relocation, MAX_RELOCATION_ATTEMPTS};
 pub(crate) use session_refresh::MIN_SESSION_EXPIRES;
 pub(crate) use session_refresh::{
     asks_too_brief, grant, min_se_of, SessionExpires, SessionRefresh,

@@ -25,10 +25,7 @@ pub(crate) enum Relocation {
     /// Restored; waiting for the runtime's RTP socket before offering its address.
     AwaitingMedia,
     /// Our re-INVITE is in flight (`attempts` sent so far).
-    Offered {
-        tx: TransactionId,
-        attempts: u8,
-    },
+    Offered { tx: TransactionId, attempts: u8 },
     /// A retryable refusal came; the re-INVITE goes again when its timer fires.
     BackingOff { attempts: u8 },
 }

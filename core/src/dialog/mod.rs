@@ -18,7 +18,9 @@ use std::fmt;
 
 /// Identifies a dialog from this endpoint's side: Call-ID, local tag, remote tag
 /// (RFC 3261 §12). For a UAC the local tag is the From tag; for a UAS it is the To tag.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct DialogId {
     /// The Call-ID header's value.
     pub call_id: String,
@@ -58,7 +60,10 @@ pub enum DialogState {
 }
 
 /// Which side of the dialog-creating INVITE this endpoint was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum DialogRole {
     /// We sent the INVITE.
     Uac,

@@ -28,12 +28,16 @@ mod output;
 mod resolving;
 mod router;
 mod stats;
+mod takeover;
 mod timers;
 mod uas_checks;
 
 pub use crate::call::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub use crate::config::{Config, ReliableProvisionals};
-pub use crate::session_store::SessionInfo;
+pub use crate::session_store::{
+    Contradiction, NegotiatedMedia, NotMovable, RestoreError, SessionInfo, SessionSnapshot,
+    SessionTimerSnapshot, SnapshotError, TimerSnapshot, SNAPSHOT_VERSION,
+};
 pub use bridge::RtpRelay;
 pub use command::Command;
 pub use output::Output;
@@ -277,14 +281,29 @@ impl Endpoint {
                     return;
                 };
                 s.call.media.local_rtp = Some(local_rtp);
+                let restored = s.call.relocation == crate::call::Relocation::AwaitingMedia;
                 self.sessions.index_rtp(local_rtp, session);
                 if let Some(local_rtcp) = crate::media::rtcp::rtcp_address(local_rtp) {
                     self.sessions.index_rtp(local_rtcp, session);
                 }
-                self.feed(now, session, Event::new(EventType::MediaSessionReady));
+                if restored {
+                    self.step(now, session, |s, step| s.relocated_media_ready(step));
+                } else {
+                    self.feed(now, session, Event::new(EventType::MediaSessionReady));
+                }
             }
             MediaInput::Failed { session } => {
-                self.feed(now, session, Event::new(EventType::MediaSessionFailed));
+                let restored = self
+                    .sessions
+                    .get(session)
+                    .is_some_and(|s| s.call.relocation == crate::call::Relocation::AwaitingMedia);
+                if restored {
+                    self.step(now, session, |s, step| {
+                        s.give_up_relocation(EndReason::MediaFailed, step)
+                    });
+                } else {
+                    self.feed(now, session, Event::new(EventType::MediaSessionFailed));
+                }
             }
         }
         self.after_step(now);

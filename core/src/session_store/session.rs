@@ -11,8 +11,8 @@ use smallvec::SmallVec;
 
 use crate::adapters::{dialog_adapter, media_adapter, Adapters};
 use crate::call::{
-    Call, DtmfMode, EndReason, IncomingRequest, Payload, Relocation, SessionId, SessionTimer,
-    Step, Transmit, MAX_RELOCATION_ATTEMPTS,
+    Call, DtmfMode, EndReason, IncomingRequest, Payload, Relocation, SessionId, SessionTimer, Step,
+    Transmit, MAX_RELOCATION_ATTEMPTS,
 };
 use crate::dialog::DialogRole;
 use crate::media::{rtcp, MediaEvent};
