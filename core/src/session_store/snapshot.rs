@@ -173,8 +173,6 @@ pub enum NotMovable {
     GlareBackOff,
     /// A command waits for the current exchange to end.
     CommandDeferred,
-    /// The call is being moved here and the peer does not follow yet.
-    Moving,
 }
 
 /// Why [`Endpoint::snapshot`](crate::Endpoint::snapshot) gave no snapshot.
@@ -386,7 +384,8 @@ pub(crate) fn take(session: &Session, at: Surroundings<'_>) -> Result<SessionSna
 }
 
 /// A call can be moved when it stands on its confirmed dialog alone: answered and
-/// acknowledged, not ending, and with no exchange of either side under way.
+/// acknowledged, not ending, and with no exchange of either side under way. A call
+/// restored here whose re-INVITE has not gone yet is one: it moves on as it came.
 fn check_movable(session: &Session, at: &Surroundings<'_>) -> Result<(), NotMovable> {
     let call = &session.call;
     if call.registration.is_some() {
@@ -404,9 +403,6 @@ fn check_movable(session: &Session, at: &Surroundings<'_>) -> Result<(), NotMova
     }
     if call.invite.bye_sent {
         return Err(NotMovable::Ending);
-    }
-    if call.relocation.is_under_way() {
-        return Err(NotMovable::Moving);
     }
     if call.invite.retransmit_2xx.is_some() {
         return Err(NotMovable::AckAwaited);
