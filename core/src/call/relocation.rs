@@ -7,9 +7,9 @@
 //! our new socket (RFC 3264 §8.3.1: a changed address in a new offer). It is an exchange
 //! of its own, outside the state table, like a session refresh: the table's state is the
 //! application's view of the call, which moving it does not change. It goes once the
-//! runtime has opened the RTP socket; a 491 (the peer's offer crossed ours) or a refusal
-//! that asks us to try later is tried again after the glare back-off (RFC 3261 §14.1), a
-//! few times; any other failure means the peer cannot follow us, and the call ends.
+//! runtime has opened the RTP socket. A 481 or 408 (the dialog is gone) ends the call;
+//! any other refusal is tried again after the glare back-off (RFC 3261 §14.1), a few
+//! times, before the call ends: until the peer follows, what it sends goes nowhere.
 
 use crate::transaction::TransactionId;
 

@@ -211,13 +211,15 @@ impl Session {
         }
     }
 
-    /// The re-INVITE moving the call here got a final refusal: a 491 (the peer's offer
-    /// crossed ours) or a 500/503 (try later) is tried again after the glare back-off,
-    /// a few times; anything else, or too many refusals, means the peer does not follow
-    /// us and the call ends.
+    /// The re-INVITE moving the call here got a final refusal. A 481 or 408 says the
+    /// dialog is gone (RFC 5057 §5.1): the call ends. Anything else — a 491 (the peer's
+    /// offer crossed ours), a 5xx, or a 4xx that a copy damaged on its way can draw — is
+    /// tried again after the glare back-off (RFC 3261 §14.1), a few times: until the peer
+    /// follows, its requests and media go to the endpoint that is gone, so giving up at
+    /// once would lose a call that one more try could save.
     pub(crate) fn relocation_refused(&mut self, status: u16, step: &mut Step<'_>) {
         let attempts = self.call.relocation.attempts();
-        if matches!(status, 491 | 500 | 503) && attempts < MAX_RELOCATION_ATTEMPTS {
+        if !matches!(status, 408 | 481) && attempts < MAX_RELOCATION_ATTEMPTS {
             self.call.relocation = Relocation::BackingOff { attempts };
             let at = step.now + dialog_adapter::glare_backoff(step, self.call.role);
             step.set_timer(SessionTimer::Relocation, at);
