@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::auth::{Credentials, Login};
+use session_core::dialog::DialogRole;
 use session_core::endpoint::{EndReason, MediaRequest, Output, SessionEvent};
 use session_core::media::MediaMode;
 use session_core::resolve::{QueryId, ResolveError, Resolved};
@@ -45,7 +46,6 @@ use session_core::transaction::TimerConfig;
 use session_core::{
     CallOptions, Command, CommandError, Config, Endpoint, Instant, MediaInput, Rng,
 };
-use session_core::dialog::DialogRole;
 use session_core::{ReliableProvisionals, SessionId, SessionSnapshot};
 
 use crate::dns::SimDns;

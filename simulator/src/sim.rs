@@ -509,8 +509,7 @@ impl<N: SimNode> Simulation<N> {
             return Ok(());
         };
         let stopped = |status| status == NodeStatus::Stopped;
-        if stopped(self.world.nodes[from.0].status) || stopped(self.world.nodes[target.0].status)
-        {
+        if stopped(self.world.nodes[from.0].status) || stopped(self.world.nodes[target.0].status) {
             let error = ScriptError::InvalidInState {
                 action: action.clone(),
                 state: "stopped".to_owned(),

@@ -146,6 +146,8 @@ pub enum CommandError {
     TooManyQueries,
     /// The endpoint is draining ([`Endpoint::drain`]) or shut down: it starts nothing new.
     Draining,
+    /// A snapshot could not be restored ([`Command::Restore`]).
+    Restore(RestoreError),
 }
 
 impl fmt::Display for CommandError {
@@ -164,6 +166,7 @@ impl fmt::Display for CommandError {
             CommandError::TooManySessions => f.write_str("session limit reached"),
             CommandError::TooManyQueries => f.write_str("too many host names being resolved"),
             CommandError::Draining => f.write_str("the endpoint is draining"),
+            CommandError::Restore(e) => write!(f, "cannot restore: {e}"),
         }
     }
 }
@@ -381,6 +384,9 @@ impl Endpoint {
             Command::Ring { session } => self.ring(now, session).map(done(session)),
             Command::Register { aor, expires } => self.register(now, &aor, expires),
             Command::Unregister { session } => self.unregister(now, session).map(done(session)),
+            Command::Restore { snapshot } => {
+                self.restore(now, *snapshot).map_err(CommandError::Restore)
+            }
         }
     }
 
