@@ -275,6 +275,63 @@ fn a_moved_call_is_reached_at_its_new_owner_and_its_bye_answered() {
 }
 
 #[test]
+fn a_moved_call_whose_peer_does_not_know_the_dialog_ends() {
+    let mut p = trio();
+    let (_, b) = answered(&mut p);
+    let now = p.now;
+    let mut taken = p.ep("bob").snapshot(now, b).expect("movable");
+    // Not the dialog Alice has: her answer to the re-INVITE is 481 (RFC 3261 §12.2.2).
+    taken.dialog.remote_tag = "unknown".into();
+    let moved = p.ep("bob2").restore(now, taken).expect("restores");
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.state("bob2", moved).as_deref(), Some("Terminated"));
+    assert_eq!(p.end_reason("bob2", moved), Some(EndReason::DialogGone));
+    let reinvites = p
+        .wire
+        .iter()
+        .filter(|w| w.from == "bob2" && w.bytes.starts_with(b"INVITE "))
+        .count();
+    assert_eq!(reinvites, 1, "a 481 is not tried again");
+}
+
+#[test]
+fn a_move_refused_491_goes_again_after_the_back_off() {
+    let mut p = trio();
+    let (a, b) = answered(&mut p);
+    let now = p.now;
+    let taken = p.ep("bob").snapshot(now, b).expect("movable");
+    p.drop_sip = Some(Box::new(|w| w.from == "bob" || w.to == "bob"));
+    // Alice's first answer to Bob's twin reaches it as a 491 (as if her own offer had
+    // crossed it).
+    let mut refused = false;
+    p.rewrite_sip = Some(Box::new(move |w| {
+        let answer = w.from == "alice" && w.to == "bob2" && w.bytes.starts_with(b"SIP/2.0 200");
+        if !answer || refused || !header_of(&w.bytes, "CSeq")?.ends_with("INVITE") {
+            return None;
+        }
+        refused = true;
+        let text = String::from_utf8_lossy(&w.bytes).replacen("200 OK", "491 Request Pending", 1);
+        Some(text.into_bytes())
+    }));
+    let moved = p.ep("bob2").restore(now, taken).expect("restores");
+    p.run_for(Duration::from_secs(6));
+    let reinvites = p
+        .wire
+        .iter()
+        .filter(|w| w.from == "bob2" && w.bytes.starts_with(b"INVITE "))
+        .count();
+    assert_eq!(reinvites, 2);
+    assert_eq!(p.state("bob2", moved).as_deref(), Some("Active"));
+    let now = p.now;
+    p.ep("alice").hangup(now, a).expect("hangs up");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(
+        p.end_reason("bob2", moved),
+        Some(EndReason::HungUp { by: Side::Remote })
+    );
+}
+
+#[test]
 fn bad_snapshots_are_refused_with_what_is_wrong() {
     let mut p = trio();
     let (_, b) = answered(&mut p);
