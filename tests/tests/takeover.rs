@@ -442,3 +442,25 @@ fn timers_keep_their_distance_from_the_snapshot_on_another_clock() {
     );
     assert_eq!(again.taken_at_us, ahead.as_micros());
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+
+    /// A snapshot damaged anywhere (one byte of its JSON replaced) is refused by the
+    /// format or by `restore`, or restored and run: never a panic, whatever it says.
+    #[test]
+    fn a_damaged_snapshot_never_panics(at in 0usize..4096, byte in proptest::prelude::any::<u8>()) {
+        let mut p = trio();
+        let (_, b) = answered(&mut p);
+        let now = p.now;
+        let taken = p.ep("bob").snapshot(now, b).expect("movable");
+        let mut text = serde_json::to_vec(&taken).expect("serialises");
+        let at = at % text.len();
+        text[at] = byte;
+        if let Ok(damaged) = serde_json::from_slice::<SessionSnapshot>(&text) {
+            if p.ep("bob2").restore(now, damaged).is_ok() {
+                p.run_for(Duration::from_secs(40));
+            }
+        }
+    }
+}
