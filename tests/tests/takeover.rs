@@ -332,6 +332,55 @@ fn a_move_refused_491_goes_again_after_the_back_off() {
 }
 
 #[test]
+fn two_bridged_legs_moved_together_are_bridged_again_and_media_still_crosses() {
+    let mut p = Pump::new(vec![
+        ("alice", config("127.0.0.1:5060", 1)),
+        ("bob", config("127.0.0.2:5060", 2)),
+        ("bob2", config("127.0.0.3:5060", 3)),
+        ("carol", config("127.0.0.4:5060", 4)),
+    ]);
+    let mut legs = Vec::new();
+    for caller in ["alice", "carol"] {
+        let now = p.now;
+        p.ep(caller)
+            .make_call(now, session_core_tests::BOB, Default::default())
+            .expect("calls");
+        p.run_for(Duration::from_millis(100));
+        let leg = p.incoming("bob").expect("bob rings");
+        let now = p.now;
+        p.ep("bob").accept(now, leg).expect("answers");
+        p.run_for(Duration::from_secs(1));
+        legs.push(leg);
+    }
+    let now = p.now;
+    p.ep("bob").bridge(now, legs[0], legs[1]).expect("bridges");
+    p.run_for(Duration::from_secs(1));
+    let now = p.now;
+    let taken: Vec<SessionSnapshot> = legs
+        .iter()
+        .map(|&leg| through_json(&p.ep("bob").snapshot(now, leg).expect("movable")))
+        .collect();
+    assert!(taken.iter().all(|s| s.relaying && s.bridged_with.is_some()));
+    p.drop_sip = Some(Box::new(|w| w.from == "bob" || w.to == "bob"));
+    let bob_ip = p.ep("bob").config().sip_addr.ip();
+    p.drop_media = Some(Box::new(move |to, _| to.ip() == bob_ip));
+    let moved: Vec<SessionId> = taken
+        .into_iter()
+        .map(|s| p.ep("bob2").restore(now, s).expect("restores"))
+        .collect();
+    let bridged = |p: &mut Pump, s| p.ep("bob2").session(s).and_then(|i| i.bridged_with);
+    assert_eq!(bridged(&mut p, moved[0]), Some(moved[1]));
+    assert_eq!(bridged(&mut p, moved[1]), Some(moved[0]));
+    p.run_for(Duration::from_secs(1));
+    let carol_before = p.rtp_delivered.get("carol").copied().unwrap_or(0);
+    p.run_for(Duration::from_secs(1));
+    assert!(
+        p.rtp_delivered.get("carol").copied().unwrap_or(0) > carol_before + 10,
+        "Alice's media reaches Carol through Bob's twin"
+    );
+}
+
+#[test]
 fn bad_snapshots_are_refused_with_what_is_wrong() {
     let mut p = trio();
     let (_, b) = answered(&mut p);
