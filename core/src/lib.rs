@@ -86,7 +86,7 @@
 //! | [`state_machine`] | the executor | — |
 //! | `call` (internal) | one call leg's data; what a session step may use and yields (effects) | — |
 //! | `adapters` (internal) | table actions → SIP and media | 3261 §12–15, 3264, 3515 |
-//! | `session_store` (internal) | the `Session` value (its inputs: SIP in a dialog, timers, RTP) and the store's indexes ([`SessionInfo`] to inspect) | 3261 §9, §12.2, §13, 6665 |
+//! | `session_store` (internal) | the `Session` value (its inputs: SIP in a dialog, timers, RTP) and the store's indexes ([`SessionInfo`] to inspect); a confirmed call as a portable [`SessionSnapshot`] ([`Endpoint::snapshot`], [`Endpoint::restore`]) | 3261 §9, §12, §13, 6665 |
 //! | [`resolve`] | what a driver is asked to look up for a host-name target, and the order of the answers | 3263 §4, 2782 |
 //! | [`endpoint`] | the façade: parsing, §8.2/§18 rules, transactions, routing to sessions, the output queue | 3261 §8, §18, 3581 |
 //!
@@ -116,7 +116,7 @@ pub mod transaction;
 
 pub use endpoint::{
     CallOptions, Command, CommandError, Config, Endpoint, MediaInput, Output, ReliableProvisionals,
-    SessionEvent, SessionId, SessionInfo,
+    RestoreError, SessionEvent, SessionId, SessionInfo, SessionSnapshot, SnapshotError,
 };
 pub use media::{DtmfMode, MediaMode};
 pub use rng::Rng;

@@ -17,7 +17,10 @@ use session_core::driver::{CapturedMessage, DriverStats, Epoch, RtpCounters, Sip
 use session_core::media::PushAudioError;
 use session_core::resolve::{Family, ResolveError};
 use session_core::state_machine::History;
-use session_core::{Command, CommandError, Endpoint, SessionEvent, SessionId, SessionInfo};
+use session_core::{
+    Command, CommandError, Endpoint, SessionEvent, SessionId, SessionInfo, SessionSnapshot,
+    SnapshotError,
+};
 use session_core_runtime::dns::ResolverThread;
 use session_core_runtime::{Core, DriverConfig, Io, Progress, Socket, StartError};
 
@@ -407,6 +410,17 @@ impl Driver {
     /// One session's transitions so far.
     pub fn history(&self, session: SessionId) -> Option<&History> {
         self.core.endpoint().history(session)
+    }
+
+    /// A snapshot of call `session` at `now`, for another instance to take over with
+    /// [`Command::Restore`] ([`Endpoint::snapshot`]).
+    pub fn snapshot(
+        &self,
+        now: StdInstant,
+        session: SessionId,
+    ) -> Result<SessionSnapshot, SnapshotError> {
+        let now = self.core.epoch().to_core(now);
+        self.core.endpoint().snapshot(now, session)
     }
 
     /// Starts a graceful shutdown: every call gets its BYE or CANCEL (every registration

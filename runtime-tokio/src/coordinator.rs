@@ -13,6 +13,7 @@ use session_core::media::PushAudioError;
 use session_core::state_machine::History;
 use session_core::{
     CallOptions, Command, CommandError, Config, MediaMode, SessionEvent, SessionId, SessionInfo,
+    SessionSnapshot, SnapshotError,
 };
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -361,6 +362,16 @@ impl SessionCoordinator {
     /// A session's RTP counters (kept a while after the call ended).
     pub async fn rtp_counters(&self, session: SessionId) -> Option<RtpCounters> {
         rtp_counters(&self.commands, session).await
+    }
+
+    /// A snapshot of call `session` as it stands, for another instance to take over with
+    /// [`Command::Restore`] ([`Endpoint::snapshot`](session_core::Endpoint::snapshot)).
+    pub async fn snapshot(
+        &self,
+        session: SessionId,
+    ) -> Result<Result<SessionSnapshot, SnapshotError>, CallError> {
+        let (reply, rx) = oneshot::channel();
+        ask(&self.commands, Request::Snapshot { session, reply }, rx).await
     }
 
     /// A copy of what [`SessionCoordinatorBuilder::record_inputs`] recorded so far; `None`

@@ -15,7 +15,10 @@ use session_core::driver::{DriverStats, Recording, RtpCounters};
 use session_core::media::PushAudioError;
 use session_core::resolve::{Family, QueryId, ResolveError};
 use session_core::state_machine::History;
-use session_core::{CallOptions, Command, CommandError, SessionEvent, SessionId, SessionInfo};
+use session_core::{
+    CallOptions, Command, CommandError, SessionEvent, SessionId, SessionInfo, SessionSnapshot,
+    SnapshotError,
+};
 use session_core_runtime::dns::{Answer, Resolver};
 use session_core_runtime::tap::Tap;
 use session_core_runtime::{
@@ -68,6 +71,11 @@ pub(crate) enum Request {
         session: SessionId,
         reply: oneshot::Sender<Option<History>>,
     },
+    /// A snapshot of one call, for another instance to take over.
+    Snapshot {
+        session: SessionId,
+        reply: oneshot::Sender<Result<SessionSnapshot, SnapshotError>>,
+    },
     Counters {
         session: SessionId,
         reply: oneshot::Sender<Option<RtpCounters>>,
@@ -102,6 +110,7 @@ impl std::fmt::Debug for Request {
             Request::PollAudio { .. } => "PollAudio",
             Request::Sessions { .. } => "Sessions",
             Request::History { .. } => "History",
+            Request::Snapshot { .. } => "Snapshot",
             Request::Counters { .. } => "Counters",
             Request::Stats { .. } => "Stats",
             Request::Recording { .. } => "Recording",
@@ -435,6 +444,9 @@ impl Driver {
             }
             Request::History { session, reply } => {
                 let _ = reply.send(self.core.endpoint().history(session).cloned());
+            }
+            Request::Snapshot { session, reply } => {
+                let _ = reply.send(self.core.endpoint().snapshot(now, session));
             }
             Request::Counters { session, reply } => {
                 let _ = reply.send(self.core.rtp_counters(session));

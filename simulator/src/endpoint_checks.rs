@@ -24,6 +24,9 @@
 //!     unless one side ended with `Timeout`, i.e. the other was unreachable for a whole
 //!     transaction timeout and could not have told it. Two races of the current core are
 //!     tolerated unless `strict` ([`KnownRace`]).
+//!   - [`MovedCallsUnbroken`]: a call handed over to another node stayed one call for
+//!     its peer, answered once and ended by a BYE of one side that the other answered,
+//!     unless the network failed it for longer than RFC 3261 waits.
 //!   - [`TransferOutcome`]: a transfer the application asked for is reported at most
 //!     once (`TransferSucceeded` or `TransferFailed`), and a success is true: the peer
 //!     placed the call the REFER asked for (RFC 3515 §2.4.4).
@@ -310,6 +313,8 @@ pub const TRANSFER_OUTCOME_INVARIANT: &str = "every_transfer_has_one_true_outcom
 pub const BRIDGE_LINKS_INVARIANT: &str = "bridges_link_two_distinct_legs";
 /// The name of [`BridgesEnd`].
 pub const BRIDGES_END_INVARIANT: &str = "both_legs_of_every_bridge_end";
+/// The name of [`MovedCallsUnbroken`].
+pub const MOVED_CALL_INVARIANT: &str = "a_moved_call_stays_one_call";
 
 /// After every step: no node broke a wire rule.
 #[derive(Clone, Copy, Debug, Default)]
@@ -724,6 +729,87 @@ impl Invariant<EndpointNode> for BridgesEnd {
     }
 }
 
+/// At the end: a call one node handed over and another took over
+/// ([`crate::node::ScriptAction::HandOver`]) stayed one call for its peer. The peer has one
+/// session for it, answered, and the call ended as its script ended it: by the BYE of
+/// one side, answered by the other (the peer's end is a hang-up of its own and the new
+/// owner's one by the peer, or the other way round), not by anything that the move could
+/// have broken. A call that ended because the network failed it for longer than RFC
+/// 3261 waits (a request timed out, media stopped for the media timeout, the session
+/// expired, a request was answered 481 after a corrupted copy) is exempt, on either side;
+/// so is a call still up when the run ends (the liveness checks judge those).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MovedCallsUnbroken;
+
+impl Invariant<EndpointNode> for MovedCallsUnbroken {
+    fn name(&self) -> &str {
+        MOVED_CALL_INVARIANT
+    }
+
+    fn after_step(&mut self, _world: &World<EndpointNode>) -> Result<(), Breach> {
+        Ok(())
+    }
+
+    fn at_end(&mut self, world: &World<EndpointNode>) -> Result<(), Breach> {
+        let network_failed = |end: &Option<EndReason>| {
+            matches!(
+                end,
+                Some(
+                    EndReason::Timeout
+                        | EndReason::ByeTimedOut
+                        | EndReason::MediaTimeout
+                        | EndReason::SessionExpired
+                        | EndReason::DialogGone
+                        | EndReason::TransportError
+                )
+            )
+        };
+        for (i, node) in running(world) {
+            for moved in node.records().iter().filter(|r| r.taken_over) {
+                let Some(call_id) = moved.call_id.as_deref() else {
+                    continue;
+                };
+                let peers: Vec<(usize, &SessionRecord)> = running(world)
+                    .filter(|(j, _)| *j != i)
+                    .flat_map(|(j, n)| n.records().iter().map(move |r| (j, r)))
+                    .filter(|(_, r)| r.call_id.as_deref() == Some(call_id) && !r.taken_over)
+                    .collect();
+                let &[(j, peer)] = peers.as_slice() else {
+                    return Err(Breach::Other(format!(
+                        "moved call {call_id}: {} sessions for it on its peers",
+                        peers.len()
+                    )));
+                };
+                if !peer.answered {
+                    return Err(Breach::Other(format!(
+                        "moved call {call_id}: {} never saw it answered",
+                        name(world, j)
+                    )));
+                }
+                if moved.ended.is_none() || peer.ended.is_none() {
+                    continue;
+                }
+                if network_failed(&moved.ended) || network_failed(&peer.ended) {
+                    continue;
+                }
+                let by = |r: &SessionRecord, side| r.ended == Some(EndReason::HungUp { by: side });
+                let peer_hung_up = by(peer, Side::Local) && by(moved, Side::Remote);
+                let owner_hung_up = by(moved, Side::Local) && by(peer, Side::Remote);
+                if !(peer_hung_up || owner_hung_up) {
+                    return Err(Breach::Other(format!(
+                        "moved call {call_id}: {} ended {:?}, {} (its new owner) ended {:?}",
+                        name(world, j),
+                        peer.ended,
+                        name(world, i),
+                        moved.ended
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The session-level invariants for `Endpoint` runs, to add to the standard ones.
 pub fn endpoint_invariants() -> Vec<Box<dyn Invariant<EndpointNode>>> {
     vec![
@@ -733,6 +819,7 @@ pub fn endpoint_invariants() -> Vec<Box<dyn Invariant<EndpointNode>>> {
         Box::new(BridgesEnd),
         Box::new(OutcomeAgreement::default()),
         Box::new(TransferOutcome),
+        Box::new(MovedCallsUnbroken),
     ]
 }
 

@@ -36,6 +36,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use session_core::auth::{Credentials, Login};
+use session_core::dialog::DialogRole;
 use session_core::endpoint::{EndReason, MediaRequest, Output, SessionEvent};
 use session_core::media::MediaMode;
 use session_core::resolve::{QueryId, ResolveError, Resolved};
@@ -45,7 +46,7 @@ use session_core::transaction::TimerConfig;
 use session_core::{
     CallOptions, Command, CommandError, Config, Endpoint, Instant, MediaInput, Rng,
 };
-use session_core::{ReliableProvisionals, SessionId};
+use session_core::{ReliableProvisionals, SessionId, SessionSnapshot};
 
 use crate::dns::SimDns;
 use crate::endpoint_checks::{WireBreach, WireRules};
@@ -251,6 +252,8 @@ pub struct SessionRecord {
     pub end_order: Option<u64>,
     /// When it reported `Terminated`, in the node's time.
     pub ended_at: Option<Instant>,
+    /// It was restored from another node's snapshot ([`SimNode::take_over`]).
+    pub taken_over: bool,
 }
 
 /// The real `Endpoint` as a simulated participant.
@@ -510,6 +513,7 @@ impl EndpointNode {
             bridged_with: None,
             end_order: None,
             ended_at: None,
+            taken_over: false,
         });
     }
 
@@ -894,6 +898,47 @@ impl SimNode for EndpointNode {
         }
         self.lookups.clear();
         self.rules.restarted();
+    }
+
+    /// A JSON session snapshot of every call that can be moved now; a call in the middle
+    /// of an exchange cannot, and is lost with the node.
+    fn hand_over(&mut self, now: Instant) -> Vec<String> {
+        self.now = now;
+        let ids: Vec<SessionId> = self.ep.sessions().map(|s| s.id).collect();
+        ids.into_iter()
+            .filter_map(|id| self.ep.snapshot(now, id).ok())
+            .filter_map(|snapshot| serde_json::to_string(&snapshot).ok())
+            .collect()
+    }
+
+    /// Restores each snapshot, recording the call as answered (it was, where it came
+    /// from) and taken over; a snapshot the endpoint refuses is the action's error.
+    fn take_over(&mut self, now: Instant, calls: &[String]) -> Result<usize, ScriptError> {
+        self.now = now;
+        self.sync_cleanup();
+        let me = self.config.user.clone();
+        let refused = |state: String| ScriptError::InvalidInState {
+            action: ScriptAction::HandOver { to: me.clone() },
+            state,
+        };
+        let mut taken = 0;
+        for call in calls {
+            let snapshot: SessionSnapshot =
+                serde_json::from_str(call).map_err(|e| refused(e.to_string()))?;
+            let outgoing = snapshot.role == DialogRole::Uac;
+            let id = self
+                .ep
+                .restore(now, snapshot)
+                .map_err(|e| refused(e.to_string()))?;
+            self.record(id, outgoing);
+            if let Some(r) = self.record_mut(id) {
+                r.taken_over = true;
+                r.answered = true;
+                r.responded = true;
+            }
+            taken += 1;
+        }
+        Ok(taken)
     }
 
     fn state_label(&self) -> Cow<'_, str> {

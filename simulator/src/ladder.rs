@@ -139,6 +139,14 @@ pub fn render_with(names: &[&str], entries: &[TraceEntry], options: LadderOption
                     name(*node)
                 )
             }
+            TraceKind::TookOver { node, from, calls } => {
+                format!(
+                    "{}  ! {} took over {calls} call(s) from {}",
+                    lifelines(width, Some(node.0), '!'),
+                    name(*node),
+                    name(*from)
+                )
+            }
             TraceKind::Paused { node, until } => format!(
                 "{}  ! {} paused until {}ms",
                 lifelines(width, Some(node.0), '!'),

@@ -110,6 +110,23 @@ pub trait SimNode {
         let _ = now;
     }
 
+    /// The node's calls, as another node of the same configuration can take them over
+    /// ([`SimNode::take_over`]): what a failing machine left in shared storage. The
+    /// default has none.
+    fn hand_over(&mut self, now: Instant) -> Vec<String> {
+        let _ = now;
+        Vec::new()
+    }
+
+    /// Goes on with calls another node handed over; returns how many it took. The
+    /// default takes none.
+    fn take_over(&mut self, now: Instant, calls: &[String]) -> Result<usize, ScriptError> {
+        let _ = (now, calls);
+        Err(ScriptError::Unsupported(ScriptAction::HandOver {
+            to: String::new(),
+        }))
+    }
+
     /// A short label for the node's current state, compared with a scenario's expected
     /// final state (`idle`, `in_call`, …).
     fn state_label(&self) -> Cow<'_, str>;
@@ -192,6 +209,13 @@ pub enum ScriptAction {
         /// How long the pause lasts, in milliseconds.
         for_ms: u64,
     },
+    /// Simulator-level: the node snapshots every call it can move
+    /// ([`SimNode::hand_over`]), its process stops as for `stop`, and participant `to`
+    /// restores them ([`SimNode::take_over`]): a machine failing over to another.
+    HandOver {
+        /// The participant that takes the calls over.
+        to: String,
+    },
 }
 
 impl ScriptAction {
@@ -199,7 +223,10 @@ impl ScriptAction {
     pub fn is_simulator_level(&self) -> bool {
         matches!(
             self,
-            ScriptAction::Stop | ScriptAction::Restart | ScriptAction::Pause { .. }
+            ScriptAction::Stop
+                | ScriptAction::Restart
+                | ScriptAction::Pause { .. }
+                | ScriptAction::HandOver { .. }
         )
     }
 }
@@ -222,6 +249,7 @@ impl fmt::Display for ScriptAction {
             ScriptAction::Stop => f.write_str("stop"),
             ScriptAction::Restart => f.write_str("restart"),
             ScriptAction::Pause { for_ms } => write!(f, "pause {for_ms}ms"),
+            ScriptAction::HandOver { to } => write!(f, "hand over to {to}"),
             ScriptAction::Register { at, expires } => write!(f, "register at {at} for {expires}s"),
             ScriptAction::Unregister => f.write_str("unregister"),
         }

@@ -562,7 +562,8 @@ impl Scenario {
             ScriptAction::Call { to } | ScriptAction::BridgeCall { to } if is_uri(to) => Ok(()),
             ScriptAction::Call { to }
             | ScriptAction::BridgeCall { to }
-            | ScriptAction::Transfer { to } => self.index_of(to, place).map(|_| ()),
+            | ScriptAction::Transfer { to }
+            | ScriptAction::HandOver { to } => self.index_of(to, place).map(|_| ()),
             _ => Ok(()),
         }
     }

@@ -453,6 +453,7 @@ impl<N: SimNode> Simulation<N> {
                 self.world.nodes[id.0].node.restart(node_now);
                 self.drain(id)?;
             }
+            ScriptAction::HandOver { to } => return self.hand_over(id, &to),
             ScriptAction::Pause { for_ms } => {
                 if slot.status != NodeStatus::Running {
                     let state = format!("{:?}", slot.status);
@@ -493,6 +494,56 @@ impl<N: SimNode> Simulation<N> {
                 self.drain(id)?;
             }
         }
+        Ok(())
+    }
+
+    /// Node `from` snapshots its calls and stops; node `to` restores them. A stopped
+    /// `from` has nothing to give (its memory is gone), a stopped `to` cannot take.
+    fn hand_over(&mut self, from: NodeId, to: &str) -> Result<(), Box<Violation>> {
+        let now = self.world.now;
+        let action = ScriptAction::HandOver { to: to.to_owned() };
+        let target = self.world.participants.iter().position(|(n, _)| n == to);
+        let Some(target) = target.map(NodeId).filter(|t| *t != from) else {
+            let error = ScriptError::UnknownParticipant(to.to_owned());
+            self.record_step(from, action, Some(error));
+            return Ok(());
+        };
+        let stopped = |status| status == NodeStatus::Stopped;
+        if stopped(self.world.nodes[from.0].status) || stopped(self.world.nodes[target.0].status) {
+            let error = ScriptError::InvalidInState {
+                action: action.clone(),
+                state: "stopped".to_owned(),
+            };
+            self.record_step(from, action, Some(error));
+            return Ok(());
+        }
+        let slot = &mut self.world.nodes[from.0];
+        let calls = slot.node.hand_over(slot.clock.to_node(now));
+        slot.status = NodeStatus::Stopped;
+        slot.armed = None;
+        self.record_step(from, action, None);
+        self.world
+            .trace
+            .record(now, TraceKind::Stopped { node: from });
+        let slot = &mut self.world.nodes[target.0];
+        let taken = slot.node.take_over(slot.clock.to_node(now), &calls);
+        let calls = match taken {
+            Ok(calls) => calls,
+            Err(error) => {
+                let action = ScriptAction::HandOver { to: to.to_owned() };
+                self.record_step(target, action, Some(error));
+                0
+            }
+        };
+        self.world.trace.record(
+            now,
+            TraceKind::TookOver {
+                node: target,
+                from,
+                calls,
+            },
+        );
+        self.drain(target)?;
         Ok(())
     }
 

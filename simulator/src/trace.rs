@@ -123,6 +123,15 @@ pub enum TraceKind {
         /// The node.
         node: NodeId,
     },
+    /// A node took over the calls a stopped node handed over.
+    TookOver {
+        /// The node taking them.
+        node: NodeId,
+        /// The node that handed them over.
+        from: NodeId,
+        /// How many calls it restored.
+        calls: usize,
+    },
     /// A node's process was paused until the given instant.
     Paused {
         /// The node.
@@ -366,6 +375,12 @@ impl TraceEntry {
                 h.write_u64(until.as_micros());
             }
             TraceKind::Healed => h.write(&[12]),
+            TraceKind::TookOver { node, from, calls } => {
+                h.write(&[13]);
+                h.write_u64(node.0 as u64);
+                h.write_u64(from.0 as u64);
+                h.write_u64(*calls as u64);
+            }
         }
     }
 }

@@ -2,7 +2,8 @@
 //! carry fails here. Alice calls Bob twice: Bob rejects the first call and answers the
 //! second, which Alice then holds, resumes, sends a digit on and transfers; a third call
 //! is transferred, attended, with the second as its consultation; both are hung up;
-//! then she registers with Bob (who refuses: he is no registrar) and unregisters.
+//! then she registers with Bob (who refuses: he is no registrar) and unregisters. Bob's
+//! snapshot of the first call, restored on Bob, is refused: he has that dialog already.
 //! Each command is checked by what the other side reports, and the test checks that
 //! every name in [`Command::NAMES`] ran.
 
@@ -10,7 +11,10 @@ use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use session_core::endpoint::{EndReason, Side};
-use session_core::{CallOptions, Command, CommandError, Config, SessionEvent, SessionId};
+use session_core::{
+    CallOptions, Command, CommandError, Config, RestoreError, SessionEvent, SessionId,
+    SessionSnapshot,
+};
 
 const ALICE: usize = 0;
 const BOB: usize = 1;
@@ -21,6 +25,8 @@ trait Pair {
     /// The SIP address of an endpoint.
     fn addr(&self, ep: usize) -> std::net::SocketAddr;
     fn execute(&mut self, ep: usize, command: Command) -> Result<SessionId, CommandError>;
+    /// A snapshot of one of `ep`'s calls, through the runtime.
+    fn snapshot(&mut self, ep: usize, session: SessionId) -> SessionSnapshot;
     /// The first event of `ep` that `want` accepts within `WAIT` (others are skipped).
     fn wait(
         &mut self,
@@ -90,6 +96,17 @@ fn every_command(pair: &mut dyn Pair) -> BTreeSet<&'static str> {
     let at_bob = incoming(pair);
     run(pair, BOB, Command::Accept { session: at_bob });
     expect(pair, ALICE, "answer", |e| matches!(e, E::Answered { .. }));
+    // Bob's snapshot of the call (once the ACK confirmed it there), restored on Bob: the
+    // runtime carries the command to the endpoint, which refuses a second copy of a
+    // dialog it has, in so many words.
+    expect(pair, BOB, "ACK", |e| matches!(e, E::Answered { .. }));
+    let snapshot = Box::new(pair.snapshot(BOB, at_bob));
+    let restore = Command::Restore { snapshot };
+    let restore_name = restore.name();
+    assert!(matches!(
+        pair.execute(BOB, restore),
+        Err(CommandError::Restore(RestoreError::DialogInUse(_)))
+    ));
     run(pair, ALICE, Command::Hold { session: call });
     expect(pair, BOB, "hold", |e| {
         matches!(
@@ -215,6 +232,7 @@ fn every_command(pair: &mut dyn Pair) -> BTreeSet<&'static str> {
         "unregistered",
         |e| matches!(e, E::Terminated { session, reason: EndReason::Unregistered, .. } if *session == reg),
     );
+    ran.insert(restore_name);
     ran
 }
 
@@ -265,6 +283,13 @@ impl Pair for TokioPair {
                 session_core_tokio::CallError::Command(c) => c,
                 other => panic!("{other}"),
             })
+    }
+
+    fn snapshot(&mut self, ep: usize, session: SessionId) -> SessionSnapshot {
+        self.rt
+            .block_on(self.eps[ep].snapshot(session))
+            .expect("the driver runs")
+            .expect("movable")
     }
 
     fn wait(
@@ -347,6 +372,12 @@ impl Pair for MioPair {
 
     fn execute(&mut self, ep: usize, command: Command) -> Result<SessionId, CommandError> {
         self.eps[ep].execute(Instant::now(), command)
+    }
+
+    fn snapshot(&mut self, ep: usize, session: SessionId) -> SessionSnapshot {
+        self.eps[ep]
+            .snapshot(Instant::now(), session)
+            .expect("movable")
     }
 
     fn wait(

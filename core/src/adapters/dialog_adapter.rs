@@ -622,6 +622,31 @@ pub(super) fn send_reinvite(
     Ok(())
 }
 
+/// The re-INVITE that moves a restored call here (see `call::relocation`): our Contact
+/// (always this endpoint's) and a re-offer of the session as it stands, held or not, at
+/// our new media address, version one up (RFC 3264 §8).
+pub(crate) fn send_relocation(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    let local = super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
+    let body = call
+        .sdp
+        .offer(crate::call::codecs_for(&call.codecs, step.config), &local)
+        .to_bytes();
+    let sent = send_in_dialog(step, call, Method::Invite, Some((SDP, &body[..])), &[]);
+    let (tx, bytes, cseq) = match sent {
+        Ok(sent) => sent,
+        Err(error) => {
+            call.sdp.reoffer_rejected();
+            return Err(error);
+        }
+    };
+    call.offer_answer.offer_made(None);
+    call.offer_answer.offer_sent(cseq);
+    call.invite.reinvite = Some(OutgoingRequest { tx, bytes, cseq });
+    let attempts = call.relocation.attempts() + 1;
+    call.relocation = crate::call::Relocation::Offered { tx, attempts };
+    Ok(())
+}
+
 /// REFER (RFC 3515 §2.4.1) to `refer_to`, a Refer-To value (a name-addr, or a bare URI
 /// bracketed here), with `Referred-By` naming us (RFC 3892). One at a time: the
 /// subscription of an earlier one must have ended.
@@ -1122,12 +1147,18 @@ pub(super) fn accept_cancel(
 /// Schedules the glare retry (RFC 3261 §14.1): 2.1–4 s for the Call-ID's owner (the
 /// UAC), 0–2 s for the other side, in 10 ms steps.
 pub(super) fn schedule_glare_retry(step: &mut Step<'_>, call: &mut Call) {
-    let steps = match call.role {
+    let at = step.now + glare_backoff(step, call.role);
+    step.set_timer(SessionTimer::Table(TimerName::GlareRetry), at);
+}
+
+/// How long to wait before offering again after a 491 (RFC 3261 §14.1): 2.1–4 s for the
+/// owner of the Call-ID (the UAC), 0–2 s for the other side, in steps of 10 ms.
+pub(crate) fn glare_backoff(step: &mut Step<'_>, role: DialogRole) -> Duration {
+    let steps = match role {
         DialogRole::Uac => step.rng.range_inclusive(210, 400),
         DialogRole::Uas => step.rng.range_inclusive(0, 200),
     };
-    let at = step.now + Duration::from_millis(steps * 10);
-    step.set_timer(SessionTimer::Table(TimerName::GlareRetry), at);
+    Duration::from_millis(steps * 10)
 }
 
 /// Ends a confirmed dialog with BYE when the session failed without sending one: a UAC

@@ -147,7 +147,7 @@ pub(super) fn negotiate_sdp(
 }
 
 /// Starts RTP with the negotiated parameters (or updates a running session).
-pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+pub(crate) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let negotiated = call.negotiated.as_ref().ok_or(ActionError::NoRemoteSdp)?;
     call.media.local_rtp.ok_or(ActionError::NoMediaSession)?;
     if call.media.rtp.is_none() {
@@ -188,7 +188,7 @@ pub(super) fn start_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(
 ///
 /// The stream's RTCP BYE (RFC 3550 §6.6) goes before the socket is given back, so that
 /// the runtime still has the RTCP socket to send it from.
-pub(super) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+pub(crate) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     let mux = call.negotiated.as_ref().is_some_and(|n| n.rtcp_mux);
     let local_rtcp = match mux {
         true => call.media.local_rtp,
@@ -237,7 +237,7 @@ fn release_rtp(step: &mut Step<'_>, call: &mut Call) {
 }
 
 /// Hold and resume: the stream follows the direction the last exchange negotiated.
-pub(super) fn apply_direction(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+pub(crate) fn apply_direction(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
     apply_negotiated(call, step.now);
     refresh_timer(step, call);
     Ok(())

@@ -7,6 +7,7 @@ mod event;
 mod offer_answer;
 mod registration;
 mod reliable;
+mod relocation;
 mod session_refresh;
 mod step;
 mod transfer;
@@ -16,6 +17,7 @@ pub use event::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit
 pub(crate) use offer_answer::OfferAnswer;
 pub(crate) use registration::Registration;
 pub(crate) use reliable::{Reliability, Unacknowledged};
+pub(crate) use relocation::{Relocation, MAX_RELOCATION_ATTEMPTS};
 pub(crate) use session_refresh::MIN_SESSION_EXPIRES;
 pub(crate) use session_refresh::{
     asks_too_brief, grant, min_se_of, SessionExpires, SessionRefresh,
@@ -142,6 +144,8 @@ pub(crate) struct Call {
     pub(crate) deferred_command: Option<(Event, Payload)>,
     /// A registration session's own data; `None` for a call.
     pub(crate) registration: Option<Box<Registration>>,
+    /// A call restored from another endpoint's snapshot, until the peer follows it here.
+    pub(crate) relocation: Relocation,
     /// What the application has been told.
     pub(crate) report: Report,
     pub(crate) created_at: Instant,
@@ -259,6 +263,7 @@ impl Call {
             media: Media::default(),
             deferred_command: None,
             registration: None,
+            relocation: Relocation::Settled,
             report: Report::default(),
             created_at: now,
             answered_at: None,

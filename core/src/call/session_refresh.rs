@@ -137,6 +137,29 @@ impl Default for SessionRefresh {
 }
 
 impl SessionRefresh {
+    /// A confirmed dialog's timer carried over from another endpoint: the interval in
+    /// force and who refreshes, our `Min-SE`, and what we know of the peer's UPDATE.
+    pub(crate) fn resumed(
+        running: Option<(u32, bool)>,
+        min_se: u32,
+        peer_allows_update: bool,
+        update_refused: bool,
+    ) -> SessionRefresh {
+        SessionRefresh {
+            running,
+            asked: running.map(|(seconds, _)| seconds),
+            min_se,
+            in_flight: None,
+            peer_allows_update,
+            update_refused,
+        }
+    }
+
+    /// Whether the peer refused an UPDATE of ours as a method it does not take.
+    pub(crate) fn is_update_refused(&self) -> bool {
+        self.update_refused
+    }
+
     /// Our initial INVITE asks for `seconds` (never below 90), or for no session timer.
     pub(crate) fn ask(&mut self, seconds: Option<u32>) {
         self.asked = seconds.map(|s| s.max(MIN_SESSION_EXPIRES));

@@ -36,6 +36,8 @@ pub(crate) enum SessionTimer {
     SessionExpires,
     /// The RTP session's next packet or inactivity check.
     Media,
+    /// The re-INVITE moving a restored call here goes again after a refusal.
+    Relocation,
 }
 
 /// What a session step yields for the endpoint, in the order it happened.

@@ -18,7 +18,9 @@ use std::fmt;
 
 /// Identifies a dialog from this endpoint's side: Call-ID, local tag, remote tag
 /// (RFC 3261 §12). For a UAC the local tag is the From tag; for a UAS it is the To tag.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 pub struct DialogId {
     /// The Call-ID header's value.
     pub call_id: String,
@@ -58,7 +60,10 @@ pub enum DialogState {
 }
 
 /// Which side of the dialog-creating INVITE this endpoint was.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum DialogRole {
     /// We sent the INVITE.
     Uac,
@@ -115,6 +120,34 @@ impl fmt::Display for RemoteSeqError {
 }
 
 impl std::error::Error for RemoteSeqError {}
+
+/// A confirmed dialog as plain data, to carry it to another endpoint inside a session
+/// snapshot: every field of [`Dialog`] as it stands, the route set already in the order
+/// in-dialog requests use it, so that nothing is recomputed on the way back.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DialogSnapshot {
+    /// The Call-ID.
+    pub call_id: String,
+    /// Our tag.
+    pub local_tag: String,
+    /// The peer's tag.
+    pub remote_tag: String,
+    /// Our name-addr (From of our requests).
+    pub local_uri: String,
+    /// The peer's name-addr (To of our requests).
+    pub remote_uri: String,
+    /// The peer's Contact URI.
+    pub remote_target: String,
+    /// The route set, in the order Route headers carry it.
+    pub route_set: Vec<String>,
+    /// The CSeq number of the last request we sent.
+    pub local_cseq: u32,
+    /// The highest CSeq number the peer used, if it sent a request.
+    pub remote_cseq: Option<u32>,
+    /// Whether the dialog is SIPS.
+    pub secure: bool,
+}
 
 /// One dialog's state (RFC 3261 §12.1, §12.2).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -174,6 +207,42 @@ impl Dialog {
             remote_target: params.remote_target,
             route_set: params.record_route,
             secure: params.secure,
+        }
+    }
+
+    /// The dialog as plain data ([`DialogSnapshot`]); its role is the session's.
+    pub fn snapshot(&self) -> DialogSnapshot {
+        DialogSnapshot {
+            call_id: self.id.call_id.clone(),
+            local_tag: self.id.local_tag.clone(),
+            remote_tag: self.id.remote_tag.clone(),
+            local_uri: self.local_uri.clone(),
+            remote_uri: self.remote_uri.clone(),
+            remote_target: self.remote_target.clone(),
+            route_set: self.route_set.clone(),
+            local_cseq: self.local_seq,
+            remote_cseq: self.remote_seq,
+            secure: self.secure,
+        }
+    }
+
+    /// The confirmed dialog a [`DialogSnapshot`] describes, on our side `role`.
+    pub fn from_snapshot(snapshot: DialogSnapshot, role: DialogRole) -> Dialog {
+        Dialog {
+            id: DialogId {
+                call_id: snapshot.call_id,
+                local_tag: snapshot.local_tag,
+                remote_tag: snapshot.remote_tag,
+            },
+            role,
+            state: DialogState::Confirmed,
+            local_seq: snapshot.local_cseq,
+            remote_seq: snapshot.remote_cseq,
+            local_uri: snapshot.local_uri,
+            remote_uri: snapshot.remote_uri,
+            remote_target: snapshot.remote_target,
+            route_set: snapshot.route_set,
+            secure: snapshot.secure,
         }
     }
 
@@ -340,6 +409,17 @@ mod tests {
         let mut d = Dialog::uac(params(), DialogState::Confirmed);
         d.refresh_remote_target("sip:bob@198.51.100.9");
         assert_eq!(d.remote_target(), "sip:bob@198.51.100.9");
+    }
+
+    #[test]
+    fn a_snapshot_gives_back_the_same_confirmed_dialog() {
+        let mut d = Dialog::uac(params(), DialogState::Early);
+        d.confirm();
+        d.next_local_seq();
+        d.accept_remote_seq(7, false).unwrap();
+        let back = Dialog::from_snapshot(d.snapshot(), DialogRole::Uac);
+        assert_eq!(back, d);
+        assert_eq!(back.route_set(), d.route_set(), "not reversed twice");
     }
 
     #[test]

@@ -4,8 +4,11 @@
 //! (`MakeCall`, `AcceptCall`, `RejectCall`, `HangupCall`, `HoldCall`, `ResumeCall`,
 //! `UpdateCall`, `SendDtmf`, `BlindTransfer`, `AttendedTransfer`, `BridgeSessions`,
 //! `UnbridgeSessions`, `RingCall`, `StartRegistration`, `StopRegistration`) and runs through [`Endpoint::execute`](super::Endpoint::execute).
+//! `Restore` is the one that runs no table event: it makes a session of another
+//! endpoint's snapshot ([`Endpoint::restore`](super::Endpoint::restore)), so that a
+//! runtime takes calls over through the same vocabulary it places them with.
 
-use super::{CallOptions, SessionId};
+use super::{CallOptions, SessionId, SessionSnapshot};
 
 /// A command to the endpoint.
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -111,6 +114,13 @@ pub enum Command {
         /// The registration.
         session: SessionId,
     },
+    /// Go on with a confirmed call another endpoint of the same configuration took a
+    /// snapshot of (a takeover): creates a session, which opens its RTP socket and
+    /// re-INVITEs the peer with our Contact and media address.
+    Restore {
+        /// The call.
+        snapshot: Box<SessionSnapshot>,
+    },
 }
 
 impl Command {
@@ -131,6 +141,7 @@ impl Command {
         "ring",
         "register",
         "unregister",
+        "restore",
     ];
 
     /// The command's name, as errors and logs spell it.
@@ -151,13 +162,14 @@ impl Command {
             Command::Ring { .. } => "ring",
             Command::Register { .. } => "register",
             Command::Unregister { .. } => "unregister",
+            Command::Restore { .. } => "restore",
         }
     }
 
     /// The session the command acts on; `None` for one that creates a session.
     pub fn session(&self) -> Option<SessionId> {
         match self {
-            Command::MakeCall { .. } | Command::Register { .. } => None,
+            Command::MakeCall { .. } | Command::Register { .. } | Command::Restore { .. } => None,
             Command::Accept { session }
             | Command::Reject { session, .. }
             | Command::Hangup { session }
@@ -220,13 +232,71 @@ mod tests {
                 expires: 3600,
             },
             Command::Unregister { session },
+            Command::Restore {
+                snapshot: Box::new(snapshot()),
+            },
         ]
     }
 
+    /// A snapshot's shape; what it holds does not matter here.
+    fn snapshot() -> SessionSnapshot {
+        use crate::dialog::{DialogRole, DialogSnapshot};
+        use crate::endpoint::NegotiatedMedia;
+        SessionSnapshot {
+            version: crate::endpoint::SNAPSHOT_VERSION,
+            table: "default".into(),
+            state: "Active".into(),
+            conditions: Default::default(),
+            role: DialogRole::Uas,
+            dialog: DialogSnapshot {
+                call_id: "c".into(),
+                local_tag: "l".into(),
+                remote_tag: "r".into(),
+                local_uri: "<sip:b@127.0.0.1>".into(),
+                remote_uri: "<sip:a@127.0.0.1>".into(),
+                remote_target: "sip:a@127.0.0.1".into(),
+                route_set: Vec::new(),
+                local_cseq: 1,
+                remote_cseq: Some(1),
+                secure: false,
+            },
+            request_uri: "sip:b@127.0.0.1".into(),
+            peer: "127.0.0.1:5060".parse().expect("an address"),
+            transport: "UDP".into(),
+            invite_status: 200,
+            local_sdp: String::new(),
+            on_hold: false,
+            media: NegotiatedMedia {
+                media_index: 0,
+                payload_type: 0,
+                codec: "PCMU".into(),
+                clock_rate: 8000,
+                channels: 1,
+                fmtp: None,
+                local_payload_type: 0,
+                telephone_event_pt: None,
+                local_telephone_event_pt: None,
+                remote_rtp: None,
+                remote_rtcp: None,
+                rtcp_mux: false,
+                direction: "sendrecv".into(),
+                ptime_ms: 20,
+            },
+            relaying: false,
+            session_timer: None,
+            min_se: 90,
+            timers: Vec::new(),
+            bridged_with: None,
+            taken_at_us: 0,
+            created_at_us: 0,
+            answered_at_us: None,
+        }
+    }
+
     #[test]
-    fn every_command_but_the_two_that_create_a_session_names_its_session() {
+    fn every_command_but_the_three_that_create_a_session_names_its_session() {
         for command in one_of_each() {
-            let creates = matches!(command.name(), "make_call" | "register");
+            let creates = matches!(command.name(), "make_call" | "register" | "restore");
             let expected = (!creates).then_some(SessionId(1));
             assert_eq!(command.session(), expected, "{}", command.name());
         }

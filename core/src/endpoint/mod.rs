@@ -28,12 +28,16 @@ mod output;
 mod resolving;
 mod router;
 mod stats;
+mod takeover;
 mod timers;
 mod uas_checks;
 
 pub use crate::call::{EndReason, MediaRequest, SessionEvent, SessionId, Side, Transmit};
 pub use crate::config::{Config, ReliableProvisionals};
-pub use crate::session_store::SessionInfo;
+pub use crate::session_store::{
+    Contradiction, NegotiatedMedia, NotMovable, RestoreError, SessionInfo, SessionSnapshot,
+    SessionTimerSnapshot, SnapshotError, TimerSnapshot, SNAPSHOT_VERSION,
+};
 pub use bridge::RtpRelay;
 pub use command::Command;
 pub use output::Output;
@@ -142,6 +146,8 @@ pub enum CommandError {
     TooManyQueries,
     /// The endpoint is draining ([`Endpoint::drain`]) or shut down: it starts nothing new.
     Draining,
+    /// A snapshot could not be restored ([`Command::Restore`]).
+    Restore(RestoreError),
 }
 
 impl fmt::Display for CommandError {
@@ -160,6 +166,7 @@ impl fmt::Display for CommandError {
             CommandError::TooManySessions => f.write_str("session limit reached"),
             CommandError::TooManyQueries => f.write_str("too many host names being resolved"),
             CommandError::Draining => f.write_str("the endpoint is draining"),
+            CommandError::Restore(e) => write!(f, "cannot restore: {e}"),
         }
     }
 }
@@ -273,14 +280,29 @@ impl Endpoint {
                     return;
                 };
                 s.call.media.local_rtp = Some(local_rtp);
+                let restored = s.call.relocation == crate::call::Relocation::AwaitingMedia;
                 self.sessions.index_rtp(local_rtp, session);
                 if let Some(local_rtcp) = crate::media::rtcp::rtcp_address(local_rtp) {
                     self.sessions.index_rtp(local_rtcp, session);
                 }
-                self.feed(now, session, Event::new(EventType::MediaSessionReady));
+                if restored {
+                    self.step(now, session, |s, step| s.relocated_media_ready(step));
+                } else {
+                    self.feed(now, session, Event::new(EventType::MediaSessionReady));
+                }
             }
             MediaInput::Failed { session } => {
-                self.feed(now, session, Event::new(EventType::MediaSessionFailed));
+                let restored = self
+                    .sessions
+                    .get(session)
+                    .is_some_and(|s| s.call.relocation == crate::call::Relocation::AwaitingMedia);
+                if restored {
+                    self.step(now, session, |s, step| {
+                        s.give_up_relocation(EndReason::MediaFailed, step)
+                    });
+                } else {
+                    self.feed(now, session, Event::new(EventType::MediaSessionFailed));
+                }
             }
         }
         self.after_step(now);
@@ -352,6 +374,9 @@ impl Endpoint {
             Command::Ring { session } => self.ring(now, session).map(done(session)),
             Command::Register { aor, expires } => self.register(now, &aor, expires),
             Command::Unregister { session } => self.unregister(now, session).map(done(session)),
+            Command::Restore { snapshot } => {
+                self.restore(now, *snapshot).map_err(CommandError::Restore)
+            }
         }
     }
 

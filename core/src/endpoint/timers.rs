@@ -68,6 +68,17 @@ impl<K: Ord + Copy> TimerQueue<K> {
         self.by_key.is_empty()
     }
 
+    /// The keys matching `pred` with their deadlines, in key order.
+    pub(crate) fn deadlines_where<'a>(
+        &'a self,
+        mut pred: impl FnMut(&K) -> bool + 'a,
+    ) -> impl Iterator<Item = (K, Instant)> + 'a {
+        self.by_key
+            .iter()
+            .filter(move |(k, _)| pred(k))
+            .map(|(k, at)| (*k, *at))
+    }
+
     /// Removes every key matching `pred`.
     pub(crate) fn cancel_where(&mut self, mut pred: impl FnMut(&K) -> bool) {
         let keys: Vec<K> = self.by_key.keys().copied().filter(|k| pred(k)).collect();

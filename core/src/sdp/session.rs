@@ -45,6 +45,18 @@ impl LocalSession {
         }
     }
 
+    /// The session as it stands after `current` was our last description, with our hold
+    /// in force or not: a call carried over from another endpoint goes on from there, its
+    /// `o=` line and version included (RFC 3264 §8: the next offer is version + 1).
+    pub fn resumed(current: SessionDescription, on_hold: bool) -> LocalSession {
+        LocalSession {
+            origin: current.origin.clone(),
+            current: Some(current),
+            on_hold,
+            before_reoffer: None,
+        }
+    }
+
     /// Our `o=` line as last sent (or as the first description will carry it).
     pub fn origin(&self) -> &Origin {
         self.current.as_ref().map_or(&self.origin, |c| &c.origin)

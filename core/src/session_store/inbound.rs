@@ -76,6 +76,11 @@ impl Session {
                 let Ok(offer) = dialog_adapter::sdp_of(msg) else {
                     return dialog_adapter::respond(step, &request, 400, &[]);
                 };
+                if self.call.relocation.is_under_way() {
+                    // Our re-INVITE moving the call here is (or is about to be) the offer
+                    // outstanding: the peer's crosses it (RFC 3261 §14.2, RFC 3311 §5.2).
+                    return dialog_adapter::respond(step, &request, 491, &[]);
+                }
                 // Both are target refresh requests (RFC 3261 §12.2, RFC 3311 §5.2).
                 if let (Some(contact), Some(dialog)) = (
                     dialog_adapter::first_contact_uri(msg),
@@ -367,6 +372,9 @@ impl Session {
                     }
                     let refresh = tx.is_some() && call.refresh.in_flight == tx;
                     call.refresh.answered(step, msg);
+                    if call.relocation.is_offer(tx) {
+                        return self.relocation_answered(sdp, cseq.seq, step);
+                    }
                     if refresh {
                         // Our session refresh offered what we last sent, unchanged: it
                         // is ACKed and the media left alone (RFC 4028 §7.4).
@@ -382,6 +390,9 @@ impl Session {
                 _ => {
                     call.sdp.reoffer_rejected();
                     call.offer_answer.close();
+                    if call.relocation.is_offer(tx) {
+                        return self.relocation_refused(status, step);
+                    }
                     if tx.is_some() && call.refresh.in_flight == tx {
                         return self.refresh_failed(status, step);
                     }
@@ -569,6 +580,36 @@ impl Session {
             refer.tx = new_tx;
         }
         Some(())
+    }
+
+    /// The peer accepted the re-INVITE moving the call here: its answer sets the media
+    /// (its address may have changed too), the ACK goes, and the call is where the peer
+    /// knows it. An answer we cannot use leaves the media as it was negotiated before
+    /// (RFC 3264 §8): the peer took our address all the same.
+    fn relocation_answered(
+        &mut self,
+        answer: Option<Box<crate::sdp::SessionDescription>>,
+        cseq: u32,
+        step: &mut Step<'_>,
+    ) {
+        let call = &mut self.call;
+        call.relocation = crate::call::Relocation::Settled;
+        call.offer_answer.close();
+        match answer.map(|a| call.sdp.negotiate(&a)) {
+            Some(Ok(negotiated)) => {
+                call.sdp.reoffer_answered();
+                call.negotiated = Some(negotiated);
+            }
+            Some(Err(error)) => {
+                tracing::debug!(?error, "unusable answer to the relocation re-INVITE");
+                call.sdp.reoffer_answered();
+            }
+            None => call.sdp.reoffer_answered(),
+        }
+        let _ = crate::adapters::media_adapter::apply_direction(step, call);
+        let ack = Event::new(EventType::Dialog200OK).with_cseq(cseq);
+        let _ = dialog_adapter::send_ack(step, call, &ack);
+        self.service_media(step);
     }
 
     /// Our session refresh got a final error. A 408 or 481 says the dialog is gone (RFC

@@ -12,9 +12,14 @@
 mod inbound;
 mod info;
 mod session;
+pub(crate) mod snapshot;
 
 pub use info::SessionInfo;
 pub(crate) use session::{Fed, Session};
+pub use snapshot::{
+    Contradiction, NegotiatedMedia, NotMovable, RestoreError, SessionSnapshot,
+    SessionTimerSnapshot, SnapshotError, TimerSnapshot, SNAPSHOT_VERSION,
+};
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

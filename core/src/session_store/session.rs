@@ -11,7 +11,8 @@ use smallvec::SmallVec;
 
 use crate::adapters::{dialog_adapter, media_adapter, Adapters};
 use crate::call::{
-    Call, DtmfMode, EndReason, IncomingRequest, Payload, SessionId, SessionTimer, Step, Transmit,
+    Call, DtmfMode, EndReason, IncomingRequest, Payload, Relocation, SessionId, SessionTimer, Step,
+    Transmit, MAX_RELOCATION_ATTEMPTS,
 };
 use crate::dialog::DialogRole;
 use crate::media::{rtcp, MediaEvent};
@@ -179,8 +180,64 @@ impl Session {
                 }
                 return self.service_media(step);
             }
+            SessionTimer::Relocation => return self.relocate(step),
         };
         self.feed(Event::new(event), step);
+    }
+
+    /// The runtime opened the RTP socket of a call restored here: media starts with what
+    /// was negotiated, and the re-INVITE moving the call goes (`call::relocation`). A call
+    /// that ended meanwhile (its peer's BYE reached us first) gives the socket back.
+    pub(crate) fn relocated_media_ready(&mut self, step: &mut Step<'_>) {
+        if self.machine.is_terminal(step.table) {
+            self.call.relocation = Relocation::Settled;
+            let _ = media_adapter::stop_media_flow(step, &mut self.call);
+            return;
+        }
+        if media_adapter::start_media_flow(step, &mut self.call).is_err() {
+            return self.give_up_relocation(EndReason::MediaFailed, step);
+        }
+        self.relocate(step);
+        self.service_media(step);
+    }
+
+    /// Sends the re-INVITE moving a restored call here, once more.
+    fn relocate(&mut self, step: &mut Step<'_>) {
+        if !self.call.relocation.is_under_way() || self.machine.is_terminal(step.table) {
+            return;
+        }
+        if dialog_adapter::send_relocation(step, &mut self.call).is_err() {
+            self.give_up_relocation(EndReason::DialogGone, step);
+        }
+    }
+
+    /// The re-INVITE moving the call here got a final refusal. A 481 or 408 says the
+    /// dialog is gone (RFC 5057 §5.1): the call ends. Anything else — a 491 (the peer's
+    /// offer crossed ours), a 5xx, or a 4xx that a copy damaged on its way can draw — is
+    /// tried again after the glare back-off (RFC 3261 §14.1), a few times: until the peer
+    /// follows, its requests and media go to the endpoint that is gone, so giving up at
+    /// once would lose a call that one more try could save.
+    pub(crate) fn relocation_refused(&mut self, status: u16, step: &mut Step<'_>) {
+        let attempts = self.call.relocation.attempts();
+        if !matches!(status, 408 | 481) && attempts < MAX_RELOCATION_ATTEMPTS {
+            self.call.relocation = Relocation::BackingOff { attempts };
+            let at = step.now + dialog_adapter::glare_backoff(step, self.call.role);
+            step.set_timer(SessionTimer::Relocation, at);
+            return;
+        }
+        let reason = match status {
+            408 => EndReason::Timeout,
+            _ => EndReason::DialogGone,
+        };
+        self.give_up_relocation(reason, step);
+    }
+
+    /// The call cannot be moved here (no RTP socket, or the peer does not follow): it
+    /// ends as a dialog whose request failed (RFC 3261 §12.2.1.2), by the table's BYE.
+    pub(crate) fn give_up_relocation(&mut self, reason: EndReason, step: &mut Step<'_>) {
+        self.call.relocation = Relocation::Settled;
+        self.call.report.end_reason.get_or_insert(reason);
+        self.feed(Event::new(EventType::DialogTimeout).with_status(408), step);
     }
 
     /// RFC 3261 §13.3.1.4: re-send the 2xx at T1, 2·T1 … capped at T2, until the ACK;

@@ -1,0 +1,117 @@
+//! Moving a confirmed call between endpoints of the same configuration: a snapshot of
+//! it here ([`Endpoint::snapshot`]), and the call going on there ([`Endpoint::restore`]).
+//! What a snapshot carries and what it does not is said in
+//! [`SessionSnapshot`]'s module; what the restored call does first (open an RTP socket,
+//! then re-INVITE the peer with our Contact and media address) in the relocation
+//! re-INVITE's (`call::relocation`).
+//!
+//! A runtime that keeps calls alive across machines snapshots every call that can be
+//! taken (a call in the middle of an exchange says [`NotMovable`] and is taken again
+//! later) and stores the snapshots elsewhere; when a machine dies, another restores
+//! them. In-dialog requests must then reach the new owner: a proxy that Record-Routes
+//! the dialog and routes to a live instance does it at once; without one, the re-INVITE's
+//! Contact does it as soon as the peer accepts it.
+
+use super::{Endpoint, SessionId};
+use crate::call::MediaRequest;
+use crate::dialog::DialogIdRef;
+use crate::session_store::snapshot::{self, Restored, Surroundings};
+use crate::session_store::{NotMovable, RestoreError, SessionSnapshot, SnapshotError};
+use crate::time::Instant;
+
+impl Endpoint {
+    /// A snapshot of call `session` as it stands at `now`, to restore on another
+    /// endpoint of the same configuration; an error when there is no such session or when
+    /// it cannot be moved now (not answered, ending, or in the middle of an exchange:
+    /// [`NotMovable`] says which, and a later snapshot may succeed).
+    pub fn snapshot(
+        &self,
+        now: Instant,
+        session: SessionId,
+    ) -> Result<SessionSnapshot, SnapshotError> {
+        let s = self
+            .sessions
+            .get(session)
+            .ok_or(SnapshotError::UnknownSession(session))?;
+        let bridged_with = self
+            .sessions
+            .bridged_with(session)
+            .and_then(|b| self.sessions.get(b))
+            .and_then(|b| b.call.dialog.as_ref())
+            .map(|d| d.id().clone());
+        let timers = self
+            .timers
+            .deadlines_where(move |&(id, _)| id == session)
+            .map(|((_, timer), at)| (timer, at))
+            .collect();
+        let at = Surroundings {
+            table: &self.table,
+            now,
+            timers,
+            bridged_with,
+        };
+        snapshot::take(s, at).map_err(|why: NotMovable| SnapshotError::NotMovable {
+            session,
+            state: self.table.state(s.machine.state()).name.to_string(),
+            why,
+        })
+    }
+
+    /// Goes on with the call `snapshot` describes, as a new session of this endpoint:
+    /// its timers run again (each as far ahead as when the snapshot was taken), it is
+    /// bridged again to its other leg when that leg was restored here already, and it
+    /// asks the driver for an RTP socket (`MediaRequest::Open`). Once the socket is
+    /// ready the session re-INVITEs the peer with this endpoint's Contact and media
+    /// address; until the peer accepts, an offer of the peer's is answered 491 (ours is
+    /// outstanding). Nothing is sent before the socket is ready.
+    pub fn restore(
+        &mut self,
+        now: Instant,
+        snapshot: SessionSnapshot,
+    ) -> Result<SessionId, RestoreError> {
+        if self.drain.is_some() {
+            return Err(RestoreError::Draining);
+        }
+        if self.sessions.len() + self.resolving.len() >= self.config.max_sessions {
+            return Err(RestoreError::TooManySessions);
+        }
+        let dialog = &snapshot.dialog;
+        let here = DialogIdRef {
+            call_id: &dialog.call_id,
+            local_tag: &dialog.local_tag,
+            remote_tag: &dialog.remote_tag,
+        };
+        if self.sessions.by_dialog(&here).is_some() {
+            let id = crate::dialog::DialogId {
+                call_id: dialog.call_id.clone(),
+                local_tag: dialog.local_tag.clone(),
+                remote_tag: dialog.remote_tag.clone(),
+            };
+            return Err(RestoreError::DialogInUse(id));
+        }
+        let bridged_with = snapshot.bridged_with.clone();
+        let Restored { session, timers } = snapshot::rebuild(snapshot, &self.table, now)?;
+        let id = self.ids.next();
+        let _span = session.span(id).entered();
+        tracing::debug!(%id, "restored from a snapshot");
+        self.sessions.insert(id, session);
+        self.stats.sessions_created += 1;
+        for (timer, at) in timers {
+            self.timers.set((id, timer), at);
+        }
+        let other = bridged_with.and_then(|b| {
+            let other = self.sessions.by_dialog(&DialogIdRef {
+                call_id: &b.call_id,
+                local_tag: &b.local_tag,
+                remote_tag: &b.remote_tag,
+            })?;
+            self.sessions.bridged_with(other).is_none().then_some(other)
+        });
+        if let Some(other) = other {
+            self.sessions.bridge(id, other);
+        }
+        self.outputs
+            .push_back(super::Output::Media(MediaRequest::Open { session: id }));
+        Ok(id)
+    }
+}
