@@ -17,8 +17,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{
-    free_port, have_sipp, have_tool, our_offer_port, rtcp_frames, sessionctl, sipp_media_port,
-    sipp_uac, sipp_uac_within, test_file, uas, RtcpFrame,
+    free_port, have_sipp, have_tool, our_offer_port, rtcp_frames, sdp_port, sessionctl,
+    sipp_media_port, sipp_uac, sipp_uac_within, test_file, uas, RtcpFrame,
 };
 
 fn run_against_uas(runtime: &str, scenario_args: &[&str], uas_args: &[&str]) {
@@ -313,17 +313,7 @@ fn sessionctl_call_to_sipp_uas(runtime: &str) {
 
 /// The audio port of SIPp's answer: the SDP of the 200 OK in the capture.
 fn answer_port(pcap: &std::path::Path) -> u16 {
-    let out = Command::new("tshark")
-        .arg("-r")
-        .arg(pcap)
-        .args(["-Y", "sip.Status-Code == 200 && sdp", "-T", "fields"])
-        .args(["-e", "sdp.media.port"])
-        .output()
-        .expect("tshark runs");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find_map(|l| l.trim().parse().ok())
-        .expect("SIPp's 200 with SDP in the capture")
+    sdp_port(pcap, "sip.Status-Code == 200 && sdp")
 }
 
 /// RTCP (RFC 3550 §6) in a call with SIPp, as tshark reads it from `--pcap`: SIPp's UAS

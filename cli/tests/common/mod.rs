@@ -436,17 +436,23 @@ pub fn rtcp_frames(pcap: &Path) -> Vec<RtcpFrame> {
         .collect()
 }
 
-/// The RTP port of our offer: the audio port of the first INVITE's SDP in the capture.
-pub fn our_offer_port(pcap: &Path) -> u16 {
+/// The audio port of the first SDP in the capture whose message matches the tshark
+/// display `filter`.
+pub fn sdp_port(pcap: &Path, filter: &str) -> u16 {
     let out = Command::new("tshark")
         .arg("-r")
         .arg(pcap)
-        .args(["-Y", "sip.Method == \"INVITE\"", "-T", "fields"])
+        .args(["-Y", filter, "-T", "fields"])
         .args(["-e", "sdp.media.port"])
         .output()
         .expect("tshark runs");
     String::from_utf8_lossy(&out.stdout)
         .lines()
         .find_map(|l| l.trim().parse().ok())
-        .expect("our INVITE with SDP in the capture")
+        .unwrap_or_else(|| panic!("a message matching {filter:?} with SDP in the capture"))
+}
+
+/// The RTP port of our offer: the audio port of the first INVITE's SDP in the capture.
+pub fn our_offer_port(pcap: &Path) -> u16 {
+    sdp_port(pcap, "sip.Method == \"INVITE\"")
 }
