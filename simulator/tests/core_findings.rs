@@ -6,7 +6,8 @@
 //! dialog's; a re-INVITE that lost its To tag rings no phantom call; a copy of an INVITE
 //! whose first copy had a damaged Via is neither refused nor rung twice; a damaged 2xx
 //! taken for another fork's leaves the real dialog's CSeqs increasing; a BYE answered
-//! 400 is sent again; a held call whose caller vanished is timed out by its RTCP.
+//! 400 is sent again; a held call whose caller vanished is timed out by its RTCP. One
+//! finding was the checker's: a REFER taken by the second of two sessions of one Call-ID.
 
 use session_core_sim::endpoint_node::simulation;
 use session_core_sim::scenario::Scenario;
@@ -98,4 +99,9 @@ fn an_unusable_2xx_whose_bye_was_lost_ends_the_callee_by_its_481() {
 #[test]
 fn a_2xx_is_retransmitted_by_the_via_when_the_contact_was_damaged() {
     run("transfer_2xx_retransmitted_to_a_damaged_contact.yaml").unwrap_or_else(|v| panic!("{v}"));
+}
+
+#[test]
+fn a_refer_taken_by_the_second_of_two_sessions_of_one_call_id_counts() {
+    run("transfer_refer_on_the_second_of_two_sessions.yaml").unwrap_or_else(|v| panic!("{v}"));
 }
