@@ -5,7 +5,8 @@
 //! Every request we send outside the transaction layer's retransmission (the ACK for a
 //! 2xx) goes straight to the output queue; everything else is handed to the transaction
 //! layer, which sends it and owns its retransmission. Responses are built from the
-//! request's bytes, kept in the session until it is answered.
+//! request's bytes, kept in the session until it is answered, and the template of them
+//! taken when it was parsed.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -373,7 +374,7 @@ pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let contact = step.contact(&call.transport);
     let cseq = call.invite.incoming.as_ref().map_or(0, |i| i.cseq);
     let granted = match call.invite.incoming.as_ref() {
-        Some(invite) => session_timer_grant(step, &mut call.refresh, &invite.bytes),
+        Some(invite) => session_timer_grant(step, &mut call.refresh, invite),
         None => None,
     };
     let headers = session_timer_headers(granted.as_ref());
@@ -421,7 +422,7 @@ fn respond_to_invite(
         body,
         headers,
     };
-    let bytes = build_response(step, &invite.bytes, &call.local_tag, &reply)?;
+    let bytes = build_response(step, invite, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, invite.tx, status, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
@@ -439,11 +440,10 @@ fn respond_to_invite(
 fn session_timer_grant(
     step: &Step<'_>,
     refresh: &mut SessionRefresh,
-    request: &[u8],
+    request: &IncomingRequest,
 ) -> Option<(SessionExpires, bool)> {
-    let msg = Message::parse_with(request, &step.config.parse_limits).ok()?;
-    refresh.note_allow(&msg);
-    grant(&msg, step.config.session_expires)
+    refresh.note_request_allow(&request.session_timer);
+    grant(&request.session_timer, step.config.session_expires)
 }
 
 /// The headers of a 2xx granting a session timer: `Session-Expires` with the refresher
@@ -474,12 +474,10 @@ pub(crate) struct Reply<'a> {
 /// body.
 pub(crate) fn build_response(
     step: &mut Step<'_>,
-    request: &[u8],
+    request: &IncomingRequest,
     local_tag: &str,
     reply: &Reply<'_>,
 ) -> Result<Vec<u8>, ActionError> {
-    let msg = Message::parse_with(request, &step.config.parse_limits)
-        .map_err(|_| ActionError::NoTransaction)?;
     let status = reply.status;
     let headers = common_headers(step);
     let mut pairs: Vec<(&str, &str)> = if (200..300).contains(&status) {
@@ -489,7 +487,7 @@ pub(crate) fn build_response(
     };
     pairs.extend_from_slice(reply.headers);
     let mut out = Vec::with_capacity(512 + reply.body.map_or(0, <[u8]>::len));
-    let mut b = ResponseBuilder::new(&msg, status)
+    let mut b = ResponseBuilder::from_template(&request.template, &request.bytes, status)
         .to_tag(local_tag)
         .retry_after(step.retry_after(status))
         .headers(&pairs);
@@ -894,7 +892,7 @@ pub(super) fn accept_reinvite(
     };
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;
     let contact = step.contact(&call.transport);
-    let granted = session_timer_grant(step, &mut call.refresh, &pending.bytes);
+    let granted = session_timer_grant(step, &mut call.refresh, &pending);
     let headers = session_timer_headers(granted.as_ref());
     let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let reply = Reply {
@@ -903,7 +901,7 @@ pub(super) fn accept_reinvite(
         body: Some(&body),
         headers: &pairs,
     };
-    let bytes = build_response(step, &pending.bytes, &call.local_tag, &reply)?;
+    let bytes = build_response(step, &pending, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, pending.tx, 200, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
@@ -923,7 +921,7 @@ pub(super) fn accept_update(
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;
     let body = call.offer_answer.take_answer();
     let contact = step.contact(&call.transport);
-    let granted = session_timer_grant(step, &mut call.refresh, &pending.bytes);
+    let granted = session_timer_grant(step, &mut call.refresh, &pending);
     let headers = session_timer_headers(granted.as_ref());
     let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let reply = Reply {
@@ -932,7 +930,7 @@ pub(super) fn accept_update(
         body: body.as_deref(),
         headers: &pairs,
     };
-    let bytes = build_response(step, &pending.bytes, &call.local_tag, &reply)?;
+    let bytes = build_response(step, &pending, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, pending.tx, 200, bytes)
         .map_err(|_| ActionError::NoTransaction)?;
@@ -1026,7 +1024,7 @@ fn answer_request_with(
         headers,
         ..Reply::default()
     };
-    let bytes = build_response(step, &request.bytes, &call.local_tag, &reply)?;
+    let bytes = build_response(step, request, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, request.tx, status, bytes)
         .map_err(|_| ActionError::NoTransaction)
@@ -1040,12 +1038,9 @@ pub(crate) fn respond(
     status: u16,
     headers: &[(&str, &str)],
 ) {
-    let Ok(msg) = Message::parse_with(&request.bytes, &step.config.parse_limits) else {
-        return;
-    };
     let tag = step.new_tag();
     let mut out = Vec::with_capacity(512);
-    ResponseBuilder::new(&msg, status)
+    ResponseBuilder::from_template(&request.template, &request.bytes, status)
         .to_tag(&tag)
         .retry_after(step.retry_after(status))
         .headers(headers)

@@ -18,7 +18,7 @@ pub(crate) use registration::Registration;
 pub(crate) use reliable::{Reliability, Unacknowledged};
 pub(crate) use session_refresh::MIN_SESSION_EXPIRES;
 pub(crate) use session_refresh::{
-    asks_too_brief, grant, min_se_of, SessionExpires, SessionRefresh,
+    asks_too_brief, grant, min_se_of, SessionExpires, SessionRefresh, TimerRequest,
 };
 pub(crate) use step::{new_tag, retry_after, Effect, SessionIds, SessionTimer, Step};
 pub(crate) use transfer::{
@@ -32,17 +32,21 @@ use crate::config::Config;
 use crate::dialog::{Dialog, DialogRole};
 use crate::media::RtpSession;
 use crate::sdp::{LocalSession, MediaConfig, Negotiated, SessionDescription};
-use crate::sip::{Method, Transport};
+use crate::sip::{Method, ResponseTemplate, Transport};
 use crate::state_table::Event;
 use crate::time::Instant;
 use crate::transaction::TransactionId;
 
-/// A request we received and have not answered finally yet: its bytes (re-parsed to
-/// build responses) and its server transaction.
+/// A request we received and have not answered finally yet: its bytes, what its
+/// responses need of it (read while it was parsed, so that answering it needs no second
+/// parse), and its server transaction.
 #[derive(Clone, Debug)]
 pub(crate) struct IncomingRequest {
     pub(crate) tx: TransactionId,
     pub(crate) bytes: Vec<u8>,
+    pub(crate) template: ResponseTemplate,
+    /// What it says of session timers, for the grant in its 2xx.
+    pub(crate) session_timer: TimerRequest,
     pub(crate) method: Method,
     pub(crate) cseq: u32,
 }

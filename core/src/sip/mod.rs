@@ -18,6 +18,7 @@ mod message;
 mod method;
 mod name_addr;
 mod reason;
+mod response_template;
 #[cfg(feature = "rsip")]
 mod rsip_conv;
 mod serialize;
@@ -37,6 +38,7 @@ pub use message::{Header, HeaderValues, Message, RequestLine, Salvaged, StartLin
 pub use method::Method;
 pub use name_addr::{Contact, NameAddr, OwnedNameAddr};
 pub use reason::default_reason;
+pub(crate) use response_template::ResponseTemplate;
 #[cfg(feature = "rsip")]
 pub use rsip_conv::write_rsip;
 pub use transport::Transport;

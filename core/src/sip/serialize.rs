@@ -64,9 +64,14 @@ impl Message<'_> {
 
 /// `Name: value CRLF`, with every fold (whitespace run containing a line end) written as one SP.
 pub(crate) fn write_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    write_header_bytes(out, name, value.as_bytes());
+}
+
+/// [`write_header_line`] for a value kept as bytes (a span of a stored request).
+pub(crate) fn write_header_bytes(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    write_unfolded(out, value);
+    write_unfolded_bytes(out, value);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -74,7 +79,11 @@ pub(crate) fn write_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
 /// holding a line end (LF, after a CR or not); a bare CR ends no line, so it is kept as
 /// received and a quoted string holding one reads the same when parsed again.
 pub(crate) fn write_unfolded(out: &mut Vec<u8>, value: &str) {
-    let b = value.as_bytes();
+    write_unfolded_bytes(out, value.as_bytes());
+}
+
+/// [`write_unfolded`] for a value kept as bytes.
+pub(crate) fn write_unfolded_bytes(out: &mut Vec<u8>, b: &[u8]) {
     if !b.contains(&b'\n') {
         out.extend_from_slice(b);
         return;
