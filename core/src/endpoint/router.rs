@@ -5,7 +5,7 @@
 //! dialog, a new INVITE (which creates the session). The transaction layer's reports
 //! reach the sessions that own the transactions.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
 use super::admission;
@@ -19,8 +19,8 @@ use crate::dialog::{DialogIdRef, DialogRole, DialogState};
 use crate::sdp::is_hold;
 use crate::session_store::{Link, RequestOrigin};
 use crate::sip::{
-    write_salvaged_response, HeaderName, Host, Message, Method, ParseError, RPort, ResponseBuilder,
-    ResponseTemplate, Salvaged, Transport, Via,
+    ip_text, write_ip, write_salvaged_response, write_u64, HeaderName, Host, Message, Method,
+    ParseError, RPort, ResponseBuilder, ResponseTemplate, Salvaged, Transport, Via,
 };
 use crate::state_table::{Event, EventType, Role};
 use crate::time::Instant;
@@ -149,9 +149,11 @@ fn with_received(
 ) -> Option<(Vec<u8>, Range<usize>)> {
     let via = msg.top_via();
     let wants_rport = via.rport == RPort::Requested;
-    let ip = remote.ip().to_string();
-    let host_differs = !matches!(&via.host, Host::Ipv4(h) if h.to_string() == ip)
-        && !matches!(&via.host, Host::Ipv6(h) if h.to_string() == ip);
+    let host_differs = match (&via.host, remote.ip()) {
+        (Host::Ipv4(host), IpAddr::V4(ip)) => *host != ip,
+        (Host::Ipv6(host), IpAddr::V6(ip)) => *host != ip,
+        _ => true,
+    };
     if transport.is_reliable() || via.received.is_some() || !(wants_rport || host_differs) {
         return None;
     }
@@ -160,24 +162,23 @@ fn with_received(
     let end = start
         .checked_add(via.raw.len())
         .filter(|&e| e <= bytes.len())?;
-    let mut stamped = String::with_capacity(via.raw.len() + 40);
+    let mut out = Vec::with_capacity(bytes.len() + 40);
+    out.extend_from_slice(&bytes[..start]);
     for (i, part) in via.raw.split(';').enumerate() {
         if i > 0 && part.trim().eq_ignore_ascii_case("rport") {
             continue;
         }
         if i > 0 {
-            stamped.push(';');
+            out.push(b';');
         }
-        stamped.push_str(part);
+        out.extend_from_slice(part.as_bytes());
     }
-    stamped.push_str(";received=");
-    stamped.push_str(&ip);
+    out.extend_from_slice(b";received=");
+    write_ip(&mut out, remote.ip());
     if wants_rport {
-        stamped.push_str(&format!(";rport={}", remote.port()));
+        out.extend_from_slice(b";rport=");
+        write_u64(&mut out, u64::from(remote.port()));
     }
-    let mut out = Vec::with_capacity(bytes.len() + 40);
-    out.extend_from_slice(&bytes[..start]);
-    out.extend_from_slice(stamped.as_bytes());
     out.extend_from_slice(&bytes[end..]);
     Some((out, start..end))
 }
@@ -185,7 +186,7 @@ fn with_received(
 fn host_text(host: &Host<'_>) -> String {
     match host {
         Host::Domain(d) => (*d).to_owned(),
-        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv4(ip) => ip_text(IpAddr::V4(*ip)),
         Host::Ipv6(ip) => format!("[{ip}]"),
     }
 }

@@ -5,6 +5,8 @@
 //! byte-exact (name and value, folds included), `Content-Length` recomputed from the body
 //! and written last, then the body byte-exact.
 
+use std::net::IpAddr;
+
 use super::header::HeaderName;
 use super::message::{value_is_lws, Message, StartLine};
 use super::text::split_outside;
@@ -109,7 +111,13 @@ pub(crate) fn write_unfolded_bytes(out: &mut Vec<u8>, b: &[u8]) {
 }
 
 /// Appends the decimal form of `n` without allocating.
-pub(crate) fn write_usize(out: &mut Vec<u8>, mut n: usize) {
+pub(crate) fn write_usize(out: &mut Vec<u8>, n: usize) {
+    write_u64(out, n as u64);
+}
+
+/// Appends the decimal form of `n` without allocating (nor `core::fmt`, which costs
+/// several times as much).
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -125,7 +133,31 @@ pub(crate) fn write_usize(out: &mut Vec<u8>, mut n: usize) {
 
 /// Appends the decimal form of `n`.
 pub(crate) fn write_u16(out: &mut Vec<u8>, n: u16) {
-    write_usize(out, usize::from(n));
+    write_u64(out, u64::from(n));
+}
+
+/// Appends an IP address as text: IPv4 dotted, written here; IPv6 through `Display`,
+/// which gives its canonical form (RFC 5952).
+pub(crate) fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                write_u64(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => out.extend_from_slice(v6.to_string().as_bytes()),
+    }
+}
+
+/// An IP address as text, as [`write_ip`] writes it.
+pub(crate) fn ip_text(ip: IpAddr) -> String {
+    let mut out = Vec::with_capacity(15);
+    write_ip(&mut out, ip);
+    // `write_ip` writes ASCII only.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
