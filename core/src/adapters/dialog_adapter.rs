@@ -15,7 +15,9 @@ use crate::call::{
     grant, ReferNotifier, ReferSent, SessionExpires, SessionRefresh, SessionTimer, Step,
     Unacknowledged,
 };
-use crate::call::{Call, Effect, IncomingRequest, OutgoingRequest, Payload, Retransmit2xx};
+use crate::call::{
+    Call, Effect, IncomingRequest, OutgoingRequest, Payload, PeerDialog, Retransmit2xx,
+};
 use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
 use crate::sdp::SessionDescription;
 use crate::sip::{
@@ -49,11 +51,18 @@ pub(super) fn create_dialog(step: &mut Step<'_>, call: &mut Call) -> Result<(), 
     let invite = call
         .invite
         .incoming
-        .as_ref()
+        .as_mut()
         .ok_or(ActionError::NoTransaction)?;
-    let msg = Message::parse_with(&invite.bytes, &step.config.parse_limits)
-        .map_err(|_| ActionError::NoTransaction)?;
-    let params = dialog_params_from_request(&msg, call);
+    // What the INVITE's parse read for it; read again when a table creates the dialog twice.
+    let peer = match invite.dialog.take() {
+        Some(peer) => peer,
+        None => {
+            let msg = Message::parse_with(&invite.bytes, &step.config.parse_limits)
+                .map_err(|_| ActionError::NoTransaction)?;
+            peer_dialog(&msg, msg.from().tag().unwrap_or_default())
+        }
+    };
+    let params = dialog_params(call, peer, &call.remote_uri);
     call.dialog = Some(Dialog::uas(
         params,
         DialogState::Early,
@@ -62,10 +71,19 @@ pub(super) fn create_dialog(step: &mut Step<'_>, call: &mut Call) -> Result<(), 
     Ok(())
 }
 
-/// What a UAS dialog is made of, read from the INVITE (RFC 3261 §12.1.1).
-fn dialog_params_from_request(msg: &Message<'_>, call: &Call) -> DialogParams {
-    let remote_tag = msg.from().tag().unwrap_or_default();
-    dialog_params(msg, call, remote_tag, &call.remote_uri)
+/// What a dialog takes from the peer's dialog-creating `msg` whose tag is `remote_tag`:
+/// its Contact, its Record-Route set, its CSeq number.
+pub(crate) fn peer_dialog(msg: &Message<'_>, remote_tag: &str) -> PeerDialog {
+    PeerDialog {
+        remote_tag: remote_tag.to_owned(),
+        contact: first_contact_uri(msg),
+        record_route: msg
+            .record_routes()
+            .filter_map(Result::ok)
+            .map(|r| r.raw.to_owned())
+            .collect(),
+        cseq: msg.cseq().seq,
+    }
 }
 
 /// The UAC's dialog from a response (RFC 3261 §12.1.2). A provisional response without
@@ -81,35 +99,27 @@ pub(crate) fn dialog_from_response(
         DialogState::Early => msg.to().tag()?,
         DialogState::Confirmed => msg.to().tag().unwrap_or_default(),
     };
-    let params = dialog_params(msg, call, remote_tag, &call.request_uri);
+    let params = dialog_params(call, peer_dialog(msg, remote_tag), &call.request_uri);
     Some(Dialog::uac(params, state))
 }
 
 /// The dialog state a dialog-creating message gives, either side: the peer's tag, its
 /// Contact (or the URI of `fallback_target` without one), the Record-Route set, the
 /// INVITE's CSeq.
-fn dialog_params(
-    msg: &Message<'_>,
-    call: &Call,
-    remote_tag: &str,
-    fallback_target: &str,
-) -> DialogParams {
+fn dialog_params(call: &Call, peer: PeerDialog, fallback_target: &str) -> DialogParams {
     DialogParams {
         call_id: call.call_id.clone(),
         local_tag: call.local_tag.clone(),
-        remote_tag: remote_tag.to_owned(),
+        remote_tag: peer.remote_tag,
         local_uri: call.local_uri.clone(),
         remote_uri: call.remote_uri.clone(),
         // Without a usable Contact, the URI the request or response came for: never a
         // name-addr with its parameters, which is no Request-URI.
-        remote_target: first_contact_uri(msg)
+        remote_target: peer
+            .contact
             .unwrap_or_else(|| super::strip_name_addr(fallback_target).to_owned()),
-        record_route: msg
-            .record_routes()
-            .filter_map(Result::ok)
-            .map(|r| r.raw.to_owned())
-            .collect(),
-        invite_cseq: msg.cseq().seq,
+        record_route: peer.record_route,
+        invite_cseq: peer.cseq,
         secure: false,
     }
 }

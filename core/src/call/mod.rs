@@ -47,7 +47,25 @@ pub(crate) struct IncomingRequest {
     pub(crate) template: ResponseTemplate,
     /// What it says of session timers, for the grant in its 2xx.
     pub(crate) session_timer: TimerRequest,
+    /// For an INVITE that creates a session: what the UAS dialog takes from it, until
+    /// the dialog is created.
+    pub(crate) dialog: Option<PeerDialog>,
     pub(crate) method: Method,
+    pub(crate) cseq: u32,
+}
+
+/// What a dialog takes from the peer's dialog-creating message (RFC 3261 §12.1), read
+/// while that message is parsed: a UAS creates its dialog when its table says so, often
+/// in a later step than the INVITE's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PeerDialog {
+    /// The peer's tag.
+    pub(crate) remote_tag: String,
+    /// Its first Contact's URI, when requests can be sent to it.
+    pub(crate) contact: Option<String>,
+    /// Its Record-Route values, top first.
+    pub(crate) record_route: Vec<String>,
+    /// Its CSeq number.
     pub(crate) cseq: u32,
 }
 

@@ -241,6 +241,7 @@ fn on_request(
             bytes: bytes.to_vec(),
             template: ResponseTemplate::new(msg),
             session_timer: TimerRequest::of(msg),
+            dialog: None,
             method: method.clone(),
             cseq: msg.cseq().seq,
         },
@@ -252,6 +253,7 @@ fn on_request(
                 bytes: stamped,
                 template,
                 session_timer: TimerRequest::of(msg),
+                dialog: None,
                 method: method.clone(),
                 cseq: msg.cseq().seq,
             }
@@ -320,7 +322,7 @@ fn new_invite(
     ep: &mut Endpoint,
     now: Instant,
     msg: &Message<'_>,
-    request: IncomingRequest,
+    mut request: IncomingRequest,
     reply_to: SocketAddr,
     transport: Transport,
 ) {
@@ -396,6 +398,7 @@ fn new_invite(
         };
         call.offer_answer.remote_offer(Box::new(offer));
     }
+    request.dialog = Some(dialog_adapter::peer_dialog(msg, from_tag));
     call.invite.incoming = Some(request);
     ep.insert_session(id, Role::Uas, call);
     ep.pending_incoming.insert(id);
