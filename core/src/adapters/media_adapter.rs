@@ -54,7 +54,7 @@ pub(super) fn generate_local_sdp(
     }
     let body = call
         .sdp
-        .offer(crate::call::codecs_for(&call.codecs, step.config), &local)
+        .kept_offer(crate::call::codecs_for(&call.codecs, step.config), &local)
         .to_bytes();
     call.offer_answer.offer_made(Some(body));
     Ok(())
@@ -77,7 +77,7 @@ fn answer_offer(
     local: &LocalMedia,
     offer: &SessionDescription,
 ) -> Result<(), ActionError> {
-    let answer = match call.sdp.answer(
+    let (answer, negotiated) = match call.sdp.kept_answer(
         crate::call::codecs_for(&call.codecs, step.config),
         local,
         offer,
@@ -98,8 +98,8 @@ fn answer_offer(
             return Err(ActionError::SdpNotAcceptable);
         }
     };
-    call.offer_answer.answered(answer.description.to_bytes());
-    call.negotiated = Some(answer.negotiated);
+    call.offer_answer.answered(answer.to_bytes());
+    call.negotiated = Some(negotiated);
     Ok(())
 }
 
