@@ -158,8 +158,9 @@ pub(crate) struct Call {
     pub(crate) negotiated: Option<Negotiated>,
     pub(crate) media: Media,
     /// A command that arrived while an offer of ours was outstanding (`DeferCommand`),
-    /// replayed at the session's next state change.
-    pub(crate) deferred_command: Option<(Event, Payload)>,
+    /// replayed at the session's next state change. Boxed: rare, and a payload is
+    /// several hundred bytes every call would carry.
+    pub(crate) deferred_command: Option<Box<(Event, Payload)>>,
     /// A registration session's own data; `None` for a call.
     pub(crate) registration: Option<Box<Registration>>,
     /// What the application has been told.
@@ -176,8 +177,8 @@ pub(crate) struct InviteUsage {
     pub(crate) request: Option<OutgoingRequest>,
     /// UAC: whether a CANCEL was sent for it.
     pub(crate) cancel_sent: bool,
-    /// UAS: the INVITE we are answering.
-    pub(crate) incoming: Option<IncomingRequest>,
+    /// UAS: the INVITE we are answering; boxed, as an established call keeps `None`.
+    pub(crate) incoming: Option<Box<IncomingRequest>>,
     /// Our in-dialog re-INVITE, REFER or BYE in flight.
     pub(crate) reinvite: Option<OutgoingRequest>,
     /// Our UPDATE carrying an offer (RFC 3311), until its final response.

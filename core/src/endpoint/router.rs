@@ -399,7 +399,7 @@ fn new_invite(
         call.offer_answer.remote_offer(Box::new(offer));
     }
     request.dialog = Some(dialog_adapter::peer_dialog(msg, from_tag));
-    call.invite.incoming = Some(request);
+    call.invite.incoming = Some(Box::new(request));
     ep.insert_session(id, Role::Uas, call);
     ep.pending_incoming.insert(id);
     ep.sessions.index_origin(id, &origin);
