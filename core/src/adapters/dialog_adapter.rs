@@ -5,7 +5,8 @@
 //! Every request we send outside the transaction layer's retransmission (the ACK for a
 //! 2xx) goes straight to the output queue; everything else is handed to the transaction
 //! layer, which sends it and owns its retransmission. Responses are built from the
-//! request's bytes, kept in the session until it is answered.
+//! request's bytes, kept in the session until it is answered, and the template of them
+//! taken when it was parsed.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,7 +15,9 @@ use crate::call::{
     grant, ReferNotifier, ReferSent, SessionExpires, SessionRefresh, SessionTimer, Step,
     Unacknowledged,
 };
-use crate::call::{Call, Effect, IncomingRequest, OutgoingRequest, Payload, Retransmit2xx};
+use crate::call::{
+    Call, Effect, IncomingRequest, OutgoingRequest, Payload, PeerDialog, Retransmit2xx,
+};
 use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
 use crate::sdp::SessionDescription;
 use crate::sip::{
@@ -48,11 +51,18 @@ pub(super) fn create_dialog(step: &mut Step<'_>, call: &mut Call) -> Result<(), 
     let invite = call
         .invite
         .incoming
-        .as_ref()
+        .as_mut()
         .ok_or(ActionError::NoTransaction)?;
-    let msg = Message::parse_with(&invite.bytes, &step.config.parse_limits)
-        .map_err(|_| ActionError::NoTransaction)?;
-    let params = dialog_params_from_request(&msg, call);
+    // What the INVITE's parse read for it; read again when a table creates the dialog twice.
+    let peer = match invite.dialog.take() {
+        Some(peer) => peer,
+        None => {
+            let msg = Message::parse_with(&invite.bytes, &step.config.parse_limits)
+                .map_err(|_| ActionError::NoTransaction)?;
+            peer_dialog(&msg, msg.from().tag().unwrap_or_default())
+        }
+    };
+    let params = dialog_params(call, peer, &call.remote_uri);
     call.dialog = Some(Dialog::uas(
         params,
         DialogState::Early,
@@ -61,10 +71,19 @@ pub(super) fn create_dialog(step: &mut Step<'_>, call: &mut Call) -> Result<(), 
     Ok(())
 }
 
-/// What a UAS dialog is made of, read from the INVITE (RFC 3261 §12.1.1).
-fn dialog_params_from_request(msg: &Message<'_>, call: &Call) -> DialogParams {
-    let remote_tag = msg.from().tag().unwrap_or_default();
-    dialog_params(msg, call, remote_tag, &call.remote_uri)
+/// What a dialog takes from the peer's dialog-creating `msg` whose tag is `remote_tag`:
+/// its Contact, its Record-Route set, its CSeq number.
+pub(crate) fn peer_dialog(msg: &Message<'_>, remote_tag: &str) -> PeerDialog {
+    PeerDialog {
+        remote_tag: remote_tag.to_owned(),
+        contact: first_contact_uri(msg),
+        record_route: msg
+            .record_routes()
+            .filter_map(Result::ok)
+            .map(|r| r.raw.to_owned())
+            .collect(),
+        cseq: msg.cseq().seq,
+    }
 }
 
 /// The UAC's dialog from a response (RFC 3261 §12.1.2). A provisional response without
@@ -80,35 +99,27 @@ pub(crate) fn dialog_from_response(
         DialogState::Early => msg.to().tag()?,
         DialogState::Confirmed => msg.to().tag().unwrap_or_default(),
     };
-    let params = dialog_params(msg, call, remote_tag, &call.request_uri);
+    let params = dialog_params(call, peer_dialog(msg, remote_tag), &call.request_uri);
     Some(Dialog::uac(params, state))
 }
 
 /// The dialog state a dialog-creating message gives, either side: the peer's tag, its
 /// Contact (or the URI of `fallback_target` without one), the Record-Route set, the
 /// INVITE's CSeq.
-fn dialog_params(
-    msg: &Message<'_>,
-    call: &Call,
-    remote_tag: &str,
-    fallback_target: &str,
-) -> DialogParams {
+fn dialog_params(call: &Call, peer: PeerDialog, fallback_target: &str) -> DialogParams {
     DialogParams {
         call_id: call.call_id.clone(),
         local_tag: call.local_tag.clone(),
-        remote_tag: remote_tag.to_owned(),
+        remote_tag: peer.remote_tag,
         local_uri: call.local_uri.clone(),
         remote_uri: call.remote_uri.clone(),
         // Without a usable Contact, the URI the request or response came for: never a
         // name-addr with its parameters, which is no Request-URI.
-        remote_target: first_contact_uri(msg)
+        remote_target: peer
+            .contact
             .unwrap_or_else(|| super::strip_name_addr(fallback_target).to_owned()),
-        record_route: msg
-            .record_routes()
-            .filter_map(Result::ok)
-            .map(|r| r.raw.to_owned())
-            .collect(),
-        invite_cseq: msg.cseq().seq,
+        record_route: peer.record_route,
+        invite_cseq: peer.cseq,
         secure: false,
     }
 }
@@ -373,7 +384,7 @@ pub(super) fn send_200_ok(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let contact = step.contact(&call.transport);
     let cseq = call.invite.incoming.as_ref().map_or(0, |i| i.cseq);
     let granted = match call.invite.incoming.as_ref() {
-        Some(invite) => session_timer_grant(step, &mut call.refresh, &invite.bytes),
+        Some(invite) => session_timer_grant(step, &mut call.refresh, invite),
         None => None,
     };
     let headers = session_timer_headers(granted.as_ref());
@@ -422,7 +433,7 @@ fn respond_to_invite(
         body,
         headers,
     };
-    let bytes = build_response(step, &invite.bytes, &call.local_tag, &reply)?;
+    let bytes = build_response(step, invite, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, invite.tx, status, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
@@ -440,11 +451,10 @@ fn respond_to_invite(
 fn session_timer_grant(
     step: &Step<'_>,
     refresh: &mut SessionRefresh,
-    request: &[u8],
+    request: &IncomingRequest,
 ) -> Option<(SessionExpires, bool)> {
-    let msg = Message::parse_with(request, &step.config.parse_limits).ok()?;
-    refresh.note_allow(&msg);
-    grant(&msg, step.config.session_expires)
+    refresh.note_request_allow(&request.session_timer);
+    grant(&request.session_timer, step.config.session_expires)
 }
 
 /// The headers of a 2xx granting a session timer: `Session-Expires` with the refresher
@@ -475,12 +485,10 @@ pub(crate) struct Reply<'a> {
 /// body.
 pub(crate) fn build_response(
     step: &mut Step<'_>,
-    request: &[u8],
+    request: &IncomingRequest,
     local_tag: &str,
     reply: &Reply<'_>,
 ) -> Result<Vec<u8>, ActionError> {
-    let msg = Message::parse_with(request, &step.config.parse_limits)
-        .map_err(|_| ActionError::NoTransaction)?;
     let status = reply.status;
     let headers = common_headers(step);
     let mut pairs: Vec<(&str, &str)> = if (200..300).contains(&status) {
@@ -490,7 +498,7 @@ pub(crate) fn build_response(
     };
     pairs.extend_from_slice(reply.headers);
     let mut out = Vec::with_capacity(512 + reply.body.map_or(0, <[u8]>::len));
-    let mut b = ResponseBuilder::new(&msg, status)
+    let mut b = ResponseBuilder::from_template(&request.template, &request.bytes, status)
         .to_tag(local_tag)
         .retry_after(step.retry_after(status))
         .headers(&pairs);
@@ -932,7 +940,7 @@ pub(super) fn accept_reinvite(
     };
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;
     let contact = step.contact(&call.transport);
-    let granted = session_timer_grant(step, &mut call.refresh, &pending.bytes);
+    let granted = session_timer_grant(step, &mut call.refresh, &pending);
     let headers = session_timer_headers(granted.as_ref());
     let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let reply = Reply {
@@ -941,7 +949,7 @@ pub(super) fn accept_reinvite(
         body: Some(&body),
         headers: &pairs,
     };
-    let bytes = build_response(step, &pending.bytes, &call.local_tag, &reply)?;
+    let bytes = build_response(step, &pending, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, pending.tx, 200, bytes.clone())
         .map_err(|_| ActionError::NoTransaction)?;
@@ -961,7 +969,7 @@ pub(super) fn accept_update(
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;
     let body = call.offer_answer.take_answer();
     let contact = step.contact(&call.transport);
-    let granted = session_timer_grant(step, &mut call.refresh, &pending.bytes);
+    let granted = session_timer_grant(step, &mut call.refresh, &pending);
     let headers = session_timer_headers(granted.as_ref());
     let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (*n, v.as_str())).collect();
     let reply = Reply {
@@ -970,7 +978,7 @@ pub(super) fn accept_update(
         body: body.as_deref(),
         headers: &pairs,
     };
-    let bytes = build_response(step, &pending.bytes, &call.local_tag, &reply)?;
+    let bytes = build_response(step, &pending, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, pending.tx, 200, bytes)
         .map_err(|_| ActionError::NoTransaction)?;
@@ -1078,7 +1086,7 @@ fn answer_request_with(
         headers,
         ..Reply::default()
     };
-    let bytes = build_response(step, &request.bytes, &call.local_tag, &reply)?;
+    let bytes = build_response(step, request, &call.local_tag, &reply)?;
     step.transactions
         .send_response(step.now, request.tx, status, bytes)
         .map_err(|_| ActionError::NoTransaction)
@@ -1092,12 +1100,9 @@ pub(crate) fn respond(
     status: u16,
     headers: &[(&str, &str)],
 ) {
-    let Ok(msg) = Message::parse_with(&request.bytes, &step.config.parse_limits) else {
-        return;
-    };
     let tag = step.new_tag();
     let mut out = Vec::with_capacity(512);
-    ResponseBuilder::new(&msg, status)
+    ResponseBuilder::from_template(&request.template, &request.bytes, status)
         .to_tag(&tag)
         .retry_after(step.retry_after(status))
         .headers(headers)

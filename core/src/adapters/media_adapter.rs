@@ -54,7 +54,7 @@ pub(super) fn generate_local_sdp(
     }
     let body = call
         .sdp
-        .offer(crate::call::codecs_for(&call.codecs, step.config), &local)
+        .kept_offer(crate::call::codecs_for(&call.codecs, step.config), &local)
         .to_bytes();
     call.offer_answer.offer_made(Some(body));
     Ok(())
@@ -77,7 +77,7 @@ fn answer_offer(
     local: &LocalMedia,
     offer: &SessionDescription,
 ) -> Result<(), ActionError> {
-    let answer = match call.sdp.answer(
+    let (answer, negotiated) = match call.sdp.kept_answer(
         crate::call::codecs_for(&call.codecs, step.config),
         local,
         offer,
@@ -98,8 +98,8 @@ fn answer_offer(
             return Err(ActionError::SdpNotAcceptable);
         }
     };
-    call.offer_answer.answered(answer.description.to_bytes());
-    call.negotiated = Some(answer.negotiated);
+    call.offer_answer.answered(answer.to_bytes());
+    call.negotiated = Some(negotiated);
     Ok(())
 }
 
@@ -222,9 +222,13 @@ fn cname(seed: u64) -> Box<[u8]> {
     };
     let a = mix(seed.wrapping_add(0x9E37_79B9_7F4A_7C15));
     let b = mix(seed.wrapping_add(0x3C6E_F372_FE94_F82A));
-    format!("{a:016x}{:08x}", b >> 32)
-        .into_bytes()
-        .into_boxed_slice()
+    let mut out = Vec::with_capacity(24);
+    for (value, digits) in [(a, 16), (b >> 32, 8)] {
+        for i in (0..digits).rev() {
+            out.push(b"0123456789abcdef"[((value >> (4 * i)) & 0xf) as usize]);
+        }
+    }
+    out.into_boxed_slice()
 }
 
 /// Asks the runtime to close the session's RTP socket, once.
@@ -338,5 +342,17 @@ fn media_direction(d: Direction, can_send: bool) -> MediaDirection {
         (MediaDirection::SendRecv, false) => MediaDirection::RecvOnly,
         (MediaDirection::SendOnly, false) => MediaDirection::Inactive,
         (d, _) => d,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cname;
+
+    #[test]
+    fn cname_is_the_hex_of_96_mixed_bits() {
+        assert_eq!(&*cname(0), b"e220a8397b1dcdaf6e789e6a");
+        assert_eq!(&*cname(1), b"910a2dec89025cc1beeb8da1");
+        assert_eq!(&*cname(0xdead_beef), b"4adfb90f68c9eb9bde586a31");
     }
 }

@@ -86,7 +86,7 @@ impl ActionHandler for Adapters<'_, '_> {
                 Ok(())
             }
             Action::DeferCommand => {
-                call.deferred_command = Some((event.clone(), std::mem::take(payload)));
+                call.deferred_command = Some(Box::new((event.clone(), std::mem::take(payload))));
                 Ok(())
             }
             Action::CleanupDialog => {

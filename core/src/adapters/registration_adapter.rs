@@ -49,7 +49,7 @@ pub(super) fn send_register(
 /// Our Contact: the address the registrar saw once it told us (RFC 3581), else ours.
 fn contact(step: &Step<'_>, public: Option<SocketAddr>, transport: &Transport) -> String {
     let Some(addr) = public else {
-        return step.contact(transport);
+        return step.contact(transport).into_owned();
     };
     let user = &step.config.user;
     match transport {

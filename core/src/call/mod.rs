@@ -20,7 +20,7 @@ pub(crate) use reliable::{Reliability, Unacknowledged};
 pub(crate) use relocation::{Relocation, MAX_RELOCATION_ATTEMPTS};
 pub(crate) use session_refresh::MIN_SESSION_EXPIRES;
 pub(crate) use session_refresh::{
-    asks_too_brief, grant, min_se_of, SessionExpires, SessionRefresh,
+    asks_too_brief, grant, min_se_of, SessionExpires, SessionRefresh, TimerRequest,
 };
 pub(crate) use step::{new_tag, retry_after, Effect, SessionIds, SessionTimer, Step};
 pub(crate) use transfer::{
@@ -34,18 +34,40 @@ use crate::config::Config;
 use crate::dialog::{Dialog, DialogRole};
 use crate::media::RtpSession;
 use crate::sdp::{LocalSession, MediaConfig, Negotiated, SessionDescription};
-use crate::sip::{Method, Transport};
+use crate::sip::{Method, ResponseTemplate, Transport};
 use crate::state_table::Event;
 use crate::time::Instant;
 use crate::transaction::TransactionId;
 
-/// A request we received and have not answered finally yet: its bytes (re-parsed to
-/// build responses) and its server transaction.
+/// A request we received and have not answered finally yet: its bytes, what its
+/// responses need of it (read while it was parsed, so that answering it needs no second
+/// parse), and its server transaction.
 #[derive(Clone, Debug)]
 pub(crate) struct IncomingRequest {
     pub(crate) tx: TransactionId,
     pub(crate) bytes: Vec<u8>,
+    pub(crate) template: ResponseTemplate,
+    /// What it says of session timers, for the grant in its 2xx.
+    pub(crate) session_timer: TimerRequest,
+    /// For an INVITE that creates a session: what the UAS dialog takes from it, until
+    /// the dialog is created.
+    pub(crate) dialog: Option<PeerDialog>,
     pub(crate) method: Method,
+    pub(crate) cseq: u32,
+}
+
+/// What a dialog takes from the peer's dialog-creating message (RFC 3261 §12.1), read
+/// while that message is parsed: a UAS creates its dialog when its table says so, often
+/// in a later step than the INVITE's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct PeerDialog {
+    /// The peer's tag.
+    pub(crate) remote_tag: String,
+    /// Its first Contact's URI, when requests can be sent to it.
+    pub(crate) contact: Option<String>,
+    /// Its Record-Route values, top first.
+    pub(crate) record_route: Vec<String>,
+    /// Its CSeq number.
     pub(crate) cseq: u32,
 }
 
@@ -140,8 +162,9 @@ pub(crate) struct Call {
     pub(crate) negotiated: Option<Negotiated>,
     pub(crate) media: Media,
     /// A command that arrived while an offer of ours was outstanding (`DeferCommand`),
-    /// replayed at the session's next state change.
-    pub(crate) deferred_command: Option<(Event, Payload)>,
+    /// replayed at the session's next state change. Boxed: rare, and a payload is
+    /// several hundred bytes every call would carry.
+    pub(crate) deferred_command: Option<Box<(Event, Payload)>>,
     /// A registration session's own data; `None` for a call.
     pub(crate) registration: Option<Box<Registration>>,
     /// A call restored from another endpoint's snapshot, until the peer follows it here.
@@ -160,8 +183,8 @@ pub(crate) struct InviteUsage {
     pub(crate) request: Option<OutgoingRequest>,
     /// UAC: whether a CANCEL was sent for it.
     pub(crate) cancel_sent: bool,
-    /// UAS: the INVITE we are answering.
-    pub(crate) incoming: Option<IncomingRequest>,
+    /// UAS: the INVITE we are answering; boxed, as an established call keeps `None`.
+    pub(crate) incoming: Option<Box<IncomingRequest>>,
     /// Our in-dialog re-INVITE, REFER or BYE in flight.
     pub(crate) reinvite: Option<OutgoingRequest>,
     /// Our UPDATE carrying an offer (RFC 3311), until its final response.

@@ -70,6 +70,40 @@ pub(crate) fn asks_too_brief(msg: &Message<'_>, min_se: u32) -> bool {
         && SessionExpires::of(msg).is_some_and(|se| se.seconds < min_se)
 }
 
+/// What a request says of session timers, read once when it arrives: it is answered
+/// (and the timer granted, [`grant`]) when the table says so, often in a later step.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct TimerRequest {
+    /// `Supported: timer`.
+    supported: bool,
+    /// Its `Session-Expires`.
+    asked: Option<SessionExpires>,
+    /// Its `Min-SE`.
+    min_se: Option<u32>,
+    /// Whether its `Allow` lists UPDATE; `None` without an `Allow`.
+    allows_update: Option<bool>,
+}
+
+impl TimerRequest {
+    /// What `request` says of session timers.
+    pub(crate) fn of(request: &Message<'_>) -> TimerRequest {
+        TimerRequest {
+            supported: request
+                .supported()
+                .any(|tag| tag.eq_ignore_ascii_case("timer")),
+            asked: SessionExpires::of(request),
+            min_se: min_se_of(request),
+            allows_update: allows_update(request),
+        }
+    }
+}
+
+/// Whether `msg`'s `Allow` lists UPDATE; `None` without an `Allow`.
+fn allows_update(msg: &Message<'_>) -> Option<bool> {
+    msg.header(HeaderName::Allow)?;
+    Some(msg.allow().any(|m| m == Method::Update))
+}
+
 /// What the server of an INVITE or UPDATE grants (RFC 4028 §9), read from the request
 /// and our wish (`ours`, the interval we would like, if any): the `Session-Expires` for
 /// its 2xx (with the refresher always named), and whether the 2xx requires the
@@ -79,12 +113,14 @@ pub(crate) fn asks_too_brief(msg: &Message<'_>, min_se: u32) -> bool {
 /// least the request's `Min-SE`; without one in the request, ours. The refresher is the
 /// one asked for, else we (the UAS) refresh; a client that does not support the
 /// extension cannot be asked to refresh, and gets no `Require: timer` either.
-pub(crate) fn grant(request: &Message<'_>, ours: Option<u32>) -> Option<(SessionExpires, bool)> {
-    let supported = request
-        .supported()
-        .any(|tag| tag.eq_ignore_ascii_case("timer"));
-    let asked = SessionExpires::of(request);
-    let floor = min_se_of(request)
+pub(crate) fn grant(request: &TimerRequest, ours: Option<u32>) -> Option<(SessionExpires, bool)> {
+    let TimerRequest {
+        supported,
+        asked,
+        min_se,
+        ..
+    } = *request;
+    let floor = min_se
         .unwrap_or(MIN_SESSION_EXPIRES)
         .max(MIN_SESSION_EXPIRES);
     let seconds = match (asked, ours) {
@@ -167,9 +203,17 @@ impl SessionRefresh {
 
     /// Remembers whether the peer's message (its INVITE, or its 2xx) allows UPDATE.
     pub(crate) fn note_allow(&mut self, msg: &Message<'_>) {
-        if msg.header(HeaderName::Allow).is_some() {
-            self.peer_allows_update =
-                !self.update_refused && msg.allow().any(|m| m == Method::Update);
+        self.note_allows_update(allows_update(msg));
+    }
+
+    /// [`SessionRefresh::note_allow`] for a request read earlier.
+    pub(crate) fn note_request_allow(&mut self, request: &TimerRequest) {
+        self.note_allows_update(request.allows_update);
+    }
+
+    fn note_allows_update(&mut self, allows_update: Option<bool>) {
+        if let Some(allows) = allows_update {
+            self.peer_allows_update = !self.update_refused && allows;
         }
     }
 
@@ -310,7 +354,7 @@ mod tests {
     fn granted(extra: &str, ours: Option<u32>) -> Option<(String, bool)> {
         let bytes = request(extra);
         let msg = Message::parse(&bytes).unwrap();
-        grant(&msg, ours).map(|(se, require)| (se.value(), require))
+        grant(&TimerRequest::of(&msg), ours).map(|(se, require)| (se.value(), require))
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! socket request, an application event, a timer set or cleared, its own end. Nothing
 //! here knows the endpoint.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use super::event::{MediaRequest, SessionEvent, SessionId, Transmit};
@@ -94,6 +95,8 @@ pub(crate) struct Step<'a> {
     pub(crate) table: &'a CompiledTable,
     /// `host:port` of our Via sent-by.
     pub(crate) sent_by: &'a str,
+    /// Our Contact over UDP, `<sip:user@sent-by>`, written once.
+    pub(crate) udp_contact: &'a str,
     pub(crate) rng: &'a mut Rng,
     /// Where a session placed by this step gets its id.
     pub(crate) ids: &'a mut SessionIds,
@@ -103,7 +106,7 @@ pub(crate) struct Step<'a> {
     pub(crate) bridged_with: Option<SessionId>,
 }
 
-impl Step<'_> {
+impl<'a> Step<'a> {
     /// A new RFC 3261 branch (magic cookie + random token).
     pub(crate) fn new_branch(&mut self) -> String {
         new_branch(self.rng)
@@ -120,15 +123,15 @@ impl Step<'_> {
     }
 
     /// Our Contact for a transport: `<sip:user@addr>` (with `;transport=tcp` on TCP).
-    pub(crate) fn contact(&self, transport: &Transport) -> String {
+    pub(crate) fn contact(&self, transport: &Transport) -> Cow<'a, str> {
         match transport {
-            Transport::Udp => format!("<sip:{}@{}>", self.config.user, self.sent_by),
-            other => format!(
+            Transport::Udp => Cow::Borrowed(self.udp_contact),
+            other => Cow::Owned(format!(
                 "<sip:{}@{};transport={}>",
                 self.config.user,
                 self.sent_by,
                 other.as_str().to_ascii_lowercase()
-            ),
+            )),
         }
     }
 
@@ -141,6 +144,7 @@ impl Step<'_> {
             config: self.config,
             table: self.table,
             sent_by: self.sent_by,
+            udp_contact: self.udp_contact,
             rng: &mut *self.rng,
             ids: &mut *self.ids,
             transactions: &mut *self.transactions,

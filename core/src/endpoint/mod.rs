@@ -181,6 +181,8 @@ pub struct Endpoint {
     table: Arc<CompiledTable>,
     /// `host:port` of our Via sent-by.
     sent_by: String,
+    /// Our Contact over UDP, `<sip:user@sent-by>`: in most requests and 2xx we send.
+    udp_contact: String,
     rng: Rng,
     ids: SessionIds,
     transactions: TransactionLayer,
@@ -213,9 +215,11 @@ impl Endpoint {
             timers: config.timers,
             max_transactions: config.max_transactions,
         });
+        let sent_by = config.advertised_addr().to_string();
         Endpoint {
             table: Arc::clone(&config.table),
-            sent_by: config.advertised_addr().to_string(),
+            udp_contact: format!("<sip:{}@{sent_by}>", config.user),
+            sent_by,
             rng: Rng::new(config.seed),
             ids: SessionIds::default(),
             transactions,
@@ -970,9 +974,7 @@ impl Endpoint {
     ) -> Result<(), CommandError> {
         let call_id = self.new_call_id();
         let local_tag = crate::call::new_tag(&mut self.rng);
-        let local_uri = options
-            .from
-            .unwrap_or_else(|| format!("<sip:{}@{}>", self.config.user, self.sent_by));
+        let local_uri = options.from.unwrap_or_else(|| self.udp_contact.clone());
         let sdp = self.local_session();
         let mut call = Call::new(
             DialogRole::Uac,
@@ -1133,7 +1135,7 @@ impl Endpoint {
         let mut c = self.rng.token(20);
         c.push('@');
         match self.config.advertised_addr().ip() {
-            IpAddr::V4(ip) => c.push_str(&ip.to_string()),
+            IpAddr::V4(ip) => c.push_str(&crate::sip::ip_text(IpAddr::V4(ip))),
             IpAddr::V6(ip) => {
                 c.push('[');
                 c.push_str(&ip.to_string());
@@ -1237,6 +1239,7 @@ impl Endpoint {
             config: &self.config,
             table: &self.table,
             sent_by: &self.sent_by,
+            udp_contact: &self.udp_contact,
             rng: &mut self.rng,
             ids: &mut self.ids,
             transactions: &mut self.transactions,

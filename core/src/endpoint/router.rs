@@ -5,19 +5,22 @@
 //! dialog, a new INVITE (which creates the session). The transaction layer's reports
 //! reach the sessions that own the transactions.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
 
 use super::admission;
 use super::uas_checks;
 use super::Endpoint;
 use crate::adapters::dialog_adapter::{self, ALLOW, SUPPORTED};
-use crate::call::{new_tag, retry_after, Call, IncomingRequest, Replaces, SessionId, SessionTimer};
+use crate::call::{
+    new_tag, retry_after, Call, IncomingRequest, Replaces, SessionId, SessionTimer, TimerRequest,
+};
 use crate::dialog::{DialogIdRef, DialogRole, DialogState};
 use crate::sdp::is_hold;
 use crate::session_store::{Link, RequestOrigin};
 use crate::sip::{
-    write_salvaged_response, HeaderName, Host, Message, Method, ParseError, RPort, ResponseBuilder,
-    Salvaged, Transport, Via,
+    ip_text, write_ip, write_salvaged_response, write_u64, HeaderName, Host, Message, Method,
+    ParseError, RPort, ResponseBuilder, ResponseTemplate, Salvaged, Transport, Via,
 };
 use crate::state_table::{Event, EventType, Role};
 use crate::time::Instant;
@@ -135,56 +138,55 @@ fn response_destination(via: &Via<'_>, remote: SocketAddr, transport: &Transport
 
 /// The request's bytes with the top Via stamped for the responses (RFC 3261 §18.2.1,
 /// RFC 3581 §4): `received` with the source address when it differs from the sent-by
-/// host or `rport` was asked for, and `rport` filled with the source port. Stream
-/// transports and requests that need no stamp are copied unchanged.
+/// host or `rport` was asked for, and `rport` filled with the source port; with the
+/// range of `bytes` the stamped Via value replaced. `None` for stream transports and
+/// requests that need no stamp.
 fn with_received(
     msg: &Message<'_>,
     bytes: &[u8],
     remote: SocketAddr,
     transport: &Transport,
-) -> Vec<u8> {
+) -> Option<(Vec<u8>, Range<usize>)> {
     let via = msg.top_via();
     let wants_rport = via.rport == RPort::Requested;
-    let ip = remote.ip().to_string();
-    let host_differs = !matches!(&via.host, Host::Ipv4(h) if h.to_string() == ip)
-        && !matches!(&via.host, Host::Ipv6(h) if h.to_string() == ip);
+    let host_differs = match (&via.host, remote.ip()) {
+        (Host::Ipv4(host), IpAddr::V4(ip)) => *host != ip,
+        (Host::Ipv6(host), IpAddr::V6(ip)) => *host != ip,
+        _ => true,
+    };
     if transport.is_reliable() || via.received.is_some() || !(wants_rport || host_differs) {
-        return bytes.to_vec();
+        return None;
     }
     // The Via value is a slice of `bytes` (the parser borrows); anything else is left.
     let start = (via.raw.as_ptr() as usize).wrapping_sub(bytes.as_ptr() as usize);
-    let Some(end) = start
+    let end = start
         .checked_add(via.raw.len())
-        .filter(|&e| e <= bytes.len())
-    else {
-        return bytes.to_vec();
-    };
-    let mut stamped = String::with_capacity(via.raw.len() + 40);
+        .filter(|&e| e <= bytes.len())?;
+    let mut out = Vec::with_capacity(bytes.len() + 40);
+    out.extend_from_slice(&bytes[..start]);
     for (i, part) in via.raw.split(';').enumerate() {
         if i > 0 && part.trim().eq_ignore_ascii_case("rport") {
             continue;
         }
         if i > 0 {
-            stamped.push(';');
+            out.push(b';');
         }
-        stamped.push_str(part);
+        out.extend_from_slice(part.as_bytes());
     }
-    stamped.push_str(";received=");
-    stamped.push_str(&ip);
+    out.extend_from_slice(b";received=");
+    write_ip(&mut out, remote.ip());
     if wants_rport {
-        stamped.push_str(&format!(";rport={}", remote.port()));
+        out.extend_from_slice(b";rport=");
+        write_u64(&mut out, u64::from(remote.port()));
     }
-    let mut out = Vec::with_capacity(bytes.len() + 40);
-    out.extend_from_slice(&bytes[..start]);
-    out.extend_from_slice(stamped.as_bytes());
     out.extend_from_slice(&bytes[end..]);
-    out
+    Some((out, start..end))
 }
 
 fn host_text(host: &Host<'_>) -> String {
     match host {
         Host::Domain(d) => (*d).to_owned(),
-        Host::Ipv4(ip) => ip.to_string(),
+        Host::Ipv4(ip) => ip_text(IpAddr::V4(*ip)),
         Host::Ipv6(ip) => format!("[{ip}]"),
     }
 }
@@ -233,11 +235,29 @@ fn on_request(
         }
         Err(_) => return,
     };
-    let request = IncomingRequest {
-        tx,
-        bytes: with_received(msg, bytes, remote, &transport),
-        method: method.clone(),
-        cseq: msg.cseq().seq,
+    let request = match with_received(msg, bytes, remote, &transport) {
+        None => IncomingRequest {
+            tx,
+            bytes: bytes.to_vec(),
+            template: ResponseTemplate::new(msg),
+            session_timer: TimerRequest::of(msg),
+            dialog: None,
+            method: method.clone(),
+            cseq: msg.cseq().seq,
+        },
+        Some((stamped, replaced)) => {
+            let mut template = ResponseTemplate::new(msg);
+            template.replace(replaced, stamped.len() - bytes.len());
+            IncomingRequest {
+                tx,
+                bytes: stamped,
+                template,
+                session_timer: TimerRequest::of(msg),
+                dialog: None,
+                method: method.clone(),
+                cseq: msg.cseq().seq,
+            }
+        }
     };
     if let Some(refusal) = uas_checks::check(msg, ALLOW, SUPPORTED) {
         let headers: Vec<(&str, &str)> = refusal
@@ -302,7 +322,7 @@ fn new_invite(
     ep: &mut Endpoint,
     now: Instant,
     msg: &Message<'_>,
-    request: IncomingRequest,
+    mut request: IncomingRequest,
     reply_to: SocketAddr,
     transport: Transport,
 ) {
@@ -378,7 +398,8 @@ fn new_invite(
         };
         call.offer_answer.remote_offer(Box::new(offer));
     }
-    call.invite.incoming = Some(request);
+    request.dialog = Some(dialog_adapter::peer_dialog(msg, from_tag));
+    call.invite.incoming = Some(Box::new(request));
     ep.insert_session(id, Role::Uas, call);
     ep.pending_incoming.insert(id);
     ep.sessions.index_origin(id, &origin);

@@ -77,6 +77,16 @@ impl LocalSession {
     /// or a re-offer (which keeps the session's m-lines and payload type numbers, see
     /// [`create_reoffer`](super::create_reoffer)). While we hold the call it stays on hold.
     pub fn offer(&mut self, config: &MediaConfig, local: &LocalMedia) -> SessionDescription {
+        self.kept_offer(config, local).clone()
+    }
+
+    /// [`offer`](Self::offer), borrowed from the session that keeps it: a call's endpoint
+    /// only writes it into a body, so the copy [`offer`](Self::offer) returns is saved.
+    pub(crate) fn kept_offer(
+        &mut self,
+        config: &MediaConfig,
+        local: &LocalMedia,
+    ) -> &SessionDescription {
         self.remember_before_reoffer();
         let local = self.effective(local);
         let offer = match &self.current {
@@ -94,9 +104,26 @@ impl LocalSession {
         local: &LocalMedia,
         offer: &SessionDescription,
     ) -> Result<Answer, AnswerError> {
-        let mut answer = create_answer(offer, config, &self.origin, &self.effective(local))?;
-        answer.description = self.stamp(answer.description);
-        Ok(answer)
+        let (description, negotiated) = self.kept_answer(config, local, offer)?;
+        Ok(Answer {
+            description: description.clone(),
+            negotiated,
+        })
+    }
+
+    /// [`answer`](Self::answer), the description borrowed from the session that keeps
+    /// it, as [`kept_offer`](Self::kept_offer).
+    pub(crate) fn kept_answer(
+        &mut self,
+        config: &MediaConfig,
+        local: &LocalMedia,
+        offer: &SessionDescription,
+    ) -> Result<(&SessionDescription, Negotiated), AnswerError> {
+        let Answer {
+            description,
+            negotiated,
+        } = create_answer(offer, config, &self.origin, &self.effective(local))?;
+        Ok((self.stamp(description), negotiated))
     }
 
     /// An answer refusing every stream of `offer` (see
@@ -109,7 +136,7 @@ impl LocalSession {
         offer: &SessionDescription,
     ) -> SessionDescription {
         let rejection = create_rejection(offer, config, &self.origin, local);
-        self.stamp(rejection)
+        self.stamp(rejection).clone()
     }
 
     /// A hold re-offer from our current description (RFC 3264 §8.4): sendonly, or
@@ -118,7 +145,7 @@ impl LocalSession {
         self.remember_before_reoffer();
         let held = hold_offer(self.current.as_ref()?);
         self.on_hold = true;
-        Some(self.stamp(held))
+        Some(self.stamp(held).clone())
     }
 
     /// Ends our hold and re-offers with `local.direction` (normally sendrecv).
@@ -130,7 +157,7 @@ impl LocalSession {
             Some(previous) => create_reoffer(config, previous, &local),
             None => create_offer(config, &self.origin, &local),
         };
-        self.stamp(offer)
+        self.stamp(offer).clone()
     }
 
     /// The peer refused our last re-offer (a non-2xx to the re-INVITE): the session goes
@@ -171,7 +198,7 @@ impl LocalSession {
     }
 
     /// Gives a new description our `o=` line with the right version and records it.
-    fn stamp(&mut self, mut description: SessionDescription) -> SessionDescription {
+    fn stamp(&mut self, mut description: SessionDescription) -> &SessionDescription {
         if let Some(previous) = &self.current {
             description.origin = previous.origin.clone();
             if description != *previous {
@@ -181,8 +208,7 @@ impl LocalSession {
         } else {
             description.origin = self.origin.clone();
         }
-        self.current = Some(description.clone());
-        description
+        self.current.insert(description)
     }
 }
 

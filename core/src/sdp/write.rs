@@ -5,8 +5,13 @@
 //! per stream `m c b`, `a=rtpmap`/`a=fmtp` per codec, `a=ptime`, `a=maxptime`, `a=rtcp`,
 //! the direction (always written), then the verbatim attributes. A codec with an empty
 //! name (an unmapped dynamic payload type) gets no rtpmap.
+//!
+//! Every offer and answer we send is written here, so it writes bytes directly: numbers
+//! and IPv4 addresses without `core::fmt`, which cost several times the rest.
 
-use std::fmt::{self, Write as _};
+use std::fmt;
+
+use crate::sip::{write_ip, write_u64};
 
 use super::types::{
     Address, Attribute, Bandwidth, Connection, MediaDescription, SessionDescription,
@@ -15,9 +20,33 @@ use super::types::{
 impl SessionDescription {
     /// Appends the description's text to `out`.
     pub fn write_to(&self, out: &mut Vec<u8>) {
-        let mut writer = VecWriter(out);
-        // `VecWriter` never fails and neither does `Display` below, so the result is Ok.
-        let _ = write!(writer, "{self}");
+        let o = &self.origin;
+        out.extend_from_slice(b"v=0\r\no=");
+        put(out, or_dash(&o.username));
+        out.push(b' ');
+        write_u64(out, o.session_id);
+        out.push(b' ');
+        write_u64(out, o.session_version);
+        out.extend_from_slice(b" IN ");
+        put(out, o.address.address_type());
+        out.push(b' ');
+        write_address(out, &o.address);
+        out.extend_from_slice(b"\r\ns=");
+        put(out, or_dash(&self.session_name));
+        out.extend_from_slice(b"\r\n");
+        if let Some(c) = &self.connection {
+            write_connection(out, c);
+        }
+        write_bandwidth(out, &self.bandwidth);
+        out.extend_from_slice(b"t=");
+        write_u64(out, self.timing.start);
+        out.push(b' ');
+        write_u64(out, self.timing.stop);
+        out.extend_from_slice(b"\r\n");
+        write_attributes(out, &self.attributes);
+        for media in &self.media {
+            write_media(out, media);
+        }
     }
 
     /// The description's text as bytes, ready for a SIP body.
@@ -30,38 +59,13 @@ impl SessionDescription {
 
 impl fmt::Display for SessionDescription {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let o = &self.origin;
-        f.write_str("v=0\r\n")?;
-        write!(
-            f,
-            "o={} {} {} IN {} ",
-            or_dash(&o.username),
-            o.session_id,
-            o.session_version,
-            o.address.address_type()
-        )?;
-        write_address(f, &o.address)?;
-        write!(f, "\r\ns={}\r\n", or_dash(&self.session_name))?;
-        if let Some(c) = &self.connection {
-            write_connection(f, c)?;
-        }
-        write_bandwidth(f, &self.bandwidth)?;
-        write!(f, "t={} {}\r\n", self.timing.start, self.timing.stop)?;
-        write_attributes(f, &self.attributes)?;
-        for media in &self.media {
-            write_media(f, media)?;
-        }
-        Ok(())
+        // Every part written is a `str` or a number, so the bytes are UTF-8.
+        f.write_str(&String::from_utf8_lossy(&self.to_bytes()))
     }
 }
 
-struct VecWriter<'a>(&'a mut Vec<u8>);
-
-impl fmt::Write for VecWriter<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
+fn put(out: &mut Vec<u8>, s: &str) {
+    out.extend_from_slice(s.as_bytes());
 }
 
 fn or_dash(s: &str) -> &str {
@@ -72,92 +76,123 @@ fn or_dash(s: &str) -> &str {
     }
 }
 
-fn write_address(f: &mut fmt::Formatter<'_>, address: &Address) -> fmt::Result {
+fn write_address(out: &mut Vec<u8>, address: &Address) {
     match address {
-        Address::Ip(ip) => write!(f, "{ip}"),
-        Address::Fqdn { host, .. } => f.write_str(host),
+        Address::Ip(ip) => write_ip(out, *ip),
+        Address::Fqdn { host, .. } => put(out, host),
     }
 }
 
-fn write_connection(f: &mut fmt::Formatter<'_>, c: &Connection) -> fmt::Result {
-    write!(f, "c=IN {} ", c.address.address_type())?;
-    write_address(f, &c.address)?;
+fn write_connection(out: &mut Vec<u8>, c: &Connection) {
+    out.extend_from_slice(b"c=IN ");
+    put(out, c.address.address_type());
+    out.push(b' ');
+    write_address(out, &c.address);
     if let Some(ttl) = c.ttl {
-        write!(f, "/{ttl}")?;
+        out.push(b'/');
+        write_u64(out, u64::from(ttl));
         if let Some(count) = c.count {
-            write!(f, "/{count}")?;
+            out.push(b'/');
+            write_u64(out, u64::from(count));
         }
     }
-    f.write_str("\r\n")
+    out.extend_from_slice(b"\r\n");
 }
 
-fn write_bandwidth(f: &mut fmt::Formatter<'_>, bandwidth: &[Bandwidth]) -> fmt::Result {
+fn write_bandwidth(out: &mut Vec<u8>, bandwidth: &[Bandwidth]) {
     for b in bandwidth {
-        write!(f, "b={}:{}\r\n", b.modifier, b.value)?;
+        out.extend_from_slice(b"b=");
+        put(out, &b.modifier);
+        out.push(b':');
+        write_u64(out, u64::from(b.value));
+        out.extend_from_slice(b"\r\n");
     }
-    Ok(())
 }
 
-fn write_attributes(f: &mut fmt::Formatter<'_>, attributes: &[Attribute]) -> fmt::Result {
+fn write_attributes(out: &mut Vec<u8>, attributes: &[Attribute]) {
     for a in attributes {
-        match &a.value {
-            Some(value) => write!(f, "a={}:{}\r\n", a.name, value)?,
-            None => write!(f, "a={}\r\n", a.name)?,
+        out.extend_from_slice(b"a=");
+        put(out, &a.name);
+        if let Some(value) = &a.value {
+            out.push(b':');
+            put(out, value);
         }
+        out.extend_from_slice(b"\r\n");
     }
-    Ok(())
 }
 
-fn write_media(f: &mut fmt::Formatter<'_>, m: &MediaDescription) -> fmt::Result {
-    write!(f, "m={} {}", m.kind.as_str(), m.port)?;
+fn write_media(out: &mut Vec<u8>, m: &MediaDescription) {
+    out.extend_from_slice(b"m=");
+    put(out, m.kind.as_str());
+    out.push(b' ');
+    write_u64(out, u64::from(m.port));
     if let Some(count) = m.port_count {
-        write!(f, "/{count}")?;
+        out.push(b'/');
+        write_u64(out, u64::from(count));
     }
-    write!(f, " {}", m.proto.as_str())?;
+    out.push(b' ');
+    put(out, m.proto.as_str());
     if m.codecs.is_empty() {
         for format in &m.formats {
-            write!(f, " {format}")?;
+            out.push(b' ');
+            put(out, format);
         }
     } else {
         for codec in &m.codecs {
-            write!(f, " {}", codec.payload_type)?;
+            out.push(b' ');
+            write_u64(out, u64::from(codec.payload_type));
         }
     }
-    f.write_str("\r\n")?;
+    out.extend_from_slice(b"\r\n");
     if let Some(c) = &m.connection {
-        write_connection(f, c)?;
+        write_connection(out, c);
     }
-    write_bandwidth(f, &m.bandwidth)?;
+    write_bandwidth(out, &m.bandwidth);
     for codec in &m.codecs {
         if !codec.name.is_empty() {
-            write!(
-                f,
-                "a=rtpmap:{} {}/{}",
-                codec.payload_type, codec.name, codec.clock_rate
-            )?;
+            out.extend_from_slice(b"a=rtpmap:");
+            write_u64(out, u64::from(codec.payload_type));
+            out.push(b' ');
+            put(out, &codec.name);
+            out.push(b'/');
+            write_u64(out, u64::from(codec.clock_rate));
             if codec.channels != 1 {
-                write!(f, "/{}", codec.channels)?;
+                out.push(b'/');
+                write_u64(out, u64::from(codec.channels));
             }
-            f.write_str("\r\n")?;
+            out.extend_from_slice(b"\r\n");
         }
         if let Some(fmtp) = &codec.fmtp {
-            write!(f, "a=fmtp:{} {}\r\n", codec.payload_type, fmtp)?;
+            out.extend_from_slice(b"a=fmtp:");
+            write_u64(out, u64::from(codec.payload_type));
+            out.push(b' ');
+            put(out, fmtp);
+            out.extend_from_slice(b"\r\n");
         }
     }
     if let Some(ptime) = m.ptime_ms {
-        write!(f, "a=ptime:{ptime}\r\n")?;
+        out.extend_from_slice(b"a=ptime:");
+        write_u64(out, u64::from(ptime));
+        out.extend_from_slice(b"\r\n");
     }
     if let Some(maxptime) = m.maxptime_ms {
-        write!(f, "a=maxptime:{maxptime}\r\n")?;
+        out.extend_from_slice(b"a=maxptime:");
+        write_u64(out, u64::from(maxptime));
+        out.extend_from_slice(b"\r\n");
     }
     if let Some(rtcp) = &m.rtcp {
-        write!(f, "a=rtcp:{}", rtcp.port)?;
+        out.extend_from_slice(b"a=rtcp:");
+        write_u64(out, u64::from(rtcp.port));
         if let Some(address) = &rtcp.address {
-            write!(f, " IN {} ", address.address_type())?;
-            write_address(f, address)?;
+            out.extend_from_slice(b" IN ");
+            put(out, address.address_type());
+            out.push(b' ');
+            write_address(out, address);
         }
-        f.write_str("\r\n")?;
+        out.extend_from_slice(b"\r\n");
     }
-    write!(f, "a={}\r\n", m.direction)?;
-    write_attributes(f, &m.attributes)
+    out.extend_from_slice(b"a=");
+    put(out, m.direction.as_str());
+    out.extend_from_slice(b"\r\n");
+    write_attributes(out, &m.attributes);
 }

@@ -106,9 +106,10 @@ impl Session {
     /// outstanding runs now (once; it may defer itself again). One the new state has no
     /// use for (a resume once a hold failed) is dropped.
     fn replay_deferred(&mut self, step: &mut Step<'_>) {
-        let Some((event, mut payload)) = self.call.deferred_command.take() else {
+        let Some(deferred) = self.call.deferred_command.take() else {
             return;
         };
+        let (event, mut payload) = *deferred;
         if self.run(&event, &mut payload, step) == Fed::NotHandled {
             tracing::debug!(session = %step.id, event = ?event.event_type, "deferred command dropped");
         }

@@ -10,8 +10,8 @@
 use super::header::HeaderName;
 use super::message::{Message, Salvaged, StartLine};
 use super::method::Method;
-use super::name_addr::NameAddr;
 use super::reason::default_reason;
+use super::response_template::ResponseTemplate;
 use super::serialize::{write_header_line, write_u16, write_unfolded, write_usize};
 use super::transport::Transport;
 use super::uri::Host;
@@ -158,7 +158,7 @@ impl<'b> RequestBuilder<'b> {
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct ResponseBuilder<'r, 'a> {
-    request: &'r Message<'a>,
+    request: Request<'r, 'a>,
     status: u16,
     reason: Option<&'r str>,
     to_tag: Option<&'r str>,
@@ -172,6 +172,20 @@ pub struct ResponseBuilder<'r, 'a> {
 impl<'r, 'a> ResponseBuilder<'r, 'a> {
     /// Starts a response with `status` to `request`.
     pub fn new(request: &'r Message<'a>, status: u16) -> Self {
+        Self::of(Request::Parsed(request), status)
+    }
+
+    /// Starts a response with `status` to the request `bytes`, whose headers `template`
+    /// located when it was parsed: no second parse.
+    pub(crate) fn from_template(
+        template: &'r ResponseTemplate,
+        bytes: &'r [u8],
+        status: u16,
+    ) -> Self {
+        Self::of(Request::Kept { template, bytes }, status)
+    }
+
+    fn of(request: Request<'r, 'a>, status: u16) -> Self {
         ResponseBuilder {
             request,
             status,
@@ -232,7 +246,6 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
 
     /// Appends the response to `out`.
     pub fn write(&self, out: &mut Vec<u8>) {
-        let req = self.request;
         out.extend_from_slice(b"SIP/2.0 ");
         write_u16(out, self.status);
         out.push(b' ');
@@ -242,32 +255,19 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
                 .as_bytes(),
         );
         out.extend_from_slice(b"\r\n");
-        for (i, via) in req.header_values(HeaderName::Via).enumerate() {
-            match self.source {
-                Some((ip, port)) if i == 0 => write_top_via(out, req.top_via(), ip, port),
-                _ => write_header_line(out, "Via", via),
+        match self.request {
+            Request::Parsed(req) => {
+                let source = self.source.map(|(ip, port)| (req.top_via(), ip, port));
+                ResponseTemplate::new(req).write(
+                    req.as_bytes(),
+                    self.status,
+                    self.to_tag,
+                    source,
+                    out,
+                );
             }
-        }
-        let dialog_creating = matches!(
-            req.method(),
-            Some(Method::Invite | Method::Subscribe | Method::Refer)
-        ) && (101..300).contains(&self.status);
-        if dialog_creating {
-            for rr in req.header_values(HeaderName::RecordRoute) {
-                write_header_line(out, "Record-Route", rr);
-            }
-        }
-        write_header_line(out, "From", req.from().raw);
-        let add_tag = req.to().tag().is_none() && self.status != 100;
-        match self.to_tag.filter(|_| add_tag) {
-            Some(tag) => write_to_with_tag(out, req.to(), tag),
-            None => write_header_line(out, "To", req.to().raw),
-        }
-        write_header_line(out, "Call-ID", req.call_id());
-        write_header_line(out, "CSeq", req.header(HeaderName::CSeq).unwrap_or(""));
-        if self.status == 100 {
-            if let Some(ts) = req.header(HeaderName::Timestamp) {
-                write_header_line(out, "Timestamp", ts);
+            Request::Kept { template, bytes } => {
+                template.write(bytes, self.status, self.to_tag, None, out);
             }
         }
         if let Some(contact) = self.contact {
@@ -281,6 +281,18 @@ impl<'r, 'a> ResponseBuilder<'r, 'a> {
         }
         write_body(out, self.body);
     }
+}
+
+/// The request a [`ResponseBuilder`] answers.
+#[derive(Clone, Copy, Debug)]
+enum Request<'r, 'a> {
+    /// Parsed just now.
+    Parsed(&'r Message<'a>),
+    /// Kept since it was parsed, with where its headers lie.
+    Kept {
+        template: &'r ResponseTemplate,
+        bytes: &'r [u8],
+    },
 }
 
 /// Appends a response to a request only [`Salvaged`] could read (RFC 3261 §8.2.6): its
@@ -432,25 +444,8 @@ fn write_hop_request(invite: &Message<'_>, method: &Method, to: &str, out: &mut 
     write_body(out, None);
 }
 
-/// `To: <uri>;params;tag=t`. An addr-spec's URI is bracketed on its own, so that its header
-/// parameters stay header parameters (RFC 3261 §20.10).
-fn write_to_with_tag(out: &mut Vec<u8>, to: &NameAddr<'_>, tag: &str) {
-    if to.bracketed {
-        out.extend_from_slice(b"To: ");
-        write_unfolded(out, to.raw);
-    } else {
-        out.extend_from_slice(b"To: <");
-        out.extend_from_slice(to.uri.raw.as_bytes());
-        out.push(b'>');
-        write_unfolded(out, super::text::trim_lws(to.params.as_str()));
-    }
-    out.extend_from_slice(b";tag=");
-    out.extend_from_slice(tag.as_bytes());
-    out.extend_from_slice(b"\r\n");
-}
-
 /// The top Via of a response with `received` and `rport` filled in from the source.
-fn write_top_via(out: &mut Vec<u8>, via: &Via<'_>, ip: &str, port: u16) {
+pub(super) fn write_top_via(out: &mut Vec<u8>, via: &Via<'_>, ip: &str, port: u16) {
     let params = via.params.as_str();
     let prefix = &via.raw[..via.raw.len() - params.len()];
     out.extend_from_slice(b"Via: ");

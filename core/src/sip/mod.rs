@@ -18,6 +18,7 @@ mod message;
 mod method;
 mod name_addr;
 mod reason;
+mod response_template;
 #[cfg(feature = "rsip")]
 mod rsip_conv;
 mod serialize;
@@ -37,8 +38,10 @@ pub use message::{Header, HeaderValues, Message, RequestLine, Salvaged, StartLin
 pub use method::Method;
 pub use name_addr::{Contact, NameAddr, OwnedNameAddr};
 pub use reason::default_reason;
+pub(crate) use response_template::ResponseTemplate;
 #[cfg(feature = "rsip")]
 pub use rsip_conv::write_rsip;
+pub(crate) use serialize::{ip_text, write_ip, write_u64};
 pub use transport::Transport;
 pub use uri::{Host, OwnedUri, Param, ParamIter, Params, Scheme, Uri};
 pub use views::{

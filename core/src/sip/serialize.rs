@@ -5,6 +5,8 @@
 //! byte-exact (name and value, folds included), `Content-Length` recomputed from the body
 //! and written last, then the body byte-exact.
 
+use std::net::IpAddr;
+
 use super::header::HeaderName;
 use super::message::{value_is_lws, Message, StartLine};
 use super::text::split_outside;
@@ -64,9 +66,14 @@ impl Message<'_> {
 
 /// `Name: value CRLF`, with every fold (whitespace run containing a line end) written as one SP.
 pub(crate) fn write_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
+    write_header_bytes(out, name, value.as_bytes());
+}
+
+/// [`write_header_line`] for a value kept as bytes (a span of a stored request).
+pub(crate) fn write_header_bytes(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
-    write_unfolded(out, value);
+    write_unfolded_bytes(out, value);
     out.extend_from_slice(b"\r\n");
 }
 
@@ -74,7 +81,11 @@ pub(crate) fn write_header_line(out: &mut Vec<u8>, name: &str, value: &str) {
 /// holding a line end (LF, after a CR or not); a bare CR ends no line, so it is kept as
 /// received and a quoted string holding one reads the same when parsed again.
 pub(crate) fn write_unfolded(out: &mut Vec<u8>, value: &str) {
-    let b = value.as_bytes();
+    write_unfolded_bytes(out, value.as_bytes());
+}
+
+/// [`write_unfolded`] for a value kept as bytes.
+pub(crate) fn write_unfolded_bytes(out: &mut Vec<u8>, b: &[u8]) {
     if !b.contains(&b'\n') {
         out.extend_from_slice(b);
         return;
@@ -100,7 +111,13 @@ pub(crate) fn write_unfolded(out: &mut Vec<u8>, value: &str) {
 }
 
 /// Appends the decimal form of `n` without allocating.
-pub(crate) fn write_usize(out: &mut Vec<u8>, mut n: usize) {
+pub(crate) fn write_usize(out: &mut Vec<u8>, n: usize) {
+    write_u64(out, n as u64);
+}
+
+/// Appends the decimal form of `n` without allocating (nor `core::fmt`, which costs
+/// several times as much).
+pub(crate) fn write_u64(out: &mut Vec<u8>, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut i = digits.len();
     loop {
@@ -116,7 +133,31 @@ pub(crate) fn write_usize(out: &mut Vec<u8>, mut n: usize) {
 
 /// Appends the decimal form of `n`.
 pub(crate) fn write_u16(out: &mut Vec<u8>, n: u16) {
-    write_usize(out, usize::from(n));
+    write_u64(out, u64::from(n));
+}
+
+/// Appends an IP address as text: IPv4 dotted, written here; IPv6 through `Display`,
+/// which gives its canonical form (RFC 5952).
+pub(crate) fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                write_u64(out, u64::from(octet));
+            }
+        }
+        IpAddr::V6(v6) => out.extend_from_slice(v6.to_string().as_bytes()),
+    }
+}
+
+/// An IP address as text, as [`write_ip`] writes it.
+pub(crate) fn ip_text(ip: IpAddr) -> String {
+    let mut out = Vec::with_capacity(15);
+    write_ip(&mut out, ip);
+    // `write_ip` writes ASCII only.
+    String::from_utf8(out).unwrap_or_default()
 }
 
 #[cfg(test)]
