@@ -424,6 +424,13 @@ pub enum KnownRace {
     /// the callee's 2xx to the first copy; the callee reports `Answered` then
     /// `HungUp { by: Remote }`. Not a race: both are right about what they saw.
     CorruptedInviteLooksMerged,
+    /// The callee's 2xx reached the caller with its status code damaged into an error
+    /// (`200` read as `400`): the caller reports `Rejected { by: Remote }` and ACKs it as
+    /// a rejection, which the callee takes for the ACK of its 2xx (RFC 6026's Accepted
+    /// state passes an ACK of the INVITE's branch up); the callee reports `Answered`, and
+    /// its side ends by its BYE meeting a 481, or however else it ends first. Both are
+    /// right about what they saw.
+    CorruptedStatusLooksRejected,
 }
 
 impl KnownRace {
@@ -467,6 +474,16 @@ impl KnownRace {
             && hung_up(callee, Some(Side::Remote))
         {
             return Some(KnownRace::CorruptedInviteLooksMerged);
+        }
+        let caller_rejected = matches!(
+            caller.ended,
+            Some(EndReason::Rejected {
+                by: Side::Remote,
+                ..
+            })
+        );
+        if !caller.answered && caller_rejected && callee.answered && callee_gone {
+            return Some(KnownRace::CorruptedStatusLooksRejected);
         }
         if caller.answered && hung_up(caller, None) && !callee.answered && callee.responded {
             if hung_up(callee, Some(Side::Remote)) {

@@ -7,7 +7,8 @@
 //! whose first copy had a damaged Via is neither refused nor rung twice; a damaged 2xx
 //! taken for another fork's leaves the real dialog's CSeqs increasing; a BYE answered
 //! 400 is sent again; a held call whose caller vanished is timed out by its RTCP. One
-//! finding was the checker's: a REFER taken by the second of two sessions of one Call-ID.
+//! DTMF that cannot be sent leaves the call up. Two findings were the checker's: a REFER
+//! taken by the second of two sessions of one Call-ID, and a 2xx damaged into a 400.
 
 use session_core_sim::endpoint_node::simulation;
 use session_core_sim::scenario::Scenario;
@@ -104,4 +105,14 @@ fn a_2xx_is_retransmitted_by_the_via_when_the_contact_was_damaged() {
 #[test]
 fn a_refer_taken_by_the_second_of_two_sessions_of_one_call_id_counts() {
     run("transfer_refer_on_the_second_of_two_sessions.yaml").unwrap_or_else(|v| panic!("{v}"));
+}
+
+#[test]
+fn digits_the_answer_gave_no_way_to_send_leave_the_call_up() {
+    run("b2bua_dtmf_without_telephone_event_ended_the_call.yaml").unwrap_or_else(|v| panic!("{v}"));
+}
+
+#[test]
+fn a_2xx_damaged_into_a_400_is_a_known_disagreement() {
+    run("b2bua_2xx_status_damaged_into_400.yaml").unwrap_or_else(|v| panic!("{v}"));
 }

@@ -5,8 +5,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use session_core::endpoint::{SessionEvent, SessionId};
-use session_core::media::{G711Law, MediaMode};
+use session_core::endpoint::{CommandError, SessionEvent, SessionId};
+use session_core::media::{DtmfError, G711Law, MediaMode};
 use session_core::CallOptions;
 use session_core_tests::{config, header_of, status_of, Pump};
 
@@ -80,10 +80,16 @@ fn rtp_sent(p: &Pump, from: usize, to: &str) -> Vec<Vec<u8>> {
 /// Bob alone, sending a 1 kHz tone in a call the peer placed with a PCMU offer,
 /// answered and ACKed.
 fn bob_in_a_pcmu_call() -> (Pump, SessionId, Dialog) {
+    bob_in_a_call(&sdp(1, PCMU, PCMU_ATTRS))
+}
+
+/// Bob alone, sending a 1 kHz tone in a call the peer placed with `offer`, answered and
+/// ACKed.
+fn bob_in_a_call(offer: &str) -> (Pump, SessionId, Dialog) {
     let mut bob = config("127.0.0.2:5060", 2);
     bob.media_mode = MediaMode::Tone { freq_hz: 1000 };
     let mut p = Pump::new(vec![("bob", bob)]);
-    let invite = request("INVITE", 1, None, &sdp(1, PCMU, PCMU_ATTRS));
+    let invite = request("INVITE", 1, None, offer);
     p.inject("bob", peer(), invite.as_bytes());
     p.run_for(Duration::from_millis(50));
     let b = p.incoming("bob").expect("bob sees the call");
@@ -293,4 +299,26 @@ fn an_ipv6_only_offer_to_an_ipv4_endpoint_is_answered_488() {
     let statuses: Vec<_> = sip_sent(&p, 0).iter().map(|r| status_of(r)).collect();
     assert!(statuses.contains(&Some(488)), "{statuses:?}");
     assert!(!statuses.contains(&Some(200)), "{statuses:?}");
+}
+
+/// RFC 4733 digits need a telephone-event payload type in the answer: with a peer that
+/// offered none, `send_dtmf` is refused with the reason and the call goes on (it used to
+/// fail the session, which ended the call with a BYE).
+#[test]
+fn digits_without_telephone_event_are_refused_and_the_call_goes_on() {
+    let (mut p, b, _d) = bob_in_a_call(&sdp(
+        1,
+        "audio 40000 RTP/AVP 0",
+        "a=rtpmap:0 PCMU/8000\r\na=sendrecv\r\n",
+    ));
+    let mark = p.unrouted.len();
+    let now = p.now;
+    assert_eq!(
+        p.ep("bob").send_dtmf(now, b, "12#"),
+        Err(CommandError::Dtmf(DtmfError::NotNegotiated))
+    );
+    p.run_for(Duration::from_secs(1));
+    assert!(!sip_sent(&p, mark).iter().any(|r| r.starts_with(b"BYE ")));
+    assert_eq!(p.state("bob", b).as_deref(), Some("Active"));
+    assert!(rtp_sent(&p, mark, PEER_RTP).len() >= 45, "media stopped");
 }

@@ -288,9 +288,11 @@ pub(super) fn send_dtmf(step: &mut Step<'_>, call: &mut Call) -> Result<(), Acti
         .filter(|_| !call.media.dtmf_queue.is_empty())
     {
         let digits = std::mem::take(&mut call.media.dtmf_queue);
-        media
-            .send_dtmf(&digits, step.now)
-            .map_err(|_| ActionError::NotSupported)?;
+        // Digits given before the media ran, which the answer then gave no way to send
+        // (no telephone-event): they are dropped, and the call goes on.
+        if let Err(error) = media.send_dtmf(&digits, step.now) {
+            tracing::warn!(%digits, ?error, "DTMF not sent");
+        }
     }
     refresh_timer(step, call);
     Ok(())

@@ -57,7 +57,7 @@ use timers::TimerQueue;
 use crate::call::{refer_to_replacing, Replaces};
 use crate::call::{Call, Effect, Payload, Registration, SessionIds, SessionTimer, Step};
 use crate::dialog::DialogRole;
-use crate::media::PushAudioError;
+use crate::media::{DtmfError, DtmfMode, PushAudioError};
 use crate::resolve::{self, Family, QueryId, ResolveError, ResolveQuery, Resolved};
 use crate::rng::Rng;
 use crate::sdp::LocalSession;
@@ -148,6 +148,9 @@ pub enum CommandError {
     Draining,
     /// A snapshot could not be restored ([`Command::Restore`]).
     Restore(RestoreError),
+    /// The digits cannot be sent as RFC 4733 events: not DTMF digits, more than the send
+    /// queue takes, or no telephone-event negotiated in this call. The call goes on.
+    Dtmf(DtmfError),
 }
 
 impl fmt::Display for CommandError {
@@ -167,6 +170,7 @@ impl fmt::Display for CommandError {
             CommandError::TooManyQueries => f.write_str("too many host names being resolved"),
             CommandError::Draining => f.write_str("the endpoint is draining"),
             CommandError::Restore(e) => write!(f, "cannot restore: {e}"),
+            CommandError::Dtmf(e) => write!(f, "cannot send these digits: {e}"),
         }
     }
 }
@@ -684,6 +688,9 @@ impl Endpoint {
             .sessions
             .get_mut(session)
             .ok_or(CommandError::UnknownSession(session))?;
+        if let (DtmfMode::Rfc4733, Some(media)) = (self.config.dtmf_mode, &s.call.media.rtp) {
+            media.check_dtmf(digits).map_err(CommandError::Dtmf)?;
+        }
         s.call.media.dtmf_queue.push_str(digits);
         let result = self.command(now, session, Event::new(EventType::SendDtmf), "send_dtmf");
         if result.is_err() {

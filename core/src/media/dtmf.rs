@@ -200,6 +200,13 @@ impl DtmfSender {
 
     /// Queues `digits` (all or none); returns how many were queued.
     pub fn queue(&mut self, digits: &str) -> Result<usize, DtmfError> {
+        let count = self.check(digits)?;
+        self.queue.extend(digits.chars().filter_map(digit_to_event));
+        Ok(count)
+    }
+
+    /// Whether [`queue`](Self::queue) would take `digits`, and how many they are.
+    pub fn check(&self, digits: &str) -> Result<usize, DtmfError> {
         let mut count = 0;
         for (index, digit) in digits.chars().enumerate() {
             if digit_to_event(digit).is_none() {
@@ -213,8 +220,6 @@ impl DtmfSender {
                 requested: count,
             });
         }
-        // Every character was checked above.
-        self.queue.extend(digits.chars().filter_map(digit_to_event));
         Ok(count)
     }
 

@@ -714,13 +714,20 @@ impl RtpSession {
 
     /// Queues DTMF digits to send as RFC 4733 events (all or none); returns how many.
     pub fn send_dtmf(&mut self, digits: &str, _now: Instant) -> Result<usize, DtmfError> {
+        self.check_dtmf(digits)?;
+        self.dtmf_tx.queue(digits)
+    }
+
+    /// Whether [`send_dtmf`](Self::send_dtmf) would take `digits` now, and how many they
+    /// are: a command can be refused before anything is queued.
+    pub fn check_dtmf(&self, digits: &str) -> Result<usize, DtmfError> {
         if self.stopped {
             return Err(DtmfError::SessionStopped);
         }
         if self.telephone_event_pt.is_none() {
             return Err(DtmfError::NotNegotiated);
         }
-        self.dtmf_tx.queue(digits)
+        self.dtmf_tx.check(digits)
     }
 
     /// Changes the direction (hold, resume). Resuming sending restarts the packet clock at
