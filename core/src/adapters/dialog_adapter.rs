@@ -634,21 +634,7 @@ pub(super) fn send_reinvite(
 /// (always this endpoint's) and a re-offer of the session as it stands, held or not, at
 /// our new media address, version one up (RFC 3264 §8).
 pub(crate) fn send_relocation(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
-    let local = super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
-    let body = call
-        .sdp
-        .offer(crate::call::codecs_for(&call.codecs, step.config), &local)
-        .to_bytes();
-    let sent = send_in_dialog(step, call, Method::Invite, Some((SDP, &body[..])), &[]);
-    let (tx, bytes, cseq) = match sent {
-        Ok(sent) => sent,
-        Err(error) => {
-            call.sdp.reoffer_rejected();
-            return Err(error);
-        }
-    };
-    call.offer_answer.offer_made(None);
-    call.offer_answer.offer_sent(cseq);
+    let (tx, bytes, cseq) = send_reoffer(step, call, Method::Invite)?;
     call.invite.reinvite = Some(OutgoingRequest { tx, bytes, cseq });
     let attempts = call.relocation.attempts() + 1;
     call.relocation = crate::call::Relocation::Offered { tx, attempts };
@@ -990,13 +976,26 @@ pub(super) fn accept_update(
 /// table sends it only when no offer is outstanding either way, in an early dialog once
 /// the INVITE's exchange is over or in a confirmed one. The answer comes in its 2xx.
 pub(super) fn send_update(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
+    let (tx, _, _) = send_reoffer(step, call, Method::Update)?;
+    call.invite.update = Some(tx);
+    Ok(())
+}
+
+/// Sends `method` in the dialog offering our session again as it stands, held or not,
+/// version one up (RFC 3264 §8), and records the offer as outstanding; a request that
+/// could not be sent takes the new version back.
+fn send_reoffer(
+    step: &mut Step<'_>,
+    call: &mut Call,
+    method: Method,
+) -> Result<(TransactionId, Vec<u8>, u32), ActionError> {
     let local = super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
     let body = call
         .sdp
         .offer(crate::call::codecs_for(&call.codecs, step.config), &local)
         .to_bytes();
-    let sent = send_in_dialog(step, call, Method::Update, Some((SDP, &body[..])), &[]);
-    let (tx, _, cseq) = match sent {
+    let sent = send_in_dialog(step, call, method, Some((SDP, &body[..])), &[]);
+    let (tx, bytes, cseq) = match sent {
         Ok(sent) => sent,
         Err(error) => {
             call.sdp.reoffer_rejected();
@@ -1005,8 +1004,7 @@ pub(super) fn send_update(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     };
     call.offer_answer.offer_made(None);
     call.offer_answer.offer_sent(cseq);
-    call.invite.update = Some(tx);
-    Ok(())
+    Ok((tx, bytes, cseq))
 }
 
 /// Our session refresh (RFC 4028 §7.4): an UPDATE without a body when the peer allows
