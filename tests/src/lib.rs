@@ -596,3 +596,23 @@ pub fn peer_reply(request: &[u8], status: u16, extra: &[&str], sdp: Option<&str>
     }
     out.into_bytes()
 }
+
+/// The default table with a 183 carrying the SDP answer once the callee's media is ready.
+pub fn early_media_table() -> session_core::state_table::CompiledTable {
+    let yaml = session_core::state_table::DEFAULT_TABLE_YAML;
+    let from = "  - role: UAS
+    state: Ringing
+    event: MediaSessionReady
+    condition_updates: { MediaReady: true }";
+    let to = "  - role: UAS
+    state: Ringing
+    event: MediaSessionReady
+    actions: [GenerateLocalSDP, { type: SendProvisional, status: 183 }]
+    condition_updates: { MediaReady: true }";
+    assert!(
+        yaml.contains(from),
+        "the default table changed; update this helper"
+    );
+    session_core::state_table::CompiledTable::from_yaml("early-media.yaml", &yaml.replace(from, to))
+        .expect("valid table")
+}

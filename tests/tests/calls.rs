@@ -9,7 +9,8 @@ use session_core::endpoint::{EndReason, SessionEvent, SessionId, Side};
 use session_core::state_table::CompiledTable;
 use session_core::{CallOptions, Instant};
 use session_core_tests::{
-    alice_and_bob, alice_and_bob_with, answered, config, ring, status_of, Pump, BOB,
+    alice_and_bob, alice_and_bob_with, answered, config, early_media_table, ring, status_of, Pump,
+    BOB,
 };
 
 fn terminated(p: &mut Pump, node: &str, s: SessionId) -> (EndReason, Option<u16>) {
@@ -97,25 +98,6 @@ fn basic_call_hung_up_by_the_callee() {
     );
     insta::assert_snapshot!(p.transcript(start));
     finish_idle(&mut p);
-}
-
-/// The default table with a 183 carrying the SDP answer once the callee's media is ready.
-fn early_media_table() -> CompiledTable {
-    let yaml = include_str!("../../state_tables/default.yaml");
-    let from = "  - role: UAS
-    state: Ringing
-    event: MediaSessionReady
-    condition_updates: { MediaReady: true }";
-    let to = "  - role: UAS
-    state: Ringing
-    event: MediaSessionReady
-    actions: [GenerateLocalSDP, { type: SendProvisional, status: 183 }]
-    condition_updates: { MediaReady: true }";
-    assert!(
-        yaml.contains(from),
-        "the default table changed; update this test"
-    );
-    CompiledTable::from_yaml("early-media.yaml", &yaml.replace(from, to)).expect("valid table")
 }
 
 #[test]

@@ -13,7 +13,9 @@ use session_core::endpoint::{
 };
 use session_core::state_table::CompiledTable;
 use session_core::{Endpoint, Instant};
-use session_core_tests::{answered, config, header_of, respond, ring, sent, Pump};
+use session_core_tests::{
+    answered, config, early_media_table, header_of, respond, ring, sent, Pump,
+};
 
 /// Alice, Bob, and Bob's twin: the same configuration (user, table, media) at another
 /// address, with its own seed, as a second instance of a service would run.
@@ -206,22 +208,6 @@ fn every_state_of_the_default_table_round_trips_or_says_why_not() {
     let all: std::collections::BTreeSet<String> =
         table.states().iter().map(|s| s.name.to_string()).collect();
     assert_eq!(covered, all, "every state of the default table is covered");
-}
-
-/// The default table with a 183 carrying the SDP answer once the callee's media is ready.
-fn early_media_table() -> CompiledTable {
-    let yaml = include_str!("../../state_tables/default.yaml");
-    let from = "  - role: UAS
-    state: Ringing
-    event: MediaSessionReady
-    condition_updates: { MediaReady: true }";
-    let to = "  - role: UAS
-    state: Ringing
-    event: MediaSessionReady
-    actions: [GenerateLocalSDP, { type: SendProvisional, status: 183 }]
-    condition_updates: { MediaReady: true }";
-    assert!(yaml.contains(from), "the default table changed");
-    CompiledTable::from_yaml("early-media.yaml", &yaml.replace(from, to)).expect("valid table")
 }
 
 #[test]
