@@ -500,6 +500,7 @@ pub fn event_json(event: &SessionEvent) -> serde_json::Value {
             json!({"event": "leg_bridged", "session": session, "peer": peer.to_string()})
         }
         SessionEvent::Unbridged { .. } => json!({"event": "unbridged", "session": session}),
+        SessionEvent::Moved { .. } => json!({"event": "moved", "session": session}),
         SessionEvent::Terminated { reason, status, .. } => json!({"event": "terminated",
             "session": session, "reason": reason_name(reason), "status": status}),
         other => json!({"event": "other", "session": session, "debug": format!("{other:?}")}),

@@ -746,6 +746,7 @@ impl SimEvent for SessionEvent {
             SessionEvent::Terminated { .. } => "terminated",
             SessionEvent::Bridged { .. } => "bridged",
             SessionEvent::Unbridged { .. } => "unbridged",
+            SessionEvent::Moved { .. } => "moved",
             _ => "other",
         })
     }

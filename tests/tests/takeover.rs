@@ -235,6 +235,12 @@ fn a_moved_call_is_reached_at_its_new_owner_and_its_bye_answered() {
     let moved = p.ep("bob2").restore(now, taken).expect("restores");
     p.run_for(Duration::from_secs(2));
     assert_eq!(p.state("bob2", moved).as_deref(), Some("Active"));
+    let moves = p
+        .events_of("bob2", moved)
+        .iter()
+        .filter(|e| matches!(e, SessionEvent::Moved { .. }))
+        .count();
+    assert_eq!(moves, 1, "the application hears once that the peer followed");
     let media_before = p.rtp_delivered.get("bob2").copied().unwrap_or(0);
     p.run_for(Duration::from_secs(1));
     assert!(
@@ -278,6 +284,34 @@ fn a_moved_call_whose_peer_does_not_know_the_dialog_ends() {
         .filter(|w| w.from == "bob2" && w.bytes.starts_with(b"INVITE "))
         .count();
     assert_eq!(reinvites, 1, "a 481 is not tried again");
+    assert!(
+        !p.events_of("bob2", moved)
+            .iter()
+            .any(|e| matches!(e, SessionEvent::Moved { .. })),
+        "a call the peer did not follow never says it moved"
+    );
+}
+
+#[test]
+fn an_aged_snapshot_brings_its_timers_nearer_and_fires_the_passed_ones_at_once() {
+    let mut p = trio();
+    let (_, b) = answered(&mut p);
+    let now = p.now;
+    let mut taken = p.ep("bob").snapshot(now, b).expect("movable");
+    let at = taken.taken_at_us;
+    taken.timers = vec![
+        session_core::endpoint::TimerSnapshot {
+            name: "SessionRefresh".into(),
+            at_us: at + 10_000_000,
+        },
+        session_core::endpoint::TimerSnapshot {
+            name: "SessionExpires".into(),
+            at_us: at + 3_000_000,
+        },
+    ];
+    taken.age(Duration::from_secs(4));
+    let left: Vec<u64> = taken.timers.iter().map(|t| t.at_us - at).collect();
+    assert_eq!(left, [6_000_000, 0]);
 }
 
 #[test]

@@ -287,6 +287,13 @@ pub enum SessionEvent {
         /// The session.
         session: SessionId,
     },
+    /// A call restored here from another endpoint's snapshot has moved: the peer
+    /// accepted the re-INVITE with our Contact and media address, so its requests and
+    /// its RTP now come here.
+    Moved {
+        /// The session.
+        session: SessionId,
+    },
     /// The session is over. Nothing more comes for it.
     Terminated {
         /// The session.
@@ -320,6 +327,7 @@ impl SessionEvent {
             | SessionEvent::RegistrationFailed { session, .. }
             | SessionEvent::Bridged { session, .. }
             | SessionEvent::Unbridged { session }
+            | SessionEvent::Moved { session }
             | SessionEvent::Terminated { session, .. } => *session,
         }
     }

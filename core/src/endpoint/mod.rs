@@ -910,6 +910,12 @@ impl Endpoint {
         self.sessions.infos(&self.table)
     }
 
+    /// Every session's id, in id order, ended ones lingering included: for a runtime
+    /// that visits each (to snapshot it, say) without building [`SessionInfo`]s.
+    pub fn session_ids(&self) -> impl Iterator<Item = SessionId> + '_ {
+        self.sessions.ids()
+    }
+
     /// A session's media statistics, RTCP figures included, while its RTP session
     /// exists: a borrow, for a driver that wants them without copying the rest of
     /// [`SessionInfo`].

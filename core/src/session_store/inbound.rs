@@ -9,7 +9,9 @@ use crate::adapters::dialog_adapter::{self, ALLOW};
 use crate::adapters::registration_adapter;
 use crate::auth::{self, AuthError};
 use crate::call::{min_se_of, DtmfMode, ReferTarget, SessionTimer};
-use crate::call::{Call, Effect, EndReason, IncomingRequest, OutgoingRequest, Payload, Side, Step};
+use crate::call::{
+    Call, Effect, EndReason, IncomingRequest, OutgoingRequest, Payload, SessionEvent, Side, Step,
+};
 use crate::dialog::DialogState;
 use crate::sdp::is_hold;
 use crate::sip::{write_ack_for_non_2xx, write_reissued, HeaderName, Message, Method, Params};
@@ -609,6 +611,7 @@ impl Session {
         let _ = crate::adapters::media_adapter::apply_direction(step, call);
         let ack = Event::new(EventType::Dialog200OK).with_cseq(cseq);
         let _ = dialog_adapter::send_ack(step, call, &ack);
+        step.event(SessionEvent::Moved { session: step.id });
         self.service_media(step);
     }
 

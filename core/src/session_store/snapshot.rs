@@ -17,7 +17,8 @@
 //! the instant it was taken (`taken_at_us`). Clocks of two machines share no epoch, so a
 //! restore re-bases each one onto the restoring endpoint's clock, keeping how far it was
 //! from `taken_at_us`; the time between taking and restoring is not counted (the core
-//! cannot know it), which stretches each deadline by that much.
+//! cannot know it) unless the runtime says how long it was ([`SessionSnapshot::age`]),
+//! else it stretches each deadline by that much.
 //!
 //! The format is versioned ([`SNAPSHOT_VERSION`]); serde types only, so any serde
 //! format carries it (the tests and the docs use JSON).
@@ -88,6 +89,22 @@ pub struct SessionSnapshot {
     pub created_at_us: u64,
     /// When the call was answered, on the same clock.
     pub answered_at_us: Option<u64>,
+}
+
+impl SessionSnapshot {
+    /// Counts `elapsed`, the time between taking the snapshot and restoring it, against
+    /// its timers: each deadline comes that much nearer, and one that would have passed
+    /// fires as soon as the call is restored. The core cannot know that time (its clock
+    /// is its own); a runtime that stores snapshots with a clock the machines share
+    /// (the wall clock of each write) tells it here before restoring, so that a session
+    /// timer or a table timeout is not stretched by however long the snapshot waited.
+    pub fn age(&mut self, elapsed: std::time::Duration) {
+        let elapsed_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+        for timer in &mut self.timers {
+            let left = timer.at_us.saturating_sub(self.taken_at_us);
+            timer.at_us = self.taken_at_us + left.saturating_sub(elapsed_us);
+        }
+    }
 }
 
 /// What an offer/answer exchange settled ([`Negotiated`]), as plain data.
