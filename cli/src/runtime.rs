@@ -19,6 +19,7 @@ use session_core::{
     Command, CommandError, Config, DtmfMode, MediaMode, ReliableProvisionals, SessionEvent,
     SessionId,
 };
+use session_core_runtime::cluster::ClusterConfig;
 use session_core_runtime::pcap::PcapFile;
 use session_core_runtime::recording_file::{self, ConfigSources};
 use session_core_runtime::tap::Tap;
@@ -107,6 +108,8 @@ pub struct EndpointOptions {
     pub max_sessions: Option<usize>,
     /// `Config::max_pending_incoming`, when not the default.
     pub max_pending_incoming: Option<usize>,
+    /// Keep the calls in this cluster's Redis, and take over those of dead instances.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl EndpointOptions {
@@ -207,6 +210,19 @@ pub struct CallOptionArgs {
     /// password is not written: give it to `replay` again.
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+
+    // More than one instance.
+    /// Keep every confirmed call's snapshot in this Redis (`redis://HOST:PORT`) under
+    /// this instance's ownership, and take over the calls of an instance whose liveness
+    /// key lapses (3 s without a heartbeat), moving their media here with a re-INVITE.
+    /// Behind a record-routing proxy (Kamailio's dispatcher), calls survive the loss of
+    /// an instance.
+    #[arg(long, value_name = "redis://HOST:PORT", requires = "instance_id")]
+    pub cluster: Option<String>,
+    /// This instance's id in the cluster: unique among the instances, and the same when
+    /// it is started again (it then takes back what its previous run left).
+    #[arg(long, value_name = "ID", requires = "cluster")]
+    pub instance_id: Option<String>,
 }
 
 /// The address of a `--proxy` URI (`sip:10.0.0.1:5070;lr`, `sip:proxy.example.com`, or
@@ -270,6 +286,11 @@ impl CallOptionArgs {
             record: self.record.clone(),
             max_sessions: None,
             max_pending_incoming: None,
+            cluster: self
+                .cluster
+                .as_ref()
+                .zip(self.instance_id.as_ref())
+                .map(|(url, id)| ClusterConfig::new(url, id)),
         }
     }
 }
@@ -303,6 +324,8 @@ pub enum AgentError {
     Stopped,
     /// The metrics exporter could not start (most often: its address is in use).
     Metrics(String),
+    /// The cluster could not be joined.
+    Cluster(String),
     /// The pcap file could not be created.
     Capture {
         /// The file asked for.
@@ -320,6 +343,7 @@ impl fmt::Display for AgentError {
             AgentError::Command(e) => e.fmt(f),
             AgentError::Stopped => f.write_str("the endpoint has stopped"),
             AgentError::Metrics(e) => write!(f, "cannot serve metrics: {e}"),
+            AgentError::Cluster(e) => write!(f, "cannot join the cluster: {e}"),
             AgentError::Capture { path, source } => {
                 write!(f, "cannot write the capture {}: {source}", path.display())
             }
@@ -605,13 +629,16 @@ mod tokio_agents {
             if serve_metrics(o.metrics)? {
                 builder = builder.publish_metrics(METRICS_INTERVAL);
             }
+            if let Some(cluster) = o.cluster {
+                builder = builder.cluster(cluster);
+            }
             builder = builder
                 .limits(o.limits)
                 .on_idle(crate::memory::release_when_idle());
-            let mut coordinator = self
-                .rt
-                .block_on(builder.build())
-                .map_err(|e| AgentError::Bind(e.to_string()))?;
+            let mut coordinator = self.rt.block_on(builder.build()).map_err(|e| match e {
+                session_core_tokio::BuildError::Cluster(e) => AgentError::Cluster(e.to_string()),
+                e => AgentError::Bind(e.to_string()),
+            })?;
             let ep = self.coordinators.len();
             let addr = coordinator.local_sip_addr();
             // The tool commands calls by session id, so it needs no handles: incoming
@@ -797,6 +824,11 @@ mod mio_agents {
                 driver.publish_metrics(METRICS_INTERVAL);
             }
             driver.on_idle(crate::memory::release_when_idle());
+            if let Some(cluster) = o.cluster {
+                driver
+                    .join_cluster(cluster)
+                    .map_err(|e| AgentError::Cluster(e.to_string()))?;
+            }
             let addr = driver.local_sip_addr();
             self.drivers.push(driver);
             self.recorders.push(recorder);

@@ -247,6 +247,19 @@ impl Driver {
         self.core.publish_metrics(every);
     }
 
+    /// Keeps every call that can be moved in a Redis shared with other instances, and
+    /// takes over the calls of an instance that dies (`session_core_runtime::cluster`).
+    /// Blocks until Redis answers (or its connect timeout, 1 s); the cluster then works
+    /// from a thread of its own, and the driver wakes every `ClusterConfig::sync_every`.
+    pub fn join_cluster(
+        &mut self,
+        config: session_core_runtime::cluster::ClusterConfig,
+    ) -> Result<(), session_core_runtime::cluster::ClusterError> {
+        let cluster = session_core_runtime::cluster::Cluster::join(config)?;
+        self.core.join_cluster(cluster);
+        Ok(())
+    }
+
     /// Records every input the endpoint is given and every datagram it sends, at most
     /// `limit` of each, for a replay into a fresh endpoint (see
     /// `session_core::driver::Recording`). Call it before the first input.

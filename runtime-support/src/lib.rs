@@ -13,6 +13,9 @@
 //!   operations, and how a socket joins and leaves its event loop. The tokio runtime
 //!   implements it with waker-per-socket readiness, the mio runtime with a `Registry`
 //!   and a token range.
+//! - [`cluster`]: calls that outlive an instance — each confirmed call's snapshot in
+//!   Redis under the instance's ownership, and the calls of an instance that died
+//!   claimed (one winner) and restored.
 //! - [`dns`]: answering the core's name queries (RFC 3263) with hickory, from the
 //!   system's resolver configuration; as a future, or on a helper thread.
 //! - [`metrics`]: the endpoint's and the core's counters published through the
@@ -36,6 +39,7 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod cluster;
 pub mod dns;
 mod io;
 pub mod metrics;

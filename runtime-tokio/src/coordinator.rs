@@ -18,6 +18,7 @@ use session_core::{
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::driver::{self, Request};
+use session_core_runtime::cluster::{Cluster, ClusterConfig, ClusterError};
 use session_core_runtime::tap::Tap;
 use session_core_runtime::{DriverConfig, IdleHook, SharedCapture};
 
@@ -41,6 +42,8 @@ pub enum BuildError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The cluster could not be joined ([`SessionCoordinatorBuilder::cluster`]).
+    Cluster(ClusterError),
 }
 
 impl fmt::Display for BuildError {
@@ -50,6 +53,7 @@ impl fmt::Display for BuildError {
                 write!(f, "cannot bind SIP to {addr}: address in use")
             }
             BuildError::Bind { addr, source } => write!(f, "cannot bind SIP to {addr}: {source}"),
+            BuildError::Cluster(e) => write!(f, "cannot join the cluster: {e}"),
         }
     }
 }
@@ -58,6 +62,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Bind { source, .. } => Some(source),
+            BuildError::Cluster(e) => Some(e),
         }
     }
 }
@@ -105,6 +110,7 @@ pub struct SessionCoordinatorBuilder {
     publish_metrics: Option<Duration>,
     on_idle: Option<IdleHook>,
     record_inputs: Option<usize>,
+    cluster: Option<ClusterConfig>,
 }
 
 impl SessionCoordinatorBuilder {
@@ -212,8 +218,28 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// Keeps every call that can be moved in a Redis shared with other instances, and
+    /// takes over the calls of an instance that dies (`session_core_runtime::cluster`).
+    /// Redis is reached once at [`SessionCoordinatorBuilder::build`], on tokio's
+    /// blocking pool; then from a thread of the cluster's own. Off by default.
+    pub fn cluster(mut self, config: ClusterConfig) -> Self {
+        self.cluster = Some(config);
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
+        let cluster = match self.cluster {
+            Some(config) => Some(
+                tokio::task::spawn_blocking(move || Cluster::join(config))
+                    .await
+                    .map_err(|e| {
+                        BuildError::Cluster(ClusterError::Connect(std::io::Error::other(e).into()))
+                    })?
+                    .map_err(BuildError::Cluster)?,
+            ),
+            None => None,
+        };
         let config = self.config;
         let media_mode = config.media_mode;
         let (cmd_tx, cmd_rx) = mpsc::channel(COMMANDS);
@@ -239,6 +265,7 @@ impl SessionCoordinatorBuilder {
             publish_metrics: self.publish_metrics,
             on_idle: self.on_idle,
             record_inputs: self.record_inputs,
+            cluster,
         };
         let (sip_addr, task) =
             driver::spawn(setup).map_err(|(addr, source)| BuildError::Bind { addr, source })?;
@@ -283,6 +310,7 @@ impl SessionCoordinator {
             publish_metrics: None,
             on_idle: None,
             record_inputs: None,
+            cluster: None,
         }
     }
 

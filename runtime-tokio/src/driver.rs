@@ -19,6 +19,7 @@ use session_core::{
     CallOptions, Command, CommandError, SessionEvent, SessionId, SessionInfo, SessionSnapshot,
     SnapshotError,
 };
+use session_core_runtime::cluster::Cluster;
 use session_core_runtime::dns::{Answer, Resolver};
 use session_core_runtime::tap::Tap;
 use session_core_runtime::{
@@ -134,6 +135,7 @@ pub(crate) struct Setup {
     pub(crate) publish_metrics: Option<Duration>,
     pub(crate) on_idle: Option<IdleHook>,
     pub(crate) record_inputs: Option<usize>,
+    pub(crate) cluster: Option<Cluster>,
 }
 
 /// The driver task; it ends with what it recorded, when recording.
@@ -277,6 +279,7 @@ impl Driver {
             publish_metrics,
             on_idle,
             record_inputs,
+            cluster,
         } = setup;
         let asked = driver.endpoint.sip_addr;
         let io = Wakers {
@@ -304,6 +307,9 @@ impl Driver {
         }
         if let Some(limit) = record_inputs {
             core.record_inputs(limit);
+        }
+        if let Some(cluster) = cluster {
+            core.join_cluster(cluster);
         }
         let sip_ip = core.sip_addr().ip();
         let listener = match listener {
@@ -723,6 +729,7 @@ mod tests {
             publish_metrics: None,
             on_idle: None,
             record_inputs: None,
+            cluster: None,
         };
         (setup, tx)
     }

@@ -240,7 +240,10 @@ fn a_moved_call_is_reached_at_its_new_owner_and_its_bye_answered() {
         .iter()
         .filter(|e| matches!(e, SessionEvent::Moved { .. }))
         .count();
-    assert_eq!(moves, 1, "the application hears once that the peer followed");
+    assert_eq!(
+        moves, 1,
+        "the application hears once that the peer followed"
+    );
     let media_before = p.rtp_delivered.get("bob2").copied().unwrap_or(0);
     p.run_for(Duration::from_secs(1));
     assert!(

@@ -31,6 +31,7 @@ use session_core::{
     Command, CommandError, Config, Endpoint, Instant, Output, SessionEvent, SessionId,
 };
 
+use crate::cluster::{Cluster, Member};
 use crate::io::Io;
 use crate::metrics;
 use crate::slots::Slots;
@@ -177,6 +178,8 @@ pub struct Core<R: Io> {
     /// What the endpoint was last told of SIP's send queue
     /// (`Endpoint::set_send_backlogged`).
     send_backlogged: bool,
+    /// The cluster this instance keeps its calls in, when it is in one.
+    cluster: Option<Member>,
 }
 
 enum Slot<R: Io> {
@@ -257,6 +260,7 @@ impl<R: Io> Core<R> {
             on_idle: None,
             busy: false,
             send_backlogged: false,
+            cluster: None,
         };
         Ok((core, listener))
     }
@@ -286,6 +290,14 @@ impl<R: Io> Core<R> {
     /// runs at each [`Core::handle_timeout`], and an endpoint with work always has a timer.
     pub fn on_idle(&mut self, hook: IdleHook) {
         self.on_idle = Some(hook);
+    }
+
+    /// Keeps every call that can be moved in `cluster`'s store, and restores there the
+    /// calls it claims from instances that died ([`crate::cluster`]). The first sync
+    /// runs at the next [`Core::handle_timeout`], and the core then wakes at least every
+    /// `ClusterConfig::sync_every`.
+    pub fn join_cluster(&mut self, cluster: Cluster) {
+        self.cluster = Some(Member::new(cluster));
     }
 
     /// Records every input the endpoint is given from now on, with its instant, and every
@@ -505,6 +517,7 @@ impl<R: Io> Core<R> {
             self.endpoint.poll_timeout(),
             self.idle.next_expiry(),
             self.metrics.map(|m| m.next()),
+            self.cluster.as_ref().map(Member::next_timeout),
         ]
         .into_iter()
         .flatten()
@@ -523,6 +536,9 @@ impl<R: Io> Core<R> {
             tracing::debug!(slot, "closing idle TCP connection");
             self.stats.connections_closed_idle += 1;
             self.close_slot(slot);
+        }
+        if self.cluster.as_ref().is_some_and(|c| c.due(now)) {
+            self.sync_cluster(now);
         }
         let idle = self.endpoint.is_idle();
         if idle && self.busy {
@@ -570,6 +586,9 @@ impl<R: Io> Core<R> {
                     if self.metrics.is_some() {
                         metrics::count_event(&event);
                     }
+                    if let Some(cluster) = self.cluster.as_mut() {
+                        cluster.on_event(&event);
+                    }
                     if self.events.len() >= MAX_QUEUED_EVENTS {
                         self.events.pop_front();
                         self.stats.events_dropped += 1;
@@ -579,6 +598,37 @@ impl<R: Io> Core<R> {
                 Output::Resolve(query) => self.queries.push_back(query),
                 other => tracing::warn!(?other, "output not understood by this driver"),
             }
+        }
+    }
+
+    /// Writes the calls that changed to the cluster's store and restores the calls it
+    /// claimed; a restored call opens its RTP socket and re-INVITEs its peer.
+    fn sync_cluster(&mut self, now: Instant) {
+        let Some(cluster) = self.cluster.as_mut() else {
+            return;
+        };
+        for claim in cluster.sync(&self.endpoint, now) {
+            let snapshot = Box::new(claim.snapshot);
+            let restored = self.execute(now, Command::Restore { snapshot });
+            let Some(cluster) = self.cluster.as_mut() else {
+                return;
+            };
+            let outcome = match restored {
+                Ok(session) => {
+                    tracing::info!(%session, from = %claim.from, key = %claim.key,
+                        instance = cluster.instance_id(), "took over a call");
+                    cluster.restored(session, claim.key);
+                    "restored"
+                }
+                Err(error) => {
+                    tracing::warn!(%error, from = %claim.from, key = %claim.key,
+                        "a claimed call cannot be restored; it is given up");
+                    cluster.not_restored(claim.key);
+                    "failed"
+                }
+            };
+            ::metrics::counter!("session_core_cluster_takeovers_total", "outcome" => outcome)
+                .increment(1);
         }
     }
 
