@@ -4,6 +4,7 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod kamailio;
+pub mod redis;
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
@@ -151,6 +152,22 @@ impl Process {
                 ),
             }
         }
+    }
+
+    /// Reads the stdout lines that come within `timeout` (never fails).
+    pub fn read_for(&mut self, timeout: Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        while let Ok(line) = self
+            .lines
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+        {
+            self.seen.push(line);
+        }
+    }
+
+    /// How many lines read so far contain `needle`.
+    pub fn count(&self, needle: &str) -> usize {
+        self.seen.iter().filter(|l| l.contains(needle)).count()
     }
 
     /// Reads (bounded) every stdout line left once the process has closed its stdout;

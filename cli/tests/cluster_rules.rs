@@ -1,0 +1,165 @@
+//! Calls that survive the loss of an instance, on both runtimes, with the real engines a
+//! deployment uses: Redis (Debian's `redis-server`) keeps the calls, Kamailio's
+//! `dispatcher` (`tests/kamailio/dispatcher.cfg`) spreads them over two `sessionctl uas`
+//! instances and Record-Routes them, and SIPp holds the calls. One instance is killed
+//! (SIGKILL: nothing is said on its way out) with its calls up; the other takes them over
+//! within the liveness key's time to live and re-INVITEs SIPp with its own Contact, and
+//! every BYE SIPp sends through Kamailio is answered 200 — no call lost.
+//!
+//! Loopback only, free ports, every process bounded in time and stopped on drop. When a
+//! tool is missing the test says so and passes, unless `SESSION_CORE_INTEROP=1`.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::kamailio::Kamailio;
+use common::redis::Redis;
+use common::{free_port, have_sipp, have_tool, sipp_media_port, test_file, uas, Process};
+
+/// Calls held at once.
+const CALLS: usize = 20;
+
+/// One `sessionctl uas` of the cluster.
+fn instance(runtime: &str, redis: &Redis, id: &str) -> (Process, String) {
+    uas(
+        runtime,
+        "silence",
+        &[
+            "--ring-ms",
+            "0",
+            "--cluster",
+            &redis.url,
+            "--instance-id",
+            id,
+        ],
+    )
+}
+
+/// SIPp holding `CALLS` calls through `proxy`, killed on drop.
+struct Sipp(Option<Child>);
+
+impl Sipp {
+    fn start(proxy: &str) -> Sipp {
+        let calls = CALLS.to_string();
+        let child = Command::new("timeout")
+            .args(["90", "sipp", proxy, "-sf"])
+            .arg(test_file("sipp/uac_held_across_takeover.xml"))
+            .args(["-m", &calls, "-l", &calls, "-r", "50", "-i", "127.0.0.1"])
+            .args(["-p", &free_port().to_string()])
+            .args(["-mp", &sipp_media_port().to_string()])
+            .args(["-timeout", "60s", "-timeout_error", "-nostdin", "-s", "bob"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp runs");
+        Sipp(Some(child))
+    }
+
+    /// Waits (bounded) for SIPp to finish; whether every call succeeded, and its output.
+    fn finish(mut self, within: Duration) -> (bool, String) {
+        let mut child = self.0.take().expect("finished once");
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("sipp output");
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+}
+
+impl Drop for Sipp {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+fn calls_survive_the_loss_of_an_instance(runtime: &str) {
+    if !have_sipp()
+        || !have_tool("kamailio", "-v", "kamailio")
+        || !have_tool("redis-server", "--version", "redis-server")
+    {
+        return;
+    }
+    let redis = Redis::start();
+    let (mut a, a_addr) = instance(runtime, &redis, "a");
+    let (mut b, b_addr) = instance(runtime, &redis, "b");
+    let list = std::env::temp_dir().join(format!(
+        "session-core-dispatcher-{}-{runtime}.list",
+        std::process::id()
+    ));
+    std::fs::write(&list, format!("1 sip:{a_addr}\n1 sip:{b_addr}\n")).expect("the list");
+    let kamailio = Kamailio::start(
+        "dispatcher.cfg",
+        &[("DS_LIST", list.to_str().expect("a UTF-8 path"))],
+    );
+    assert!(
+        kamailio.wait_kamcmd(&["dispatcher.list"], &b_addr, true),
+        "Kamailio lists both instances:\n{}",
+        kamailio.log()
+    );
+
+    let sipp = Sipp::start(&kamailio.addr);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while a.count("\"answered\"") + b.count("\"answered\"") < CALLS && Instant::now() < deadline {
+        a.read_for(Duration::from_millis(50));
+        b.read_for(Duration::from_millis(50));
+    }
+    let on_a = a.count("\"answered\"");
+    let on_b = b.count("\"answered\"");
+    assert_eq!(on_a + on_b, CALLS, "every call answered");
+    assert!(
+        on_a > 0 && on_b > 0,
+        "the dispatcher used both: {on_a} and {on_b}"
+    );
+    // Each answered call is written within a sync (250 ms) of its ACK.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while redis.cli(&["SCARD", "session-core:owned:a"]).trim() != on_a.to_string() {
+        assert!(Instant::now() < deadline, "a's calls reach Redis");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    a.child.kill().expect("SIGKILL");
+    let killed = Instant::now();
+    let mut moved = Vec::new();
+    while moved.len() < on_a && killed.elapsed() < Duration::from_secs(15) {
+        let seen = b.count("\"moved\"");
+        b.read_for(Duration::from_millis(20));
+        moved.extend((seen..b.count("\"moved\"")).map(|_| killed.elapsed()));
+    }
+    assert_eq!(moved.len(), on_a, "every call of the dead instance moved");
+
+    let (ok, text) = sipp.finish(Duration::from_secs(40));
+    assert!(ok, "SIPp's calls on {runtime} did not all succeed:\n{text}");
+    b.read_for(Duration::from_millis(500));
+    assert_eq!(
+        b.count("\"reason\":\"hangup_remote\""),
+        CALLS,
+        "the survivor answered every BYE: its own calls' and the moved ones'"
+    );
+    assert!(b.terminate(), "the survivor exits 0");
+    let left = redis.cli(&["KEYS", "session-core:*"]);
+    assert_eq!(left.trim(), "", "nothing of the calls is left in Redis");
+    let _ = std::fs::remove_file(&list);
+    eprintln!(
+        "{runtime}: {CALLS} calls, {on_a} on the killed instance; kill -> first re-INVITE \
+         answered {:?}, last {:?}; all {CALLS} BYEs answered 200",
+        moved.first().copied().unwrap_or_default(),
+        moved.last().copied().unwrap_or_default(),
+    );
+}
+
+on_both_runtimes!(calls_survive_the_loss_of_an_instance);
