@@ -15,8 +15,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::kamailio::Kamailio;
-use common::redis::Redis;
 use common::{free_port, have_sipp, have_tool, sipp_media_port, test_file, uas, Process};
+use session_core_tests::redis_server::Redis;
 
 /// Calls held at once.
 const CALLS: usize = 20;
@@ -88,10 +88,7 @@ impl Drop for Sipp {
 }
 
 fn calls_survive_the_loss_of_an_instance(runtime: &str) {
-    if !have_sipp()
-        || !have_tool("kamailio", "-v", "kamailio")
-        || !have_tool("redis-server", "--version", "redis-server")
-    {
+    if !have_sipp() || !have_tool("kamailio", "-v", "kamailio") || !Redis::installed() {
         return;
     }
     let redis = Redis::start();

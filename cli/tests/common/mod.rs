@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test binary uses a different subset
 
 pub mod kamailio;
-pub mod redis;
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
