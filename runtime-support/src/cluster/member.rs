@@ -150,9 +150,14 @@ impl Member {
         let Ok(json) = serde_json::to_string(&snapshot) else {
             return;
         };
+        let peer = snapshot
+            .bridged_with
+            .as_ref()
+            .map(|leg| call_key(&leg.call_id, &leg.local_tag));
         let put = ToStore::Put {
             key: written.key.clone(),
             snapshot: json,
+            peer,
         };
         if self.cluster.send(put) {
             written.hash = Some(hash);

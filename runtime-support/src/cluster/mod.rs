@@ -9,14 +9,16 @@
 //!   id in the set `session-core:instances`;
 //! - writes the snapshot of each call it can move (`Endpoint::snapshot`: answered and
 //!   ACKed, no exchange under way) to `session-core:call:CALL-ID:LOCAL-TAG`, a hash of
-//!   `owner`, `epoch`, `written_ms` (the wall clock of the write) and `snapshot` (JSON),
-//!   again whenever the call changes, and lists the key in its set
-//!   `session-core:owned:ID`; an ended call's key goes;
+//!   `owner`, `epoch`, `written_ms` (the wall clock of the write), `snapshot` (JSON) and
+//!   `peer` (the key of the bridged leg, for a gateway's calls), again whenever the call
+//!   changes, and lists the key in its set `session-core:owned:ID`; an ended call's key
+//!   goes;
 //! - looks, at each heartbeat, for instances whose liveness key has lapsed, and claims
 //!   each of their calls with a compare-and-set on the call's epoch (a Lua script: the
 //!   owner must still be the dead instance and the epoch the one read, then the owner
 //!   becomes this instance and the epoch goes one up), so that of several survivors
-//!   exactly one wins each call. The winner restores the call (the time the snapshot
+//!   exactly one wins each call, and the bridged leg of a call with it (so that both
+//!   legs are restored, and bridged again, on one instance). The winner restores the call (the time the snapshot
 //!   waited is counted against its timers, `SessionSnapshot::age`), which re-INVITEs the
 //!   peer with this instance's Contact and media address.
 //!
@@ -111,8 +113,13 @@ impl std::error::Error for ClusterError {}
 /// What the runtime core asks of the store.
 #[derive(Debug)]
 enum ToStore {
-    /// Write this call's snapshot (JSON) under our ownership.
-    Put { key: String, snapshot: String },
+    /// Write this call's snapshot (JSON) under our ownership, with the key of its
+    /// bridged leg, if any (a takeover takes both legs to one instance).
+    Put {
+        key: String,
+        snapshot: String,
+        peer: Option<String>,
+    },
     /// The call ended: its key goes.
     Remove { key: String },
 }

@@ -39,7 +39,8 @@ fn owned_key(instance: &str) -> String {
 
 /// What waits to be written for one call.
 enum Waiting {
-    Put(String),
+    /// The snapshot, and the bridged leg's key ('' when none).
+    Put(String, String),
     Remove,
 }
 
@@ -138,12 +139,17 @@ impl Store {
 
     fn queue(&mut self, request: ToStore) {
         match request {
-            ToStore::Put { key, snapshot } => {
+            ToStore::Put {
+                key,
+                snapshot,
+                peer,
+            } => {
                 if self.waiting.len() >= MAX_WAITING && !self.waiting.contains_key(&key) {
                     counter!("session_core_cluster_writes_dropped_total").increment(1);
                     return;
                 }
-                self.waiting.insert(key, Waiting::Put(snapshot));
+                self.waiting
+                    .insert(key, Waiting::Put(snapshot, peer.unwrap_or_default()));
             }
             ToStore::Remove { key } => {
                 if self.epochs.contains_key(&key) {
@@ -166,13 +172,14 @@ impl Store {
         let mut pipe = redis::pipe();
         for (key, waiting) in &batch {
             let call = match waiting {
-                Waiting::Put(snapshot) => {
+                Waiting::Put(snapshot, peer) => {
                     let mut call = self.put.key(key);
                     call.key(&self.owned)
                         .arg(&self.me)
                         .arg(self.epochs.get(key).copied().unwrap_or(0))
                         .arg(now_ms)
-                        .arg(snapshot);
+                        .arg(snapshot)
+                        .arg(peer);
                     call
                 }
                 Waiting::Remove => {
@@ -202,13 +209,13 @@ impl Store {
                 Waiting::Remove => {
                     self.epochs.remove(&key);
                 }
-                Waiting::Put(_) if epoch == 0 => {
+                Waiting::Put(..) if epoch == 0 => {
                     tracing::warn!(%key, "another instance owns this call now");
                     counter!("session_core_cluster_calls_lost_total").increment(1);
                     self.epochs.remove(&key);
                     let _ = claims.send(FromStore::Lost { key });
                 }
-                Waiting::Put(_) => {
+                Waiting::Put(..) => {
                     counter!("session_core_cluster_writes_total").increment(1);
                     self.epochs.insert(key, epoch);
                 }
@@ -291,11 +298,18 @@ impl Store {
                 .arg(&self.me);
             pipe.invoke_script(&call);
         }
-        let won: Vec<Option<(u64, u64, String)>> = pipe.query(self.connection()?)?;
-        for (key, won) in keys.into_iter().zip(won) {
-            let Some((epoch, written_ms, snapshot)) = won else {
+        let won: Vec<Option<Vec<String>>> = pipe.query(self.connection()?)?;
+        // Each win is the call and perhaps its bridged leg: key, epoch, written_ms and
+        // snapshot for each.
+        for leg in won.iter().flatten().flat_map(|w| w.chunks_exact(4)) {
+            let [key, epoch, written_ms, snapshot] = leg else {
                 continue;
             };
+            let (Ok(epoch), Ok(written_ms)) = (epoch.parse::<u64>(), written_ms.parse()) else {
+                tracing::warn!(%key, "a claimed call's record is damaged");
+                continue;
+            };
+            let (key, snapshot) = (key.clone(), snapshot.clone());
             tracing::info!(%key, from = dead, epoch, "claimed a call");
             counter!("session_core_cluster_claims_total").increment(1);
             self.epochs.insert(key.clone(), epoch);
