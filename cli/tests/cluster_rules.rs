@@ -4,7 +4,9 @@
 //! instances and Record-Routes them, and SIPp holds the calls. One instance is killed
 //! (SIGKILL: nothing is said on its way out) with its calls up; the other takes them over
 //! within the liveness key's time to live and re-INVITEs SIPp with its own Contact, and
-//! every BYE SIPp sends through Kamailio is answered 200 — no call lost.
+//! every BYE SIPp sends through Kamailio is answered 200 — no call lost. The same with two
+//! `sessionctl b2bua` instances in front of a `uas`: the survivor takes both legs of each
+//! call, re-INVITEs both sides, and relays SIPp's BYE to the `uas`.
 //!
 //! Loopback only, free ports, every process bounded in time and stopped on drop. When a
 //! tool is missing the test says so and passes, unless `SESSION_CORE_INTEROP=1`.
@@ -15,26 +17,23 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::kamailio::Kamailio;
-use common::{free_port, have_sipp, have_tool, sipp_media_port, test_file, uas, Process};
+use common::{b2bua, free_port, have_sipp, have_tool, sipp_media_port, test_file, uas, Process};
 use session_core_tests::redis_server::Redis;
 
 /// Calls held at once.
 const CALLS: usize = 20;
 
-/// One `sessionctl uas` of the cluster.
-fn instance(runtime: &str, redis: &Redis, id: &str) -> (Process, String) {
-    uas(
-        runtime,
-        "silence",
-        &[
-            "--ring-ms",
-            "0",
-            "--cluster",
-            &redis.url,
-            "--instance-id",
-            id,
-        ],
-    )
+/// One instance of the cluster: a `uas`, or a `b2bua` placing its calls to `to`.
+fn instance(runtime: &str, redis: &Redis, id: &str, to: Option<&str>) -> (Process, String) {
+    let cluster = ["--cluster", &redis.url, "--instance-id", id];
+    match to {
+        None => uas(
+            runtime,
+            "silence",
+            &[&["--ring-ms", "0"], &cluster[..]].concat(),
+        ),
+        Some(to) => b2bua(runtime, to, &cluster),
+    }
 }
 
 /// SIPp holding `CALLS` calls through `proxy`, killed on drop.
@@ -88,15 +87,28 @@ impl Drop for Sipp {
 }
 
 fn calls_survive_the_loss_of_an_instance(runtime: &str) {
+    survive_the_loss_of_an_instance(runtime, false);
+}
+
+fn a_gateways_calls_survive_the_loss_of_an_instance(runtime: &str) {
+    survive_the_loss_of_an_instance(runtime, true);
+}
+
+/// The test in the module's doc, with `uas` instances or (`gateway`) `b2bua` ones.
+fn survive_the_loss_of_an_instance(runtime: &str, gateway: bool) {
     if !have_sipp() || !have_tool("kamailio", "-v", "kamailio") || !Redis::installed() {
         return;
     }
     let redis = Redis::start();
-    let (mut a, a_addr) = instance(runtime, &redis, "a");
-    let (mut b, b_addr) = instance(runtime, &redis, "b");
+    let callee = gateway.then(|| uas(runtime, "silence", &["--ring-ms", "0"]));
+    let to = callee.as_ref().map(|(_, addr)| format!("sip:{addr}"));
+    let (mut a, a_addr) = instance(runtime, &redis, "a", to.as_deref());
+    let (mut b, b_addr) = instance(runtime, &redis, "b", to.as_deref());
+    // A gateway's call is two legs, each written and moved.
+    let legs = if gateway { 2 } else { 1 };
     let list = std::env::temp_dir().join(format!(
-        "session-core-dispatcher-{}-{runtime}.list",
-        std::process::id()
+        "session-core-dispatcher-{}.list",
+        a_addr.replace(':', "-")
     ));
     std::fs::write(&list, format!("1 sip:{a_addr}\n1 sip:{b_addr}\n")).expect("the list");
     let kamailio = Kamailio::start(
@@ -111,12 +123,18 @@ fn calls_survive_the_loss_of_an_instance(runtime: &str) {
 
     let sipp = Sipp::start(&kamailio.addr);
     let deadline = Instant::now() + Duration::from_secs(20);
-    while a.count("\"answered\"") + b.count("\"answered\"") < CALLS && Instant::now() < deadline {
+    // A call is up once answered (a gateway says so once per call, when bridged).
+    let up = if gateway {
+        "\"bridged\""
+    } else {
+        "\"answered\""
+    };
+    while a.count(up) + b.count(up) < CALLS && Instant::now() < deadline {
         a.read_for(Duration::from_millis(50));
         b.read_for(Duration::from_millis(50));
     }
-    let on_a = a.count("\"answered\"");
-    let on_b = b.count("\"answered\"");
+    let on_a = a.count(up);
+    let on_b = b.count(up);
     assert_eq!(on_a + on_b, CALLS, "every call answered");
     assert!(
         on_a > 0 && on_b > 0,
@@ -124,7 +142,7 @@ fn calls_survive_the_loss_of_an_instance(runtime: &str) {
     );
     // Each answered call is written within a sync (250 ms) of its ACK.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while redis.cli(&["SCARD", "session-core:owned:a"]).trim() != on_a.to_string() {
+    while redis.cli(&["SCARD", "session-core:owned:a"]).trim() != (legs * on_a).to_string() {
         assert!(Instant::now() < deadline, "a's calls reach Redis");
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -132,12 +150,16 @@ fn calls_survive_the_loss_of_an_instance(runtime: &str) {
     a.child.kill().expect("SIGKILL");
     let killed = Instant::now();
     let mut moved = Vec::new();
-    while moved.len() < on_a && killed.elapsed() < Duration::from_secs(15) {
+    while moved.len() < legs * on_a && killed.elapsed() < Duration::from_secs(15) {
         let seen = b.count("\"moved\"");
         b.read_for(Duration::from_millis(20));
         moved.extend((seen..b.count("\"moved\"")).map(|_| killed.elapsed()));
     }
-    assert_eq!(moved.len(), on_a, "every call of the dead instance moved");
+    assert_eq!(
+        moved.len(),
+        legs * on_a,
+        "every call of the dead instance moved"
+    );
 
     let (ok, text) = sipp.finish(Duration::from_secs(40));
     assert!(ok, "SIPp's calls on {runtime} did not all succeed:\n{text}");
@@ -147,16 +169,28 @@ fn calls_survive_the_loss_of_an_instance(runtime: &str) {
         CALLS,
         "the survivor answered every BYE: its own calls' and the moved ones'"
     );
+    if let Some((mut callee, _)) = callee {
+        callee.read_for(Duration::from_millis(500));
+        assert_eq!(
+            callee.count("\"reason\":\"hangup_remote\""),
+            CALLS,
+            "every BYE was relayed to the callee"
+        );
+    }
     assert!(b.terminate(), "the survivor exits 0");
     let left = redis.cli(&["KEYS", "session-core:*"]);
     assert_eq!(left.trim(), "", "nothing of the calls is left in Redis");
     let _ = std::fs::remove_file(&list);
     eprintln!(
-        "{runtime}: {CALLS} calls, {on_a} on the killed instance; kill -> first re-INVITE \
-         answered {:?}, last {:?}; all {CALLS} BYEs answered 200",
+        "{runtime}{}: {CALLS} calls, {on_a} on the killed instance; kill -> first \
+         re-INVITE answered {:?}, last {:?}; all {CALLS} BYEs answered 200",
+        if gateway { " (b2bua)" } else { "" },
         moved.first().copied().unwrap_or_default(),
         moved.last().copied().unwrap_or_default(),
     );
 }
 
-on_both_runtimes!(calls_survive_the_loss_of_an_instance);
+on_both_runtimes!(
+    calls_survive_the_loss_of_an_instance,
+    a_gateways_calls_survive_the_loss_of_an_instance
+);
