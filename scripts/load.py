@@ -53,6 +53,15 @@ Not a test: a benchmark a human runs and reads. Modes:
       second (its metrics), its CPU meanwhile, the CPU per relayed packet, and what share
       of one core 100,000 packets/s would take at that cost (the budget: one core).
 
+  scripts/load.py cluster --runtime mio [--rates 1000,2000,3000] [--step-s 10]
+      Calls per second through Kamailio's dispatcher (cli/tests/kamailio/dispatcher.cfg,
+      Debian's kamailio, --kamailio-children workers) to two `sessionctl uas` instances
+      in a cluster (Debian's redis-server, --cluster), beside the same Kamailio in front
+      of one instance and one instance alone, at each rate of --rates, under SIPp
+      (scripts/sipp/uac_routed.xml: the built-in uac along the recorded route). Per
+      step: failed %, and the CPU per call of each instance; then the highest rate with
+      < 0.1 % failed for each set-up.
+
 Needs `sipp` (Debian: sip-tester) and a release build (`cargo build --release -p
 sessionctl`; the script builds it when missing). Loopback only; every process it starts
 is stopped by pid when a step ends.
@@ -544,6 +553,110 @@ def b2bua_mode(args):
           f"(budget 2.5x)")
 
 
+class Kamailio:
+    """Kamailio's dispatcher (cli/tests/kamailio/dispatcher.cfg) on a free loopback port,
+    in front of the SIP addresses `instances`."""
+
+    def __init__(self, instances, children):
+        self.dir = tempfile.TemporaryDirectory(prefix="sessionctl-kamailio-")
+        listing = os.path.join(self.dir.name, "dispatcher.list")
+        with open(listing, "w") as f:
+            f.writelines(f"1 sip:{addr}\n" for addr in instances)
+        self.addr = f"127.0.0.1:{free_port()}"
+        self.proc = subprocess.Popen(
+            ["kamailio", "-f", os.path.join(ROOT, "cli/tests/kamailio/dispatcher.cfg"),
+             "-DD", "-E", "-n", str(children), "-Y", self.dir.name, "-l", f"udp:{self.addr}",
+             "-A", f'CTL_SOCKET="unix:{self.dir.name}/ctl"', "-A", f'DS_LIST="{listing}"'],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # The probes mark every instance up within a second or two.
+        time.sleep(2)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.dir.cleanup()
+
+
+class Redis:
+    """A redis-server on a free loopback port, keeping nothing on disk."""
+
+    def __init__(self):
+        port = free_port()
+        self.url = f"redis://127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+
+
+def routed_step(target, rate, seconds, per_sipp, pids):
+    """scripts/sipp/uac_routed.xml at `rate` for `seconds` against `target`, split over
+    SIPp processes of at most `per_sipp` calls/s: (calls placed, calls that failed or
+    never finished, {pid: CPU seconds spent meanwhile})."""
+    scenario = ("-sf", os.path.join(ROOT, "scripts", "sipp", "uac_routed.xml"))
+    n_sipp = max(1, -(-rate // per_sipp))
+    with tempfile.TemporaryDirectory(prefix="sessionctl-load-") as stat_dir:
+        cpu0 = {pid: sum(cpu_seconds(pid)) for pid in pids}
+        started = time.monotonic()
+        procs = [start_sipp(target, rate // n_sipp, rate * seconds // n_sipp, [], stat_dir,
+                            seconds + 20, scenario) for _ in range(n_sipp)]
+        for proc, _ in procs:
+            left = max(0.1, seconds + 30 - (time.monotonic() - started))
+            try:
+                proc.wait(timeout=left)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        cpu = {pid: sum(cpu_seconds(pid)) - cpu0[pid] for pid in pids}
+        stats = [last_stats(stat) for _, stat in procs]
+    created = sum(count(s, "TotalCallCreated") for s in stats)
+    ok = sum(count(s, "SuccessfulCall(C)") for s in stats)
+    return created, created - ok, cpu
+
+
+def cluster_mode(args):
+    """One instance alone, one behind Kamailio's dispatcher, and two in a cluster behind
+    it, at each rate; see the module's doc."""
+    best = {}
+    for rate in args.rates:
+        setups = [("1 instance alone", 1, False), ("Kamailio + 1 instance", 1, True),
+                  ("Kamailio + 2 in a cluster", 2, True)]
+        for name, n, proxied in setups:
+            redis = Redis() if n > 1 else None
+            extra = ("--cluster", redis.url) if redis else ()
+            servers = [Server(args.runtime, ports,
+                              extra=(*extra, "--instance-id", f"i{k}") if redis else ())
+                       for k, ports in zip(range(n), ("10000-19999", "20000-29999"))]
+            kamailio = (Kamailio([s.addr for s in servers], args.kamailio_children)
+                        if proxied else None)
+            target = kamailio.addr if kamailio else servers[0].addr
+            calls, failed, cpu = routed_step(target, rate, args.step_s, args.per_sipp,
+                                             [s.proc.pid for s in servers])
+            if kamailio:
+                kamailio.stop()
+            for server in servers:
+                server.stop()
+            if redis:
+                redis.stop()
+            pct = 100.0 * failed / max(calls, 1)
+            if pct < 0.1 and calls > 0:
+                best[name] = max(best.get(name, 0), rate)
+            per_call = ", ".join(f"{1e6 * c / max(calls, 1):.0f}" for c in cpu.values())
+            print(f"{args.runtime:5} {rate:5}/s {name:26}: {calls:6} calls, {pct:6.3f} % "
+                  f"failed, us CPU/call per instance: {per_call}", flush=True)
+    for name in ("1 instance alone", "Kamailio + 1 instance", "Kamailio + 2 in a cluster"):
+        print(f"{args.runtime}: {name}: highest rate with < 0.1 % failed: "
+              f"{best.get(name, 'none')} calls/s")
+
+
 def g711_pcap(path, seconds):
     """A pcap of one PCMU stream, 20 ms packets of a 1 kHz tone for `seconds`: what SIPp's
     play_pcap_audio sends (it keeps the UDP payload and the timing, and rewrites the
@@ -633,7 +746,7 @@ def rtp_sent(metrics):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("mode", choices=["rate", "rss", "hold", "flood", "soak", "b2bua",
-                                    "relay"])
+                                    "relay", "cluster"])
     p.add_argument("--runtime", choices=["tokio", "mio"], default="tokio")
     p.add_argument("--rates", default="200,500,1000,2000,4000",
                    type=lambda s: [int(x) for x in s.split(",")])
@@ -654,6 +767,8 @@ def main():
                    help="seconds of load (flood: 60; soak: 600)")
     p.add_argument("--loss-pct", type=float, default=1.0,
                    help="share of SIPp's messages it loses, in percent (soak)")
+    p.add_argument("--kamailio-children", type=int, default=4,
+                   help="Kamailio's UDP workers (cluster)")
     p.add_argument("--bin", default=None,
                    help="the sessionctl binary (default: target/release/sessionctl)")
     args = p.parse_args()
@@ -668,7 +783,8 @@ def main():
         subprocess.run(["cargo", "build", "--release", "-p", "sessionctl"], cwd=ROOT,
                        check=True)
     modes = {"rate": rate_mode, "rss": rss_mode, "hold": hold_mode, "flood": flood_mode,
-             "soak": soak_mode, "b2bua": b2bua_mode, "relay": relay_mode}
+             "soak": soak_mode, "b2bua": b2bua_mode, "relay": relay_mode,
+             "cluster": cluster_mode}
     modes[args.mode](args)
 
 
