@@ -58,6 +58,7 @@ pub fn end_reason_name(reason: &EndReason) -> &'static str {
         EndReason::AuthFailed { .. } => "auth_failed",
         EndReason::Unresolvable { .. } => "unresolvable",
         EndReason::Shutdown => "shutdown",
+        EndReason::MovedAway => "moved_away",
         EndReason::Unregistered => "unregistered",
         EndReason::Replaced { .. } => "replaced",
         _ => "other",

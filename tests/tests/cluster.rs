@@ -2,7 +2,8 @@
 //! the mio runtime over loopback with a real `redis-server`: Alice calls Bob's first
 //! instance, which goes away with the calls up; of the two others exactly one takes each
 //! call (the compare-and-set on its epoch), re-INVITEs Alice, and answers her BYE; an
-//! instance started again under the same id takes back what its previous run left. The
+//! instance started again under the same id takes back what its previous run left; an
+//! instance that finds, back from a lapse, a call taken from it lets it go silently. The
 //! crash of a process (SIGKILL, the liveness key lapsing) is `sessionctl`'s cluster test.
 //!
 //! When `redis-server` is not installed the tests say so and pass, unless
@@ -263,4 +264,50 @@ fn an_instance_started_again_takes_back_what_its_previous_run_left() {
     let again = l.start("bob", Some((&redis, "b1")));
     l.until("both calls taken back", |l| l.count(again, moved) == 2);
     hang_up_all(&mut l, &calls);
+}
+
+#[test]
+fn an_instance_thought_dead_lets_the_calls_taken_from_it_go_without_a_word() {
+    if !Redis::installed() {
+        return;
+    }
+    let redis = Redis::start();
+    let mut l = Loop::new();
+    l.start("alice", None);
+    let bob = l.start("bob", Some((&redis, "b1")));
+    place_calls(&mut l, bob, 2);
+    written(&mut l, &redis, "b1", 2);
+    // As if Bob had been cut off past his time to live and another instance had claimed
+    // one of his calls meanwhile (the compare-and-set moved its owner and epoch on).
+    let keys = redis.cli(&["SMEMBERS", "session-core:owned:b1"]);
+    let taken = keys.lines().next().expect("a call key").to_owned();
+    redis.cli(&["HSET", &taken, "owner", "b9", "epoch", "7"]);
+    redis.cli(&["DEL", "session-core:alive:b1"]);
+
+    l.until("the taken call let go of", |l| {
+        l.count(bob, |e| {
+            matches!(
+                e,
+                SessionEvent::Terminated {
+                    reason: EndReason::MovedAway,
+                    ..
+                }
+            )
+        }) == 1
+    });
+    // Nothing reached Alice: both her calls are up, and the record is left to its new
+    // owner.
+    let settle = Instant::now() + Duration::from_millis(500);
+    l.until("a moment", |_| Instant::now() >= settle);
+    assert_eq!(
+        l.count(0, |e| matches!(e, SessionEvent::Terminated { .. })),
+        0,
+        "no BYE from the instance that let go"
+    );
+    assert_eq!(redis.cli(&["HGET", &taken, "owner"]).trim(), "b9");
+    assert_eq!(
+        l.count(bob, |e| matches!(e, SessionEvent::Terminated { .. })),
+        1,
+        "the call still ours goes on"
+    );
 }

@@ -2,7 +2,8 @@
 //! carry fails here. Alice calls Bob twice: Bob rejects the first call and answers the
 //! second, which Alice then holds, resumes, sends a digit on and transfers; a third call
 //! is transferred, attended, with the second as its consultation; both are hung up;
-//! then she registers with Bob (who refuses: he is no registrar) and unregisters. Bob's
+//! a fourth Bob lets go of (as if another instance had taken it over); then she
+//! registers with Bob (who refuses: he is no registrar) and unregisters. Bob's
 //! snapshot of the first call, restored on Bob, is refused: he has that dialog already.
 //! Each command is checked by what the other side reports, and the test checks that
 //! every name in [`Command::NAMES`] ran.
@@ -214,6 +215,32 @@ fn every_command(pair: &mut dyn Pair) -> BTreeSet<&'static str> {
             |e| matches!(e, E::Terminated { session, .. } if *session == at_bob),
         );
     }
+
+    // A call Bob lets go of, as an instance does whose call another took over: it ends
+    // at Bob without a word to Alice, who then hangs up alone.
+    let moved = run(pair, ALICE, make_call());
+    let at_bob_3 = incoming(pair);
+    run(pair, BOB, Command::Accept { session: at_bob_3 });
+    expect(
+        pair,
+        ALICE,
+        "answer",
+        |e| matches!(e, E::Answered { session } if *session == moved),
+    );
+    run(pair, BOB, Command::Release { session: at_bob_3 });
+    expect(
+        pair,
+        BOB,
+        "let go",
+        |e| matches!(e, E::Terminated { session, reason: EndReason::MovedAway, .. } if *session == at_bob_3),
+    );
+    run(pair, ALICE, Command::Hangup { session: moved });
+    expect(
+        pair,
+        ALICE,
+        "her own end",
+        |e| matches!(e, E::Terminated { session, .. } if *session == moved),
+    );
 
     // Bob is no registrar: his 405 to the REGISTER is a registration failure, and the
     // REGISTER that removes the binding ends the registration all the same.

@@ -536,3 +536,47 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn the_old_owner_lets_a_moved_call_go_without_a_word() {
+    let mut p = trio();
+    let (a, b) = answered(&mut p);
+    let now = p.now;
+    let taken = p.ep("bob").snapshot(now, b).expect("movable");
+    let moved = p.ep("bob2").restore(now, taken).expect("restores");
+    p.run_for(Duration::from_secs(2));
+    assert_eq!(p.state("bob2", moved).as_deref(), Some("Active"));
+    // Bob was only thought dead; told that his call now lives elsewhere, he lets it go.
+    let released_at = p.wire.len();
+    p.ep("bob").release(b).expect("releases");
+    p.run_for(Duration::from_secs(40));
+    assert_eq!(
+        p.end_reason("bob", b),
+        Some(EndReason::MovedAway),
+        "ended here, and said so"
+    );
+    assert!(p.ep("bob").session(b).is_none(), "forgotten at once");
+    let from_bob: Vec<String> = p.wire[released_at..]
+        .iter()
+        .filter(|w| w.from == "bob")
+        .map(|w| {
+            String::from_utf8_lossy(&w.bytes)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        })
+        .collect();
+    assert!(
+        from_bob.is_empty(),
+        "Bob sent {from_bob:?} after letting go"
+    );
+    assert_eq!(p.state("alice", a).as_deref(), Some("Active"));
+    let now = p.now;
+    p.ep("alice").hangup(now, a).expect("hangs up");
+    p.run_for(Duration::from_secs(1));
+    assert_eq!(
+        p.end_reason("bob2", moved),
+        Some(EndReason::HungUp { by: Side::Remote })
+    );
+}

@@ -146,6 +146,9 @@ pub enum EndReason {
     },
     /// The endpoint is shutting down.
     Shutdown,
+    /// Another endpoint took the call over (`Command::Release`): it was forgotten here
+    /// without a word to the peer, which now talks to the new owner.
+    MovedAway,
     /// The state machine could not complete a step (an action failed); the call was
     /// ended rather than left half-done.
     Internal,

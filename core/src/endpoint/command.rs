@@ -121,6 +121,12 @@ pub enum Command {
         /// The call.
         snapshot: Box<SessionSnapshot>,
     },
+    /// Forget a call another endpoint has taken over, without a word to the peer: its
+    /// media stops, its timers stop, it ends with `EndReason::MovedAway`.
+    Release {
+        /// The call.
+        session: SessionId,
+    },
 }
 
 impl Command {
@@ -142,6 +148,7 @@ impl Command {
         "register",
         "unregister",
         "restore",
+        "release",
     ];
 
     /// The command's name, as errors and logs spell it.
@@ -163,6 +170,7 @@ impl Command {
             Command::Register { .. } => "register",
             Command::Unregister { .. } => "unregister",
             Command::Restore { .. } => "restore",
+            Command::Release { .. } => "release",
         }
     }
 
@@ -182,7 +190,8 @@ impl Command {
             | Command::Bridge { a: session, .. }
             | Command::Unbridge { session }
             | Command::Ring { session }
-            | Command::Unregister { session } => Some(*session),
+            | Command::Unregister { session }
+            | Command::Release { session } => Some(*session),
         }
     }
 }
@@ -235,6 +244,7 @@ mod tests {
             Command::Restore {
                 snapshot: Box::new(snapshot()),
             },
+            Command::Release { session },
         ]
     }
 

@@ -385,6 +385,7 @@ impl Endpoint {
             Command::Restore { snapshot } => {
                 self.restore(now, *snapshot).map_err(CommandError::Restore)
             }
+            Command::Release { session } => self.release(session).map(done(session)),
         }
     }
 

@@ -10,10 +10,13 @@
 //! later) and stores the snapshots elsewhere; when a machine dies, another restores
 //! them. In-dialog requests must then reach the new owner: a proxy that Record-Routes
 //! the dialog and routes to a live instance does it at once; without one, the re-INVITE's
-//! Contact does it as soon as the peer accepts it.
+//! Contact does it as soon as the peer accepts it. An endpoint that learns its call was
+//! taken over while it still had it (it was thought dead) lets it go without a word
+//! ([`Endpoint::release`]): a BYE or a refresh from it would reach the peer along the
+//! route set and end or confuse the call the new owner now holds.
 
-use super::{Endpoint, SessionId};
-use crate::call::MediaRequest;
+use super::{CommandError, Endpoint, Output, SessionId};
+use crate::call::{EndReason, MediaRequest, SessionEvent};
 use crate::dialog::DialogIdRef;
 use crate::session_store::snapshot::{self, Restored, Surroundings};
 use crate::session_store::{NotMovable, RestoreError, SessionSnapshot, SnapshotError};
@@ -113,5 +116,35 @@ impl Endpoint {
         self.outputs
             .push_back(super::Output::Media(MediaRequest::Open { session: id }));
         Ok(id)
+    }
+
+    /// Forgets call `session`, which another endpoint has taken over, without a word to
+    /// its peer: its RTP socket goes back to the runtime, its timers stop, its bridge is
+    /// undone without touching the other leg (which relays nothing from now on), and it
+    /// ends with [`EndReason::MovedAway`]. Transactions it had under way run out on
+    /// their own, their outcome going to no session.
+    pub fn release(&mut self, session: SessionId) -> Result<(), CommandError> {
+        let s = self
+            .sessions
+            .get_mut(session)
+            .ok_or(CommandError::UnknownSession(session))?;
+        let media = &mut s.call.media;
+        if let Some(local_rtp) = media.local_rtp.filter(|_| !media.released) {
+            media.released = true;
+            self.outputs
+                .push_back(Output::Media(MediaRequest::Close { session, local_rtp }));
+        }
+        self.sessions.unbridge(session);
+        self.sessions.unlink(session);
+        self.sessions.remove(session);
+        self.timers.cancel_where(|&(s, _)| s == session);
+        tracing::debug!(%session, "released: the call lives elsewhere now");
+        self.outputs
+            .push_back(Output::Event(SessionEvent::Terminated {
+                session,
+                reason: EndReason::MovedAway,
+                status: None,
+            }));
+        Ok(())
     }
 }

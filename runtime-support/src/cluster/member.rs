@@ -25,6 +25,16 @@ struct Written {
     hash: Option<u64>,
 }
 
+/// What a sync found to do besides writing.
+#[derive(Default)]
+pub(crate) struct Synced {
+    /// Calls of dead instances, to restore here.
+    pub(crate) claims: Vec<Claim>,
+    /// Calls another instance has taken over (this one was thought dead): to let go
+    /// of without a word (`Command::Release`).
+    pub(crate) lost: Vec<SessionId>,
+}
+
 /// A call of a dead instance, ready to restore here.
 pub(crate) struct Claim {
     /// Its key in the store.
@@ -82,9 +92,9 @@ impl Member {
         }
     }
 
-    /// Writes what changed of `endpoint`'s calls, and returns the calls the store
-    /// claimed for this instance since the last sync.
-    pub(crate) fn sync(&mut self, endpoint: &Endpoint, now: Instant) -> Vec<Claim> {
+    /// Writes what changed of `endpoint`'s calls, and returns what the store said since
+    /// the last sync: the calls it claimed for this instance, and the ones it lost.
+    pub(crate) fn sync(&mut self, endpoint: &Endpoint, now: Instant) -> Synced {
         self.next_sync = Some(now + self.cluster.sync_every);
         for key in std::mem::take(&mut self.removals) {
             self.remove(key);
@@ -95,7 +105,7 @@ impl Member {
             };
             self.offer(id, snapshot);
         }
-        let mut claims = Vec::new();
+        let mut synced = Synced::default();
         while let Some(told) = self.cluster.poll() {
             match told {
                 FromStore::Claimed {
@@ -107,7 +117,7 @@ impl Member {
                     Ok(mut snapshot) => {
                         let waited = store::wall_ms().saturating_sub(written_ms);
                         snapshot.age(Duration::from_millis(waited));
-                        claims.push(Claim {
+                        synced.claims.push(Claim {
                             key,
                             from,
                             snapshot,
@@ -121,11 +131,17 @@ impl Member {
                     }
                 },
                 FromStore::Lost { key } => {
-                    self.written.retain(|_, w| w.key != key);
+                    self.written.retain(|&id, w| {
+                        let lost = w.key == key;
+                        if lost {
+                            synced.lost.push(id);
+                        }
+                        !lost
+                    });
                 }
             }
         }
-        claims
+        synced
     }
 
     /// Hands `snapshot` of session `id` to the store when it differs from the last one.

@@ -120,7 +120,7 @@ impl Store {
             self.attempt("write", |s| s.write(&claims));
             if Instant::now() >= next_beat {
                 next_beat = Instant::now() + self.heartbeat;
-                self.attempt("heartbeat", Store::beat);
+                self.attempt("heartbeat", |s| s.beat(&claims));
                 self.attempt("claim", |s| s.look_for_the_dead(&claims));
             }
         }
@@ -209,12 +209,7 @@ impl Store {
                 Waiting::Remove => {
                     self.epochs.remove(&key);
                 }
-                Waiting::Put(..) if epoch == 0 => {
-                    tracing::warn!(%key, "another instance owns this call now");
-                    counter!("session_core_cluster_calls_lost_total").increment(1);
-                    self.epochs.remove(&key);
-                    let _ = claims.send(FromStore::Lost { key });
-                }
+                Waiting::Put(..) if epoch == 0 => self.lost(key, claims),
                 Waiting::Put(..) => {
                     counter!("session_core_cluster_writes_total").increment(1);
                     self.epochs.insert(key, epoch);
@@ -224,21 +219,57 @@ impl Store {
         Ok(())
     }
 
-    /// Keeps this instance alive in Redis.
-    fn beat(&mut self) -> RedisResult<()> {
+    /// Keeps this instance alive in Redis. When its liveness key had lapsed (it was
+    /// stopped, or cut off, for longer than the time to live), other instances may have
+    /// claimed its calls meanwhile: each call is checked, and the ones no longer ours
+    /// are reported lost. Once the key is back no new claim succeeds, so the check is
+    /// complete.
+    fn beat(&mut self, claims: &SyncSender<FromStore>) -> RedisResult<()> {
         let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
         let alive = alive_key(&self.me);
         let me = self.me.clone();
-        redis::pipe()
+        let (previous,): (Option<String>,) = redis::pipe()
             .cmd("SET")
             .arg(alive)
             .arg(1)
             .arg("PX")
             .arg(ttl_ms)
-            .ignore()
+            .arg("GET")
             .sadd(INSTANCES, me)
             .ignore()
-            .query::<()>(self.connection()?)
+            .query(self.connection()?)?;
+        if previous.is_none() && !self.epochs.is_empty() {
+            self.check_ownership(claims)?;
+        }
+        Ok(())
+    }
+
+    /// Reports lost every call whose owner or epoch in Redis is no longer ours.
+    fn check_ownership(&mut self, claims: &SyncSender<FromStore>) -> RedisResult<()> {
+        let keys: Vec<String> = self.epochs.keys().cloned().collect();
+        let mut pipe = redis::pipe();
+        for key in &keys {
+            pipe.cmd("HMGET").arg(key).arg("owner").arg("epoch");
+        }
+        let records: Vec<(Option<String>, Option<u64>)> = pipe.query(self.connection()?)?;
+        for (key, (owner, epoch)) in keys.into_iter().zip(records) {
+            let ours = owner.as_deref() == Some(self.me.as_str())
+                && epoch == self.epochs.get(&key).copied();
+            if !ours {
+                self.lost(key, claims);
+            }
+        }
+        Ok(())
+    }
+
+    /// Another instance took call `key` over while this one was thought dead: it is no
+    /// longer written, and the runtime core lets it go.
+    fn lost(&mut self, key: String, claims: &SyncSender<FromStore>) {
+        tracing::warn!(%key, "another instance owns this call now");
+        counter!("session_core_cluster_calls_lost_total").increment(1);
+        self.epochs.remove(&key);
+        self.waiting.remove(&key);
+        let _ = claims.send(FromStore::Lost { key });
     }
 
     /// Claims the calls of every instance whose liveness key has lapsed.

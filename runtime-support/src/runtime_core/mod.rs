@@ -601,13 +601,19 @@ impl<R: Io> Core<R> {
         }
     }
 
-    /// Writes the calls that changed to the cluster's store and restores the calls it
-    /// claimed; a restored call opens its RTP socket and re-INVITEs its peer.
+    /// Writes the calls that changed to the cluster's store, restores the calls it
+    /// claimed (each opens its RTP socket and re-INVITEs its peer), and lets go of the
+    /// calls another instance took over.
     fn sync_cluster(&mut self, now: Instant) {
         let Some(cluster) = self.cluster.as_mut() else {
             return;
         };
-        for claim in cluster.sync(&self.endpoint, now) {
+        let synced = cluster.sync(&self.endpoint, now);
+        for session in synced.lost {
+            tracing::warn!(%session, "another instance took this call over; let go of here");
+            let _ = self.execute(now, Command::Release { session });
+        }
+        for claim in synced.claims {
             let snapshot = Box::new(claim.snapshot);
             let restored = self.execute(now, Command::Restore { snapshot });
             let Some(cluster) = self.cluster.as_mut() else {
