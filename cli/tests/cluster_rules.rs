@@ -6,7 +6,9 @@
 //! within the liveness key's time to live and re-INVITEs SIPp with its own Contact, and
 //! every BYE SIPp sends through Kamailio is answered 200 — no call lost. The same with two
 //! `sessionctl b2bua` instances in front of a `uas`: the survivor takes both legs of each
-//! call, re-INVITEs both sides, and relays SIPp's BYE to the `uas`.
+//! call, re-INVITEs both sides, and relays SIPp's BYE to the `uas`. And with a SIPp that
+//! ignores the target refresh (its BYE goes to the dead instance's Contact): Kamailio
+//! hands it to the living instance when the dead one does not answer.
 //!
 //! Loopback only, free ports, every process bounded in time and stopped on drop. When a
 //! tool is missing the test says so and passes, unless `SESSION_CORE_INTEROP=1`.
@@ -40,7 +42,7 @@ fn instance(runtime: &str, redis: &Redis, id: &str, to: Option<&str>) -> (Proces
 struct Sipp(Option<Child>);
 
 impl Sipp {
-    fn start(proxy: &str) -> Sipp {
+    fn start(proxy: &str, peer: Peer) -> Sipp {
         let calls = CALLS.to_string();
         let child = Command::new("timeout")
             .args(["90", "sipp", proxy, "-sf"])
@@ -49,6 +51,10 @@ impl Sipp {
             .args(["-p", &free_port().to_string()])
             .args(["-mp", &sipp_media_port().to_string()])
             .args(["-timeout", "60s", "-timeout_error", "-nostdin", "-s", "bob"])
+            .args(match peer {
+                Peer::FollowsTheMove => &[][..],
+                Peer::KeepsTheOldTarget => &["-set", "KEEP_TARGET", "old"][..],
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -86,16 +92,29 @@ impl Drop for Sipp {
     }
 }
 
+/// What SIPp does with the re-INVITE of the instance that took its call over.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Peer {
+    /// Takes its Contact as the dialog's target (RFC 3261 §12.2).
+    FollowsTheMove,
+    /// Keeps sending to the Contact of the 200.
+    KeepsTheOldTarget,
+}
+
 fn calls_survive_the_loss_of_an_instance(runtime: &str) {
-    survive_the_loss_of_an_instance(runtime, false);
+    survive_the_loss_of_an_instance(runtime, false, Peer::FollowsTheMove);
 }
 
 fn a_gateways_calls_survive_the_loss_of_an_instance(runtime: &str) {
-    survive_the_loss_of_an_instance(runtime, true);
+    survive_the_loss_of_an_instance(runtime, true, Peer::FollowsTheMove);
+}
+
+fn calls_survive_when_the_peer_keeps_the_dead_instances_contact(runtime: &str) {
+    survive_the_loss_of_an_instance(runtime, false, Peer::KeepsTheOldTarget);
 }
 
 /// The test in the module's doc, with `uas` instances or (`gateway`) `b2bua` ones.
-fn survive_the_loss_of_an_instance(runtime: &str, gateway: bool) {
+fn survive_the_loss_of_an_instance(runtime: &str, gateway: bool, peer: Peer) {
     if !have_sipp() || !have_tool("kamailio", "-v", "kamailio") || !Redis::installed() {
         return;
     }
@@ -121,7 +140,7 @@ fn survive_the_loss_of_an_instance(runtime: &str, gateway: bool) {
         kamailio.log()
     );
 
-    let sipp = Sipp::start(&kamailio.addr);
+    let sipp = Sipp::start(&kamailio.addr, peer);
     let deadline = Instant::now() + Duration::from_secs(20);
     // A call is up once answered (a gateway says so once per call, when bridged).
     let up = if gateway {
@@ -177,6 +196,13 @@ fn survive_the_loss_of_an_instance(runtime: &str, gateway: bool) {
             "every BYE was relayed to the callee"
         );
     }
+    if peer == Peer::KeepsTheOldTarget {
+        let handed = kamailio.log().matches("in-dialog BYE handed to").count();
+        assert_eq!(
+            handed, on_a,
+            "each moved call's BYE handed to the living instance"
+        );
+    }
     assert!(b.terminate(), "the survivor exits 0");
     let left = redis.cli(&["KEYS", "session-core:*"]);
     assert_eq!(left.trim(), "", "nothing of the calls is left in Redis");
@@ -184,7 +210,11 @@ fn survive_the_loss_of_an_instance(runtime: &str, gateway: bool) {
     eprintln!(
         "{runtime}{}: {CALLS} calls, {on_a} on the killed instance; kill -> first \
          re-INVITE answered {:?}, last {:?}; all {CALLS} BYEs answered 200",
-        if gateway { " (b2bua)" } else { "" },
+        match (gateway, peer) {
+            (true, _) => " (b2bua)",
+            (false, Peer::KeepsTheOldTarget) => " (peer keeps the old target)",
+            (false, Peer::FollowsTheMove) => "",
+        },
         moved.first().copied().unwrap_or_default(),
         moved.last().copied().unwrap_or_default(),
     );
@@ -192,5 +222,6 @@ fn survive_the_loss_of_an_instance(runtime: &str, gateway: bool) {
 
 on_both_runtimes!(
     calls_survive_the_loss_of_an_instance,
-    a_gateways_calls_survive_the_loss_of_an_instance
+    a_gateways_calls_survive_the_loss_of_an_instance,
+    calls_survive_when_the_peer_keeps_the_dead_instances_contact
 );
