@@ -112,6 +112,16 @@ def rss_text(pid):
             f"file {rss_kib(pid, 'RssFile')})")
 
 
+def terminate(proc, within_s=10):
+    """SIGTERM, then SIGKILL if the process is not gone within `within_s` seconds."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=within_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 class Server:
     """A release `sessionctl uas` (or `subcommand`) on a free loopback port."""
 
@@ -143,12 +153,7 @@ class Server:
         return line
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.events.close()
         self.out.close()
 
@@ -252,12 +257,7 @@ def rss_mode(args):
         s = last_stats(stat)
         current = count(s, "CurrentCall")
         held = rss_kib(server.proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        terminate(proc, within_s=30)
     server.stop()
     print(f"{args.runtime}: idle {idle} KiB, with {current} concurrent calls (SIPp's count) "
           f"{held} KiB: +{(held - idle) / 1024:.2f} MiB, "
@@ -572,12 +572,7 @@ class Kamailio:
         time.sleep(2)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc)
         self.dir.cleanup()
 
 
@@ -593,8 +588,7 @@ class Redis:
         time.sleep(0.5)
 
     def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
+        terminate(self.proc)
 
 
 def routed_step(target, rate, seconds, per_sipp, pids):

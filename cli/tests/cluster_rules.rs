@@ -15,11 +15,14 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::kamailio::Kamailio;
-use common::{b2bua, free_port, have_sipp, have_tool, sipp_media_port, test_file, uas, Process};
+use common::{
+    b2bua, free_port, have_sipp, have_tool, sipp_media_port, test_file, uas, BackgroundSipp,
+    Process,
+};
 use session_core_tests::redis_server::Redis;
 
 /// Calls held at once.
@@ -38,58 +41,21 @@ fn instance(runtime: &str, redis: &Redis, id: &str, to: Option<&str>) -> (Proces
     }
 }
 
-/// SIPp holding `CALLS` calls through `proxy`, killed on drop.
-struct Sipp(Option<Child>);
-
-impl Sipp {
-    fn start(proxy: &str, peer: Peer) -> Sipp {
-        let calls = CALLS.to_string();
-        let child = Command::new("timeout")
-            .args(["90", "sipp", proxy, "-sf"])
-            .arg(test_file("sipp/uac_held_across_takeover.xml"))
-            .args(["-m", &calls, "-l", &calls, "-r", "50", "-i", "127.0.0.1"])
-            .args(["-p", &free_port().to_string()])
-            .args(["-mp", &sipp_media_port().to_string()])
-            .args(["-timeout", "60s", "-timeout_error", "-nostdin", "-s", "bob"])
-            .args(match peer {
-                Peer::FollowsTheMove => &[][..],
-                Peer::KeepsTheOldTarget => &["-set", "KEEP_TARGET", "old"][..],
-            })
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sipp runs");
-        Sipp(Some(child))
-    }
-
-    /// Waits (bounded) for SIPp to finish; whether every call succeeded, and its output.
-    fn finish(mut self, within: Duration) -> (bool, String) {
-        let mut child = self.0.take().expect("finished once");
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let out = child.wait_with_output().expect("sipp output");
-        let text = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    }
-}
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// SIPp holding `CALLS` calls through `proxy`, behaving as `peer` says.
+fn start_sipp(proxy: &str, peer: Peer) -> BackgroundSipp {
+    let calls = CALLS.to_string();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["90", "sipp", proxy, "-sf"])
+        .arg(test_file("sipp/uac_held_across_takeover.xml"))
+        .args(["-m", &calls, "-l", &calls, "-r", "50", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string()])
+        .args(["-mp", &sipp_media_port().to_string()])
+        .args(["-timeout", "60s", "-timeout_error", "-nostdin", "-s", "bob"])
+        .args(match peer {
+            Peer::FollowsTheMove => &[][..],
+            Peer::KeepsTheOldTarget => &["-set", "KEEP_TARGET", "old"][..],
+        });
+    BackgroundSipp::spawn(cmd)
 }
 
 /// What SIPp does with the re-INVITE of the instance that took its call over.
@@ -140,7 +106,7 @@ fn survive_the_loss_of_an_instance(runtime: &str, gateway: bool, peer: Peer) {
         kamailio.log()
     );
 
-    let sipp = Sipp::start(&kamailio.addr, peer);
+    let sipp = start_sipp(&kamailio.addr, peer);
     let deadline = Instant::now() + Duration::from_secs(20);
     // A call is up once answered (a gateway says so once per call, when bridged).
     let up = if gateway {

@@ -8,61 +8,26 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::{free_port, have_sipp, invite, sipp_media_port, test_file, uas, Process, RawPeer};
+use common::{
+    free_port, have_sipp, invite, sipp_media_port, test_file, uas, BackgroundSipp, Process, RawPeer,
+};
 
 const CALLS: usize = 50;
 
-/// SIPp placing `CALLS` calls at once (`-l`, 50 a second) with `scenario`, killed on drop.
-struct Sipp(Option<Child>);
-
-impl Sipp {
-    fn start(scenario: &str, target: &str) -> Sipp {
-        let calls = CALLS.to_string();
-        let child = Command::new("timeout")
-            .args(["60", "sipp", target, "-sf"])
-            .arg(test_file(scenario))
-            .args(["-m", &calls, "-l", &calls, "-r", "50", "-i", "127.0.0.1"])
-            .args(["-p", &free_port().to_string()])
-            .args(["-mp", &sipp_media_port().to_string()])
-            .args(["-timeout", "45s", "-timeout_error", "-nostdin", "-s", "bob"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("sipp runs");
-        Sipp(Some(child))
-    }
-
-    /// Waits (bounded) for SIPp to finish; whether every call succeeded, and its output.
-    fn finish(mut self, within: Duration) -> (bool, String) {
-        let mut child = self.0.take().expect("finished once");
-        let deadline = Instant::now() + within;
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = child.try_wait() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = child.kill();
-        let out = child.wait_with_output().expect("sipp output");
-        let text = format!(
-            "{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        (out.status.success(), text)
-    }
-}
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        if let Some(child) = self.0.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
+/// SIPp placing `CALLS` calls at once (`-l`, 50 a second) with `scenario`.
+fn start_sipp(scenario: &str, target: &str) -> BackgroundSipp {
+    let calls = CALLS.to_string();
+    let mut cmd = Command::new("timeout");
+    cmd.args(["60", "sipp", target, "-sf"])
+        .arg(test_file(scenario))
+        .args(["-m", &calls, "-l", &calls, "-r", "50", "-i", "127.0.0.1"])
+        .args(["-p", &free_port().to_string()])
+        .args(["-mp", &sipp_media_port().to_string()])
+        .args(["-timeout", "45s", "-timeout_error", "-nostdin", "-s", "bob"]);
+    BackgroundSipp::spawn(cmd)
 }
 
 /// Sends SIGTERM.
@@ -93,7 +58,7 @@ fn drain_held_calls(runtime: &str, scenario: &str, grace_ms: u64) -> Vec<String>
         "silence",
         &["--ring-ms", "0", "--drain-grace-ms", &grace],
     );
-    let sipp = Sipp::start(scenario, &addr);
+    let sipp = start_sipp(scenario, &addr);
     for _ in 0..CALLS {
         uas.wait_for("\"answered\"", Duration::from_secs(15));
     }

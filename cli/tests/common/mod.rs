@@ -350,6 +350,51 @@ impl RawPeer {
     }
 }
 
+/// A SIPp started in the background (by a test that does something while its calls are
+/// up), killed on drop.
+pub struct BackgroundSipp(Option<Child>);
+
+impl BackgroundSipp {
+    /// Starts `cmd` (a `timeout … sipp …` line) with its output collected.
+    pub fn spawn(mut cmd: Command) -> BackgroundSipp {
+        let child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("sipp runs");
+        BackgroundSipp(Some(child))
+    }
+
+    /// Waits (bounded) for SIPp to finish; whether every call succeeded, and its output.
+    pub fn finish(mut self, within: Duration) -> (bool, String) {
+        let mut child = self.0.take().expect("finished once");
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().expect("sipp output");
+        let text = format!(
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+}
+
+impl Drop for BackgroundSipp {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// Runs SIPp as a UAC (one call) against `target`; returns whether it succeeded and what
 /// it printed.
 pub fn sipp_uac(scenario_args: &[&str], target: &str) -> (bool, String) {
