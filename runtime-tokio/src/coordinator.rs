@@ -18,6 +18,7 @@ use session_core::{
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::driver::{self, Request};
+use session_core_runtime::shard::ShardRole;
 use session_core_runtime::tap::Tap;
 use session_core_runtime::{DriverConfig, IdleHook, SharedCapture};
 
@@ -105,6 +106,7 @@ pub struct SessionCoordinatorBuilder {
     publish_metrics: Option<Duration>,
     on_idle: Option<IdleHook>,
     record_inputs: Option<usize>,
+    shard: Option<ShardRole>,
 }
 
 impl SessionCoordinatorBuilder {
@@ -212,6 +214,15 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// Makes this endpoint one shard of several behind one SIP address, each on a thread
+    /// of its own with its own tokio runtime (see `session_core_runtime::shard`): SIP
+    /// datagrams are steered to the shard that owns their Call-ID. Only one shard should
+    /// keep [`SessionCoordinatorBuilder::tcp`] on. Off by default.
+    pub fn shard(mut self, role: ShardRole) -> Self {
+        self.shard = Some(role);
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
         let config = self.config;
@@ -229,6 +240,7 @@ impl SessionCoordinatorBuilder {
                 rtp_ports: self.rtp_ports,
                 rtp_ip: self.rtp_ip,
                 limits: self.limits,
+                shard: self.shard,
             },
             commands: cmd_rx,
             command_tx: cmd_tx.downgrade(),
@@ -283,6 +295,7 @@ impl SessionCoordinator {
             publish_metrics: None,
             on_idle: None,
             record_inputs: None,
+            shard: None,
         }
     }
 

@@ -29,7 +29,12 @@ impl<R: Io> Core<R> {
                 },
             };
             match received {
-                Ok((n, remote)) => self.received(slot, local, remote, n, now),
+                Ok((n, remote)) => {
+                    if slot.is_none() && self.steer_away(remote, n) {
+                        continue;
+                    }
+                    self.received(slot, local, remote, n, now);
+                }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Blocked,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 // ICMP errors for earlier sends surface here on Linux: not fatal.
