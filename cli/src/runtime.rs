@@ -21,6 +21,7 @@ use session_core::{
 };
 use session_core_runtime::pcap::PcapFile;
 use session_core_runtime::recording_file::{self, ConfigSources};
+use session_core_runtime::shard::ShardRole;
 use session_core_runtime::tap::Tap;
 
 use crate::table::TableFile;
@@ -107,6 +108,9 @@ pub struct EndpointOptions {
     pub max_sessions: Option<usize>,
     /// `Config::max_pending_incoming`, when not the default.
     pub max_pending_incoming: Option<usize>,
+    /// This endpoint's shard, when it is one of several behind its SIP address (one per
+    /// thread, see `crate::shards`); only shard 0 listens on TCP.
+    pub shard: Option<ShardRole>,
 }
 
 impl EndpointOptions {
@@ -134,6 +138,11 @@ impl EndpointOptions {
             config.max_pending_incoming = n;
         }
         config
+    }
+
+    /// Whether SIP over TCP is listened on: by a lone endpoint, or by shard 0 of several.
+    fn tcp(&self) -> bool {
+        self.shard.as_ref().is_none_or(|role| role.index == 0)
     }
 
     /// Where the recording goes, when `--record` asked for one, with what its file needs
@@ -270,6 +279,7 @@ impl CallOptionArgs {
             record: self.record.clone(),
             max_sessions: None,
             max_pending_incoming: None,
+            shard: None,
         }
     }
 }
@@ -588,6 +598,7 @@ mod tokio_agents {
     impl Agents for TokioAgents {
         fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
             let recorder = o.recorder();
+            let tcp = o.tcp();
             let mut builder = SessionCoordinator::builder().config(o.config());
             if recorder.is_some() {
                 builder = builder.record_inputs(RECORD_LIMIT);
@@ -605,8 +616,12 @@ mod tokio_agents {
                 builder = builder.publish_metrics(METRICS_INTERVAL);
             }
             builder = builder
+                .tcp(tcp)
                 .limits(o.limits)
                 .on_idle(crate::memory::release_when_idle());
+            if let Some(role) = o.shard.clone() {
+                builder = builder.shard(role);
+            }
             let mut coordinator = self
                 .rt
                 .block_on(builder.build())
@@ -773,8 +788,10 @@ mod mio_agents {
         fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
             let recorder = o.recorder();
             let mut config = DriverConfig::new(o.config());
+            config.tcp = o.tcp();
             config.rtp_ports = o.rtp_ports;
             config.limits = o.limits;
+            config.shard = o.shard;
             let first = self.drivers.len() * TOKENS_PER_ENDPOINT;
             let mut driver = Driver::new(
                 config,
