@@ -89,10 +89,10 @@ fn each_call_stays_on_the_shard_its_call_id_names() {
         for d in &mut drivers {
             d.handle_timeout(now);
         }
-        for index in 0..drivers.len() {
-            while let Some(event) = drivers[index].poll_event() {
+        for (index, driver) in drivers.iter_mut().enumerate() {
+            while let Some(event) = driver.poll_event() {
                 let session = event.session();
-                let call_id = call_id(&drivers[index], session);
+                let call_id = call_id(driver, session);
                 let command = match (&event, index) {
                     // The caller: hold once answered, hang up once held.
                     (SessionEvent::IncomingCall { .. }, 0) => Some(Command::Accept { session }),
@@ -121,7 +121,7 @@ fn each_call_stays_on_the_shard_its_call_id_names() {
                     entry.1.push(name);
                 }
                 if let Some(command) = command {
-                    drivers[index].execute(Instant::now(), command).unwrap();
+                    driver.execute(Instant::now(), command).unwrap();
                 }
             }
         }
