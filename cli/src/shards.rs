@@ -14,6 +14,8 @@
 //! - determinism per shard: shard K's seed is `--seed` (or a fresh one) mixed with K
 //!   (shard 0 keeps it as it is), and the Call-IDs it makes steer back to it.
 //! - SIP over TCP is served by shard 0 alone, all of a connection's messages there.
+//! - RTP sockets are each shard's own; `--rtp-ports` is split into one consecutive part
+//!   per shard, so that shards never contend for a port.
 //! - SIGINT/SIGTERM reach every shard: each drains as `uas` does and stops once its own
 //!   calls have ended; the process exits 0 when all have. A shard that has stopped takes
 //!   no more datagrams, so an INVITE steered to it after that gets no answer (a drain
@@ -97,6 +99,12 @@ fn serve(kind: RuntimeKind, mut args: UasArgs, threads: usize) -> Result<ExitCod
         };
         let mut shard_args = args.clone();
         shard_args.call_options.seed = Some(shard_seed(seed, index));
+        if let Some(range) = &args.call_options.rtp_ports {
+            let part = range.split(threads, index).ok_or_else(|| {
+                format!("--rtp-ports holds fewer even ports than the {threads} threads")
+            })?;
+            shard_args.call_options.rtp_ports = Some(part);
+        }
         let (bound_tx, bound_rx) = mpsc::channel();
         let handle = thread::Builder::new()
             .name(format!("shard-{index}"))
