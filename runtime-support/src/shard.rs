@@ -235,7 +235,7 @@ mod tests {
     #[test]
     fn a_datagram_goes_to_the_shard_of_its_call_id_and_wakes_it_once() {
         let steering = Steering::new(2).unwrap();
-        let bytes = invite("abc@host");
+        let bytes = invite("call-7");
         assert_eq!(steering.owner(&bytes), Some(1));
         assert_eq!(steering.owner(b"\r\n\r\n"), None);
 
