@@ -4,6 +4,7 @@ mod b2bua;
 mod call;
 mod demo;
 mod memory;
+mod metrics_labels;
 mod runtime;
 mod shards;
 mod uas;

@@ -421,12 +421,7 @@ fn serve_metrics(addr: Option<SocketAddr>) -> Result<bool, AgentError> {
     // The exporter runs on a thread of its own (with a small tokio runtime), whichever
     // runtime drives the endpoints.
     SERVING
-        .get_or_init(|| {
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .with_http_listener(addr)
-                .install()
-                .map_err(|e| e.to_string())
-        })
+        .get_or_init(|| crate::metrics_labels::install(addr))
         .clone()
         .map(|()| true)
         .map_err(AgentError::Metrics)

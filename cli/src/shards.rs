@@ -20,8 +20,10 @@
 //!   calls have ended; the process exits 0 when all have. A shard that has stopped takes
 //!   no more datagrams, so an INVITE steered to it after that gets no answer (a drain
 //!   refuses new calls anyway) rather than a 503.
-//! - `--pcap`, `--record` and `--metrics` write one endpoint's view and are refused with
-//!   more than one thread.
+//! - `--metrics` serves every shard's series, each labelled `shard="K"`
+//!   (`crate::metrics_labels`).
+//! - `--pcap` and `--record` write one endpoint's view and are refused with more than one
+//!   thread.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -66,7 +68,6 @@ pub fn run(kind: RuntimeKind, args: UasCommandArgs) -> ExitCode {
     let per_endpoint = [
         ("--pcap", options.pcap.is_some()),
         ("--record", options.record.is_some()),
-        ("--metrics", options.metrics.is_some()),
     ];
     if let Some((flag, _)) = per_endpoint.iter().find(|(_, given)| *given) {
         eprintln!("sessionctl uas: {flag} is for one endpoint; not with --threads {threads}");
@@ -151,6 +152,7 @@ fn run_shard(
     bound: mpsc::Sender<Result<SocketAddr, String>>,
 ) -> ExitCode {
     let index = role.index;
+    crate::metrics_labels::label_thread(index);
     let mut agents = match runtime::open(kind) {
         Ok(a) => a,
         Err(e) => {

@@ -1,8 +1,8 @@
 //! `sessionctl uas --threads 2` under SIPp on both runtimes: two endpoints behind one SIP
 //! address, calls steered by Call-ID. Every call completes, both shards take calls, each
 //! call's lines (its re-INVITEs' `held`/`resumed` included) come from one shard, session
-//! names are unique across shards, and SIGTERM ends the process with 0 and one
-//! `stopping` line.
+//! names are unique across shards, the metrics label each shard's series, and SIGTERM
+//! ends the process with 0 and one `stopping` line.
 //!
 //! Loopback only, free ports, every process bounded in time and killed on drop. When
 //! `sipp` is not installed the tests say so and pass, unless `SESSION_CORE_INTEROP=1`.
@@ -10,9 +10,11 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
 
-use common::{have_sipp, sessionctl, sipp_uac_calls, test_file, uas, Process};
+use common::{free_port, have_sipp, sessionctl, sipp_uac_calls, test_file, uas, Process};
 
 /// Calls SIPp places (20 a second), each with a Call-ID of its own.
 const CALLS: u32 = 100;
@@ -97,6 +99,54 @@ fn re_invites_reach_the_shard_of_their_call(runtime: &str) {
     }
 }
 
+/// `--metrics` with two shards: each shard's series carries its `shard` label, and the
+/// answered calls of both add up to SIPp's.
+fn metrics_name_each_shard(runtime: &str) {
+    if !have_sipp() {
+        return;
+    }
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let (uas, addr) = uas(
+        runtime,
+        "silence",
+        &["--threads", "2", "--metrics", &metrics],
+    );
+    let (ok, out) = sipp_uac_calls(&["-sn", "uac"], &addr, 20);
+    assert!(ok, "SIPp failed:\n{out}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let answered = loop {
+        let body = scrape(&metrics);
+        let per_shard: Vec<u64> = ["0", "1"]
+            .iter()
+            .map(|k| {
+                let series = format!("session_core_calls_answered_total{{shard=\"{k}\"}} ");
+                body.lines()
+                    .find_map(|l| l.strip_prefix(series.as_str()))
+                    .and_then(|v| v.trim().parse().ok())
+                    .unwrap_or(0)
+            })
+            .collect();
+        if per_shard.iter().sum::<u64>() == 20 || Instant::now() > deadline {
+            break per_shard;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(answered.iter().sum::<u64>(), 20, "{answered:?}");
+    assert!(answered.iter().all(|&n| n > 0), "{answered:?}");
+    stop(uas);
+}
+
+/// One `GET /metrics` (HTTP/1.0: the server closes after the body); empty on failure.
+fn scrape(addr: &str) -> String {
+    let Ok(mut stream) = TcpStream::connect(addr) else {
+        return String::new();
+    };
+    let _ = stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n");
+    let mut body = String::new();
+    let _ = stream.read_to_string(&mut body);
+    body
+}
+
 /// `--threads` and the flags that write one endpoint's view: refused together.
 fn a_capture_is_refused_with_more_than_one_thread(runtime: &str) {
     let out = sessionctl(runtime)
@@ -112,5 +162,6 @@ fn a_capture_is_refused_with_more_than_one_thread(runtime: &str) {
 on_both_runtimes!(
     every_call_completes_and_both_shards_take_calls,
     re_invites_reach_the_shard_of_their_call,
+    metrics_name_each_shard,
     a_capture_is_refused_with_more_than_one_thread,
 );
