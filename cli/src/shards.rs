@@ -20,6 +20,8 @@
 //!   calls have ended; the process exits 0 when all have. A shard that has stopped takes
 //!   no more datagrams, so an INVITE steered to it after that gets no answer (a drain
 //!   refuses new calls anyway) rather than a 503.
+//! - an INVITE with Replaces (RFC 3891) goes to the shard of its own Call-ID, which need
+//!   not hold the call it names: it is then refused as for an unknown dialog.
 //! - `--metrics` serves every shard's series, each labelled `shard="K"`
 //!   (`crate::metrics_labels`).
 //! - `--pcap` and `--record` write one endpoint's view and are refused with more than one
