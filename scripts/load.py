@@ -193,7 +193,7 @@ def count(stats, name):
 def rate_mode(args):
     results = []
     for rate in args.rates:
-        server = Server(args.runtime, "20000-59999")
+        server = Server(args.runtime, "20000-59999", extra=("--threads", str(args.threads)))
         n_sipp = max(1, -(-rate // args.per_sipp))
         calls = rate * args.step_s
         with tempfile.TemporaryDirectory(prefix="sessionctl-load-") as stat_dir:
@@ -766,6 +766,8 @@ def main():
                    help="share of SIPp's messages it loses, in percent (soak)")
     p.add_argument("--kamailio-children", type=int, default=1,
                    help="Kamailio's UDP workers (cluster)")
+    p.add_argument("--threads", type=int, default=1,
+                   help="the server's --threads: shards behind its SIP address (rate)")
     p.add_argument("--bin", default=None,
                    help="the sessionctl binary (default: target/release/sessionctl)")
     args = p.parse_args()

@@ -73,6 +73,7 @@ pub fn run(agents: &mut dyn Agents, args: DemoArgs) -> ExitCode {
         max_sessions: None,
         max_pending_incoming: None,
         cluster: None,
+        shard: None,
     };
     let alice_addr = match agents.add(endpoint("alice", args.seed, Media::Tone, args.pcap)) {
         Ok(a) => a,

@@ -4,7 +4,9 @@ mod b2bua;
 mod call;
 mod demo;
 mod memory;
+mod metrics_labels;
 mod runtime;
+mod shards;
 mod uas;
 
 use std::path::PathBuf;
@@ -57,7 +59,7 @@ enum Command {
     Demo(demo::DemoArgs),
     /// An auto-answering user agent: answers every call until SIGINT/SIGTERM, then drains
     /// (new calls get 503, calls up get --drain-grace-ms to end) and exits 0.
-    Uas(uas::UasArgs),
+    Uas(shards::UasCommandArgs),
     /// Places one call, hangs up after a duration, prints the result as JSON.
     Call(call::CallArgs),
     /// Registers with a registrar, keeps the registration refreshed and answers calls
@@ -90,6 +92,9 @@ fn main() -> ExitCode {
         Command::Parse { file } => return parse::run(file.as_deref()),
         Command::Simulate(args) => return ExitCode::from(simulate::run(args) as u8),
         Command::Replay(args) => return replay::run(&args),
+        Command::Uas(args) if shards::count(args.threads) > 1 => {
+            return shards::run(cli.runtime, args)
+        }
         other => other,
     };
     let mut agents = match runtime::open(cli.runtime) {
@@ -101,7 +106,7 @@ fn main() -> ExitCode {
     };
     let code = match command {
         Command::Demo(args) => demo::run(agents.as_mut(), args),
-        Command::Uas(args) => uas::run(agents.as_mut(), args),
+        Command::Uas(args) => uas::run(agents.as_mut(), args.uas),
         Command::Call(args) => call::run(agents.as_mut(), args),
         Command::Register(args) => uas::register(agents.as_mut(), args),
         Command::B2bua(args) => b2bua::run(agents.as_mut(), args),

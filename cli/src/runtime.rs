@@ -22,6 +22,7 @@ use session_core::{
 use session_core_runtime::cluster::ClusterConfig;
 use session_core_runtime::pcap::PcapFile;
 use session_core_runtime::recording_file::{self, ConfigSources};
+use session_core_runtime::shard::ShardRole;
 use session_core_runtime::tap::Tap;
 
 use crate::table::TableFile;
@@ -110,6 +111,9 @@ pub struct EndpointOptions {
     pub max_pending_incoming: Option<usize>,
     /// Keep the calls in this cluster's Redis, and take over those of dead instances.
     pub cluster: Option<ClusterConfig>,
+    /// This endpoint's shard, when it is one of several behind its SIP address (one per
+    /// thread, see `crate::shards`); only shard 0 listens on TCP.
+    pub shard: Option<ShardRole>,
 }
 
 impl EndpointOptions {
@@ -137,6 +141,11 @@ impl EndpointOptions {
             config.max_pending_incoming = n;
         }
         config
+    }
+
+    /// Whether SIP over TCP is listened on: by a lone endpoint, or by shard 0 of several.
+    fn tcp(&self) -> bool {
+        self.shard.as_ref().is_none_or(|role| role.index == 0)
     }
 
     /// Where the recording goes, when `--record` asked for one, with what its file needs
@@ -291,6 +300,7 @@ impl CallOptionArgs {
                 .as_ref()
                 .zip(self.instance_id.as_ref())
                 .map(|(url, id)| ClusterConfig::new(url, id)),
+            shard: None,
         }
     }
 }
@@ -435,12 +445,7 @@ fn serve_metrics(addr: Option<SocketAddr>) -> Result<bool, AgentError> {
     // The exporter runs on a thread of its own (with a small tokio runtime), whichever
     // runtime drives the endpoints.
     SERVING
-        .get_or_init(|| {
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .with_http_listener(addr)
-                .install()
-                .map_err(|e| e.to_string())
-        })
+        .get_or_init(|| crate::metrics_labels::install(addr))
         .clone()
         .map(|()| true)
         .map_err(AgentError::Metrics)
@@ -613,6 +618,7 @@ mod tokio_agents {
     impl Agents for TokioAgents {
         fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
             let recorder = o.recorder();
+            let tcp = o.tcp();
             let mut builder = SessionCoordinator::builder().config(o.config());
             if recorder.is_some() {
                 builder = builder.record_inputs(RECORD_LIMIT);
@@ -633,8 +639,12 @@ mod tokio_agents {
                 builder = builder.cluster(cluster);
             }
             builder = builder
+                .tcp(tcp)
                 .limits(o.limits)
                 .on_idle(crate::memory::release_when_idle());
+            if let Some(role) = o.shard.clone() {
+                builder = builder.shard(role);
+            }
             let mut coordinator = self.rt.block_on(builder.build()).map_err(|e| match e {
                 session_core_tokio::BuildError::Cluster(e) => AgentError::Cluster(e.to_string()),
                 e => AgentError::Bind(e.to_string()),
@@ -801,8 +811,10 @@ mod mio_agents {
         fn add(&mut self, o: EndpointOptions) -> Result<SocketAddr, AgentError> {
             let recorder = o.recorder();
             let mut config = DriverConfig::new(o.config());
+            config.tcp = o.tcp();
             config.rtp_ports = o.rtp_ports;
             config.limits = o.limits;
+            config.shard = o.shard;
             let first = self.drivers.len() * TOKENS_PER_ENDPOINT;
             let mut driver = Driver::new(
                 config,

@@ -32,8 +32,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
 /// How often a drain looks whether every call has ended, besides after each event.
 const DRAIN_POLL: Duration = Duration::from_millis(100);
 
-/// Arguments of `sessionctl uas`.
-#[derive(Debug, clap::Args)]
+/// Arguments of `sessionctl uas` (besides `--threads`, see [`crate::shards`]).
+#[derive(Clone, Debug, clap::Args)]
 #[command(after_help = "Examples:\n  \
     sessionctl uas --bind 127.0.0.1:5060\n  \
     sessionctl uas --bind 0.0.0.0:5080 --media echo --ring-ms 500 --rtp-ports 20000-20999\n  \
@@ -161,7 +161,7 @@ pub trait OnCall {
 }
 
 /// `uas`: answer (or reject) every call.
-struct Answer;
+pub struct Answer;
 
 impl OnCall for Answer {
     fn incoming(
@@ -187,7 +187,21 @@ pub fn serve(
     start: Option<Command>,
     on_call: &mut dyn OnCall,
 ) -> ExitCode {
-    let options = EndpointOptions {
+    let addr = match agents.add(endpoint_options(&args, user)) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("sessionctl {name}: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime::emit(&json!({"event": "listening", "sip": addr.to_string()}));
+    serve_calls(agents, args, name, start, on_call, Lines::Whole)
+}
+
+/// The endpoint `args` describe, with `user` in its Contact unless `--user` says
+/// otherwise.
+pub fn endpoint_options(args: &UasArgs, user: &str) -> EndpointOptions {
+    EndpointOptions {
         limits: DriverLimits {
             max_tcp_connections: args.max_tcp_connections,
             tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms),
@@ -197,15 +211,57 @@ pub fn serve(
         max_sessions: Some(args.max_calls),
         max_pending_incoming: Some(args.max_pending_incoming),
         ..args.call_options.endpoint(args.bind, user, args.media)
-    };
-    let addr = match agents.add(options) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("sessionctl {name}: {e}");
-            return ExitCode::from(2);
+    }
+}
+
+/// How a served endpoint's stdout lines are written: as they are for a lone endpoint, or
+/// naming the shard for one of several (see [`crate::shards`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lines {
+    /// The process's only endpoint: its lines as the contract shows them.
+    Whole,
+    /// Shard `k` of several: every line carries `"shard": k` and every session it names
+    /// is written `k/ID` (`"0/s3"`), unique across shards; `listening` and `stopping` are
+    /// the process's, printed once by whoever runs the shards.
+    Shard(usize),
+}
+
+/// The JSON keys whose values name a session (`transfer`'s call, `leg_bridged`'s peer).
+const SESSION_KEYS: [&str; 3] = ["session", "call", "peer"];
+
+impl Lines {
+    /// Prints one line about this endpoint.
+    pub fn emit(self, mut line: serde_json::Value) {
+        if let Lines::Shard(k) = self {
+            for key in SESSION_KEYS {
+                if let Some(serde_json::Value::String(id)) = line.get_mut(key) {
+                    *id = format!("{k}/{id}");
+                }
+            }
+            line["shard"] = k.into();
         }
-    };
-    runtime::emit(&json!({"event": "listening", "sip": addr.to_string()}));
+        runtime::emit(&line);
+    }
+
+    /// Prints a line about the whole process (`stopping`), unless this is a shard.
+    fn emit_process(self, line: serde_json::Value) {
+        if self == Lines::Whole {
+            runtime::emit(&line);
+        }
+    }
+}
+
+/// Serves calls on the endpoint `agents` already holds: runs `start` (when given), then
+/// answers as `on_call` says until a signal and the drain that follows; its lines are
+/// written as `lines` says.
+pub fn serve_calls(
+    agents: &mut dyn Agents,
+    args: UasArgs,
+    name: &str,
+    start: Option<Command>,
+    on_call: &mut dyn OnCall,
+    lines: Lines,
+) -> ExitCode {
     if let Some(command) = start {
         if let Err(e) = agents.execute(0, command) {
             eprintln!("sessionctl {name}: {e}");
@@ -228,13 +284,13 @@ pub fn serve(
             Wake::Signal if drain_until.is_none() => {
                 let grace = Duration::from_millis(args.drain_grace_ms);
                 tracing::info!(?grace, "signal: draining");
-                runtime::emit(&json!({"event": "draining", "grace_ms": args.drain_grace_ms}));
+                lines.emit(json!({"event": "draining", "grace_ms": args.drain_grace_ms}));
                 agents.drain(grace);
                 drain_until = Some(Instant::now() + grace + SHUTDOWN_GRACE);
             }
             Wake::Signal | Wake::Drained => {
                 tracing::info!("stopping");
-                runtime::emit(&json!({"event": "stopping"}));
+                lines.emit_process(json!({"event": "stopping"}));
                 agents.shutdown(SHUTDOWN_GRACE);
                 return ExitCode::SUCCESS;
             }
@@ -244,7 +300,7 @@ pub fn serve(
                     // The calls ended at the end of the grace have had SHUTDOWN_GRACE
                     // for their BYEs already: close now.
                     tracing::warn!("drain: calls still ending at the deadline");
-                    runtime::emit(&json!({"event": "stopping"}));
+                    lines.emit_process(json!({"event": "stopping"}));
                     agents.shutdown(Duration::ZERO);
                     return ExitCode::SUCCESS;
                 }
@@ -258,7 +314,7 @@ pub fn serve(
                 }
             }
             Wake::Event(_, event) => {
-                runtime::emit(&runtime::event_json(&event));
+                lines.emit(runtime::event_json(&event));
                 on_call.event(&event);
                 match event {
                     SessionEvent::IncomingCall { .. } => {
@@ -274,7 +330,7 @@ pub fn serve(
                                 "session": session.to_string(),
                                 "rtp_sent": c.packets_sent, "rtp_received": c.packets_received});
                             runtime::add_rtcp_json(&mut line, &c);
-                            runtime::emit(&line);
+                            lines.emit(line);
                         }
                     }
                     _ => {}

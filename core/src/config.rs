@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::auth::Credentials;
+use crate::driver::Shard;
 use crate::media::{DtmfMode, MediaMode};
 use crate::sdp::MediaConfig;
 use crate::sip::{Host, Message, ParseLimits, Uri};
@@ -94,6 +95,10 @@ pub struct Config {
     pub registration_retry_max: Duration,
     /// The state table sessions run on; [`CompiledTable::shared_default`] by default.
     pub table: Arc<CompiledTable>,
+    /// This endpoint's place among several sharing one SIP address, one per thread
+    /// (`crate::driver::Shard`): every Call-ID it makes then steers back to it. `None`
+    /// (the default): it is alone, and its Call-IDs are drawn once.
+    pub shard: Option<Shard>,
 }
 
 impl Config {
@@ -125,6 +130,7 @@ impl Config {
             registration_retry_base: Duration::from_secs(30),
             registration_retry_max: Duration::from_secs(1800),
             table: CompiledTable::shared_default(),
+            shard: None,
         }
     }
 

@@ -54,7 +54,7 @@ impl fmt::Display for DriverError {
             DriverError::Register(e) => write!(f, "cannot register a socket with mio: {e}"),
             DriverError::TokenRange { tokens } => write!(
                 f,
-                "token range {tokens:?} is too small: the driver needs at least 4 tokens"
+                "token range {tokens:?} is too small: the driver needs at least 5 tokens"
             ),
         }
     }
@@ -92,6 +92,9 @@ pub struct Driver {
     /// The thread that resolves host names (RFC 3263), started by the first one, with
     /// the socket it wakes the poll through.
     resolver: Option<(ResolverThread, UnixDatagram)>,
+    /// When the endpoint is a shard: the socket other shards' hand-offs wake the poll
+    /// through (see `session_core_runtime::shard`).
+    inbox: Option<UnixDatagram>,
 }
 
 /// The core's sockets as mio sources in the caller's registry, under the driver's tokens.
@@ -105,7 +108,10 @@ const UDP_OFFSET: usize = 0;
 const LISTENER_OFFSET: usize = 1;
 /// The waker the lookup thread wakes the poll with when an answer is ready.
 const RESOLVER_OFFSET: usize = 2;
-const FIRST_SLOT_OFFSET: usize = 3;
+/// The socket a shard's inbox wakes the poll through when another shard hands it a
+/// datagram.
+const INBOX_OFFSET: usize = 3;
+const FIRST_SLOT_OFFSET: usize = 4;
 
 impl Registered {
     /// The token of the socket in `slot` (`None`: SIP's UDP socket).
@@ -119,6 +125,20 @@ impl Registered {
     fn register(&self, source: &mut impl Source, slot: Option<usize>) -> io::Result<()> {
         let interest = Interest::READABLE | Interest::WRITABLE;
         self.registry.register(source, self.token(slot), interest)
+    }
+}
+
+/// Wakes a poll by writing a byte to a socket it watches; a full socket already has a
+/// wake-up waiting, so a failed write loses nothing.
+struct SocketWake(std::os::unix::net::UnixDatagram);
+
+impl std::task::Wake for SocketWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        let _ = self.0.send(&[1]);
     }
 }
 
@@ -184,8 +204,9 @@ impl Driver {
     /// the core's time zero.
     ///
     /// The range's first token is the UDP socket, the second the TCP listener, the third
-    /// the name-lookup waker, and the rest number TCP connections and RTP sockets, so its length bounds how many of
-    /// those can be open at once.
+    /// the name-lookup waker, the fourth a shard's inbox waker (`DriverConfig::shard`),
+    /// and the rest number TCP connections and RTP sockets, so its length bounds how many
+    /// of those can be open at once.
     pub fn new(
         config: DriverConfig,
         registry: &Registry,
@@ -208,7 +229,11 @@ impl Driver {
             listener: None,
             unfinished_reads: BTreeSet::new(),
             resolver: None,
+            inbox: None,
         };
+        if driver.core.inbox_stats().is_some() {
+            driver.watch_inbox().map_err(DriverError::Register)?;
+        }
         if let Some(l) = listener {
             let mut l = TcpListener::from_std(l);
             driver
@@ -337,6 +362,13 @@ impl Driver {
                 self.serve_lookups(now);
                 return true;
             }
+            INBOX_OFFSET => {
+                if let Some(wakeups) = &self.inbox {
+                    while wakeups.recv(&mut [0; 16]).is_ok() {}
+                }
+                self.read_handoffs(now);
+                return true;
+            }
             offset => Some(offset - FIRST_SLOT_OFFSET),
         };
         // An error or a closed read side matters to a connection (a failed connect, the
@@ -365,6 +397,7 @@ impl Driver {
             match self.offset(token) {
                 UDP_OFFSET => self.read(None, now),
                 LISTENER_OFFSET => self.accept_connections(now),
+                INBOX_OFFSET => self.read_handoffs(now),
                 offset => self.read(Some(offset - FIRST_SLOT_OFFSET), now),
             }
         }
@@ -529,6 +562,33 @@ impl Driver {
         if self.core.read(slot, now) == Progress::BudgetSpent {
             self.unfinished_reads.insert(self.core.io().token(slot).0);
         }
+    }
+
+    /// Serves what other shards handed to this one; a budget spent is finished at the
+    /// next `handle_timeout`, like a socket's read.
+    fn read_handoffs(&mut self, now: session_core::Instant) {
+        if self.core.read_handoffs(now) == Progress::BudgetSpent {
+            self.unfinished_reads
+                .insert(self.core.io().tokens.start + INBOX_OFFSET);
+        }
+    }
+
+    /// Has a hand-off from another shard wake the poll: through a socket pair
+    /// registered under the inbox token, for the reason the lookup thread uses one.
+    fn watch_inbox(&mut self) -> io::Result<()> {
+        let (wake_tx, wake_rx) = std::os::unix::net::UnixDatagram::pair()?;
+        wake_tx.set_nonblocking(true)?;
+        wake_rx.set_nonblocking(true)?;
+        let mut wake_rx = UnixDatagram::from_std(wake_rx);
+        let registered = self.core.io();
+        let token = Token(registered.tokens.start + INBOX_OFFSET);
+        registered
+            .registry
+            .register(&mut wake_rx, token, Interest::READABLE)?;
+        let waker = std::task::Waker::from(Arc::new(SocketWake(wake_tx)));
+        self.core.watch_inbox(&waker);
+        self.inbox = Some(wake_rx);
+        Ok(())
     }
 
     fn accept_connections(&mut self, now: session_core::Instant) {

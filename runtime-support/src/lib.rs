@@ -24,6 +24,8 @@
 //!   sockets; [`pcap`] writes what it sees as a capture for Wireshark and sngrep.
 //! - [`recording_file`]: a `session_core::driver::Recording` saved to a file and read
 //!   back, so that a run recorded in one process replays in another.
+//! - [`shard`]: several endpoints behind one SIP address, one per thread, datagrams
+//!   steered to the one that owns their Call-ID.
 //! - [`sockets`]: binding SIP's UDP socket and TCP listener on one port, RTP sockets from
 //!   a port range, outgoing TCP connections, large kernel buffers, and the address a
 //!   wildcard bind advertises.
@@ -46,6 +48,7 @@ pub mod metrics;
 pub mod pcap;
 pub mod recording_file;
 mod runtime_core;
+pub mod shard;
 mod slots;
 pub mod sockets;
 pub mod tap;

@@ -359,6 +359,9 @@ struct ConfigRecord {
     digest_user: Option<String>,
     registration_retry_base: Duration,
     registration_retry_max: Duration,
+    /// Absent from recordings of a lone endpoint: `None`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shard: Option<session_core::driver::Shard>,
     table: TableRecord,
 }
 
@@ -403,6 +406,7 @@ impl ConfigRecord {
             registration_retry_base,
             registration_retry_max,
             table,
+            shard,
         } = config;
         let yaml = if Arc::ptr_eq(table, &CompiledTable::shared_default()) {
             DEFAULT_TABLE_YAML.to_owned()
@@ -439,6 +443,7 @@ impl ConfigRecord {
             digest_user: sources.digest_user.clone(),
             registration_retry_base: *registration_retry_base,
             registration_retry_max: *registration_retry_max,
+            shard: *shard,
             table: TableRecord {
                 name: table.name().to_owned(),
                 yaml,
@@ -484,6 +489,7 @@ impl ConfigRecord {
         }
         config.registration_retry_base = self.registration_retry_base;
         config.registration_retry_max = self.registration_retry_max;
+        config.shard = self.shard;
         config.table = table;
         Ok(config)
     }

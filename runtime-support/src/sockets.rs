@@ -217,7 +217,7 @@ fn connect_in_progress(e: &io::Error) -> bool {
     e.kind() == io::ErrorKind::WouldBlock
 }
 
-fn size_buffers(socket: &Socket, bytes: usize) {
+pub(crate) fn size_buffers(socket: &Socket, bytes: usize) {
     // The kernel caps these (net.core.rmem_max); a refusal is not fatal.
     if let Err(e) = socket.set_recv_buffer_size(bytes) {
         tracing::debug!(error = %e, "could not set SO_RCVBUF");

@@ -19,6 +19,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::driver::{self, Request};
 use session_core_runtime::cluster::{Cluster, ClusterConfig, ClusterError};
+use session_core_runtime::shard::ShardRole;
 use session_core_runtime::tap::Tap;
 use session_core_runtime::{DriverConfig, IdleHook, SharedCapture};
 
@@ -111,6 +112,7 @@ pub struct SessionCoordinatorBuilder {
     on_idle: Option<IdleHook>,
     record_inputs: Option<usize>,
     cluster: Option<ClusterConfig>,
+    shard: Option<ShardRole>,
 }
 
 impl SessionCoordinatorBuilder {
@@ -227,6 +229,15 @@ impl SessionCoordinatorBuilder {
         self
     }
 
+    /// Makes this endpoint one shard of several behind one SIP address, each on a thread
+    /// of its own with its own tokio runtime (see `session_core_runtime::shard`): SIP
+    /// datagrams are steered to the shard that owns their Call-ID. Only one shard should
+    /// keep [`SessionCoordinatorBuilder::tcp`] on. Off by default.
+    pub fn shard(mut self, role: ShardRole) -> Self {
+        self.shard = Some(role);
+        self
+    }
+
     /// Binds the sockets and starts the driver task on the current tokio runtime.
     pub async fn build(self) -> Result<SessionCoordinator, BuildError> {
         let cluster = match self.cluster {
@@ -255,6 +266,7 @@ impl SessionCoordinatorBuilder {
                 rtp_ports: self.rtp_ports,
                 rtp_ip: self.rtp_ip,
                 limits: self.limits,
+                shard: self.shard,
             },
             commands: cmd_rx,
             command_tx: cmd_tx.downgrade(),
@@ -311,6 +323,7 @@ impl SessionCoordinator {
             on_idle: None,
             record_inputs: None,
             cluster: None,
+            shard: None,
         }
     }
 

@@ -348,6 +348,7 @@ impl Driver {
         self.core.io().ready.register(cx.waker());
         again |= self.poll_commands(cx);
         again |= self.poll_socket(cx, None);
+        again |= self.poll_handoffs(cx);
         again |= self.poll_accept(cx);
         // Only the connections and RTP sockets whose wakers fired (or that have new
         // output): each is polled with its own waker, so the next wake-up names it.
@@ -383,6 +384,15 @@ impl Driver {
             cx.waker().wake_by_ref();
         }
         Poll::Pending
+    }
+
+    /// Serves the SIP datagrams other shards handed to this one (when it is a shard);
+    /// returns true when the budget ran out with more waiting.
+    fn poll_handoffs(&mut self, cx: &mut Context<'_>) -> bool {
+        // Registered before the inbox is looked at, so a hand-off after it wakes us.
+        self.core.watch_inbox(cx.waker());
+        let now = self.now();
+        self.core.read_handoffs(now) == Progress::BudgetSpent
     }
 
     /// Returns true when the budget ran out with commands left.

@@ -19,6 +19,8 @@
 //! - [`DriverLimits`]: the bounds every runtime applies (buffers, connections, work per
 //!   wake-up).
 //! - [`pop_trimmed`]: a queue's front, giving back its peak room once drained.
+//! - [`Shard`], [`shard_of`], [`call_id`]: which of several endpoints sharing one SIP
+//!   address owns a datagram, by its Call-ID.
 //!
 //! Nothing here opens a socket or reads a clock. The decisions that need sockets (which
 //! socket an output leaves by, send or queue, connect or refuse, when a port is released)
@@ -36,6 +38,7 @@ mod ports;
 mod queue;
 mod recording;
 mod retry;
+mod shard;
 mod stats;
 
 pub use capture::{CapturedMessage, Direction, SipCapture};
@@ -48,4 +51,5 @@ pub use ports::{PortAllocator, PortRangeError};
 pub use queue::{pop_trimmed, KEPT_CAPACITY};
 pub use recording::{RecordedInput, Recording, ReplayMismatch};
 pub use retry::{QueueFull, RetryQueue};
+pub use shard::{call_id, shard_of, Shard, ShardOutOfRange};
 pub use stats::DriverStats;

@@ -94,6 +94,27 @@ impl PortAllocator {
         PortAllocator::new(first, last)
     }
 
+    /// Part `index` of `parts` of this range: its even ports dealt out in consecutive
+    /// runs of equal length, the last part taking what is left over, so that endpoints on
+    /// one host (shards of one address) share a range without contending for its ports.
+    /// `None` when `index` is not below `parts` or the range holds fewer even ports than
+    /// `parts`.
+    pub fn split(&self, parts: usize, index: usize) -> Option<PortAllocator> {
+        let pairs = self.capacity();
+        if index >= parts || pairs < parts {
+            return None;
+        }
+        let per = pairs / parts;
+        let first = usize::from(self.first_even) + 2 * per * index;
+        let last_even = match index + 1 == parts {
+            true => usize::from(self.last_even),
+            false => first + 2 * (per - 1),
+        };
+        let first = u16::try_from(first).ok()?;
+        let last = u16::try_from(last_even + 1).ok()?;
+        PortAllocator::new(first, last).ok()
+    }
+
     /// How many even ports the range holds.
     pub fn capacity(&self) -> usize {
         usize::from((self.last_even - self.first_even) / 2) + 1
@@ -198,5 +219,22 @@ mod tests {
             Err(PortRangeError::Syntax(_))
         ));
         assert!(PortAllocator::parse("a-b").is_err());
+    }
+
+    #[test]
+    fn a_range_splits_into_disjoint_parts_that_cover_it() {
+        let range = PortAllocator::new(20000, 20011).unwrap();
+        assert_eq!(range.capacity(), 6);
+        let mut parts: Vec<_> = (0..4).map(|i| range.split(4, i).unwrap()).collect();
+        let capacities: Vec<_> = parts.iter().map(PortAllocator::capacity).collect();
+        assert_eq!(capacities, [1, 1, 1, 3]);
+        let mut ports: Vec<u16> = parts
+            .iter_mut()
+            .flat_map(|p| std::iter::from_fn(|| p.allocate()).collect::<Vec<_>>())
+            .collect();
+        ports.sort_unstable();
+        assert_eq!(ports, [20000, 20002, 20004, 20006, 20008, 20010]);
+        assert!(range.split(7, 0).is_none());
+        assert!(range.split(2, 2).is_none());
     }
 }

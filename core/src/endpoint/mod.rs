@@ -68,6 +68,10 @@ use crate::state_table::{CompiledTable, Event, EventType, Role};
 use crate::time::Instant;
 use crate::transaction::{LayerConfig, TransactionLayer, TransactionOutput};
 
+/// With a [`Config::shard`], how many Call-IDs per shard are drawn at most for one that
+/// steers to ours: the chance that all miss, `(1 - 1/n)^(64 n)`, is below e^-64.
+const SHARD_DRAWS_PER_SHARD: usize = 64;
+
 /// Options for [`Endpoint::make_call`].
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, Default)]
@@ -1144,8 +1148,26 @@ impl Endpoint {
         }
     }
 
-    /// A new Call-ID, `token@our-ip`.
+    /// A new Call-ID, `token@our-ip`; with a [`Config::shard`], one that steers to it
+    /// (drawn again until it does: `count` draws on average, and after
+    /// [`SHARD_DRAWS_PER_SHARD`] times that the last is kept, steered elsewhere).
     fn new_call_id(&mut self) -> String {
+        let Some(shard) = self.config.shard else {
+            return self.draw_call_id();
+        };
+        let draws = usize::from(shard.count) * SHARD_DRAWS_PER_SHARD;
+        let mut c = self.draw_call_id();
+        for _ in 1..draws {
+            if shard.owns(c.as_bytes()) {
+                break;
+            }
+            c = self.draw_call_id();
+        }
+        c
+    }
+
+    /// One random Call-ID, `token@our-ip`.
+    fn draw_call_id(&mut self) -> String {
         let mut c = self.rng.token(20);
         c.push('@');
         match self.config.advertised_addr().ip() {

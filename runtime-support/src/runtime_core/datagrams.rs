@@ -30,48 +30,10 @@ impl<R: Io> Core<R> {
             };
             match received {
                 Ok((n, remote)) => {
-                    if slot.is_none() {
-                        self.update_backlog(now);
+                    if slot.is_none() && self.steer_away(remote, n) {
+                        continue;
                     }
-                    self.stats.datagrams_received += 1;
-                    if slot.is_some() {
-                        self.stats.rtp_packets_received += 1;
-                        self.media.record_received(local, n);
-                    }
-                    let sip = slot.is_none();
-                    self.observe(sip, Direction::Received, local, remote, &self.buf[..n]);
-                    if let Some(recording) = self.recording.as_mut() {
-                        let input = RecordedInput::Datagram {
-                            local,
-                            remote,
-                            transport: Transport::Udp,
-                            bytes: self.buf[..n].to_vec(),
-                        };
-                        recording.input(now, input);
-                    }
-                    if slot.is_some() {
-                        // A bridged leg's RTP is rewritten where it lies and sent on.
-                        match self.endpoint.relay_rtp(now, local, &mut self.buf[..n]) {
-                            RtpRelay::Forward { local, remote } => {
-                                self.forward_rtp(local, remote, n);
-                                self.drain(now);
-                                continue;
-                            }
-                            RtpRelay::Dropped => {
-                                self.drain(now);
-                                continue;
-                            }
-                            RtpRelay::NotBridged => {}
-                        }
-                    }
-                    self.endpoint.handle_datagram(
-                        now,
-                        local,
-                        remote,
-                        Transport::Udp,
-                        &self.buf[..n],
-                    );
-                    self.drain(now);
+                    self.received(slot, local, remote, n, now);
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Blocked,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -80,6 +42,55 @@ impl<R: Io> Core<R> {
             }
         }
         Progress::BudgetSpent
+    }
+
+    /// Feeds the first `n` bytes of the receive buffer, a datagram from `remote` that
+    /// arrived at `local` on the SIP socket (`None`) or an RTP socket, to the endpoint.
+    pub(super) fn received(
+        &mut self,
+        slot: Option<usize>,
+        local: SocketAddr,
+        remote: SocketAddr,
+        n: usize,
+        now: Instant,
+    ) {
+        if slot.is_none() {
+            self.update_backlog(now);
+        }
+        self.stats.datagrams_received += 1;
+        if slot.is_some() {
+            self.stats.rtp_packets_received += 1;
+            self.media.record_received(local, n);
+        }
+        let sip = slot.is_none();
+        self.observe(sip, Direction::Received, local, remote, &self.buf[..n]);
+        if let Some(recording) = self.recording.as_mut() {
+            let input = RecordedInput::Datagram {
+                local,
+                remote,
+                transport: Transport::Udp,
+                bytes: self.buf[..n].to_vec(),
+            };
+            recording.input(now, input);
+        }
+        if slot.is_some() {
+            // A bridged leg's RTP is rewritten where it lies and sent on.
+            match self.endpoint.relay_rtp(now, local, &mut self.buf[..n]) {
+                RtpRelay::Forward { local, remote } => {
+                    self.forward_rtp(local, remote, n);
+                    self.drain(now);
+                    return;
+                }
+                RtpRelay::Dropped => {
+                    self.drain(now);
+                    return;
+                }
+                RtpRelay::NotBridged => {}
+            }
+        }
+        self.endpoint
+            .handle_datagram(now, local, remote, Transport::Udp, &self.buf[..n]);
+        self.drain(now);
     }
 
     /// Sends what the SIP socket (`None`) or an RTP socket has queued, until `WouldBlock`.

@@ -34,12 +34,14 @@ use session_core::{
 use crate::cluster::{Cluster, Member};
 use crate::io::Io;
 use crate::metrics;
+use crate::shard::ShardRole;
 use crate::slots::Slots;
 use crate::sockets;
 use crate::tap::{Tap, Wire};
 
 mod connections;
 mod datagrams;
+mod sharding;
 
 /// Session events kept for the application before the oldest are dropped.
 const MAX_QUEUED_EVENTS: usize = 4096;
@@ -87,6 +89,9 @@ pub struct DriverConfig {
     pub rtp_ip: Option<IpAddr>,
     /// Buffers, connection counts and work per wake-up.
     pub limits: DriverLimits,
+    /// This endpoint's shard among several behind one SIP address (see [`crate::shard`]);
+    /// `None`: it is alone.
+    pub shard: Option<ShardRole>,
 }
 
 impl DriverConfig {
@@ -98,6 +103,7 @@ impl DriverConfig {
             rtp_ports: None,
             rtp_ip: None,
             limits: DriverLimits::default(),
+            shard: None,
         }
     }
 }
@@ -180,6 +186,8 @@ pub struct Core<R: Io> {
     send_backlogged: bool,
     /// The cluster this instance keeps its calls in, when it is in one.
     cluster: Option<Member>,
+    /// Its shard, when several cores share the SIP address.
+    sharded: Option<sharding::Sharded>,
 }
 
 enum Slot<R: Io> {
@@ -222,17 +230,24 @@ impl<R: Io> Core<R> {
             rtp_ports,
             rtp_ip,
             limits,
+            shard,
         } = config;
         let asked = endpoint.sip_addr;
         let bind_error = |source| StartError::Bind {
             addr: asked,
             source,
         };
-        let (udp, listener) =
-            sockets::bind_sip(asked, tcp, limits.socket_buffer_bytes).map_err(bind_error)?;
+        let bound = match &shard {
+            Some(_) => crate::shard::bind_sip(asked, tcp, limits.socket_buffer_bytes),
+            None => sockets::bind_sip(asked, tcp, limits.socket_buffer_bytes),
+        };
+        let (udp, listener) = bound.map_err(bind_error)?;
         let sip_addr = udp.local_addr().map_err(bind_error)?;
         let udp = io.adopt_udp(None, udp).map_err(StartError::Adopt)?;
         endpoint.sip_addr = sip_addr;
+        endpoint.shard = shard
+            .as_ref()
+            .and_then(|role| role.steering.shard(role.index));
         sockets::advertise_for_wildcard(&mut endpoint);
         tracing::info!(%sip_addr, tcp, "SIP bound");
         let core = Core {
@@ -261,6 +276,7 @@ impl<R: Io> Core<R> {
             busy: false,
             send_backlogged: false,
             cluster: None,
+            sharded: shard.map(sharding::Sharded::new),
         };
         Ok((core, listener))
     }
@@ -638,11 +654,13 @@ impl<R: Io> Core<R> {
         }
     }
 
-    /// Closes every TCP connection and RTP socket, and stops watching the SIP socket.
+    /// Closes every TCP connection and RTP socket, and stops watching the SIP socket (a
+    /// shard's inbox closes too).
     pub fn close_all(&mut self) {
         for slot in self.slots.indices() {
             self.close_slot(slot);
         }
+        self.close_inbox();
         self.io.forget_udp(None, &mut self.udp);
     }
 
