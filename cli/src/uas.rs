@@ -191,7 +191,7 @@ pub fn serve(
         limits: DriverLimits {
             max_tcp_connections: args.max_tcp_connections,
             tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms),
-            ..DriverLimits::default()
+            ..runtime::limits()
         },
         reliable_provisionals: args.reliable_provisionals.setting(),
         max_sessions: Some(args.max_calls),
