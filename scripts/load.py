@@ -285,6 +285,8 @@ def versus_mode(args):
             server = Server(args.runtime, "10000-29999") if which == "ours" else SippUas()
             load = sipp_load(server.addr, rate, seconds, args.per_sipp, [server.proc.pid])
             server.stop()
+            if load["created"] == 0:
+                raise SystemExit(f"round {round_no}: SIPp placed no call against {which}")
             user, system = load["cpu"][server.proc.pid]
             us[which] = 1e6 * (user + system) / max(load["created"], 1)
             name = f"sessionctl ({args.runtime})" if which == "ours" else "sipp -sn uas"
