@@ -465,7 +465,8 @@ fn pooled_rtp_ports_stay_in_range_and_the_pool_stays_bounded() {
     let mut config = pooling(2, Duration::ZERO);
     config.rtp_ports = Some(PortAllocator::new(43_000, 43_019).expect("range"));
     let (mut core, _listener) = core(config);
-    let in_range = |a: SocketAddr| (43_000..=43_019).contains(&a.port()) && a.port() % 2 == 0;
+    let in_range =
+        |a: SocketAddr| (43_000..=43_019).contains(&a.port()) && a.port().is_multiple_of(2);
     for round in 0..3 {
         let opened: Vec<SocketAddr> = (1..=5).map(|n| open(&mut core, round * 10 + n)).collect();
         assert!(opened.iter().all(|&a| in_range(a)), "{opened:?}");
