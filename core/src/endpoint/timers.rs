@@ -114,6 +114,7 @@ mod tests {
         q.cancel(3);
         assert!(q.is_empty());
     }
+
     #[test]
     fn cancelling_a_run_removes_only_the_keys_of_that_run() {
         let mut q = TimerQueue::new();
