@@ -11,6 +11,12 @@ Not a test: a benchmark a human runs and reads. Modes:
       SIPp processes share a step when one would be the bottleneck (--per-sipp).
       Ends with the highest rate whose failed share stayed under 0.1 %.
 
+  scripts/load.py versus --runtime mio [--rates 1000] [--step-s 20] [--rounds 3]
+      `sessionctl uas` and SIPp's own built-in UAS (`sipp -sn uas`) under the same SIPp
+      `uac` load at the first --rates rate, servers alternated within each round (split
+      over several SIPp generators above --per-sipp, as in `rate`): each one's CPU per
+      call, ours / SIPp's per round, and the median ratio (the budget: 0.5).
+
   scripts/load.py rss --runtime mio [--calls 1000]
       VmRSS of the server idle, then holding --calls concurrent calls (SIPp uac with a
       long pause before BYE, -l CALLS), and the difference.
@@ -190,58 +196,127 @@ def count(stats, name):
         return 0
 
 
+def sipp_load(target, rate, seconds, per_sipp, pids, scenario=("-sn", "uac")):
+    """SIPp's `scenario` (its built-in `uac` unless told) at `rate` calls/s for `seconds`
+    against `target`, split over as many
+    SIPp processes as `per_sipp` calls/s each asks (one SIPp is the bottleneck first),
+    each bounded in time: the calls placed, completed, failed (SIPp's `FailedCall` plus
+    calls it never finished), its retransmissions, the wall time, and the CPU time
+    (user, system) each of `pids` spent meanwhile."""
+    n_sipp = max(1, -(-rate // per_sipp))
+    with tempfile.TemporaryDirectory(prefix="sessionctl-load-") as stat_dir:
+        cpu0 = {pid: cpu_seconds(pid) for pid in pids}
+        started = time.monotonic()
+        procs = [start_sipp(target, rate // n_sipp, rate * seconds // n_sipp, [],
+                            stat_dir, seconds + 20, scenario)
+                 for _ in range(n_sipp)]
+        bound = seconds + 30
+        for proc, _ in procs:
+            left = max(0.1, bound - (time.monotonic() - started))
+            try:
+                proc.wait(timeout=left)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        wall = time.monotonic() - started
+        cpu = {}
+        for pid in pids:
+            after = cpu_seconds(pid)
+            cpu[pid] = (after[0] - cpu0[pid][0], after[1] - cpu0[pid][1])
+        total = {"sipp": n_sipp, "created": 0, "ok": 0, "failed": 0, "retrans": 0,
+                 "wall_s": wall, "cpu": cpu}
+        for _, stat in procs:
+            s = last_stats(stat)
+            total["created"] += count(s, "TotalCallCreated")
+            total["ok"] += count(s, "SuccessfulCall(C)")
+            total["failed"] += count(s, "FailedCall(C)")
+            total["retrans"] += count(s, "Retransmissions(C)")
+    # Calls SIPp never finished (killed at the bound) count as failed.
+    total["failed"] += max(0, total["created"] - total["ok"] - total["failed"])
+    return total
+
+
 def rate_mode(args):
     results = []
     for rate in args.rates:
         server = Server(args.runtime, "20000-59999", extra=("--threads", str(args.threads)))
-        n_sipp = max(1, -(-rate // args.per_sipp))
-        calls = rate * args.step_s
-        with tempfile.TemporaryDirectory(prefix="sessionctl-load-") as stat_dir:
-            cpu0 = cpu_seconds(server.proc.pid)
-            started = time.monotonic()
-            procs = [start_sipp(server.addr, rate // n_sipp, calls // n_sipp, [],
-                                stat_dir, args.step_s + 20)
-                     for _ in range(n_sipp)]
-            bound = args.step_s + 30
-            for proc, _ in procs:
-                left = max(0.1, bound - (time.monotonic() - started))
-                try:
-                    proc.wait(timeout=left)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
-            wall = time.monotonic() - started
-            cpu1 = cpu_seconds(server.proc.pid)
-            user, system = cpu1[0] - cpu0[0], cpu1[1] - cpu0[1]
-            cpu = user + system
-            total = {"created": 0, "ok": 0, "failed": 0, "retrans": 0}
-            for _, stat in procs:
-                s = last_stats(stat)
-                total["created"] += count(s, "TotalCallCreated")
-                total["ok"] += count(s, "SuccessfulCall(C)")
-                total["failed"] += count(s, "FailedCall(C)")
-                total["retrans"] += count(s, "Retransmissions(C)")
+        load = sipp_load(server.addr, rate, args.step_s, args.per_sipp, [server.proc.pid])
         server.stop()
-        placed = max(total["created"], 1)
-        # Calls SIPp never finished (killed at the bound) count as failed.
-        failed = total["failed"] + max(0, total["created"] - total["ok"] - total["failed"])
+        user, system = load["cpu"][server.proc.pid]
+        cpu = user + system
+        placed = max(load["created"], 1)
         row = {
-            "rate": rate, "sipp": n_sipp, "calls": total["created"], "ok": total["ok"],
-            "failed_pct": 100.0 * failed / placed, "retrans": total["retrans"],
+            "rate": rate, "sipp": load["sipp"], "calls": load["created"], "ok": load["ok"],
+            "failed_pct": 100.0 * load["failed"] / placed, "retrans": load["retrans"],
             "cpu_s": cpu, "user_s": user, "system_s": system,
-            "cpu_us_per_call": 1e6 * cpu / placed, "wall_s": wall,
+            "cpu_us_per_call": 1e6 * cpu / placed, "wall_s": load["wall_s"],
         }
         results.append(row)
-        print(f"{args.runtime:5} {rate:5}/s x{n_sipp} sipp: {row['calls']:6} calls, "
+        print(f"{args.runtime:5} {rate:5}/s x{row['sipp']} sipp: {row['calls']:6} calls, "
               f"{row['failed_pct']:6.3f} % failed, {row['retrans']:5} retrans, "
               f"{row['cpu_us_per_call']:6.1f} us CPU/call ({user:.2f} s user + {system:.2f} s "
-              f"system over {wall:.1f} s)",
+              f"system over {row['wall_s']:.1f} s)",
               flush=True)
     good = [r["rate"] for r in results if r["failed_pct"] < 0.1 and r["calls"] > 0]
     print(f"{args.runtime}: highest rate with < 0.1 % failed: "
           f"{max(good) if good else 'none'} calls/s")
     if args.json:
         print(json.dumps({"runtime": args.runtime, "steps": results}))
+
+
+class SippUas:
+    """SIPp's built-in UAS (`sipp -sn uas`) on a free loopback port: the reference our
+    UAS is measured against. It sends no RTP; it answers INVITE with 180 and 200 and BYE
+    with 200."""
+
+    def __init__(self):
+        port, media = free_port(), free_port()
+        self.addr = f"127.0.0.1:{port}"
+        self.proc = subprocess.Popen(
+            ["sipp", "-sn", "uas", "-i", "127.0.0.1", "-p", str(port), "-mp", str(media),
+             "-nostdin"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        # SIPp prints nothing a script can wait for; its socket is bound well within this.
+        time.sleep(0.5)
+        if self.proc.poll() is not None:
+            raise SystemExit("sipp -sn uas did not start")
+
+    def stop(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def versus_mode(args):
+    """`sessionctl uas` and SIPp's built-in UAS under the same SIPp `uac` load, servers
+    alternated within each round (which goes first alternates too, so a drift of the
+    machine's other load does not favour one), --rounds rounds: each one's CPU per call
+    and ours as a multiple of SIPp's, with the median ratio at the end."""
+    rate, seconds = args.rates[0], args.step_s
+    ratios = []
+    for round_no in range(1, args.rounds + 1):
+        us = {}
+        order = ["ours", "sipp"] if round_no % 2 else ["sipp", "ours"]
+        for which in order:
+            # Port ranges below the kernel's ephemeral range (32768 up), which other
+            # programs' sockets may take a port of at any time.
+            server = Server(args.runtime, "10000-29999") if which == "ours" else SippUas()
+            load = sipp_load(server.addr, rate, seconds, args.per_sipp, [server.proc.pid])
+            server.stop()
+            if load["created"] == 0:
+                raise SystemExit(f"round {round_no}: SIPp placed no call against {which}")
+            user, system = load["cpu"][server.proc.pid]
+            us[which] = 1e6 * (user + system) / max(load["created"], 1)
+            name = f"sessionctl ({args.runtime})" if which == "ours" else "sipp -sn uas"
+            print(f"round {round_no} {name:18} {rate}/s x{load['sipp']} sipp: "
+                  f"{load['created']} calls, {load['failed']} failed, "
+                  f"{load['retrans']} retrans, {us[which]:6.1f} us CPU/call "
+                  f"({1e6 * user / max(load['created'], 1):.1f} user + "
+                  f"{1e6 * system / max(load['created'], 1):.1f} system)", flush=True)
+        ratios.append(us["ours"] / max(us["sipp"], 1e-9))
+        print(f"round {round_no}: ours / SIPp's = {ratios[-1]:.2f}", flush=True)
+    ratios.sort()
+    print(f"{args.runtime}: CPU per call, ours / SIPp's UAS: median {ratios[len(ratios) // 2]:.2f} "
+          f"(rounds: {', '.join(f'{r:.2f}' for r in ratios)}; budget 0.5)")
 
 
 def rss_mode(args):
@@ -509,23 +584,6 @@ def soak_mode(args):
     print(f"  SIGTERM: exit {code} after {stop_s:.1f} s")
 
 
-def sipp_step(target, rate, seconds, pids):
-    """SIPp's `uac` at `rate` for `seconds` against `target`: (calls placed, calls that
-    failed or never finished, {pid: CPU seconds spent meanwhile})."""
-    with tempfile.TemporaryDirectory(prefix="sessionctl-load-") as stat_dir:
-        cpu0 = {pid: sum(cpu_seconds(pid)) for pid in pids}
-        proc, stat = start_sipp(target, rate, rate * seconds, [], stat_dir, seconds + 20)
-        try:
-            proc.wait(timeout=seconds + 30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        cpu = {pid: sum(cpu_seconds(pid)) - cpu0[pid] for pid in pids}
-        s = last_stats(stat)
-    created, ok = count(s, "TotalCallCreated"), count(s, "SuccessfulCall(C)")
-    return created, created - ok, cpu
-
-
 def b2bua_mode(args):
     """`sessionctl uas` alone, then `sessionctl b2bua` in front of a second one, under the
     same SIPp load in the same run: each one's CPU per call, and the b2bua's as a multiple
@@ -534,20 +592,22 @@ def b2bua_mode(args):
     # Port ranges below the kernel's ephemeral range (32768 up), which other programs'
     # sockets may take a port of at any time.
     uas = Server(args.runtime, "10000-15999")
-    calls, failed, cpu = sipp_step(uas.addr, rate, seconds, [uas.proc.pid])
+    load = sipp_load(uas.addr, rate, seconds, args.per_sipp, [uas.proc.pid])
     uas.stop()
-    uas_us = 1e6 * cpu[uas.proc.pid] / max(calls, 1)
+    calls, failed = load["created"], load["failed"]
+    uas_us = 1e6 * sum(load["cpu"][uas.proc.pid]) / max(calls, 1)
     print(f"{args.runtime:5} uas alone   {rate}/s: {calls} calls, {failed} failed, "
           f"{uas_us:6.1f} us CPU/call", flush=True)
     callee = Server(args.runtime, "16000-21999")
     b2bua = Server(args.runtime, "22000-31999",
                    subcommand=("b2bua", "--to", f"sip:{callee.addr}"))
-    calls, failed, cpu = sipp_step(b2bua.addr, rate, seconds,
-                                   [b2bua.proc.pid, callee.proc.pid])
+    load = sipp_load(b2bua.addr, rate, seconds, args.per_sipp,
+                     [b2bua.proc.pid, callee.proc.pid])
+    calls, failed = load["created"], load["failed"]
     b2bua.stop()
     callee.stop()
-    b2bua_us = 1e6 * cpu[b2bua.proc.pid] / max(calls, 1)
-    callee_us = 1e6 * cpu[callee.proc.pid] / max(calls, 1)
+    b2bua_us = 1e6 * sum(load["cpu"][b2bua.proc.pid]) / max(calls, 1)
+    callee_us = 1e6 * sum(load["cpu"][callee.proc.pid]) / max(calls, 1)
     print(f"{args.runtime:5} via b2bua   {rate}/s: {calls} calls, {failed} failed, "
           f"b2bua {b2bua_us:6.1f} us CPU/call, uas behind it {callee_us:6.1f} us CPU/call",
           flush=True)
@@ -594,31 +654,6 @@ class Redis:
         terminate(self.proc)
 
 
-def routed_step(target, rate, seconds, per_sipp, pids):
-    """scripts/sipp/uac_routed.xml at `rate` for `seconds` against `target`, split over
-    SIPp processes of at most `per_sipp` calls/s: (calls placed, calls that failed or
-    never finished, {pid: CPU seconds spent meanwhile})."""
-    scenario = ("-sf", os.path.join(ROOT, "scripts", "sipp", "uac_routed.xml"))
-    n_sipp = max(1, -(-rate // per_sipp))
-    with tempfile.TemporaryDirectory(prefix="sessionctl-load-") as stat_dir:
-        cpu0 = {pid: sum(cpu_seconds(pid)) for pid in pids}
-        started = time.monotonic()
-        procs = [start_sipp(target, rate // n_sipp, rate * seconds // n_sipp, [], stat_dir,
-                            seconds + 20, scenario) for _ in range(n_sipp)]
-        for proc, _ in procs:
-            left = max(0.1, seconds + 30 - (time.monotonic() - started))
-            try:
-                proc.wait(timeout=left)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        cpu = {pid: sum(cpu_seconds(pid)) - cpu0[pid] for pid in pids}
-        stats = [last_stats(stat) for _, stat in procs]
-    created = sum(count(s, "TotalCallCreated") for s in stats)
-    ok = sum(count(s, "SuccessfulCall(C)") for s in stats)
-    return created, created - ok, cpu
-
-
 def cluster_mode(args):
     """One instance alone, one behind Kamailio's dispatcher, and two in a cluster behind
     it, at each rate; see the module's doc."""
@@ -635,8 +670,11 @@ def cluster_mode(args):
             kamailio = (Kamailio([s.addr for s in servers], args.kamailio_children)
                         if proxied else None)
             target = kamailio.addr if kamailio else servers[0].addr
-            calls, failed, cpu = routed_step(target, rate, args.step_s, args.per_sipp,
-                                             [s.proc.pid for s in servers])
+            scenario = ("-sf", os.path.join(ROOT, "scripts", "sipp", "uac_routed.xml"))
+            load = sipp_load(target, rate, args.step_s, args.per_sipp,
+                             [s.proc.pid for s in servers], scenario)
+            calls, failed = load["created"], load["failed"]
+            cpu = {pid: sum(spent) for pid, spent in load["cpu"].items()}
             if kamailio:
                 kamailio.stop()
             for server in servers:
@@ -742,14 +780,16 @@ def rtp_sent(metrics):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("mode", choices=["rate", "rss", "hold", "flood", "soak", "b2bua",
-                                    "relay", "cluster"])
+    p.add_argument("mode", choices=["rate", "versus", "rss", "hold", "flood", "soak",
+                                    "b2bua", "relay", "cluster"])
     p.add_argument("--runtime", choices=["tokio", "mio"], default="tokio")
     p.add_argument("--rates", default="200,500,1000,2000,4000",
                    type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--step-s", type=int, default=10, help="seconds of load per step")
     p.add_argument("--per-sipp", type=int, default=1500,
                    help="calls/s one SIPp process is asked for at most")
+    p.add_argument("--rounds", type=int, default=3,
+                   help="rounds of ours against SIPp's UAS (versus)")
     p.add_argument("--calls", type=int, default=1000, help="concurrent calls (rss)")
     p.add_argument("--hold-s", type=int, default=None,
                    help="seconds each call is held (hold: 60 by default; flood: 5)")
@@ -781,8 +821,8 @@ def main():
     if not os.path.exists(BIN):
         subprocess.run(["cargo", "build", "--release", "-p", "sessionctl"], cwd=ROOT,
                        check=True)
-    modes = {"rate": rate_mode, "rss": rss_mode, "hold": hold_mode, "flood": flood_mode,
-             "soak": soak_mode, "b2bua": b2bua_mode, "relay": relay_mode,
+    modes = {"rate": rate_mode, "versus": versus_mode, "rss": rss_mode, "hold": hold_mode,
+             "flood": flood_mode, "soak": soak_mode, "b2bua": b2bua_mode, "relay": relay_mode,
              "cluster": cluster_mode}
     modes[args.mode](args)
 

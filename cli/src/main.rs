@@ -91,7 +91,11 @@ fn main() -> ExitCode {
         Command::Table(command) => return ExitCode::from(table::run(command) as u8),
         Command::Parse { file } => return parse::run(file.as_deref()),
         Command::Simulate(args) => return ExitCode::from(simulate::run(args) as u8),
-        Command::Replay(args) => return replay::run(&args),
+        Command::Replay(args) => {
+            let code = replay::run(&args);
+            runtime::flush_lines();
+            return code;
+        }
         Command::Uas(args) if shards::count(args.threads) > 1 => {
             return shards::run(cli.runtime, args)
         }
@@ -117,6 +121,7 @@ fn main() -> ExitCode {
     // The subcommands shut their endpoints down on every usual path; this catches the
     // early exits, so that what an endpoint recorded (`--record`) is always written.
     agents.shutdown(EXIT_GRACE);
+    runtime::flush_lines();
     code
 }
 

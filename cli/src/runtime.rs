@@ -264,6 +264,20 @@ fn parse_proxy(value: &str) -> Result<SocketAddr, String> {
     }
 }
 
+/// Ended calls' RTP/RTCP socket pairs kept for the next calls, at most: enough for the
+/// pool's quarantine (`DriverLimits::rtp_pool_quarantine`, 2 s) at 2,000 calls a second,
+/// 8,192 descriptors at most.
+const RTP_POOL_PAIRS: usize = 4096;
+
+/// The runtime's bounds for every subcommand: the library's defaults, with RTP sockets
+/// pooled (reusing a pair saves the eleven system calls a socket costs to open and close).
+pub fn limits() -> DriverLimits {
+    DriverLimits {
+        rtp_pool_pairs: RTP_POOL_PAIRS,
+        ..DriverLimits::default()
+    }
+}
+
 impl CallOptionArgs {
     /// The endpoint these options describe, bound at `bind`, sending `media`, with `user`
     /// in its Contact and From.
@@ -279,7 +293,7 @@ impl CallOptionArgs {
             media_timeout: (self.media_timeout_ms > 0)
                 .then(|| Duration::from_millis(self.media_timeout_ms)),
             table: self.table.clone(),
-            limits: DriverLimits::default(),
+            limits: limits(),
             credentials: match (&self.user, &self.password) {
                 (Some(user), Some(password)) => {
                     Credentials::with_default(Login::new(user, password))
@@ -553,12 +567,35 @@ pub fn add_rtcp_json(line: &mut serde_json::Value, counters: &RtpCounters) {
     }
 }
 
-/// Prints one JSON line on stdout.
+thread_local! {
+    /// Event lines printed since the last [`flush_lines`].
+    static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Prints one JSON line on stdout: kept with the other lines of this wake-up of the loop
+/// and written with them by [`flush_lines`], one system call for the lot rather than one
+/// a line.
 pub fn emit(value: &serde_json::Value) {
     use std::io::Write;
-    let mut out = io::stdout().lock();
-    let _ = writeln!(out, "{value}");
-    let _ = out.flush();
+    LINES.with_borrow_mut(|lines| {
+        let _ = writeln!(lines, "{value}");
+    });
+}
+
+/// Writes the lines [`emit`] kept, whole, and flushes stdout: before the tool blocks
+/// (whoever reads the lines as they come must not wait on one held back) and before it
+/// exits.
+pub fn flush_lines() {
+    use std::io::Write;
+    LINES.with_borrow_mut(|lines| {
+        if lines.is_empty() {
+            return;
+        }
+        let mut out = io::stdout().lock();
+        let _ = out.write_all(lines);
+        let _ = out.flush();
+        lines.clear();
+    });
 }
 
 mod tokio_agents {
@@ -604,6 +641,46 @@ mod tokio_agents {
                 sigint,
                 sigterm,
                 draining: false,
+            })
+        }
+
+        /// The next thing [`Agents::wait`] reports, in the order the select below gives;
+        /// without `block`, `None` when nothing is ready yet.
+        fn next_wake(&mut self, deadline: Option<Instant>, block: bool) -> Option<Wake> {
+            let item = self.rt.block_on(async {
+                let sleep = async {
+                    match deadline {
+                        Some(d) => tokio::time::sleep_until(d.into()).await,
+                        None => std::future::pending().await,
+                    }
+                };
+                let coordinators = &self.coordinators;
+                let draining = self.draining;
+                let drained = async {
+                    if !draining {
+                        return std::future::pending().await;
+                    }
+                    for c in coordinators {
+                        let _ = c.drained().await;
+                    }
+                };
+                // In this order: a signal is never starved by a stream of events, and
+                // every event is printed before the drain is reported over.
+                tokio::select! {
+                    biased;
+                    _ = self.sigint.recv() => Some(Some(Err(Some(true)))),
+                    _ = self.sigterm.recv() => Some(Some(Err(Some(true)))),
+                    item = self.rx.recv() => Some(item.map(Ok)),
+                    _ = sleep => Some(Some(Err(Some(false)))),
+                    _ = drained => Some(Some(Err(None))),
+                    () = std::future::ready(()), if !block => None,
+                }
+            })?;
+            Some(match item {
+                Some(Ok((ep, event))) => Wake::Event(ep, event),
+                Some(Err(Some(true))) => Wake::Signal,
+                Some(Err(None)) => Wake::Drained,
+                Some(Err(Some(false))) | None => Wake::Deadline,
             })
         }
     }
@@ -681,40 +758,12 @@ mod tokio_agents {
         }
 
         fn wait(&mut self, deadline: Option<Instant>) -> Wake {
-            let item = self.rt.block_on(async {
-                let sleep = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(d.into()).await,
-                        None => std::future::pending().await,
-                    }
-                };
-                let coordinators = &self.coordinators;
-                let draining = self.draining;
-                let drained = async {
-                    if !draining {
-                        return std::future::pending().await;
-                    }
-                    for c in coordinators {
-                        let _ = c.drained().await;
-                    }
-                };
-                // In this order: a signal is never starved by a stream of events, and
-                // every event is printed before the drain is reported over.
-                tokio::select! {
-                    biased;
-                    _ = self.sigint.recv() => Some(Err(Some(true))),
-                    _ = self.sigterm.recv() => Some(Err(Some(true))),
-                    item = self.rx.recv() => item.map(Ok),
-                    _ = sleep => Some(Err(Some(false))),
-                    _ = drained => Some(Err(None)),
-                }
-            });
-            match item {
-                Some(Ok((ep, event))) => Wake::Event(ep, event),
-                Some(Err(Some(true))) => Wake::Signal,
-                Some(Err(None)) => Wake::Drained,
-                Some(Err(Some(false))) | None => Wake::Deadline,
+            // What is ready now is taken without a write; the lines go out before waiting.
+            if let Some(wake) = self.next_wake(deadline, false) {
+                return wake;
             }
+            flush_lines();
+            self.next_wake(deadline, true).unwrap_or(Wake::Deadline)
         }
 
         fn execute(&mut self, ep: Ep, command: Command) -> Result<SessionId, AgentError> {
@@ -748,6 +797,8 @@ mod tokio_agents {
         }
 
         fn shutdown(&mut self, grace: Duration) {
+            // The lines so far go out before the calls' ending is waited for.
+            flush_lines();
             let coordinators = std::mem::take(&mut self.coordinators);
             let recorders = std::mem::take(&mut self.recorders);
             self.rt.block_on(async {
@@ -868,6 +919,8 @@ mod mio_agents {
                     .chain(deadline)
                     .min();
                 let timeout = next.map(|t| t.saturating_duration_since(now));
+                // Every event taken since the last poll is printed before this one waits.
+                flush_lines();
                 if let Err(e) = self.poll.poll(&mut self.events, timeout) {
                     if e.kind() != io::ErrorKind::Interrupted {
                         tracing::error!(error = %e, "poll failed");

@@ -205,7 +205,7 @@ pub fn endpoint_options(args: &UasArgs, user: &str) -> EndpointOptions {
         limits: DriverLimits {
             max_tcp_connections: args.max_tcp_connections,
             tcp_idle_timeout: Duration::from_millis(args.tcp_idle_timeout_ms),
-            ..DriverLimits::default()
+            ..runtime::limits()
         },
         reliable_provisionals: args.reliable_provisionals.setting(),
         max_sessions: Some(args.max_calls),

@@ -387,6 +387,120 @@ fn media_open_fails_when_the_range_is_exhausted() {
     );
 }
 
+/// A core whose ended calls' RTP pairs are pooled: at most `pairs`, each handed out again
+/// after `quarantine`.
+fn pooling(pairs: usize, quarantine: Duration) -> DriverConfig {
+    let mut config = config();
+    config.limits.rtp_pool_pairs = pairs;
+    config.limits.rtp_pool_quarantine = quarantine;
+    config
+}
+
+fn open(core: &mut Core<Plain>, session: u64) -> SocketAddr {
+    let MediaInput::Ready { local_rtp, .. } = core.open_media(SessionId(session)) else {
+        panic!("no RTP socket for session {session}");
+    };
+    local_rtp
+}
+
+/// Late RTP and RTCP from the ended call's peer, whether it lies in the socket when the
+/// next call takes the pair or arrives while the pair waits in the pool, is discarded and
+/// counted: the next call's counters see only what is sent to it.
+#[test]
+fn a_reused_rtp_socket_never_gives_the_next_call_a_datagram_sent_to_the_previous_one() {
+    let (mut core, listener) = core(pooling(4, Duration::ZERO));
+    let first = open(&mut core, 1);
+    let rtcp = SocketAddr::new(first.ip(), first.port() + 1);
+    let old_peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    core.close_media(SessionId(1));
+    assert_eq!((core.open_rtp_sockets(), core.pooled_rtp_pairs()), (0, 1));
+
+    // While pooled, what arrives is read as it comes and dropped.
+    old_peer.send_to(&[0x80; 172], first).expect("sent");
+    turn_until(&mut core, &listener, |c| c.stats().rtp_stale_dropped == 1);
+    // Left in the sockets (no turn of the loop) until the next call takes them.
+    old_peer.send_to(&[0x80; 172], first).expect("sent");
+    old_peer.send_to(&[0x80; 172], first).expect("sent");
+    old_peer.send_to(&[0x81; 60], rtcp).expect("sent");
+    std::thread::sleep(Duration::from_millis(20));
+
+    assert_eq!(open(&mut core, 2), first, "the pooled pair is reused");
+    assert_eq!(core.stats().rtp_sockets_reused, 1);
+    assert_eq!(core.stats().rtp_stale_dropped, 4);
+    for _ in 0..5 {
+        turn(&mut core, &listener);
+    }
+    let counters = core.rtp_counters(SessionId(2)).expect("open");
+    assert_eq!((counters.packets_received, counters.rtcp_received), (0, 0));
+
+    let new_peer = UdpSocket::bind("127.0.0.1:0").expect("peer");
+    new_peer.send_to(&[0x80; 172], first).expect("sent");
+    turn_until(&mut core, &listener, |c| {
+        c.rtp_counters(SessionId(2))
+            .is_some_and(|r| r.packets_received == 1)
+    });
+    assert_eq!(core.stats().rtp_stale_dropped, 4);
+}
+
+/// A pair released less than its quarantine ago is not handed out: the next call gets a
+/// newly bound one.
+#[test]
+fn a_released_rtp_pair_waits_out_its_quarantine_before_reuse() {
+    let (mut core, _listener) = core(pooling(4, Duration::from_secs(60)));
+    let first = open(&mut core, 1);
+    core.close_media(SessionId(1));
+    let second = open(&mut core, 2);
+    assert_ne!(
+        second, first,
+        "a fresh pair while the first is in quarantine"
+    );
+    assert_eq!(core.stats().rtp_sockets_reused, 0);
+    assert_eq!((core.open_rtp_sockets(), core.pooled_rtp_pairs()), (1, 1));
+}
+
+/// The pool keeps at most its bound (the oldest beyond it closed, their ports back to the
+/// range), and every port it hands out is inside `--rtp-ports`.
+#[test]
+fn pooled_rtp_ports_stay_in_range_and_the_pool_stays_bounded() {
+    let mut config = pooling(2, Duration::ZERO);
+    config.rtp_ports = Some(PortAllocator::new(43_000, 43_019).expect("range"));
+    let (mut core, _listener) = core(config);
+    let in_range =
+        |a: SocketAddr| (43_000..=43_019).contains(&a.port()) && a.port().is_multiple_of(2);
+    for round in 0..3 {
+        let opened: Vec<SocketAddr> = (1..=5).map(|n| open(&mut core, round * 10 + n)).collect();
+        assert!(opened.iter().all(|&a| in_range(a)), "{opened:?}");
+        assert_eq!(core.rtp_ports_in_use(), 5);
+        for n in 1..=5 {
+            core.close_media(SessionId(round * 10 + n));
+        }
+        assert_eq!(core.pooled_rtp_pairs(), 2, "bounded");
+        assert_eq!(
+            core.rtp_ports_in_use(),
+            2,
+            "the closed pairs' ports went back"
+        );
+    }
+    assert_eq!(core.stats().rtp_sockets_reused, 4);
+}
+
+/// When every port of the range is held by pooled pairs still in quarantine, the oldest
+/// is closed to make room for a new call rather than the call refused.
+#[test]
+fn a_range_held_by_pooled_pairs_gives_one_up_for_a_new_call() {
+    let mut config = pooling(2, Duration::from_secs(60));
+    config.rtp_ports = Some(PortAllocator::new(44_000, 44_003).expect("range"));
+    let (mut core, _listener) = core(config);
+    open(&mut core, 1);
+    open(&mut core, 2);
+    core.close_media(SessionId(1));
+    core.close_media(SessionId(2));
+    let third = open(&mut core, 3);
+    assert!((44_000..=44_003).contains(&third.port()), "{third}");
+    assert_eq!(core.pooled_rtp_pairs(), 1, "one pooled pair made room");
+    assert_eq!(core.rtp_ports_in_use(), 2);
+}
+
 #[test]
 fn a_tcp_request_to_a_new_peer_opens_a_connection_and_delivers() {
     let (mut core, listener) = core(config());

@@ -41,6 +41,12 @@ pub(crate) enum SessionTimer {
     Relocation,
 }
 
+impl SessionTimer {
+    /// The least timer in the derived order (the first variant, with the first table
+    /// timer): where one session's timers begin in a queue keyed by (session, timer).
+    pub(crate) const FIRST: SessionTimer = SessionTimer::Table(TimerName::ALL[0]);
+}
+
 /// What a session step yields for the endpoint, in the order it happened.
 #[derive(Debug)]
 pub(crate) enum Effect {
@@ -223,5 +229,29 @@ pub(crate) fn retry_after(rng: &mut Rng, config: &Config, status: u16) -> Option
         500 => Some(rng.range_inclusive(0, 10) as u32),
         503 => Some(config.retry_after_503_s),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A session's timers are cancelled as the run of keys from `FIRST` on, so no timer
+    /// may sort before it.
+    #[test]
+    fn no_session_timer_sorts_before_first() {
+        let others = [
+            SessionTimer::InviteExpires,
+            SessionTimer::Retransmit2xx,
+            SessionTimer::Retransmit1xx,
+            SessionTimer::SessionRefresh,
+            SessionTimer::SessionExpires,
+            SessionTimer::Media,
+            SessionTimer::Relocation,
+        ];
+        let table = TimerName::ALL.iter().map(|&t| SessionTimer::Table(t));
+        assert!(table
+            .chain(others)
+            .all(|timer| timer >= SessionTimer::FIRST));
     }
 }

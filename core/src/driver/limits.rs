@@ -29,6 +29,14 @@ pub struct DriverLimits {
     /// Socket send and receive buffer size asked of the kernel, in bytes. The kernel may
     /// cap it (Linux: `net.core.rmem_max`); the runtime logs what it got.
     pub socket_buffer_bytes: usize,
+    /// Calls' RTP/RTCP socket pairs kept open once their call's media stops, for later
+    /// calls to reuse instead of binding their own (0: none, each pair is closed). Each
+    /// pooled pair holds two descriptors, two slots and, with a port range, its ports.
+    pub rtp_pool_pairs: usize,
+    /// How long a released pair waits before a new call gets it, so that RTP still
+    /// coming from the ended call's peer is discarded rather than taken for the new
+    /// call's (its peer stops once a BYE has crossed, a retransmitted one included).
+    pub rtp_pool_quarantine: Duration,
 }
 
 impl Default for DriverLimits {
@@ -42,6 +50,8 @@ impl Default for DriverLimits {
             max_retry_bytes: 4 << 20,
             reads_per_wakeup: 64,
             socket_buffer_bytes: 4 << 20,
+            rtp_pool_pairs: 0,
+            rtp_pool_quarantine: Duration::from_secs(2),
         }
     }
 }

@@ -31,4 +31,10 @@ pub struct DriverStats {
     pub connections_evicted: u64,
     /// Session events dropped because the application did not drain them.
     pub events_dropped: u64,
+    /// Calls given a pooled RTP/RTCP socket pair instead of a newly bound one
+    /// (`DriverLimits::rtp_pool_pairs`).
+    pub rtp_sockets_reused: u64,
+    /// Datagrams that reached a pooled RTP or RTCP socket between two calls, discarded
+    /// (late RTP or RTCP of the ended call, never given to the next one).
+    pub rtp_stale_dropped: u64,
 }

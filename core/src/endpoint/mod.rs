@@ -1344,7 +1344,8 @@ impl Endpoint {
                 // (64·T1, RFC 3261 §9.1). A finished transaction ignores this.
                 let _ = self.transactions.on_cancel_sent(now, invite.tx);
             }
-            self.timers.cancel_where(|&(s, _)| s == id);
+            self.timers
+                .cancel_run((id, SessionTimer::FIRST), |&(s, _)| s == id);
         }
         self.run_linked(now);
     }

@@ -16,7 +16,7 @@
 //! route set and end or confuse the call the new owner now holds.
 
 use super::{CommandError, Endpoint, Output, SessionId};
-use crate::call::{EndReason, MediaRequest, SessionEvent};
+use crate::call::{EndReason, MediaRequest, SessionEvent, SessionTimer};
 use crate::dialog::DialogIdRef;
 use crate::session_store::snapshot::{self, Restored, Surroundings};
 use crate::session_store::{NotMovable, RestoreError, SessionSnapshot, SnapshotError};
@@ -137,7 +137,8 @@ impl Endpoint {
         self.sessions.unbridge(session);
         self.sessions.unlink(session);
         self.sessions.remove(session);
-        self.timers.cancel_where(|&(s, _)| s == session);
+        self.timers
+            .cancel_run((session, SessionTimer::FIRST), |&(s, _)| s == session);
         tracing::debug!(%session, "released: the call lives elsewhere now");
         self.outputs
             .push_back(Output::Event(SessionEvent::Terminated {

@@ -79,9 +79,16 @@ impl<K: Ord + Copy> TimerQueue<K> {
             .map(|(k, at)| (*k, *at))
     }
 
-    /// Removes every key matching `pred`.
-    pub(crate) fn cancel_where(&mut self, mut pred: impl FnMut(&K) -> bool) {
-        let keys: Vec<K> = self.by_key.keys().copied().filter(|k| pred(k)).collect();
+    /// Removes the keys from `first` on, in key order, while `pred` holds: the run of
+    /// keys one owner shares (a session's timers), found without walking the whole queue,
+    /// which holds every lingering session's timers.
+    pub(crate) fn cancel_run(&mut self, first: K, mut pred: impl FnMut(&K) -> bool) {
+        let keys: Vec<K> = self
+            .by_key
+            .range(first..)
+            .map(|(k, _)| *k)
+            .take_while(|k| pred(k))
+            .collect();
         for k in keys {
             self.cancel(k);
         }
@@ -105,6 +112,20 @@ mod tests {
         assert_eq!(q.pop_due(Instant::from_millis(10)), Some(2));
         assert_eq!(q.pop_due(Instant::from_millis(10)), None);
         q.cancel(3);
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn cancelling_a_run_removes_only_the_keys_of_that_run() {
+        let mut q = TimerQueue::new();
+        for key in [(1u8, 0u8), (2, 0), (2, 5), (2, 9), (3, 0)] {
+            q.set(key, Instant::from_millis(u64::from(key.1)));
+        }
+        q.cancel_run((2, 0), |&(owner, _)| owner == 2);
+        let left: Vec<_> = q.deadlines_where(|_| true).map(|(k, _)| k).collect();
+        assert_eq!(left, [(1, 0), (3, 0)]);
+        assert_eq!(q.pop_due(Instant::from_millis(9)), Some((1, 0)));
+        assert_eq!(q.pop_due(Instant::from_millis(9)), Some((3, 0)));
         assert!(q.is_empty());
     }
 }

@@ -32,7 +32,7 @@ impl<R: Io> Core<R> {
             self.stats.connections_refused += 1;
             return;
         }
-        let Some(slot) = self.slots.vacant() else {
+        let Some(slot) = self.vacant_slot() else {
             tracing::warn!(%remote, "TCP connection refused: no free slot");
             self.stats.connections_refused += 1;
             return;
@@ -182,7 +182,7 @@ impl<R: Io> Core<R> {
             tracing::warn!(%remote, "no TCP connection opened: connection limit reached");
             return None;
         }
-        let slot = self.slots.vacant()?;
+        let slot = self.vacant_slot()?;
         let stream = match sockets::connect_tcp(remote).and_then(|s| self.io.adopt_tcp(slot, s)) {
             Ok(s) => s,
             Err(e) => {

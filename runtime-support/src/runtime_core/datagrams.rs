@@ -1,7 +1,8 @@
 //! The core's datagram sockets: SIP's UDP socket and one RTP socket per call. A datagram
 //! leaves by the socket bound at its source address, now or behind what that socket
-//! refused (kept in order, bounded); an RTP socket is bound from the configured port range
-//! when the endpoint asks for media, and its port goes back when the media stops.
+//! refused (kept in order, bounded); an RTP socket is taken from the pool or bound from
+//! the configured port range when the endpoint asks for media, and goes back to the pool
+//! (or is closed, its port back to the range) when the media stops.
 
 use std::io;
 use std::net::SocketAddr;
@@ -21,14 +22,20 @@ impl<R: Io> Core<R> {
     /// or the budget, feeding each to the endpoint.
     pub(super) fn read_udp(&mut self, slot: Option<usize>, now: Instant) -> Progress {
         for _ in 0..self.limits.reads_per_wakeup {
-            let (local, received) = match slot {
-                None => (self.sip_addr, R::recv_from(&self.udp, &mut self.buf)),
+            let (local, pooled, received) = match slot {
+                None => (self.sip_addr, false, R::recv_from(&self.udp, &mut self.buf)),
                 Some(i) => match self.slots.get(i) {
-                    Some(Slot::Rtp(r)) => (r.local, R::recv_from(&r.socket, &mut self.buf)),
+                    Some(Slot::Rtp(r)) => (
+                        r.local,
+                        r.session.is_none(),
+                        R::recv_from(&r.socket, &mut self.buf),
+                    ),
                     _ => return Progress::Closed,
                 },
             };
             match received {
+                // Between two calls: the ended call's, for nobody (see `rtp_pool`).
+                Ok(_) if pooled => self.stats.rtp_stale_dropped += 1,
                 Ok((n, remote)) => {
                     if slot.is_none() && self.steer_away(remote, n) {
                         continue;
@@ -263,25 +270,39 @@ impl<R: Io> Core<R> {
         }
     }
 
-    /// Binds an RTP socket for `session`, and its RTCP socket on the port above (RFC 3550
-    /// §11), and says how it went, as the endpoint's input: what [`Core::drain`] does on
-    /// `MediaRequest::Open` (public so that a runtime's tests can open sockets without a
-    /// call).
+    /// Gives `session` an RTP socket and its RTCP socket on the port above (RFC 3550
+    /// §11), a pooled pair when one is ready, else newly bound, and says how it went, as
+    /// the endpoint's input: what [`Core::drain`] does on `MediaRequest::Open` (public so
+    /// that a runtime's tests can open sockets without a call).
     pub fn open_media(&mut self, session: SessionId) -> MediaInput {
         self.close_media(session);
-        let Some(slot) = self.slots.vacant() else {
-            tracing::warn!(%session, "no RTP socket: no free slot");
-            return MediaInput::Failed { session };
-        };
-        let Some(pair) = sockets::bind_rtp(
-            self.ports.as_mut(),
-            self.rtp_ip,
-            self.limits.socket_buffer_bytes,
-        ) else {
-            tracing::warn!(%session, "no RTP socket: no free port");
-            return MediaInput::Failed { session };
+        if let Some(local_rtp) = self.reuse_media(session) {
+            tracing::debug!(%session, local = %local_rtp, "pooled RTP socket reused");
+            return MediaInput::Ready { session, local_rtp };
+        }
+        let pair = loop {
+            let bound = sockets::bind_rtp(
+                self.ports.as_mut(),
+                self.rtp_ip,
+                self.limits.socket_buffer_bytes,
+            );
+            match bound {
+                Some(pair) => break pair,
+                // The range's free ports (or the process's descriptors) may all be in the
+                // pool: one pair goes, and the bind is tried again.
+                None if self.evict_pooled() => {}
+                None => {
+                    tracing::warn!(%session, "no RTP socket: no free port");
+                    return MediaInput::Failed { session };
+                }
+            }
         };
         let port = pair.port;
+        let Some(slot) = self.vacant_slot() else {
+            tracing::warn!(%session, "no RTP socket: no free slot");
+            self.release_port(port);
+            return MediaInput::Failed { session };
+        };
         let Some(local) = self.adopt_rtp(slot, session, pair.rtp, port) else {
             self.release_port(port);
             return MediaInput::Failed { session };
@@ -291,7 +312,7 @@ impl<R: Io> Core<R> {
         }
         // The RTCP socket takes a slot of its own, so that the runtime watches it; the
         // range port goes back with the RTP socket's.
-        match (pair.rtcp, self.slots.vacant()) {
+        match (pair.rtcp, self.vacant_slot()) {
             (Some(rtcp), Some(rtcp_slot)) => {
                 if let Some(local_rtcp) = self.adopt_rtp(rtcp_slot, session, rtcp, None) {
                     self.media.insert_rtcp(session, local_rtcp, rtcp_slot);
@@ -328,7 +349,7 @@ impl<R: Io> Core<R> {
         };
         let rtp = RtpSocket {
             socket,
-            session,
+            session: Some(session),
             local,
             queue: RetryQueue::new(self.limits.max_retry_datagrams, self.limits.max_retry_bytes),
             port,
@@ -340,15 +361,13 @@ impl<R: Io> Core<R> {
         Some(local)
     }
 
-    /// Closes a session's RTP and RTCP sockets and releases their port: what
-    /// [`Core::drain`] does on `MediaRequest::Close`.
+    /// Ends a session's use of its RTP and RTCP sockets: into the pool, or closed with
+    /// their port released when there is none: what [`Core::drain`] does on
+    /// `MediaRequest::Close`.
     pub fn close_media(&mut self, session: SessionId) {
         if let Some(socket) = self.media.remove(session) {
-            self.close_slot(socket.handle);
-            if let Some((_, rtcp)) = socket.rtcp {
-                self.close_slot(rtcp);
-            }
-            tracing::debug!(%session, local = %socket.local_rtp, "RTP socket closed");
+            tracing::debug!(%session, local = %socket.local_rtp, "RTP socket released");
+            self.release_media(socket);
         }
     }
 

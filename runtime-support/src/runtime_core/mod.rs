@@ -7,7 +7,8 @@
 //!   longest that no call goes by (RFC 3261 §18 lets either side close a connection it
 //!   no longer needs), refusing the newcomer when every one carries a call;
 //! - TCP framing into messages and the RFC 5626 §3.5.1 keep-alive pong;
-//! - when an RTP socket is bound, from which port, and when its port goes back;
+//! - when an RTP socket is bound, from which port, when its port goes back, and when a
+//!   pooled pair is reused instead (`rtp_pool`);
 //! - the SIP capture, the tap on every socket, the counters, the bounded queue of session
 //!   events.
 //!
@@ -41,6 +42,7 @@ use crate::tap::{Tap, Wire};
 
 mod connections;
 mod datagrams;
+mod rtp_pool;
 mod sharding;
 
 /// Session events kept for the application before the oldest are dropped.
@@ -162,6 +164,8 @@ pub struct Core<R: Io> {
     /// evicted at the connection limit.
     idle: IdleConnections<usize, Instant>,
     media: MediaBook<usize>,
+    /// Ended calls' RTP/RTCP pairs, kept for the next calls.
+    pool: rtp_pool::RtpPool,
     ports: Option<PortAllocator>,
     rtp_ip: IpAddr,
     limits: DriverLimits,
@@ -206,7 +210,8 @@ struct Conn<R: Io> {
 
 struct RtpSocket<R: Io> {
     socket: R::Udp,
-    session: SessionId,
+    /// The call it carries; `None` while it waits in the pool.
+    session: Option<SessionId>,
     local: SocketAddr,
     queue: RetryQueue,
     /// The port taken from the configured range, which goes back when the socket closes.
@@ -261,6 +266,7 @@ impl<R: Io> Core<R> {
             conns: BTreeMap::new(),
             idle: IdleConnections::new(limits.tcp_idle_timeout),
             media: MediaBook::new(),
+            pool: rtp_pool::RtpPool::new(limits.rtp_pool_pairs, limits.rtp_pool_quarantine),
             ports: rtp_ports,
             rtp_ip: rtp_ip.unwrap_or(sip_addr.ip()),
             buf: vec![0; limits.max_message_bytes.max(2048)],
@@ -434,7 +440,13 @@ impl<R: Io> Core<R> {
         self.media.len()
     }
 
-    /// How many ports of the configured RTP range are taken.
+    /// How many RTP/RTCP pairs wait in the pool for the next calls (not counted in
+    /// [`Core::open_rtp_sockets`]).
+    pub fn pooled_rtp_pairs(&self) -> usize {
+        self.pool.len()
+    }
+
+    /// How many ports of the configured RTP range are taken (pooled pairs' included).
     pub fn rtp_ports_in_use(&self) -> usize {
         self.ports.as_ref().map_or(0, PortAllocator::in_use)
     }
@@ -560,6 +572,7 @@ impl<R: Io> Core<R> {
         if idle && self.busy {
             // A burst is over: what was kept of it goes, then the application's hook.
             self.media.forget_closed();
+            self.empty_pool();
             if let Some(hook) = &self.on_idle {
                 (hook.0)();
             }
@@ -657,6 +670,7 @@ impl<R: Io> Core<R> {
     /// Closes every TCP connection and RTP socket, and stops watching the SIP socket (a
     /// shard's inbox closes too).
     pub fn close_all(&mut self) {
+        self.empty_pool();
         for slot in self.slots.indices() {
             self.close_slot(slot);
         }
@@ -695,8 +709,10 @@ impl<R: Io> Core<R> {
             }
             Slot::Rtp(mut rtp) => {
                 self.io.forget_udp(Some(slot), &mut rtp.socket);
-                if self.media.socket(rtp.session).map(|s| s.handle) == Some(slot) {
-                    self.media.remove(rtp.session);
+                if let Some(session) = rtp.session {
+                    if self.media.socket(session).map(|s| s.handle) == Some(slot) {
+                        self.media.remove(session);
+                    }
                 }
                 self.release_port(rtp.port);
             }
