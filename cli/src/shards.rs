@@ -125,6 +125,8 @@ fn serve(kind: RuntimeKind, mut args: UasArgs, threads: usize) -> Result<ExitCod
     }
     runtime::emit(&json!({"event": "listening", "sip": args.bind.to_string(),
         "threads": threads}));
+    // Lines wait in a buffer of each thread's own until it flushes them.
+    runtime::flush_lines();
     let mut code = ExitCode::SUCCESS;
     for (index, handle) in shards.into_iter().enumerate() {
         match handle.join() {
@@ -137,6 +139,7 @@ fn serve(kind: RuntimeKind, mut args: UasArgs, threads: usize) -> Result<ExitCod
         }
     }
     runtime::emit(&json!({"event": "stopping"}));
+    runtime::flush_lines();
     Ok(code)
 }
 
@@ -175,14 +178,16 @@ fn run_shard(
             return ExitCode::from(2);
         }
     }
-    uas::serve_calls(
+    let code = uas::serve_calls(
         agents.as_mut(),
         args,
         "uas",
         None,
         &mut Answer,
         Lines::Shard(index),
-    )
+    );
+    runtime::flush_lines();
+    code
 }
 
 #[cfg(test)]
