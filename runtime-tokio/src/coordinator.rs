@@ -245,7 +245,7 @@ impl SessionCoordinatorBuilder {
                 tokio::task::spawn_blocking(move || Cluster::join(config))
                     .await
                     .map_err(|e| {
-                        BuildError::Cluster(ClusterError::Connect(std::io::Error::other(e).into()))
+                        BuildError::Cluster(ClusterError::Thread(std::io::Error::other(e)))
                     })?
                     .map_err(BuildError::Cluster)?,
             ),

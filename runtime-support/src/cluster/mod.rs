@@ -89,6 +89,8 @@ pub enum ClusterError {
     Url(redis::RedisError),
     /// Redis could not be reached, or refused the scripts.
     Connect(redis::RedisError),
+    /// The thread that talks to Redis could not be started.
+    Thread(std::io::Error),
 }
 
 impl fmt::Display for ClusterError {
@@ -104,6 +106,7 @@ impl fmt::Display for ClusterError {
             ),
             ClusterError::Url(e) => write!(f, "not a Redis URL: {e}"),
             ClusterError::Connect(e) => write!(f, "cannot reach Redis: {e}"),
+            ClusterError::Thread(e) => write!(f, "cannot start the cluster's thread: {e}"),
         }
     }
 }
@@ -180,7 +183,7 @@ impl Cluster {
         let thread = std::thread::Builder::new()
             .name(format!("cluster-{id}"))
             .spawn(move || store.run(requests, claims))
-            .map_err(|e| ClusterError::Connect(redis::RedisError::from(e)))?;
+            .map_err(ClusterError::Thread)?;
         tracing::info!(instance = %config.instance_id, url = %config.url, "joined the cluster");
         Ok(Cluster {
             instance_id: config.instance_id,
