@@ -572,14 +572,24 @@ thread_local! {
     static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Lines kept before they are written even though the loop has not finished its
+/// wake-up: under a flood a wake-up does not end while events keep coming, and the lines
+/// must neither wait for it nor grow a buffer the size of the flood, which would stay
+/// resident after it.
+const LINES_HELD: usize = 64 * 1024;
+
 /// Prints one JSON line on stdout: kept with the other lines of this wake-up of the loop
 /// and written with them by [`flush_lines`], one system call for the lot rather than one
 /// a line.
 pub fn emit(value: &serde_json::Value) {
     use std::io::Write;
-    LINES.with_borrow_mut(|lines| {
+    let full = LINES.with_borrow_mut(|lines| {
         let _ = writeln!(lines, "{value}");
+        lines.len() >= LINES_HELD
     });
+    if full {
+        flush_lines();
+    }
 }
 
 /// Writes the lines [`emit`] kept, whole, and flushes stdout: before the tool blocks
@@ -595,6 +605,8 @@ pub fn flush_lines() {
         let _ = out.write_all(lines);
         let _ = out.flush();
         lines.clear();
+        // A line longer than the rest (a long reason phrase, say) grows the buffer once.
+        lines.shrink_to(LINES_HELD * 2);
     });
 }
 
