@@ -48,6 +48,9 @@ mod sharding;
 /// Session events kept for the application before the oldest are dropped.
 const MAX_QUEUED_EVENTS: usize = 4096;
 
+/// Entries the event and resolve queues keep room for once a burst is over.
+const QUEUE_KEPT: usize = 64;
+
 /// What [`Core::on_idle`] calls each time the endpoint goes idle after work.
 #[derive(Clone)]
 pub struct IdleHook(Arc<dyn Fn() + Send + Sync>);
@@ -573,6 +576,10 @@ impl<R: Io> Core<R> {
             // A burst is over: what was kept of it goes, then the application's hook.
             self.media.forget_closed();
             self.empty_pool();
+            // What is still queued survives the burst, and in a queue grown by it would
+            // pin pages of the heap it grew (a few hundred KB after a flood).
+            self.events.shrink_to(QUEUE_KEPT);
+            self.queries.shrink_to(QUEUE_KEPT);
             if let Some(hook) = &self.on_idle {
                 (hook.0)();
             }

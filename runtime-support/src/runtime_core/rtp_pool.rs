@@ -148,9 +148,11 @@ impl<R: Io> Core<R> {
         true
     }
 
-    /// Closes every pooled pair: when the endpoint goes idle after work, or stops.
+    /// Closes every pooled pair, and gives back the queue a burst grew: when the endpoint
+    /// goes idle after work, or stops.
     pub(super) fn empty_pool(&mut self) {
         while self.evict_pooled() {}
+        self.pool.idle.shrink_to_fit();
     }
 
     /// A vacant slot, closing the oldest pooled pair when there is none.
