@@ -46,6 +46,13 @@ impl PendingIncoming {
     pub(super) fn insert(&mut self, id: SessionId) {
         self.sessions.insert(id);
     }
+
+    /// Forgets a session that is gone. Answered calls are pruned only when the set is
+    /// full, but one that is gone must not stay: after a burst the set would keep up to
+    /// `max_pending_incoming` stale ids for as long as the endpoint runs.
+    pub(super) fn remove(&mut self, id: SessionId) {
+        self.sessions.remove(&id);
+    }
 }
 
 /// The reason a new INVITE is refused now, if any; counts it.

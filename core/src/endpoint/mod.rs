@@ -1337,6 +1337,7 @@ impl Endpoint {
             }
         }
         for id in std::mem::take(&mut self.destroyed) {
+            self.pending_incoming.remove(id);
             if let Some(invite) = self.sessions.remove(id).and_then(|s| s.call.invite.request) {
                 // An INVITE whose final response never matched it (a 2xx that reached the
                 // dialog with a mangled branch) would otherwise wait for Timer C (3 min):

@@ -137,6 +137,7 @@ impl Endpoint {
         self.sessions.unbridge(session);
         self.sessions.unlink(session);
         self.sessions.remove(session);
+        self.pending_incoming.remove(session);
         self.timers
             .cancel_run((session, SessionTimer::FIRST), |&(s, _)| s == session);
         tracing::debug!(%session, "released: the call lives elsewhere now");
