@@ -1109,6 +1109,74 @@ m=audio 4000 RTP/AVP 0
     }
 
     #[test]
+    fn refusals_name_the_line_a_strict_reading_blames() {
+        let syntax = |line| {
+            Err(SdpError::Rejected {
+                line,
+                kind: RejectKind::Syntax,
+            })
+        };
+        let sequence = |line| {
+            Err(SdpError::Rejected {
+                line,
+                kind: RejectKind::Sequence,
+            })
+        };
+        // Two malformed lines: the last one is named.
+        let two_bad = BASIC
+            .replace("c=IN IP4 192.0.2.10", "c=IN IP4")
+            .replace("a=rtcp:49171", "a=rtcp:port");
+        assert_eq!(parse(&two_bad), syntax(12));
+        assert_eq!(parse(&BASIC.replace("t=0 0", "t=0")), syntax(5));
+        assert_eq!(
+            parse(&BASIC.replace("a=sendonly", "a=sendonly:x")),
+            syntax(15)
+        );
+        assert_eq!(
+            parse(&BASIC.replace("RTP/AVP 0 8", "RTP/AVP 0 x8")),
+            syntax(6)
+        );
+        assert_eq!(
+            parse(&BASIC.replace("o=alice 2890844526", "o=alice x")),
+            syntax(2)
+        );
+        let v6_literal = BASIC.replace("c=IN IP4 192.0.2.10", "c=IN IP4 2001:db8::1");
+        assert_eq!(parse(&v6_literal), syntax(4));
+        // Well-formed lines out of place: the first one is named.
+        let second_origin = BASIC.replace("t=0 0", "t=0 0\no=- 1 1 IN IP4 192.0.2.1");
+        assert_eq!(parse(&second_origin), sequence(6));
+        let two_connections = BASIC.replace("a=ptime:20", "c=IN IP4 192.0.2.1\nc=IN IP4 192.0.2.2");
+        assert_eq!(parse(&two_connections), sequence(12));
+        // A grammar fault outranks a sequence fault before it.
+        let both = second_origin.replace("a=rtcp:49171", "a=rtcp:");
+        assert_eq!(parse(&both), syntax(13));
+    }
+
+    #[test]
+    fn host_names_are_kept_as_written_and_bandwidth_modifiers_canonical() {
+        let text = BASIC
+            .replace("c=IN IP4 192.0.2.10", "c=in ip4 Media.Example.COM\nb=as:64")
+            .replace("a=rtcp:49171", "a=rtcp:49171 IN IP4 127.1");
+        let sdp = parse(&text).expect("valid");
+        assert_eq!(
+            sdp.connection.map(|c| c.address),
+            Some(Address::Fqdn {
+                ipv6: false,
+                host: "Media.Example.COM".into()
+            })
+        );
+        assert_eq!(&*sdp.bandwidth[0].modifier, "AS");
+        assert_eq!(
+            sdp.media[0].rtcp.as_ref().and_then(|r| r.address.clone()),
+            Some(Address::Fqdn {
+                ipv6: false,
+                host: "127.1".into()
+            }),
+            "a name to us, though a URL parser reads 127.0.0.1"
+        );
+    }
+
+    #[test]
     fn writer_output_reparses_to_the_same_description() {
         let sdp = parse(BASIC).expect("valid");
         let again = SessionDescription::parse(&sdp.to_bytes()).expect("own output parses");
