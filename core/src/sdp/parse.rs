@@ -301,17 +301,19 @@ fn read(lines: &[RawLine<'_>], sections: &[Section<'_>]) -> Result<SessionDescri
     let mut session_direction = None;
     for line in lines.get(3..session_end).unwrap_or_default() {
         match line.kind {
-            b'v' => {
-                if faults.check(parse_version(line.value), line.line).is_some() {
+            b'v' | b'o' | b's' => {
+                // A second one is out of place, once its own grammar is right.
+                let well_formed = match line.kind {
+                    b'v' => parse_version(line.value).is_some(),
+                    b'o' => parse_origin(line.value).is_some(),
+                    _ => true,
+                };
+                if well_formed {
                     faults.misplaced(line.line);
+                } else {
+                    faults.syntax = Some(line.line);
                 }
             }
-            b'o' => {
-                if faults.check(parse_origin(line.value), line.line).is_some() {
-                    faults.misplaced(line.line);
-                }
-            }
-            b's' => faults.misplaced(line.line),
             b'c' => {
                 if let Some(c) = faults.check(parse_connection(line.value), line.line) {
                     connection = Some(c);

@@ -27,18 +27,18 @@ use webrtc_sdp::{SdpBandwidth, SdpConnection, SdpSession};
 /// Compares our parse of `data` with webrtc-sdp's parse of its normalised form; panics
 /// on a disagreement.
 pub fn agree_with_webrtc_sdp(data: &[u8], ours: &Result<SessionDescription, SdpError>) {
-    match ours {
-        // Refused before the old code ever handed webrtc-sdp anything.
-        Err(
-            SdpError::TooLarge { .. }
-            | SdpError::TooManyLines { .. }
-            | SdpError::TooManyMedia { .. }
-            | SdpError::NotUtf8 { .. }
-            | SdpError::MalformedLine { .. }
-            | SdpError::BadHeader { .. }
-            | SdpError::BadMediaLine { .. },
-        ) => return,
-        _ => {}
+    // Refused before the old code ever handed webrtc-sdp anything.
+    if let Err(
+        SdpError::TooLarge { .. }
+        | SdpError::TooManyLines { .. }
+        | SdpError::TooManyMedia { .. }
+        | SdpError::NotUtf8 { .. }
+        | SdpError::MalformedLine { .. }
+        | SdpError::BadHeader { .. }
+        | SdpError::BadMediaLine { .. },
+    ) = ours
+    {
+        return;
     }
     let Ok(text) = std::str::from_utf8(data) else {
         return;
