@@ -43,10 +43,17 @@ pub fn agree_with_webrtc_sdp(data: &[u8], ours: &Result<SessionDescription, SdpE
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let normalised = normalise(text);
+    let (normalised, rtp_streams) = normalise(text);
     let Ok(theirs) = webrtc_sdp::parse_sdp(&normalised, false) else {
         return;
     };
+    if theirs.media.len() != rtp_streams {
+        // webrtc-sdp dropped an m-line it calls unsupported (a protocol token it does
+        // not know once it splits at every whitespace character, `\r` included): the
+        // old code refused such a body (`MediaCountMismatch`), and we refuse it too or
+        // read the line as the grammar says.
+        return;
+    }
     let ours = match ours {
         Ok(ours) => ours,
         // Checked only after webrtc-sdp had accepted, in the old code as in ours.
@@ -88,8 +95,9 @@ fn is_rtp_stream(m_value: &str) -> bool {
 
 /// The text the core used to hand webrtc-sdp: `v o s c b t` and direction attributes of
 /// the session, a `t=0 0` when there was none, and for audio/video streams on an RTP
-/// profile their `m c b` lines, `a=rtpmap` with a clock rate, `a=rtcp` and directions.
-fn normalise(text: &str) -> String {
+/// profile their `m c b` lines, `a=rtpmap` with a clock rate, `a=rtcp` and directions;
+/// and how many such streams there are.
+fn normalise(text: &str) -> (String, usize) {
     let mut out = String::with_capacity(text.len() + 8);
     let mut push = |kind: u8, value: &str| {
         out.push(char::from(kind));
@@ -101,6 +109,7 @@ fn normalise(text: &str) -> String {
     let mut rtp_stream = false;
     let mut has_timing = false;
     let mut session_done = false;
+    let mut rtp_streams = 0;
     for (kind, value) in lines(text) {
         if kind == b'm' {
             if in_session && !has_timing {
@@ -109,6 +118,7 @@ fn normalise(text: &str) -> String {
             in_session = false;
             session_done = true;
             rtp_stream = is_rtp_stream(value);
+            rtp_streams += usize::from(rtp_stream);
         }
         let forward = if in_session {
             match kind {
@@ -144,7 +154,7 @@ fn normalise(text: &str) -> String {
     if !session_done && !has_timing {
         push(b't', "0 0");
     }
-    out
+    (out, rtp_streams)
 }
 
 fn compare(ours: &SessionDescription, theirs: &SdpSession, text: &str) {
