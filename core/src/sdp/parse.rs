@@ -289,6 +289,9 @@ fn typed_attribute(name: &str, value: Option<&str>) -> bool {
     Direction::from_attribute(name).is_some() || name.eq_ignore_ascii_case("rtcp")
 }
 
+/// Reads the split body into a description in one pass. Faults are gathered rather than
+/// returned at the first, so that the error names the line a strict reader blames
+/// ([`Faults`]); only what the description keeps is allocated.
 fn read(lines: &[RawLine<'_>], sections: &[Section<'_>]) -> Result<SessionDescription, SdpError> {
     let mut faults = Faults::default();
     let session_end = sections.first().map_or(lines.len(), |s| s.start);
