@@ -1,5 +1,5 @@
-//! SDP costs on the call path: parse (our wrapper, webrtc-sdp included), webrtc-sdp
-//! alone for reference, our writer, and answering.
+//! SDP costs on the call path: parse (our own parser), webrtc-sdp alone for reference
+//! (the parser ours replaced, now its differential oracle), our writer, and answering.
 //!
 //! `cargo bench -p session-core --bench sdp`
 

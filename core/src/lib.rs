@@ -80,7 +80,7 @@
 //! | [`sip`] | zero-copy parser, typed header views, builders, stream framing | 3261 §7, §20, §25 |
 //! | [`transaction`] | the four transaction machines, timers A–M | 3261 §17, 6026 |
 //! | [`dialog`] | dialog ids, CSeq rules, route sets | 3261 §12 |
-//! | [`sdp`] | offer/answer over webrtc-sdp, hold | 3264, 6337 |
+//! | [`sdp`] | our SDP parser and writer, offer/answer, hold | 3264, 6337 |
 //! | [`media`] | RTP/RTCP codec, G.711, DTMF, RTP sessions | 3550, 3551, 4733 |
 //! | [`state_table`] | the YAML table format, validator, compiled index | — |
 //! | [`state_machine`] | the executor | — |

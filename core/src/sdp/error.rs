@@ -41,12 +41,12 @@ pub enum SdpError {
         /// The offending line.
         line: usize,
     },
-    /// An m-line the wrapper reads itself is malformed (too few tokens, bad port).
+    /// An m-line is malformed (too few tokens, bad port).
     BadMediaLine {
         /// The offending line.
         line: usize,
     },
-    /// A `c=` line the wrapper reads itself is malformed.
+    /// A `c=` line of a stream not on an RTP profile (T.38, WebRTC, unknown) is malformed.
     BadConnection {
         /// The offending line.
         line: usize,
@@ -56,15 +56,19 @@ pub enum SdpError {
         /// The offending line.
         line: usize,
     },
-    /// webrtc-sdp refused the (normalised) description.
+    /// A line the parser reads into typed fields (`o c b t`, an RTP stream's `a=rtpmap`,
+    /// `a=rtcp`, directions) is malformed or out of place, or an RTP stream has no
+    /// connection at all (line 0). The lines and kinds are those webrtc-sdp, the parser
+    /// we used before our own, reported for the same bodies.
     Rejected {
-        /// The line webrtc-sdp blamed, mapped back to the body's numbering.
+        /// The line to blame (the last malformed one; else the first out of place).
         line: usize,
-        /// How webrtc-sdp classified it.
+        /// How the line is wrong.
         kind: RejectKind,
     },
-    /// webrtc-sdp returned a different number of media sections than the body has: a
-    /// normalisation bug, reported rather than answered wrongly.
+    /// No longer returned: it reported a disagreement between our reading of the body
+    /// and webrtc-sdp's, when webrtc-sdp was the parser behind ours. Kept so that code
+    /// matching on it still compiles.
     MediaCountMismatch {
         /// m-sections handed to webrtc-sdp.
         expected: usize,
@@ -73,13 +77,14 @@ pub enum SdpError {
     },
 }
 
-/// How webrtc-sdp classified a line it refused.
+/// How a line refused with [`SdpError::Rejected`] is wrong.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RejectKind {
     /// A line's syntax or value is invalid.
     Syntax,
-    /// A line type or value it does not support.
+    /// A line type or value the parser does not support (no longer returned: every
+    /// line the parser does not read is skipped or kept verbatim).
     Unsupported,
     /// Lines are in the wrong order or combination (e.g. a stream without `c=`).
     Sequence,

@@ -10,7 +10,7 @@ use super::direction::Direction;
 /// A whole session description: the session-level lines and the media descriptions in
 /// m-line order (which is what RFC 3264 pairs offers and answers by).
 ///
-/// The lines webrtc-sdp refuses (`i=`, `u=`, `e=`, `p=`, `k=`, `r=`, `z=`) are not kept;
+/// The lines nothing here uses (`i=`, `u=`, `e=`, `p=`, `k=`, `r=`, `z=`) are not kept;
 /// session-level direction attributes are resolved into each [`MediaDescription`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionDescription {

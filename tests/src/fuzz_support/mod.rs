@@ -10,7 +10,7 @@
 //! | --- | --- | --- |
 //! | [`sip_message`] | `Message::parse_with` | normalised form re-parses to the same fields and is a fixed point; lenient accepts what strict does and what strict calls answerable; rsip agrees on the fields both model |
 //! | [`sip_stream`] | `frame_stream` | the same messages, keep-alive bytes and error whatever the chunking |
-//! | [`sdp`] | `SessionDescription::parse`, `create_answer` | written form re-parses; an answer re-parses with as many m-lines as the offer |
+//! | [`sdp`] | `SessionDescription::parse`, `create_answer` | agrees with webrtc-sdp on the lines it reads, where it accepts; written form re-parses; an answer re-parses with as many m-lines as the offer |
 //! | [`endpoint`] | two `Endpoint`s with a call | no panic, bounded sessions and outputs, both idle after shutdown |
 //! | [`state_table`] | `CompiledTable::from_yaml` | never panics; a table that loads renders as graphs |
 //! | [`rtp`] | RTP, RTCP, RFC 4733 readers | consistent views; agrees with the `rtp` crate where both accept |
@@ -18,6 +18,7 @@
 mod endpoint;
 mod rtp;
 mod sdp;
+mod sdp_oracle;
 mod sip_message;
 mod sip_stream;
 mod state_table;

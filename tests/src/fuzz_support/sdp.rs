@@ -1,6 +1,7 @@
 //! `sdp`: the SDP parser, our writer, and answer generation (RFC 4566, RFC 3264).
 //!
-//! For any body that parses:
+//! For any body whose normalised form webrtc-sdp accepts, our parse agrees with it on the
+//! lines it reads ([`sdp_oracle`](super::sdp_oracle)). For any body that parses:
 //! - our written form parses again (writing must never produce what we refuse), with as
 //!   many m-lines (a refusal is tolerated for now: see `ASSERT_WRITTEN_FORM_REPARSES`);
 //! - the hold helpers run;
@@ -20,12 +21,14 @@ const ASSERT_WRITTEN_FORM_REPARSES: bool = false;
 
 /// Runs one input through the properties above; panics when one fails.
 pub fn sdp(data: &[u8]) {
-    let Ok(offer) = SessionDescription::parse(data) else {
+    let parsed = SessionDescription::parse(data);
+    super::sdp_oracle::agree_with_webrtc_sdp(data, &parsed);
+    let Ok(offer) = parsed else {
         return;
     };
     // Known, reported: the parser accepts some descriptions whose clean written form it
-    // then refuses (no `c=` for a stream, odd `o=`/`c=` addresses in sections webrtc-sdp
-    // does not see, control characters in `s=`: fuzz/regressions/sdp/written_form_*).
+    // then refuses (no `c=` for a stream, odd `o=`/`c=` host names, control characters
+    // in `s=`: fuzz/regressions/sdp/written_form_*).
     // Until the parser is fixed the written form is still produced and parsed, but a
     // refusal is not a failure; set this to `true` to make it one.
     if ASSERT_WRITTEN_FORM_REPARSES {
