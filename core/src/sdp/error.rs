@@ -66,15 +66,6 @@ pub enum SdpError {
         /// How the line is wrong.
         kind: RejectKind,
     },
-    /// No longer returned: it reported a disagreement between our reading of the body
-    /// and webrtc-sdp's, when webrtc-sdp was the parser behind ours. Kept so that code
-    /// matching on it still compiles.
-    MediaCountMismatch {
-        /// m-sections handed to webrtc-sdp.
-        expected: usize,
-        /// m-sections it returned.
-        got: usize,
-    },
 }
 
 /// How a line refused with [`SdpError::Rejected`] is wrong.
@@ -83,9 +74,6 @@ pub enum SdpError {
 pub enum RejectKind {
     /// A line's syntax or value is invalid.
     Syntax,
-    /// A line type or value the parser does not support (no longer returned: every
-    /// line the parser does not read is skipped or kept verbatim).
-    Unsupported,
     /// Lines are in the wrong order or combination (e.g. a stream without `c=`).
     Sequence,
 }
@@ -111,10 +99,6 @@ impl fmt::Display for SdpError {
             SdpError::Rejected { line, kind } => {
                 write!(f, "line {line}: refused by the SDP parser ({kind:?})")
             }
-            SdpError::MediaCountMismatch { expected, got } => write!(
-                f,
-                "SDP parser returned {got} media sections instead of {expected}"
-            ),
         }
     }
 }

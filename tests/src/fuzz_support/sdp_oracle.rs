@@ -50,8 +50,8 @@ pub fn agree_with_webrtc_sdp(data: &[u8], ours: &Result<SessionDescription, SdpE
     if theirs.media.len() != rtp_streams {
         // webrtc-sdp dropped an m-line it calls unsupported (a protocol token it does
         // not know once it splits at every whitespace character, `\r` included): the
-        // old code refused such a body (`MediaCountMismatch`), and we refuse it too or
-        // read the line as the grammar says.
+        // old code refused such a body (its two readings disagreed on the m-line
+        // count), and we refuse it too or read the line as the grammar says.
         return;
     }
     let ours = match ours {
