@@ -26,7 +26,7 @@ use crate::state_table::{Event, EventType, Role};
 use crate::time::Instant;
 use crate::transaction::{
     ClientKey, RequestDisposition, RequestFields, ResponseDisposition, ServerKey, TransactionError,
-    TransactionOutput,
+    TransactionId, TransactionOutput,
 };
 
 /// A SIP datagram (or framed stream message).
@@ -220,10 +220,13 @@ fn on_request(
         top_via: via.raw,
     };
     let key = ServerKey::new(&fields);
+    // Looked up before the key moves into the layer; a CANCEL's own transaction is not
+    // the INVITE's, so starting it does not change what this finds.
+    let cancelled_invite = ep.transactions.find_invite_for_cancel(&key);
     let reply_to = response_destination(msg.top_via(), remote, &transport);
     let tx = match ep
         .transactions
-        .on_request(now, key.clone(), reply_to, transport.clone(), 0)
+        .on_request(now, key, reply_to, transport.clone(), 0)
     {
         Ok(RequestDisposition::New { id }) => id,
         Ok(RequestDisposition::AckForDialog { .. }) => return on_ack(ep, now, msg),
@@ -272,7 +275,7 @@ fn on_request(
     }
     match method {
         Method::Invite => new_invite(ep, now, msg, request, reply_to, transport),
-        Method::Cancel => on_cancel(ep, now, &key, request),
+        Method::Cancel => on_cancel(ep, now, cancelled_invite, request),
         // §11.2: OPTIONS is answered as an INVITE would be; while draining that is 503,
         // which takes us out of a proxy's rotation (Kamailio `dispatcher` probing).
         Method::Options if ep.drain.is_some() => {
@@ -490,10 +493,13 @@ fn without_tag(raw: &str) -> String {
 
 /// CANCEL (RFC 3261 §9.2): 200 and 487 when it matches an INVITE still ringing; 200
 /// alone when the INVITE was already answered; 481 when it matches nothing.
-fn on_cancel(ep: &mut Endpoint, now: Instant, key: &ServerKey, request: IncomingRequest) {
-    let session = ep
-        .transactions
-        .find_invite_for_cancel(key)
+fn on_cancel(
+    ep: &mut Endpoint,
+    now: Instant,
+    invite: Option<TransactionId>,
+    request: IncomingRequest,
+) {
+    let session = invite
         .and_then(|invite| ep.transactions.owner(invite))
         .filter(|&owner| owner != 0)
         .map(SessionId)

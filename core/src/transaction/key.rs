@@ -95,15 +95,9 @@ impl SentBy {
     /// A sent-by from the Via's host and optional port, on `transport` (which decides
     /// the default port: 5061 for TLS, 443 for WSS, 80 for WS, otherwise 5060).
     pub fn new(host: &str, port: Option<u16>, transport: &Transport) -> Self {
-        let default_port = match transport {
-            Transport::Tls => 5061,
-            Transport::Wss => 443,
-            Transport::Ws => 80,
-            _ => 5060,
-        };
         SentBy {
             host: host.to_ascii_lowercase().into(),
-            port: port.unwrap_or(default_port),
+            port: port.unwrap_or_else(|| default_port(transport)),
         }
     }
 
@@ -166,13 +160,45 @@ pub(crate) struct ServerMatch {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum MatchFields {
     /// §17.2.3: branch, sent-by, method (ACK as INVITE).
-    Rfc3261 {
-        branch: Box<str>,
-        sent_by: SentBy,
-        method: Method,
-    },
+    Rfc3261(Rfc3261Match),
     /// §17.2.3, the RFC 2543 fallback.
     Rfc2543(Box<LegacyMatch>),
+}
+
+/// The RFC 3261 fields. The branch and the lower-cased sent-by host share one
+/// allocation: a key is made for every request received and cloned into the layer's
+/// index, so two strings would cost twice the allocations for nothing.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Rfc3261Match {
+    /// The branch followed by the host.
+    branch_and_host: Box<str>,
+    branch_len: usize,
+    port: u16,
+    method: Method,
+}
+
+impl Rfc3261Match {
+    /// The fields from the top Via's `branch` and sent-by (`host`, lower-cased here, and
+    /// `port`, default filled in) and the request's `method` (ACK counted as INVITE).
+    fn new(branch: &str, host: &str, port: u16, method: &Method) -> Self {
+        let mut branch_and_host = String::with_capacity(branch.len() + host.len());
+        branch_and_host.push_str(branch);
+        branch_and_host.extend(host.chars().map(|c| c.to_ascii_lowercase()));
+        Rfc3261Match {
+            branch_and_host: branch_and_host.into_boxed_str(),
+            branch_len: branch.len(),
+            port,
+            method: matching_method(method),
+        }
+    }
+
+    fn branch(&self) -> &str {
+        &self.branch_and_host[..self.branch_len]
+    }
+
+    fn host(&self) -> &str {
+        &self.branch_and_host[self.branch_len..]
+    }
 }
 
 /// The RFC 2543 fallback fields.
@@ -192,11 +218,17 @@ impl ServerKey {
     /// magic cookie, the RFC 2543 fallback otherwise.
     pub fn new(fields: &RequestFields<'_>) -> Self {
         match fields.branch {
-            Some(branch) if branch.starts_with(MAGIC_COOKIE) => ServerKey::rfc3261(
-                fields.method.clone(),
-                branch,
-                SentBy::new(fields.sent_by_host, fields.sent_by_port, fields.transport),
-            ),
+            Some(branch) if branch.starts_with(MAGIC_COOKIE) => ServerKey {
+                matching: ServerMatch::new(MatchFields::Rfc3261(Rfc3261Match::new(
+                    branch,
+                    fields.sent_by_host,
+                    fields
+                        .sent_by_port
+                        .unwrap_or_else(|| default_port(fields.transport)),
+                    fields.method,
+                ))),
+                method: fields.method.clone(),
+            },
             _ => ServerKey {
                 matching: ServerMatch::new(MatchFields::Rfc2543(Box::new(LegacyMatch {
                     request_uri: fields.request_uri.into(),
@@ -215,11 +247,12 @@ impl ServerKey {
     /// An RFC 3261 key from its three parts (the caller has checked the magic cookie).
     pub fn rfc3261(method: Method, branch: &str, sent_by: SentBy) -> Self {
         ServerKey {
-            matching: ServerMatch::new(MatchFields::Rfc3261 {
-                branch: branch.into(),
-                sent_by,
-                method: matching_method(&method),
-            }),
+            matching: ServerMatch::new(MatchFields::Rfc3261(Rfc3261Match::new(
+                branch,
+                &sent_by.host,
+                sent_by.port,
+                &method,
+            ))),
             method,
         }
     }
@@ -231,7 +264,7 @@ impl ServerKey {
 
     /// Whether the key uses RFC 3261 matching (false: the RFC 2543 fallback).
     pub fn is_rfc3261(&self) -> bool {
-        matches!(self.matching.fields, MatchFields::Rfc3261 { .. })
+        matches!(self.matching.fields, MatchFields::Rfc3261(_))
     }
 
     /// For a CANCEL, the key of the INVITE it cancels (§9.2: every matching field equal
@@ -242,7 +275,7 @@ impl ServerKey {
         }
         let mut fields = self.matching.fields.clone();
         match &mut fields {
-            MatchFields::Rfc3261 { method, .. } => *method = Method::Invite,
+            MatchFields::Rfc3261(rfc3261) => rfc3261.method = Method::Invite,
             MatchFields::Rfc2543(legacy) => legacy.method = Method::Invite,
         }
         Some(ServerKey {
@@ -278,13 +311,9 @@ impl ServerKey {
 impl fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.matching.fields {
-            MatchFields::Rfc3261 {
-                branch, sent_by, ..
-            } => write!(
-                f,
-                "{} {}@{}:{}",
-                self.method, branch, sent_by.host, sent_by.port
-            ),
+            MatchFields::Rfc3261(m) => {
+                write!(f, "{} {}@{}:{}", self.method, m.branch(), m.host(), m.port)
+            }
             MatchFields::Rfc2543(l) => write!(
                 f,
                 "{} rfc2543 {} cseq {} call-id {}",
@@ -297,15 +326,11 @@ impl fmt::Debug for ServerKey {
 impl ServerMatch {
     fn new(fields: MatchFields) -> Self {
         let digest = match &fields {
-            MatchFields::Rfc3261 {
-                branch,
-                sent_by,
-                method,
-            } => Digest::new()
-                .str(branch)
-                .str(&sent_by.host)
-                .u64(u64::from(sent_by.port))
-                .str(method.as_str()),
+            MatchFields::Rfc3261(m) => Digest::new()
+                .str(m.branch())
+                .str(m.host())
+                .u64(u64::from(m.port))
+                .str(m.method.as_str()),
             MatchFields::Rfc2543(l) => Digest::new()
                 .str(&l.request_uri)
                 .str(l.from_tag.as_deref().unwrap_or(""))
@@ -350,6 +375,17 @@ impl Digest {
 
     fn finish(self) -> u64 {
         self.0
+    }
+}
+
+/// The port a sent-by without one means on `transport`: 5061 for TLS, 443 for WSS, 80
+/// for WS, otherwise 5060.
+fn default_port(transport: &Transport) -> u16 {
+    match transport {
+        Transport::Tls => 5061,
+        Transport::Wss => 443,
+        Transport::Ws => 80,
+        _ => 5060,
     }
 }
 
