@@ -31,6 +31,8 @@
 
 use std::fmt;
 
+use smallvec::{Array, SmallVec};
+
 use crate::sip::{Method, Transport};
 
 /// The magic cookie that starts every RFC 3261 branch (§8.1.1.7).
@@ -44,7 +46,7 @@ pub struct ClientKey {
     /// strings (branches share their first seven bytes). It only orders keys inside
     /// the maps; no output depends on that order.
     digest: u64,
-    branch: Box<str>,
+    branch: KeyText<[u8; 24]>,
     seq: u32,
     method: Method,
 }
@@ -60,7 +62,7 @@ impl ClientKey {
             .finish();
         ClientKey {
             digest,
-            branch: branch.into(),
+            branch: KeyText::from(branch),
             seq,
             method: cseq_method,
         }
@@ -68,7 +70,7 @@ impl ClientKey {
 
     /// The top Via branch.
     pub fn branch(&self) -> &str {
-        &self.branch
+        self.branch.as_str()
     }
 
     /// The CSeq method.
@@ -79,7 +81,7 @@ impl ClientKey {
 
 impl fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{} {}", self.branch, self.seq, self.method)
+        write!(f, "{}/{} {}", self.branch(), self.seq, self.method)
     }
 }
 
@@ -165,13 +167,12 @@ pub(crate) enum MatchFields {
     Rfc2543(Box<LegacyMatch>),
 }
 
-/// The RFC 3261 fields. The branch and the lower-cased sent-by host share one
-/// allocation: a key is made for every request received and cloned into the layer's
-/// index, so two strings would cost twice the allocations for nothing.
+/// The RFC 3261 fields. The branch and the lower-cased sent-by host are kept as one text,
+/// inline when they fit (our own branch and an IPv4 host do).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Rfc3261Match {
     /// The branch followed by the host.
-    branch_and_host: Box<str>,
+    branch_and_host: KeyText<[u8; 32]>,
     branch_len: usize,
     port: u16,
     method: Method,
@@ -181,11 +182,10 @@ impl Rfc3261Match {
     /// The fields from the top Via's `branch` and sent-by (`host`, lower-cased here, and
     /// `port`, default filled in) and the request's `method` (ACK counted as INVITE).
     fn new(branch: &str, host: &str, port: u16, method: &Method) -> Self {
-        let mut branch_and_host = String::with_capacity(branch.len() + host.len());
-        branch_and_host.push_str(branch);
-        branch_and_host.extend(host.chars().map(|c| c.to_ascii_lowercase()));
+        let mut branch_and_host = KeyText::from(branch);
+        branch_and_host.push_lowercase(host);
         Rfc3261Match {
-            branch_and_host: branch_and_host.into_boxed_str(),
+            branch_and_host,
             branch_len: branch.len(),
             port,
             method: matching_method(method),
@@ -193,11 +193,42 @@ impl Rfc3261Match {
     }
 
     fn branch(&self) -> &str {
-        &self.branch_and_host[..self.branch_len]
+        &self.branch_and_host.as_str()[..self.branch_len]
     }
 
     fn host(&self) -> &str {
-        &self.branch_and_host[self.branch_len..]
+        &self.branch_and_host.as_str()[self.branch_len..]
+    }
+}
+
+/// The text of a key: inline up to the array's length, on the heap beyond. A key is made
+/// for every message received and for every request sent, and cloned into the layer's
+/// index; inline, that costs no allocation, and a key's memory stays what a boxed string
+/// and its bytes took.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct KeyText<A: Array<Item = u8>>(SmallVec<A>);
+
+impl<A: Array<Item = u8>> KeyText<A> {
+    fn as_str(&self) -> &str {
+        // Only ever extended with whole `str`s, ASCII-lower-cased at most.
+        std::str::from_utf8(&self.0).expect("key text is UTF-8")
+    }
+
+    /// Appends `s` with ASCII letters lower-cased.
+    fn push_lowercase(&mut self, s: &str) {
+        self.0.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
+    }
+}
+
+impl<A: Array<Item = u8>> From<&str> for KeyText<A> {
+    fn from(s: &str) -> Self {
+        KeyText(SmallVec::from_slice(s.as_bytes()))
+    }
+}
+
+impl<A: Array<Item = u8>> fmt::Debug for KeyText<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
     }
 }
 
