@@ -19,7 +19,7 @@ use crate::dialog::{DialogIdRef, DialogRole, DialogState};
 use crate::sdp::is_hold;
 use crate::session_store::{Link, RequestOrigin};
 use crate::sip::{
-    ip_text, write_ip, write_salvaged_response, write_u64, HeaderName, Host, Message, Method,
+    write_ip, write_salvaged_response, write_u64, HeaderName, Host, Ipv4Text, Message, Method,
     ParseError, RPort, ResponseBuilder, ResponseTemplate, Salvaged, Transport, Via,
 };
 use crate::state_table::{Event, EventType, Role};
@@ -183,14 +183,6 @@ fn with_received(
     Some((out, start..end))
 }
 
-fn host_text(host: &Host<'_>) -> String {
-    match host {
-        Host::Domain(d) => (*d).to_owned(),
-        Host::Ipv4(ip) => ip_text(IpAddr::V4(*ip)),
-        Host::Ipv6(ip) => format!("[{ip}]"),
-    }
-}
-
 fn on_request(
     ep: &mut Endpoint,
     now: Instant,
@@ -203,13 +195,26 @@ fn on_request(
         return;
     };
     let via = msg.top_via();
-    let host = host_text(&via.host);
+    // The sent-by host as text for the key: a domain borrowed, an IPv4 address written on
+    // the stack, an IPv6 reference (rare) formatted.
+    let (ipv4_text, ipv6_text);
+    let host = match &via.host {
+        Host::Domain(d) => d,
+        Host::Ipv4(ip) => {
+            ipv4_text = Ipv4Text::new(*ip);
+            ipv4_text.as_str()
+        }
+        Host::Ipv6(ip) => {
+            ipv6_text = format!("[{ip}]");
+            ipv6_text.as_str()
+        }
+    };
     let via_transport = via.transport.transport();
     let request_uri = msg.request_uri().map_or("", |u| u.raw);
     let fields = RequestFields {
         method: &method,
         branch: via.branch,
-        sent_by_host: &host,
+        sent_by_host: host,
         sent_by_port: via.port,
         transport: &via_transport,
         request_uri,
