@@ -11,6 +11,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use smallvec::SmallVec;
+
 use crate::call::{
     grant, ReferNotifier, ReferSent, SessionExpires, SessionRefresh, SessionTimer, Step,
     Unacknowledged,
@@ -18,6 +20,7 @@ use crate::call::{
 use crate::call::{
     Call, Effect, IncomingRequest, OutgoingRequest, Payload, PeerDialog, Retransmit2xx,
 };
+use crate::config::Config;
 use crate::dialog::{Dialog, DialogParams, DialogRole, DialogState};
 use crate::sdp::SessionDescription;
 use crate::sip::{
@@ -146,10 +149,9 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let branch = step.new_branch();
     let body = call.offer_answer.take_unsent_offer();
     let contact = step.contact(&call.transport);
-    let headers = common_headers(step);
     call.refresh.ask(step.config.session_expires);
     let timer = call.refresh.invite_headers();
-    let mut pairs = headers.pairs();
+    let mut pairs = common_headers(step.config);
     pairs.extend(call.invite_headers.iter().map(|(n, v)| (*n, v.as_str())));
     pairs.extend(timer.iter().map(|(n, v)| (*n, v.as_str())));
     let route = preloaded_route(step);
@@ -196,25 +198,19 @@ pub(super) fn preloaded_route(step: &Step<'_>) -> Option<String> {
     step.config.outbound_proxy.map(|p| format!("<sip:{p};lr>"))
 }
 
-/// Headers every request and 2xx of ours carries.
-struct CommonHeaders {
-    user_agent: String,
-}
+/// Header pairs for a message of ours, room for a few inline: every request and 2xx
+/// carries a list of them, and a heap list each would be an allocation per message.
+type HeaderPairs<'a> = SmallVec<[(&'a str, &'a str); 8]>;
 
-impl CommonHeaders {
-    fn pairs(&self) -> Vec<(&str, &str)> {
-        let mut v = vec![("Allow", ALLOW), ("Supported", SUPPORTED)];
-        if !self.user_agent.is_empty() {
-            v.push(("User-Agent", &self.user_agent));
-        }
-        v
+/// The headers every request and 2xx of ours carries.
+fn common_headers(config: &Config) -> HeaderPairs<'_> {
+    let mut pairs = HeaderPairs::new();
+    pairs.push(("Allow", ALLOW));
+    pairs.push(("Supported", SUPPORTED));
+    if !config.user_agent.is_empty() {
+        pairs.push(("User-Agent", &config.user_agent));
     }
-}
-
-fn common_headers(step: &Step<'_>) -> CommonHeaders {
-    CommonHeaders {
-        user_agent: step.config.user_agent.clone(),
-    }
+    pairs
 }
 
 /// Starts a client transaction for one of our requests.
@@ -490,11 +486,10 @@ pub(crate) fn build_response(
     reply: &Reply<'_>,
 ) -> Result<Vec<u8>, ActionError> {
     let status = reply.status;
-    let headers = common_headers(step);
-    let mut pairs: Vec<(&str, &str)> = if (200..300).contains(&status) {
-        headers.pairs()
+    let mut pairs = if (200..300).contains(&status) {
+        common_headers(step.config)
     } else {
-        Vec::new()
+        HeaderPairs::new()
     };
     pairs.extend_from_slice(reply.headers);
     let mut out = Vec::with_capacity(512 + reply.body.map_or(0, <[u8]>::len));

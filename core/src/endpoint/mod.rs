@@ -1168,10 +1168,12 @@ impl Endpoint {
 
     /// One random Call-ID, `token@our-ip`.
     fn draw_call_id(&mut self) -> String {
-        let mut c = self.rng.token(20);
+        // Room for the token, `@` and an IPv4 address, so that one allocation makes it.
+        let mut c = String::with_capacity(20 + 1 + 15);
+        self.rng.push_token(&mut c, 20);
         c.push('@');
         match self.config.advertised_addr().ip() {
-            IpAddr::V4(ip) => c.push_str(&crate::sip::ip_text(IpAddr::V4(ip))),
+            IpAddr::V4(ip) => c.push_str(crate::sip::Ipv4Text::new(ip).as_str()),
             IpAddr::V6(ip) => {
                 c.push('[');
                 c.push_str(&ip.to_string());

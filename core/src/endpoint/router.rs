@@ -19,14 +19,14 @@ use crate::dialog::{DialogIdRef, DialogRole, DialogState};
 use crate::sdp::is_hold;
 use crate::session_store::{Link, RequestOrigin};
 use crate::sip::{
-    ip_text, write_ip, write_salvaged_response, write_u64, HeaderName, Host, Message, Method,
+    write_ip, write_salvaged_response, write_u64, HeaderName, Host, Ipv4Text, Message, Method,
     ParseError, RPort, ResponseBuilder, ResponseTemplate, Salvaged, Transport, Via,
 };
 use crate::state_table::{Event, EventType, Role};
 use crate::time::Instant;
 use crate::transaction::{
     ClientKey, RequestDisposition, RequestFields, ResponseDisposition, ServerKey, TransactionError,
-    TransactionOutput,
+    TransactionId, TransactionOutput,
 };
 
 /// A SIP datagram (or framed stream message).
@@ -183,14 +183,6 @@ fn with_received(
     Some((out, start..end))
 }
 
-fn host_text(host: &Host<'_>) -> String {
-    match host {
-        Host::Domain(d) => (*d).to_owned(),
-        Host::Ipv4(ip) => ip_text(IpAddr::V4(*ip)),
-        Host::Ipv6(ip) => format!("[{ip}]"),
-    }
-}
-
 fn on_request(
     ep: &mut Endpoint,
     now: Instant,
@@ -203,13 +195,26 @@ fn on_request(
         return;
     };
     let via = msg.top_via();
-    let host = host_text(&via.host);
+    // The sent-by host as text for the key: a domain borrowed, an IPv4 address written on
+    // the stack, an IPv6 reference (rare) formatted.
+    let (ipv4_text, ipv6_text);
+    let host = match &via.host {
+        Host::Domain(d) => d,
+        Host::Ipv4(ip) => {
+            ipv4_text = Ipv4Text::new(*ip);
+            ipv4_text.as_str()
+        }
+        Host::Ipv6(ip) => {
+            ipv6_text = format!("[{ip}]");
+            ipv6_text.as_str()
+        }
+    };
     let via_transport = via.transport.transport();
     let request_uri = msg.request_uri().map_or("", |u| u.raw);
     let fields = RequestFields {
         method: &method,
         branch: via.branch,
-        sent_by_host: &host,
+        sent_by_host: host,
         sent_by_port: via.port,
         transport: &via_transport,
         request_uri,
@@ -220,10 +225,13 @@ fn on_request(
         top_via: via.raw,
     };
     let key = ServerKey::new(&fields);
+    // Looked up before the key moves into the layer; a CANCEL's own transaction is not
+    // the INVITE's, so starting it does not change what this finds.
+    let cancelled_invite = ep.transactions.find_invite_for_cancel(&key);
     let reply_to = response_destination(msg.top_via(), remote, &transport);
     let tx = match ep
         .transactions
-        .on_request(now, key.clone(), reply_to, transport.clone(), 0)
+        .on_request(now, key, reply_to, transport.clone(), 0)
     {
         Ok(RequestDisposition::New { id }) => id,
         Ok(RequestDisposition::AckForDialog { .. }) => return on_ack(ep, now, msg),
@@ -272,7 +280,7 @@ fn on_request(
     }
     match method {
         Method::Invite => new_invite(ep, now, msg, request, reply_to, transport),
-        Method::Cancel => on_cancel(ep, now, &key, request),
+        Method::Cancel => on_cancel(ep, now, cancelled_invite, request),
         // §11.2: OPTIONS is answered as an INVITE would be; while draining that is 503,
         // which takes us out of a proxy's rotation (Kamailio `dispatcher` probing).
         Method::Options if ep.drain.is_some() => {
@@ -490,10 +498,13 @@ fn without_tag(raw: &str) -> String {
 
 /// CANCEL (RFC 3261 §9.2): 200 and 487 when it matches an INVITE still ringing; 200
 /// alone when the INVITE was already answered; 481 when it matches nothing.
-fn on_cancel(ep: &mut Endpoint, now: Instant, key: &ServerKey, request: IncomingRequest) {
-    let session = ep
-        .transactions
-        .find_invite_for_cancel(key)
+fn on_cancel(
+    ep: &mut Endpoint,
+    now: Instant,
+    invite: Option<TransactionId>,
+    request: IncomingRequest,
+) {
+    let session = invite
         .and_then(|invite| ep.transactions.owner(invite))
         .filter(|&owner| owner != 0)
         .map(SessionId)

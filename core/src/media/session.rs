@@ -112,6 +112,11 @@ pub const MAX_EVENTS: usize = 1024;
 /// Peak amplitude of the tone source (about -12 dBFS).
 pub const TONE_AMPLITUDE: i16 = 8000;
 
+/// The most an end-of-call RTCP compound takes besides its CNAME, reserved at once so the
+/// writers never grow the buffer: an SR with one report block (52 octets), the SDES
+/// chunk's SSRC, type, length, null item and padding (14), and a BYE for one source (8).
+const BYE_COMPOUND_BYTES: usize = 52 + 14 + 8;
+
 /// The negotiated audio codec: a G.711 law and its payload type in this session's SDP.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AudioCodec {
@@ -815,6 +820,7 @@ impl RtpSession {
             return None;
         }
         buf.clear();
+        buf.reserve(BYE_COMPOUND_BYTES + self.cname.len());
         let cname = std::mem::take(&mut self.cname);
         let written = self.write_rtcp_bye(now, &cname, buf);
         self.cname = cname;

@@ -41,7 +41,7 @@ pub use reason::default_reason;
 pub(crate) use response_template::ResponseTemplate;
 #[cfg(feature = "rsip")]
 pub use rsip_conv::write_rsip;
-pub(crate) use serialize::{ip_text, write_ip, write_u64};
+pub(crate) use serialize::{write_ip, write_u64, Ipv4Text};
 pub use transport::Transport;
 pub use uri::{Host, OwnedUri, Param, ParamIter, Params, Scheme, Uri};
 pub use views::{

@@ -5,7 +5,7 @@
 //! byte-exact (name and value, folds included), `Content-Length` recomputed from the body
 //! and written last, then the body byte-exact.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use super::header::HeaderName;
 use super::message::{value_is_lws, Message, StartLine};
@@ -140,29 +140,63 @@ pub(crate) fn write_u16(out: &mut Vec<u8>, n: u16) {
 /// which gives its canonical form (RFC 5952).
 pub(crate) fn write_ip(out: &mut Vec<u8>, ip: IpAddr) {
     match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
-                }
-                write_u64(out, u64::from(octet));
-            }
-        }
+        IpAddr::V4(v4) => out.extend_from_slice(Ipv4Text::new(v4).as_bytes()),
         IpAddr::V6(v6) => out.extend_from_slice(v6.to_string().as_bytes()),
     }
 }
 
-/// An IP address as text, as [`write_ip`] writes it.
-pub(crate) fn ip_text(ip: IpAddr) -> String {
-    let mut out = Vec::with_capacity(15);
-    write_ip(&mut out, ip);
-    // `write_ip` writes ASCII only.
-    String::from_utf8(out).unwrap_or_default()
+/// An IPv4 address as dotted-decimal text, kept on the stack: what [`write_ip`] writes
+/// for one, for a caller that needs it as a `&str` (a transaction key, a Call-ID) without
+/// allocating a `String`.
+pub(crate) struct Ipv4Text {
+    bytes: [u8; 15],
+    len: usize,
+}
+
+impl Ipv4Text {
+    pub(crate) fn new(ip: Ipv4Addr) -> Self {
+        let mut bytes = [0u8; 15];
+        let mut len = 0;
+        for (i, octet) in ip.octets().into_iter().enumerate() {
+            if i > 0 {
+                bytes[len] = b'.';
+                len += 1;
+            }
+            if octet >= 100 {
+                bytes[len] = b'0' + octet / 100;
+                len += 1;
+            }
+            if octet >= 10 {
+                bytes[len] = b'0' + octet / 10 % 10;
+                len += 1;
+            }
+            bytes[len] = b'0' + octet % 10;
+            len += 1;
+        }
+        Ipv4Text { bytes, len }
+    }
+
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // `new` writes digits and dots only.
+        std::str::from_utf8(self.as_bytes()).expect("ASCII digits and dots")
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_text_is_dotted_decimal_without_leading_zeros() {
+        for ip in ["0.0.0.0", "10.9.100.255", "127.0.0.1", "192.168.1.20"] {
+            let addr: Ipv4Addr = ip.parse().unwrap();
+            assert_eq!(Ipv4Text::new(addr).as_str(), ip);
+        }
+    }
 
     #[test]
     fn folded_values_are_unfolded_and_plain_runs_kept() {

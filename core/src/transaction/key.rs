@@ -31,6 +31,8 @@
 
 use std::fmt;
 
+use smallvec::{Array, SmallVec};
+
 use crate::sip::{Method, Transport};
 
 /// The magic cookie that starts every RFC 3261 branch (§8.1.1.7).
@@ -44,7 +46,7 @@ pub struct ClientKey {
     /// strings (branches share their first seven bytes). It only orders keys inside
     /// the maps; no output depends on that order.
     digest: u64,
-    branch: Box<str>,
+    branch: KeyText<[u8; 24]>,
     seq: u32,
     method: Method,
 }
@@ -60,7 +62,7 @@ impl ClientKey {
             .finish();
         ClientKey {
             digest,
-            branch: branch.into(),
+            branch: KeyText::from(branch),
             seq,
             method: cseq_method,
         }
@@ -68,7 +70,7 @@ impl ClientKey {
 
     /// The top Via branch.
     pub fn branch(&self) -> &str {
-        &self.branch
+        self.branch.as_str()
     }
 
     /// The CSeq method.
@@ -79,7 +81,7 @@ impl ClientKey {
 
 impl fmt::Debug for ClientKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{} {}", self.branch, self.seq, self.method)
+        write!(f, "{}/{} {}", self.branch(), self.seq, self.method)
     }
 }
 
@@ -95,15 +97,9 @@ impl SentBy {
     /// A sent-by from the Via's host and optional port, on `transport` (which decides
     /// the default port: 5061 for TLS, 443 for WSS, 80 for WS, otherwise 5060).
     pub fn new(host: &str, port: Option<u16>, transport: &Transport) -> Self {
-        let default_port = match transport {
-            Transport::Tls => 5061,
-            Transport::Wss => 443,
-            Transport::Ws => 80,
-            _ => 5060,
-        };
         SentBy {
             host: host.to_ascii_lowercase().into(),
-            port: port.unwrap_or(default_port),
+            port: port.unwrap_or_else(|| default_port(transport)),
         }
     }
 
@@ -166,13 +162,74 @@ pub(crate) struct ServerMatch {
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum MatchFields {
     /// §17.2.3: branch, sent-by, method (ACK as INVITE).
-    Rfc3261 {
-        branch: Box<str>,
-        sent_by: SentBy,
-        method: Method,
-    },
+    Rfc3261(Rfc3261Match),
     /// §17.2.3, the RFC 2543 fallback.
     Rfc2543(Box<LegacyMatch>),
+}
+
+/// The RFC 3261 fields. The branch and the lower-cased sent-by host are kept as one text,
+/// inline when they fit (our own branch and an IPv4 host do).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Rfc3261Match {
+    /// The branch followed by the host.
+    branch_and_host: KeyText<[u8; 32]>,
+    branch_len: usize,
+    port: u16,
+    method: Method,
+}
+
+impl Rfc3261Match {
+    /// The fields from the top Via's `branch` and sent-by (`host`, lower-cased here, and
+    /// `port`, default filled in) and the request's `method` (ACK counted as INVITE).
+    fn new(branch: &str, host: &str, port: u16, method: &Method) -> Self {
+        let mut branch_and_host = KeyText::from(branch);
+        branch_and_host.push_lowercase(host);
+        Rfc3261Match {
+            branch_and_host,
+            branch_len: branch.len(),
+            port,
+            method: matching_method(method),
+        }
+    }
+
+    fn branch(&self) -> &str {
+        &self.branch_and_host.as_str()[..self.branch_len]
+    }
+
+    fn host(&self) -> &str {
+        &self.branch_and_host.as_str()[self.branch_len..]
+    }
+}
+
+/// The text of a key: inline up to the array's length, on the heap beyond. A key is made
+/// for every message received and for every request sent, and cloned into the layer's
+/// index; inline, that costs no allocation, and a key's memory stays what a boxed string
+/// and its bytes took.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+struct KeyText<A: Array<Item = u8>>(SmallVec<A>);
+
+impl<A: Array<Item = u8>> KeyText<A> {
+    fn as_str(&self) -> &str {
+        // Only ever extended with whole `str`s, ASCII-lower-cased at most.
+        std::str::from_utf8(&self.0).expect("key text is UTF-8")
+    }
+
+    /// Appends `s` with ASCII letters lower-cased.
+    fn push_lowercase(&mut self, s: &str) {
+        self.0.extend(s.bytes().map(|b| b.to_ascii_lowercase()));
+    }
+}
+
+impl<A: Array<Item = u8>> From<&str> for KeyText<A> {
+    fn from(s: &str) -> Self {
+        KeyText(SmallVec::from_slice(s.as_bytes()))
+    }
+}
+
+impl<A: Array<Item = u8>> fmt::Debug for KeyText<A> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// The RFC 2543 fallback fields.
@@ -192,11 +249,17 @@ impl ServerKey {
     /// magic cookie, the RFC 2543 fallback otherwise.
     pub fn new(fields: &RequestFields<'_>) -> Self {
         match fields.branch {
-            Some(branch) if branch.starts_with(MAGIC_COOKIE) => ServerKey::rfc3261(
-                fields.method.clone(),
-                branch,
-                SentBy::new(fields.sent_by_host, fields.sent_by_port, fields.transport),
-            ),
+            Some(branch) if branch.starts_with(MAGIC_COOKIE) => ServerKey {
+                matching: ServerMatch::new(MatchFields::Rfc3261(Rfc3261Match::new(
+                    branch,
+                    fields.sent_by_host,
+                    fields
+                        .sent_by_port
+                        .unwrap_or_else(|| default_port(fields.transport)),
+                    fields.method,
+                ))),
+                method: fields.method.clone(),
+            },
             _ => ServerKey {
                 matching: ServerMatch::new(MatchFields::Rfc2543(Box::new(LegacyMatch {
                     request_uri: fields.request_uri.into(),
@@ -215,11 +278,12 @@ impl ServerKey {
     /// An RFC 3261 key from its three parts (the caller has checked the magic cookie).
     pub fn rfc3261(method: Method, branch: &str, sent_by: SentBy) -> Self {
         ServerKey {
-            matching: ServerMatch::new(MatchFields::Rfc3261 {
-                branch: branch.into(),
-                sent_by,
-                method: matching_method(&method),
-            }),
+            matching: ServerMatch::new(MatchFields::Rfc3261(Rfc3261Match::new(
+                branch,
+                &sent_by.host,
+                sent_by.port,
+                &method,
+            ))),
             method,
         }
     }
@@ -231,7 +295,7 @@ impl ServerKey {
 
     /// Whether the key uses RFC 3261 matching (false: the RFC 2543 fallback).
     pub fn is_rfc3261(&self) -> bool {
-        matches!(self.matching.fields, MatchFields::Rfc3261 { .. })
+        matches!(self.matching.fields, MatchFields::Rfc3261(_))
     }
 
     /// For a CANCEL, the key of the INVITE it cancels (§9.2: every matching field equal
@@ -242,7 +306,7 @@ impl ServerKey {
         }
         let mut fields = self.matching.fields.clone();
         match &mut fields {
-            MatchFields::Rfc3261 { method, .. } => *method = Method::Invite,
+            MatchFields::Rfc3261(rfc3261) => rfc3261.method = Method::Invite,
             MatchFields::Rfc2543(legacy) => legacy.method = Method::Invite,
         }
         Some(ServerKey {
@@ -278,13 +342,9 @@ impl ServerKey {
 impl fmt::Debug for ServerKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.matching.fields {
-            MatchFields::Rfc3261 {
-                branch, sent_by, ..
-            } => write!(
-                f,
-                "{} {}@{}:{}",
-                self.method, branch, sent_by.host, sent_by.port
-            ),
+            MatchFields::Rfc3261(m) => {
+                write!(f, "{} {}@{}:{}", self.method, m.branch(), m.host(), m.port)
+            }
             MatchFields::Rfc2543(l) => write!(
                 f,
                 "{} rfc2543 {} cseq {} call-id {}",
@@ -297,15 +357,11 @@ impl fmt::Debug for ServerKey {
 impl ServerMatch {
     fn new(fields: MatchFields) -> Self {
         let digest = match &fields {
-            MatchFields::Rfc3261 {
-                branch,
-                sent_by,
-                method,
-            } => Digest::new()
-                .str(branch)
-                .str(&sent_by.host)
-                .u64(u64::from(sent_by.port))
-                .str(method.as_str()),
+            MatchFields::Rfc3261(m) => Digest::new()
+                .str(m.branch())
+                .str(m.host())
+                .u64(u64::from(m.port))
+                .str(m.method.as_str()),
             MatchFields::Rfc2543(l) => Digest::new()
                 .str(&l.request_uri)
                 .str(l.from_tag.as_deref().unwrap_or(""))
@@ -350,6 +406,17 @@ impl Digest {
 
     fn finish(self) -> u64 {
         self.0
+    }
+}
+
+/// The port a sent-by without one means on `transport`: 5061 for TLS, 443 for WSS, 80
+/// for WS, otherwise 5060.
+fn default_port(transport: &Transport) -> u16 {
+    match transport {
+        Transport::Tls => 5061,
+        Transport::Wss => 443,
+        Transport::Ws => 80,
+        _ => 5060,
     }
 }
 
