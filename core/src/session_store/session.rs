@@ -315,10 +315,10 @@ impl Session {
             let mux = call.negotiated.as_ref().is_some_and(|n| n.rtcp_mux);
             // Nothing is sent before the stream's own timeout (it covers the next packet
             // and the next report), so a buffer is lent only when one may be due.
-            let due = media.poll_timeout().is_some_and(|at| at <= now);
-            let mut buf = match due {
-                true => Vec::with_capacity(256),
-                false => Vec::new(),
+            let mut buf = if media.poll_timeout().is_some_and(|at| at <= now) {
+                Vec::with_capacity(256)
+            } else {
+                Vec::new()
             };
             while let Some(t) = media.poll_transmit(now, &mut buf) {
                 let payload = std::mem::replace(&mut buf, Vec::with_capacity(256));
