@@ -44,18 +44,36 @@ fn sessionctl(args: &[&str], stdin: Option<&[u8]>) -> Output {
     child.wait_with_output().expect("sessionctl runs")
 }
 
-fn temp_file(name: &str, bytes: &[u8]) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("sessionctl-parse-{}", std::process::id()));
+/// A file in a directory of its own, both removed when dropped.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+        if let Some(dir) = self.0.parent() {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+fn temp_file(name: &str, bytes: &[u8]) -> TempFile {
+    let dir = std::env::temp_dir().join(format!("sessionctl-parse-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, bytes).unwrap();
-    path
+    TempFile(path)
 }
 
 #[test]
 fn parses_a_file_and_prints_it_normalised() {
     let path = temp_file("ok.sip", OPTIONS);
-    let out = sessionctl(&["parse", path.to_str().unwrap()], None);
+    let out = sessionctl(&["parse", path.path()], None);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -83,7 +101,7 @@ fn a_malformed_message_exits_1_with_the_error_on_stderr() {
     assert!(err.contains("line 3: header has no colon"), "{err}");
 
     let path = temp_file("bad.sip", BROKEN);
-    let out = sessionctl(&["parse", path.to_str().unwrap()], None);
+    let out = sessionctl(&["parse", path.path()], None);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad.sip"));
 }
