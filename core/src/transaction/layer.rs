@@ -435,6 +435,11 @@ impl TransactionLayer {
         self.deadlines.first().map(|&(at, _)| at)
     }
 
+    /// Gives back the room the output queue grew to (see `Endpoint::shrink_to_fit`).
+    pub fn shrink_to_fit(&mut self) {
+        self.outputs.shrink_to_fit();
+    }
+
     /// The next output, oldest first; drain until `None` after every input.
     pub fn poll_output(&mut self) -> Option<TransactionOutput> {
         crate::driver::pop_trimmed(&mut self.outputs)

@@ -48,8 +48,23 @@ mod sharding;
 /// Session events kept for the application before the oldest are dropped.
 const MAX_QUEUED_EVENTS: usize = 4096;
 
-/// Entries the event and resolve queues keep room for once a burst is over.
-const QUEUE_KEPT: usize = 64;
+/// How long the endpoint stays idle before [`Core::on_idle`]'s hook runs. The last
+/// frees of a burst come after the endpoint goes idle: the sockets it closed then are
+/// released by the runtime's reactor on its next turn (tokio frees a registration only
+/// then: after a flood, some 800 of them), and the application is still taking the last
+/// events. Memory given back before those frees would leave their pages resident.
+const IDLE_SETTLE: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Where the endpoint stands on the way to the idle hook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quiet {
+    /// It had work at the last check (sessions, transactions or timers).
+    Busy,
+    /// Idle since the burst ended; the hook runs at this instant if it still is.
+    Settling(Instant),
+    /// Idle, and the hook has run (or there was no burst).
+    Settled,
+}
 
 /// What [`Core::on_idle`] calls each time the endpoint goes idle after work.
 #[derive(Clone)]
@@ -186,8 +201,8 @@ pub struct Core<R: Io> {
     /// Called when the endpoint goes idle after work ([`Core::on_idle`]), when the closed
     /// calls' counters are forgotten too.
     on_idle: Option<IdleHook>,
-    /// The endpoint had work at the last check (sessions, transactions or timers).
-    busy: bool,
+    /// Whether the endpoint had work, and when the idle hook is due.
+    quiet: Quiet,
     /// What the endpoint was last told of SIP's send queue
     /// (`Endpoint::set_send_backlogged`).
     send_backlogged: bool,
@@ -282,7 +297,7 @@ impl<R: Io> Core<R> {
             metrics: None,
             recording: None,
             on_idle: None,
-            busy: false,
+            quiet: Quiet::Settled,
             send_backlogged: false,
             cluster: None,
             sharded: shard.map(sharding::Sharded::new),
@@ -310,9 +325,10 @@ impl<R: Io> Core<R> {
 
     /// Calls `hook` each time the endpoint goes idle after work (no session, transaction
     /// or timer left, [`Endpoint::is_idle`]): once a burst of calls has ended and its
-    /// transactions have absorbed their last retransmissions. For a process that wants to
-    /// give memory back to the system then (`sessionctl` trims glibc's heap); the check
-    /// runs at each [`Core::handle_timeout`], and an endpoint with work always has a timer.
+    /// transactions have absorbed their last retransmissions, and the endpoint has then
+    /// stayed idle for [`IDLE_SETTLE`]. For a process that wants to give memory back to
+    /// the system then (`sessionctl` asks its allocator to); the check runs at each
+    /// [`Core::handle_timeout`], and an endpoint with work always has a timer.
     pub fn on_idle(&mut self, hook: IdleHook) {
         self.on_idle = Some(hook);
     }
@@ -549,6 +565,10 @@ impl<R: Io> Core<R> {
             self.idle.next_expiry(),
             self.metrics.map(|m| m.next()),
             self.cluster.as_ref().map(Member::next_timeout),
+            match self.quiet {
+                Quiet::Settling(at) => Some(at),
+                Quiet::Busy | Quiet::Settled => None,
+            },
         ]
         .into_iter()
         .flatten()
@@ -571,20 +591,20 @@ impl<R: Io> Core<R> {
         if self.cluster.as_ref().is_some_and(|c| c.due(now)) {
             self.sync_cluster(now);
         }
-        let idle = self.endpoint.is_idle();
-        if idle && self.busy {
-            // A burst is over: what was kept of it goes, then the application's hook.
-            self.media.forget_closed();
-            self.empty_pool();
-            // What is still queued survives the burst, and in a queue grown by it would
-            // pin pages of the heap it grew (a few hundred KB after a flood).
-            self.events.shrink_to(QUEUE_KEPT);
-            self.queries.shrink_to(QUEUE_KEPT);
-            if let Some(hook) = &self.on_idle {
-                (hook.0)();
+        self.quiet = match (self.endpoint.is_idle(), self.quiet) {
+            (false, _) => Quiet::Busy,
+            (true, Quiet::Busy) => {
+                self.forget_burst();
+                Quiet::Settling(now + IDLE_SETTLE)
             }
-        }
-        self.busy = !idle;
+            (true, Quiet::Settling(at)) if at <= now => {
+                if let Some(hook) = &self.on_idle {
+                    (hook.0)();
+                }
+                Quiet::Settled
+            }
+            (true, quiet) => quiet,
+        };
         if self.metrics.as_mut().is_some_and(|m| m.due(now)) {
             let open = metrics::Open {
                 rtp_sockets: self.media.len(),
@@ -592,6 +612,17 @@ impl<R: Io> Core<R> {
             };
             metrics::publish(&self.endpoint, &self.stats, open);
         }
+    }
+
+    /// A burst is over: what was kept of it goes.
+    fn forget_burst(&mut self) {
+        self.media.forget_closed();
+        self.empty_pool();
+        // What is still queued survives the burst, and in a queue grown by it would pin
+        // pages of the heap it grew (a few hundred KB after a flood).
+        self.endpoint.shrink_to_fit();
+        self.events.shrink_to_fit();
+        self.queries.shrink_to_fit();
     }
 
     /// Drains the endpoint's outputs: transmits, media requests, events.
