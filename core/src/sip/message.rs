@@ -27,7 +27,7 @@ use super::error::{ParseError, ParseErrorKind, ParseLimits, UriError, ValueError
 use super::header::HeaderName;
 use super::method::Method;
 use super::name_addr::{Contact, NameAddr};
-use super::text::{find, is_lws, is_token, split_outside, trim_lws};
+use super::text::{find, is_lws, is_token, is_token_char, split_outside, trim_lws};
 use super::uri::Uri;
 use super::views::{
     parse_call_id, parse_content_length, parse_expires, parse_max_forwards, CSeq, MediaType, Via,
@@ -390,6 +390,9 @@ impl<'a> Iterator for HeaderValues<'a, '_> {
 /// The parse of one message, in steps.
 struct Parser<'a, 'l> {
     input: &'a [u8],
+    /// The longest UTF-8 prefix of `input`, validated once: the start line and the header
+    /// lines inside it are sliced from it instead of each being validated on its own.
+    text: &'a str,
     limits: &'l ParseLimits,
     strict: bool,
     /// First failed strict-only check; reported after the lenient part succeeded.
@@ -400,6 +403,7 @@ impl<'a, 'l> Parser<'a, 'l> {
     fn new(input: &'a [u8], limits: &'l ParseLimits, strict: bool) -> Self {
         Parser {
             input,
+            text: "",
             limits,
             strict,
             deferred: None,
@@ -412,9 +416,18 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
     }
 
+    /// The input's bytes `start..end` as text: a slice of the validated prefix when they lie
+    /// in it, else validated here (which then fails, with the error a reader reports).
+    fn text_of(&self, start: usize, end: usize) -> Result<&'a str, std::str::Utf8Error> {
+        match self.text.get(start..end) {
+            Some(text) => Ok(text),
+            None => std::str::from_utf8(&self.input[start..end]),
+        }
+    }
+
     /// The first line (after leading CRLFs): its text, its start offset, its line
     /// number, and where the next line begins.
-    fn first_line(&self) -> Result<(&'a str, usize, u32, usize), ParseError> {
+    fn first_line(&mut self) -> Result<(&'a str, usize, u32, usize), ParseError> {
         let input = self.input;
         if input.len() > self.limits.max_message_bytes {
             return Err(ParseError::new(
@@ -425,6 +438,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 0,
             ));
         }
+        self.text = utf8_prefix(input);
         let mut start = 0;
         let mut line: u32 = 1;
         while start < input.len() && matches!(input[start], b'\r' | b'\n') {
@@ -441,7 +455,8 @@ impl<'a, 'l> Parser<'a, 'l> {
             input.len(),
             0,
         ))?;
-        let first = std::str::from_utf8(&input[start..first_end])
+        let first = self
+            .text_of(start, first_end)
             .map_err(|e| ParseError::new(ParseErrorKind::NotUtf8, start + e.valid_up_to(), line))?;
         Ok((first, start, line, pos))
     }
@@ -780,7 +795,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 limit: self.limits.max_header_line_bytes,
             }));
         }
-        let raw = std::str::from_utf8(&self.input[offset..end]).map_err(|e| {
+        let raw = self.text_of(offset, end).map_err(|e| {
             let bad = offset + e.valid_up_to();
             let folds = self.input[offset..bad]
                 .iter()
@@ -788,18 +803,43 @@ impl<'a, 'l> Parser<'a, 'l> {
                 .count();
             ParseError::new(ParseErrorKind::NotUtf8, bad, line + folds as u32)
         })?;
-        let colon = find(raw, b':').ok_or(err(ParseErrorKind::HeaderWithoutColon))?;
-        let raw_name = raw[..colon].trim_end_matches([' ', '\t']);
-        if !is_token(raw_name) {
-            return Err(err(ParseErrorKind::BadHeaderName));
-        }
+        let (raw_name, value) = split_header(raw).map_err(err)?;
         Ok(Header {
             name: HeaderName::parse(raw_name),
             raw_name,
-            value: trim_lws(&raw[colon + 1..]),
+            value: trim_lws(value),
             line,
             offset,
         })
+    }
+}
+
+/// Splits a header line into its name and the value after the colon. A well-formed line is
+/// read in one walk: a token, SP/HTAB, the colon. Any other line is told apart as a
+/// reader would: no colon at all, or a name before the first colon that is no token.
+fn split_header(raw: &str) -> Result<(&str, &str), ParseErrorKind> {
+    let b = raw.as_bytes();
+    let name_end = b.iter().position(|&c| !is_token_char(c)).unwrap_or(b.len());
+    let colon = b[name_end..]
+        .iter()
+        .position(|&c| !matches!(c, b' ' | b'\t'))
+        .map_or(b.len(), |i| name_end + i);
+    if name_end > 0 && b.get(colon) == Some(&b':') {
+        return Ok((&raw[..name_end], &raw[colon + 1..]));
+    }
+    Err(match find(raw, b':') {
+        Some(_) => ParseErrorKind::BadHeaderName,
+        None => ParseErrorKind::HeaderWithoutColon,
+    })
+}
+
+/// The longest prefix of `input` that is UTF-8. A datagram is usually text through to its
+/// end, so one validation of the whole costs less than one per line; a body that is not
+/// text ends the prefix there, and is validated once more only up to that point.
+fn utf8_prefix(input: &[u8]) -> &str {
+    match std::str::from_utf8(input) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&input[..e.valid_up_to()]).unwrap_or_default(),
     }
 }
 

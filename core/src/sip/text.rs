@@ -26,27 +26,65 @@ pub(crate) fn trim_lws(s: &str) -> &str {
     &s[start..end]
 }
 
+/// A set of bytes as a 256-entry table, built at compile time from a predicate: the scans
+/// that run over every byte of a URI, a parameter or a Call-ID test membership with one
+/// load instead of a chain of comparisons.
+macro_rules! byte_set {
+    (|$b:ident| $member:expr) => {{
+        let mut table = [false; 256];
+        let mut i = 0;
+        while i < 256 {
+            let $b = i as u8;
+            table[i] = $member;
+            i += 1;
+        }
+        ByteSet(table)
+    }};
+}
+
+pub(crate) use byte_set;
+
+/// A set of bytes; see [`byte_set!`].
+pub(crate) struct ByteSet(pub(super) [bool; 256]);
+
+impl ByteSet {
+    /// Whether `b` is in the set.
+    #[inline]
+    pub(crate) fn contains(&self, b: u8) -> bool {
+        self.0[usize::from(b)]
+    }
+
+    /// Whether any byte of `s` is in the set.
+    #[inline]
+    pub(crate) fn any_in(&self, s: &str) -> bool {
+        s.bytes().any(|b| self.contains(b))
+    }
+}
+
+/// RFC 3261 `token` characters.
+const TOKEN_CHARS: ByteSet = byte_set!(|b| b.is_ascii_alphanumeric()
+    || matches!(
+        b,
+        b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+    ));
+
+/// SP, the controls (HTAB, CR and LF among them) and DEL: no Call-ID, parameter name or
+/// unquoted parameter value holds one (RFC 3261 §25.1, RFC 5234 CTL).
+pub(crate) const SPACE_OR_CTL: ByteSet = byte_set!(|b| b <= b' ' || b == 0x7f);
+
+/// What a parameter name may not hold: [`SPACE_OR_CTL`] and `"`.
+pub(crate) const NOT_IN_PARAM_NAME: ByteSet = byte_set!(|b| b <= b' ' || b == 0x7f || b == b'"');
+
+/// What a URI, or an unquoted parameter value, may not hold: [`SPACE_OR_CTL`] and the
+/// delimiters `"`, `<` and `>` of the header around it.
+pub(crate) const NOT_IN_URI: ByteSet =
+    byte_set!(|b| b <= b' ' || b == 0x7f || matches!(b, b'"' | b'<' | b'>'));
+
 /// Whether `b` is an RFC 3261 `token` character.
 #[inline]
 pub(crate) fn is_token_char(b: u8) -> bool {
-    TOKEN_CHARS[usize::from(b)]
+    TOKEN_CHARS.contains(b)
 }
-
-/// RFC 3261 `token` characters, as a table: one load per byte on the hot path.
-const TOKEN_CHARS: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        table[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
-            );
-        i += 1;
-    }
-    table
-};
 
 /// Whether `s` is a non-empty RFC 3261 `token`.
 #[inline]

@@ -5,7 +5,7 @@
 
 use super::error::ValueError;
 use super::method::Method;
-use super::text::{is_lws, is_token, parse_decimal, trim_lws};
+use super::text::{is_lws, is_token, parse_decimal, trim_lws, SPACE_OR_CTL};
 use super::transport::Transport;
 use super::uri::{split_host_port, Host, Params};
 
@@ -181,7 +181,7 @@ pub fn parse_call_id(value: &str) -> Result<&str, ValueError> {
     if s.is_empty() {
         return Err(ValueError::Empty);
     }
-    if s.bytes().any(|b| is_lws(b) || b < 0x20 || b == 0x7f) {
+    if SPACE_OR_CTL.any_in(s) {
         return Err(ValueError::TrailingGarbage);
     }
     Ok(s)
