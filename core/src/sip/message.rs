@@ -27,7 +27,7 @@ use super::error::{ParseError, ParseErrorKind, ParseLimits, UriError, ValueError
 use super::header::HeaderName;
 use super::method::Method;
 use super::name_addr::{Contact, NameAddr};
-use super::text::{find, is_lws, is_token, is_token_char, split_outside, trim_lws};
+use super::text::{find, find_any, is_lws, is_token, is_token_char, split_outside, trim_lws};
 use super::uri::Uri;
 use super::views::{
     parse_call_id, parse_content_length, parse_expires, parse_max_forwards, CSeq, MediaType, Via,
@@ -862,38 +862,13 @@ fn is_version(v: &str) -> bool {
 /// The line starting at `pos`: (end of its text, CR excluded; start of the next line).
 /// `None` when no LF follows.
 fn next_line(input: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let nl = pos + find_byte(&input[pos..], b'\n')?;
+    let nl = pos + find_any(&input[pos..], [b'\n'])?;
     let end = if nl > pos && input[nl - 1] == b'\r' {
         nl - 1
     } else {
         nl
     };
     Some((end, nl + 1))
-}
-
-/// Index of the first `needle` in `hay`, eight bytes at a time.
-pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO * u64::from(needle);
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ pattern;
-        // A zero byte in x is a match; the lowest flagged byte is always a true match.
-        let found = x.wrapping_sub(LO) & !x & HI;
-        if found != 0 {
-            return Some(base + (found.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == needle)
-        .map(|i| base + i)
 }
 
 /// Whether `b` is whitespace inside a header value (re-exported for the serializer).
