@@ -694,10 +694,8 @@ impl<'a, 'l> Parser<'a, 'l> {
             }));
         }
         let bad = ParseError::new(ParseErrorKind::BadRequestLine, offset, line);
-        let mut parts = text.splitn(3, ' ');
-        let method = parts.next().unwrap_or("");
-        let uri = parts.next().unwrap_or("");
-        let version = parts.next().unwrap_or("");
+        let (method, rest) = split_at_space(text);
+        let (uri, version) = split_at_space(rest);
         if !is_token(method) || uri.is_empty() || !is_version(version) {
             return Err(bad);
         }
@@ -843,6 +841,14 @@ fn utf8_prefix(input: &[u8]) -> &str {
     }
 }
 
+/// `s` split at its first space (the space dropped); all of `s` and `""` when it has none.
+fn split_at_space(s: &str) -> (&str, &str) {
+    match find(s, b' ') {
+        Some(sp) => (&s[..sp], &s[sp + 1..]),
+        None => (s, ""),
+    }
+}
+
 /// Whether `v` is `SIP/1*DIGIT.1*DIGIT` (the protocol name case-insensitive).
 fn is_version(v: &str) -> bool {
     let Some(num) = v
@@ -852,9 +858,10 @@ fn is_version(v: &str) -> bool {
     else {
         return false;
     };
-    let Some((major, minor)) = num.split_once('.') else {
+    let Some(dot) = find(num, b'.') else {
         return false;
     };
+    let (major, minor) = (&num[..dot], &num[dot + 1..]);
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     digits(major) && digits(minor)
 }

@@ -162,38 +162,33 @@ impl<'a> Iterator for SplitOutside<'a> {
     }
 }
 
-/// Index of the first `sep` in `s` outside quotes and angle brackets.
+/// Index of the first `sep` in `s` outside quotes and angle brackets. It jumps from one
+/// byte that matters to the next (the separator, a quote, a bracket) with [`find_any`]
+/// rather than walking every byte: a quote opens inside angle brackets too, and a
+/// backslash inside quotes escapes the byte after it.
 pub(crate) fn find_outside(s: &str, sep: u8) -> Option<usize> {
     let b = s.as_bytes();
-    // Fast path: most values hold no quotes or brackets before the separator.
-    let mut i = find_any(b, [sep, b'"', b'<'])?;
-    if b[i] == sep {
-        return Some(i);
-    }
-    let mut in_quote = false;
+    let mut i = 0;
     let mut in_angle = false;
-    while i < b.len() {
-        let c = b[i];
-        if in_quote {
-            if c == b'\\' {
-                i += 1;
-            } else if c == b'"' {
-                in_quote = false;
-            }
-        } else if c == b'"' {
-            in_quote = true;
-        } else if in_angle {
-            if c == b'>' {
+    loop {
+        i += if in_angle {
+            find_any(&b[i..], [b'"', b'>'])?
+        } else {
+            find_any(&b[i..], [sep, b'"', b'<'])?
+        };
+        match b[i] {
+            b'"' => i += quoted_end(&s[i..])?,
+            b'>' if in_angle => {
                 in_angle = false;
+                i += 1;
             }
-        } else if c == b'<' && sep != b'<' {
-            in_angle = true;
-        } else if c == sep {
-            return Some(i);
+            c if c == sep => return Some(i),
+            _ => {
+                in_angle = true;
+                i += 1;
+            }
         }
-        i += 1;
     }
-    None
 }
 
 /// If `s` starts with a quoted string, returns the index just past its closing quote.
@@ -235,6 +230,17 @@ mod tests {
     fn split_outside_ignores_separators_in_quotes_and_angles() {
         let parts: Vec<&str> = split_outside(r#""a, b" <sip:x;y,z>, c;d="e;f", g"#, b',').collect();
         assert_eq!(parts, [r#""a, b" <sip:x;y,z>"#, r#" c;d="e;f""#, " g"]);
+    }
+
+    #[test]
+    fn find_outside_follows_quotes_inside_brackets_escapes_and_unterminated_values() {
+        assert_eq!(find_outside(r#"<sip:a"b,>",c>,d"#, b','), Some(14));
+        assert_eq!(find_outside(r#""a\",b",c"#, b','), Some(7));
+        assert_eq!(find_outside(r#""<" x<y"#, b'<'), Some(5));
+        assert_eq!(find_outside("a>,b", b'>'), Some(1));
+        assert_eq!(find_outside("<a,b", b','), None);
+        assert_eq!(find_outside(r#""a,b"#, b','), None);
+        assert_eq!(find_outside(r#""a\"#, b','), None);
     }
 
     #[test]
