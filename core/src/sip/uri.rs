@@ -6,7 +6,11 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::error::UriError;
-use super::text::{byte_set, find, trim_lws, ByteSet, NOT_IN_PARAM_NAME, NOT_IN_URI};
+use super::text::{byte_set, find, find_any, trim_lws, ByteSet, NOT_IN_PARAM_NAME, NOT_IN_URI};
+
+/// What a scheme is written with after its first letter (RFC 3986 §3.1).
+const SCHEME_CHARS: ByteSet =
+    byte_set!(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
 
 /// What a domain name is written with: letters, digits, `-` and `.`.
 const HOST_NAME_CHARS: ByteSet = byte_set!(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
@@ -134,9 +138,7 @@ impl<'a> Uri<'a> {
             .bytes()
             .next()
             .is_some_and(|b| b.is_ascii_alphabetic())
-            && scheme_str
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+            && scheme_str.bytes().all(|b| SCHEME_CHARS.contains(b));
         if !valid_scheme {
             return Err(UriError::NoScheme);
         }
@@ -175,7 +177,7 @@ impl<'a> Uri<'a> {
             }
             None => rest,
         };
-        let (hostport, after) = match hostpart.bytes().position(|b| b == b';' || b == b'?') {
+        let (hostport, after) = match find_any(hostpart.as_bytes(), [b';', b'?']) {
             Some(i) => (&hostpart[..i], &hostpart[i..]),
             None => (hostpart, ""),
         };
