@@ -426,7 +426,8 @@ impl<'a, 'l> Parser<'a, 'l> {
     }
 
     /// The first line (after leading CRLFs): its text, its start offset, its line
-    /// number, and where the next line begins.
+    /// number, and where the next line begins. Validates the datagram's text first (the `text`
+    /// field), once its size is known to be within the limit.
     fn first_line(&mut self) -> Result<(&'a str, usize, u32, usize), ParseError> {
         let input = self.input;
         if input.len() > self.limits.max_message_bytes {
