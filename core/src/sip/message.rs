@@ -27,7 +27,7 @@ use super::error::{ParseError, ParseErrorKind, ParseLimits, UriError, ValueError
 use super::header::HeaderName;
 use super::method::Method;
 use super::name_addr::{Contact, NameAddr};
-use super::text::{find, is_lws, is_token, split_outside, trim_lws};
+use super::text::{find, find_any, is_lws, is_token, is_token_char, split_outside, trim_lws};
 use super::uri::Uri;
 use super::views::{
     parse_call_id, parse_content_length, parse_expires, parse_max_forwards, CSeq, MediaType, Via,
@@ -390,6 +390,9 @@ impl<'a> Iterator for HeaderValues<'a, '_> {
 /// The parse of one message, in steps.
 struct Parser<'a, 'l> {
     input: &'a [u8],
+    /// The longest UTF-8 prefix of `input`, validated once: the start line and the header
+    /// lines inside it are sliced from it instead of each being validated on its own.
+    text: &'a str,
     limits: &'l ParseLimits,
     strict: bool,
     /// First failed strict-only check; reported after the lenient part succeeded.
@@ -400,6 +403,7 @@ impl<'a, 'l> Parser<'a, 'l> {
     fn new(input: &'a [u8], limits: &'l ParseLimits, strict: bool) -> Self {
         Parser {
             input,
+            text: "",
             limits,
             strict,
             deferred: None,
@@ -412,9 +416,19 @@ impl<'a, 'l> Parser<'a, 'l> {
         }
     }
 
+    /// The input's bytes `start..end` as text: a slice of the validated prefix when they lie
+    /// in it, else validated here (which then fails, with the error a reader reports).
+    fn text_of(&self, start: usize, end: usize) -> Result<&'a str, std::str::Utf8Error> {
+        match self.text.get(start..end) {
+            Some(text) => Ok(text),
+            None => std::str::from_utf8(&self.input[start..end]),
+        }
+    }
+
     /// The first line (after leading CRLFs): its text, its start offset, its line
-    /// number, and where the next line begins.
-    fn first_line(&self) -> Result<(&'a str, usize, u32, usize), ParseError> {
+    /// number, and where the next line begins. Validates the datagram's text first (the `text`
+    /// field), once its size is known to be within the limit.
+    fn first_line(&mut self) -> Result<(&'a str, usize, u32, usize), ParseError> {
         let input = self.input;
         if input.len() > self.limits.max_message_bytes {
             return Err(ParseError::new(
@@ -425,6 +439,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 0,
             ));
         }
+        self.text = utf8_prefix(input);
         let mut start = 0;
         let mut line: u32 = 1;
         while start < input.len() && matches!(input[start], b'\r' | b'\n') {
@@ -441,7 +456,8 @@ impl<'a, 'l> Parser<'a, 'l> {
             input.len(),
             0,
         ))?;
-        let first = std::str::from_utf8(&input[start..first_end])
+        let first = self
+            .text_of(start, first_end)
             .map_err(|e| ParseError::new(ParseErrorKind::NotUtf8, start + e.valid_up_to(), line))?;
         Ok((first, start, line, pos))
     }
@@ -679,10 +695,8 @@ impl<'a, 'l> Parser<'a, 'l> {
             }));
         }
         let bad = ParseError::new(ParseErrorKind::BadRequestLine, offset, line);
-        let mut parts = text.splitn(3, ' ');
-        let method = parts.next().unwrap_or("");
-        let uri = parts.next().unwrap_or("");
-        let version = parts.next().unwrap_or("");
+        let (method, rest) = split_at_space(text);
+        let (uri, version) = split_at_space(rest);
         if !is_token(method) || uri.is_empty() || !is_version(version) {
             return Err(bad);
         }
@@ -780,7 +794,7 @@ impl<'a, 'l> Parser<'a, 'l> {
                 limit: self.limits.max_header_line_bytes,
             }));
         }
-        let raw = std::str::from_utf8(&self.input[offset..end]).map_err(|e| {
+        let raw = self.text_of(offset, end).map_err(|e| {
             let bad = offset + e.valid_up_to();
             let folds = self.input[offset..bad]
                 .iter()
@@ -788,18 +802,51 @@ impl<'a, 'l> Parser<'a, 'l> {
                 .count();
             ParseError::new(ParseErrorKind::NotUtf8, bad, line + folds as u32)
         })?;
-        let colon = find(raw, b':').ok_or(err(ParseErrorKind::HeaderWithoutColon))?;
-        let raw_name = raw[..colon].trim_end_matches([' ', '\t']);
-        if !is_token(raw_name) {
-            return Err(err(ParseErrorKind::BadHeaderName));
-        }
+        let (raw_name, value) = split_header(raw).map_err(err)?;
         Ok(Header {
             name: HeaderName::parse(raw_name),
             raw_name,
-            value: trim_lws(&raw[colon + 1..]),
+            value: trim_lws(value),
             line,
             offset,
         })
+    }
+}
+
+/// Splits a header line into its name and the value after the colon. A well-formed line is
+/// read in one walk: a token, SP/HTAB, the colon. Any other line is told apart as a
+/// reader would: no colon at all, or a name before the first colon that is no token.
+fn split_header(raw: &str) -> Result<(&str, &str), ParseErrorKind> {
+    let b = raw.as_bytes();
+    let name_end = b.iter().position(|&c| !is_token_char(c)).unwrap_or(b.len());
+    let colon = b[name_end..]
+        .iter()
+        .position(|&c| !matches!(c, b' ' | b'\t'))
+        .map_or(b.len(), |i| name_end + i);
+    if name_end > 0 && b.get(colon) == Some(&b':') {
+        return Ok((&raw[..name_end], &raw[colon + 1..]));
+    }
+    Err(match find(raw, b':') {
+        Some(_) => ParseErrorKind::BadHeaderName,
+        None => ParseErrorKind::HeaderWithoutColon,
+    })
+}
+
+/// The longest prefix of `input` that is UTF-8. A datagram is usually text through to its
+/// end, so one validation of the whole costs less than one per line; a body that is not
+/// text ends the prefix there, and is validated once more only up to that point.
+fn utf8_prefix(input: &[u8]) -> &str {
+    match std::str::from_utf8(input) {
+        Ok(text) => text,
+        Err(e) => std::str::from_utf8(&input[..e.valid_up_to()]).unwrap_or_default(),
+    }
+}
+
+/// `s` split at its first space (the space dropped); all of `s` and `""` when it has none.
+fn split_at_space(s: &str) -> (&str, &str) {
+    match find(s, b' ') {
+        Some(sp) => (&s[..sp], &s[sp + 1..]),
+        None => (s, ""),
     }
 }
 
@@ -812,9 +859,10 @@ fn is_version(v: &str) -> bool {
     else {
         return false;
     };
-    let Some((major, minor)) = num.split_once('.') else {
+    let Some(dot) = find(num, b'.') else {
         return false;
     };
+    let (major, minor) = (&num[..dot], &num[dot + 1..]);
     let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     digits(major) && digits(minor)
 }
@@ -822,38 +870,13 @@ fn is_version(v: &str) -> bool {
 /// The line starting at `pos`: (end of its text, CR excluded; start of the next line).
 /// `None` when no LF follows.
 fn next_line(input: &[u8], pos: usize) -> Option<(usize, usize)> {
-    let nl = pos + find_byte(&input[pos..], b'\n')?;
+    let nl = pos + find_any(&input[pos..], [b'\n'])?;
     let end = if nl > pos && input[nl - 1] == b'\r' {
         nl - 1
     } else {
         nl
     };
     Some((end, nl + 1))
-}
-
-/// Index of the first `needle` in `hay`, eight bytes at a time.
-pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let pattern = LO * u64::from(needle);
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
-        let x = u64::from_le_bytes(word) ^ pattern;
-        // A zero byte in x is a match; the lowest flagged byte is always a true match.
-        let found = x.wrapping_sub(LO) & !x & HI;
-        if found != 0 {
-            return Some(base + (found.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == needle)
-        .map(|i| base + i)
 }
 
 /// Whether `b` is whitespace inside a header value (re-exported for the serializer).

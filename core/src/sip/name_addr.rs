@@ -108,10 +108,11 @@ impl<'a> NameAddr<'a> {
 
 /// Checks header parameters in one pass and returns the `tag` value, if any.
 fn check_params<'a>(params: &Params<'a>) -> Result<Option<&'a str>, ValueError> {
-    if params.is_empty() {
+    let raw = trim_lws(params.as_str());
+    if raw.is_empty() {
         return Ok(None);
     }
-    if !trim_lws(params.as_str()).starts_with(';') {
+    if !raw.starts_with(';') {
         return Err(ValueError::BadParam);
     }
     let mut tag = None;

@@ -6,7 +6,14 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::error::UriError;
-use super::text::{find, is_lws, trim_lws};
+use super::text::{byte_set, find, find_any, trim_lws, ByteSet, NOT_IN_PARAM_NAME, NOT_IN_URI};
+
+/// What a scheme is written with after its first letter (RFC 3986 §3.1).
+const SCHEME_CHARS: ByteSet =
+    byte_set!(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+
+/// What a domain name is written with: letters, digits, `-` and `.`.
+const HOST_NAME_CHARS: ByteSet = byte_set!(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.');
 
 /// A URI scheme. Open: an unknown scheme is kept so that a UAS can answer 416.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -74,9 +81,7 @@ impl<'a> Host<'a> {
         if let Some(v4) = parse_ipv4(s) {
             return Ok(Host::Ipv4(v4));
         }
-        let ok = s
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+        let ok = s.bytes().all(|b| HOST_NAME_CHARS.contains(b))
             && s.as_bytes()[0] != b'.'
             && s.as_bytes()[0] != b'-';
         if ok {
@@ -124,9 +129,7 @@ pub struct Uri<'a> {
 impl<'a> Uri<'a> {
     /// Parses a URI. No whitespace, `<`, `>` or `"` may appear in it.
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
-        if s.bytes()
-            .any(|b| b <= b' ' || b == 0x7f || matches!(b, b'<' | b'>' | b'"'))
-        {
+        if NOT_IN_URI.any_in(s) {
             return Err(UriError::BadCharacter);
         }
         let colon = find(s, b':').ok_or(UriError::NoScheme)?;
@@ -135,9 +138,7 @@ impl<'a> Uri<'a> {
             .bytes()
             .next()
             .is_some_and(|b| b.is_ascii_alphabetic())
-            && scheme_str
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'-' | b'.'));
+            && scheme_str.bytes().all(|b| SCHEME_CHARS.contains(b));
         if !valid_scheme {
             return Err(UriError::NoScheme);
         }
@@ -176,7 +177,7 @@ impl<'a> Uri<'a> {
             }
             None => rest,
         };
-        let (hostport, after) = match hostpart.bytes().position(|b| b == b';' || b == b'?') {
+        let (hostport, after) = match find_any(hostpart.as_bytes(), [b';', b'?']) {
             Some(i) => (&hostpart[..i], &hostpart[i..]),
             None => (hostpart, ""),
         };
@@ -386,17 +387,12 @@ impl Param<'_> {
     /// quoted string or free of whitespace, quotes and brackets.
     pub(crate) fn is_valid(&self) -> bool {
         !self.name.is_empty()
-            && self
-                .name
-                .bytes()
-                .all(|b| !is_lws(b) && b != b'"' && !is_ctl(b))
+            && !NOT_IN_PARAM_NAME.any_in(self.name)
             && self.value.is_none_or(|v| {
                 if v.starts_with('"') {
                     super::text::quoted_end(v) == Some(v.len())
                 } else {
-                    !v.is_empty()
-                        && v.bytes()
-                            .all(|b| !is_lws(b) && !is_ctl(b) && !matches!(b, b'"' | b'<' | b'>'))
+                    !v.is_empty() && !NOT_IN_URI.any_in(v)
                 }
             })
     }
@@ -428,11 +424,6 @@ impl<'a> Iterator for ParamIter<'a> {
             },
         })
     }
-}
-
-/// A control character that is not whitespace (CR, LF and HTAB are handled as LWS).
-fn is_ctl(b: u8) -> bool {
-    (b < 0x20 && !matches!(b, b'\t' | b'\r' | b'\n')) || b == 0x7F
 }
 
 #[cfg(test)]

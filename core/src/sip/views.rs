@@ -5,7 +5,7 @@
 
 use super::error::ValueError;
 use super::method::Method;
-use super::text::{is_lws, is_token, parse_decimal, trim_lws};
+use super::text::{find, is_lws, is_token, parse_decimal, trim_lws, SPACE_OR_CTL};
 use super::transport::Transport;
 use super::uri::{split_host_port, Host, Params};
 
@@ -90,7 +90,7 @@ impl<'a> Via<'a> {
         if !rest.starts_with(is_lws_char) {
             return Err(ValueError::BadSentBy);
         }
-        let (sent_by, params) = match super::text::find(rest, b';') {
+        let (sent_by, params) = match find(rest, b';') {
             Some(i) => (&rest[..i], &rest[i..]),
             None => (rest, ""),
         };
@@ -181,7 +181,7 @@ pub fn parse_call_id(value: &str) -> Result<&str, ValueError> {
     if s.is_empty() {
         return Err(ValueError::Empty);
     }
-    if s.bytes().any(|b| is_lws(b) || b < 0x20 || b == 0x7f) {
+    if SPACE_OR_CTL.any_in(s) {
         return Err(ValueError::TrailingGarbage);
     }
     Ok(s)
@@ -226,11 +226,11 @@ impl<'a> MediaType<'a> {
     /// Parses `type "/" subtype *( ; param )`, LWS allowed around the slash.
     pub fn parse(value: &'a str) -> Result<MediaType<'a>, ValueError> {
         let s = trim_lws(value);
-        let (ty, params) = match s.find(';') {
+        let (ty, params) = match find(s, b';') {
             Some(i) => (&s[..i], &s[i..]),
             None => (s, ""),
         };
-        let slash = ty.find('/').ok_or(ValueError::BadToken)?;
+        let slash = find(ty, b'/').ok_or(ValueError::BadToken)?;
         let top = trim_lws(&ty[..slash]);
         let sub = trim_lws(&ty[slash + 1..]);
         let ok = |t: &str| t == "*" || is_token(t);
