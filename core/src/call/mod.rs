@@ -250,6 +250,17 @@ pub(crate) fn codecs_for<'a>(
     codecs.as_deref().unwrap_or(&config.media)
 }
 
+/// `<uri>`: a URI as the name-addr of a From or To, put together on the stack so that
+/// the shared copy is the one allocation.
+pub(crate) fn name_addr(uri: &str) -> Arc<str> {
+    let mut text: smallvec::SmallVec<[u8; 128]> = smallvec::SmallVec::new();
+    text.push(b'<');
+    text.extend_from_slice(uri.as_bytes());
+    text.push(b'>');
+    // A `str` between two ASCII brackets: always UTF-8, so this borrows.
+    String::from_utf8_lossy(&text).into()
+}
+
 impl Call {
     /// A fresh call's data; everything protocol-specific starts empty.
     #[allow(clippy::too_many_arguments)]

@@ -1009,7 +1009,7 @@ impl Endpoint {
             call_id,
             local_tag,
             local_uri,
-            format!("<{target}>").into(),
+            crate::call::name_addr(target),
             target.to_owned(),
             peer,
             transport,
@@ -1373,14 +1373,18 @@ fn uri_port(uri: &Uri<'_>) -> u16 {
 
 /// The transport a URI asks for (`;transport=tcp`), UDP by default.
 fn uri_transport(uri: &str) -> Transport {
-    let lower = uri.to_ascii_lowercase();
-    match lower.split_once(";transport=") {
-        Some((_, rest)) => {
-            let token: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect();
-            Transport::from_token(&token)
+    const PARAM: &[u8] = b";transport=";
+    let at = uri
+        .as_bytes()
+        .windows(PARAM.len())
+        .position(|w| w.eq_ignore_ascii_case(PARAM));
+    match at {
+        Some(i) => {
+            let rest = &uri[i + PARAM.len()..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_alphanumeric())
+                .unwrap_or(rest.len());
+            Transport::from_token(&rest[..end])
         }
         None => Transport::Udp,
     }
