@@ -85,6 +85,13 @@ impl Rng {
         }
     }
 
+    /// Fills `out` with random token characters, drawn as [`Rng::push_token`] draws them.
+    pub fn fill_token(&mut self, out: &mut [u8]) {
+        for b in out {
+            *b = TOKEN_ALPHABET[self.below(TOKEN_ALPHABET.len() as u64) as usize];
+        }
+    }
+
     /// A fresh random token of `len` letters and digits.
     pub fn token(&mut self, len: usize) -> String {
         let mut s = String::with_capacity(len);

@@ -265,10 +265,13 @@ fn apply_negotiated(call: &mut Call, now: Instant) {
 
 /// The G.711 codec an exchange negotiated; `None` for any other.
 fn audio_codec(negotiated: &Negotiated) -> Option<AudioCodec> {
-    let law = match &*negotiated.codec.name.to_ascii_uppercase() {
-        "PCMU" => G711Law::MuLaw,
-        "PCMA" => G711Law::ALaw,
-        _ => return None,
+    let name = &negotiated.codec.name;
+    let law = if name.eq_ignore_ascii_case("PCMU") {
+        G711Law::MuLaw
+    } else if name.eq_ignore_ascii_case("PCMA") {
+        G711Law::ALaw
+    } else {
+        return None;
     };
     Some(AudioCodec {
         payload_type: negotiated.codec.payload_type,

@@ -28,6 +28,7 @@ pub(crate) use transfer::{
 };
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::Config;
@@ -127,13 +128,14 @@ pub(crate) struct Retransmit2xx {
 #[derive(Debug)]
 pub(crate) struct Call {
     pub(crate) role: DialogRole,
-    pub(crate) call_id: String,
+    /// Shared with the dialog, as are the tag and the two URIs below.
+    pub(crate) call_id: Arc<str>,
     /// Our tag: the From tag as UAC, the To tag we chose as UAS.
-    pub(crate) local_tag: String,
+    pub(crate) local_tag: Arc<str>,
     /// Our name-addr as it stands in From (UAC) / To (UAS), without tag.
-    pub(crate) local_uri: String,
+    pub(crate) local_uri: Arc<str>,
     /// The peer's name-addr, without tag.
-    pub(crate) remote_uri: String,
+    pub(crate) remote_uri: Arc<str>,
     /// The initial INVITE's Request-URI: the one we send to (UAC), or the one the call
     /// came in for (UAS: what a gateway routes on; nothing is sent to it).
     pub(crate) request_uri: String,
@@ -248,15 +250,26 @@ pub(crate) fn codecs_for<'a>(
     codecs.as_deref().unwrap_or(&config.media)
 }
 
+/// `<uri>`: a URI as the name-addr of a From or To, put together on the stack so that
+/// the shared copy is the one allocation.
+pub(crate) fn name_addr(uri: &str) -> Arc<str> {
+    let mut text: smallvec::SmallVec<[u8; 128]> = smallvec::SmallVec::new();
+    text.push(b'<');
+    text.extend_from_slice(uri.as_bytes());
+    text.push(b'>');
+    // A `str` between two ASCII brackets: always UTF-8, so this borrows.
+    String::from_utf8_lossy(&text).into()
+}
+
 impl Call {
     /// A fresh call's data; everything protocol-specific starts empty.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         role: DialogRole,
-        call_id: String,
-        local_tag: String,
-        local_uri: String,
-        remote_uri: String,
+        call_id: Arc<str>,
+        local_tag: Arc<str>,
+        local_uri: Arc<str>,
+        remote_uri: Arc<str>,
         request_uri: String,
         peer: SocketAddr,
         transport: Transport,

@@ -10,6 +10,7 @@
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use super::event::{MediaRequest, SessionEvent, SessionId, Transmit};
 use super::transfer::ReferTarget;
@@ -119,7 +120,7 @@ impl<'a> Step<'a> {
     }
 
     /// A new From/To tag.
-    pub(crate) fn new_tag(&mut self) -> String {
+    pub(crate) fn new_tag(&mut self) -> Arc<str> {
         new_tag(self.rng)
     }
 
@@ -214,9 +215,12 @@ pub(crate) fn new_branch(rng: &mut Rng) -> String {
     b
 }
 
-/// A new From/To tag.
-pub(crate) fn new_tag(rng: &mut Rng) -> String {
-    rng.token(10)
+/// A new From/To tag, made in one allocation: a call shares it with its dialog.
+pub(crate) fn new_tag(rng: &mut Rng) -> Arc<str> {
+    let mut tag = [0; 10];
+    rng.fill_token(&mut tag);
+    // Letters and digits: always UTF-8, so this borrows.
+    String::from_utf8_lossy(&tag).into()
 }
 
 /// The `Retry-After` seconds RFC 3261 pairs with a refusal, `None` for a status it pairs

@@ -15,6 +15,7 @@ mod route;
 pub use route::{is_loose_route, RequestTarget};
 
 use std::fmt;
+use std::sync::Arc;
 
 /// Identifies a dialog from this endpoint's side: Call-ID, local tag, remote tag
 /// (RFC 3261 §12). For a UAC the local tag is the From tag; for a UAS it is the To tag.
@@ -22,10 +23,10 @@ use std::fmt;
     Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
 )]
 pub struct DialogId {
-    /// The Call-ID header's value.
-    pub call_id: String,
-    /// Our tag.
-    pub local_tag: String,
+    /// The Call-ID header's value (shared with the call that owns the dialog).
+    pub call_id: Arc<str>,
+    /// Our tag (shared likewise).
+    pub local_tag: Arc<str>,
     /// The peer's tag.
     pub remote_tag: String,
 }
@@ -72,18 +73,19 @@ pub enum DialogRole {
 }
 
 /// What the dialog layer needs from a dialog-creating message, as the adapter read it.
+/// The call's own strings are shared (`Arc<str>`), not copied: a call keeps them too.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DialogParams {
     /// Call-ID of the INVITE.
-    pub call_id: String,
+    pub call_id: Arc<str>,
     /// Our tag (From tag as UAC, the To tag we chose as UAS).
-    pub local_tag: String,
+    pub local_tag: Arc<str>,
     /// The peer's tag (To tag of the response as UAC, From tag of the INVITE as UAS).
     pub remote_tag: String,
     /// Our URI as it stands in the From (UAC) or To (UAS) header.
-    pub local_uri: String,
+    pub local_uri: Arc<str>,
     /// The peer's URI as it stands in the To (UAC) or From (UAS) header.
-    pub remote_uri: String,
+    pub remote_uri: Arc<str>,
     /// The peer's Contact URI: the remote target.
     pub remote_target: String,
     /// Record-Route URIs exactly in the order they appear in the message, top first.
@@ -157,8 +159,8 @@ pub struct Dialog {
     state: DialogState,
     local_seq: u32,
     remote_seq: Option<u32>,
-    local_uri: String,
-    remote_uri: String,
+    local_uri: Arc<str>,
+    remote_uri: Arc<str>,
     remote_target: String,
     route_set: Vec<String>,
     secure: bool,
@@ -213,11 +215,11 @@ impl Dialog {
     /// The dialog as plain data ([`DialogSnapshot`]); its role is the session's.
     pub fn snapshot(&self) -> DialogSnapshot {
         DialogSnapshot {
-            call_id: self.id.call_id.clone(),
-            local_tag: self.id.local_tag.clone(),
+            call_id: self.id.call_id.to_string(),
+            local_tag: self.id.local_tag.to_string(),
             remote_tag: self.id.remote_tag.clone(),
-            local_uri: self.local_uri.clone(),
-            remote_uri: self.remote_uri.clone(),
+            local_uri: self.local_uri.to_string(),
+            remote_uri: self.remote_uri.to_string(),
             remote_target: self.remote_target.clone(),
             route_set: self.route_set.clone(),
             local_cseq: self.local_seq,
@@ -230,16 +232,16 @@ impl Dialog {
     pub fn from_snapshot(snapshot: DialogSnapshot, role: DialogRole) -> Dialog {
         Dialog {
             id: DialogId {
-                call_id: snapshot.call_id,
-                local_tag: snapshot.local_tag,
+                call_id: snapshot.call_id.into(),
+                local_tag: snapshot.local_tag.into(),
                 remote_tag: snapshot.remote_tag,
             },
             role,
             state: DialogState::Confirmed,
             local_seq: snapshot.local_cseq,
             remote_seq: snapshot.remote_cseq,
-            local_uri: snapshot.local_uri,
-            remote_uri: snapshot.remote_uri,
+            local_uri: snapshot.local_uri.into(),
+            remote_uri: snapshot.remote_uri.into(),
             remote_target: snapshot.remote_target,
             route_set: snapshot.route_set,
             secure: snapshot.secure,

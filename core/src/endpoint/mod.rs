@@ -72,6 +72,13 @@ use crate::transaction::{LayerConfig, TransactionLayer, TransactionOutput};
 /// steers to ours: the chance that all miss, `(1 - 1/n)^(64 n)`, is below e^-64.
 const SHARD_DRAWS_PER_SHARD: usize = 64;
 
+/// The random part of our Call-IDs, in letters and digits.
+const CALL_ID_TOKEN_LEN: usize = 20;
+
+/// A Call-ID being drawn: on the stack for the token, `@` and an IPv4 or IPv6 address, so
+/// that the call's shared copy is the one allocation.
+type CallIdText = smallvec::SmallVec<[u8; 64]>;
+
 /// Options for [`Endpoint::make_call`].
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[derive(Clone, Debug, Default)]
@@ -190,7 +197,8 @@ pub struct Endpoint {
     /// `host:port` of our Via sent-by.
     sent_by: String,
     /// Our Contact over UDP, `<sip:user@sent-by>`: in most requests and 2xx we send.
-    udp_contact: String,
+    /// Shared by the calls that use it as their From.
+    udp_contact: Arc<str>,
     rng: Rng,
     ids: SessionIds,
     transactions: TransactionLayer,
@@ -226,7 +234,7 @@ impl Endpoint {
         let sent_by = config.advertised_addr().to_string();
         Endpoint {
             table: Arc::clone(&config.table),
-            udp_contact: format!("<sip:{}@{sent_by}>", config.user),
+            udp_contact: format!("<sip:{}@{sent_by}>", config.user).into(),
             sent_by,
             rng: Rng::new(config.seed),
             ids: SessionIds::default(),
@@ -436,8 +444,8 @@ impl Endpoint {
             DialogRole::Uac,
             call_id,
             local_tag,
-            format!("<{aor}>"),
-            format!("<{aor}>"),
+            format!("<{aor}>").into(),
+            format!("<{aor}>").into(),
             registrar,
             peer,
             transport,
@@ -1002,14 +1010,16 @@ impl Endpoint {
     ) -> Result<(), CommandError> {
         let call_id = self.new_call_id();
         let local_tag = crate::call::new_tag(&mut self.rng);
-        let local_uri = options.from.unwrap_or_else(|| self.udp_contact.clone());
+        let local_uri = options
+            .from
+            .map_or_else(|| Arc::clone(&self.udp_contact), Arc::from);
         let sdp = self.local_session();
         let mut call = Call::new(
             DialogRole::Uac,
             call_id,
             local_tag,
             local_uri,
-            format!("<{target}>"),
+            crate::call::name_addr(target),
             target.to_owned(),
             peer,
             transport,
@@ -1161,36 +1171,38 @@ impl Endpoint {
     /// A new Call-ID, `token@our-ip`; with a [`Config::shard`], one that steers to it
     /// (drawn again until it does: `count` draws on average, and after
     /// [`SHARD_DRAWS_PER_SHARD`] times that the last is kept, steered elsewhere).
-    fn new_call_id(&mut self) -> String {
-        let Some(shard) = self.config.shard else {
-            return self.draw_call_id();
-        };
-        let draws = usize::from(shard.count) * SHARD_DRAWS_PER_SHARD;
-        let mut c = self.draw_call_id();
-        for _ in 1..draws {
-            if shard.owns(c.as_bytes()) {
-                break;
+    fn new_call_id(&mut self) -> Arc<str> {
+        let mut c = CallIdText::new();
+        self.draw_call_id(&mut c);
+        if let Some(shard) = self.config.shard {
+            let draws = usize::from(shard.count) * SHARD_DRAWS_PER_SHARD;
+            for _ in 1..draws {
+                if shard.owns(&c) {
+                    break;
+                }
+                c.clear();
+                self.draw_call_id(&mut c);
             }
-            c = self.draw_call_id();
         }
-        c
+        // Tokens, `@`, an address: always UTF-8, so this borrows.
+        String::from_utf8_lossy(&c).into()
     }
 
-    /// One random Call-ID, `token@our-ip`.
-    fn draw_call_id(&mut self) -> String {
-        // Room for the token, `@` and an IPv4 address, so that one allocation makes it.
-        let mut c = String::with_capacity(20 + 1 + 15);
-        self.rng.push_token(&mut c, 20);
-        c.push('@');
+    /// One random Call-ID, `token@our-ip`, written into `c` (empty).
+    fn draw_call_id(&mut self, c: &mut CallIdText) {
+        c.resize(CALL_ID_TOKEN_LEN, 0);
+        self.rng.fill_token(&mut c[..]);
+        c.push(b'@');
         match self.config.advertised_addr().ip() {
-            IpAddr::V4(ip) => c.push_str(crate::sip::Ipv4Text::new(ip).as_str()),
+            IpAddr::V4(ip) => {
+                c.extend_from_slice(crate::sip::Ipv4Text::new(ip).as_str().as_bytes())
+            }
             IpAddr::V6(ip) => {
-                c.push('[');
-                c.push_str(&ip.to_string());
-                c.push(']');
+                c.push(b'[');
+                c.extend_from_slice(ip.to_string().as_bytes());
+                c.push(b']');
             }
         }
-        c
     }
 
     /// A new session's SDP origin, with its random session id.
@@ -1371,14 +1383,18 @@ fn uri_port(uri: &Uri<'_>) -> u16 {
 
 /// The transport a URI asks for (`;transport=tcp`), UDP by default.
 fn uri_transport(uri: &str) -> Transport {
-    let lower = uri.to_ascii_lowercase();
-    match lower.split_once(";transport=") {
-        Some((_, rest)) => {
-            let token: String = rest
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric())
-                .collect();
-            Transport::from_token(&token)
+    const PARAM: &[u8] = b";transport=";
+    let at = uri
+        .as_bytes()
+        .windows(PARAM.len())
+        .position(|w| w.eq_ignore_ascii_case(PARAM));
+    match at {
+        Some(i) => {
+            let rest = &uri[i + PARAM.len()..];
+            let end = rest
+                .find(|c: char| !c.is_ascii_alphanumeric())
+                .unwrap_or(rest.len());
+            Transport::from_token(&rest[..end])
         }
         None => Transport::Udp,
     }

@@ -5,6 +5,7 @@
 //! dialog, a new INVITE (which creates the session). The transaction layer's reports
 //! reach the sessions that own the transactions.
 
+use std::borrow::Cow;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 
@@ -379,10 +380,10 @@ fn new_invite(
     let sdp = ep.local_session();
     let mut call = Call::new(
         DialogRole::Uas,
-        msg.call_id().to_owned(),
+        msg.call_id().into(),
         local_tag,
-        without_tag(msg.to().raw),
-        without_tag(msg.from().raw),
+        without_tag(msg.to().raw).into(),
+        without_tag(msg.from().raw).into(),
         // Kept for the application (a gateway routes on it); the UAS's own requests
         // follow the dialog's remote target.
         msg.request_uri()
@@ -460,16 +461,23 @@ fn start_invite_expiry(ep: &mut Endpoint, id: SessionId, msg: &Message<'_>, now:
     }
 }
 
-/// A name-addr header value without its tag parameter (the session keeps tags apart).
-fn without_tag(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
+/// A name-addr header value without its tag parameters (the session keeps tags apart):
+/// a slice of `raw` when no other parameter follows a tag, as is nearly always so.
+fn without_tag(raw: &str) -> Cow<'_, str> {
+    // Only ASCII structure is inspected; a value with non-ASCII bytes is kept unchanged.
+    if !raw.is_ascii() {
+        return Cow::Borrowed(raw);
+    }
+    let raw = raw.trim();
+    let bytes = raw.as_bytes();
+    let mut out = Cow::Borrowed("");
+    // Where the part being kept began.
+    let mut kept = 0;
     let mut in_brackets = false;
     let mut in_quotes = false;
-    let bytes = raw.as_bytes();
     let mut i = 0;
     while i < raw.len() {
-        let c = bytes[i];
-        match c {
+        match bytes[i] {
             b'"' if !in_brackets => in_quotes = !in_quotes,
             b'<' if !in_quotes => in_brackets = true,
             b'>' if !in_quotes => in_brackets = false,
@@ -480,20 +488,34 @@ fn without_tag(raw: &str) -> String {
                     let skip = rest[name_end..]
                         .find(';')
                         .map_or(rest.len(), |p| name_end + p);
+                    append(&mut out, &raw[kept..i]);
                     i += 1 + skip;
+                    kept = i;
                     continue;
                 }
             }
             _ => {}
         }
-        out.push(char::from(c));
         i += 1;
     }
-    // Only ASCII structure was inspected; copy any non-ASCII bytes through unchanged.
-    if !raw.is_ascii() {
-        return raw.to_owned();
+    append(&mut out, &raw[kept..]);
+    // What preceded a removed tag may end in blanks.
+    match out {
+        Cow::Borrowed(s) => Cow::Borrowed(s.trim_end()),
+        Cow::Owned(mut s) => {
+            s.truncate(s.trim_end().len());
+            Cow::Owned(s)
+        }
     }
-    out.trim().to_owned()
+}
+
+/// `out` followed by `piece`, copied only when both have text.
+fn append<'a>(out: &mut Cow<'a, str>, piece: &'a str) {
+    if out.is_empty() {
+        *out = Cow::Borrowed(piece);
+    } else if !piece.is_empty() {
+        out.to_mut().push_str(piece);
+    }
 }
 
 /// CANCEL (RFC 3261 §9.2): 200 and 487 when it matches an INVITE still ringing; 200
@@ -627,5 +649,21 @@ pub(super) fn on_transaction_report(ep: &mut Endpoint, now: Instant, report: Tra
         ep.step(now, SessionId(owner), |s, step| {
             s.on_transaction_report(report, step)
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_tag;
+
+    #[test]
+    fn without_tag_drops_only_the_tag_parameter_outside_brackets_and_quotes() {
+        assert_eq!(without_tag(" <sip:a@h;tag=1>;tag=x "), "<sip:a@h;tag=1>");
+        assert_eq!(
+            without_tag("\"a;tag=q\" <sip:a@h>;tag=x;p=1"),
+            "\"a;tag=q\" <sip:a@h>;p=1"
+        );
+        assert_eq!(without_tag("sip:a@h ;tag=x"), "sip:a@h");
+        assert_eq!(without_tag("<sip:\u{e9}@h>;tag=x"), "<sip:\u{e9}@h>;tag=x");
     }
 }

@@ -86,8 +86,8 @@ impl Endpoint {
         };
         if self.sessions.by_dialog(&here).is_some() {
             let id = crate::dialog::DialogId {
-                call_id: dialog.call_id.clone(),
-                local_tag: dialog.local_tag.clone(),
+                call_id: dialog.call_id.as_str().into(),
+                local_tag: dialog.local_tag.as_str().into(),
                 remote_tag: dialog.remote_tag.clone(),
             };
             return Err(RestoreError::DialogInUse(id));

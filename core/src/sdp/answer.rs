@@ -23,6 +23,7 @@ use super::error::AnswerError;
 use super::hold::remote_direction;
 use super::negotiate::{negotiate, Negotiated};
 use super::offer::our_description;
+use super::text::Text;
 use super::types::{
     Address, Attribute, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription,
 };
@@ -131,7 +132,7 @@ fn accept_stream(
             name: codec.name.clone(),
             clock_rate: codec.clock_rate,
             channels: codec.channels,
-            fmtp: ours.fmtp.clone(),
+            fmtp: ours.fmtp.as_ref().map(Text::from),
         });
     }
     if !codecs
@@ -333,7 +334,7 @@ mod tests {
         );
         assert_eq!(pts(&media[0]), [96]);
         assert_eq!(media[0].codecs[0].fmtp, None);
-        assert_eq!(media[3].formats, [Box::<str>::from("t38")]);
+        assert_eq!(media[3].formats, [Text::from("t38")]);
         assert_eq!(media[3].kind, MediaKind::Image);
         assert_eq!(media[2].proto, Proto::RtpSavp);
         assert_eq!(answer.negotiated.media_index, 5);

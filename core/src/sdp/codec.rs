@@ -1,6 +1,8 @@
 //! RTP payload formats as SDP describes them: `a=rtpmap`/`a=fmtp` (RFC 4566 §6) and the
 //! static payload types of RFC 3551 §6 that need no rtpmap.
 
+use super::text::Text;
+
 /// One RTP payload format of a media stream: a payload type number bound to an encoding.
 ///
 /// A dynamic payload type (96–127) that the description does not map with `a=rtpmap`
@@ -11,13 +13,13 @@ pub struct Codec {
     pub payload_type: u8,
     /// The encoding name as written (`PCMU`, `opus`, `telephone-event`); compared
     /// case-insensitively.
-    pub name: Box<str>,
+    pub name: Text,
     /// The RTP clock rate in Hz (for G.722 that is 8000, RFC 3551 §4.5.2).
     pub clock_rate: u32,
     /// Audio channels; 1 when the rtpmap does not say.
     pub channels: u16,
     /// The `a=fmtp` parameters, verbatim (`0-16`, `useinbandfec=1`), if any.
-    pub fmtp: Option<Box<str>>,
+    pub fmtp: Option<Text>,
 }
 
 impl Codec {

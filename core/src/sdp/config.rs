@@ -4,6 +4,7 @@ use std::net::IpAddr;
 
 use super::codec::{Codec, FIRST_DYNAMIC_PAYLOAD_TYPE, MAX_PAYLOAD_TYPE, TELEPHONE_EVENT};
 use super::direction::Direction;
+use super::text::Text;
 use super::types::{MediaKind, SessionDescription};
 
 /// One codec we support, in preference order within [`MediaConfig::codecs`].
@@ -85,10 +86,10 @@ impl CodecConfig {
     pub fn with_payload_type(&self, payload_type: u8) -> Codec {
         Codec {
             payload_type,
-            name: self.name.clone(),
+            name: Text::new(&self.name),
             clock_rate: self.clock_rate,
             channels: self.channels,
-            fmtp: self.fmtp.clone(),
+            fmtp: self.fmtp.as_ref().map(Text::from),
         }
     }
 }

@@ -58,6 +58,7 @@ mod negotiate;
 mod offer;
 mod parse;
 mod session;
+mod text;
 mod types;
 mod write;
 
@@ -71,6 +72,7 @@ pub use negotiate::{negotiate, Negotiated, DEFAULT_PTIME_MS};
 pub use offer::{create_offer, create_reoffer};
 pub use parse::SdpLimits;
 pub use session::LocalSession;
+pub use text::Text;
 pub use types::{
     Address, Attribute, Bandwidth, Connection, MediaDescription, MediaKind, Origin, Proto, Rtcp,
     SessionDescription, Timing,

@@ -8,6 +8,7 @@
 //! the RTP port is told from RTP by its packet type (§4) and read.
 
 use super::config::{LocalMedia, MediaConfig};
+use super::text::Text;
 use super::types::{
     Attribute, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription, Timing,
 };
@@ -49,7 +50,7 @@ pub(super) fn our_description(
 ) -> SessionDescription {
     SessionDescription {
         origin: origin.clone(),
-        session_name: config.session_name.clone(),
+        session_name: Text::new(&config.session_name),
         connection: Some(Connection::ip(local.address)),
         bandwidth: Vec::new(),
         timing: Timing::default(),
@@ -92,7 +93,7 @@ pub fn create_reoffer(
     }
     SessionDescription {
         origin: previous.origin.clone(),
-        session_name: config.session_name.clone(),
+        session_name: Text::new(&config.session_name),
         connection: Some(Connection::ip(local.address)),
         bandwidth: Vec::new(),
         timing: Timing::default(),

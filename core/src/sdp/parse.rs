@@ -48,6 +48,7 @@ use std::net::IpAddr;
 use super::codec::{Codec, MAX_PAYLOAD_TYPE};
 use super::direction::Direction;
 use super::error::{RejectKind, SdpError};
+use super::text::Text;
 use super::types::{
     Address, Attribute, Bandwidth, Connection, MediaDescription, MediaKind, Origin, Proto, Rtcp,
     SessionDescription, Timing,
@@ -519,7 +520,7 @@ fn opaque_media(
     let m = &section.m;
     let mut media = MediaDescription::new(m.kind.clone(), m.port, m.proto.clone());
     media.port_count = m.port_count;
-    media.formats = m.formats.clone().map(Box::<str>::from).collect();
+    media.formats = m.formats.clone().map(Text::from).collect();
     let mut direction = None;
     for line in &lines[1..] {
         match line.kind {
@@ -754,7 +755,7 @@ fn verbatim_attribute(value: &str) -> Attribute {
 }
 
 /// An empty `s=` becomes `-`, as we write it.
-fn session_name(text: &str) -> Box<str> {
+fn session_name(text: &str) -> Text {
     match text.trim() {
         "" => "-".into(),
         name => name.into(),
@@ -908,7 +909,7 @@ a=T38FaxUdpEC:t38UDPRedundancy
         assert_eq!(image.kind, MediaKind::Image);
         assert_eq!(image.proto, Proto::Udptl);
         assert_eq!(image.port, 40000);
-        assert_eq!(image.formats, [Box::<str>::from("t38")]);
+        assert_eq!(image.formats, [Text::from("t38")]);
         assert_eq!(
             image.connection,
             Some(Connection::ip(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2))))
@@ -935,7 +936,7 @@ m=video 0 UDP/TLS/RTP/SAVPF 96
         let sdp = parse(text).expect("valid");
         let kinds: Vec<&str> = sdp.media.iter().map(|m| m.kind.as_str()).collect();
         assert_eq!(kinds, ["message", "audio", "video"]);
-        assert_eq!(sdp.media[2].formats, [Box::<str>::from("96")]);
+        assert_eq!(sdp.media[2].formats, [Text::from("96")]);
         assert_eq!(sdp.media[1].codecs.len(), 1);
     }
 

@@ -14,6 +14,7 @@ use super::error::{AnswerError, NegotiateError};
 use super::hold::hold_offer;
 use super::negotiate::{negotiate, Negotiated};
 use super::offer::{create_offer, create_reoffer};
+use super::text::Text;
 use super::types::{Address, Origin, SessionDescription};
 
 /// Our side of the offer/answer exchanges of one call.
@@ -34,7 +35,7 @@ impl LocalSession {
     pub fn new(config: &MediaConfig, session_id: u64, address: IpAddr) -> LocalSession {
         LocalSession {
             origin: Origin {
-                username: config.username.clone(),
+                username: Text::new(&config.username),
                 session_id,
                 session_version: 1,
                 address: Address::Ip(address),

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::codec::Codec;
 use super::direction::Direction;
+use super::text::Text;
 
 /// A whole session description: the session-level lines and the media descriptions in
 /// m-line order (which is what RFC 3264 pairs offers and answers by).
@@ -17,7 +18,7 @@ pub struct SessionDescription {
     /// The `o=` line: who made the description and its version (RFC 3264 §8).
     pub origin: Origin,
     /// The `s=` line; `-` when there is nothing to say.
-    pub session_name: Box<str>,
+    pub session_name: Text,
     /// The session-level `c=` line, used by every stream without its own.
     pub connection: Option<Connection>,
     /// Session-level `b=` lines.
@@ -73,7 +74,7 @@ impl SessionDescription {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Origin {
     /// The user name; `-` when there is none.
-    pub username: Box<str>,
+    pub username: Text,
     /// The session id, fixed for the life of the session.
     pub session_id: u64,
     /// The version, incremented with each changed description (RFC 3264 §8).
@@ -120,7 +121,7 @@ pub enum Address {
         /// Whether the line said `IP6`.
         ipv6: bool,
         /// The host name, as written.
-        host: Box<str>,
+        host: Text,
     },
 }
 
@@ -152,7 +153,7 @@ pub struct Timing {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bandwidth {
     /// The modifier: `AS`, `CT`, `TIAS` or any other token, as written.
-    pub modifier: Box<str>,
+    pub modifier: Text,
     /// The value: kbit/s for `AS`/`CT`, bit/s for `TIAS`.
     pub value: u32,
 }
@@ -161,9 +162,9 @@ pub struct Bandwidth {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Attribute {
     /// The name, before the colon.
-    pub name: Box<str>,
+    pub name: Text,
     /// The value after the colon, if there was one.
-    pub value: Option<Box<str>>,
+    pub value: Option<Text>,
 }
 
 /// One m-line and the lines under it (RFC 4566 §5.14).
@@ -183,7 +184,7 @@ pub struct MediaDescription {
     /// The m-line's format tokens, verbatim, for streams without `codecs` (`t38`,
     /// `webrtc-datachannel`, or any stream the parser does not interpret). The writer
     /// writes `codecs` when there are any, else these.
-    pub formats: Vec<Box<str>>,
+    pub formats: Vec<Text>,
     /// The stream's own `c=` line, if any.
     pub connection: Option<Connection>,
     /// The stream's `b=` lines.
@@ -257,7 +258,7 @@ pub enum MediaKind {
     /// `text`: real-time text (RFC 4103).
     Text,
     /// Any other token, as written.
-    Other(Box<str>),
+    Other(Text),
 }
 
 impl MediaKind {
@@ -306,7 +307,7 @@ pub enum Proto {
     /// `udptl`: T.38 fax over UDPTL (RFC 3362).
     Udptl,
     /// Any other token, as written (`UDP/TLS/RTP/SAVPF`, `TCP/MSRP` …).
-    Other(Box<str>),
+    Other(Text),
 }
 
 impl Proto {

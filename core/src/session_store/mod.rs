@@ -131,7 +131,7 @@ impl SessionStore {
             .filter(move |id| {
                 self.sessions
                     .get(id)
-                    .is_some_and(|s| s.call.call_id == call_id && s.call.local_tag == local_tag)
+                    .is_some_and(|s| *s.call.call_id == *call_id && *s.call.local_tag == *local_tag)
             })
     }
 
@@ -153,7 +153,7 @@ impl SessionStore {
             .copied()
             .find(|id| {
                 self.sessions.get(id).is_some_and(|s| {
-                    s.call.call_id == call_id
+                    *s.call.call_id == *call_id
                         && s.call.dialog.as_ref().is_some_and(|d| {
                             d.state() == crate::dialog::DialogState::Confirmed
                                 && d.id().remote_tag == remote_tag
@@ -169,7 +169,7 @@ impl SessionStore {
         self.by_origin.get(&key)?.iter().copied().find(|id| {
             self.sessions
                 .get(id)
-                .is_some_and(|s| s.origin == Some(key) && s.call.call_id == origin.call_id)
+                .is_some_and(|s| s.origin == Some(key) && *s.call.call_id == *origin.call_id)
         })
     }
 

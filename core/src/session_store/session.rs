@@ -15,7 +15,7 @@ use crate::call::{
     Transmit, MAX_RELOCATION_ATTEMPTS,
 };
 use crate::dialog::DialogRole;
-use crate::media::{rtcp, MediaEvent};
+use crate::media::{rtcp, MediaEvent, RtpSession};
 use crate::sip::{Method, Transport};
 use crate::state_machine::{process, ActionError, Outcome, SessionState};
 use crate::state_table::{Event, EventType, TimerName};
@@ -314,14 +314,18 @@ impl Session {
             };
             let mux = call.negotiated.as_ref().is_some_and(|n| n.rtcp_mux);
             // Nothing is sent before the stream's own timeout (it covers the next packet
-            // and the next report), so a buffer is lent only when one may be due.
-            let mut buf = if media.poll_timeout().is_some_and(|at| at <= now) {
-                Vec::with_capacity(256)
-            } else {
-                Vec::new()
+            // and the next report), so a buffer is lent only when one may be due: before
+            // the first packet and after each.
+            let lend = |media: &RtpSession, buf: &mut Vec<u8>| {
+                if media.poll_timeout().is_some_and(|at| at <= now) {
+                    buf.reserve(256);
+                }
             };
+            let mut buf = Vec::new();
+            lend(media, &mut buf);
             while let Some(t) = media.poll_transmit(now, &mut buf) {
-                let payload = std::mem::replace(&mut buf, Vec::with_capacity(256));
+                let payload = std::mem::take(&mut buf);
+                lend(media, &mut buf);
                 // RTCP leaves from the port above RTP's (RFC 3550 §11), or from the RTP
                 // port itself when multiplexed (RFC 5761).
                 let local = match t.rtcp && !mux {

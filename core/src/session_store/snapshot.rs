@@ -473,8 +473,8 @@ pub(crate) fn rebuild(
         return contradiction(Contradiction::EmptyDialogId);
     }
     if snapshot.bridged_with.as_ref().is_some_and(|b| {
-        b.call_id == snapshot.dialog.call_id
-            && b.local_tag == snapshot.dialog.local_tag
+        *b.call_id == *snapshot.dialog.call_id
+            && *b.local_tag == *snapshot.dialog.local_tag
             && b.remote_tag == snapshot.dialog.remote_tag
     }) {
         return contradiction(Contradiction::BridgedToItself);
@@ -508,8 +508,8 @@ pub(crate) fn rebuild(
         snapshot.role,
         id.call_id,
         id.local_tag,
-        dialog.local_uri().to_owned(),
-        dialog.remote_uri().to_owned(),
+        dialog.local_uri().into(),
+        dialog.remote_uri().into(),
         snapshot.request_uri,
         snapshot.peer,
         transport,
