@@ -23,10 +23,10 @@ use super::error::AnswerError;
 use super::hold::remote_direction;
 use super::negotiate::{negotiate, Negotiated};
 use super::offer::our_description;
-use super::text::Text;
 use super::types::{
     Address, Attribute, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription,
 };
+use super::Text;
 
 /// An answer and what it negotiated.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -132,7 +132,7 @@ fn accept_stream(
             name: codec.name.clone(),
             clock_rate: codec.clock_rate,
             channels: codec.channels,
-            fmtp: ours.fmtp.as_ref().map(Text::from),
+            fmtp: ours.fmtp.as_deref().map(Text::new),
         });
     }
     if !codecs

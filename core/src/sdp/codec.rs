@@ -1,7 +1,7 @@
 //! RTP payload formats as SDP describes them: `a=rtpmap`/`a=fmtp` (RFC 4566 §6) and the
 //! static payload types of RFC 3551 §6 that need no rtpmap.
 
-use super::text::Text;
+use super::Text;
 
 /// One RTP payload format of a media stream: a payload type number bound to an encoding.
 ///

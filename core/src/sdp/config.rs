@@ -4,8 +4,8 @@ use std::net::IpAddr;
 
 use super::codec::{Codec, FIRST_DYNAMIC_PAYLOAD_TYPE, MAX_PAYLOAD_TYPE, TELEPHONE_EVENT};
 use super::direction::Direction;
-use super::text::Text;
 use super::types::{MediaKind, SessionDescription};
+use super::Text;
 
 /// One codec we support, in preference order within [`MediaConfig::codecs`].
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -89,7 +89,7 @@ impl CodecConfig {
             name: Text::new(&self.name),
             clock_rate: self.clock_rate,
             channels: self.channels,
-            fmtp: self.fmtp.as_ref().map(Text::from),
+            fmtp: self.fmtp.as_deref().map(Text::new),
         }
     }
 }

@@ -58,7 +58,6 @@ mod negotiate;
 mod offer;
 mod parse;
 mod session;
-mod text;
 mod types;
 mod write;
 
@@ -72,7 +71,12 @@ pub use negotiate::{negotiate, Negotiated, DEFAULT_PTIME_MS};
 pub use offer::{create_offer, create_reoffer};
 pub use parse::SdpLimits;
 pub use session::LocalSession;
-pub use text::Text;
+/// The text a session description keeps (codec names, `fmtp` parameters, attribute names
+/// and values, `o=` user, `s=`): nearly every one is a token of a few bytes (`PCMU`,
+/// `telephone-event`, `0-16`, `rtcp-mux`), kept inline up to 23 bytes, so that parsing a
+/// body, building an offer or an answer and cloning a codec out of the configuration
+/// allocate nothing for it (a `Box<str>` each was most of what a call allocated for SDP).
+pub use smol_str::SmolStr as Text;
 pub use types::{
     Address, Attribute, Bandwidth, Connection, MediaDescription, MediaKind, Origin, Proto, Rtcp,
     SessionDescription, Timing,

@@ -8,10 +8,10 @@
 //! the RTP port is told from RTP by its packet type (§4) and read.
 
 use super::config::{LocalMedia, MediaConfig};
-use super::text::Text;
 use super::types::{
     Attribute, Connection, MediaDescription, MediaKind, Origin, Proto, SessionDescription, Timing,
 };
+use super::Text;
 
 /// Builds an offer: `c=` at session level with our address, one `m=audio` stream on
 /// RTP/AVP at our RTP port with the configured codecs in preference order (dynamic

@@ -48,11 +48,11 @@ use std::net::IpAddr;
 use super::codec::{Codec, MAX_PAYLOAD_TYPE};
 use super::direction::Direction;
 use super::error::{RejectKind, SdpError};
-use super::text::Text;
 use super::types::{
     Address, Attribute, Bandwidth, Connection, MediaDescription, MediaKind, Origin, Proto, Rtcp,
     SessionDescription, Timing,
 };
+use super::Text;
 
 /// Bounds on what the parser accepts, so a hostile body costs bounded time and memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use super::error::{AnswerError, NegotiateError};
 use super::hold::hold_offer;
 use super::negotiate::{negotiate, Negotiated};
 use super::offer::{create_offer, create_reoffer};
-use super::text::Text;
 use super::types::{Address, Origin, SessionDescription};
+use super::Text;
 
 /// Our side of the offer/answer exchanges of one call.
 #[derive(Clone, Debug, PartialEq, Eq)]

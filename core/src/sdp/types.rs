@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use super::codec::Codec;
 use super::direction::Direction;
-use super::text::Text;
+use super::Text;
 
 /// A whole session description: the session-level lines and the media descriptions in
 /// m-line order (which is what RFC 3264 pairs offers and answers by).
