@@ -326,9 +326,10 @@ impl<R: Io> Core<R> {
     /// Calls `hook` each time the endpoint goes idle after work (no session, transaction
     /// or timer left, [`Endpoint::is_idle`]): once a burst of calls has ended and its
     /// transactions have absorbed their last retransmissions, and the endpoint has then
-    /// stayed idle for [`IDLE_SETTLE`]. For a process that wants to give memory back to
-    /// the system then (`sessionctl` asks its allocator to); the check runs at each
-    /// [`Core::handle_timeout`], and an endpoint with work always has a timer.
+    /// stayed idle for 200 ms (the reactor's last frees come first). For a process that
+    /// wants to give memory back to the system then (`sessionctl` asks its allocator
+    /// to); the check runs at each [`Core::handle_timeout`], and an endpoint with work
+    /// always has a timer.
     pub fn on_idle(&mut self, hook: IdleHook) {
         self.on_idle = Some(hook);
     }
