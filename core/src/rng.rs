@@ -80,16 +80,20 @@ impl Rng {
     /// Appends `len` random token characters (letters and digits) to `out`.
     pub fn push_token(&mut self, out: &mut String, len: usize) {
         for _ in 0..len {
-            let i = self.below(TOKEN_ALPHABET.len() as u64) as usize;
-            out.push(char::from(TOKEN_ALPHABET[i]));
+            out.push(char::from(self.token_byte()));
         }
     }
 
     /// Fills `out` with random token characters, drawn as [`Rng::push_token`] draws them.
     pub fn fill_token(&mut self, out: &mut [u8]) {
         for b in out {
-            *b = TOKEN_ALPHABET[self.below(TOKEN_ALPHABET.len() as u64) as usize];
+            *b = self.token_byte();
         }
+    }
+
+    /// One random token character.
+    fn token_byte(&mut self) -> u8 {
+        TOKEN_ALPHABET[self.below(TOKEN_ALPHABET.len() as u64) as usize]
     }
 
     /// A fresh random token of `len` letters and digits.
