@@ -22,7 +22,7 @@ use crate::time::Instant;
 use crate::transaction::{ClientKey, TransactionError, TransactionId, TransactionLayer};
 
 /// A session's timers, besides the transaction timers the transaction layer keeps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) enum SessionTimer {
     /// A timer the state table started (`StartTimer`).
     Table(TimerName),
@@ -43,9 +43,21 @@ pub(crate) enum SessionTimer {
 }
 
 impl SessionTimer {
-    /// The least timer in the derived order (the first variant, with the first table
-    /// timer): where one session's timers begin in a queue keyed by (session, timer).
-    pub(crate) const FIRST: SessionTimer = SessionTimer::Table(TimerName::ALL[0]);
+    /// Every session timer, in the derived order: what a session may have armed, so
+    /// that its timers are cleared or listed without a search of the whole queue.
+    pub(crate) fn all() -> impl Iterator<Item = SessionTimer> + Clone {
+        use SessionTimer::*;
+        let table = TimerName::ALL.iter().map(|&name| Table(name));
+        table.chain([
+            InviteExpires,
+            Retransmit2xx,
+            Retransmit1xx,
+            SessionRefresh,
+            SessionExpires,
+            Media,
+            Relocation,
+        ])
+    }
 }
 
 /// What a session step yields for the endpoint, in the order it happened.
@@ -240,22 +252,27 @@ pub(crate) fn retry_after(rng: &mut Rng, config: &Config, status: u16) -> Option
 mod tests {
     use super::*;
 
-    /// A session's timers are cancelled as the run of keys from `FIRST` on, so no timer
-    /// may sort before it.
+    /// A session's timers are cleared and listed through `all()`: a timer it left out
+    /// would outlive its session. The match fails to build when a variant is added, the
+    /// count then tells whether `all()` has it; the order is the one snapshots list.
     #[test]
-    fn no_session_timer_sorts_before_first() {
-        let others = [
-            SessionTimer::InviteExpires,
-            SessionTimer::Retransmit2xx,
-            SessionTimer::Retransmit1xx,
-            SessionTimer::SessionRefresh,
-            SessionTimer::SessionExpires,
-            SessionTimer::Media,
-            SessionTimer::Relocation,
-        ];
-        let table = TimerName::ALL.iter().map(|&t| SessionTimer::Table(t));
-        assert!(table
-            .chain(others)
-            .all(|timer| timer >= SessionTimer::FIRST));
+    fn all_lists_every_session_timer_once_in_order() {
+        let listed: Vec<_> = SessionTimer::all().collect();
+        let variants = listed
+            .iter()
+            .filter(|timer| match timer {
+                SessionTimer::Table(_) => false,
+                SessionTimer::InviteExpires
+                | SessionTimer::Retransmit2xx
+                | SessionTimer::Retransmit1xx
+                | SessionTimer::SessionRefresh
+                | SessionTimer::SessionExpires
+                | SessionTimer::Media
+                | SessionTimer::Relocation => true,
+            })
+            .count();
+        assert_eq!(variants, 7);
+        assert_eq!(listed.len(), TimerName::COUNT + 7);
+        assert!(listed.windows(2).all(|w| w[0] < w[1]));
     }
 }

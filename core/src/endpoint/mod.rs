@@ -905,14 +905,15 @@ impl Endpoint {
             && self.timers.is_empty()
     }
 
-    /// Gives back the room the output queues grew to in a burst; a runtime calls it once
-    /// the endpoint is idle ([`Endpoint::is_idle`]). Room allocated mid-burst and kept
-    /// for good pins the allocator's pages of that burst: with mimalloc, the 256 outputs
-    /// a drained queue keeps (14 KB) hold one of its 512 KiB pages, and a server's memory
-    /// does not return to its idle figure after a flood.
+    /// Gives back the room the output queues and the timers' index grew to in a burst; a
+    /// runtime calls it once the endpoint is idle ([`Endpoint::is_idle`]). Room allocated
+    /// mid-burst and kept for good pins the allocator's pages of that burst: with
+    /// mimalloc, the 256 outputs a drained queue keeps (14 KB) hold one of its 512 KiB
+    /// pages, and a server's memory does not return to its idle figure after a flood.
     pub fn shrink_to_fit(&mut self) {
         self.outputs.shrink_to_fit();
         self.transactions.shrink_to_fit();
+        self.timers.shrink_to_fit();
     }
 
     /// How many transactions are alive (RFC 3261 §17), the ended ones that still absorb
@@ -1370,7 +1371,7 @@ impl Endpoint {
                 let _ = self.transactions.on_cancel_sent(now, invite.tx);
             }
             self.timers
-                .cancel_run((id, SessionTimer::FIRST), |&(s, _)| s == id);
+                .cancel_all(SessionTimer::all().map(|timer| (id, timer)));
         }
         self.run_linked(now);
     }

@@ -44,7 +44,7 @@ impl Endpoint {
             .map(|d| d.id().clone());
         let timers = self
             .timers
-            .deadlines_where(move |&(id, _)| id == session)
+            .deadlines_of(SessionTimer::all().map(|timer| (session, timer)))
             .map(|((_, timer), at)| (timer, at))
             .collect();
         let at = Surroundings {
@@ -139,7 +139,7 @@ impl Endpoint {
         self.sessions.remove(session);
         self.pending_incoming.remove(session);
         self.timers
-            .cancel_run((session, SessionTimer::FIRST), |&(s, _)| s == session);
+            .cancel_all(SessionTimer::all().map(|timer| (session, timer)));
         tracing::debug!(%session, "released: the call lives elsewhere now");
         self.outputs
             .push_back(Output::Event(SessionEvent::Terminated {
