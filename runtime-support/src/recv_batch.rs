@@ -25,8 +25,8 @@ pub struct RecvBatch {
     /// [`BATCH`] buffers of `datagram_bytes` each, end to end.
     bufs: Vec<u8>,
     datagram_bytes: usize,
-    /// Each received datagram's length and source, in arrival order.
-    received: Vec<(usize, SocketAddr)>,
+    /// Each received datagram's buffer, length and source, in arrival order.
+    received: Vec<(usize, usize, SocketAddr)>,
     drained: bool,
 }
 
@@ -61,8 +61,8 @@ impl RecvBatch {
 
     /// The `i`th datagram of the last receive: its source and its bytes.
     pub fn datagram(&self, i: usize) -> (SocketAddr, &[u8]) {
-        let (len, remote) = self.received[i];
-        (remote, &self.bufs[self.span(i, len)])
+        let (buf, len, remote) = self.received[i];
+        (remote, &self.bufs[self.span(buf, len)])
     }
 
     /// Receives one datagram with `recv_from` into the first buffer: the portable way,
@@ -74,8 +74,8 @@ impl RecvBatch {
         self.received.clear();
         self.drained = false;
         let span = self.span(0, self.datagram_bytes);
-        let got = recv_from(&mut self.bufs[span])?;
-        self.received.push(got);
+        let (len, remote) = recv_from(&mut self.bufs[span])?;
+        self.received.push((0, len, remote));
         Ok(())
     }
 
@@ -101,7 +101,9 @@ impl RecvBatch {
             None,
         )
         .map_err(io::Error::from)?;
-        for msg in results {
+        let mut taken = 0;
+        for (buf, msg) in results.enumerate() {
+            taken += 1;
             // A datagram on a UDP socket always has a source; an address of another
             // family than IP cannot reach an IP socket.
             let remote = msg.address.and_then(|a| match a.family() {
@@ -114,11 +116,13 @@ impl RecvBatch {
                 _ => None,
             });
             if let Some(remote) = remote {
-                self.received.push((msg.bytes, remote));
+                self.received.push((buf, msg.bytes, remote));
             }
         }
         drop(slices);
-        self.drained = self.received.len() < BATCH;
+        // Counted before any was set aside, so that a full batch is never taken for a
+        // drained socket.
+        self.drained = taken < BATCH;
         Ok(())
     }
 
