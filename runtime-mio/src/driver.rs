@@ -160,8 +160,8 @@ impl Io for Registered {
     /// `WouldBlock` that mio's edge triggering otherwise asks for: a datagram arriving
     /// after the kernel found the socket empty raises a new event.
     #[cfg(target_os = "linux")]
-    fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<()> {
-        batch.recv_fd(std::os::fd::AsRawFd::as_raw_fd(socket))
+    fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch, max: usize) -> io::Result<()> {
+        batch.recv_fd(std::os::fd::AsRawFd::as_raw_fd(socket), max)
     }
 
     fn read(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {

@@ -26,10 +26,10 @@ pub trait Io {
     fn send_to(socket: &Self::Udp, payload: &[u8], remote: SocketAddr) -> io::Result<usize>;
     /// Receives one datagram into `buf`.
     fn recv_from(socket: &Self::Udp, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
-    /// Receives what waits on the socket into `batch`, several datagrams at once where
-    /// the system can (see [`RecvBatch`]); `WouldBlock` when none. By default one
+    /// Receives what waits on the socket into `batch`, up to `max` datagrams at once
+    /// where the system can (see [`RecvBatch`]); `WouldBlock` when none. By default one
     /// datagram, through [`Io::recv_from`].
-    fn recv_batch(socket: &Self::Udp, batch: &mut RecvBatch) -> io::Result<()> {
+    fn recv_batch(socket: &Self::Udp, batch: &mut RecvBatch, _max: usize) -> io::Result<()> {
         batch.recv_one(|buf| Self::recv_from(socket, buf))
     }
     /// Reads stream bytes into `buf`; `Ok(0)` is the peer's end of the stream.

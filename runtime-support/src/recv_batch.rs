@@ -79,10 +79,10 @@ impl RecvBatch {
         Ok(())
     }
 
-    /// Receives up to [`BATCH`] datagrams from the non-blocking UDP socket `fd` with one
-    /// `recvmmsg`; `WouldBlock` when there was none.
+    /// Receives up to `max` datagrams (at most [`BATCH`], at least one) from the
+    /// non-blocking UDP socket `fd` with one `recvmmsg`; `WouldBlock` when there was none.
     #[cfg(target_os = "linux")]
-    pub fn recv_fd(&mut self, fd: std::os::fd::RawFd) -> io::Result<()> {
+    pub fn recv_fd(&mut self, fd: std::os::fd::RawFd, max: usize) -> io::Result<()> {
         use nix::sys::socket::{recvmmsg, MsgFlags, MultiHeaders, SockaddrLike, SockaddrStorage};
 
         self.received.clear();
@@ -90,6 +90,7 @@ impl RecvBatch {
         let slices: Vec<[io::IoSliceMut<'_>; 1]> = self
             .bufs
             .chunks_exact_mut(self.datagram_bytes)
+            .take(max.clamp(1, BATCH))
             .map(|b| [io::IoSliceMut::new(b)])
             .collect();
         let mut headers = MultiHeaders::<SockaddrStorage>::preallocate(slices.len(), None);
@@ -119,10 +120,9 @@ impl RecvBatch {
                 self.received.push((buf, msg.bytes, remote));
             }
         }
-        drop(slices);
         // Counted before any was set aside, so that a full batch is never taken for a
         // drained socket.
-        self.drained = taken < BATCH;
+        self.drained = taken < slices.len();
         Ok(())
     }
 
@@ -151,7 +151,7 @@ mod tests {
         let mut batch = RecvBatch::new(64);
         // Loopback delivers at once, but give the kernel a moment all the same.
         std::thread::sleep(std::time::Duration::from_millis(20));
-        batch.recv_fd(rx.as_raw_fd()).unwrap();
+        batch.recv_fd(rx.as_raw_fd(), BATCH).unwrap();
         assert_eq!(batch.len(), 3);
         assert!(batch.drained());
         for i in 0..3u8 {
@@ -160,7 +160,7 @@ mod tests {
                 (tx.local_addr().unwrap(), &[i; 5][..])
             );
         }
-        let empty = batch.recv_fd(rx.as_raw_fd()).unwrap_err();
+        let empty = batch.recv_fd(rx.as_raw_fd(), BATCH).unwrap_err();
         assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
         assert!(batch.is_empty());
     }
@@ -178,9 +178,28 @@ mod tests {
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
         let mut batch = RecvBatch::new(64);
-        batch.recv_fd(rx.as_raw_fd()).unwrap();
+        batch.recv_fd(rx.as_raw_fd(), BATCH).unwrap();
         assert_eq!((batch.len(), batch.drained()), (BATCH, false));
-        batch.recv_fd(rx.as_raw_fd()).unwrap();
+        batch.recv_fd(rx.as_raw_fd(), BATCH).unwrap();
+        assert_eq!((batch.len(), batch.drained()), (1, true));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_batch_takes_no_more_than_asked() {
+        use std::os::fd::AsRawFd;
+
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        for _ in 0..3 {
+            tx.send_to(b"x", rx.local_addr().unwrap()).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut batch = RecvBatch::new(64);
+        batch.recv_fd(rx.as_raw_fd(), 2).unwrap();
+        assert_eq!((batch.len(), batch.drained()), (2, false));
+        batch.recv_fd(rx.as_raw_fd(), 2).unwrap();
         assert_eq!((batch.len(), batch.drained()), (1, true));
     }
 

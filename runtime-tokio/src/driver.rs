@@ -218,11 +218,11 @@ impl Io for Wakers {
     /// readiness on a short batch as it would on `WouldBlock` (unless an event came in
     /// meanwhile): the next read waits for the poll instead of finding the socket empty.
     #[cfg(target_os = "linux")]
-    fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch) -> io::Result<()> {
+    fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch, max: usize) -> io::Result<()> {
         let fd = std::os::fd::AsRawFd::as_raw_fd(socket);
         let mut outcome = None;
         let _ = socket.try_io(Interest::READABLE, || {
-            let received = batch.recv_fd(fd);
+            let received = batch.recv_fd(fd, max);
             let empty = match &received {
                 Ok(()) => batch.drained(),
                 Err(e) => e.kind() == io::ErrorKind::WouldBlock,

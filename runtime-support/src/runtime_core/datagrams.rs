@@ -25,9 +25,9 @@ impl<R: Io> Core<R> {
         let mut budget = self.limits.reads_per_wakeup;
         while budget > 0 {
             let received = match slot {
-                None => R::recv_batch(&self.udp, &mut self.batch),
+                None => R::recv_batch(&self.udp, &mut self.batch, budget),
                 Some(i) => match self.slots.get(i) {
-                    Some(Slot::Rtp(r)) => R::recv_batch(&r.socket, &mut self.batch),
+                    Some(Slot::Rtp(r)) => R::recv_batch(&r.socket, &mut self.batch, budget),
                     _ => return Progress::Closed,
                 },
             };
