@@ -34,11 +34,16 @@ impl<R: Io> Core<R> {
             match received {
                 Ok(()) => {
                     budget = budget.saturating_sub(self.batch.len().max(1));
+                    let read_at = self.udp_source(slot).map(|(local, _)| local);
                     for i in 0..self.batch.len() {
-                        // A datagram may end the call whose socket this is.
+                        // A datagram may end the call whose socket this is, and the slot
+                        // go to another socket.
                         let Some((local, pooled)) = self.udp_source(slot) else {
                             return Progress::Closed;
                         };
+                        if Some(local) != read_at {
+                            return Progress::Closed;
+                        }
                         let (remote, bytes) = self.batch.datagram(i);
                         let n = bytes.len();
                         self.buf[..n].copy_from_slice(bytes);
