@@ -570,6 +570,8 @@ pub fn add_rtcp_json(line: &mut serde_json::Value, counters: &RtpCounters) {
 thread_local! {
     /// Event lines printed since the last [`flush_lines`].
     static LINES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// When the oldest of [`LINES`] was printed.
+    static LINES_SINCE: std::cell::Cell<Option<Instant>> = const { std::cell::Cell::new(None) };
 }
 
 /// Lines kept before they are written even though the loop has not finished its
@@ -578,12 +580,20 @@ thread_local! {
 /// resident after it.
 const LINES_HELD: usize = 64 * 1024;
 
-/// Prints one JSON line on stdout: kept with the other lines of this wake-up of the loop
-/// and written with them by [`flush_lines`], one system call for the lot rather than one
-/// a line.
+/// How long a line may wait for others before it is written: at a thousand calls a
+/// second a wake-up of the loop is about one SIP message, so writing at the end of each
+/// would be a system call a message; a reader of the lines sees them this much later.
+const LINES_DELAY: Duration = Duration::from_millis(10);
+
+/// Prints one JSON line on stdout: kept with the other lines of the next
+/// [`LINES_DELAY`] and written with them by [`flush_due_lines`] (or [`flush_lines`]), one
+/// system call for the lot rather than one a line.
 pub fn emit(value: &serde_json::Value) {
     use std::io::Write;
     let full = LINES.with_borrow_mut(|lines| {
+        if lines.is_empty() {
+            LINES_SINCE.set(Some(Instant::now()));
+        }
         let _ = writeln!(lines, "{value}");
         lines.len() >= LINES_HELD
     });
@@ -592,11 +602,22 @@ pub fn emit(value: &serde_json::Value) {
     }
 }
 
-/// Writes the lines [`emit`] kept, whole, and flushes stdout: before the tool blocks
-/// (whoever reads the lines as they come must not wait on one held back) and before it
-/// exits.
+/// Writes the lines [`emit`] kept once the oldest has waited [`LINES_DELAY`]; else says
+/// when they must be written, for the loop to wake by then.
+pub fn flush_due_lines(now: Instant) -> Option<Instant> {
+    let due = LINES_SINCE.get()? + LINES_DELAY;
+    if due > now {
+        return Some(due);
+    }
+    flush_lines();
+    None
+}
+
+/// Writes the lines [`emit`] kept, whole, and flushes stdout: before the tool exits (and
+/// wherever a line must not wait).
 pub fn flush_lines() {
     use std::io::Write;
+    LINES_SINCE.set(None);
     LINES.with_borrow_mut(|lines| {
         if lines.is_empty() {
             return;
@@ -770,12 +791,23 @@ mod tokio_agents {
         }
 
         fn wait(&mut self, deadline: Option<Instant>) -> Wake {
-            // What is ready now is taken without a write; the lines go out before waiting.
+            // What is ready now is taken without a write; the lines go out when they are
+            // due, the wait cut short for them.
             if let Some(wake) = self.next_wake(deadline, false) {
                 return wake;
             }
-            flush_lines();
-            self.next_wake(deadline, true).unwrap_or(Wake::Deadline)
+            loop {
+                let lines = flush_due_lines(Instant::now())
+                    .filter(|l| !matches!(deadline, Some(d) if d <= *l));
+                let Some(lines) = lines else {
+                    return self.next_wake(deadline, true).unwrap_or(Wake::Deadline);
+                };
+                match self.next_wake(Some(lines), true) {
+                    // The lines' turn.
+                    Some(Wake::Deadline) | None => {}
+                    Some(wake) => return wake,
+                }
+            }
         }
 
         fn execute(&mut self, ep: Ep, command: Command) -> Result<SessionId, AgentError> {
@@ -924,15 +956,16 @@ mod mio_agents {
                 if deadline.is_some_and(|d| now >= d) {
                     return Wake::Deadline;
                 }
+                // The lines taken so far go out when due; the poll wakes by then.
+                let lines = flush_due_lines(now);
                 let next = self
                     .drivers
                     .iter()
                     .filter_map(Driver::next_timeout)
                     .chain(deadline)
+                    .chain(lines)
                     .min();
                 let timeout = next.map(|t| t.saturating_duration_since(now));
-                // Every event taken since the last poll is printed before this one waits.
-                flush_lines();
                 if let Err(e) = self.poll.poll(&mut self.events, timeout) {
                     if e.kind() != io::ErrorKind::Interrupted {
                         tracing::error!(error = %e, "poll failed");

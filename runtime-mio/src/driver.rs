@@ -22,6 +22,8 @@ use session_core::{
     SnapshotError,
 };
 use session_core_runtime::dns::ResolverThread;
+#[cfg(target_os = "linux")]
+use session_core_runtime::recv_batch::RecvBatch;
 use session_core_runtime::{Core, DriverConfig, Io, Progress, Socket, StartError};
 
 /// Why a driver could not start.
@@ -152,6 +154,14 @@ impl Io for Registered {
 
     fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         socket.recv_from(buf)
+    }
+
+    /// One `recvmmsg` a batch on Linux. A short batch ends the read without the
+    /// `WouldBlock` that mio's edge triggering otherwise asks for: a datagram arriving
+    /// after the kernel found the socket empty raises a new event.
+    #[cfg(target_os = "linux")]
+    fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch, max: usize) -> io::Result<()> {
+        batch.recv_fd(std::os::fd::AsRawFd::as_raw_fd(socket), max)
     }
 
     fn read(mut stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {

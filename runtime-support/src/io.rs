@@ -13,6 +13,8 @@
 use std::io;
 use std::net::SocketAddr;
 
+use crate::recv_batch::RecvBatch;
+
 /// A runtime's sockets and event loop, as the [`Core`](crate::Core) uses them.
 pub trait Io {
     /// The runtime's UDP socket (SIP's, and one per call for RTP).
@@ -24,6 +26,12 @@ pub trait Io {
     fn send_to(socket: &Self::Udp, payload: &[u8], remote: SocketAddr) -> io::Result<usize>;
     /// Receives one datagram into `buf`.
     fn recv_from(socket: &Self::Udp, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)>;
+    /// Receives what waits on the socket into `batch`, up to `max` datagrams at once
+    /// where the system can (see [`RecvBatch`]); `WouldBlock` when none. By default one
+    /// datagram, through [`Io::recv_from`].
+    fn recv_batch(socket: &Self::Udp, batch: &mut RecvBatch, _max: usize) -> io::Result<()> {
+        batch.recv_one(|buf| Self::recv_from(socket, buf))
+    }
     /// Reads stream bytes into `buf`; `Ok(0)` is the peer's end of the stream.
     fn read(stream: &Self::Tcp, buf: &mut [u8]) -> io::Result<usize>;
     /// Writes stream bytes, as many as the socket takes.

@@ -47,6 +47,7 @@ mod io;
 pub mod metrics;
 pub mod pcap;
 pub mod recording_file;
+pub mod recv_batch;
 mod runtime_core;
 pub mod shard;
 mod slots;

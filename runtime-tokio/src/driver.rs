@@ -21,6 +21,8 @@ use session_core::{
 };
 use session_core_runtime::cluster::Cluster;
 use session_core_runtime::dns::{Answer, Resolver};
+#[cfg(target_os = "linux")]
+use session_core_runtime::recv_batch::RecvBatch;
 use session_core_runtime::tap::Tap;
 use session_core_runtime::{
     Core, DriverConfig, IdleHook, Io, Progress, SharedCapture, Socket, StartError,
@@ -210,6 +212,29 @@ impl Io for Wakers {
 
     fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
         socket.try_recv_from(buf)
+    }
+
+    /// One `recvmmsg` a batch on Linux, inside `try_io` so that tokio clears the socket's
+    /// readiness on a short batch as it would on `WouldBlock` (unless an event came in
+    /// meanwhile): the next read waits for the poll instead of finding the socket empty.
+    #[cfg(target_os = "linux")]
+    fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch, max: usize) -> io::Result<()> {
+        let fd = std::os::fd::AsRawFd::as_raw_fd(socket);
+        let mut outcome = None;
+        let _ = socket.try_io(Interest::READABLE, || {
+            let received = batch.recv_fd(fd, max);
+            let empty = match &received {
+                Ok(()) => batch.drained(),
+                Err(e) => e.kind() == io::ErrorKind::WouldBlock,
+            };
+            outcome = Some(received);
+            if empty {
+                Err(io::ErrorKind::WouldBlock.into())
+            } else {
+                Ok(())
+            }
+        });
+        outcome.unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
     }
 
     fn read(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {

@@ -18,37 +18,72 @@ use crate::sockets;
 use crate::tap::Wire;
 
 impl<R: Io> Core<R> {
-    /// Reads datagrams from the SIP socket (`None`) or an RTP socket until `WouldBlock`
-    /// or the budget, feeding each to the endpoint.
+    /// Reads datagrams from the SIP socket (`None`) or an RTP socket, a batch at a time
+    /// (see [`crate::recv_batch`]), until `WouldBlock`, a batch that found the socket
+    /// empty, or the budget, feeding each to the endpoint.
     pub(super) fn read_udp(&mut self, slot: Option<usize>, now: Instant) -> Progress {
-        for _ in 0..self.limits.reads_per_wakeup {
-            let (local, pooled, received) = match slot {
-                None => (self.sip_addr, false, R::recv_from(&self.udp, &mut self.buf)),
+        let mut budget = self.limits.reads_per_wakeup;
+        while budget > 0 {
+            let received = match slot {
+                None => R::recv_batch(&self.udp, &mut self.batch, budget),
                 Some(i) => match self.slots.get(i) {
-                    Some(Slot::Rtp(r)) => (
-                        r.local,
-                        r.session.is_none(),
-                        R::recv_from(&r.socket, &mut self.buf),
-                    ),
+                    Some(Slot::Rtp(r)) => R::recv_batch(&r.socket, &mut self.batch, budget),
                     _ => return Progress::Closed,
                 },
             };
             match received {
-                // Between two calls: the ended call's, for nobody (see `rtp_pool`).
-                Ok(_) if pooled => self.stats.rtp_stale_dropped += 1,
-                Ok((n, remote)) => {
-                    if slot.is_none() && self.steer_away(remote, n) {
-                        continue;
+                Ok(()) => {
+                    budget = budget.saturating_sub(self.batch.len().max(1));
+                    let read_at = self.udp_source(slot).map(|(local, _)| local);
+                    for i in 0..self.batch.len() {
+                        // A datagram may end the call whose socket this is, and the slot
+                        // go to another socket.
+                        let Some((local, pooled)) = self.udp_source(slot) else {
+                            return Progress::Closed;
+                        };
+                        if Some(local) != read_at {
+                            return Progress::Closed;
+                        }
+                        let (remote, bytes) = self.batch.datagram(i);
+                        let n = bytes.len();
+                        self.buf[..n].copy_from_slice(bytes);
+                        // Between two calls: the ended call's, for nobody (see `rtp_pool`).
+                        if pooled {
+                            self.stats.rtp_stale_dropped += 1;
+                            continue;
+                        }
+                        if slot.is_none() && self.steer_away(remote, n) {
+                            continue;
+                        }
+                        self.received(slot, local, remote, n, now);
                     }
-                    self.received(slot, local, remote, n, now);
+                    if self.batch.drained() {
+                        return Progress::Blocked;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Progress::Blocked,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                // ICMP errors for earlier sends surface here on Linux: not fatal.
-                Err(e) => tracing::debug!(%local, error = %e, "UDP receive error"),
+                Err(e) => {
+                    budget -= 1;
+                    // ICMP errors for earlier sends surface here on Linux: not fatal.
+                    if e.kind() != io::ErrorKind::Interrupted {
+                        tracing::debug!(?slot, error = %e, "UDP receive error");
+                    }
+                }
             }
         }
         Progress::BudgetSpent
+    }
+
+    /// The local address of the SIP socket (`None`) or the RTP socket in `slot`, and
+    /// whether that socket waits in the pool; `None` when the slot holds none.
+    fn udp_source(&self, slot: Option<usize>) -> Option<(SocketAddr, bool)> {
+        match slot {
+            None => Some((self.sip_addr, false)),
+            Some(i) => match self.slots.get(i) {
+                Some(Slot::Rtp(r)) => Some((r.local, r.session.is_none())),
+                _ => None,
+            },
+        }
     }
 
     /// Feeds the first `n` bytes of the receive buffer, a datagram from `remote` that

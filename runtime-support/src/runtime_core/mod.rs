@@ -35,6 +35,7 @@ use session_core::{
 use crate::cluster::{Cluster, Member};
 use crate::io::Io;
 use crate::metrics;
+use crate::recv_batch::RecvBatch;
 use crate::shard::ShardRole;
 use crate::slots::Slots;
 use crate::sockets;
@@ -191,6 +192,8 @@ pub struct Core<R: Io> {
     /// Names the endpoint asked to resolve, for the runtime to take.
     queries: VecDeque<ResolveQuery>,
     buf: Vec<u8>,
+    /// Where a UDP socket's datagrams are received, a batch at a time.
+    batch: RecvBatch,
     stats: DriverStats,
     capture: Option<SharedCapture>,
     tap: Option<Arc<dyn Tap>>,
@@ -288,6 +291,7 @@ impl<R: Io> Core<R> {
             ports: rtp_ports,
             rtp_ip: rtp_ip.unwrap_or(sip_addr.ip()),
             buf: vec![0; limits.max_message_bytes.max(2048)],
+            batch: RecvBatch::new(limits.max_message_bytes.max(2048)),
             limits,
             events: VecDeque::new(),
             queries: VecDeque::new(),
