@@ -283,7 +283,7 @@ pub(super) fn send_provisional(
         call.offer_answer.offer_sent(cseq);
     }
     call.invite.reliable.sdp_sent |= body.is_some();
-    call.invite.reliable.unacknowledged = Some(Unacknowledged {
+    call.invite.reliable.unacknowledged = Some(Box::new(Unacknowledged {
         status,
         rseq: call.invite.reliable.last_rseq,
         cseq,
@@ -292,7 +292,7 @@ pub(super) fn send_provisional(
         offer: offer.is_some(),
         interval: t1,
         give_up_at: step.now + t1 * 64,
-    });
+    }));
     step.set_timer(SessionTimer::Retransmit1xx, step.now + t1);
     Ok(())
 }
@@ -346,9 +346,10 @@ pub(super) fn accept_prack(
 /// the callee's offer (our INVITE had none), `NegotiateSDP` has built our answer, and
 /// the PRACK carries it (§5: the UAC "MUST generate an answer in the PRACK").
 pub(crate) fn send_prack(step: &mut Step<'_>, call: &mut Call) -> Result<(), ActionError> {
-    let Some(rack) = call.invite.reliable.prack_due.take() else {
+    let Some((rseq, cseq)) = call.invite.reliable.prack_due.take() else {
         return Ok(());
     };
+    let rack = format!("{rseq} {cseq} INVITE");
     let answer = call.offer_answer.take_answer();
     let body = answer.as_deref().map(|b| (SDP, b));
     send_in_dialog(step, call, Method::Prack, body, &[("RAck", &rack)]).map(|_| ())
@@ -670,7 +671,7 @@ pub(super) fn send_refer(
             ("Contact", &contact),
         ],
     )?;
-    call.transfers.sent = Some(ReferSent { cseq, tx });
+    call.transfers.sent = Some(Box::new(ReferSent { cseq, tx }));
     Ok(())
 }
 
@@ -691,7 +692,7 @@ pub(super) fn accept_refer(
     };
     answer_request_with(step, call, &request, 202, headers)?;
     if subscribe {
-        call.transfers.notifier = Some(ReferNotifier::new(request.cseq));
+        call.transfers.notifier = Some(Box::new(ReferNotifier::new(request.cseq)));
         send_notify(step, call, 100)?;
     }
     Ok(())

@@ -47,8 +47,9 @@ pub(crate) struct Reliability {
     /// UAS: the INVITE carried an offer.
     pub(crate) offer_in_invite: bool,
     /// UAS: the provisional response awaiting its PRACK (re-sent only until the final
-    /// response).
-    pub(crate) unacknowledged: Option<Unacknowledged>,
+    /// response). Boxed: only a call with reliable provisionals has one, and every
+    /// session would otherwise carry its room.
+    pub(crate) unacknowledged: Option<Box<Unacknowledged>>,
     /// UAS: the `RSeq` of our last reliable provisional response (0 before the first).
     pub(crate) last_rseq: u32,
     /// UAS: a provisional status asked for while one was unacknowledged; sent after its
@@ -62,8 +63,9 @@ pub(crate) struct Reliability {
     pub(crate) sdp_sent: bool,
     /// UAC: the `RSeq` of the last reliable provisional response we PRACKed.
     pub(crate) acknowledged: Option<u32>,
-    /// UAC: the `RAck` value the next PRACK carries (`RSeq CSeq INVITE`).
-    pub(crate) prack_due: Option<String>,
+    /// UAC: the `RSeq` and `CSeq` the next PRACK's `RAck` names (`RSeq CSeq INVITE`,
+    /// written as the PRACK is built: two numbers take less room than the text).
+    pub(crate) prack_due: Option<(u32, u32)>,
 }
 
 impl Reliability {
@@ -96,7 +98,7 @@ impl Reliability {
         };
         if new {
             self.acknowledged = Some(rseq);
-            self.prack_due = Some(format!("{rseq} {cseq} INVITE"));
+            self.prack_due = Some((rseq, cseq));
         }
         new
     }
@@ -139,7 +141,7 @@ mod tests {
         let first = response("Require: 100rel\r\nRSeq: 7\r\n");
         let first = Message::parse(&first).unwrap();
         assert!(r.provisional(&first, 1));
-        assert_eq!(r.prack_due.take().as_deref(), Some("7 1 INVITE"));
+        assert_eq!(r.prack_due.take(), Some((7, 1)));
         // The same one again (a retransmission): no second PRACK.
         assert!(!r.provisional(&first, 1));
         assert_eq!(r.prack_due, None);
@@ -148,7 +150,7 @@ mod tests {
         assert!(!r.provisional(&Message::parse(&skip).unwrap(), 1));
         let next = response("Require: 100rel\r\nRSeq: 8\r\n");
         assert!(r.provisional(&Message::parse(&next).unwrap(), 1));
-        assert_eq!(r.prack_due.as_deref(), Some("8 1 INVITE"));
+        assert_eq!(r.prack_due, Some((8, 1)));
         // An unreliable one is simply taken.
         let plain = response("");
         assert!(r.provisional(&Message::parse(&plain).unwrap(), 1));

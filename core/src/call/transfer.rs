@@ -11,10 +11,11 @@ use crate::transaction::TransactionId;
 #[derive(Debug, Default)]
 pub(crate) struct Transfers {
     /// The REFER we sent, until its subscription ends (a final NOTIFY, a refusal, a
-    /// timeout).
-    pub(crate) sent: Option<ReferSent>,
+    /// timeout). Both usages are boxed: few calls are transferred, and every session
+    /// would otherwise carry their room.
+    pub(crate) sent: Option<Box<ReferSent>>,
     /// The subscription a REFER we accepted created.
-    pub(crate) notifier: Option<ReferNotifier>,
+    pub(crate) notifier: Option<Box<ReferNotifier>>,
 }
 
 /// A REFER we sent.

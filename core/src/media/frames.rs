@@ -9,15 +9,19 @@
 pub const MAX_FRAMES: usize = 4096;
 
 /// A bounded ring of frames of at most `frame_len` elements each.
+///
+/// Every call's media session holds two, so the bookkeeping is kept small: counts in
+/// `u16` (at most [`MAX_FRAMES`]), a slot's length in `u32`, boxed slices rather than
+/// vectors.
 #[derive(Clone, Debug)]
 pub struct FrameQueue<T> {
-    frame_len: usize,
-    capacity: usize,
-    data: Vec<T>,
+    frame_len: u32,
+    capacity: u16,
+    head: u16,
+    len: u16,
+    data: Box<[T]>,
     /// Per slot: the RTP timestamp and the number of elements used.
-    meta: Vec<(u32, usize)>,
-    head: usize,
-    len: usize,
+    meta: Box<[(u32, u32)]>,
 }
 
 impl<T: Copy + Default> FrameQueue<T> {
@@ -25,18 +29,19 @@ impl<T: Copy + Default> FrameQueue<T> {
     /// elements.
     pub fn new(capacity: usize, frame_len: usize) -> Self {
         FrameQueue {
-            frame_len,
-            capacity: capacity.min(MAX_FRAMES),
-            data: Vec::new(),
-            meta: Vec::new(),
+            frame_len: u32::try_from(frame_len).unwrap_or(u32::MAX),
+            // MAX_FRAMES fits a u16.
+            capacity: capacity.min(MAX_FRAMES) as u16,
             head: 0,
             len: 0,
+            data: Box::default(),
+            meta: Box::default(),
         }
     }
 
     /// Frames waiting.
     pub fn len(&self) -> usize {
-        self.len
+        usize::from(self.len)
     }
 
     /// True when no frame is waiting.
@@ -46,7 +51,7 @@ impl<T: Copy + Default> FrameQueue<T> {
 
     /// The most frames the queue holds (0: the queue drops everything).
     pub fn capacity(&self) -> usize {
-        self.capacity
+        usize::from(self.capacity)
     }
 
     /// Appends a frame; false (and nothing stored) when the queue is full or the frame is
@@ -58,17 +63,19 @@ impl<T: Copy + Default> FrameQueue<T> {
     /// Appends a frame of `len` elements written in place by `fill`; false when full or
     /// too long.
     pub fn push_with(&mut self, timestamp: u32, len: usize, fill: impl FnOnce(&mut [T])) -> bool {
-        if self.len == self.capacity || len > self.frame_len {
+        let frame_len = self.frame_len as usize;
+        if self.len == self.capacity || len > frame_len {
             return false;
         }
         if self.data.is_empty() {
-            self.data = vec![T::default(); self.capacity * self.frame_len];
-            self.meta = vec![(0, 0); self.capacity];
+            self.data = vec![T::default(); self.capacity() * frame_len].into_boxed_slice();
+            self.meta = vec![(0, 0); self.capacity()].into_boxed_slice();
         }
-        let slot = (self.head + self.len) % self.capacity;
-        let start = slot * self.frame_len;
+        let slot = (usize::from(self.head) + self.len()) % self.capacity();
+        let start = slot * frame_len;
         fill(&mut self.data[start..start + len]);
-        self.meta[slot] = (timestamp, len);
+        // `len` is at most `frame_len`, a u32.
+        self.meta[slot] = (timestamp, len as u32);
         self.len += 1;
         true
     }
@@ -78,10 +85,10 @@ impl<T: Copy + Default> FrameQueue<T> {
         if self.len == 0 {
             return None;
         }
-        let slot = self.head;
+        let slot = usize::from(self.head);
         let (timestamp, len) = self.meta[slot];
-        let start = slot * self.frame_len;
-        let r = take(timestamp, &self.data[start..start + len]);
+        let start = slot * self.frame_len as usize;
+        let r = take(timestamp, &self.data[start..start + len as usize]);
         self.head = (self.head + 1) % self.capacity;
         self.len -= 1;
         Some(r)
@@ -117,6 +124,6 @@ mod tests {
     fn a_zero_capacity_queue_drops_everything_without_allocating() {
         let mut q = FrameQueue::<i16>::new(0, 160);
         assert!(!q.push(0, &[0; 160]));
-        assert_eq!(q.data.capacity(), 0);
+        assert!(q.data.is_empty());
     }
 }

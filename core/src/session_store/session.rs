@@ -400,3 +400,38 @@ fn refuse_offer(call: &Call, pending: &mut Option<IncomingRequest>, step: &mut S
     let _ = dialog_adapter::answer_pending(step, call, pending, 488);
     true
 }
+
+#[cfg(all(test, target_pointer_width = "64"))]
+mod tests {
+    use std::mem::size_of;
+
+    use super::Session;
+    use crate::call::Transfers;
+    use crate::media::RtpSession;
+
+    /// Every held call keeps one boxed `Session` and one boxed `RtpSession`, so their
+    /// sizes are most of a call's memory. Allocators round a block up to a size class
+    /// (mimalloc, which `sessionctl` uses, has classes of 768 and 896, and of 1,536 and
+    /// 1,792 bytes, here): a session a few bytes over 1,536 costs 256 more. What only
+    /// some calls use (reliable provisionals, transfers, registration, a deferred
+    /// command) is boxed for that reason, and a media session's frame queues keep their
+    /// counts small; a field that pushes these over the bounds should be boxed too.
+    #[test]
+    fn a_session_fits_its_allocator_size_class() {
+        assert!(
+            size_of::<Session>() <= 1536,
+            "Session: {}",
+            size_of::<Session>()
+        );
+        assert!(
+            size_of::<Transfers>() <= 16,
+            "Transfers: {}",
+            size_of::<Transfers>()
+        );
+        assert!(
+            size_of::<RtpSession>() <= 768,
+            "RtpSession: {}",
+            size_of::<RtpSession>()
+        );
+    }
+}
