@@ -173,7 +173,7 @@ mod tests {
             local: "127.0.0.1:5060".parse().unwrap(),
             remote: "127.0.0.1:5070".parse().unwrap(),
             transport: session_core::sip::Transport::Udp,
-            payload: payload.as_bytes().to_vec(),
+            payload: payload.as_bytes().into(),
         }
     }
 

@@ -591,7 +591,7 @@ impl DatagramRecord {
             local: t.local,
             remote: t.remote,
             transport: t.transport.clone(),
-            bytes: t.payload.clone(),
+            bytes: t.payload.to_vec(),
         }
     }
 
@@ -600,7 +600,7 @@ impl DatagramRecord {
             local: self.local,
             remote: self.remote,
             transport: self.transport,
-            payload: self.bytes,
+            payload: self.bytes.into(),
         }
     }
 }

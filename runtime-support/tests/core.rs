@@ -178,7 +178,7 @@ fn media_open_binds_an_even_port_in_range_counts_rtp_and_close_releases_it() {
             local: local_rtp,
             remote: peer.local_addr().expect("bound"),
             transport: Transport::Udp,
-            payload: vec![0x80; 172],
+            payload: vec![0x80; 172].into(),
         },
         now,
     );
@@ -272,7 +272,7 @@ fn datagrams_a_socket_refuses_are_queued_and_leave_in_order() {
         local: local_rtp,
         remote,
         transport: Transport::Udp,
-        payload: vec![n; 12],
+        payload: vec![n; 12].into(),
     };
     let now = now(&core);
     REFUSE_SENDS.set(true);

@@ -813,7 +813,7 @@ impl SimNode for EndpointNode {
                     local: t.local,
                     remote: t.remote,
                     transport: t.transport,
-                    payload: t.payload,
+                    payload: t.payload.to_vec(),
                 }))
             }
             Output::Media(m) => {

@@ -61,7 +61,7 @@ struct Trio {
     /// Gateway sessions bridged (each leg reports once).
     bridged: Vec<(SessionId, SessionId)>,
     ended: u64,
-    queue: VecDeque<(usize, SocketAddr, SocketAddr, Vec<u8>)>,
+    queue: VecDeque<(usize, SocketAddr, SocketAddr, std::sync::Arc<[u8]>)>,
 }
 
 impl Trio {

@@ -186,7 +186,7 @@ impl Pump {
                         at: now,
                         from: self.nodes[from].name,
                         to: "?",
-                        bytes: t.payload,
+                        bytes: t.payload.to_vec(),
                     };
                     // SIP only: RTP and RTCP start with version 2 (0x80..), SIP with a
                     // method's or `SIP/2.0`'s capital letter.
@@ -201,7 +201,7 @@ impl Pump {
                     return;
                 };
                 let is_sip = t.remote == self.nodes[to].ep.config().sip_addr;
-                let mut payload = t.payload;
+                let mut payload = t.payload.to_vec();
                 if is_sip {
                     let mut wire = Wire {
                         at: now,

@@ -163,7 +163,7 @@ fn answer_without_rtp_port(ep: &mut Endpoint, request: &str) -> Vec<u8> {
         }
     }
     assert_eq!(finals.len(), 1, "one final response");
-    finals.remove(0)
+    finals.remove(0).to_vec()
 }
 
 /// RFC 3261 §21.5.4: a UAS that cannot take a call for now (no RTP port left) answers

@@ -9,6 +9,7 @@
 //! taken when it was parsed.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use smallvec::SmallVec;
@@ -156,19 +157,20 @@ pub(super) fn send_invite(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     pairs.extend(timer.iter().map(|(n, v)| (*n, v.as_str())));
     let route = preloaded_route(step);
     let routes: Vec<&str> = route.iter().map(String::as_str).collect();
-    let mut out = Vec::with_capacity(1024);
+    let mut out = step.message_buffer();
     let mut b =
         out_of_dialog(&Method::Invite, step, call, &branch, &contact, &routes).headers(&pairs);
     if let Some(body) = &body {
         b = b.body(SDP, body);
     }
     b.write(&mut out);
+    let bytes = step.seal(out);
     let key = ClientKey::new(&branch, call.local_cseq, Method::Invite);
-    let tx = start_client(step, key, out.clone(), call.peer, call.transport.clone())?;
+    let tx = start_client(step, key, bytes.clone(), call.peer, call.transport.clone())?;
     call.offer_answer.offer_sent(call.local_cseq);
     call.invite.request = Some(OutgoingRequest {
         tx,
-        bytes: out,
+        bytes,
         cseq: call.local_cseq,
     });
     Ok(())
@@ -217,7 +219,7 @@ fn common_headers(config: &Config) -> HeaderPairs<'_> {
 pub(super) fn start_client(
     step: &mut Step<'_>,
     key: ClientKey,
-    bytes: Vec<u8>,
+    bytes: Arc<[u8]>,
     dest: SocketAddr,
     transport: Transport,
 ) -> Result<TransactionId, ActionError> {
@@ -418,7 +420,7 @@ fn respond_to_invite(
     contact: Option<&str>,
     body: Option<&[u8]>,
     headers: &[(&str, &str)],
-) -> Result<Vec<u8>, ActionError> {
+) -> Result<Arc<[u8]>, ActionError> {
     let invite = call
         .invite
         .incoming
@@ -485,7 +487,7 @@ pub(crate) fn build_response(
     request: &IncomingRequest,
     local_tag: &str,
     reply: &Reply<'_>,
-) -> Result<Vec<u8>, ActionError> {
+) -> Result<Arc<[u8]>, ActionError> {
     let status = reply.status;
     let mut pairs = if (200..300).contains(&status) {
         common_headers(step.config)
@@ -493,7 +495,7 @@ pub(crate) fn build_response(
         HeaderPairs::new()
     };
     pairs.extend_from_slice(reply.headers);
-    let mut out = Vec::with_capacity(512 + reply.body.map_or(0, <[u8]>::len));
+    let mut out = step.message_buffer();
     let mut b = ResponseBuilder::from_template(&request.template, &request.bytes, status)
         .to_tag(local_tag)
         .retry_after(step.retry_after(status))
@@ -505,7 +507,7 @@ pub(crate) fn build_response(
         b = b.body(SDP, body);
     }
     b.write(&mut out);
-    Ok(out)
+    Ok(step.seal(out))
 }
 
 /// Re-sends our 2xx to the INVITE of server transaction `tx` until the ACK (RFC 3261
@@ -513,7 +515,7 @@ pub(crate) fn build_response(
 fn start_2xx_retransmission(
     step: &mut Step<'_>,
     call: &mut Call,
-    bytes: Vec<u8>,
+    bytes: Arc<[u8]>,
     cseq: u32,
     tx: Option<TransactionId>,
 ) {
@@ -577,12 +579,13 @@ pub(crate) fn send_cancel(step: &mut Step<'_>, call: &mut Call) -> Result<(), Ac
     let msg = Message::parse_with(&invite.bytes, &step.config.parse_limits)
         .map_err(|_| ActionError::NoTransaction)?;
     let branch = msg.top_via().branch.unwrap_or_default().to_owned();
-    let mut out = Vec::with_capacity(invite.bytes.len() / 2);
+    let mut out = step.message_buffer();
     write_cancel(&msg, &mut out);
     let invite_tx = invite.tx;
+    let cancel = step.seal(out);
     // §9.1: the CANCEL carries the INVITE's CSeq number.
     let key = ClientKey::new(&branch, invite.cseq, Method::Cancel);
-    start_client(step, key, out, call.peer, call.transport.clone())?;
+    start_client(step, key, cancel, call.peer, call.transport.clone())?;
     // §9.1: if no final response comes within 64·T1 of the CANCEL, the INVITE is over.
     let _ = step.transactions.on_cancel_sent(step.now, invite_tx);
     call.invite.cancel_sent = true;
@@ -825,7 +828,7 @@ fn send_in_dialog(
     method: Method,
     body: Option<(&str, &[u8])>,
     extra: &[(&str, &str)],
-) -> Result<(TransactionId, Vec<u8>, u32), ActionError> {
+) -> Result<(TransactionId, Arc<[u8]>, u32), ActionError> {
     let cseq = call
         .dialog
         .as_mut()
@@ -844,14 +847,14 @@ fn send_in_dialog(
 
 /// Builds a request inside the session's dialog (RFC 3261 §12.2.1.1).
 fn build_in_dialog(
-    step: &Step<'_>,
+    step: &mut Step<'_>,
     call: &Call,
     method: &Method,
     cseq: u32,
     branch: &str,
     body: Option<(&str, &[u8])>,
     extra: &[(&str, &str)],
-) -> Result<Vec<u8>, ActionError> {
+) -> Result<Arc<[u8]>, ActionError> {
     let dialog = call.dialog.as_ref().ok_or(ActionError::NoDialog)?;
     let target = dialog.request_target();
     let mut routes = target.routes.clone();
@@ -869,7 +872,7 @@ fn build_in_dialog(
         headers.push(("Supported", SUPPORTED));
         headers.extend(timer.iter().map(|(n, v)| (*n, v.as_str())));
     }
-    let mut out = Vec::with_capacity(768 + body.map_or(0, |(_, b)| b.len()));
+    let mut out = step.message_buffer();
     let mut b = RequestBuilder::new(method, target.request_uri, &call.call_id, cseq)
         .via(&call.transport, step.sent_by, branch)
         .from(dialog.local_uri(), &dialog.id().local_tag)
@@ -880,7 +883,7 @@ fn build_in_dialog(
         b = b.body(content_type, body);
     }
     b.write(&mut out);
-    Ok(out)
+    Ok(step.seal(out))
 }
 
 /// Where in-dialog requests go: the first route's host when there is a route set, else
@@ -984,7 +987,7 @@ fn send_reoffer(
     step: &mut Step<'_>,
     call: &mut Call,
     method: Method,
-) -> Result<(TransactionId, Vec<u8>, u32), ActionError> {
+) -> Result<(TransactionId, Arc<[u8]>, u32), ActionError> {
     let local = super::media_adapter::local_media(step, call).ok_or(ActionError::NoMediaSession)?;
     let body = call
         .sdp
@@ -1095,12 +1098,14 @@ pub(crate) fn respond(
     headers: &[(&str, &str)],
 ) {
     let tag = step.new_tag();
-    let mut out = Vec::with_capacity(512);
+    let retry_after = step.retry_after(status);
+    let mut out = step.message_buffer();
     ResponseBuilder::from_template(&request.template, &request.bytes, status)
         .to_tag(&tag)
-        .retry_after(step.retry_after(status))
+        .retry_after(retry_after)
         .headers(headers)
         .write(&mut out);
+    let out = step.seal(out);
     let _ = step
         .transactions
         .send_response(step.now, request.tx, status, out);

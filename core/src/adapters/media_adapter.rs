@@ -195,15 +195,18 @@ pub(crate) fn stop_media_flow(step: &mut Step<'_>, call: &mut Call) -> Result<()
         false => call.media.local_rtp.and_then(rtcp::rtcp_address),
     };
     if let Some(media) = call.media.rtp.as_mut() {
-        let mut buf = Vec::new();
+        let mut buf = step.message_buffer();
         let bye = media.stop_with_bye(step.now, &mut buf);
         if let (Some(bye), Some(local), false) = (bye, local_rtcp, call.media.released) {
+            let payload = step.seal(buf);
             step.rtp(Transmit {
                 local,
                 remote: bye.destination,
                 transport: Transport::Udp,
-                payload: buf,
+                payload,
             });
+        } else {
+            step.return_buffer(buf);
         }
     }
     release_rtp(step, call);

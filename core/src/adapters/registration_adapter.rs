@@ -37,10 +37,11 @@ pub(super) fn send_register(
     if !step.config.user_agent.is_empty() {
         headers.push(("User-Agent", &step.config.user_agent));
     }
-    let mut out = Vec::with_capacity(640);
+    let mut out = step.message_buffer();
     out_of_dialog(&Method::Register, step, call, &branch, &contact, &routes)
         .headers(&headers)
         .write(&mut out);
+    let out = step.seal(out);
     let key = ClientKey::new(&branch, call.local_cseq, Method::Register);
     start_client(step, key, out, call.peer, call.transport.clone())?;
     Ok(())

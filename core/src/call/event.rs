@@ -4,6 +4,7 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::media::DtmfMode;
@@ -33,8 +34,9 @@ pub struct Transmit {
     /// UDP or a stream transport (the driver frames nothing: SIP messages are
     /// self-delimiting by Content-Length).
     pub transport: Transport,
-    /// The bytes.
-    pub payload: Vec<u8>,
+    /// The bytes: shared, not copied, with the transaction or call that keeps a SIP
+    /// message to send again (a retransmission is a second reference to them).
+    pub payload: Arc<[u8]>,
 }
 
 impl fmt::Debug for Transmit {

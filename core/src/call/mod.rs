@@ -105,7 +105,7 @@ pub(crate) struct Payload {
 #[derive(Clone, Debug)]
 pub(crate) struct OutgoingRequest {
     pub(crate) tx: TransactionId,
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) bytes: Arc<[u8]>,
     pub(crate) cseq: u32,
 }
 
@@ -113,7 +113,7 @@ pub(crate) struct OutgoingRequest {
 /// §13.3.1.4): the transaction layer leaves this to the TU since RFC 6026.
 #[derive(Clone, Debug)]
 pub(crate) struct Retransmit2xx {
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) bytes: Arc<[u8]>,
     /// Where the first copy went (the INVITE's Via, RFC 3261 §18.2.2).
     pub(crate) destination: SocketAddr,
     pub(crate) interval: Duration,
@@ -199,7 +199,7 @@ pub(crate) struct InviteUsage {
     /// their 2xx is ACKed again but not BYEd twice.
     pub(crate) ended_forks: Vec<String>,
     /// The last ACK for a 2xx we sent, re-sent for each retransmitted 2xx.
-    pub(crate) last_ack: Option<(u32, Vec<u8>)>,
+    pub(crate) last_ack: Option<(u32, Arc<[u8]>)>,
     /// UAS: our 2xx until the ACK comes.
     pub(crate) retransmit_2xx: Option<Retransmit2xx>,
     /// Reliable provisional responses (RFC 3262), ours or the peer's.

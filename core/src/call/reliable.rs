@@ -14,6 +14,7 @@
 //! value", which adds nothing, and has the UAC ignore it; sending none is what most
 //! peers send and expect.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::rng::Rng;
@@ -27,7 +28,7 @@ pub(crate) struct Unacknowledged {
     pub(crate) rseq: u32,
     /// The CSeq of the INVITE it answers.
     pub(crate) cseq: u32,
-    pub(crate) bytes: Vec<u8>,
+    pub(crate) bytes: Arc<[u8]>,
     /// It carried SDP: the 2xx must wait for its PRACK (§3).
     pub(crate) has_sdp: bool,
     /// That SDP was our offer (the INVITE had none): the PRACK acknowledging it must

@@ -68,7 +68,7 @@ pub(crate) enum Effect {
     Transmit {
         remote: SocketAddr,
         transport: Transport,
-        payload: Vec<u8>,
+        payload: Arc<[u8]>,
     },
     /// An RTP or RTCP packet from the session's socket; dropped (and counted) when the
     /// endpoint's output queue is full, unlike SIP.
@@ -121,6 +121,9 @@ pub(crate) struct Step<'a> {
     pub(crate) ids: &'a mut SessionIds,
     pub(crate) transactions: &'a mut TransactionLayer,
     pub(crate) effects: &'a mut Vec<Effect>,
+    /// Where a SIP message of ours is written before it is sealed ([`Step::seal`]); the
+    /// endpoint keeps it from step to step.
+    pub(crate) buffer: &'a mut Vec<u8>,
     /// The other leg of this session's bridge (the link lives in the session store).
     pub(crate) bridged_with: Option<SessionId>,
 }
@@ -129,6 +132,27 @@ impl<'a> Step<'a> {
     /// A new RFC 3261 branch (magic cookie + random token).
     pub(crate) fn new_branch(&mut self) -> String {
         new_branch(self.rng)
+    }
+
+    /// The buffer to write one message (or packet) into, empty; hand it back with
+    /// [`Step::seal`] or [`Step::return_buffer`].
+    pub(crate) fn message_buffer(&mut self) -> Vec<u8> {
+        std::mem::take(self.buffer)
+    }
+
+    /// The message written into `out` as the one copy that the transaction, the call
+    /// and every output share (a retransmission is one more reference, not a copy), so
+    /// that a message costs one allocation; `out` goes back to be written into again.
+    pub(crate) fn seal(&mut self, out: Vec<u8>) -> Arc<[u8]> {
+        let bytes = Arc::from(&out[..]);
+        self.return_buffer(out);
+        bytes
+    }
+
+    /// Gives back the buffer of [`Step::message_buffer`] unsealed (emptied).
+    pub(crate) fn return_buffer(&mut self, mut out: Vec<u8>) {
+        out.clear();
+        *self.buffer = out;
     }
 
     /// A new From/To tag.
@@ -168,6 +192,7 @@ impl<'a> Step<'a> {
             ids: &mut *self.ids,
             transactions: &mut *self.transactions,
             effects: &mut *self.effects,
+            buffer: &mut *self.buffer,
             bridged_with: None,
         }
     }
@@ -176,7 +201,7 @@ impl<'a> Step<'a> {
     pub(crate) fn start_client(
         &mut self,
         key: ClientKey,
-        bytes: Vec<u8>,
+        bytes: Arc<[u8]>,
         dest: SocketAddr,
         transport: Transport,
     ) -> Result<TransactionId, TransactionError> {
@@ -185,7 +210,12 @@ impl<'a> Step<'a> {
     }
 
     /// Sends a SIP message outside any transaction.
-    pub(crate) fn transmit(&mut self, remote: SocketAddr, transport: Transport, payload: Vec<u8>) {
+    pub(crate) fn transmit(
+        &mut self,
+        remote: SocketAddr,
+        transport: Transport,
+        payload: Arc<[u8]>,
+    ) {
         self.effects.push(Effect::Transmit {
             remote,
             transport,

@@ -109,7 +109,7 @@ mod tests {
             local: "127.0.0.1:5060".parse().unwrap(),
             remote: "127.0.0.1:5080".parse().unwrap(),
             transport: Transport::Udp,
-            payload: vec![n; len],
+            payload: vec![n; len].into(),
         }
     }
 

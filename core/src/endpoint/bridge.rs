@@ -234,7 +234,7 @@ impl Endpoint {
                 local,
                 remote,
                 transport: Transport::Udp,
-                payload: packet,
+                payload: packet.into(),
             });
         }
         true

@@ -209,6 +209,9 @@ pub struct Endpoint {
     /// What the session being stepped yielded; drained after each step (kept to reuse
     /// its allocation).
     effects: Vec<Effect>,
+    /// Where the sessions' SIP messages are written before each is sealed into its one
+    /// shared copy (kept to reuse its allocation).
+    message_buffer: Vec<u8>,
     /// Sessions whose `DestroySession` ran during the current input.
     destroyed: Vec<SessionId>,
     /// Calls waiting for their target's name to resolve.
@@ -244,6 +247,7 @@ impl Endpoint {
             outputs: VecDeque::new(),
             stats: EndpointStats::default(),
             effects: Vec::new(),
+            message_buffer: Vec::new(),
             destroyed: Vec::new(),
             resolving: Resolving::default(),
             linked: linked::Queue::new(),
@@ -1150,7 +1154,7 @@ impl Endpoint {
     }
 
     /// Sends a SIP message outside any transaction, from our SIP address.
-    fn transmit(&mut self, remote: SocketAddr, transport: Transport, payload: Vec<u8>) {
+    fn transmit(&mut self, remote: SocketAddr, transport: Transport, payload: Arc<[u8]>) {
         self.outputs.push_back(Output::Transmit(Transmit {
             local: self.config.sip_addr,
             remote,
@@ -1305,6 +1309,7 @@ impl Endpoint {
             ids: &mut self.ids,
             transactions: &mut self.transactions,
             effects: &mut effects,
+            buffer: &mut self.message_buffer,
             bridged_with: self.sessions.bridged_with(id),
         };
         let result = f(&mut self.sessions, &mut step);

@@ -77,7 +77,7 @@ fn answer_malformed(
                 .headers(&malformed_headers(status, &warning))
                 .write(&mut out);
             let dest = response_destination(msg.top_via(), remote, &transport);
-            ep.transmit(dest, transport, out);
+            ep.transmit(dest, transport, out.into());
             ep.stats.malformed_answered += 1;
             return;
         }
@@ -91,7 +91,7 @@ fn answer_malformed(
             // An unreadable top Via names no sent-by: the source address is all there is.
             let dest = Via::parse(top_via)
                 .map_or(remote, |via| response_destination(&via, remote, &transport));
-            ep.transmit(dest, transport, out);
+            ep.transmit(dest, transport, out.into());
             ep.stats.malformed_answered += 1;
             return;
         }
@@ -323,7 +323,7 @@ fn respond_stateless(
     ResponseBuilder::new(msg, status)
         .retry_after(retry_after(&mut ep.rng, &ep.config, status))
         .write(&mut out);
-    ep.transmit(dest, transport, out);
+    ep.transmit(dest, transport, out.into());
 }
 
 /// A new INVITE outside any dialog: a new UAS session (RFC 3261 §13.3).

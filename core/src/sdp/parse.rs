@@ -45,6 +45,8 @@
 
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use super::codec::{Codec, MAX_PAYLOAD_TYPE};
 use super::direction::Direction;
 use super::error::{RejectKind, SdpError};
@@ -103,6 +105,13 @@ impl SessionDescription {
         read(&lines, &sections)
     }
 }
+
+/// A body's lines, inline up to 32: SIPp's offer has 7, baresip's 24, so a parse
+/// keeps them on the stack.
+type Lines<'a> = SmallVec<[RawLine<'a>; 32]>;
+
+/// A body's m-sections, inline up to 2 (audio, and video or a second audio).
+type Sections<'a> = SmallVec<[Section<'a>; 2]>;
 
 /// One non-blank line of the body: its type letter (lower-cased), its value, its number.
 #[derive(Clone, Copy, Debug)]
@@ -188,8 +197,8 @@ impl Faults {
     }
 }
 
-fn split_lines<'a>(text: &'a str, limits: &SdpLimits) -> Result<Vec<RawLine<'a>>, SdpError> {
-    let mut lines = Vec::with_capacity(32);
+fn split_lines<'a>(text: &'a str, limits: &SdpLimits) -> Result<Lines<'a>, SdpError> {
+    let mut lines = Lines::new();
     for (index, raw) in text.split('\n').enumerate() {
         let line = index + 1;
         let trimmed = raw.strip_suffix('\r').unwrap_or(raw);
@@ -226,11 +235,8 @@ fn split_lines<'a>(text: &'a str, limits: &SdpLimits) -> Result<Vec<RawLine<'a>>
     Ok(lines)
 }
 
-fn split_sections<'a>(
-    lines: &[RawLine<'a>],
-    limits: &SdpLimits,
-) -> Result<Vec<Section<'a>>, SdpError> {
-    let mut sections: Vec<Section<'a>> = Vec::new();
+fn split_sections<'a>(lines: &[RawLine<'a>], limits: &SdpLimits) -> Result<Sections<'a>, SdpError> {
+    let mut sections = Sections::new();
     for (i, line) in lines.iter().enumerate() {
         if line.kind != b'm' {
             continue;

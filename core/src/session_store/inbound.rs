@@ -4,6 +4,8 @@
 //! a CANCEL (§9.2), a response to one of our requests (§13.2.2, forks included), and
 //! what the transaction layer reports (timeouts, transport errors, ends).
 
+use std::sync::Arc;
+
 use super::session::Session;
 use crate::adapters::dialog_adapter::{self, ALLOW};
 use crate::adapters::registration_adapter;
@@ -555,8 +557,9 @@ impl Session {
             self.call.local_cseq
         };
         let branch = step.new_branch();
-        let mut out = Vec::with_capacity(bytes.len() + 256);
+        let mut out = step.message_buffer();
         write_reissued(&request, &branch, cseq, replaced, added, &mut out);
+        let out = step.seal(out);
         let key = ClientKey::new(&branch, cseq, method);
         let new_tx = step.start_client(key, out.clone(), dest, transport).ok()?;
         if self.call.refresh.in_flight == Some(tx) {
@@ -714,7 +717,7 @@ impl Session {
     fn forget_finished_request(&mut self, tx: TransactionId) {
         let call = &mut self.call;
         if let Some(invite) = call.invite.request.as_mut().filter(|i| i.tx == tx) {
-            invite.bytes = Vec::new();
+            invite.bytes = Arc::default();
             call.invite.last_ack = None;
         }
         if call.invite.reinvite.as_ref().is_some_and(|r| r.tx == tx) {

@@ -6,6 +6,7 @@
 //! an effect the endpoint drains.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use smallvec::SmallVec;
 
@@ -15,7 +16,7 @@ use crate::call::{
     Transmit, MAX_RELOCATION_ATTEMPTS,
 };
 use crate::dialog::DialogRole;
-use crate::media::{rtcp, MediaEvent, RtpSession};
+use crate::media::{rtcp, MediaEvent};
 use crate::sip::{Method, Transport};
 use crate::state_machine::{process, ActionError, Outcome, SessionState};
 use crate::state_table::{Event, EventType, TimerName};
@@ -313,19 +314,11 @@ impl Session {
                 return;
             };
             let mux = call.negotiated.as_ref().is_some_and(|n| n.rtcp_mux);
-            // Nothing is sent before the stream's own timeout (it covers the next packet
-            // and the next report), so a buffer is lent only when one may be due: before
-            // the first packet and after each.
-            let lend = |media: &RtpSession, buf: &mut Vec<u8>| {
-                if media.poll_timeout().is_some_and(|at| at <= now) {
-                    buf.reserve(256);
-                }
-            };
-            let mut buf = Vec::new();
-            lend(media, &mut buf);
+            // Each packet is written into the step's buffer, which the endpoint keeps,
+            // and sealed into its one shared copy.
+            let mut buf = step.message_buffer();
             while let Some(t) = media.poll_transmit(now, &mut buf) {
-                let payload = std::mem::take(&mut buf);
-                lend(media, &mut buf);
+                let payload = Arc::from(&buf[..]);
                 // RTCP leaves from the port above RTP's (RFC 3550 §11), or from the RTP
                 // port itself when multiplexed (RFC 5761).
                 let local = match t.rtcp && !mux {
@@ -339,6 +332,7 @@ impl Session {
                     payload,
                 });
             }
+            step.return_buffer(buf);
             while let Some(ev) = media.poll_event() {
                 events.push(ev);
             }

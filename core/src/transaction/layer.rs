@@ -29,6 +29,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::sip::{Method, Transport};
 use crate::time::Instant;
@@ -128,7 +129,7 @@ impl TransactionLayer {
         &mut self,
         now: Instant,
         key: ClientKey,
-        request: Vec<u8>,
+        request: impl Into<Arc<[u8]>>,
         dest: SocketAddr,
         transport: Transport,
         owner: u64,
@@ -151,7 +152,7 @@ impl TransactionLayer {
             transport,
             machine,
             index: Index::Client(key.clone()),
-            message: request,
+            message: request.into(),
             ack: None,
             scheduled: None,
         });
@@ -228,7 +229,7 @@ impl TransactionLayer {
         &mut self,
         _now: Instant,
         id: TransactionId,
-        ack: Vec<u8>,
+        ack: impl Into<Arc<[u8]>>,
     ) -> Result<(), TransactionError> {
         let entry = self
             .entries
@@ -242,7 +243,7 @@ impl TransactionLayer {
             let state = m.state();
             return Err(TransactionError::NotAllowedInState { id, state });
         }
-        entry.ack = Some(ack);
+        entry.ack = Some(ack.into());
         self.apply(id, fx);
         Ok(())
     }
@@ -306,7 +307,7 @@ impl TransactionLayer {
             transport,
             machine,
             index: Index::Server(matching.clone()),
-            message: Vec::new(),
+            message: Arc::default(),
             ack: None,
             scheduled: None,
         });
@@ -323,7 +324,7 @@ impl TransactionLayer {
         now: Instant,
         id: TransactionId,
         status: u16,
-        response: Vec<u8>,
+        response: impl Into<Arc<[u8]>>,
     ) -> Result<(), TransactionError> {
         if !is_valid_status(status) {
             return Err(TransactionError::InvalidStatus { status });
@@ -345,7 +346,7 @@ impl TransactionLayer {
             let state = entry.machine.state();
             return Err(TransactionError::NotAllowedInState { id, state });
         }
-        entry.message = response;
+        entry.message = response.into();
         self.apply(id, fx);
         Ok(())
     }
@@ -455,7 +456,7 @@ impl TransactionLayer {
     pub fn client_request(&self, id: TransactionId) -> Option<(&[u8], SocketAddr, &Transport)> {
         let entry = self.entries.get(id)?;
         matches!(entry.index, Index::Client(_)).then_some((
-            entry.message.as_slice(),
+            &entry.message[..],
             entry.dest,
             &entry.transport,
         ))
@@ -634,10 +635,10 @@ struct Entry {
     machine: Machine,
     index: Index,
     /// The request (client) or the most recent response (server; empty until the
-    /// first one).
-    message: Vec<u8>,
+    /// first one). Each transmission is another reference to these bytes.
+    message: Arc<[u8]>,
     /// The ACK for a non-2xx final response (client INVITE).
-    ack: Option<Vec<u8>>,
+    ack: Option<Arc<[u8]>>,
     /// The deadline filed in the layer's timer set for this transaction.
     scheduled: Option<Instant>,
 }

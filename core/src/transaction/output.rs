@@ -2,6 +2,7 @@
 //! transport" and "inform the TU") and the dispositions of received messages.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use crate::sip::Transport;
 
@@ -26,8 +27,9 @@ pub enum TransactionOutput {
         dest: SocketAddr,
         /// Over what.
         transport: Transport,
-        /// The message, exactly as the caller built it.
-        bytes: Vec<u8>,
+        /// The message, exactly as the caller built it (shared with the transaction,
+        /// which keeps it to re-send).
+        bytes: Arc<[u8]>,
     },
     /// A timer ran out. For Timers B, F and H the transaction has failed (a client
     /// transaction's TU treats it as a 408) and a [`TransactionOutput::Terminated`]

@@ -196,7 +196,7 @@ impl<R: Io> Core<R> {
             local,
             remote,
             transport: Transport::Udp,
-            payload: self.buf[..len].to_vec(),
+            payload: self.buf[..len].into(),
         });
     }
 
