@@ -80,7 +80,7 @@ pub(super) fn create_dialog(step: &mut Step<'_>, call: &mut Call) -> Result<(), 
 pub(crate) fn peer_dialog(msg: &Message<'_>, remote_tag: &str) -> PeerDialog {
     PeerDialog {
         remote_tag: remote_tag.to_owned(),
-        contact: first_contact_uri(msg),
+        contact: first_contact_uri(msg).map(str::to_owned),
         record_route: msg
             .record_routes()
             .filter_map(Result::ok)
@@ -133,13 +133,13 @@ fn dialog_params(call: &Call, peer: PeerDialog, fallback_target: &str) -> Dialog
 /// Request-URI, and a peer's parser refuses the request line); anything else leaves the
 /// dialog's target as it was. A `?` in a Contact is far likelier a damaged byte than a
 /// header meant for us (the simulator's corruption turned `10.0.0.1` into `10?0.0.1`).
-pub(crate) fn first_contact_uri(msg: &Message<'_>) -> Option<String> {
+pub(crate) fn first_contact_uri<'a>(msg: &Message<'a>) -> Option<&'a str> {
     match msg.contacts().next()?.ok()? {
         Contact::Addr(addr)
             if matches!(addr.uri.scheme, Scheme::Sip | Scheme::Sips)
                 && addr.uri.headers.is_none() =>
         {
-            Some(addr.uri.raw.to_owned())
+            Some(addr.uri.raw)
         }
         _ => None,
     }

@@ -12,6 +12,8 @@ use std::borrow::Cow;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use smol_str::SmolStr;
+
 use super::event::{MediaRequest, SessionEvent, SessionId, Transmit};
 use super::transfer::ReferTarget;
 use crate::config::Config;
@@ -130,7 +132,7 @@ pub(crate) struct Step<'a> {
 
 impl<'a> Step<'a> {
     /// A new RFC 3261 branch (magic cookie + random token).
-    pub(crate) fn new_branch(&mut self) -> String {
+    pub(crate) fn new_branch(&mut self) -> SmolStr {
         new_branch(self.rng)
     }
 
@@ -249,12 +251,16 @@ impl<'a> Step<'a> {
     }
 }
 
-/// A new RFC 3261 branch (magic cookie + random token).
-pub(crate) fn new_branch(rng: &mut Rng) -> String {
-    let mut b = String::with_capacity(7 + 16);
-    b.push_str(crate::transaction::MAGIC_COOKIE);
-    rng.push_token(&mut b, 16);
-    b
+/// A new RFC 3261 branch (magic cookie + random token): 23 characters, which a
+/// `SmolStr` keeps in place, so a branch costs no allocation.
+pub(crate) fn new_branch(rng: &mut Rng) -> SmolStr {
+    use crate::transaction::MAGIC_COOKIE;
+    let cookie = MAGIC_COOKIE.as_bytes();
+    let mut branch = [0; MAGIC_COOKIE.len() + 16];
+    branch[..cookie.len()].copy_from_slice(cookie);
+    rng.fill_token(&mut branch[cookie.len()..]);
+    // The cookie and the token are ASCII: always UTF-8, so this borrows.
+    SmolStr::new(String::from_utf8_lossy(&branch))
 }
 
 /// A new From/To tag, made in one allocation: a call shares it with its dialog.

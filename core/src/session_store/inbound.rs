@@ -90,7 +90,7 @@ impl Session {
                     dialog_adapter::first_contact_uri(msg),
                     self.call.dialog.as_mut(),
                 ) {
-                    dialog.refresh_remote_target(&contact);
+                    dialog.refresh_remote_target(contact);
                 }
                 let mut event = Event::new(if request.method == Method::Update {
                     EventType::DialogUPDATE
@@ -319,7 +319,7 @@ impl Session {
                             if let Some(d) = call.dialog.as_mut() {
                                 d.confirm();
                                 if let Some(c) = dialog_adapter::first_contact_uri(msg) {
-                                    d.refresh_remote_target(&c);
+                                    d.refresh_remote_target(c);
                                 }
                             }
                         } else {
@@ -362,7 +362,7 @@ impl Session {
                     if let (Some(c), Some(d)) =
                         (dialog_adapter::first_contact_uri(msg), call.dialog.as_mut())
                     {
-                        d.refresh_remote_target(&c);
+                        d.refresh_remote_target(c);
                     }
                     let repeat = call
                         .invite
