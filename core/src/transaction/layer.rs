@@ -348,6 +348,14 @@ impl TransactionLayer {
         }
         entry.message = response.into();
         self.apply(id, fx);
+        if let Some(entry) = self.entries.get_mut(id) {
+            // A 2xx leaves the transaction in Accepted, where the TU re-sends it and the
+            // transaction never does (RFC 6026 §7.1): keeping no reference lets the bytes
+            // go with the TU's copy at the ACK rather than at Timer L, 64·T1 later.
+            if entry.machine.state() == TransactionState::Accepted {
+                entry.message = Arc::default();
+            }
+        }
         Ok(())
     }
 

@@ -357,6 +357,25 @@ mod tests {
     }
 
     #[test]
+    fn a_sent_2xx_is_not_kept_by_the_transaction_the_tu_holds_the_only_copy() {
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Udp);
+        let ok: std::sync::Arc<[u8]> = std::sync::Arc::from(&b"200"[..]);
+        h.layer.send_response(h.now, id, 200, ok.clone()).unwrap();
+        assert_eq!(transmitted(&h.drain()), ["200"]);
+        assert_eq!(h.layer.state(id), Some(TransactionState::Accepted));
+        // The drained output was one reference; the transaction keeps none in Accepted.
+        assert_eq!(std::sync::Arc::strong_count(&ok), 1);
+        // A final non-2xx stays, for Timer G and for the INVITE's retransmissions.
+        let mut h = Harness::new();
+        let id = new_invite(&mut h, Transport::Udp);
+        let busy: std::sync::Arc<[u8]> = std::sync::Arc::from(&b"486"[..]);
+        h.layer.send_response(h.now, id, 486, busy.clone()).unwrap();
+        h.drain();
+        assert_eq!(std::sync::Arc::strong_count(&busy), 2);
+    }
+
+    #[test]
     fn ack_for_a_2xx_is_not_matched_to_the_invite_transaction() {
         let mut h = Harness::new();
         let id = new_invite(&mut h, Transport::Udp);
