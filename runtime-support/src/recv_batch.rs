@@ -137,28 +137,32 @@ mod tests {
     use super::*;
     use std::net::UdpSocket;
 
+    /// A non-blocking receiver on loopback, and the sender of `datagrams` to it, sent
+    /// and given a moment to arrive (loopback delivers at once, but all the same).
+    fn sent<'a>(datagrams: impl IntoIterator<Item = &'a [u8]>) -> (UdpSocket, SocketAddr) {
+        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_nonblocking(true).unwrap();
+        for datagram in datagrams {
+            tx.send_to(datagram, rx.local_addr().unwrap()).unwrap();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        (rx, tx.local_addr().unwrap())
+    }
+
     #[cfg(target_os = "linux")]
     #[test]
     fn a_batch_takes_what_waits_in_order_and_says_when_the_socket_is_empty() {
         use std::os::fd::AsRawFd;
 
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_nonblocking(true).unwrap();
-        for i in 0..3u8 {
-            tx.send_to(&[i; 5], rx.local_addr().unwrap()).unwrap();
-        }
+        let datagrams = [[0u8; 5], [1; 5], [2; 5]];
+        let (rx, from) = sent(datagrams.iter().map(|d| &d[..]));
         let mut batch = RecvBatch::new(64);
-        // Loopback delivers at once, but give the kernel a moment all the same.
-        std::thread::sleep(std::time::Duration::from_millis(20));
         batch.recv_fd(rx.as_raw_fd(), BATCH).unwrap();
         assert_eq!(batch.len(), 3);
         assert!(batch.drained());
-        for i in 0..3u8 {
-            assert_eq!(
-                batch.datagram(usize::from(i)),
-                (tx.local_addr().unwrap(), &[i; 5][..])
-            );
+        for (i, datagram) in datagrams.iter().enumerate() {
+            assert_eq!(batch.datagram(i), (from, &datagram[..]));
         }
         let empty = batch.recv_fd(rx.as_raw_fd(), BATCH).unwrap_err();
         assert_eq!(empty.kind(), io::ErrorKind::WouldBlock);
@@ -170,13 +174,7 @@ mod tests {
     fn a_full_batch_is_not_drained() {
         use std::os::fd::AsRawFd;
 
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_nonblocking(true).unwrap();
-        for _ in 0..BATCH + 1 {
-            tx.send_to(b"x", rx.local_addr().unwrap()).unwrap();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        let (rx, _) = sent(std::iter::repeat_n(&b"x"[..], BATCH + 1));
         let mut batch = RecvBatch::new(64);
         batch.recv_fd(rx.as_raw_fd(), BATCH).unwrap();
         assert_eq!((batch.len(), batch.drained()), (BATCH, false));
@@ -189,13 +187,7 @@ mod tests {
     fn a_batch_takes_no_more_than_asked() {
         use std::os::fd::AsRawFd;
 
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        rx.set_nonblocking(true).unwrap();
-        for _ in 0..3 {
-            tx.send_to(b"x", rx.local_addr().unwrap()).unwrap();
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
+        let (rx, _) = sent(std::iter::repeat_n(&b"x"[..], 3));
         let mut batch = RecvBatch::new(64);
         batch.recv_fd(rx.as_raw_fd(), 2).unwrap();
         assert_eq!((batch.len(), batch.drained()), (2, false));
@@ -205,12 +197,11 @@ mod tests {
 
     #[test]
     fn one_at_a_time_is_never_drained() {
-        let rx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let tx = UdpSocket::bind("127.0.0.1:0").unwrap();
-        tx.send_to(b"hello", rx.local_addr().unwrap()).unwrap();
+        let (rx, from) = sent([&b"hello"[..]]);
+        rx.set_nonblocking(false).unwrap();
         let mut batch = RecvBatch::new(64);
         batch.recv_one(|b| rx.recv_from(b)).unwrap();
-        assert_eq!(batch.datagram(0), (tx.local_addr().unwrap(), &b"hello"[..]));
+        assert_eq!(batch.datagram(0), (from, &b"hello"[..]));
         assert!(!batch.drained());
     }
 }
