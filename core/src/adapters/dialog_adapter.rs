@@ -276,7 +276,7 @@ pub(super) fn send_provisional(
         call,
         status,
         Some(&contact),
-        body.map(Vec::as_slice),
+        body.map(|b| &b[..]),
         &headers,
     )?;
     let t1 = step.config.timers.t1;
@@ -918,9 +918,14 @@ pub(super) fn accept_reinvite(
             if let Some(request) = pending.as_ref() {
                 call.offer_answer.offer_sent(request.cseq);
             }
-            call.sdp
-                .offer(crate::call::codecs_for(&call.codecs, step.config), &local)
-                .to_bytes()
+            let mut scratch = step.message_buffer();
+            let offer = call.sdp.kept_offer(
+                crate::call::codecs_for(&call.codecs, step.config),
+                &local,
+                &mut scratch,
+            );
+            step.return_buffer(scratch);
+            offer
         }
     };
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;
@@ -1021,7 +1026,7 @@ pub(super) fn refresh_session(step: &mut Step<'_>, call: &mut Call) -> Result<()
         return Ok(());
     }
     let busy = call.invite.reinvite.is_some() || call.offer_answer.has_local_offer();
-    let current = call.sdp.local_description().map(|d| d.to_bytes());
+    let current = call.sdp.local_sdp().cloned();
     let Some(body) = current.filter(|_| !busy) else {
         call.refresh.retry_later(step);
         return Ok(());

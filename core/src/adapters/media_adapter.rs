@@ -52,10 +52,13 @@ pub(super) fn generate_local_sdp(
         // start another (RFC 3261 §13.2.1, RFC 3262 §5).
         return Ok(());
     }
-    let body = call
-        .sdp
-        .kept_offer(crate::call::codecs_for(&call.codecs, step.config), &local)
-        .to_bytes();
+    let mut scratch = step.message_buffer();
+    let body = call.sdp.kept_offer(
+        crate::call::codecs_for(&call.codecs, step.config),
+        &local,
+        &mut scratch,
+    );
+    step.return_buffer(scratch);
     call.offer_answer.offer_made(Some(body));
     Ok(())
 }
@@ -72,16 +75,20 @@ fn pending_offer(
 }
 
 fn answer_offer(
-    step: &Step<'_>,
+    step: &mut Step<'_>,
     call: &mut Call,
     local: &LocalMedia,
     offer: &SessionDescription,
 ) -> Result<(), ActionError> {
-    let (answer, negotiated) = match call.sdp.kept_answer(
+    let mut scratch = step.message_buffer();
+    let answered = call.sdp.kept_answer(
         crate::call::codecs_for(&call.codecs, step.config),
         local,
         offer,
-    ) {
+        &mut scratch,
+    );
+    step.return_buffer(scratch);
+    let (answer, negotiated) = match answered {
         Ok(answer) => answer,
         Err(_) => {
             if call.invite.late_offer && call.negotiated.is_none() {
@@ -93,12 +100,12 @@ fn answer_offer(
                     local,
                     offer,
                 );
-                call.offer_answer.answered(rejection.to_bytes());
+                call.offer_answer.answered(rejection.to_bytes().into());
             }
             return Err(ActionError::SdpNotAcceptable);
         }
     };
-    call.offer_answer.answered(answer.to_bytes());
+    call.offer_answer.answered(answer);
     call.negotiated = Some(negotiated);
     Ok(())
 }

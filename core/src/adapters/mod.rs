@@ -127,7 +127,7 @@ impl ActionHandler for Adapters<'_, '_> {
         let call = &*self.call;
         match guard {
             GuardName::HasValidTarget => !call.request_uri.is_empty(),
-            GuardName::HasLocalSdp => call.sdp.local_description().is_some(),
+            GuardName::HasLocalSdp => call.sdp.local_sdp().is_some(),
             GuardName::DialogEstablished => call
                 .dialog
                 .as_ref()

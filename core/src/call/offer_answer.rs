@@ -5,6 +5,8 @@
 //! built by `LocalSession`; this only keeps the exchange's state and what waits to be
 //! sent.
 
+use std::sync::Arc;
+
 use crate::sdp::SessionDescription;
 
 /// Where the exchange stands.
@@ -16,7 +18,7 @@ enum Exchange {
     /// Our offer is outstanding: its body until the message that carries it goes out,
     /// then the CSeq of the transaction that carried it.
     LocalOffer {
-        unsent: Option<Vec<u8>>,
+        unsent: Option<Arc<[u8]>>,
         cseq: Option<u32>,
     },
     /// The peer's offer, from the INVITE that created the session, waits for our answer
@@ -31,7 +33,7 @@ pub(crate) struct OfferAnswer {
     exchange: Exchange,
     /// Our answer, built and not yet sent for good: a 183 carries it for early media and
     /// the 2xx repeats it; an answer to an offer in a 2xx goes in the ACK.
-    answer: Option<Vec<u8>>,
+    answer: Option<Arc<[u8]>>,
 }
 
 impl OfferAnswer {
@@ -76,7 +78,7 @@ impl OfferAnswer {
     }
 
     /// We made an offer, `body` to be sent by the next message that carries one.
-    pub(crate) fn offer_made(&mut self, body: Option<Vec<u8>>) {
+    pub(crate) fn offer_made(&mut self, body: Option<Arc<[u8]>>) {
         self.exchange = Exchange::LocalOffer {
             unsent: body,
             cseq: None,
@@ -95,7 +97,7 @@ impl OfferAnswer {
     }
 
     /// Our offer's body, taken by the message that carries it.
-    pub(crate) fn take_unsent_offer(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn take_unsent_offer(&mut self) -> Option<Arc<[u8]>> {
         match &mut self.exchange {
             Exchange::LocalOffer { unsent, .. } => unsent.take(),
             _ => None,
@@ -139,7 +141,7 @@ impl OfferAnswer {
     }
 
     /// We answered the peer's offer with `answer`, to be sent.
-    pub(crate) fn answered(&mut self, answer: Vec<u8>) {
+    pub(crate) fn answered(&mut self, answer: Arc<[u8]>) {
         self.answer = Some(answer);
     }
 
@@ -148,13 +150,14 @@ impl OfferAnswer {
         self.answer.is_some()
     }
 
-    /// Our answer, for a message that repeats it (a 183, then the 2xx).
-    pub(crate) fn answer(&self) -> Option<Vec<u8>> {
+    /// Our answer, for a message that repeats it (a 183, then the 2xx): the bytes the
+    /// session keeps as its last description, shared.
+    pub(crate) fn answer(&self) -> Option<Arc<[u8]>> {
         self.answer.clone()
     }
 
     /// Our answer, taken by the message that sends it for good.
-    pub(crate) fn take_answer(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn take_answer(&mut self) -> Option<Arc<[u8]>> {
         self.answer.take()
     }
 }

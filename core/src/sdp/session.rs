@@ -7,6 +7,7 @@
 //! do not re-negotiate for nothing.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::answer::{create_answer, create_rejection, Answer};
 use super::config::{LocalMedia, MediaConfig};
@@ -18,15 +19,33 @@ use super::types::{Address, Origin, SessionDescription};
 use super::Text;
 
 /// Our side of the offer/answer exchanges of one call.
+///
+/// The last description we sent is kept as the bytes we sent, not parsed: an
+/// established call keeps one block the size of its SDP text instead of the parsed
+/// form's vectors of m-lines, codecs and attributes (several hundred bytes more), and
+/// what needs it most often (a session refresh, a snapshot) wants those bytes anyway.
+/// The rare re-offer or hold reads it again. Our offer stays parsed only until its
+/// answer is read against it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LocalSession {
+    /// Our `o=` line as last sent (or as the first description will carry it).
     origin: Origin,
-    current: Option<SessionDescription>,
+    current: Option<Arc<[u8]>>,
+    /// Our offer until its answer comes ([`negotiate`](Self::negotiate)).
+    offered: Option<Box<SessionDescription>>,
     on_hold: bool,
-    /// What a re-offer replaced, until its answer comes: a rejected offer leaves the
-    /// session as it was (RFC 3264 §8). Boxed, and only kept for re-offers, so that an
-    /// established call does not carry it.
-    before_reoffer: Option<Box<(SessionDescription, bool)>>,
+    /// What a re-offer replaced, until its answer comes. Boxed, and only kept for
+    /// re-offers, so that an established call does not carry it.
+    before_reoffer: Option<Box<BeforeReoffer>>,
+}
+
+/// The session as it stood before a re-offer: a rejected offer leaves it so (RFC 3264
+/// §8), its version included.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct BeforeReoffer {
+    description: Arc<[u8]>,
+    on_hold: bool,
+    version: u64,
 }
 
 impl LocalSession {
@@ -41,6 +60,7 @@ impl LocalSession {
                 address: Address::Ip(address),
             },
             current: None,
+            offered: None,
             on_hold: false,
             before_reoffer: None,
         }
@@ -52,7 +72,8 @@ impl LocalSession {
     pub fn resumed(current: SessionDescription, on_hold: bool) -> LocalSession {
         LocalSession {
             origin: current.origin.clone(),
-            current: Some(current),
+            current: Some(current.to_bytes().into()),
+            offered: None,
             on_hold,
             before_reoffer: None,
         }
@@ -60,11 +81,11 @@ impl LocalSession {
 
     /// Our `o=` line as last sent (or as the first description will carry it).
     pub fn origin(&self) -> &Origin {
-        self.current.as_ref().map_or(&self.origin, |c| &c.origin)
+        &self.origin
     }
 
-    /// The last description we sent, offer or answer.
-    pub fn local_description(&self) -> Option<&SessionDescription> {
+    /// The last description we sent, offer or answer, as the bytes that went.
+    pub fn local_sdp(&self) -> Option<&Arc<[u8]>> {
         self.current.as_ref()
     }
 
@@ -78,23 +99,36 @@ impl LocalSession {
     /// or a re-offer (which keeps the session's m-lines and payload type numbers, see
     /// [`create_reoffer`](super::create_reoffer)). While we hold the call it stays on hold.
     pub fn offer(&mut self, config: &MediaConfig, local: &LocalMedia) -> SessionDescription {
-        self.kept_offer(config, local).clone()
+        self.remember_before_reoffer();
+        self.make_offer(config, local, &mut Vec::new()).1.clone()
     }
 
-    /// [`offer`](Self::offer), borrowed from the session that keeps it: a call's endpoint
-    /// only writes it into a body, so the copy [`offer`](Self::offer) returns is saved.
+    /// [`offer`](Self::offer) as the bytes to send, written by way of `scratch` (a
+    /// buffer the caller keeps, so that the bytes cost one allocation).
     pub(crate) fn kept_offer(
         &mut self,
         config: &MediaConfig,
         local: &LocalMedia,
-    ) -> &SessionDescription {
+        scratch: &mut Vec<u8>,
+    ) -> Arc<[u8]> {
         self.remember_before_reoffer();
+        self.make_offer(config, local, scratch).0
+    }
+
+    /// A new offer (or re-offer) stamped and kept until its answer, as its bytes and
+    /// parsed.
+    fn make_offer(
+        &mut self,
+        config: &MediaConfig,
+        local: &LocalMedia,
+        scratch: &mut Vec<u8>,
+    ) -> (Arc<[u8]>, &SessionDescription) {
         let local = self.effective(local);
-        let offer = match &self.current {
-            Some(previous) => create_reoffer(config, previous, &local),
+        let offer = match self.previous() {
+            Some(previous) => create_reoffer(config, &previous, &local),
             None => create_offer(config, &self.origin, &local),
         };
-        self.stamp(offer)
+        self.stamp_offer(offer, scratch)
     }
 
     /// Answers a peer's offer (RFC 3264 §6); while we hold the call the answer does not
@@ -105,26 +139,33 @@ impl LocalSession {
         local: &LocalMedia,
         offer: &SessionDescription,
     ) -> Result<Answer, AnswerError> {
-        let (description, negotiated) = self.kept_answer(config, local, offer)?;
-        Ok(Answer {
-            description: description.clone(),
-            negotiated,
-        })
+        Ok(self.make_answer(config, local, offer, &mut Vec::new())?.1)
     }
 
-    /// [`answer`](Self::answer), the description borrowed from the session that keeps
-    /// it, as [`kept_offer`](Self::kept_offer).
+    /// [`answer`](Self::answer) as the bytes to send, written by way of `scratch` as in
+    /// [`kept_offer`](Self::kept_offer).
     pub(crate) fn kept_answer(
         &mut self,
         config: &MediaConfig,
         local: &LocalMedia,
         offer: &SessionDescription,
-    ) -> Result<(&SessionDescription, Negotiated), AnswerError> {
-        let Answer {
-            description,
-            negotiated,
-        } = create_answer(offer, config, &self.origin, &self.effective(local))?;
-        Ok((self.stamp(description), negotiated))
+        scratch: &mut Vec<u8>,
+    ) -> Result<(Arc<[u8]>, Negotiated), AnswerError> {
+        let (bytes, answer) = self.make_answer(config, local, offer, scratch)?;
+        Ok((bytes, answer.negotiated))
+    }
+
+    /// Our answer stamped, as its bytes and parsed.
+    fn make_answer(
+        &mut self,
+        config: &MediaConfig,
+        local: &LocalMedia,
+        offer: &SessionDescription,
+        scratch: &mut Vec<u8>,
+    ) -> Result<(Arc<[u8]>, Answer), AnswerError> {
+        let mut answer = create_answer(offer, config, &self.origin, &self.effective(local))?;
+        let bytes = self.stamp(&mut answer.description, scratch);
+        Ok((bytes, answer))
     }
 
     /// An answer refusing every stream of `offer` (see
@@ -136,58 +177,66 @@ impl LocalSession {
         local: &LocalMedia,
         offer: &SessionDescription,
     ) -> SessionDescription {
-        let rejection = create_rejection(offer, config, &self.origin, local);
-        self.stamp(rejection).clone()
+        let mut rejection = create_rejection(offer, config, &self.origin, local);
+        self.stamp(&mut rejection, &mut Vec::new());
+        rejection
     }
 
     /// A hold re-offer from our current description (RFC 3264 §8.4): sendonly, or
     /// inactive where we only received. `None` before any description was sent.
     pub fn hold_offer(&mut self) -> Option<SessionDescription> {
+        let held = hold_offer(&self.previous()?);
         self.remember_before_reoffer();
-        let held = hold_offer(self.current.as_ref()?);
         self.on_hold = true;
-        Some(self.stamp(held).clone())
+        Some(self.stamp_offer(held, &mut Vec::new()).1.clone())
     }
 
     /// Ends our hold and re-offers with `local.direction` (normally sendrecv).
     pub fn resume_offer(&mut self, config: &MediaConfig, local: &LocalMedia) -> SessionDescription {
         self.remember_before_reoffer();
         self.on_hold = false;
-        let local = self.effective(local);
-        let offer = match &self.current {
-            Some(previous) => create_reoffer(config, previous, &local),
-            None => create_offer(config, &self.origin, &local),
-        };
-        self.stamp(offer).clone()
+        self.make_offer(config, local, &mut Vec::new()).1.clone()
     }
 
     /// The peer refused our last re-offer (a non-2xx to the re-INVITE): the session goes
     /// back to the description and hold state it had before (RFC 3264 §8).
     pub fn reoffer_rejected(&mut self) {
+        self.offered = None;
         if let Some(before) = self.before_reoffer.take() {
-            let (description, on_hold) = *before;
-            self.current = Some(description);
-            self.on_hold = on_hold;
+            self.current = Some(before.description);
+            self.on_hold = before.on_hold;
+            self.origin.session_version = before.version;
         }
     }
 
     /// The peer answered our last re-offer: what it replaced is forgotten.
     pub fn reoffer_answered(&mut self) {
+        self.offered = None;
         self.before_reoffer = None;
     }
 
     fn remember_before_reoffer(&mut self) {
-        self.before_reoffer = self
-            .current
-            .clone()
-            .map(|current| Box::new((current, self.on_hold)));
+        self.before_reoffer = self.current.clone().map(|description| {
+            Box::new(BeforeReoffer {
+                description,
+                on_hold: self.on_hold,
+                version: self.origin.session_version,
+            })
+        });
     }
 
     /// Reads the peer's answer to our last offer (also the answer in an ACK to a late
     /// offer).
     pub fn negotiate(&self, answer: &SessionDescription) -> Result<Negotiated, NegotiateError> {
-        let offer = self.current.as_ref().ok_or(NegotiateError::NoLocalOffer)?;
-        negotiate(offer, answer)
+        match &self.offered {
+            Some(offer) => negotiate(offer, answer),
+            // A call carried over from another endpoint with its offer outstanding
+            // has only the bytes.
+            None => negotiate(
+                &self.previous().ok_or(NegotiateError::NoLocalOffer)?,
+                answer,
+            ),
+        }
     }
 
     fn effective(&self, local: &LocalMedia) -> LocalMedia {
@@ -198,18 +247,40 @@ impl LocalSession {
         local
     }
 
-    /// Gives a new description our `o=` line with the right version and records it.
-    fn stamp(&mut self, mut description: SessionDescription) -> &SessionDescription {
+    /// Our last description read back from its bytes. Ours always parse; were they
+    /// not to, a re-offer starts afresh and a hold has nothing to hold.
+    fn previous(&self) -> Option<SessionDescription> {
+        SessionDescription::parse(self.current.as_deref()?).ok()
+    }
+
+    /// Stamps an offer of ours and keeps it parsed until its answer comes.
+    fn stamp_offer(
+        &mut self,
+        mut offer: SessionDescription,
+        scratch: &mut Vec<u8>,
+    ) -> (Arc<[u8]>, &SessionDescription) {
+        let bytes = self.stamp(&mut offer, scratch);
+        (bytes, self.offered.insert(Box::new(offer)))
+    }
+
+    /// Gives a new description our `o=` line, with the version incremented when it
+    /// differs from the last one on the wire, and records its bytes.
+    fn stamp(&mut self, description: &mut SessionDescription, scratch: &mut Vec<u8>) -> Arc<[u8]> {
+        description.origin = self.origin.clone();
+        scratch.clear();
+        description.write_to(scratch);
         if let Some(previous) = &self.current {
-            description.origin = previous.origin.clone();
-            if description != *previous {
-                description.origin.session_version =
-                    previous.origin.session_version.wrapping_add(1);
+            if previous[..] != scratch[..] {
+                self.origin.session_version = self.origin.session_version.wrapping_add(1);
+                description.origin.session_version = self.origin.session_version;
+                scratch.clear();
+                description.write_to(scratch);
             }
-        } else {
-            description.origin = self.origin.clone();
         }
-        self.current.insert(description)
+        let bytes: Arc<[u8]> = Arc::from(&scratch[..]);
+        scratch.clear();
+        self.current = Some(Arc::clone(&bytes));
+        bytes
     }
 }
 
@@ -236,6 +307,46 @@ mod tests {
         let resumed = session.resume_offer(&config, &LocalMedia::new(IP, 4002));
         assert_eq!(resumed.origin.session_version, 4);
         assert_eq!(resumed.media[0].direction, Direction::SendRecv);
+    }
+
+    #[test]
+    fn an_answered_offer_leaves_only_the_bytes_sent_and_a_refused_reoffer_restores_them() {
+        let config = MediaConfig::default();
+        let local = LocalMedia::new(IP, 4000);
+        let mut alice = LocalSession::new(&config, 1, IP);
+        let mut bob = LocalSession::new(&config, 2, IP);
+        let offer = alice.offer(&config, &local);
+        assert_eq!(
+            alice.local_sdp().map(|b| b.to_vec()),
+            Some(offer.to_bytes())
+        );
+        assert!(alice.offered.is_some(), "kept parsed until the answer");
+        let answer = bob
+            .answer(&config, &LocalMedia::new(IP, 5000), &offer)
+            .expect("acceptable");
+        assert_eq!(
+            bob.local_sdp().map(|b| b.to_vec()),
+            Some(answer.description.to_bytes())
+        );
+        assert!(bob.offered.is_none(), "an answer is not kept parsed");
+        let negotiated = alice.negotiate(&answer.description).expect("our codecs");
+        assert_eq!(negotiated.codec, answer.negotiated.codec);
+        alice.reoffer_answered();
+        assert!(alice.offered.is_none(), "answered: only the bytes stay");
+
+        let sent = alice.local_sdp().cloned();
+        let held = alice.hold_offer().expect("a description was sent");
+        assert_eq!(held.origin.session_version, 2);
+        alice.reoffer_rejected();
+        assert_eq!(alice.local_sdp().cloned(), sent, "as before the re-offer");
+        assert!(!alice.is_on_hold());
+        assert_eq!(alice.origin().session_version, 1);
+        assert!(alice.offered.is_none());
+        let again = alice.hold_offer().expect("a description was sent");
+        assert_eq!(
+            again.origin.session_version, 2,
+            "one above the last accepted"
+        );
     }
 
     #[test]

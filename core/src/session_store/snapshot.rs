@@ -340,7 +340,7 @@ pub(crate) fn take(session: &Session, at: Surroundings<'_>) -> Result<SessionSna
         .ok_or(NotMovable::OfferAnswerUnderWay)?;
     let local_sdp = call
         .sdp
-        .local_description()
+        .local_sdp()
         .ok_or(NotMovable::OfferAnswerUnderWay)?;
     let table = at.table;
     let conditions = table
@@ -378,7 +378,7 @@ pub(crate) fn take(session: &Session, at: Surroundings<'_>) -> Result<SessionSna
         peer: call.peer,
         transport: call.transport.as_str().to_owned(),
         invite_status: call.invite.final_status.unwrap_or(200),
-        local_sdp: String::from_utf8_lossy(&local_sdp.to_bytes()).into_owned(),
+        local_sdp: String::from_utf8_lossy(local_sdp).into_owned(),
         on_hold: call.sdp.is_on_hold(),
         media: NegotiatedMedia::from(negotiated),
         relaying: call.media.relaying,
