@@ -226,13 +226,13 @@ impl<R: Io> Core<R> {
         connected: bool,
         now: Instant,
     ) -> usize {
-        let conn = Conn {
+        let conn = Box::new(Conn {
             stream,
             remote,
             reassembler: StreamReassembler::new(self.limits.max_message_bytes),
             out: Vec::new(),
             connected,
-        };
+        });
         let Ok(slot) = self.slots.insert(Slot::Tcp(conn)) else {
             unreachable!("the caller found a vacant slot just before");
         };

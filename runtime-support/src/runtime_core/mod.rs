@@ -215,8 +215,11 @@ pub struct Core<R: Io> {
     sharded: Option<sharding::Sharded>,
 }
 
+/// What a slot holds. A connection is boxed: every call has two RTP sockets (RTP and
+/// RTCP) and a server few connections, so the slots vector is sized for a socket, not
+/// for a connection's buffers and reassembler.
 enum Slot<R: Io> {
-    Tcp(Conn<R>),
+    Tcp(Box<Conn<R>>),
     Rtp(RtpSocket<R>),
 }
 
