@@ -15,8 +15,10 @@ pub struct StateId(pub u16);
 pub struct ConditionId(pub u16);
 
 /// A transition of one compiled table (an index into [`CompiledTable::transitions`]).
+/// Sixteen bits hold the most a table may have (`MAX_TRANSITIONS`), and keep each
+/// call's history entries small (every entry names transitions, once per guard).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct TransitionId(pub u32);
+pub struct TransitionId(pub u16);
 
 /// A declared state.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -270,7 +272,7 @@ impl CompiledTable {
                 for &state in &t.from {
                     let key = self.key(role, state, t.event);
                     let bucket = &mut buckets[key];
-                    let id = TransitionId(i as u32);
+                    let id = TransitionId(i as u16);
                     // A transition listing a state twice still appears once.
                     if bucket.last() != Some(&id) {
                         bucket.push(id);
@@ -320,7 +322,7 @@ transitions:
         let table = compile("t.yaml", TEXT).expect("valid").table;
         let a = table.state_id("A").unwrap();
         let b = table.state_id("B").unwrap();
-        let ids = |role, state| -> Vec<u32> {
+        let ids = |role, state| -> Vec<u16> {
             table
                 .candidates(role, state, EventType::DialogFailure)
                 .iter()
