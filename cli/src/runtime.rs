@@ -558,7 +558,7 @@ pub fn event_json(event: &SessionEvent) -> serde_json::Value {
 pub fn add_rtcp_json(line: &mut serde_json::Value, counters: &RtpCounters) {
     line["rtcp_sent"] = counters.rtcp_sent.into();
     line["rtcp_received"] = counters.rtcp_received.into();
-    if let Some(r) = counters.remote_report {
+    if let Some(r) = &counters.remote_report {
         line["peer_fraction_lost"] = r.fraction_lost_percent().into();
         line["peer_cumulative_lost"] = r.cumulative_lost.into();
         line["peer_jitter_ms"] = (r.jitter_us as f64 / 1000.0).into();

@@ -17,7 +17,7 @@ const CLOSED_KEPT: usize = 1024;
 
 /// Packets and bytes through one session's RTP and RTCP sockets, and the peer's last
 /// RTCP report on our stream.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RtpCounters {
     /// Datagrams sent from the socket.
     pub packets_sent: u64,
@@ -33,7 +33,8 @@ pub struct RtpCounters {
     pub rtcp_received: u64,
     /// The peer's last RTCP report on our stream (RFC 3550 §6.4), as the core's media
     /// statistics held it when the sockets closed (see [`MediaBook::set_remote_report`]).
-    pub remote_report: Option<crate::media::RemoteReport>,
+    /// Boxed: an open socket's counters, one per held call, never carry it.
+    pub remote_report: Option<Box<crate::media::RemoteReport>>,
 }
 
 /// One open RTP socket as the book knows it.
@@ -128,7 +129,11 @@ impl<H: Copy> MediaBook<H> {
                 self.closed.remove(&oldest);
             }
         }
-        if self.closed.insert(session, socket.counters).is_none() {
+        if self
+            .closed
+            .insert(session, socket.counters.clone())
+            .is_none()
+        {
             self.closed_order.push_back(session);
         }
         Some(socket)
@@ -201,8 +206,8 @@ impl<H: Copy> MediaBook<H> {
     pub fn counters(&self, session: SessionId) -> Option<RtpCounters> {
         self.by_session
             .get(&session)
-            .map(|s| s.counters)
-            .or_else(|| self.closed.get(&session).copied())
+            .map(|s| s.counters.clone())
+            .or_else(|| self.closed.get(&session).cloned())
     }
 
     /// Keeps the peer's last RTCP report on a session's stream with its counters, so that
@@ -214,7 +219,7 @@ impl<H: Copy> MediaBook<H> {
     ) -> bool {
         match self.by_session.get_mut(&session) {
             Some(s) => {
-                s.counters.remote_report = report;
+                s.counters.remote_report = report.map(Box::new);
                 true
             }
             None => false,
@@ -257,6 +262,15 @@ mod tests {
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// Every held call has an entry in the book's B-tree, so an entry's size is
+    /// memory per call; the peer's report, kept only once a call's sockets closed, is
+    /// boxed so that an open socket's entry does not carry its room.
+    #[test]
+    fn an_open_sockets_entry_stays_small() {
+        let size = std::mem::size_of::<MediaSocket<usize>>();
+        assert!(size <= 144, "MediaSocket: {size}");
     }
 
     #[test]
