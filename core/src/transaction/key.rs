@@ -42,9 +42,9 @@ pub const MAGIC_COOKIE: &str = "z9hG4bK";
 /// Via and its CSeq (number and method).
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ClientKey {
-    /// A digest of the fields, compared first so that the layer's maps rarely compare
-    /// strings (branches share their first seven bytes). It only orders keys inside
-    /// the maps; no output depends on that order.
+    /// A digest of the fields: the layer files the transaction under it, and an
+    /// equality test compares it first, so that strings (branches share their first
+    /// seven bytes) are rarely compared. No output depends on its value.
     digest: u64,
     branch: KeyText<[u8; 24]>,
     seq: u32,
@@ -76,6 +76,18 @@ impl ClientKey {
     /// The CSeq method.
     pub fn method(&self) -> &Method {
         &self.method
+    }
+
+    /// The digest of the fields, which the layer files the transaction under.
+    pub(crate) fn digest(&self) -> u64 {
+        self.digest
+    }
+
+    /// The key with its digest replaced: two keys whose digests collide, for tests.
+    #[cfg(test)]
+    pub(crate) fn with_digest(mut self, digest: u64) -> Self {
+        self.digest = digest;
+        self
     }
 }
 
@@ -316,6 +328,13 @@ impl ServerKey {
     }
 
     /// The matching part.
+    /// The key with its digest replaced: two keys whose digests collide, for tests.
+    #[cfg(test)]
+    pub(crate) fn with_digest(mut self, digest: u64) -> Self {
+        self.matching.digest = digest;
+        self
+    }
+
     pub(crate) fn matching(&self) -> &ServerMatch {
         &self.matching
     }
@@ -373,6 +392,11 @@ impl ServerMatch {
         }
         .finish();
         ServerMatch { digest, fields }
+    }
+
+    /// The digest of the fields, which the layer files the transaction under.
+    pub(crate) fn digest(&self) -> u64 {
+        self.digest
     }
 }
 

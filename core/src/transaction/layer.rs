@@ -10,7 +10,7 @@
 //! comes out of the output queue.
 //!
 //! Transactions live in a slab addressed by [`TransactionId`] (slot and generation);
-//! their keys in two `BTreeMap`s (client, server); timers in a
+//! their keys' digests in two `BTreeSet`s (client, server; see [`ByDigest`]); timers in a
 //! `BTreeSet<(Instant, TransactionId)>`, so `poll_timeout` is a lookup of the first
 //! element and timers due at the same instant fire in id order. The number of
 //! transactions is bounded by [`LayerConfig::max_transactions`]: when full, a new
@@ -27,7 +27,7 @@
 //! - an INVITE client transaction in Proceeding runs Timer C (see [`Timer::C`]) so that
 //!   it cannot outlive a silent peer.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -91,8 +91,8 @@ pub struct TransactionStats {
 pub struct TransactionLayer {
     config: LayerConfig,
     entries: Slab<Entry>,
-    clients: BTreeMap<ClientKey, TransactionId>,
-    servers: BTreeMap<ServerMatch, TransactionId>,
+    clients: ByDigest,
+    servers: ByDigest,
     deadlines: BTreeSet<(Instant, TransactionId)>,
     outputs: VecDeque<TransactionOutput>,
     stats: TransactionStats,
@@ -104,8 +104,8 @@ impl TransactionLayer {
         TransactionLayer {
             config,
             entries: Slab::new(),
-            clients: BTreeMap::new(),
-            servers: BTreeMap::new(),
+            clients: ByDigest::new(),
+            servers: ByDigest::new(),
             deadlines: BTreeSet::new(),
             outputs: VecDeque::new(),
             stats: TransactionStats::default(),
@@ -142,21 +142,22 @@ impl TransactionLayer {
             }
             _ => Machine::ClientNonInvite(ClientNonInvite::new(now, &self.config.timers, reliable)),
         };
-        if let Some(&existing) = self.clients.get(&key) {
+        if let Some(existing) = self.client(&key) {
             return Err(TransactionError::DuplicateKey { existing });
         }
+        let digest = key.digest();
         self.check_room()?;
         let id = self.entries.insert(Entry {
             owner,
             dest,
             transport,
             machine,
-            index: Index::Client(key.clone()),
+            index: Index::Client(key),
             message: request.into(),
             ack: None,
             scheduled: None,
         });
-        self.clients.insert(key, id);
+        self.clients.insert((digest, id));
         self.stats.client_started += 1;
         let mut fx = Effects::new();
         fx.push(Effect::Transmit(Message::Request));
@@ -175,7 +176,7 @@ impl TransactionLayer {
         if !is_valid_status(status) {
             return ResponseDisposition::InvalidStatus;
         }
-        let Some(&id) = self.clients.get(key) else {
+        let Some(id) = self.client(key) else {
             return ResponseDisposition::Unmatched;
         };
         self.on_response_to(now, id, status)
@@ -281,11 +282,9 @@ impl TransactionLayer {
         owner: u64,
     ) -> Result<RequestDisposition, TransactionError> {
         let is_ack = *key.method() == Method::Ack;
-        let mut found = self.servers.get(key.matching()).copied();
+        let mut found = self.server(key.matching());
         if found.is_none() && is_ack {
-            found = key
-                .without_to_tag()
-                .and_then(|bare| self.servers.get(&bare).copied());
+            found = key.without_to_tag().and_then(|bare| self.server(&bare));
         }
         if let Some(id) = found {
             return Ok(self.on_matched_request(now, id, is_ack));
@@ -301,17 +300,18 @@ impl TransactionLayer {
             Machine::ServerNonInvite(ServerNonInvite::new(reliable))
         };
         let matching = key.into_matching();
+        let digest = matching.digest();
         let id = self.entries.insert(Entry {
             owner,
             dest: reply_to,
             transport,
             machine,
-            index: Index::Server(matching.clone()),
+            index: Index::Server(matching),
             message: Arc::default(),
             ack: None,
             scheduled: None,
         });
-        self.servers.insert(matching, id);
+        self.servers.insert((digest, id));
         self.stats.server_started += 1;
         Ok(RequestDisposition::New { id })
     }
@@ -364,7 +364,7 @@ impl TransactionLayer {
     /// is not a CANCEL's or no INVITE transaction matches (answer the CANCEL with 481).
     pub fn find_invite_for_cancel(&self, cancel: &ServerKey) -> Option<TransactionId> {
         let invite = cancel.cancelled_invite()?;
-        let id = *self.servers.get(invite.matching())?;
+        let id = self.server(invite.matching())?;
         match self.entries.get(id)?.machine {
             Machine::ServerInvite(_) => Some(id),
             _ => None,
@@ -623,13 +623,48 @@ impl TransactionLayer {
         }
         match entry.index {
             Index::Client(key) => {
-                self.clients.remove(&key);
+                self.clients.remove(&(key.digest(), id));
             }
             Index::Server(key) => {
-                self.servers.remove(&key);
+                self.servers.remove(&(key.digest(), id));
             }
         }
     }
+
+    /// The client transaction filed under `key`.
+    fn client(&self, key: &ClientKey) -> Option<TransactionId> {
+        filed_under(&self.clients, key.digest()).find(|&id| {
+            self.entries
+                .get(id)
+                .is_some_and(|e| matches!(&e.index, Index::Client(k) if k == key))
+        })
+    }
+
+    /// The server transaction filed under `key`.
+    fn server(&self, key: &ServerMatch) -> Option<TransactionId> {
+        filed_under(&self.servers, key.digest()).find(|&id| {
+            self.entries
+                .get(id)
+                .is_some_and(|e| matches!(&e.index, Index::Server(k) if k == key))
+        })
+    }
+}
+
+/// Transactions filed under their key's digest; the key itself is kept once, in the
+/// transaction's [`Entry`], and compared there. A lookup goes down the tree comparing
+/// numbers and compares one key at the end, and each transaction costs the index 16
+/// bytes rather than a second copy of its key (a held call keeps its INVITE server
+/// transaction for RFC 6026's 32 s). Keys whose digests collide (a peer can craft
+/// branches that do) are both filed, in id order, and told apart by the comparison.
+type ByDigest = BTreeSet<(u64, TransactionId)>;
+
+/// The ids filed under `digest`, in id order.
+fn filed_under(index: &ByDigest, digest: u64) -> impl Iterator<Item = TransactionId> + '_ {
+    let first = TransactionId::from_parts(0, 0);
+    let last = TransactionId::from_parts(u32::MAX, u32::MAX);
+    index
+        .range((digest, first)..=(digest, last))
+        .map(|&(_, id)| id)
 }
 
 /// One transaction and what the layer keeps for it.
@@ -747,6 +782,45 @@ mod tests {
         assert_eq!(stats.retransmissions_sent, 6, "{stats:?}");
         assert_eq!(stats.retransmissions_received, 1, "{stats:?}");
         assert_eq!(stats.timeouts, 1, "{stats:?}");
+    }
+
+    /// Keys are filed under their digests, which a peer can make collide by crafting
+    /// branches: two keys under one digest are two transactions, each found by its own
+    /// key only, and ending one leaves the other filed.
+    #[test]
+    fn keys_whose_digests_collide_each_find_their_own_transaction() {
+        let mut h = Harness::new();
+        let client = |branch| ClientKey::new(branch, 1, Method::Options).with_digest(7);
+        let (a, b) = (client("z9hG4bKa"), client("z9hG4bKb"));
+        let start = |h: &mut Harness, key: &ClientKey| {
+            h.layer
+                .start_client(h.now, key.clone(), vec![], peer(), Transport::Udp, 0)
+                .expect("a new key")
+        };
+        let (ida, idb) = (start(&mut h, &a), start(&mut h, &b));
+        assert_ne!(ida, idb);
+        assert_eq!(
+            (h.layer.client(&a), h.layer.client(&b)),
+            (Some(ida), Some(idb))
+        );
+        assert_eq!(h.layer.client(&client("z9hG4bKc")), None);
+        h.layer.remove(ida);
+        assert_eq!((h.layer.client(&a), h.layer.client(&b)), (None, Some(idb)));
+
+        let server = |branch| server_key(Method::Invite, branch, &Transport::Udp).with_digest(7);
+        let receive = |h: &mut Harness, key: ServerKey| {
+            h.layer
+                .on_request(h.now, key, peer(), Transport::Udp, 0)
+                .expect("room")
+        };
+        let x = new_id(receive(&mut h, server("z9hG4bKx")));
+        let y = new_id(receive(&mut h, server("z9hG4bKy")));
+        assert_ne!(x, y, "a colliding digest is not a match");
+        assert_eq!(
+            receive(&mut h, server("z9hG4bKy")),
+            RequestDisposition::Absorbed { id: y },
+            "each one's retransmission is its own"
+        );
     }
 
     #[test]
