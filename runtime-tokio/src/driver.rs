@@ -201,8 +201,10 @@ pub(crate) struct Driver {
 /// socket with its own waker. Both mark what is ready in one [`ReadySet`].
 struct Readiness {
     udp: UdpPoll,
-    /// Sockets to poll on the next wake-up.
+    /// Sockets to poll (flush, then read) on the next wake-up.
     ready: Arc<ReadySet>,
+    /// UDP sockets reported only writable: flushed on the next wake-up, not read.
+    writable: Vec<usize>,
     /// Each TCP connection's waker, by slot.
     wakers: BTreeMap<usize, Waker>,
     /// Output queued during this wake-up that only a later poll writes.
@@ -255,7 +257,7 @@ impl Io for Readiness {
     }
 
     /// Registers the socket in the inner poll, which reports it at once (a new socket is
-    /// writable), so that it is read on the next wake-up.
+    /// writable, and readable when something came before it was registered).
     fn adopt_udp(&mut self, slot: Option<usize>, socket: StdUdpSocket) -> io::Result<UdpSocket> {
         let mut socket = UdpSocket::from_std(socket);
         self.udp.register(&mut socket, slot.unwrap_or(SIP_ID))?;
@@ -292,6 +294,11 @@ impl Io for Readiness {
     }
 }
 
+/// The slot of the socket known by `id`; `None` for SIP's UDP socket.
+fn slot_of(id: usize) -> Option<usize> {
+    (id != SIP_ID).then_some(id)
+}
+
 impl Driver {
     fn bind(setup: Setup) -> Result<Driver, (SocketAddr, io::Error)> {
         let Setup {
@@ -311,6 +318,7 @@ impl Driver {
         let io = Readiness {
             udp: UdpPoll::new(UDP_EVENTS).map_err(|e| (asked, e))?,
             ready: Arc::new(ReadySet::default()),
+            writable: Vec::new(),
             wakers: BTreeMap::new(),
             rewake: false,
         };
@@ -373,17 +381,27 @@ impl Driver {
         let mut again = false;
         self.core.io().ready.register(cx.waker());
         again |= self.poll_commands(cx);
-        let Readiness { udp, ready, .. } = self.core.io_mut();
-        again |= udp.poll_ready(cx, ready);
+        let Readiness {
+            udp,
+            ready,
+            writable,
+            ..
+        } = self.core.io_mut();
+        again |= udp.poll_ready(cx, ready, writable);
         again |= self.poll_handoffs(cx);
         again |= self.poll_accept(cx);
+        let mut writable = std::mem::take(&mut self.core.io_mut().writable);
+        for id in writable.drain(..) {
+            // Blocked or not, the inner poll reports the socket when it is writable again.
+            let _ = self.core.flush(slot_of(id));
+        }
+        self.core.io_mut().writable = writable;
         // Only the sockets the inner poll reported, and the connections whose wakers
         // fired (or that have new output).
         let mut ready = std::mem::take(&mut self.scratch);
         self.core.io().ready.drain_into(&mut ready);
         for &id in &ready {
-            let slot = (id != SIP_ID).then_some(id);
-            if self.poll_socket(slot) {
+            if self.poll_socket(slot_of(id)) {
                 self.core.io().ready.mark(id);
                 again = true;
             }
@@ -801,7 +819,7 @@ mod tests {
             };
             addrs.push(local_rtp);
         }
-        // First poll: the inner poll reports every new socket (writable), read empty.
+        // First poll: the inner poll reports every new socket, writable.
         drive_until(&mut d, |_| true).await;
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.send_to(&[0x80; 60], addrs[12]).unwrap();

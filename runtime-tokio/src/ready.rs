@@ -139,11 +139,19 @@ impl UdpPoll {
         let _ = self.poll.get_ref().registry().deregister(source);
     }
 
-    /// Marks in `ready` the sockets the inner poll reports, while tokio says it has
-    /// something to report; then the waker in `cx` is registered for when it has more.
+    /// Takes the sockets the inner poll reports, while tokio says it has something to
+    /// report; then the waker in `cx` is registered for when it has more. A readable
+    /// socket is marked in `readable`, one only writable is pushed on `writable`: every
+    /// datagram a UDP socket sends makes it writable again once the kernel frees it,
+    /// which only matters to a socket with a queue to send, never to its reader.
     /// True when the event buffer came back full, so that more may wait: the caller
     /// comes straight back.
-    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>, ready: &ReadySet) -> bool {
+    pub(crate) fn poll_ready(
+        &mut self,
+        cx: &mut Context<'_>,
+        readable: &ReadySet,
+        writable: &mut Vec<usize>,
+    ) -> bool {
         loop {
             let mut guard = match self.poll.poll_read_ready_mut(cx) {
                 Poll::Pending => return false,
@@ -167,7 +175,12 @@ impl UdpPoll {
             }
             let mut reported = 0;
             for event in &self.events {
-                ready.mark(event.token().0);
+                let id = event.token().0;
+                if event.is_readable() {
+                    readable.mark(id);
+                } else if event.is_writable() {
+                    writable.push(id);
+                }
                 reported += 1;
             }
             if reported == self.events.capacity() {
@@ -218,21 +231,29 @@ mod tests {
         mio::net::UdpSocket::bind("127.0.0.1:0".parse().unwrap()).unwrap()
     }
 
-    /// Looks into `poll` until it reports nothing more, at most `looks` times; the ids
-    /// it marked and how many looks asked to come back.
-    async fn look(poll: &mut UdpPoll, looks: usize) -> (Vec<usize>, usize) {
+    /// What some looks into the inner poll reported.
+    #[derive(Debug, Default, PartialEq)]
+    struct Looked {
+        readable: Vec<usize>,
+        writable: Vec<usize>,
+        /// How many looks asked to come back.
+        again: usize,
+    }
+
+    /// Looks into `poll` `looks` times, each after a turn of the reactor.
+    async fn look(poll: &mut UdpPoll, looks: usize) -> Looked {
         let ready = ReadySet::default();
-        let mut again = 0;
+        let mut looked = Looked::default();
         for _ in 0..looks {
             // Yields to the reactor, so that tokio sees the descriptor's readiness.
             tokio::task::yield_now().await;
-            if poll.poll_ready(&mut Context::from_waker(Waker::noop()), &ready) {
-                again += 1;
+            let cx = &mut Context::from_waker(Waker::noop());
+            if poll.poll_ready(cx, &ready, &mut looked.writable) {
+                looked.again += 1;
             }
         }
-        let mut ids = Vec::new();
-        ready.drain_into(&mut ids);
-        (ids, again)
+        ready.drain_into(&mut looked.readable);
+        looked
     }
 
     #[tokio::test]
@@ -243,9 +264,9 @@ mod tests {
             // A new UDP socket is writable at once: each is reported.
             poll.register(socket, id).unwrap();
         }
-        let (ids, again) = look(&mut poll, 5).await;
-        assert_eq!(ids, (0..10).collect::<Vec<_>>());
-        assert_eq!(again, 2, "two full buffers, then a short one");
+        let looked = look(&mut poll, 5).await;
+        assert_eq!(looked.writable, (0..10).collect::<Vec<_>>());
+        assert_eq!(looked.again, 2, "two full buffers, then a short one");
     }
 
     #[tokio::test]
@@ -255,18 +276,31 @@ mod tests {
         poll.register(&mut socket, 7).unwrap();
         let woken = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&woken));
-        let ready = ReadySet::default();
+        let (ready, mut writable) = (ReadySet::default(), Vec::new());
         tokio::task::yield_now().await;
         // The look that empties the poll leaves the task's waker with tokio.
-        assert!(!poll.poll_ready(&mut Context::from_waker(&waker), &ready));
-        let mut ids = Vec::new();
-        ready.drain_into(&mut ids);
-        assert_eq!(ids, vec![7], "the new socket, writable");
+        let cx = &mut Context::from_waker(&waker);
+        assert!(!poll.poll_ready(cx, &ready, &mut writable));
+        assert_eq!(writable, vec![7], "the new socket, only writable");
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.send_to(b"x", socket.local_addr().unwrap()).unwrap();
         // Loopback delivers at once; the reactor learns of it on its next turn.
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(woken.0.load(Ordering::SeqCst), 1, "the task is woken");
-        assert_eq!(look(&mut poll, 2).await, (vec![7], 0));
+        let looked = look(&mut poll, 2).await;
+        assert_eq!(looked.readable, vec![7]);
+    }
+
+    #[tokio::test]
+    async fn a_datagram_sent_reports_the_socket_writable_not_readable() {
+        let mut poll = UdpPoll::new(4).unwrap();
+        let mut socket = udp();
+        poll.register(&mut socket, 3).unwrap();
+        let _ = look(&mut poll, 2).await;
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.send_to(b"x", peer.local_addr().unwrap()).unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let looked = look(&mut poll, 2).await;
+        assert_eq!((looked.readable, looked.writable), (vec![], vec![3]));
     }
 }
