@@ -11,7 +11,7 @@
 //! memory a call about a kilobyte above the mio runtime's. TCP connections, which are
 //! few, stay tokio sockets, each polled with its own waker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{SocketAddr, TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
 use std::sync::Arc;
@@ -205,6 +205,12 @@ struct Readiness {
     ready: Arc<ReadySet>,
     /// UDP sockets reported only writable: flushed on the next wake-up, not read.
     writable: Vec<usize>,
+    /// UDP sockets watched for writing too: those with datagrams queued, until their
+    /// queue is sent.
+    sending: BTreeSet<usize>,
+    /// UDP sockets that queued datagrams since the task last looked, to be watched for
+    /// writing before it sleeps.
+    queued: Vec<usize>,
     /// Each TCP connection's waker, by slot.
     wakers: BTreeMap<usize, Waker>,
     /// Output queued during this wake-up that only a later poll writes.
@@ -256,8 +262,8 @@ impl Io for Readiness {
         stream.peer_addr()
     }
 
-    /// Registers the socket in the inner poll, which reports it at once (a new socket is
-    /// writable, and readable when something came before it was registered).
+    /// Registers the socket in the inner poll for reading (reported at once when
+    /// something came before it was registered).
     fn adopt_udp(&mut self, slot: Option<usize>, socket: StdUdpSocket) -> io::Result<UdpSocket> {
         let mut socket = UdpSocket::from_std(socket);
         self.udp.register(&mut socket, slot.unwrap_or(SIP_ID))?;
@@ -275,7 +281,8 @@ impl Io for Readiness {
         Ok(())
     }
 
-    fn forget_udp(&mut self, _: Option<usize>, socket: &mut UdpSocket) {
+    fn forget_udp(&mut self, slot: Option<usize>, socket: &mut UdpSocket) {
+        self.sending.remove(&slot.unwrap_or(SIP_ID));
         self.udp.deregister(socket);
     }
 
@@ -285,11 +292,14 @@ impl Io for Readiness {
 
     /// A connection's next poll flushes it, which registers its waker for writability.
     /// A UDP socket is only handed output it refused (or queued behind output it
-    /// refused): the inner poll reports it when it is writable again.
+    /// refused): it is watched for writing before the task sleeps.
     fn output_queued(&mut self, slot: Option<usize>) {
-        if let Some(slot) = slot.filter(|slot| self.wakers.contains_key(slot)) {
-            self.ready.mark(slot);
-            self.rewake = true;
+        match slot.filter(|slot| self.wakers.contains_key(slot)) {
+            Some(slot) => {
+                self.ready.mark(slot);
+                self.rewake = true;
+            }
+            None => self.queued.push(slot.unwrap_or(SIP_ID)),
         }
     }
 }
@@ -319,6 +329,8 @@ impl Driver {
             udp: UdpPoll::new(UDP_EVENTS).map_err(|e| (asked, e))?,
             ready: Arc::new(ReadySet::default()),
             writable: Vec::new(),
+            sending: BTreeSet::new(),
+            queued: Vec::new(),
             wakers: BTreeMap::new(),
             rewake: false,
         };
@@ -392,8 +404,7 @@ impl Driver {
         again |= self.poll_accept(cx);
         let mut writable = std::mem::take(&mut self.core.io_mut().writable);
         for id in writable.drain(..) {
-            // Blocked or not, the inner poll reports the socket when it is writable again.
-            let _ = self.core.flush(slot_of(id));
+            let _ = self.flush_udp(id);
         }
         self.core.io_mut().writable = writable;
         // Only the sockets the inner poll reported, and the connections whose wakers
@@ -401,7 +412,7 @@ impl Driver {
         let mut ready = std::mem::take(&mut self.scratch);
         self.core.io().ready.drain_into(&mut ready);
         for &id in &ready {
-            if self.poll_socket(slot_of(id)) {
+            if self.poll_socket(id) {
                 self.core.io().ready.mark(id);
                 again = true;
             }
@@ -418,6 +429,7 @@ impl Driver {
         if self.finish_shutdown_if_done(cx) {
             return Poll::Ready(());
         }
+        self.watch_queued();
         if std::mem::take(&mut self.core.io_mut().rewake) {
             again = true;
         }
@@ -573,14 +585,18 @@ impl Driver {
         true
     }
 
-    /// Polls the SIP socket (`None`) or the socket in a slot: writes what is queued
-    /// (an outgoing connection finishes connecting first), then reads. True when it wants
-    /// polling again at once: the read budget ran out, or a connection became ready
-    /// while being asked.
-    fn poll_socket(&mut self, slot: Option<usize>) -> bool {
+    /// Polls the socket known by `id` (SIP's UDP socket or the socket in a slot): writes
+    /// what is queued (an outgoing connection finishes connecting first), then reads.
+    /// True when it wants polling again at once: the read budget ran out, or a
+    /// connection became ready while being asked.
+    fn poll_socket(&mut self, id: usize) -> bool {
         let now = self.now();
+        let slot = slot_of(id);
         let conn = slot.and_then(|slot| Some((slot, self.core.io().wakers.get(&slot)?.clone())));
-        let flushed = self.core.flush(slot);
+        let flushed = match conn {
+            None => self.flush_udp(id),
+            Some(_) => self.core.flush(slot),
+        };
         let read = self.core.read(slot, now);
         self.dispatch_events();
         let again = read == Progress::BudgetSpent;
@@ -595,6 +611,39 @@ impl Driver {
         let readable =
             read == Progress::Blocked && self.poll_conn_ready(&mut cx, slot, Interest::READABLE);
         again || writable || readable
+    }
+
+    /// Sends what the UDP socket known by `id` has queued; once that is all sent, the
+    /// socket is watched for reading only again.
+    fn flush_udp(&mut self, id: usize) -> Progress {
+        let flushed = self.core.flush(slot_of(id));
+        if flushed != Progress::Blocked && self.core.io_mut().sending.remove(&id) {
+            self.watch_writes(id, false);
+        }
+        flushed
+    }
+
+    /// Watches the UDP sockets that queued datagrams for writing as well, so that the
+    /// inner poll reports when their queue can go.
+    fn watch_queued(&mut self) {
+        let mut queued = std::mem::take(&mut self.core.io_mut().queued);
+        for id in queued.drain(..) {
+            if self.core.io_mut().sending.insert(id) {
+                self.watch_writes(id, true);
+            }
+        }
+        self.core.io_mut().queued = queued;
+    }
+
+    /// Watches the UDP socket known by `id` for writing as well as reading, or for
+    /// reading only.
+    fn watch_writes(&self, id: usize, writes: bool) {
+        let Some(Socket::Udp(socket)) = self.core.socket(slot_of(id)) else {
+            return;
+        };
+        if let Err(e) = self.core.io().udp.watch_writes(socket, id, writes) {
+            tracing::warn!(error = %e, writes, "cannot change what a UDP socket is watched for");
+        }
     }
 
     /// Whether the connection in `slot` is ready for `interest`; when not, the waker in
@@ -819,7 +868,7 @@ mod tests {
             };
             addrs.push(local_rtp);
         }
-        // First poll: the inner poll reports every new socket, writable.
+        // First poll: the inner poll is watched.
         drive_until(&mut d, |_| true).await;
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.send_to(&[0x80; 60], addrs[12]).unwrap();

@@ -3,7 +3,9 @@
 //! The UDP sockets (SIP's, and each call's RTP and RTCP) are registered in one inner mio
 //! poll ([`UdpPoll`]), edge-triggered, whose epoll descriptor tokio watches as a single
 //! source; when it is readable, one non-blocking look into it names the sockets that
-//! became ready. Registering each UDP socket with tokio's reactor instead would cost,
+//! became ready. A UDP socket is watched for writing only while it has datagrams queued
+//! (a send refused them): the kernel reports a socket writable again after every
+//! datagram it sent, and each report would wake the task for nothing. Registering each UDP socket with tokio's reactor instead would cost,
 //! per socket, a cache-padded `ScheduledIo` and a waker to learn which one fired: with
 //! two sockets a held call, that was about a kilobyte a call more than the mio runtime
 //! holds. The nested epoll costs one descriptor and one event buffer for them all.
@@ -17,11 +19,13 @@
 
 use std::collections::BTreeSet;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use mio::event::Source;
+use mio::unix::SourceFd;
 use mio::{Events, Token};
 use tokio::io::unix::AsyncFd;
 use tokio::io::Interest;
@@ -123,15 +127,36 @@ impl UdpPoll {
         })
     }
 
-    /// Watches `source` under `id`, for reading and writing, edge-triggered: after a
-    /// `WouldBlock` (or a short batch, see `recv_batch`) the socket is reported again
-    /// when it next becomes ready.
+    /// Watches `source` under `id` for reading, edge-triggered: after a `WouldBlock` (or
+    /// a short batch, see `recv_batch`) the socket is reported again when a datagram
+    /// arrives.
     pub(crate) fn register(&self, source: &mut impl Source, id: usize) -> io::Result<()> {
-        let interest = mio::Interest::READABLE | mio::Interest::WRITABLE;
         self.poll
             .get_ref()
             .registry()
-            .register(source, Token(id), interest)
+            .register(source, Token(id), mio::Interest::READABLE)
+    }
+
+    /// Watches the socket registered under `id` for writing as well as reading (`writes`),
+    /// or for reading only again. Watched for writing, a socket that is writable now is
+    /// reported at once, so a refused send is never left waiting for an edge that came
+    /// before.
+    pub(crate) fn watch_writes(
+        &self,
+        socket: &impl AsRawFd,
+        id: usize,
+        writes: bool,
+    ) -> io::Result<()> {
+        let interest = if writes {
+            mio::Interest::READABLE | mio::Interest::WRITABLE
+        } else {
+            mio::Interest::READABLE
+        };
+        let fd = socket.as_raw_fd();
+        self.poll
+            .get_ref()
+            .registry()
+            .reregister(&mut SourceFd(&fd), Token(id), interest)
     }
 
     /// Stops watching `source`.
@@ -141,9 +166,8 @@ impl UdpPoll {
 
     /// Takes the sockets the inner poll reports, while tokio says it has something to
     /// report; then the waker in `cx` is registered for when it has more. A readable
-    /// socket is marked in `readable`, one only writable is pushed on `writable`: every
-    /// datagram a UDP socket sends makes it writable again once the kernel frees it,
-    /// which only matters to a socket with a queue to send, never to its reader.
+    /// socket is marked in `readable`, one only writable (its queue can go) is pushed on
+    /// `writable`.
     /// True when the event buffer came back full, so that more may wait: the caller
     /// comes straight back.
     pub(crate) fn poll_ready(
@@ -256,16 +280,26 @@ mod tests {
         looked
     }
 
+    /// Sends a datagram to each of `sockets` and gives the reactor a moment to see it.
+    async fn send_to(sockets: &[mio::net::UdpSocket]) {
+        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        for socket in sockets {
+            peer.send_to(b"x", socket.local_addr().unwrap()).unwrap();
+        }
+        // Loopback delivers at once; the reactor learns of it on its next turn.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
     #[tokio::test]
     async fn a_full_event_buffer_asks_to_look_again_until_every_socket_is_reported() {
         let mut poll = UdpPoll::new(4).unwrap();
         let mut sockets: Vec<_> = (0..10).map(|_| udp()).collect();
         for (id, socket) in sockets.iter_mut().enumerate() {
-            // A new UDP socket is writable at once: each is reported.
             poll.register(socket, id).unwrap();
         }
+        send_to(&sockets).await;
         let looked = look(&mut poll, 5).await;
-        assert_eq!(looked.writable, (0..10).collect::<Vec<_>>());
+        assert_eq!(looked.readable, (0..10).collect::<Vec<_>>());
         assert_eq!(looked.again, 2, "two full buffers, then a short one");
     }
 
@@ -274,33 +308,44 @@ mod tests {
         let mut poll = UdpPoll::new(4).unwrap();
         let mut socket = udp();
         poll.register(&mut socket, 7).unwrap();
+        send_to(std::slice::from_ref(&socket)).await;
         let woken = Arc::new(Count(AtomicUsize::new(0)));
         let waker = Waker::from(Arc::clone(&woken));
-        let (ready, mut writable) = (ReadySet::default(), Vec::new());
-        tokio::task::yield_now().await;
         // The look that empties the poll leaves the task's waker with tokio.
+        let ready = ReadySet::default();
         let cx = &mut Context::from_waker(&waker);
-        assert!(!poll.poll_ready(cx, &ready, &mut writable));
-        assert_eq!(writable, vec![7], "the new socket, only writable");
-        let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        peer.send_to(b"x", socket.local_addr().unwrap()).unwrap();
-        // Loopback delivers at once; the reactor learns of it on its next turn.
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!poll.poll_ready(cx, &ready, &mut Vec::new()));
+        let mut ids = Vec::new();
+        ready.drain_into(&mut ids);
+        assert_eq!(ids, vec![7]);
+        // Edge-triggered: the next datagram reports the socket again, unread as it is.
+        send_to(std::slice::from_ref(&socket)).await;
         assert_eq!(woken.0.load(Ordering::SeqCst), 1, "the task is woken");
-        let looked = look(&mut poll, 2).await;
-        assert_eq!(looked.readable, vec![7]);
+        assert_eq!(look(&mut poll, 2).await.readable, vec![7]);
     }
 
     #[tokio::test]
-    async fn a_datagram_sent_reports_the_socket_writable_not_readable() {
+    async fn a_socket_is_reported_writable_only_while_watched_for_writing() {
         let mut poll = UdpPoll::new(4).unwrap();
         let mut socket = udp();
         poll.register(&mut socket, 3).unwrap();
-        let _ = look(&mut poll, 2).await;
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.send_to(b"x", peer.local_addr().unwrap()).unwrap();
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        let sent = |socket: &mio::net::UdpSocket| {
+            socket.send_to(b"x", peer.local_addr().unwrap()).unwrap();
+        };
+        sent(&socket);
+        assert_eq!(look(&mut poll, 2).await, Looked::default(), "not watched");
+        poll.watch_writes(&socket, 3, true).unwrap();
         let looked = look(&mut poll, 2).await;
-        assert_eq!((looked.readable, looked.writable), (vec![], vec![3]));
+        assert_eq!(looked.writable, vec![3], "writable at once");
+        sent(&socket);
+        assert_eq!(
+            look(&mut poll, 2).await.writable,
+            vec![3],
+            "and after a send"
+        );
+        poll.watch_writes(&socket, 3, false).unwrap();
+        sent(&socket);
+        assert_eq!(look(&mut poll, 2).await, Looked::default(), "no longer");
     }
 }
