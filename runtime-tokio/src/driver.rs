@@ -8,8 +8,8 @@
 //! poll that tokio watches as a single source ([`UdpPoll`]), not tokio sockets: a socket
 //! registered with tokio's reactor costs a cache-padded `ScheduledIo`, and one woken
 //! separately a waker too, which at two sockets a held call kept the tokio runtime's
-//! memory a call about a kilobyte above the mio runtime's. TCP connections, which are
-//! few, stay tokio sockets, each polled with its own waker.
+//! held calls well above the mio runtime's in memory. TCP connections, which are few,
+//! stay tokio sockets, each polled with its own waker.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;

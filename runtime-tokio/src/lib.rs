@@ -47,8 +47,8 @@
 //!   does not cost a poll of every other call's). The UDP sockets (SIP's, RTP's and
 //!   RTCP's) are mio sockets in one inner, edge-triggered poll that tokio watches as a
 //!   single source, which names the ready ones: a socket registered with tokio's reactor
-//!   would cost a `ScheduledIo` and a waker of its own, a kilobyte a held call. Each TCP
-//!   connection is a tokio socket polled with its own waker.
+//!   would cost a `ScheduledIo` and a waker of its own, for each of a held call's two.
+//!   Each TCP connection is a tokio socket polled with its own waker.
 //! - Shutdown ends every call, drives the endpoint until idle or the grace period ends,
 //!   then closes the sockets. Dropping every handle does the same in the background.
 //!
