@@ -2,15 +2,23 @@
 //! only place it is touched. One `poll` function, quinn-style: commands in, ready sockets
 //! flushed and read (the core decides what to send, queue, open or close), events handed
 //! to the application's channels, the one timer re-armed. What is here is the tokio glue:
-//! readiness through wakers, channels, the timer, shutdown.
+//! readiness, channels, the timer, shutdown.
+//!
+//! The UDP sockets (SIP's, and each call's RTP and RTCP) are mio sockets in one inner
+//! poll that tokio watches as a single source ([`UdpPoll`]), not tokio sockets: a socket
+//! registered with tokio's reactor costs a cache-padded `ScheduledIo`, and one woken
+//! separately a waker too, which at two sockets a held call kept the tokio runtime's
+//! held calls well above the mio runtime's in memory. TCP connections, which are few,
+//! stay tokio sockets, each polled with its own waker.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::net::{SocketAddr, TcpStream as StdTcpStream, UdpSocket as StdUdpSocket};
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
+use mio::net::UdpSocket;
 use session_core::driver::{DriverStats, Recording, RtpCounters};
 use session_core::media::PushAudioError;
 use session_core::resolve::{Family, QueryId, ResolveError};
@@ -28,18 +36,23 @@ use session_core_runtime::{
     Core, DriverConfig, IdleHook, Io, Progress, SharedCapture, Socket, StartError,
 };
 use tokio::io::Interest;
-use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::coordinator::{CallHandle, IncomingCall, CALL_EVENTS};
-use crate::ready::ReadySet;
+use crate::ready::{ReadySet, UdpPoll};
 use crate::timer::Timer;
 
 /// Commands handled per wake-up before yielding.
 const COMMANDS_PER_WAKEUP: usize = 64;
 /// How long the task lingers to end calls once every handle is gone.
 const ORPHAN_GRACE: Duration = Duration::from_secs(4);
+/// UDP sockets the inner poll reports a look; a full buffer is followed by another look.
+const UDP_EVENTS: usize = 256;
+/// The id SIP's UDP socket is known by in the inner poll and the [`ReadySet`]: past every
+/// slot (the core is given one slot fewer than `usize` counts).
+const SIP_ID: usize = usize::MAX;
 
 /// A request from the application's handles to the task.
 pub(crate) enum Request {
@@ -162,7 +175,7 @@ struct Shutdown {
 }
 
 pub(crate) struct Driver {
-    core: Core<Wakers>,
+    core: Core<Readiness>,
     listener: Option<TcpListener>,
     commands: mpsc::Receiver<Request>,
     command_tx: mpsc::WeakSender<Request>,
@@ -183,58 +196,54 @@ pub(crate) struct Driver {
     lookup_queries: BTreeMap<tokio::task::Id, QueryId>,
 }
 
-/// The core's sockets as tokio sockets, each TCP connection and RTP socket polled with
-/// its own waker so that a wake-up names the sockets that became ready.
-struct Wakers {
-    /// Connections and RTP sockets to poll on the next wake-up.
+/// The core's sockets and how the task learns which are ready: the UDP sockets in the
+/// inner poll, under their slot (SIP's under [`SIP_ID`]); each TCP connection a tokio
+/// socket with its own waker. Both mark what is ready in one [`ReadySet`].
+struct Readiness {
+    udp: UdpPoll,
+    /// Sockets to poll (flush, then read) on the next wake-up.
     ready: Arc<ReadySet>,
+    /// UDP sockets reported only writable: flushed on the next wake-up, not read.
+    writable: Vec<usize>,
+    /// UDP sockets watched for writing too: those with datagrams queued, until their
+    /// queue is sent.
+    sending: BTreeSet<usize>,
+    /// UDP sockets that queued datagrams since the task last looked, to be watched for
+    /// writing before it sleeps.
+    queued: Vec<usize>,
+    /// Each TCP connection's waker, by slot.
     wakers: BTreeMap<usize, Waker>,
     /// Output queued during this wake-up that only a later poll writes.
     rewake: bool,
 }
 
-impl Wakers {
-    /// Gives the socket in `slot` its waker and polls it on the next wake-up, so that
-    /// the waker is registered with tokio.
+impl Readiness {
+    /// Gives the connection in `slot` its waker and polls it on the next wake-up, so
+    /// that the waker is registered with tokio.
     fn watch(&mut self, slot: usize) {
         self.wakers.insert(slot, self.ready.waker(slot));
         self.output_queued(Some(slot));
     }
 }
 
-impl Io for Wakers {
+impl Io for Readiness {
     type Udp = UdpSocket;
     type Tcp = TcpStream;
 
     fn send_to(socket: &UdpSocket, payload: &[u8], remote: SocketAddr) -> io::Result<usize> {
-        socket.try_send_to(payload, remote)
+        socket.send_to(payload, remote)
     }
 
     fn recv_from(socket: &UdpSocket, buf: &mut [u8]) -> io::Result<(usize, SocketAddr)> {
-        socket.try_recv_from(buf)
+        socket.recv_from(buf)
     }
 
-    /// One `recvmmsg` a batch on Linux, inside `try_io` so that tokio clears the socket's
-    /// readiness on a short batch as it would on `WouldBlock` (unless an event came in
-    /// meanwhile): the next read waits for the poll instead of finding the socket empty.
+    /// One `recvmmsg` a batch on Linux. A short batch ends the read as a `WouldBlock`
+    /// would: the inner poll is edge-triggered, and a datagram arriving after the kernel
+    /// found the socket empty reports the socket again.
     #[cfg(target_os = "linux")]
     fn recv_batch(socket: &UdpSocket, batch: &mut RecvBatch, max: usize) -> io::Result<()> {
-        let fd = std::os::fd::AsRawFd::as_raw_fd(socket);
-        let mut outcome = None;
-        let _ = socket.try_io(Interest::READABLE, || {
-            let received = batch.recv_fd(fd, max);
-            let empty = match &received {
-                Ok(()) => batch.drained(),
-                Err(e) => e.kind() == io::ErrorKind::WouldBlock,
-            };
-            outcome = Some(received);
-            if empty {
-                Err(io::ErrorKind::WouldBlock.into())
-            } else {
-                Ok(())
-            }
-        });
-        outcome.unwrap_or_else(|| Err(io::ErrorKind::WouldBlock.into()))
+        batch.recv_fd(std::os::fd::AsRawFd::as_raw_fd(socket), max)
     }
 
     fn read(stream: &TcpStream, buf: &mut [u8]) -> io::Result<usize> {
@@ -253,11 +262,11 @@ impl Io for Wakers {
         stream.peer_addr()
     }
 
+    /// Registers the socket in the inner poll for reading (reported at once when
+    /// something came before it was registered).
     fn adopt_udp(&mut self, slot: Option<usize>, socket: StdUdpSocket) -> io::Result<UdpSocket> {
-        let socket = UdpSocket::from_std(socket)?;
-        if let Some(slot) = slot {
-            self.watch(slot);
-        }
+        let mut socket = UdpSocket::from_std(socket);
+        self.udp.register(&mut socket, slot.unwrap_or(SIP_ID))?;
         Ok(socket)
     }
 
@@ -272,23 +281,32 @@ impl Io for Wakers {
         Ok(())
     }
 
-    fn forget_udp(&mut self, slot: Option<usize>, _: &mut UdpSocket) {
-        if let Some(slot) = slot {
-            self.wakers.remove(&slot);
-        }
+    fn forget_udp(&mut self, slot: Option<usize>, socket: &mut UdpSocket) {
+        self.sending.remove(&slot.unwrap_or(SIP_ID));
+        self.udp.deregister(socket);
     }
 
     fn forget_tcp(&mut self, slot: usize, _: &mut TcpStream) {
         self.wakers.remove(&slot);
     }
 
-    /// The next poll's flush of that socket registers for writability.
+    /// A connection's next poll flushes it, which registers its waker for writability.
+    /// A UDP socket is only handed output it refused (or queued behind output it
+    /// refused): it is watched for writing before the task sleeps.
     fn output_queued(&mut self, slot: Option<usize>) {
-        if let Some(slot) = slot {
-            self.ready.mark(slot);
+        match slot.filter(|slot| self.wakers.contains_key(slot)) {
+            Some(slot) => {
+                self.ready.mark(slot);
+                self.rewake = true;
+            }
+            None => self.queued.push(slot.unwrap_or(SIP_ID)),
         }
-        self.rewake = true;
     }
+}
+
+/// The slot of the socket known by `id`; `None` for SIP's UDP socket.
+fn slot_of(id: usize) -> Option<usize> {
+    (id != SIP_ID).then_some(id)
 }
 
 impl Driver {
@@ -307,17 +325,20 @@ impl Driver {
             cluster,
         } = setup;
         let asked = driver.endpoint.sip_addr;
-        let io = Wakers {
+        let io = Readiness {
+            udp: UdpPoll::new(UDP_EVENTS).map_err(|e| (asked, e))?,
             ready: Arc::new(ReadySet::default()),
+            writable: Vec::new(),
+            sending: BTreeSet::new(),
+            queued: Vec::new(),
             wakers: BTreeMap::new(),
             rewake: false,
         };
         let origin = tokio::time::Instant::now().into_std();
-        let (mut core, listener) =
-            Core::bind(driver, io, origin, usize::MAX).map_err(|e| match e {
-                StartError::Bind { addr, source } => (addr, source),
-                StartError::Adopt(source) => (asked, source),
-            })?;
+        let (mut core, listener) = Core::bind(driver, io, origin, SIP_ID).map_err(|e| match e {
+            StartError::Bind { addr, source } => (addr, source),
+            StartError::Adopt(source) => (asked, source),
+        })?;
         if let Some(capture) = capture {
             core.capture_sip(capture);
         }
@@ -372,20 +393,27 @@ impl Driver {
         let mut again = false;
         self.core.io().ready.register(cx.waker());
         again |= self.poll_commands(cx);
-        again |= self.poll_socket(cx, None);
+        let Readiness {
+            udp,
+            ready,
+            writable,
+            ..
+        } = self.core.io_mut();
+        again |= udp.poll_ready(cx, ready, writable);
         again |= self.poll_handoffs(cx);
         again |= self.poll_accept(cx);
-        // Only the connections and RTP sockets whose wakers fired (or that have new
-        // output): each is polled with its own waker, so the next wake-up names it.
+        let mut writable = std::mem::take(&mut self.core.io_mut().writable);
+        for id in writable.drain(..) {
+            let _ = self.flush_udp(id);
+        }
+        self.core.io_mut().writable = writable;
+        // Only the sockets the inner poll reported, and the connections whose wakers
+        // fired (or that have new output).
         let mut ready = std::mem::take(&mut self.scratch);
         self.core.io().ready.drain_into(&mut ready);
-        for &slot in &ready {
-            let Some(waker) = self.core.io().wakers.get(&slot).cloned() else {
-                continue;
-            };
-            let mut socket_cx = Context::from_waker(&waker);
-            if self.poll_socket(&mut socket_cx, Some(slot)) {
-                self.core.io().ready.mark(slot);
+        for &id in &ready {
+            if self.poll_socket(id) {
+                self.core.io().ready.mark(id);
                 again = true;
             }
         }
@@ -401,6 +429,7 @@ impl Driver {
         if self.finish_shutdown_if_done(cx) {
             return Poll::Ready(());
         }
+        self.watch_queued();
         if std::mem::take(&mut self.core.io_mut().rewake) {
             again = true;
         }
@@ -556,34 +585,77 @@ impl Driver {
         true
     }
 
-    /// Polls the SIP socket (`None`) or the socket in a slot: writes what is queued
-    /// (an outgoing connection finishes connecting first), then reads. True when it wants
-    /// polling again at once: the read budget ran out, or the socket became ready while
-    /// being asked.
-    fn poll_socket(&mut self, cx: &mut Context<'_>, slot: Option<usize>) -> bool {
+    /// Polls the socket known by `id` (SIP's UDP socket or the socket in a slot): writes
+    /// what is queued (an outgoing connection finishes connecting first), then reads.
+    /// True when it wants polling again at once: the read budget ran out, or a
+    /// connection became ready while being asked.
+    fn poll_socket(&mut self, id: usize) -> bool {
         let now = self.now();
-        // `WouldBlock` cleared tokio's readiness, so asking for it registers the waker.
-        let mut again = self.core.flush(slot) == Progress::Blocked
-            && self.poll_ready(cx, slot, Interest::WRITABLE);
-        again |= match self.core.read(slot, now) {
-            Progress::BudgetSpent => true,
-            Progress::Blocked => self.poll_ready(cx, slot, Interest::READABLE),
-            Progress::Done | Progress::Closed => false,
+        let slot = slot_of(id);
+        let conn = slot.and_then(|slot| Some((slot, self.core.io().wakers.get(&slot)?.clone())));
+        let flushed = match conn {
+            None => self.flush_udp(id),
+            Some(_) => self.core.flush(slot),
         };
+        let read = self.core.read(slot, now);
         self.dispatch_events();
-        again
+        let again = read == Progress::BudgetSpent;
+        // A UDP socket blocked either way is reported by the inner poll when it is ready.
+        let Some((slot, waker)) = conn else {
+            return again;
+        };
+        // `WouldBlock` cleared tokio's readiness, so asking for it registers the waker.
+        let mut cx = Context::from_waker(&waker);
+        let writable =
+            flushed == Progress::Blocked && self.poll_conn_ready(&mut cx, slot, Interest::WRITABLE);
+        let readable =
+            read == Progress::Blocked && self.poll_conn_ready(&mut cx, slot, Interest::READABLE);
+        again || writable || readable
     }
 
-    /// Whether the socket is ready for `interest`; when not, the waker in `cx` is
-    /// registered for it.
-    fn poll_ready(&self, cx: &mut Context<'_>, slot: Option<usize>, interest: Interest) -> bool {
-        let writable = interest.is_writable();
-        let ready = match self.core.socket(slot) {
-            Some(Socket::Udp(s)) if writable => s.poll_send_ready(cx),
-            Some(Socket::Udp(s)) => s.poll_recv_ready(cx),
-            Some(Socket::Tcp(s)) if writable => s.poll_write_ready(cx),
-            Some(Socket::Tcp(s)) => s.poll_read_ready(cx),
-            None => return false,
+    /// Sends what the UDP socket known by `id` has queued; once that is all sent, the
+    /// socket is watched for reading only again.
+    fn flush_udp(&mut self, id: usize) -> Progress {
+        let flushed = self.core.flush(slot_of(id));
+        if flushed != Progress::Blocked && self.core.io_mut().sending.remove(&id) {
+            self.watch_writes(id, false);
+        }
+        flushed
+    }
+
+    /// Watches the UDP sockets that queued datagrams for writing as well, so that the
+    /// inner poll reports when their queue can go.
+    fn watch_queued(&mut self) {
+        let mut queued = std::mem::take(&mut self.core.io_mut().queued);
+        for id in queued.drain(..) {
+            if self.core.io_mut().sending.insert(id) {
+                self.watch_writes(id, true);
+            }
+        }
+        self.core.io_mut().queued = queued;
+    }
+
+    /// Watches the UDP socket known by `id` for writing as well as reading, or for
+    /// reading only.
+    fn watch_writes(&self, id: usize, writes: bool) {
+        let Some(Socket::Udp(socket)) = self.core.socket(slot_of(id)) else {
+            return;
+        };
+        if let Err(e) = self.core.io().udp.watch_writes(socket, id, writes) {
+            tracing::warn!(error = %e, writes, "cannot change what a UDP socket is watched for");
+        }
+    }
+
+    /// Whether the connection in `slot` is ready for `interest`; when not, the waker in
+    /// `cx` is registered for it.
+    fn poll_conn_ready(&self, cx: &mut Context<'_>, slot: usize, interest: Interest) -> bool {
+        let Some(Socket::Tcp(stream)) = self.core.socket(Some(slot)) else {
+            return false;
+        };
+        let ready = if interest.is_writable() {
+            stream.poll_write_ready(cx)
+        } else {
+            stream.poll_read_ready(cx)
         };
         ready.is_ready()
     }
@@ -737,7 +809,8 @@ impl Driver {
 
 #[cfg(test)]
 mod tests {
-    //! The glue driven by hand: per-socket wakers, and incoming calls nobody takes.
+    //! The glue driven by hand: the inner poll, connection wakers, and incoming calls
+    //! nobody takes.
 
     use std::future::Future;
 
@@ -795,7 +868,7 @@ mod tests {
             };
             addrs.push(local_rtp);
         }
-        // First poll: every new socket registers its own waker.
+        // First poll: the inner poll is watched.
         drive_until(&mut d, |_| true).await;
         let peer = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.send_to(&[0x80; 60], addrs[12]).unwrap();

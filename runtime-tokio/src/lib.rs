@@ -43,15 +43,18 @@
 //! - One timer at the endpoint's `poll_timeout()`, reset only when the deadline changes,
 //!   and the clock checked before a fired sleep is trusted. It uses tokio's clock, so
 //!   tests can pause and advance time; the core's zero is the task's start.
-//! - Each TCP connection and RTP socket is polled with its own waker, so a wake-up polls
-//!   only the sockets that became ready (a packet on one call's socket does not cost a
-//!   poll of every other call's).
+//! - A wake-up polls only the sockets that became ready (a packet on one call's socket
+//!   does not cost a poll of every other call's). The UDP sockets (SIP's, RTP's and
+//!   RTCP's) are mio sockets in one inner, edge-triggered poll that tokio watches as a
+//!   single source, which names the ready ones: a socket registered with tokio's reactor
+//!   would cost a `ScheduledIo` and a waker of its own, for each of a held call's two.
+//!   Each TCP connection is a tokio socket polled with its own waker.
 //! - Shutdown ends every call, drives the endpoint until idle or the grace period ends,
 //!   then closes the sockets. Dropping every handle does the same in the background.
 //!
 //! What to send, queue, open or close is decided in the runtime core both runtimes
 //! share (`session_core_runtime::Core`); this crate is its tokio glue: the task, the
-//! wakers, the timer and the channels.
+//! readiness of its sockets, the timer and the channels.
 //!
 //! [`DriverLimits::reads_per_wakeup`]: session_core::driver::DriverLimits::reads_per_wakeup
 #![forbid(unsafe_code)]
