@@ -3,8 +3,9 @@
 //!
 //! Every operation is non-blocking: one the socket cannot do now fails with
 //! `io::ErrorKind::WouldBlock`, and the runtime's event loop says when to try again
-//! (mio: a readiness event; tokio: its `try_*` methods clear the socket's readiness on
-//! `WouldBlock`, and asking for readiness then registers the waker).
+//! (mio, and the tokio runtime's UDP sockets: an edge-triggered readiness event; a tokio
+//! connection: its `try_*` methods clear its readiness on `WouldBlock`, and asking for
+//! readiness then registers the waker).
 //!
 //! Sockets other than SIP's UDP socket live in numbered slots; a slot number is the
 //! handle the runtime knows the socket by (`None` stands for the SIP socket where a UDP
@@ -58,7 +59,8 @@ pub trait Io {
     /// Stops watching a connection that is about to be closed.
     fn forget_tcp(&mut self, slot: usize, stream: &mut Self::Tcp);
     /// Output was queued for the socket in `slot` (`None`: SIP's UDP socket) outside the
-    /// runtime's own flush of it: a runtime that only learns of writability by asking
-    /// (tokio) arranges to ask; one told by events (mio) does nothing.
+    /// runtime's own flush of it: a runtime that learns of writability by asking (tokio's
+    /// connections) or only watches a socket for writing while it has output queued
+    /// (tokio's UDP sockets) arranges it; one told by events (mio) does nothing.
     fn output_queued(&mut self, slot: Option<usize>);
 }

@@ -1,5 +1,6 @@
 //! A small slab: sockets live in numbered slots, and a slot's number is the handle a
-//! runtime knows the socket by (mio: the token's offset; tokio: the waker's id), so an
+//! runtime knows the socket by (mio: the token's offset; tokio: the inner poll's token or
+//! the connection waker's id), so an
 //! event finds its socket in O(1) and numbers are reused after a close. When the last
 //! socket closes, slots beyond [`KEPT_SLOTS`] are freed, so a burst of calls does not keep
 //! its high-water mark of slots once it is over.
