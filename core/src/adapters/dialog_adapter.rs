@@ -918,14 +918,7 @@ pub(super) fn accept_reinvite(
             if let Some(request) = pending.as_ref() {
                 call.offer_answer.offer_sent(request.cseq);
             }
-            let mut scratch = step.message_buffer();
-            let offer = call.sdp.kept_offer(
-                crate::call::codecs_for(&call.codecs, step.config),
-                &local,
-                &mut scratch,
-            );
-            step.return_buffer(scratch);
-            offer
+            super::media_adapter::our_offer(step, call, &local)
         }
     };
     let pending = pending.take().ok_or(ActionError::NoTransaction)?;

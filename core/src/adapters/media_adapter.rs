@@ -2,6 +2,7 @@
 //! session (RFC 3550), and the media socket requests the runtime carries out.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use crate::call::MediaRequest;
 use crate::call::{Call, Payload};
@@ -52,15 +53,22 @@ pub(super) fn generate_local_sdp(
         // start another (RFC 3261 §13.2.1, RFC 3262 §5).
         return Ok(());
     }
+    let body = our_offer(step, call, &local);
+    call.offer_answer.offer_made(Some(body));
+    Ok(())
+}
+
+/// Our offer (or re-offer) from the call's codecs, as the bytes to send, written through
+/// the step's buffer.
+pub(super) fn our_offer(step: &mut Step<'_>, call: &mut Call, local: &LocalMedia) -> Arc<[u8]> {
     let mut scratch = step.message_buffer();
-    let body = call.sdp.kept_offer(
+    let offer = call.sdp.kept_offer(
         crate::call::codecs_for(&call.codecs, step.config),
-        &local,
+        local,
         &mut scratch,
     );
     step.return_buffer(scratch);
-    call.offer_answer.offer_made(Some(body));
-    Ok(())
+    offer
 }
 
 /// The peer's offer to answer now: the one this step's re-INVITE brought, else the one
