@@ -10,7 +10,8 @@
 //! comes out of the output queue.
 //!
 //! Transactions live in a slab addressed by [`TransactionId`] (slot and generation);
-//! their keys' digests in two `BTreeSet`s (client, server; see [`ByDigest`]); timers in a
+//! their keys' digests in two `BTreeSet`s of `(digest, id)` (client, server), each key
+//! kept once, in its transaction's entry, and compared there; timers in a
 //! `BTreeSet<(Instant, TransactionId)>`, so `poll_timeout` is a lookup of the first
 //! element and timers due at the same instant fire in id order. The number of
 //! transactions is bounded by [`LayerConfig::max_transactions`]: when full, a new
