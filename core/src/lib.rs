@@ -100,6 +100,7 @@ mod adapters;
 pub mod auth;
 mod call;
 mod config;
+mod deadlines;
 pub mod dialog;
 pub mod driver;
 pub mod endpoint;

@@ -242,7 +242,7 @@ impl Endpoint {
             rng: Rng::new(config.seed),
             ids: SessionIds::default(),
             transactions,
-            sessions: SessionStore::default(),
+            sessions: SessionStore::new(config.seed),
             timers: TimerQueue::new(),
             outputs: VecDeque::new(),
             stats: EndpointStats::default(),
@@ -285,11 +285,12 @@ impl Endpoint {
         transport: Transport,
         bytes: &[u8],
     ) {
-        if self.relay_copy(now, local, bytes) {
-            return;
-        }
+        // A socket that is no call's RTP or RTCP socket is the SIP socket: one probe of
+        // the index tells, and only media goes on to ask whether it is relayed.
         if let Some(id) = self.sessions.by_rtp(local) {
-            self.step(now, id, |s, step| s.on_rtp(local, bytes, step));
+            if !self.relay_copy(now, local, bytes) {
+                self.step(now, id, |s, step| s.on_rtp(local, bytes, step));
+            }
         } else {
             router::on_sip(self, now, local, remote, transport, bytes);
         }
@@ -909,8 +910,8 @@ impl Endpoint {
             && self.timers.is_empty()
     }
 
-    /// Gives back the room the output queues and the timers' index grew to in a burst; a
-    /// runtime calls it once the endpoint is idle ([`Endpoint::is_idle`]). Room allocated
+    /// Gives back the room the output queues, the timers' heaps and the sessions' indexes
+    /// grew to in a burst; a runtime calls it once the endpoint is idle ([`Endpoint::is_idle`]). Room allocated
     /// mid-burst and kept for good pins the allocator's pages of that burst: with
     /// mimalloc, the 256 outputs a drained queue keeps (14 KB) hold one of its 512 KiB
     /// pages, and a server's memory does not return to its idle figure after a flood.
@@ -918,6 +919,7 @@ impl Endpoint {
         self.outputs.shrink_to_fit();
         self.transactions.shrink_to_fit();
         self.timers.shrink_to_fit();
+        self.sessions.shrink_to_fit();
     }
 
     /// How many transactions are alive (RFC 3261 §17), the ended ones that still absorb

@@ -4,45 +4,45 @@
 //!
 //! A call sets and clears about seventeen session timers, most clears for timers that
 //! were never armed; finding a key is a hash lookup, so those cost a probe rather than a
-//! search of a tree holding every session's timers. Nothing iterates the hash map, so
-//! its order never reaches an output; its hasher has a fixed seed all the same (no
-//! global randomness in the core).
+//! search of a tree holding every session's timers, and the order is kept by a heap that
+//! forgets lazily ([`Deadlines`]). Nothing iterates the hash map, so its order never
+//! reaches an output; its hasher has a fixed seed all the same (no global randomness in
+//! the core).
 #![expect(
     clippy::disallowed_types,
     reason = "the hash map's seed is fixed and nothing iterates it"
 )]
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::hash::Hash;
 
 use foldhash::fast::FixedState;
 
+use crate::deadlines::Deadlines;
 use crate::time::Instant;
 
 /// Deadlines by key.
 #[derive(Debug)]
 pub(crate) struct TimerQueue<K: Ord + Hash + Copy> {
     by_key: HashMap<K, Instant, FixedState>,
-    by_time: BTreeSet<(Instant, K)>,
+    by_time: Deadlines<K>,
 }
 
 impl<K: Ord + Hash + Copy> TimerQueue<K> {
     pub(crate) fn new() -> Self {
         TimerQueue {
             by_key: HashMap::with_hasher(FixedState::default()),
-            by_time: BTreeSet::new(),
+            by_time: Deadlines::new(),
         }
     }
 
     /// Sets (or moves) `key`'s deadline.
     pub(crate) fn set(&mut self, key: K, at: Instant) {
-        if let Some(old) = self.by_key.insert(key, at) {
-            if old == at {
-                return;
-            }
-            self.by_time.remove(&(old, key));
+        if self.by_key.insert(key, at) == Some(at) {
+            return;
         }
-        self.by_time.insert((at, key));
+        self.by_time.push(at, key);
+        self.settle();
     }
 
     /// Sets `key`'s deadline, or clears it for `None`.
@@ -55,8 +55,8 @@ impl<K: Ord + Hash + Copy> TimerQueue<K> {
 
     /// Clears `key`'s deadline.
     pub(crate) fn cancel(&mut self, key: K) {
-        if let Some(old) = self.by_key.remove(&key) {
-            self.by_time.remove(&(old, key));
+        if self.by_key.remove(&key).is_some() {
+            self.settle();
         }
     }
 
@@ -69,17 +69,18 @@ impl<K: Ord + Hash + Copy> TimerQueue<K> {
 
     /// The earliest deadline.
     pub(crate) fn next(&self) -> Option<Instant> {
-        self.by_time.first().map(|&(at, _)| at)
+        self.by_time.first().map(|(at, _)| at)
     }
 
     /// Removes and returns the earliest key due at or before `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<K> {
-        let &(at, key) = self.by_time.first()?;
+        let (at, key) = self.by_time.first()?;
         if at > now {
             return None;
         }
-        self.by_time.pop_first();
+        self.by_time.pop();
         self.by_key.remove(&key);
+        self.settle();
         Some(key)
     }
 
@@ -97,10 +98,19 @@ impl<K: Ord + Hash + Copy> TimerQueue<K> {
             .filter_map(|key| self.by_key.get(&key).map(|&at| (key, at)))
     }
 
-    /// Gives back the memory a burst of timers left behind (the hash map keeps its
-    /// capacity as keys go; the tree frees its nodes by itself).
+    /// Gives back the memory a burst of timers left behind (the hash map and the heap
+    /// keep their capacity as keys go).
     pub(crate) fn shrink_to_fit(&mut self) {
         self.by_key.shrink_to_fit();
+        self.by_time.shrink_to_fit();
+    }
+
+    /// Drops the heap's stale entries from its top (and compacts it when they pile up),
+    /// so that its first entry is the earliest deadline set.
+    fn settle(&mut self) {
+        let by_key = &self.by_key;
+        self.by_time
+            .settle(by_key.len(), |at, key| by_key.get(&key) == Some(&at));
     }
 }
 

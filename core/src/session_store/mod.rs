@@ -8,6 +8,16 @@
 //! request that created a UAS session, and by RTP socket address; and the links between
 //! sessions that act on one another (a call placed for a REFER, a call that replaces
 //! another, the two legs of a bridge).
+//!
+//! The indexes are hash maps: every datagram is routed through one or two of them, and a
+//! probe costs less than a search of a tree holding every call. Nothing iterates them, so
+//! their order never reaches an output; their hasher is seeded from the endpoint's seed,
+//! so the same seed gives the same maps, and a peer who does not know it cannot choose
+//! Call-IDs that all land in one bucket.
+#![expect(
+    clippy::disallowed_types,
+    reason = "the indexes' hasher is seeded from the endpoint's seed and nothing iterates them"
+)]
 
 mod inbound;
 mod info;
@@ -21,9 +31,10 @@ pub use snapshot::{
     SessionTimerSnapshot, SnapshotError, TimerSnapshot, SNAPSHOT_VERSION,
 };
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 
+use foldhash::fast::FixedState;
 use smallvec::SmallVec;
 
 use crate::call::SessionId;
@@ -40,7 +51,7 @@ pub(crate) struct RequestOrigin<'a> {
 }
 
 /// All sessions of an endpoint and their indexes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct SessionStore {
     /// Boxed: a B-tree node holds eleven values inline, so unboxed sessions (a few KiB
     /// each) would cost a node's slack per session.
@@ -48,14 +59,14 @@ pub(crate) struct SessionStore {
     /// A fixed hash of (Call-ID, our tag) → sessions; a hit is confirmed against the
     /// session's own Call-ID and tags, so the index keeps no copy of any string. The
     /// peer's tag is not hashed: a UAC learns it only later, from a response.
-    by_dialog: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
+    by_dialog: ByDigest,
     /// A fixed hash of [`RequestOrigin`] → UAS sessions; a hit is confirmed against the
     /// session's Call-ID and its origin's hash.
-    by_origin: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
+    by_origin: ByDigest,
     /// A fixed hash of the Call-ID → sessions: what finds the dialog a request without a
     /// To tag collides with ([`SessionStore::confirmed_dialog_from`]).
-    by_call_id: BTreeMap<u64, SmallVec<[SessionId; 1]>>,
-    by_rtp: BTreeMap<SocketAddr, SessionId>,
+    by_call_id: ByDigest,
+    by_rtp: HashMap<SocketAddr, SessionId, FixedState>,
     /// Each linked session's link, by the session it belongs to.
     links: BTreeMap<SessionId, Link>,
 }
@@ -76,7 +87,24 @@ pub(crate) struct Link {
     pub(crate) bridged: Option<SessionId>,
 }
 
+/// Sessions filed under a digest of strings a peer chose: a hit is confirmed against the
+/// session itself.
+type ByDigest = HashMap<u64, SmallVec<[SessionId; 1]>, FixedState>;
+
 impl SessionStore {
+    /// An empty store whose indexes hash with `seed`.
+    pub(crate) fn new(seed: u64) -> Self {
+        let hasher = || FixedState::with_seed(seed);
+        SessionStore {
+            sessions: BTreeMap::new(),
+            by_dialog: HashMap::with_hasher(hasher()),
+            by_origin: HashMap::with_hasher(hasher()),
+            by_call_id: HashMap::with_hasher(hasher()),
+            by_rtp: HashMap::with_hasher(hasher()),
+            links: BTreeMap::new(),
+        }
+    }
+
     pub(crate) fn insert(&mut self, id: SessionId, session: Session) {
         self.by_dialog
             .entry(dialog_key(&session.call.call_id, &session.call.local_tag))
@@ -271,6 +299,15 @@ impl SessionStore {
         Some(session)
     }
 
+    /// Gives back the room the indexes grew to in a burst (a hash map keeps its capacity
+    /// as entries go).
+    pub(crate) fn shrink_to_fit(&mut self) {
+        self.by_dialog.shrink_to_fit();
+        self.by_origin.shrink_to_fit();
+        self.by_call_id.shrink_to_fit();
+        self.by_rtp.shrink_to_fit();
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.sessions.len()
     }
@@ -303,7 +340,7 @@ impl SessionStore {
     }
 }
 
-fn unindex(index: &mut BTreeMap<u64, SmallVec<[SessionId; 1]>>, key: u64, id: SessionId) {
+fn unindex(index: &mut ByDigest, key: u64, id: SessionId) {
     if let Some(entries) = index.get_mut(&key) {
         entries.retain(|sid| *sid != id);
         if entries.is_empty() {

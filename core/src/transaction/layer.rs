@@ -11,9 +11,10 @@
 //!
 //! Transactions live in a slab addressed by [`TransactionId`] (slot and generation);
 //! their keys' digests in two `BTreeSet`s of `(digest, id)` (client, server), each key
-//! kept once, in its transaction's entry, and compared there; timers in a
-//! `BTreeSet<(Instant, TransactionId)>`, so `poll_timeout` is a lookup of the first
-//! element and timers due at the same instant fire in id order. The number of
+//! kept once, in its transaction's entry, and compared there; timers in a heap of
+//! `(Instant, TransactionId)` that forgets lazily (an entry is live while it is the
+//! deadline its transaction has filed), so `poll_timeout` is a look at the heap's top and
+//! timers due at the same instant fire in id order. The number of
 //! transactions is bounded by [`LayerConfig::max_transactions`]: when full, a new
 //! request gets [`TransactionError::LayerFull`] and the caller answers 503 statelessly.
 //! The output queue holds only what the inputs since the last drain produced.
@@ -46,6 +47,7 @@ use super::{
     is_valid_status, Effect, Effects, Message, RequestDisposition, ResponseDisposition,
     TransactionError, TransactionId, TransactionOutput, TransactionState,
 };
+use crate::deadlines::Deadlines;
 
 /// The most timers one transaction may fire in a single `handle_timeout` call; a guard
 /// against a machine bug turning into a busy loop (each machine needs at most two).
@@ -94,7 +96,7 @@ pub struct TransactionLayer {
     entries: Slab<Entry>,
     clients: ByDigest,
     servers: ByDigest,
-    deadlines: BTreeSet<(Instant, TransactionId)>,
+    deadlines: Deadlines<TransactionId>,
     outputs: VecDeque<TransactionOutput>,
     stats: TransactionStats,
 }
@@ -107,7 +109,7 @@ impl TransactionLayer {
             entries: Slab::new(),
             clients: ByDigest::new(),
             servers: ByDigest::new(),
-            deadlines: BTreeSet::new(),
+            deadlines: Deadlines::new(),
             outputs: VecDeque::new(),
             stats: TransactionStats::default(),
         }
@@ -394,11 +396,17 @@ impl TransactionLayer {
 
     /// Fires every timer due at or before `now`, in (deadline, id) order.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(&(at, id)) = self.deadlines.first() {
+        loop {
+            // The entries of a timer that moved or of a transaction that ended are
+            // dropped here, so the first entry is one a transaction still has filed.
+            self.settle_deadlines();
+            let Some((at, id)) = self.deadlines.first() else {
+                break;
+            };
             if at > now {
                 break;
             }
-            self.deadlines.pop_first();
+            self.deadlines.pop();
             let cfg = &self.config.timers;
             let Some(entry) = self.entries.get_mut(id) else {
                 continue;
@@ -442,12 +450,13 @@ impl TransactionLayer {
     /// armed timer of any transaction, or `None` when no timer is armed. After
     /// `handle_timeout(now)` it is always later than `now`.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadlines.first().map(|&(at, _)| at)
+        self.deadlines.first().map(|(at, _)| at)
     }
 
     /// Gives back the room the output queue grew to (see `Endpoint::shrink_to_fit`).
     pub fn shrink_to_fit(&mut self) {
         self.outputs.shrink_to_fit();
+        self.deadlines.shrink_to_fit();
     }
 
     /// The next output, oldest first; drain until `None` after every input.
@@ -606,21 +615,29 @@ impl TransactionLayer {
         if next == entry.scheduled {
             return;
         }
-        if let Some(old) = entry.scheduled.take() {
-            self.deadlines.remove(&(old, id));
-        }
-        if let Some(at) = next {
-            self.deadlines.insert((at, id));
-        }
         entry.scheduled = next;
+        if let Some(at) = next {
+            self.deadlines.push(at, id);
+        }
+        self.settle_deadlines();
+    }
+
+    /// Drops stale entries from the top of the deadline heap (a transaction's entry is
+    /// live while it is the one the transaction has filed), so that its first entry is
+    /// the earliest deadline of any transaction.
+    fn settle_deadlines(&mut self) {
+        let entries = &self.entries;
+        self.deadlines.settle(entries.len(), |at, id| {
+            entries.get(id).is_some_and(|e| e.scheduled == Some(at))
+        });
     }
 
     fn remove(&mut self, id: TransactionId) {
         let Some(entry) = self.entries.remove(id) else {
             return;
         };
-        if let Some(at) = entry.scheduled {
-            self.deadlines.remove(&(at, id));
+        if entry.scheduled.is_some() {
+            self.settle_deadlines();
         }
         match entry.index {
             Index::Client(key) => {
@@ -683,7 +700,8 @@ struct Entry {
     message: Arc<[u8]>,
     /// The ACK for a non-2xx final response (client INVITE).
     ack: Option<Arc<[u8]>>,
-    /// The deadline filed in the layer's timer set for this transaction.
+    /// The deadline this transaction has filed: of its entries in the deadline heap,
+    /// the live one.
     scheduled: Option<Instant>,
 }
 
