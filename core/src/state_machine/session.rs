@@ -103,7 +103,7 @@ pub struct History {
 impl History {
     /// An empty history keeping at most `capacity` entries. Nothing is allocated until
     /// the first entry; the ring then grows as needed up to `capacity`, so a short call
-    /// costs only the entries it made (a [`HistoryEntry`] is 72 bytes on 64-bit targets).
+    /// costs only the entries it made (a [`HistoryEntry`] is 48 bytes on 64-bit targets).
     pub fn with_capacity(capacity: usize) -> History {
         History {
             entries: VecDeque::new(),
