@@ -589,12 +589,14 @@ const LINES_DELAY: Duration = Duration::from_millis(10);
 /// [`LINES_DELAY`] and written with them by [`flush_due_lines`] (or [`flush_lines`]), one
 /// system call for the lot rather than one a line.
 pub fn emit(value: &serde_json::Value) {
-    use std::io::Write;
     let full = LINES.with_borrow_mut(|lines| {
         if lines.is_empty() {
             LINES_SINCE.set(Some(Instant::now()));
         }
-        let _ = writeln!(lines, "{value}");
+        // Serialized straight into the buffer: through `Display` (`writeln!`) every piece
+        // of the line would go through `core::fmt` first, several times the cost.
+        serde_json::to_writer(&mut *lines, value).expect("a JSON value writes to a Vec");
+        lines.push(b'\n');
         lines.len() >= LINES_HELD
     });
     if full {
