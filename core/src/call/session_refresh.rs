@@ -98,10 +98,16 @@ impl TimerRequest {
     }
 }
 
-/// Whether `msg`'s `Allow` lists UPDATE; `None` without an `Allow`.
+/// Whether `msg`'s `Allow` lists UPDATE; `None` without an `Allow`. Methods are
+/// case-sensitive tokens (RFC 3261 §7.1), so the token is compared as it stands rather
+/// than each one made a [`Method`] first.
 fn allows_update(msg: &Message<'_>) -> Option<bool> {
     msg.header(HeaderName::Allow)?;
-    Some(msg.allow().any(|m| m == Method::Update))
+    let update = Method::Update.as_str();
+    Some(
+        msg.header_values(HeaderName::Allow)
+            .any(|token| token == update),
+    )
 }
 
 /// What the server of an INVITE or UPDATE grants (RFC 4028 §9), read from the request
