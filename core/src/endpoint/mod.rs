@@ -307,9 +307,6 @@ impl Endpoint {
                 s.call.media.local_rtp = Some(local_rtp);
                 let restored = s.call.relocation == crate::call::Relocation::AwaitingMedia;
                 self.sessions.index_rtp(local_rtp, session);
-                if let Some(local_rtcp) = crate::media::rtcp::rtcp_address(local_rtp) {
-                    self.sessions.index_rtp(local_rtcp, session);
-                }
                 if restored {
                     self.step(now, session, |s, step| s.relocated_media_ready(step));
                 } else {

@@ -66,6 +66,8 @@ pub(crate) struct SessionStore {
     /// A fixed hash of the Call-ID → sessions: what finds the dialog a request without a
     /// To tag collides with ([`SessionStore::confirmed_dialog_from`]).
     by_call_id: ByDigest,
+    /// Each call's RTP socket → its session; its RTCP socket, the port above, is found
+    /// from there.
     by_rtp: HashMap<SocketAddr, SessionId, FixedState>,
     /// Each linked session's link, by the session it belongs to.
     links: BTreeMap<SessionId, Link>,
@@ -211,9 +213,15 @@ impl SessionStore {
         self.by_origin.entry(key).or_default().push(id);
     }
 
-    /// The session whose RTP socket is `local`.
+    /// The session whose RTP socket, or RTCP socket (the port above it, RFC 3550 §11),
+    /// is `local`. Only RTP sockets are filed: an index entry costs a held call as much
+    /// as a second probe costs a datagram on the RTCP socket.
     pub(crate) fn by_rtp(&self, local: SocketAddr) -> Option<SessionId> {
-        self.by_rtp.get(&local).copied()
+        if let Some(&id) = self.by_rtp.get(&local) {
+            return Some(id);
+        }
+        let rtp = SocketAddr::new(local.ip(), local.port().checked_sub(1)?);
+        self.by_rtp.get(&rtp).copied()
     }
 
     pub(crate) fn index_rtp(&mut self, local: SocketAddr, id: SessionId) {
@@ -289,11 +297,8 @@ impl SessionStore {
         }
         // A released port may already belong to a newer session: only our own entry goes.
         if let Some(rtp) = session.call.media.local_rtp {
-            let rtcp = crate::media::rtcp::rtcp_address(rtp);
-            for local in std::iter::once(rtp).chain(rtcp) {
-                if self.by_rtp.get(&local) == Some(&id) {
-                    self.by_rtp.remove(&local);
-                }
+            if self.by_rtp.get(&rtp) == Some(&id) {
+                self.by_rtp.remove(&rtp);
             }
         }
         Some(session)
