@@ -107,29 +107,40 @@ pub(crate) fn find(s: &str, b: u8) -> Option<usize> {
 pub(crate) fn find_any<const N: usize>(hay: &[u8], needles: [u8; N]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
+    // The high bit of each byte of `word` that is one of the needles. A zero byte in x is
+    // a match. A flag can be false only above a true match of the same needle, so the
+    // lowest flag of all the needles is a true match.
+    let flags = |chunk: &[u8]| {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(chunk);
         let word = u64::from_le_bytes(bytes);
         let mut found = 0;
         for needle in needles {
-            // A zero byte in x is a match. A flag can be false only above a true match of
-            // the same needle, so the lowest flag of all the needles is a true match.
             let x = word ^ (LO * u64::from(needle));
             found |= x.wrapping_sub(LO) & !x & HI;
         }
+        found
+    };
+    if hay.len() < 8 {
+        return hay.iter().position(|b| needles.contains(b));
+    }
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let found = flags(chunk);
         if found != 0 {
             return Some(base + (found.trailing_zeros() / 8) as usize);
         }
         base += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|b| needles.contains(b))
-        .map(|i| base + i)
+    if chunks.remainder().is_empty() {
+        return None;
+    }
+    // The last eight bytes, overlapping bytes already searched: those hold no needle, so
+    // they raise no flag, and the lowest flag is the first match in the remainder.
+    let last = hay.len() - 8;
+    let found = flags(&hay[last..]);
+    (found != 0).then(|| last + (found.trailing_zeros() / 8) as usize)
 }
 
 /// Splits `s` at every `sep` that is outside a quoted string and outside `<...>`.
