@@ -14,6 +14,12 @@ pub(crate) fn is_lws(b: u8) -> bool {
 #[inline]
 pub(crate) fn trim_lws(s: &str) -> &str {
     let b = s.as_bytes();
+    // Most values come trimmed already, and every LWS byte is at most SP.
+    match (b.first(), b.last()) {
+        (Some(&first), Some(&last)) if first > b' ' && last > b' ' => return s,
+        (None, _) => return s,
+        _ => {}
+    }
     let mut start = 0;
     let mut end = b.len();
     while start < end && is_lws(b[start]) {

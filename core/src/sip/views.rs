@@ -71,7 +71,16 @@ impl<'a> Via<'a> {
         }
         let mut rest = s;
         let mut parts = [""; 3];
-        for (i, part) in parts.iter_mut().enumerate() {
+        // Nearly every Via opens with `SIP/2.0/`: the two tokens and slashes the loop below
+        // would read are taken as they are, and the loop reads only the transport.
+        let mut skip = 0;
+        if let Some(after) = s.strip_prefix("SIP/2.0/") {
+            parts[0] = &s[..3];
+            parts[1] = &s[4..7];
+            rest = after;
+            skip = 2;
+        }
+        for (i, part) in parts.iter_mut().enumerate().skip(skip) {
             rest = rest.trim_start_matches(is_lws_char);
             let end = rest
                 .bytes()
