@@ -153,7 +153,11 @@ pub(crate) fn find_any<const N: usize>(hay: &[u8], needles: [u8; N]) -> Option<u
 /// Backslash escapes inside quotes are honoured. An unterminated quote leaves the rest of
 /// the string in the last piece (the caller's parser reports it).
 pub(crate) fn split_outside(s: &str, sep: u8) -> SplitOutside<'_> {
-    SplitOutside { rest: Some(s), sep }
+    SplitOutside {
+        rest: Some(s),
+        sep,
+        plain: find_any(s.as_bytes(), [b'"', b'<']).is_none(),
+    }
 }
 
 /// Iterator returned by [`split_outside`].
@@ -161,6 +165,9 @@ pub(crate) fn split_outside(s: &str, sep: u8) -> SplitOutside<'_> {
 pub(crate) struct SplitOutside<'a> {
     rest: Option<&'a str>,
     sep: u8,
+    /// No quote and no `<` in the text: every `sep` splits, so each piece is found with one
+    /// search for `sep` alone (most parameter lists and Via values).
+    plain: bool,
 }
 
 impl<'a> Iterator for SplitOutside<'a> {
@@ -168,7 +175,12 @@ impl<'a> Iterator for SplitOutside<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
-        match find_outside(s, self.sep) {
+        let at = if self.plain {
+            find(s, self.sep)
+        } else {
+            find_outside(s, self.sep)
+        };
+        match at {
             Some(i) => {
                 self.rest = Some(&s[i + 1..]);
                 Some(&s[..i])
