@@ -2,7 +2,7 @@
 //! (RFC 3261 §20.10, §20.20, §20.39, §25.1).
 
 use super::error::{UriError, ValueError};
-use super::text::{find_outside, is_lws, is_token, quoted_end, trim_lws};
+use super::text::{find_outside, is_lws, is_token, quoted_end, trim_lws, trim_lws_start};
 use super::uri::{Params, Uri};
 
 /// A display name, URI and header parameters, borrowed from the header value.
@@ -33,7 +33,7 @@ impl<'a> NameAddr<'a> {
         }
         let (display_name, rest) = if s.starts_with('"') {
             let end = quoted_end(s).ok_or(ValueError::UnterminatedQuote)?;
-            let rest = s[end..].trim_start_matches(|c: char| c.is_ascii() && is_lws(c as u8));
+            let rest = trim_lws_start(&s[end..]);
             if !rest.starts_with('<') {
                 return Err(ValueError::BadAngleBrackets);
             }

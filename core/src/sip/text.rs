@@ -32,6 +32,14 @@ pub(crate) fn trim_lws(s: &str) -> &str {
     &s[start..end]
 }
 
+/// `s` without leading linear whitespace.
+#[inline]
+pub(crate) fn trim_lws_start(s: &str) -> &str {
+    let start = s.bytes().position(|b| !is_lws(b)).unwrap_or(s.len());
+    // The bytes skipped are ASCII, so `start` is a char boundary.
+    &s[start..]
+}
+
 /// A set of bytes as a 256-entry table, built at compile time from a predicate: the scans
 /// that run over every byte of a URI, a parameter or a Call-ID test membership with one
 /// load instead of a chain of comparisons.
