@@ -25,7 +25,10 @@ pub struct NameAddr<'a> {
 }
 
 impl<'a> NameAddr<'a> {
-    /// Parses one `name-addr` or `addr-spec` followed by header parameters.
+    /// Parses one `name-addr` or `addr-spec` followed by header parameters. Inlined so that
+    /// the parser builds the value (a couple of hundred bytes) where it keeps it, instead of
+    /// copying it out of a returned `Result`.
+    #[inline]
     pub fn parse(value: &'a str) -> Result<NameAddr<'a>, ValueError> {
         let s = trim_lws(value);
         if s.is_empty() {

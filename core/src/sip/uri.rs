@@ -127,7 +127,9 @@ pub struct Uri<'a> {
 }
 
 impl<'a> Uri<'a> {
-    /// Parses a URI. No whitespace, `<`, `>` or `"` may appear in it.
+    /// Parses a URI. No whitespace, `<`, `>` or `"` may appear in it. Inlined for the same
+    /// reason as [`NameAddr::parse`](super::NameAddr::parse): the value is built in place.
+    #[inline]
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
         if NOT_IN_URI.any_in(s) {
             return Err(UriError::BadCharacter);
