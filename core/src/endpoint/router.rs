@@ -40,14 +40,17 @@ pub(super) fn on_sip(
     bytes: &[u8],
 ) {
     let _ = local;
-    let msg = match Message::parse_with(bytes, &ep.config.parse_limits) {
+    // Read in place: a `Message` is a couple of kilobytes (its inline header index), and
+    // moving it out of the `Result` would copy all of it for every datagram.
+    let parsed = Message::parse_with(bytes, &ep.config.parse_limits);
+    let msg = match &parsed {
         Ok(msg) => msg,
-        Err(e) => return answer_malformed(ep, remote, transport, bytes, &e),
+        Err(e) => return answer_malformed(ep, remote, transport, bytes, e),
     };
     if msg.is_request() {
-        on_request(ep, now, remote, transport, &msg, bytes);
+        on_request(ep, now, remote, transport, msg, bytes);
     } else {
-        on_response(ep, now, &msg);
+        on_response(ep, now, msg);
     }
 }
 

@@ -360,30 +360,54 @@ impl<'a> HeaderName<'a> {
 /// Whether `name` lower-cased equals `lower` (same length, already lower case), eight
 /// bytes at a time: header-name recognition runs for every header of every message.
 fn eq_lowercase(name: &[u8], lower: &[u8]) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
     debug_assert_eq!(name.len(), lower.len());
+    let n = name.len();
+    if n < 4 {
+        return name
+            .iter()
+            .zip(lower)
+            .all(|(x, y)| x.to_ascii_lowercase() == *y);
+    }
+    if n < 8 {
+        // Two four-byte halves, overlapping when shorter than eight, cover the name.
+        let pack = |s: &[u8]| u64::from(u32_at(s, 0)) | u64::from(u32_at(s, n - 4)) << 32;
+        return fold_lowercase(pack(name)) == pack(lower);
+    }
     let mut a = name.chunks_exact(8);
     let mut b = lower.chunks_exact(8);
     for (x, y) in (&mut a).zip(&mut b) {
-        let mut wx = [0u8; 8];
-        let mut wy = [0u8; 8];
-        wx.copy_from_slice(x);
-        wy.copy_from_slice(y);
-        let x = u64::from_le_bytes(wx);
-        // Per byte of the 7-bit part: high bit set when >= 'A', and when > 'Z'.
-        let low7 = x & !HIGH;
-        let ge_a = low7 + ONES * u64::from(0x80 - b'A');
-        let gt_z = low7 + ONES * u64::from(0x7f - b'Z');
-        let upper = ge_a & !gt_z & !x & HIGH;
-        if x | (upper >> 2) != u64::from_le_bytes(wy) {
+        if fold_lowercase(u64_at(x, 0)) != u64_at(y, 0) {
             return false;
         }
     }
-    a.remainder()
-        .iter()
-        .zip(b.remainder())
-        .all(|(x, y)| x.to_ascii_lowercase() == *y)
+    // The tail as the last eight bytes, overlapping bytes already compared.
+    a.remainder().is_empty() || fold_lowercase(u64_at(name, n - 8)) == u64_at(lower, n - 8)
+}
+
+/// `x` with each of its bytes ASCII-lowercased.
+fn fold_lowercase(x: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // Per byte of the 7-bit part: high bit set when >= 'A', and when > 'Z'.
+    let low7 = x & !HIGH;
+    let ge_a = low7 + ONES * u64::from(0x80 - b'A');
+    let gt_z = low7 + ONES * u64::from(0x7f - b'Z');
+    let upper = ge_a & !gt_z & !x & HIGH;
+    x | (upper >> 2)
+}
+
+/// The four bytes of `s` at `i`, little-endian.
+fn u32_at(s: &[u8], i: usize) -> u32 {
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&s[i..i + 4]);
+    u32::from_le_bytes(w)
+}
+
+/// The eight bytes of `s` at `i`, little-endian.
+fn u64_at(s: &[u8], i: usize) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&s[i..i + 8]);
+    u64::from_le_bytes(w)
 }
 
 impl fmt::Display for HeaderName<'_> {

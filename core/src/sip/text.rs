@@ -14,6 +14,12 @@ pub(crate) fn is_lws(b: u8) -> bool {
 #[inline]
 pub(crate) fn trim_lws(s: &str) -> &str {
     let b = s.as_bytes();
+    // Most values come trimmed already, and every LWS byte is at most SP.
+    match (b.first(), b.last()) {
+        (Some(&first), Some(&last)) if first > b' ' && last > b' ' => return s,
+        (None, _) => return s,
+        _ => {}
+    }
     let mut start = 0;
     let mut end = b.len();
     while start < end && is_lws(b[start]) {
@@ -24,6 +30,14 @@ pub(crate) fn trim_lws(s: &str) -> &str {
     }
     // Both ends stop next to ASCII bytes or at the ends, so these are char boundaries.
     &s[start..end]
+}
+
+/// `s` without leading linear whitespace.
+#[inline]
+pub(crate) fn trim_lws_start(s: &str) -> &str {
+    let start = s.bytes().position(|b| !is_lws(b)).unwrap_or(s.len());
+    // The bytes skipped are ASCII, so `start` is a char boundary.
+    &s[start..]
 }
 
 /// A set of bytes as a 256-entry table, built at compile time from a predicate: the scans
@@ -107,36 +121,51 @@ pub(crate) fn find(s: &str, b: u8) -> Option<usize> {
 pub(crate) fn find_any<const N: usize>(hay: &[u8], needles: [u8; N]) -> Option<usize> {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
+    // The high bit of each byte of `word` that is one of the needles. A zero byte in x is
+    // a match. A flag can be false only above a true match of the same needle, so the
+    // lowest flag of all the needles is a true match.
+    let flags = |chunk: &[u8]| {
         let mut bytes = [0u8; 8];
         bytes.copy_from_slice(chunk);
         let word = u64::from_le_bytes(bytes);
         let mut found = 0;
         for needle in needles {
-            // A zero byte in x is a match. A flag can be false only above a true match of
-            // the same needle, so the lowest flag of all the needles is a true match.
             let x = word ^ (LO * u64::from(needle));
             found |= x.wrapping_sub(LO) & !x & HI;
         }
+        found
+    };
+    if hay.len() < 8 {
+        return hay.iter().position(|b| needles.contains(b));
+    }
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let found = flags(chunk);
         if found != 0 {
             return Some(base + (found.trailing_zeros() / 8) as usize);
         }
         base += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|b| needles.contains(b))
-        .map(|i| base + i)
+    if chunks.remainder().is_empty() {
+        return None;
+    }
+    // The last eight bytes, overlapping bytes already searched: those hold no needle, so
+    // they raise no flag, and the lowest flag is the first match in the remainder.
+    let last = hay.len() - 8;
+    let found = flags(&hay[last..]);
+    (found != 0).then(|| last + (found.trailing_zeros() / 8) as usize)
 }
 
 /// Splits `s` at every `sep` that is outside a quoted string and outside `<...>`.
 /// Backslash escapes inside quotes are honoured. An unterminated quote leaves the rest of
 /// the string in the last piece (the caller's parser reports it).
 pub(crate) fn split_outside(s: &str, sep: u8) -> SplitOutside<'_> {
-    SplitOutside { rest: Some(s), sep }
+    SplitOutside {
+        rest: Some(s),
+        sep,
+        plain: find_any(s.as_bytes(), [b'"', b'<']).is_none(),
+    }
 }
 
 /// Iterator returned by [`split_outside`].
@@ -144,6 +173,9 @@ pub(crate) fn split_outside(s: &str, sep: u8) -> SplitOutside<'_> {
 pub(crate) struct SplitOutside<'a> {
     rest: Option<&'a str>,
     sep: u8,
+    /// No quote and no `<` in the text: every `sep` splits, so each piece is found with one
+    /// search for `sep` alone (most parameter lists and Via values).
+    plain: bool,
 }
 
 impl<'a> Iterator for SplitOutside<'a> {
@@ -151,7 +183,12 @@ impl<'a> Iterator for SplitOutside<'a> {
 
     fn next(&mut self) -> Option<&'a str> {
         let s = self.rest?;
-        match find_outside(s, self.sep) {
+        let at = if self.plain {
+            find(s, self.sep)
+        } else {
+            find_outside(s, self.sep)
+        };
+        match at {
             Some(i) => {
                 self.rest = Some(&s[i + 1..]);
                 Some(&s[..i])

@@ -127,7 +127,9 @@ pub struct Uri<'a> {
 }
 
 impl<'a> Uri<'a> {
-    /// Parses a URI. No whitespace, `<`, `>` or `"` may appear in it.
+    /// Parses a URI. No whitespace, `<`, `>` or `"` may appear in it. Inlined for the same
+    /// reason as [`NameAddr::parse`](super::NameAddr::parse): the value is built in place.
+    #[inline]
     pub fn parse(s: &'a str) -> Result<Uri<'a>, UriError> {
         if NOT_IN_URI.any_in(s) {
             return Err(UriError::BadCharacter);
@@ -247,34 +249,36 @@ pub(crate) fn split_host_port(s: &str) -> Result<(Host<'_>, Option<u16>), UriErr
 /// the generic parser costs several times as much. Anything else is `None` (the caller
 /// then tries a domain name, as `1.2.3` or `010.0.0.1` are).
 fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+    let b = s.as_bytes();
+    let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10);
     let mut octets = [0u8; 4];
-    let mut filled = 0;
-    let mut value = 0u16;
-    let mut digits = 0;
-    for &b in s.as_bytes() {
-        match b {
-            b'0'..=b'9' => {
-                // A fourth digit, or any digit after a leading zero.
-                if digits == 3 || (digits == 1 && value == 0) {
-                    return None;
-                }
-                value = value * 10 + u16::from(b - b'0');
-                digits += 1;
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        if k > 0 {
+            if b.get(i) != Some(&b'.') {
+                return None;
             }
-            b'.' if digits > 0 && filled < 3 => {
-                octets[filled] = u8::try_from(value).ok()?;
-                filled += 1;
-                value = 0;
-                digits = 0;
-            }
-            _ => return None,
+            i += 1;
         }
+        let first = digit(i)?;
+        let mut value = u16::from(first);
+        i += 1;
+        if let Some(d) = digit(i) {
+            // No digit after a leading zero.
+            if first == 0 {
+                return None;
+            }
+            value = value * 10 + u16::from(d);
+            i += 1;
+            if let Some(d) = digit(i) {
+                value = value * 10 + u16::from(d);
+                i += 1;
+            }
+        }
+        *octet = u8::try_from(value).ok()?;
     }
-    if digits == 0 || filled != 3 {
-        return None;
-    }
-    octets[3] = u8::try_from(value).ok()?;
-    Some(Ipv4Addr::from(octets))
+    // A fourth digit, or anything after the fourth octet, is left over here.
+    (i == b.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// A URI that owns its text, for state kept beyond one datagram's life (dialog route sets,

@@ -5,7 +5,7 @@
 
 use super::error::ValueError;
 use super::method::Method;
-use super::text::{find, is_lws, is_token, parse_decimal, trim_lws, SPACE_OR_CTL};
+use super::text::{find, is_lws, is_token, parse_decimal, trim_lws, trim_lws_start, SPACE_OR_CTL};
 use super::transport::Transport;
 use super::uri::{split_host_port, Host, Params};
 
@@ -71,8 +71,17 @@ impl<'a> Via<'a> {
         }
         let mut rest = s;
         let mut parts = [""; 3];
-        for (i, part) in parts.iter_mut().enumerate() {
-            rest = rest.trim_start_matches(is_lws_char);
+        // Nearly every Via opens with `SIP/2.0/`: the two tokens and slashes the loop below
+        // would read are taken as they are, and the loop reads only the transport.
+        let mut skip = 0;
+        if let Some(after) = s.strip_prefix("SIP/2.0/") {
+            parts[0] = &s[..3];
+            parts[1] = &s[4..7];
+            rest = after;
+            skip = 2;
+        }
+        for (i, part) in parts.iter_mut().enumerate().skip(skip) {
+            rest = trim_lws_start(rest);
             let end = rest
                 .bytes()
                 .position(|b| b == b'/' || is_lws(b))
@@ -83,11 +92,11 @@ impl<'a> Via<'a> {
                 return Err(ValueError::BadSentProtocol);
             }
             if i < 2 {
-                rest = rest.trim_start_matches(is_lws_char);
+                rest = trim_lws_start(rest);
                 rest = rest.strip_prefix('/').ok_or(ValueError::BadSentProtocol)?;
             }
         }
-        if !rest.starts_with(is_lws_char) {
+        if !rest.bytes().next().is_some_and(is_lws) {
             return Err(ValueError::BadSentBy);
         }
         let (sent_by, params) = match find(rest, b';') {
@@ -143,10 +152,6 @@ impl<'a> Via<'a> {
         self.branch
             .is_some_and(|b| b.starts_with(BRANCH_MAGIC_COOKIE))
     }
-}
-
-fn is_lws_char(c: char) -> bool {
-    c.is_ascii() && is_lws(c as u8)
 }
 
 /// The CSeq header: sequence number and method.
