@@ -326,18 +326,26 @@ enum AttributeName {
 
 impl AttributeName {
     fn of(name: &str) -> AttributeName {
-        let is = |known: &str| name.eq_ignore_ascii_case(known);
-        // Dispatched on the length first: most names are compared with one candidate.
-        match name.len() {
-            4 if is("fmtp") => AttributeName::Fmtp,
-            4 if is("rtcp") => AttributeName::Rtcp,
-            5 if is("ptime") => AttributeName::Ptime,
-            6 if is("rtpmap") => AttributeName::Rtpmap,
-            8 => match Direction::from_attribute(name) {
-                Some(direction) => AttributeName::Direction(direction),
-                None if is("maxptime") => AttributeName::MaxPtime,
-                None => AttributeName::Other,
-            },
+        // Every name we read fits 8 bytes: lower-cased into a buffer once, each
+        // comparison with a known name is then a plain one.
+        let bytes = name.as_bytes();
+        let mut lower = [0u8; 8];
+        let Some(lower) = lower.get_mut(..bytes.len()) else {
+            return AttributeName::Other;
+        };
+        for (l, b) in lower.iter_mut().zip(bytes) {
+            *l = b.to_ascii_lowercase();
+        }
+        match &*lower {
+            b"rtpmap" => AttributeName::Rtpmap,
+            b"fmtp" => AttributeName::Fmtp,
+            b"rtcp" => AttributeName::Rtcp,
+            b"ptime" => AttributeName::Ptime,
+            b"maxptime" => AttributeName::MaxPtime,
+            b"sendrecv" => AttributeName::Direction(Direction::SendRecv),
+            b"sendonly" => AttributeName::Direction(Direction::SendOnly),
+            b"recvonly" => AttributeName::Direction(Direction::RecvOnly),
+            b"inactive" => AttributeName::Direction(Direction::Inactive),
             _ => AttributeName::Other,
         }
     }
@@ -895,52 +903,68 @@ fn number<T: TryFrom<u64>>(s: &str) -> Option<T> {
     T::try_from(value).ok()
 }
 
-/// Whether an ASCII byte is whitespace to `char::is_whitespace`: tab, LF, VT, FF, CR,
-/// space. (`u8::is_ascii_whitespace` leaves out VT.)
-fn is_space(b: u8) -> bool {
-    matches!(b, b'\t'..=b'\r' | b' ')
+/// What a byte is to the tokenizer and the trims ([`CLASSES`]).
+const TOKEN: u8 = 0;
+/// Whitespace to `char::is_whitespace`: tab, LF, VT, FF, CR, space
+/// (`u8::is_ascii_whitespace` leaves out VT).
+const SPACE: u8 = 1;
+/// Part of a non-ASCII character, decided by decoding (which only a slow path does).
+const NON_ASCII: u8 = 2;
+
+/// Each byte's class, so that a scan costs a load and a compare a byte.
+static CLASSES: [u8; 256] = {
+    let mut classes = [TOKEN; 256];
+    let mut b = 0;
+    while b < 256 {
+        classes[b] = match b {
+            0x09..=0x0d | 0x20 => SPACE,
+            0x80.. => NON_ASCII,
+            _ => TOKEN,
+        };
+        b += 1;
+    }
+    classes
+};
+
+fn class(b: u8) -> u8 {
+    CLASSES[usize::from(b)]
 }
 
-/// The length of the whitespace character (as `char::is_whitespace` has it) that starts
-/// at byte `i` of `s`, 0 when there is none. ASCII is decided on the byte; only a
-/// non-ASCII byte is decoded.
-fn space_at(s: &str, i: usize) -> usize {
-    let b = s.as_bytes()[i];
-    if b < 0x80 {
-        return usize::from(is_space(b));
-    }
-    match s.get(i..).and_then(|rest| rest.chars().next()) {
-        Some(c) if c.is_whitespace() => c.len_utf8(),
-        _ => 0,
-    }
+/// How many bytes at the start of `bytes` are ASCII whitespace.
+fn spaces(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| class(b) != SPACE)
+        .unwrap_or(bytes.len())
 }
 
 /// `str::trim_start`, deciding ASCII bytes without decoding them.
 fn trim_start(s: &str) -> &str {
-    let mut start = 0;
-    while start < s.len() {
-        match space_at(s, start) {
-            0 => break,
-            len => start += len,
-        }
+    let start = spaces(s.as_bytes());
+    let rest = &s[start..];
+    if rest
+        .as_bytes()
+        .first()
+        .is_some_and(|&b| class(b) == NON_ASCII)
+    {
+        return rest.trim_start();
     }
-    &s[start..]
+    rest
 }
 
 /// `str::trim_end`, deciding ASCII bytes without decoding them.
 fn trim_end(s: &str) -> &str {
-    let mut end = s.len();
-    while end > 0 {
-        let b = s.as_bytes()[end - 1];
-        if b >= 0x80 {
-            return s[..end].trim_end();
-        }
-        if !is_space(b) {
-            break;
-        }
-        end -= 1;
+    let bytes = s.as_bytes();
+    // The last byte that is not an ASCII space ends a character.
+    let end = bytes
+        .iter()
+        .rposition(|&b| class(b) != SPACE)
+        .map_or(0, |last| last + 1);
+    let kept = &s[..end];
+    if end > 0 && class(bytes[end - 1]) == NON_ASCII {
+        return kept.trim_end();
     }
-    &s[..end]
+    kept
 }
 
 /// `str::trim`, deciding ASCII bytes without decoding them.
@@ -960,24 +984,37 @@ impl<'a> Tokens<'a> {
     fn new(s: &'a str) -> Tokens<'a> {
         Tokens { rest: s }
     }
+
+    /// The next token when a non-ASCII character is in the way, by decoding.
+    #[cold]
+    fn next_decoded(&mut self) -> Option<&'a str> {
+        let s = self.rest.trim_start();
+        let (token, rest) = s.split_at(s.find(char::is_whitespace).unwrap_or(s.len()));
+        self.rest = rest;
+        (!token.is_empty()).then_some(token)
+    }
 }
 
 impl<'a> Iterator for Tokens<'a> {
     type Item = &'a str;
 
     fn next(&mut self) -> Option<&'a str> {
-        let s = trim_start(self.rest);
-        if s.is_empty() {
-            self.rest = s;
-            return None;
+        let bytes = self.rest.as_bytes();
+        let start = spaces(bytes);
+        let len = bytes[start..]
+            .iter()
+            .position(|&b| class(b) != TOKEN)
+            .unwrap_or(bytes.len() - start);
+        // Stopped neither by ASCII whitespace nor by the end: a non-ASCII byte.
+        if bytes
+            .get(start + len)
+            .is_some_and(|&b| class(b) == NON_ASCII)
+        {
+            return self.next_decoded();
         }
-        // The first character is not whitespace; a continuation byte never starts any.
-        let mut end = 1;
-        while end < s.len() && space_at(s, end) == 0 {
-            end += 1;
-        }
-        self.rest = &s[end..];
-        Some(&s[..end])
+        let (token, rest) = self.rest[start..].split_at(len);
+        self.rest = rest;
+        (len > 0).then_some(token)
     }
 }
 
