@@ -1048,23 +1048,24 @@ impl<'a> Tokens<'a> {
 impl<'a> Iterator for Tokens<'a> {
     type Item = &'a str;
 
+    #[inline]
     fn next(&mut self) -> Option<&'a str> {
         let bytes = self.rest.as_bytes();
-        let start = spaces(bytes);
-        let len = bytes[start..]
-            .iter()
-            .position(|&b| class(b) != TOKEN)
-            .unwrap_or(bytes.len() - start);
+        let mut start = 0;
+        while start < bytes.len() && class(bytes[start]) == SPACE {
+            start += 1;
+        }
+        let mut end = start;
+        while end < bytes.len() && class(bytes[end]) == TOKEN {
+            end += 1;
+        }
         // Stopped neither by ASCII whitespace nor by the end: a non-ASCII byte.
-        if bytes
-            .get(start + len)
-            .is_some_and(|&b| class(b) == NON_ASCII)
-        {
+        if end < bytes.len() && class(bytes[end]) == NON_ASCII {
             return self.next_decoded();
         }
-        let (token, rest) = self.rest[start..].split_at(len);
+        let (skipped, rest) = self.rest.split_at(end);
         self.rest = rest;
-        (len > 0).then_some(token)
+        (start < end).then(|| &skipped[start..])
     }
 }
 
