@@ -15,7 +15,11 @@
 //! accepts, what we read must agree with what it read.
 //!
 //! The reading, in one pass over borrowed lines, with no lower-cased copies (tokens are
-//! compared ASCII case-insensitively) and addresses parsed by the standard library:
+//! compared ASCII case-insensitively) and addresses other than a plain dotted quad parsed
+//! by the standard library. Lines, tokens, trims and numbers are scanned a byte at a time
+//! (LF a word at a time) against a byte-class table; only a non-ASCII byte is decoded, so
+//! what `str::split_whitespace`, `str::trim` and `str::parse` accepted is accepted the
+//! same (Unicode whitespace included), for about half the instructions a body:
 //!
 //! 1. bounds (bytes, lines, m-lines), UTF-8, `<letter>=<value>` shape, `v=0`/`o=`/`s=`
 //!    first;
@@ -1483,6 +1487,101 @@ m=audio 4000 RTP/AVP 0
             }),
             "a name to us, though a URL parser reads 127.0.0.1"
         );
+    }
+
+    /// Strings of the characters the byte-level helpers decide differently from a plain
+    /// reading if they get it wrong: every ASCII whitespace (VT included), Unicode
+    /// whitespace, other non-ASCII, digits, signs and separators.
+    fn tricky_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let chars = vec![
+            ' ', '\t', '\n', '\x0b', '\x0c', '\r', '\u{85}', '\u{a0}', '\u{2028}', '\u{3000}', 'é',
+            '€', 'a', 'P', '0', '1', '9', '+', '-', '.', '/', ':', '=',
+        ];
+        proptest::collection::vec(proptest::sample::select(chars), 0..28)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn byte_helpers_agree_with_the_standard_library(text in tricky_text()) {
+            let tokens: Vec<&str> = Tokens::new(&text).collect();
+            let expected: Vec<&str> = text.split_whitespace().collect();
+            proptest::prop_assert_eq!(tokens, expected);
+            proptest::prop_assert_eq!(trim(&text), text.trim());
+            proptest::prop_assert_eq!(trim_start(&text), text.trim_start());
+            proptest::prop_assert_eq!(trim_end(&text), text.trim_end());
+            proptest::prop_assert_eq!(find_lf(text.as_bytes()), text.find('\n'));
+            proptest::prop_assert_eq!(number::<u8>(&text), text.parse::<u8>().ok());
+            proptest::prop_assert_eq!(number::<u16>(&text), text.parse::<u16>().ok());
+            proptest::prop_assert_eq!(number::<u64>(&text), text.parse::<u64>().ok());
+            if let Some(ip) = dotted_quad(&text) {
+                proptest::prop_assert_eq!(Some(ip), text.parse::<Ipv4Addr>().ok());
+            }
+        }
+
+        #[test]
+        fn dotted_quads_read_as_the_standard_library_does(
+            parts in proptest::collection::vec("0|[1-9][0-9]{0,2}|0[0-9]{1,2}|[0-9]{4}", 3..6)
+        ) {
+            let text = parts.join(".");
+            if let Some(ip) = dotted_quad(&text) {
+                proptest::prop_assert_eq!(Some(ip), text.parse::<Ipv4Addr>().ok());
+            }
+        }
+    }
+
+    #[test]
+    fn attribute_names_are_recognised_in_any_case_and_only_whole() {
+        let directions = [
+            Direction::SendRecv,
+            Direction::SendOnly,
+            Direction::RecvOnly,
+            Direction::Inactive,
+        ];
+        for direction in directions {
+            for name in [
+                direction.as_str().to_owned(),
+                direction.as_str().to_ascii_uppercase(),
+            ] {
+                assert!(matches!(
+                    AttributeName::of(&name),
+                    AttributeName::Direction(d) if d == direction
+                ));
+            }
+        }
+        for (name, expected) in [
+            ("RtpMap", "rtpmap"),
+            ("FMTP", "fmtp"),
+            ("rtcp", "rtcp"),
+            ("pTime", "ptime"),
+            ("MAXptime", "maxptime"),
+        ] {
+            let read = match AttributeName::of(name) {
+                AttributeName::Rtpmap => "rtpmap",
+                AttributeName::Fmtp => "fmtp",
+                AttributeName::Rtcp => "rtcp",
+                AttributeName::Ptime => "ptime",
+                AttributeName::MaxPtime => "maxptime",
+                _ => "other",
+            };
+            assert_eq!(read, expected, "{name}");
+        }
+        // Bytes that differ from a letter only in the case bit, a prefix, a longer name.
+        for name in [
+            "rtp\x0dap",
+            "rtpma",
+            "rtpmapx",
+            "sendrecv2",
+            "\x00tcp",
+            "@tcp",
+            "",
+        ] {
+            assert!(
+                matches!(AttributeName::of(name), AttributeName::Other),
+                "{name:?}"
+            );
+        }
     }
 
     #[test]
