@@ -15,7 +15,11 @@
 //! accepts, what we read must agree with what it read.
 //!
 //! The reading, in one pass over borrowed lines, with no lower-cased copies (tokens are
-//! compared ASCII case-insensitively) and addresses parsed by the standard library:
+//! compared ASCII case-insensitively) and addresses other than a plain dotted quad parsed
+//! by the standard library. Lines, tokens, trims and numbers are scanned a byte at a time
+//! (LF a word at a time) against a byte-class table; only a non-ASCII byte is decoded, so
+//! what `str::split_whitespace`, `str::trim` and `str::parse` accepted is accepted the
+//! same (Unicode whitespace included), for about half the instructions a body:
 //!
 //! 1. bounds (bytes, lines, m-lines), UTF-8, `<letter>=<value>` shape, `v=0`/`o=`/`s=`
 //!    first;
@@ -43,7 +47,7 @@
 //!
 //! So the result always has as many media descriptions as the body has m-lines.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr};
 
 use smallvec::SmallVec;
 
@@ -100,9 +104,12 @@ impl SessionDescription {
         let text = std::str::from_utf8(body).map_err(|e| SdpError::NotUtf8 {
             offset: e.valid_up_to(),
         })?;
-        let lines = split_lines(text, limits)?;
-        let sections = split_sections(&lines, limits)?;
-        read(&lines, &sections)
+        // Filled in place rather than returned: they are a kilobyte on the stack.
+        let mut lines = Lines::new();
+        split_lines(text, limits, &mut lines)?;
+        let mut sections = Sections::new();
+        split_sections(&lines, limits, &mut sections)?;
+        read(&lines, sections)
     }
 }
 
@@ -140,7 +147,9 @@ struct MLine<'a> {
     port_count: Option<u16>,
     proto: Proto,
     /// The format tokens, not yet collected: most streams read them as payload types.
-    formats: std::str::SplitWhitespace<'a>,
+    formats: Tokens<'a>,
+    /// How many format tokens there are.
+    format_count: usize,
 }
 
 /// What is wrong with a body, gathered over the whole read so that the error reported is
@@ -197,28 +206,47 @@ impl Faults {
     }
 }
 
-fn split_lines<'a>(text: &'a str, limits: &SdpLimits) -> Result<Lines<'a>, SdpError> {
-    let mut lines = Lines::new();
-    for (index, raw) in text.split('\n').enumerate() {
-        let line = index + 1;
-        let trimmed = raw.strip_suffix('\r').unwrap_or(raw);
-        if trimmed.trim().is_empty() {
-            continue;
-        }
-        if lines.len() == limits.max_lines {
-            return Err(SdpError::TooManyLines {
-                max: limits.max_lines,
+/// Splits the body at LF (a CR before it dropped), skipping blank lines (whitespace
+/// only, as `str::trim` has it), into `lines`.
+fn split_lines<'a>(
+    text: &'a str,
+    limits: &SdpLimits,
+    lines: &mut Lines<'a>,
+) -> Result<(), SdpError> {
+    let mut rest = text;
+    let mut line = 0;
+    loop {
+        line += 1;
+        let (raw, next) = match find_lf(rest.as_bytes()) {
+            Some(end) => (&rest[..end], Some(&rest[end + 1..])),
+            None => (rest, None),
+        };
+        let raw = match raw.as_bytes() {
+            [.., b'\r'] => &raw[..raw.len() - 1],
+            _ => raw,
+        };
+        let bytes = raw.as_bytes();
+        let shaped = bytes.len() >= 2 && bytes[1] == b'=' && bytes[0].is_ascii_alphabetic();
+        // A shaped line is not blank: its first byte is a letter.
+        if shaped || !trim_start(raw).is_empty() {
+            if lines.len() == limits.max_lines {
+                return Err(SdpError::TooManyLines {
+                    max: limits.max_lines,
+                });
+            }
+            if !shaped {
+                return Err(SdpError::MalformedLine { line });
+            }
+            lines.push(RawLine {
+                kind: bytes[0].to_ascii_lowercase(),
+                value: trim_end(&raw[2..]),
+                line,
             });
         }
-        let bytes = trimmed.as_bytes();
-        if bytes.len() < 2 || bytes[1] != b'=' || !bytes[0].is_ascii_alphabetic() {
-            return Err(SdpError::MalformedLine { line });
+        match next {
+            Some(next) => rest = next,
+            None => break,
         }
-        lines.push(RawLine {
-            kind: bytes[0].to_ascii_lowercase(),
-            value: trimmed[2..].trim_end(),
-            line,
-        });
     }
     let header_ok = |i: usize, kind: u8| lines.get(i).is_some_and(|l: &RawLine<'_>| l.kind == kind);
     for (i, kind) in [b'v', b'o', b's'].into_iter().enumerate() {
@@ -227,16 +255,43 @@ fn split_lines<'a>(text: &'a str, limits: &SdpLimits) -> Result<Lines<'a>, SdpEr
             return Err(SdpError::BadHeader { line });
         }
     }
-    if lines[0].value.trim() != "0" {
+    if trim(lines[0].value) != "0" {
         return Err(SdpError::BadHeader {
             line: lines[0].line,
         });
     }
-    Ok(lines)
+    Ok(())
 }
 
-fn split_sections<'a>(lines: &[RawLine<'a>], limits: &SdpLimits) -> Result<Sections<'a>, SdpError> {
-    let mut sections = Sections::new();
+/// The index of the first LF in `bytes`, looked for a word at a time: lines are tens of
+/// bytes, and a byte at a time this search was a tenth of a parse.
+fn find_lf(bytes: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    const LFS: u64 = ONES * b'\n' as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0; 8];
+        word.copy_from_slice(chunk);
+        // Zero where the byte is LF; the lowest flagged byte is the first zero (a flag
+        // above it may be a false one, from the borrow).
+        let x = u64::from_le_bytes(word) ^ LFS;
+        let flags = x.wrapping_sub(ONES) & !x & HIGHS;
+        if flags != 0 {
+            return Some(offset + flags.trailing_zeros() as usize / 8);
+        }
+        offset += 8;
+    }
+    let tail = chunks.remainder().iter().position(|&b| b == b'\n');
+    tail.map(|at| offset + at)
+}
+
+fn split_sections<'a>(
+    lines: &[RawLine<'a>],
+    limits: &SdpLimits,
+    sections: &mut Sections<'a>,
+) -> Result<(), SdpError> {
     for (i, line) in lines.iter().enumerate() {
         if line.kind != b'm' {
             continue;
@@ -258,48 +313,98 @@ fn split_sections<'a>(lines: &[RawLine<'a>], limits: &SdpLimits) -> Result<Secti
             rtp,
         });
     }
-    Ok(sections)
+    Ok(())
 }
 
 fn parse_m_line(value: &str, line: usize) -> Result<MLine<'_>, SdpError> {
-    let bad = SdpError::BadMediaLine { line };
-    let mut tokens = value.split_whitespace();
-    let kind = MediaKind::from_token(tokens.next().ok_or(bad.clone())?);
-    let port_token = tokens.next().ok_or(bad.clone())?;
-    let (port, port_count) = match port_token.split_once('/') {
-        Some((port, count)) => (port, Some(count.parse::<u16>().map_err(|_| bad.clone())?)),
-        None => (port_token, None),
+    let bad = || SdpError::BadMediaLine { line };
+    let mut tokens = Tokens::new(value);
+    let kind = MediaKind::from_token(tokens.next().ok_or_else(bad)?);
+    let port_token = tokens.next().ok_or_else(bad)?;
+    let (port, port_count) = match cut(port_token, b'/') {
+        (port, Some(count)) => (port, Some(number::<u16>(count).ok_or_else(bad)?)),
+        (port, None) => (port, None),
     };
-    let port = port.parse::<u16>().map_err(|_| bad.clone())?;
-    let proto = Proto::from_token(tokens.next().ok_or(bad.clone())?);
-    let count = tokens.clone().count();
-    if count > MAX_FORMATS || (proto.is_rtp_profile() && count == 0) {
-        return Err(bad);
+    let port = number::<u16>(port).ok_or_else(bad)?;
+    let proto = Proto::from_token(tokens.next().ok_or_else(bad)?);
+    let formats = tokens.clone();
+    let format_count = tokens.count();
+    if format_count > MAX_FORMATS || (proto.is_rtp_profile() && format_count == 0) {
+        return Err(bad());
     }
     Ok(MLine {
         kind,
         port,
         port_count,
         proto,
-        formats: tokens,
+        formats,
+        format_count,
     })
 }
 
-/// Whether an attribute of an RTP stream is one we read into a typed field (an rtpmap,
-/// `a=rtcp`, a direction) rather than keep. An `a=rtpmap` without a clock rate
-/// (`a=rtpmap:31 LPC`, RFC 4475 §3.1.1.1) is valid SDP grammar but no rtpmap we can use:
-/// it is kept verbatim instead, and the payload type is read as static or unmapped.
-fn typed_attribute(name: &str, value: Option<&str>) -> bool {
-    if name.eq_ignore_ascii_case("rtpmap") {
-        return value.is_some_and(|v| v.contains('/'));
-    }
-    Direction::from_attribute(name).is_some() || name.eq_ignore_ascii_case("rtcp")
+/// The attribute names the parser reads rather than keeps verbatim, recognised once per
+/// line (case-insensitively).
+#[derive(Clone, Copy)]
+enum AttributeName {
+    Rtpmap,
+    Fmtp,
+    Rtcp,
+    Ptime,
+    MaxPtime,
+    Direction(Direction),
+    Other,
 }
+
+impl AttributeName {
+    fn of(name: &str) -> AttributeName {
+        // Every name we read is lower-case letters and fits 8 bytes: packed into a word
+        // with the case bit of every byte set, a name is matched by its length and one
+        // compare. Setting that bit leaves a letter's lower case, and turns no other byte
+        // into a lower-case letter.
+        let bytes = name.as_bytes();
+        if bytes.len() > 8 {
+            return AttributeName::Other;
+        }
+        match (bytes.len(), fold(bytes)) {
+            (6, RTPMAP) => AttributeName::Rtpmap,
+            (4, FMTP) => AttributeName::Fmtp,
+            (4, RTCP) => AttributeName::Rtcp,
+            (5, PTIME) => AttributeName::Ptime,
+            (8, MAXPTIME) => AttributeName::MaxPtime,
+            (8, SENDRECV) => AttributeName::Direction(Direction::SendRecv),
+            (8, SENDONLY) => AttributeName::Direction(Direction::SendOnly),
+            (8, RECVONLY) => AttributeName::Direction(Direction::RecvOnly),
+            (8, INACTIVE) => AttributeName::Direction(Direction::Inactive),
+            _ => AttributeName::Other,
+        }
+    }
+}
+
+/// Up to 8 bytes as a little-endian word, with the ASCII case bit (0x20) of all 8 set.
+const fn fold(bytes: &[u8]) -> u64 {
+    let mut word = 0x2020_2020_2020_2020;
+    let mut i = 0;
+    while i < bytes.len() {
+        word |= (bytes[i] as u64) << (8 * i);
+        i += 1;
+    }
+    word
+}
+
+const RTPMAP: u64 = fold(b"rtpmap");
+const FMTP: u64 = fold(b"fmtp");
+const RTCP: u64 = fold(b"rtcp");
+const PTIME: u64 = fold(b"ptime");
+const MAXPTIME: u64 = fold(b"maxptime");
+const SENDRECV: u64 = fold(b"sendrecv");
+const SENDONLY: u64 = fold(b"sendonly");
+const RECVONLY: u64 = fold(b"recvonly");
+const INACTIVE: u64 = fold(b"inactive");
 
 /// Reads the split body into a description in one pass. Faults are gathered rather than
 /// returned at the first, so that the error names the line a strict reader blames
 /// ([`Faults`]); only what the description keeps is allocated.
-fn read(lines: &[RawLine<'_>], sections: &[Section<'_>]) -> Result<SessionDescription, SdpError> {
+fn read(lines: &[RawLine<'_>], sections: Sections<'_>) -> Result<SessionDescription, SdpError> {
     let mut faults = Faults::default();
     let session_end = sections.first().map_or(lines.len(), |s| s.start);
     let origin_line = lines[1];
@@ -341,8 +446,8 @@ fn read(lines: &[RawLine<'_>], sections: &[Section<'_>]) -> Result<SessionDescri
             }
             b'a' => {
                 let (name, value) = split_attribute(line.value);
-                match Direction::from_attribute(name) {
-                    Some(direction) => {
+                match AttributeName::of(name) {
+                    AttributeName::Direction(direction) => {
                         if faults
                             .check(value.is_none().then_some(()), line.line)
                             .is_some()
@@ -350,7 +455,7 @@ fn read(lines: &[RawLine<'_>], sections: &[Section<'_>]) -> Result<SessionDescri
                             session_direction.get_or_insert(direction);
                         }
                     }
-                    None => attributes.push(verbatim_attribute(line.value)),
+                    _ => attributes.push(verbatim_attribute(name, value)),
                 }
             }
             _ => {}
@@ -361,11 +466,11 @@ fn read(lines: &[RawLine<'_>], sections: &[Section<'_>]) -> Result<SessionDescri
     for section in sections {
         let section_lines = &lines[section.start..section.end];
         let stream = if section.rtp {
-            let stream = rtp_media(section, section_lines, session_direction, &mut faults);
+            let stream = rtp_media(section.m, section_lines, session_direction, &mut faults);
             stream_without_connection |= stream.connection.is_none();
             stream
         } else {
-            opaque_media(section, section_lines, session_direction, &mut faults)
+            opaque_media(section.m, section_lines, session_direction, &mut faults)
         };
         media.push(stream);
     }
@@ -388,20 +493,19 @@ fn read(lines: &[RawLine<'_>], sections: &[Section<'_>]) -> Result<SessionDescri
 
 /// An audio or video stream on an RTP profile.
 fn rtp_media(
-    section: &Section<'_>,
+    m: MLine<'_>,
     lines: &[RawLine<'_>],
     session_direction: Option<Direction>,
     faults: &mut Faults,
 ) -> MediaDescription {
-    let m = &section.m;
     let m_line = lines[0].line;
-    let mut media = MediaDescription::new(m.kind.clone(), m.port, m.proto.clone());
+    let mut media = MediaDescription::new(m.kind, m.port, m.proto);
     media.port_count = m.port_count;
-    media.codecs.reserve(m.formats.clone().count());
+    media.codecs.reserve(m.format_count);
     // Payload types listed, as bits: 128 of them fit one u128.
     let mut listed: u128 = 0;
-    for token in m.formats.clone() {
-        let Some(format) = faults.check(token.parse::<u32>().ok(), m_line) else {
+    for token in m.formats {
+        let Some(format) = faults.check(number::<u32>(token), m_line) else {
             continue;
         };
         match u8::try_from(format)
@@ -435,33 +539,41 @@ fn rtp_media(
             }
             b'a' => {
                 let (name, value) = split_attribute(line.value);
-                if typed_attribute(name, value) {
-                    read_typed_attribute(&mut media, name, value, line.line, faults, |pt| {
-                        let first = mapped & (1 << pt) == 0;
-                        mapped |= 1 << pt;
-                        first
-                    });
-                    if let Some(d) = Direction::from_attribute(name) {
-                        if value.is_none() {
+                let read = match AttributeName::of(name) {
+                    // Without a clock rate (`a=rtpmap:31 LPC`, RFC 4475 §3.1.1.1) it is
+                    // valid grammar but no rtpmap we can use: it is kept verbatim, and
+                    // the payload type read as static or unmapped.
+                    AttributeName::Rtpmap => match value {
+                        Some(value) if value.contains('/') => {
+                            read_rtpmap(&mut media, value, line.line, faults, &mut mapped);
+                            true
+                        }
+                        _ => false,
+                    },
+                    AttributeName::Rtcp => {
+                        let rtcp = parse_rtcp(value.unwrap_or_default());
+                        if let Some(rtcp) = faults.check(rtcp, line.line) {
+                            media.rtcp.get_or_insert(rtcp);
+                        }
+                        true
+                    }
+                    AttributeName::Direction(d) => {
+                        // A direction takes no value (RFC 8866 §6.7).
+                        if faults
+                            .check(value.is_none().then_some(()), line.line)
+                            .is_some()
+                        {
                             direction.get_or_insert(d);
                         }
+                        true
                     }
-                    continue;
-                }
-                if let Some((pt, params)) = fmtp(name, value) {
-                    if pt <= MAX_PAYLOAD_TYPE
-                        && listed & (1 << pt) != 0
-                        && with_fmtp & (1 << pt) == 0
-                    {
-                        with_fmtp |= 1 << pt;
-                        for codec in media.codecs.iter_mut().filter(|c| c.payload_type == pt) {
-                            codec.fmtp = Some(params.into());
-                        }
-                        continue;
-                    }
-                }
-                if !read_packet_time(&mut media, name, value) {
-                    media.attributes.push(verbatim_attribute(line.value));
+                    AttributeName::Fmtp => read_fmtp(&mut media, value, listed, &mut with_fmtp),
+                    AttributeName::Ptime => read_packet_time(&mut media.ptime_ms, value),
+                    AttributeName::MaxPtime => read_packet_time(&mut media.maxptime_ms, value),
+                    AttributeName::Other => false,
+                };
+                if !read {
+                    media.attributes.push(verbatim_attribute(name, value));
                 }
             }
             _ => {}
@@ -482,51 +594,60 @@ fn rtp_media(
     media
 }
 
-/// Reads an `a=rtpmap` (with a clock rate), `a=rtcp` or direction attribute of an RTP
-/// stream into `media`, noting a malformed one. `first_rtpmap` says whether a payload
-/// type's rtpmap is its first (the first one counts).
-fn read_typed_attribute(
+/// Reads an `a=rtpmap` with a clock rate into the codecs of its payload type, noting a
+/// malformed one. `mapped` holds the payload types already mapped: the first rtpmap of
+/// each counts.
+fn read_rtpmap(
     media: &mut MediaDescription,
-    name: &str,
-    value: Option<&str>,
+    value: &str,
     line: usize,
     faults: &mut Faults,
-    mut first_rtpmap: impl FnMut(u8) -> bool,
+    mapped: &mut u128,
 ) {
-    if name.eq_ignore_ascii_case("rtpmap") {
-        let Some((pt, encoding, clock_rate, channels)) =
-            faults.check(parse_rtpmap(value.unwrap_or_default()), line)
-        else {
-            return;
-        };
-        if !media.codecs.iter().any(|c| c.payload_type == pt) || !first_rtpmap(pt) {
-            return;
-        }
-        for codec in media.codecs.iter_mut().filter(|c| c.payload_type == pt) {
-            codec.name = encoding.into();
-            codec.clock_rate = clock_rate;
-            codec.channels = channels;
-        }
-    } else if name.eq_ignore_ascii_case("rtcp") {
-        if let Some(rtcp) = faults.check(parse_rtcp(value.unwrap_or_default()), line) {
-            media.rtcp.get_or_insert(rtcp);
-        }
-    } else {
-        // A direction takes no value (RFC 8866 §6.7).
-        faults.check(value.is_none().then_some(()), line);
+    let Some((pt, encoding, clock_rate, channels)) = faults.check(parse_rtpmap(value), line) else {
+        return;
+    };
+    if !media.codecs.iter().any(|c| c.payload_type == pt) || *mapped & (1 << pt) != 0 {
+        return;
+    }
+    *mapped |= 1 << pt;
+    for codec in media.codecs.iter_mut().filter(|c| c.payload_type == pt) {
+        codec.name = encoding.into();
+        codec.clock_rate = clock_rate;
+        codec.channels = channels;
     }
 }
 
+/// Reads an `a=fmtp` into the codecs of its payload type when that type is listed and
+/// has no fmtp yet (`with_fmtp`); returns whether it did (else it is kept verbatim).
+fn read_fmtp(
+    media: &mut MediaDescription,
+    value: Option<&str>,
+    listed: u128,
+    with_fmtp: &mut u128,
+) -> bool {
+    let Some((pt, params)) = fmtp(value) else {
+        return false;
+    };
+    if pt > MAX_PAYLOAD_TYPE || listed & (1 << pt) == 0 || *with_fmtp & (1 << pt) != 0 {
+        return false;
+    }
+    *with_fmtp |= 1 << pt;
+    for codec in media.codecs.iter_mut().filter(|c| c.payload_type == pt) {
+        codec.fmtp = Some(params.into());
+    }
+    true
+}
+
 fn opaque_media(
-    section: &Section<'_>,
+    m: MLine<'_>,
     lines: &[RawLine<'_>],
     session_direction: Option<Direction>,
     faults: &mut Faults,
 ) -> MediaDescription {
-    let m = &section.m;
-    let mut media = MediaDescription::new(m.kind.clone(), m.port, m.proto.clone());
+    let mut media = MediaDescription::new(m.kind, m.port, m.proto);
     media.port_count = m.port_count;
-    media.formats = m.formats.clone().map(Text::from).collect();
+    media.formats = m.formats.map(Text::from).collect();
     let mut direction = None;
     for line in &lines[1..] {
         match line.kind {
@@ -544,11 +665,17 @@ fn opaque_media(
             }
             b'a' => {
                 let (name, value) = split_attribute(line.value);
-                match Direction::from_attribute(name) {
-                    Some(d) if direction.is_none() => direction = Some(d),
-                    Some(_) => {}
-                    None if read_packet_time(&mut media, name, value) => {}
-                    None => media.attributes.push(verbatim_attribute(line.value)),
+                let read = match AttributeName::of(name) {
+                    AttributeName::Direction(d) => {
+                        direction.get_or_insert(d);
+                        true
+                    }
+                    AttributeName::Ptime => read_packet_time(&mut media.ptime_ms, value),
+                    AttributeName::MaxPtime => read_packet_time(&mut media.maxptime_ms, value),
+                    _ => false,
+                };
+                if !read {
+                    media.attributes.push(verbatim_attribute(name, value));
                 }
             }
             _ => {}
@@ -560,15 +687,15 @@ fn opaque_media(
 
 /// `v=0` (its value is checked at the top; a second one is out of place).
 fn parse_version(value: &str) -> Option<()> {
-    (value.trim().parse::<u64>().ok()? == 0).then_some(())
+    (number::<u64>(trim(value))? == 0).then_some(())
 }
 
 /// `o=<username> <sess-id> <sess-version> IN <addrtype> <unicast-address>`.
 fn parse_origin(value: &str) -> Option<Origin> {
-    let mut tokens = value.split_whitespace();
+    let mut tokens = Tokens::new(value);
     let username = tokens.next()?;
-    let session_id = tokens.next()?.parse::<u64>().ok()?;
-    let session_version = tokens.next()?.parse::<u64>().ok()?;
+    let session_id = number::<u64>(tokens.next()?)?;
+    let session_version = number::<u64>(tokens.next()?)?;
     if !tokens.next()?.eq_ignore_ascii_case("IN") {
         return None;
     }
@@ -596,19 +723,55 @@ fn address_type(token: &str) -> Option<bool> {
 /// An address of the declared type: an IP literal of that family, or any other token as
 /// a host name, as written. A literal of the other family is refused.
 fn parse_address(token: &str, ipv6: bool) -> Option<Address> {
-    match token.parse::<IpAddr>() {
-        Ok(ip) => (ip.is_ipv6() == ipv6).then_some(Address::Ip(ip)),
-        Err(_) if token.is_empty() => None,
-        Err(_) => Some(Address::Fqdn {
+    let ip = match dotted_quad(token) {
+        Some(ip) => Some(IpAddr::V4(ip)),
+        None => token.parse::<IpAddr>().ok(),
+    };
+    match ip {
+        Some(ip) => (ip.is_ipv6() == ipv6).then_some(Address::Ip(ip)),
+        None if token.is_empty() => None,
+        None => Some(Address::Fqdn {
             ipv6,
             host: token.into(),
         }),
     }
 }
 
+/// The common IPv4 literal, `a.b.c.d` with each part 0–255 and no leading zero, read
+/// without the standard library's general address parser (several times the cost).
+/// `None` for anything else, which that parser then reads: every literal read here is
+/// one it reads the same.
+fn dotted_quad(token: &str) -> Option<Ipv4Addr> {
+    let bytes = token.as_bytes();
+    let mut octets = [0u8; 4];
+    let mut i = 0;
+    for (n, octet) in octets.iter_mut().enumerate() {
+        if n > 0 {
+            if bytes.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
+        }
+        let start = i;
+        let mut value: u32 = 0;
+        while let Some(digit) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
+            if i - start == 3 {
+                return None;
+            }
+            value = value * 10 + u32::from(digit - b'0');
+            i += 1;
+        }
+        if i == start || (i - start > 1 && bytes[start] == b'0') {
+            return None;
+        }
+        *octet = u8::try_from(value).ok()?;
+    }
+    (i == bytes.len()).then(|| Ipv4Addr::from(octets))
+}
+
 /// `c=IN <addrtype> <address>[/<ttl>[/<count>]]` (RFC 8866 §5.7).
 fn parse_connection(value: &str) -> Option<Connection> {
-    let mut tokens = value.split_whitespace();
+    let mut tokens = Tokens::new(value);
     let (Some(net), Some(addr_type), Some(addr), None) =
         (tokens.next(), tokens.next(), tokens.next(), tokens.next())
     else {
@@ -618,14 +781,20 @@ fn parse_connection(value: &str) -> Option<Connection> {
         return None;
     }
     let ipv6 = address_type(addr_type)?;
-    let mut parts = addr.split('/');
-    let host = parts.next()?;
-    let ttl = match parts.next() {
-        Some(ttl) => Some(ttl.parse::<u8>().ok()?),
+    // Anything after a third `/` is ignored.
+    let (host, ttl, count) = match cut(addr, b'/') {
+        (host, None) => (host, None, None),
+        (host, Some(rest)) => match cut(rest, b'/') {
+            (ttl, None) => (host, Some(ttl), None),
+            (ttl, Some(rest)) => (host, Some(ttl), Some(cut(rest, b'/').0)),
+        },
+    };
+    let ttl = match ttl {
+        Some(ttl) => Some(number::<u8>(ttl)?),
         None => None,
     };
-    let count = match parts.next() {
-        Some(count) => Some(count.parse::<u32>().ok()?),
+    let count = match count {
+        Some(count) => Some(number::<u32>(count)?),
         None => None,
     };
     Some(Connection {
@@ -638,11 +807,13 @@ fn parse_connection(value: &str) -> Option<Connection> {
 /// `b=<bwtype>:<bandwidth>` (RFC 8866 §5.8): the three modifiers we know are written in
 /// their canonical case, any other as written.
 fn parse_bandwidth(value: &str) -> Option<Bandwidth> {
-    let (modifier, value) = value.trim().split_once(':')?;
+    let (modifier, Some(value)) = cut(trim(value), b':') else {
+        return None;
+    };
     if value.contains(':') {
         return None;
     }
-    let value = value.parse::<u32>().ok()?;
+    let value = number::<u32>(value)?;
     let modifier = ["AS", "CT", "TIAS"]
         .into_iter()
         .find(|known| modifier.eq_ignore_ascii_case(known))
@@ -655,39 +826,40 @@ fn parse_bandwidth(value: &str) -> Option<Bandwidth> {
 
 /// `b=AS:64` in an opaque stream, read leniently: a malformed one is dropped.
 fn parse_lenient_bandwidth(value: &str) -> Option<Bandwidth> {
-    let (modifier, value) = value.split_once(':')?;
+    let (modifier, Some(value)) = cut(value, b':') else {
+        return None;
+    };
     Some(Bandwidth {
-        modifier: modifier.trim().into(),
-        value: value.trim().parse().ok()?,
+        modifier: trim(modifier).into(),
+        value: number(trim(value))?,
     })
 }
 
 /// `t=<start-time> <stop-time>` (RFC 8866 §5.9).
 fn parse_timing(value: &str) -> Option<Timing> {
-    let mut tokens = value.split_whitespace();
+    let mut tokens = Tokens::new(value);
     let (Some(start), Some(stop), None) = (tokens.next(), tokens.next(), tokens.next()) else {
         return None;
     };
     Some(Timing {
-        start: start.parse().ok()?,
-        stop: stop.parse().ok()?,
+        start: number(start)?,
+        stop: number(stop)?,
     })
 }
 
 /// `a=rtpmap:<payload type> <encoding name>/<clock rate>[/<channels>]` (RFC 8866 §6.6):
 /// payload type, name, clock rate, channels (1 when not written).
 fn parse_rtpmap(value: &str) -> Option<(u8, &str, u32, u16)> {
-    let mut tokens = value.split_whitespace();
-    let payload_type = tokens
-        .next()?
-        .parse::<u8>()
-        .ok()
-        .filter(|pt| *pt <= MAX_PAYLOAD_TYPE)?;
-    let mut parts = tokens.next()?.split('/');
-    let name = parts.next()?;
-    let clock_rate = parts.next()?.parse::<u32>().ok()?;
-    let channels = match parts.next() {
-        Some(channels) => saturate_u16(channels.parse::<u32>().ok()?),
+    let mut tokens = Tokens::new(value);
+    let payload_type = number::<u8>(tokens.next()?).filter(|pt| *pt <= MAX_PAYLOAD_TYPE)?;
+    // Anything after a third `/` is ignored, and so is anything after the encoding.
+    let (name, Some(rest)) = cut(tokens.next()?, b'/') else {
+        return None;
+    };
+    let (clock_rate, channels) = cut(rest, b'/');
+    let clock_rate = number::<u32>(clock_rate)?;
+    let channels = match channels {
+        Some(channels) => saturate_u16(number::<u32>(cut(channels, b'/').0)?),
         None => 1,
     };
     Some((payload_type, name, clock_rate, channels))
@@ -695,8 +867,8 @@ fn parse_rtpmap(value: &str) -> Option<(u8, &str, u32, u16)> {
 
 /// `a=rtcp:<port>[ IN <addrtype> <address>]` (RFC 3605 §2.1).
 fn parse_rtcp(value: &str) -> Option<Rtcp> {
-    let mut tokens = value.split_whitespace();
-    let port = tokens.next()?.parse::<u16>().ok()?;
+    let mut tokens = Tokens::new(value);
+    let port = number::<u16>(tokens.next()?)?;
     let address = match tokens.next() {
         None => None,
         Some(net) => {
@@ -710,35 +882,22 @@ fn parse_rtcp(value: &str) -> Option<Rtcp> {
     Some(Rtcp { port, address })
 }
 
-/// `a=fmtp:<pt> <params>` split into payload type and verbatim parameters; `None` for
-/// any other attribute or a malformed fmtp (which is then kept verbatim).
-fn fmtp<'a>(name: &str, value: Option<&'a str>) -> Option<(u8, &'a str)> {
-    if !name.eq_ignore_ascii_case("fmtp") {
-        return None;
-    }
-    let (pt, params) = value?
-        .trim_start()
-        .split_once(|c: char| c.is_ascii_whitespace())?;
-    Some((pt.parse().ok()?, params.trim()))
+/// The value of `a=fmtp:<pt> <params>` split into payload type and verbatim parameters;
+/// `None` for a malformed one (which is then kept verbatim).
+fn fmtp(value: Option<&str>) -> Option<(u8, &str)> {
+    let value = trim_start(value?);
+    let space = value.bytes().position(|b| b.is_ascii_whitespace())?;
+    Some((number(&value[..space])?, trim(&value[space + 1..])))
 }
 
-/// Reads `a=ptime`/`a=maxptime` into the stream, leniently (`20`, `20.0`): a strict
-/// reading would refuse the whole body for a decimal that phones do send. Returns whether
-/// the attribute was one of them and readable (the first of each wins; a later one is
-/// dropped).
-fn read_packet_time(media: &mut MediaDescription, name: &str, value: Option<&str>) -> bool {
-    let slot = if name.eq_ignore_ascii_case("ptime") {
-        &mut media.ptime_ms
-    } else if name.eq_ignore_ascii_case("maxptime") {
-        &mut media.maxptime_ms
-    } else {
+/// Reads `a=ptime`/`a=maxptime` into `slot`, leniently (`20`, `20.0`): a strict reading
+/// would refuse the whole body for a decimal that phones do send. Returns whether the
+/// value was readable (the first of each wins; a later one is dropped).
+fn read_packet_time(slot: &mut Option<u32>, value: Option<&str>) -> bool {
+    let Some(value) = value.map(trim) else {
         return false;
     };
-    let Some(value) = value.map(str::trim) else {
-        return false;
-    };
-    let whole = value.split_once('.').map_or(value, |(whole, _)| whole);
-    let Ok(ms) = whole.parse::<u32>() else {
+    let Some(ms) = number::<u32>(cut(value, b'.').0) else {
         return false;
     };
     slot.get_or_insert(ms);
@@ -746,14 +905,10 @@ fn read_packet_time(media: &mut MediaDescription, name: &str, value: Option<&str
 }
 
 fn split_attribute(value: &str) -> (&str, Option<&str>) {
-    match value.split_once(':') {
-        Some((name, value)) => (name, Some(value)),
-        None => (value, None),
-    }
+    cut(value, b':')
 }
 
-fn verbatim_attribute(value: &str) -> Attribute {
-    let (name, value) = split_attribute(value);
+fn verbatim_attribute(name: &str, value: Option<&str>) -> Attribute {
     Attribute {
         name: name.into(),
         value: value.map(Into::into),
@@ -762,7 +917,7 @@ fn verbatim_attribute(value: &str) -> Attribute {
 
 /// An empty `s=` becomes `-`, as we write it.
 fn session_name(text: &str) -> Text {
-    match text.trim() {
+    match trim(text) {
         "" => "-".into(),
         name => name.into(),
     }
@@ -770,6 +925,153 @@ fn session_name(text: &str) -> Text {
 
 fn saturate_u16(v: u32) -> u16 {
     u16::try_from(v).unwrap_or(u16::MAX)
+}
+
+/// `s` split at the first `byte` (an ASCII one), which is dropped: the part before and,
+/// if there was one, the part after.
+fn cut(s: &str, byte: u8) -> (&str, Option<&str>) {
+    match s.bytes().position(|b| b == byte) {
+        Some(at) => (&s[..at], Some(&s[at + 1..])),
+        None => (s, None),
+    }
+}
+
+/// A decimal number as `str::parse` reads an unsigned integer (an optional `+`, then at
+/// least one digit, refused on overflow), without its generic machinery.
+fn number<T: TryFrom<u64>>(s: &str) -> Option<T> {
+    let digits = match s.as_bytes() {
+        [b'+', digits @ ..] => digits,
+        digits => digits,
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut value: u64 = 0;
+    for &b in digits {
+        let digit = b.wrapping_sub(b'0');
+        if digit > 9 {
+            return None;
+        }
+        value = value.checked_mul(10)?.checked_add(u64::from(digit))?;
+    }
+    T::try_from(value).ok()
+}
+
+/// What a byte is to the tokenizer and the trims ([`CLASSES`]).
+const TOKEN: u8 = 0;
+/// Whitespace to `char::is_whitespace`: tab, LF, VT, FF, CR, space
+/// (`u8::is_ascii_whitespace` leaves out VT).
+const SPACE: u8 = 1;
+/// Part of a non-ASCII character, decided by decoding (which only a slow path does).
+const NON_ASCII: u8 = 2;
+
+/// Each byte's class, so that a scan costs a load and a compare a byte.
+static CLASSES: [u8; 256] = {
+    let mut classes = [TOKEN; 256];
+    let mut b = 0;
+    while b < 256 {
+        classes[b] = match b {
+            0x09..=0x0d | 0x20 => SPACE,
+            0x80.. => NON_ASCII,
+            _ => TOKEN,
+        };
+        b += 1;
+    }
+    classes
+};
+
+fn class(b: u8) -> u8 {
+    CLASSES[usize::from(b)]
+}
+
+/// How many bytes at the start of `bytes` are ASCII whitespace.
+fn spaces(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .position(|&b| class(b) != SPACE)
+        .unwrap_or(bytes.len())
+}
+
+/// `str::trim_start`, deciding ASCII bytes without decoding them.
+fn trim_start(s: &str) -> &str {
+    let start = spaces(s.as_bytes());
+    let rest = &s[start..];
+    if rest
+        .as_bytes()
+        .first()
+        .is_some_and(|&b| class(b) == NON_ASCII)
+    {
+        return rest.trim_start();
+    }
+    rest
+}
+
+/// `str::trim_end`, deciding ASCII bytes without decoding them.
+fn trim_end(s: &str) -> &str {
+    let bytes = s.as_bytes();
+    // The last byte that is not an ASCII space ends a character.
+    let end = bytes
+        .iter()
+        .rposition(|&b| class(b) != SPACE)
+        .map_or(0, |last| last + 1);
+    let kept = &s[..end];
+    if end > 0 && class(bytes[end - 1]) == NON_ASCII {
+        return kept.trim_end();
+    }
+    kept
+}
+
+/// `str::trim`, deciding ASCII bytes without decoding them.
+fn trim(s: &str) -> &str {
+    trim_start(trim_end(s))
+}
+
+/// `str::split_whitespace`, deciding ASCII bytes without decoding them: SDP separates
+/// tokens by one space (RFC 8866 §5), but tabs, several spaces and any other Unicode
+/// whitespace have always been accepted as well.
+#[derive(Clone, Debug)]
+struct Tokens<'a> {
+    rest: &'a str,
+}
+
+impl<'a> Tokens<'a> {
+    fn new(s: &'a str) -> Tokens<'a> {
+        Tokens { rest: s }
+    }
+
+    /// The next token when a non-ASCII character is in the way, by decoding.
+    #[cold]
+    fn next_decoded(&mut self) -> Option<&'a str> {
+        let s = self.rest.trim_start();
+        let (token, rest) = s.split_at(s.find(char::is_whitespace).unwrap_or(s.len()));
+        self.rest = rest;
+        (!token.is_empty()).then_some(token)
+    }
+}
+
+impl<'a> Iterator for Tokens<'a> {
+    type Item = &'a str;
+
+    // Inlined at every call: most tokens are a few bytes, and the call cost as much.
+    #[inline(always)]
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.rest.as_bytes();
+        let mut start = 0;
+        while start < bytes.len() && class(bytes[start]) == SPACE {
+            start += 1;
+        }
+        let mut end = start;
+        while end < bytes.len() && class(bytes[end]) == TOKEN {
+            end += 1;
+        }
+        // Stopped neither by ASCII whitespace nor by the end: a non-ASCII byte.
+        if end < bytes.len() && class(bytes[end]) == NON_ASCII {
+            return self.next_decoded();
+        }
+        let (skipped, rest) = self.rest.split_at(end);
+        self.rest = rest;
+        (start < end).then(|| &skipped[start..])
+    }
 }
 
 #[cfg(test)]
@@ -1186,6 +1488,101 @@ m=audio 4000 RTP/AVP 0
             }),
             "a name to us, though a URL parser reads 127.0.0.1"
         );
+    }
+
+    /// Strings of the characters the byte-level helpers decide differently from a plain
+    /// reading if they get it wrong: every ASCII whitespace (VT included), Unicode
+    /// whitespace, other non-ASCII, digits, signs and separators.
+    fn tricky_text() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let chars = vec![
+            ' ', '\t', '\n', '\x0b', '\x0c', '\r', '\u{85}', '\u{a0}', '\u{2028}', '\u{3000}', 'é',
+            '€', 'a', 'P', '0', '1', '9', '+', '-', '.', '/', ':', '=',
+        ];
+        proptest::collection::vec(proptest::sample::select(chars), 0..28)
+            .prop_map(|chars| chars.into_iter().collect())
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn byte_helpers_agree_with_the_standard_library(text in tricky_text()) {
+            let tokens: Vec<&str> = Tokens::new(&text).collect();
+            let expected: Vec<&str> = text.split_whitespace().collect();
+            proptest::prop_assert_eq!(tokens, expected);
+            proptest::prop_assert_eq!(trim(&text), text.trim());
+            proptest::prop_assert_eq!(trim_start(&text), text.trim_start());
+            proptest::prop_assert_eq!(trim_end(&text), text.trim_end());
+            proptest::prop_assert_eq!(find_lf(text.as_bytes()), text.find('\n'));
+            proptest::prop_assert_eq!(number::<u8>(&text), text.parse::<u8>().ok());
+            proptest::prop_assert_eq!(number::<u16>(&text), text.parse::<u16>().ok());
+            proptest::prop_assert_eq!(number::<u64>(&text), text.parse::<u64>().ok());
+            if let Some(ip) = dotted_quad(&text) {
+                proptest::prop_assert_eq!(Some(ip), text.parse::<Ipv4Addr>().ok());
+            }
+        }
+
+        #[test]
+        fn dotted_quads_read_as_the_standard_library_does(
+            parts in proptest::collection::vec("0|[1-9][0-9]{0,2}|0[0-9]{1,2}|[0-9]{4}", 3..6)
+        ) {
+            let text = parts.join(".");
+            if let Some(ip) = dotted_quad(&text) {
+                proptest::prop_assert_eq!(Some(ip), text.parse::<Ipv4Addr>().ok());
+            }
+        }
+    }
+
+    #[test]
+    fn attribute_names_are_recognised_in_any_case_and_only_whole() {
+        let directions = [
+            Direction::SendRecv,
+            Direction::SendOnly,
+            Direction::RecvOnly,
+            Direction::Inactive,
+        ];
+        for direction in directions {
+            for name in [
+                direction.as_str().to_owned(),
+                direction.as_str().to_ascii_uppercase(),
+            ] {
+                assert!(matches!(
+                    AttributeName::of(&name),
+                    AttributeName::Direction(d) if d == direction
+                ));
+            }
+        }
+        for (name, expected) in [
+            ("RtpMap", "rtpmap"),
+            ("FMTP", "fmtp"),
+            ("rtcp", "rtcp"),
+            ("pTime", "ptime"),
+            ("MAXptime", "maxptime"),
+        ] {
+            let read = match AttributeName::of(name) {
+                AttributeName::Rtpmap => "rtpmap",
+                AttributeName::Fmtp => "fmtp",
+                AttributeName::Rtcp => "rtcp",
+                AttributeName::Ptime => "ptime",
+                AttributeName::MaxPtime => "maxptime",
+                _ => "other",
+            };
+            assert_eq!(read, expected, "{name}");
+        }
+        // Bytes that differ from a letter only in the case bit, a prefix, a longer name.
+        for name in [
+            "rtp\x0dap",
+            "rtpma",
+            "rtpmapx",
+            "sendrecv2",
+            "\x00tcp",
+            "@tcp",
+            "",
+        ] {
+            assert!(
+                matches!(AttributeName::of(name), AttributeName::Other),
+                "{name:?}"
+            );
+        }
     }
 
     #[test]
