@@ -47,9 +47,11 @@
 //!
 //! So the result always has as many media descriptions as the body has m-lines.
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use smallvec::SmallVec;
+
+use crate::sip::parse_ipv4;
 
 use super::codec::{Codec, MAX_PAYLOAD_TYPE};
 use super::direction::Direction;
@@ -723,7 +725,7 @@ fn address_type(token: &str) -> Option<bool> {
 /// An address of the declared type: an IP literal of that family, or any other token as
 /// a host name, as written. A literal of the other family is refused.
 fn parse_address(token: &str, ipv6: bool) -> Option<Address> {
-    let ip = match dotted_quad(token) {
+    let ip = match parse_ipv4(token) {
         Some(ip) => Some(IpAddr::V4(ip)),
         None => token.parse::<IpAddr>().ok(),
     };
@@ -735,38 +737,6 @@ fn parse_address(token: &str, ipv6: bool) -> Option<Address> {
             host: token.into(),
         }),
     }
-}
-
-/// The common IPv4 literal, `a.b.c.d` with each part 0–255 and no leading zero, read
-/// without the standard library's general address parser (several times the cost).
-/// `None` for anything else, which that parser then reads: every literal read here is
-/// one it reads the same.
-fn dotted_quad(token: &str) -> Option<Ipv4Addr> {
-    let bytes = token.as_bytes();
-    let mut octets = [0u8; 4];
-    let mut i = 0;
-    for (n, octet) in octets.iter_mut().enumerate() {
-        if n > 0 {
-            if bytes.get(i) != Some(&b'.') {
-                return None;
-            }
-            i += 1;
-        }
-        let start = i;
-        let mut value: u32 = 0;
-        while let Some(digit) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
-            if i - start == 3 {
-                return None;
-            }
-            value = value * 10 + u32::from(digit - b'0');
-            i += 1;
-        }
-        if i == start || (i - start > 1 && bytes[start] == b'0') {
-            return None;
-        }
-        *octet = u8::try_from(value).ok()?;
-    }
-    (i == bytes.len()).then(|| Ipv4Addr::from(octets))
 }
 
 /// `c=IN <addrtype> <address>[/<ttl>[/<count>]]` (RFC 8866 §5.7).
@@ -1516,7 +1486,7 @@ m=audio 4000 RTP/AVP 0
             proptest::prop_assert_eq!(number::<u8>(&text), text.parse::<u8>().ok());
             proptest::prop_assert_eq!(number::<u16>(&text), text.parse::<u16>().ok());
             proptest::prop_assert_eq!(number::<u64>(&text), text.parse::<u64>().ok());
-            if let Some(ip) = dotted_quad(&text) {
+            if let Some(ip) = parse_ipv4(&text) {
                 proptest::prop_assert_eq!(Some(ip), text.parse::<Ipv4Addr>().ok());
             }
         }
@@ -1526,7 +1496,7 @@ m=audio 4000 RTP/AVP 0
             parts in proptest::collection::vec("0|[1-9][0-9]{0,2}|0[0-9]{1,2}|[0-9]{4}", 3..6)
         ) {
             let text = parts.join(".");
-            if let Some(ip) = dotted_quad(&text) {
+            if let Some(ip) = parse_ipv4(&text) {
                 proptest::prop_assert_eq!(Some(ip), text.parse::<Ipv4Addr>().ok());
             }
         }

@@ -43,6 +43,7 @@ pub(crate) use response_template::ResponseTemplate;
 pub use rsip_conv::write_rsip;
 pub(crate) use serialize::{write_ip, write_u64, Ipv4Text};
 pub use transport::Transport;
+pub(crate) use uri::parse_ipv4;
 pub use uri::{Host, OwnedUri, Param, ParamIter, Params, Scheme, Uri};
 pub use views::{
     parse_call_id, parse_content_length, parse_expires, parse_max_forwards, CSeq, MediaType, RPort,

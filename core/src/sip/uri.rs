@@ -245,10 +245,11 @@ pub(crate) fn split_host_port(s: &str) -> Result<(Host<'_>, Option<u16>), UriErr
 
 /// A dotted-quad IPv4 address exactly as the standard library's parser takes one (four
 /// decimal octets of one to three digits, each at most 255, none with a leading zero), in
-/// one pass over the bytes: every Via, Contact and Request-URI host goes through here, and
-/// the generic parser costs several times as much. Anything else is `None` (the caller
-/// then tries a domain name, as `1.2.3` or `010.0.0.1` are).
-fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
+/// one pass over the bytes: every Via, Contact and Request-URI host and every SDP address
+/// goes through here, and the generic parser costs several times as much. Anything else
+/// is `None` (the caller then tries a domain name, as `1.2.3` or `010.0.0.1` are, or the
+/// standard library's parser for an IPv6 literal).
+pub(crate) fn parse_ipv4(s: &str) -> Option<Ipv4Addr> {
     let b = s.as_bytes();
     let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|&d| d < 10);
     let mut octets = [0u8; 4];
