@@ -42,6 +42,7 @@ pub(crate) use response_template::ResponseTemplate;
 #[cfg(feature = "rsip")]
 pub use rsip_conv::write_rsip;
 pub(crate) use serialize::{write_ip, write_u64, Ipv4Text};
+pub(crate) use text::{byte_set, find_any, ByteSet};
 pub use transport::Transport;
 pub(crate) use uri::parse_ipv4;
 pub use uri::{Host, OwnedUri, Param, ParamIter, Params, Scheme, Uri};

@@ -59,7 +59,7 @@ macro_rules! byte_set {
 pub(crate) use byte_set;
 
 /// A set of bytes; see [`byte_set!`].
-pub(crate) struct ByteSet(pub(super) [bool; 256]);
+pub(crate) struct ByteSet(pub(crate) [bool; 256]);
 
 impl ByteSet {
     /// Whether `b` is in the set.
