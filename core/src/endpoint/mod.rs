@@ -908,8 +908,9 @@ impl Endpoint {
     }
 
     /// Gives back the room the output queues, the timers' heaps and the sessions' indexes
-    /// grew to in a burst; a runtime calls it once the endpoint is idle ([`Endpoint::is_idle`]). Room allocated
-    /// mid-burst and kept for good pins the allocator's pages of that burst: with
+    /// grew to in a burst; a runtime calls it once the endpoint is idle
+    /// ([`Endpoint::is_idle`]). Room allocated mid-burst and kept for good pins the
+    /// allocator's pages of that burst: with
     /// mimalloc, the 256 outputs a drained queue keeps (14 KB) hold one of its 512 KiB
     /// pages, and a server's memory does not return to its idle figure after a flood.
     pub fn shrink_to_fit(&mut self) {
