@@ -1,4 +1,4 @@
-//! Back-to-back calls between two Endpoints on the default state table (issue 4, item 7):
+//! Back-to-back calls between two Endpoints on the default state table:
 //! each test drives one flow, asserts both sides' events and final states, and snapshots
 //! the ladder of SIP messages and the application events.
 

@@ -1,4 +1,4 @@
-//! Media through two back-to-back Endpoints (issue 4, acceptance): RTP packet counts of a
+//! Media through two back-to-back Endpoints: RTP packet counts of a
 //! 2-second call, a tone that survives the G.711 round trip through an echoing peer, and
 //! RFC 4733 DTMF digits arriving in order.
 

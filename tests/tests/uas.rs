@@ -1,4 +1,4 @@
-//! Requests injected straight into an Endpoint (issue 4, item 7): OPTIONS in and out of a
+//! Requests injected straight into an Endpoint: OPTIONS in and out of a
 //! dialog, rport (RFC 3581), and the UAS checks of RFC 3261 §8.2 against every RFC 4475
 //! torture message.
 

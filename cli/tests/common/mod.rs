@@ -6,14 +6,14 @@
 pub mod kamailio;
 
 use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
+use std::net::{TcpListener, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The runtimes every interop test runs on (issue 7).
+/// The runtimes every interop test runs on.
 pub const RUNTIMES: [&str; 2] = ["tokio", "mio"];
 
 /// Generates, for each named `fn name(runtime: &str)`, a `#[test]` per runtime in modules
@@ -61,37 +61,47 @@ pub fn have_sipp() -> bool {
     have_tool("sipp", "-v", "sip-tester")
 }
 
-/// A UDP port free right now on loopback.
+/// A loopback port free right now for both UDP and TCP, below the kernel's ephemeral
+/// range (32768 and up on Linux). A port the kernel picked for us could be handed to
+/// anyone else's bind to port 0 (a `sessionctl` started by a test beside this one binds
+/// its RTP sockets that way) between our check and the bind of the process we pass it
+/// to. Its odd neighbour is free too and never handed out, so `port & !1` and
+/// `port + 1` make an RTP/RTCP pair.
 pub fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .and_then(|s| s.local_addr())
-        .map(|a| a.port())
-        .expect("a free loopback port")
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    claim_block(10_000, 2_500, 2, &NEXT)
 }
 
 /// A port for SIPp's `-mp`: the first of four consecutive loopback ports free right now
-/// (SIPp binds audio RTP and RTCP there, and video RTP and RTCP above), taken below the
-/// kernel's ephemeral range (32768 and up on Linux), where `sessionctl` binds its own RTP
-/// and RTCP sockets when no `--rtp-ports` range is given; a port from `free_port` could
-/// have its neighbours taken by one of those between the check and SIPp's bind. Each
-/// process walks its own stretch of 20000–31999 from its pid, and never hands a block
-/// out twice.
+/// (SIPp binds audio RTP and RTCP there, and video RTP and RTCP above), below the
+/// ephemeral range for the reason `free_port` gives.
 pub fn sipp_media_port() -> u16 {
-    const FIRST: u32 = 20_000;
-    const BLOCKS: u32 = 3_000;
     static NEXT: AtomicU16 = AtomicU16::new(0);
-    let start = std::process::id() % BLOCKS;
-    for _ in 0..BLOCKS {
-        let block = (start + u32::from(NEXT.fetch_add(1, Ordering::Relaxed))) % BLOCKS;
-        let first = FIRST + block * 4;
-        let held: Vec<UdpSocket> = (first..first + 4)
-            .filter_map(|p| UdpSocket::bind(("127.0.0.1", p as u16)).ok())
+    claim_block(20_000, 3_000, 4, &NEXT)
+}
+
+/// The first port of a block of `width` consecutive loopback ports, free for UDP and
+/// TCP right now, among `blocks` blocks from `first`. Each process walks the blocks from
+/// a start drawn from its pid, and never hands a block out twice, so tests running in
+/// parallel threads do not race each other for one port.
+fn claim_block(first: u32, blocks: u32, width: u32, next: &AtomicU16) -> u16 {
+    let start = std::process::id() % blocks;
+    for _ in 0..blocks {
+        let block = (start + u32::from(next.fetch_add(1, Ordering::Relaxed))) % blocks;
+        let base = first + block * width;
+        let ports = (base..base + width).map(|p| p as u16);
+        let held: Vec<(UdpSocket, TcpListener)> = ports
+            .filter_map(|p| {
+                let udp = UdpSocket::bind(("127.0.0.1", p)).ok()?;
+                let tcp = TcpListener::bind(("127.0.0.1", p)).ok()?;
+                Some((udp, tcp))
+            })
             .collect();
-        if held.len() == 4 {
-            return first as u16;
+        if held.len() == width as usize {
+            return base as u16;
         }
     }
-    panic!("no four free loopback ports in 20000-31999")
+    panic!("no {width} free loopback ports from {first}")
 }
 
 /// A file under cli/tests/.

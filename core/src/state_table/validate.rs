@@ -1,7 +1,7 @@
 //! The loader and validator: YAML text in, a [`CompiledTable`] (plus warnings) or every
 //! error found, each with its file and line.
 //!
-//! Rejected (issue 3, item 2): text that is not a table; an unknown state, event type,
+//! Rejected: text that is not a table; an unknown state, event type,
 //! action, guard, condition, published event, role or operator; bad action parameters
 //! or impossible match fields; a non-terminal state with no way out; a state unreachable
 //! from the initial one in either role; a transition that can never fire because an
