@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod fuzz_support;
+pub mod ports;
 pub mod redis_server;
 
 use std::collections::BTreeMap;

@@ -6,10 +6,9 @@
 pub mod kamailio;
 
 use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, UdpSocket};
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -61,47 +60,16 @@ pub fn have_sipp() -> bool {
     have_tool("sipp", "-v", "sip-tester")
 }
 
-/// A loopback port free right now for both UDP and TCP, below the kernel's ephemeral
-/// range (32768 and up on Linux). A port the kernel picked for us could be handed to
-/// anyone else's bind to port 0 (a `sessionctl` started by a test beside this one binds
-/// its RTP sockets that way) between our check and the bind of the process we pass it
-/// to. Its odd neighbour is free too and never handed out, so `port & !1` and
-/// `port + 1` make an RTP/RTCP pair.
+/// A loopback port free right now for UDP and TCP, its odd neighbour too (see
+/// [`session_core_tests::ports`]).
 pub fn free_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    claim_block(10_000, 2_500, 2, &NEXT)
+    session_core_tests::ports::PORTS.claim()
 }
 
 /// A port for SIPp's `-mp`: the first of four consecutive loopback ports free right now
-/// (SIPp binds audio RTP and RTCP there, and video RTP and RTCP above), below the
-/// ephemeral range for the reason `free_port` gives.
+/// (SIPp binds audio RTP and RTCP there, and video RTP and RTCP above).
 pub fn sipp_media_port() -> u16 {
-    static NEXT: AtomicU16 = AtomicU16::new(0);
-    claim_block(20_000, 3_000, 4, &NEXT)
-}
-
-/// The first port of a block of `width` consecutive loopback ports, free for UDP and
-/// TCP right now, among `blocks` blocks from `first`. Each process walks the blocks from
-/// a start drawn from its pid, and never hands a block out twice, so tests running in
-/// parallel threads do not race each other for one port.
-fn claim_block(first: u32, blocks: u32, width: u32, next: &AtomicU16) -> u16 {
-    let start = std::process::id() % blocks;
-    for _ in 0..blocks {
-        let block = (start + u32::from(next.fetch_add(1, Ordering::Relaxed))) % blocks;
-        let base = first + block * width;
-        let ports = (base..base + width).map(|p| p as u16);
-        let held: Vec<(UdpSocket, TcpListener)> = ports
-            .filter_map(|p| {
-                let udp = UdpSocket::bind(("127.0.0.1", p)).ok()?;
-                let tcp = TcpListener::bind(("127.0.0.1", p)).ok()?;
-                Some((udp, tcp))
-            })
-            .collect();
-        if held.len() == width as usize {
-            return base as u16;
-        }
-    }
-    panic!("no {width} free loopback ports from {first}")
+    session_core_tests::ports::MEDIA_BLOCKS.claim()
 }
 
 /// A file under cli/tests/.
