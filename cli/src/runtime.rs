@@ -636,8 +636,10 @@ pub fn flush_lines() {
 mod tokio_agents {
     use super::*;
     use session_core_tokio::{CallError, SessionCoordinator};
+    use std::pin::Pin;
     use tokio::signal::unix::{signal, Signal, SignalKind};
     use tokio::sync::mpsc;
+    use tokio::time::Sleep;
 
     pub(super) struct TokioAgents {
         rt: tokio::runtime::Runtime,
@@ -648,6 +650,12 @@ mod tokio_agents {
         rx: mpsc::Receiver<(Ep, SessionEvent)>,
         sigint: Signal,
         sigterm: Signal,
+        /// The one sleep `wait` waits with, reset only when its deadline changes: tokio's
+        /// timer wakes its driver (a write to its eventfd) for every sleep registered
+        /// earlier than the one it last slept for, which a fresh sleep each wait was.
+        sleep: Pin<Box<Sleep>>,
+        /// The deadline `sleep` is set to.
+        sleep_at: Option<Instant>,
         /// A drain is under way: `wait` also waits for every session to end.
         draining: bool,
     }
@@ -667,6 +675,10 @@ mod tokio_agents {
                 })
                 .map_err(AgentError::Runtime)?;
             let (tx, rx) = mpsc::channel(1024);
+            let sleep = {
+                let _runtime = rt.enter();
+                Box::pin(tokio::time::sleep(Duration::ZERO))
+            };
             Ok(TokioAgents {
                 rt,
                 coordinators: Vec::new(),
@@ -675,17 +687,28 @@ mod tokio_agents {
                 rx,
                 sigint,
                 sigterm,
+                sleep,
+                sleep_at: None,
                 draining: false,
             })
         }
 
-        /// The next thing [`Agents::wait`] reports, in the order the select below gives;
-        /// without `block`, `None` when nothing is ready yet.
-        fn next_wake(&mut self, deadline: Option<Instant>, block: bool) -> Option<Wake> {
-            let item = self.rt.block_on(async {
+        /// The next thing [`Agents::wait`] reports, in the order the select below gives,
+        /// once one is ready.
+        fn next_wake(&mut self, deadline: Option<Instant>) -> Wake {
+            // A deadline already passed is reported once nothing before it in the order
+            // below is ready, not left to tokio's timer: that rounds every deadline up
+            // to its next millisecond tick, so an answer due now would wait for one.
+            let passed = deadline.is_some_and(|d| d <= Instant::now());
+            let timed = deadline.filter(|_| !passed);
+            if let Some(d) = timed.filter(|_| timed != self.sleep_at) {
+                self.sleep.as_mut().reset(d.into());
+            }
+            self.sleep_at = timed.or(self.sleep_at);
+            self.rt.block_on(async {
                 let sleep = async {
-                    match deadline {
-                        Some(d) => tokio::time::sleep_until(d.into()).await,
+                    match timed {
+                        Some(_) => self.sleep.as_mut().await,
                         None => std::future::pending().await,
                     }
                 };
@@ -703,19 +726,13 @@ mod tokio_agents {
                 // every event is printed before the drain is reported over.
                 tokio::select! {
                     biased;
-                    _ = self.sigint.recv() => Some(Some(Err(Some(true)))),
-                    _ = self.sigterm.recv() => Some(Some(Err(Some(true)))),
-                    item = self.rx.recv() => Some(item.map(Ok)),
-                    _ = sleep => Some(Some(Err(Some(false)))),
-                    _ = drained => Some(Some(Err(None))),
-                    () = std::future::ready(()), if !block => None,
+                    _ = self.sigint.recv() => Wake::Signal,
+                    _ = self.sigterm.recv() => Wake::Signal,
+                    Some((ep, event)) = self.rx.recv() => Wake::Event(ep, event),
+                    _ = sleep => Wake::Deadline,
+                    _ = drained => Wake::Drained,
+                    () = std::future::ready(()), if passed => Wake::Deadline,
                 }
-            })?;
-            Some(match item {
-                Some(Ok((ep, event))) => Wake::Event(ep, event),
-                Some(Err(Some(true))) => Wake::Signal,
-                Some(Err(None)) => Wake::Drained,
-                Some(Err(Some(false))) | None => Wake::Deadline,
             })
         }
     }
@@ -793,21 +810,24 @@ mod tokio_agents {
         }
 
         fn wait(&mut self, deadline: Option<Instant>) -> Wake {
-            // What is ready now is taken without a write; the lines go out when they are
-            // due, the wait cut short for them.
-            if let Some(wake) = self.next_wake(deadline, false) {
-                return wake;
+            // Events already forwarded are taken without entering the runtime: a wake-up
+            // of the endpoint usually forwards several, and each trip through `block_on`
+            // costs more than the event. A signal waits at most for this queue, which
+            // only grows inside `block_on`, where signals come first.
+            if let Ok((ep, event)) = self.rx.try_recv() {
+                return Wake::Event(ep, event);
             }
+            // The lines go out when they are due, the wait cut short for them.
             loop {
                 let lines = flush_due_lines(Instant::now())
                     .filter(|l| !matches!(deadline, Some(d) if d <= *l));
                 let Some(lines) = lines else {
-                    return self.next_wake(deadline, true).unwrap_or(Wake::Deadline);
+                    return self.next_wake(deadline);
                 };
-                match self.next_wake(Some(lines), true) {
+                match self.next_wake(Some(lines)) {
                     // The lines' turn.
-                    Some(Wake::Deadline) | None => {}
-                    Some(wake) => return wake,
+                    Wake::Deadline => {}
+                    wake => return wake,
                 }
             }
         }
