@@ -4,18 +4,24 @@
 Not a test: a benchmark a human runs and reads. Modes:
 
   scripts/load.py rate --runtime tokio [--rates 200,500,1000,2000,4000] [--step-s 10]
+                      [--threads N] [--with-sipp-uas]
       SIPp's built-in `uac` scenario (INVITE, ACK, BYE; no pause) at stepped call
       rates against a release `sessionctl uas --media silence`, each step bounded in
       time. Per step: calls placed, failed %, SIPp retransmissions, and the server's CPU
       time per call from /proc/PID/stat (utime + stime deltas over the step). Several
       SIPp processes share a step when one would be the bottleneck (--per-sipp).
-      Ends with the highest rate whose failed share stayed under 0.1 %.
+      Ends with the highest rate whose failed share stayed under 0.1 %. With
+      --with-sipp-uas, SIPp's own UAS (`sipp -sn uas`) goes through the same steps
+      under the same generators, each step right after ours, and its highest rate too.
 
   scripts/load.py versus --runtime mio [--rates 1000] [--step-s 20] [--rounds 3]
+                        [--media silence|echo]
       `sessionctl uas` and SIPp's own built-in UAS (`sipp -sn uas`) under the same SIPp
       `uac` load at the first --rates rate, servers alternated within each round (split
       over several SIPp generators above --per-sipp, as in `rate`): each one's CPU per
-      call, ours / SIPp's per round, and the median ratio (the budget: 0.5).
+      call, ours / SIPp's per round, and the median ratio (the budget: 0.5). Ours plays
+      silence (an RTP packet and the RTCP BYE a call) unless `--media echo`, which, as
+      SIPp's UAS does, sends no media when SIPp's uac sends none.
 
   scripts/load.py rss --runtime mio [--calls 1000]
       VmRSS of the server idle, then holding --calls concurrent calls (SIPp uac with a
@@ -237,31 +243,38 @@ def sipp_load(target, rate, seconds, per_sipp, pids, scenario=("-sn", "uac")):
 
 
 def rate_mode(args):
-    results = []
+    servers = [(args.runtime, lambda: Server(args.runtime, "20000-59999",
+                                             extra=("--threads", str(args.threads))))]
+    if args.with_sipp_uas:
+        servers.append(("sipp", SippUas))
+    results = {name: [] for name, _ in servers}
     for rate in args.rates:
-        server = Server(args.runtime, "20000-59999", extra=("--threads", str(args.threads)))
-        load = sipp_load(server.addr, rate, args.step_s, args.per_sipp, [server.proc.pid])
-        server.stop()
-        user, system = load["cpu"][server.proc.pid]
-        cpu = user + system
-        placed = max(load["created"], 1)
-        row = {
-            "rate": rate, "sipp": load["sipp"], "calls": load["created"], "ok": load["ok"],
-            "failed_pct": 100.0 * load["failed"] / placed, "retrans": load["retrans"],
-            "cpu_s": cpu, "user_s": user, "system_s": system,
-            "cpu_us_per_call": 1e6 * cpu / placed, "wall_s": load["wall_s"],
-        }
-        results.append(row)
-        print(f"{args.runtime:5} {rate:5}/s x{row['sipp']} sipp: {row['calls']:6} calls, "
-              f"{row['failed_pct']:6.3f} % failed, {row['retrans']:5} retrans, "
-              f"{row['cpu_us_per_call']:6.1f} us CPU/call ({user:.2f} s user + {system:.2f} s "
-              f"system over {row['wall_s']:.1f} s)",
-              flush=True)
-    good = [r["rate"] for r in results if r["failed_pct"] < 0.1 and r["calls"] > 0]
-    print(f"{args.runtime}: highest rate with < 0.1 % failed: "
-          f"{max(good) if good else 'none'} calls/s")
+        for name, start in servers:
+            server = start()
+            load = sipp_load(server.addr, rate, args.step_s, args.per_sipp, [server.proc.pid])
+            server.stop()
+            user, system = load["cpu"][server.proc.pid]
+            cpu = user + system
+            placed = max(load["created"], 1)
+            row = {
+                "rate": rate, "sipp": load["sipp"], "calls": load["created"], "ok": load["ok"],
+                "failed_pct": 100.0 * load["failed"] / placed, "retrans": load["retrans"],
+                "cpu_s": cpu, "user_s": user, "system_s": system,
+                "cpu_us_per_call": 1e6 * cpu / placed, "wall_s": load["wall_s"],
+            }
+            results[name].append(row)
+            print(f"{name:5} {rate:5}/s x{row['sipp']} sipp: {row['calls']:6} calls, "
+                  f"{row['failed_pct']:6.3f} % failed, {row['retrans']:5} retrans, "
+                  f"{row['cpu_us_per_call']:6.1f} us CPU/call ({user:.2f} s user + "
+                  f"{system:.2f} s system over {row['wall_s']:.1f} s)",
+                  flush=True)
+    for name, rows in results.items():
+        good = [r["rate"] for r in rows if r["failed_pct"] < 0.1 and r["calls"] > 0]
+        print(f"{name}: highest rate with < 0.1 % failed: "
+              f"{max(good) if good else 'none'} calls/s")
     if args.json:
-        print(json.dumps({"runtime": args.runtime, "steps": results}))
+        print(json.dumps({"runtime": args.runtime, "steps": results[args.runtime],
+                          "sipp_uas_steps": results.get("sipp")}))
 
 
 class SippUas:
@@ -299,7 +312,8 @@ def versus_mode(args):
         for which in order:
             # Port ranges below the kernel's ephemeral range (32768 up), which other
             # programs' sockets may take a port of at any time.
-            server = Server(args.runtime, "10000-29999") if which == "ours" else SippUas()
+            server = (Server(args.runtime, "10000-29999", subcommand=("uas", "--media", args.media))
+                      if which == "ours" else SippUas())
             load = sipp_load(server.addr, rate, seconds, args.per_sipp, [server.proc.pid])
             server.stop()
             if load["created"] == 0:
@@ -786,6 +800,9 @@ def main():
     p.add_argument("--rates", default="200,500,1000,2000,4000",
                    type=lambda s: [int(x) for x in s.split(",")])
     p.add_argument("--step-s", type=int, default=10, help="seconds of load per step")
+    p.add_argument("--media", choices=["silence", "echo"], default="silence",
+                   help="versus: our UAS's media; SIPp's UAS sends none, as `echo` does when "
+                        "SIPp's uac sends none")
     p.add_argument("--per-sipp", type=int, default=1500,
                    help="calls/s one SIPp process is asked for at most")
     p.add_argument("--rounds", type=int, default=3,
@@ -796,6 +813,8 @@ def main():
     p.add_argument("--media-timeout-ms", type=int, default=0,
                    help="the server's RTP inactivity timeout (hold; 0: off)")
     p.add_argument("--json", action="store_true", help="also print the steps as JSON")
+    p.add_argument("--with-sipp-uas", action="store_true",
+                   help="rate: run SIPp's built-in UAS through the same steps, after ours")
     p.add_argument("--max-calls", type=int, default=500,
                    help="calls the server admits at once (flood)")
     p.add_argument("--factor", type=float, default=10.0,

@@ -40,7 +40,8 @@ pub struct Config {
     /// T1, T2, T4 (RFC 3261 §17), from which every transaction timer is derived.
     pub timers: TimerConfig,
     /// The most sessions alive at once; an INVITE beyond it gets 503 and a `make_call`
-    /// an error.
+    /// an error, once no ended session is left lingering (the table's `Linger`) whose
+    /// linger can be cut short to make room.
     pub max_sessions: usize,
     /// The most host names being resolved at once (calls waiting for their target's
     /// address); a `make_call` beyond it is refused.

@@ -22,6 +22,7 @@
 //! | `session_core_malformed_total{handling="dropped"\|"answered"}` | counter | `EndpointStats` |
 //! | `session_core_stray_responses_total`, `…_overload_rejections_total` | counter | `EndpointStats` |
 //! | `session_core_refusals_total{cause="sessions"\|"transactions"\|"pending_incoming"\|"output_queue"\|"draining"}` | counter | `EndpointStats`: each 503 by its cause |
+//! | `session_core_ended_early_total{what="transactions"\|"lingering_sessions"}` | counter | `TransactionStats`, `EndpointStats`: quiet transactions and ended sessions let go before their timer, at a limit, to take new work |
 //! | `session_core_queue_drops_total{queue}` | counter | `EndpointStats`, `DriverStats` |
 //! | `session_core_datagrams_total{direction}`, `session_core_rtp_packets_total{direction}` | counter | `DriverStats` |
 //! | `session_core_tcp_connections_total{event}` | counter | `DriverStats` |
@@ -146,6 +147,9 @@ pub(crate) fn publish(endpoint: &Endpoint, driver: &DriverStats, open: Open) {
     ] {
         counter!("session_core_refusals_total", "cause" => cause).absolute(n);
     }
+    counter!("session_core_ended_early_total", "what" => "transactions").absolute(tx.ended_early);
+    counter!("session_core_ended_early_total", "what" => "lingering_sessions")
+        .absolute(ep.lingering_ended_early);
     counter!("session_core_queue_drops_total", "queue" => "rtp_output")
         .absolute(ep.rtp_dropped_queue_full);
     counter!("session_core_queue_drops_total", "queue" => "datagram_retry")

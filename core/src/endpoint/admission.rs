@@ -11,17 +11,55 @@
 //! 2. the output queue at [`Config::max_queued_outputs`](crate::Config), or the driver's
 //!    send queue backed up ([`Endpoint::set_send_backlogged`]): the outputs are not
 //!    leaving, and taking on more work would only grow the queue;
-//! 3. [`Config::max_sessions`](crate::Config);
+//! 3. [`Config::max_sessions`](crate::Config), once no ended session lingering (its
+//!    `Linger` timer running, to absorb the call's late messages) is left to make room:
+//!    the one that has lingered longest has its linger cut short first. An ended call is
+//!    not a reason to refuse a new one: at 2,000 calls a second, the default table's
+//!    5 s linger alone would hold the default limit's 10,000 sessions;
 //! 4. [`Config::max_pending_incoming`](crate::Config): incoming calls ringing, not yet
 //!    answered finally.
 //!
 //! The transaction limit is checked before any of these, when the request arrives: with
 //! no transaction to hold it, that 503 is sent statelessly.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 
+use super::timers::TimerQueue;
 use super::Endpoint;
-use crate::call::SessionId;
+use crate::call::{SessionId, SessionTimer};
+use crate::state_table::TimerName;
+use crate::time::Instant;
+
+/// The `Linger` timer, whose expiry releases an ended session.
+const LINGER: SessionTimer = SessionTimer::Table(TimerName::Linger);
+
+/// Sessions in the order their `Linger` timer was started. Those whose timer has since
+/// fired or been cancelled are skipped when they come to the front, and swept out when
+/// the queue outgrows twice the sessions.
+#[derive(Debug, Default)]
+pub(super) struct Lingering {
+    sessions: VecDeque<SessionId>,
+}
+
+impl Lingering {
+    /// Notes that `id` started lingering (its timer is in `timers`).
+    pub(super) fn insert(
+        &mut self,
+        id: SessionId,
+        live_sessions: usize,
+        timers: &TimerQueue<(SessionId, SessionTimer)>,
+    ) {
+        self.sessions.push_back(id);
+        if self.sessions.len() > 2 * live_sessions + 64 {
+            self.sessions
+                .retain(|&id| timers.deadlines_of([(id, LINGER)]).next().is_some());
+        }
+    }
+
+    pub(super) fn shrink_to_fit(&mut self) {
+        self.sessions.shrink_to_fit();
+    }
+}
 
 /// Why a new INVITE is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -56,12 +94,12 @@ impl PendingIncoming {
 }
 
 /// The reason a new INVITE is refused now, if any; counts it.
-pub(super) fn refuse_new_session(ep: &mut Endpoint) -> Option<Refusal> {
+pub(super) fn refuse_new_session(ep: &mut Endpoint, now: Instant) -> Option<Refusal> {
     let refusal = if ep.drain.is_some() {
         Refusal::Draining
     } else if ep.send_backlogged || ep.outputs.len() >= ep.config.max_queued_outputs {
         Refusal::OutputQueueFull
-    } else if ep.sessions.len() >= ep.config.max_sessions {
+    } else if !room_for_a_session(ep, now) {
         Refusal::SessionLimit
     } else if pending_full(ep) {
         Refusal::PendingLimit
@@ -80,6 +118,26 @@ pub(super) fn refuse_new_session(ep: &mut Endpoint) -> Option<Refusal> {
     }
     tracing::debug!(?refusal, "new INVITE refused with 503");
     Some(refusal)
+}
+
+/// Whether a session can be added under `max_sessions` (calls waiting for a name to
+/// resolve count as sessions), after cutting short the linger of ended sessions, the
+/// longest lingering first, as their `Linger` timer firing now would (what the table
+/// does then is what releases them).
+pub(super) fn room_for_a_session(ep: &mut Endpoint, now: Instant) -> bool {
+    while ep.sessions.len() + ep.resolving.len() >= ep.config.max_sessions {
+        let Some(id) = ep.lingering.sessions.pop_front() else {
+            return false;
+        };
+        if ep.timers.deadlines_of([(id, LINGER)]).next().is_none() {
+            continue;
+        }
+        ep.timers.cancel((id, LINGER));
+        ep.stats.lingering_ended_early += 1;
+        ep.step(now, id, |s, step| s.on_timer(LINGER, step));
+        ep.after_step(now);
+    }
+    true
 }
 
 /// Whether `max_pending_incoming` calls ring now; prunes the set first when it is full.

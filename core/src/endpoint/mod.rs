@@ -48,7 +48,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use admission::PendingIncoming;
+use admission::{Lingering, PendingIncoming};
 use drain::Drain;
 use linked::Linked;
 use resolving::{Pending, PendingCall, Resolving};
@@ -64,7 +64,7 @@ use crate::sdp::LocalSession;
 use crate::session_store::{Fed, Link, Session, SessionStore};
 use crate::sip::{Host, Scheme, Transport, Uri};
 use crate::state_machine::{History, SessionState};
-use crate::state_table::{CompiledTable, Event, EventType, Role};
+use crate::state_table::{CompiledTable, Event, EventType, Role, TimerName};
 use crate::time::Instant;
 use crate::transaction::{LayerConfig, TransactionLayer, TransactionOutput};
 
@@ -221,6 +221,8 @@ pub struct Endpoint {
     linked: linked::Queue,
     /// Incoming calls that may still be ringing (`Config::max_pending_incoming`).
     pending_incoming: PendingIncoming,
+    /// Ended sessions lingering, the longest first (`Config::max_sessions`).
+    lingering: Lingering,
     /// A drain or shutdown under way: nothing new is started.
     drain: Option<Drain>,
     /// The driver's send queue is backed up ([`Endpoint::set_send_backlogged`]).
@@ -252,6 +254,7 @@ impl Endpoint {
             resolving: Resolving::default(),
             linked: linked::Queue::new(),
             pending_incoming: PendingIncoming::default(),
+            lingering: Lingering::default(),
             drain: None,
             send_backlogged: false,
             config,
@@ -520,7 +523,7 @@ impl Endpoint {
         if self.drain.is_some() {
             return Err(CommandError::Draining);
         }
-        if self.sessions.len() + self.resolving.len() >= self.config.max_sessions {
+        if !admission::room_for_a_session(self, now) {
             return Err(CommandError::TooManySessions);
         }
         let target = target.trim();
@@ -918,6 +921,7 @@ impl Endpoint {
         self.transactions.shrink_to_fit();
         self.timers.shrink_to_fit();
         self.sessions.shrink_to_fit();
+        self.lingering.shrink_to_fit();
     }
 
     /// How many transactions are alive (RFC 3261 §17), the ended ones that still absorb
@@ -1331,7 +1335,12 @@ impl Endpoint {
                 Effect::Rtp(packet) => self.transmit_rtp(packet),
                 Effect::Media(request) => self.outputs.push_back(Output::Media(request)),
                 Effect::Event(event) => self.publish(event),
-                Effect::Timer(timer, at) => self.timers.set_opt((id, timer), at),
+                Effect::Timer(timer, at) => {
+                    self.timers.set_opt((id, timer), at);
+                    if timer == SessionTimer::Table(TimerName::Linger) && at.is_some() {
+                        self.lingering.insert(id, self.sessions.len(), &self.timers);
+                    }
+                }
                 Effect::Destroyed => self.destroyed.push(id),
                 Effect::PlaceCall { session, target } => self.linked.push_back(Linked::Place {
                     session,

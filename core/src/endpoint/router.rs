@@ -363,7 +363,7 @@ fn new_invite(
         ep.stats.malformed_answered += 1;
         return respond(ep, now, &request, 400, &[]);
     }
-    if admission::refuse_new_session(ep).is_some() {
+    if admission::refuse_new_session(ep, now).is_some() {
         return respond(ep, now, &request, 503, &[]);
     }
     let Ok(offer) = dialog_adapter::sdp_of(msg) else {

@@ -35,4 +35,7 @@ pub struct EndpointStats {
     pub refused_draining: u64,
     /// Sessions created so far.
     pub sessions_created: u64,
+    /// Ended sessions whose linger was cut short to make room for a new call at
+    /// [`Config::max_sessions`](crate::Config::max_sessions).
+    pub lingering_ended_early: u64,
 }

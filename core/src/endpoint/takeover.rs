@@ -75,7 +75,7 @@ impl Endpoint {
         if self.drain.is_some() {
             return Err(RestoreError::Draining);
         }
-        if self.sessions.len() + self.resolving.len() >= self.config.max_sessions {
+        if !super::admission::room_for_a_session(self, now) {
             return Err(RestoreError::TooManySessions);
         }
         let dialog = &snapshot.dialog;

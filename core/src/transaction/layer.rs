@@ -15,8 +15,13 @@
 //! `(Instant, TransactionId)` that forgets lazily (an entry is live while it is the
 //! deadline its transaction has filed), so `poll_timeout` is a look at the heap's top and
 //! timers due at the same instant fire in id order. The number of
-//! transactions is bounded by [`LayerConfig::max_transactions`]: when full, a new
-//! request gets [`TransactionError::LayerFull`] and the caller answers 503 statelessly.
+//! transactions is bounded by [`LayerConfig::max_transactions`]. When full, the oldest
+//! quiet transaction (one whose only work left is absorbing retransmissions, see
+//! [`Machine::is_quiet`]) is ended early to make room; with none, a new request gets
+//! [`TransactionError::LayerFull`] and the caller answers 503 statelessly. Over UDP a
+//! call leaves two quiet transactions behind it for 64·T1 (Timers J and L, 32 s), so a
+//! UAS at 1,000 calls a second holds 64,000 of them: without that, the default limit
+//! would refuse every new call after 20 s of such a load.
 //! The output queue holds only what the inputs since the last drain produced.
 //!
 //! Who does what, where the RFC leaves it to "the transaction":
@@ -87,6 +92,9 @@ pub struct TransactionStats {
     pub retransmissions_received: u64,
     /// Transactions that failed on Timer B, F or H.
     pub timeouts: u64,
+    /// Quiet transactions ended before their timer to make room for a new one, the
+    /// layer being full.
+    pub ended_early: u64,
 }
 
 /// All transactions of one endpoint. See the module docs for the driving contract.
@@ -97,6 +105,10 @@ pub struct TransactionLayer {
     clients: ByDigest,
     servers: ByDigest,
     deadlines: Deadlines<TransactionId>,
+    /// Transactions that went quiet, in the order they did: the first still quiet is the
+    /// one ended early when the layer is full. Ids of transactions since ended are
+    /// dropped from the front as they come up, and all at once past twice the live count.
+    quiet: VecDeque<TransactionId>,
     outputs: VecDeque<TransactionOutput>,
     stats: TransactionStats,
 }
@@ -110,6 +122,7 @@ impl TransactionLayer {
             clients: ByDigest::new(),
             servers: ByDigest::new(),
             deadlines: Deadlines::new(),
+            quiet: VecDeque::new(),
             outputs: VecDeque::new(),
             stats: TransactionStats::default(),
         }
@@ -149,7 +162,7 @@ impl TransactionLayer {
             return Err(TransactionError::DuplicateKey { existing });
         }
         let digest = key.digest();
-        self.check_room()?;
+        self.make_room()?;
         let id = self.entries.insert(Entry {
             owner,
             dest,
@@ -159,6 +172,7 @@ impl TransactionLayer {
             message: request.into(),
             ack: None,
             scheduled: None,
+            quiet: false,
         });
         self.clients.insert((digest, id));
         self.stats.client_started += 1;
@@ -295,7 +309,7 @@ impl TransactionLayer {
         if is_ack {
             return Ok(RequestDisposition::AckForDialog { id: None });
         }
-        self.check_room()?;
+        self.make_room()?;
         let reliable = transport.is_reliable();
         let machine = if *key.method() == Method::Invite {
             Machine::ServerInvite(ServerInvite::new(reliable))
@@ -313,6 +327,7 @@ impl TransactionLayer {
             message: Arc::default(),
             ack: None,
             scheduled: None,
+            quiet: false,
         });
         self.servers.insert((digest, id));
         self.stats.server_started += 1;
@@ -457,6 +472,7 @@ impl TransactionLayer {
     pub fn shrink_to_fit(&mut self) {
         self.outputs.shrink_to_fit();
         self.deadlines.shrink_to_fit();
+        self.quiet.shrink_to_fit();
     }
 
     /// The next output, oldest first; drain until `None` after every input.
@@ -514,12 +530,46 @@ impl TransactionLayer {
         self.entries.len() == 0
     }
 
-    fn check_room(&self) -> Result<(), TransactionError> {
+    /// Room for one more transaction: when the layer is full, the oldest quiet one is
+    /// ended as its timer would end it. Its end comes early by at most 64·T1, and what
+    /// that costs is a late retransmission met as a new request (a BYE answered 481 once
+    /// its call is gone), where refusing the new request would cost a call.
+    fn make_room(&mut self) -> Result<(), TransactionError> {
         let max = self.config.max_transactions;
-        if self.entries.len() >= max {
-            return Err(TransactionError::LayerFull { max });
+        while self.entries.len() >= max {
+            let Some(id) = self.quiet.pop_front() else {
+                return Err(TransactionError::LayerFull { max });
+            };
+            if self.entries.get(id).is_some_and(|e| e.quiet) {
+                self.stats.ended_early += 1;
+                let mut fx = Effects::new();
+                fx.push(Effect::Terminated);
+                self.apply(id, fx);
+            }
         }
         Ok(())
+    }
+
+    /// Files the transaction as quiet, once, when it has just gone quiet.
+    fn note_quiet(&mut self, id: TransactionId) {
+        let Some(entry) = self.entries.get_mut(id) else {
+            return;
+        };
+        if entry.quiet || !entry.machine.is_quiet() {
+            return;
+        }
+        entry.quiet = true;
+        self.quiet.push_back(id);
+        let entries = &self.entries;
+        let live = |id: &TransactionId| entries.get(*id).is_some_and(|e| e.quiet);
+        while self.quiet.front().is_some_and(|id| !live(id)) {
+            self.quiet.pop_front();
+        }
+        // Quiet states last 64·T1 or T4, so a short one ended behind a long one stays
+        // filed until the long one ends; past twice the live transactions, sweep.
+        if self.quiet.len() > 2 * entries.len() + 64 {
+            self.quiet.retain(live);
+        }
     }
 
     fn on_matched_request(
@@ -604,6 +654,7 @@ impl TransactionLayer {
                 .push_back(TransactionOutput::Terminated { id, owner });
             return;
         }
+        self.note_quiet(id);
         self.reschedule(id);
     }
 
@@ -703,6 +754,8 @@ struct Entry {
     /// The deadline this transaction has filed: of its entries in the deadline heap,
     /// the live one.
     scheduled: Option<Instant>,
+    /// Filed in the layer's quiet queue.
+    quiet: bool,
 }
 
 /// The key a transaction is filed under, to unfile it when it ends.
@@ -723,6 +776,23 @@ enum Machine {
 }
 
 impl Machine {
+    /// Whether all the transaction has left to do is absorb retransmissions until its
+    /// timer ends it: a non-INVITE's Completed (Timers J and K), a server INVITE's
+    /// Accepted (Timer L, RFC 6026: the TU re-sends its 2xx, not the transaction) and
+    /// Confirmed (Timer I), a client INVITE's Completed (Timer D: re-sending the ACK of
+    /// a non-2xx retransmitted to it). Not a server INVITE's Completed, which still
+    /// re-sends its final response until the ACK comes (Timer G), nor a client INVITE's
+    /// Accepted, which hands 2xx retransmissions to the TU to be ACKed again.
+    fn is_quiet(&self) -> bool {
+        use TransactionState::{Accepted, Completed, Confirmed};
+        match self {
+            Machine::ClientInvite(m) => m.state() == Completed,
+            Machine::ClientNonInvite(m) => m.state() == Completed,
+            Machine::ServerInvite(m) => matches!(m.state(), Accepted | Confirmed),
+            Machine::ServerNonInvite(m) => m.state() == Completed,
+        }
+    }
+
     fn state(&self) -> TransactionState {
         match self {
             Machine::ClientInvite(m) => m.state(),
@@ -975,6 +1045,62 @@ mod tests {
             .layer
             .start_client(h.now, ckey, vec![], peer(), Transport::Udp, 0)
             .is_ok());
+    }
+
+    /// A full layer ends its oldest quiet transaction (here BYEs answered 200, in
+    /// Completed for Timer J) to take a new request, and refuses only when none is quiet:
+    /// a UAS under a steady load is not turned into one that refuses every call.
+    #[test]
+    fn a_full_layer_ends_its_oldest_quiet_transaction_to_take_a_new_one() {
+        let config = LayerConfig {
+            max_transactions: 3,
+            ..LayerConfig::default()
+        };
+        let mut h = Harness::with_config(config);
+        let mut answered = Vec::new();
+        for branch in ["z9hG4bKb1", "z9hG4bKb2"] {
+            let id = new_id(h.receive(Method::Bye, branch, Transport::Udp));
+            h.layer
+                .send_response(h.now, id, 200, b"200".to_vec())
+                .unwrap();
+            assert_eq!(h.layer.state(id), Some(TransactionState::Completed));
+            answered.push(id);
+        }
+        let ringing = new_id(h.receive(Method::Invite, "z9hG4bKi", Transport::Udp));
+        h.drain();
+        let newest = new_id(h.receive(Method::Options, "z9hG4bKo1", Transport::Udp));
+        let ended: Vec<_> = h
+            .drain()
+            .into_iter()
+            .filter_map(|o| match o {
+                TransactionOutput::Terminated { id, .. } => Some(id),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(ended, [answered[0]], "the oldest quiet one, reported ended");
+        assert_eq!(h.layer.state(answered[0]), None);
+        assert_eq!(
+            h.layer.state(answered[1]),
+            Some(TransactionState::Completed)
+        );
+        assert_eq!(h.layer.stats().ended_early, 1);
+        // The retransmitted BYE of the one ended early is a new request now, and takes
+        // the place of the other quiet one.
+        let _ = new_id(h.receive(Method::Bye, "z9hG4bKb1", Transport::Udp));
+        assert_eq!(h.layer.state(answered[1]), None);
+        // Full of transactions that are not quiet (a ringing INVITE, unanswered
+        // OPTIONS and BYE): refused.
+        let refused = h.layer.on_request(
+            h.now,
+            server_key(Method::Bye, "z9hG4bKb3", &Transport::Udp),
+            peer(),
+            Transport::Udp,
+            9,
+        );
+        assert_eq!(refused, Err(TransactionError::LayerFull { max: 3 }));
+        assert_eq!(h.layer.state(ringing), Some(TransactionState::Proceeding));
+        assert!(h.layer.state(newest).is_some());
+        assert_eq!(h.layer.stats().ended_early, 2);
     }
 
     #[test]
