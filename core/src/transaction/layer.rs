@@ -17,7 +17,7 @@
 //! timers due at the same instant fire in id order. The number of
 //! transactions is bounded by [`LayerConfig::max_transactions`]. When full, the oldest
 //! quiet transaction (one whose only work left is absorbing retransmissions, see
-//! [`Machine::is_quiet`]) is ended early to make room; with none, a new request gets
+//! `Machine::is_quiet`) is ended early to make room; with none, a new request gets
 //! [`TransactionError::LayerFull`] and the caller answers 503 statelessly. Over UDP a
 //! call leaves two quiet transactions behind it for 64·T1 (Timers J and L, 32 s), so a
 //! UAS at 1,000 calls a second holds 64,000 of them: without that, the default limit
