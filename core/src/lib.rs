@@ -104,6 +104,7 @@ mod deadlines;
 pub mod dialog;
 pub mod driver;
 pub mod endpoint;
+mod filed;
 pub mod media;
 pub mod resolve;
 pub mod rng;

@@ -22,23 +22,30 @@
 //! The transaction limit is checked before any of these, when the request arrives: with
 //! no transaction to hold it, that 503 is sent statelessly.
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 
 use super::timers::TimerQueue;
 use super::Endpoint;
 use crate::call::{SessionId, SessionTimer};
+use crate::filed::Filed;
 use crate::state_table::TimerName;
 use crate::time::Instant;
 
 /// The `Linger` timer, whose expiry releases an ended session.
 const LINGER: SessionTimer = SessionTimer::Table(TimerName::Linger);
 
-/// Sessions in the order their `Linger` timer was started. Those whose timer has since
-/// fired or been cancelled are skipped when they come to the front, and swept out when
-/// the queue outgrows twice the sessions.
-#[derive(Debug, Default)]
+/// Sessions in the order their `Linger` timer was started.
+#[derive(Debug)]
 pub(super) struct Lingering {
-    sessions: VecDeque<SessionId>,
+    sessions: Filed<SessionId>,
+}
+
+impl Default for Lingering {
+    fn default() -> Self {
+        Lingering {
+            sessions: Filed::new(),
+        }
+    }
 }
 
 impl Lingering {
@@ -49,16 +56,18 @@ impl Lingering {
         live_sessions: usize,
         timers: &TimerQueue<(SessionId, SessionTimer)>,
     ) {
-        self.sessions.push_back(id);
-        if self.sessions.len() > 2 * live_sessions + 64 {
-            self.sessions
-                .retain(|&id| timers.deadlines_of([(id, LINGER)]).next().is_some());
-        }
+        self.sessions
+            .push(id, live_sessions, |id| is_lingering(timers, id));
     }
 
     pub(super) fn shrink_to_fit(&mut self) {
         self.sessions.shrink_to_fit();
     }
+}
+
+/// Whether session `id`'s `Linger` timer is running.
+fn is_lingering(timers: &TimerQueue<(SessionId, SessionTimer)>, id: SessionId) -> bool {
+    timers.deadlines_of([(id, LINGER)]).next().is_some()
 }
 
 /// Why a new INVITE is refused.
@@ -126,12 +135,14 @@ pub(super) fn refuse_new_session(ep: &mut Endpoint, now: Instant) -> Option<Refu
 /// does then is what releases them).
 pub(super) fn room_for_a_session(ep: &mut Endpoint, now: Instant) -> bool {
     while ep.sessions.len() + ep.resolving.len() >= ep.config.max_sessions {
-        let Some(id) = ep.lingering.sessions.pop_front() else {
+        let timers = &ep.timers;
+        let Some(id) = ep
+            .lingering
+            .sessions
+            .pop_oldest(|id| is_lingering(timers, id))
+        else {
             return false;
         };
-        if ep.timers.deadlines_of([(id, LINGER)]).next().is_none() {
-            continue;
-        }
         ep.timers.cancel((id, LINGER));
         ep.stats.lingering_ended_early += 1;
         ep.step(now, id, |s, step| s.on_timer(LINGER, step));

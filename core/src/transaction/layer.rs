@@ -53,6 +53,7 @@ use super::{
     TransactionError, TransactionId, TransactionOutput, TransactionState,
 };
 use crate::deadlines::Deadlines;
+use crate::filed::Filed;
 
 /// The most timers one transaction may fire in a single `handle_timeout` call; a guard
 /// against a machine bug turning into a busy loop (each machine needs at most two).
@@ -105,10 +106,9 @@ pub struct TransactionLayer {
     clients: ByDigest,
     servers: ByDigest,
     deadlines: Deadlines<TransactionId>,
-    /// Transactions that went quiet, in the order they did: the first still quiet is the
-    /// one ended early when the layer is full. Ids of transactions since ended are
-    /// dropped from the front as they come up, and all at once past twice the live count.
-    quiet: VecDeque<TransactionId>,
+    /// Transactions that went quiet, in the order they did: the oldest still quiet is
+    /// the one ended early when the layer is full.
+    quiet: Filed<TransactionId>,
     outputs: VecDeque<TransactionOutput>,
     stats: TransactionStats,
 }
@@ -122,7 +122,7 @@ impl TransactionLayer {
             clients: ByDigest::new(),
             servers: ByDigest::new(),
             deadlines: Deadlines::new(),
-            quiet: VecDeque::new(),
+            quiet: Filed::new(),
             outputs: VecDeque::new(),
             stats: TransactionStats::default(),
         }
@@ -537,15 +537,14 @@ impl TransactionLayer {
     fn make_room(&mut self) -> Result<(), TransactionError> {
         let max = self.config.max_transactions;
         while self.entries.len() >= max {
-            let Some(id) = self.quiet.pop_front() else {
+            let entries = &self.entries;
+            let Some(id) = self.quiet.pop_oldest(|id| is_filed_quiet(entries, id)) else {
                 return Err(TransactionError::LayerFull { max });
             };
-            if self.entries.get(id).is_some_and(|e| e.quiet) {
-                self.stats.ended_early += 1;
-                let mut fx = Effects::new();
-                fx.push(Effect::Terminated);
-                self.apply(id, fx);
-            }
+            self.stats.ended_early += 1;
+            let mut fx = Effects::new();
+            fx.push(Effect::Terminated);
+            self.apply(id, fx);
         }
         Ok(())
     }
@@ -559,17 +558,9 @@ impl TransactionLayer {
             return;
         }
         entry.quiet = true;
-        self.quiet.push_back(id);
         let entries = &self.entries;
-        let live = |id: &TransactionId| entries.get(*id).is_some_and(|e| e.quiet);
-        while self.quiet.front().is_some_and(|id| !live(id)) {
-            self.quiet.pop_front();
-        }
-        // Quiet states last 64·T1 or T4, so a short one ended behind a long one stays
-        // filed until the long one ends; past twice the live transactions, sweep.
-        if self.quiet.len() > 2 * entries.len() + 64 {
-            self.quiet.retain(live);
-        }
+        self.quiet
+            .push(id, entries.len(), |id| is_filed_quiet(entries, id));
     }
 
     fn on_matched_request(
@@ -756,6 +747,11 @@ struct Entry {
     scheduled: Option<Instant>,
     /// Filed in the layer's quiet queue.
     quiet: bool,
+}
+
+/// Whether transaction `id` is alive and filed as quiet.
+fn is_filed_quiet(entries: &Slab<Entry>, id: TransactionId) -> bool {
+    entries.get(id).is_some_and(|e| e.quiet)
 }
 
 /// The key a transaction is filed under, to unfile it when it ends.
